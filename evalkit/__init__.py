@@ -1,0 +1,24 @@
+"""evalkit: the evaluation and regression-testing harness for LLM systems.
+
+The public facade: the core types and the decorators plugins use. Nothing heavy is imported.
+"""
+
+from evalkit.providers.base import Completion, GenerationParams, Message, Provider, Request, Usage
+from evalkit.registry import provider, scorer
+from evalkit.scorers.base import Score, ScoreInput, Scorer
+from evalkit.store import CaseResult
+
+__all__ = [
+    "CaseResult",
+    "Completion",
+    "GenerationParams",
+    "Message",
+    "Provider",
+    "Request",
+    "Score",
+    "ScoreInput",
+    "Scorer",
+    "Usage",
+    "provider",
+    "scorer",
+]

@@ -1,0 +1,159 @@
+"""The typer app: `evalkit run | validate | list`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evalkit.errors import EvalkitError
+
+app = typer.Typer(
+    name="evalkit",
+    help="Evaluate and regression-test LLM systems: suites × variants → scores, summaries, verdicts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """EvalkitError → one line on stderr and its exit code; no traceback."""
+    try:
+        yield
+    except EvalkitError as exc:
+        from evalkit.cli.render import error
+
+        error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"evalkit {version('evalkit')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """evalkit: the evaluation and regression-testing harness for LLM systems."""
+
+
+SuitesArg = Annotated[
+    list[Path] | None,
+    typer.Argument(help="Suite files or folders (default: the config's suites, else suites/smoke.yaml)."),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="evalkit.yaml (default: ./evalkit.yaml if present)."),
+]
+VariantOpt = Annotated[
+    list[str] | None, typer.Option("--variant", "-v", help="Only these variants (repeatable).")
+]
+
+
+@app.command()
+def run(
+    suites: SuitesArg = None,
+    config: ConfigOpt = None,
+    variant: VariantOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run directory (default: reports/<run-id>).")
+    ] = None,
+    repeats: Annotated[int | None, typer.Option(min=1, help="Run each case N times.")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="In-flight requests per provider (default 16).")
+    ] = None,
+) -> None:
+    """Run suites against variants, score every output, write reports/<run-id>/."""
+    from evalkit.cli.render import ProgressObserver, console, show_summary
+    from evalkit.pipeline import RunOptions, execute, prepare
+
+    with user_errors():
+        prepared = prepare(
+            RunOptions(
+                suites=suites or [],
+                config=config,
+                variants=variant or [],
+                out=out,
+                repeats=repeats,
+                concurrency=concurrency,
+            )
+        )
+        plan = prepared.plan
+        console.print(
+            f"[bold]evalkit[/] {len(plan.suites)} suite(s) × {len(plan.variants)} variant(s) → "
+            f"{len(plan.requests)} requests · run {prepared.run_id}",
+            highlight=False,
+        )
+        try:
+            with ProgressObserver(len(plan.requests), "evaluating") as observer:
+                summary = execute(prepared, observer)
+        except KeyboardInterrupt:
+            from evalkit.store import SUMMARY
+            from evalkit.summary import Summary
+
+            console.print("[yellow]Interrupted: finished results are kept.[/]")
+            summary_path = prepared.run_dir / SUMMARY
+            show_summary(Summary.model_validate_json(summary_path.read_text()), str(prepared.run_dir))
+            raise typer.Exit(130) from None
+        show_summary(summary, str(prepared.run_dir))
+    raise typer.Exit(summary.exit_code)
+
+
+@app.command()
+def validate(
+    suites: SuitesArg = None,
+    config: ConfigOpt = None,
+    variant: VariantOpt = None,
+) -> None:
+    """Check config and suites (syntax, keys, templates, scorers, API keys) without calling a model."""
+    from evalkit.cli.render import console
+    from evalkit.config import load_config
+    from evalkit.pipeline import load_suites, suite_paths
+    from evalkit.runner import build_plan
+
+    with user_errors():
+        loaded = load_config(config)
+        loaded_suites = load_suites(suite_paths(suites or [], loaded))
+        plan = build_plan(loaded, loaded_suites, variant or [])
+    cases = sum(len(s.cases) for s in plan.suites)
+    console.print(
+        f"[green]ok[/]: {len(plan.suites)} suite(s), {cases} case(s), {len(plan.variants)} variant(s), "
+        f"{len(plan.requests)} request(s)",
+        highlight=False,
+    )
+
+
+class ListWhat(StrEnum):
+    providers = "providers"
+    scorers = "scorers"
+
+
+@app.command(name="list")
+def list_(what: Annotated[ListWhat, typer.Argument(help="providers or scorers")]) -> None:
+    """List the registered providers or scorers (built-in and plugins)."""
+    from rich.table import Table
+
+    from evalkit import registry
+    from evalkit.cli.render import console
+
+    reg = registry.providers if what is ListWhat.providers else registry.scorers
+    table = Table("name", "from", "description")
+    for entry in reg.entries():
+        obj = reg.get(entry.name)
+        doc = getattr(obj, "description", "") or (obj.__doc__ or "").strip().split("\n")[0]
+        table.add_row(entry.name, entry.source, doc)
+    console.print(table)

@@ -1,0 +1,152 @@
+"""Everything evalkit shows in a terminal: progress, summary tables, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from evalkit.store import CaseResult
+from evalkit.summary import GroupSummary, Summary
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+class ProgressObserver:
+    """A rich progress bar fed by the runner as results arrive."""
+
+    def __init__(self, total: int, description: str):
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[errors]} errors"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task(description, total=total, errors=0)
+        self.errors = 0
+
+    def __enter__(self) -> ProgressObserver:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def status(self, message: str) -> None:
+        self.progress.update(self.task, description=message)
+
+    def result(self, result: CaseResult) -> None:
+        if result.error is not None:
+            self.errors += 1
+        self.progress.update(self.task, advance=1, errors=self.errors)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}g}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"${value:.4f}"
+
+
+def summary_tables(summary: Summary) -> list[Table]:
+    """One table per suite: a row per figure, a column per variant (readable at 80 columns)."""
+    tables = []
+    suites: dict[str, list[GroupSummary]] = {}
+    for g in summary.groups:
+        suites.setdefault(g.suite, []).append(g)
+    for suite, groups in suites.items():
+        table = Table(title=f"suite [bold]{escape(suite)}[/]", title_justify="left")
+        table.add_column("")
+        for g in groups:
+            table.add_column(escape(g.variant), justify="right")
+        rows: list[tuple[str, list[str]]] = [
+            ("results", [str(g.results) for g in groups]),
+            ("errors", [f"[red]{g.errors}[/]" if g.errors else "0" for g in groups]),
+            ("pass rate", [_pct(g.pass_rate) for g in groups]),
+        ]
+        names: list[str] = []
+        for g in groups:
+            names += [n for n in [*g.metrics, *g.corpus] if n not in names]
+        for name in names:
+            cells = []
+            for g in groups:
+                m = g.metrics.get(name)
+                if m is None:
+                    cells.append(_fmt(g.corpus.get(name)))
+                else:
+                    cells.append(
+                        _fmt(m.mean) + (f" [dim]({m.unmeasured} unmeasured)[/]" if m.unmeasured else "")
+                    )
+            rows.append((escape(name), cells))
+        rows += [
+            (
+                "latency p50 / p95 ms",
+                [f"{_fmt(g.latency.p50_ms, 4)} / {_fmt(g.latency.p95_ms, 4)}" for g in groups],
+            ),
+            ("tokens in / out", [f"{g.tokens.input} / {g.tokens.output}" for g in groups]),
+            ("cost", [_money(g.cost_usd) for g in groups]),
+        ]
+        for label, cells in rows:
+            table.add_row(label, *cells)
+        tables.append(table)
+    return tables
+
+
+def threshold_lines(groups: list[GroupSummary]) -> list[str]:
+    lines = []
+    for g in groups:
+        for t in g.thresholds:
+            mark = "[green]✓ pass[/]" if t.passed else "[red]✗ FAIL[/]"
+            lines.append(
+                f"{mark} {escape(g.suite)} · {escape(g.variant)} · {escape(t.metric)}: {escape(t.reason)}"
+            )
+    return lines
+
+
+def show_summary(summary: Summary, run_dir: str) -> None:
+    for table in summary_tables(summary):
+        console.print(table)
+    for line in threshold_lines(summary.groups):
+        console.print(line, highlight=False)
+    verdict = {
+        "passed": "[bold green]PASSED[/]",
+        "failed": "[bold red]FAILED[/] (threshold not met)",
+        "errors": "[bold red]ERRORS[/] (over the error budget)",
+        "interrupted": "[bold yellow]INTERRUPTED[/] (partial results kept)",
+    }[summary.status]
+    console.print(
+        f"{verdict}  {summary.results} results, {summary.errors} errors · {escape(summary.error_budget)}"
+    )
+    if summary.aborted:
+        error(summary.aborted)
+    console.print(f"Results in [bold]{escape(run_dir)}[/]", highlight=False)

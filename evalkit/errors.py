@@ -1,0 +1,42 @@
+"""Errors a user can act on. The CLI turns them into one line and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class EvalkitError(Exception):
+    """Base class for every error evalkit reports to a user."""
+
+    exit_code = 2
+
+
+class UserInputError(EvalkitError):
+    """Bad input, config or usage: exit code 2, raised before any model call."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
+        self.path = str(path) if path is not None else None
+        self.line = line
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{line}: " if line is not None else f"{self.path}: "
+        super().__init__(f"{where}{message}")
+
+
+class AuthenticationError(EvalkitError):
+    """The provider refused our credentials: aborting beats burning through a suite."""
+
+    exit_code = 3
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' when a close match exists, else a list of what is known."""
+    options = sorted(set(choices))
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    if options and len(options) <= 12:
+        return f" (known: {', '.join(options)})"
+    return ""

@@ -1,0 +1,1 @@
+"""Model backends. Each module imports its heavy dependency only when used."""

@@ -1,0 +1,250 @@
+"""Any OpenAI-compatible /v1/chat/completions endpoint (OpenAI, vLLM server, Ollama, ...)."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalkit import secrets
+from evalkit.config import env_secret
+from evalkit.errors import AuthenticationError, UserInputError
+from evalkit.providers.base import Completion, OnCompletion, Provider, Request, Usage
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class OpenAISettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = "https://api.openai.com/v1"
+    model: str | None = None
+    api_key_env: str | None = None  # the key is read from this variable, never from the file
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1)
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    retry_after_cap_s: float = Field(default=120.0, ge=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class _Fatal(Exception):
+    """This request cannot succeed (400, 404, Retry-After beyond the cap)."""
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _error_detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        msg = body.get("error", {}).get("message") if isinstance(body, dict) else None
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            msg = body["error"]
+    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+        msg = None
+    text = msg or response.text[:200]
+    return secrets.scrub(" ".join(str(text).split())[:200])
+
+
+class OpenAICompatProvider(Provider):
+    settings_model = OpenAISettings
+
+    def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):
+        super().__init__(name, settings, concurrency=concurrency)
+        assert isinstance(settings, OpenAISettings)
+        self.cfg: OpenAISettings = settings
+        self._api_key: str | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    def check(self) -> None:
+        var = self.cfg.api_key_env
+        if var is None and "api.openai.com" in self.cfg.base_url:
+            var = "OPENAI_API_KEY"
+        if var is not None:
+            self._api_key = env_secret(var, what=f"provider '{self.name}' (api_key_env)")
+            secrets.register(self._api_key)
+        if not self.cfg.base_url.startswith(("http://", "https://")):
+            raise UserInputError(f"provider '{self.name}': base_url must start with http:// or https://")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": "openai",
+            "base_url": secrets.redact_url(self.cfg.base_url),
+            "model": self.cfg.model,
+        }
+
+    def _client_for_loop(self) -> httpx.AsyncClient:
+        if self._client is None:
+            headers = dict(self.cfg.headers)
+            if self._api_key:
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            limits = httpx.Limits(
+                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+            )
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.cfg.timeout_s), limits=limits, headers=headers
+            )
+        return self._client
+
+    async def generate(self, requests: Sequence[Request], on_completion: OnCompletion) -> list[Completion]:
+        client = self._client_for_loop()
+        semaphore = asyncio.Semaphore(self.concurrency)
+        results: list[Completion | None] = [None] * len(requests)
+
+        async def one(index: int, request: Request) -> None:
+            async with semaphore:
+                completion = await self._complete(client, request)
+            results[index] = completion
+            on_completion(request, completion)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for i, r in enumerate(requests):
+                    group.create_task(one(i, r))
+        except BaseExceptionGroup as group_error:
+            raise group_error.exceptions[0] from None
+        return [r for r in results if r is not None]
+
+    def _body(self, request: Request) -> dict[str, Any]:
+        p = request.params
+        body: dict[str, Any] = {
+            "model": request.model or self.cfg.model,
+            "messages": [m.model_dump() for m in request.messages],
+        }
+        for key in ("temperature", "top_p", "max_tokens", "stop", "seed"):
+            value = getattr(p, key)
+            if value is not None:
+                body[key] = value
+        if p.extra_body:
+            body.update(p.extra_body)
+        return body
+
+    async def _complete(self, client: httpx.AsyncClient, request: Request) -> Completion:
+        url = self.cfg.base_url.rstrip("/") + "/chat/completions"
+        body = self._body(request)
+        last_reason = "no attempt made"
+        for attempt in range(1, self.cfg.max_attempts + 1):
+            started = time.perf_counter()
+            try:
+                completion = await self._attempt(client, url, body)
+            except _Retryable as exc:
+                last_reason = exc.reason
+                if attempt == self.cfg.max_attempts:
+                    break
+                await asyncio.sleep(self._delay(attempt, exc.retry_after))
+                continue
+            except _Fatal as exc:
+                return Completion(error=str(exc), attempts=attempt)
+            completion.latency_ms = (time.perf_counter() - started) * 1000.0
+            completion.attempts = attempt
+            return completion
+        return Completion(
+            error=f"gave up after {self.cfg.max_attempts} attempts: {last_reason}",
+            attempts=self.cfg.max_attempts,
+        )
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after + random.uniform(0, 0.1)
+        ceiling = min(self.cfg.backoff_max_s, self.cfg.backoff_base_s * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling)  # full jitter
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _attempt(self, client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Completion:
+        try:
+            response = await client.post(url, json=body)
+        except httpx.TimeoutException:
+            raise _Retryable(f"timed out after {self.cfg.timeout_s:g}s") from None
+        except httpx.TransportError as exc:
+            raise _Retryable(f"connection error ({type(exc).__name__})") from None
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthenticationError(
+                f"provider '{self.name}' at {secrets.redact_url(self.cfg.base_url)} refused the "
+                f"credentials (HTTP {status}): {_error_detail(response)}"
+            )
+        if status in RETRY_STATUS:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if retry_after is not None and retry_after > self.cfg.retry_after_cap_s:
+                raise _Fatal(
+                    f"HTTP {status} with Retry-After {retry_after:.0f}s, beyond the "
+                    f"{self.cfg.retry_after_cap_s:g}s cap"
+                )
+            raise _Retryable(f"HTTP {status}: {_error_detail(response)}", retry_after)
+        if status >= 400:
+            raise _Fatal(f"HTTP {status}: {_error_detail(response)}")
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+        except (
+            json.JSONDecodeError,
+            UnicodeDecodeError,
+            KeyError,
+            IndexError,
+            TypeError,
+            AttributeError,
+        ):
+            raise _Retryable("invalid or truncated JSON body") from None
+        return Completion(
+            text=message.get("content") or "",
+            finish_reason=choice.get("finish_reason"),
+            usage=_usage(data.get("usage")),
+            model_version=_model_version(data),
+        )
+
+
+def _usage(raw: Any) -> Usage:
+    if not isinstance(raw, dict):
+        return Usage()
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    completion_details = raw.get("completion_tokens_details") or {}
+    return Usage(
+        input_tokens=raw.get("prompt_tokens"),
+        output_tokens=raw.get("completion_tokens"),
+        cached_input_tokens=prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else None,
+        reasoning_tokens=completion_details.get("reasoning_tokens")
+        if isinstance(completion_details, dict)
+        else None,
+    )
+
+
+def _model_version(data: dict[str, Any]) -> str | None:
+    model = data.get("model")
+    fingerprint = data.get("system_fingerprint")
+    if model and fingerprint:
+        return f"{model} ({fingerprint})"
+    return str(model) if model else None

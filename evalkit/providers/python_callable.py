@@ -1,0 +1,87 @@
+"""Custom Python: any function `(messages, params) -> str | dict` (sync or async) as a provider."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from evalkit.providers.base import Completion, OnCompletion, Provider, Request, Usage
+from evalkit.registry import import_object
+
+
+class PythonSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    callable: str  # "package.module:function"
+    options: dict[str, Any] = {}  # passed to the function as keyword `options`
+
+
+class PythonCallableProvider(Provider):
+    """Calls the function once per request (threads for sync functions), bounded by concurrency.
+
+    The function gets `messages` (list of {role, content}), `params` (dict) and `options`;
+    it returns the output text, or a dict with `text` and optionally `usage`,
+    `finish_reason`, `model_version`. An exception becomes an error result for that case.
+    """
+
+    settings_model = PythonSettings
+
+    def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):
+        super().__init__(name, settings, concurrency=concurrency)
+        assert isinstance(settings, PythonSettings)
+        self.cfg: PythonSettings = settings
+        self._fn: Callable[..., Any] | None = None
+
+    def check(self) -> None:
+        self._fn = import_object(self.cfg.callable, what=f"provider '{self.name}' callable")
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "type": "python", "callable": self.cfg.callable}
+
+    async def generate(self, requests: Sequence[Request], on_completion: OnCompletion) -> list[Completion]:
+        if self._fn is None:
+            self.check()
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def one(request: Request) -> Completion:
+            async with semaphore:
+                completion = await self._call(request)
+            on_completion(request, completion)
+            return completion
+
+        return list(await asyncio.gather(*(one(r) for r in requests)))
+
+    async def _call(self, request: Request) -> Completion:
+        fn = self._fn
+        assert fn is not None
+        messages = [m.model_dump() for m in request.messages]
+        params = request.params.model_dump(exclude_none=True)
+        started = time.perf_counter()
+        try:
+            if inspect.iscoroutinefunction(fn):
+                result = await fn(messages=messages, params=params, options=self.cfg.options)
+            else:
+                result = await asyncio.to_thread(
+                    fn, messages=messages, params=params, options=self.cfg.options
+                )
+        except Exception as exc:
+            return Completion(error=f"{type(exc).__name__}: {exc}")
+        latency = (time.perf_counter() - started) * 1000.0
+        if isinstance(result, str):
+            return Completion(text=result, finish_reason="stop", latency_ms=latency)
+        if isinstance(result, dict) and isinstance(result.get("text"), str):
+            return Completion(
+                text=result["text"],
+                finish_reason=result.get("finish_reason", "stop"),
+                usage=Usage(**result.get("usage", {})),
+                model_version=result.get("model_version"),
+                latency_ms=latency,
+            )
+        return Completion(
+            error=f"callable returned {type(result).__name__}, expected str or dict with 'text'"
+        )

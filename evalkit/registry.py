@@ -1,0 +1,117 @@
+"""One small registry for providers and scorers.
+
+Built-ins and third-party plugins register the same way: an entry point in the
+`evalkit.providers` / `evalkit.scorers` group naming "module:attr". Code may also register
+at import time with the `@provider` / `@scorer` decorators (e.g. a module listed under
+`plugins:` in evalkit.yaml). Nothing is imported until it is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+from evalkit.errors import UserInputError, did_you_mean
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    name: str
+    target: T | str  # the object, or "module:attr" still to import
+    source: str  # "builtin", a distribution name, or "code"
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str, group: str):
+        self.kind = kind
+        self.group = group
+        self._entries: dict[str, Entry[T]] = {}
+        self._scanned = False
+
+    def _scan(self) -> None:
+        if self._scanned:
+            return
+        self._scanned = True
+        for ep in entry_points(group=self.group):
+            dist = ep.dist.name if ep.dist is not None else "unknown"
+            source = "builtin" if dist == "evalkit" else dist
+            self._entries.setdefault(ep.name, Entry(ep.name, ep.value, source))
+
+    def register(self, name: str, target: T | str, *, source: str | None = None) -> None:
+        previous = self._entries.get(name)
+        self._entries[name] = Entry(name, target, source or (previous.source if previous else "code"))
+
+    def names(self) -> list[str]:
+        self._scan()
+        return sorted(self._entries)
+
+    def entries(self) -> list[Entry[T]]:
+        self._scan()
+        return [self._entries[n] for n in sorted(self._entries)]
+
+    def get(self, name: str) -> T:
+        self._scan()
+        entry = self._entries.get(name)
+        if entry is None:
+            raise UserInputError(f"unknown {self.kind} '{name}'{did_you_mean(name, self._entries)}")
+        if isinstance(entry.target, str):
+            obj: T = _import_target(entry.target)
+            self._entries[name] = Entry(name, obj, entry.source)
+            return obj
+        return entry.target
+
+
+def _import_target(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    module = import_module(module_name)
+    obj: Any = module
+    for part in attr.split(".") if attr else []:
+        obj = getattr(obj, part)
+    return obj
+
+
+def import_object(spec: str, *, what: str) -> Any:
+    """Import "module:attr" named by a user, with a clear error when it is not there."""
+    if ":" not in spec:
+        raise UserInputError(f"{what} '{spec}' must look like 'module:attribute'")
+    try:
+        return _import_target(spec)
+    except (ImportError, AttributeError) as exc:
+        raise UserInputError(f"cannot import {what} '{spec}': {exc}") from None
+
+
+providers: Registry[Any] = Registry("provider", "evalkit.providers")
+scorers: Registry[Any] = Registry("scorer", "evalkit.scorers")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def scorer(name: str, *, higher_is_better: bool = True, description: str = "") -> Callable[[F], F]:
+    """Register a scorer factory: `@scorer("rouge") def rouge(types=...) -> Scorer`."""
+
+    def decorate(factory: F) -> F:
+        factory.evalkit_scorer_name = name  # type: ignore[attr-defined]
+        factory.higher_is_better = higher_is_better  # type: ignore[attr-defined]
+        factory.description = description or (factory.__doc__ or "").strip().split("\n")[0]  # type: ignore[attr-defined]
+        scorers.register(name, factory)
+        return factory
+
+    return decorate
+
+
+C = TypeVar("C", bound=type)
+
+
+def provider(name: str) -> Callable[[C], C]:
+    """Register a Provider subclass under a config `type:` name."""
+
+    def decorate(cls: C) -> C:
+        providers.register(name, cls)
+        return cls
+
+    return decorate

@@ -1,0 +1,375 @@
+"""Plan a run (validate everything, render every prompt), drive providers, score, stream results.
+
+The data flow is one way: Suite × Variant × repeat → Request → Provider → Completion →
+Scorers → CaseResult → results.jsonl → Summary. Nothing here prints; progress goes to an
+observer the CLI supplies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from evalkit import registry
+from evalkit.config import LoadedConfig, Pricing, Variant
+from evalkit.errors import EvalkitError, UserInputError, did_you_mean
+from evalkit.providers.base import Completion, Provider, Request
+from evalkit.scorers.base import Score, ScoreInput, Scorer, build_scorer, unmeasured
+from evalkit.store import CaseResult, ResultWriter, StoredScore
+from evalkit.suite import Suite
+from evalkit.summary import SPECIAL_METRICS
+
+
+class RunObserver(Protocol):
+    def status(self, message: str) -> None: ...
+    def result(self, result: CaseResult) -> None: ...
+
+
+class NullObserver:
+    def status(self, message: str) -> None:
+        pass
+
+    def result(self, result: CaseResult) -> None:
+        pass
+
+
+@dataclass
+class Plan:
+    loaded: LoadedConfig
+    suites: list[Suite]
+    variants: list[Variant]
+    providers: dict[str, Provider]
+    scorers: dict[str, list[Scorer]]
+    requests: list[Request]
+    repeats: dict[str, int] = field(default_factory=dict)
+
+    def requests_by_provider(self, skip: set[str] | None = None) -> dict[str, list[Request]]:
+        provider_of = {v.name: v.provider for v in self.variants}
+        out: dict[str, list[Request]] = defaultdict(list)
+        for r in self.requests:
+            if skip is None or r.key not in skip:
+                out[provider_of[r.variant]].append(r)
+        return out
+
+
+def build_plan(
+    loaded: LoadedConfig,
+    suites: Sequence[Suite],
+    variant_names: Sequence[str] = (),
+    repeats: int | None = None,
+    concurrency: int | None = None,
+) -> Plan:
+    """Validate the whole run and render every request. Raises UserInputError; calls no model."""
+    config = loaded.config
+    names = [s.name for s in suites]
+    for name in names:
+        if names.count(name) > 1:
+            paths = [str(s.source_path) for s in suites if s.name == name]
+            raise UserInputError(f"two suites are named '{name}': {', '.join(paths)}")
+    if variant_names:
+        for name in variant_names:
+            if name not in config.variants:
+                raise UserInputError(
+                    f"unknown variant '{name}'{did_you_mean(name, config.variants)}",
+                    path=loaded.path,
+                )
+        variants = [config.variants[n] for n in dict.fromkeys(variant_names)]
+    else:
+        variants = list(config.variants.values())
+
+    providers = _build_providers(loaded, variants, concurrency)
+    scorers = {s.name: _build_scorers(s) for s in suites}
+    prompts = {v.name: loaded.resolve(v.prompt).read_text(encoding="utf-8") for v in variants if v.prompt}
+
+    requests: list[Request] = []
+    repeat_counts: dict[str, int] = {}
+    for suite in suites:
+        n_repeats = repeats if repeats is not None else suite.repeats
+        repeat_counts[suite.name] = n_repeats
+        for variant in variants:
+            params = suite.params.merged(variant.params)
+            for case in suite.cases:
+                messages = suite.render_messages(case, variant, prompts.get(variant.name))
+                for rep in range(n_repeats):
+                    requests.append(
+                        Request(
+                            key=f"{suite.name}/{case.id}/{variant.name}/{rep}",
+                            suite=suite.name,
+                            case_id=case.id,
+                            variant=variant.name,
+                            repeat=rep,
+                            messages=messages,
+                            params=params,
+                            model=variant.model,
+                        )
+                    )
+    for provider in providers.values():
+        provider.check()
+    return Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts)
+
+
+def _build_providers(
+    loaded: LoadedConfig, variants: Sequence[Variant], concurrency: int | None
+) -> dict[str, Provider]:
+    config = loaded.config
+    built: dict[str, Provider] = {}
+    for variant in variants:
+        name = variant.provider
+        if name in built:
+            continue
+        pconf = config.providers[name]
+        cls = registry.providers.get(pconf.type)
+        where = f"providers.{name}"
+        if not (isinstance(cls, type) and issubclass(cls, Provider)):
+            raise UserInputError(f"{where}: '{pconf.type}' is not a Provider class")
+        try:
+            settings = cls.settings_model.model_validate(pconf.settings())
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            key = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                allowed = [*cls.settings_model.model_fields, "pricing", "concurrency", "type"]
+                msg = f"unknown key '{key}'{did_you_mean(key, allowed)}"
+            raise UserInputError(f"{where}: {key}: {msg}", path=loaded.path) from None
+        limit = concurrency or pconf.concurrency or config.run.concurrency
+        built[name] = cls(name, settings, concurrency=limit)
+    for variant in variants:
+        provider = built[variant.provider]
+        if variant.model is not None and "model" not in type(provider).settings_model.model_fields:
+            raise UserInputError(
+                f"variants.{variant.name}.model: provider '{variant.provider}' "
+                f"({config.providers[variant.provider].type}) takes no model name; "
+                "configure the model on a provider of its own",
+                path=loaded.path,
+            )
+        takes_model = "model" in type(provider).settings_model.model_fields
+        if variant.model is None and takes_model and getattr(provider.settings, "model", None) is None:
+            raise UserInputError(
+                f"variants.{variant.name}: no model set on the variant or on provider '{variant.provider}'",
+                path=loaded.path,
+            )
+    return built
+
+
+def _build_scorers(suite: Suite) -> list[Scorer]:
+    built: list[Scorer] = []
+    seen: dict[str, str] = {}
+    for i, spec in enumerate(suite.scorers):
+        where = f"{suite.source_path}: scorers[{i}]"
+        try:
+            scorer = build_scorer(spec, where)
+        except UserInputError as exc:
+            if exc.path is None and not str(exc).startswith(str(suite.source_path)):
+                raise UserInputError(str(exc), path=suite.source_path) from None
+            raise
+        for name in scorer.names:
+            if name in seen:
+                raise UserInputError(
+                    f"two scorers produce a score named '{name}': give one a 'name:'",
+                    path=suite.source_path,
+                )
+            seen[name] = spec.type
+        if scorer.needs_reference:
+            missing = next((c for c in suite.cases if not c.references), None)
+            if missing is not None:
+                raise UserInputError(
+                    f"case '{missing.id}' ({missing.origin}) has no reference, "
+                    f"which scorer '{spec.type}' needs"
+                )
+        built.append(scorer)
+    known = [*seen, *SPECIAL_METRICS, *(f"corpus_{n}" for n in seen)]
+    for metric in suite.thresholds:
+        if metric not in known:
+            raise UserInputError(
+                f"thresholds.{metric}: no such score in this suite{did_you_mean(metric, known)}",
+                path=suite.source_path,
+            )
+    return built
+
+
+def score_results(
+    pairs: Sequence[tuple[Request, Completion]],
+    scorers: Sequence[Scorer],
+    inputs: Sequence[ScoreInput],
+) -> list[dict[str, Score]]:
+    """Run every scorer over a batch; a scorer that raises marks its scores unmeasured."""
+    out: list[dict[str, Score]] = [{} for _ in pairs]
+    ok_index = [i for i, (_, c) in enumerate(pairs) if c.error is None and c.text is not None]
+    for scorer in scorers:
+        for i, (_, c) in enumerate(pairs):
+            if c.error is not None or c.text is None:
+                for s in unmeasured(scorer.names, "no output: generation failed"):
+                    out[i][s.name] = s
+        if not ok_index:
+            continue
+        batch = [inputs[i] for i in ok_index]
+        try:
+            rows = scorer.score(batch)
+        except Exception:
+            rows = []
+            for item in batch:  # isolate the failing item(s)
+                try:
+                    rows.append(scorer.score([item])[0])
+                except Exception as exc:
+                    rows.append(unmeasured(scorer.names, f"scorer error: {type(exc).__name__}: {exc}"))
+        for i, row in zip(ok_index, rows, strict=True):
+            for s in row:
+                out[i][s.name] = s
+    return out
+
+
+class Runner:
+    """Executes a plan: every provider concurrently, results scored in batches and appended."""
+
+    def __init__(self, plan: Plan, writer: ResultWriter, observer: RunObserver | None = None):
+        self.plan = plan
+        self.writer = writer
+        self.observer = observer or NullObserver()
+        self.suites = {s.name: s for s in plan.suites}
+        self.cases = {(s.name, c.id): c for s in plan.suites for c in s.cases}
+        self.variant_provider = {v.name: v.provider for v in plan.variants}
+        self.timings: dict[str, float] = {}
+
+    def pricing(self, request: Request) -> Pricing | None:
+        provider = self.variant_provider[request.variant]
+        return self.plan.loaded.pricing_for(provider, self.plan.providers[provider].model_name(request))
+
+    async def run(self, skip: set[str] | None = None) -> None:
+        started = time.perf_counter()
+        queue: asyncio.Queue[tuple[Request, Completion] | None] = asyncio.Queue()
+
+        def on_completion(request: Request, completion: Completion) -> None:
+            queue.put_nowait((request, completion))
+
+        consumer = asyncio.create_task(self._consume(queue))
+        try:
+            for name, provider in self.plan.providers.items():
+                self.observer.status(f"starting provider {name}")
+                await provider.start()
+            self.observer.status("evaluating")
+            jobs = [
+                self.plan.providers[name].generate(reqs, on_completion)
+                for name, reqs in self.plan.requests_by_provider(skip).items()
+                if reqs
+            ]
+            try:
+                await asyncio.gather(*jobs)
+            finally:
+                queue.put_nowait(None)
+                await consumer
+        finally:
+            for provider in self.plan.providers.values():
+                with contextlib.suppress(Exception):  # closing must not mask the real outcome
+                    await provider.aclose()
+            self.timings["execute_s"] = time.perf_counter() - started
+
+    async def _consume(self, queue: asyncio.Queue[tuple[Request, Completion] | None]) -> None:
+        done = False
+        while not done:
+            item = await queue.get()
+            batch: list[tuple[Request, Completion]] = []
+            if item is None:
+                done = True
+            else:
+                batch.append(item)
+            while not done and len(batch) < 256:
+                try:
+                    nxt = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if nxt is None:
+                    done = True
+                else:
+                    batch.append(nxt)
+            if batch:
+                self._score_and_write(batch)
+
+    def _score_and_write(self, batch: list[tuple[Request, Completion]]) -> None:
+        by_suite: dict[str, list[tuple[Request, Completion]]] = defaultdict(list)
+        for pair in batch:
+            by_suite[pair[0].suite].append(pair)
+        for suite_name, pairs in by_suite.items():
+            inputs = []
+            for request, completion in pairs:
+                case = self.cases[(suite_name, request.case_id)]
+                inputs.append(
+                    ScoreInput(
+                        output=completion.text or "",
+                        references=case.references,
+                        vars=case.vars,
+                        case_id=case.id,
+                    )
+                )
+            scored = score_results(pairs, self.plan.scorers[suite_name], inputs)
+            for (request, completion), scores in zip(pairs, scored, strict=True):
+                result = self._result(request, completion, scores)
+                self.writer.append(result)
+                self.observer.result(result)
+
+    def _result(self, request: Request, completion: Completion, scores: dict[str, Score]) -> CaseResult:
+        case = self.cases[(request.suite, request.case_id)]
+        provider = self.variant_provider[request.variant]
+        price = self.pricing(request)
+        cost = None
+        if price is not None and completion.error is None:
+            u = completion.usage
+            cost = price.cost(u.input_tokens, u.output_tokens, u.cached_input_tokens)
+        return CaseResult(
+            suite=request.suite,
+            case_id=request.case_id,
+            variant=request.variant,
+            repeat=request.repeat,
+            provider=provider,
+            model=self.plan.providers[provider].model_name(request),
+            tags=list(case.tags),
+            messages=list(request.messages),
+            references=list(case.references),
+            output=completion.text if completion.error is None else None,
+            error=completion.error,
+            finish_reason=completion.finish_reason,
+            latency_ms=completion.latency_ms,
+            ttft_ms=completion.ttft_ms,
+            usage=completion.usage,
+            cost_usd=cost,
+            model_version=completion.model_version,
+            cached=completion.cached,
+            attempts=completion.attempts,
+            scores={
+                name: StoredScore(value=s.value, passed=s.passed, reason=s.reason)
+                for name, s in scores.items()
+            },
+        )
+
+
+def describe_plan(plan: Plan) -> dict[str, Any]:
+    """The config snapshot for run.json: built from allow-listed fields, never raw settings."""
+    return {
+        "config_path": str(plan.loaded.path) if plan.loaded.path else None,
+        "providers": {name: p.describe() for name, p in plan.providers.items()},
+        "variants": {v.name: v.model_dump(mode="json") for v in plan.variants},
+        "suites": [
+            {
+                "name": s.name,
+                "path": str(s.source_path),
+                "content_hash": s.content_hash,
+                "cases": len(s.cases),
+                "repeats": plan.repeats.get(s.name, 1),
+                "scorers": [spec.model_dump(mode="json") for spec in s.scorers],
+                "thresholds": {k: t.model_dump(mode="json") for k, t in s.thresholds.items()},
+            }
+            for s in plan.suites
+        ],
+        "run": plan.loaded.config.run.model_dump(mode="json"),
+        "requests": len(plan.requests),
+    }
+
+
+__all__ = ["EvalkitError", "Plan", "RunObserver", "Runner", "build_plan", "describe_plan"]

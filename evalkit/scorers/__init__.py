@@ -1,0 +1,1 @@
+"""Scorers turn an output (and the case's reference) into typed Scores."""

@@ -1,0 +1,133 @@
+"""The run directory on disk: results.jsonl (append-only, one complete line per case), run.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalkit import secrets
+from evalkit.errors import UserInputError
+from evalkit.providers.base import Message, Usage
+
+RESULTS = "results.jsonl"
+SUMMARY = "summary.json"
+RUN_INFO = "run.json"
+
+
+class StoredScore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: float | None
+    passed: bool | None = None
+    reason: str | None = None
+
+
+class CaseResult(BaseModel):
+    """One line of results.jsonl: a case × variant × repeat, its output and its scores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str
+    case_id: str
+    variant: str
+    repeat: int
+    provider: str
+    model: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    messages: list[Message]
+    references: list[str] = Field(default_factory=list)
+    output: str | None
+    error: str | None = None
+    finish_reason: str | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = None
+    model_version: str | None = None
+    cached: bool = False
+    attempts: int = 1
+    scores: dict[str, StoredScore] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.suite}/{self.case_id}/{self.variant}/{self.repeat}"
+
+    def passed(self) -> bool | None:
+        """True when every pass/fail score passed; None when there is none to judge by."""
+        verdicts = [s.passed for s in self.scores.values() if s.passed is not None]
+        if self.error is not None or not verdicts:
+            return None
+        return all(verdicts)
+
+
+class ResultWriter:
+    """Appends each result as one complete line with a single write, flushed at once and
+    fsync'd at most every `sync_interval_s`, so a crash or kill loses no finished case and
+    never leaves a half line behind for readers to trip over (see `read_results`)."""
+
+    def __init__(self, path: Path, sync_interval_s: float = 0.5):
+        self.path = path
+        self._fh: IO[str] = path.open("a", encoding="utf-8")
+        self._last_sync = time.monotonic()
+        self.sync_interval_s = sync_interval_s
+        self.count = 0
+
+    def append(self, result: CaseResult) -> None:
+        line = result.model_dump_json(exclude_none=False)
+        self._fh.write(secrets.scrub(line) + "\n")
+        self._fh.flush()
+        self.count += 1
+        now = time.monotonic()
+        if now - self._last_sync >= self.sync_interval_s:
+            os.fsync(self._fh.fileno())
+            self._last_sync = now
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+
+
+def read_results(path: Path) -> Iterator[CaseResult]:
+    """Stream results back; a torn last line (killed mid-write) is skipped, not fatal."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.endswith("\n"):
+                return  # an unfinished final line from a killed run
+            if not line.strip():
+                continue
+            try:
+                yield CaseResult.model_validate_json(line)
+            except ValueError as exc:
+                raise UserInputError(f"corrupt result line: {exc}", path=path, line=lineno) from None
+
+
+def prepare_run_dir(path: Path) -> Path:
+    """Create the run directory and prove it is writable, before any model call."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UserInputError(f"output directory is not writable: {exc.strerror or exc}", path=path) from None
+    if (path / RESULTS).exists() and (path / RESULTS).stat().st_size > 0:
+        raise UserInputError("output directory already holds results: choose another --out", path=path)
+    return path
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temp file + rename), secrets scrubbed."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    text = json.dumps(data, indent=2, sort_keys=True, default=str)
+    tmp.write_text(secrets.scrub(text) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

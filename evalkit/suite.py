@@ -1,0 +1,430 @@
+"""Suites: load YAML (with inline, JSONL, CSV or Hugging Face dataset cases) into typed objects.
+
+Everything a user writes is validated here, with the file and line (or case id) of any
+problem, before a single model call is made.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from evalkit.config import Variant
+from evalkit.errors import UserInputError
+from evalkit.providers.base import GenerationParams, Message
+from evalkit.templating import TemplateError, compile_template, render
+from evalkit.yamlfile import format_validation_error, load_yaml
+
+RESERVED_CASE_FIELDS = ("id", "reference", "references", "tags", "metadata", "messages")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MessageTemplate(Strict):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+class CaseSpec(Strict):
+    id: str
+    vars: dict[str, Any] = Field(default_factory=dict)
+    messages: list[MessageTemplate] | None = None
+    reference: str | None = None
+    references: list[str] | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _reference_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _one_reference_field(self) -> CaseSpec:
+        if self.reference is not None and self.references is not None:
+            raise ValueError("give either 'reference' or 'references', not both")
+        if not self.id.strip():
+            raise ValueError("case id must not be empty")
+        return self
+
+
+class FileCases(Strict):
+    path: str
+    limit: int | None = Field(default=None, gt=0)
+
+
+class DatasetCases(Strict):
+    """A Hugging Face dataset from a local path (save_to_disk folder or data files)."""
+
+    dataset: str
+    split: str = "train"
+    config_name: str | None = None
+    fields: dict[Literal["id", "reference", "references", "tags"], str] = Field(default_factory=dict)
+    vars: list[str] | dict[str, str] | None = None  # columns to expose (renamed if a mapping)
+    limit: int | None = Field(default=None, gt=0)
+
+
+class Threshold(Strict):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _has_bound(self) -> Threshold:
+        if self.min is None and self.max is None:
+            raise ValueError("a threshold needs 'min' or 'max'")
+        return self
+
+
+class ScorerSpec(BaseModel):
+    """`type` picks the scorer; `name` renames its score; other keys are its options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str
+    name: str | None = None
+    threshold: float | None = None  # per-case pass mark for continuous scores
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class SuiteSpec(Strict):
+    name: str
+    description: str | None = None
+    system: str | None = None
+    prompt: str | None = None
+    messages: list[MessageTemplate] | None = None
+    cases: list[CaseSpec] | str | FileCases | DatasetCases
+    scorers: list[str | ScorerSpec] = Field(default_factory=list)
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    params: GenerationParams = Field(default_factory=GenerationParams)
+    repeats: int = Field(default=1, ge=1)
+    tags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> SuiteSpec:
+        if self.prompt is not None and self.messages is not None:
+            raise ValueError("give either 'prompt' or 'messages', not both")
+        return self
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    vars: dict[str, Any]
+    references: tuple[str, ...]
+    tags: tuple[str, ...]
+    metadata: dict[str, Any]
+    messages: tuple[MessageTemplate, ...] | None
+    origin: str  # "file:line", for error messages
+
+    @property
+    def reference(self) -> str | None:
+        return self.references[0] if self.references else None
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str | None
+    source_path: Path
+    system: str | None
+    messages: tuple[MessageTemplate, ...]  # the templated conversation (prompt → one user turn)
+    cases: tuple[Case, ...]
+    scorers: tuple[ScorerSpec, ...]
+    thresholds: dict[str, Threshold]
+    params: GenerationParams
+    repeats: int
+    tags: tuple[str, ...]
+    content_hash: str
+    _compiled: dict[str, jinja2.Template] = field(default_factory=dict, compare=False, repr=False)
+
+    def template(self, source: str, where: str) -> jinja2.Template:
+        compiled = self._compiled.get(source)
+        if compiled is None:
+            try:
+                compiled = compile_template(source)
+            except TemplateError as exc:
+                raise UserInputError(f"{where}: {exc}") from None
+            self._compiled[source] = compiled
+        return compiled
+
+    def render_messages(
+        self, case: Case, variant: Variant, variant_prompt: str | None
+    ) -> tuple[Message, ...]:
+        """The chat messages for one case under one variant; errors name the case."""
+        if case.messages is not None:
+            templates = case.messages
+        elif variant_prompt is not None:
+            templates = (MessageTemplate(role="user", content=variant_prompt),)
+        else:
+            templates = self.messages
+        system = variant.system if variant.system is not None else self.system
+        out: list[Message] = []
+        try:
+            if system is not None and (not templates or templates[0].role != "system"):
+                out.append(Message(role="system", content=self._render(system, case)))
+            for t in templates:
+                out.append(Message(role=t.role, content=self._render(t.content, case)))
+        except TemplateError as exc:
+            raise UserInputError(
+                f"case '{case.id}' ({case.origin}), variant '{variant.name}': {exc}"
+            ) from None
+        return tuple(out)
+
+    def _render(self, source: str, case: Case) -> str:
+        return render(self.template(source, str(self.source_path)), case.vars)
+
+
+def load_suite(path: Path) -> Suite:
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise UserInputError("a suite must be a mapping with name, prompt, cases", path=path, line=1)
+    try:
+        spec = SuiteSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise format_validation_error(exc, path=path, line_of=doc.line_of, model=SuiteSpec) from None
+
+    base = path.parent
+    if isinstance(spec.cases, list):
+        cases = [
+            _case_from_spec(c, f"{path}:{doc.line_of(('cases', i)) or '?'}") for i, c in enumerate(spec.cases)
+        ]
+    elif isinstance(spec.cases, str):
+        cases = list(_cases_from_file(base / spec.cases, None))
+    elif isinstance(spec.cases, FileCases):
+        cases = list(_cases_from_file(base / spec.cases.path, spec.cases.limit))
+    else:
+        cases = list(_cases_from_dataset(spec.cases, base, path))
+
+    if not cases:
+        raise UserInputError("the suite has no cases", path=path, line=doc.line_of(("cases",)))
+    _check_unique_ids(cases, path)
+    if spec.prompt is None and spec.messages is None:
+        missing = next((c for c in cases if c.messages is None), None)
+        if missing is not None:
+            raise UserInputError(
+                f"no 'prompt' or 'messages' in the suite, and case '{missing.id}' "
+                f"({missing.origin}) has no messages of its own",
+                path=path,
+            )
+    messages: tuple[MessageTemplate, ...] = ()
+    if spec.messages is not None:
+        messages = tuple(spec.messages)
+    elif spec.prompt is not None:
+        messages = (MessageTemplate(role="user", content=spec.prompt),)
+
+    scorers = tuple(s if isinstance(s, ScorerSpec) else ScorerSpec(type=s) for s in spec.scorers)
+    suite = Suite(
+        name=spec.name,
+        description=spec.description,
+        source_path=path,
+        system=spec.system,
+        messages=messages,
+        cases=tuple(cases),
+        scorers=scorers,
+        thresholds=dict(spec.thresholds),
+        params=spec.params,
+        repeats=spec.repeats,
+        tags=tuple(spec.tags),
+        content_hash=_content_hash(spec, cases),
+    )
+    # Compile every template now so syntax errors surface before any model call.
+    for i, m in enumerate(messages):
+        suite.template(m.content, f"{path}:{doc.line_of(('messages', i)) or doc.line_of(('prompt',))}")
+    if spec.system is not None:
+        suite.template(spec.system, f"{path}:{doc.line_of(('system',))}")
+    return suite
+
+
+def _case_from_spec(spec: CaseSpec, origin: str) -> Case:
+    if spec.references is not None:
+        refs = tuple(spec.references)
+    elif spec.reference is not None:
+        refs = (spec.reference,)
+    else:
+        refs = ()
+    return Case(
+        id=spec.id,
+        vars=dict(spec.vars),
+        references=refs,
+        tags=tuple(spec.tags),
+        metadata=dict(spec.metadata),
+        messages=tuple(spec.messages) if spec.messages is not None else None,
+        origin=origin,
+    )
+
+
+def _validate_case(data: Any, origin_path: Path, line: int) -> Case:
+    if not isinstance(data, dict):
+        raise UserInputError("each case must be an object with an 'id'", path=origin_path, line=line)
+    try:
+        spec = CaseSpec.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(
+            exc, path=origin_path, line_of=lambda _loc: line, model=CaseSpec
+        ) from None
+    return _case_from_spec(spec, f"{origin_path}:{line}")
+
+
+def _cases_from_file(path: Path, limit: int | None) -> Iterator[Case]:
+    if not path.is_file():
+        raise UserInputError("case file not found", path=path)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        source: Iterator[Case] = _cases_from_jsonl(path)
+    elif suffix == ".csv":
+        source = _cases_from_csv(path)
+    elif suffix in (".yaml", ".yml"):
+        source = _cases_from_yaml_list(path)
+    else:
+        raise UserInputError("case files must be .jsonl, .csv or .yaml", path=path)
+    yield from itertools.islice(source, limit)
+
+
+def _cases_from_jsonl(path: Path) -> Iterator[Case]:
+    with path.open(encoding="utf-8") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                data = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise UserInputError(
+                    f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno
+                ) from None
+            yield _validate_case(data, path, lineno)
+
+
+def _cases_from_yaml_list(path: Path) -> Iterator[Case]:
+    doc = load_yaml(path)
+    if not isinstance(doc.data, list):
+        raise UserInputError("a YAML case file must be a list of cases", path=path, line=1)
+    for i, item in enumerate(doc.data):
+        yield _validate_case(item, path, doc.line_of((i,)) or 0)
+
+
+def _cases_from_csv(path: Path) -> Iterator[Case]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or "id" not in reader.fieldnames:
+            raise UserInputError("a CSV case file needs an 'id' column", path=path, line=1)
+        for row in reader:
+            yield _validate_case(_flat_row_to_case(row), path, reader.line_num)
+
+
+def _flat_row_to_case(row: dict[str, Any]) -> dict[str, Any]:
+    """CSV and flat records: reserved columns map to case fields, all others become vars."""
+    case: dict[str, Any] = {"id": row.get("id")}
+    if row.get("reference") not in (None, ""):
+        case["reference"] = row["reference"]
+    if row.get("references") not in (None, ""):
+        refs = row["references"]
+        case["references"] = refs if isinstance(refs, list) else str(refs).split("|")
+    if row.get("tags") not in (None, ""):
+        tags = row["tags"]
+        case["tags"] = (
+            tags if isinstance(tags, list) else [t.strip() for t in str(tags).split(",") if t.strip()]
+        )
+    case["vars"] = {k: v for k, v in row.items() if k not in RESERVED_CASE_FIELDS}
+    return case
+
+
+def _cases_from_dataset(src: DatasetCases, base: Path, suite_path: Path) -> Iterator[Case]:
+    try:
+        import datasets  # heavy: only for suites that use it
+    except ImportError:
+        raise UserInputError(
+            "this suite reads a Hugging Face dataset: pip install 'evalkit[datasets]'",
+            path=suite_path,
+        ) from None
+    ds_path = base / src.dataset
+    if not ds_path.exists():
+        raise UserInputError(f"dataset path '{src.dataset}' not found", path=suite_path)
+    try:
+        if (ds_path / "dataset_info.json").exists() or (ds_path / "dataset_dict.json").exists():
+            loaded = datasets.load_from_disk(str(ds_path))
+            table = loaded[src.split] if isinstance(loaded, datasets.DatasetDict) else loaded
+        else:
+            table = datasets.load_dataset(str(ds_path), src.config_name, split=src.split)
+    except Exception as exc:
+        raise UserInputError(
+            f"cannot read dataset '{src.dataset}' (split '{src.split}'): {type(exc).__name__}: {exc}",
+            path=suite_path,
+        ) from None
+    columns = set(table.column_names)
+    for key, column in src.fields.items():
+        if column not in columns:
+            raise UserInputError(
+                f"cases.fields.{key}: column '{column}' not in dataset "
+                f"(columns: {', '.join(sorted(columns))})",
+                path=suite_path,
+            )
+    mapped = set(src.fields.values())
+    if src.vars is None:
+        var_map = {c: c for c in table.column_names if c not in mapped}
+    elif isinstance(src.vars, list):
+        var_map = {c: c for c in src.vars}
+    else:
+        var_map = dict(src.vars)
+    for column in var_map:
+        if column not in columns:
+            raise UserInputError(f"cases.vars: column '{column}' not in dataset", path=suite_path)
+    for i, row in enumerate(table):
+        if src.limit is not None and i >= src.limit:
+            break
+        record: dict[str, Any] = {"vars": {name: row[col] for col, name in var_map.items()}}
+        record["id"] = str(row[src.fields["id"]]) if "id" in src.fields else f"row-{i}"
+        if "reference" in src.fields:
+            record["reference"] = row[src.fields["reference"]]
+        if "references" in src.fields:
+            record["references"] = list(row[src.fields["references"]])
+        if "tags" in src.fields:
+            tags = row[src.fields["tags"]]
+            record["tags"] = list(tags) if isinstance(tags, list) else [str(tags)]
+        yield _validate_case(record, ds_path, i + 1)
+
+
+def _check_unique_ids(cases: list[Case], path: Path) -> None:
+    seen: dict[str, Case] = {}
+    for case in cases:
+        if case.id in seen:
+            raise UserInputError(
+                f"duplicate case id '{case.id}' at {case.origin} (first at {seen[case.id].origin})",
+                path=path,
+            )
+        seen[case.id] = case
+
+
+def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
+    payload = {
+        "spec": spec.model_dump(mode="json", exclude={"cases"}),
+        "cases": [
+            [c.id, c.vars, list(c.references), [m.model_dump() for m in c.messages or ()]] for c in cases
+        ],
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

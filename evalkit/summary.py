@@ -1,0 +1,246 @@
+"""Aggregate results.jsonl into summary.json: per suite × variant figures and threshold checks."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalkit.scorers.base import ScoreInput, Scorer
+from evalkit.stats import mean_ci, percentiles, wilson_interval
+from evalkit.store import CaseResult
+from evalkit.suite import Threshold
+
+SPECIAL_METRICS = (
+    "pass_rate",
+    "error_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "cost_per_case_usd",
+)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MetricSummary(Model):
+    name: str
+    mean: float | None
+    std: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int
+    unmeasured: int
+    pass_rate: float | None = None  # for pass/fail scores
+    higher_is_better: bool = True
+
+
+class LatencySummary(Model):
+    n: int
+    mean_ms: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+
+
+class TokenSummary(Model):
+    input: int = 0
+    output: int = 0
+    cached_input: int = 0
+    reasoning: int = 0
+    mean_input_per_case: float | None = None
+    mean_output_per_case: float | None = None
+
+
+class ThresholdCheck(Model):
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    actual: float | None
+    passed: bool
+    reason: str
+
+
+class GroupSummary(Model):
+    suite: str
+    variant: str
+    provider: str
+    models: list[str] = Field(default_factory=list)
+    model_versions: list[str] = Field(default_factory=list)
+    results: int
+    cases: int
+    errors: int
+    error_rate: float
+    passed: int
+    pass_rate: float | None
+    pass_rate_ci: tuple[float, float] | None = None
+    metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+    corpus: dict[str, float] = Field(default_factory=dict)
+    latency: LatencySummary
+    tokens: TokenSummary
+    cost_usd: float | None
+    cost_per_case_usd: float | None
+    cost_per_passing_case_usd: float | None = None
+    thresholds: list[ThresholdCheck] = Field(default_factory=list)
+
+    def special(self, name: str) -> float | None:
+        return {
+            "pass_rate": self.pass_rate,
+            "error_rate": self.error_rate,
+            "latency_p50_ms": self.latency.p50_ms,
+            "latency_p95_ms": self.latency.p95_ms,
+            "latency_p99_ms": self.latency.p99_ms,
+            "cost_per_case_usd": self.cost_per_case_usd,
+        }.get(name)
+
+
+Status = Literal["passed", "failed", "errors", "interrupted"]
+
+
+class Summary(Model):
+    run_id: str
+    status: Status
+    exit_code: int
+    results: int
+    errors: int
+    error_budget: str
+    aborted: str | None = None
+    groups: list[GroupSummary]
+
+
+def summarize_group(
+    results: Sequence[CaseResult],
+    scorers: Sequence[Scorer],
+    thresholds: Mapping[str, Threshold],
+) -> GroupSummary:
+    first = results[0]
+    errors = sum(1 for r in results if r.error is not None)
+    verdicts = [r.passed() for r in results]
+    judged = [v for v in verdicts if v is not None]
+    passed = sum(1 for v in judged if v)
+    higher = {name: s.higher_is_better for s in scorers for name in s.names}
+    names = [n for s in scorers for n in s.names]
+    metrics: dict[str, MetricSummary] = {}
+    for name in names:
+        scores = [r.scores[name] for r in results if name in r.scores]
+        values = [s.value for s in scores if s.value is not None]
+        unmeasured = len(results) - len(values)
+        flags = [s.passed for s in scores if s.passed is not None]
+        if values:
+            mean, std, lo, hi = mean_ci(values)
+            metrics[name] = MetricSummary(
+                name=name,
+                mean=mean,
+                std=std,
+                ci_low=lo,
+                ci_high=hi,
+                n=len(values),
+                unmeasured=unmeasured,
+                higher_is_better=higher.get(name, True),
+                pass_rate=(sum(flags) / len(flags)) if flags else None,
+            )
+        else:
+            metrics[name] = MetricSummary(
+                name=name,
+                mean=None,
+                n=0,
+                unmeasured=unmeasured,
+                higher_is_better=higher.get(name, True),
+            )
+
+    ok = [r for r in results if r.error is None and r.output is not None]
+    items = [
+        ScoreInput(output=r.output or "", references=tuple(r.references), vars={}, case_id=r.case_id)
+        for r in ok
+        if r.references
+    ]
+    corpus: dict[str, float] = {}
+    if items:
+        for scorer in scorers:
+            corpus.update(scorer.corpus(items))
+
+    timed = [r.latency_ms for r in ok if r.latency_ms is not None and not r.cached]
+    p50, p95, p99 = percentiles(timed, [50, 95, 99])
+    latency = LatencySummary(
+        n=len(timed),
+        mean_ms=(sum(timed) / len(timed)) if timed else None,
+        p50_ms=p50,
+        p95_ms=p95,
+        p99_ms=p99,
+    )
+    tokens = TokenSummary(
+        input=sum(r.usage.input_tokens or 0 for r in results),
+        output=sum(r.usage.output_tokens or 0 for r in results),
+        cached_input=sum(r.usage.cached_input_tokens or 0 for r in results),
+        reasoning=sum(r.usage.reasoning_tokens or 0 for r in results),
+    )
+    if ok:
+        tokens.mean_input_per_case = tokens.input / len(ok)
+        tokens.mean_output_per_case = tokens.output / len(ok)
+    costs = [r.cost_usd for r in results if r.cost_usd is not None]
+    cost = sum(costs) if costs else None
+    group = GroupSummary(
+        suite=first.suite,
+        variant=first.variant,
+        provider=first.provider,
+        models=sorted({r.model for r in results if r.model}),
+        model_versions=sorted({r.model_version for r in results if r.model_version}),
+        results=len(results),
+        cases=len({r.case_id for r in results}),
+        errors=errors,
+        error_rate=errors / len(results),
+        passed=passed,
+        pass_rate=(passed / len(judged)) if judged else None,
+        pass_rate_ci=wilson_interval(passed, len(judged)) if judged else None,
+        metrics=metrics,
+        corpus=corpus,
+        latency=latency,
+        tokens=tokens,
+        cost_usd=cost,
+        cost_per_case_usd=(cost / len(results)) if cost is not None else None,
+        cost_per_passing_case_usd=(cost / passed) if cost is not None and passed else None,
+    )
+    group.thresholds = [check_threshold(group, name, t) for name, t in thresholds.items()]
+    return group
+
+
+def check_threshold(group: GroupSummary, name: str, threshold: Threshold) -> ThresholdCheck:
+    if name in group.metrics:
+        actual = group.metrics[name].mean
+    elif name in group.corpus:
+        actual = group.corpus[name]
+    else:
+        actual = group.special(name)
+    if actual is None:
+        return ThresholdCheck(
+            metric=name,
+            min=threshold.min,
+            max=threshold.max,
+            actual=None,
+            passed=False,
+            reason="no measured value to check",
+        )
+    problems = []
+    if threshold.min is not None and actual < threshold.min:
+        problems.append(f"{actual:.4g} < min {threshold.min:g}")
+    if threshold.max is not None and actual > threshold.max:
+        problems.append(f"{actual:.4g} > max {threshold.max:g}")
+    return ThresholdCheck(
+        metric=name,
+        min=threshold.min,
+        max=threshold.max,
+        actual=actual,
+        passed=not problems,
+        reason="; ".join(problems) or "ok",
+    )
+
+
+def group_results(results: Iterable[CaseResult]) -> dict[tuple[str, str], list[CaseResult]]:
+    groups: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
+    for r in results:
+        groups[(r.suite, r.variant)].append(r)
+    return groups
