@@ -162,13 +162,11 @@ class Suite:
     content_hash: str
     _compiled: dict[str, jinja2.Template] = field(default_factory=dict, compare=False, repr=False)
 
-    def template(self, source: str, where: str) -> jinja2.Template:
+    def template(self, source: str) -> jinja2.Template:
+        """Compile once and reuse; raises TemplateError."""
         compiled = self._compiled.get(source)
         if compiled is None:
-            try:
-                compiled = compile_template(source)
-            except TemplateError as exc:
-                raise UserInputError(f"{where}: {exc}") from None
+            compiled = compile_template(source)
             self._compiled[source] = compiled
         return compiled
 
@@ -196,7 +194,7 @@ class Suite:
         return tuple(out)
 
     def _render(self, source: str, case: Case) -> str:
-        return render(self.template(source, str(self.source_path)), case.vars)
+        return render(self.template(source), case.vars)
 
 
 def load_suite(path: Path) -> Suite:
@@ -253,10 +251,17 @@ def load_suite(path: Path) -> Suite:
         content_hash=_content_hash(spec, cases),
     )
     # Compile every template now so syntax errors surface before any model call.
-    for i, m in enumerate(messages):
-        suite.template(m.content, f"{path}:{doc.line_of(('messages', i)) or doc.line_of(('prompt',))}")
+    templates = [
+        (m.content, ("messages", i, "content") if spec.messages is not None else ("prompt",))
+        for i, m in enumerate(messages)
+    ]
     if spec.system is not None:
-        suite.template(spec.system, f"{path}:{doc.line_of(('system',))}")
+        templates.append((spec.system, ("system",)))
+    for source, loc in templates:
+        try:
+            suite.template(source)
+        except TemplateError as exc:
+            raise UserInputError(str(exc), path=path, line=doc.line_of(loc)) from None
     return suite
 
 

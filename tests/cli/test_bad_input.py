@@ -1,0 +1,206 @@
+"""Every kind of bad input: one clear line naming the file and line or case id, exit 2,
+no traceback, and not a single request sent to the model server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import qa_suite_yaml, two_variant_config, write
+from tests.fake_openai import FakeOpenAI
+
+GOOD_SUITE = qa_suite_yaml(scorers="[exact]")
+
+
+def run_bad(cli, workdir: Path, server: FakeOpenAI, *args: str) -> str:
+    result = cli("run", *args)
+    output = result.output
+    assert result.exit_code == 2, output
+    assert "Traceback" not in output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert server.requests == [], "bad input must be caught before any model call"
+    return " ".join(output.split())  # rich may wrap long lines
+
+
+@pytest.fixture
+def setup(workdir: Path, fake_server: FakeOpenAI) -> Path:
+    write(workdir / "evalkit.yaml", two_variant_config(fake_server.url))
+    write(workdir / "suites" / "qa.yaml", GOOD_SUITE)
+    return workdir
+
+
+def test_malformed_suite_yaml(setup: Path, fake_server, cli) -> None:
+    text = GOOD_SUITE.replace('vars: {question: "What is 2 + 2?"}', 'vars: {question: "What is 2 + 2?"')
+    write(setup / "suites" / "qa.yaml", text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "2 + 2" in t)
+    assert "suites/qa.yaml:" in out and "YAML syntax error" in out
+    reported = int(out.split("suites/qa.yaml:")[1].split(":")[0])
+    assert line <= reported <= line + 2
+
+
+def test_malformed_jsonl_cases(setup: Path, fake_server, cli) -> None:
+    write(
+        setup / "suites" / "cases.jsonl",
+        '{"id": "a", "vars": {"question": "x"}, "reference": "y"}\n'
+        '{"id": "b", "vars": {"question": "x"}, "reference": "y"}\n'
+        '{"id": "c", "vars": {"question": "x"}, "reference": \n',
+    )
+    write(
+        setup / "suites" / "qa.yaml",
+        'name: j\nprompt: "{{ question }}"\nscorers: [exact]\ncases: cases.jsonl\n',
+    )
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "cases.jsonl:3: invalid JSON" in out
+
+
+def test_jsonl_unknown_case_key(setup: Path, fake_server, cli) -> None:
+    write(setup / "suites" / "cases.jsonl", '{"id": "a", "vars": {"question": "x"}, "refrence": "y"}\n')
+    write(
+        setup / "suites" / "qa.yaml",
+        'name: j\nprompt: "{{ question }}"\nscorers: [exact]\ncases: cases.jsonl\n',
+    )
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "cases.jsonl:1:" in out and "unknown key 'refrence'" in out and "did you mean 'reference'" in out
+
+
+def test_unknown_scorer_did_you_mean(setup: Path, fake_server, cli) -> None:
+    write(setup / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact, rogue]"))
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "unknown scorer 'rogue'" in out and "did you mean 'rouge'" in out and "suites/qa.yaml" in out
+
+
+def test_unknown_scorer_option(setup: Path, fake_server, cli) -> None:
+    write(setup / "suites" / "qa.yaml", qa_suite_yaml(scorers="[{type: exact, ignore_cse: true}]"))
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "has no option 'ignore_cse'" in out and "did you mean 'ignore_case'" in out
+
+
+def test_unknown_provider_type(setup: Path, fake_server, cli) -> None:
+    write(setup / "evalkit.yaml", two_variant_config(fake_server.url).replace("type: openai", "type: opneai"))
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "unknown provider 'opneai'" in out and "did you mean 'openai'" in out
+
+
+def test_unknown_provider_setting(setup: Path, fake_server, cli) -> None:
+    write(setup / "evalkit.yaml", two_variant_config(fake_server.url).replace("base_url:", "bse_url:"))
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "providers.api" in out and "unknown key 'bse_url'" in out and "did you mean 'base_url'" in out
+
+
+def test_unknown_config_key_has_line(setup: Path, fake_server, cli) -> None:
+    text = two_variant_config(fake_server.url).replace("variants:", "variantz:")
+    write(setup / "evalkit.yaml", text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("variantz"))
+    assert f"evalkit.yaml:{line}:" in out and "did you mean 'variants'" in out
+
+
+def test_variant_with_unknown_provider(setup: Path, fake_server, cli) -> None:
+    write(
+        setup / "evalkit.yaml",
+        two_variant_config(fake_server.url).replace("{provider: api, model", "{provider: apj, model"),
+    )
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "variants.bad.provider: unknown provider 'apj'" in out and "did you mean 'api'" in out
+
+
+def test_missing_template_variable(setup: Path, fake_server, cli) -> None:
+    text = GOOD_SUITE.replace('vars: {question: "Who wrote Hamlet?"}', 'vars: {qestion: "Who wrote Hamlet?"}')
+    write(setup / "suites" / "qa.yaml", text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "qestion" in t) - 1
+    assert "case 'q3'" in out and f"suites/qa.yaml:{line}" in out and "'question' is undefined" in out
+
+
+def test_template_syntax_error(setup: Path, fake_server, cli) -> None:
+    write(setup / "suites" / "qa.yaml", GOOD_SUITE.replace('"{{ question }}"', '"{{ question }"'))
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "suites/qa.yaml:2" in out and "template syntax error" in out
+
+
+def test_duplicate_case_ids(setup: Path, fake_server, cli) -> None:
+    text = GOOD_SUITE.replace("id: q4", "id: q1")
+    write(setup / "suites" / "qa.yaml", text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    lines = [i for i, t in enumerate(text.splitlines(), 1) if "id: q1" in t]
+    assert f"duplicate case id 'q1' at suites/qa.yaml:{lines[1]}" in out
+    assert f"first at suites/qa.yaml:{lines[0]}" in out
+
+
+def test_missing_reference_for_scorer(setup: Path, fake_server, cli) -> None:
+    text = GOOD_SUITE.replace('    reference: "Paris"\n', "")
+    write(setup / "suites" / "qa.yaml", text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "case 'q0'" in out and "no reference" in out and "'exact'" in out
+
+
+def test_missing_api_key_env(setup: Path, fake_server, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVALKIT_TEST_KEY", raising=False)
+    write(
+        setup / "evalkit.yaml",
+        two_variant_config(fake_server.url, extra_provider="api_key_env: EVALKIT_TEST_KEY"),
+    )
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "EVALKIT_TEST_KEY is not set" in out
+
+
+def test_unwritable_output_dir(setup: Path, fake_server, cli) -> None:
+    (setup / "blocker").write_text("a file, not a folder")
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml", "--out", "blocker/run")
+    assert "blocker/run" in out and "not writable" in out
+
+
+def test_output_dir_with_results_is_refused(setup: Path, fake_server, cli) -> None:
+    (setup / "old").mkdir()
+    (setup / "old" / "results.jsonl").write_text('{"x": 1}\n')
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml", "--out", "old")
+    assert "already holds results" in out
+
+
+def test_unknown_variant_option(setup: Path, fake_server, cli) -> None:
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml", "--variant", "godo")
+    assert "unknown variant 'godo'" in out and "did you mean 'good'" in out
+
+
+def test_threshold_on_unknown_metric(setup: Path, fake_server, cli) -> None:
+    write(
+        setup / "suites" / "qa.yaml",
+        qa_suite_yaml(scorers="[exact]", extra="thresholds:\n  exatc: {min: 0.5}\n"),
+    )
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "thresholds.exatc" in out and "did you mean 'exact'" in out
+
+
+def test_suite_not_found(setup: Path, fake_server, cli) -> None:
+    out = run_bad(cli, setup, fake_server, "suites/nope.yaml")
+    assert "suites/nope.yaml: suite not found" in out
+
+
+def test_validate_command_reports_ok_and_errors(setup: Path, fake_server, cli) -> None:
+    ok = cli("validate", "suites/qa.yaml")
+    assert ok.exit_code == 0 and "ok" in ok.output and "12 request(s)" in ok.output
+    write(setup / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact, rogue]"))
+    bad = cli("validate", "suites/qa.yaml")
+    assert bad.exit_code == 2 and "did you mean 'rouge'" in bad.output
+    assert fake_server.requests == []
+
+
+def test_real_process_exit_code_and_no_traceback(setup: Path, fake_server) -> None:
+    write(setup / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact, rogue]"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "evalkit", "run", "suites/qa.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=setup,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "unknown scorer 'rogue'" in proc.stderr
+    assert fake_server.requests == []

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.fake_openai import FakeOpenAI
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+QA = {
+    "What is the capital of France?": "Paris",
+    "What is 2 + 2?": "4",
+    "What colour is the sky?": "blue",
+    "Who wrote Hamlet?": "William Shakespeare",
+    "What is the largest planet?": "Jupiter",
+    "What is the chemical symbol for gold?": "Au",
+}
+
+
+def qa_responder(body: dict[str, Any]) -> str:
+    """good-model answers from QA; bad-model answers wrongly; others echo."""
+    question = body["messages"][-1]["content"].strip()
+    model = body.get("model", "")
+    if model.startswith("bad"):
+        return "I am not sure."
+    return QA.get(question, f"echo: {question}")
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI(responder=qa_responder).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def qa_suite_yaml(name: str = "qa", scorers: str = "[exact, rouge, bleu, chrf]", extra: str = "") -> str:
+    cases = "\n".join(
+        f'  - id: q{i}\n    vars: {{question: "{q}"}}\n    reference: "{a}"\n    tags: [t{i % 2}]'
+        for i, (q, a) in enumerate(QA.items())
+    )
+    return f'name: {name}\nprompt: "{{{{ question }}}}"\nparams: {{max_tokens: 16, temperature: 0}}\nscorers: {scorers}\n{extra}cases:\n{cases}\n'
+
+
+def two_variant_config(url: str, extra_provider: str = "") -> str:
+    return textwrap.dedent(
+        f"""
+        providers:
+          api:
+            type: openai
+            base_url: {url}
+            model: good-model
+            pricing: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}
+            {extra_provider}
+        variants:
+          good: {{provider: api, params: {{temperature: 0, max_tokens: 32}}}}
+          bad: {{provider: api, model: bad-model}}
+        """
+    ).lstrip("\n")
+
+
+class Cli:
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str) -> Any:
+        from evalkit.cli.app import app
+
+        return self.runner.invoke(app, list(args), catch_exceptions=True)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()

@@ -1,0 +1,162 @@
+"""The OpenAI-compatible provider against a real server on 127.0.0.1 with injected faults."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from evalkit.errors import AuthenticationError, UserInputError
+from evalkit.providers.base import Completion, GenerationParams, Message, Request
+from evalkit.providers.openai_compat import OpenAICompatProvider, OpenAISettings, parse_retry_after
+from tests.fake_openai import FakeOpenAI, Fault
+
+
+def requests(n: int, **params: object) -> list[Request]:
+    return [
+        Request(
+            key=f"s/c{i}/v/0",
+            suite="s",
+            case_id=f"c{i}",
+            variant="v",
+            repeat=0,
+            messages=(Message(role="user", content=f"question {i}"),),
+            params=GenerationParams(**params),  # type: ignore[arg-type]
+        )
+        for i in range(n)
+    ]
+
+
+def make(server: FakeOpenAI, concurrency: int = 4, **settings: object) -> OpenAICompatProvider:
+    cfg = OpenAISettings(base_url=server.url, model="m1", backoff_base_s=0.01, backoff_max_s=0.05, **settings)  # type: ignore[arg-type]
+    provider = OpenAICompatProvider("api", cfg, concurrency=concurrency)
+    provider.check()
+    return provider
+
+
+def generate(provider: OpenAICompatProvider, reqs: Sequence[Request]) -> tuple[list[Completion], list[str]]:
+    seen: list[str] = []
+
+    async def go() -> list[Completion]:
+        try:
+            return await provider.generate(reqs, lambda r, c: seen.append(r.key))
+        finally:
+            await provider.aclose()
+
+    return asyncio.run(go()), seen
+
+
+def test_records_output_usage_latency_and_model_version(fake_server: FakeOpenAI) -> None:
+    out, seen = generate(make(fake_server), requests(3, temperature=0.0, max_tokens=50, stop=["\n"], seed=7))
+    assert [c.text for c in out] == [f"echo: question {i}" for i in range(3)]
+    assert sorted(seen) == sorted(r.key for r in requests(3))
+    first = out[0]
+    assert first.finish_reason == "stop" and first.model_version == "m1-2026-01-01 (fp_fake)"
+    assert first.usage.input_tokens == 2 and first.usage.output_tokens == 3
+    assert first.usage.cached_input_tokens == 0 and first.usage.reasoning_tokens == 0
+    assert first.latency_ms is not None and first.latency_ms > 0 and first.attempts == 1
+    body = fake_server.requests[0]
+    assert (
+        body["temperature"] == 0.0
+        and body["max_tokens"] == 50
+        and body["stop"] == ["\n"]
+        and body["seed"] == 7
+    )
+
+
+def test_truncation_at_max_tokens_is_recorded(fake_server: FakeOpenAI) -> None:
+    out, _ = generate(make(fake_server), requests(1, max_tokens=1))
+    assert out[0].finish_reason == "length" and out[0].text == "echo:"
+
+
+def test_retries_500_then_succeeds(fake_server: FakeOpenAI) -> None:
+    fake_server.add_fault(Fault(status=500), times=2)
+    out, _ = generate(make(fake_server, concurrency=1), requests(1))
+    assert out[0].error is None and out[0].attempts == 3
+    assert len(fake_server.requests) == 3
+
+
+def test_429_honours_retry_after(fake_server: FakeOpenAI) -> None:
+    fake_server.add_fault(Fault(status=429, headers={"Retry-After": "1"}))
+    started = time.perf_counter()
+    out, _ = generate(make(fake_server, concurrency=1), requests(1))
+    assert out[0].error is None and out[0].attempts == 2
+    assert time.perf_counter() - started >= 1.0
+
+
+def test_retry_after_beyond_cap_fails_fast(fake_server: FakeOpenAI) -> None:
+    fake_server.add_fault(Fault(status=503, headers={"Retry-After": "3600"}))
+    started = time.perf_counter()
+    out, _ = generate(make(fake_server, concurrency=1, retry_after_cap_s=5), requests(1))
+    assert out[0].error is not None and "beyond the 5s cap" in out[0].error
+    assert time.perf_counter() - started < 2.0
+    assert len(fake_server.requests) == 1
+
+
+def test_400_is_not_retried(fake_server: FakeOpenAI) -> None:
+    fake_server.add_fault(Fault(status=400, body='{"error": {"message": "bad param"}}'))
+    out, _ = generate(make(fake_server, concurrency=1), requests(1))
+    assert out[0].error == "HTTP 400: bad param"
+    assert len(fake_server.requests) == 1
+
+
+def test_gives_up_after_max_attempts(fake_server: FakeOpenAI) -> None:
+    fake_server.add_fault(Fault(status=502), times=10)
+    out, _ = generate(make(fake_server, concurrency=1, max_attempts=3), requests(1))
+    assert out[0].error is not None and out[0].error.startswith("gave up after 3 attempts: HTTP 502")
+    assert len(fake_server.requests) == 3
+
+
+def test_dropped_connection_and_truncated_body_are_retried(fake_server: FakeOpenAI) -> None:
+    fake_server.add_fault(Fault(drop=True))
+    fake_server.add_fault(Fault(truncate=True))
+    out, _ = generate(make(fake_server, concurrency=1), requests(1))
+    assert out[0].error is None and out[0].text == "echo: question 0" and out[0].attempts == 3
+
+
+def test_hanging_request_times_out_and_retries(fake_server: FakeOpenAI) -> None:
+    fake_server.add_fault(Fault(hang_s=2.0))
+    out, _ = generate(make(fake_server, concurrency=1, timeout_s=0.5), requests(1))
+    assert out[0].error is None and out[0].attempts == 2
+
+
+def test_401_aborts_with_clear_error_and_no_key_in_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_KEY", "sk-wrong-key-123456")
+    with FakeOpenAI(api_key="sk-right") as server:
+        provider = make(server, api_key_env="FAKE_KEY")
+        with pytest.raises(AuthenticationError) as info:
+            generate(provider, requests(5))
+        assert "HTTP 401" in str(info.value) and "sk-wrong" not in str(info.value)
+        assert len(server.requests) <= 5
+
+
+def test_api_key_is_sent_as_bearer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_KEY", "sk-right-abcdef")
+    with FakeOpenAI(api_key="sk-right-abcdef") as server:
+        out, _ = generate(make(server, api_key_env="FAKE_KEY"), requests(2))
+        assert all(c.error is None for c in out)
+        assert server.headers_seen[0]["Authorization"] == "Bearer sk-right-abcdef"
+
+
+def test_missing_key_env_is_a_user_error(fake_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOPE_KEY", raising=False)
+    cfg = OpenAISettings(base_url=fake_server.url, model="m", api_key_env="NOPE_KEY")
+    with pytest.raises(UserInputError, match="NOPE_KEY is not set"):
+        OpenAICompatProvider("api", cfg).check()
+
+
+def test_concurrency_is_bounded() -> None:
+    with FakeOpenAI(latency_s=0.05) as server:
+        out, _ = generate(make(server, concurrency=5), requests(40))
+        assert all(c.error is None for c in out)
+        assert server.max_in_flight == 5
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    future = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+    value = parse_retry_after(future)
+    assert value is not None and 27 <= value <= 31

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalkit.errors import UserInputError
+from evalkit.providers.base import GenerationParams, Message, Request
+from evalkit.providers.python_callable import PythonCallableProvider, PythonSettings
+from tests.conftest import write
+
+
+def shout(messages: list[dict[str, Any]], params: dict[str, Any], options: dict[str, Any]) -> Any:
+    text = messages[-1]["content"]
+    if text == "boom":
+        raise RuntimeError("exploded")
+    if options.get("rich"):
+        return {
+            "text": text.upper(),
+            "usage": {"input_tokens": 3, "output_tokens": 1},
+            "model_version": "shout-1",
+        }
+    return text.upper()
+
+
+async def ashout(messages: list[dict[str, Any]], params: dict[str, Any], options: dict[str, Any]) -> str:
+    await asyncio.sleep(0)
+    return messages[-1]["content"][::-1]
+
+
+def req(text: str) -> Request:
+    return Request(
+        key=text,
+        suite="s",
+        case_id=text,
+        variant="v",
+        repeat=0,
+        messages=(Message(role="user", content=text),),
+        params=GenerationParams(),
+    )
+
+
+def test_sync_and_async_callables_and_errors() -> None:
+    p = PythonCallableProvider("py", PythonSettings(callable="tests.providers.test_python_callable:shout"))
+    p.check()
+    out = asyncio.run(p.generate([req("hi"), req("boom")], lambda r, c: None))
+    assert out[0].text == "HI" and out[1].error == "RuntimeError: exploded"
+    rich = PythonCallableProvider(
+        "py", PythonSettings(callable="tests.providers.test_python_callable:shout", options={"rich": True})
+    )
+    c = asyncio.run(rich.generate([req("ok")], lambda r, c: None))[0]
+    assert c.text == "OK" and c.usage.output_tokens == 1 and c.model_version == "shout-1"
+    a = PythonCallableProvider("py", PythonSettings(callable="tests.providers.test_python_callable:ashout"))
+    assert asyncio.run(a.generate([req("abc")], lambda r, c: None))[0].text == "cba"
+
+
+def test_bad_callable_is_a_user_error() -> None:
+    with pytest.raises(UserInputError, match="cannot import"):
+        PythonCallableProvider("py", PythonSettings(callable="tests.nope:fn")).check()
+
+
+def test_custom_provider_and_scorer_through_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin module registers a provider and a scorer with the decorators, as third parties do."""
+    from typer.testing import CliRunner
+
+    from evalkit.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    write(
+        tmp_path / "my_plugin.py",
+        """
+        from evalkit import Completion, Provider, Score, Scorer, provider, scorer
+        from pydantic import BaseModel
+
+        class Settings(BaseModel):
+            suffix: str = "!"
+
+        @provider("parrot")
+        class Parrot(Provider):
+            settings_model = Settings
+            async def generate(self, requests, on_completion):
+                out = []
+                for r in requests:
+                    c = Completion(text=r.messages[-1].content + self.settings.suffix)
+                    on_completion(r, c)
+                    out.append(c)
+                return out
+
+        class Length(Scorer):
+            names = ("length",)
+            def score_one(self, item):
+                return [Score(name="length", value=float(len(item.output)))]
+
+        @scorer("length", higher_is_better=False)
+        def length():
+            return Length()
+        """,
+    )
+    write(
+        tmp_path / "evalkit.yaml", "plugins: [my_plugin.py]\nproviders:\n  p: {type: parrot, suffix: '?!'}\n"
+    )
+    write(
+        tmp_path / "s.yaml",
+        'name: s\nprompt: "{{ x }}"\nscorers: [length]\ncases:\n  - {id: a, vars: {x: hello}}\n',
+    )
+    result = CliRunner().invoke(app, ["run", "s.yaml", "-o", "out"])
+    assert result.exit_code == 0, result.output
+    line = (tmp_path / "out" / "results.jsonl").read_text()
+    assert '"output":"hello?!"' in line and '"length":{"value":7.0' in line
