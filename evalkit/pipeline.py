@@ -182,7 +182,7 @@ def run_info(prepared: Prepared, summary: Summary) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": {
-            name: _version(name) for name in ("torch", "transformers", "httpx", "sacrebleu", "rouge-score")
+            name: _version(name) for name in ("torch", "transformers", "aiohttp", "sacrebleu", "rouge-score")
         },
         "git_sha": git_sha(),
         "config": describe_plan(prepared.plan),

@@ -43,6 +43,7 @@ class Registry(Generic[T]):
             self._entries.setdefault(ep.name, Entry(ep.name, ep.value, source))
 
     def register(self, name: str, target: T | str, *, source: str | None = None) -> None:
+        self._scan()  # so a decorated built-in keeps the source its entry point declares
         previous = self._entries.get(name)
         self._entries[name] = Entry(name, target, source or (previous.source if previous else "code"))
 

@@ -178,9 +178,10 @@ def summarize_group(
         cached_input=sum(r.usage.cached_input_tokens or 0 for r in results),
         reasoning=sum(r.usage.reasoning_tokens or 0 for r in results),
     )
-    if ok:
-        tokens.mean_input_per_case = tokens.input / len(ok)
-        tokens.mean_output_per_case = tokens.output / len(ok)
+    counted = [r for r in results if r.usage.input_tokens is not None or r.usage.output_tokens is not None]
+    if counted:
+        tokens.mean_input_per_case = tokens.input / len(counted)
+        tokens.mean_output_per_case = tokens.output / len(counted)
     costs = [r.cost_usd for r in results if r.cost_usd is not None]
     cost = sum(costs) if costs else None
     group = GroupSummary(

@@ -1,6 +1,6 @@
 """A small OpenAI-compatible chat-completions server on 127.0.0.1, with fault injection.
 
-Real sockets, real HTTP/1.1 with keep-alive (http.server in threads): evalkit's provider is
+Real sockets, real HTTP/1.1 with keep-alive (asyncio streams): evalkit's provider is
 exercised exactly as it would be against vLLM, Ollama or OpenAI. Used by tests and
 benchmarks; run it standalone with `python tests/fake_openai.py --latency 0.2`.
 """
@@ -8,13 +8,14 @@ benchmarks; run it standalone with `python tests/fake_openai.py --latency 0.2`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any
 
 
@@ -37,6 +38,9 @@ def default_responder(body: dict[str, Any]) -> str:
 
 
 class FakeOpenAI:
+    """The server runs on its own asyncio loop in a background thread: latency is an
+    `asyncio.sleep`, so hundreds of slow requests in flight cost no threads."""
+
     def __init__(
         self,
         responder: Callable[[dict[str, Any]], str] = default_responder,
@@ -52,8 +56,10 @@ class FakeOpenAI:
         self.in_flight = 0
         self.max_in_flight = 0
         self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0
 
     # -- control ---------------------------------------------------------------------------
     def add_fault(self, fault: Fault, times: int = 1) -> None:
@@ -71,110 +77,139 @@ class FakeOpenAI:
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self._port}/v1"
 
     def start(self, port: int = 0) -> FakeOpenAI:
-        fake = self
+        ready = threading.Event()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            self._server = loop.run_until_complete(
+                asyncio.start_server(self._handle, "127.0.0.1", port, backlog=1024)
+            )
+            self._port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
-                    self._json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
-                else:
-                    self._json(404, {"error": {"message": "not found"}})
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                raw = self.rfile.read(length)
-                if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._json(404, {"error": {"message": f"no route {self.path}"}})
-                    return
-                try:
-                    body = json.loads(raw)
-                except json.JSONDecodeError:
-                    self._json(400, {"error": {"message": "invalid JSON"}})
-                    return
-                with fake.lock:
-                    fake.requests.append(body)
-                    fake.headers_seen.append(dict(self.headers.items()))
-                    fake.in_flight += 1
-                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-                try:
-                    self._answer(body)
-                finally:
-                    with fake.lock:
-                        fake.in_flight -= 1
-
-            def _answer(self, body: dict[str, Any]) -> None:
-                if fake.api_key is not None and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
-                    self._json(401, {"error": {"message": "Incorrect API key provided"}})
-                    return
-                fault = fake._take_fault(body)
-                if fault is not None and fault.hang_s:
-                    time.sleep(fault.hang_s)
-                if fault is not None and fault.drop:
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                if fault is not None and fault.status is not None:
-                    payload = fault.body or json.dumps({"error": {"message": f"injected {fault.status}"}})
-                    self._send(fault.status, payload.encode(), fault.headers)
-                    return
-                if fake.latency_s:
-                    time.sleep(fake.latency_s)
-                text = fake.responder(body)
-                data = _completion(body, text)
-                encoded = json.dumps(data).encode()
-                if fault is not None and fault.truncate:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(encoded)))
-                    self.end_headers()
-                    self.wfile.write(encoded[: len(encoded) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                self._send(200, encoded, {})
-
-            def _json(self, status: int, data: Any) -> None:
-                self._send(status, json.dumps(data).encode(), {})
-
-            def _send(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(payload)
-
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        server.daemon_threads = True
-        server.request_queue_size = 256
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=serve, daemon=True)
         self._thread.start()
+        ready.wait(10)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        loop, server = self._loop, self._server
+        if loop is None or server is None:
+            return
+
+        async def close() -> None:
+            server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._server = None
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+    # -- HTTP/1.1 with keep-alive ----------------------------------------------------------
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers: dict[str, str] = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().title()] = v.strip()
+                raw = await reader.readexactly(int(headers.get("Content-Length", "0")))
+                keep = await self._respond(method, path, headers, raw, writer)
+                if not keep:
+                    return
+        except (ConnectionError, asyncio.CancelledError):
+            return
+        finally:
+            writer.close()
+
+    async def _respond(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes, writer: asyncio.StreamWriter
+    ) -> bool:
+        route = path.split("?")[0].rstrip("/")
+        if method == "GET" and route.endswith("/models"):
+            return await self._send(writer, 200, {"object": "list", "data": [{"id": "fake-model"}]})
+        if method != "POST" or not route.endswith("/chat/completions"):
+            return await self._send(writer, 404, {"error": {"message": f"no route {path}"}})
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError:
+            return await self._send(writer, 400, {"error": {"message": "invalid JSON"}})
+        with self.lock:
+            self.requests.append(body)
+            self.headers_seen.append(headers)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(body, headers, writer)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    async def _answer(
+        self, body: dict[str, Any], headers: dict[str, str], writer: asyncio.StreamWriter
+    ) -> bool:
+        if self.api_key is not None and headers.get("Authorization") != f"Bearer {self.api_key}":
+            return await self._send(writer, 401, {"error": {"message": "Incorrect API key provided"}})
+        fault = self._take_fault(body)
+        if fault is not None and fault.hang_s:
+            await asyncio.sleep(fault.hang_s)
+        if fault is not None and fault.drop:
+            writer.transport.abort()
+            return False
+        if fault is not None and fault.status is not None:
+            payload = (fault.body or json.dumps({"error": {"message": f"injected {fault.status}"}})).encode()
+            return await self._send(writer, fault.status, payload, fault.headers)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        encoded = json.dumps(_completion(body, self.responder(body))).encode()
+        if fault is not None and fault.truncate:
+            head = (
+                f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(encoded)}\r\n\r\n"
+            )
+            writer.write(head.encode() + encoded[: len(encoded) // 2])
+            await writer.drain()
+            writer.transport.abort()
+            return False
+        return await self._send(writer, 200, encoded)
+
+    async def _send(
+        self, writer: asyncio.StreamWriter, status: int, payload: Any, extra: dict[str, str] | None = None
+    ) -> bool:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Status"
+        lines = [
+            f"HTTP/1.1 {status} {reason}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(data)}",
+        ]
+        lines += [f"{k}: {v}" for k, v in (extra or {}).items()]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+        await writer.drain()
+        return True
 
 
 def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:

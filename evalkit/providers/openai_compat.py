@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
+import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit import secrets
@@ -62,15 +62,16 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(raw: bytes) -> str:
+    msg: Any = None
     try:
-        body = response.json()
-        msg = body.get("error", {}).get("message") if isinstance(body, dict) else None
-        if isinstance(body, dict) and isinstance(body.get("error"), str):
-            msg = body["error"]
-    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
-        msg = None
-    text = msg or response.text[:200]
+        body = json.loads(raw)
+        if isinstance(body, dict):
+            err = body.get("error")
+            msg = err.get("message") if isinstance(err, dict) else err
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        pass
+    text = msg or raw[:200].decode("utf-8", "replace")
     return secrets.scrub(" ".join(str(text).split())[:200])
 
 
@@ -82,7 +83,7 @@ class OpenAICompatProvider(Provider):
         assert isinstance(settings, OpenAISettings)
         self.cfg: OpenAISettings = settings
         self._api_key: str | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     def check(self) -> None:
         var = self.cfg.api_key_env
@@ -102,27 +103,30 @@ class OpenAICompatProvider(Provider):
             "model": self.cfg.model,
         }
 
-    def _client_for_loop(self) -> httpx.AsyncClient:
-        if self._client is None:
+    def _session_for_loop(self) -> aiohttp.ClientSession:
+        # aiohttp rather than httpx: measured on 2 cores, 0.33 vs 2.1 ms of client CPU per
+        # request, and TCP_NODELAY by default (httpx stalled ~11 ms per request at low concurrency).
+        if self._session is None:
             headers = dict(self.cfg.headers)
             if self._api_key:
                 headers["Authorization"] = f"Bearer {self._api_key}"
-            limits = httpx.Limits(
-                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+            connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=self.concurrency)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.cfg.timeout_s),
+                raise_for_status=False,
             )
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.cfg.timeout_s), limits=limits, headers=headers
-            )
-        return self._client
+        return self._session
 
     async def generate(self, requests: Sequence[Request], on_completion: OnCompletion) -> list[Completion]:
-        client = self._client_for_loop()
+        session = self._session_for_loop()
         semaphore = asyncio.Semaphore(self.concurrency)
         results: list[Completion | None] = [None] * len(requests)
 
         async def one(index: int, request: Request) -> None:
             async with semaphore:
-                completion = await self._complete(client, request)
+                completion = await self._complete(session, request)
             results[index] = completion
             on_completion(request, completion)
 
@@ -148,14 +152,14 @@ class OpenAICompatProvider(Provider):
             body.update(p.extra_body)
         return body
 
-    async def _complete(self, client: httpx.AsyncClient, request: Request) -> Completion:
+    async def _complete(self, session: aiohttp.ClientSession, request: Request) -> Completion:
         url = self.cfg.base_url.rstrip("/") + "/chat/completions"
         body = self._body(request)
         last_reason = "no attempt made"
         for attempt in range(1, self.cfg.max_attempts + 1):
             started = time.perf_counter()
             try:
-                completion = await self._attempt(client, url, body)
+                completion = await self._attempt(session, url, body)
             except _Retryable as exc:
                 last_reason = exc.reason
                 if attempt == self.cfg.max_attempts:
@@ -179,45 +183,42 @@ class OpenAICompatProvider(Provider):
         return random.uniform(0, ceiling)  # full jitter
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
-    async def _attempt(self, client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> Completion:
+    async def _attempt(self, session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> Completion:
         try:
-            response = await client.post(url, json=body)
-        except httpx.TimeoutException:
+            async with session.post(url, json=body) as response:
+                status = response.status
+                retry_after_header = response.headers.get("Retry-After")
+                raw = await response.read()
+        except TimeoutError:
             raise _Retryable(f"timed out after {self.cfg.timeout_s:g}s") from None
-        except httpx.TransportError as exc:
+        except aiohttp.ClientPayloadError:
+            raise _Retryable("truncated response body") from None
+        except (aiohttp.ClientConnectionError, OSError) as exc:
             raise _Retryable(f"connection error ({type(exc).__name__})") from None
-        status = response.status_code
         if status in (401, 403):
             raise AuthenticationError(
                 f"provider '{self.name}' at {secrets.redact_url(self.cfg.base_url)} refused the "
-                f"credentials (HTTP {status}): {_error_detail(response)}"
+                f"credentials (HTTP {status}): {_error_detail(raw)}"
             )
         if status in RETRY_STATUS:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            retry_after = parse_retry_after(retry_after_header)
             if retry_after is not None and retry_after > self.cfg.retry_after_cap_s:
                 raise _Fatal(
                     f"HTTP {status} with Retry-After {retry_after:.0f}s, beyond the "
                     f"{self.cfg.retry_after_cap_s:g}s cap"
                 )
-            raise _Retryable(f"HTTP {status}: {_error_detail(response)}", retry_after)
+            raise _Retryable(f"HTTP {status}: {_error_detail(raw)}", retry_after)
         if status >= 400:
-            raise _Fatal(f"HTTP {status}: {_error_detail(response)}")
+            raise _Fatal(f"HTTP {status}: {_error_detail(raw)}")
         try:
-            data = response.json()
+            data = json.loads(raw)
             choice = data["choices"][0]
             message = choice.get("message") or {}
-        except (
-            json.JSONDecodeError,
-            UnicodeDecodeError,
-            KeyError,
-            IndexError,
-            TypeError,
-            AttributeError,
-        ):
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, IndexError, TypeError, AttributeError):
             raise _Retryable("invalid or truncated JSON body") from None
         return Completion(
             text=message.get("content") or "",

@@ -1,0 +1,61 @@
+"""BLEU, chrF and ROUGE values must equal what sacrebleu and rouge-score return."""
+
+from __future__ import annotations
+
+import pytest
+import sacrebleu
+from rouge_score import rouge_scorer
+
+from evalkit.scorers.base import ScoreInput
+from evalkit.scorers.overlap import bleu, chrf, rouge
+
+PAIRS = [
+    ("The cat sat on the mat.", ("The cat is sitting on the mat.",)),
+    ("Paris is the capital of France", ("The capital of France is Paris.", "Paris.")),
+    ("completely unrelated words here", ("The quick brown fox jumps over the lazy dog.",)),
+    ("", ("Something.",)),
+    ("Le chat est noir.", ("Le chat est noir.",)),
+    ("running runners ran quickly", ("The runner runs quick",)),
+]
+ITEMS = [ScoreInput(output=o, references=r, vars={}, case_id=str(i)) for i, (o, r) in enumerate(PAIRS)]
+
+
+def test_sentence_bleu_equals_sacrebleu() -> None:
+    values = [row[0].value for row in bleu().score(ITEMS)]
+    assert values == [sacrebleu.sentence_bleu(o, list(r)).score for o, r in PAIRS]
+
+
+def test_corpus_bleu_equals_sacrebleu() -> None:
+    corpus = bleu().corpus(ITEMS)["corpus_bleu"]
+    streams = [[r[k] if k < len(r) else None for _, r in PAIRS] for k in range(2)]
+    assert corpus == sacrebleu.corpus_bleu([o for o, _ in PAIRS], streams).score
+
+
+def test_chrf_equals_sacrebleu_sentence_and_corpus() -> None:
+    scorer = chrf()
+    assert [row[0].value for row in scorer.score(ITEMS)] == [
+        sacrebleu.sentence_chrf(o, list(r)).score for o, r in PAIRS
+    ]
+    single = [i for i in ITEMS if len(i.references) == 1]
+    assert (
+        scorer.corpus(single)["corpus_chrf"]
+        == sacrebleu.corpus_chrf([i.output for i in single], [[i.references[0] for i in single]]).score
+    )
+    plus = chrf(word_order=2).score(ITEMS[:1])[0][0].value
+    assert plus == sacrebleu.sentence_chrf(PAIRS[0][0], list(PAIRS[0][1]), word_order=2).score
+
+
+@pytest.mark.parametrize("stem", [False, True])
+def test_rouge_equals_rouge_score(stem: bool) -> None:
+    types = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+    ref_impl = rouge_scorer.RougeScorer(types, use_stemmer=stem)
+    rows = rouge(types=types, use_stemmer=stem).score(ITEMS)  # type: ignore[arg-type]
+    for row, (out, refs) in zip(rows, PAIRS, strict=True):
+        expected = ref_impl.score(refs[0], out) if len(refs) == 1 else ref_impl.score_multi(list(refs), out)
+        assert {s.name: s.value for s in row} == {t: expected[t].fmeasure for t in types}
+
+
+def test_rouge_default_types_and_names() -> None:
+    scorer = rouge()
+    assert scorer.names == ("rouge1", "rouge2", "rougeL")
+    assert scorer.needs_reference and scorer.higher_is_better

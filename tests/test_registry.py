@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from evalkit import registry
+from evalkit.errors import UserInputError
+
+
+def test_builtins_come_from_entry_points() -> None:
+    assert {"exact", "contains", "regex", "json_valid", "json_schema", "bleu", "chrf", "rouge"} <= set(
+        registry.scorers.names()
+    )
+    assert {"openai", "transformers", "python"} <= set(registry.providers.names())
+    assert {e.source for e in registry.scorers.entries() if e.name == "rouge"} == {"builtin"}
+
+
+def test_unknown_name_suggests() -> None:
+    with pytest.raises(UserInputError, match=r"unknown scorer 'exat' \(did you mean 'exact'\?\)"):
+        registry.scorers.get("exat")
+
+
+def test_decorator_registration() -> None:
+    @registry.scorer("my_test_scorer")
+    def factory() -> None:
+        return None
+
+    assert registry.scorers.get("my_test_scorer") is factory
+
+
+def test_cli_import_is_light() -> None:
+    """`evalkit --help` must not import torch, transformers or the scorer libraries."""
+    code = (
+        "import sys; from evalkit.cli.app import app; "
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'datasets', 'sacrebleu', 'aiohttp') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    help_out = subprocess.run(
+        [sys.executable, "-m", "evalkit", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "run" in help_out.stdout and "validate" in help_out.stdout

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evalkit import secrets
+from evalkit.errors import UserInputError
+from evalkit.providers.base import Message
+from evalkit.store import CaseResult, ResultWriter, prepare_run_dir, read_results, write_json
+
+
+def make(i: int, error: str | None = None) -> CaseResult:
+    return CaseResult(
+        suite="s",
+        case_id=f"c{i}",
+        variant="v",
+        repeat=0,
+        provider="p",
+        messages=[Message(role="user", content="hi")],
+        output="ok",
+        error=error,
+    )
+
+
+def test_each_result_is_one_complete_line(tmp_path: Path) -> None:
+    writer = ResultWriter(tmp_path / "results.jsonl")
+    for i in range(3):
+        writer.append(make(i))
+        # readable at once, before close: a crash now loses nothing that finished
+        assert len(list(read_results(tmp_path / "results.jsonl"))) == i + 1
+    writer.close()
+
+
+def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    writer = ResultWriter(path)
+    writer.append(make(0))
+    writer.close()
+    with path.open("a") as fh:
+        fh.write('{"suite": "s", "case_id": "c1", "vari')  # killed mid-write
+    assert [r.case_id for r in read_results(path)] == ["c0"]
+
+
+def test_corrupt_middle_line_is_reported_with_line(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    path.write_text(make(0).model_dump_json() + "\nnot json\n" + make(1).model_dump_json() + "\n")
+    with pytest.raises(UserInputError, match=r"results\.jsonl:2"):
+        list(read_results(path))
+
+
+def test_known_secrets_are_scrubbed_from_lines_and_json(tmp_path: Path) -> None:
+    secrets.register("sk-canary-0123456789")
+    writer = ResultWriter(tmp_path / "results.jsonl")
+    writer.append(make(0, error="server said: bad key sk-canary-0123456789"))
+    writer.close()
+    write_json(tmp_path / "x.json", {"note": "sk-canary-0123456789"})
+    for name in ("results.jsonl", "x.json"):
+        text = (tmp_path / name).read_text()
+        assert "sk-canary" not in text and "***" in text
+
+
+def test_prepare_run_dir(tmp_path: Path) -> None:
+    assert prepare_run_dir(tmp_path / "a" / "b").is_dir()
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(UserInputError, match="not writable"):
+        prepare_run_dir(tmp_path / "f" / "run")
+
+
+def test_redact_url() -> None:
+    assert (
+        secrets.redact_url("https://user:pw@host:8443/v1?api_key=abc&x=1")
+        == "https://host:8443/v1?api_key=***&x=1"
+    )
+    assert secrets.redact_url("http://127.0.0.1:8000/v1") == "http://127.0.0.1:8000/v1"

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import pytest
+
+from evalkit.config import Pricing
+from evalkit.providers.base import Message, Usage
+from evalkit.scorers.overlap import rouge
+from evalkit.scorers.text import exact
+from evalkit.stats import percentiles, wilson_interval
+from evalkit.store import CaseResult, StoredScore
+from evalkit.suite import Threshold
+from evalkit.summary import summarize_group
+
+
+def result(
+    i: int,
+    latency: float | None,
+    exact_ok: bool | None,
+    rl: float | None,
+    error: str | None = None,
+    cost: float | None = None,
+    cached: bool = False,
+) -> CaseResult:
+    scores = {}
+    scores["exact"] = StoredScore(value=None if exact_ok is None else float(exact_ok), passed=exact_ok)
+    scores["rougeL"] = StoredScore(value=rl)
+    return CaseResult(
+        suite="s",
+        case_id=f"c{i}",
+        variant="v",
+        repeat=0,
+        provider="p",
+        messages=[Message(role="user", content="x")],
+        references=["the cat"],
+        output=None if error else "the cat",
+        error=error,
+        latency_ms=latency,
+        usage=Usage(input_tokens=10, output_tokens=5),
+        cost_usd=cost,
+        cached=cached,
+        scores=scores,
+    )
+
+
+def test_percentiles_match_hand_computed() -> None:
+    values = [float(v) for v in range(1, 101)]  # 1..100
+    # linear interpolation between closest ranks: p50 = 50.5, p95 = 95.05, p99 = 99.01
+    assert percentiles(values, [50, 95, 99]) == pytest.approx([50.5, 95.05, 99.01])
+    assert percentiles([], [50]) == [None]
+    assert percentiles([7.0], [50, 99]) == [7.0, 7.0]
+
+
+def test_group_summary_figures() -> None:
+    rows = [
+        result(0, 100.0, True, 0.5, cost=0.001),
+        result(1, 200.0, False, 1.0, cost=0.003),
+        result(2, 300.0, True, None, cost=0.002),  # rouge unmeasured: not a zero
+        result(3, None, None, None, error="HTTP 500"),
+        result(4, 5.0, True, 0.0, cached=True, cost=0.0),  # cached: excluded from latency
+    ]
+    g = summarize_group(
+        rows, [exact(), rouge(types=["rougeL"])], {"exact": Threshold(min=0.7), "rougeL": Threshold(min=0.4)}
+    )
+    assert g.results == 5 and g.errors == 1 and g.error_rate == 0.2
+    assert g.metrics["exact"].mean == pytest.approx(3 / 4) and g.metrics["exact"].unmeasured == 1
+    assert g.metrics["rougeL"].mean == pytest.approx(0.5) and g.metrics["rougeL"].unmeasured == 2
+    assert g.pass_rate == pytest.approx(3 / 4) and g.passed == 3
+    assert g.latency.n == 3 and g.latency.p50_ms == 200.0 and g.latency.p95_ms == pytest.approx(290.0)
+    assert g.latency.p99_ms == pytest.approx(298.0) and g.latency.mean_ms == pytest.approx(200.0)
+    assert (
+        g.tokens.input == 50 and g.tokens.output == 25 and g.tokens.mean_input_per_case == pytest.approx(10.0)
+    )
+    assert g.cost_usd == pytest.approx(0.006) and g.cost_per_case_usd == pytest.approx(0.0012)
+    assert g.cost_per_passing_case_usd == pytest.approx(0.002)
+    checks = {t.metric: t for t in g.thresholds}
+    assert checks["exact"].passed and checks["rougeL"].passed
+    lo, hi = g.pass_rate_ci or (0, 0)
+    assert lo < 0.75 < hi
+
+
+def test_threshold_failures_and_unmeasured() -> None:
+    rows = [result(0, 1.0, False, None), result(1, 1.0, False, None)]
+    g = summarize_group(
+        rows,
+        [exact(), rouge(types=["rougeL"])],
+        {"exact": Threshold(min=0.5), "rougeL": Threshold(min=0.1), "pass_rate": Threshold(max=0.9)},
+    )
+    checks = {t.metric: t for t in g.thresholds}
+    assert not checks["exact"].passed and checks["exact"].reason == "0 < min 0.5"
+    assert not checks["rougeL"].passed and checks["rougeL"].reason == "no measured value to check"
+    assert checks["pass_rate"].passed
+
+
+def test_pricing_with_cached_input() -> None:
+    p = Pricing(input_per_mtok=2.0, output_per_mtok=8.0, cached_input_per_mtok=0.5)
+    # 1000 input of which 400 cached, 100 output
+    assert p.cost(1000, 100, 400) == pytest.approx((600 * 2.0 + 400 * 0.5 + 100 * 8.0) / 1e6)
+    assert Pricing(input_per_mtok=1, output_per_mtok=1).cost(None, None, None) == 0
+
+
+def test_wilson_interval() -> None:
+    lo, hi = wilson_interval(0, 10)
+    assert lo == 0.0 and 0.27 < hi < 0.29  # 0.2775 by hand
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
