@@ -1,0 +1,27 @@
+"""ruff and mypy are part of the test command, so CI keeps the code clean."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_ruff_lint_and_format() -> None:
+    lint = run("ruff", "check", "evalkit", "tests", "benchmarks")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = run("ruff", "format", "--check", "evalkit", "tests", "benchmarks")
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_mypy_strict() -> None:
+    result = run("mypy")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,54 @@
+"""The README's commands and examples are tested: CI runs its test command verbatim, and every
+YAML example in it is a valid suite or config."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evalkit.config import Config
+from evalkit.suite import SuiteSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+BASH = re.findall(r"```bash\n(.*?)\n```", README, re.S)
+YAML = [textwrap.dedent(body) for _, body in re.findall(r"^( *)```yaml\n(.*?)\n\1```", README, re.S | re.M)]
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    first_blocks = re.findall(r"```(\w*)\n(.*?)\n```", README, re.S)[:2]
+    assert [lang for lang, _ in first_blocks] == ["bash", "bash"]
+    run_cmd, test_cmd = (body.strip() for _, body in first_blocks)
+    assert run_cmd.endswith("evalkit run") and "constraints.txt" in run_cmd
+    assert test_cmd.endswith("python -m pytest") and "'.[dev]'" in test_cmd
+    assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().splitlines()
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    test_cmd = BASH[1].strip()
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert test_cmd in ci_lines
+
+
+@pytest.mark.parametrize("block", [b for b in YAML if b.lstrip().startswith("providers:")])
+def test_config_examples_validate(block: str) -> None:
+    Config.model_validate(yaml.safe_load(block))
+
+
+@pytest.mark.parametrize("block", [b for b in YAML if b.lstrip().startswith("name:")])
+def test_suite_examples_validate(block: str) -> None:
+    SuiteSpec.model_validate(yaml.safe_load(block))
+
+
+@pytest.mark.parametrize("block", [b for b in YAML if b.lstrip().startswith("cases:")])
+def test_case_source_examples_validate(block: str) -> None:
+    SuiteSpec.model_validate({"name": "x", "prompt": "p", **yaml.safe_load(block)})
+
+
+def test_readme_has_examples() -> None:
+    assert any(b.lstrip().startswith("providers:") for b in YAML)
+    assert any(b.lstrip().startswith("name:") for b in YAML)
