@@ -76,6 +76,8 @@ def _error_detail(raw: bytes) -> str:
 
 
 class OpenAICompatProvider(Provider):
+    """Any OpenAI-compatible /v1/chat/completions server, with bounded concurrency and retries."""
+
     settings_model = OpenAISettings
 
     def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):

@@ -41,6 +41,8 @@ class TransformersSettings(BaseModel):
 
 
 class TransformersProvider(Provider):
+    """Local Hugging Face model (default: the embedded SmolLM2-135M-Instruct), batched."""
+
     settings_model = TransformersSettings
 
     def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):
