@@ -65,6 +65,7 @@ class Variant(Strict):
     prompt: str | None = None  # path to a jinja2 template file for the user message
     system: str | None = None  # replaces the suite's system prompt
     params: GenerationParams = Field(default_factory=GenerationParams)
+    fallback: str | None = None  # provider to ask when this one fails after its retries
     description: str | None = None
 
 
@@ -72,7 +73,14 @@ class RunSettings(Strict):
     concurrency: int = Field(default=16, gt=0)
     max_error_rate: float = Field(default=0.1, ge=0, le=1)
     max_errors: int | None = Field(default=None, ge=0)
+    deadline_s: float | None = Field(default=None, gt=0)  # stop the whole run after this long
     output_dir: str = "reports"
+
+
+class CacheSettings(Strict):
+    enabled: bool = True
+    ttl_s: float | None = Field(default=None, gt=0)
+    path: str | None = None  # default: ~/.cache/evalkit/responses.sqlite
 
 
 class Config(Strict):
@@ -84,6 +92,7 @@ class Config(Strict):
     pricing: dict[str, Pricing] = Field(default_factory=dict)  # by model name
     plugins: list[str] = Field(default_factory=list)
     run: RunSettings = Field(default_factory=RunSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
     @field_validator("variants", mode="before")
     @classmethod
@@ -147,6 +156,13 @@ def load_config(path: Path | None) -> LoadedConfig:
                 f"variants.{name}.provider: unknown provider '{variant.provider}'{hint}",
                 path=path,
                 line=doc.line_of(("variants", name, "provider")),
+            )
+        if variant.fallback is not None and variant.fallback not in config.providers:
+            hint = did_you_mean(variant.fallback, config.providers)
+            raise UserInputError(
+                f"variants.{name}.fallback: unknown provider '{variant.fallback}'{hint}",
+                path=path,
+                line=doc.line_of(("variants", name, "fallback")),
             )
         if variant.prompt is not None and not loaded.resolve(variant.prompt).is_file():
             raise UserInputError(

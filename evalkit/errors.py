@@ -31,6 +31,12 @@ class AuthenticationError(EvalkitError):
     exit_code = 3
 
 
+class RunDeadlineError(EvalkitError):
+    """The run's overall deadline passed; what finished is kept."""
+
+    exit_code = 3
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' when a close match exists, else a list of what is known."""
     options = sorted(set(choices))

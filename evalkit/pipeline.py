@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import platform
 import secrets as pysecrets
@@ -15,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from evalkit.cache import ResponseCache
 from evalkit.config import LoadedConfig, load_config
 from evalkit.errors import EvalkitError, UserInputError
 from evalkit.runner import Plan, Runner, RunObserver, build_plan, describe_plan
@@ -41,6 +44,9 @@ class RunOptions:
     out: Path | None = None
     repeats: int | None = None
     concurrency: int | None = None
+    resume: Path | None = None
+    no_cache: bool = False
+    deadline_s: float | None = None
 
 
 @dataclass
@@ -49,7 +55,11 @@ class Prepared:
     run_id: str
     run_dir: Path
     started_at: str
+    options: RunOptions
+    config_digest: str
+    skip: set[str] = field(default_factory=set)
     timings: dict[str, float] = field(default_factory=dict)
+    cache_stats: dict[str, int] | None = None
 
 
 def suite_paths(given: Sequence[Path], loaded: LoadedConfig) -> list[Path]:
@@ -86,6 +96,8 @@ def new_run_id() -> str:
 
 def prepare(options: RunOptions) -> Prepared:
     """Everything that can fail on bad input, before any model call."""
+    if options.resume is not None:
+        return _prepare_resume(options)
     t0 = time.perf_counter()
     loaded = load_config(options.config)
     suites = load_suites(suite_paths(options.suites, loaded))
@@ -95,19 +107,113 @@ def prepare(options: RunOptions) -> Prepared:
         options.out if options.out is not None else loaded.resolve(loaded.config.run.output_dir) / run_id
     )
     prepare_run_dir(run_dir)
-    return Prepared(
+    stored = RunOptions(
+        suites=[s.source_path.resolve() for s in suites],
+        config=loaded.path.resolve() if loaded.path else None,
+        variants=[v.name for v in plan.variants],
+        repeats=options.repeats,
+        concurrency=options.concurrency,
+        no_cache=options.no_cache,
+        deadline_s=options.deadline_s,
+    )
+    prepared = Prepared(
         plan,
         run_id,
         run_dir,
         datetime.now(UTC).isoformat(),
-        {"prepare_s": time.perf_counter() - t0},
+        stored,
+        config_digest(plan),
+        timings={"prepare_s": time.perf_counter() - t0},
     )
+    write_json(run_dir / RUN_INFO, run_info(prepared, None))  # written first: --resume reads it
+    return prepared
+
+
+def _prepare_resume(options: RunOptions) -> Prepared:
+    run_dir = options.resume
+    assert run_dir is not None
+    if options.suites or options.config or options.variants or options.out or options.repeats:
+        raise UserInputError(
+            "--resume takes the suites, config and variants of the run it resumes; pass no others"
+        )
+    info_path = run_dir / RUN_INFO
+    try:
+        info = json.loads(info_path.read_text())
+        stored = info["options"]
+    except FileNotFoundError:
+        raise UserInputError("not a run directory (no run.json)", path=run_dir) from None
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise UserInputError(f"run.json is unreadable: {exc}", path=run_dir) from None
+    t0 = time.perf_counter()
+    original = RunOptions(
+        suites=[Path(p) for p in stored["suites"]],
+        config=Path(stored["config"]) if stored["config"] else None,
+        variants=stored["variants"],
+        repeats=stored["repeats"],
+        concurrency=options.concurrency or stored.get("concurrency"),
+        no_cache=options.no_cache or stored.get("no_cache", False),
+        deadline_s=options.deadline_s or stored.get("deadline_s"),
+    )
+    loaded = load_config(original.config)
+    suites = load_suites(list(original.suites))
+    plan = build_plan(loaded, suites, original.variants, original.repeats, original.concurrency)
+    digest = config_digest(plan)
+    if digest != info.get("config_digest"):
+        changed = _what_changed(info, plan)
+        raise UserInputError(
+            f"cannot resume: {changed} changed since the run started; start a new run instead",
+            path=run_dir,
+        )
+    done = {r.key for r in read_results(run_dir / RESULTS)}
+    prepared = Prepared(
+        plan,
+        info["run_id"],
+        run_dir,
+        info["started_at"],
+        original,
+        digest,
+        skip=done,
+        timings={"prepare_s": time.perf_counter() - t0},
+    )
+    return prepared
+
+
+def config_digest(plan: Plan) -> str:
+    """A digest of everything that decides which requests a run makes and how they are scored."""
+    payload = {
+        "config": plan.loaded.config.model_dump(mode="json", exclude={"run", "cache"}),
+        "prompts": {v.name: plan.loaded.resolve(v.prompt).read_text() for v in plan.variants if v.prompt},
+        "suites": {s.name: s.content_hash for s in plan.suites},
+        "variants": [v.name for v in plan.variants],
+        "repeats": plan.repeats,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _what_changed(info: dict[str, Any], plan: Plan) -> str:
+    before = {s["name"]: s["content_hash"] for s in info.get("config", {}).get("suites", [])}
+    for suite in plan.suites:
+        if before.get(suite.name) != suite.content_hash:
+            return f"suite '{suite.name}' ({suite.source_path})"
+    return "the config (evalkit.yaml or a prompt template)"
 
 
 def execute(prepared: Prepared, observer: RunObserver | None = None) -> Summary:
     """Run the plan, streaming results; always writes summary.json and run.json, even on Ctrl-C."""
     writer = ResultWriter(prepared.run_dir / RESULTS)
-    runner = Runner(prepared.plan, writer, observer)
+    settings = prepared.plan.loaded.config
+    cache = None
+    if settings.cache.enabled and not prepared.options.no_cache:
+        path = prepared.plan.loaded.resolve(settings.cache.path) if settings.cache.path else None
+        cache = ResponseCache(path, ttl_s=settings.cache.ttl_s)
+    runner = Runner(
+        prepared.plan,
+        writer,
+        observer,
+        cache=cache,
+        skip=prepared.skip,
+        deadline_s=prepared.options.deadline_s or settings.run.deadline_s,
+    )
     interrupted = False
     aborted: EvalkitError | None = None
     try:
@@ -118,6 +224,9 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> Summary:
         aborted = exc
     finally:
         writer.close()
+        if cache is not None:
+            prepared.cache_stats = {"hits": cache.hits, "misses": cache.misses}
+            cache.close()
         prepared.timings.update(runner.timings)
     summary = finalize(prepared, interrupted=interrupted, aborted=str(aborted) if aborted else None)
     if interrupted:
@@ -172,12 +281,13 @@ def finalize(prepared: Prepared, *, interrupted: bool = False, aborted: str | No
     return summary
 
 
-def run_info(prepared: Prepared, summary: Summary) -> dict[str, Any]:
+def run_info(prepared: Prepared, summary: Summary | None) -> dict[str, Any]:
+    opts = prepared.options
     return {
         "run_id": prepared.run_id,
         "started_at": prepared.started_at,
-        "finished_at": datetime.now(UTC).isoformat(),
-        "status": summary.status,
+        "finished_at": datetime.now(UTC).isoformat() if summary is not None else None,
+        "status": summary.status if summary is not None else "running",
         "evalkit_version": _version("evalkit"),
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -185,7 +295,19 @@ def run_info(prepared: Prepared, summary: Summary) -> dict[str, Any]:
             name: _version(name) for name in ("torch", "transformers", "aiohttp", "sacrebleu", "rouge-score")
         },
         "git_sha": git_sha(),
+        "options": {
+            "suites": [str(p) for p in opts.suites],
+            "config": str(opts.config) if opts.config else None,
+            "variants": list(opts.variants),
+            "repeats": opts.repeats,
+            "concurrency": opts.concurrency,
+            "no_cache": opts.no_cache,
+            "deadline_s": opts.deadline_s,
+        },
+        "config_digest": prepared.config_digest,
         "config": describe_plan(prepared.plan),
+        "cache": prepared.cache_stats,
+        "resumed_with_done": len(prepared.skip) if prepared.skip else None,
         "timings_s": {k: round(v, 3) for k, v in prepared.timings.items()},
     }
 

@@ -18,9 +18,10 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from evalkit import registry
+from evalkit.cache import ResponseCache, request_key
 from evalkit.config import LoadedConfig, Pricing, Variant
-from evalkit.errors import EvalkitError, UserInputError, did_you_mean
-from evalkit.providers.base import Completion, Provider, Request
+from evalkit.errors import EvalkitError, RunDeadlineError, UserInputError, did_you_mean
+from evalkit.providers.base import Completion, OnCompletion, Provider, Request
 from evalkit.scorers.base import Score, ScoreInput, Scorer, build_scorer, unmeasured
 from evalkit.store import CaseResult, ResultWriter, StoredScore
 from evalkit.suite import Suite
@@ -120,8 +121,8 @@ def _build_providers(
 ) -> dict[str, Provider]:
     config = loaded.config
     built: dict[str, Provider] = {}
-    for variant in variants:
-        name = variant.provider
+    names = [v.provider for v in variants] + [v.fallback for v in variants if v.fallback is not None]
+    for name in names:
         if name in built:
             continue
         pconf = config.providers[name]
@@ -226,42 +227,78 @@ def score_results(
     return out
 
 
-class Runner:
-    """Executes a plan: every provider concurrently, results scored in batches and appended."""
+QueueItem = tuple[Request, Completion, str, str | None]  # request, completion, provider used, fallback from
 
-    def __init__(self, plan: Plan, writer: ResultWriter, observer: RunObserver | None = None):
+
+class Runner:
+    """Executes a plan: every provider concurrently, through the response cache, with
+    fallbacks for failed requests; results are scored in batches and appended as they come."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        writer: ResultWriter,
+        observer: RunObserver | None = None,
+        *,
+        cache: ResponseCache | None = None,
+        skip: set[str] | None = None,
+        deadline_s: float | None = None,
+    ):
         self.plan = plan
         self.writer = writer
         self.observer = observer or NullObserver()
+        self.cache = cache
+        self.skip = skip or set()
+        self.deadline_s = deadline_s
         self.suites = {s.name: s for s in plan.suites}
         self.cases = {(s.name, c.id): c for s in plan.suites for c in s.cases}
-        self.variant_provider = {v.name: v.provider for v in plan.variants}
+        self.variants = {v.name: v for v in plan.variants}
         self.timings: dict[str, float] = {}
+        self._started: set[str] = set()
 
-    def pricing(self, request: Request) -> Pricing | None:
-        provider = self.variant_provider[request.variant]
+    def pricing(self, request: Request, provider: str) -> Pricing | None:
         return self.plan.loaded.pricing_for(provider, self.plan.providers[provider].model_name(request))
 
-    async def run(self, skip: set[str] | None = None) -> None:
+    async def run(self) -> None:
         started = time.perf_counter()
-        queue: asyncio.Queue[tuple[Request, Completion] | None] = asyncio.Queue()
-
-        def on_completion(request: Request, completion: Completion) -> None:
-            queue.put_nowait((request, completion))
-
+        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue()
+        fallbacks: list[asyncio.Task[None]] = []
         consumer = asyncio.create_task(self._consume(queue))
         try:
-            for name, provider in self.plan.providers.items():
-                self.observer.status(f"starting provider {name}")
-                await provider.start()
             self.observer.status("evaluating")
+
+            def primary_done(provider_name: str) -> OnCompletion:
+                def on_completion(request: Request, completion: Completion) -> None:
+                    fallback = self.variants[request.variant].fallback
+                    if completion.error is not None and fallback is not None:
+                        retry = request.model_copy(update={"model": None})
+                        fallbacks.append(
+                            asyncio.create_task(
+                                self._generate(fallback, [retry], queue, fallback_from=provider_name)
+                            )
+                        )
+                    else:
+                        queue.put_nowait((request, completion, provider_name, None))
+
+                return on_completion
+
             jobs = [
-                self.plan.providers[name].generate(reqs, on_completion)
-                for name, reqs in self.plan.requests_by_provider(skip).items()
+                self._generate(name, reqs, queue, on_completion=primary_done(name))
+                for name, reqs in self.plan.requests_by_provider(self.skip).items()
                 if reqs
             ]
             try:
-                await asyncio.gather(*jobs)
+                async with asyncio.timeout(self.deadline_s):
+                    await asyncio.gather(*jobs)
+                    while fallbacks:
+                        await fallbacks.pop()
+            except TimeoutError:
+                for task in fallbacks:
+                    task.cancel()
+                raise RunDeadlineError(
+                    f"the run deadline of {self.deadline_s:g}s passed: unfinished cases were abandoned "
+                    "(resume with --resume RUN_DIR)"
+                ) from None
             finally:
                 queue.put_nowait(None)
                 await consumer
@@ -271,11 +308,58 @@ class Runner:
                     await provider.aclose()
             self.timings["execute_s"] = time.perf_counter() - started
 
-    async def _consume(self, queue: asyncio.Queue[tuple[Request, Completion] | None]) -> None:
+    async def _generate(
+        self,
+        provider_name: str,
+        requests: Sequence[Request],
+        queue: asyncio.Queue[QueueItem | None],
+        *,
+        on_completion: OnCompletion | None = None,
+        fallback_from: str | None = None,
+    ) -> None:
+        """Serve what the cache holds, generate the rest, and store good answers."""
+        provider = self.plan.providers[provider_name]
+
+        def deliver(request: Request, completion: Completion) -> None:
+            if on_completion is not None:
+                on_completion(request, completion)
+            else:
+                queue.put_nowait((request, completion, provider_name, fallback_from))
+
+        keys: dict[str, str] = {}
+        misses: list[Request] = []
+        for request in requests:
+            identity = provider.cache_identity(request) if self.cache is not None else None
+            if identity is None or self.cache is None:
+                misses.append(request)
+                continue
+            key = request_key(identity, request)
+            hit = self.cache.get(key)
+            if hit is not None:
+                deliver(request, hit)
+            else:
+                keys[request.key] = key
+                misses.append(request)
+
+        def store(request: Request, completion: Completion) -> None:
+            key = keys.get(request.key)
+            if key is not None and self.cache is not None:
+                self.cache.put(key, completion, provider=provider_name, model=provider.model_name(request))
+            deliver(request, completion)
+
+        if misses:
+            if provider_name not in self._started:  # load weights only when something needs them
+                self._started.add(provider_name)
+                self.observer.status(f"starting {provider_name}")
+                await provider.start()
+                self.observer.status("evaluating")
+            await provider.generate(misses, store)
+
+    async def _consume(self, queue: asyncio.Queue[QueueItem | None]) -> None:
         done = False
         while not done:
             item = await queue.get()
-            batch: list[tuple[Request, Completion]] = []
+            batch: list[QueueItem] = []
             if item is None:
                 done = True
             else:
@@ -292,11 +376,12 @@ class Runner:
             if batch:
                 self._score_and_write(batch)
 
-    def _score_and_write(self, batch: list[tuple[Request, Completion]]) -> None:
-        by_suite: dict[str, list[tuple[Request, Completion]]] = defaultdict(list)
-        for pair in batch:
-            by_suite[pair[0].suite].append(pair)
-        for suite_name, pairs in by_suite.items():
+    def _score_and_write(self, batch: list[QueueItem]) -> None:
+        by_suite: dict[str, list[QueueItem]] = defaultdict(list)
+        for item in batch:
+            by_suite[item[0].suite].append(item)
+        for suite_name, items in by_suite.items():
+            pairs = [(request, completion) for request, completion, _, _ in items]
             inputs = []
             for request, completion in pairs:
                 case = self.cases[(suite_name, request.case_id)]
@@ -309,15 +394,21 @@ class Runner:
                     )
                 )
             scored = score_results(pairs, self.plan.scorers[suite_name], inputs)
-            for (request, completion), scores in zip(pairs, scored, strict=True):
-                result = self._result(request, completion, scores)
+            for (request, completion, provider, fallback_from), scores in zip(items, scored, strict=True):
+                result = self._result(request, completion, scores, provider, fallback_from)
                 self.writer.append(result)
                 self.observer.result(result)
 
-    def _result(self, request: Request, completion: Completion, scores: dict[str, Score]) -> CaseResult:
+    def _result(
+        self,
+        request: Request,
+        completion: Completion,
+        scores: dict[str, Score],
+        provider: str,
+        fallback_from: str | None,
+    ) -> CaseResult:
         case = self.cases[(request.suite, request.case_id)]
-        provider = self.variant_provider[request.variant]
-        price = self.pricing(request)
+        price = self.pricing(request, provider)
         cost = None
         if price is not None and completion.error is None:
             u = completion.usage
@@ -342,6 +433,7 @@ class Runner:
             model_version=completion.model_version,
             cached=completion.cached,
             attempts=completion.attempts,
+            fallback_from=fallback_from,
             scores={
                 name: StoredScore(value=s.value, passed=s.passed, reason=s.reason)
                 for name, s in scores.items()

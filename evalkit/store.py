@@ -52,6 +52,7 @@ class CaseResult(BaseModel):
     model_version: str | None = None
     cached: bool = False
     attempts: int = 1
+    fallback_from: str | None = None  # the provider that failed before `provider` answered
     scores: dict[str, StoredScore] = Field(default_factory=dict)
 
     @property
@@ -73,6 +74,7 @@ class ResultWriter:
 
     def __init__(self, path: Path, sync_interval_s: float = 0.5):
         self.path = path
+        drop_torn_tail(path)
         self._fh: IO[str] = path.open("a", encoding="utf-8")
         self._last_sync = time.monotonic()
         self.sync_interval_s = sync_interval_s
@@ -93,6 +95,17 @@ class ResultWriter:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
+
+
+def drop_torn_tail(path: Path) -> None:
+    """Cut an unfinished last line (a run killed mid-write) so appends start on a fresh line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as fh:
+        data = fh.read()
+        if data.endswith(b"\n"):
+            return
+        fh.truncate(data.rfind(b"\n") + 1)
 
 
 def read_results(path: Path) -> Iterator[CaseResult]:

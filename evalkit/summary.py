@@ -75,6 +75,8 @@ class GroupSummary(Model):
     cases: int
     errors: int
     error_rate: float
+    cached: int = 0
+    fallbacks: int = 0
     passed: int
     pass_rate: float | None
     pass_rate_ci: tuple[float, float] | None = None
@@ -194,6 +196,8 @@ def summarize_group(
         cases=len({r.case_id for r in results}),
         errors=errors,
         error_rate=errors / len(results),
+        cached=sum(1 for r in results if r.cached),
+        fallbacks=sum(1 for r in results if r.fallback_from is not None),
         passed=passed,
         pass_rate=(passed / len(judged)) if judged else None,
         pass_rate_ci=wilson_interval(passed, len(judged)) if judged else None,

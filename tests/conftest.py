@@ -13,6 +13,16 @@ from tests.fake_openai import FakeOpenAI
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Converted models are shared across tests (and runs); each test gets its own response cache.
+os.environ.setdefault("EVALKIT_MODELS_DIR", str(Path.home() / ".cache" / "evalkit" / "models"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path_factory.mktemp("evalkit-cache")
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(path))
+    return path
+
 
 QA = {
     "What is the capital of France?": "Paris",

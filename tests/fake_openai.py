@@ -29,6 +29,7 @@ class Fault:
     drop: bool = False  # close the connection without a response
     truncate: bool = False  # promise a long body, send half, close
     hang_s: float = 0.0  # sleep before answering (to trigger client timeouts)
+    echo_request: bool = False  # a 400 whose body repeats the request's path and headers
     match: str | None = None  # only for requests whose model or last message contains this
 
 
@@ -46,10 +47,18 @@ class FakeOpenAI:
         responder: Callable[[dict[str, Any]], str] = default_responder,
         latency_s: float = 0.0,
         api_key: str | None = None,
+        rate_limit: float | None = None,
+        retry_after_hint: bool = False,
     ):
         self.responder = responder
         self.latency_s = latency_s
         self.api_key = api_key
+        # token bucket: `rate_limit` requests/s, burst of one second's worth; 429 beyond it
+        self.rate_limit = rate_limit
+        self.retry_after_hint = retry_after_hint
+        self._tokens = rate_limit or 0.0
+        self._refilled = time.monotonic()
+        self.rejected = 0
         self.faults: deque[Fault] = deque()
         self.requests: list[dict[str, Any]] = []
         self.headers_seen: list[dict[str, str]] = []
@@ -60,6 +69,7 @@ class FakeOpenAI:
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._port = 0
+        self._path = ""
 
     # -- control ---------------------------------------------------------------------------
     def add_fault(self, fault: Fault, times: int = 1) -> None:
@@ -138,6 +148,7 @@ class FakeOpenAI:
                         k, v = line.split(":", 1)
                         headers[k.strip().title()] = v.strip()
                 raw = await reader.readexactly(int(headers.get("Content-Length", "0")))
+                self._path = path
                 keep = await self._respond(method, path, headers, raw, writer)
                 if not keep:
                     return
@@ -174,7 +185,20 @@ class FakeOpenAI:
     ) -> bool:
         if self.api_key is not None and headers.get("Authorization") != f"Bearer {self.api_key}":
             return await self._send(writer, 401, {"error": {"message": "Incorrect API key provided"}})
+        if self.rate_limit is not None:
+            now = time.monotonic()
+            self._tokens = min(self.rate_limit, self._tokens + (now - self._refilled) * self.rate_limit)
+            self._refilled = now
+            if self._tokens < 1:
+                self.rejected += 1
+                wait = (1 - self._tokens) / self.rate_limit
+                extra = {"Retry-After": f"{wait:.3f}"} if self.retry_after_hint else {}
+                return await self._send(writer, 429, {"error": {"message": "rate limited"}}, extra)
+            self._tokens -= 1
         fault = self._take_fault(body)
+        if fault is not None and fault.echo_request:
+            message = f"bad request to {self._path} with headers {json.dumps(headers)}"
+            return await self._send(writer, 400, {"error": {"message": message}})
         if fault is not None and fault.hang_s:
             await asyncio.sleep(fault.hang_s)
         if fault is not None and fault.drop:

@@ -76,6 +76,15 @@ def run(
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="In-flight requests per provider (default 16).")
     ] = None,
+    resume: Annotated[
+        Path | None, typer.Option("--resume", help="Finish an interrupted run in RUN_DIR (same config).")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Call the models even for cached answers.")
+    ] = False,
+    deadline: Annotated[
+        float | None, typer.Option("--deadline", min=1, help="Stop the whole run after this many seconds.")
+    ] = None,
 ) -> None:
     """Run suites against variants, score every output, write reports/<run-id>/."""
     from evalkit.cli.render import ProgressObserver, console, show_summary
@@ -90,16 +99,21 @@ def run(
                 out=out,
                 repeats=repeats,
                 concurrency=concurrency,
+                resume=resume,
+                no_cache=no_cache,
+                deadline_s=deadline,
             )
         )
         plan = prepared.plan
+        todo = len(plan.requests) - len(prepared.skip)
+        resumed = f" · resuming: {len(prepared.skip)} done, {todo} to go" if prepared.skip else ""
         console.print(
             f"[bold]evalkit[/] {len(plan.suites)} suite(s) × {len(plan.variants)} variant(s) → "
-            f"{len(plan.requests)} requests · run {prepared.run_id}",
+            f"{len(plan.requests)} requests · run {prepared.run_id}{resumed}",
             highlight=False,
         )
         try:
-            with ProgressObserver(len(plan.requests), "evaluating") as observer:
+            with ProgressObserver(todo, "evaluating") as observer:
                 summary = execute(prepared, observer)
         except KeyboardInterrupt:
             from evalkit.store import SUMMARY
@@ -135,6 +149,52 @@ def validate(
         f"{len(plan.requests)} request(s)",
         highlight=False,
     )
+
+
+cache_app = typer.Typer(help="Inspect or clear the response cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("stats")
+def cache_stats() -> None:
+    """Entries, size and models in the response cache."""
+    from rich.table import Table
+
+    from evalkit.cache import ResponseCache, default_path
+    from evalkit.cli.render import console
+
+    if not default_path().exists():
+        console.print(f"no cache at {default_path()}")
+        return
+    cache = ResponseCache()
+    stats = cache.stats()
+    cache.close()
+    console.print(
+        f"{stats['path']}: {stats['entries']} entries, {stats['bytes'] / 1e6:.1f} MB", highlight=False
+    )
+    table = Table("namespace", "provider", "model", "entries")
+    for row in stats["by_model"]:
+        table.add_row(row["namespace"], row["provider"], str(row["model"]), str(row["entries"]))
+    console.print(table)
+
+
+@cache_app.command("clear")
+def cache_clear(
+    older_than: Annotated[
+        float | None, typer.Option("--older-than", min=0, help="Only entries older than this many seconds.")
+    ] = None,
+) -> None:
+    """Delete cached responses (all, or those older than --older-than seconds)."""
+    from evalkit.cache import ResponseCache, default_path
+    from evalkit.cli.render import console
+
+    if not default_path().exists():
+        console.print("nothing to clear")
+        return
+    cache = ResponseCache()
+    removed = cache.clear(older_than)
+    cache.close()
+    console.print(f"removed {removed} cached response(s)")
 
 
 class ListWhat(StrEnum):

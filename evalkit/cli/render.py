@@ -92,6 +92,7 @@ def summary_tables(summary: Summary) -> list[Table]:
         rows: list[tuple[str, list[str]]] = [
             ("results", [str(g.results) for g in groups]),
             ("errors", [f"[red]{g.errors}[/]" if g.errors else "0" for g in groups]),
+            ("from cache", [str(g.cached) for g in groups]),
             ("pass rate", [_pct(g.pass_rate) for g in groups]),
         ]
         names: list[str] = []

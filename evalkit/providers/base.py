@@ -111,6 +111,14 @@ class Provider(ABC):
         """The model a request goes to, as recorded on its result."""
         return request.model or getattr(self.settings, "model", None)
 
+    def cache_identity(self, request: Request) -> dict[str, Any] | None:
+        """What identifies this backend's answers for the response cache; None = never cache.
+
+        It must name everything besides messages and params that changes the answer
+        (endpoint, resolved model, weights digest) and nothing secret.
+        """
+        return None
+
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Load what is slow to load (local weights) before the first batch."""
 

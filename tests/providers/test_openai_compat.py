@@ -30,7 +30,8 @@ def requests(n: int, **params: object) -> list[Request]:
 
 
 def make(server: FakeOpenAI, concurrency: int = 4, **settings: object) -> OpenAICompatProvider:
-    cfg = OpenAISettings(base_url=server.url, model="m1", backoff_base_s=0.01, backoff_max_s=0.05, **settings)  # type: ignore[arg-type]
+    options: dict[str, object] = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, **settings}
+    cfg = OpenAISettings(base_url=server.url, model="m1", **options)  # type: ignore[arg-type]
     provider = OpenAICompatProvider("api", cfg, concurrency=concurrency)
     provider.check()
     return provider

@@ -1,0 +1,66 @@
+"""AIMD concurrency: halve once per burst of 429s, grow back while requests succeed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from evalkit.providers.limiter import AdaptiveLimiter
+from tests.fake_openai import FakeOpenAI
+from tests.providers.test_openai_compat import generate, make, requests
+
+
+def test_halves_once_per_epoch_and_recovers() -> None:
+    async def go() -> None:
+        lim = AdaptiveLimiter(16)
+        tickets = [await lim.acquire() for _ in range(16)]
+        for t in tickets[:8]:  # a burst of 429s from requests sent before any decrease
+            await lim.release(t, rate_limited=True)
+        assert lim.limit == 8 and lim.decreases == 1
+        for t in tickets[8:12]:
+            await lim.release(t, ok=True)
+        limit_before = lim.limit
+        fresh = await lim.acquire()  # sent after the decrease: a new epoch
+        await lim.release(fresh, rate_limited=True)
+        assert lim.limit == limit_before / 2 and lim.decreases == 2
+        for t in tickets[12:]:
+            await lim.release(t, ok=True)
+        assert limit_before / 2 < lim.limit < limit_before
+        for _ in range(200):
+            t = await lim.acquire()
+            await lim.release(t, ok=True)
+        assert lim.limit == 16  # capped at the configured maximum
+
+    asyncio.run(go())
+
+
+def test_never_below_minimum_and_blocks_at_limit() -> None:
+    async def go() -> None:
+        lim = AdaptiveLimiter(2)
+        for _ in range(10):
+            t = await lim.acquire()
+            await lim.release(t, rate_limited=True)
+        assert lim.limit == 1
+        first = await lim.acquire()
+        waiter = asyncio.create_task(lim.acquire())
+        await asyncio.sleep(0.01)
+        assert not waiter.done()  # the limit of 1 is held
+        await lim.release(first, ok=True)
+        await asyncio.wait_for(waiter, 1)
+
+    asyncio.run(go())
+
+
+def test_rate_limited_endpoint_is_not_hammered() -> None:
+    """Token bucket at 50 req/s, 200 ms latency, concurrency 64: AIMD keeps retries low."""
+    n, rate = 200, 50
+    with FakeOpenAI(latency_s=0.2, rate_limit=rate) as server:
+        provider = make(server, concurrency=64, backoff_base_s=0.5, backoff_max_s=4.0)
+        started = time.perf_counter()
+        out, _ = generate(provider, requests(n))
+        elapsed = time.perf_counter() - started
+    assert all(c.error is None for c in out)
+    sent_per_case = len(server.requests) / n
+    assert sent_per_case < 1.5, sent_per_case
+    assert provider.limiter.decreases >= 1
+    assert elapsed < n / rate * 3, elapsed
