@@ -52,7 +52,12 @@ class AdaptiveLimiter:
                     return Ticket(self.epoch)
 
     async def release(
-        self, ticket: Ticket, *, rate_limited: bool = False, ok: bool = False, retry_after: float | None = None
+        self,
+        ticket: Ticket,
+        *,
+        rate_limited: bool = False,
+        ok: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         cond = self._condition()
         async with cond:
