@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -421,6 +423,7 @@ class Runner:
             provider=provider,
             model=self.plan.providers[provider].model_name(request),
             tags=list(case.tags),
+            input_hash=input_hash(request, case.references),
             messages=list(request.messages),
             references=list(case.references),
             output=completion.text if completion.error is None else None,
@@ -439,6 +442,12 @@ class Runner:
                 for name, s in scores.items()
             },
         )
+
+
+def input_hash(request: Request, references: Sequence[str]) -> str:
+    """What the case asked and expected: a changed input is reported, never called a regression."""
+    payload = {"messages": [m.model_dump() for m in request.messages], "references": list(references)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def describe_plan(plan: Plan) -> dict[str, Any]:

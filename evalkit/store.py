@@ -40,6 +40,7 @@ class CaseResult(BaseModel):
     provider: str
     model: str | None = None
     tags: list[str] = Field(default_factory=list)
+    input_hash: str | None = None  # digest of the rendered messages and references
     messages: list[Message]
     references: list[str] = Field(default_factory=list)
     output: str | None

@@ -209,11 +209,14 @@ def summarize_group(
         cost_per_case_usd=(cost / len(results)) if cost is not None else None,
         cost_per_passing_case_usd=(cost / passed) if cost is not None and passed else None,
     )
-    group.thresholds = [check_threshold(group, name, t) for name, t in thresholds.items()]
+    checks = [check_threshold(group, name, t) for name, t in thresholds.items()]
+    group.thresholds = [c for c in checks if c is not None]
     return group
 
 
-def check_threshold(group: GroupSummary, name: str, threshold: Threshold) -> ThresholdCheck:
+def check_threshold(group: GroupSummary, name: str, threshold: Threshold) -> ThresholdCheck | None:
+    if threshold.min is None and threshold.max is None:
+        return None  # only a tolerance against the baseline: the diff checks it
     if name in group.metrics:
         actual = group.metrics[name].mean
     elif name in group.corpus:

@@ -1,0 +1,182 @@
+"""Baselines: a blessed run, per suite × variant, in small diff-friendly files.
+
+baselines/<suite>/<variant>.jsonl      one line per case × repeat, sorted, sorted keys
+baselines/<suite>/<variant>.meta.json  provenance: suite hash, model versions, params, evalkit version
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalkit.errors import UserInputError
+from evalkit.store import RESULTS, RUN_INFO, SUMMARY, CaseResult, read_results
+from evalkit.summary import Summary
+
+DEFAULT_DIR = Path("baselines")
+
+
+class CaseRecord(BaseModel):
+    """What a baseline keeps of one result (and what a diff compares)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str
+    repeat: int = 0
+    input_hash: str | None = None
+    output: str | None = None
+    error: str | None = None
+    scores: dict[str, float | None] = Field(default_factory=dict)
+    passed: dict[str, bool] = Field(default_factory=dict)  # for pass/fail scores
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    model_version: str | None = None
+    cached: bool = False
+    tags: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_result(cls, r: CaseResult) -> CaseRecord:
+        return cls(
+            case_id=r.case_id,
+            repeat=r.repeat,
+            input_hash=r.input_hash,
+            output=r.output,
+            error=r.error,
+            scores={k: s.value for k, s in r.scores.items()},
+            passed={k: s.passed for k, s in r.scores.items() if s.passed is not None},
+            latency_ms=None if r.latency_ms is None else round(r.latency_ms, 3),
+            cost_usd=r.cost_usd,
+            input_tokens=r.usage.input_tokens,
+            output_tokens=r.usage.output_tokens,
+            model_version=r.model_version,
+            cached=r.cached,
+            tags=r.tags,
+        )
+
+
+class MetricInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    higher_is_better: bool = True
+
+
+class BaselineMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str
+    variant: str
+    suite_content_hash: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    model_versions: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    judge_model: str | None = None
+    metrics: dict[str, MetricInfo] = Field(default_factory=dict)
+    evalkit_version: str
+    run_id: str
+    git_sha: str | None = None
+    saved_at: str
+    cases: int
+    results: int
+
+
+class Group(BaseModel):
+    """The records and metadata of one suite × variant, from a run or a baseline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str
+    variant: str
+    records: list[CaseRecord]
+    meta: BaselineMeta
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def baseline_paths(root: Path, suite: str, variant: str) -> tuple[Path, Path]:
+    folder = root / _safe(suite)
+    return folder / f"{_safe(variant)}.jsonl", folder / f"{_safe(variant)}.meta.json"
+
+
+def groups_from_run(run_dir: Path) -> list[Group]:
+    """Read a run directory into groups (suite × variant) with provenance."""
+    if not (run_dir / RESULTS).exists():
+        raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
+    try:
+        info = json.loads((run_dir / RUN_INFO).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        info = {}
+    summary = None
+    if (run_dir / SUMMARY).exists():
+        summary = Summary.model_validate_json((run_dir / SUMMARY).read_text())
+    config = info.get("config", {})
+    suite_hashes = {s["name"]: s.get("content_hash") for s in config.get("suites", [])}
+    variants = config.get("variants", {})
+    by_group: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
+    for r in read_results(run_dir / RESULTS):
+        by_group[(r.suite, r.variant)].append(r)
+    out = []
+    for (suite, variant), results in sorted(by_group.items()):
+        directions: dict[str, MetricInfo] = {}
+        if summary is not None:
+            for g in summary.groups:
+                if (g.suite, g.variant) == (suite, variant):
+                    directions = {
+                        n: MetricInfo(higher_is_better=m.higher_is_better) for n, m in g.metrics.items()
+                    }
+        vconf = variants.get(variant, {})
+        meta = BaselineMeta(
+            suite=suite,
+            variant=variant,
+            suite_content_hash=suite_hashes.get(suite),
+            provider=results[0].provider,
+            model=results[0].model,
+            model_versions=sorted({r.model_version for r in results if r.model_version}),
+            params=vconf.get("params", {}),
+            metrics=directions,
+            evalkit_version=info.get("evalkit_version") or version("evalkit"),
+            run_id=info.get("run_id", run_dir.name),
+            git_sha=info.get("git_sha"),
+            saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            cases=len({r.case_id for r in results}),
+            results=len(results),
+        )
+        records = sorted((CaseRecord.from_result(r) for r in results), key=lambda c: (c.case_id, c.repeat))
+        out.append(Group(suite=suite, variant=variant, records=records, meta=meta))
+    return out
+
+
+def save(group: Group, root: Path) -> tuple[Path, Path]:
+    data_path, meta_path = baseline_paths(root, group.suite, group.variant)
+    data_path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(r.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) for r in group.records]
+    data_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    meta_path.write_text(json.dumps(group.meta.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+    return data_path, meta_path
+
+
+def load(root: Path, suite: str, variant: str) -> Group | None:
+    data_path, meta_path = baseline_paths(root, suite, variant)
+    if not data_path.exists():
+        return None
+    try:
+        meta = BaselineMeta.model_validate_json(meta_path.read_text())
+        records = [
+            CaseRecord.model_validate_json(line)
+            for line in data_path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+    except (OSError, ValueError) as exc:
+        raise UserInputError(f"unreadable baseline: {exc}", path=data_path) from None
+    return Group(suite=suite, variant=variant, records=records, meta=meta)

@@ -1,0 +1,327 @@
+"""Compare a candidate with a baseline, case by case, and decide what really changed.
+
+Cases pair by id (repeats averaged per case). Added, removed and changed-input cases are
+reported and left out of the paired tests. Per metric:
+  - continuous scores: paired bootstrap CI of the mean difference, bootstrap p-value;
+  - pass/fail scores (one repeat): McNemar's exact test on the discordant pairs;
+  - latency P95: paired bootstrap of the P95 difference; cost: paired mean difference.
+All gated comparisons of a diff form one family: p-values are Holm-adjusted so the whole
+gate's false-alarm rate stays at `alpha`. A metric is *regressed* only when the adjusted
+p-value is below alpha AND it got worse by more than its tolerance (`max_drop` /
+`max_increase`, default 0). Latency and cost are gated only when a tolerance is set;
+otherwise a significant worsening is reported as *worse* and warned about.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from evalkit.baseline import CaseRecord, Group
+from evalkit.stats import (
+    PairedResult,
+    bootstrap_resample_means,
+    holm,
+    mcnemar_exact,
+    minimum_detectable_effect,
+    paired_bootstrap,
+)
+from evalkit.suite import Threshold
+
+Verdict = Literal["regressed", "worse", "improved", "unchanged", "unmeasured"]
+SPECIAL = {"latency_p95_ms": False, "cost_per_case_usd": False}  # name → higher_is_better
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MetricDiff(Model):
+    metric: str
+    kind: Literal["score", "pass_fail", "latency_p95", "cost"]
+    higher_is_better: bool
+    baseline: float | None = None
+    candidate: float | None = None
+    delta: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    n_paired: int = 0
+    pass_to_fail: int | None = None
+    fail_to_pass: int | None = None
+    unmeasured_baseline: int = 0
+    unmeasured_candidate: int = 0
+    tolerance: float = 0.0
+    mde: float | None = None
+    gated: bool = True
+    verdict: Verdict = "unmeasured"
+    _sd: float | None = PrivateAttr(default=None)  # sd of the paired differences, for the MDE
+
+
+class CaseChange(Model):
+    case_id: str
+    metric: str
+    baseline: float | None
+    candidate: float | None
+    worse_by: float
+
+
+class GroupDiff(Model):
+    suite: str
+    variant: str
+    baseline_run: str | None = None
+    paired: int = 0
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    changed_input: list[str] = Field(default_factory=list)
+    metrics: list[MetricDiff] = Field(default_factory=list)
+    top_regressions: list[CaseChange] = Field(default_factory=list)
+    pass_to_fail: list[str] = Field(default_factory=list)
+    model_versions: tuple[list[str], list[str]] | None = None  # (baseline, candidate) when changed
+    warnings: list[str] = Field(default_factory=list)
+    verdict: Literal["regressed", "improved", "ok", "unmeasured"] = "ok"
+
+
+class DiffReport(Model):
+    alpha: float
+    resamples: int
+    family_size: int
+    groups: list[GroupDiff]
+    missing_baselines: list[str] = Field(default_factory=list)
+
+    @property
+    def regressed(self) -> bool:
+        return any(g.verdict == "regressed" for g in self.groups)
+
+
+def _per_case(records: Sequence[CaseRecord]) -> dict[str, list[CaseRecord]]:
+    by_case: dict[str, list[CaseRecord]] = defaultdict(list)
+    for r in records:
+        by_case[r.case_id].append(r)
+    return by_case
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    measured = [v for v in values if v is not None]
+    return sum(measured) / len(measured) if measured else None
+
+
+def _case_pass(records: Sequence[CaseRecord]) -> bool | None:
+    flags = [all(r.passed.values()) for r in records if r.passed and r.error is None]
+    return all(flags) if flags else None
+
+
+def compare_group(
+    baseline: Group,
+    candidate: Group,
+    thresholds: Mapping[str, Threshold],
+    directions: Mapping[str, bool],
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> GroupDiff:
+    """Everything but the family-wise adjustment and verdicts (see `decide`)."""
+    base, cand = _per_case(baseline.records), _per_case(candidate.records)
+    out = GroupDiff(suite=candidate.suite, variant=candidate.variant, baseline_run=baseline.meta.run_id)
+    out.added = sorted(set(cand) - set(base))
+    out.removed = sorted(set(base) - set(cand))
+    paired_ids = []
+    for case_id in sorted(set(base) & set(cand)):
+        hb = {r.input_hash for r in base[case_id]}
+        hc = {r.input_hash for r in cand[case_id]}
+        if None not in hb | hc and hb != hc:
+            out.changed_input.append(case_id)
+        else:
+            paired_ids.append(case_id)
+    out.paired = len(paired_ids)
+
+    names: list[str] = []
+    for r in (*candidate.records, *baseline.records):
+        names += [n for n in r.scores if n not in names]
+    single_repeat = all(len(base[c]) == 1 and len(cand[c]) == 1 for c in paired_ids)
+    changes: list[CaseChange] = []
+    for name in names:
+        higher = directions.get(name, True)
+        diff = MetricDiff(metric=name, kind="score", higher_is_better=higher)
+        b_vals = {c: _mean([r.scores.get(name) for r in base[c]]) for c in paired_ids}
+        c_vals = {c: _mean([r.scores.get(name) for r in cand[c]]) for c in paired_ids}
+        both = [c for c in paired_ids if b_vals[c] is not None and c_vals[c] is not None]
+        diff.unmeasured_baseline = sum(1 for c in paired_ids if b_vals[c] is None)
+        diff.unmeasured_candidate = sum(1 for c in paired_ids if c_vals[c] is None)
+        diff.n_paired = len(both)
+        diff.tolerance = _tolerance(thresholds.get(name), higher)
+        if both:
+            bv = np.array([b_vals[c] for c in both], dtype=float)
+            cv = np.array([c_vals[c] for c in both], dtype=float)
+            result = paired_bootstrap(cv - bv, resamples, seed)
+            _fill(diff, float(bv.mean()), float(cv.mean()), result)
+            is_pass_fail = single_repeat and all(name in r.passed for c in both for r in (*base[c], *cand[c]))
+            if is_pass_fail:
+                diff.kind = "pass_fail"
+                bp = [base[c][0].passed[name] for c in both]
+                cp = [cand[c][0].passed[name] for c in both]
+                diff.pass_to_fail, diff.fail_to_pass, diff.p_value = mcnemar_exact(bp, cp)
+            sign = 1.0 if higher else -1.0
+            for case_id, b, c in zip(both, bv, cv, strict=True):
+                worse_by = sign * (b - c)
+                if worse_by > 0:
+                    changes.append(
+                        CaseChange(case_id=case_id, metric=name, baseline=b, candidate=c, worse_by=worse_by)
+                    )
+        out.metrics.append(diff)
+
+    out.metrics.append(_latency_diff(base, cand, paired_ids, thresholds, resamples, seed))
+    out.metrics.append(_cost_diff(base, cand, paired_ids, thresholds, resamples, seed))
+    out.top_regressions = sorted(changes, key=lambda ch: -ch.worse_by)[:10]
+    for case_id in paired_ids:
+        if _case_pass(base[case_id]) is True and _case_pass(cand[case_id]) is False:
+            out.pass_to_fail.append(case_id)
+
+    vb, vc = (
+        baseline.meta.model_versions,
+        sorted({r.model_version for r in candidate.records if r.model_version}),
+    )
+    if vb and vc and vb != vc:
+        out.model_versions = (vb, vc)
+        out.warnings.append(f"model version changed: {', '.join(vb)} → {', '.join(vc)}")
+    if out.added or out.removed or out.changed_input:
+        out.warnings.append(
+            f"{len(out.added)} added, {len(out.removed)} removed, {len(out.changed_input)} changed-input "
+            "case(s) are not compared"
+        )
+    return out
+
+
+def _tolerance(threshold: Threshold | None, higher: bool) -> float:
+    if threshold is None:
+        return 0.0
+    value = threshold.max_drop if higher else threshold.max_increase
+    return value or 0.0
+
+
+def _fill(diff: MetricDiff, baseline: float, candidate: float, result: PairedResult) -> None:
+    diff.baseline, diff.candidate = baseline, candidate
+    diff.delta, diff.ci_low, diff.ci_high, diff.p_value = (
+        result.mean,
+        result.ci_low,
+        result.ci_high,
+        result.p_value,
+    )
+    diff._sd = result.sd
+
+
+def _latency_diff(
+    base: Mapping[str, list[CaseRecord]],
+    cand: Mapping[str, list[CaseRecord]],
+    ids: Sequence[str],
+    thresholds: Mapping[str, Threshold],
+    resamples: int,
+    seed: int,
+) -> MetricDiff:
+    diff = MetricDiff(metric="latency_p95_ms", kind="latency_p95", higher_is_better=False)
+    threshold = thresholds.get("latency_p95_ms")
+    diff.gated = threshold is not None and threshold.max_increase is not None
+    diff.tolerance = _tolerance(threshold, False)
+
+    def latency(records: Sequence[CaseRecord]) -> float | None:
+        return _mean([r.latency_ms for r in records if r.error is None and not r.cached])
+
+    pairs = [(latency(base[c]), latency(cand[c])) for c in ids]
+    both = np.array([(b, c) for b, c in pairs if b is not None and c is not None], dtype=float)
+    diff.n_paired = len(both)
+    if len(both) < 2:
+        return diff
+    b95, c95 = (float(np.percentile(both[:, k], 95)) for k in (0, 1))
+    reps = bootstrap_resample_means(
+        both, resamples, np.random.default_rng(seed), statistic="percentile", q=95.0
+    )
+    deltas = reps[:, 1] - reps[:, 0]
+    lo, hi = np.percentile(deltas, [2.5, 97.5])
+    p = min(1.0, 2 * (min(int((deltas <= 0).sum()), int((deltas >= 0).sum())) + 1) / (resamples + 1))
+    diff.baseline, diff.candidate, diff.delta = b95, c95, c95 - b95
+    diff.ci_low, diff.ci_high, diff.p_value = float(lo), float(hi), p
+    diff._sd = float(np.std(deltas, ddof=1)) * float(np.sqrt(len(both)))  # sd-equivalent of the P95 gap
+    return diff
+
+
+def _cost_diff(
+    base: Mapping[str, list[CaseRecord]],
+    cand: Mapping[str, list[CaseRecord]],
+    ids: Sequence[str],
+    thresholds: Mapping[str, Threshold],
+    resamples: int,
+    seed: int,
+) -> MetricDiff:
+    diff = MetricDiff(metric="cost_per_case_usd", kind="cost", higher_is_better=False)
+    threshold = thresholds.get("cost_per_case_usd")
+    diff.gated = threshold is not None and threshold.max_increase is not None
+    diff.tolerance = _tolerance(threshold, False)
+    pairs = [(_mean([r.cost_usd for r in base[c]]), _mean([r.cost_usd for r in cand[c]])) for c in ids]
+    both = [(b, c) for b, c in pairs if b is not None and c is not None]
+    diff.n_paired = len(both)
+    if both:
+        bv = np.array([b for b, _ in both])
+        cv = np.array([c for _, c in both])
+        _fill(diff, float(bv.mean()), float(cv.mean()), paired_bootstrap(cv - bv, resamples, seed))
+    return diff
+
+
+def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
+    """Holm-adjust every gated comparison as one family, then give each metric its verdict."""
+    gated = [m for g in groups for m in g.metrics if m.gated and m.p_value is not None]
+    family = len(gated)
+    for m, adjusted in zip(gated, holm([m.p_value or 1.0 for m in gated]), strict=True):
+        m.p_adjusted = adjusted
+    for g in groups:
+        for m in g.metrics:
+            sd = m._sd
+            if m.p_value is None or m.delta is None:
+                m.verdict = "unmeasured"
+                continue
+            p = m.p_adjusted if m.gated else m.p_value
+            worse_by = -m.delta if m.higher_is_better else m.delta
+            significant = p is not None and p < alpha
+            if sd is not None and m.n_paired >= 2:
+                m.mde = minimum_detectable_effect(sd, m.n_paired, alpha / max(family, 1))
+            if significant and worse_by > m.tolerance:
+                m.verdict = "regressed" if m.gated else "worse"
+            elif significant and worse_by < 0:
+                m.verdict = "improved"
+            else:
+                m.verdict = "unchanged"
+            if m.verdict == "worse":
+                g.warnings.append(
+                    f"{m.metric} got significantly worse ({m.delta:+.4g}); not gated without max_increase"
+                )
+            if m.gated and m.tolerance > 0 and m.mde is not None and m.mde > m.tolerance:
+                g.warnings.append(
+                    f"{m.metric}: with {m.n_paired} cases the gate only detects changes ≥ {m.mde:.3g}, "
+                    f"more than the tolerance {m.tolerance:g}: add cases or raise the tolerance"
+                )
+        verdicts = {m.verdict for m in g.metrics if m.gated}
+        if "regressed" in verdicts:
+            g.verdict = "regressed"
+        elif g.paired == 0:
+            g.verdict = "unmeasured"
+        elif "improved" in verdicts:
+            g.verdict = "improved"
+        else:
+            g.verdict = "ok"
+    return family
+
+
+def diff_groups(
+    pairs: Sequence[tuple[Group, Group, Mapping[str, Threshold], Mapping[str, bool]]],
+    *,
+    alpha: float = 0.05,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> DiffReport:
+    groups = [compare_group(b, c, t, d, resamples=resamples, seed=seed) for b, c, t, d in pairs]
+    family = decide(groups, alpha)
+    return DiffReport(alpha=alpha, resamples=resamples, family_size=family, groups=groups)
