@@ -32,7 +32,7 @@ def main() -> None:
     for size in (20, 60, 200, 1000):
         for pass_rate in (0.5, 0.9):
             alarms = sum(
-                diff_groups([aa_pair(rng, size, pass_rate) + ({}, {})], resamples=400, seed=k).regressed
+                diff_groups([(*aa_pair(rng, size, pass_rate), {}, {})], resamples=400, seed=k).regressed
                 for k in range(200)
             )
             print(f"  n={size:5d} pass rate {pass_rate:.1f}: {alarms / 200:.3f}")
