@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -18,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import UserInputError
 from evalkit.store import RESULTS, RUN_INFO, SUMMARY, CaseResult, read_results
-from evalkit.summary import Summary
+from evalkit.suite import Threshold
+from evalkit.summary import GroupSummary, Summary
 
 DEFAULT_DIR = Path("baselines")
 
@@ -100,6 +102,25 @@ class Group(BaseModel):
     meta: BaselineMeta
 
 
+def run_thresholds(run_dir: Path) -> dict[str, dict[str, Threshold]]:
+    """Each suite's thresholds as the run recorded them (run.json), so a diff needs no suite files."""
+    try:
+        info = json.loads((run_dir / RUN_INFO).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    out: dict[str, dict[str, Threshold]] = {}
+    for suite in info.get("config", {}).get("suites", []):
+        out[suite["name"]] = {
+            name: Threshold.model_validate({k: v for k, v in t.items() if v is not None})
+            for name, t in suite.get("thresholds", {}).items()
+        }
+    return out
+
+
+def has_baselines(root: Path) -> bool:
+    return root.is_dir() and any(root.glob("*/*.jsonl"))
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
@@ -109,17 +130,17 @@ def baseline_paths(root: Path, suite: str, variant: str) -> tuple[Path, Path]:
     return folder / f"{_safe(variant)}.jsonl", folder / f"{_safe(variant)}.meta.json"
 
 
-def groups_from_run(run_dir: Path) -> list[Group]:
-    """Read a run directory into groups (suite × variant) with provenance."""
+def groups_from_run(run_dir: Path, summary_groups: Sequence[GroupSummary] | None = None) -> list[Group]:
+    """Read a run directory into groups (suite × variant) with provenance. Metric directions
+    come from `summary_groups` when given, else from the run's summary.json."""
     if not (run_dir / RESULTS).exists():
         raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
     try:
         info = json.loads((run_dir / RUN_INFO).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         info = {}
-    summary = None
-    if (run_dir / SUMMARY).exists():
-        summary = Summary.model_validate_json((run_dir / SUMMARY).read_text())
+    if summary_groups is None and (run_dir / SUMMARY).exists():
+        summary_groups = Summary.model_validate_json((run_dir / SUMMARY).read_text()).groups
     config = info.get("config", {})
     suite_hashes = {s["name"]: s.get("content_hash") for s in config.get("suites", [])}
     variants = config.get("variants", {})
@@ -129,8 +150,8 @@ def groups_from_run(run_dir: Path) -> list[Group]:
     out = []
     for (suite, variant), results in sorted(by_group.items()):
         directions: dict[str, MetricInfo] = {}
-        if summary is not None:
-            for g in summary.groups:
+        if summary_groups is not None:
+            for g in summary_groups:
                 if (g.suite, g.variant) == (suite, variant):
                     directions = {
                         n: MetricInfo(higher_is_better=m.higher_is_better) for n, m in g.metrics.items()

@@ -315,6 +315,29 @@ def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
     return family
 
 
+def diff_runs(
+    baselines: Sequence[Group | None],
+    candidates: Sequence[Group],
+    thresholds: Mapping[str, Mapping[str, Threshold]],
+    *,
+    alpha: float = 0.05,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> DiffReport:
+    """Pair each candidate group with its baseline (None: reported as missing) and diff them."""
+    pairs = []
+    missing = []
+    for base, cand in zip(baselines, candidates, strict=True):
+        if base is None:
+            missing.append(f"{cand.suite} · {cand.variant}")
+            continue
+        directions = {n: m.higher_is_better for n, m in {**base.meta.metrics, **cand.meta.metrics}.items()}
+        pairs.append((base, cand, thresholds.get(cand.suite, {}), directions))
+    report = diff_groups(pairs, alpha=alpha, resamples=resamples, seed=seed)
+    report.missing_baselines = missing
+    return report
+
+
 def diff_groups(
     pairs: Sequence[tuple[Group, Group, Mapping[str, Threshold], Mapping[str, bool]]],
     *,

@@ -17,11 +17,17 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from evalkit import baseline
+from evalkit.baseline import DEFAULT_DIR as DEFAULT_BASELINES
+from evalkit.baseline import groups_from_run, has_baselines
 from evalkit.cache import ResponseCache
 from evalkit.config import LoadedConfig, load_config
+from evalkit.diff import DiffReport, diff_runs
 from evalkit.errors import EvalkitError, UserInputError
+from evalkit.report import junit, markdown
 from evalkit.runner import Plan, Runner, RunObserver, build_plan, describe_plan
 from evalkit.store import (
+    DIFF,
     RESULTS,
     RUN_INFO,
     SUMMARY,
@@ -31,7 +37,7 @@ from evalkit.store import (
     write_json,
 )
 from evalkit.suite import Suite, load_suite
-from evalkit.summary import Summary, group_results, summarize_group
+from evalkit.summary import GroupSummary, Summary, group_results, summarize_group
 
 DEFAULT_SUITE = Path("suites") / "smoke.yaml"
 
@@ -47,6 +53,8 @@ class RunOptions:
     resume: Path | None = None
     no_cache: bool = False
     deadline_s: float | None = None
+    baseline: Path | None = None  # a baselines folder; default ./baselines when it has any
+    no_baseline: bool = False
 
 
 @dataclass
@@ -60,6 +68,8 @@ class Prepared:
     skip: set[str] = field(default_factory=set)
     timings: dict[str, float] = field(default_factory=dict)
     cache_stats: dict[str, int] | None = None
+    baseline_dir: Path | None = None
+    diff: DiffReport | None = None
 
 
 def suite_paths(given: Sequence[Path], loaded: LoadedConfig) -> list[Path]:
@@ -125,8 +135,22 @@ def prepare(options: RunOptions) -> Prepared:
         config_digest(plan),
         timings={"prepare_s": time.perf_counter() - t0},
     )
+    prepared.baseline_dir = _baseline_dir(options, loaded)
     write_json(run_dir / RUN_INFO, run_info(prepared, None))  # written first: --resume reads it
     return prepared
+
+
+def _baseline_dir(options: RunOptions, loaded: LoadedConfig) -> Path | None:
+    if options.no_baseline:
+        return None
+    if options.baseline is not None:
+        if not has_baselines(options.baseline):
+            raise UserInputError(
+                "no baselines here (expected <suite>/<variant>.jsonl files)", path=options.baseline
+            )
+        return options.baseline
+    default = loaded.resolve(str(DEFAULT_BASELINES))
+    return default if has_baselines(default) else None
 
 
 def _prepare_resume(options: RunOptions) -> Prepared:
@@ -258,10 +282,21 @@ def finalize(prepared: Prepared, *, interrupted: bool = False, aborted: str | No
         f", max_errors={run_settings.max_errors}" if run_settings.max_errors is not None else ""
     )
     failed = any(not t.passed for g in groups for t in g.thresholds)
+    diff = None
+    if prepared.baseline_dir is not None and results and not interrupted:
+        diff = gate(prepared, groups)
+    regressions = [
+        f"{g.suite} · {g.variant} · {m.metric}"
+        for g in (diff.groups if diff else [])
+        for m in g.metrics
+        if m.verdict == "regressed"
+    ]
     if interrupted:
         status, code = "interrupted", 130
     elif aborted is not None or over_budget:
         status, code = "errors", 3
+    elif regressions:
+        status, code = "regressed", 1
     elif failed:
         status, code = "failed", 1
     else:
@@ -275,10 +310,27 @@ def finalize(prepared: Prepared, *, interrupted: bool = False, aborted: str | No
         error_budget=budget,
         aborted=aborted,
         groups=groups,
+        baseline=str(prepared.baseline_dir) if diff is not None else None,
+        regressions=regressions,
     )
-    write_json(prepared.run_dir / SUMMARY, summary.model_dump(mode="json"))
-    write_json(prepared.run_dir / RUN_INFO, run_info(prepared, summary))
+    prepared.diff = diff
+    run_dir = prepared.run_dir
+    write_json(run_dir / SUMMARY, summary.model_dump(mode="json"))
+    if diff is not None:
+        write_json(run_dir / DIFF, diff.model_dump(mode="json"))
+    junit.write(run_dir / "junit.xml", summary, diff, results)
+    markdown.write(run_dir / "summary.md", summary, diff)
+    write_json(run_dir / RUN_INFO, run_info(prepared, summary))
     return summary
+
+
+def gate(prepared: Prepared, groups: Sequence[GroupSummary]) -> DiffReport:
+    """Diff this run's groups against the baselines folder, from the files on disk."""
+    assert prepared.baseline_dir is not None
+    candidates = groups_from_run(prepared.run_dir, groups)
+    baselines = [baseline.load(prepared.baseline_dir, g.suite, g.variant) for g in candidates]
+    thresholds = {s.name: s.thresholds for s in prepared.plan.suites}
+    return diff_runs(baselines, candidates, thresholds)
 
 
 def run_info(prepared: Prepared, summary: Summary | None) -> dict[str, Any]:

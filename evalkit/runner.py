@@ -189,10 +189,20 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
                 )
         built.append(scorer)
     known = [*seen, *SPECIAL_METRICS, *(f"corpus_{n}" for n in seen)]
-    for metric in suite.thresholds:
+    higher = {name: s.higher_is_better for s in built for name in s.names}
+    for special in SPECIAL_METRICS:
+        higher[special] = special == "pass_rate"
+    for metric, threshold in suite.thresholds.items():
         if metric not in known:
             raise UserInputError(
                 f"thresholds.{metric}: no such score in this suite{did_you_mean(metric, known)}",
+                path=suite.source_path,
+            )
+        up = higher.get(metric, True)
+        if (threshold.max_drop is not None and not up) or (threshold.max_increase is not None and up):
+            right = "max_drop" if up else "max_increase"
+            raise UserInputError(
+                f"thresholds.{metric}: {metric} is {'higher' if up else 'lower'} is better: use {right}",
                 path=suite.source_path,
             )
     return built

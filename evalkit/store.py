@@ -18,6 +18,7 @@ from evalkit.providers.base import Message, Usage
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
 RUN_INFO = "run.json"
+DIFF = "diff.json"
 
 
 class StoredScore(BaseModel):

@@ -100,7 +100,7 @@ class GroupSummary(Model):
         }.get(name)
 
 
-Status = Literal["passed", "failed", "errors", "interrupted"]
+Status = Literal["passed", "failed", "regressed", "errors", "interrupted"]
 
 
 class Summary(Model):
@@ -111,6 +111,8 @@ class Summary(Model):
     errors: int
     error_budget: str
     aborted: str | None = None
+    baseline: str | None = None  # the baselines folder this run was gated against
+    regressions: list[str] = Field(default_factory=list)  # "suite · variant · metric"
     groups: list[GroupSummary]
 
 

@@ -141,7 +141,10 @@ def test_content_hash_tracks_cases(tmp_path: Path) -> None:
             "either 'reference' or 'references'",
         ),
         ("name: s\nprompt: x\ncases: missing.jsonl\n", "case file not found"),
-        ("name: s\nprompt: x\nthresholds: {exact: {}}\ncases:\n  - {id: a}\n", "needs 'min' or 'max'"),
+        (
+            "name: s\nprompt: x\nthresholds: {exact: {}}\ncases:\n  - {id: a}\n",
+            "needs 'min', 'max', 'max_drop' or 'max_increase'",
+        ),
         ("- just\n- a list\n", "a suite must be a mapping"),
     ],
 )

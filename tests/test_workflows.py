@@ -1,25 +1,54 @@
-"""The GitHub workflows parse and call commands that exist."""
+"""The GitHub workflows parse, and every evalkit command and flag they run exists."""
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 
+import pytest
 import yaml
+from typer.testing import CliRunner
+
+from evalkit.cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 
-def test_workflows_are_valid_yaml_with_jobs() -> None:
-    files = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-    assert files
-    for path in files:
-        data = yaml.safe_load(path.read_text())
-        assert data.get("jobs"), path
-        on = data.get("on", data.get(True))  # YAML 1.1 reads a bare `on:` key as True
-        assert on, path
-        for job in data["jobs"].values():
-            assert job.get("runs-on") and job.get("steps")
-            for step in job["steps"]:
-                run = step.get("run", "")
-                if ".ci/run" in run:
-                    assert (ROOT / ".ci" / "run").exists()
+def evalkit_calls(run: str) -> list[list[str]]:
+    calls = []
+    for part in re.split(r"&&|\|\||;|\n", run):
+        words = shlex.split(part)
+        for i, word in enumerate(words):
+            if word.endswith("evalkit") and word != "-e":
+                calls.append(words[i + 1 :])
+    return calls
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_is_valid(path: Path) -> None:
+    data = yaml.safe_load(path.read_text())
+    assert data.get("jobs")
+    assert data.get("on", data.get(True))  # YAML 1.1 reads a bare `on:` key as True
+    for job in data["jobs"].values():
+        assert job.get("runs-on") and job.get("steps")
+        for step in job["steps"]:
+            assert "uses" in step or "run" in step
+            run = step.get("run", "")
+            if ".ci/run" in run:
+                assert (ROOT / ".ci" / "run").exists()
+            for args in evalkit_calls(run):
+                command = args[0]
+                help_text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+                assert "Usage" in help_text, f"{path.name}: evalkit {command} does not exist"
+                for flag in (a.split("=")[0] for a in args if a.startswith("--")):
+                    assert flag in help_text, f"{path.name}: evalkit {command} has no {flag}"
+                for a in args:
+                    if a in ("baselines", "baselines/"):
+                        assert (ROOT / "baselines").is_dir()
+
+
+def test_there_are_nightly_and_pr_workflows() -> None:
+    names = {p.name for p in WORKFLOWS}
+    assert {"ci.yml", "nightly.yml", "pr-eval.yml"} <= names

@@ -85,6 +85,15 @@ def run(
     deadline: Annotated[
         float | None, typer.Option("--deadline", min=1, help="Stop the whole run after this many seconds.")
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline", help="Gate against this baselines folder (default: ./baselines if present)."
+        ),
+    ] = None,
+    no_baseline: Annotated[
+        bool, typer.Option("--no-baseline", help="Do not compare with baselines.")
+    ] = False,
 ) -> None:
     """Run suites against variants, score every output, write reports/<run-id>/."""
     from evalkit.cli.render import ProgressObserver, console, show_summary
@@ -102,6 +111,8 @@ def run(
                 resume=resume,
                 no_cache=no_cache,
                 deadline_s=deadline,
+                baseline=baseline,
+                no_baseline=no_baseline,
             )
         )
         plan = prepared.plan
@@ -123,8 +134,71 @@ def run(
             summary_path = prepared.run_dir / SUMMARY
             show_summary(Summary.model_validate_json(summary_path.read_text()), str(prepared.run_dir))
             raise typer.Exit(130) from None
-        show_summary(summary, str(prepared.run_dir))
+        show_summary(summary, str(prepared.run_dir), prepared.diff)
     raise typer.Exit(summary.exit_code)
+
+
+baseline_app = typer.Typer(help="Bless runs as baselines.", no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("save")
+def baseline_save(
+    run_dir: Annotated[Path, typer.Argument(help="The run directory to bless.")],
+    to: Annotated[Path, typer.Option("--to", help="Baselines folder.")] = Path("baselines"),
+    suite: Annotated[list[str] | None, typer.Option("--suite", help="Only these suites.")] = None,
+    variant: VariantOpt = None,
+) -> None:
+    """Save a run (per suite × variant) as the baseline; shows what changes when one exists."""
+    from evalkit import baseline as bl
+    from evalkit.cli.render import console, show_diff
+    from evalkit.diff import diff_runs
+
+    with user_errors():
+        groups = [
+            g
+            for g in bl.groups_from_run(run_dir)
+            if (not suite or g.suite in suite) and (not variant or g.variant in variant)
+        ]
+        if not groups:
+            from evalkit.errors import UserInputError
+
+            raise UserInputError("nothing to save: no results match", path=run_dir)
+        previous = [bl.load(to, g.suite, g.variant) for g in groups]
+        replaced = [(p, g) for p, g in zip(previous, groups, strict=True) if p is not None]
+        if replaced:
+            report = diff_runs([p for p, _ in replaced], [g for _, g in replaced], bl.run_thresholds(run_dir))
+            console.print("[bold]Replacing existing baselines; what changes:[/]")
+            show_diff(report)
+        for g in groups:
+            data_path, _ = bl.save(g, to)
+            console.print(
+                f"saved {g.suite} · {g.variant}: {len(g.records)} results → {data_path}", highlight=False
+            )
+
+
+@app.command()
+def diff(
+    run_a: Annotated[Path, typer.Argument(help="The baseline run directory.")],
+    run_b: Annotated[Path, typer.Argument(help="The candidate run directory.")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the diff as JSON here.")] = None,
+) -> None:
+    """Compare two runs case by case; exit 1 when RUN_B regressed against RUN_A."""
+    from evalkit import baseline as bl
+    from evalkit.cli.render import console, show_diff
+    from evalkit.diff import diff_runs
+    from evalkit.store import write_json
+
+    with user_errors():
+        base = {(g.suite, g.variant): g for g in bl.groups_from_run(run_a)}
+        cand = bl.groups_from_run(run_b)
+        report = diff_runs([base.get((g.suite, g.variant)) for g in cand], cand, bl.run_thresholds(run_b))
+    show_diff(report)
+    if json_out is not None:
+        write_json(json_out, report.model_dump(mode="json"))
+    verdict = "[bold red]REGRESSED[/]" if report.regressed else "[bold green]OK[/]"
+    console.print(f"{verdict}: {run_b} vs {run_a}", highlight=False)
+    raise typer.Exit(1 if report.regressed else 0)
 
 
 @app.command()

@@ -17,6 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from evalkit.diff import DiffReport
 from evalkit.store import CaseResult
 from evalkit.summary import GroupSummary, Summary
 
@@ -123,6 +124,64 @@ def summary_tables(summary: Summary) -> list[Table]:
     return tables
 
 
+VERDICT_STYLE = {
+    "regressed": "[bold red]✗ regressed[/]",
+    "worse": "[yellow]! worse (not gated)[/]",
+    "improved": "[green]↑ improved[/]",
+    "unchanged": "[dim]= unchanged[/]",
+    "unmeasured": "[dim]? unmeasured[/]",
+}
+
+
+def diff_tables(diff: DiffReport) -> list[Table]:
+    tables = []
+    for g in diff.groups:
+        where = f"[bold]{escape(g.suite)}[/] · [bold]{escape(g.variant)}[/]"
+        title = f"vs baseline: {where} ({g.paired} paired cases)"
+        table = Table(title=title, title_justify="left")
+        for col in ("metric", "baseline", "candidate", "Δ", "95% CI", "MDE", "verdict"):
+            table.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
+        for m in g.metrics:
+            if m.delta is None and m.kind in ("latency_p95", "cost"):
+                continue
+            ci = "–" if m.ci_low is None else f"[{_fmt(m.ci_low)}, {_fmt(m.ci_high)}]"
+            delta = "–" if m.delta is None else f"{m.delta:+.3g}"
+            table.add_row(
+                escape(m.metric),
+                _fmt(m.baseline),
+                _fmt(m.candidate),
+                delta,
+                ci,
+                _fmt(m.mde),
+                VERDICT_STYLE[m.verdict],
+            )
+        tables.append(table)
+    return tables
+
+
+def show_diff(diff: DiffReport) -> None:
+    for table in diff_tables(diff):
+        console.print(table)
+    for g in diff.groups:
+        if g.verdict == "regressed" and g.top_regressions:
+            console.print(f"[bold]most regressed cases[/] in {escape(g.suite)} · {escape(g.variant)}:")
+            for c in g.top_regressions[:5]:
+                console.print(
+                    f"  {escape(c.case_id)}  {escape(c.metric)} {_fmt(c.baseline)} → {_fmt(c.candidate)}"
+                )
+        if g.pass_to_fail:
+            shown = ", ".join(g.pass_to_fail[:10]) + (" …" if len(g.pass_to_fail) > 10 else "")
+            console.print(f"  pass → fail: {escape(shown)}")
+        for w in g.warnings:
+            warn(f"{g.suite} · {g.variant}: {w}")
+    for missing in diff.missing_baselines:
+        warn(f"no baseline for {missing}: not gated")
+    console.print(
+        f"[dim]α = {diff.alpha:g}, Holm-adjusted over {diff.family_size} gated comparisons, "
+        f"{diff.resamples} bootstrap resamples[/]"
+    )
+
+
 def threshold_lines(groups: list[GroupSummary]) -> list[str]:
     lines = []
     for g in groups:
@@ -134,14 +193,19 @@ def threshold_lines(groups: list[GroupSummary]) -> list[str]:
     return lines
 
 
-def show_summary(summary: Summary, run_dir: str) -> None:
+def show_summary(summary: Summary, run_dir: str, diff: DiffReport | None = None) -> None:
     for table in summary_tables(summary):
         console.print(table)
+    if diff is not None:
+        show_diff(diff)
     for line in threshold_lines(summary.groups):
         console.print(line, highlight=False)
     verdict = {
         "passed": "[bold green]PASSED[/]",
         "failed": "[bold red]FAILED[/] (threshold not met)",
+        "regressed": "[bold red]REGRESSED[/] (worse than the baseline: "
+        + escape(", ".join(summary.regressions))
+        + ")",
         "errors": "[bold red]ERRORS[/] (over the error budget)",
         "interrupted": "[bold yellow]INTERRUPTED[/] (partial results kept)",
     }[summary.status]

@@ -1,0 +1,1 @@
+"""Renderers that turn a run directory's summary (and diff) into files people and CI read."""

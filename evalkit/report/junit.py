@@ -1,0 +1,82 @@
+"""junit.xml: a testcase per suite × variant × gate (metric diff, threshold), and per failing case."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+from evalkit.diff import DiffReport, MetricDiff
+from evalkit.store import CaseResult
+from evalkit.summary import Summary
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def metric_line(m: MetricDiff) -> str:
+    ci = f" [{_fmt(m.ci_low)}, {_fmt(m.ci_high)}]" if m.ci_low is not None else ""
+    p = f", p={m.p_adjusted if m.p_adjusted is not None else m.p_value:.3g}" if m.p_value is not None else ""
+    return f"{m.metric}: {_fmt(m.baseline)} → {_fmt(m.candidate)} (Δ {_fmt(m.delta)}{ci}{p}) {m.verdict}"
+
+
+def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResult]) -> str:
+    root = ET.Element("testsuites", name="evalkit", id=summary.run_id)
+    diffs = {(g.suite, g.variant): g for g in diff.groups} if diff else {}
+    failing: dict[tuple[str, str], list[CaseResult]] = {}
+    for r in results:
+        if r.error is not None or r.passed() is False:
+            failing.setdefault((r.suite, r.variant), []).append(r)
+    total = failures = errors = 0
+    for group in summary.groups:
+        key = (group.suite, group.variant)
+        suite_el = ET.SubElement(root, "testsuite", name=f"{group.suite} · {group.variant}")
+        classname = f"evalkit.{group.suite}.{group.variant}"
+        s_tests = s_fail = s_err = 0
+        gd = diffs.get(key)
+        for m in gd.metrics if gd else []:
+            if not m.gated:
+                continue
+            case = ET.SubElement(
+                suite_el, "testcase", classname=classname, name=f"gate {m.metric} vs baseline"
+            )
+            s_tests += 1
+            if m.verdict == "regressed":
+                s_fail += 1
+                failure = ET.SubElement(case, "failure", message=f"{m.metric} regressed", type="regression")
+                failure.text = metric_line(m)
+        for t in group.thresholds:
+            bounds = " ".join(f"{k} {v:g}" for k, v in (("min", t.min), ("max", t.max)) if v is not None)
+            case = ET.SubElement(
+                suite_el, "testcase", classname=classname, name=f"threshold {t.metric} {bounds}"
+            )
+            s_tests += 1
+            if not t.passed:
+                s_fail += 1
+                ET.SubElement(case, "failure", message=t.reason, type="threshold").text = t.reason
+        for r in sorted(failing.get(key, []), key=lambda x: (x.case_id, x.repeat)):
+            name = f"case {r.case_id}" + (f" repeat {r.repeat}" if r.repeat else "")
+            case = ET.SubElement(suite_el, "testcase", classname=classname, name=name)
+            s_tests += 1
+            if r.error is not None:
+                s_err += 1
+                ET.SubElement(case, "error", message=r.error[:200], type="generation").text = r.error
+            else:
+                s_fail += 1
+                reasons = [f"{n}: {s.reason or s.value}" for n, s in r.scores.items() if s.passed is False]
+                detail = "\n".join(reasons) + f"\n\noutput:\n{r.output}"
+                ET.SubElement(case, "failure", message="; ".join(reasons)[:200], type="case").text = detail
+        suite_el.set("tests", str(s_tests))
+        suite_el.set("failures", str(s_fail))
+        suite_el.set("errors", str(s_err))
+        total, failures, errors = total + s_tests, failures + s_fail, errors + s_err
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    root.set("errors", str(errors))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def write(path: Path, summary: Summary, diff: DiffReport | None, results: Sequence[CaseResult]) -> None:
+    path.write_text(render(summary, diff, results), encoding="utf-8")

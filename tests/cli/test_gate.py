@@ -1,0 +1,146 @@
+"""The regression gate through the CLI: bless a run, rerun, degrade, add noise, diff runs."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import write
+from tests.fake_openai import FakeOpenAI
+
+N = 40
+
+
+class Behaviour:
+    """What the fake model answers: correct, except for the cases listed as wrong."""
+
+    def __init__(self) -> None:
+        self.wrong: set[int] = set()
+
+    def __call__(self, body: dict[str, Any]) -> str:
+        i = int(body["messages"][-1]["content"].split()[-1].rstrip("?"))
+        return "no idea" if i in self.wrong else f"answer {i}"
+
+
+@pytest.fixture
+def gate_env(workdir: Path) -> Any:
+    behaviour = Behaviour()
+    server = FakeOpenAI(responder=behaviour).start()
+    cases = "\n".join(f"  - {{id: q{i}, vars: {{n: {i}}}, reference: 'answer {i}'}}" for i in range(N))
+    write(
+        workdir / "suites" / "g.yaml",
+        f'name: g\nprompt: "What is number {{{{ n }}}}?"\nscorers: [exact, chrf]\ncases:\n{cases}\n',
+    )
+    write(
+        workdir / "evalkit.yaml",
+        f"providers:\n  api: {{type: openai, base_url: '{server.url}', model: m}}\ncache: {{enabled: false}}\n",
+    )
+    yield behaviour
+    server.stop()
+
+
+def test_bless_rerun_degrade_and_noise(workdir: Path, gate_env: Behaviour, cli) -> None:
+    first = cli("run", "suites/g.yaml", "-o", "runs/a")
+    assert first.exit_code == 0, first.output
+    saved = cli("baseline", "save", "runs/a")
+    assert saved.exit_code == 0, saved.output
+    data = workdir / "baselines" / "g" / "default.jsonl"
+    meta = json.loads((workdir / "baselines" / "g" / "default.meta.json").read_text())
+    assert (
+        len(data.read_text().splitlines()) == N
+        and meta["suite_content_hash"]
+        and meta["model_versions"] == ["m-2026-01-01 (fp_fake)"]
+    )
+    assert (
+        data.read_text().splitlines()[0].startswith('{"cached": false, "case_id": "q0"')
+    )  # sorted keys, sorted cases
+
+    # identical rerun: baselines/ is picked up by default; exit 0
+    same = cli("run", "suites/g.yaml", "-o", "runs/b")
+    assert same.exit_code == 0, same.output
+    summary = json.loads((workdir / "runs" / "b" / "summary.json").read_text())
+    assert summary["status"] == "passed" and summary["baseline"]
+    diff = json.loads((workdir / "runs" / "b" / "diff.json").read_text())
+    assert diff["groups"][0]["verdict"] == "ok" and diff["groups"][0]["paired"] == N
+
+    # a small random change within noise (1 of 40 answers wrong): exit 0
+    gate_env.wrong = {7}
+    noise = cli("run", "suites/g.yaml", "-o", "runs/c")
+    assert noise.exit_code == 0, noise.output
+
+    # a degraded model: exit 1, the regressed cases named
+    gate_env.wrong = set(range(0, N, 2))
+    bad = cli("run", "suites/g.yaml", "-o", "runs/d")
+    assert bad.exit_code == 1, bad.output
+    out = " ".join(bad.output.split())
+    assert "REGRESSED" in out and "most regressed cases" in out and "q0" in out
+    summary = json.loads((workdir / "runs" / "d" / "summary.json").read_text())
+    assert summary["status"] == "regressed" and "g · default · exact" in summary["regressions"]
+    gd = json.loads((workdir / "runs" / "d" / "diff.json").read_text())["groups"][0]
+    exact = next(m for m in gd["metrics"] if m["metric"] == "exact")
+    assert (
+        exact["kind"] == "pass_fail" and exact["pass_to_fail"] == N // 2 and exact["verdict"] == "regressed"
+    )
+    assert set(gd["pass_to_fail"]) == {f"q{i}" for i in range(0, N, 2)}
+
+    # CI outputs
+    junit = ET.parse(workdir / "runs" / "d" / "junit.xml").getroot()
+    assert junit.tag == "testsuites" and int(junit.get("failures", "0")) >= 1 + N // 2
+    names = [tc.get("name") for tc in junit.iter("testcase")]
+    assert "gate exact vs baseline" in names and "case q0" in names
+    failure = next(tc for tc in junit.iter("testcase") if tc.get("name") == "gate exact vs baseline").find(
+        "failure"
+    )
+    assert failure is not None and "regressed" in (failure.text or "")
+    md = (workdir / "runs" / "d" / "summary.md").read_text()
+    assert (
+        md.startswith("## evalkit: ❌ REGRESSED")
+        and "| g · default | `exact` |" in md
+        and "❌ regressed" in md
+    )
+
+    # evalkit diff between two run directories
+    assert cli("diff", "runs/a", "runs/b").exit_code == 0
+    regressed = cli("diff", "runs/a", "runs/d", "--json", "d.json")
+    assert regressed.exit_code == 1 and "REGRESSED" in regressed.output
+    assert json.loads((workdir / "d.json").read_text())["groups"][0]["verdict"] == "regressed"
+    # --no-baseline skips the gate
+    assert cli("run", "suites/g.yaml", "-o", "runs/e", "--no-baseline").exit_code == 0
+
+
+def test_saving_over_a_baseline_shows_what_changes(workdir: Path, gate_env: Behaviour, cli) -> None:
+    assert cli("run", "suites/g.yaml", "-o", "runs/a", "--no-baseline").exit_code == 0
+    assert cli("baseline", "save", "runs/a").exit_code == 0
+    gate_env.wrong = set(range(10))
+    assert cli("run", "suites/g.yaml", "-o", "runs/b", "--no-baseline").exit_code == 0
+    again = cli("baseline", "save", "runs/b")
+    assert again.exit_code == 0
+    out = " ".join(again.output.split())
+    assert "Replacing existing baselines" in out and "exact" in out and "regressed" in out
+    first = json.loads((workdir / "baselines" / "g" / "default.jsonl").read_text().splitlines()[0])
+    assert first["output"] == "no idea"  # the new baseline is in place
+
+
+def test_changed_and_added_cases_are_not_regressions(workdir: Path, gate_env: Behaviour, cli) -> None:
+    assert cli("run", "suites/g.yaml", "-o", "runs/a").exit_code == 0
+    assert cli("baseline", "save", "runs/a").exit_code == 0
+    text = (workdir / "suites" / "g.yaml").read_text()
+    text = text.replace(
+        "{id: q3, vars: {n: 3}, reference: 'answer 3'}",
+        "{id: q3, vars: {n: 3}, reference: 'a different answer'}",
+    )
+    text += "  - {id: extra, vars: {n: 99}, reference: 'nope'}\n"
+    write(workdir / "suites" / "g.yaml", text)
+    result = cli("run", "suites/g.yaml", "-o", "runs/b")
+    assert result.exit_code == 0, result.output
+    gd = json.loads((workdir / "runs" / "b" / "diff.json").read_text())["groups"][0]
+    assert gd["added"] == ["extra"] and gd["changed_input"] == ["q3"] and gd["paired"] == N - 1
+
+
+def test_bad_baseline_folder_is_a_usage_error(workdir: Path, gate_env: Behaviour, cli) -> None:
+    result = cli("run", "suites/g.yaml", "--baseline", "nowhere")
+    assert result.exit_code == 2 and "no baselines here" in result.output
