@@ -73,6 +73,9 @@ class RunSettings(Strict):
     concurrency: int = Field(default=16, gt=0)
     max_error_rate: float = Field(default=0.1, ge=0, le=1)
     max_errors: int | None = Field(default=None, ge=0)
+    # scores that could not be measured on a generated output (scorer error, unparseable
+    # judge verdict), per metric: above this share the run exits 3 rather than trusting the means
+    max_unmeasured_rate: float = Field(default=0.1, ge=0, le=1)
     deadline_s: float | None = Field(default=None, gt=0)  # stop the whole run after this long
     output_dir: str = "reports"
 

@@ -281,6 +281,14 @@ def finalize(prepared: Prepared, *, interrupted: bool = False, aborted: str | No
     budget = f"max_error_rate={run_settings.max_error_rate:g}" + (
         f", max_errors={run_settings.max_errors}" if run_settings.max_errors is not None else ""
     )
+    for g in groups:
+        for m in g.metrics.values():
+            if g.results and m.scorer_unmeasured / g.results > run_settings.max_unmeasured_rate:
+                over_budget = True
+                budget += (
+                    f"; {g.suite} · {g.variant} · {m.name}: {m.scorer_unmeasured} of {g.results} scores "
+                    f"unmeasured > max_unmeasured_rate={run_settings.max_unmeasured_rate:g}"
+                )
     failed = any(not t.passed for g in groups for t in g.thresholds)
     diff = None
     if prepared.baseline_dir is not None and results and not interrupted:

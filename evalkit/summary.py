@@ -37,6 +37,7 @@ class MetricSummary(Model):
     unmeasured: int
     pass_rate: float | None = None  # for pass/fail scores
     higher_is_better: bool = True
+    scorer_unmeasured: int = 0  # unmeasured although the output exists (scorer error, bad verdict)
 
 
 class LatencySummary(Model):
@@ -134,6 +135,9 @@ def summarize_group(
         values = [s.value for s in scores if s.value is not None]
         unmeasured = len(results) - len(values)
         flags = [s.passed for s in scores if s.passed is not None]
+        scorer_unmeasured = sum(
+            1 for r in results if r.error is None and name in r.scores and r.scores[name].value is None
+        )
         if values:
             mean, std, lo, hi = mean_ci(values)
             metrics[name] = MetricSummary(
@@ -146,6 +150,7 @@ def summarize_group(
                 unmeasured=unmeasured,
                 higher_is_better=higher.get(name, True),
                 pass_rate=(sum(flags) / len(flags)) if flags else None,
+                scorer_unmeasured=scorer_unmeasured,
             )
         else:
             metrics[name] = MetricSummary(
@@ -154,6 +159,7 @@ def summarize_group(
                 n=0,
                 unmeasured=unmeasured,
                 higher_is_better=higher.get(name, True),
+                scorer_unmeasured=scorer_unmeasured,
             )
 
     ok = [r for r in results if r.error is None and r.output is not None]

@@ -141,3 +141,27 @@ def test_default_run_needs_a_suite(workdir: Path, cli) -> None:
     result = cli("run")
     assert result.exit_code == 2
     assert "no suite given" in result.output
+
+
+def test_unmeasured_scores_count_against_a_budget(workdir: Path, fake_server: FakeOpenAI, cli) -> None:
+    """A scorer that cannot measure (here: a case lacks the var it reads) leaves the score
+    unmeasured: never a 0, never a pass, and above max_unmeasured_rate the run exits 3."""
+    text = qa_suite_yaml(scorers="[exact, {type: contains, var: answer}]")
+    text = text.replace(
+        'vars: {question: "What is the capital of France?"}',
+        'vars: {question: "What is the capital of France?", answer: Paris}',
+    )
+    write(workdir / "suites" / "qa.yaml", text)
+    write(workdir / "evalkit.yaml", two_variant_config(fake_server.url))
+    result = cli("run", "suites/qa.yaml", "-v", "good", "-o", "out")
+    assert result.exit_code == 3, result.output
+    summary = json.loads((workdir / "out" / "summary.json").read_text())
+    contains = summary["groups"][0]["metrics"]["contains"]
+    assert contains["n"] == 1 and contains["mean"] == 1.0 and contains["scorer_unmeasured"] == len(QA) - 1
+    assert "max_unmeasured_rate" in summary["error_budget"] and summary["status"] == "errors"
+    line = next(x for x in read_lines(workdir / "out") if x["case_id"] == "q1")
+    assert (
+        line["scores"]["contains"]["value"] is None
+        and "scorer error: KeyError" in line["scores"]["contains"]["reason"]
+    )
+    assert line["scores"]["exact"]["passed"] is True  # the other scorer was unaffected

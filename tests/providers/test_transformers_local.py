@@ -112,3 +112,15 @@ def test_cli_default_run_on_embedded_model(tmp_path: Path, monkeypatch: pytest.M
     assert {x["case_id"] for x in lines} == {"fr", "jp"}
     assert all(x["output"] and x["model"] == "embedded:SmolLM2-135M-Instruct" for x in lines)
     assert lines[0]["scores"]["contains"]["value"] in (0.0, 1.0)
+
+
+def test_a_configured_local_model_folder(provider: TransformersProvider) -> None:
+    """Any local model folder can be configured (here: the converted copy of the embedded model)."""
+    folder, _ = embedded.ensure_converted()
+    custom = TransformersProvider("mine", TransformersSettings(model_path=str(folder), batch_size=2))
+    custom.check()
+    out = run(custom, [req(0, "What is the capital of France?", max_tokens=12)])[0]
+    assert out.text == run(provider, [req(0, "What is the capital of France?", max_tokens=12)])[0].text
+    assert out.model_version is not None and str(folder) in out.model_version
+    with pytest.raises(Exception, match="is not a folder"):
+        TransformersProvider("bad", TransformersSettings(model_path="/nonexistent/model")).check()
