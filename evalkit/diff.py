@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from evalkit.baseline import CaseRecord, Group
 from evalkit.stats import (
     PairedResult,
+    bootstrap_p_value,
     bootstrap_resample_means,
     holm,
     mcnemar_exact,
@@ -215,6 +216,20 @@ def _fill(diff: MetricDiff, baseline: float, candidate: float, result: PairedRes
     diff._sd = result.sd
 
 
+def _lower_is_better(
+    metric: str, kind: Literal["latency_p95", "cost"], thresholds: Mapping[str, Threshold]
+) -> MetricDiff:
+    """Latency and cost: compared always, gated only when the suite sets `max_increase`."""
+    threshold = thresholds.get(metric)
+    return MetricDiff(
+        metric=metric,
+        kind=kind,
+        higher_is_better=False,
+        gated=threshold is not None and threshold.max_increase is not None,
+        tolerance=_tolerance(threshold, False),
+    )
+
+
 def _latency_diff(
     base: Mapping[str, list[CaseRecord]],
     cand: Mapping[str, list[CaseRecord]],
@@ -223,10 +238,7 @@ def _latency_diff(
     resamples: int,
     seed: int,
 ) -> MetricDiff:
-    diff = MetricDiff(metric="latency_p95_ms", kind="latency_p95", higher_is_better=False)
-    threshold = thresholds.get("latency_p95_ms")
-    diff.gated = threshold is not None and threshold.max_increase is not None
-    diff.tolerance = _tolerance(threshold, False)
+    diff = _lower_is_better("latency_p95_ms", "latency_p95", thresholds)
 
     def latency(records: Sequence[CaseRecord]) -> float | None:
         return _mean([r.latency_ms for r in records if r.error is None and not r.cached])
@@ -242,7 +254,7 @@ def _latency_diff(
     )
     deltas = reps[:, 1] - reps[:, 0]
     lo, hi = np.percentile(deltas, [2.5, 97.5])
-    p = min(1.0, 2 * (min(int((deltas <= 0).sum()), int((deltas >= 0).sum())) + 1) / (resamples + 1))
+    p = bootstrap_p_value(deltas)
     diff.baseline, diff.candidate, diff.delta = b95, c95, c95 - b95
     diff.ci_low, diff.ci_high, diff.p_value = float(lo), float(hi), p
     diff._sd = float(np.std(deltas, ddof=1)) * float(np.sqrt(len(both)))  # sd-equivalent of the P95 gap
@@ -257,10 +269,7 @@ def _cost_diff(
     resamples: int,
     seed: int,
 ) -> MetricDiff:
-    diff = MetricDiff(metric="cost_per_case_usd", kind="cost", higher_is_better=False)
-    threshold = thresholds.get("cost_per_case_usd")
-    diff.gated = threshold is not None and threshold.max_increase is not None
-    diff.tolerance = _tolerance(threshold, False)
+    diff = _lower_is_better("cost_per_case_usd", "cost", thresholds)
     pairs = [(_mean([r.cost_usd for r in base[c]]), _mean([r.cost_usd for r in cand[c]])) for c in ids]
     both = [(b, c) for b, c in pairs if b is not None and c is not None]
     diff.n_paired = len(both)

@@ -89,10 +89,14 @@ def paired_bootstrap(diffs: Sequence[float], resamples: int = 1000, seed: int = 
         return PairedResult(mean, mean, mean, p if n >= 2 else 1.0, n, sd)
     means = bootstrap_resample_means(d, resamples, np.random.default_rng(seed))
     lo, hi = np.percentile(means, [2.5, 97.5])
-    below = int((means <= 0).sum())
-    above = int((means >= 0).sum())
-    p = min(1.0, 2 * (min(below, above) + 1) / (resamples + 1))
-    return PairedResult(mean, float(lo), float(hi), p, n, sd)
+    return PairedResult(mean, float(lo), float(hi), bootstrap_p_value(means), n, sd)
+
+
+def bootstrap_p_value(replicates: np.ndarray) -> float:
+    """Two-sided p-value for 'no difference': how often the replicates fall on either side of 0."""
+    below = int((replicates <= 0).sum())
+    above = int((replicates >= 0).sum())
+    return min(1.0, 2 * (min(below, above) + 1) / (len(replicates) + 1))
 
 
 def mcnemar_exact(baseline_pass: Sequence[bool], candidate_pass: Sequence[bool]) -> tuple[int, int, float]:
