@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import write
-from tests.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 
