@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
@@ -57,6 +58,31 @@ class TokenSummary(Model):
     mean_output_per_case: float | None = None
 
 
+class CaseConsistency(Model):
+    case_id: str
+    samples: int
+    exact_agreement: float  # share of repeats giving the most common output
+    semantic_agreement: float | None = None  # share of repeat pairs with cosine ≥ threshold
+    passes: int | None = None  # repeats that passed every pass/fail scorer
+    pass_at_k: float | None = None  # chance at least one of k samples passes (unbiased estimator)
+    pass_hat_k: float | None = None  # chance all k samples pass
+    flaky: bool = False
+
+
+class ConsistencySummary(Model):
+    """Reliability across repeated runs of the same case (only with repeats ≥ 2)."""
+
+    k: int
+    exact_agreement: float
+    semantic_agreement: float | None = None
+    pass_at_1: float | None = None
+    pass_at_k: float | None = None
+    pass_hat_k: float | None = None
+    flaky_share: float
+    flaky_cases: list[str] = Field(default_factory=list)
+    cases: list[CaseConsistency] = Field(default_factory=list)
+
+
 class ThresholdCheck(Model):
     metric: str
     min: float | None = None
@@ -89,6 +115,7 @@ class GroupSummary(Model):
     cost_per_case_usd: float | None
     cost_per_passing_case_usd: float | None = None
     thresholds: list[ThresholdCheck] = Field(default_factory=list)
+    consistency: ConsistencySummary | None = None
 
     def special(self, name: str) -> float | None:
         return {
@@ -217,9 +244,70 @@ def summarize_group(
         cost_per_case_usd=(cost / len(results)) if cost is not None else None,
         cost_per_passing_case_usd=(cost / passed) if cost is not None and passed else None,
     )
+    group.consistency = summarize_consistency(results, scorers)
     checks = [check_threshold(group, name, t) for name, t in thresholds.items()]
     group.thresholds = [c for c in checks if c is not None]
     return group
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples with c passes (Chen et al., 2021)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """pass^k: the chance that k samples drawn from the n all pass (Yao et al., 2024)."""
+    return math.comb(c, k) / math.comb(n, k) if k <= n else 0.0
+
+
+def summarize_consistency(
+    results: Sequence[CaseResult], scorers: Sequence[Scorer]
+) -> ConsistencySummary | None:
+    by_case: dict[str, list[CaseResult]] = defaultdict(list)
+    for r in results:
+        if r.error is None and r.output is not None:
+            by_case[r.case_id].append(r)
+    if not by_case or max(len(v) for v in by_case.values()) < 2:
+        return None
+    k = min(len(v) for v in by_case.values())
+    unwrapped = [getattr(s, "inner", s) for s in scorers]
+    embedder = next((s for s in unwrapped if hasattr(s, "agreement")), None)
+    cases = []
+    for case_id, rows in sorted(by_case.items()):
+        outputs = [" ".join((r.output or "").split()) for r in rows]
+        modal = max(outputs.count(o) for o in set(outputs))
+        verdicts = [r.passed() for r in rows]
+        judged = [v for v in verdicts if v is not None]
+        entry = CaseConsistency(case_id=case_id, samples=len(rows), exact_agreement=modal / len(rows))
+        if embedder is not None:
+            entry.semantic_agreement = embedder.agreement(outputs)
+        if judged:
+            c = sum(judged)
+            entry.passes = c
+            entry.pass_at_k = pass_at_k(len(judged), c, min(k, len(judged)))
+            entry.pass_hat_k = pass_hat_k(len(judged), c, min(k, len(judged)))
+            entry.flaky = 0 < c < len(judged)
+        cases.append(entry)
+    judged_cases = [c for c in cases if c.passes is not None]
+    semantic = [c.semantic_agreement for c in cases if c.semantic_agreement is not None]
+    flaky = [c.case_id for c in cases if c.flaky]
+    return ConsistencySummary(
+        k=k,
+        exact_agreement=sum(c.exact_agreement for c in cases) / len(cases),
+        semantic_agreement=sum(semantic) / len(semantic) if semantic else None,
+        pass_at_1=(sum((c.passes or 0) / c.samples for c in judged_cases) / len(judged_cases))
+        if judged_cases
+        else None,
+        pass_at_k=(sum(c.pass_at_k or 0 for c in judged_cases) / len(judged_cases)) if judged_cases else None,
+        pass_hat_k=(sum(c.pass_hat_k or 0 for c in judged_cases) / len(judged_cases))
+        if judged_cases
+        else None,
+        flaky_share=len(flaky) / len(cases),
+        flaky_cases=flaky,
+        cases=cases,
+    )
 
 
 def check_threshold(group: GroupSummary, name: str, threshold: Threshold) -> ThresholdCheck | None:

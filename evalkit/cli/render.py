@@ -79,6 +79,11 @@ def _money(value: float | None) -> str:
     return "–" if value is None else f"${value:.4f}"
 
 
+def _consistency(g: GroupSummary) -> str:
+    c = g.consistency
+    return "–" if c is None else f"{_fmt(c.pass_at_k)} / {_fmt(c.pass_hat_k)} (k={c.k})"
+
+
 def summary_tables(summary: Summary) -> list[Table]:
     """One table per suite: a row per figure, a column per variant (readable at 80 columns)."""
     tables = []
@@ -110,6 +115,11 @@ def summary_tables(summary: Summary) -> list[Table]:
                         _fmt(m.mean) + (f" [dim]({m.unmeasured} unmeasured)[/]" if m.unmeasured else "")
                     )
             rows.append((escape(name), cells))
+        if any(g.consistency for g in groups):
+            rows.append(
+                ("flaky cases", [_pct(g.consistency.flaky_share) if g.consistency else "–" for g in groups])
+            )
+            rows.append(("pass@k / pass^k", [_consistency(g) for g in groups]))
         rows += [
             (
                 "latency p50 / p95 ms",

@@ -43,8 +43,9 @@ def load_model(path: str, device: str | None) -> Any:
 class Cosine(Scorer):
     needs_reference = True
 
-    def __init__(self, model: str | None, device: str | None, batch_size: int):
+    def __init__(self, model: str | None, device: str | None, batch_size: int, agreement_threshold: float):
         self.names = ("cosine",)
+        self.agreement_threshold = agreement_threshold
         self.model_path = model or default_model_path()
         self.device = device
         self.batch_size = batch_size
@@ -70,6 +71,17 @@ class Cosine(Scorer):
             for i, ref in enumerate(references)
         ]
 
+    def agreement(self, outputs: Sequence[str]) -> float | None:
+        """Share of pairs of repeated outputs whose cosine is at least `agreement_threshold`."""
+        if len(outputs) < 2:
+            return None
+        from sentence_transformers import util
+
+        vectors = self._encode(outputs)
+        sims = util.cos_sim(vectors, vectors)
+        pairs = [(i, j) for i in range(len(outputs)) for j in range(i + 1, len(outputs))]
+        return sum(1 for i, j in pairs if float(sims[i][j]) >= self.agreement_threshold) / len(pairs)
+
     def score(self, items: Sequence[ScoreInput]) -> list[list[Score]]:
         flat_out: list[str] = []
         flat_ref: list[str] = []
@@ -92,5 +104,10 @@ class Cosine(Scorer):
 
 
 @scorer("cosine", description="embedding cosine similarity to the reference (sentence-transformers)")
-def cosine(model: str | None = None, device: str | None = None, batch_size: int = 64) -> Scorer:
-    return Cosine(model, device, batch_size)
+def cosine(
+    model: str | None = None,
+    device: str | None = None,
+    batch_size: int = 64,
+    agreement_threshold: float = 0.9,
+) -> Scorer:
+    return Cosine(model, device, batch_size, agreement_threshold)
