@@ -91,6 +91,7 @@ class OpenAICompatProvider(Provider):
         self.cfg: OpenAISettings = settings
         self._api_key: str | None = None
         self._secret_headers: dict[str, str] = {}
+        self._auth_failure: AuthenticationError | None = None  # once refused, send nothing more
         self._session: aiohttp.ClientSession | None = None
         self.limiter = AdaptiveLimiter(
             concurrency, adaptive=self.cfg.adaptive_concurrency, cooldown_s=max(self.cfg.backoff_base_s, 0.05)
@@ -179,6 +180,9 @@ class OpenAICompatProvider(Provider):
         last_reason = "no attempt made"
         for attempt in range(1, self.cfg.max_attempts + 1):
             ticket = await self.limiter.acquire()
+            if self._auth_failure is not None:
+                await self.limiter.release(ticket)
+                raise self._auth_failure
             started = time.perf_counter()
             try:
                 completion = await self._attempt(session, url, body)
@@ -228,10 +232,11 @@ class OpenAICompatProvider(Provider):
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise _Retryable(f"connection error ({type(exc).__name__})") from None
         if status in (401, 403):
-            raise AuthenticationError(
+            self._auth_failure = AuthenticationError(
                 f"provider '{self.name}' at {secrets.redact_url(self.cfg.base_url)} refused the "
                 f"credentials (HTTP {status}): {_error_detail(raw)}"
             )
+            raise self._auth_failure
         if status in RETRY_STATUS:
             retry_after = parse_retry_after(retry_after_header)
             if retry_after is not None and retry_after > self.cfg.retry_after_cap_s:

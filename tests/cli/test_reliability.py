@@ -60,7 +60,7 @@ def asked(server: FakeOpenAI) -> Counter[str]:
 
 def test_sigkill_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
     suite(tmp_path / "s.yaml", 30)
-    with FakeOpenAI(latency_s=0.1) as server:
+    with FakeOpenAI(latency_s=0.25) as server:  # ~2.5 s in all: the kill lands well before the end
         config(tmp_path / "evalkit.yaml", server.url, ", concurrency: 3")
         proc = evalkit(tmp_path, "run", "s.yaml", "--out", "out", "--no-cache", wait=False)
         results = tmp_path / "out" / "results.jsonl"
@@ -198,7 +198,7 @@ def test_refused_credentials_stop_the_run(tmp_path: Path, monkeypatch: pytest.Mo
     with FakeOpenAI(api_key="sk-right") as server:
         config(tmp_path / "evalkit.yaml", server.url, ", api_key_env: WRONG_KEY, concurrency: 2")
         result = evalkit(tmp_path, "run", "s.yaml", "--out", "out", "--no-cache")
-        assert len(server.requests) <= 3  # a wrong key does not burn through the suite
+        assert len(server.requests) <= 2  # at most the requests already in flight (concurrency 2)
     assert result.returncode == 3
     assert "refused the credentials (HTTP 401)" in result.stderr and "Traceback" not in result.stderr
     assert "sk-this-is-wrong" not in result.stdout + result.stderr

@@ -130,7 +130,7 @@ def test_401_aborts_with_clear_error_and_no_key_in_message(monkeypatch: pytest.M
         with pytest.raises(AuthenticationError) as info:
             generate(provider, requests(5))
         assert "HTTP 401" in str(info.value) and "sk-wrong" not in str(info.value)
-        assert len(server.requests) <= 5
+        assert len(server.requests) <= 4  # only what was in flight when the first 401 came back
 
 
 def test_api_key_is_sent_as_bearer(monkeypatch: pytest.MonkeyPatch) -> None:
