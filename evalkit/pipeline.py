@@ -25,7 +25,7 @@ from evalkit.config import LoadedConfig, load_config
 from evalkit.diff import DiffReport, diff_runs
 from evalkit.errors import EvalkitError, UserInputError
 from evalkit.report import junit, markdown
-from evalkit.runner import Plan, Runner, RunObserver, build_plan, describe_plan
+from evalkit.runner import Plan, RunContext, Runner, RunObserver, build_plan, describe_plan, rescore
 from evalkit.store import (
     DIFF,
     RESULTS,
@@ -34,6 +34,7 @@ from evalkit.store import (
     ResultWriter,
     prepare_run_dir,
     read_results,
+    rewrite_results,
     write_json,
 )
 from evalkit.suite import Suite, load_suite
@@ -160,14 +161,8 @@ def _prepare_resume(options: RunOptions) -> Prepared:
         raise UserInputError(
             "--resume takes the suites, config and variants of the run it resumes; pass no others"
         )
-    info_path = run_dir / RUN_INFO
-    try:
-        info = json.loads(info_path.read_text())
-        stored = info["options"]
-    except FileNotFoundError:
-        raise UserInputError("not a run directory (no run.json)", path=run_dir) from None
-    except (json.JSONDecodeError, KeyError) as exc:
-        raise UserInputError(f"run.json is unreadable: {exc}", path=run_dir) from None
+    info = _read_run_info(run_dir)
+    stored = info["options"]
     t0 = time.perf_counter()
     original = RunOptions(
         suites=[Path(p) for p in stored["suites"]],
@@ -202,6 +197,17 @@ def _prepare_resume(options: RunOptions) -> Prepared:
     return prepared
 
 
+def _read_run_info(run_dir: Path) -> dict[str, Any]:
+    try:
+        info: dict[str, Any] = json.loads((run_dir / RUN_INFO).read_text())
+        info["options"]
+    except FileNotFoundError:
+        raise UserInputError("not a run directory (no run.json)", path=run_dir) from None
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise UserInputError(f"run.json is unreadable: {exc}", path=run_dir) from None
+    return info
+
+
 def config_digest(plan: Plan) -> str:
     """A digest of everything that decides which requests a run makes and how they are scored."""
     payload = {
@@ -226,10 +232,7 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> Summary:
     """Run the plan, streaming results; always writes summary.json and run.json, even on Ctrl-C."""
     writer = ResultWriter(prepared.run_dir / RESULTS)
     settings = prepared.plan.loaded.config
-    cache = None
-    if settings.cache.enabled and not prepared.options.no_cache:
-        path = prepared.plan.loaded.resolve(settings.cache.path) if settings.cache.path else None
-        cache = ResponseCache(path, ttl_s=settings.cache.ttl_s)
+    cache = open_cache(prepared)
     runner = Runner(
         prepared.plan,
         writer,
@@ -237,11 +240,17 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> Summary:
         cache=cache,
         skip=prepared.skip,
         deadline_s=prepared.options.deadline_s or settings.run.deadline_s,
+        baseline_dir=prepared.baseline_dir,
     )
     interrupted = False
     aborted: EvalkitError | None = None
     try:
         asyncio.run(runner.run())
+        writer.close()
+        if any(s.deferred for scorers in prepared.plan.scorers.values() for s in scorers):
+            if observer is not None:
+                observer.status("judging against other outputs")
+            asyncio.run(rescore_file(prepared, runner.context, deferred=True))
     except KeyboardInterrupt:
         interrupted = True
     except EvalkitError as exc:  # e.g. credentials refused: stop, but keep what finished
@@ -258,6 +267,51 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> Summary:
     if aborted is not None:
         raise aborted
     return summary
+
+
+def open_cache(prepared: Prepared) -> ResponseCache | None:
+    settings = prepared.plan.loaded.config
+    if not settings.cache.enabled or prepared.options.no_cache:
+        return None
+    path = prepared.plan.loaded.resolve(settings.cache.path) if settings.cache.path else None
+    return ResponseCache(path, ttl_s=settings.cache.ttl_s)
+
+
+async def rescore_file(prepared: Prepared, ctx: RunContext, *, deferred: bool | None) -> None:
+    """Re-score the stored results and replace results.jsonl atomically."""
+    try:
+        results = list(read_results(prepared.run_dir / RESULTS))
+        rescored = await rescore(prepared.plan, results, ctx, deferred=deferred)
+        rewrite_results(prepared.run_dir / RESULTS, rescored)
+    finally:
+        for provider in prepared.plan.providers.values():
+            await provider.aclose()
+
+
+def score_run(run_dir: Path, *, no_cache: bool = False, observer: RunObserver | None = None) -> Summary:
+    """`evalkit score RUN_DIR`: every scorer again over the stored outputs; no answer is
+    regenerated, and identical judge questions come from the cache."""
+    info = _read_run_info(run_dir)
+    stored = info["options"]
+    options = RunOptions(
+        suites=[Path(p) for p in stored["suites"]],
+        config=Path(stored["config"]) if stored["config"] else None,
+        variants=stored["variants"],
+        repeats=stored["repeats"],
+        no_cache=no_cache,
+    )
+    loaded = load_config(options.config)
+    plan = build_plan(loaded, load_suites(list(options.suites)), options.variants, options.repeats)
+    prepared = Prepared(plan, info["run_id"], run_dir, info["started_at"], options, config_digest(plan))
+    prepared.baseline_dir = _baseline_dir(RunOptions(), loaded)
+    cache = open_cache(prepared)
+    ctx = RunContext(plan, cache, prepared.baseline_dir)
+    try:
+        asyncio.run(rescore_file(prepared, ctx, deferred=None))
+    finally:
+        if cache is not None:
+            cache.close()
+    return finalize(prepared)
 
 
 def finalize(prepared: Prepared, *, interrupted: bool = False, aborted: str | None = None) -> Summary:

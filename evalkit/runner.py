@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -23,10 +24,10 @@ from evalkit import registry
 from evalkit.cache import ResponseCache, request_key
 from evalkit.config import LoadedConfig, Pricing, Variant
 from evalkit.errors import EvalkitError, RunDeadlineError, UserInputError, did_you_mean
-from evalkit.providers.base import Completion, OnCompletion, Provider, Request
-from evalkit.scorers.base import Score, ScoreInput, Scorer, build_scorer, unmeasured
+from evalkit.providers.base import Completion, Message, OnCompletion, Provider, Request
+from evalkit.scorers.base import Score, ScoreInput, Scorer, ScoringContext, build_scorer, unmeasured
 from evalkit.store import CaseResult, ResultWriter, StoredScore
-from evalkit.suite import Suite
+from evalkit.suite import Case, Suite
 from evalkit.summary import SPECIAL_METRICS
 
 
@@ -87,8 +88,21 @@ def build_plan(
     else:
         variants = list(config.variants.values())
 
-    providers = _build_providers(loaded, variants, concurrency)
     scorers = {s.name: _build_scorers(s) for s in suites}
+    judges: list[str] = []
+    for suite in suites:
+        for scorer in scorers[suite.name]:
+            judge = scorer.provider_name
+            if judge is None:
+                continue
+            if judge not in config.providers:
+                raise UserInputError(
+                    f"a scorer calls provider '{judge}', which evalkit.yaml does not define"
+                    f"{did_you_mean(judge, config.providers)}",
+                    path=suite.source_path,
+                )
+            judges.append(judge)
+    providers = _build_providers(loaded, variants, concurrency, extra=judges)
     prompts = {v.name: loaded.resolve(v.prompt).read_text(encoding="utf-8") for v in variants if v.prompt}
 
     requests: list[Request] = []
@@ -119,11 +133,12 @@ def build_plan(
 
 
 def _build_providers(
-    loaded: LoadedConfig, variants: Sequence[Variant], concurrency: int | None
+    loaded: LoadedConfig, variants: Sequence[Variant], concurrency: int | None, extra: Sequence[str] = ()
 ) -> dict[str, Provider]:
     config = loaded.config
     built: dict[str, Provider] = {}
     names = [v.provider for v in variants] + [v.fallback for v in variants if v.fallback is not None]
+    names += list(extra)
     for name in names:
         if name in built:
             continue
@@ -167,6 +182,9 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
     seen: dict[str, str] = {}
     for i, spec in enumerate(suite.scorers):
         where = f"{suite.source_path}: scorers[{i}]"
+        template = spec.options().get("template")
+        if isinstance(template, str) and not Path(template).is_absolute():
+            spec = spec.model_copy(update={"template": str(suite.source_path.parent / template)})
         try:
             scorer = build_scorer(spec, where)
         except UserInputError as exc:
@@ -208,35 +226,153 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
     return built
 
 
-def score_results(
-    pairs: Sequence[tuple[Request, Completion]],
+async def score_batch(
+    inputs: Sequence[ScoreInput | None],
     scorers: Sequence[Scorer],
-    inputs: Sequence[ScoreInput],
+    ctx: ScoringContext,
+    *,
+    deferred: bool | None = False,
 ) -> list[dict[str, Score]]:
-    """Run every scorer over a batch; a scorer that raises marks its scores unmeasured."""
-    out: list[dict[str, Score]] = [{} for _ in pairs]
-    ok_index = [i for i, (_, c) in enumerate(pairs) if c.error is None and c.text is not None]
+    """Run scorers over a batch (None = generation failed); a scorer that raises marks its
+    scores unmeasured. `deferred`: False skips scorers that need the whole run, True runs only
+    those, None runs all."""
+    out: list[dict[str, Score]] = [{} for _ in inputs]
+    ok_index = [i for i, item in enumerate(inputs) if item is not None]
     for scorer in scorers:
-        for i, (_, c) in enumerate(pairs):
-            if c.error is not None or c.text is None:
+        if deferred is not None and scorer.deferred != deferred:
+            continue
+        for i, item in enumerate(inputs):
+            if item is None:
                 for s in unmeasured(scorer.names, "no output: generation failed"):
                     out[i][s.name] = s
         if not ok_index:
             continue
         batch = [inputs[i] for i in ok_index]
+        ready = [b for b in batch if b is not None]
         try:
-            rows = scorer.score(batch)
+            rows = await scorer.ascore(ready, ctx)
+        except EvalkitError:
+            raise
         except Exception:
             rows = []
-            for item in batch:  # isolate the failing item(s)
+            for item in ready:  # isolate the failing item(s)
                 try:
-                    rows.append(scorer.score([item])[0])
+                    rows.append((await scorer.ascore([item], ctx))[0])
+                except EvalkitError:
+                    raise
                 except Exception as exc:
                     rows.append(unmeasured(scorer.names, f"scorer error: {type(exc).__name__}: {exc}"))
         for i, row in zip(ok_index, rows, strict=True):
             for s in row:
                 out[i][s.name] = s
     return out
+
+
+def score_input(
+    suite: str, case: Case, variant: str, repeat: int, messages: Sequence[Message], output: str
+) -> ScoreInput:
+    prompt = "\n".join(f"{m.role}: {m.content}" for m in messages)
+    return ScoreInput(
+        output=output,
+        references=case.references,
+        vars=case.vars,
+        case_id=case.id,
+        suite=suite,
+        variant=variant,
+        repeat=repeat,
+        prompt=prompt,
+    )
+
+
+class RunContext:
+    """The scoring context of a run: judge calls and other outputs (see ScoringContext)."""
+
+    def __init__(self, plan: Plan, cache: ResponseCache | None, baseline_dir: Path | None = None):
+        self.plan = plan
+        self.cache = cache
+        self.baseline_dir = baseline_dir
+        self.outputs: dict[tuple[str, str, str, int], str] = {}
+        self._baselines: dict[tuple[str, str], dict[tuple[str, int], str]] = {}
+        self._started: set[str] = set()
+
+    async def complete(self, provider: str, requests: Sequence[Request]) -> list[Completion]:
+        backend = self.plan.providers[provider]
+        got: dict[str, Completion] = {}
+        misses = lookup_cache(backend, requests, self.cache, lambda r, c: got.__setitem__(r.key, c), "judge")
+        if misses.requests:
+            if provider not in self._started:
+                self._started.add(provider)
+                await backend.start()
+            await backend.generate(
+                misses.requests, misses.store(provider, lambda r, c: got.__setitem__(r.key, c))
+            )
+        return [got[r.key] for r in requests]
+
+    def other_output(self, item: ScoreInput, against: str) -> str | None:
+        if against == "baseline":
+            key = (item.suite, item.variant)
+            if key not in self._baselines:
+                from evalkit import baseline
+
+                group = (
+                    baseline.load(self.baseline_dir, item.suite, item.variant) if self.baseline_dir else None
+                )
+                self._baselines[key] = {
+                    (r.case_id, r.repeat): r.output
+                    for r in (group.records if group else [])
+                    if r.output is not None
+                }
+            return self._baselines[key].get((item.case_id, item.repeat))
+        return self.outputs.get((item.suite, against, item.case_id, item.repeat))
+
+
+@dataclass
+class CacheMisses:
+    requests: list[Request]
+    keys: dict[str, str]
+    cache: ResponseCache | None
+    provider: Provider
+    namespace: str
+
+    def store(self, provider_name: str, deliver: OnCompletion) -> OnCompletion:
+        def on_completion(request: Request, completion: Completion) -> None:
+            key = self.keys.get(request.key)
+            if key is not None and self.cache is not None:
+                self.cache.put(
+                    key,
+                    completion,
+                    provider=provider_name,
+                    model=self.provider.model_name(request),
+                    namespace=self.namespace,
+                )
+            deliver(request, completion)
+
+        return on_completion
+
+
+def lookup_cache(
+    provider: Provider,
+    requests: Sequence[Request],
+    cache: ResponseCache | None,
+    deliver: OnCompletion,
+    namespace: str = "generate",
+) -> CacheMisses:
+    """Deliver cached answers at once; return the misses (with a callback that stores answers)."""
+    keys: dict[str, str] = {}
+    misses: list[Request] = []
+    for request in requests:
+        identity = provider.cache_identity(request) if cache is not None else None
+        if identity is None or cache is None:
+            misses.append(request)
+            continue
+        key = request_key(identity, request, namespace)
+        hit = cache.get(key)
+        if hit is not None:
+            deliver(request, hit)
+        else:
+            keys[request.key] = key
+            misses.append(request)
+    return CacheMisses(misses, keys, cache, provider, namespace)
 
 
 QueueItem = tuple[Request, Completion, str, str | None]  # request, completion, provider used, fallback from
@@ -255,6 +391,7 @@ class Runner:
         cache: ResponseCache | None = None,
         skip: set[str] | None = None,
         deadline_s: float | None = None,
+        baseline_dir: Path | None = None,
     ):
         self.plan = plan
         self.writer = writer
@@ -267,6 +404,8 @@ class Runner:
         self.variants = {v.name: v for v in plan.variants}
         self.timings: dict[str, float] = {}
         self._started: set[str] = set()
+        self.context = RunContext(plan, cache, baseline_dir)
+        self.context._started = self._started
 
     def pricing(self, request: Request, provider: str) -> Pricing | None:
         return self.plan.loaded.pricing_for(provider, self.plan.providers[provider].model_name(request))
@@ -338,34 +477,14 @@ class Runner:
             else:
                 queue.put_nowait((request, completion, provider_name, fallback_from))
 
-        keys: dict[str, str] = {}
-        misses: list[Request] = []
-        for request in requests:
-            identity = provider.cache_identity(request) if self.cache is not None else None
-            if identity is None or self.cache is None:
-                misses.append(request)
-                continue
-            key = request_key(identity, request)
-            hit = self.cache.get(key)
-            if hit is not None:
-                deliver(request, hit)
-            else:
-                keys[request.key] = key
-                misses.append(request)
-
-        def store(request: Request, completion: Completion) -> None:
-            key = keys.get(request.key)
-            if key is not None and self.cache is not None:
-                self.cache.put(key, completion, provider=provider_name, model=provider.model_name(request))
-            deliver(request, completion)
-
-        if misses:
+        misses = lookup_cache(provider, requests, self.cache, deliver)
+        if misses.requests:
             if provider_name not in self._started:  # load weights only when something needs them
                 self._started.add(provider_name)
                 self.observer.status(f"starting {provider_name}")
                 await provider.start()
                 self.observer.status("evaluating")
-            await provider.generate(misses, store)
+            await provider.generate(misses.requests, misses.store(provider_name, deliver))
 
     async def _consume(self, queue: asyncio.Queue[QueueItem | None]) -> None:
         done = False
@@ -386,26 +505,27 @@ class Runner:
                 else:
                     batch.append(nxt)
             if batch:
-                self._score_and_write(batch)
+                await self._score_and_write(batch)
 
-    def _score_and_write(self, batch: list[QueueItem]) -> None:
+    async def _score_and_write(self, batch: list[QueueItem]) -> None:
         by_suite: dict[str, list[QueueItem]] = defaultdict(list)
         for item in batch:
             by_suite[item[0].suite].append(item)
         for suite_name, items in by_suite.items():
-            pairs = [(request, completion) for request, completion, _, _ in items]
-            inputs = []
-            for request, completion in pairs:
-                case = self.cases[(suite_name, request.case_id)]
-                inputs.append(
-                    ScoreInput(
-                        output=completion.text or "",
-                        references=case.references,
-                        vars=case.vars,
-                        case_id=case.id,
-                    )
+            inputs = [
+                None
+                if completion.error is not None or completion.text is None
+                else score_input(
+                    suite_name,
+                    self.cases[(suite_name, request.case_id)],
+                    request.variant,
+                    request.repeat,
+                    request.messages,
+                    completion.text,
                 )
-            scored = score_results(pairs, self.plan.scorers[suite_name], inputs)
+                for request, completion, _, _ in items
+            ]
+            scored = await score_batch(inputs, self.plan.scorers[suite_name], self.context)
             for (request, completion, provider, fallback_from), scores in zip(items, scored, strict=True):
                 result = self._result(request, completion, scores, provider, fallback_from)
                 self.writer.append(result)
@@ -458,6 +578,51 @@ def input_hash(request: Request, references: Sequence[str]) -> str:
     """What the case asked and expected: a changed input is reported, never called a regression."""
     payload = {"messages": [m.model_dump() for m in request.messages], "references": list(references)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+async def rescore(
+    plan: Plan,
+    results: list[CaseResult],
+    ctx: RunContext,
+    *,
+    deferred: bool | None,
+) -> list[CaseResult]:
+    """Score stored completions again (all scorers, or only those that needed the whole run).
+    Never calls a model for answers; judges go through the `judge` cache namespace."""
+    for r in results:
+        if r.output is not None:
+            ctx.outputs[(r.suite, r.variant, r.case_id, r.repeat)] = r.output
+    suites = {s.name: s for s in plan.suites}
+    cases = {(s.name, c.id): c for s in plan.suites for c in s.cases}
+    by_suite: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(results):
+        if r.suite in suites and (r.suite, r.case_id) in cases:
+            by_suite[r.suite].append(i)
+    out = list(results)
+    for suite_name, indices in by_suite.items():
+        for start in range(0, len(indices), 512):
+            chunk = indices[start : start + 512]
+            inputs = [
+                None
+                if results[i].output is None
+                else score_input(
+                    suite_name,
+                    cases[(suite_name, results[i].case_id)],
+                    results[i].variant,
+                    results[i].repeat,
+                    results[i].messages,
+                    results[i].output or "",
+                )
+                for i in chunk
+            ]
+            scored = await score_batch(inputs, plan.scorers[suite_name], ctx, deferred=deferred)
+            for i, scores in zip(chunk, scored, strict=True):
+                stored = {
+                    n: StoredScore(value=s.value, passed=s.passed, reason=s.reason) for n, s in scores.items()
+                }
+                merged = stored if deferred is None else {**results[i].scores, **stored}
+                out[i] = results[i].model_copy(update={"scores": merged})
+    return out
 
 
 def describe_plan(plan: Plan) -> dict[str, Any]:

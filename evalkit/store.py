@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -138,6 +138,17 @@ def prepare_run_dir(path: Path) -> Path:
     if (path / RESULTS).exists() and (path / RESULTS).stat().st_size > 0:
         raise UserInputError("output directory already holds results: choose another --out", path=path)
     return path
+
+
+def rewrite_results(path: Path, results: Iterable[CaseResult]) -> None:
+    """Replace results.jsonl atomically (re-scoring): readers see the old file or the new one."""
+    tmp = path.with_suffix(".jsonl.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for result in results:
+            fh.write(secrets.scrub(result.model_dump_json()) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def write_json(path: Path, data: Any) -> None:

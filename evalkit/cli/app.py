@@ -138,6 +138,23 @@ def run(
     raise typer.Exit(summary.exit_code)
 
 
+@app.command()
+def score(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory to score again.")],
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask judges again even when cached.")] = False,
+) -> None:
+    """Re-run every scorer on a run's stored outputs (no answer is regenerated), then rewrite
+    its summary and reports. Use it after changing scorers, references or judge prompts."""
+    from evalkit.cli.render import console, show_summary
+    from evalkit.pipeline import score_run
+
+    with user_errors():
+        with console.status("scoring stored outputs"):
+            summary = score_run(run_dir, no_cache=no_cache)
+        show_summary(summary, str(run_dir))
+    raise typer.Exit(summary.exit_code)
+
+
 baseline_app = typer.Typer(help="Bless runs as baselines.", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
 

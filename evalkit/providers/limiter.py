@@ -33,10 +33,12 @@ class AdaptiveLimiter:
         self.epoch = 0
         self.decreases = 0
         self._cond: asyncio.Condition | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _condition(self) -> asyncio.Condition:
-        if self._cond is None:
-            self._cond = asyncio.Condition()
+        loop = asyncio.get_running_loop()
+        if self._cond is None or self._loop is not loop:  # a later asyncio.run gets a fresh one
+            self._cond, self._loop, self.in_flight = asyncio.Condition(), loop, 0
         return self._cond
 
     async def acquire(self) -> Ticket:

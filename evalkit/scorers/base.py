@@ -6,12 +6,13 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError, validate_call
 
 from evalkit import registry
 from evalkit.errors import UserInputError, did_you_mean
+from evalkit.providers.base import Completion, Request
 
 
 class Score(BaseModel):
@@ -31,6 +32,23 @@ class ScoreInput:
     references: tuple[str, ...]
     vars: dict[str, Any]
     case_id: str
+    suite: str = ""
+    variant: str = ""
+    repeat: int = 0
+    prompt: str = ""  # the rendered conversation the output answers (for judges)
+
+
+class ScoringContext(Protocol):
+    """What async scorers may use at run time: other models (judges) and other outputs."""
+
+    async def complete(self, provider: str, requests: Sequence[Request]) -> list[Completion]:
+        """Ask a configured provider, through its concurrency, retries and the `judge` cache."""
+        ...
+
+    def other_output(self, item: ScoreInput, against: str) -> str | None:
+        """The output `against` gave for the same case: another variant of this run, or
+        'baseline' for this suite × variant's blessed baseline."""
+        ...
 
 
 class Scorer(ABC):
@@ -40,6 +58,8 @@ class Scorer(ABC):
     higher_is_better: bool = True
     needs_reference: bool = False
     pass_fail: bool = False  # True when `passed` is the primary result (exact, regex, ...)
+    deferred: bool = False  # needs every output of the run: scored once generation is done
+    provider_name: str | None = None  # a configured provider this scorer calls (judges)
 
     def score(self, items: Sequence[ScoreInput]) -> list[list[Score]]:
         """Score a batch. Override for scorers that batch (embeddings); default loops."""
@@ -47,6 +67,10 @@ class Scorer(ABC):
 
     @abstractmethod
     def score_one(self, item: ScoreInput) -> list[Score]: ...
+
+    async def ascore(self, items: Sequence[ScoreInput], ctx: ScoringContext) -> list[list[Score]]:
+        """Async scoring (judges override this); the default runs `score`."""
+        return self.score(items)
 
     def corpus(self, items: Sequence[ScoreInput]) -> dict[str, float]:
         """Corpus-level figures (e.g. corpus BLEU) for the summary; most scorers have none."""
@@ -58,6 +82,8 @@ def build_scorer(spec: Any, where: str) -> Scorer:
     factory = registry.scorers.get(spec.type)
     options = spec.options()
     params = inspect.signature(factory).parameters
+    if spec.name is not None and "name" in params:
+        options["name"] = spec.name
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if not accepts_any:
         for key in options:
@@ -73,7 +99,9 @@ def build_scorer(spec: Any, where: str) -> Scorer:
     except (TypeError, ValueError) as exc:
         raise UserInputError(f"{where}: scorer '{spec.type}': {exc}") from None
     scorer.higher_is_better = getattr(factory, "higher_is_better", True)
-    if spec.name is not None:
+    if spec.name is not None and "name" in params:
+        pass  # the factory named its scores itself
+    elif spec.name is not None:
         if len(scorer.names) != 1:
             raise UserInputError(
                 f"{where}: scorer '{spec.type}' produces several scores {list(scorer.names)}; "
@@ -92,6 +120,8 @@ class _Wrapper(Scorer):
         self.higher_is_better = inner.higher_is_better
         self.needs_reference = inner.needs_reference
         self.pass_fail = inner.pass_fail
+        self.deferred = inner.deferred
+        self.provider_name = inner.provider_name
 
     def score_one(self, item: ScoreInput) -> list[Score]:
         return self.score([item])[0]
@@ -101,6 +131,10 @@ class _Wrapper(Scorer):
 
 
 class _Renamed(_Wrapper):
+    async def ascore(self, items: Sequence[ScoreInput], ctx: ScoringContext) -> list[list[Score]]:
+        rows = await self.inner.ascore(items, ctx)
+        return [[s.model_copy(update={"name": self.names[0]}) for s in row] for row in rows]
+
     def __init__(self, inner: Scorer, name: str):
         super().__init__(inner)
         self.names = (name,)
@@ -123,9 +157,9 @@ class _Thresholded(_Wrapper):
         self.threshold = threshold
         self.pass_fail = True
 
-    def score(self, items: Sequence[ScoreInput]) -> list[list[Score]]:
+    def _mark(self, rows: list[list[Score]]) -> list[list[Score]]:
         out = []
-        for row in self.inner.score(items):
+        for row in rows:
             new_row = []
             for s in row:
                 if s.value is not None:
@@ -134,6 +168,12 @@ class _Thresholded(_Wrapper):
                 new_row.append(s)
             out.append(new_row)
         return out
+
+    def score(self, items: Sequence[ScoreInput]) -> list[list[Score]]:
+        return self._mark(self.inner.score(items))
+
+    async def ascore(self, items: Sequence[ScoreInput], ctx: ScoringContext) -> list[list[Score]]:
+        return self._mark(await self.inner.ascore(items, ctx))
 
 
 def unmeasured(names: Sequence[str], reason: str) -> list[Score]:

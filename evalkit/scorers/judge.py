@@ -1,0 +1,215 @@
+"""LLM-as-a-judge: rubric scores, pass/fail verdicts and order-swapped pairwise comparisons.
+
+The judge is any configured provider (a strong model for real use; the embedded model only
+for tests). Judge prompts are jinja2 templates shipped in `judge_templates/`, overridable per
+suite with `template:`. Verdicts are read from JSON (with `json_mode`, the provider is asked
+for a JSON object), with a strict regex fallback; an unparseable verdict is *unmeasured*
+with the raw text kept, never a 0. Judge calls go through the provider's concurrency and
+retries and a cache namespace of their own, so re-scoring never re-asks the same question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from evalkit.providers.base import GenerationParams, Message, Request
+from evalkit.registry import scorer
+from evalkit.scorers.base import Score, ScoreInput, Scorer, ScoringContext, unmeasured
+from evalkit.scorers.text import parse_json_output
+from evalkit.templating import compile_template, render
+
+TEMPLATES = Path(__file__).parent / "judge_templates"
+Mode = Literal["rubric", "pass_fail", "pairwise"]
+_FALLBACK = {
+    "rubric": re.compile(r"\b(?:score|rating)\s*[:=]\s*\"?(-?\d+(?:\.\d+)?)", re.I),
+    "pass_fail": re.compile(r"\bverdict\s*[:=]\s*\"?(pass|fail)\b", re.I),
+    "pairwise": re.compile(r"\bwinner\s*[:=]\s*\"?(A|B|tie)\b", re.I),
+}
+_KEYS = {"rubric": "score", "pass_fail": "verdict", "pairwise": "winner"}
+
+
+def parse_verdict(mode: str, text: str) -> tuple[Any, str | None]:
+    """(verdict, reasoning) from the judge's reply; verdict None when it cannot be read."""
+    key = _KEYS[mode]
+    try:
+        data = parse_json_output(text, extract=True)
+        if isinstance(data, dict) and key in data:
+            reasoning = data.get("reasoning") or data.get("explanation")
+            return data[key], str(reasoning) if reasoning is not None else None
+    except ValueError:
+        pass
+    match = _FALLBACK[mode].search(text)
+    return (match.group(1), None) if match else (None, None)
+
+
+class Judge(Scorer):
+    def __init__(
+        self,
+        mode: Mode,
+        provider: str,
+        name: str,
+        rubric: str | None,
+        criteria: str | None,
+        scale: tuple[int, int],
+        against: str,
+        template: str | None,
+        max_tokens: int,
+        json_mode: bool,
+        pass_mark: float | None,
+    ):
+        self.mode = mode
+        self.provider_name = provider
+        self.against = against
+        self.rubric, self.criteria, self.scale = rubric, criteria, scale
+        self.pass_mark = pass_mark
+        self.names = (name, f"{name}_position_consistency") if mode == "pairwise" else (name,)
+        self.pass_fail = mode == "pass_fail" or pass_mark is not None
+        self.deferred = mode == "pairwise"  # needs the other side's output for every case
+        source = (
+            Path(template).read_text(encoding="utf-8") if template else (TEMPLATES / f"{mode}.j2").read_text()
+        )
+        self.template = compile_template(source)
+        extra = {"response_format": {"type": "json_object"}} if json_mode else None
+        self.params = GenerationParams(temperature=0.0, max_tokens=max_tokens, extra_body=extra)
+
+    def score_one(self, item: ScoreInput) -> list[Score]:
+        raise RuntimeError("the judge scores asynchronously")
+
+    def score(self, items: Sequence[ScoreInput]) -> list[list[Score]]:
+        raise RuntimeError("the judge scores asynchronously")
+
+    def _request(self, item: ScoreInput, tag: str, **variables: Any) -> Request:
+        text = render(
+            self.template,
+            {
+                "prompt": item.prompt,
+                "output": item.output,
+                "reference": item.references[0] if item.references else None,
+                "rubric": self.rubric,
+                "criteria": self.criteria,
+                "scale_min": self.scale[0],
+                "scale_max": self.scale[1],
+                **variables,
+            },
+        )
+        return Request(
+            key=f"judge:{self.names[0]}:{item.suite}/{item.case_id}/{item.variant}/{item.repeat}:{tag}",
+            suite=item.suite,
+            case_id=item.case_id,
+            variant=item.variant,
+            repeat=0,
+            messages=(Message(role="user", content=text),),
+            params=self.params,
+        )
+
+    async def ascore(self, items: Sequence[ScoreInput], ctx: ScoringContext) -> list[list[Score]]:
+        if self.mode == "pairwise":
+            return await self._pairwise(items, ctx)
+        requests = [self._request(item, self.mode) for item in items]
+        completions = await ctx.complete(self.provider_name or "", requests)
+        rows = []
+        for completion in completions:
+            if completion.error is not None or completion.text is None:
+                rows.append(unmeasured(self.names, f"judge call failed: {completion.error}"))
+            else:
+                rows.append([self._read(completion.text)])
+        return rows
+
+    def _read(self, text: str) -> Score:
+        verdict, reasoning = parse_verdict(self.mode, text)
+        name = self.names[0]
+        if verdict is None:
+            return Score(name=name, value=None, reason=f"unparseable verdict: {text[:500]}")
+        if self.mode == "pass_fail":
+            word = str(verdict).strip().lower()
+            if word not in ("pass", "fail", "yes", "no", "true", "false"):
+                return Score(name=name, value=None, reason=f"unparseable verdict: {text[:500]}")
+            ok = word in ("pass", "yes", "true")
+            return Score(name=name, value=1.0 if ok else 0.0, passed=ok, reason=reasoning)
+        try:
+            raw = float(verdict)
+        except (TypeError, ValueError):
+            return Score(name=name, value=None, reason=f"unparseable verdict: {text[:500]}")
+        lo, hi = self.scale
+        if not lo <= raw <= hi:
+            return Score(name=name, value=None, reason=f"score {raw:g} outside {lo}–{hi}: {text[:300]}")
+        value = (raw - lo) / (hi - lo)
+        passed = None if self.pass_mark is None else value >= self.pass_mark
+        return Score(name=name, value=value, passed=passed, reason=f"{raw:g}/{hi}: {reasoning or ''}".strip())
+
+    async def _pairwise(self, items: Sequence[ScoreInput], ctx: ScoringContext) -> list[list[Score]]:
+        """Candidate vs the other output, judged in both orders; only agreeing orders count."""
+        rows: list[list[Score] | None] = [None] * len(items)
+        requests: list[Request] = []
+        index: list[int] = []
+        for i, item in enumerate(items):
+            other = ctx.other_output(item, self.against)
+            if other is None:
+                rows[i] = unmeasured(self.names, f"no output from '{self.against}' for this case")
+                continue
+            requests.append(self._request(item, "ab", output_a=item.output, output_b=other))
+            requests.append(self._request(item, "ba", output_a=other, output_b=item.output))
+            index.append(i)
+        completions = await ctx.complete(self.provider_name or "", requests) if requests else []
+        for k, i in enumerate(index):
+            first, second = completions[2 * k], completions[2 * k + 1]
+            if first.error is not None or second.error is not None:
+                rows[i] = unmeasured(self.names, f"judge call failed: {first.error or second.error}")
+                continue
+            v1, r1 = parse_verdict("pairwise", first.text or "")
+            v2, _ = parse_verdict("pairwise", second.text or "")
+            a = _side(v1)
+            b = _side(v2)
+            if a is None or b is None:
+                raw = (first.text or "")[:300] + " | " + (second.text or "")[:300]
+                rows[i] = unmeasured(self.names, f"unparseable verdict: {raw}")
+                continue
+            # order 1: candidate is A; order 2: candidate is B
+            cand_first = {"A": "win", "B": "loss", "tie": "tie"}[a]
+            cand_second = {"B": "win", "A": "loss", "tie": "tie"}[b]
+            consistent = cand_first == cand_second
+            outcome = cand_first if consistent else "tie"
+            value = {"win": 1.0, "tie": 0.5, "loss": 0.0}[outcome]
+            reason = f"{outcome} vs {self.against} (orders: {cand_first}/{cand_second}); {r1 or ''}".strip()
+            rows[i] = [
+                Score(name=self.names[0], value=value, passed=None, reason=reason),
+                Score(name=self.names[1], value=1.0 if consistent else 0.0),
+            ]
+        return [r if r is not None else unmeasured(self.names, "not judged") for r in rows]
+
+
+def _side(verdict: Any) -> str | None:
+    if verdict is None:
+        return None
+    word = str(verdict).strip().upper()
+    return {"A": "A", "B": "B", "TIE": "tie"}.get(word)
+
+
+@scorer("judge", description="LLM-as-a-judge: rubric score, pass/fail verdict, or order-swapped pairwise")
+def judge(
+    provider: str,
+    mode: Mode = "rubric",
+    name: str = "judge",
+    rubric: str | None = None,
+    criteria: str | None = None,
+    scale: tuple[int, int] = (1, 5),
+    against: str = "baseline",
+    template: str | None = None,
+    max_tokens: int = 512,
+    json_mode: bool = False,
+    pass_mark: float | None = None,
+) -> Scorer:
+    if mode == "rubric" and not rubric:
+        raise ValueError("mode 'rubric' needs a 'rubric'")
+    if mode == "pass_fail" and not criteria:
+        raise ValueError("mode 'pass_fail' needs 'criteria'")
+    if scale[0] >= scale[1]:
+        raise ValueError("scale must be [low, high] with low < high")
+    if template is not None and not Path(template).is_file():
+        raise ValueError(f"judge template '{template}' not found")
+    return Judge(
+        mode, provider, name, rubric, criteria, scale, against, template, max_tokens, json_mode, pass_mark
+    )
