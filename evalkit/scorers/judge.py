@@ -146,6 +146,9 @@ class Judge(Scorer):
         requests: list[Request] = []
         index: list[int] = []
         for i, item in enumerate(items):
+            if item.variant == self.against:
+                rows[i] = []  # the comparison variant itself: nothing to judge, nothing unmeasured
+                continue
             other = ctx.other_output(item, self.against)
             if other is None:
                 rows[i] = unmeasured(self.names, f"no output from '{self.against}' for this case")
