@@ -62,11 +62,26 @@ RougeType = Literal["rouge1", "rouge2", "rougeL", "rougeLsum"]
 class _Rouge(Scorer):
     needs_reference = True
 
-    def __init__(self, types: Sequence[str], use_stemmer: bool):
-        from rouge_score import rouge_scorer
-
+    def __init__(self, types: Sequence[str], use_stemmer: bool, engine: str):
         self.names = tuple(types)
-        self.impl = rouge_scorer.RougeScorer(list(types), use_stemmer=use_stemmer)
+        self.engine = "python"
+        module: Any = None
+        if engine in ("auto", "rust"):
+            try:  # an independent Rust implementation with scores identical to rouge-score's
+                import rouge_score_rs.rouge_scorer
+
+                module = rouge_score_rs.rouge_scorer
+                self.engine = "rust"
+            except ImportError:
+                if engine == "rust":
+                    raise ValueError(
+                        "engine 'rust' needs rouge-score-rs: pip install 'evalkit[fast]'"
+                    ) from None
+        if module is None:
+            import rouge_score.rouge_scorer
+
+            module = rouge_score.rouge_scorer
+        self.impl = module.RougeScorer(list(types), use_stemmer=use_stemmer)
 
     def score_one(self, item: ScoreInput) -> list[Score]:
         refs = list(item.references)
@@ -79,8 +94,12 @@ class _Rouge(Scorer):
 
 
 @scorer("rouge", description="rouge-score ROUGE F-measure (rouge1, rouge2, rougeL)")
-def rouge(types: list[RougeType] | None = None, use_stemmer: bool = False) -> Scorer:
+def rouge(
+    types: list[RougeType] | None = None,
+    use_stemmer: bool = False,
+    engine: Literal["auto", "python", "rust"] = "auto",
+) -> Scorer:
     chosen = types or ["rouge1", "rouge2", "rougeL"]
     if len(set(chosen)) != len(chosen):
         raise ValueError("rouge types must be distinct")
-    return _Rouge(chosen, use_stemmer)
+    return _Rouge(chosen, use_stemmer, engine)

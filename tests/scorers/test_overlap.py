@@ -55,6 +55,46 @@ def test_rouge_equals_rouge_score(stem: bool) -> None:
         assert {s.name: s.value for s in row} == {t: expected[t].fmeasure for t in types}
 
 
+@pytest.mark.parametrize("stem", [False, True])
+def test_rust_engine_equals_rouge_score_on_a_corpus(stem: bool) -> None:
+    pytest.importorskip("rouge_score_rs")
+    import random
+
+    random.seed(stem)
+    words = [
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "a",
+        "mat",
+        "dog",
+        "ran",
+        "fast",
+        "blue",
+        "sky",
+        "paris",
+        "capital",
+        "running",
+        "runners",
+        "quickly",
+    ]
+    corpus = [
+        ScoreInput(
+            output=" ".join(random.choices(words, k=random.randint(1, 25))),
+            references=(" ".join(random.choices(words, k=random.randint(1, 25))),),
+            vars={},
+            case_id=str(i),
+        )
+        for i in range(500)
+    ]
+    types = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+    rust = rouge(types=types, use_stemmer=stem, engine="rust")  # type: ignore[arg-type]
+    python = rouge(types=types, use_stemmer=stem, engine="python")  # type: ignore[arg-type]
+    assert rust.engine == "rust" and python.engine == "python"  # type: ignore[attr-defined]
+    assert rust.score(corpus) == python.score(corpus)
+
+
 def test_rouge_default_types_and_names() -> None:
     scorer = rouge()
     assert scorer.names == ("rouge1", "rouge2", "rougeL")
