@@ -47,6 +47,8 @@ class LatencySummary(Model):
     p50_ms: float | None = None
     p95_ms: float | None = None
     p99_ms: float | None = None
+    ttft_p50_ms: float | None = None  # time to first token, when the provider streams
+    ttft_p95_ms: float | None = None
 
 
 class TokenSummary(Model):
@@ -202,12 +204,16 @@ def summarize_group(
 
     timed = [r.latency_ms for r in ok if r.latency_ms is not None and not r.cached]
     p50, p95, p99 = percentiles(timed, [50, 95, 99])
+    ttfts = [r.ttft_ms for r in ok if r.ttft_ms is not None and not r.cached]
+    ttft50, ttft95 = percentiles(ttfts, [50, 95])
     latency = LatencySummary(
         n=len(timed),
         mean_ms=(sum(timed) / len(timed)) if timed else None,
         p50_ms=p50,
         p95_ms=p95,
         p99_ms=p99,
+        ttft_p50_ms=ttft50,
+        ttft_p95_ms=ttft95,
     )
     tokens = TokenSummary(
         input=sum(r.usage.input_tokens or 0 for r in results),

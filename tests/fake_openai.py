@@ -49,7 +49,9 @@ class FakeOpenAI:
         api_key: str | None = None,
         rate_limit: float | None = None,
         retry_after_hint: bool = False,
+        token_delay_s: float = 0.0,
     ):
+        self.token_delay_s = token_delay_s  # between streamed tokens
         self.responder = responder
         self.latency_s = latency_s
         self.api_key = api_key
@@ -209,6 +211,8 @@ class FakeOpenAI:
             return await self._send(writer, fault.status, payload, fault.headers)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
+        if body.get("stream"):
+            return await self._stream(writer, body, self.responder(body))
         encoded = json.dumps(_completion(body, self.responder(body))).encode()
         if fault is not None and fault.truncate:
             head = (
@@ -219,6 +223,40 @@ class FakeOpenAI:
             writer.transport.abort()
             return False
         return await self._send(writer, 200, encoded)
+
+    async def _stream(self, writer: asyncio.StreamWriter, body: dict[str, Any], text: str) -> bool:
+        """Server-sent events in chunked transfer encoding, one word per event."""
+        full = _completion(body, text)
+        head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        writer.write(head.encode())
+
+        async def event(data: Any) -> None:
+            payload = f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n".encode()
+            writer.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+            await writer.drain()
+
+        words = full["choices"][0]["message"]["content"].split(" ")
+        for i, word in enumerate(words):
+            piece = word if i == 0 else " " + word
+            await event(
+                {
+                    "model": full["model"],
+                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                }
+            )
+            if self.token_delay_s:
+                await asyncio.sleep(self.token_delay_s)
+        await event(
+            {
+                "model": full["model"],
+                "choices": [{"index": 0, "delta": {}, "finish_reason": full["choices"][0]["finish_reason"]}],
+            }
+        )
+        await event({"model": full["model"], "choices": [], "usage": full["usage"]})
+        await event("[DONE]")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
 
     async def _send(
         self, writer: asyncio.StreamWriter, status: int, payload: Any, extra: dict[str, str] | None = None

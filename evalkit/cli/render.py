@@ -120,6 +120,13 @@ def summary_tables(summary: Summary) -> list[Table]:
                 ("flaky cases", [_pct(g.consistency.flaky_share) if g.consistency else "–" for g in groups])
             )
             rows.append(("pass@k / pass^k", [_consistency(g) for g in groups]))
+        if any(g.latency.ttft_p50_ms is not None for g in groups):
+            rows.append(
+                (
+                    "first token p50 / p95 ms",
+                    [f"{_fmt(g.latency.ttft_p50_ms, 4)} / {_fmt(g.latency.ttft_p95_ms, 4)}" for g in groups],
+                )
+            )
         rows += [
             (
                 "latency p50 / p95 ms",

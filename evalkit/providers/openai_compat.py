@@ -37,6 +37,7 @@ class OpenAISettings(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)  # non-secret headers
     headers_env: dict[str, str] = Field(default_factory=dict)  # header name → env var holding a secret
     adaptive_concurrency: bool = True  # halve the in-flight limit on 429s, recover on success
+    stream: bool = False  # stream tokens (server-sent events) to measure time to first token
 
 
 class _Retryable(Exception):
@@ -170,6 +171,9 @@ class OpenAICompatProvider(Provider):
             value = getattr(p, key)
             if value is not None:
                 body[key] = value
+        if self.cfg.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
         if p.extra_body:
             body.update(p.extra_body)
         return body
@@ -220,11 +224,17 @@ class OpenAICompatProvider(Provider):
             self._session = None
 
     async def _attempt(self, session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> Completion:
+        started = time.perf_counter()
+        streamed: Completion | None = None
         try:
             async with session.post(url, json=body) as response:
                 status = response.status
                 retry_after_header = response.headers.get("Retry-After")
-                raw = await response.read()
+                if status == 200 and body.get("stream"):
+                    streamed = await _read_stream(response, started)
+                    raw = b""
+                else:
+                    raw = await response.read()
         except TimeoutError:
             raise _Retryable(f"timed out after {self.cfg.timeout_s:g}s") from None
         except aiohttp.ClientPayloadError:
@@ -247,6 +257,8 @@ class OpenAICompatProvider(Provider):
             raise _Retryable(f"HTTP {status}: {_error_detail(raw)}", retry_after, rate_limited=status == 429)
         if status >= 400:
             raise _Fatal(f"HTTP {status}: {_error_detail(raw)}")
+        if streamed is not None:
+            return streamed
         try:
             data = json.loads(raw)
             choice = data["choices"][0]
@@ -259,6 +271,42 @@ class OpenAICompatProvider(Provider):
             usage=_usage(data.get("usage")),
             model_version=_model_version(data),
         )
+
+
+async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Completion:
+    """Assemble a streamed chat completion (server-sent events); time the first content token."""
+    parts: list[str] = []
+    ttft: float | None = None
+    finish: str | None = None
+    usage: Any = None
+    version: str | None = None
+    done = False
+    async for raw_line in response.content:
+        line = raw_line.decode("utf-8", "replace").strip()
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            done = True
+            break
+        try:
+            chunk = json.loads(payload)
+        except json.JSONDecodeError:
+            raise _Retryable("invalid event in the response stream") from None
+        version = _model_version(chunk) or version
+        usage = chunk.get("usage") or usage
+        for choice in chunk.get("choices") or []:
+            text = (choice.get("delta") or {}).get("content")
+            if text:
+                if ttft is None:
+                    ttft = (time.perf_counter() - started) * 1000.0
+                parts.append(text)
+            finish = choice.get("finish_reason") or finish
+    if not done and finish is None:
+        raise _Retryable("the response stream ended early")
+    return Completion(
+        text="".join(parts), finish_reason=finish, usage=_usage(usage), model_version=version, ttft_ms=ttft
+    )
 
 
 def endpoint(base_url: str, path: str) -> str:

@@ -165,3 +165,18 @@ def test_unmeasured_scores_count_against_a_budget(workdir: Path, fake_server: Fa
         and "scorer error: KeyError" in line["scores"]["contains"]["reason"]
     )
     assert line["scores"]["exact"]["passed"] is True  # the other scorer was unaffected
+
+
+def test_streaming_provider_reports_time_to_first_token(workdir: Path, cli) -> None:
+    with FakeOpenAI(token_delay_s=0.02) as server:
+        write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+        write(
+            workdir / "evalkit.yaml",
+            f"providers:\n  api: {{type: openai, base_url: '{server.url}', model: m, stream: true}}\n",
+        )
+        result = cli("run", "suites/qa.yaml", "-o", "out")
+    assert result.exit_code == 0, result.output  # no threshold set: the echo answers do not fail the run
+    latency = json.loads((workdir / "out" / "summary.json").read_text())["groups"][0]["latency"]
+    assert latency["ttft_p50_ms"] is not None and latency["ttft_p50_ms"] < latency["p50_ms"]
+    assert all(x["ttft_ms"] is not None for x in read_lines(workdir / "out"))
+    assert "first token" in result.output

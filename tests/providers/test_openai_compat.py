@@ -161,3 +161,21 @@ def test_parse_retry_after() -> None:
     future = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
     value = parse_retry_after(future)
     assert value is not None and 27 <= value <= 31
+
+
+def test_streaming_records_time_to_first_token() -> None:
+    with FakeOpenAI(token_delay_s=0.05) as server:
+        plain, _ = generate(make(server), requests(1))
+        streamed, _ = generate(make(server, stream=True), requests(2, max_tokens=50))
+    first = streamed[0]
+    assert first.error is None and first.text == plain[0].text == "echo: question 0"
+    assert first.finish_reason == "stop" and first.model_version == "m1-2026-01-01"
+    assert first.usage.input_tokens == 2 and first.usage.output_tokens == 3
+    assert first.ttft_ms is not None and first.latency_ms is not None
+    assert (
+        first.ttft_ms < first.latency_ms - 80
+    )  # 3 words, 50 ms apart: the first arrives well before the end
+    assert server.requests[-1]["stream"] is True and server.requests[-1]["stream_options"] == {
+        "include_usage": True
+    }
+    assert plain[0].ttft_ms is None
