@@ -287,13 +287,19 @@ def score_input(
 class RunContext:
     """The scoring context of a run: judge calls and other outputs (see ScoringContext)."""
 
-    def __init__(self, plan: Plan, cache: ResponseCache | None, baseline_dir: Path | None = None):
+    def __init__(
+        self,
+        plan: Plan,
+        cache: ResponseCache | None,
+        baseline_dir: Path | None = None,
+        started: set[str] | None = None,
+    ):
         self.plan = plan
         self.cache = cache
         self.baseline_dir = baseline_dir
         self.outputs: dict[tuple[str, str, str, int], str] = {}
         self._baselines: dict[tuple[str, str], dict[tuple[str, int], str]] = {}
-        self._started: set[str] = set()
+        self._started = started if started is not None else set()  # providers already started
 
     async def complete(self, provider: str, requests: Sequence[Request]) -> list[Completion]:
         backend = self.plan.providers[provider]
@@ -404,8 +410,7 @@ class Runner:
         self.variants = {v.name: v for v in plan.variants}
         self.timings: dict[str, float] = {}
         self._started: set[str] = set()
-        self.context = RunContext(plan, cache, baseline_dir)
-        self.context._started = self._started
+        self.context = RunContext(plan, cache, baseline_dir, started=self._started)
 
     def pricing(self, request: Request, provider: str) -> Pricing | None:
         return self.plan.loaded.pricing_for(provider, self.plan.providers[provider].model_name(request))
