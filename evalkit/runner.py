@@ -482,7 +482,10 @@ class Runner:
             else:
                 queue.put_nowait((request, completion, provider_name, fallback_from))
 
+        if provider_name not in self._started:
+            self.observer.status(f"preparing {provider_name}")  # e.g. a first, one-time model conversion
         misses = lookup_cache(provider, requests, self.cache, deliver)
+        self.observer.status("evaluating")
         if misses.requests:
             if provider_name not in self._started:  # load weights only when something needs them
                 self._started.add(provider_name)

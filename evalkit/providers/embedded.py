@@ -66,7 +66,16 @@ def ensure_converted() -> tuple[Path, str]:
     )
 
 
+def quiet_libraries() -> None:
+    """No hub access and no library progress bars (they would garble evalkit's own).
+    tqdm reads TQDM_DISABLE when it is imported, so call this before importing transformers."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
 def _convert(source: Path, target: Path) -> None:
+    quiet_libraries()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -75,8 +84,6 @@ def _convert(source: Path, target: Path) -> None:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
-    previous_tqdm = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"  # the library's own progress bars would garble ours
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
         model = AutoModelForCausalLM.from_pretrained(
@@ -101,9 +108,5 @@ def _convert(source: Path, target: Path) -> None:
             shutil.rmtree(target)
         os.replace(tmp, target)
     finally:
-        if previous_tqdm is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = previous_tqdm
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import importlib.util
 import json
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -100,7 +99,7 @@ class TransformersProvider(Provider):
         with self._load_lock:
             if self._model is not None:
                 return
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            embedded.quiet_libraries()
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
             from transformers.utils import logging as hf_logging
