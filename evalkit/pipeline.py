@@ -24,7 +24,7 @@ from evalkit.cache import ResponseCache
 from evalkit.config import LoadedConfig, load_config
 from evalkit.diff import DiffReport, diff_runs
 from evalkit.errors import EvalkitError, UserInputError
-from evalkit.report import junit, markdown
+from evalkit.report import html, junit, markdown
 from evalkit.runner import Plan, RunContext, Runner, RunObserver, build_plan, describe_plan, rescore
 from evalkit.store import (
     DIFF,
@@ -383,6 +383,7 @@ def finalize(prepared: Prepared, *, interrupted: bool = False, aborted: str | No
     junit.write(run_dir / "junit.xml", summary, diff, results)
     markdown.write(run_dir / "summary.md", summary, diff)
     write_json(run_dir / RUN_INFO, run_info(prepared, summary))
+    html.write(run_dir)  # last: rendered from the files above alone (`evalkit report` does the same)
     return summary
 
 
@@ -392,6 +393,14 @@ def gate(prepared: Prepared, groups: Sequence[GroupSummary]) -> DiffReport:
     candidates = groups_from_run(prepared.run_dir, groups)
     baselines = [baseline.load(prepared.baseline_dir, g.suite, g.variant) for g in candidates]
     thresholds = {s.name: s.thresholds for s in prepared.plan.suites}
+    # the compared baseline cases travel with the run, so its report needs nothing else
+    with (prepared.run_dir / html.BASELINE_OUTPUTS).open("w", encoding="utf-8") as fh:
+        for group in baselines:
+            if group is None:
+                continue
+            for record in group.records:
+                line = {"suite": group.suite, "variant": group.variant, **record.model_dump(mode="json")}
+                fh.write(json.dumps(line, sort_keys=True) + "\n")
     return diff_runs(baselines, candidates, thresholds)
 
 

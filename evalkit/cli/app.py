@@ -155,6 +155,21 @@ def score(
     raise typer.Exit(summary.exit_code)
 
 
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Rebuild RUN_DIR/report.html from the run directory's files alone."""
+    from evalkit.cli.render import console
+    from evalkit.errors import UserInputError
+    from evalkit.report import html
+    from evalkit.store import RESULTS
+
+    with user_errors():
+        if not (run_dir / RESULTS).exists():
+            raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
+        path = html.write(run_dir)
+    console.print(f"wrote {path}", highlight=False)
+
+
 baseline_app = typer.Typer(help="Bless runs as baselines.", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
 

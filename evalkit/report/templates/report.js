@@ -1,0 +1,186 @@
+"use strict";
+(function () {
+  // Everything model-written is untrusted: it is only ever placed with textContent.
+  const data = JSON.parse(document.getElementById("evalkit-data").textContent);
+  const S = data.strings;
+  const str = (i) => (i === null || i === undefined ? null : S[i]);
+  const PAGE = 200;
+  const RANK = { flip: 0, error: 1, fail: 2, none: 3, pass: 4 };
+  const LABEL = { flip: "✗ pass → fail", error: "⚠ error", fail: "✗ fail", pass: "✓ pass", none: "– n/a" };
+  let shown = PAGE;
+  let sortKey = null;
+  let sortDir = 1;
+
+  const el = (tag, text, cls) => {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  };
+  const fmt = (v) => (v === null || v === undefined ? "–" : Math.abs(v) >= 100 ? v.toFixed(0) : Number(v).toPrecision(3));
+
+  const cases = data.cases.map((c, i) => Object.assign({ idx: i, suite: str(c.s), variant: str(c.v), tags: c.t.map(str) }, c));
+  const byCase = new Map();
+  for (const c of cases) {
+    const key = c.suite + "\u0000" + c.id + "\u0000" + c.r;
+    if (!byCase.has(key)) byCase.set(key, []);
+    byCase.get(key).push(c);
+  }
+  const haystack = (c) => {
+    if (c._text === undefined) {
+      c._text = [c.id, str(c.o) || "", str(c.e) || ""].concat(c.m.map((m) => str(m[1]))).join("\n").toLowerCase();
+    }
+    return c._text;
+  };
+
+  function fill(select, values) {
+    for (const v of [...new Set(values)].sort()) select.appendChild(el("option", v)).value = v;
+  }
+  const fSuite = document.getElementById("f-suite");
+  const fVariant = document.getElementById("f-variant");
+  const fTag = document.getElementById("f-tag");
+  const fVerdict = document.getElementById("f-verdict");
+  const fText = document.getElementById("f-text");
+  fill(fSuite, cases.map((c) => c.suite));
+  fill(fVariant, cases.map((c) => c.variant));
+  fill(fTag, cases.flatMap((c) => c.tags));
+
+  function filtered() {
+    const q = fText.value.trim().toLowerCase();
+    const out = cases.filter((c) =>
+      (!fSuite.value || c.suite === fSuite.value) &&
+      (!fVariant.value || c.variant === fVariant.value) &&
+      (!fTag.value || c.tags.includes(fTag.value)) &&
+      (!fVerdict.value || (fVerdict.value === "regressed" ? c.rg : c.vd === fVerdict.value)) &&
+      (!q || haystack(c).includes(q)));
+    const key = (c) => {
+      if (sortKey === null) return [c.rg ? -1 : RANK[c.vd], c.suite, c.id];  // regressions and flips first
+      if (sortKey === "vd") return [RANK[c.vd]];
+      if (sortKey === "lat") return [c.lat === null ? Infinity : c.lat];
+      return [String(c[sortKey === "s" ? "suite" : sortKey === "v" ? "variant" : "id"])];
+    };
+    return out.sort((a, b) => {
+      const ka = key(a), kb = key(b);
+      for (let i = 0; i < ka.length; i++) {
+        if (ka[i] < kb[i]) return -sortDir;
+        if (ka[i] > kb[i]) return sortDir;
+      }
+      return a.idx - b.idx;
+    });
+  }
+
+  const tbody = document.querySelector("#case-table tbody");
+  function render() {
+    const rows = filtered();
+    tbody.replaceChildren();
+    for (const c of rows.slice(0, shown)) {
+      const tr = el("tr", null, "case");
+      tr.dataset.idx = c.idx;
+      tr.tabIndex = 0;
+      tr.appendChild(el("td", LABEL[c.vd] + (c.rg && c.vd !== "flip" ? " · regressed" : ""), "vd-" + c.vd));
+      tr.appendChild(el("td", c.suite));
+      tr.appendChild(el("td", c.variant));
+      tr.appendChild(el("td", c.id + (c.r ? " #" + c.r : "")));
+      tr.appendChild(el("td", c.tags.join(", ")));
+      tr.appendChild(el("td", Object.entries(c.sc).map(([n, s]) => n + " " + fmt(s[0])).join(" · ")));
+      tr.appendChild(el("td", fmt(c.lat)));
+      tr.addEventListener("click", () => toggle(tr, c));
+      tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") toggle(tr, c); });
+      tbody.appendChild(tr);
+    }
+    document.getElementById("count").textContent = `${Math.min(shown, rows.length)} of ${rows.length} shown`;
+    document.getElementById("more").hidden = rows.length <= shown;
+  }
+
+  function words(text) { return text.match(/\s+|[^\s]+/g) || []; }
+  function wordDiff(a, b) {
+    // LCS over words; long texts fall back to showing both without marks
+    const x = words(a), y = words(b);
+    const frag = document.createDocumentFragment();
+    if (x.length * y.length > 4e6) { frag.appendChild(document.createTextNode(b)); return frag; }
+    const dp = Array.from({ length: x.length + 1 }, () => new Uint32Array(y.length + 1));
+    for (let i = x.length - 1; i >= 0; i--)
+      for (let j = y.length - 1; j >= 0; j--)
+        dp[i][j] = x[i] === y[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
+    let i = 0, j = 0;
+    while (i < x.length || j < y.length) {
+      if (i < x.length && j < y.length && x[i] === y[j]) { frag.appendChild(document.createTextNode(x[i])); i++; j++; }
+      else if (j < y.length && (i >= x.length || dp[i][j + 1] >= dp[i + 1][j])) { frag.appendChild(el("span", y[j], "ins")); j++; }
+      else { frag.appendChild(el("span", x[i], "del")); i++; }
+    }
+    return frag;
+  }
+
+  function block(title, text) {
+    const wrap = document.createDocumentFragment();
+    wrap.appendChild(el("h4", title));
+    wrap.appendChild(el("pre", text === null ? "–" : text, "text"));
+    return wrap;
+  }
+
+  function toggle(tr, c) {
+    const next = tr.nextElementSibling;
+    if (next && next.classList.contains("detail")) { next.remove(); return; }
+    const row = el("tr", null, "detail");
+    const td = el("td");
+    td.colSpan = 7;
+    td.appendChild(block("prompt", c.m.map((m) => m[0] + ": " + str(m[1])).join("\n\n")));
+    if (c.ref.length) td.appendChild(block("reference" + (c.ref.length > 1 ? "s" : ""), c.ref.map(str).join("\n— or —\n")));
+    const output = str(c.o), base = str(c.b);
+    if (c.e !== null) td.appendChild(block("error", str(c.e)));
+    td.appendChild(el("h4", base === null ? "output" : "output vs baseline (word diff: green added, red removed)"));
+    if (base === null) {
+      td.appendChild(el("pre", output === null ? "–" : output, "text"));
+    } else {
+      const side = el("div", null, "side");
+      const left = el("pre", null, "text"); left.appendChild(document.createTextNode(base));
+      const right = el("pre", null, "text"); right.appendChild(wordDiff(base, output || ""));
+      side.appendChild(left); side.appendChild(right);
+      td.appendChild(side);
+    }
+    td.appendChild(el("h4", "scores"));
+    const table = el("table");
+    const head = el("tr");
+    for (const h of ["scorer", "value", "passed", "baseline", "reason"]) head.appendChild(el("th", h));
+    table.appendChild(head);
+    for (const [name, s] of Object.entries(c.sc)) {
+      const r = el("tr");
+      r.appendChild(el("td", name));
+      r.appendChild(el("td", fmt(s[0])));
+      r.appendChild(el("td", s[1] === null ? "–" : s[1] ? "✓ yes" : "✗ no"));
+      r.appendChild(el("td", c.bs && name in c.bs ? fmt(c.bs[name]) : "–"));
+      r.appendChild(el("td", str(s[2]) || ""));
+      table.appendChild(r);
+    }
+    td.appendChild(table);
+    td.appendChild(el("p", `latency ${fmt(c.lat)} ms · tokens ${c.tok[0] ?? "–"} in / ${c.tok[1] ?? "–"} out · cost ${c.cost === null ? "–" : "$" + c.cost.toFixed(6)}` +
+      (c.c ? " · from cache" : "") + (c.fb ? " · fallback from " + c.fb : "")));
+    const others = (byCase.get(c.suite + "\u0000" + c.id + "\u0000" + c.r) || []).filter((o) => o !== c);
+    if (others.length) {
+      td.appendChild(el("h4", "other variants on this case"));
+      const grid = el("div", null, "side");
+      for (const o of others) {
+        const box = el("div");
+        box.appendChild(el("strong", o.variant + " — " + LABEL[o.vd]));
+        box.appendChild(el("pre", str(o.o) ?? str(o.e) ?? "–", "text"));
+        grid.appendChild(box);
+      }
+      td.appendChild(grid);
+    }
+    row.appendChild(td);
+    tr.after(row);
+  }
+
+  for (const control of [fSuite, fVariant, fTag, fVerdict]) control.addEventListener("change", () => { shown = PAGE; render(); });
+  fText.addEventListener("input", () => { shown = PAGE; render(); });
+  document.getElementById("more").addEventListener("click", () => { shown += PAGE; render(); });
+  for (const th of document.querySelectorAll("th[data-sort]")) {
+    th.addEventListener("click", () => {
+      sortDir = sortKey === th.dataset.sort ? -sortDir : 1;
+      sortKey = th.dataset.sort;
+      render();
+    });
+  }
+  render();
+  document.body.dataset.ready = "1";
+})();
