@@ -21,9 +21,23 @@ from evalkit.suite import Threshold
 from evalkit.summary import Summary, summarize_group
 
 SYSTEM = "You are a concise assistant. Answer the question in one or two sentences, citing the source."
-WORDS = (
-    ["the", "model", "answered", "quickly", "with", "a", "short", "and", "mostly", "correct", "sentence", "about", "rivers", "cities", "numbers"]
-)
+WORDS = [
+    "the",
+    "model",
+    "answered",
+    "quickly",
+    "with",
+    "a",
+    "short",
+    "and",
+    "mostly",
+    "correct",
+    "sentence",
+    "about",
+    "rivers",
+    "cities",
+    "numbers",
+]
 
 
 def make_run(root: Path, n: int) -> Path:
