@@ -76,10 +76,8 @@ def pareto(title: str, points: Sequence[tuple[str, float, float]], x_label: str,
         return ""
     xs = [p[1] for p in points]
     ys = [p[2] for p in points]
-    x_lo, x_hi = min(xs), max(xs)
-    y_lo, y_hi = min(ys), max(ys)
-    x_hi = x_hi if x_hi > x_lo else x_lo + 1.0
-    y_hi = y_hi if y_hi > y_lo else y_lo + 1.0
+    x_lo, x_hi = _span(min(xs), max(xs))
+    y_lo, y_hi = _span(min(ys), max(ys))
     parts = [_frame(title, x_lo, x_hi, x_label=x_label, y_label=y_label)]
     for k, (name, x, y) in enumerate(points):
         dominated = any(ox <= x and oy >= y and (ox, oy) != (x, y) for _, ox, oy in points)
@@ -95,6 +93,14 @@ def pareto(title: str, points: Sequence[tuple[str, float, float]], x_label: str,
             f'fill="currentColor">{escape(name)}</text>'
         )
     return _svg(title, parts)
+
+
+def _span(lo: float, hi: float) -> tuple[float, float]:
+    """A drawable range: equal ends are padded by 10% of their size (not by 1, which dwarfs tiny costs)."""
+    if hi > lo:
+        return lo, hi
+    pad = abs(lo) * 0.1 or 1.0
+    return lo - pad, hi + pad
 
 
 def _frame(title: str, lo: float, hi: float, x_label: str = "", y_label: str = "") -> str:
