@@ -238,6 +238,7 @@ async def score_batch(
     those, None runs all."""
     out: list[dict[str, Score]] = [{} for _ in inputs]
     ok_index = [i for i, item in enumerate(inputs) if item is not None]
+    ready = [item for item in inputs if item is not None]
     for scorer in scorers:
         if deferred is not None and scorer.deferred != deferred:
             continue
@@ -245,10 +246,8 @@ async def score_batch(
             if item is None:
                 for s in unmeasured(scorer.names, "no output: generation failed"):
                     out[i][s.name] = s
-        if not ok_index:
+        if not ready:
             continue
-        batch = [inputs[i] for i in ok_index]
-        ready = [b for b in batch if b is not None]
         try:
             rows = await scorer.ascore(ready, ctx)
         except EvalkitError:
@@ -304,14 +303,16 @@ class RunContext:
     async def complete(self, provider: str, requests: Sequence[Request]) -> list[Completion]:
         backend = self.plan.providers[provider]
         got: dict[str, Completion] = {}
-        misses = lookup_cache(backend, requests, self.cache, lambda r, c: got.__setitem__(r.key, c), "judge")
+
+        def keep(request: Request, completion: Completion) -> None:
+            got[request.key] = completion
+
+        misses = lookup_cache(backend, requests, self.cache, keep, "judge")
         if misses.requests:
             if provider not in self._started:
                 self._started.add(provider)
                 await backend.start()
-            await backend.generate(
-                misses.requests, misses.store(provider, lambda r, c: got.__setitem__(r.key, c))
-            )
+            await backend.generate(misses.requests, misses.store(provider, keep))
         return [got[r.key] for r in requests]
 
     def other_output(self, item: ScoreInput, against: str) -> str | None:
@@ -654,6 +655,3 @@ def describe_plan(plan: Plan) -> dict[str, Any]:
         "run": plan.loaded.config.run.model_dump(mode="json"),
         "requests": len(plan.requests),
     }
-
-
-__all__ = ["EvalkitError", "Plan", "RunObserver", "Runner", "build_plan", "describe_plan"]
