@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -162,20 +163,15 @@ def _prepare_resume(options: RunOptions) -> Prepared:
             "--resume takes the suites, config and variants of the run it resumes; pass no others"
         )
     info = _read_run_info(run_dir)
-    stored = info["options"]
     t0 = time.perf_counter()
-    original = RunOptions(
-        suites=[Path(p) for p in stored["suites"]],
-        config=Path(stored["config"]) if stored["config"] else None,
-        variants=stored["variants"],
-        repeats=stored["repeats"],
-        concurrency=options.concurrency or stored.get("concurrency"),
-        no_cache=options.no_cache or stored.get("no_cache", False),
-        deadline_s=options.deadline_s or stored.get("deadline_s"),
+    stored = _stored_options(info)
+    original = dataclasses.replace(
+        stored,
+        concurrency=options.concurrency or stored.concurrency,
+        no_cache=options.no_cache or stored.no_cache,
+        deadline_s=options.deadline_s or stored.deadline_s,
     )
-    loaded = load_config(original.config)
-    suites = load_suites(list(original.suites))
-    plan = build_plan(loaded, suites, original.variants, original.repeats, original.concurrency)
+    _, plan = _stored_plan(original)
     digest = config_digest(plan)
     if digest != info.get("config_digest"):
         changed = _what_changed(info, plan)
@@ -195,6 +191,27 @@ def _prepare_resume(options: RunOptions) -> Prepared:
         timings={"prepare_s": time.perf_counter() - t0},
     )
     return prepared
+
+
+def _stored_options(info: dict[str, Any]) -> RunOptions:
+    """The options a run recorded in run.json (for --resume and `evalkit score`)."""
+    stored = info["options"]
+    return RunOptions(
+        suites=[Path(p) for p in stored["suites"]],
+        config=Path(stored["config"]) if stored["config"] else None,
+        variants=stored["variants"],
+        repeats=stored["repeats"],
+        concurrency=stored.get("concurrency"),
+        no_cache=stored.get("no_cache", False),
+        deadline_s=stored.get("deadline_s"),
+    )
+
+
+def _stored_plan(options: RunOptions) -> tuple[LoadedConfig, Plan]:
+    """Rebuild a recorded run's plan from its (resolved) suite and config paths."""
+    loaded = load_config(options.config)
+    suites = load_suites(list(options.suites))
+    return loaded, build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
 
 
 def _read_run_info(run_dir: Path) -> dict[str, Any]:
@@ -288,20 +305,12 @@ async def rescore_file(prepared: Prepared, ctx: RunContext, *, deferred: bool | 
             await provider.aclose()
 
 
-def score_run(run_dir: Path, *, no_cache: bool = False, observer: RunObserver | None = None) -> Summary:
+def score_run(run_dir: Path, *, no_cache: bool = False) -> Summary:
     """`evalkit score RUN_DIR`: every scorer again over the stored outputs; no answer is
     regenerated, and identical judge questions come from the cache."""
     info = _read_run_info(run_dir)
-    stored = info["options"]
-    options = RunOptions(
-        suites=[Path(p) for p in stored["suites"]],
-        config=Path(stored["config"]) if stored["config"] else None,
-        variants=stored["variants"],
-        repeats=stored["repeats"],
-        no_cache=no_cache,
-    )
-    loaded = load_config(options.config)
-    plan = build_plan(loaded, load_suites(list(options.suites)), options.variants, options.repeats)
+    options = dataclasses.replace(_stored_options(info), no_cache=no_cache)
+    loaded, plan = _stored_plan(options)
     prepared = Prepared(plan, info["run_id"], run_dir, info["started_at"], options, config_digest(plan))
     prepared.baseline_dir = _baseline_dir(RunOptions(), loaded)
     cache = open_cache(prepared)
