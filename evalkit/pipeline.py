@@ -171,7 +171,7 @@ def _prepare_resume(options: RunOptions) -> Prepared:
         no_cache=options.no_cache or stored.no_cache,
         deadline_s=options.deadline_s or stored.deadline_s,
     )
-    _, plan = _stored_plan(original)
+    loaded, plan = _stored_plan(original)
     digest = config_digest(plan)
     if digest != info.get("config_digest"):
         changed = _what_changed(info, plan)
@@ -190,6 +190,7 @@ def _prepare_resume(options: RunOptions) -> Prepared:
         skip=done,
         timings={"prepare_s": time.perf_counter() - t0},
     )
+    prepared.baseline_dir = _baseline_dir(options, loaded)  # a resumed run is gated like any other
     return prepared
 
 

@@ -233,3 +233,23 @@ def test_secret_canary_never_written(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for name, text in blobs.items():
         for secret in (key, header, query):
             assert secret not in text, f"{secret} leaked into {name}"
+
+
+def test_resumed_run_is_gated_against_baselines(tmp_path: Path) -> None:
+    """A resumed run must reach the same verdict as an uninterrupted one, baselines included."""
+    suite(tmp_path / "s.yaml", 30)
+    with FakeOpenAI() as good:
+        config(tmp_path / "evalkit.yaml", good.url)
+        assert evalkit(tmp_path, "run", "s.yaml", "--out", "a", "--no-baseline").returncode == 0
+        assert evalkit(tmp_path, "baseline", "save", "a").returncode == 0
+    with FakeOpenAI(responder=lambda body: "wrong", latency_s=0.25) as bad:
+        config(tmp_path / "evalkit.yaml", bad.url, ", concurrency: 3")
+        proc = evalkit(tmp_path, "run", "s.yaml", "--out", "b", "--no-cache", wait=False)
+        wait_for_lines(tmp_path / "b" / "results.jsonl", 5)
+        proc.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+        proc.wait(10)  # type: ignore[union-attr]
+        resumed = evalkit(tmp_path, "run", "--resume", "b", "--no-cache")
+    assert resumed.returncode == 1, resumed.stdout + resumed.stderr
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["status"] == "regressed" and summary["baseline"]
+    assert (tmp_path / "b" / "diff.json").exists()
