@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import UserInputError
-from evalkit.store import RESULTS, RUN_INFO, SUMMARY, CaseResult, read_results
+from evalkit.store import RESULTS, RUN_INFO, SUMMARY, CaseResult, read_json, read_results
 from evalkit.suite import Threshold
 from evalkit.summary import GroupSummary, Summary
 
@@ -104,10 +104,7 @@ class Group(BaseModel):
 
 def run_thresholds(run_dir: Path) -> dict[str, dict[str, Threshold]]:
     """Each suite's thresholds as the run recorded them (run.json), so a diff needs no suite files."""
-    try:
-        info = json.loads((run_dir / RUN_INFO).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+    info = read_json(run_dir / RUN_INFO, {})
     out: dict[str, dict[str, Threshold]] = {}
     for suite in info.get("config", {}).get("suites", []):
         out[suite["name"]] = {
@@ -135,10 +132,7 @@ def groups_from_run(run_dir: Path, summary_groups: Sequence[GroupSummary] | None
     come from `summary_groups` when given, else from the run's summary.json."""
     if not (run_dir / RESULTS).exists():
         raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
-    try:
-        info = json.loads((run_dir / RUN_INFO).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        info = {}
+    info = read_json(run_dir / RUN_INFO, {})
     if summary_groups is None and (run_dir / SUMMARY).exists():
         summary_groups = Summary.model_validate_json((run_dir / SUMMARY).read_text()).groups
     config = info.get("config", {})

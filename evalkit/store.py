@@ -151,6 +151,14 @@ def rewrite_results(path: Path, results: Iterable[CaseResult]) -> None:
     os.replace(tmp, path)
 
 
+def read_json(path: Path, default: Any = None) -> Any:
+    """A run-directory JSON file, or `default` when it is missing or unreadable (older runs)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return default
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temp file + rename), secrets scrubbed."""
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -18,15 +18,11 @@ import jinja2
 from markupsafe import Markup
 
 from evalkit.report import charts
-from evalkit.store import DIFF, RESULTS, RUN_INFO, SUMMARY, read_results
+from evalkit.store import DIFF, RESULTS, RUN_INFO, SUMMARY, read_json, read_results
 
 TEMPLATES = Path(__file__).parent / "templates"
 REPORT = "report.html"
 BASELINE_OUTPUTS = "baseline.jsonl"  # the compared baseline cases, copied in at gate time
-
-
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 class _Strings:
@@ -46,9 +42,9 @@ class _Strings:
 
 
 def build_data(run_dir: Path) -> dict[str, Any]:
-    summary = _read_json(run_dir / SUMMARY) or {}
-    diff = _read_json(run_dir / DIFF)
-    info = _read_json(run_dir / RUN_INFO) or {}
+    summary = read_json(run_dir / SUMMARY) or {}
+    diff = read_json(run_dir / DIFF)
+    info = read_json(run_dir / RUN_INFO) or {}
     baseline: dict[tuple[str, str, str, int], dict[str, Any]] = {}
     if (run_dir / BASELINE_OUTPUTS).exists():
         for line in (run_dir / BASELINE_OUTPUTS).read_text().splitlines():
