@@ -127,9 +127,14 @@ def baseline_paths(root: Path, suite: str, variant: str) -> tuple[Path, Path]:
     return folder / f"{_safe(variant)}.jsonl", folder / f"{_safe(variant)}.meta.json"
 
 
-def groups_from_run(run_dir: Path, summary_groups: Sequence[GroupSummary] | None = None) -> list[Group]:
+def groups_from_run(
+    run_dir: Path,
+    summary_groups: Sequence[GroupSummary] | None = None,
+    results: Sequence[CaseResult] | None = None,
+) -> list[Group]:
     """Read a run directory into groups (suite × variant) with provenance. Metric directions
-    come from `summary_groups` when given, else from the run's summary.json."""
+    come from `summary_groups` and results from `results` when the caller already has them,
+    else from the run's summary.json and results.jsonl."""
     if not (run_dir / RESULTS).exists():
         raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
     info = read_json(run_dir / RUN_INFO, {})
@@ -139,7 +144,7 @@ def groups_from_run(run_dir: Path, summary_groups: Sequence[GroupSummary] | None
     suite_hashes = {s["name"]: s.get("content_hash") for s in config.get("suites", [])}
     variants = config.get("variants", {})
     by_group: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
-    for r in read_results(run_dir / RESULTS):
+    for r in results if results is not None else read_results(run_dir / RESULTS):
         by_group[(r.suite, r.variant)].append(r)
     out = []
     for (suite, variant), results in sorted(by_group.items()):

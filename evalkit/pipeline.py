@@ -32,6 +32,7 @@ from evalkit.store import (
     RESULTS,
     RUN_INFO,
     SUMMARY,
+    CaseResult,
     ResultWriter,
     prepare_run_dir,
     read_results,
@@ -356,7 +357,7 @@ def finalize(prepared: Prepared, *, interrupted: bool = False, aborted: str | No
     failed = any(not t.passed for g in groups for t in g.thresholds)
     diff = None
     if prepared.baseline_dir is not None and results and not interrupted:
-        diff = gate(prepared, groups)
+        diff = gate(prepared, groups, results)
     regressions = [
         f"{g.suite} · {g.variant} · {m.metric}"
         for g in (diff.groups if diff else [])
@@ -397,10 +398,10 @@ def finalize(prepared: Prepared, *, interrupted: bool = False, aborted: str | No
     return summary
 
 
-def gate(prepared: Prepared, groups: Sequence[GroupSummary]) -> DiffReport:
-    """Diff this run's groups against the baselines folder, from the files on disk."""
+def gate(prepared: Prepared, groups: Sequence[GroupSummary], results: Sequence[CaseResult]) -> DiffReport:
+    """Diff this run's groups against the baselines folder."""
     assert prepared.baseline_dir is not None
-    candidates = groups_from_run(prepared.run_dir, groups)
+    candidates = groups_from_run(prepared.run_dir, groups, results)
     baselines = [baseline.load(prepared.baseline_dir, g.suite, g.variant) for g in candidates]
     thresholds = {s.name: s.thresholds for s in prepared.plan.suites}
     # the compared baseline cases travel with the run, so its report needs nothing else
