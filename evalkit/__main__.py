@@ -1,3 +1,5 @@
 from evalkit.cli import main
 
-main()
+# Guarded: local engines (vLLM) start worker processes that re-import the main module.
+if __name__ == "__main__":
+    main()

