@@ -43,7 +43,9 @@ def req(repeat: int = 0, **params: Any) -> Request:
 def test_sampling_params_per_request() -> None:
     greedy = _sampling_params(dict, req())
     assert greedy == {"temperature": 0.0, "max_tokens": 128}  # never vLLM's own default of 16 tokens
-    sampled = _sampling_params(dict, req(repeat=2, temperature=0.7, top_p=0.9, max_tokens=5, stop=["\n"], seed=7))
+    sampled = _sampling_params(
+        dict, req(repeat=2, temperature=0.7, top_p=0.9, max_tokens=5, stop=["\n"], seed=7)
+    )
     # each repeat gets its own reproducible seed, so repeats measure variation instead of copying
     assert sampled == {"temperature": 0.7, "top_p": 0.9, "max_tokens": 5, "stop": ["\n"], "seed": 9}
 
@@ -72,7 +74,7 @@ def test_without_vllm_a_clear_install_hint_and_exit_2(workdir: Path, cli: Cli) -
 
 def test_missing_model_folder_is_a_usage_error(tmp_path: Path) -> None:
     provider = VLLMProvider("gpu", VLLMSettings(model_path=str(tmp_path / "nope")))
-    with pytest.raises(Exception, match="is not a folder|needs vLLM"):
+    with pytest.raises(Exception, match=r"is not a folder|needs vLLM"):
         provider.check()
 
 
@@ -134,7 +136,9 @@ def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers
         assert row["provider"] == "vllm" and row["finish_reason"] in ("stop", "length")
         assert row["usage"]["input_tokens"] > 10 and 0 < row["usage"]["output_tokens"] <= 32
         assert row["model_version"].startswith("SmolLM2-135M-Instruct.Q4_1")
-        assert row["latency_ms"] > 0 and row["ttft_ms"] is not None and 0 < row["ttft_ms"] <= row["latency_ms"]
+        assert (
+            row["latency_ms"] > 0 and row["ttft_ms"] is not None and 0 < row["ttft_ms"] <= row["latency_ms"]
+        )
     assert len({row["output"] for row in full}) >= 10  # real answers, one per question
     contains = [row["scores"]["contains"]["value"] for row in full]
     assert sum(contains) / len(contains) >= 0.5  # the model answers most of them right
@@ -151,7 +155,18 @@ def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers
     # backend parity: same weights, greedy decoding — the paired gate finds no difference
     diff_json = tmp_path / "parity.json"
     proc = subprocess.run(
-        [python, "-m", "evalkit", "diff", str(run_dir), str(run_dir), "--pair", "hf=vllm", "--json", str(diff_json)],
+        [
+            python,
+            "-m",
+            "evalkit",
+            "diff",
+            str(run_dir),
+            str(run_dir),
+            "--pair",
+            "hf=vllm",
+            "--json",
+            str(diff_json),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -160,6 +175,8 @@ def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (group,) = json.loads(diff_json.read_text())["groups"]
-    assert group["variant"] == "vllm" and group["baseline_variant"] == "hf" and group["verdict"] != "regressed"
+    assert (
+        group["variant"] == "vllm" and group["baseline_variant"] == "hf" and group["verdict"] != "regressed"
+    )
     assert group["outputs_compared"] == 12 and group["outputs_identical"] >= 9
     assert "outputs identical to the baseline's" in proc.stdout
