@@ -70,7 +70,7 @@ def vllm_settings(args: argparse.Namespace) -> Any:
     return VLLMSettings(
         model_path=args.model,
         dtype="float32" if cpu else "auto",
-        enforce_eager=True if cpu else None,
+        enforce_eager=True if cpu and not args.compile else None,
         gpu_memory_utilization=0.3 if cpu else 0.85,
         max_model_len=2048,
     )
@@ -148,7 +148,7 @@ def run_server(args: argparse.Namespace, reqs: list[Any]) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", path,
            "--served-model-name", "bench", "--host", "127.0.0.1", "--port", str(port),
            "--max-model-len", "2048", "--gpu-memory-utilization", "0.3" if cpu else "0.85",
-           ] + (["--dtype", "float32", "--enforce-eager"] if cpu else [])  # fmt: skip
+           ] + (["--dtype", "float32"] if cpu else []) + (["--enforce-eager"] if cpu and not args.compile else [])  # fmt: skip
     env = {**os.environ, "VLLM_LOGGING_LEVEL": "WARNING"}
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -202,6 +202,9 @@ def main() -> None:
     parser.add_argument("--hf-batch-size", type=int, default=32)
     parser.add_argument("--per-prompt-sample", type=int, default=None, help="default: 32 on cpu, all on cuda")
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument(
+        "--compile", action="store_true", help="on cpu, let vLLM compile the model (slow first start, cached)"
+    )
     parser.add_argument("--only", help=argparse.SUPPRESS)  # internal: run one mode, print JSON
     args = parser.parse_args()
     if args.per_prompt_sample is None and args.device == "cpu":
@@ -213,7 +216,13 @@ def main() -> None:
         return
 
     results: dict[str, dict[str, Any]] = {}
-    forwarded = [a for a in sys.argv[1:] if not a.startswith("--modes")]
+    forwarded: list[str] = []
+    skip_next = False
+    for arg in sys.argv[1:]:  # the same options, less --modes
+        if skip_next or arg.startswith("--modes"):
+            skip_next = arg == "--modes"
+            continue
+        forwarded.append(arg)
     for mode in args.modes.split(","):
         proc = subprocess.run(
             [sys.executable, __file__, *forwarded, "--only", mode],

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.providers.base import GenerationParams
+from evalkit.rag.settings import RagSettings, expand_sweeps
 from evalkit.yamlfile import format_validation_error, load_yaml
 
 DEFAULT_CONFIG_NAME = "evalkit.yaml"
@@ -67,6 +68,7 @@ class Variant(Strict):
     params: GenerationParams = Field(default_factory=GenerationParams)
     fallback: str | None = None  # provider to ask when this one fails after its retries
     description: str | None = None
+    rag: RagSettings | None = None  # retrieve context for each case (see evalkit.rag)
 
 
 class RunSettings(Strict):
@@ -101,6 +103,7 @@ class Config(Strict):
     @classmethod
     def _name_variants(cls, value: Any) -> Any:
         if isinstance(value, dict):
+            value = expand_sweeps(value)
             return {
                 name: ({**spec, "name": name} if isinstance(spec, dict) else spec)
                 for name, spec in value.items()
@@ -166,6 +169,14 @@ def load_config(path: Path | None) -> LoadedConfig:
                 f"variants.{name}.fallback: unknown provider '{variant.fallback}'{hint}",
                 path=path,
                 line=doc.line_of(("variants", name, "fallback")),
+            )
+        rag = variant.rag
+        if rag is not None and rag.corpus is not None and not loaded.resolve(rag.corpus).is_dir():
+            raise UserInputError(
+                f"variants.{name}.rag.corpus: '{rag.corpus}' is not a folder",
+                path=path,
+                line=doc.line_of(("variants", name, "rag", "corpus"))
+                or doc.line_of(("variants", name.split(".", 1)[0], "rag", "corpus")),  # a swept variant
             )
         if variant.prompt is not None and not loaded.resolve(variant.prompt).is_file():
             raise UserInputError(

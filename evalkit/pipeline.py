@@ -22,7 +22,7 @@ from evalkit import baseline
 from evalkit.baseline import DEFAULT_DIR as DEFAULT_BASELINES
 from evalkit.baseline import groups_from_run, has_baselines
 from evalkit.cache import ResponseCache
-from evalkit.config import LoadedConfig, load_config
+from evalkit.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
 from evalkit.diff import DiffReport, diff_runs
 from evalkit.errors import EvalkitError, UserInputError
 from evalkit.report import html, junit, markdown
@@ -88,7 +88,9 @@ def suite_paths(given: Sequence[Path], loaded: LoadedConfig) -> list[Path]:
     paths: list[Path] = []
     for p in raw:
         if p.is_dir():
-            found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+            found = sorted(
+                f for f in [*p.glob("*.yaml"), *p.glob("*.yml")] if f.stem != Path(DEFAULT_CONFIG_NAME).stem
+            )  # a config beside its suites is not a suite
             if not found:
                 raise UserInputError("no .yaml suites in this folder", path=p)
             paths.extend(found)

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
@@ -25,10 +25,18 @@ from evalkit.cache import ResponseCache, request_key
 from evalkit.config import LoadedConfig, Pricing, Variant
 from evalkit.errors import EvalkitError, RunDeadlineError, UserInputError, did_you_mean
 from evalkit.providers.base import Completion, Message, OnCompletion, Provider, Request
+from evalkit.rag.types import RetrievedChunk
 from evalkit.scorers.base import Score, ScoreInput, Scorer, ScoringContext, build_scorer, unmeasured
 from evalkit.store import CaseResult, ResultWriter, StoredScore
 from evalkit.suite import Case, Suite
 from evalkit.summary import SPECIAL_METRICS
+from evalkit.templating import TemplateError, compile_template, render, uses_variables
+
+if TYPE_CHECKING:
+    from evalkit.rag.retrievers import Retriever
+
+
+RETRIEVAL_FAILURE = "retrieval failure: the retriever returned nothing for this case's query"
 
 
 class RunObserver(Protocol):
@@ -53,14 +61,20 @@ class Plan:
     scorers: dict[str, list[Scorer]]
     requests: list[Request]
     repeats: dict[str, int] = field(default_factory=dict)
+    rag: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant → retriever and index facts
 
     def requests_by_provider(self, skip: set[str] | None = None) -> dict[str, list[Request]]:
+        """What each provider must generate: not what is done, nor what retrieval failed for."""
         provider_of = {v.name: v.provider for v in self.variants}
         out: dict[str, list[Request]] = defaultdict(list)
         for r in self.requests:
-            if skip is None or r.key not in skip:
+            if (skip is None or r.key not in skip) and r.retrieval != ():
                 out[provider_of[r.variant]].append(r)
         return out
+
+    def retrieval_failures(self, skip: set[str] | None = None) -> list[Request]:
+        """RAG requests whose retrieval found nothing: recorded as errors, never sent to a model."""
+        return [r for r in self.requests if r.retrieval == () and (skip is None or r.key not in skip)]
 
 
 def build_plan(
@@ -105,6 +119,7 @@ def build_plan(
     providers = _build_providers(loaded, variants, concurrency, extra=judges)
     prompts = {v.name: loaded.resolve(v.prompt).read_text(encoding="utf-8") for v in variants if v.prompt}
 
+    retrievers = {v.name: _build_retriever(loaded, v) for v in variants if v.rag is not None}
     requests: list[Request] = []
     repeat_counts: dict[str, int] = {}
     for suite in suites:
@@ -112,8 +127,20 @@ def build_plan(
         repeat_counts[suite.name] = n_repeats
         for variant in variants:
             params = suite.params.merged(variant.params)
+            retrieved = (
+                _retrieve(suite, variant, retrievers[variant.name], prompts.get(variant.name))
+                if variant.name in retrievers
+                else {}
+            )
             for case in suite.cases:
-                messages = suite.render_messages(case, variant, prompts.get(variant.name))
+                query, chunks = retrieved.get(case.id, (None, None))
+                extra = None if chunks is None else rag_variables(chunks)
+                messages = suite.render_messages(case, variant, prompts.get(variant.name), extra)
+                input_messages = (
+                    None
+                    if chunks is None
+                    else suite.render_messages(case, variant, prompts.get(variant.name), RAG_PLACEHOLDER)
+                )
                 for rep in range(n_repeats):
                     requests.append(
                         Request(
@@ -125,11 +152,63 @@ def build_plan(
                             messages=messages,
                             params=params,
                             model=variant.model,
+                            retrieval=None if chunks is None else tuple(chunks),
+                            retrieval_query=query,
+                            input_messages=input_messages,
                         )
                     )
     for provider in providers.values():
         provider.check()
-    return Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts)
+    rag = {name: r.describe() for name, r in retrievers.items()}
+    return Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts, rag)
+
+
+def _build_retriever(loaded: LoadedConfig, variant: Variant) -> Retriever:
+    from evalkit.rag.retrievers import build_retriever
+
+    assert variant.rag is not None
+    try:
+        return build_retriever(variant.rag, loaded.resolve)
+    except UserInputError as exc:
+        raise UserInputError(f"variants.{variant.name}.rag: {exc}", path=loaded.path) from None
+
+
+def _retrieve(
+    suite: Suite, variant: Variant, retriever: Retriever, variant_prompt: str | None
+) -> dict[str, tuple[str, list[RetrievedChunk]]]:
+    """Each case's chunks for a RAG variant, retrieved once for all its repeats."""
+    assert variant.rag is not None
+    sources = suite.templates_for(suite.cases[0], variant, variant_prompt) if suite.cases else []
+    if sources and not any(uses_variables(src, ("context", "documents")) for src in sources):
+        raise UserInputError(
+            f"variant '{variant.name}' retrieves context, but the prompt of suite '{suite.name}' uses "
+            "neither {{ context }} nor {{ documents }}: give the variant a `prompt:` template that does",
+            path=suite.source_path,
+        )
+    query_template = compile_template(variant.rag.query)
+    queries = []
+    for case in suite.cases:
+        try:
+            queries.append(render(query_template, case.vars))
+        except TemplateError as exc:
+            raise UserInputError(
+                f"case '{case.id}' ({case.origin}), variant '{variant.name}': rag.query: {exc}"
+            ) from None
+    found = retriever.retrieve(queries, variant.rag.top_k)
+    return {case.id: (query, chunks) for case, query, chunks in zip(suite.cases, queries, found, strict=True)}
+
+
+RAG_PLACEHOLDER: dict[str, Any] = {"context": "{context}", "documents": []}
+
+
+def rag_variables(chunks: Sequence[RetrievedChunk]) -> dict[str, Any]:
+    """What a RAG prompt template gets: `documents` (a list) and `context` (them, as text)."""
+    documents = [
+        {"rank": i, "id": c.id, "doc_id": c.doc_id, "text": c.text, "score": c.score}
+        for i, c in enumerate(chunks, start=1)
+    ]
+    context = "\n\n".join(f"[{d['rank']}] ({d['doc_id']}) {d['text']}" for d in documents)
+    return {"documents": documents, "context": context}
 
 
 def _build_providers(
@@ -237,13 +316,16 @@ async def score_batch(
     scores unmeasured. `deferred`: False skips scorers that need the whole run, True runs only
     those, None runs all."""
     out: list[dict[str, Score]] = [{} for _ in inputs]
-    ok_index = [i for i, item in enumerate(inputs) if item is not None]
-    ready = [item for item in inputs if item is not None]
     for scorer in scorers:
         if deferred is not None and scorer.deferred != deferred:
             continue
+        ok_index: list[int] = []
+        ready: list[ScoreInput] = []
         for i, item in enumerate(inputs):
-            if item is None:
+            if item is not None and (item.generated or not scorer.needs_output):
+                ok_index.append(i)
+                ready.append(item)
+            else:
                 for s in unmeasured(scorer.names, "no output: generation failed"):
                     out[i][s.name] = s
         if not ready:
@@ -268,11 +350,20 @@ async def score_batch(
 
 
 def score_input(
-    suite: str, case: Case, variant: str, repeat: int, messages: Sequence[Message], output: str
+    suite: str,
+    case: Case,
+    variant: str,
+    repeat: int,
+    messages: Sequence[Message],
+    output: str | None,
+    retrieval: Sequence[RetrievedChunk] | None = None,
+    query: str | None = None,
 ) -> ScoreInput:
+    """What scorers see of one result; `output` None = generation (or retrieval) failed."""
     prompt = "\n".join(f"{m.role}: {m.content}" for m in messages)
     return ScoreInput(
-        output=output,
+        output=output or "",
+        generated=output is not None,
         references=case.references,
         vars=case.vars,
         case_id=case.id,
@@ -280,6 +371,10 @@ def score_input(
         variant=variant,
         repeat=repeat,
         prompt=prompt,
+        retrieval_ids=None if retrieval is None else tuple(c.id for c in retrieval),
+        query=query,
+        contexts=tuple(c.text for c in retrieval or ()),
+        relevant_ids=case.relevant_ids,
     )
 
 
@@ -459,6 +554,10 @@ class Runner:
 
                 return on_completion
 
+            provider_of = {v.name: v.provider for v in self.plan.variants}
+            for request in self.plan.retrieval_failures(self.skip):
+                failure = Completion(error=RETRIEVAL_FAILURE)
+                queue.put_nowait((request, failure, provider_of[request.variant], None))
             jobs = [
                 self._generate(name, reqs, queue, on_completion=primary_done(name))
                 for name, reqs in self.plan.requests_by_provider(self.skip).items()
@@ -542,15 +641,15 @@ class Runner:
             by_suite[item[0].suite].append(item)
         for suite_name, items in by_suite.items():
             inputs = [
-                None
-                if completion.error is not None or completion.text is None
-                else score_input(
+                score_input(
                     suite_name,
                     self.cases[(suite_name, request.case_id)],
                     request.variant,
                     request.repeat,
                     request.messages,
-                    completion.text,
+                    completion.text if completion.error is None else None,
+                    request.retrieval,
+                    request.retrieval_query,
                 )
                 for request, completion, _, _ in items
             ]
@@ -596,6 +695,9 @@ class Runner:
             cached=completion.cached,
             attempts=completion.attempts,
             fallback_from=fallback_from,
+            retrieval_query=request.retrieval_query,
+            retrieval_ids=None if request.retrieval is None else [c.id for c in request.retrieval],
+            retrieval=None if request.retrieval is None else list(request.retrieval),
             scores={
                 name: StoredScore(value=s.value, passed=s.passed, reason=s.reason)
                 for name, s in scores.items()
@@ -604,8 +706,12 @@ class Runner:
 
 
 def input_hash(request: Request, references: Sequence[str]) -> str:
-    """What the case asked and expected: a changed input is reported, never called a regression."""
-    payload = {"messages": [m.model_dump() for m in request.messages], "references": list(references)}
+    """What the case asked and expected: a changed input is reported, never called a regression.
+    For RAG variants the retrieved context is left out: it is the variant's doing, not the case's."""
+    messages = request.input_messages if request.input_messages is not None else request.messages
+    payload: dict[str, Any] = {"messages": [m.model_dump() for m in messages], "references": list(references)}
+    if request.retrieval_query is not None:
+        payload["query"] = request.retrieval_query
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -632,15 +738,15 @@ async def rescore(
         for start in range(0, len(indices), 512):
             chunk = indices[start : start + 512]
             inputs = [
-                None
-                if results[i].output is None
-                else score_input(
+                score_input(
                     suite_name,
                     cases[(suite_name, results[i].case_id)],
                     results[i].variant,
                     results[i].repeat,
                     results[i].messages,
-                    results[i].output or "",
+                    results[i].output if results[i].error is None else None,
+                    results[i].retrieval,
+                    results[i].retrieval_query,
                 )
                 for i in chunk
             ]
@@ -674,4 +780,5 @@ def describe_plan(plan: Plan) -> dict[str, Any]:
         ],
         "run": plan.loaded.config.run.model_dump(mode="json"),
         "requests": len(plan.requests),
+        "rag": plan.rag,
     }

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit import secrets
 from evalkit.errors import UserInputError
 from evalkit.providers.base import Message, Usage
+from evalkit.rag.types import RetrievedChunk
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
@@ -55,6 +56,9 @@ class CaseResult(BaseModel):
     cached: bool = False
     attempts: int = 1
     fallback_from: str | None = None  # the provider that failed before `provider` answered
+    retrieval_query: str | None = None  # RAG variants: what the retriever searched for
+    retrieval_ids: list[str] | None = None  # ... the chunks it put in the prompt, best first
+    retrieval: list[RetrievedChunk] | None = None  # ... with their documents, scores and texts
     scores: dict[str, StoredScore] = Field(default_factory=dict)
 
     @property

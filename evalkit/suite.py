@@ -31,7 +31,7 @@ from evalkit.providers.base import GenerationParams, Message
 from evalkit.templating import TemplateError, compile_template, render
 from evalkit.yamlfile import format_validation_error, load_yaml
 
-RESERVED_CASE_FIELDS = ("id", "reference", "references", "tags", "metadata", "messages")
+RESERVED_CASE_FIELDS = ("id", "reference", "references", "tags", "metadata", "messages", "relevant_ids")
 
 
 class Strict(BaseModel):
@@ -51,6 +51,8 @@ class CaseSpec(Strict):
     references: list[str] | None = None
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # RAG: the gold document ids ("guide.md") or chunk ids ("guide.md#1200") for this question
+    relevant_ids: list[str] = Field(default_factory=list)
 
     @field_validator("id", mode="before")
     @classmethod
@@ -82,7 +84,9 @@ class DatasetCases(Strict):
     dataset: str
     split: str = "train"
     config_name: str | None = None
-    fields: dict[Literal["id", "reference", "references", "tags"], str] = Field(default_factory=dict)
+    fields: dict[Literal["id", "reference", "references", "tags", "relevant_ids"], str] = Field(
+        default_factory=dict
+    )
     vars: list[str] | dict[str, str] | None = None  # columns to expose (renamed if a mapping)
     limit: int | None = Field(default=None, gt=0)
 
@@ -150,6 +154,7 @@ class Case:
     metadata: dict[str, Any]
     messages: tuple[MessageTemplate, ...] | None
     origin: str  # "file:line", for error messages
+    relevant_ids: tuple[str, ...] = ()
 
     @property
     def reference(self) -> str | None:
@@ -181,7 +186,7 @@ class Suite:
         return compiled
 
     def render_messages(
-        self, case: Case, variant: Variant, variant_prompt: str | None
+        self, case: Case, variant: Variant, variant_prompt: str | None, extra: dict[str, Any] | None = None
     ) -> tuple[Message, ...]:
         """The chat messages for one case under one variant; errors name the case."""
         if case.messages is not None:
@@ -194,17 +199,28 @@ class Suite:
         out: list[Message] = []
         try:
             if system is not None and (not templates or templates[0].role != "system"):
-                out.append(Message(role="system", content=self._render(system, case)))
+                out.append(Message(role="system", content=self._render(system, case, extra)))
             for t in templates:
-                out.append(Message(role=t.role, content=self._render(t.content, case)))
+                out.append(Message(role=t.role, content=self._render(t.content, case, extra)))
         except TemplateError as exc:
             raise UserInputError(
                 f"case '{case.id}' ({case.origin}), variant '{variant.name}': {exc}"
             ) from None
         return tuple(out)
 
-    def _render(self, source: str, case: Case) -> str:
-        return render(self.template(source), case.vars)
+    def _render(self, source: str, case: Case, extra: dict[str, Any] | None = None) -> str:
+        return render(self.template(source), {**case.vars, **extra} if extra else case.vars)
+
+    def templates_for(self, case: Case, variant: Variant, variant_prompt: str | None) -> list[str]:
+        """The template sources a case renders under a variant (to check what they use)."""
+        if case.messages is not None:
+            sources = [t.content for t in case.messages]
+        elif variant_prompt is not None:
+            sources = [variant_prompt]
+        else:
+            sources = [t.content for t in self.messages]
+        system = variant.system if variant.system is not None else self.system
+        return [*sources, *([system] if system else [])]
 
 
 def load_suite(path: Path) -> Suite:
@@ -290,6 +306,7 @@ def _case_from_spec(spec: CaseSpec, origin: str) -> Case:
         metadata=dict(spec.metadata),
         messages=tuple(spec.messages) if spec.messages is not None else None,
         origin=origin,
+        relevant_ids=tuple(spec.relevant_ids),
     )
 
 
@@ -359,6 +376,9 @@ def _flat_row_to_case(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("references") not in (None, ""):
         refs = row["references"]
         case["references"] = refs if isinstance(refs, list) else str(refs).split("|")
+    if row.get("relevant_ids") not in (None, ""):
+        ids = row["relevant_ids"]
+        case["relevant_ids"] = ids if isinstance(ids, list) else [i for i in str(ids).split("|") if i]
     if row.get("tags") not in (None, ""):
         tags = row["tags"]
         case["tags"] = (
@@ -417,6 +437,8 @@ def _cases_from_dataset(src: DatasetCases, base: Path, suite_path: Path) -> Iter
             record["reference"] = row[src.fields["reference"]]
         if "references" in src.fields:
             record["references"] = list(row[src.fields["references"]])
+        if "relevant_ids" in src.fields:
+            record["relevant_ids"] = [str(i) for i in row[src.fields["relevant_ids"]]]
         if "tags" in src.fields:
             tags = row[src.fields["tags"]]
             record["tags"] = list(tags) if isinstance(tags, list) else [str(tags)]
@@ -438,7 +460,9 @@ def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
     payload = {
         "spec": spec.model_dump(mode="json", exclude={"cases"}),
         "cases": [
-            [c.id, c.vars, list(c.references), [m.model_dump() for m in c.messages or ()]] for c in cases
+            [c.id, c.vars, list(c.references), [m.model_dump() for m in c.messages or ()]]
+            + ([list(c.relevant_ids)] if c.relevant_ids else [])
+            for c in cases
         ],
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()

@@ -106,6 +106,7 @@ class GroupSummary(Model):
     error_rate: float
     cached: int = 0
     fallbacks: int = 0
+    retrieval_failures: int | None = None  # RAG variants: cases whose retrieval found nothing (also errors)
     passed: int
     pass_rate: float | None
     pass_rate_ci: tuple[float, float] | None = None
@@ -239,6 +240,11 @@ def summarize_group(
         error_rate=errors / len(results),
         cached=sum(1 for r in results if r.cached),
         fallbacks=sum(1 for r in results if r.fallback_from is not None),
+        retrieval_failures=(
+            sum(1 for r in results if r.retrieval_ids == [])
+            if any(r.retrieval_ids is not None for r in results)
+            else None
+        ),
         passed=passed,
         pass_rate=(passed / len(judged)) if judged else None,
         pass_rate_ci=wilson_interval(passed, len(judged)) if judged else None,

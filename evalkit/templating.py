@@ -40,3 +40,14 @@ def render(template: jinja2.Template, variables: dict[str, Any]) -> str:
         raise TemplateError(f"template tried something unsafe: {exc}") from None
     except Exception as exc:  # any other render failure is still the user's template
         raise TemplateError(f"template failed to render: {type(exc).__name__}: {exc}") from None
+
+
+def uses_variables(source: str, names: tuple[str, ...]) -> bool:
+    """Whether a template refers to any of `names` (a syntax error counts as no)."""
+    from jinja2 import meta
+
+    try:
+        found = meta.find_undeclared_variables(environment().parse(source))
+    except jinja2.TemplateSyntaxError:
+        return False
+    return bool(found & set(names))

@@ -79,7 +79,7 @@ def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]
             continue
         info = current.model_fields.get(str(part))
         if info is None:
-            break
+            continue  # a key of a mapping (a variant's name, say): the model stays the same
         annotation = info.annotation
         for candidate in getattr(annotation, "__args__", ()) or (annotation,):
             inner = getattr(candidate, "__args__", ())

@@ -331,20 +331,31 @@ def cache_clear(
 class ListWhat(StrEnum):
     providers = "providers"
     scorers = "scorers"
+    retrievers = "retrievers"
 
 
 @app.command(name="list")
-def list_(what: Annotated[ListWhat, typer.Argument(help="providers or scorers")]) -> None:
-    """List the registered providers or scorers (built-in and plugins)."""
+def list_(what: Annotated[ListWhat, typer.Argument(help="providers, scorers or retrievers")]) -> None:
+    """List the registered providers, scorers or custom retrievers (built-in and plugins)."""
     from rich.table import Table
 
     from evalkit import registry
     from evalkit.cli.render import console
 
-    reg = registry.providers if what is ListWhat.providers else registry.scorers
+    if what is ListWhat.retrievers:
+        from evalkit.rag.retrievers import retrievers as reg
+        from evalkit.rag.settings import BUILTIN_RETRIEVERS
+
+        for name in BUILTIN_RETRIEVERS:
+            console.print(f"{name}  [dim](built in: over the LanceDB index of a corpus)[/]", highlight=False)
+    else:
+        reg = registry.providers if what is ListWhat.providers else registry.scorers
     table = Table("name", "from", "description")
     for entry in reg.entries():
         obj = reg.get(entry.name)
         doc = getattr(obj, "description", "") or (obj.__doc__ or "").strip().split("\n")[0]
         table.add_row(entry.name, entry.source, doc)
-    console.print(table)
+    if table.row_count:
+        console.print(table)
+    elif what is ListWhat.retrievers:
+        console.print("no custom retrievers registered (see README, RAG variants)")

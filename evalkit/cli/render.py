@@ -101,6 +101,18 @@ def summary_tables(summary: Summary) -> list[Table]:
             ("from cache", [str(g.cached) for g in groups]),
             ("pass rate", [_pct(g.pass_rate) for g in groups]),
         ]
+        if any(g.retrieval_failures is not None for g in groups):
+            rows.append(
+                (
+                    "retrieval failures",
+                    [
+                        "–"
+                        if g.retrieval_failures is None
+                        else (f"[red]{n}[/]" if (n := g.retrieval_failures) else "0")
+                        for g in groups
+                    ],
+                )
+            )
         names: list[str] = []
         for g in groups:
             names += [n for n in [*g.metrics, *g.corpus] if n not in names]

@@ -8,6 +8,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit.rag.types import RetrievedChunk
+
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -49,6 +51,13 @@ class Request(BaseModel):
     messages: tuple[Message, ...]
     params: GenerationParams
     model: str | None = None
+    # what a RAG variant retrieved for this case (already rendered into `messages`); an empty
+    # tuple is a retrieval failure, None means the variant does not retrieve
+    retrieval: tuple[RetrievedChunk, ...] | None = None
+    retrieval_query: str | None = None  # what was searched for
+    # RAG: the messages with the retrieved context left out, for the input hash - a different
+    # retrieval is what a RAG variant changes, not a different question (the gate must pair them)
+    input_messages: tuple[Message, ...] | None = None
 
 
 class Usage(BaseModel):

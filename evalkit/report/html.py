@@ -90,6 +90,10 @@ def build_data(run_dir: Path) -> dict[str, Any]:
                 "rg": key in regressed_cases,
                 "c": r.cached,
                 "fb": r.fallback_from,
+                "rq": s(r.retrieval_query),
+                "rt": None
+                if r.retrieval is None
+                else [[s(c.id), s(c.doc_id), c.score, s(c.text)] for c in r.retrieval],
             }
         )
     return {"strings": s.table, "cases": cases, "summary": summary, "diff": diff, "run": _run_meta(info)}

@@ -36,6 +36,12 @@ class ScoreInput:
     variant: str = ""
     repeat: int = 0
     prompt: str = ""  # the rendered conversation the output answers (for judges)
+    # RAG variants: what was retrieved (ids best first, and texts), and the case's gold ids
+    retrieval_ids: tuple[str, ...] | None = None
+    query: str | None = None  # what the retriever searched for
+    contexts: tuple[str, ...] = ()
+    relevant_ids: tuple[str, ...] = ()
+    generated: bool = True  # False: generation failed (or retrieval did); `output` is then empty
 
 
 class ScoringContext(Protocol):
@@ -57,6 +63,7 @@ class Scorer(ABC):
     names: tuple[str, ...] = ()
     higher_is_better: bool = True
     needs_reference: bool = False
+    needs_output: bool = True  # False: also scores cases whose generation failed (retrieval metrics)
     pass_fail: bool = False  # True when `passed` is the primary result (exact, regex, ...)
     deferred: bool = False  # needs every output of the run: scored once generation is done
     provider_name: str | None = None  # a configured provider this scorer calls (judges)

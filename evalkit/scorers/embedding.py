@@ -6,13 +6,13 @@ scores at once), and each case's references are encoded once and remembered.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from evalkit.errors import UserInputError
 from evalkit.heavy import IMPORT_LOCK
+from evalkit.providers.embedded import quiet_libraries
 from evalkit.registry import scorer
 from evalkit.scorers.base import Score, ScoreInput, Scorer
 
@@ -30,7 +30,7 @@ def default_model_path() -> str:
 @lru_cache(maxsize=4)
 def load_model(path: str, device: str | None) -> Any:
     """One SentenceTransformer per (path, device) per process."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    quiet_libraries()  # offline, and no library progress bars under evalkit's own
     with IMPORT_LOCK:
         try:
             from sentence_transformers import SentenceTransformer

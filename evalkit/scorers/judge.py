@@ -22,17 +22,22 @@ from evalkit.scorers.text import parse_json_output
 from evalkit.templating import compile_template, render
 
 TEMPLATES = Path(__file__).parent / "judge_templates"
-Mode = Literal["rubric", "pass_fail", "pairwise"]
+Mode = Literal["rubric", "pass_fail", "pairwise", "faithfulness", "context_relevance", "answer_relevance"]
+# RAG modes judge what a RAG variant retrieved; variants that retrieve nothing get no such score
+RAG_MODES = ("faithfulness", "context_relevance", "answer_relevance")
 _FALLBACK = {
     "rubric": re.compile(r"\b(?:score|rating)\s*[:=]\s*\"?(-?\d+(?:\.\d+)?)", re.I),
     "pass_fail": re.compile(r"\bverdict\s*[:=]\s*\"?(pass|fail)\b", re.I),
     "pairwise": re.compile(r"\bwinner\s*[:=]\s*\"?(A|B|tie)\b", re.I),
 }
-_KEYS = {"rubric": "score", "pass_fail": "verdict", "pairwise": "winner"}
+_KEYS = {"rubric": "score", "pass_fail": "verdict", "pairwise": "winner", "faithfulness": "claims"}
+_FALLBACK["faithfulness"] = re.compile(r"$^")  # claims must come as JSON
+_PARSE_AS = {"context_relevance": "rubric", "answer_relevance": "rubric"}
 
 
 def parse_verdict(mode: str, text: str) -> tuple[Any, str | None]:
     """(verdict, reasoning) from the judge's reply; verdict None when it cannot be read."""
+    mode = _PARSE_AS.get(mode, mode)
     key = _KEYS[mode]
     try:
         data = parse_json_output(text, extract=True)
@@ -92,6 +97,8 @@ class Judge(Scorer):
                 "criteria": self.criteria,
                 "scale_min": self.scale[0],
                 "scale_max": self.scale[1],
+                "query": item.query,
+                "context": "\n\n".join(f"[{i}] {text}" for i, text in enumerate(item.contexts, start=1)),
                 **variables,
             },
         )
@@ -108,14 +115,17 @@ class Judge(Scorer):
     async def ascore(self, items: Sequence[ScoreInput], ctx: ScoringContext) -> list[list[Score]]:
         if self.mode == "pairwise":
             return await self._pairwise(items, ctx)
-        requests = [self._request(item, self.mode) for item in items]
-        completions = await ctx.complete(self.provider_name or "", requests)
-        rows = []
-        for completion in completions:
+        judged = [
+            i for i, item in enumerate(items) if self.mode not in RAG_MODES or item.retrieval_ids is not None
+        ]
+        requests = [self._request(items[i], self.mode) for i in judged]
+        completions = await ctx.complete(self.provider_name or "", requests) if requests else []
+        rows: list[list[Score]] = [[] for _ in items]
+        for i, completion in zip(judged, completions, strict=True):
             if completion.error is not None or completion.text is None:
-                rows.append(unmeasured(self.names, f"judge call failed: {completion.error}"))
+                rows[i] = unmeasured(self.names, f"judge call failed: {completion.error}")
             else:
-                rows.append([self._read(completion.text)])
+                rows[i] = [self._read(completion.text)]
         return rows
 
     def _read(self, text: str) -> Score:
@@ -123,6 +133,8 @@ class Judge(Scorer):
         name = self.names[0]
         if verdict is None:
             return Score(name=name, value=None, reason=f"unparseable verdict: {text[:500]}")
+        if self.mode == "faithfulness":
+            return _faithfulness(name, verdict, text)
         if self.mode == "pass_fail":
             word = str(verdict).strip().lower()
             if word not in ("pass", "fail", "yes", "no", "true", "false"):
@@ -184,6 +196,20 @@ class Judge(Scorer):
         return [r if r is not None else unmeasured(self.names, "not judged") for r in rows]
 
 
+def _faithfulness(name: str, claims: Any, text: str) -> Score:
+    """The share of the answer's claims that the retrieved context supports."""
+    if not isinstance(claims, list) or not all(isinstance(c, dict) and "supported" in c for c in claims):
+        return Score(name=name, value=None, reason=f"unparseable verdict: {text[:500]}")
+    if not claims:
+        return Score(name=name, value=1.0, reason="the answer makes no factual claim")
+    supported = [bool(c["supported"]) for c in claims]
+    unsupported = [str(c.get("claim", "?")) for c, ok in zip(claims, supported, strict=True) if not ok]
+    reason = f"{sum(supported)}/{len(claims)} claims supported"
+    if unsupported:
+        reason += "; unsupported: " + "; ".join(unsupported)[:400]
+    return Score(name=name, value=sum(supported) / len(claims), reason=reason)
+
+
 def _side(verdict: Any) -> str | None:
     if verdict is None:
         return None
@@ -195,7 +221,7 @@ def _side(verdict: Any) -> str | None:
 def judge(
     provider: str,
     mode: Mode = "rubric",
-    name: str = "judge",
+    name: str | None = None,  # default: "judge", or the mode's name for the RAG modes
     rubric: str | None = None,
     criteria: str | None = None,
     scale: tuple[int, int] = (1, 5),
@@ -213,6 +239,8 @@ def judge(
         raise ValueError("scale must be [low, high] with low < high")
     if template is not None and not Path(template).is_file():
         raise ValueError(f"judge template '{template}' not found")
+    if name is None:
+        name = mode if mode in RAG_MODES else "judge"
     return Judge(
         mode, provider, name, rubric, criteria, scale, against, template, max_tokens, json_mode, pass_mark
     )

@@ -125,6 +125,18 @@
     const td = el("td");
     td.colSpan = 7;
     td.appendChild(block("prompt", c.m.map((m) => m[0] + ": " + str(m[1])).join("\n\n")));
+    if (c.rt) {
+      td.appendChild(el("h4", "retrieved for “" + (str(c.rq) || "") + "”" + (c.rt.length ? "" : " — nothing (retrieval failure)")));
+      const list = el("ol", null, "retrieved");
+      for (const [id, doc, score, text] of c.rt) {
+        const li = el("li");
+        li.appendChild(el("code", str(id)));
+        li.appendChild(document.createTextNode(" · " + str(doc) + " · score " + fmt(score)));
+        li.appendChild(el("pre", str(text), "text"));
+        list.appendChild(li);
+      }
+      td.appendChild(list);
+    }
     if (c.ref.length) td.appendChild(block("reference" + (c.ref.length > 1 ? "s" : ""), c.ref.map(str).join("\n— or —\n")));
     const output = str(c.o), base = str(c.b);
     if (c.e !== null) td.appendChild(block("error", str(c.e)));
