@@ -185,7 +185,10 @@ def _retrieve(
             "neither {{ context }} nor {{ documents }}: give the variant a `prompt:` template that does",
             path=suite.source_path,
         )
-    query_template = compile_template(variant.rag.query)
+    try:
+        query_template = compile_template(variant.rag.query)
+    except TemplateError as exc:
+        raise UserInputError(f"variants.{variant.name}.rag.query: {exc}") from None
     queries = []
     for case in suite.cases:
         try:

@@ -279,3 +279,26 @@ def test_list_retrievers(workdir: Path, cli) -> None:
     assert result.exit_code == 0
     assert all(name in result.output for name in ("bm25", "dense", "hybrid"))
     assert "no custom retrievers registered" in result.output
+
+
+def test_a_broken_query_template_is_a_usage_error(workdir: Path, cli) -> None:
+    corpus = ROOT / "suites" / "rag" / "corpus"
+    write(workdir / "kb.yaml", SMALL_SUITE)
+    write(
+        workdir / "evalkit.yaml",
+        "providers: {stub: {type: python, callable: 'tests.cli.test_rag:answer_from_context'}}\n"
+        f"variants:\n  kb: {{provider: stub, rag: {{corpus: '{corpus}', retriever: bm25, query: '{{{{ question '}}}}\n",
+    )
+    result = cli("run", "kb.yaml", "--no-baseline")
+    assert (
+        result.exit_code == 2
+        and "variants.kb.rag.query" in result.output
+        and "Traceback" not in result.output
+    )
+    write(
+        workdir / "evalkit.yaml",
+        "providers: {stub: {type: python, callable: 'tests.cli.test_rag:answer_from_context'}}\n"
+        f"variants:\n  kb: {{provider: stub, rag: {{corpus: '{corpus}', retriever: bm25, query: '{{{{ topic }}}}'}}}}\n",
+    )
+    result = cli("run", "kb.yaml", "--no-baseline")
+    assert result.exit_code == 2 and "case 'e4471'" in result.output and "topic" in result.output
