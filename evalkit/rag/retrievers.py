@@ -59,8 +59,11 @@ class IndexRetriever:
         for i in range(len(queries)):
             if dense is not None and sparse is not None:
                 ranked = self._fuse(sparse[i], dense[i])
+            elif dense is not None:
+                ranked = dense[i]
             else:
-                ranked = (dense or sparse or [[]])[i]
+                assert sparse is not None
+                ranked = sparse[i]
             out.append([self._chunk(cid, score) for cid, score in ranked[:top_k]])
         return out
 
@@ -124,7 +127,7 @@ class CallableRetriever:
         for query in queries:
             try:
                 rows = self.fn(query, top_k, **self.settings.options)
-            except Exception as exc:  # a broken retriever is a retrieval failure, not a crash
+            except Exception as exc:  # stops the run before any model call, naming the query
                 raise UserInputError(f"retriever '{self.name}' failed on query {query!r}: {exc}") from None
             out.append([_as_chunk(self.name, row) for row in list(rows or [])[:top_k]])
         return out
