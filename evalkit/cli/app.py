@@ -282,20 +282,25 @@ def validate(
     )
 
 
-cache_app = typer.Typer(help="Inspect or clear the response cache.", no_args_is_help=True)
+cache_app = typer.Typer(help="Inspect or clear the response cache and the RAG indexes.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 
 @cache_app.command("stats")
 def cache_stats() -> None:
-    """Entries, size and models in the response cache."""
+    """Entries, size and models in the response cache, and the RAG indexes."""
     from rich.table import Table
 
     from evalkit.cache import ResponseCache, default_path
     from evalkit.cli.render import console
+    from evalkit.rag.index import list_indexes
 
+    indexes = list_indexes()
+    console.print(
+        f"RAG indexes: {len(indexes)}, {sum(size for _, size, _ in indexes) / 1e6:.1f} MB", highlight=False
+    )
     if not default_path().exists():
-        console.print(f"no cache at {default_path()}")
+        console.print(f"no response cache at {default_path()}")
         return
     cache = ResponseCache()
     stats = cache.stats()
@@ -315,17 +320,19 @@ def cache_clear(
         float | None, typer.Option("--older-than", min=0, help="Only entries older than this many seconds.")
     ] = None,
 ) -> None:
-    """Delete cached responses (all, or those older than --older-than seconds)."""
+    """Delete cached responses and RAG indexes (all, or those older than --older-than seconds;
+    an index's age is the time since a run last used it)."""
     from evalkit.cache import ResponseCache, default_path
     from evalkit.cli.render import console
+    from evalkit.rag.index import remove_indexes
 
-    if not default_path().exists():
-        console.print("nothing to clear")
-        return
-    cache = ResponseCache()
-    removed = cache.clear(older_than)
-    cache.close()
-    console.print(f"removed {removed} cached response(s)")
+    indexes = remove_indexes(older_than)
+    removed = 0
+    if default_path().exists():
+        cache = ResponseCache()
+        removed = cache.clear(older_than)
+        cache.close()
+    console.print(f"removed {removed} cached response(s) and {indexes} RAG index(es)")
 
 
 class ListWhat(StrEnum):

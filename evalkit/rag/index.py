@@ -98,6 +98,7 @@ def open_index(corpus: Path, chunk_size: int, chunk_overlap: int, embedding_mode
         status = "reused" if (folder / MARKER).exists() else "built"
         if status == "built":
             _build(folder, chunks, model_path)
+        os.utime(folder / MARKER)  # its mtime is the index's last use (see remove_indexes)
         table = _connect(folder).open_table(TABLE)
     info = json.loads((folder / MARKER).read_text())
     index = ChunkIndex(
@@ -161,3 +162,30 @@ def _build(folder: Path, chunks: list[Chunk], model_path: str) -> None:
             {"chunks": len(chunks), "model": model_path, "build_s": round(build_s, 3), "disk_bytes": disk}
         )
     )
+
+
+def list_indexes() -> list[tuple[Path, int, float]]:
+    """(folder, bytes on disk, last used as a timestamp) of every complete index in the cache."""
+    root = cache_dir() / "rag"
+    out = []
+    for marker in sorted(root.glob(f"*/{MARKER}")) if root.is_dir() else []:
+        folder = marker.parent
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        out.append((folder, size, marker.stat().st_mtime))
+    return out
+
+
+def remove_indexes(older_than_s: float | None = None) -> int:
+    """Delete the indexes not used for `older_than_s` seconds (all when None); they are rebuilt
+    when next needed. Each is removed under its build lock, so a run building it is not cut short."""
+    cutoff = None if older_than_s is None else time.time() - older_than_s
+    removed = 0
+    for folder, _, last_used in list_indexes():
+        if cutoff is not None and last_used >= cutoff:
+            continue
+        with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            shutil.rmtree(folder, ignore_errors=True)
+        _open.pop(folder.name, None)
+        removed += 1
+    return removed

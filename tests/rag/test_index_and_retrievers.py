@@ -144,3 +144,15 @@ def test_custom_retriever_from_a_plugin(tmp_path: Path) -> None:
         ]
     finally:
         retrievers.retrievers._entries.pop("echo_search", None)
+
+
+def test_cache_commands_list_and_remove_indexes(corpus: Path, count_embeddings: list[int], cli) -> None:
+    built = rag_index.open_index(corpus, 400, 50, None)
+    stats = cli("cache", "stats")
+    assert stats.exit_code == 0 and "RAG indexes: 1," in stats.output
+    kept = cli("cache", "clear", "--older-than", "3600")  # used a moment ago: kept
+    assert kept.exit_code == 0 and "0 RAG index(es)" in kept.output and built.folder.exists()
+    cleared = cli("cache", "clear")
+    assert cleared.exit_code == 0 and "1 RAG index(es)" in cleared.output and not built.folder.exists()
+    again = rag_index.open_index(corpus, 400, 50, None)  # needed again: rebuilt, not half-read
+    assert again.stats["status"] == "built" and len(count_embeddings) == 2
