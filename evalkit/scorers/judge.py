@@ -31,7 +31,6 @@ _FALLBACK = {
     "pairwise": re.compile(r"\bwinner\s*[:=]\s*\"?(A|B|tie)\b", re.I),
 }
 _KEYS = {"rubric": "score", "pass_fail": "verdict", "pairwise": "winner", "faithfulness": "claims"}
-_FALLBACK["faithfulness"] = re.compile(r"$^")  # claims must come as JSON
 _PARSE_AS = {"context_relevance": "rubric", "answer_relevance": "rubric"}
 
 
@@ -46,7 +45,8 @@ def parse_verdict(mode: str, text: str) -> tuple[Any, str | None]:
             return data[key], str(reasoning) if reasoning is not None else None
     except ValueError:
         pass
-    match = _FALLBACK[mode].search(text)
+    fallback = _FALLBACK.get(mode)  # none for faithfulness: its claims must come as JSON
+    match = fallback.search(text) if fallback is not None else None
     return (match.group(1), None) if match else (None, None)
 
 
