@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 import time
 
-from evalkit.scorers.base import ScoreInput
 from evalkit.scorers.embedding import cosine, default_model_path
 from evalkit.scorers.overlap import rouge
+from evalkit.types import ScoreInput
 
 WORDS = [
     "the",

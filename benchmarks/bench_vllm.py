@@ -43,7 +43,7 @@ TOPICS = ["rivers", "volcanoes", "bees", "the moon", "bread", "chess", "rain", "
 
 
 def requests(n: int, max_tokens: int) -> list[Any]:
-    from evalkit.providers.base import GenerationParams, Message, Request
+    from evalkit.types import GenerationParams, Message, Request
 
     out = []
     for i in range(n):

@@ -3,10 +3,10 @@
 The public facade: the core types and the decorators plugins use. Nothing heavy is imported.
 """
 
-from evalkit.providers.base import Completion, GenerationParams, Message, Provider, Request, Usage
+from evalkit.providers.base import Provider
 from evalkit.registry import provider, scorer
-from evalkit.scorers.base import Score, ScoreInput, Scorer
-from evalkit.store import CaseResult
+from evalkit.scorers.base import Scorer
+from evalkit.types import CaseResult, Completion, GenerationParams, Message, Request, Score, ScoreInput, Usage
 
 __all__ = [
     "CaseResult",

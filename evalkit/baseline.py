@@ -18,9 +18,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import UserInputError
-from evalkit.store import RESULTS, RUN_INFO, SUMMARY, CaseResult, read_json, read_results
-from evalkit.suite import Threshold
+from evalkit.store import RESULTS, RUN_INFO, SUMMARY, read_json, read_results
 from evalkit.summary import GroupSummary, Summary
+from evalkit.types import CaseResult, Threshold
 
 DEFAULT_DIR = Path("baselines")
 

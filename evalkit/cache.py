@@ -17,7 +17,7 @@ from typing import Any
 
 from evalkit import secrets
 from evalkit.paths import cache_dir
-from evalkit.providers.base import Completion, Request
+from evalkit.types import Completion, Request
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (

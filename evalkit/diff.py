@@ -31,7 +31,7 @@ from evalkit.stats import (
     minimum_detectable_effect,
     paired_bootstrap,
 )
-from evalkit.suite import Threshold
+from evalkit.types import Threshold
 
 Verdict = Literal["regressed", "worse", "improved", "unchanged", "unmeasured"]
 SPECIAL = {"latency_p95_ms": False, "cost_per_case_usd": False}  # name → higher_is_better

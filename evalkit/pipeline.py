@@ -32,7 +32,6 @@ from evalkit.store import (
     RESULTS,
     RUN_INFO,
     SUMMARY,
-    CaseResult,
     ResultWriter,
     prepare_run_dir,
     read_results,
@@ -41,6 +40,7 @@ from evalkit.store import (
 )
 from evalkit.suite import Suite, load_suite
 from evalkit.summary import GroupSummary, Summary, group_results, summarize_group
+from evalkit.types import CaseResult
 
 DEFAULT_SUITE = Path("suites") / "smoke.yaml"
 

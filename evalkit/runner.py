@@ -24,13 +24,22 @@ from evalkit import registry
 from evalkit.cache import ResponseCache, request_key
 from evalkit.config import LoadedConfig, Pricing, Variant
 from evalkit.errors import EvalkitError, RunDeadlineError, UserInputError, did_you_mean
-from evalkit.providers.base import Completion, Message, OnCompletion, Provider, Request
-from evalkit.rag.types import RetrievedChunk
-from evalkit.scorers.base import Score, ScoreInput, Scorer, ScoringContext, build_scorer, unmeasured
-from evalkit.store import CaseResult, ResultWriter, StoredScore
+from evalkit.providers.base import OnCompletion, Provider
+from evalkit.scorers.base import Scorer, ScoringContext, build_scorer, unmeasured
+from evalkit.store import ResultWriter
 from evalkit.suite import Case, Suite
 from evalkit.summary import SPECIAL_METRICS
 from evalkit.templating import TemplateError, compile_template, render, uses_variables
+from evalkit.types import (
+    CaseResult,
+    Completion,
+    Message,
+    Request,
+    RetrievedChunk,
+    Score,
+    ScoreInput,
+    StoredScore,
+)
 
 if TYPE_CHECKING:
     from evalkit.rag.retrievers import Retriever

@@ -9,68 +9,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from evalkit import secrets
 from evalkit.errors import UserInputError
-from evalkit.providers.base import Message, Usage
-from evalkit.rag.types import RetrievedChunk
+from evalkit.types import CaseResult
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
 RUN_INFO = "run.json"
 DIFF = "diff.json"
-
-
-class StoredScore(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    value: float | None
-    passed: bool | None = None
-    reason: str | None = None
-
-
-class CaseResult(BaseModel):
-    """One line of results.jsonl: a case × variant × repeat, its output and its scores."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    suite: str
-    case_id: str
-    variant: str
-    repeat: int
-    provider: str
-    model: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    input_hash: str | None = None  # digest of the rendered messages and references
-    messages: list[Message]
-    references: list[str] = Field(default_factory=list)
-    output: str | None
-    error: str | None = None
-    finish_reason: str | None = None
-    latency_ms: float | None = None
-    ttft_ms: float | None = None
-    usage: Usage = Field(default_factory=Usage)
-    cost_usd: float | None = None
-    model_version: str | None = None
-    cached: bool = False
-    attempts: int = 1
-    fallback_from: str | None = None  # the provider that failed before `provider` answered
-    retrieval_query: str | None = None  # RAG variants: what the retriever searched for
-    retrieval_ids: list[str] | None = None  # ... the chunks it put in the prompt, best first
-    retrieval: list[RetrievedChunk] | None = None  # ... with their documents, scores and texts
-    scores: dict[str, StoredScore] = Field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return f"{self.suite}/{self.case_id}/{self.variant}/{self.repeat}"
-
-    def passed(self) -> bool | None:
-        """True when every pass/fail score passed; None when there is none to judge by."""
-        verdicts = [s.passed for s in self.scores.values() if s.passed is not None]
-        if self.error is not None or not verdicts:
-            return None
-        return all(verdicts)
 
 
 class ResultWriter:

@@ -27,8 +27,8 @@ from pydantic import (
 
 from evalkit.config import Variant
 from evalkit.errors import UserInputError
-from evalkit.providers.base import GenerationParams, Message
 from evalkit.templating import TemplateError, compile_template, render
+from evalkit.types import GenerationParams, Message, Threshold
 from evalkit.yamlfile import format_validation_error, load_yaml
 
 RESERVED_CASE_FIELDS = ("id", "reference", "references", "tags", "metadata", "messages", "relevant_ids")
@@ -89,27 +89,6 @@ class DatasetCases(Strict):
     )
     vars: list[str] | dict[str, str] | None = None  # columns to expose (renamed if a mapping)
     limit: int | None = Field(default=None, gt=0)
-
-
-class Threshold(Strict):
-    """Absolute bounds on the candidate (`min`, `max`), and tolerances against the baseline:
-    `max_drop` for higher-is-better metrics, `max_increase` for lower-is-better ones (latency,
-    cost). A metric regresses only when it is significantly worse AND worse by more than that."""
-
-    min: float | None = None
-    max: float | None = None
-    max_drop: float | None = Field(default=None, ge=0)
-    max_increase: float | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _has_bound(self) -> Threshold:
-        if all(v is None for v in (self.min, self.max, self.max_drop, self.max_increase)):
-            raise ValueError("a threshold needs 'min', 'max', 'max_drop' or 'max_increase'")
-        if self.max_drop is not None and self.max_increase is not None:
-            raise ValueError(
-                "give 'max_drop' (higher is better) or 'max_increase' (lower is better), not both"
-            )
-        return self
 
 
 class ScorerSpec(BaseModel):

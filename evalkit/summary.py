@@ -9,10 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evalkit.scorers.base import ScoreInput, Scorer
+from evalkit.scorers.base import Scorer
 from evalkit.stats import mean_ci, percentiles, wilson_interval
-from evalkit.store import CaseResult
-from evalkit.suite import Threshold
+from evalkit.types import CaseResult, ScoreInput, Threshold
 
 SPECIAL_METRICS = (
     "pass_rate",

@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 from evalkit.cache import ResponseCache, request_key
-from evalkit.providers.base import Completion, GenerationParams, Message, Request
+from evalkit.types import Completion, GenerationParams, Message, Request
 
 
 def req(repeat: int = 0, text: str = "hi", **params: object) -> Request:

@@ -10,7 +10,7 @@ import pytest
 from evalkit.baseline import BaselineMeta, CaseRecord, Group
 from evalkit.diff import compare_group, decide, diff_groups
 from evalkit.stats import holm, mcnemar_exact, minimum_detectable_effect, paired_bootstrap
-from evalkit.suite import Threshold
+from evalkit.types import Threshold
 
 
 def group(

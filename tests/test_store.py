@@ -6,8 +6,8 @@ import pytest
 
 from evalkit import secrets
 from evalkit.errors import UserInputError
-from evalkit.providers.base import Message
-from evalkit.store import CaseResult, ResultWriter, prepare_run_dir, read_results, write_json
+from evalkit.store import ResultWriter, prepare_run_dir, read_results, write_json
+from evalkit.types import CaseResult, Message
 
 
 def make(i: int, error: str | None = None) -> CaseResult:

@@ -3,13 +3,11 @@ from __future__ import annotations
 import pytest
 
 from evalkit.config import Pricing
-from evalkit.providers.base import Message, Usage
 from evalkit.scorers.overlap import rouge
 from evalkit.scorers.text import exact
 from evalkit.stats import percentiles, wilson_interval
-from evalkit.store import CaseResult, StoredScore
-from evalkit.suite import Threshold
 from evalkit.summary import summarize_group
+from evalkit.types import CaseResult, Message, StoredScore, Threshold, Usage
 
 
 def result(

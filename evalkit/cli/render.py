@@ -18,8 +18,8 @@ from rich.progress import (
 from rich.table import Table
 
 from evalkit.diff import DiffReport
-from evalkit.store import CaseResult
 from evalkit.summary import GroupSummary, Summary
+from evalkit.types import CaseResult
 
 console = Console()
 err_console = Console(stderr=True)

@@ -4,88 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from evalkit.rag.types import RetrievedChunk
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    role: Literal["system", "user", "assistant", "tool"]
-    content: str
-
-
-class GenerationParams(BaseModel):
-    """Sampling parameters a user sets on a suite or variant."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    temperature: float | None = Field(default=None, ge=0)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int | None = Field(default=None, gt=0)
-    stop: list[str] | None = None
-    seed: int | None = None
-    extra_body: dict[str, Any] | None = None  # passed through verbatim to HTTP providers
-
-    def merged(self, override: GenerationParams | None) -> GenerationParams:
-        if override is None:
-            return self
-        data = self.model_dump(exclude_none=True)
-        data.update(override.model_dump(exclude_none=True))
-        return GenerationParams(**data)
-
-
-class Request(BaseModel):
-    """One generation to perform: a case, for a variant, at a repeat index."""
-
-    model_config = ConfigDict(frozen=True)
-
-    key: str  # unique within a run: suite/case_id/variant/repeat
-    suite: str
-    case_id: str
-    variant: str
-    repeat: int
-    messages: tuple[Message, ...]
-    params: GenerationParams
-    model: str | None = None
-    # what a RAG variant retrieved for this case (already rendered into `messages`); an empty
-    # tuple is a retrieval failure, None means the variant does not retrieve
-    retrieval: tuple[RetrievedChunk, ...] | None = None
-    retrieval_query: str | None = None  # what was searched for
-    # RAG: the messages with the retrieved context left out, for the input hash - a different
-    # retrieval is what a RAG variant changes, not a different question (the gate must pair them)
-    input_messages: tuple[Message, ...] | None = None
-
-
-class Usage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cached_input_tokens: int | None = None
-    reasoning_tokens: int | None = None
-
-
-class Completion(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: str | None = None
-    finish_reason: str | None = None
-    usage: Usage = Field(default_factory=Usage)
-    latency_ms: float | None = None
-    ttft_ms: float | None = None
-    model_version: str | None = None
-    cached: bool = False
-    attempts: int = 1
-    error: str | None = None  # set when generation failed after retries: text is then None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
+from evalkit.types import Completion, Request
 
 OnCompletion = Callable[[Request, Completion], None]
 

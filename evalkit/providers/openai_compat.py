@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit import secrets
 from evalkit.config import env_secret
 from evalkit.errors import AuthenticationError, UserInputError
-from evalkit.providers.base import Completion, OnCompletion, Provider, Request, Usage
+from evalkit.providers.base import OnCompletion, Provider
 from evalkit.providers.limiter import AdaptiveLimiter
+from evalkit.types import Completion, Request, Usage
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 

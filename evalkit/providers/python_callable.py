@@ -10,8 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from evalkit.providers.base import Completion, OnCompletion, Provider, Request, Usage
+from evalkit.providers.base import OnCompletion, Provider
 from evalkit.registry import import_object
+from evalkit.types import Completion, Request, Usage
 
 
 class PythonSettings(BaseModel):

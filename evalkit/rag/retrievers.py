@@ -16,7 +16,7 @@ from evalkit import registry
 from evalkit.errors import UserInputError
 from evalkit.rag.index import ChunkIndex, encode, open_index
 from evalkit.rag.settings import BUILTIN_RETRIEVERS, RagSettings
-from evalkit.rag.types import RetrievedChunk
+from evalkit.types import RetrievedChunk
 
 retrievers: registry.Registry[Any] = registry.Registry("retriever", "evalkit.retrievers")
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evalkit.diff import DiffReport, MetricDiff
-from evalkit.store import CaseResult
 from evalkit.summary import Summary
+from evalkit.types import CaseResult
 
 
 def _fmt(value: float | None) -> str:

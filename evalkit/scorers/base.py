@@ -5,43 +5,13 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError, validate_call
+from pydantic import ValidationError, validate_call
 
 from evalkit import registry
 from evalkit.errors import UserInputError, did_you_mean
-from evalkit.providers.base import Completion, Request
-
-
-class Score(BaseModel):
-    """One measurement. `value=None` means unmeasured: never averaged as zero."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    value: float | None
-    passed: bool | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class ScoreInput:
-    output: str
-    references: tuple[str, ...]
-    vars: dict[str, Any]
-    case_id: str
-    suite: str = ""
-    variant: str = ""
-    repeat: int = 0
-    prompt: str = ""  # the rendered conversation the output answers (for judges)
-    # RAG variants: what was retrieved (ids best first, and texts), and the case's gold ids
-    retrieval_ids: tuple[str, ...] | None = None
-    query: str | None = None  # what the retriever searched for
-    contexts: tuple[str, ...] = ()
-    relevant_ids: tuple[str, ...] = ()
-    generated: bool = True  # False: generation failed (or retrieval did); `output` is then empty
+from evalkit.types import Completion, Request, Score, ScoreInput
 
 
 class ScoringContext(Protocol):

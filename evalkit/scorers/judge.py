@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from evalkit.providers.base import GenerationParams, Message, Request
 from evalkit.registry import scorer
-from evalkit.scorers.base import Score, ScoreInput, Scorer, ScoringContext, unmeasured
+from evalkit.scorers.base import Scorer, ScoringContext, unmeasured
 from evalkit.scorers.text import parse_json_output
 from evalkit.templating import compile_template, render
+from evalkit.types import GenerationParams, Message, Request, Score, ScoreInput
 
 TEMPLATES = Path(__file__).parent / "judge_templates"
 Mode = Literal["rubric", "pass_fail", "pairwise", "faithfulness", "context_relevance", "answer_relevance"]

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from evalkit.registry import scorer
-from evalkit.scorers.base import Score, ScoreInput, Scorer
+from evalkit.scorers.base import Scorer
+from evalkit.types import Score, ScoreInput
 
 
 def _reference_streams(items: Sequence[ScoreInput]) -> list[list[str | None]]:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from evalkit.rag import metrics
 from evalkit.registry import scorer
-from evalkit.scorers.base import Score, ScoreInput, Scorer
+from evalkit.scorers.base import Scorer
+from evalkit.types import Score, ScoreInput
 
 METRICS = ("hit", "recall", "mrr", "ndcg")
 

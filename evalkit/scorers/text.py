@@ -8,7 +8,8 @@ import string
 from typing import Any, Literal
 
 from evalkit.registry import scorer
-from evalkit.scorers.base import Score, ScoreInput, Scorer
+from evalkit.scorers.base import Scorer
+from evalkit.types import Score, ScoreInput
 
 _PUNCT = str.maketrans("", "", string.punctuation)
 _SPACE = re.compile(r"\s+")

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import pytest
 
 from evalkit.errors import AuthenticationError, UserInputError
-from evalkit.providers.base import Completion, GenerationParams, Message, Request
 from evalkit.providers.openai_compat import OpenAICompatProvider, OpenAISettings, parse_retry_after
+from evalkit.types import Completion, GenerationParams, Message, Request
 from tests.fake_openai import FakeOpenAI, Fault
 
 

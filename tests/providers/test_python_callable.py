@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from evalkit.errors import UserInputError
-from evalkit.providers.base import GenerationParams, Message, Request
 from evalkit.providers.python_callable import PythonCallableProvider, PythonSettings
+from evalkit.types import GenerationParams, Message, Request
 from tests.conftest import write
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from evalkit.providers import embedded
-from evalkit.providers.base import Completion, GenerationParams, Message, Request
 from evalkit.providers.transformers_local import TransformersProvider, TransformersSettings
+from evalkit.types import Completion, GenerationParams, Message, Request
 from tests.conftest import write
 
 pytestmark = pytest.mark.slow

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from evalkit.providers.base import GenerationParams, Message, Request
 from evalkit.providers.vllm_offline import VLLMProvider, VLLMSettings, _external_id, _sampling_params
+from evalkit.types import GenerationParams, Message, Request
 from tests.conftest import Cli, qa_suite_yaml, write
 
 ROOT = Path(__file__).resolve().parents[2]

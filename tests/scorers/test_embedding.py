@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.scorers.base import ScoreInput
 from evalkit.scorers.embedding import cosine, default_model_path, load_model
+from evalkit.types import ScoreInput
 
 PAIRS = [
     ("The cat sat on the mat.", ("A cat was sitting on a mat.",)),

@@ -6,8 +6,8 @@ import pytest
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from evalkit.scorers.base import ScoreInput
 from evalkit.scorers.overlap import bleu, chrf, rouge
+from evalkit.types import ScoreInput
 
 PAIRS = [
     ("The cat sat on the mat.", ("The cat is sitting on the mat.",)),

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.scorers.base import ScoreInput
 from evalkit.scorers.safety import deny_list, find_pii, find_refusal, luhn_valid, pii, refusal
+from evalkit.types import ScoreInput
 
 
 def item(text: str, **vars: object) -> ScoreInput:

@@ -3,9 +3,10 @@ from __future__ import annotations
 import pytest
 
 from evalkit.errors import UserInputError
-from evalkit.scorers.base import ScoreInput, build_scorer
+from evalkit.scorers.base import build_scorer
 from evalkit.scorers.text import contains, exact, json_schema, json_valid, regex
 from evalkit.suite import ScorerSpec
+from evalkit.types import ScoreInput
 
 
 def item(output: str, *refs: str, **vars: object) -> ScoreInput:

@@ -1,0 +1,198 @@
+"""The core values every layer speaks: messages, params, requests, completions, scores and the
+result line. This module sits at the bottom of the import graph: it imports nothing of evalkit's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+class GenerationParams(BaseModel):
+    """Sampling parameters a user sets on a suite or variant."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, gt=0)
+    stop: list[str] | None = None
+    seed: int | None = None
+    extra_body: dict[str, Any] | None = None  # passed through verbatim to HTTP providers
+
+    def merged(self, override: GenerationParams | None) -> GenerationParams:
+        if override is None:
+            return self
+        data = self.model_dump(exclude_none=True)
+        data.update(override.model_dump(exclude_none=True))
+        return GenerationParams(**data)
+
+
+class Request(BaseModel):
+    """One generation to perform: a case, for a variant, at a repeat index."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str  # unique within a run: suite/case_id/variant/repeat
+    suite: str
+    case_id: str
+    variant: str
+    repeat: int
+    messages: tuple[Message, ...]
+    params: GenerationParams
+    model: str | None = None
+    # what a RAG variant retrieved for this case (already rendered into `messages`); an empty
+    # tuple is a retrieval failure, None means the variant does not retrieve
+    retrieval: tuple[RetrievedChunk, ...] | None = None
+    retrieval_query: str | None = None  # what was searched for
+    # RAG: the messages with the retrieved context left out, for the input hash - a different
+    # retrieval is what a RAG variant changes, not a different question (the gate must pair them)
+    input_messages: tuple[Message, ...] | None = None
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+class Completion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    finish_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    model_version: str | None = None
+    cached: bool = False
+    attempts: int = 1
+    error: str | None = None  # set when generation failed after retries: text is then None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class RetrievedChunk(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str  # stable chunk id: "<doc id>#<character offset>"
+    doc_id: str
+    text: str
+    score: float  # the retriever's own score (BM25, cosine, or fused)
+
+
+class Score(BaseModel):
+    """One measurement. `value=None` means unmeasured: never averaged as zero."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    value: float | None
+    passed: bool | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoreInput:
+    output: str
+    references: tuple[str, ...]
+    vars: dict[str, Any]
+    case_id: str
+    suite: str = ""
+    variant: str = ""
+    repeat: int = 0
+    prompt: str = ""  # the rendered conversation the output answers (for judges)
+    # RAG variants: what was retrieved (ids best first, and texts), and the case's gold ids
+    retrieval_ids: tuple[str, ...] | None = None
+    query: str | None = None  # what the retriever searched for
+    contexts: tuple[str, ...] = ()
+    relevant_ids: tuple[str, ...] = ()
+    generated: bool = True  # False: generation failed (or retrieval did); `output` is then empty
+
+
+class StoredScore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: float | None
+    passed: bool | None = None
+    reason: str | None = None
+
+
+class CaseResult(BaseModel):
+    """One line of results.jsonl: a case × variant × repeat, its output and its scores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str
+    case_id: str
+    variant: str
+    repeat: int
+    provider: str
+    model: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    input_hash: str | None = None  # digest of the rendered messages and references
+    messages: list[Message]
+    references: list[str] = Field(default_factory=list)
+    output: str | None
+    error: str | None = None
+    finish_reason: str | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = None
+    model_version: str | None = None
+    cached: bool = False
+    attempts: int = 1
+    fallback_from: str | None = None  # the provider that failed before `provider` answered
+    retrieval_query: str | None = None  # RAG variants: what the retriever searched for
+    retrieval_ids: list[str] | None = None  # ... the chunks it put in the prompt, best first
+    retrieval: list[RetrievedChunk] | None = None  # ... with their documents, scores and texts
+    scores: dict[str, StoredScore] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.suite}/{self.case_id}/{self.variant}/{self.repeat}"
+
+    def passed(self) -> bool | None:
+        """True when every pass/fail score passed; None when there is none to judge by."""
+        verdicts = [s.passed for s in self.scores.values() if s.passed is not None]
+        if self.error is not None or not verdicts:
+            return None
+        return all(verdicts)
+
+
+class Threshold(BaseModel):
+    """Absolute bounds on the candidate (`min`, `max`), and tolerances against the baseline:
+    `max_drop` for higher-is-better metrics, `max_increase` for lower-is-better ones (latency,
+    cost). A metric regresses only when it is significantly worse AND worse by more than that."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = Field(default=None, ge=0)
+    max_increase: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _has_bound(self) -> Threshold:
+        if all(v is None for v in (self.min, self.max, self.max_drop, self.max_increase)):
+            raise ValueError("a threshold needs 'min', 'max', 'max_drop' or 'max_increase'")
+        if self.max_drop is not None and self.max_increase is not None:
+            raise ValueError(
+                "give 'max_drop' (higher is better) or 'max_increase' (lower is better), not both"
+            )
+        return self
