@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
-from evalkit.diff import diff_groups
 from tests.test_diff import aa_pair, group
+
+from evalkit.gate import diff_groups
 
 
 def main() -> None:

@@ -12,11 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from evalkit.aggregate import Summary, summarize_group
 from evalkit.report import html
+from evalkit.rundir import ResultWriter
 from evalkit.scorers.overlap import rouge
 from evalkit.scorers.text import exact
-from evalkit.store import ResultWriter
-from evalkit.summary import Summary, summarize_group
 from evalkit.types import CaseResult, Message, StoredScore, Threshold, Usage
 
 SYSTEM = "You are a concise assistant. Answer the question in one or two sentences, citing the source."

@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit.aggregate import GroupSummary, Summary
 from evalkit.errors import UserInputError
-from evalkit.store import RESULTS, RUN_INFO, SUMMARY, read_json, read_results
-from evalkit.summary import GroupSummary, Summary
+from evalkit.rundir import RESULTS, RUN_INFO, SUMMARY, read_json, read_results
 from evalkit.types import CaseResult, Threshold
 
 DEFAULT_DIR = Path("baselines")

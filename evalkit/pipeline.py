@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import baseline
+from evalkit.aggregate import GroupSummary, Summary, group_results, summarize_group
 from evalkit.baseline import DEFAULT_DIR as DEFAULT_BASELINES
 from evalkit.baseline import groups_from_run, has_baselines
 from evalkit.cache import ResponseCache
 from evalkit.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
-from evalkit.diff import DiffReport, diff_runs
 from evalkit.errors import EvalkitError, UserInputError
+from evalkit.gate import DiffReport, diff_runs
 from evalkit.report import html, junit, markdown
-from evalkit.runner import Plan, RunContext, Runner, RunObserver, build_plan, describe_plan, rescore
-from evalkit.store import (
+from evalkit.rundir import (
     DIFF,
     RESULTS,
     RUN_INFO,
@@ -38,8 +38,8 @@ from evalkit.store import (
     rewrite_results,
     write_json,
 )
+from evalkit.runner import Plan, RunContext, Runner, RunObserver, build_plan, describe_plan, rescore
 from evalkit.suite import Suite, load_suite
-from evalkit.summary import GroupSummary, Summary, group_results, summarize_group
 from evalkit.types import CaseResult
 
 DEFAULT_SUITE = Path("suites") / "smoke.yaml"

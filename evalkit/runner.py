@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import ValidationError
 
 from evalkit import registry
+from evalkit.aggregate import SPECIAL_METRICS
 from evalkit.cache import ResponseCache, request_key
 from evalkit.config import LoadedConfig, Pricing, Variant
 from evalkit.errors import EvalkitError, RunDeadlineError, UserInputError, did_you_mean
 from evalkit.providers.base import OnCompletion, Provider
+from evalkit.rundir import ResultWriter
 from evalkit.scorers.base import Scorer, ScoringContext, build_scorer, unmeasured
-from evalkit.store import ResultWriter
 from evalkit.suite import Case, Suite
-from evalkit.summary import SPECIAL_METRICS
 from evalkit.templating import TemplateError, compile_template, render, uses_variables
 from evalkit.types import (
     CaseResult,

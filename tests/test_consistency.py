@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from evalkit.summary import pass_at_k, pass_hat_k
+from evalkit.aggregate import pass_at_k, pass_hat_k
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
 

@@ -127,8 +127,8 @@ def run(
             with ProgressObserver(todo, "evaluating") as observer:
                 summary = execute(prepared, observer)
         except KeyboardInterrupt:
-            from evalkit.store import SUMMARY
-            from evalkit.summary import Summary
+            from evalkit.aggregate import Summary
+            from evalkit.rundir import SUMMARY
 
             console.print("[yellow]Interrupted: finished results are kept.[/]")
             summary_path = prepared.run_dir / SUMMARY
@@ -160,7 +160,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
     """Rebuild RUN_DIR/report.html from the run directory's files alone."""
     from evalkit.cli.render import console
     from evalkit.report import html
-    from evalkit.store import RESULTS
+    from evalkit.rundir import RESULTS
 
     with user_errors():
         if not (run_dir / RESULTS).exists():
@@ -183,7 +183,7 @@ def baseline_save(
     """Save a run (per suite × variant) as the baseline; shows what changes when one exists."""
     from evalkit import baseline as bl
     from evalkit.cli.render import console, show_diff
-    from evalkit.diff import diff_runs
+    from evalkit.gate import diff_runs
 
     with user_errors():
         groups = [
@@ -224,8 +224,8 @@ def diff(
     """Compare two runs case by case; exit 1 when RUN_B regressed against RUN_A."""
     from evalkit import baseline as bl
     from evalkit.cli.render import console, show_diff
-    from evalkit.diff import diff_runs
-    from evalkit.store import write_json
+    from evalkit.gate import diff_runs
+    from evalkit.rundir import write_json
 
     with user_errors():
         base = {(g.suite, g.variant): g for g in bl.groups_from_run(run_a)}

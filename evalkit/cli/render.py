@@ -17,8 +17,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from evalkit.diff import DiffReport
-from evalkit.summary import GroupSummary, Summary
+from evalkit.aggregate import GroupSummary, Summary
+from evalkit.gate import DiffReport
 from evalkit.types import CaseResult
 
 console = Console()

@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from evalkit.report import charts
-from evalkit.store import DIFF, RESULTS, RUN_INFO, SUMMARY, read_json, read_results
+from evalkit.rundir import DIFF, RESULTS, RUN_INFO, SUMMARY, read_json, read_results
 
 TEMPLATES = Path(__file__).parent / "templates"
 REPORT = "report.html"

@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalkit.diff import DiffReport, MetricDiff
-from evalkit.summary import Summary
+from evalkit.aggregate import Summary
+from evalkit.gate import DiffReport, MetricDiff
 from evalkit.types import CaseResult
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalkit.diff import DiffReport
-from evalkit.summary import Summary
+from evalkit.aggregate import Summary
+from evalkit.gate import DiffReport
 
 ICON = {
     "passed": "✅ PASSED",

@@ -6,7 +6,7 @@ import pytest
 
 from evalkit import secrets
 from evalkit.errors import UserInputError
-from evalkit.store import ResultWriter, prepare_run_dir, read_results, write_json
+from evalkit.rundir import ResultWriter, prepare_run_dir, read_results, write_json
 from evalkit.types import CaseResult, Message
 
 

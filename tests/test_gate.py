@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evalkit.baseline import BaselineMeta, CaseRecord, Group
-from evalkit.diff import compare_group, decide, diff_groups
+from evalkit.gate import compare_group, decide, diff_groups
 from evalkit.stats import holm, mcnemar_exact, minimum_detectable_effect, paired_bootstrap
 from evalkit.types import Threshold
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
+from evalkit.aggregate import summarize_group
 from evalkit.config import Pricing
 from evalkit.scorers.overlap import rouge
 from evalkit.scorers.text import exact
 from evalkit.stats import percentiles, wilson_interval
-from evalkit.summary import summarize_group
 from evalkit.types import CaseResult, Message, StoredScore, Threshold, Usage
 
 
