@@ -25,7 +25,9 @@ from evalkit.baseline import groups_from_run, has_baselines
 from evalkit.cache import ResponseCache
 from evalkit.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
 from evalkit.errors import EvalkitError, UserInputError
+from evalkit.execute import Runner, RunObserver
 from evalkit.gate import DiffReport, diff_runs
+from evalkit.plan import Plan, build_plan, describe_plan
 from evalkit.report import html, junit, markdown
 from evalkit.rundir import (
     DIFF,
@@ -38,7 +40,7 @@ from evalkit.rundir import (
     rewrite_results,
     write_json,
 )
-from evalkit.runner import Plan, RunContext, Runner, RunObserver, build_plan, describe_plan, rescore
+from evalkit.scoring import RunContext, rescore
 from evalkit.suite import Suite, load_suite
 from evalkit.types import CaseResult
 

@@ -268,7 +268,7 @@ def validate(
     from evalkit.cli.render import console
     from evalkit.config import load_config
     from evalkit.pipeline import load_suites, suite_paths
-    from evalkit.runner import build_plan
+    from evalkit.plan import build_plan
 
     with user_errors():
         loaded = load_config(config)

@@ -1,0 +1,267 @@
+"""The execute stage: drive every provider concurrently through the cache, with fallbacks and a
+deadline, score in batches and stream each result to results.jsonl as it arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from evalkit.cache import ResponseCache
+from evalkit.config import Pricing
+from evalkit.errors import RunDeadlineError
+from evalkit.plan import Plan
+from evalkit.providers.base import OnCompletion
+from evalkit.providers.service import lookup_cache
+from evalkit.rundir import ResultWriter
+from evalkit.scoring import RunContext, score_batch, score_input
+from evalkit.types import (
+    CaseResult,
+    Completion,
+    Request,
+    Score,
+    StoredScore,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+RETRIEVAL_FAILURE = "retrieval failure: the retriever returned nothing for this case's query"
+
+
+class RunObserver(Protocol):
+    def status(self, message: str) -> None: ...
+    def result(self, result: CaseResult) -> None: ...
+
+
+class NullObserver:
+    def status(self, message: str) -> None:
+        pass
+
+    def result(self, result: CaseResult) -> None:
+        pass
+
+
+QueueItem = tuple[Request, Completion, str, str | None]  # request, completion, provider used, fallback from
+
+
+class Runner:
+    """Executes a plan: every provider concurrently, through the response cache, with
+    fallbacks for failed requests; results are scored in batches and appended as they come."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        writer: ResultWriter,
+        observer: RunObserver | None = None,
+        *,
+        cache: ResponseCache | None = None,
+        skip: set[str] | None = None,
+        deadline_s: float | None = None,
+        baseline_dir: Path | None = None,
+    ):
+        self.plan = plan
+        self.writer = writer
+        self.observer = observer or NullObserver()
+        self.cache = cache
+        self.skip = skip or set()
+        self.deadline_s = deadline_s
+        self.suites = {s.name: s for s in plan.suites}
+        self.cases = {(s.name, c.id): c for s in plan.suites for c in s.cases}
+        self.variants = {v.name: v for v in plan.variants}
+        self.timings: dict[str, float] = {}
+        self._started: set[str] = set()
+        self.context = RunContext(plan, cache, baseline_dir, started=self._started)
+
+    def pricing(self, request: Request, provider: str) -> Pricing | None:
+        return self.plan.loaded.pricing_for(provider, self.plan.providers[provider].model_name(request))
+
+    async def run(self) -> None:
+        started = time.perf_counter()
+        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue()
+        fallbacks: list[asyncio.Task[None]] = []
+        consumer = asyncio.create_task(self._consume(queue))
+        try:
+            self.observer.status("evaluating")
+
+            def primary_done(provider_name: str) -> OnCompletion:
+                def on_completion(request: Request, completion: Completion) -> None:
+                    fallback = self.variants[request.variant].fallback
+                    if completion.error is not None and fallback is not None:
+                        retry = request.model_copy(update={"model": None})
+                        fallbacks.append(
+                            asyncio.create_task(
+                                self._generate(fallback, [retry], queue, fallback_from=provider_name)
+                            )
+                        )
+                    else:
+                        queue.put_nowait((request, completion, provider_name, None))
+
+                return on_completion
+
+            provider_of = {v.name: v.provider for v in self.plan.variants}
+            for request in self.plan.retrieval_failures(self.skip):
+                failure = Completion(error=RETRIEVAL_FAILURE)
+                queue.put_nowait((request, failure, provider_of[request.variant], None))
+            jobs = [
+                self._generate(name, reqs, queue, on_completion=primary_done(name))
+                for name, reqs in self.plan.requests_by_provider(self.skip).items()
+                if reqs
+            ]
+            try:
+                async with asyncio.timeout(self.deadline_s):
+                    await asyncio.gather(*jobs)
+                    while fallbacks:
+                        await fallbacks.pop()
+            except TimeoutError:
+                for task in fallbacks:
+                    task.cancel()
+                raise RunDeadlineError(
+                    f"the run deadline of {self.deadline_s:g}s passed: unfinished cases were abandoned "
+                    "(resume with --resume RUN_DIR)"
+                ) from None
+            finally:
+                queue.put_nowait(None)
+                await consumer
+        finally:
+            for provider in self.plan.providers.values():
+                with contextlib.suppress(Exception):  # closing must not mask the real outcome
+                    await provider.aclose()
+            self.timings["execute_s"] = time.perf_counter() - started
+
+    async def _generate(
+        self,
+        provider_name: str,
+        requests: Sequence[Request],
+        queue: asyncio.Queue[QueueItem | None],
+        *,
+        on_completion: OnCompletion | None = None,
+        fallback_from: str | None = None,
+    ) -> None:
+        """Serve what the cache holds, generate the rest, and store good answers."""
+        provider = self.plan.providers[provider_name]
+
+        def deliver(request: Request, completion: Completion) -> None:
+            if on_completion is not None:
+                on_completion(request, completion)
+            else:
+                queue.put_nowait((request, completion, provider_name, fallback_from))
+
+        if provider_name not in self._started:
+            self.observer.status(f"preparing {provider_name}")  # e.g. a first, one-time model conversion
+        misses = lookup_cache(provider, requests, self.cache, deliver)
+        self.observer.status("evaluating")
+        if misses.requests:
+            if provider_name not in self._started:  # load weights only when something needs them
+                self._started.add(provider_name)
+                self.observer.status(f"starting {provider_name}")
+                await provider.start()
+                self.observer.status("evaluating")
+            await misses.generate(provider_name, deliver)
+
+    async def _consume(self, queue: asyncio.Queue[QueueItem | None]) -> None:
+        done = False
+        while not done:
+            item = await queue.get()
+            batch: list[QueueItem] = []
+            if item is None:
+                done = True
+            else:
+                batch.append(item)
+            while not done and len(batch) < 256:
+                try:
+                    nxt = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if nxt is None:
+                    done = True
+                else:
+                    batch.append(nxt)
+            if batch:
+                await self._score_and_write(batch)
+
+    async def _score_and_write(self, batch: list[QueueItem]) -> None:
+        by_suite: dict[str, list[QueueItem]] = defaultdict(list)
+        for item in batch:
+            by_suite[item[0].suite].append(item)
+        for suite_name, items in by_suite.items():
+            inputs = [
+                score_input(
+                    suite_name,
+                    self.cases[(suite_name, request.case_id)],
+                    request.variant,
+                    request.repeat,
+                    request.messages,
+                    completion.text if completion.error is None else None,
+                    request.retrieval,
+                    request.retrieval_query,
+                )
+                for request, completion, _, _ in items
+            ]
+            scored = await score_batch(inputs, self.plan.scorers[suite_name], self.context)
+            for (request, completion, provider, fallback_from), scores in zip(items, scored, strict=True):
+                result = self._result(request, completion, scores, provider, fallback_from)
+                self.writer.append(result)
+                self.observer.result(result)
+
+    def _result(
+        self,
+        request: Request,
+        completion: Completion,
+        scores: dict[str, Score],
+        provider: str,
+        fallback_from: str | None,
+    ) -> CaseResult:
+        case = self.cases[(request.suite, request.case_id)]
+        price = self.pricing(request, provider)
+        cost = None
+        if price is not None and completion.error is None:
+            u = completion.usage
+            cost = price.cost(u.input_tokens, u.output_tokens, u.cached_input_tokens)
+        return CaseResult(
+            suite=request.suite,
+            case_id=request.case_id,
+            variant=request.variant,
+            repeat=request.repeat,
+            provider=provider,
+            model=self.plan.providers[provider].model_name(request),
+            tags=list(case.tags),
+            input_hash=input_hash(request, case.references),
+            messages=list(request.messages),
+            references=list(case.references),
+            output=completion.text if completion.error is None else None,
+            error=completion.error,
+            finish_reason=completion.finish_reason,
+            latency_ms=completion.latency_ms,
+            ttft_ms=completion.ttft_ms,
+            usage=completion.usage,
+            cost_usd=cost,
+            model_version=completion.model_version,
+            cached=completion.cached,
+            attempts=completion.attempts,
+            fallback_from=fallback_from,
+            retrieval_query=request.retrieval_query,
+            retrieval_ids=None if request.retrieval is None else [c.id for c in request.retrieval],
+            retrieval=None if request.retrieval is None else list(request.retrieval),
+            scores={
+                name: StoredScore(value=s.value, passed=s.passed, reason=s.reason)
+                for name, s in scores.items()
+            },
+        )
+
+
+def input_hash(request: Request, references: Sequence[str]) -> str:
+    """What the case asked and expected: a changed input is reported, never called a regression.
+    For RAG variants the retrieved context is left out: it is the variant's doing, not the case's."""
+    messages = request.input_messages if request.input_messages is not None else request.messages
+    payload: dict[str, Any] = {"messages": [m.model_dump() for m in messages], "references": list(references)}
+    if request.retrieval_query is not None:
+        payload["query"] = request.retrieval_query
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,256 @@
+"""The plan stage: validate a whole run (config × suites × variants × repeats) and render every
+request, before any model call. Raises UserInputError; calls no model."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from evalkit import registry
+from evalkit.aggregate import SPECIAL_METRICS
+from evalkit.config import LoadedConfig, Variant
+from evalkit.errors import UserInputError, did_you_mean
+from evalkit.providers.base import Provider
+from evalkit.rag.stage import RAG_PLACEHOLDER, build_retriever_for, rag_variables, retrieve_for_variant
+from evalkit.scorers.base import Scorer, build_scorer
+from evalkit.suite import Suite
+from evalkit.types import (
+    Request,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass
+class Plan:
+    loaded: LoadedConfig
+    suites: list[Suite]
+    variants: list[Variant]
+    providers: dict[str, Provider]
+    scorers: dict[str, list[Scorer]]
+    requests: list[Request]
+    repeats: dict[str, int] = field(default_factory=dict)
+    rag: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant → retriever and index facts
+
+    def requests_by_provider(self, skip: set[str] | None = None) -> dict[str, list[Request]]:
+        """What each provider must generate: not what is done, nor what retrieval failed for."""
+        provider_of = {v.name: v.provider for v in self.variants}
+        out: dict[str, list[Request]] = defaultdict(list)
+        for r in self.requests:
+            if (skip is None or r.key not in skip) and r.retrieval != ():
+                out[provider_of[r.variant]].append(r)
+        return out
+
+    def retrieval_failures(self, skip: set[str] | None = None) -> list[Request]:
+        """RAG requests whose retrieval found nothing: recorded as errors, never sent to a model."""
+        return [r for r in self.requests if r.retrieval == () and (skip is None or r.key not in skip)]
+
+
+def build_plan(
+    loaded: LoadedConfig,
+    suites: Sequence[Suite],
+    variant_names: Sequence[str] = (),
+    repeats: int | None = None,
+    concurrency: int | None = None,
+) -> Plan:
+    """Validate the whole run and render every request. Raises UserInputError; calls no model."""
+    config = loaded.config
+    names = [s.name for s in suites]
+    for name in names:
+        if names.count(name) > 1:
+            paths = [str(s.source_path) for s in suites if s.name == name]
+            raise UserInputError(f"two suites are named '{name}': {', '.join(paths)}")
+    if variant_names:
+        for name in variant_names:
+            if name not in config.variants:
+                raise UserInputError(
+                    f"unknown variant '{name}'{did_you_mean(name, config.variants)}",
+                    path=loaded.path,
+                )
+        variants = [config.variants[n] for n in dict.fromkeys(variant_names)]
+    else:
+        variants = list(config.variants.values())
+
+    scorers = {s.name: _build_scorers(s) for s in suites}
+    judges: list[str] = []
+    for suite in suites:
+        for scorer in scorers[suite.name]:
+            judge = scorer.provider_name
+            if judge is None:
+                continue
+            if judge not in config.providers:
+                raise UserInputError(
+                    f"a scorer calls provider '{judge}', which evalkit.yaml does not define"
+                    f"{did_you_mean(judge, config.providers)}",
+                    path=suite.source_path,
+                )
+            judges.append(judge)
+    providers = _build_providers(loaded, variants, concurrency, extra=judges)
+    prompts = {v.name: loaded.resolve(v.prompt).read_text(encoding="utf-8") for v in variants if v.prompt}
+
+    retrievers = {v.name: build_retriever_for(loaded, v) for v in variants if v.rag is not None}
+    requests: list[Request] = []
+    repeat_counts: dict[str, int] = {}
+    for suite in suites:
+        n_repeats = repeats if repeats is not None else suite.repeats
+        repeat_counts[suite.name] = n_repeats
+        for variant in variants:
+            params = suite.params.merged(variant.params)
+            retrieved = (
+                retrieve_for_variant(suite, variant, retrievers[variant.name], prompts.get(variant.name))
+                if variant.name in retrievers
+                else {}
+            )
+            for case in suite.cases:
+                query, chunks = retrieved.get(case.id, (None, None))
+                extra = None if chunks is None else rag_variables(chunks)
+                messages = suite.render_messages(case, variant, prompts.get(variant.name), extra)
+                input_messages = (
+                    None
+                    if chunks is None
+                    else suite.render_messages(case, variant, prompts.get(variant.name), RAG_PLACEHOLDER)
+                )
+                for rep in range(n_repeats):
+                    requests.append(
+                        Request(
+                            key=f"{suite.name}/{case.id}/{variant.name}/{rep}",
+                            suite=suite.name,
+                            case_id=case.id,
+                            variant=variant.name,
+                            repeat=rep,
+                            messages=messages,
+                            params=params,
+                            model=variant.model,
+                            retrieval=None if chunks is None else tuple(chunks),
+                            retrieval_query=query,
+                            input_messages=input_messages,
+                        )
+                    )
+    for provider in providers.values():
+        provider.check()
+    rag = {name: r.describe() for name, r in retrievers.items()}
+    return Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts, rag)
+
+
+def _build_providers(
+    loaded: LoadedConfig, variants: Sequence[Variant], concurrency: int | None, extra: Sequence[str] = ()
+) -> dict[str, Provider]:
+    config = loaded.config
+    built: dict[str, Provider] = {}
+    names = [v.provider for v in variants] + [v.fallback for v in variants if v.fallback is not None]
+    names += list(extra)
+    for name in names:
+        if name in built:
+            continue
+        pconf = config.providers[name]
+        cls = registry.providers.get(pconf.type)
+        where = f"providers.{name}"
+        if not (isinstance(cls, type) and issubclass(cls, Provider)):
+            raise UserInputError(f"{where}: '{pconf.type}' is not a Provider class")
+        try:
+            settings = cls.settings_model.model_validate(pconf.settings())
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            key = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                allowed = [*cls.settings_model.model_fields, "pricing", "concurrency", "type"]
+                msg = f"unknown key '{key}'{did_you_mean(key, allowed)}"
+            raise UserInputError(f"{where}: {key}: {msg}", path=loaded.path) from None
+        limit = concurrency or pconf.concurrency or config.run.concurrency
+        built[name] = cls(name, settings, concurrency=limit)
+    for variant in variants:
+        provider = built[variant.provider]
+        if variant.model is not None and "model" not in type(provider).settings_model.model_fields:
+            raise UserInputError(
+                f"variants.{variant.name}.model: provider '{variant.provider}' "
+                f"({config.providers[variant.provider].type}) takes no model name; "
+                "configure the model on a provider of its own",
+                path=loaded.path,
+            )
+        takes_model = "model" in type(provider).settings_model.model_fields
+        if variant.model is None and takes_model and getattr(provider.settings, "model", None) is None:
+            raise UserInputError(
+                f"variants.{variant.name}: no model set on the variant or on provider '{variant.provider}'",
+                path=loaded.path,
+            )
+    return built
+
+
+def _build_scorers(suite: Suite) -> list[Scorer]:
+    built: list[Scorer] = []
+    seen: dict[str, str] = {}
+    for i, spec in enumerate(suite.scorers):
+        where = f"{suite.source_path}: scorers[{i}]"
+        template = spec.options().get("template")
+        if isinstance(template, str) and not Path(template).is_absolute():
+            spec = spec.model_copy(update={"template": str(suite.source_path.parent / template)})
+        try:
+            scorer = build_scorer(spec, where)
+        except UserInputError as exc:
+            if exc.path is None and not str(exc).startswith(str(suite.source_path)):
+                raise UserInputError(str(exc), path=suite.source_path) from None
+            raise
+        for name in scorer.names:
+            if name in seen:
+                raise UserInputError(
+                    f"two scorers produce a score named '{name}': give one a 'name:'",
+                    path=suite.source_path,
+                )
+            seen[name] = spec.type
+        if scorer.needs_reference:
+            missing = next((c for c in suite.cases if not c.references), None)
+            if missing is not None:
+                raise UserInputError(
+                    f"case '{missing.id}' ({missing.origin}) has no reference, "
+                    f"which scorer '{spec.type}' needs"
+                )
+        built.append(scorer)
+    known = [*seen, *SPECIAL_METRICS, *(f"corpus_{n}" for n in seen)]
+    higher = {name: s.higher_is_better for s in built for name in s.names}
+    for special in SPECIAL_METRICS:
+        higher[special] = special == "pass_rate"
+    for metric, threshold in suite.thresholds.items():
+        if metric not in known:
+            raise UserInputError(
+                f"thresholds.{metric}: no such score in this suite{did_you_mean(metric, known)}",
+                path=suite.source_path,
+            )
+        up = higher.get(metric, True)
+        if (threshold.max_drop is not None and not up) or (threshold.max_increase is not None and up):
+            right = "max_drop" if up else "max_increase"
+            raise UserInputError(
+                f"thresholds.{metric}: {metric} is {'higher' if up else 'lower'} is better: use {right}",
+                path=suite.source_path,
+            )
+    return built
+
+
+def describe_plan(plan: Plan) -> dict[str, Any]:
+    """The config snapshot for run.json: built from allow-listed fields, never raw settings."""
+    return {
+        "config_path": str(plan.loaded.path) if plan.loaded.path else None,
+        "providers": {name: p.describe() for name, p in plan.providers.items()},
+        "variants": {v.name: v.model_dump(mode="json") for v in plan.variants},
+        "suites": [
+            {
+                "name": s.name,
+                "path": str(s.source_path),
+                "content_hash": s.content_hash,
+                "cases": len(s.cases),
+                "repeats": plan.repeats.get(s.name, 1),
+                "scorers": [spec.model_dump(mode="json") for spec in s.scorers],
+                "thresholds": {k: t.model_dump(mode="json") for k, t in s.thresholds.items()},
+            }
+            for s in plan.suites
+        ],
+        "run": plan.loaded.config.run.model_dump(mode="json"),
+        "requests": len(plan.requests),
+        "rag": plan.rag,
+    }
