@@ -19,7 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.aggregate import GroupSummary, Summary
 from evalkit.errors import UserInputError
-from evalkit.rundir import RESULTS, RUN_INFO, SUMMARY, read_json, read_results
+from evalkit.migrations import CURRENT, NewerSchemaError, migrate
+from evalkit.rundir import (
+    RESULTS,
+    SUMMARY,
+    read_results,
+    read_run_info,
+    write_json,
+    write_text,
+)
 from evalkit.types import CaseResult, Threshold
 
 DEFAULT_DIR = Path("baselines")
@@ -74,6 +82,7 @@ class MetricInfo(BaseModel):
 class BaselineMeta(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    schema_version: int = CURRENT["baseline_meta"]
     suite: str
     variant: str
     suite_content_hash: str | None = None
@@ -104,14 +113,7 @@ class Group(BaseModel):
 
 def run_thresholds(run_dir: Path) -> dict[str, dict[str, Threshold]]:
     """Each suite's thresholds as the run recorded them (run.json), so a diff needs no suite files."""
-    info = read_json(run_dir / RUN_INFO, {})
-    out: dict[str, dict[str, Threshold]] = {}
-    for suite in info.get("config", {}).get("suites", []):
-        out[suite["name"]] = {
-            name: Threshold.model_validate({k: v for k, v in t.items() if v is not None})
-            for name, t in suite.get("thresholds", {}).items()
-        }
-    return out
+    return {s.name: dict(s.thresholds) for s in read_run_info(run_dir).suites}
 
 
 def has_baselines(root: Path) -> bool:
@@ -137,12 +139,11 @@ def groups_from_run(
     else from the run's summary.json and results.jsonl."""
     if not (run_dir / RESULTS).exists():
         raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
-    info = read_json(run_dir / RUN_INFO, {})
+    info = read_run_info(run_dir)
     if summary_groups is None and (run_dir / SUMMARY).exists():
-        summary_groups = Summary.model_validate_json((run_dir / SUMMARY).read_text()).groups
-    config = info.get("config", {})
-    suite_hashes = {s["name"]: s.get("content_hash") for s in config.get("suites", [])}
-    variants = config.get("variants", {})
+        summary_groups = _read_summary(run_dir).groups
+    suite_hashes = {s.name: s.content_hash for s in info.suites}
+    variants = info.plan.get("variants", {})
     by_group: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
     for r in results if results is not None else read_results(run_dir / RESULTS):
         by_group[(r.suite, r.variant)].append(r)
@@ -165,9 +166,9 @@ def groups_from_run(
             model_versions=sorted({r.model_version for r in results if r.model_version}),
             params=vconf.get("params", {}),
             metrics=directions,
-            evalkit_version=info.get("evalkit_version") or version("evalkit"),
-            run_id=info.get("run_id", run_dir.name),
-            git_sha=info.get("git_sha"),
+            evalkit_version=info.evalkit_version or version("evalkit"),
+            run_id=info.run_id or run_dir.name,
+            git_sha=info.git_sha,
             saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
             cases=len({r.case_id for r in results}),
             results=len(results),
@@ -177,12 +178,24 @@ def groups_from_run(
     return out
 
 
+def _read_summary(run_dir: Path) -> Summary:
+    try:
+        return Summary.model_validate_json((run_dir / SUMMARY).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        first = str(exc).splitlines()[0]
+        raise UserInputError(f"summary.json is unreadable: {first}", path=run_dir / SUMMARY) from None
+
+
 def save(group: Group, root: Path) -> tuple[Path, Path]:
+    """Write a baseline through the run directory's one write path: atomic, secrets scrubbed."""
     data_path, meta_path = baseline_paths(root, group.suite, group.variant)
-    data_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data_path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserInputError("the baselines folder is a file, not a folder", path=root) from None
     lines = [json.dumps(r.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) for r in group.records]
-    data_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    meta_path.write_text(json.dumps(group.meta.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+    write_text(data_path, "\n".join(lines) + "\n")
+    write_json(meta_path, group.meta)
     return data_path, meta_path
 
 
@@ -190,13 +203,16 @@ def load(root: Path, suite: str, variant: str) -> Group | None:
     data_path, meta_path = baseline_paths(root, suite, variant)
     if not data_path.exists():
         return None
+    if not meta_path.exists():
+        raise UserInputError(f"baseline without its {meta_path.name}", path=data_path)
     try:
-        meta = BaselineMeta.model_validate_json(meta_path.read_text())
+        meta = BaselineMeta.model_validate(migrate("baseline_meta", json.loads(meta_path.read_text())))
         records = [
             CaseRecord.model_validate_json(line)
             for line in data_path.read_text(encoding="utf-8").splitlines()
             if line.strip()
         ]
-    except (OSError, ValueError) as exc:
-        raise UserInputError(f"unreadable baseline: {exc}", path=data_path) from None
+    except (OSError, ValueError, NewerSchemaError) as exc:
+        first = str(exc).splitlines()[0]
+        raise UserInputError(f"unreadable baseline: {first}", path=data_path) from None
     return Group(suite=suite, variant=variant, records=records, meta=meta)

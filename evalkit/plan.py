@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -16,15 +16,12 @@ from evalkit.aggregate import SPECIAL_METRICS
 from evalkit.config import LoadedConfig, Variant
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.providers.base import Provider
-from evalkit.rag.stage import RAG_PLACEHOLDER, build_retriever_for, rag_variables, retrieve_for_variant
+from evalkit.rag.stage import RAG_PLACEHOLDER
 from evalkit.scorers.base import Scorer, build_scorer
 from evalkit.suite import Suite
 from evalkit.types import (
     Request,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass
@@ -37,6 +34,8 @@ class Plan:
     requests: list[Request]
     repeats: dict[str, int] = field(default_factory=dict)
     rag: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant → retriever and index facts
+    prompts: dict[str, str] = field(default_factory=dict)  # variant → its prompt template's text
+    warnings: list[str] = field(default_factory=list)  # things a person should know before the run
 
     def requests_by_provider(self, skip: set[str] | None = None) -> dict[str, list[Request]]:
         """What each provider must generate: not what is done, nor what retrieval failed for."""
@@ -78,64 +77,92 @@ def build_plan(
         variants = list(config.variants.values())
 
     scorers = {s.name: _build_scorers(s) for s in suites}
-    judges: list[str] = []
-    for suite in suites:
-        for scorer in scorers[suite.name]:
-            judge = scorer.provider_name
-            if judge is None:
-                continue
-            if judge not in config.providers:
-                raise UserInputError(
-                    f"a scorer calls provider '{judge}', which evalkit.yaml does not define"
-                    f"{did_you_mean(judge, config.providers)}",
-                    path=suite.source_path,
-                )
-            judges.append(judge)
+    judges = _judge_providers(loaded, suites, scorers)
     providers = _build_providers(loaded, variants, concurrency, extra=judges)
     prompts = {v.name: loaded.resolve(v.prompt).read_text(encoding="utf-8") for v in variants if v.prompt}
-
-    retrievers = {v.name: build_retriever_for(loaded, v) for v in variants if v.rag is not None}
     requests: list[Request] = []
     repeat_counts: dict[str, int] = {}
     for suite in suites:
         n_repeats = repeats if repeats is not None else suite.repeats
         repeat_counts[suite.name] = n_repeats
         for variant in variants:
-            params = suite.params.merged(variant.params)
-            retrieved = (
-                retrieve_for_variant(suite, variant, retrievers[variant.name], prompts.get(variant.name))
-                if variant.name in retrievers
-                else {}
-            )
-            for case in suite.cases:
-                query, chunks = retrieved.get(case.id, (None, None))
-                extra = None if chunks is None else rag_variables(chunks)
-                messages = suite.render_messages(case, variant, prompts.get(variant.name), extra)
-                input_messages = (
-                    None
-                    if chunks is None
-                    else suite.render_messages(case, variant, prompts.get(variant.name), RAG_PLACEHOLDER)
-                )
-                for rep in range(n_repeats):
-                    requests.append(
-                        Request(
-                            key=f"{suite.name}/{case.id}/{variant.name}/{rep}",
-                            suite=suite.name,
-                            case_id=case.id,
-                            variant=variant.name,
-                            repeat=rep,
-                            messages=messages,
-                            params=params,
-                            model=variant.model,
-                            retrieval=None if chunks is None else tuple(chunks),
-                            retrieval_query=query,
-                            input_messages=input_messages,
-                        )
-                    )
+            requests.extend(_requests_for(suite, variant, prompts.get(variant.name), n_repeats))
     for provider in providers.values():
         provider.check()
-    rag = {name: r.describe() for name, r in retrievers.items()}
-    return Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts, rag)
+    plan = Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts, prompts=prompts)
+    plan.warnings.extend(_empty_prompt_warnings(requests))
+    return plan
+
+
+def build_scoring_plan(loaded: LoadedConfig, suites: Sequence[Suite], variant_names: Sequence[str]) -> Plan:
+    """A plan to score stored outputs with: scorers, and only the providers judges call. It makes
+    no request, retrieves nothing and needs no API key that no scorer uses."""
+    config = loaded.config
+    variants = [config.variants[n] for n in variant_names if n in config.variants]
+    scorers = {s.name: _build_scorers(s) for s in suites}
+    judges = _judge_providers(loaded, suites, scorers)
+    providers = _build_providers(loaded, [], None, extra=judges)
+    for provider in providers.values():
+        provider.check()
+    return Plan(loaded, list(suites), variants, providers, scorers, [], {s.name: s.repeats for s in suites})
+
+
+def _judge_providers(
+    loaded: LoadedConfig, suites: Sequence[Suite], scorers: dict[str, list[Scorer]]
+) -> list[str]:
+    judges: list[str] = []
+    for suite in suites:
+        for scorer in scorers[suite.name]:
+            judge = scorer.provider_name
+            if judge is None:
+                continue
+            if judge not in loaded.config.providers:
+                raise UserInputError(
+                    f"a scorer calls provider '{judge}', which evalkit.yaml does not define"
+                    f"{did_you_mean(judge, loaded.config.providers)}",
+                    path=suite.source_path,
+                )
+            judges.append(judge)
+    return judges
+
+
+def _requests_for(suite: Suite, variant: Variant, prompt: str | None, n_repeats: int) -> list[Request]:
+    """Every case × repeat of a suite under a variant. A RAG variant's prompts are rendered with a
+    placeholder for the context here; the retrieve stage fills it in."""
+    params = suite.params.merged(variant.params)
+    extra = RAG_PLACEHOLDER if variant.rag is not None else None
+    out = []
+    for case in suite.cases:
+        messages = suite.render_messages(case, variant, prompt, extra)
+        for rep in range(n_repeats):
+            out.append(
+                Request(
+                    key=f"{suite.name}/{case.id}/{variant.name}/{rep}",
+                    suite=suite.name,
+                    case_id=case.id,
+                    variant=variant.name,
+                    repeat=rep,
+                    messages=messages,
+                    params=params,
+                    model=variant.model,
+                    input_messages=messages if extra is not None else None,
+                )
+            )
+    return out
+
+
+def _empty_prompt_warnings(requests: Sequence[Request]) -> list[str]:
+    empty = sorted(
+        {
+            f"{r.suite}/{r.case_id} ({r.variant})"
+            for r in requests
+            if not any(m.content.strip() for m in r.messages if m.role == "user")
+        }
+    )
+    if not empty:
+        return []
+    shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+    return [f"{len(empty)} prompt(s) render to an empty user message: {shown}"]
 
 
 def _build_providers(
@@ -233,24 +260,12 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
 
 
 def describe_plan(plan: Plan) -> dict[str, Any]:
-    """The config snapshot for run.json: built from allow-listed fields, never raw settings."""
+    """What the plan made of the config, for run.json: providers described from allow-listed
+    fields (never raw settings), variants, the number of requests and the retrievers."""
     return {
         "config_path": str(plan.loaded.path) if plan.loaded.path else None,
         "providers": {name: p.describe() for name, p in plan.providers.items()},
         "variants": {v.name: v.model_dump(mode="json") for v in plan.variants},
-        "suites": [
-            {
-                "name": s.name,
-                "path": str(s.source_path),
-                "content_hash": s.content_hash,
-                "cases": len(s.cases),
-                "repeats": plan.repeats.get(s.name, 1),
-                "scorers": [spec.model_dump(mode="json") for spec in s.scorers],
-                "thresholds": {k: t.model_dump(mode="json") for k, t in s.thresholds.items()},
-            }
-            for s in plan.suites
-        ],
-        "run": plan.loaded.config.run.model_dump(mode="json"),
         "requests": len(plan.requests),
         "rag": plan.rag,
     }

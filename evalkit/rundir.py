@@ -1,7 +1,21 @@
-"""The run directory on disk: results.jsonl (append-only, one complete line per case), run.json."""
+"""The run directory: this module owns every file name in it and the one write path for all of
+them (atomic: temp file + rename; secrets scrubbed). results.jsonl is append-only, one complete
+line per case; run.json is a typed `RunInfo`; a lock keeps a second process out.
+
+    results.jsonl  one line per case × variant × repeat, appended as each finishes
+    run.json       RunInfo: options, config and suites snapshot, versions, timings
+    cases.jsonl    the cases the run used (vars, references, gold ids): re-scoring needs no suite files
+    summary.json   per suite × variant figures, status, exit code
+    diff.json      the gate's comparison with the baselines
+    baseline.jsonl the compared baseline cases, copied in at gate time (the report needs no baselines)
+    report.html · junit.xml · summary.md   rebuilt from the files above by `evalkit report`
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import time
@@ -9,14 +23,24 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import BaseModel, ValidationError
+
 from evalkit import secrets
 from evalkit.errors import UserInputError
+from evalkit.migrations import CURRENT, NewerSchemaError, migrate
+from evalkit.runinfo import RunInfo
 from evalkit.types import CaseResult
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
 RUN_INFO = "run.json"
+CASES = "cases.jsonl"
 DIFF = "diff.json"
+BASELINE_OUTPUTS = "baseline.jsonl"
+REPORT = "report.html"
+JUNIT = "junit.xml"
+SUMMARY_MD = "summary.md"
+LOCK = ".lock"
 
 
 class ResultWriter:
@@ -71,9 +95,18 @@ def read_results(path: Path) -> Iterator[CaseResult]:
             if not line.strip():
                 continue
             try:
-                yield CaseResult.model_validate_json(line)
-            except ValueError as exc:
+                yield _parse_result(line)
+            except (ValueError, NewerSchemaError) as exc:
                 raise UserInputError(f"corrupt result line: {exc}", path=path, line=lineno) from None
+
+
+_CURRENT_RESULT_MARK = f'"schema_version":{CURRENT["result"]},'
+
+
+def _parse_result(line: str) -> CaseResult:
+    if _CURRENT_RESULT_MARK in line[:40]:  # the fast path: a line this version wrote
+        return CaseResult.model_validate_json(line)
+    return CaseResult.model_validate(migrate("result", json.loads(line)))
 
 
 def prepare_run_dir(path: Path) -> Path:
@@ -90,15 +123,52 @@ def prepare_run_dir(path: Path) -> Path:
     return path
 
 
+class RunDirLock:
+    """An exclusive lock on a run directory for as long as a process works in it: a second run,
+    resume or re-score of the same directory stops at once with a clear message (exit 2)."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / LOCK
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> RunDirLock:
+        fh = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise UserInputError(
+                    f"this run directory is in use by {holder}: wait for it to finish, or use another --out",
+                    path=self.path.parent,
+                ) from None
+            raise
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"evalkit pid {os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        if self._fh is not None and not self._fh.closed:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+        self._fh = None
+
+    def __enter__(self) -> RunDirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def rewrite_results(path: Path, results: Iterable[CaseResult]) -> None:
     """Replace results.jsonl atomically (re-scoring): readers see the old file or the new one."""
-    tmp = path.with_suffix(".jsonl.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for result in results:
-            fh.write(secrets.scrub(result.model_dump_json()) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_jsonl(path, results)
 
 
 def read_json(path: Path, default: Any = None) -> Any:
@@ -109,9 +179,45 @@ def read_json(path: Path, default: Any = None) -> Any:
         return default
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file + rename), secrets scrubbed."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    text = json.dumps(data, indent=2, sort_keys=True, default=str)
-    tmp.write_text(secrets.scrub(text) + "\n", encoding="utf-8")
+def write_text(path: Path, text: str) -> None:
+    """The one write path for whole files: atomic (temp file, fsync, rename), secrets scrubbed."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8", errors="surrogatepass") as fh:
+        fh.write(secrets.scrub(text))
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically, secrets scrubbed."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> None:
+    """Write a whole JSON Lines file atomically, secrets scrubbed, line by line."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            line = row.model_dump_json() if isinstance(row, BaseModel) else json.dumps(row, sort_keys=True)
+            fh.write(secrets.scrub(line) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_run_info(run_dir: Path) -> RunInfo:
+    """run.json, migrated from older versions; a missing or garbled one is a usage error."""
+    path = run_dir / RUN_INFO
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return RunInfo.model_validate(migrate("run_info", data))
+    except FileNotFoundError:
+        raise UserInputError("not a run directory (no run.json)", path=run_dir) from None
+    except (ValueError, ValidationError, NewerSchemaError, KeyError, TypeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise UserInputError(f"run.json is unreadable: {first}", path=run_dir) from None

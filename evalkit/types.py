@@ -137,6 +137,8 @@ class CaseResult(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    schema_version: int = 2  # evalkit.migrations.CURRENT["result"]; older lines are migrated on read
+
     suite: str
     case_id: str
     variant: str

@@ -94,12 +94,16 @@ def run(
     no_baseline: Annotated[
         bool, typer.Option("--no-baseline", help="Do not compare with baselines.")
     ] = False,
+    retry_errors: Annotated[
+        bool, typer.Option("--retry-errors", help="With --resume: generate failed cases again.")
+    ] = False,
 ) -> None:
     """Run suites against variants, score every output, write reports/<run-id>/."""
-    from evalkit.cli.render import ProgressObserver, console, show_summary
+    from evalkit.cli.render import ProgressObserver, console, show_outcome, warn
     from evalkit.pipeline import RunOptions, execute, prepare
+    from evalkit.signals import sigterm_as_interrupt
 
-    with user_errors():
+    with user_errors(), sigterm_as_interrupt():
         prepared = prepare(
             RunOptions(
                 suites=suites or [],
@@ -113,6 +117,7 @@ def run(
                 deadline_s=deadline,
                 baseline=baseline,
                 no_baseline=no_baseline,
+                retry_errors=retry_errors,
             )
         )
         plan = prepared.plan
@@ -123,19 +128,14 @@ def run(
             f"{len(plan.requests)} requests · run {prepared.run_id}{resumed}",
             highlight=False,
         )
-        try:
-            with ProgressObserver(todo, "evaluating") as observer:
-                summary = execute(prepared, observer)
-        except KeyboardInterrupt:
-            from evalkit.aggregate import Summary
-            from evalkit.rundir import SUMMARY
-
+        for line in prepared.warnings:
+            warn(line)
+        with ProgressObserver(todo, "evaluating") as observer:
+            outcome = execute(prepared, observer)
+        if outcome.summary.status == "interrupted":
             console.print("[yellow]Interrupted: finished results are kept.[/]")
-            summary_path = prepared.run_dir / SUMMARY
-            show_summary(Summary.model_validate_json(summary_path.read_text()), str(prepared.run_dir))
-            raise typer.Exit(130) from None
-        show_summary(summary, str(prepared.run_dir), prepared.diff)
-    raise typer.Exit(summary.exit_code)
+        show_outcome(outcome)
+    raise typer.Exit(outcome.summary.exit_code)
 
 
 @app.command()
@@ -145,28 +145,29 @@ def score(
 ) -> None:
     """Re-run every scorer on a run's stored outputs (no answer is regenerated), then rewrite
     its summary and reports. Use it after changing scorers, references or judge prompts."""
-    from evalkit.cli.render import console, show_summary
+    from evalkit.cli.render import console, show_outcome
     from evalkit.pipeline import score_run
 
     with user_errors():
         with console.status("scoring stored outputs"):
-            summary = score_run(run_dir, no_cache=no_cache)
-        show_summary(summary, str(run_dir))
-    raise typer.Exit(summary.exit_code)
+            outcome = score_run(run_dir, no_cache=no_cache)
+        show_outcome(outcome)
+    raise typer.Exit(outcome.summary.exit_code)
 
 
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
-    """Rebuild RUN_DIR/report.html from the run directory's files alone."""
+    """Rebuild report.html, junit.xml and summary.md from the run directory's files alone."""
     from evalkit.cli.render import console
-    from evalkit.report import html
+    from evalkit.conclude import render_reports
     from evalkit.rundir import RESULTS
 
     with user_errors():
         if not (run_dir / RESULTS).exists():
             raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
-        path = html.write(run_dir)
-    console.print(f"wrote {path}", highlight=False)
+        paths = render_reports(run_dir)
+    for path in paths:
+        console.print(f"wrote {path}", highlight=False)
 
 
 baseline_app = typer.Typer(help="Bless runs as baselines.", no_args_is_help=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,6 +20,9 @@ from rich.table import Table
 from evalkit.aggregate import GroupSummary, Summary
 from evalkit.gate import DiffReport
 from evalkit.types import CaseResult
+
+if TYPE_CHECKING:
+    from evalkit.pipeline import RunOutcome
 
 console = Console()
 err_console = Console(stderr=True)
@@ -229,6 +232,12 @@ def threshold_lines(groups: list[GroupSummary]) -> list[str]:
                 f"{mark} {escape(g.suite)} · {escape(g.variant)} · {escape(t.metric)}: {escape(t.reason)}"
             )
     return lines
+
+
+def show_outcome(outcome: RunOutcome) -> None:
+    for line in outcome.warnings:
+        warn(line)
+    show_summary(outcome.summary, str(outcome.run_dir), outcome.diff)
 
 
 def show_summary(summary: Summary, run_dir: str, diff: DiffReport | None = None) -> None:

@@ -24,6 +24,8 @@ class Provider(ABC):
     """
 
     settings_model: ClassVar[type[BaseModel]]
+    # settings that change how answers are fetched, never what they are: they may differ on --resume
+    operational_settings: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):
         self.name = name

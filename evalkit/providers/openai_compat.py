@@ -86,6 +86,18 @@ class OpenAICompatProvider(Provider):
     """Any OpenAI-compatible /v1/chat/completions server, with bounded concurrency and retries."""
 
     settings_model = OpenAISettings
+    operational_settings = frozenset(
+        {
+            "timeout_s",
+            "max_attempts",
+            "backoff_base_s",
+            "backoff_max_s",
+            "retry_after_cap_s",
+            "adaptive_concurrency",
+            "api_key_env",
+            "headers_env",
+        }
+    )
 
     def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):
         super().__init__(name, settings, concurrency=concurrency)

@@ -38,6 +38,7 @@ class TransformersProvider(Provider):
     """Local Hugging Face model (default: the embedded SmolLM2-135M-Instruct), batched."""
 
     settings_model = TransformersSettings
+    operational_settings = frozenset({"batch_size", "max_batch_tokens"})
 
     def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):
         super().__init__(name, settings, concurrency=concurrency)

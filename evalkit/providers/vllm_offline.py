@@ -55,6 +55,7 @@ class VLLMProvider(Provider):
     """A local model served by vLLM's offline engine (`type: vllm`)."""
 
     settings_model = VLLMSettings
+    operational_settings = frozenset({"gpu_memory_utilization", "max_num_seqs"})
 
     def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):
         super().__init__(name, settings, concurrency=concurrency)

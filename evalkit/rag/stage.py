@@ -1,5 +1,5 @@
-"""The retrieve stage: each RAG variant's chunks for every case, retrieved once, before any
-model call, and what a RAG prompt template gets from them."""
+"""The retrieve stage: each RAG variant's chunks for every case, retrieved once (for all repeats),
+after planning and before any model call, and rendered into the prompts (`context`, `documents`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from evalkit.types import (
 )
 
 if TYPE_CHECKING:
+    from evalkit.plan import Plan
     from evalkit.rag.retrievers import Retriever
 
 
@@ -57,6 +58,40 @@ def retrieve_for_variant(
 
 
 RAG_PLACEHOLDER: dict[str, Any] = {"context": "{context}", "documents": []}
+
+
+def retrieve(plan: Plan) -> Plan:
+    """Fill in every RAG request's retrieved context. A case whose retrieval finds nothing keeps
+    `retrieval=()`: it is recorded as a retrieval failure, never sent to a model."""
+    rag_variants = [v for v in plan.variants if v.rag is not None]
+    if not rag_variants:
+        return plan
+    found: dict[tuple[str, str, str], tuple[str, list[RetrievedChunk]]] = {}
+    for variant in rag_variants:
+        retriever = build_retriever_for(plan.loaded, variant)
+        plan.rag[variant.name] = retriever.describe()
+        for suite in plan.suites:
+            prompt = plan.prompts.get(variant.name)
+            for case_id, retrieved in retrieve_for_variant(suite, variant, retriever, prompt).items():
+                found[(suite.name, variant.name, case_id)] = retrieved
+    suites = {s.name: s for s in plan.suites}
+    variants = {v.name: v for v in plan.variants}
+    cases = {(s.name, c.id): c for s in plan.suites for c in s.cases}
+    requests = []
+    for r in plan.requests:
+        hit = found.get((r.suite, r.variant, r.case_id))
+        if hit is None:
+            requests.append(r)
+            continue
+        query, chunks = hit
+        suite, variant = suites[r.suite], variants[r.variant]
+        prompt = plan.prompts.get(r.variant)
+        messages = suite.render_messages(cases[(r.suite, r.case_id)], variant, prompt, rag_variables(chunks))
+        requests.append(
+            r.model_copy(update={"messages": messages, "retrieval": tuple(chunks), "retrieval_query": query})
+        )
+    plan.requests = requests
+    return plan
 
 
 def rag_variables(chunks: Sequence[RetrievedChunk]) -> dict[str, Any]:

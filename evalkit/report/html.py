@@ -18,11 +18,19 @@ import jinja2
 from markupsafe import Markup
 
 from evalkit.report import charts
-from evalkit.rundir import DIFF, RESULTS, RUN_INFO, SUMMARY, read_json, read_results
+from evalkit.rundir import (
+    BASELINE_OUTPUTS,
+    DIFF,
+    REPORT,
+    RESULTS,
+    RUN_INFO,
+    SUMMARY,
+    read_json,
+    read_results,
+    write_text,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
-REPORT = "report.html"
-BASELINE_OUTPUTS = "baseline.jsonl"  # the compared baseline cases, copied in at gate time
 
 
 class _Strings:
@@ -169,7 +177,5 @@ def render(run_dir: Path) -> str:
 
 def write(run_dir: Path) -> Path:
     path = run_dir / REPORT
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render(run_dir), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, render(run_dir))
     return path

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from evalkit.aggregate import Summary
 from evalkit.gate import DiffReport, MetricDiff
+from evalkit.rundir import write_text
 from evalkit.types import CaseResult
 
 
@@ -79,4 +80,4 @@ def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResu
 
 
 def write(path: Path, summary: Summary, diff: DiffReport | None, results: Sequence[CaseResult]) -> None:
-    path.write_text(render(summary, diff, results), encoding="utf-8")
+    write_text(path, render(summary, diff, results))

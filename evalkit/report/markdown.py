@@ -6,6 +6,7 @@ from pathlib import Path
 
 from evalkit.aggregate import Summary
 from evalkit.gate import DiffReport
+from evalkit.rundir import write_text
 
 ICON = {
     "passed": "✅ PASSED",
@@ -94,4 +95,4 @@ def render(summary: Summary, diff: DiffReport | None) -> str:
 
 
 def write(path: Path, summary: Summary, diff: DiffReport | None) -> None:
-    path.write_text(render(summary, diff), encoding="utf-8")
+    write_text(path, render(summary, diff))

@@ -42,8 +42,8 @@ def test_bundled_rag_suite_end_to_end_on_the_embedded_models(workdir: Path, cli)
     assert group["retrieval_failures"] == 0
     assert group["metrics"]["recall@5"]["mean"] >= 0.7 and group["metrics"]["contains"]["mean"] > 0.3
     info = json.loads((workdir / "out" / "run.json").read_text())
-    assert info["config"]["rag"]["hybrid"]["retriever"] == "hybrid"
-    assert info["config"]["rag"]["hybrid"]["documents"] == 36
+    assert info["plan"]["rag"]["hybrid"]["retriever"] == "hybrid"
+    assert info["plan"]["rag"]["hybrid"]["documents"] == 36
 
 
 def answer_from_context(

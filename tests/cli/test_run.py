@@ -68,7 +68,7 @@ def test_two_variants_end_to_end(workdir: Path, fake_server: FakeOpenAI, cli) ->
 
     info = json.loads((run_dir / "run.json").read_text())
     assert info["config"]["providers"]["api"]["base_url"] == fake_server.url
-    assert info["config"]["suites"][0]["cases"] == len(QA)
+    assert info["suites"][0]["cases"] == len(QA)
     assert "FAILED" in result.output and "exact" in result.output
 
 

@@ -147,7 +147,7 @@ def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers
         assert row["finish_reason"] == "length" and row["usage"]["output_tokens"] == 3
 
     info = json.loads((run_dir / "run.json").read_text())
-    described = info["config"]["providers"]["vllm"]
+    described = info["plan"]["providers"]["vllm"]
     # both vLLM variants (24 requests, two different max_tokens) went to the engine in one call
     assert [(s["requests"], s["finished"]) for s in described["engine_submissions"]] == [(24, 24)]
     assert described["vllm_version"].startswith("vllm")
