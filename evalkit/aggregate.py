@@ -158,6 +158,7 @@ def summarize_group(
     passed = sum(1 for v in judged if v)
     higher = {name: s.higher_is_better for s in scorers for name in s.names}
     names = [n for s in scorers for n in s.names]
+    names += sorted({n for r in results for n in r.scores} - set(names))  # e.g. human labels
     metrics: dict[str, MetricSummary] = {}
     for name in names:
         scores = [r.scores[name] for r in results if name in r.scores]

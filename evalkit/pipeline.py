@@ -27,6 +27,8 @@ from evalkit.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
 from evalkit.errors import EvalkitError, UserInputError
 from evalkit.execute import Runner, RunObserver
 from evalkit.gate import DiffReport, diff_runs
+from evalkit.human import apply_labels
+from evalkit.labels import calibration_labels
 from evalkit.plan import Plan, build_plan, describe_plan
 from evalkit.report import html, junit, markdown
 from evalkit.rundir import (
@@ -333,6 +335,7 @@ def finalize(prepared: Prepared, *, interrupted: bool = False, aborted: str | No
     plan = prepared.plan
     suites = {s.name: s for s in plan.suites}
     results = list(read_results(prepared.run_dir / RESULTS))
+    results = apply_labels(prepared.run_dir, results, calibration_labels(plan.suites))  # human scores
     groups = []
     order = {
         (s.name, v.name): i for i, (s, v) in enumerate((s, v) for s in plan.suites for v in plan.variants)
