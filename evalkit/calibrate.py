@@ -134,13 +134,13 @@ def _add(
     said: Sequence[tuple[lb.Label, int | None]],
     scorer: int,
 ) -> None:
-    said = [(x, v) for x, v in said if v is not None]
-    if not said:
+    given = [(x, v) for x, v in said if v is not None]
+    if not given:
         return
     pairs = out.setdefault(key, Pairs(kind=key[1]))
     index = len(pairs.outputs)
-    pairs.outputs.append((r, [x for x, _ in said]))
-    for label, value in said:
+    pairs.outputs.append((r, [x for x, _ in given]))
+    for label, value in given:
         pairs.people.append(value)
         pairs.scorer.append(scorer)
         pairs.output.append(index)
@@ -270,9 +270,9 @@ def _alphas(
     draws = rng.integers(0, units, size=(resamples, units))
     figures = []
     for matrix, n in ((data[:-1], shared), (data, units)):
-        value = _alpha(matrix, level, domain)
+        point = _alpha(matrix, level, domain)
         replicates = np.array([_alpha(matrix[:, d], level, domain) for d in draws], dtype=float)
-        figures.append(_figure(value, replicates, confidence, n))
+        figures.append(_figure(point, replicates, confidence, n))
     return figures[0], figures[1]
 
 
@@ -333,7 +333,7 @@ def consistency(results: Sequence[CaseResult]) -> list[Consistency]:
     return [
         Consistency(
             judge=judge,
-            check=check,  # type: ignore[arg-type]
+            check=check,
             mean=sum(v for _, v in rows) / len(rows),
             n=len(rows),
             flaky=sorted(key for key, v in rows if v < 1),
