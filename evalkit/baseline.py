@@ -81,7 +81,8 @@ class BaselineMeta(BaseModel):
     model: str | None = None
     model_versions: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
-    judge_model: str | None = None
+    judge_model: str | None = None  # each judge: "name: provider/model [versions]"
+    judge_model_versions: list[str] = Field(default_factory=list)
     metrics: dict[str, MetricInfo] = Field(default_factory=dict)
     evalkit_version: str
     run_id: str
@@ -164,6 +165,10 @@ def groups_from_run(
             model=results[0].model,
             model_versions=sorted({r.model_version for r in results if r.model_version}),
             params=vconf.get("params", {}),
+            judge_model=judge_provenance(results, config),
+            judge_model_versions=sorted(
+                {v for r in results for j in r.judges.values() for v in j.model_versions}
+            ),
             metrics=directions,
             evalkit_version=info.get("evalkit_version") or version("evalkit"),
             run_id=info.get("run_id", run_dir.name),
@@ -175,6 +180,31 @@ def groups_from_run(
         records = sorted((CaseRecord.from_result(r) for r in results), key=lambda c: (c.case_id, c.repeat))
         out.append(Group(suite=suite, variant=variant, records=records, meta=meta))
     return out
+
+
+def judge_provenance(results: Sequence[CaseResult], config: dict[str, Any]) -> str | None:
+    """The judges that scored these results, with provider, model and model versions; judges
+    recorded only in the run's config (no call made: all cached before usage was kept) by model."""
+    seen: dict[str, tuple[str, str | None, set[str]]] = {}
+    for r in results:
+        for name, j in r.judges.items():
+            entry = seen.setdefault(name, (j.provider, j.model, set()))
+            entry[2].update(j.model_versions)
+    providers = config.get("providers", {})
+    for suite in config.get("suites", []):
+        if results and suite.get("name") != results[0].suite:
+            continue
+        for spec in suite.get("scorers", []):
+            if spec.get("type") == "judge" and spec.get("provider") in providers:
+                name = spec.get("name") or "judge"
+                described = providers[spec["provider"]]
+                seen.setdefault(name, (spec["provider"], described.get("model"), set()))
+    if not seen:
+        return None
+    return "; ".join(
+        f"{name}: {provider}/{model or '?'}" + (f" [{', '.join(sorted(versions))}]" if versions else "")
+        for name, (provider, model, versions) in sorted(seen.items())
+    )
 
 
 def save(group: Group, root: Path) -> tuple[Path, Path]:

@@ -225,6 +225,14 @@ def agreement(
     )
 
 
+def kappa(pairs: Pairs) -> float | None:
+    """Cohen's κ of the pairs (quadratic-weighted for ratings), by scikit-learn."""
+    sk = _need("sklearn.metrics")
+    categories = RATINGS if pairs.kind == "rating" else VERDICTS
+    weights = "quadratic" if pairs.kind == "rating" else None
+    return _kappa(sk, np.array(pairs.people), np.array(pairs.scorer), categories, weights)
+
+
 def _kappa(
     sk: Any, people: np.ndarray, scorer: np.ndarray, categories: Sequence[int], weights: Any
 ) -> float | None:

@@ -7,15 +7,16 @@ calibration set).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evalkit import labels as lb
-from evalkit.aggregate import GroupSummary, Summary, group_results, summarize_group
+from evalkit.aggregate import GroupSummary, Summary, check_threshold, group_results, summarize_group
 from evalkit.errors import UserInputError
 from evalkit.rundir import RESULTS, RUN_INFO, SUMMARY, read_json, read_results, rewrite_results
-from evalkit.types import CaseResult
+from evalkit.types import CaseResult, Threshold
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,37 @@ def human_metrics(groups: Sequence[GroupSummary], results: Sequence[CaseResult])
             g.metrics.update({n: extra[n] for n in sorted(names)})
 
 
+def add_kappa(
+    groups: Sequence[GroupSummary],
+    results: Sequence[CaseResult],
+    labels: Sequence[lb.Label],
+    info: Mapping[str, Any],
+    thresholds: Mapping[str, Mapping[str, Threshold]],
+) -> None:
+    """Each judge's κ with the people as a figure of its group (`<judge>_kappa`, in place), so a
+    suite can hold it to a threshold; threshold checks on it are redone."""
+    if not labels:
+        return
+    from evalkit.calibrate import collect_pairs, kappa
+
+    compared = lb.compared_scores(info, results)
+    grouped = group_results(results)
+    for g in groups:
+        pairs = collect_pairs(grouped.get((g.suite, g.variant), []), labels, compared)
+        for (name, kind), p in sorted(pairs.items()):
+            value = kappa(p)
+            if value is not None and (kind == "rating" or f"{name}_kappa" not in g.corpus):
+                g.corpus[f"{name}_kappa"] = value
+        limits = thresholds.get(g.suite, {})
+        g.thresholds = [
+            (check_threshold(g, t.metric, limits[t.metric]) or t) if t.metric.endswith("_kappa") else t
+            for t in g.thresholds
+        ]
+
+
 def refresh_summary(run_dir: Path, results: Sequence[CaseResult]) -> None:
     """Rewrite summary.json, summary.md and report.html with the human metrics."""
+    from evalkit.baseline import run_thresholds
     from evalkit.gate import DiffReport
     from evalkit.report import html, markdown
     from evalkit.rundir import DIFF, write_json
@@ -96,6 +126,8 @@ def refresh_summary(run_dir: Path, results: Sequence[CaseResult]) -> None:
         return
     summary = Summary.model_validate(data)
     human_metrics(summary.groups, results)
+    info = read_json(run_dir / RUN_INFO, {})
+    add_kappa(summary.groups, results, lb.stored_labels(run_dir), info, run_thresholds(run_dir))
     write_json(run_dir / SUMMARY, summary.model_dump(mode="json"))
     diff = read_json(run_dir / DIFF)
     markdown.write(run_dir / "summary.md", summary, None if diff is None else DiffReport.model_validate(diff))

@@ -27,8 +27,8 @@ from evalkit.config import DEFAULT_CONFIG_NAME, LoadedConfig, load_config
 from evalkit.errors import EvalkitError, UserInputError
 from evalkit.execute import Runner, RunObserver
 from evalkit.gate import DiffReport, diff_runs
-from evalkit.human import apply_labels
-from evalkit.labels import calibration_labels
+from evalkit.human import add_kappa, apply_labels
+from evalkit.labels import calibration_labels, stored_labels
 from evalkit.plan import Plan, build_plan, describe_plan
 from evalkit.report import html, junit, markdown
 from evalkit.rundir import (
@@ -38,6 +38,7 @@ from evalkit.rundir import (
     SUMMARY,
     ResultWriter,
     prepare_run_dir,
+    read_json,
     read_results,
     rewrite_results,
     write_json,
@@ -344,6 +345,9 @@ def finalize(prepared: Prepared, *, interrupted: bool = False, aborted: str | No
     for key in sorted(grouped, key=lambda k: order.get(k, len(order))):
         suite = suites[key[0]]
         groups.append(summarize_group(grouped[key], plan.scorers[suite.name], suite.thresholds))
+    info = read_json(prepared.run_dir / RUN_INFO, {})
+    thresholds = {s.name: s.thresholds for s in plan.suites}
+    add_kappa(groups, results, stored_labels(prepared.run_dir), info, thresholds)  # judges vs people
     errors = sum(g.errors for g in groups)
     run_settings = plan.loaded.config.run
     over_budget = bool(results) and (

@@ -51,7 +51,9 @@ def test_vectorised_kappa_equals_scikit_learn(weights: str | None) -> None:
 
 
 def result(i: int) -> CaseResult:
-    return CaseResult(suite="s", case_id=f"c{i}", variant="v", repeat=0, provider="p", messages=[], output="o")
+    return CaseResult(
+        suite="s", case_id=f"c{i}", variant="v", repeat=0, provider="p", messages=[], output="o"
+    )
 
 
 def ratings_pairs(people: list[list[int]], judge: list[int]) -> Pairs:

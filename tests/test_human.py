@@ -64,14 +64,32 @@ SUITE = (
     f"cases:\n{CASES}"
 )
 # alice disagrees with the judge on c2 and c6; bob labels four outputs
-ALICE = {"c0": "pass", "c1": "pass", "c2": "fail", "c3": "pass", "c4": "fail", "c5": "fail", "c6": "pass", "c7": "fail"}
+ALICE = {
+    "c0": "pass",
+    "c1": "pass",
+    "c2": "fail",
+    "c3": "pass",
+    "c4": "fail",
+    "c5": "fail",
+    "c6": "pass",
+    "c7": "fail",
+}
 BOB = {"c0": "pass", "c1": "fail", "c2": "fail", "c3": "pass"}
 
 
 def labels_jsonl(path: Path, run_id: str) -> None:
     lines = [
-        {"run": run_id, "suite": "cal", "case": c, "variant": "default", "repeat": 0, "labeller": "alice",
-         "time": "2026-12-02T05:00:00Z", "verdict": v, "note": "wrong city" if c == "c6" else None}
+        {
+            "run": run_id,
+            "suite": "cal",
+            "case": c,
+            "variant": "default",
+            "repeat": 0,
+            "labeller": "alice",
+            "time": "2026-12-02T05:00:00Z",
+            "verdict": v,
+            "note": "wrong city" if c == "c6" else None,
+        }
         for c, v in ALICE.items()
     ]
     path.write_text("".join(json.dumps({k: v for k, v in x.items() if v is not None}) + "\n" for x in lines))
@@ -103,7 +121,9 @@ def test_label_import_calibrate_consistency_and_cost(workdir: Path, server: Scri
     summary = json.loads((out / "summary.json").read_text())
     group = summary["groups"][0]
     assert group["judges"]["correct"]["calls"] == 24
-    assert group["tokens"]["judge_input"] == sum(r["judges"]["correct"]["input_tokens"] for r in rows.values())
+    assert group["tokens"]["judge_input"] == sum(
+        r["judges"]["correct"]["input_tokens"] for r in rows.values()
+    )
     assert group["cost_usd"] == pytest.approx(sum(r["cost_usd"] for r in rows.values()))
 
     run_id = json.loads((out / "run.json").read_text())["run_id"]
@@ -114,7 +134,10 @@ def test_label_import_calibrate_consistency_and_cost(workdir: Path, server: Scri
     second = cli("labels", "import", "bob.csv", "out")
     assert second.exit_code == 0 and "12 in the run on 8 result(s), by alice, bob" in second.output
     rows = {r["case_id"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
-    assert rows["c1"]["scores"]["human"]["value"] == 0.5 and "alice: pass" in rows["c1"]["scores"]["human"]["reason"]
+    assert (
+        rows["c1"]["scores"]["human"]["value"] == 0.5
+        and "alice: pass" in rows["c1"]["scores"]["human"]["reason"]
+    )
     assert rows["c1"]["scores"]["correct"]["passed"] is True  # the automatic verdict is untouched
     metrics = json.loads((out / "summary.json").read_text())["groups"][0]["metrics"]
     assert metrics["human"]["n"] == 8 and metrics["correct_human_agreement"]["mean"] is not None
@@ -125,11 +148,15 @@ def test_label_import_calibrate_consistency_and_cost(workdir: Path, server: Scri
     cal = json.loads((out / "calibration.json").read_text())
     (a,) = cal["agreements"]
     judge = [1, 1, 1, 1, 0, 0, 0, 1]  # c7: the majority of pass, fail, pass
-    people = [1 if v == "pass" else 0 for v in ALICE.values()] + [1 if v == "pass" else 0 for v in BOB.values()]
+    people = [1 if v == "pass" else 0 for v in ALICE.values()] + [
+        1 if v == "pass" else 0 for v in BOB.values()
+    ]
     scorer = judge + judge[:4]
     assert a["labels"] == 12 and a["outputs"] == 8 and a["labellers"] == ["alice", "bob"]
     assert a["kappa"]["value"] == pytest.approx(cohen_kappa_score(people, scorer))
-    assert a["accuracy"]["value"] == pytest.approx(sum(p == s for p, s in zip(people, scorer)) / 12)
+    assert a["accuracy"]["value"] == pytest.approx(
+        sum(p == s for p, s in zip(people, scorer, strict=True)) / 12
+    )
     assert a["confusion"] == [[2, 4], [1, 5]]  # rows people (fail, pass), columns judge
     assert a["leniency"]["value"] == pytest.approx(9 / 12 - 6 / 12)
     assert a["alpha_people"] is not None and a["alpha_people"]["n"] == 4
@@ -151,7 +178,10 @@ def test_label_import_calibrate_consistency_and_cost(workdir: Path, server: Scri
 def test_bad_labels_name_file_and_line(workdir: Path, server: Scripted, cli) -> None:
     write(workdir / "s.yaml", SUITE)
     cli("run", "s.yaml", "-o", "out", "--no-baseline")
-    write(workdir / "bad.jsonl", '{"suite": "cal", "case": "c0", "verdict": "pass"}\n{"suite": "cal", "case": "c1", "rating": 9}\n')
+    write(
+        workdir / "bad.jsonl",
+        '{"suite": "cal", "case": "c0", "verdict": "pass"}\n{"suite": "cal", "case": "c1", "rating": 9}\n',
+    )
     result = cli("labels", "import", "bad.jsonl", "out")
     assert result.exit_code == 2 and "bad.jsonl:2" in result.output and "rating" in result.output
     write(workdir / "bad.csv", "suite,case,verdict\ncal,c0,pass\ncal,c1,maybe\n")
@@ -162,3 +192,56 @@ def test_bad_labels_name_file_and_line(workdir: Path, server: Scripted, cli) -> 
     assert result.exit_code == 2 and "c99" in result.output and "Traceback" not in result.output
     assert not (workdir / "out" / "labels.jsonl").exists()  # nothing written on bad input
     assert cli("calibrate", "out").exit_code == 0  # no labels yet, but the judge was asked 3 times
+
+
+def test_a_judge_update_that_changes_verdicts_fails_the_gate(workdir: Path, server: Scripted, cli) -> None:
+    """Drift: a suite names a human-labelled calibration set; the judge's agreement with it is
+    gated against the baseline, and the judge's model and version are in the provenance."""
+    people = {f"c{i}": "pass" if i < 4 else "fail" for i in range(7)}  # c7 (flaky) left unlabelled
+    write(
+        workdir / "cal_labels.jsonl",
+        "".join(
+            json.dumps({"suite": "cal", "case": c, "labeller": "panel", "verdict": v}) + "\n"
+            for c, v in people.items()
+        ),
+    )
+    suite = SUITE.replace(", samples: 3", "").replace(
+        "scorers:", "calibration: cal_labels.jsonl\nthresholds:\n  correct_kappa: {min: 0.6}\nscorers:"
+    )
+    write(workdir / "s.yaml", suite)
+    first = cli("run", "s.yaml", "-o", "a", "--no-baseline")
+    assert first.exit_code == 0, first.output
+    group = json.loads((workdir / "a" / "summary.json").read_text())["groups"][0]
+    assert (
+        group["metrics"]["correct_human_agreement"]["mean"] == 1.0 and group["corpus"]["correct_kappa"] == 1.0
+    )
+    assert cli("baseline", "save", "a").exit_code == 0
+    meta = json.loads((workdir / "baselines" / "cal" / "default.meta.json").read_text())
+    assert meta["judge_model"] == "correct: grader/judge [judge-2026-01-01 (fp_fake)]"
+    assert meta["judge_model_versions"] == ["judge-2026-01-01 (fp_fake)"]
+
+    # the judge provider moves to a new model that turns verdicts around
+    config = (workdir / "evalkit.yaml").read_text().replace("model: judge,", "model: judge-v2,")
+    write(workdir / "evalkit.yaml", config)
+    second = cli("run", "s.yaml", "-o", "b")
+    assert second.exit_code == 1, second.output
+    summary = json.loads((workdir / "b" / "summary.json").read_text())
+    assert "cal · default · correct_human_agreement" in summary["regressions"]
+    (check,) = summary["groups"][0]["thresholds"]
+    truth = [1 if v == "pass" else 0 for v in people.values()]
+    expected = cohen_kappa_score(truth, [1 - x for x in truth])  # every verdict turned around
+    assert check["metric"] == "correct_kappa" and check["passed"] is False
+    assert check["actual"] == pytest.approx(expected)
+    diff = json.loads((workdir / "b" / "diff.json").read_text())
+    assert any("judge changed" in w and "judge-v2" in w for w in diff["groups"][0]["warnings"])
+
+
+def test_a_bad_calibration_set_fails_before_any_model_call(workdir: Path, server: Scripted, cli) -> None:
+    write(
+        workdir / "cal_labels.jsonl",
+        '{"suite": "cal", "case": "c0", "verdict": "pass"}\n{"suite": "cal", "case": "c1"}\n',
+    )
+    write(workdir / "s.yaml", SUITE.replace("scorers:", "calibration: cal_labels.jsonl\nscorers:"))
+    result = cli("run", "s.yaml", "-o", "a", "--no-baseline")
+    assert result.exit_code == 2 and "cal_labels.jsonl:2" in result.output and "verdict" in result.output
+    assert sum(server.calls.values()) == 0

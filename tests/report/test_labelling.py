@@ -101,7 +101,13 @@ def test_label_export_import_calibrate(run_dir: Path, workdir: Path, cli) -> Non
     run_id = json.loads((run_dir / "run.json").read_text())["run_id"]
     assert len(lines) == 3 and {x["case"] for x in lines} == {"c0", "c1", "c3"}
     for x in lines:
-        assert (x["run"], x["suite"], x["variant"], x["repeat"], x["labeller"]) == (run_id, "lab", "default", 0, "ana")
+        assert (x["run"], x["suite"], x["variant"], x["repeat"], x["labeller"]) == (
+            run_id,
+            "lab",
+            "default",
+            0,
+            "ana",
+        )
         assert x["time"].endswith("Z")
     assert next(x for x in lines if x["case"] == "c0")["rating"] == 5
     assert next(x for x in lines if x["case"] == "c1")["note"] == 'too short <b>"x"</b>'
