@@ -33,7 +33,7 @@
   const cases = data.cases.map((c) => ({ suite: str(c.s), variant: str(c.v), id: c.id, r: c.r, out: str(c.o), err: str(c.e), sc: c.sc }));
   const keyOf = (c) => JSON.stringify([c.suite, c.id, c.variant, c.r]);
   const automatic = (c) => Object.entries(c.sc)
-    .filter(([n]) => n !== "human")
+    .filter(([n]) => n !== "human" && !n.endsWith("_human_agreement"))
     .map(([n, s]) => n + " " + (s[1] === null ? (s[0] === null ? "–" : Number(s[0]).toPrecision(3)) : s[1] ? "✓" : "✗"))
     .join(" · ");
 
