@@ -81,7 +81,11 @@ def test_label_export_import_calibrate(run_dir: Path, workdir: Path, cli) -> Non
         page.fill("#lb-labeller", "ana")
         page.locator("#lb-labeller").press("Tab")
         label(page, "c0", "pass", "5")
-        label(page, "c1", "fail", note='too short <b>"x"</b>')  # the judge said pass
+        note = page.locator("tr[data-case='c1'] input.lb-note")
+        note.fill('too short <b>"x"</b>')  # a note first: kept, but not yet a label
+        note.press("Tab")
+        assert page.inner_text("#lb-count") == "1 labelled"  # c0 only
+        label(page, "c1", "fail")  # the judge said pass
         label(page, "c3", "pass")  # the judge said fail
         assert page.inner_text("#lb-count") == "3 labelled"
 

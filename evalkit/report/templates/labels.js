@@ -41,9 +41,9 @@
     const k = keyOf(c);
     const label = Object.assign({ verdict: null, rating: null, note: "" }, labels[k] || {});
     label[field] = value;
-    if (!label.verdict && !label.rating) {
-      delete labels[k];  // a note alone is not a label
-    } else {
+    if (!label.verdict && !label.rating && !label.note) {
+      delete labels[k];
+    } else {  // a note alone is kept, but is not a label until a verdict or rating comes
       labels[k] = Object.assign(label, {
         suite: c.suite, case: c.id, variant: c.variant, repeat: c.r,
         labeller: labeller.value.trim() || "anonymous", time: new Date().toISOString(),
@@ -91,18 +91,20 @@
     return tr;
   }
 
+  const given = () => Object.values(labels).filter((x) => x.verdict || x.rating);
   function exported() {
-    return Object.values(labels).map((x) => {
+    const list = given();
+    return list.map((x) => {
       const out = { run: run, suite: x.suite, case: x.case, variant: x.variant, repeat: x.repeat, labeller: x.labeller, time: x.time };
       if (x.verdict) out.verdict = x.verdict;
       if (x.rating) out.rating = x.rating;
       if (x.note) out.note = x.note;
       return JSON.stringify(out);
-    }).join("\n") + (Object.keys(labels).length ? "\n" : "");
+    }).join("\n") + (list.length ? "\n" : "");
   }
 
   function refresh() {
-    const n = Object.keys(labels).length;
+    const n = given().length;
     $("lb-count").textContent = n + " labelled";
     $("lb-jsonl").value = exported();
   }
@@ -111,7 +113,7 @@
   function render() {
     const q = $("lb-filter").value.trim().toLowerCase();
     const only = $("lb-only").checked;
-    const rows = cases.filter((c) => (!only || labels[keyOf(c)]) &&
+    const rows = cases.filter((c) => (!only || (labels[keyOf(c)] && (labels[keyOf(c)].verdict || labels[keyOf(c)].rating))) &&
       (!q || (c.id + "\n" + (c.out || "")).toLowerCase().includes(q)));
     tbody.replaceChildren(...rows.slice(0, shown).map(row));
     $("lb-more").hidden = rows.length <= shown;
