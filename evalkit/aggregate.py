@@ -9,9 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit.judgecost import judge_totals
 from evalkit.scorers.base import Scorer
 from evalkit.stats import mean_ci, percentiles, wilson_interval
-from evalkit.types import CaseResult, ScoreInput, Threshold
+from evalkit.types import CaseResult, JudgeUsage, ScoreInput, Threshold
 
 SPECIAL_METRICS = (
     "pass_rate",
@@ -55,6 +56,8 @@ class TokenSummary(Model):
     output: int = 0
     cached_input: int = 0
     reasoning: int = 0
+    judge_input: int = 0  # what the judges read and wrote (their cost is in the group's cost)
+    judge_output: int = 0
     mean_input_per_case: float | None = None
     mean_output_per_case: float | None = None
 
@@ -118,6 +121,7 @@ class GroupSummary(Model):
     cost_per_passing_case_usd: float | None = None
     thresholds: list[ThresholdCheck] = Field(default_factory=list)
     consistency: ConsistencySummary | None = None
+    judges: dict[str, JudgeUsage] = Field(default_factory=dict)  # per judge: calls, tokens, cost
 
     def special(self, name: str) -> float | None:
         return {
@@ -158,6 +162,7 @@ def summarize_group(
     passed = sum(1 for v in judged if v)
     higher = {name: s.higher_is_better for s in scorers for name in s.names}
     names = [n for s in scorers for n in s.names]
+    names += sorted({n for r in results for n in r.scores} - set(names))  # e.g. human labels
     metrics: dict[str, MetricSummary] = {}
     for name in names:
         scores = [r.scores[name] for r in results if name in r.scores]
@@ -256,6 +261,9 @@ def summarize_group(
         cost_per_passing_case_usd=(cost / passed) if cost is not None and passed else None,
     )
     group.consistency = summarize_consistency(results, scorers)
+    group.judges = judge_totals(results)
+    group.tokens.judge_input = sum(j.input_tokens for j in group.judges.values())
+    group.tokens.judge_output = sum(j.output_tokens for j in group.judges.values())
     checks = [check_threshold(group, name, t) for name, t in thresholds.items()]
     group.thresholds = [c for c in checks if c is not None]
     return group

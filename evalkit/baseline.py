@@ -28,6 +28,7 @@ from evalkit.rundir import (
     write_json,
     write_text,
 )
+from evalkit.runinfo import RunInfo
 from evalkit.types import CaseResult, Threshold
 
 DEFAULT_DIR = Path("baselines")
@@ -90,7 +91,8 @@ class BaselineMeta(BaseModel):
     model: str | None = None
     model_versions: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
-    judge_model: str | None = None
+    judge_model: str | None = None  # each judge: "name: provider/model [versions]"
+    judge_model_versions: list[str] = Field(default_factory=list)
     metrics: dict[str, MetricInfo] = Field(default_factory=dict)
     evalkit_version: str
     run_id: str
@@ -165,6 +167,10 @@ def groups_from_run(
             model=results[0].model,
             model_versions=sorted({r.model_version for r in results if r.model_version}),
             params=vconf.get("params", {}),
+            judge_model=judge_provenance(results, info),
+            judge_model_versions=sorted(
+                {v for r in results for j in r.judges.values() for v in j.model_versions}
+            ),
             metrics=directions,
             evalkit_version=info.evalkit_version or version("evalkit"),
             run_id=info.run_id or run_dir.name,
@@ -184,6 +190,31 @@ def _read_summary(run_dir: Path) -> Summary:
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise UserInputError(f"summary.json is unreadable: {first}", path=run_dir / SUMMARY) from None
+
+
+def judge_provenance(results: Sequence[CaseResult], info: RunInfo) -> str | None:
+    """The judges that scored these results, with provider, model and model versions; judges
+    recorded only in the run's config (no call made: all cached before usage was kept) by model."""
+    seen: dict[str, tuple[str, str | None, set[str]]] = {}
+    for r in results:
+        for name, j in r.judges.items():
+            entry = seen.setdefault(name, (j.provider, j.model, set()))
+            entry[2].update(j.model_versions)
+    providers = info.plan.get("providers", {})
+    for suite in info.suites:
+        if results and suite.name != results[0].suite:
+            continue
+        for spec in suite.scorers:
+            if spec.get("type") == "judge" and spec.get("provider") in providers:
+                name = spec.get("name") or "judge"
+                described = providers[spec["provider"]]
+                seen.setdefault(name, (spec["provider"], described.get("model"), set()))
+    if not seen:
+        return None
+    return "; ".join(
+        f"{name}: {provider}/{model or '?'}" + (f" [{', '.join(sorted(versions))}]" if versions else "")
+        for name, (provider, model, versions) in sorted(seen.items())
+    )
 
 
 def save(group: Group, root: Path) -> tuple[Path, Path]:

@@ -14,12 +14,15 @@ from evalkit.baseline import groups_from_run
 from evalkit.config import RunSettings
 from evalkit.errors import UserInputError
 from evalkit.gate import DiffReport, diff_runs
+from evalkit.human import add_kappa, apply_labels
+from evalkit.labels import calibration_labels, stored_labels
 from evalkit.report import html, junit, markdown
 from evalkit.rundir import (
     BASELINE_OUTPUTS,
     DIFF,
     JUNIT,
     RESULTS,
+    RUN_INFO,
     SUMMARY,
     SUMMARY_MD,
     read_json,
@@ -113,7 +116,11 @@ def gate(inp: ConcludeInput, groups: Sequence[GroupSummary], results: Sequence[C
 
 def conclude(inp: ConcludeInput) -> Conclusion:
     results = list(read_results(inp.run_dir / RESULTS))
+    results = apply_labels(inp.run_dir, results, calibration_labels(inp.suites))  # human scores
     groups = aggregate(inp, results)
+    thresholds = {s.name: s.thresholds for s in inp.suites}
+    info = read_json(inp.run_dir / RUN_INFO, {})
+    add_kappa(groups, results, stored_labels(inp.run_dir), info, thresholds)  # judges vs people
     over_budget, budget = error_budget(groups, len(results), inp.run_settings)
     failed = any(not t.passed for g in groups for t in g.thresholds)
     diff = None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from evalkit.cache import ResponseCache
 from evalkit.config import Pricing
 from evalkit.errors import RunDeadlineError
+from evalkit.judgecost import with_judges
 from evalkit.plan import Plan
 from evalkit.providers.base import OnCompletion
 from evalkit.providers.service import lookup_cache
@@ -208,6 +209,7 @@ class Runner:
             scored = await score_batch(inputs, self.plan.scorers[suite_name], self.context)
             for (request, completion, provider, fallback_from), scores in zip(items, scored, strict=True):
                 result = self._result(request, completion, scores, provider, fallback_from)
+                result = with_judges(result, self.context.ledger.take(result.key), replace=True)
                 self.writer.append(result)
                 self.observer.result(result)
 

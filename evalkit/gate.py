@@ -203,6 +203,9 @@ def compare_group(
     if vb and vc and vb != vc:
         out.model_versions = (vb, vc)
         out.warnings.append(f"model version changed: {', '.join(vb)} → {', '.join(vc)}")
+    jb, jc = baseline.meta.judge_model, candidate.meta.judge_model
+    if jb and jc and jb != jc:
+        out.warnings.append(f"judge changed: {jb} → {jc}")
     if out.added or out.removed or out.changed_input:
         out.warnings.append(
             f"{len(out.added)} added, {len(out.removed)} removed, {len(out.changed_input)} changed-input "

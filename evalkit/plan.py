@@ -240,6 +240,8 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
                 )
         built.append(scorer)
     known = [*seen, *SPECIAL_METRICS, *(f"corpus_{n}" for n in seen)]
+    if suite.calibration is not None:  # judged against people: agreement and κ (evalkit.labels)
+        known += ["human", *(f"{n}{x}" for n in seen for x in ("_human_agreement", "_kappa"))]
     higher = {name: s.higher_is_better for s in built for name in s.names}
     for special in SPECIAL_METRICS:
         higher[special] = special == "pass_rate"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from evalkit.cache import ResponseCache
 from evalkit.errors import EvalkitError
+from evalkit.judgecost import JudgeLedger, with_judges
 from evalkit.plan import Plan
 from evalkit.providers.service import lookup_cache
 from evalkit.scorers.base import Scorer, ScoringContext, unmeasured
@@ -118,6 +119,10 @@ class RunContext:
         self.outputs: dict[tuple[str, str, str, int], str] = {}
         self._baselines: dict[tuple[str, str], dict[tuple[str, int], str]] = {}
         self._started = started if started is not None else set()  # providers already started
+        self.ledger = JudgeLedger(
+            lambda name, r: plan.loaded.pricing_for(name, plan.providers[name].model_name(r)),
+            lambda name, r: plan.providers[name].model_name(r),
+        )
 
     async def complete(self, provider: str, requests: Sequence[Request]) -> list[Completion]:
         backend = self.plan.providers[provider]
@@ -132,6 +137,8 @@ class RunContext:
                 self._started.add(provider)
                 await backend.start()
             await misses.generate(provider, keep)
+        for request in requests:
+            self.ledger.record(provider, request, got[request.key])
         return [got[r.key] for r in requests]
 
     def other_output(self, item: ScoreInput, against: str) -> str | None:
@@ -194,4 +201,5 @@ async def rescore(
                 }
                 merged = stored if deferred is None else {**results[i].scores, **stored}
                 out[i] = results[i].model_copy(update={"scores": merged})
+                out[i] = with_judges(out[i], ctx.ledger.take(out[i].key), replace=deferred is None)
     return out

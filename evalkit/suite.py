@@ -116,6 +116,7 @@ class SuiteSpec(Strict):
     params: GenerationParams = Field(default_factory=GenerationParams)
     repeats: int = Field(default=1, ge=1)
     tags: list[str] = Field(default_factory=list)
+    calibration: str | None = None  # a human labels file (JSONL/CSV) the judges are held against
 
     @model_validator(mode="after")
     def _one_prompt(self) -> SuiteSpec:
@@ -154,6 +155,7 @@ class Suite:
     repeats: int
     tags: tuple[str, ...]
     content_hash: str
+    calibration: Path | None = None  # human labels for this suite's cases (judge drift)
     _compiled: dict[str, jinja2.Template] = field(default_factory=dict, compare=False, repr=False)
 
     def template(self, source: str) -> jinja2.Template:
@@ -254,6 +256,7 @@ def load_suite(path: Path) -> Suite:
         repeats=spec.repeats,
         tags=tuple(spec.tags),
         content_hash=_content_hash(spec, cases),
+        calibration=_calibration(path, spec.name, spec.calibration),
     )
     # Compile every template now so syntax errors surface before any model call.
     templates = [
@@ -446,3 +449,16 @@ def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _calibration(suite_path: Path, suite: str, name: str | None) -> Path | None:
+    """The suite's calibration labels, read now so a bad file fails before any model call."""
+    if name is None:
+        return None
+    from evalkit.labels import read_labels
+
+    path = (suite_path.parent / name).resolve()
+    for n, label in enumerate(read_labels(path), start=1):
+        if label.suite != suite:
+            raise UserInputError(f"label {n} is for suite '{label.suite}', not '{suite}'", path=path)
+    return path

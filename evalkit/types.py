@@ -132,6 +132,20 @@ class StoredScore(BaseModel):
     reason: str | None = None
 
 
+class JudgeUsage(BaseModel):
+    """What one judge spent on one result (every sample and order it was asked)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    model: str | None = None
+    model_versions: list[str] = Field(default_factory=list)
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None  # None: the judge's provider has no pricing
+
+
 class CaseResult(BaseModel):
     """One line of results.jsonl: a case × variant × repeat, its output and its scores."""
 
@@ -164,6 +178,7 @@ class CaseResult(BaseModel):
     retrieval_ids: list[str] | None = None  # ... the chunks it put in the prompt, best first
     retrieval: list[RetrievedChunk] | None = None  # ... with their documents, scores and texts
     scores: dict[str, StoredScore] = Field(default_factory=dict)
+    judges: dict[str, JudgeUsage] = Field(default_factory=dict)  # judge tokens; in cost_usd too
 
     @property
     def key(self) -> str:

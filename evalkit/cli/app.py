@@ -170,6 +170,47 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) ->
         console.print(f"wrote {path}", highlight=False)
 
 
+labels_app = typer.Typer(help="Human labels: import them into a run.", no_args_is_help=True)
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("import")
+def labels_import(
+    file: Annotated[Path, typer.Argument(help="Labels: JSONL (the report's export) or CSV.")],
+    run_dir: Annotated[Path, typer.Argument(help="The run directory the labels are about.")],
+) -> None:
+    """Add human labels to a run as a `human` score (several labellers allowed); refreshes
+    summary.json and the reports. Every label must name an output of the run."""
+    from evalkit.cli.render import console
+    from evalkit.human import import_labels
+
+    with user_errors():
+        got = import_labels(file, run_dir)
+    console.print(
+        f"imported {got.imported} label(s): {got.labels} in the run on {got.labelled_results} "
+        f"result(s), by {', '.join(got.labellers)}",
+        highlight=False,
+    )
+
+
+@app.command()
+def calibrate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with human labels.")],
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples for the CIs.")] = 1000,
+) -> None:
+    """Agreement of each judge and pass/fail scorer with the human labels (accuracy, κ, α,
+    confusion, leniency, with bootstrap CIs) and judge self-agreement; writes calibration.json."""
+    from evalkit.calibrate import CALIBRATION
+    from evalkit.calibrate import calibrate as run_calibration
+    from evalkit.cli.calibration import show_calibration
+    from evalkit.report import html
+
+    with user_errors():
+        cal = run_calibration(run_dir, resamples=resamples)
+        html.write(run_dir)
+    show_calibration(cal, str(run_dir / CALIBRATION))
+
+
 baseline_app = typer.Typer(help="Bless runs as baselines.", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
 

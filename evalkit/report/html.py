@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from evalkit.calibrate import CALIBRATION
 from evalkit.report import charts
 from evalkit.rundir import (
     BASELINE_OUTPUTS,
@@ -150,12 +151,18 @@ def build_charts(data: dict[str, Any]) -> list[str]:
     return [c for c in out if c]
 
 
+def _asset(name: str) -> tuple[Markup, str]:
+    """A script or style to inline, and its CSP hash."""
+    text = (TEMPLATES / name).read_text(encoding="utf-8")
+    return Markup(text), base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
 def render(run_dir: Path) -> str:
     data = build_data(run_dir)
-    script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
-    style = (TEMPLATES / "report.css").read_text(encoding="utf-8")
-    script_hash = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    style_hash = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    script, script_hash = _asset("report.js")
+    style, style_hash = _asset("report.css")
+    labels_script, labels_hash = _asset("labels.js")  # labelling (partials/labels.html.j2)
+    labels_style, labels_style_hash = _asset("labels.css")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,  # lenient: older runs lack newer fields
@@ -168,10 +175,15 @@ def render(run_dir: Path) -> str:
         run=data["run"],
         charts=[Markup(c) for c in build_charts(data)],
         data_json=Markup(blob),
-        script=Markup(script),
-        style=Markup(style),
+        script=script,
+        style=style,
         script_hash=script_hash,
         style_hash=style_hash,
+        labels_script=labels_script,
+        labels_style=labels_style,
+        labels_hash=labels_hash,
+        labels_style_hash=labels_style_hash,
+        calibration=read_json(run_dir / CALIBRATION),
     )
 
 

@@ -19,7 +19,7 @@ from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer, ScoringContext, unmeasured
 from evalkit.scorers.text import parse_json_output
 from evalkit.templating import compile_template, render
-from evalkit.types import GenerationParams, Message, Request, Score, ScoreInput
+from evalkit.types import Completion, GenerationParams, Message, Request, Score, ScoreInput
 
 TEMPLATES = Path(__file__).parent / "judge_templates"
 Mode = Literal["rubric", "pass_fail", "pairwise", "faithfulness", "context_relevance", "answer_relevance"]
@@ -64,13 +64,18 @@ class Judge(Scorer):
         max_tokens: int,
         json_mode: bool,
         pass_mark: float | None,
+        samples: int = 1,
+        temperature: float = 0.0,
     ):
         self.mode = mode
+        self.samples = samples
         self.provider_name = provider
         self.against = against
         self.rubric, self.criteria, self.scale = rubric, criteria, scale
         self.pass_mark = pass_mark
         self.names = (name, f"{name}_position_consistency") if mode == "pairwise" else (name,)
+        if samples > 1:  # the same question K times: the judge's agreement with itself
+            self.names = (name, f"{name}_self_agreement")
         self.pass_fail = mode == "pass_fail" or pass_mark is not None
         self.deferred = mode == "pairwise"  # needs the other side's output for every case
         source = (
@@ -78,7 +83,7 @@ class Judge(Scorer):
         )
         self.template = compile_template(source)
         extra = {"response_format": {"type": "json_object"}} if json_mode else None
-        self.params = GenerationParams(temperature=0.0, max_tokens=max_tokens, extra_body=extra)
+        self.params = GenerationParams(temperature=temperature, max_tokens=max_tokens, extra_body=extra)
 
     def score_one(self, item: ScoreInput) -> list[Score]:
         raise RuntimeError("the judge scores asynchronously")
@@ -86,7 +91,7 @@ class Judge(Scorer):
     def score(self, items: Sequence[ScoreInput]) -> list[list[Score]]:
         raise RuntimeError("the judge scores asynchronously")
 
-    def _request(self, item: ScoreInput, tag: str, **variables: Any) -> Request:
+    def _request(self, item: ScoreInput, tag: str, sample: int = 0, **variables: Any) -> Request:
         text = render(
             self.template,
             {
@@ -107,7 +112,7 @@ class Judge(Scorer):
             suite=item.suite,
             case_id=item.case_id,
             variant=item.variant,
-            repeat=0,
+            repeat=sample,  # sample k of K: its own cache entry
             messages=(Message(role="user", content=text),),
             params=self.params,
         )
@@ -118,15 +123,45 @@ class Judge(Scorer):
         judged = [
             i for i, item in enumerate(items) if self.mode not in RAG_MODES or item.retrieval_ids is not None
         ]
-        requests = [self._request(items[i], self.mode) for i in judged]
+        k = self.samples
+        requests = [
+            self._request(items[i], self.mode if s == 0 else f"{self.mode}#{s}", sample=s)
+            for i in judged
+            for s in range(k)
+        ]
         completions = await ctx.complete(self.provider_name or "", requests) if requests else []
         rows: list[list[Score]] = [[] for _ in items]
-        for i, completion in zip(judged, completions, strict=True):
-            if completion.error is not None or completion.text is None:
-                rows[i] = unmeasured(self.names, f"judge call failed: {completion.error}")
-            else:
-                rows[i] = [self._read(completion.text)]
+        for n, i in enumerate(judged):
+            rows[i] = self._combine(completions[n * k : (n + 1) * k])
         return rows
+
+    def _combine(self, completions: Sequence[Completion]) -> list[Score]:
+        """One verdict from K samples: the majority (pass/fail) or the median (ratings), and
+        the share of samples that gave the most common verdict (the judge's self-agreement)."""
+        failed = [c for c in completions if c.error is not None or c.text is None]
+        if len(completions) == 1:
+            if failed:
+                return unmeasured(self.names, f"judge call failed: {failed[0].error}")
+            return [self._read(completions[0].text or "")]
+        read = [self._read(c.text or "") for c in completions if c not in failed]
+        measured = [s for s in read if s.value is not None]
+        if not measured:
+            why = f"judge call failed: {failed[0].error}" if failed else (read[0].reason or "")
+            return unmeasured(self.names, why)
+        values = sorted(s.value for s in measured if s.value is not None)
+        modal = max(values.count(v) for v in set(values))
+        if self.mode == "pass_fail":
+            value = 1.0 if 2 * sum(values) > len(values) else 0.0  # a tie is a fail
+        else:
+            value = values[(len(values) - 1) // 2]  # the lower median: an observed verdict
+        first = next(s for s in measured if s.value == value)
+        passed = first.passed
+        said = ", ".join(self._word(s) for s in measured)
+        reason = f"{len(measured)} of {len(completions)} samples ({said}); {first.reason or ''}".strip()
+        return [
+            Score(name=self.names[0], value=value, passed=passed, reason=reason[:2000]),
+            Score(name=self.names[1], value=modal / len(values), reason=f"{modal} of {len(values)} agree"),
+        ]
 
     def _read(self, text: str) -> Score:
         verdict, reasoning = parse_verdict(self.mode, text)
@@ -151,6 +186,12 @@ class Judge(Scorer):
         value = (raw - lo) / (hi - lo)
         passed = None if self.pass_mark is None else value >= self.pass_mark
         return Score(name=name, value=value, passed=passed, reason=f"{raw:g}/{hi}: {reasoning or ''}".strip())
+
+    def _word(self, score: Score) -> str:
+        if self.mode == "pass_fail":
+            return "pass" if score.passed else "fail"
+        lo, hi = self.scale
+        return f"{lo + (score.value or 0.0) * (hi - lo):g}"
 
     async def _pairwise(self, items: Sequence[ScoreInput], ctx: ScoringContext) -> list[list[Score]]:
         """Candidate vs the other output, judged in both orders; only agreeing orders count."""
@@ -230,6 +271,8 @@ def judge(
     max_tokens: int = 512,
     json_mode: bool = False,
     pass_mark: float | None = None,
+    samples: int = 1,  # ask the same question K times: majority verdict + self-agreement
+    temperature: float = 0.0,
 ) -> Scorer:
     if mode == "rubric" and not rubric:
         raise ValueError("mode 'rubric' needs a 'rubric'")
@@ -237,10 +280,26 @@ def judge(
         raise ValueError("mode 'pass_fail' needs 'criteria'")
     if scale[0] >= scale[1]:
         raise ValueError("scale must be [low, high] with low < high")
+    if samples < 1:
+        raise ValueError("samples must be at least 1")
+    if samples > 1 and mode not in ("rubric", "pass_fail"):
+        raise ValueError("samples > 1 is for modes rubric and pass_fail (pairwise swaps orders instead)")
     if template is not None and not Path(template).is_file():
         raise ValueError(f"judge template '{template}' not found")
     if name is None:
         name = mode if mode in RAG_MODES else "judge"
     return Judge(
-        mode, provider, name, rubric, criteria, scale, against, template, max_tokens, json_mode, pass_mark
+        mode,
+        provider,
+        name,
+        rubric,
+        criteria,
+        scale,
+        against,
+        template,
+        max_tokens,
+        json_mode,
+        pass_mark,
+        samples,
+        temperature,
     )

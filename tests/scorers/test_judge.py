@@ -188,3 +188,15 @@ def test_pairwise_against_the_baseline(workdir: Path, judged: ScriptedJudge, cli
     line = json.loads((workdir / "b" / "results.jsonl").read_text())
     assert line["output"] == "Paris is the capital." and line["scores"]["vs_base"]["value"] == 1.0
     assert second.exit_code == 0, second.output
+
+
+def test_samples_are_for_rubric_and_pass_fail(workdir: Path, judged: ScriptedJudge, cli) -> None:
+    write(
+        workdir / "s.yaml",
+        'name: pw\nprompt: "{{ q }}"\nscorers:\n'
+        "  - {type: judge, provider: grader, mode: pairwise, against: other, samples: 3}\n"
+        "cases:\n  - {id: c0, vars: {q: q0}}\n",
+    )
+    result = cli("validate", "s.yaml")
+    assert result.exit_code == 2 and "samples > 1 is for modes rubric and pass_fail" in result.output
+    assert sum(judged.judge_calls.values()) == 0

@@ -1,0 +1,139 @@
+"use strict";
+(function () {
+  // Labelling without a server. Model-written text is only ever placed with textContent.
+  const data = JSON.parse(document.getElementById("evalkit-data").textContent);
+  const S = data.strings;
+  const str = (i) => (i === null || i === undefined ? null : S[i]);
+  const run = (data.run && data.run.run_id) || "";
+  const STORE = "evalkit-labels:" + run;
+  const PAGE = 50;
+  let shown = PAGE;
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, text, cls) => {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  };
+  const warn = (text) => { $("lb-warning").textContent = text; $("lb-warning").hidden = false; };
+
+  let storage = null;
+  try { storage = window.localStorage; storage.getItem(STORE); } catch (e) {
+    storage = null;
+    warn("This browser keeps no local storage for this page: labels last until it is closed. Export them before.");
+  }
+  let labels = {};
+  try { labels = JSON.parse((storage && storage.getItem(STORE)) || "{}") || {}; } catch (e) { labels = {}; }
+  const save = () => { if (storage) storage.setItem(STORE, JSON.stringify(labels)); };
+
+  const labeller = $("lb-labeller");
+  labeller.value = (storage && storage.getItem("evalkit-labeller")) || "";
+  labeller.addEventListener("change", () => { if (storage) storage.setItem("evalkit-labeller", labeller.value.trim()); });
+
+  const cases = data.cases.map((c) => ({ suite: str(c.s), variant: str(c.v), id: c.id, r: c.r, out: str(c.o), err: str(c.e), sc: c.sc }));
+  const keyOf = (c) => JSON.stringify([c.suite, c.id, c.variant, c.r]);
+  const automatic = (c) => Object.entries(c.sc)
+    .filter(([n]) => n !== "human" && !n.endsWith("_human_agreement"))
+    .map(([n, s]) => n + " " + (s[1] === null ? (s[0] === null ? "–" : Number(s[0]).toPrecision(3)) : s[1] ? "✓" : "✗"))
+    .join(" · ");
+
+  function update(c, field, value) {
+    const k = keyOf(c);
+    const label = Object.assign({ verdict: null, rating: null, note: "" }, labels[k] || {});
+    label[field] = value;
+    if (!label.verdict && !label.rating && !label.note) {
+      delete labels[k];
+    } else {  // a note alone is kept, but is not a label until a verdict or rating comes
+      labels[k] = Object.assign(label, {
+        suite: c.suite, case: c.id, variant: c.variant, repeat: c.r,
+        labeller: labeller.value.trim() || "anonymous", time: new Date().toISOString(),
+      });
+    }
+    save();
+    refresh();
+  }
+
+  function select(options, current, onChange) {
+    const node = el("select");
+    for (const [value, text] of options) {
+      const o = node.appendChild(el("option", text));
+      o.value = value;
+    }
+    node.value = current === null || current === undefined ? "" : String(current);
+    node.addEventListener("change", () => onChange(node.value));
+    return node;
+  }
+
+  function row(c) {
+    const label = labels[keyOf(c)] || {};
+    const tr = el("tr", null, label.verdict || label.rating ? "labelled" : "");
+    tr.dataset.case = c.id;
+    tr.appendChild(el("td", c.suite + " · " + c.id + " · " + c.variant + (c.r ? " #" + c.r : "")));
+    const td = el("td");
+    const text = c.out === null ? "⚠ " + (c.err || "no output") : c.out;
+    td.appendChild(el("pre", text.length > 1200 ? text.slice(0, 1200) + " …" : text, "text"));
+    tr.appendChild(td);
+    tr.appendChild(el("td", automatic(c)));
+    const verdict = select([["", "–"], ["pass", "✓ pass"], ["fail", "✗ fail"]], label.verdict, (v) => update(c, "verdict", v || null));
+    verdict.className = "lb-verdict";
+    verdict.setAttribute("aria-label", "verdict for " + c.id);
+    tr.appendChild(el("td")).appendChild(verdict);
+    const rating = select([["", "–"], ["1", "1"], ["2", "2"], ["3", "3"], ["4", "4"], ["5", "5"]], label.rating, (v) => update(c, "rating", v ? Number(v) : null));
+    rating.className = "lb-rating";
+    rating.setAttribute("aria-label", "rating for " + c.id);
+    tr.appendChild(el("td")).appendChild(rating);
+    const note = el("input", null, "lb-note");
+    note.type = "text";
+    note.value = label.note || "";
+    note.setAttribute("aria-label", "note for " + c.id);
+    note.addEventListener("change", () => update(c, "note", note.value));
+    tr.appendChild(el("td")).appendChild(note);
+    return tr;
+  }
+
+  const given = () => Object.values(labels).filter((x) => x.verdict || x.rating);
+  function exported() {
+    const list = given();
+    return list.map((x) => {
+      const out = { run: run, suite: x.suite, case: x.case, variant: x.variant, repeat: x.repeat, labeller: x.labeller, time: x.time };
+      if (x.verdict) out.verdict = x.verdict;
+      if (x.rating) out.rating = x.rating;
+      if (x.note) out.note = x.note;
+      return JSON.stringify(out);
+    }).join("\n") + (list.length ? "\n" : "");
+  }
+
+  function refresh() {
+    const n = given().length;
+    $("lb-count").textContent = n + " labelled";
+    $("lb-jsonl").value = exported();
+  }
+
+  const tbody = document.querySelector("#lb-table tbody");
+  function render() {
+    const q = $("lb-filter").value.trim().toLowerCase();
+    const only = $("lb-only").checked;
+    const rows = cases.filter((c) => (!only || (labels[keyOf(c)] && (labels[keyOf(c)].verdict || labels[keyOf(c)].rating))) &&
+      (!q || (c.id + "\n" + (c.out || "")).toLowerCase().includes(q)));
+    tbody.replaceChildren(...rows.slice(0, shown).map(row));
+    $("lb-more").hidden = rows.length <= shown;
+    refresh();
+  }
+
+  $("lb-export").addEventListener("click", () => {
+    const blob = new Blob([exported()], { type: "application/x-ndjson" });
+    const a = el("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = "labels-" + (run || "run") + ".jsonl";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  });
+  $("lb-clear").addEventListener("click", () => { labels = {}; save(); render(); });
+  $("lb-filter").addEventListener("input", () => { shown = PAGE; render(); });
+  $("lb-only").addEventListener("change", () => { shown = PAGE; render(); });
+  $("lb-more").addEventListener("click", () => { shown += PAGE; render(); });
+  render();
+  document.body.dataset.labelsReady = "1";
+})();
