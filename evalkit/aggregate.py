@@ -14,15 +14,6 @@ from evalkit.scorers.base import Scorer
 from evalkit.stats import mean_ci, percentiles, wilson_interval
 from evalkit.types import CaseResult, JudgeUsage, ScoreInput, Threshold
 
-SPECIAL_METRICS = (
-    "pass_rate",
-    "error_rate",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "latency_p99_ms",
-    "cost_per_case_usd",
-)
-
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from evalkit import baseline
 from evalkit.aggregate import GroupSummary, Summary, group_results, summarize_group
-from evalkit.baseline import groups_from_run
 from evalkit.config import RunSettings
 from evalkit.errors import UserInputError
 from evalkit.gate import DiffReport, diff_runs
+from evalkit.groups import groups_from_run
 from evalkit.human import add_kappa, apply_labels
 from evalkit.labels import calibration_labels, stored_labels
 from evalkit.report import html, junit, markdown

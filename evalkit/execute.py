@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from evalkit import baseline
 from evalkit.cache import ResponseCache
 from evalkit.config import Pricing
 from evalkit.errors import RunDeadlineError
@@ -79,7 +80,7 @@ class Runner:
         self.variants = {v.name: v for v in plan.variants}
         self.timings: dict[str, float] = {}
         self._started: set[str] = set()
-        self.context = RunContext(plan, cache, baseline_dir, started=self._started)
+        self.context = RunContext(plan, cache, baseline.outputs_of(baseline_dir), started=self._started)
 
     def pricing(self, request: Request, provider: str) -> Pricing | None:
         return self.plan.loaded.pricing_for(provider, self.plan.providers[provider].model_name(request))

@@ -8,6 +8,15 @@ first import or model load of theirs holds this lock.
 
 from __future__ import annotations
 
+import os
 import threading
 
 IMPORT_LOCK = threading.RLock()
+
+
+def quiet_libraries() -> None:
+    """No hub access and no library progress bars (they would garble evalkit's own).
+    tqdm reads TQDM_DISABLE when it is imported, so call this before importing transformers."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -115,8 +115,8 @@ def add_kappa(
 
 def refresh_summary(run_dir: Path, results: Sequence[CaseResult]) -> None:
     """Rewrite summary.json, summary.md and report.html with the human metrics."""
-    from evalkit.baseline import run_thresholds
     from evalkit.gate import DiffReport
+    from evalkit.groups import run_thresholds
     from evalkit.report import html, markdown
     from evalkit.rundir import DIFF, write_json
 

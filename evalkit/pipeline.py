@@ -20,8 +20,8 @@ from evalkit.errors import EvalkitError, UserInputError
 from evalkit.execute import Runner, RunObserver
 from evalkit.gate import DiffReport
 from evalkit.plan import Plan, build_plan, build_scoring_plan
-from evalkit.rag.stage import retrieve
 from evalkit.resume import check_arguments, config_digest, what_changed
+from evalkit.retrieve import retrieve
 from evalkit.rundir import (
     RESULTS,
     RUN_INFO,
@@ -371,7 +371,11 @@ def score_run(run_dir: Path, *, no_cache: bool = False) -> RunOutcome:
             baseline_dir = None
         cache = open_cache(plan, no_cache)
         try:
-            asyncio.run(_rescore_file(plan, run_dir, RunContext(plan, cache, baseline_dir), deferred=None))
+            asyncio.run(
+                _rescore_file(
+                    plan, run_dir, RunContext(plan, cache, baseline.outputs_of(baseline_dir)), deferred=None
+                )
+            )
         finally:
             if cache is not None:
                 cache.close()

@@ -12,14 +12,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from evalkit import registry
-from evalkit.aggregate import SPECIAL_METRICS
 from evalkit.config import LoadedConfig, Variant
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.providers.base import Provider
-from evalkit.rag.stage import RAG_PLACEHOLDER
+from evalkit.rag.context import RAG_PLACEHOLDER
 from evalkit.scorers.base import Scorer, build_scorer
 from evalkit.suite import Suite
 from evalkit.types import (
+    SPECIAL_METRICS,
     Request,
 )
 

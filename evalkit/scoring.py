@@ -4,8 +4,7 @@ the scoring context judges use, and re-scoring stored results."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from evalkit.cache import ResponseCache
@@ -103,6 +102,10 @@ def score_input(
     )
 
 
+# (suite, variant) -> {(case id, repeat): the baseline's output}; the pipeline reads the baselines
+BaselineOutputs = Callable[[str, str], dict[tuple[str, int], str]]
+
+
 class RunContext:
     """The scoring context of a run: judge calls and other outputs (see ScoringContext)."""
 
@@ -110,12 +113,12 @@ class RunContext:
         self,
         plan: Plan,
         cache: ResponseCache | None,
-        baseline_dir: Path | None = None,
+        baseline_outputs: BaselineOutputs | None = None,
         started: set[str] | None = None,
     ):
         self.plan = plan
         self.cache = cache
-        self.baseline_dir = baseline_dir
+        self.baseline_outputs = baseline_outputs
         self.outputs: dict[tuple[str, str, str, int], str] = {}
         self._baselines: dict[tuple[str, str], dict[tuple[str, int], str]] = {}
         self._started = started if started is not None else set()  # providers already started
@@ -145,16 +148,7 @@ class RunContext:
         if against == "baseline":
             key = (item.suite, item.variant)
             if key not in self._baselines:
-                from evalkit import baseline
-
-                group = (
-                    baseline.load(self.baseline_dir, item.suite, item.variant) if self.baseline_dir else None
-                )
-                self._baselines[key] = {
-                    (r.case_id, r.repeat): r.output
-                    for r in (group.records if group else [])
-                    if r.output is not None
-                }
+                self._baselines[key] = self.baseline_outputs(*key) if self.baseline_outputs else {}
             return self._baselines[key].get((item.case_id, item.repeat))
         return self.outputs.get((item.suite, against, item.case_id, item.repeat))
 

@@ -9,6 +9,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# run-level metrics every suite × variant has, beside its scores (thresholds and the gate use them)
+SPECIAL_METRICS = (
+    "pass_rate",
+    "error_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "cost_per_case_usd",
+)
+
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

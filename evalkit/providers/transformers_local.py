@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import UserInputError
-from evalkit.heavy import IMPORT_LOCK
+from evalkit.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.providers import embedded
 from evalkit.providers.base import OnCompletion, Provider
 from evalkit.types import Completion, GenerationParams, Request, Usage
@@ -95,7 +95,7 @@ class TransformersProvider(Provider):
         with self._load_lock, IMPORT_LOCK:
             if self._model is not None:
                 return
-            embedded.quiet_libraries()
+            quiet_libraries()
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
             from transformers.utils import logging as hf_logging

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import UserInputError
-from evalkit.heavy import IMPORT_LOCK
+from evalkit.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.providers import embedded
 from evalkit.providers.base import OnCompletion, Provider
 from evalkit.providers.transformers_local import DEFAULT_MAX_NEW_TOKENS, chat_prompt_ids, folder_version
@@ -132,7 +132,7 @@ class VLLMProvider(Provider):
         with self._load_lock, IMPORT_LOCK:
             if self._llm is not None:
                 return
-            embedded.quiet_libraries()
+            quiet_libraries()
             os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would garble progress
             started = time.perf_counter()
             if self.cfg.model_path is None:

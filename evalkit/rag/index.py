@@ -35,7 +35,7 @@ _open: dict[str, ChunkIndex] = {}  # one open index per key per process
 
 
 def embedding_model_path(name: str | None) -> str:
-    from evalkit.scorers.embedding import default_model_path
+    from evalkit.embedder import default_model_path
 
     return str(Path(name).expanduser()) if name else default_model_path()
 
@@ -56,7 +56,7 @@ def embedding_model_id(path: str) -> str:
 
 def encode(model_path: str, texts: list[str], batch_size: int = 64) -> Any:
     """Normalised float32 embeddings (numpy, one row per text)."""
-    from evalkit.scorers.embedding import load_model
+    from evalkit.embedder import load_model
 
     model = load_model(model_path, None)
     return model.encode(

@@ -3,11 +3,11 @@ after planning and before any model call, and rendered into the prompts (`contex
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from evalkit.config import LoadedConfig, Variant
 from evalkit.errors import UserInputError
+from evalkit.rag.context import rag_variables
 from evalkit.suite import Suite
 from evalkit.templating import TemplateError, compile_template, render, uses_variables
 from evalkit.types import (
@@ -57,9 +57,6 @@ def retrieve_for_variant(
     return {case.id: (query, chunks) for case, query, chunks in zip(suite.cases, queries, found, strict=True)}
 
 
-RAG_PLACEHOLDER: dict[str, Any] = {"context": "{context}", "documents": []}
-
-
 def retrieve(plan: Plan) -> Plan:
     """Fill in every RAG request's retrieved context. A case whose retrieval finds nothing keeps
     `retrieval=()`: it is recorded as a retrieval failure, never sent to a model."""
@@ -92,13 +89,3 @@ def retrieve(plan: Plan) -> Plan:
         )
     plan.requests = requests
     return plan
-
-
-def rag_variables(chunks: Sequence[RetrievedChunk]) -> dict[str, Any]:
-    """What a RAG prompt template gets: `documents` (a list) and `context` (them, as text)."""
-    documents = [
-        {"rank": i, "id": c.id, "doc_id": c.doc_id, "text": c.text, "score": c.score}
-        for i, c in enumerate(chunks, start=1)
-    ]
-    context = "\n\n".join(f"[{d['rank']}] ({d['doc_id']}) {d['text']}" for d in documents)
-    return {"documents": documents, "context": context}
