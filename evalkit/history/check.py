@@ -17,7 +17,7 @@ def check_run(
 ) -> list[Alert]:
     """Alerts for `run_id` (default: the newest matching run) against the runs before it."""
     filters = filters or Filters()
-    scope = {**filters.__dict__, "run_id": run_id, "last": rules.window + 1}
+    scope = {**filters.__dict__, "run_id": run_id, "last": rules.window + 2}
     ids = [r["run_id"] for r in store.runs(Filters(**scope))]  # up to and including run_id
     current_id = run_id or (ids[-1] if ids else None)
     if current_id is None or current_id not in ids:

@@ -16,15 +16,17 @@ class QualityRule(Strict):
     """A quality metric below its trailing level by more than the run's own noise."""
 
     enabled: bool = True
-    alpha: float = Field(default=0.005, gt=0, lt=0.5)  # one-sided false-alert rate per metric and run
+    alpha: float = Field(default=0.003, gt=0, lt=0.5)  # one-sided, per test (the run; the last two runs)
     min_cases: int = Field(default=5, ge=2)  # fewer paired cases: compare run means instead
 
 
 class RatioRule(Strict):
-    """A figure (latency P95, cost per case) above `factor` × its trailing median."""
+    """A figure (latency P95, cost per case) above `factor` × its trailing median and outside
+    the trailing runs' own spread (log scale, one-sided at `alpha`)."""
 
     enabled: bool = True
     factor: float = Field(gt=1)
+    alpha: float = Field(default=0.005, gt=0, lt=0.5)
 
 
 class RateRule(Strict):
