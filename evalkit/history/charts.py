@@ -49,8 +49,12 @@ def trend(
     for k, s in enumerate(lines):
         parts += _series(s, PALETTE[k % len(PALETTE)], index, x, y)
     if len(lines) > 1:
-        legend = "  ".join(f"■ {s.metric}" for s in lines)
-        parts.append(f'<text x="{W - PAD}" y="14" class="tick" text-anchor="end">{escape(legend)}</text>')
+        for k, s in enumerate(reversed(lines)):
+            color = PALETTE[(len(lines) - 1 - k) % len(PALETTE)]
+            parts.append(
+                f'<text x="{W - PAD - 110 * k}" y="14" class="tick" text-anchor="end" fill="{color}">'
+                f"■ {escape(s.metric)}</text>"
+            )
     return (
         f'<svg class="trend" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}">'
         + "".join(parts)
