@@ -1,12 +1,12 @@
 """Run history: how trustworthy the alerts are (simulation), how fast a big run is recorded,
 and how long a 100-run trend report takes to render and how big it is.
 
-1. Alerts, simulated (tests/history/simulate.py; the rules evalkit runs after every run):
+1. Ingest: a 10,000-case run into SQLite and into PostgreSQL (a server started here).
+2. Trend report: 100 runs × 200 cases, render time and file size.
+3. Alerts, simulated (tests/history/simulate.py; the rules evalkit runs after every run):
    false alerts per 100 stable runs per rule, for several suite sizes and noise levels, and
    how often a step is caught within 2 runs (quality: a drop of 2x a run's standard error;
    latency 2x; cost 1.5x; errors, retrieval failures, unmeasured scores +10 points).
-2. Ingest: a 10,000-case run into SQLite and into PostgreSQL (a server started here).
-3. Trend report: 100 runs × 200 cases, render time and file size.
 
 Usage: python -m benchmarks.bench_history [--runs 500] [--sims 100]
 """
@@ -50,7 +50,7 @@ def label(s: Scenario) -> str:
 
 def alerts(runs: int, sims: int) -> None:
     print(
-        f"\n1. Alerts: false alerts per 100 stable runs ({runs} runs) | caught within 2 runs ({sims} steps)"
+        f"\n3. Alerts: false alerts per 100 stable runs ({runs} runs) | caught within 2 runs ({sims} steps)"
     )
     head = " ".join(f"{SHORT[r]:>5}" for r in RULES)
     print(f"{'scenario':<38} {head} | {head}")
@@ -75,7 +75,7 @@ def big_run(root: Path, cases: int) -> Path:
 
 
 def ingest(root: Path) -> None:
-    print("\n2. Ingest of a 10,000-case run (3 scores per case)")
+    print("\n1. Ingest of a 10,000-case run (3 scores per case)")
     run_dir = big_run(root / "big", 10_000)
     with ExitStack() as stack:
         urls = {"SQLite": f"sqlite:///{root / 'ingest.sqlite'}"}
@@ -104,7 +104,7 @@ def ingest(root: Path) -> None:
 
 
 def report(root: Path, runs: int = 100, cases: int = 200) -> None:
-    print(f"\n3. Trend report over {runs} runs × {cases} cases")
+    print(f"\n2. Trend report over {runs} runs × {cases} cases")
     store = HistoryStore(f"sqlite:///{root / 'trend.sqlite'}")
     store.migrate()
     rng = random.Random(2)

@@ -121,3 +121,21 @@ def test_history_dataframe(store: HistoryStore, tmp_path: Path) -> None:
     expected = {r.case_id: r.scores["quality"].value for r in read_results(tmp_path / "run-0002" / RESULTS)}
     last = frame[frame["run_id"] == "run-0002"].set_index("case_id")["quality"]
     assert last.to_dict() == pytest.approx(expected)
+
+
+def test_cli_against_postgresql(pg_url: str, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    series(tmp_path / "artifacts", 5, drop_last=-0.05)
+    monkeypatch.setenv("EVALKIT_HISTORY_URL", pg_url)
+    imported = cli("history", "import", "artifacts", "--tag", "ci")
+    assert imported.exit_code == 0 and imported.output.count("imported") == 5, imported.output
+    listing = cli("history", "--tag", "ci", "--metric", "quality")
+    assert listing.exit_code == 0 and "run-0004" in listing.output and "s · v" in listing.output
+    assert cli("history", "check", "--fail-on-alert").exit_code == 4
+    assert cli("history", "report", "-o", "t.html").exit_code == 0 and (tmp_path / "t.html").stat().st_size > 0
+    store = HistoryStore(pg_url)
+    import sqlalchemy as sa
+
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE run_cases, run_metrics, run_groups, runs, evalkit_history_version"))
+    store.close()
