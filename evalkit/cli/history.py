@@ -169,7 +169,7 @@ def import_(
 ) -> None:
     """Record finished run directories in the history (backfill; re-importing a run replaces it)."""
     from evalkit.cli.render import console
-    from evalkit.history.rundir import find_run_dirs
+    from evalkit.history.adapter import find_run_dirs
 
     with user_errors():
         run_dirs = find_run_dirs(paths)

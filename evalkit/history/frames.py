@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import UserInputError
-from evalkit.history.rundir import is_run_dir, read_cases
+from evalkit.history.adapter import is_run_dir, read_cases
 from evalkit.history.store import Filters, HistoryStore
 
 if TYPE_CHECKING:

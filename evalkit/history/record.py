@@ -47,8 +47,8 @@ def after_run(run_dir: Path, loaded: LoadedConfig) -> Outcome | None:
     settings: HistorySettings = loaded.config.history
     if not settings.enabled:
         return None
+    from evalkit.history.adapter import write_alerts
     from evalkit.history.check import check_run
-    from evalkit.history.rundir import write_alerts
 
     url = safe_url(history_url(loaded))
     store = None

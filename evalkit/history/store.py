@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from evalkit.errors import EvalkitError, UserInputError
 from evalkit.history import schema
-from evalkit.history.rundir import RunRecord, read_cases, read_run
+from evalkit.history.adapter import RunRecord, read_cases, read_run
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BATCH = 2000  # case rows per INSERT round trip

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from evalkit.aggregate import Summary, group_results, summarize_group
+from evalkit.rundir import RESULTS, RUN_INFO, SUMMARY, ResultWriter, write_json
 from evalkit.scorers.base import Score, ScoreInput, Scorer
-from evalkit.store import RESULTS, RUN_INFO, SUMMARY, CaseResult, ResultWriter, write_json
-from evalkit.summary import Summary, group_results, summarize_group
+from evalkit.types import CaseResult
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -59,7 +60,7 @@ def make_run(
         for c in g.cases:
             writer.append(_result(g, c))
     writer.close()
-    from evalkit.store import read_results
+    from evalkit.rundir import read_results
 
     results = list(read_results(run_dir / RESULTS))
     summaries = []
@@ -96,7 +97,7 @@ def make_run(
 
 
 def _result(g: Group, c: Case) -> CaseResult:
-    from evalkit.store import StoredScore
+    from evalkit.types import StoredScore
 
     return CaseResult(
         suite=g.suite,

@@ -15,7 +15,7 @@ import pytest
 from evalkit.history.check import check_run
 from evalkit.history.settings import AlertRules
 from evalkit.history.store import Filters, HistoryStore
-from evalkit.store import RESULTS, SUMMARY, read_results
+from evalkit.rundir import RESULTS, SUMMARY, read_results
 from tests.history.fabricate import T0, Case, Group, make_run
 from tests.history.postgres import postgres_server
 
@@ -132,7 +132,9 @@ def test_cli_against_postgresql(pg_url: str, tmp_path: Path, cli, monkeypatch: p
     listing = cli("history", "--tag", "ci", "--metric", "quality")
     assert listing.exit_code == 0 and "run-0004" in listing.output and "s · v" in listing.output
     assert cli("history", "check", "--fail-on-alert").exit_code == 4
-    assert cli("history", "report", "-o", "t.html").exit_code == 0 and (tmp_path / "t.html").stat().st_size > 0
+    assert (
+        cli("history", "report", "-o", "t.html").exit_code == 0 and (tmp_path / "t.html").stat().st_size > 0
+    )
     store = HistoryStore(pg_url)
     import sqlalchemy as sa
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from evalkit.errors import UserInputError
 from evalkit.report.html import ALERTS
-from evalkit.store import RESULTS, RUN_INFO, SUMMARY, CaseResult, read_json, read_results
+from evalkit.rundir import RESULTS, RUN_INFO, SUMMARY, read_json, read_results
+from evalkit.types import CaseResult
 
 
 @dataclass
@@ -136,7 +137,7 @@ def is_run_dir(path: Path) -> bool:
 
 
 def write_alerts(run_dir: Path, alerts: list[dict[str, Any]]) -> Path:
-    from evalkit.store import write_json
+    from evalkit.rundir import write_json
 
     path = run_dir / ALERTS
     write_json(path, {"alerts": alerts})
