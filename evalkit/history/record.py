@@ -29,11 +29,14 @@ class Outcome:
 
 
 def history_url(loaded: LoadedConfig) -> str:
-    """EVALKIT_HISTORY_URL, else history.url, else a SQLite file beside the run directories."""
-    configured = os.environ.get(URL_ENV) or loaded.config.history.url
-    if configured:
-        return configured
-    return f"sqlite:///{loaded.resolve(loaded.config.run.output_dir) / DEFAULT_FILE}"
+    """EVALKIT_HISTORY_URL, else history.url, else a SQLite file in .evalkit/ beside the config."""
+    if os.environ.get(URL_ENV):
+        return os.environ[URL_ENV]
+    url = loaded.config.history.url or f"sqlite:///{DEFAULT_FILE}"
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        url = prefix + str(loaded.resolve(url.removeprefix(prefix)))  # relative to evalkit.yaml
+    return url
 
 
 def open_store(loaded: LoadedConfig) -> HistoryStore:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 URL_ENV = "EVALKIT_HISTORY_URL"  # wins over history.url: a shared database's credentials stay out of files
-DEFAULT_FILE = "history.sqlite"  # under run.output_dir when no URL is given
+DEFAULT_FILE = ".evalkit/history.sqlite"  # beside evalkit.yaml (else in the working folder)
 
 
 class Strict(BaseModel):
@@ -66,7 +66,7 @@ class Webhook(Strict):
 
 class HistorySettings(Strict):
     enabled: bool = True
-    url: str | None = None  # SQLAlchemy URL; default sqlite:///<run.output_dir>/history.sqlite
+    url: str | None = None  # SQLAlchemy URL; default sqlite:///<config folder>/.evalkit/history.sqlite
     tag: str | None = None  # recorded with each run (e.g. nightly); EVALKIT_HISTORY_TAG wins
     alerts: AlertRules = Field(default_factory=AlertRules)
     webhook: Webhook | None = None

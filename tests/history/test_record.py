@@ -42,6 +42,7 @@ def test_runs_are_recorded_and_a_quality_drop_alerts(
             result = cli("run", "qa.yaml", "-o", f"r{i}", "--no-baseline", "--fail-on-alert")
             assert result.exit_code == 0, result.output
             assert "recorded in the history" in result.output and "no trend alerts" in result.output
+            assert (project / ".evalkit" / "history.sqlite").is_file()
             assert json.loads((project / f"r{i}" / "alerts.json").read_text()) == {"alerts": []}
         write(project / "evalkit.yaml", config(fake_server.url, "bad-model"))
         result = cli("run", "qa.yaml", "-o", "r3", "--no-baseline", "--fail-on-alert")
@@ -108,4 +109,4 @@ def test_history_can_be_switched_off(project: Path, fake_server: FakeOpenAI, cli
     write(project / "evalkit.yaml", text)
     result = cli("run", "qa.yaml", "-o", "r0", "--no-baseline")
     assert result.exit_code == 0 and "history" not in result.output
-    assert not (project / "reports" / "history.sqlite").exists()
+    assert not (project / ".evalkit").exists()
