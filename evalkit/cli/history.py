@@ -169,13 +169,16 @@ def import_(
 ) -> None:
     """Record finished run directories in the history (backfill; re-importing a run replaces it)."""
     from evalkit.cli.render import console
-    from evalkit.history.adapter import find_run_dirs
+    from evalkit.history.adapter import find_run_dirs, finished
 
     with user_errors():
         run_dirs = find_run_dirs(paths)
         _, store = _open(config, url)
         try:
             for run_dir in run_dirs:
+                if not finished(run_dir):
+                    console.print(f"skipped {run_dir}: interrupted or unfinished", highlight=False)
+                    continue
                 run = store.record(run_dir, branch=branch, tag=tag)
                 console.print(f"imported {run.run_id} from {run_dir}", highlight=False)
         finally:

@@ -132,6 +132,12 @@ def case_record(r: CaseResult) -> dict[str, Any]:
     }
 
 
+def finished(run_dir: Path) -> bool:
+    """False for a run that was interrupted (its partial figures would distort a trend)."""
+    summary = read_json(run_dir / SUMMARY)
+    return isinstance(summary, dict) and summary.get("status") not in (None, "interrupted")
+
+
 def is_run_dir(path: Path) -> bool:
     return (path / RUN_INFO).is_file() and (path / RESULTS).is_file()
 

@@ -88,9 +88,15 @@ def test_a_database_that_is_down_never_loses_the_run(
     artifacts = project / "downloaded" / "evalkit-nightly-1"
     artifacts.parent.mkdir()
     (project / "r0").rename(artifacts)
+    partial = project / "downloaded" / "interrupted-run"
+    partial.mkdir()
+    for name in ("run.json", "results.jsonl"):
+        (partial / name).write_bytes((artifacts / name).read_bytes())
+    (partial / "summary.json").write_text('{"status": "interrupted", "groups": []}')
     imported = cli("history", "import", "downloaded", "--branch", "main", "--tag", "nightly")
     assert imported.exit_code == 0, imported.output
-    assert "imported" in imported.output
+    assert "imported" in imported.output and "skipped" in imported.output
+    assert cli("history", "import", "qa.yaml").exit_code == 2  # not a run directory
     listing = cli("history", "--tag", "nightly")
     assert "main" in listing.output and "nightly" in listing.output
     assert "no runs" in cli("history", "--tag", "other").output
