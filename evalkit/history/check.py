@@ -7,6 +7,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from evalkit.errors import UserInputError
 from evalkit.history.alerts import Alert, Point, evaluate
 from evalkit.history.settings import AlertRules
 from evalkit.history.store import Filters, HistoryStore
@@ -20,7 +21,9 @@ def check_run(
     scope = {**filters.__dict__, "run_id": run_id, "last": rules.window + 2}
     ids = [r["run_id"] for r in store.runs(Filters(**scope))]  # up to and including run_id
     current_id = run_id or (ids[-1] if ids else None)
-    if current_id is None or current_id not in ids:
+    if run_id is not None and run_id not in ids:
+        raise UserInputError(f"no run '{run_id}' in the history (that matches the filters)")
+    if current_id is None:
         return []
     ids = ids[: ids.index(current_id) + 1]
     points = load_points(store, ids, filters)

@@ -71,6 +71,8 @@ def test_runs_are_recorded_and_a_quality_drop_alerts(
     assert "▇▇▇" in listing.output or "███" in listing.output  # three runs at 1, then 0: ▁
     assert cli("history", "check", "--fail-on-alert").exit_code == 4
     assert cli("history", "check", "--variant", "nope").exit_code == 0
+    missing = cli("history", "check", "run-that-never-was")
+    assert missing.exit_code == 2 and "no run 'run-that-never-was'" in missing.output
 
 
 def test_a_database_that_is_down_never_loses_the_run(
