@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import UserInputError
-from evalkit.report.html import ALERTS
-from evalkit.rundir import RESULTS, RUN_INFO, SUMMARY, read_json, read_results
+from evalkit.rundir import ALERTS, RESULTS, RUN_INFO, SUMMARY, read_json, read_results, read_run_info
 from evalkit.types import CaseResult
 
 
@@ -38,27 +37,24 @@ class RunRecord:
 
 def read_run(run_dir: Path, *, branch: str | None = None, tag: str | None = None) -> RunRecord:
     """The run-level and per suite × variant figures of a finished run directory."""
-    info = read_json(run_dir / RUN_INFO)
+    info = read_run_info(run_dir)
     summary = read_json(run_dir / SUMMARY)
-    if not isinstance(info, dict) or "run_id" not in info:
-        raise UserInputError("not a run directory (no readable run.json)", path=run_dir)
     if not isinstance(summary, dict) or "groups" not in summary:
         raise UserInputError("the run has no summary.json: it never finished", path=run_dir)
     record = RunRecord(
-        run_id=str(info["run_id"]),
-        started_at=_when(info.get("started_at")) or datetime.now(UTC),
-        finished_at=_when(info.get("finished_at")),
-        status=str(summary.get("status", info.get("status", "unknown"))),
+        run_id=info.run_id,
+        started_at=_when(info.started_at) or datetime.now(UTC),
+        finished_at=_when(info.finished_at),
+        status=str(summary.get("status", info.status)),
         exit_code=summary.get("exit_code"),
-        git_sha=info.get("git_sha"),
-        branch=branch or info.get("git_branch"),
-        tag=tag or info.get("tag"),
-        config_digest=info.get("config_digest"),
-        evalkit_version=info.get("evalkit_version"),
+        git_sha=info.git_sha,
+        branch=branch,
+        tag=tag,
+        config_digest=info.config_digest or None,
+        evalkit_version=info.evalkit_version,
     )
-    config = info.get("config") or {}
-    suite_hash = {s.get("name"): s.get("content_hash") for s in config.get("suites", [])}
-    variants = config.get("variants") or {}
+    suite_hash = {s.name: s.content_hash for s in info.suites}
+    variants = info.plan.get("variants") or info.config.get("variants") or {}
     for g in summary["groups"]:
         record.groups.append(_group(g, suite_hash.get(g["suite"]), variants.get(g["variant"], {})))
         for name, m in (g.get("metrics") or {}).items():

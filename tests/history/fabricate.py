@@ -3,7 +3,6 @@ evalkit's own models and aggregation, for history tests and the history benchmar
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from evalkit.aggregate import Summary, group_results, summarize_group
 from evalkit.rundir import RESULTS, RUN_INFO, SUMMARY, ResultWriter, write_json
+from evalkit.runinfo import RunInfo, SuiteRecord
 from evalkit.scorers.base import Score, ScoreInput, Scorer
 from evalkit.types import CaseResult
 
@@ -78,21 +78,18 @@ def make_run(
     )
     write_json(run_dir / SUMMARY, summary.model_dump(mode="json"))
     started = T0 + timedelta(days=index)
-    info = {
-        "run_id": run_id,
-        "started_at": started.isoformat(),
-        "finished_at": (started + timedelta(minutes=5)).isoformat(),
-        "status": "passed",
-        "git_sha": git_sha,
-        "config_digest": f"cfg-{prompt}",
-        "evalkit_version": "0.1.0",
-        "options": {},
-        "config": {
-            "suites": [{"name": g.suite, "content_hash": f"h-{g.suite}-{prompt}"} for g in groups],
-            "variants": {g.variant: {"name": g.variant, "prompt": prompt} for g in groups},
-        },
-    }
-    (run_dir / RUN_INFO).write_text(json.dumps(info))
+    info = RunInfo(
+        run_id=run_id,
+        started_at=started.isoformat(),
+        finished_at=(started + timedelta(minutes=5)).isoformat(),
+        status="passed",
+        git_sha=git_sha,
+        config_digest=f"cfg-{prompt}",
+        evalkit_version="0.1.0",
+        suites=[SuiteRecord(name=g.suite, content_hash=f"h-{g.suite}-{prompt}") for g in groups],
+        plan={"variants": {g.variant: {"name": g.variant, "prompt": prompt} for g in groups}},
+    )
+    (run_dir / RUN_INFO).write_text(info.model_dump_json())
     return run_dir
 
 
