@@ -8,6 +8,16 @@ from evalkit.registry import provider, scorer
 from evalkit.scorers.base import Scorer
 from evalkit.types import CaseResult, Completion, GenerationParams, Message, Request, Score, ScoreInput, Usage
 
+
+def __getattr__(name: str) -> object:
+    """`evalkit.load_run(path)` → a pandas DataFrame (pandas is imported only when it is called)."""
+    if name == "load_run":
+        from evalkit.history.frames import load_run
+
+        return load_run
+    raise AttributeError(f"module 'evalkit' has no attribute {name!r}")
+
+
 __all__ = [
     "CaseResult",
     "Completion",
@@ -19,6 +29,7 @@ __all__ = [
     "ScoreInput",
     "Scorer",
     "Usage",
+    "load_run",
     "provider",
     "scorer",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit.errors import UserInputError, did_you_mean
+from evalkit.history.settings import HistorySettings
 from evalkit.rag.settings import RagSettings, expand_sweeps
 from evalkit.types import GenerationParams
 from evalkit.yamlfile import format_validation_error, load_yaml
@@ -98,6 +99,7 @@ class Config(Strict):
     plugins: list[str] = Field(default_factory=list)
     run: RunSettings = Field(default_factory=RunSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)  # run history and alerts
 
     @field_validator("variants", mode="before")
     @classmethod

@@ -32,7 +32,7 @@ def _provider_identity(config: dict[str, Any]) -> dict[str, Any]:
 
 def config_digest(plan: Plan) -> str:
     """A digest of everything that decides which requests a run makes and how they are scored."""
-    config = plan.loaded.config.model_dump(mode="json", exclude={"cache"})
+    config = plan.loaded.config.model_dump(mode="json", exclude={"cache", "history"})
     config["providers"] = {name: _provider_identity(p) for name, p in config["providers"].items()}
     config["run"] = {k: v for k, v in config["run"].items() if k not in RUN_OPERATIONAL}
     payload = {

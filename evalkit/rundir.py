@@ -40,6 +40,7 @@ BASELINE_OUTPUTS = "baseline.jsonl"
 REPORT = "report.html"
 JUNIT = "junit.xml"
 SUMMARY_MD = "summary.md"
+ALERTS = "alerts.json"  # trend alerts, written when the run is recorded in the history
 LOCK = ".lock"
 
 

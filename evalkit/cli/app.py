@@ -6,11 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from evalkit.errors import EvalkitError, UserInputError, did_you_mean
+
+if TYPE_CHECKING:
+    from evalkit.config import LoadedConfig
 
 app = typer.Typer(
     name="evalkit",
@@ -97,8 +100,12 @@ def run(
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="With --resume: generate failed cases again.")
     ] = False,
+    fail_on_alert: Annotated[
+        bool, typer.Option("--fail-on-alert", help="Exit 4 when the history raises a trend alert.")
+    ] = False,
 ) -> None:
-    """Run suites against variants, score every output, write reports/<run-id>/."""
+    """Run suites against variants, score every output, write reports/<run-id>/, record it in
+    the run history and check it against its trend."""
     from evalkit.cli.render import ProgressObserver, console, show_outcome, warn
     from evalkit.pipeline import RunOptions, execute, prepare
     from evalkit.signals import sigterm_as_interrupt
@@ -135,7 +142,23 @@ def run(
         if outcome.summary.status == "interrupted":
             console.print("[yellow]Interrupted: finished results are kept.[/]")
         show_outcome(outcome)
-    raise typer.Exit(outcome.summary.exit_code)
+    if outcome.summary.status == "interrupted":
+        raise typer.Exit(outcome.summary.exit_code)
+    raise typer.Exit(
+        _after_run(prepared.run_dir, prepared.plan.loaded, outcome.summary.exit_code, fail_on_alert)
+    )
+
+
+def _after_run(run_dir: Path, loaded: LoadedConfig, exit_code: int, fail_on_alert: bool) -> int:
+    """Record the finished run in the history and check its trend; the run's own verdict wins."""
+    from evalkit.cli.history import ALERT_EXIT, show_history_outcome
+    from evalkit.history.record import after_run
+
+    outcome = after_run(run_dir, loaded)
+    show_history_outcome(outcome)
+    if exit_code == 0 and fail_on_alert and outcome is not None and outcome.alerts:
+        return ALERT_EXIT
+    return exit_code
 
 
 @app.command()
@@ -411,3 +434,52 @@ def list_(what: Annotated[ListWhat, typer.Argument(help="providers, scorers or r
         console.print(table)
     elif what is ListWhat.retrievers:
         console.print("no custom retrievers registered (see README, RAG variants)")
+
+
+@app.command()
+def export(
+    run_dir: Annotated[
+        Path | None, typer.Argument(help="A run directory (or use --history for the recorded runs).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="FILE.csv or FILE.parquet.")] = Path("results.csv"),
+    history: Annotated[
+        bool, typer.Option("--history", help="Export the history's cases instead (one row per run too).")
+    ] = False,
+    suite: Annotated[str | None, typer.Option("--suite", help="Only this suite.")] = None,
+    variant: Annotated[str | None, typer.Option("--variant", help="Only this variant.")] = None,
+    last: Annotated[int | None, typer.Option("--last", min=1, help="--history: the newest N runs.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write results as a table (one row per case × variant × repeat, a column per score) to CSV
+    or Parquet, from a run directory or from the history."""
+    from evalkit.cli.render import console
+    from evalkit.history import frames
+
+    with user_errors():
+        if (run_dir is None) == (not history):
+            raise UserInputError("export: give a RUN_DIR or --history (one of them)")
+        if history:
+            from evalkit.config import load_config
+            from evalkit.history.record import open_store
+            from evalkit.history.store import Filters
+
+            store = open_store(load_config(config))
+            try:
+                frame = frames.history_frame(store, Filters(suite=suite, variant=variant, last=last))
+            finally:
+                store.close()
+        else:
+            assert run_dir is not None
+            frame = frames.load_run(run_dir)
+            if suite or variant:
+                frame = frame[
+                    (frame["suite"] == (suite or frame["suite"]))
+                    & (frame["variant"] == (variant or frame["variant"]))
+                ]
+        path = frames.write(frame, out)
+    console.print(f"wrote {len(frame)} rows to {path}", highlight=False)
+
+
+from evalkit.cli.history import history_app  # noqa: E402  (it imports this module's helpers)
+
+app.add_typer(history_app, name="history")

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from evalkit.calibrate import CALIBRATION
 from evalkit.report import charts
 from evalkit.rundir import (
+    ALERTS,
     BASELINE_OUTPUTS,
     DIFF,
     REPORT,
@@ -105,7 +106,15 @@ def build_data(run_dir: Path) -> dict[str, Any]:
                 else [[s(c.id), s(c.doc_id), c.score, s(c.text)] for c in r.retrieval],
             }
         )
-    return {"strings": s.table, "cases": cases, "summary": summary, "diff": diff, "run": _run_meta(info)}
+    alerts = (read_json(run_dir / ALERTS) or {}).get("alerts", [])  # written by the history step
+    return {
+        "strings": s.table,
+        "cases": cases,
+        "summary": summary,
+        "diff": diff,
+        "run": _run_meta(info),
+        "alerts": alerts,
+    }
 
 
 def _run_meta(info: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +182,7 @@ def render(run_dir: Path) -> str:
         summary=data["summary"],
         diff=data["diff"],
         run=data["run"],
+        alerts=data["alerts"],
         charts=[Markup(c) for c in build_charts(data)],
         data_json=Markup(blob),
         script=script,

@@ -1,0 +1,278 @@
+"""`evalkit history`: runs and trends in the terminal, import, check, the trend report; and
+what `evalkit run` prints after recording a run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from evalkit.cli.app import ConfigOpt, user_errors
+from evalkit.errors import UserInputError
+
+if TYPE_CHECKING:
+    from evalkit.config import LoadedConfig
+    from evalkit.history.alerts import Alert
+    from evalkit.history.record import Outcome
+    from evalkit.history.store import Filters, HistoryStore
+
+ALERT_EXIT = 4  # --fail-on-alert: an alert was raised (a failed threshold or regression keeps 1)
+
+history_app = typer.Typer(
+    help="The run history: list runs and trends, import run directories, check alerts, trend report.",
+    invoke_without_command=True,
+)
+
+SuiteOpt = Annotated[str | None, typer.Option("--suite", help="Only this suite.")]
+VariantOpt = Annotated[str | None, typer.Option("--variant", help="Only this variant.")]
+BranchOpt = Annotated[str | None, typer.Option("--branch", help="Only runs of this branch.")]
+TagOpt = Annotated[str | None, typer.Option("--tag", help="Only runs with this tag.")]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="Runs started on or after (YYYY-MM-DD).")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Runs started on or before (YYYY-MM-DD).")]
+LastOpt = Annotated[int | None, typer.Option("--last", min=1, help="Only the newest N runs.")]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--url", help="Database URL (default: EVALKIT_HISTORY_URL, history.url, SQLite)."),
+]
+FailOpt = Annotated[bool, typer.Option("--fail-on-alert", help=f"Exit {ALERT_EXIT} when an alert is raised.")]
+
+
+def _date(value: str | None, option: str, end: bool = False) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserInputError(f"{option} '{value}' is not a date (YYYY-MM-DD or an ISO time)") from None
+    if end and len(value) <= 10:
+        parsed = parsed.replace(hour=23, minute=59, second=59)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _filters(
+    suite: str | None, variant: str | None, branch: str | None, tag: str | None,
+    since: str | None, until: str | None, last: int | None,
+) -> Filters:  # fmt: skip
+    from evalkit.history.store import Filters
+
+    return Filters(
+        suite, variant, branch, tag, _date(since, "--since"), _date(until, "--until", end=True), last
+    )
+
+
+def _open(config: Path | None, url: str | None) -> tuple[LoadedConfig, HistoryStore]:
+    from evalkit.config import load_config
+    from evalkit.history.record import history_url
+    from evalkit.history.store import HistoryStore
+
+    loaded = load_config(config)
+    store = HistoryStore(url or history_url(loaded))
+    store.migrate()
+    return loaded, store
+
+
+@history_app.callback()
+def history(
+    ctx: typer.Context,
+    suite: SuiteOpt = None,
+    variant: VariantOpt = None,
+    branch: BranchOpt = None,
+    tag: TagOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    last: Annotated[int, typer.Option("--last", min=1, help="The newest N runs.")] = 20,
+    metric: Annotated[
+        str | None, typer.Option("--metric", "-m", help="Trend of this metric (default: the first scorer's).")
+    ] = None,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+) -> None:
+    """List recorded runs and a metric's trend per suite × variant (a sparkline per row)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from evalkit.cli.render import console
+
+    with user_errors():
+        filters = _filters(suite, variant, branch, tag, since, until, last)
+        _, store = _open(config, url)
+        try:
+            runs = store.runs(filters)
+            ids = [r["run_id"] for r in runs]
+            groups = store.groups(filters, ids) if ids else []
+            metrics = store.metrics(filters, ids) if ids else []
+        finally:
+            store.close()
+    if not runs:
+        console.print("no runs recorded (yet) that match", highlight=False)
+        return
+    console.print(_runs_table(runs))
+    _print_trend(groups, metrics, metric)
+
+
+def _runs_table(runs: list[dict[str, object]]) -> object:
+    from rich import box
+    from rich.table import Table
+
+    table = Table("run", "started (UTC)", "branch", "tag", "git", "status", box=box.SIMPLE, title="runs")
+    for r in reversed(runs):
+        started = r["started_at"]
+        table.add_row(
+            escape(str(r["run_id"])),
+            started.strftime("%Y-%m-%d %H:%M") if isinstance(started, datetime) else "–",
+            escape(str(r["branch"] or "–"))[:14],
+            escape(str(r["tag"] or "–"))[:10],
+            str(r["git_sha"] or "–")[:7],
+            str(r["status"]),
+        )
+    return table
+
+
+def _print_trend(
+    groups: list[dict[str, object]], metrics: list[dict[str, object]], metric: str | None
+) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from evalkit.cli.render import console
+    from evalkit.history.series import metric_names, series_for
+    from evalkit.history.sparkline import trend_row
+
+    names = metric_names(groups, metrics)
+    if metric is None:
+        metric = names[0] if names else "pass_rate"
+    elif metric not in names:
+        from evalkit.errors import did_you_mean
+
+        console.print(f"[red]no metric '{escape(metric)}' in these runs{did_you_mean(metric, names)}[/]")
+        raise typer.Exit(2)
+    table = Table(box=box.SIMPLE, title=f"trend of {escape(metric)} (oldest → newest)", pad_edge=False)
+    for name, justify in (("suite · variant", "left"), ("runs", "right"), ("trend", "left"),
+                          ("last", "right"), ("Δ prev", "right"), ("range", "right")):  # fmt: skip
+        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
+    for series in series_for(metric, groups, metrics):
+        table.add_row(*(escape(cell) for cell in trend_row(series)))
+    console.print(table)
+
+
+@history_app.command("import")
+def import_(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Run directories, or folders holding them (CI artifacts).")
+    ],
+    branch: BranchOpt = None,
+    tag: TagOpt = None,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+) -> None:
+    """Record finished run directories in the history (backfill; re-importing a run replaces it)."""
+    from evalkit.cli.render import console
+    from evalkit.history.adapter import find_run_dirs, finished
+
+    with user_errors():
+        run_dirs = find_run_dirs(paths)
+        _, store = _open(config, url)
+        try:
+            for run_dir in run_dirs:
+                if not finished(run_dir):
+                    console.print(f"skipped {run_dir}: interrupted or unfinished", highlight=False)
+                    continue
+                run = store.record(run_dir, branch=branch, tag=tag)
+                console.print(f"imported {run.run_id} from {run_dir}", highlight=False)
+        finally:
+            store.close()
+
+
+@history_app.command("check")
+def check(
+    run_id: Annotated[str | None, typer.Argument(help="The run to check (default: the newest).")] = None,
+    suite: SuiteOpt = None,
+    variant: VariantOpt = None,
+    branch: BranchOpt = None,
+    tag: TagOpt = None,
+    fail_on_alert: FailOpt = False,
+    notify: Annotated[bool, typer.Option("--notify", help="Also send the alerts to the webhook.")] = False,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+) -> None:
+    """Check a recorded run against its trend with the alert rules of evalkit.yaml."""
+    from evalkit.history.check import check_run
+    from evalkit.history.store import Filters
+
+    with user_errors():
+        loaded, store = _open(config, url)
+        try:
+            alerts = check_run(
+                store, run_id, loaded.config.history.alerts, Filters(suite, variant, branch, tag)
+            )
+        finally:
+            store.close()
+    show_alerts(alerts)
+    hook = loaded.config.history.webhook
+    if notify and alerts and hook is not None:
+        from evalkit.cli.render import console
+        from evalkit.history.webhook import send
+
+        console.print(send(alerts, alerts[0].run_id, hook), highlight=False)
+    raise typer.Exit(ALERT_EXIT if alerts and fail_on_alert else 0)
+
+
+@history_app.command("report")
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the page.")] = Path("trend.html"),
+    suite: SuiteOpt = None,
+    variant: VariantOpt = None,
+    branch: BranchOpt = None,
+    tag: TagOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    last: Annotated[int, typer.Option("--last", min=1, help="The newest N runs.")] = 100,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+) -> None:
+    """Write the trend report: one self-contained HTML page."""
+    from evalkit.cli.render import console
+    from evalkit.history import trend
+
+    with user_errors():
+        loaded, store = _open(config, url)
+        try:
+            path = trend.write(
+                store,
+                _filters(suite, variant, branch, tag, since, until, last),
+                loaded.config.history.alerts,
+                out,
+            )
+        finally:
+            store.close()
+    console.print(f"wrote {path}", highlight=False)
+
+
+def show_alerts(alerts: list[Alert]) -> None:
+    from evalkit.cli.render import console
+
+    if not alerts:
+        console.print("[green]✓[/] no trend alerts", highlight=False)
+        return
+    for a in alerts:
+        mark = "[yellow]⚠ alert[/]" if a.severity == "warning" else "[cyan]ℹ note[/]"
+        console.print(
+            f"{mark} {escape(a.suite)} · {escape(a.variant)} · {a.rule}: {escape(a.message)}", highlight=False
+        )
+
+
+def show_history_outcome(outcome: Outcome | None) -> None:
+    """What `evalkit run` says after recording."""
+    from evalkit.cli.render import console
+
+    if outcome is None:
+        return
+    if not outcome.recorded:
+        console.print(f"[yellow]history: {escape(outcome.message)}[/]", highlight=False)
+        return
+    console.print(f"history: {escape(outcome.message)}", highlight=False)
+    show_alerts(outcome.alerts)
+    if outcome.webhook:
+        console.print(f"history: {escape(outcome.webhook)}", highlight=False)

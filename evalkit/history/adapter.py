@@ -1,0 +1,178 @@
+"""The one reader of run directories: run.json, summary.json and results.jsonl → plain records.
+
+Everything else in evalkit.history sees only these records, so a change in the run directory's
+layout is followed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import UserInputError
+from evalkit.rundir import ALERTS, RESULTS, RUN_INFO, SUMMARY, read_json, read_results, read_run_info
+from evalkit.types import CaseResult
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    exit_code: int | None
+    git_sha: str | None
+    branch: str | None
+    tag: str | None
+    config_digest: str | None
+    evalkit_version: str | None
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_run(run_dir: Path, *, branch: str | None = None, tag: str | None = None) -> RunRecord:
+    """The run-level and per suite × variant figures of a finished run directory."""
+    info = read_run_info(run_dir)
+    summary = read_json(run_dir / SUMMARY)
+    if not isinstance(summary, dict) or "groups" not in summary:
+        raise UserInputError("the run has no summary.json: it never finished", path=run_dir)
+    record = RunRecord(
+        run_id=info.run_id,
+        started_at=_when(info.started_at) or datetime.now(UTC),
+        finished_at=_when(info.finished_at),
+        status=str(summary.get("status", info.status)),
+        exit_code=summary.get("exit_code"),
+        git_sha=info.git_sha,
+        branch=branch,
+        tag=tag,
+        config_digest=info.config_digest or None,
+        evalkit_version=info.evalkit_version,
+    )
+    suite_hash = {s.name: s.content_hash for s in info.suites}
+    variants = info.plan.get("variants") or info.config.get("variants") or {}
+    for g in summary["groups"]:
+        record.groups.append(_group(g, suite_hash.get(g["suite"]), variants.get(g["variant"], {})))
+        for name, m in (g.get("metrics") or {}).items():
+            record.metrics.append(
+                {
+                    "suite": g["suite"],
+                    "variant": g["variant"],
+                    "metric": name,
+                    "mean": m.get("mean"),
+                    "std": m.get("std"),
+                    "ci_low": m.get("ci_low"),
+                    "ci_high": m.get("ci_high"),
+                    "n": m.get("n", 0),
+                    "higher_is_better": m.get("higher_is_better", True),
+                }
+            )
+    return record
+
+
+def _group(g: dict[str, Any], suite_hash: str | None, variant: dict[str, Any]) -> dict[str, Any]:
+    unmeasured = max((m.get("scorer_unmeasured", 0) for m in (g.get("metrics") or {}).values()), default=0)
+    prompt = {"suite": suite_hash, **{k: variant.get(k) for k in ("prompt", "system")}}
+    latency = g.get("latency") or {}
+    ci = g.get("pass_rate_ci") or (None, None)
+    return {
+        "suite": g["suite"],
+        "variant": g["variant"],
+        "provider": g.get("provider"),
+        "models": sorted(g.get("models") or []),
+        "model_versions": sorted(g.get("model_versions") or []),
+        "prompt_hash": _digest(prompt),
+        "config_hash": _digest(variant),
+        "results": int(g.get("results") or 0),
+        "errors": int(g.get("errors") or 0),
+        "error_rate": g.get("error_rate"),
+        "pass_rate": g.get("pass_rate"),
+        "pass_rate_low": ci[0],
+        "pass_rate_high": ci[1],
+        "latency_p50_ms": latency.get("p50_ms"),
+        "latency_p95_ms": latency.get("p95_ms"),
+        "cost_per_case_usd": g.get("cost_per_case_usd"),
+        "retrieval_failures": g.get("retrieval_failures"),
+        "unmeasured": unmeasured,
+    }
+
+
+def read_cases(run_dir: Path) -> Iterator[dict[str, Any]]:
+    """One record per case × variant × repeat, streamed (a 10,000-case run is never all in memory
+    as models)."""
+    for r in read_results(run_dir / RESULTS):
+        yield case_record(r)
+
+
+def case_record(r: CaseResult) -> dict[str, Any]:
+    return {
+        "suite": r.suite,
+        "variant": r.variant,
+        "case_id": r.case_id,
+        "repeat": r.repeat,
+        "input_hash": r.input_hash,
+        "model": r.model,
+        "model_version": r.model_version,
+        "passed": r.passed(),
+        "error": r.error,
+        "latency_ms": r.latency_ms,
+        "cost_usd": r.cost_usd,
+        "input_tokens": r.usage.input_tokens,
+        "output_tokens": r.usage.output_tokens,
+        "cached": r.cached,
+        "scores": {name: s.value for name, s in r.scores.items()},
+    }
+
+
+def finished(run_dir: Path) -> bool:
+    """False for a run that was interrupted (its partial figures would distort a trend)."""
+    summary = read_json(run_dir / SUMMARY)
+    return isinstance(summary, dict) and summary.get("status") not in (None, "interrupted")
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / RUN_INFO).is_file() and (path / RESULTS).is_file()
+
+
+def write_alerts(run_dir: Path, alerts: list[dict[str, Any]]) -> Path:
+    from evalkit.rundir import write_json
+
+    path = run_dir / ALERTS
+    write_json(path, {"alerts": alerts})
+    return path
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def find_run_dirs(paths: list[Path]) -> list[Path]:
+    """Run directories named, or found below the folders named (e.g. downloaded CI artifacts)."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise UserInputError("no such file or folder", path=path)
+        if is_run_dir(path):
+            found.append(path)
+            continue
+        below = sorted(p.parent for p in path.rglob(RUN_INFO) if is_run_dir(p.parent))
+        if not below:
+            raise UserInputError(
+                "not a run directory, and none below it (no run.json + results.jsonl)", path=path
+            )
+        found.extend(below)
+    return found

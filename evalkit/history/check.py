@@ -1,0 +1,91 @@
+"""Build alert inputs from the history database and run the rules for one run."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from evalkit.errors import UserInputError
+from evalkit.history.alerts import Alert, Point, evaluate
+from evalkit.history.settings import AlertRules
+from evalkit.history.store import Filters, HistoryStore
+
+
+def check_run(
+    store: HistoryStore, run_id: str | None, rules: AlertRules, filters: Filters | None = None
+) -> list[Alert]:
+    """Alerts for `run_id` (default: the newest matching run) against the runs before it."""
+    filters = filters or Filters()
+    scope = {**filters.__dict__, "run_id": run_id, "last": rules.window + 2}
+    ids = [r["run_id"] for r in store.runs(Filters(**scope))]  # up to and including run_id
+    current_id = run_id or (ids[-1] if ids else None)
+    if run_id is not None and run_id not in ids:
+        raise UserInputError(f"no run '{run_id}' in the history (that matches the filters)")
+    if current_id is None:
+        return []
+    ids = ids[: ids.index(current_id) + 1]
+    points = load_points(store, ids, filters)
+    alerts: list[Alert] = []
+    for series in points.values():
+        if not series or series[-1].run_id != current_id:
+            continue
+        alerts += evaluate(series[-1], series[:-1], rules)
+    return alerts
+
+
+def load_points(
+    store: HistoryStore, run_ids: list[str], filters: Filters
+) -> dict[tuple[str, str], list[Point]]:
+    """Per suite × variant, a Point per run (in the order of `run_ids`)."""
+    order = {rid: i for i, rid in enumerate(run_ids)}
+    scoped = Filters(suite=filters.suite, variant=filters.variant)
+    by_key: dict[tuple[str, str, str], Point] = {}
+    for g in store.groups(scoped, run_ids):
+        if g["run_id"] in order:
+            by_key[(g["suite"], g["variant"], g["run_id"])] = Point(g["run_id"], g)
+    for m in store.metrics(scoped, run_ids):
+        point = by_key.get((m["suite"], m["variant"], m["run_id"]))
+        if point is not None:
+            point.metrics[m["metric"]] = m
+    values: dict[tuple[str, str, str], dict[str, dict[str, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for c in store.cases(run_ids, filters.suite, filters.variant):
+        bucket = values[(c["suite"], c["variant"], c["run_id"])]
+        for name, value in (c["scores"] or {}).items():
+            if value is not None:
+                bucket[name][c["case_id"]].append(float(value))
+        if c["passed"] is not None:
+            bucket["pass_rate"][c["case_id"]].append(1.0 if c["passed"] else 0.0)
+    for key, point in by_key.items():
+        point.cases = {
+            name: {case: statistics.fmean(v) for case, v in cases.items()}
+            for name, cases in values[key].items()
+        }
+        add_pass_rate(point)
+    out: dict[tuple[str, str], list[Point]] = defaultdict(list)
+    for (suite, variant, _), point in sorted(by_key.items(), key=lambda kv: order[kv[0][2]]):
+        out[(suite, variant)].append(point)
+    return out
+
+
+def add_pass_rate(point: Point) -> None:
+    """The pass rate is a quality metric too (per case: 1 passed, 0 failed)."""
+    rate = point.figures.get("pass_rate")
+    flags = point.cases.get("pass_rate")
+    if rate is None or not flags:
+        return
+    n = len(flags)
+    point.metrics["pass_rate"] = {
+        "metric": "pass_rate",
+        "mean": rate,
+        "std": math.sqrt(rate * (1 - rate) * n / (n - 1)) if n > 1 else None,
+        "n": n,
+        "higher_is_better": True,
+    }
+
+
+def alerts_json(alerts: list[Alert]) -> list[dict[str, Any]]:
+    return [a.as_dict() for a in alerts]

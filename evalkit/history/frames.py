@@ -1,0 +1,78 @@
+"""pandas views: one row per case × variant × repeat, one column per score (pandas is imported
+here only, when a frame is asked for)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evalkit.errors import UserInputError
+from evalkit.history.adapter import is_run_dir, read_cases
+from evalkit.history.store import Filters, HistoryStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FIXED = ("suite", "variant", "case_id", "repeat")
+
+
+def _frame(rows: list[dict[str, Any]], front: tuple[str, ...]) -> pd.DataFrame:
+    import pandas as pd
+
+    score_names: dict[str, None] = {}
+    flat = []
+    for row in rows:
+        scores = row.pop("scores") or {}
+        for name in scores:
+            score_names.setdefault(name, None)
+        flat.append({**row, **{f"score:{k}" if k in row else k: v for k, v in scores.items()}})
+    frame = pd.DataFrame(flat)
+    if frame.empty:
+        return frame
+    columns = [c for c in front if c in frame.columns]
+    rest = [c for c in frame.columns if c not in columns]
+    return frame[columns + rest]
+
+
+def load_run(path: str | Path, *, suite: str | None = None, variant: str | None = None) -> pd.DataFrame:
+    """A run directory's results: one row per case × variant × repeat, one column per score."""
+    run_dir = Path(path)
+    if not is_run_dir(run_dir):
+        raise UserInputError("not a run directory (no run.json + results.jsonl)", path=run_dir)
+    rows = [
+        c
+        for c in read_cases(run_dir)
+        if (suite is None or c["suite"] == suite) and (variant is None or c["variant"] == variant)
+    ]
+    return _frame(rows, FIXED)
+
+
+def history_frame(store: HistoryStore, filters: Filters) -> pd.DataFrame:
+    """The history's cases (one row per run × case × variant × repeat) with each run's time,
+    branch, tag and git sha."""
+    runs = {r["run_id"]: r for r in store.runs(filters)}
+    rows = []
+    for c in store.cases(list(runs), filters.suite, filters.variant):
+        run = runs[c["run_id"]]
+        rows.append({**c, **{k: run[k] for k in ("started_at", "branch", "tag", "git_sha")}})
+    frame = _frame(rows, ("run_id", "started_at", *FIXED))
+    if not frame.empty:
+        frame = frame.sort_values(
+            ["started_at", "run_id", "suite", "variant", "case_id", "repeat"], kind="stable"
+        )
+    return frame.reset_index(drop=True)
+
+
+def write(frame: pd.DataFrame, path: Path) -> Path:
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise UserInputError("export writes .csv or .parquet files", path=path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        try:
+            frame.to_parquet(path, index=False)
+        except ImportError:
+            raise UserInputError("Parquet needs pyarrow: pip install pyarrow", path=path) from None
+    return path

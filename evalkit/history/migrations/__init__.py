@@ -1,0 +1,1 @@
+"""alembic migrations of the history database (run by HistoryStore.migrate, never by hand)."""

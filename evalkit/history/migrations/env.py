@@ -1,0 +1,10 @@
+"""alembic environment: migrates the connection HistoryStore hands over (online mode only)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=None, version_table="evalkit_history_version")
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,97 @@
+"""After a run: record it in the history, check the alert rules, write alerts.json, notify.
+
+Nothing here can lose or fail the run: a database that is down, a bad URL or a webhook that
+does not answer becomes one line in the outcome, and `evalkit history import RUN_DIR` backfills.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evalkit.config import LoadedConfig
+from evalkit.errors import EvalkitError
+from evalkit.history.alerts import Alert
+from evalkit.history.settings import DEFAULT_FILE, URL_ENV, HistorySettings
+from evalkit.history.store import HistoryStore, safe_url
+
+TAG_ENV = "EVALKIT_HISTORY_TAG"
+
+
+@dataclass
+class Outcome:
+    recorded: bool
+    message: str
+    alerts: list[Alert] = field(default_factory=list)
+    webhook: str | None = None
+
+
+def history_url(loaded: LoadedConfig) -> str:
+    """EVALKIT_HISTORY_URL, else history.url, else a SQLite file in .evalkit/ beside the config."""
+    if os.environ.get(URL_ENV):
+        return os.environ[URL_ENV]
+    url = loaded.config.history.url or f"sqlite:///{DEFAULT_FILE}"
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        url = prefix + str(loaded.resolve(url.removeprefix(prefix)))  # relative to evalkit.yaml
+    return url
+
+
+def open_store(loaded: LoadedConfig) -> HistoryStore:
+    store = HistoryStore(history_url(loaded))
+    store.migrate()
+    return store
+
+
+def after_run(run_dir: Path, loaded: LoadedConfig) -> Outcome | None:
+    """Record a finished run and check it; None when the history is switched off."""
+    settings: HistorySettings = loaded.config.history
+    if not settings.enabled:
+        return None
+    from evalkit.history.adapter import write_alerts
+    from evalkit.history.check import check_run
+
+    url = safe_url(history_url(loaded))
+    store = None
+    try:
+        store = open_store(loaded)
+        run = store.record(run_dir, branch=current_branch(), tag=os.environ.get(TAG_ENV) or settings.tag)
+        alerts = check_run(store, run.run_id, settings.alerts)
+    except EvalkitError as exc:
+        return Outcome(False, f"{exc}; the run is kept: backfill with evalkit history import {run_dir}")
+    finally:
+        if store is not None:
+            store.close()
+    write_alerts(run_dir, [a.as_dict() for a in alerts])
+    outcome = Outcome(True, f"recorded in the history ({url})", alerts)
+    if alerts:
+        from evalkit.report import html
+
+        html.write(run_dir)  # the report gains its alerts section
+        if settings.webhook is not None:
+            from evalkit.history.webhook import send
+
+            outcome.webhook = send(alerts, run.run_id, settings.webhook)
+    return outcome
+
+
+def current_branch() -> str | None:
+    """The branch being evaluated: CI's variables first, else git."""
+    for var in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    name = out.stdout.strip()
+    return name if out.returncode == 0 and name and name != "HEAD" else None

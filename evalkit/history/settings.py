@@ -1,0 +1,72 @@
+"""`history:` in evalkit.yaml: where the history lives, its alert rules and the webhook."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+URL_ENV = "EVALKIT_HISTORY_URL"  # wins over history.url: a shared database's credentials stay out of files
+DEFAULT_FILE = ".evalkit/history.sqlite"  # beside evalkit.yaml (else in the working folder)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QualityRule(Strict):
+    """A quality metric below its trailing level by more than the run's own noise."""
+
+    enabled: bool = True
+    alpha: float = Field(default=0.003, gt=0, lt=0.5)  # one-sided, per test (the run; the last two runs)
+    min_cases: int = Field(default=5, ge=2)  # fewer paired cases: compare run means instead
+
+
+class RatioRule(Strict):
+    """A figure (latency P95, cost per case) above `factor` × its trailing median and outside
+    the trailing runs' own spread (log scale, one-sided at `alpha`)."""
+
+    enabled: bool = True
+    factor: float = Field(gt=1)
+    alpha: float = Field(default=0.005, gt=0, lt=0.5)
+
+
+class RateRule(Strict):
+    """A share of cases (errors, retrieval failures, unmeasured judge scores) above its trailing
+    rate: a binomial test at `alpha`, and at least `min_increase` above the trailing rate."""
+
+    enabled: bool = True
+    alpha: float = Field(default=0.001, gt=0, lt=0.5)
+    min_increase: float = Field(default=0.02, ge=0, le=1)
+
+
+class Toggle(Strict):
+    enabled: bool = True
+
+
+class AlertRules(Strict):
+    window: int = Field(default=10, ge=2)  # trailing runs a new run is compared with
+    min_history: int = Field(default=3, ge=1)  # fewer earlier runs: no trend alert yet
+    quality: QualityRule = Field(default_factory=QualityRule)
+    latency_p95: RatioRule = Field(default_factory=lambda: RatioRule(factor=1.5))
+    cost_per_case: RatioRule = Field(default_factory=lambda: RatioRule(factor=1.25))
+    error_rate: RateRule = Field(default_factory=RateRule)
+    retrieval_failure_rate: RateRule = Field(default_factory=RateRule)
+    unmeasured_rate: RateRule = Field(default_factory=RateRule)
+    model_change: Toggle = Field(default_factory=Toggle)
+
+
+class Webhook(Strict):
+    """Where alerts are sent. The URL (and an optional bearer token) come from environment
+    variables named here, never from the file itself, and are never written anywhere."""
+
+    url_env: str = "EVALKIT_ALERT_WEBHOOK"
+    token_env: str | None = None
+    format: str = Field(default="json", pattern="^(json|slack)$")
+    timeout_s: float = Field(default=10, gt=0)
+
+
+class HistorySettings(Strict):
+    enabled: bool = True
+    url: str | None = None  # SQLAlchemy URL; default sqlite:///<config folder>/.evalkit/history.sqlite
+    tag: str | None = None  # recorded with each run (e.g. nightly); EVALKIT_HISTORY_TAG wins
+    alerts: AlertRules = Field(default_factory=AlertRules)
+    webhook: Webhook | None = None

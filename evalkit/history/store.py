@@ -1,0 +1,248 @@
+"""The history database: open by URL, migrate with alembic, record a run, read series back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from evalkit.errors import EvalkitError, UserInputError
+from evalkit.history import schema
+from evalkit.history.adapter import RunRecord, read_cases, read_run
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+BATCH = 2000  # case rows per INSERT round trip
+
+
+class HistoryUnavailable(EvalkitError):
+    """The history database could not be reached or written: an infrastructure error."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Filters:
+    suite: str | None = None
+    variant: str | None = None
+    branch: str | None = None
+    tag: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    last: int | None = None  # only the newest N runs
+    run_id: str | None = None  # up to and including this run
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be shown: the password masked."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+class HistoryStore:
+    def __init__(self, url: str, *, connect_timeout_s: float = 5):
+        try:
+            parsed = sa.make_url(url)
+        except Exception:
+            raise UserInputError(f"history.url is not a database URL: {safe_url(url)}") from None
+        args: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            args["timeout"] = connect_timeout_s
+        elif parsed.get_backend_name() == "postgresql":
+            args["connect_timeout"] = max(int(connect_timeout_s), 1)
+        self.url = safe_url(url)
+        try:
+            self.engine: Engine = sa.create_engine(parsed, connect_args=args, pool_pre_ping=True)
+        except Exception as exc:  # e.g. a driver that is not installed
+            raise UserInputError(f"history database {self.url}: {exc}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _begin(self) -> Any:
+        return _Guard(self)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (alembic; a no-op when current)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self._begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def record(self, run_dir: Path, *, branch: str | None = None, tag: str | None = None) -> RunRecord:
+        """Record (or re-record) a finished run directory in one transaction."""
+        run = read_run(run_dir, branch=branch, tag=tag)
+        with self._begin() as conn:
+            for table in schema.TABLES:
+                conn.execute(sa.delete(table).where(table.c.run_id == run.run_id))
+            conn.execute(sa.insert(schema.runs), [_run_row(run)])
+            if run.groups:
+                conn.execute(sa.insert(schema.run_groups), [{"run_id": run.run_id, **g} for g in run.groups])
+            if run.metrics:
+                conn.execute(
+                    sa.insert(schema.run_metrics), [{"run_id": run.run_id, **m} for m in run.metrics]
+                )
+            for batch in _batches(read_cases(run_dir), BATCH):
+                conn.execute(sa.insert(schema.run_cases), [{"run_id": run.run_id, **c} for c in batch])
+        return run
+
+    def runs(self, filters: Filters = Filters()) -> list[dict[str, Any]]:
+        """Runs, oldest first, that match the filters (with a suite or variant: runs that have it)."""
+        r, g = schema.runs, schema.run_groups
+        query = sa.select(r).where(*_run_conditions(filters))
+        if filters.suite or filters.variant:
+            has = sa.select(g.c.run_id).where(*_group_conditions(filters))
+            query = query.where(r.c.run_id.in_(has))
+        query = query.order_by(r.c.started_at.desc(), r.c.run_id.desc())
+        if filters.last:
+            query = query.limit(filters.last)
+        with self._begin() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+        return rows[::-1]
+
+    def groups(
+        self, filters: Filters = Filters(), run_ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Per suite × variant figures of the matching runs (or of `run_ids`), oldest run first."""
+        return self._joined(schema.run_groups, filters, run_ids)
+
+    def metrics(
+        self, filters: Filters = Filters(), run_ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        return self._joined(schema.run_metrics, filters, run_ids)
+
+    def _joined(
+        self, table: sa.Table, filters: Filters, run_ids: Sequence[str] | None
+    ) -> list[dict[str, Any]]:
+        ids = list(run_ids) if run_ids is not None else [run["run_id"] for run in self.runs(filters)]
+        if not ids:
+            return []
+        r = schema.runs
+        query = (
+            sa.select(table, r.c.started_at, r.c.branch, r.c.tag, r.c.git_sha, r.c.config_digest)
+            .join(r, r.c.run_id == table.c.run_id)
+            .where(table.c.run_id.in_(ids), *_group_conditions(filters, table))
+            .order_by(r.c.started_at, r.c.run_id)
+        )
+        with self._begin() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def cases(
+        self, run_ids: Sequence[str], suite: str | None = None, variant: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Per-case rows of these runs (streamed, in chunks of runs)."""
+        c = schema.run_cases
+        for start in range(0, len(run_ids), 50):
+            chunk = list(run_ids[start : start + 50])
+            query = sa.select(c).where(c.c.run_id.in_(chunk), *_group_conditions(Filters(suite, variant), c))
+            with self._begin() as conn:
+                rows = [dict(row._mapping) for row in conn.execute(query)]
+            yield from rows
+
+    def verdicts(
+        self, run_ids: Sequence[str], suite: str, variant: str
+    ) -> list[tuple[str, str, bool | None, bool]]:
+        """(run id, case id, passed, errored) of one suite × variant in these runs."""
+        c = schema.run_cases
+        query = sa.select(c.c.run_id, c.c.case_id, c.c.passed, c.c.error.is_not(None)).where(
+            c.c.run_id.in_(list(run_ids)), c.c.suite == suite, c.c.variant == variant
+        )
+        with self._begin() as conn:
+            return [(r[0], r[1], r[2], bool(r[3])) for r in conn.execute(query)]
+
+
+class _Guard:
+    """A transaction whose database errors become HistoryUnavailable (one line, exit 3)."""
+
+    def __init__(self, store: HistoryStore):
+        self.store = store
+        self.ctx: Any = None
+
+    def __enter__(self) -> Connection:
+        try:
+            self.ctx = self.store.engine.begin()
+            conn: Connection = self.ctx.__enter__()
+        except sa.exc.SQLAlchemyError as exc:
+            raise HistoryUnavailable(
+                f"history database {self.store.url} unavailable: {_reason(exc)}"
+            ) from None
+        return conn
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        try:
+            self.ctx.__exit__(kind, exc, tb)
+        except sa.exc.SQLAlchemyError as err:
+            raise HistoryUnavailable(f"history database {self.store.url}: {_reason(err)}") from None
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            raise HistoryUnavailable(f"history database {self.store.url}: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _run_row(run: RunRecord) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "recorded_at": datetime.now(UTC),
+        "status": run.status,
+        "exit_code": run.exit_code,
+        "git_sha": run.git_sha,
+        "branch": run.branch,
+        "tag": run.tag,
+        "config_digest": run.config_digest,
+        "evalkit_version": run.evalkit_version,
+    }
+
+
+def _run_conditions(f: Filters) -> list[Any]:
+    r = schema.runs
+    out: list[Any] = []
+    if f.branch:
+        out.append(r.c.branch == f.branch)
+    if f.tag:
+        out.append(r.c.tag == f.tag)
+    if f.since:
+        out.append(r.c.started_at >= f.since)
+    if f.until:
+        out.append(r.c.started_at <= f.until)
+    if f.run_id:
+        upto = sa.select(r.c.started_at).where(r.c.run_id == f.run_id).scalar_subquery()
+        out.append(r.c.started_at <= upto)
+    return out
+
+
+def _group_conditions(f: Filters, table: sa.Table = schema.run_groups) -> list[Any]:
+    out: list[Any] = []
+    if f.suite:
+        out.append(table.c.suite == f.suite)
+    if f.variant:
+        out.append(table.c.variant == f.variant)
+    return out
+
+
+def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,117 @@
+"""Run directories made without a model: results.jsonl, summary.json and run.json written by
+evalkit's own models and aggregation, for history tests and the history benchmark."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from evalkit.aggregate import Summary, group_results, summarize_group
+from evalkit.rundir import RESULTS, RUN_INFO, SUMMARY, ResultWriter, write_json
+from evalkit.runinfo import RunInfo, SuiteRecord
+from evalkit.scorers.base import Score, ScoreInput, Scorer
+from evalkit.types import CaseResult
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Named(Scorer):
+    """Stands for the scorers that produced the stored scores (summaries need names and direction)."""
+
+    def __init__(self, name: str, higher_is_better: bool = True):
+        self.names = (name,)
+        self.higher_is_better = higher_is_better
+
+    def score_one(self, item: ScoreInput) -> list[Score]:  # never called: scores are given
+        raise NotImplementedError
+
+
+@dataclass
+class Case:
+    case_id: str
+    scores: dict[str, float | None]
+    passed: bool | None = None
+    latency_ms: float | None = 100.0
+    cost_usd: float | None = None
+    error: str | None = None
+    repeat: int = 0
+    retrieval_ids: list[str] | None = None
+
+
+@dataclass
+class Group:
+    suite: str
+    variant: str
+    cases: Sequence[Case]
+    model_version: str = "m-1"
+    scorers: Sequence[str] = field(default_factory=lambda: ["quality"])
+
+
+def make_run(
+    root: Path, index: int, groups: Sequence[Group], *, git_sha: str = "abc123", prompt: str = "p1"
+) -> Path:
+    run_id = f"run-{index:04d}"
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True)
+    writer = ResultWriter(run_dir / RESULTS)
+    for g in groups:
+        for c in g.cases:
+            writer.append(_result(g, c))
+    writer.close()
+    from evalkit.rundir import read_results
+
+    results = list(read_results(run_dir / RESULTS))
+    summaries = []
+    for (suite, variant), rows in group_results(results).items():
+        group = next(g for g in groups if (g.suite, g.variant) == (suite, variant))
+        summaries.append(summarize_group(rows, [Named(n) for n in group.scorers], {}))
+    summary = Summary(
+        run_id=run_id,
+        status="passed",
+        exit_code=0,
+        results=len(results),
+        errors=0,
+        error_budget="",
+        groups=summaries,
+    )
+    write_json(run_dir / SUMMARY, summary.model_dump(mode="json"))
+    started = T0 + timedelta(days=index)
+    info = RunInfo(
+        run_id=run_id,
+        started_at=started.isoformat(),
+        finished_at=(started + timedelta(minutes=5)).isoformat(),
+        status="passed",
+        git_sha=git_sha,
+        config_digest=f"cfg-{prompt}",
+        evalkit_version="0.1.0",
+        suites=[SuiteRecord(name=g.suite, content_hash=f"h-{g.suite}-{prompt}") for g in groups],
+        plan={"variants": {g.variant: {"name": g.variant, "prompt": prompt} for g in groups}},
+    )
+    (run_dir / RUN_INFO).write_text(info.model_dump_json())
+    return run_dir
+
+
+def _result(g: Group, c: Case) -> CaseResult:
+    from evalkit.types import StoredScore
+
+    return CaseResult(
+        suite=g.suite,
+        case_id=c.case_id,
+        variant=g.variant,
+        repeat=c.repeat,
+        provider="fake",
+        model="fake-model",
+        messages=[],
+        output=None if c.error else "out",
+        error=c.error,
+        latency_ms=None if c.error else c.latency_ms,
+        cost_usd=c.cost_usd,
+        model_version=g.model_version,
+        retrieval_ids=c.retrieval_ids,
+        scores={
+            name: StoredScore(value=v, passed=c.passed if name == g.scorers[0] else None)
+            for name, v in c.scores.items()
+        },
+    )

@@ -1,0 +1,120 @@
+"""`evalkit run` records into the history and checks the trend; a database that is down never
+loses the run; `evalkit history import` backfills; alerts reach alerts.json, report.html, the
+terminal, the exit code (--fail-on-alert) and a webhook on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import qa_suite_yaml, write
+from tests.fake_openai import FakeOpenAI
+from tests.history.hookserver import HookServer
+
+SECRET = "s3cr3t-hook-token-9f8e"
+
+
+def config(url: str, model: str, extra: str = "") -> str:
+    return (
+        f"providers:\n  api: {{type: openai, base_url: '{url}', model: {model}}}\n"
+        "variants:\n  v: {provider: api, params: {temperature: 0, max_tokens: 16}}\n"
+        "history:\n  alerts: {min_history: 3}\n"
+        "  webhook: {url_env: HOOK_URL, token_env: HOOK_TOKEN, format: slack}\n" + extra
+    )
+
+
+@pytest.fixture
+def project(workdir: Path, fake_server: FakeOpenAI) -> Path:
+    write(workdir / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    write(workdir / "evalkit.yaml", config(fake_server.url, "good-model"))
+    return workdir
+
+
+def test_runs_are_recorded_and_a_quality_drop_alerts(
+    project: Path, fake_server: FakeOpenAI, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with HookServer() as hook:
+        monkeypatch.setenv("HOOK_URL", f"{hook.url}/hooks/{SECRET}")
+        monkeypatch.setenv("HOOK_TOKEN", SECRET)
+        for i in range(3):
+            result = cli("run", "qa.yaml", "-o", f"r{i}", "--no-baseline", "--fail-on-alert")
+            assert result.exit_code == 0, result.output
+            assert "recorded in the history" in result.output and "no trend alerts" in result.output
+            assert (project / ".evalkit" / "history.sqlite").is_file()
+            assert json.loads((project / f"r{i}" / "alerts.json").read_text()) == {"alerts": []}
+        write(project / "evalkit.yaml", config(fake_server.url, "bad-model"))
+        result = cli("run", "qa.yaml", "-o", "r3", "--no-baseline", "--fail-on-alert")
+    assert result.exit_code == 4, result.output
+    alerts = json.loads((project / "r3" / "alerts.json").read_text())["alerts"]
+    rules = {(a["rule"], a["metric"]) for a in alerts}
+    assert ("quality", "exact") in rules and ("quality", "pass_rate") in rules
+    assert ("model_change", None) in rules
+    assert "exact 0 below its trailing level 1.00" in result.output
+    html = (project / "r3" / "report.html").read_text()
+    assert 'id="alerts"' in html and "model changed: good-model-2026-01-01 (fp_fake) → bad-model" in html
+
+    assert len(hook.posts) == 1  # slack-compatible payload, bearer token from the environment
+    post = hook.posts[0]
+    assert post["headers"]["Authorization"] == f"Bearer {SECRET}"
+    assert "exact 0 below" in post["json"]["text"] and post["json"]["blocks"][0]["type"] == "section"
+    for path in project.rglob("*"):  # the URL and token are never written anywhere
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    assert SECRET not in result.output
+
+    listing = cli("history", "--metric", "exact")
+    assert listing.exit_code == 0, listing.output
+    assert all(len(line) <= 80 for line in listing.output.splitlines()), listing.output
+    assert listing.output.count("r") and "qa · v" in listing.output
+    assert "▇▇▇" in listing.output or "███" in listing.output  # three runs at 1, then 0: ▁
+    assert cli("history", "check", "--fail-on-alert").exit_code == 4
+    assert cli("history", "check", "--variant", "nope").exit_code == 0
+    missing = cli("history", "check", "run-that-never-was")
+    assert missing.exit_code == 2 and "no run 'run-that-never-was'" in missing.output
+
+
+def test_a_database_that_is_down_never_loses_the_run(
+    project: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALKIT_HISTORY_URL", "postgresql+psycopg://evalkit:hunter2@127.0.0.1:1/history")
+    result = cli("run", "qa.yaml", "-o", "r0", "--no-baseline", "--fail-on-alert")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "unavailable" in said and "Connection refused" in said and "evalkit history import r0" in said
+    assert "hunter2" not in said and "***" in said
+    assert (project / "r0" / "summary.json").exists() and not (project / "r0" / "alerts.json").exists()
+
+    monkeypatch.delenv("EVALKIT_HISTORY_URL")
+    artifacts = project / "downloaded" / "evalkit-nightly-1"
+    artifacts.parent.mkdir()
+    (project / "r0").rename(artifacts)
+    partial = project / "downloaded" / "interrupted-run"
+    partial.mkdir()
+    for name in ("run.json", "results.jsonl"):
+        (partial / name).write_bytes((artifacts / name).read_bytes())
+    (partial / "summary.json").write_text('{"status": "interrupted", "groups": []}')
+    imported = cli("history", "import", "downloaded", "--branch", "main", "--tag", "nightly")
+    assert imported.exit_code == 0, imported.output
+    assert "imported" in imported.output and "skipped" in imported.output
+    assert cli("history", "import", "qa.yaml").exit_code == 2  # not a run directory
+    listing = cli("history", "--tag", "nightly")
+    assert "main" in listing.output and "nightly" in listing.output
+    assert "no runs" in cli("history", "--tag", "other").output
+    assert cli("history", "--since", "yesterday").exit_code == 2
+
+
+def test_history_settings_are_checked(project: Path, fake_server: FakeOpenAI, cli) -> None:
+    write(project / "evalkit.yaml", config(fake_server.url, "good-model", "  alert: {}\n"))
+    result = cli("run", "qa.yaml", "--no-baseline")
+    assert result.exit_code == 2
+    assert "evalkit.yaml:" in result.output and "history.alert" in result.output
+
+
+def test_history_can_be_switched_off(project: Path, fake_server: FakeOpenAI, cli) -> None:
+    text = config(fake_server.url, "good-model").replace("history:\n", "history:\n  enabled: false\n")
+    write(project / "evalkit.yaml", text)
+    result = cli("run", "qa.yaml", "-o", "r0", "--no-baseline")
+    assert result.exit_code == 0 and "history" not in result.output
+    assert not (project / ".evalkit").exists()

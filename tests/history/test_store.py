@@ -1,0 +1,143 @@
+"""The history store on SQLite and on a real PostgreSQL server started here: alembic builds the
+schema the code queries, runs round-trip, filters select, re-recording replaces, and the alert
+check reads both the same way."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from evalkit.history.check import check_run
+from evalkit.history.settings import AlertRules
+from evalkit.history.store import Filters, HistoryStore
+from evalkit.rundir import RESULTS, SUMMARY, read_results
+from tests.history.fabricate import T0, Case, Group, make_run
+from tests.history.postgres import postgres_server
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = HistoryStore(url)
+    s.migrate()
+    yield s
+    if request.param == "postgresql":  # one server for the module: empty it for the next test
+        import sqlalchemy as sa
+
+        with s.engine.begin() as conn:
+            conn.execute(
+                sa.text("DROP TABLE run_cases, run_metrics, run_groups, runs, evalkit_history_version")
+            )
+    s.close()
+
+
+def series(root: Path, n: int, *, drop_last: float = 0.0, seed: int = 3) -> list[Path]:
+    rng = random.Random(seed)
+    level = [rng.random() for _ in range(30)]
+    dirs = []
+    for i in range(n):
+        shift = drop_last if i == n - 1 else 0.0
+        cases = [
+            Case(f"c{j}", {"quality": d + shift + rng.gauss(0, 0.03), "other": None if j == 0 else 0.5},
+                 passed=d > 0.4, latency_ms=100 + j, cost_usd=0.001)
+            for j, d in enumerate(level)
+        ]  # fmt: skip
+        dirs.append(make_run(root, i, [Group("s", "v", cases, scorers=["quality", "other"])]))
+    return dirs
+
+
+def test_migrations_build_the_schema_the_code_uses(store: HistoryStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from evalkit.history.schema import metadata
+
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": "evalkit_history_version"})
+        assert compare_metadata(context, metadata) == []
+    store.migrate()  # a second time is a no-op
+
+
+def test_runs_round_trip(store: HistoryStore, tmp_path: Path) -> None:
+    dirs = series(tmp_path, 4)
+    for i, d in enumerate(dirs):
+        store.record(d, branch="main" if i % 2 else "dev", tag="nightly" if i >= 2 else None)
+    store.record(dirs[1], branch="main")  # re-recording replaces, never duplicates
+    assert [r["run_id"] for r in store.runs()] == [f"run-{i:04d}" for i in range(4)]
+    assert [r["run_id"] for r in store.runs(Filters(branch="main"))] == ["run-0001", "run-0003"]
+    assert [r["run_id"] for r in store.runs(Filters(tag="nightly"))] == ["run-0002", "run-0003"]
+    assert [r["run_id"] for r in store.runs(Filters(last=2))] == ["run-0002", "run-0003"]
+    since, until = T0 + timedelta(days=1), T0 + timedelta(days=2, hours=1)
+    assert [r["run_id"] for r in store.runs(Filters(since=since, until=until))] == ["run-0001", "run-0002"]
+    assert store.runs(Filters(suite="nope")) == []
+
+    summary = json.loads((dirs[3] / SUMMARY).read_text())["groups"][0]
+    group = store.groups(Filters(last=1))[0]
+    assert group["pass_rate"] == pytest.approx(summary["pass_rate"])
+    assert group["latency_p95_ms"] == pytest.approx(summary["latency"]["p95_ms"])
+    assert group["cost_per_case_usd"] == pytest.approx(summary["cost_per_case_usd"])
+    metrics = {m["metric"]: m for m in store.metrics(Filters(last=1))}
+    assert metrics["quality"]["mean"] == pytest.approx(summary["metrics"]["quality"]["mean"])
+    assert metrics["quality"]["ci_low"] == pytest.approx(summary["metrics"]["quality"]["ci_low"])
+
+    stored = {c["case_id"]: c for c in store.cases(["run-0003"])}
+    for r in read_results(dirs[3] / RESULTS):
+        assert stored[r.case_id]["scores"] == {k: s.value for k, s in r.scores.items()}
+        assert stored[r.case_id]["passed"] is r.passed()
+    assert sum(1 for _ in store.cases(["run-0001"])) == 30
+
+
+def test_a_drop_alerts_on_every_backend(store: HistoryStore, tmp_path: Path) -> None:
+    for d in series(tmp_path, 6, drop_last=-0.05):
+        store.record(d)
+    alerts = check_run(store, None, AlertRules())
+    assert [(a.rule, a.metric) for a in alerts] == [("quality", "quality")]
+    assert alerts[0].run_id == "run-0005" and alerts[0].p_value is not None and alerts[0].p_value < 0.005
+    assert check_run(store, "run-0004", AlertRules()) == []  # the runs before were stable
+
+
+def test_history_dataframe(store: HistoryStore, tmp_path: Path) -> None:
+    from evalkit.history.frames import history_frame
+
+    for d in series(tmp_path, 3):
+        store.record(d, branch="main")
+    frame = history_frame(store, Filters(last=2))
+    assert len(frame) == 2 * 30 and set(frame["run_id"]) == {"run-0001", "run-0002"}
+    assert {"quality", "other", "passed", "latency_ms", "branch"} <= set(frame.columns)
+    expected = {r.case_id: r.scores["quality"].value for r in read_results(tmp_path / "run-0002" / RESULTS)}
+    last = frame[frame["run_id"] == "run-0002"].set_index("case_id")["quality"]
+    assert last.to_dict() == pytest.approx(expected)
+
+
+def test_cli_against_postgresql(pg_url: str, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    series(tmp_path / "artifacts", 5, drop_last=-0.05)
+    monkeypatch.setenv("EVALKIT_HISTORY_URL", pg_url)
+    imported = cli("history", "import", "artifacts", "--tag", "ci")
+    assert imported.exit_code == 0 and imported.output.count("imported") == 5, imported.output
+    listing = cli("history", "--tag", "ci", "--metric", "quality")
+    assert listing.exit_code == 0 and "run-0004" in listing.output and "s · v" in listing.output
+    assert cli("history", "check", "--fail-on-alert").exit_code == 4
+    assert (
+        cli("history", "report", "-o", "t.html").exit_code == 0 and (tmp_path / "t.html").stat().st_size > 0
+    )
+    store = HistoryStore(pg_url)
+    import sqlalchemy as sa
+
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE run_cases, run_metrics, run_groups, runs, evalkit_history_version"))
+    store.close()

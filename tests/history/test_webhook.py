@@ -1,0 +1,56 @@
+"""The webhook: a generic JSON POST to a server on 127.0.0.1, and every way it can fail said in
+one line that never names the URL or the token; the terminal sparkline."""
+
+from __future__ import annotations
+
+import pytest
+
+from evalkit.history.alerts import Alert
+from evalkit.history.series import Series
+from evalkit.history.settings import Webhook
+from evalkit.history.sparkline import sparkline, trend_row
+from evalkit.history.webhook import send
+from tests.history.hookserver import HookServer
+
+ALERTS = [
+    Alert(
+        "quality", "warning", "qa", "v", "run-1", "exact 0.5 below its trailing level 0.9", "exact", 0.5, 0.9
+    )
+]
+
+
+def test_generic_json_post(monkeypatch: pytest.MonkeyPatch) -> None:
+    with HookServer() as hook:
+        monkeypatch.setenv("MY_HOOK", f"{hook.url}/in/secret-path")
+        said = send(ALERTS, "run-1", Webhook(url_env="MY_HOOK"))
+    assert said == "webhook sent (json, HTTP 200)"
+    body = hook.posts[0]["json"]
+    assert body["run_id"] == "run-1" and body["alerts"][0]["metric"] == "exact"
+    assert (
+        body["alerts"][0]["message"] == ALERTS[0].message and "Authorization" not in hook.posts[0]["headers"]
+    )
+
+
+def test_failures_are_one_line_without_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "EVALKIT_ALERT_WEBHOOK is not set" in send(ALERTS, "r", Webhook())
+    monkeypatch.setenv("EVALKIT_ALERT_WEBHOOK", "ftp://example.invalid/x")
+    assert "not an http(s) URL" in send(ALERTS, "r", Webhook())
+    with HookServer() as hook:
+        url = f"{hook.url}/secret-path"
+    monkeypatch.setenv("EVALKIT_ALERT_WEBHOOK", url)  # the server is gone: connection refused
+    said = send(ALERTS, "r", Webhook(timeout_s=2))
+    assert said.startswith("webhook not sent") and "secret-path" not in said and "127.0.0.1" not in said
+    monkeypatch.setenv("EVALKIT_ALERT_WEBHOOK", "http://127.0.0.1:9/")
+    assert "TOKEN_VAR is not set" in send(ALERTS, "r", Webhook(token_env="TOKEN_VAR"))
+
+
+def test_sparkline() -> None:
+    assert sparkline([0, 0.5, 1, None, 1]) == "▁▅█ █"
+    assert sparkline([0.3, 0.3]) == "▅▅" and sparkline([None]) == " "
+    assert len(sparkline(list(range(100)))) == 24
+    s = Series(
+        "a-very-long-suite-name-indeed", "variant", "m", ["r1", "r2"], [0.5, 0.25], [None] * 2, [None] * 2
+    )
+    label, runs, spark, last, change, span = trend_row(s)
+    assert label.endswith("…") and len(label) == 22
+    assert (runs, spark, last, change, span) == ("2", "█▁", "0.250", "-0.250", "0.250–0.500")
