@@ -409,7 +409,9 @@ def list_(what: Annotated[ListWhat, typer.Argument(help="providers, scorers or r
         row = [entry.name, entry.source, doc]
         if what is ListWhat.scorers:
             extra = getattr(obj, "extra", None)
-            row.append(escape(f"evalkit[{extra}]") if extra else "(core)" if entry.source == "builtin" else "")
+            row.append(
+                escape(f"evalkit[{extra}]") if extra else "(core)" if entry.source == "builtin" else ""
+            )
         table.add_row(*row)
     if table.row_count:
         console.print(table)

@@ -57,9 +57,7 @@ class BertScoreMiniLM(Scorer):
         # bert-score's rule for an empty candidate or reference is a raw score of 0; with
         # transformers 5 it can no longer encode "" itself, so empty texts get that 0 here.
         rows = [[0.0] * len(ORDER) for _ in items]
-        todo = [
-            (k, [r for r in i.references if r.strip()]) for k, i in enumerate(items) if i.output.strip()
-        ]
+        todo = [(k, [r for r in i.references if r.strip()]) for k, i in enumerate(items) if i.output.strip()]
         todo = [(k, refs) for k, refs in todo if refs]
         if todo:
             bert = load_scorer(self.model_path, self.device)
@@ -81,7 +79,7 @@ class BertScoreMiniLM(Scorer):
 
 @scorer(
     "bertscore_minilm",
-    description="BERTScore (bert-score) on all-MiniLM-L6-v2, layer 6; not comparable with published BERTScore",
+    description="BERTScore (bert-score) on all-MiniLM-L6-v2, layer 6: not comparable with published ones",
     extra="bertscore",
 )
 def bertscore_minilm(

