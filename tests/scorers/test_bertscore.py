@@ -24,7 +24,9 @@ def test_values_equal_bert_score_with_the_same_settings() -> None:
     p, r, f = direct.score([o for o, _ in PAIRS], [list(refs) for _, refs in PAIRS])
     scorer = bertscore_minilm(measures=["precision", "recall", "f1"])
     assert scorer.names == ("bertscore_minilm_precision", "bertscore_minilm_recall", "bertscore_minilm_f1")
-    items = [ScoreInput(output=o, references=refs, vars={}, case_id=str(i)) for i, (o, refs) in enumerate(PAIRS)]
+    items = [
+        ScoreInput(output=o, references=refs, vars={}, case_id=str(i)) for i, (o, refs) in enumerate(PAIRS)
+    ]
     rows = scorer.score(items)
     for k, row in enumerate(rows):
         assert [s.value for s in row] == pytest.approx([float(p[k]), float(r[k]), float(f[k])], abs=1e-6)

@@ -82,7 +82,9 @@ def test_preparation_converts_line_endings_once_under_a_lock(
 
     monkeypatch.setattr(wordnet_data, "_prepare", counting)
     roots: list[Path] = []
-    threads = [threading.Thread(target=lambda: roots.append(wordnet_data.ensure_prepared())) for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: roots.append(wordnet_data.ensure_prepared())) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -2,7 +2,6 @@
 prediction: lower is better (an `evaluate` metric module kept on disk)."""
 
 import datasets
-
 import evaluate
 
 
@@ -18,5 +17,5 @@ class LengthError(evaluate.Metric):
         )
 
     def _compute(self, predictions, references):
-        errors = [abs(len(p) - len(r)) / max(len(r), 1) for p, r in zip(predictions, references)]
+        errors = [abs(len(p) - len(r)) / max(len(r), 1) for p, r in zip(predictions, references, strict=True)]
         return {"length_error": sum(errors) / len(errors)}

@@ -2,7 +2,6 @@
 disk, the way a team keeps its own metrics (the tests load it with `evaluate.load(path)`)."""
 
 import datasets
-
 import evaluate
 
 
@@ -32,7 +31,9 @@ class TokenF1(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, lowercase=True):
-        scores = [max(_f1(p, r, lowercase) for r in refs) for p, refs in zip(predictions, references)]
+        scores = [
+            max(_f1(p, r, lowercase) for r in refs) for p, refs in zip(predictions, references, strict=True)
+        ]
         return {
             "token_f1": sum(scores) / len(scores),
             "best_f1": max(scores),
