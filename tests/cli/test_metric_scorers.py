@@ -83,7 +83,9 @@ def test_new_scores_in_results_summary_gate_and_reports(workdir: Path, env: Any,
     assert {"meteor", "corpus_token_f1"} <= failed
     md = (workdir / "runs" / "b" / "summary.md").read_text()
     assert "`meteor`" in md and "`bertscore_minilm_f1`" in md and "`token_f1`" in md
-    names = [tc.get("name") for tc in ET.parse(workdir / "runs" / "b" / "junit.xml").getroot().iter("testcase")]
+    names = [
+        tc.get("name") for tc in ET.parse(workdir / "runs" / "b" / "junit.xml").getroot().iter("testcase")
+    ]
     assert "gate meteor vs baseline" in names and "gate bertscore_minilm_f1 vs baseline" in names
     html = (workdir / "runs" / "b" / "report.html").read_text()
     assert "bertscore_minilm_f1" in html and "meteor" in html and "token_f1" in html
