@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_MODULES_CACHE", tempfile.mkdtemp(prefix="bench-hf-modules-"))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from evalkit.scorers.base import ScoreInput  # noqa: E402
+from evalkit.types import ScoreInput  # noqa: E402
 
 TEXT = "the doctor physician examined child kid patient stock shares prices fell dropped sharply"
 WORDS = [*TEXT.split(), "steeply", "on", "monday", "car", "automobile", "is", "red", "happy", "report"]

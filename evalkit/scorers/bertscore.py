@@ -19,8 +19,9 @@ from evalkit.heavy import IMPORT_LOCK
 from evalkit.paths import cache_dir
 from evalkit.providers.embedded import quiet_libraries
 from evalkit.registry import scorer
-from evalkit.scorers.base import Score, ScoreInput, Scorer
+from evalkit.scorers.base import Scorer
 from evalkit.scorers.embedding import default_model_path
+from evalkit.types import Score, ScoreInput
 
 LAYER = 6  # all-MiniLM-L6-v2 has 6 layers; the last one is fixed
 INSTALL_HINT = "pip install 'evalkit[bertscore]'"

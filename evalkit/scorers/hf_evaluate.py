@@ -18,7 +18,8 @@ from typing import Any
 from evalkit.errors import UserInputError
 from evalkit.paths import cache_dir
 from evalkit.registry import scorer
-from evalkit.scorers.base import Score, ScoreInput, Scorer, unmeasured
+from evalkit.scorers.base import Scorer, unmeasured
+from evalkit.types import Score, ScoreInput
 
 INSTALL_HINT = "pip install 'evalkit[evaluate]'"
 TRUE = {"1", "ON", "YES", "TRUE"}

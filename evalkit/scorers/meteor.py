@@ -12,8 +12,9 @@ from typing import Literal
 
 from evalkit.errors import UserInputError
 from evalkit.registry import scorer
-from evalkit.scorers.base import Score, ScoreInput, Scorer
+from evalkit.scorers.base import Scorer
 from evalkit.scorers.wordnet_data import INSTALL_HINT, load_wordnet
+from evalkit.types import Score, ScoreInput
 
 
 def tokenizer(kind: str) -> Callable[[str], list[str]]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.scorers.base import ScoreInput
 from evalkit.scorers.bertscore import LAYER, bertscore_minilm
 from evalkit.scorers.embedding import default_model_path
+from evalkit.types import ScoreInput
 
 PAIRS = [
     ("The cat sat on the mat.", ("A cat was sitting on the mat.",)),

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import UserInputError
-from evalkit.scorers.base import ScoreInput, build_scorer
+from evalkit.scorers.base import build_scorer
 from evalkit.suite import ScorerSpec
+from evalkit.types import ScoreInput
 
 METRICS = Path(__file__).parent / "metrics"
 TOKEN_F1 = str(METRICS / "token_f1")

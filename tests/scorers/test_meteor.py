@@ -9,8 +9,8 @@ import pytest
 
 from evalkit.errors import UserInputError
 from evalkit.scorers import wordnet_data
-from evalkit.scorers.base import ScoreInput
 from evalkit.scorers.meteor import meteor
+from evalkit.types import ScoreInput
 
 # NLTK's documented examples: meteor_score's docstring (0.6944) and nltk/test/meteor.doctest
 DOCUMENTED = [
