@@ -11,6 +11,7 @@ summary adds `corpus_<score>` from one `compute` over every scored output of a s
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -84,16 +85,18 @@ class EvaluateMetric(Scorer):
         self.with_corpus = corpus
         self.args = args
         self.reference_lists = takes_reference_lists(module)
+        self._lock = threading.Lock()  # a module keeps state between add and compute
 
     def _references(self, item: ScoreInput) -> Any:
         return list(item.references) if self.reference_lists else item.references[0]
 
     def _compute(self, items: Sequence[ScoreInput]) -> dict[str, Any]:
-        result = self.module.compute(
-            predictions=[i.output for i in items],
-            references=[self._references(i) for i in items],
-            **self.args,
-        )
+        with self._lock:
+            result = self.module.compute(
+                predictions=[i.output for i in items],
+                references=[self._references(i) for i in items],
+                **self.args,
+            )
         if not isinstance(result, dict):
             raise TypeError(f"compute() returned {type(result).__name__}, not a dict")
         return result
