@@ -71,6 +71,12 @@ def test_new_scores_in_results_summary_gate_and_reports(workdir: Path, env: Any,
     assert {"meteor", "token_f1", "bertscore_minilm_f1"} <= set(group["metrics"])
     assert group["corpus"]["corpus_token_f1"] > 0.5 and group["metrics"]["meteor"]["mean"] > 0.5
     assert cli("baseline", "save", "runs/a").exit_code == 0
+    rescored = cli("score", "runs/a")  # re-scoring stored outputs gives the same values
+    assert rescored.exit_code == 0, rescored.output
+    again = json.loads((workdir / "runs" / "a" / "results.jsonl").read_text().splitlines()[0])
+    assert again["case_id"] == row["case_id"] and set(again["scores"]) == set(row["scores"])
+    for name, score in row["scores"].items():  # batches may differ: BERT padding moves the last bits
+        assert again["scores"][name]["value"] == pytest.approx(score["value"], abs=1e-6)
 
     behaviour.wrong = set(range(0, N, 2))  # half the answers go wrong
     bad = cli("run", "suites/m.yaml", "-o", "runs/b")
