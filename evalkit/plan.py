@@ -218,6 +218,9 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
         template = spec.options().get("template")
         if isinstance(template, str) and not Path(template).is_absolute():
             spec = spec.model_copy(update={"template": str(suite.source_path.parent / template)})
+        module_path = spec.options().get("path")  # a local module (evaluate): suite-relative if there
+        if isinstance(module_path, str) and (suite.source_path.parent / module_path).exists():
+            spec = spec.model_copy(update={"path": str(suite.source_path.parent / module_path)})
         try:
             scorer = build_scorer(spec, where)
         except UserInputError as exc:

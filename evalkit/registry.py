@@ -92,12 +92,16 @@ scorers: Registry[Any] = Registry("scorer", "evalkit.scorers")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def scorer(name: str, *, higher_is_better: bool = True, description: str = "") -> Callable[[F], F]:
-    """Register a scorer factory: `@scorer("rouge") def rouge(types=...) -> Scorer`."""
+def scorer(
+    name: str, *, higher_is_better: bool = True, description: str = "", extra: str | None = None
+) -> Callable[[F], F]:
+    """Register a scorer factory: `@scorer("rouge") def rouge(types=...) -> Scorer`.
+    `extra` names the `pip install 'evalkit[EXTRA]'` that brings its libraries."""
 
     def decorate(factory: F) -> F:
         factory.evalkit_scorer_name = name  # type: ignore[attr-defined]
         factory.higher_is_better = higher_is_better  # type: ignore[attr-defined]
+        factory.extra = extra  # type: ignore[attr-defined]
         factory.description = description or (factory.__doc__ or "").strip().split("\n")[0]  # type: ignore[attr-defined]
         scorers.register(name, factory)
         return factory

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Converted models are shared across tests (and runs); each test gets its own response cache.
 os.environ.setdefault("EVALKIT_MODELS_DIR", str(Path.home() / ".cache" / "evalkit" / "models"))
+# `evaluate` copies metric modules here (read once, when it is imported): not ~/.cache/huggingface
+os.environ.setdefault("HF_MODULES_CACHE", tempfile.mkdtemp(prefix="evalkit-test-hf-modules-"))
+os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="evalkit-test-matplotlib-"))  # bert-score
 
 
 @pytest.fixture(autouse=True)

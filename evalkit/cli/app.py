@@ -412,6 +412,7 @@ class ListWhat(StrEnum):
 @app.command(name="list")
 def list_(what: Annotated[ListWhat, typer.Argument(help="providers, scorers or retrievers")]) -> None:
     """List the registered providers, scorers or custom retrievers (built-in and plugins)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from evalkit import registry
@@ -426,10 +427,18 @@ def list_(what: Annotated[ListWhat, typer.Argument(help="providers, scorers or r
     else:
         reg = registry.providers if what is ListWhat.providers else registry.scorers
     table = Table("name", "from", "description")
+    if what is ListWhat.scorers:
+        table.add_column("install", no_wrap=True)
     for entry in reg.entries():
         obj = reg.get(entry.name)
         doc = getattr(obj, "description", "") or (obj.__doc__ or "").strip().split("\n")[0]
-        table.add_row(entry.name, entry.source, doc)
+        row = [entry.name, entry.source, doc]
+        if what is ListWhat.scorers:
+            extra = getattr(obj, "extra", None)
+            row.append(
+                escape(f"evalkit[{extra}]") if extra else "(core)" if entry.source == "builtin" else ""
+            )
+        table.add_row(*row)
     if table.row_count:
         console.print(table)
     elif what is ListWhat.retrievers:

@@ -75,7 +75,8 @@ def build_scorer(spec: Any, where: str) -> Scorer:
         raise UserInputError(f"{where}: scorer '{spec.type}' option {loc}: {err['msg']}") from None
     except (TypeError, ValueError) as exc:
         raise UserInputError(f"{where}: scorer '{spec.type}': {exc}") from None
-    scorer.higher_is_better = getattr(factory, "higher_is_better", True)
+    if "higher_is_better" not in vars(scorer):  # a scorer may set its own (evaluate: an option)
+        scorer.higher_is_better = getattr(factory, "higher_is_better", True)
     if spec.name is not None and "name" in params:
         pass  # the factory named its scores itself
     elif spec.name is not None:

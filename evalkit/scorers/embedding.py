@@ -78,7 +78,11 @@ class Cosine(Scorer):
         return self.score([item])[0]
 
 
-@scorer("cosine", description="embedding cosine similarity to the reference (sentence-transformers)")
+@scorer(
+    "cosine",
+    description="embedding cosine similarity to the reference (sentence-transformers)",
+    extra="embeddings",
+)
 def cosine(
     model: str | None = None,
     device: str | None = None,
