@@ -34,6 +34,15 @@ from evalkit.stats import (
 from evalkit.types import Threshold
 
 Verdict = Literal["regressed", "worse", "improved", "unchanged", "unmeasured"]
+# The words every surface (terminal, summary.md, junit.xml, report.html) shows for a verdict:
+# renderers read them through `verdict_label` only, so the vocabulary lives here alone.
+VERDICT_LABELS: dict[str, str] = {
+    "regressed": "regressed",
+    "worse": "worse (not gated)",
+    "improved": "improved",
+    "unchanged": "unchanged",
+    "unmeasured": "unmeasured",
+}
 SPECIAL = {"latency_p95_ms": False, "cost_per_case_usd": False}  # name → higher_is_better
 
 
@@ -62,6 +71,11 @@ class MetricDiff(Model):
     gated: bool = True
     verdict: Verdict = "unmeasured"
     _sd: float | None = PrivateAttr(default=None)  # sd of the paired differences, for the MDE
+
+
+def verdict_label(m: MetricDiff) -> str:
+    """What a person reads for a metric's verdict."""
+    return VERDICT_LABELS.get(m.verdict, m.verdict)
 
 
 class CaseChange(Model):
