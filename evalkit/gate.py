@@ -354,6 +354,21 @@ def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
     return family
 
 
+def in_order(
+    diff: DiffReport, groups: Sequence[tuple[str, str]], metric_names: Sequence[str]
+) -> list[GroupDiff]:
+    """The diff's groups and metrics in the order the summary shows them (suite × variant,
+    then its metrics; latency and cost last), so every surface lists them alike."""
+    where = {key: k for k, key in enumerate(groups)}
+    names = list(metric_names)
+
+    def rank(m: MetricDiff) -> int:
+        return names.index(m.metric) if m.metric in names else len(names)
+
+    ordered = sorted(diff.groups, key=lambda g: where.get((g.suite, g.variant), len(where)))
+    return [g.model_copy(update={"metrics": sorted(g.metrics, key=rank)}) for g in ordered]
+
+
 def diff_runs(
     baselines: Sequence[Group | None],
     candidates: Sequence[Group],

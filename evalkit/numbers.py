@@ -13,6 +13,7 @@ One module for the terminal, summary.md, junit.xml, the HTML report and its char
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Literal
 
 Kind = Literal["ms", "rate", "score", "cost", "count"]
@@ -112,6 +113,14 @@ def interval(low: float | None, high: float | None, kind: Kind = "score", sign: 
         return MISSING
     show = signed if sign else number
     return f"[{show(low, kind)}, {show(high, kind)}]"
+
+
+def plain(value: float) -> str:
+    """A setting as a user would write it in YAML (``0.5``, ``5000``): for stable names."""
+    text = format(Decimal(repr(float(value))), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
 
 
 def ms(value: float | None) -> str:

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evalkit.aggregate import GroupSummary, Summary
-from evalkit.gate import DiffReport, GroupDiff, MetricDiff, verdict_label
+from evalkit.gate import DiffReport, GroupDiff, MetricDiff, in_order, verdict_label
 from evalkit.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
 from evalkit.types import CaseResult
 
@@ -250,19 +250,9 @@ def _shown(m: MetricDiff) -> bool:
 
 
 def _ordered(diff: DiffReport, summary: Summary | None) -> list[GroupDiff]:
-    """The diff's groups and metrics in the order the summary table shows them."""
     if summary is None:
         return diff.groups
-    where = {(g.suite, g.variant): k for k, g in enumerate(summary.groups)}
-    names: list[str] = []
-    for g in summary.groups:
-        names += [n for n in g.metrics if n not in names]
-
-    def metric_rank(m: MetricDiff) -> int:
-        return names.index(m.metric) if m.metric in names else len(names)
-
-    groups = sorted(diff.groups, key=lambda g: where.get((g.suite, g.variant), len(where)))
-    return [g.model_copy(update={"metrics": sorted(g.metrics, key=metric_rank)}) for g in groups]
+    return in_order(diff, [(g.suite, g.variant) for g in summary.groups], summary.metric_names())
 
 
 def _quiet(g: GroupDiff) -> bool:
