@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from evalkit.baseline import CaseRecord, Group
+from evalkit.numbers import figure, figure_delta, metric_label
 from evalkit.stats import (
     PairedResult,
     bootstrap_p_value,
@@ -335,12 +336,14 @@ def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
                 m.verdict = "unchanged"
             if m.verdict == "worse":
                 g.warnings.append(
-                    f"{m.metric} got significantly worse ({m.delta:+.4g}); not gated without max_increase"
+                    f"{metric_label(m.metric)} got significantly worse ({figure_delta(m.metric, m.delta)}); "
+                    "not gated without max_increase"
                 )
             if m.gated and m.tolerance > 0 and m.mde is not None and m.mde > m.tolerance:
                 g.warnings.append(
-                    f"{m.metric}: with {m.n_paired} cases the gate only detects changes ≥ {m.mde:.3g}, "
-                    f"more than the tolerance {m.tolerance:g}: add cases or raise the tolerance"
+                    f"{metric_label(m.metric)}: with {m.n_paired} cases the gate only detects changes ≥ "
+                    f"{figure(m.metric, m.mde)}, more than the tolerance {figure(m.metric, m.tolerance)}: "
+                    "add cases or raise the tolerance"
                 )
         verdicts = {m.verdict for m in g.metrics if m.gated}
         if "regressed" in verdicts:

@@ -1,7 +1,7 @@
 "use strict";
 (function () {
   // Labelling without a server. Model-written text is only ever placed with textContent.
-  const data = JSON.parse(document.getElementById("evalkit-data").textContent);
+  const data = EvalkitData.data;  // parsed once, by common.js
   const S = data.strings;
   const str = (i) => (i === null || i === undefined ? null : S[i]);
   const run = (data.run && data.run.run_id) || "";
