@@ -84,7 +84,7 @@ def number(value: float | None, kind: Kind = "score") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return MISSING
     if kind == "count":
-        return f"{round(value):,}"
+        return f"{math.floor(value + 0.5):,}"  # half up, as the browser rounds
     if kind == "rate":
         return _fixed(value * 100, 1) + "%"
     if kind == "ms":

@@ -93,14 +93,27 @@ const EvalkitDom = (() => {
     return out;
   }
   // the whole of b, its words not in a marked; with `removed`, a's dropped words struck through
+  // (set off by spaces, so that they never run into the words around them)
   function marked(a, b, removed) {
     const frag = document.createDocumentFragment();
     const ops = diffWords(a, b);
     if (ops === null) { frag.appendChild(document.createTextNode(b)); return frag; }
+    let last = " ", pending = false;
+    const put = (node, text) => {
+      if (pending && !/^\s/.test(text) && !/\s$/.test(last)) frag.appendChild(document.createTextNode(" "));
+      pending = false;
+      frag.appendChild(node);
+      last = text;
+    };
     for (const [op, w] of ops) {
-      if (op === "=") frag.appendChild(document.createTextNode(w));
-      else if (op === "+") frag.appendChild(/^\s+$/.test(w) ? document.createTextNode(w) : el("span", w, "ins"));
-      else if (removed) frag.appendChild(el("span", w, "del"));
+      const space = /^\s+$/.test(w);
+      if (op === "=" || (op === "+" && space)) put(document.createTextNode(w), w);
+      else if (op === "+") put(el("span", w, "ins"), w);
+      else if (removed && !space) {
+        if (!/\s$/.test(last)) put(document.createTextNode(" "), " ");
+        put(el("span", w, "del"), w);
+        pending = true;
+      }
     }
     return frag;
   }

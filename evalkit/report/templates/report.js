@@ -107,7 +107,7 @@
     const baseName = "baseline" + (b.variant ? " · " + b.variant : "") + (b.run ? " (run " + b.run + ")" : "");
     pane(baseName, "baseline", base);
     pane("candidate · " + c.variant + " (this run)", "candidate", output === null ? str(c.e) : output);
-    pane("word diff, baseline → candidate (green added, red struck removed)", "wdiff", marked(base, output || "", true));
+    pane("word diff (green added, red removed)", "wdiff", marked(base, output || "", true));
     return wrap;
   }
 
