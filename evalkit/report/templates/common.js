@@ -5,8 +5,10 @@ const EvalkitNumbers = (() => {
   const MISSING = "–";
   const LABELS = { latency_p50_ms: "latency P50 ms", latency_p95_ms: "latency P95 ms", latency_p99_ms: "latency P99 ms",
     cost_per_case_usd: "cost per 1k cases", pass_rate: "pass rate", error_rate: "error rate" };
+  const formats = new Map();  // one Intl.NumberFormat per precision: building one is slow
   const fixed = (v, d) => {
-    let t = v.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d, useGrouping: true });
+    if (!formats.has(d)) formats.set(d, new Intl.NumberFormat("en-US", { minimumFractionDigits: d, maximumFractionDigits: d, useGrouping: true }));
+    let t = formats.get(d).format(v);
     if (/^-[0.,]*$/.test(t)) t = t.slice(1);  // -0.000 reads as a sign that is not there
     return t;
   };
@@ -79,15 +81,15 @@ const EvalkitDom = (() => {
   function diffWords(a, b) {
     const x = words(a), y = words(b);
     if (x.length * y.length > 4e6) return null;
-    const dp = Array.from({ length: x.length + 1 }, () => new Uint32Array(y.length + 1));
+    const w = y.length + 1, dp = new Uint32Array((x.length + 1) * w);  // dp[i * w + j]: LCS of x[i:], y[j:]
     for (let i = x.length - 1; i >= 0; i--)
       for (let j = y.length - 1; j >= 0; j--)
-        dp[i][j] = x[i] === y[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
+        dp[i * w + j] = x[i] === y[j] ? dp[(i + 1) * w + j + 1] + 1 : Math.max(dp[(i + 1) * w + j], dp[i * w + j + 1]);
     const out = [];
     let i = 0, j = 0;
     while (i < x.length || j < y.length) {
       if (i < x.length && j < y.length && x[i] === y[j]) { out.push(["=", x[i]]); i++; j++; }
-      else if (j < y.length && (i >= x.length || dp[i][j + 1] >= dp[i + 1][j])) { out.push(["+", y[j]]); j++; }
+      else if (j < y.length && (i >= x.length || dp[i * w + j + 1] >= dp[(i + 1) * w + j])) { out.push(["+", y[j]]); j++; }
       else { out.push(["-", x[i]]); i++; }
     }
     return out;

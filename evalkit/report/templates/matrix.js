@@ -5,7 +5,7 @@
   const { str, cases, order } = EvalkitData;
   const { el, marked } = EvalkitDom;
   const N = EvalkitNumbers;
-  const PAGE = 50;
+  const PAGE = 25;
   const LABEL = { flip: "✗ pass → fail", error: "⚠ error", fail: "✗ fail", pass: "✓ pass", none: "– n/a" };
   const OUTCOME = { flip: "fail", fail: "fail", pass: "pass", error: "error", none: "none" };
   let shown = PAGE;
@@ -37,7 +37,6 @@
       row.disagree = new Set(present.map((c) => OUTCOME[c.vd])).size > 1;
       const outputs = present.map((c) => (c.e !== null ? "\u0000error" : str(c.o)));
       row.differ = new Set(outputs).size > 1;
-      row.text = (row.id + "\n" + present.map((c) => str(c.o) || "").join("\n")).toLowerCase();
       for (const c of present) for (const name of Object.keys(c.sc)) if (!metrics.includes(name)) metrics.push(name);
     }
     return { variants, rows: [...rows.values()], metrics };
@@ -74,20 +73,30 @@
     document.getElementById("matrix-table").style.setProperty("--cols", String(model.variants.length));
     head.replaceChildren(el("th", "case"));
     head.firstChild.scope = "col";
+    const tally = new Map(model.variants.map((v) => [v, [0, 0]]));
+    for (const row of model.rows) {
+      for (const [v, c] of row.cells) { tally.get(v)[1]++; if (c.vd === "pass") tally.get(v)[0]++; }
+    }
     for (const v of model.variants) {
-      const inSuite = cases.filter((c) => c.suite === fSuite.value && c.variant === v);
-      const passed = inSuite.filter((c) => c.vd === "pass").length;
+      const [passed, total] = tally.get(v);
       const th = el("th", v);
       th.scope = "col";
-      th.appendChild(el("small", ` ${passed} of ${inSuite.length} pass`));
+      th.appendChild(el("small", ` ${passed} of ${total} pass`));
       head.appendChild(th);
     }
   }
 
+  const haystack = (row) => {
+    if (row.text === undefined) {
+      row.text = (row.id + "\n" + [...row.cells.values()].map((c) => str(c.o) || "").join("\n")).toLowerCase();
+    }
+    return row.text;
+  };
+
   function filtered() {
     const q = fText.value.trim().toLowerCase();
     const out = model.rows.filter((row) =>
-      (!fFilter.value || (fFilter.value === "disagree" ? row.disagree : row.differ)) && (!q || row.text.includes(q)));
+      (!fFilter.value || (fFilter.value === "disagree" ? row.disagree : row.differ)) && (!q || haystack(row).includes(q)));
     const spec = fSort.value;
     if (!spec) return out.sort((a, b) => a.idx - b.idx);
     for (const row of out) row.key = sortKey(row, model.variants, spec);
