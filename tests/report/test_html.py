@@ -210,6 +210,8 @@ def test_output_matrix(run_dirs: dict[str, Path], chrome: Any) -> None:
     page = opened.page
     heads = page.locator("#matrix-table thead th").all_inner_texts()
     assert [h.split()[0] for h in heads] == ["case", "good", "bad"]
+    assert page.inner_text("#m-count") == f"25 of {N} cases shown"  # a page at a time
+    page.click("#m-more")
     assert page.inner_text("#m-count") == f"{N} of {N} cases shown"
 
     page.select_option("#m-filter", "disagree")
@@ -228,7 +230,7 @@ def test_output_matrix(run_dirs: dict[str, Path], chrome: Any) -> None:
     # sorted by the score delta (bad − good), most negative first: every flip leads, at -1.000
     page.select_option("#m-filter", "")
     page.select_option("#m-sort", "delta:exact")
-    assert page.inner_text("#m-count") == f"{N} of {N} cases shown"
+    assert page.inner_text("#m-count") == f"25 of {N} cases shown"
     leading = rows.locator("th").all_inner_texts()[: len(FLIPS)]
     assert all(f"Δ exact {signed(-1.0)}" in t for t in leading), leading
     assert {int(t.split()[0].removeprefix("c")) for t in leading} == set(FLIPS)
