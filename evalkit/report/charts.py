@@ -156,7 +156,7 @@ def pareto(
     y_kind: Kind = "rate",
 ) -> str:
     """Cost vs quality per variant; Pareto-optimal ones (none cheaper and better) are filled.
-    Names are in a legend below, so coinciding points never print over each other."""
+    Names are in a legend below, and later points are smaller, so coinciding ones stay visible."""
     if not points:
         return ""
     xs, ys = [p[1] for p in points], [p[2] for p in points]
@@ -183,7 +183,7 @@ def pareto(
         color = PALETTE[k % len(PALETTE)]
         status = "dominated" if dominated else "Pareto-optimal"
         parts.append(
-            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{7 - min(k, 3)}" '
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{8 - 2 * min(k, 3)}" '
             f'fill="{"none" if dominated else color}" stroke="{color}" stroke-width="2">'
             f"<title>{escape(name)}</title></circle>"
         )

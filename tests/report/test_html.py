@@ -273,6 +273,10 @@ def test_narrow_screen_keeps_verdicts_in_view(run_dirs: dict[str, Path], chrome:
     assert "regressed" in page.locator("table.metrics td.verdict").first.inner_text()
     verdict = page.locator("#case-table tbody tr.case td").first.bounding_box()
     assert verdict and verdict["x"] + verdict["width"] <= 420
+    cells = page.locator("#matrix-table td.cell")  # the matrix stacks its variants
+    for k in range(2):
+        box = cells.nth(k).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 420, box
     for figure in page.locator("figure.chart-fig").all():
         box = figure.bounding_box()
         assert box and box["x"] + box["width"] <= 420

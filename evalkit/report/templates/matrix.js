@@ -106,8 +106,9 @@
     });
   }
 
-  function cell(c, reference) {
+  function cell(c, variant, reference) {
     const td = el("td", null, "cell");
+    td.dataset.variant = variant;  // shown above the cell where narrow screens stack the columns
     if (!c) { td.appendChild(el("span", "not run", "muted")); return td; }
     const out = c.e !== null ? null : str(c.o);
     const differs = reference !== undefined && out !== reference;
@@ -145,7 +146,7 @@
       tr.appendChild(th);
       const first = row.cells.get(model.variants[0]);
       const reference = first ? (first.e !== null ? null : str(first.o)) : null;
-      model.variants.forEach((v, k) => tr.appendChild(cell(row.cells.get(v), k === 0 ? undefined : reference)));
+      model.variants.forEach((v, k) => tr.appendChild(cell(row.cells.get(v), v, k === 0 ? undefined : reference)));
       body.appendChild(tr);
     }
     document.getElementById("m-count").textContent = `${Math.min(shown, rows.length)} of ${rows.length} cases shown`;
