@@ -245,6 +245,7 @@ def render(run_dir: Path) -> str:
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,  # lenient: older runs lack newer fields
     )
+    env.filters["num"] = number  # {{ value | num("cost") }}: numbers.py, as everywhere
     # JSON in a data block: "<" escaped so no text can close the <script> element
     blob = json.dumps(data, separators=(",", ":"), sort_keys=True).replace("<", "\\u003c")
     return env.get_template("report.html.j2").render(

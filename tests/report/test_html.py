@@ -99,15 +99,21 @@ def test_rebuilding_gives_the_same_report(run_dirs: dict[str, Path], cli) -> Non
     assert (run_dirs["b"] / "report.html").read_text() == original
 
 
-@pytest.fixture(scope="module")
-def chrome() -> Iterator[Any]:
+def browser() -> Any:
+    """Playwright's sync API, or a skip (a failure on CI) when it or chromium is missing."""
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("chromium is missing: .ci/run installs it with apt")
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    return playwright
+
+
+@pytest.fixture(scope="module")
+def chrome() -> Iterator[Any]:
+    playwright = browser()
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
+        launched = p.chromium.launch(
             executable_path=CHROMIUM,
             args=[
                 "--headless",
@@ -119,8 +125,8 @@ def chrome() -> Iterator[Any]:
                 "--disable-sync",
             ],
         )
-        yield browser
-        browser.close()
+        yield launched
+        launched.close()
 
 
 class Opened:
