@@ -170,7 +170,7 @@ def _suite_rows(groups: list[GroupSummary]) -> list[tuple[str, list[str]]]:
 
 def _suite_table(title: str, groups: list[GroupSummary], rows: list[tuple[str, list[str]]]) -> Table:
     table = Table(title=title, title_justify="left")
-    table.add_column("")
+    table.add_column("", no_wrap=True)  # figure names stay whole: variants move to a next table
     for g in groups:
         table.add_column(escape(g.variant), justify="right", no_wrap=True)
     for label, cells in rows:
