@@ -98,6 +98,7 @@ def build_data(run_dir: Path) -> dict[str, Any]:
                 "e": s(r.error),
                 "b": s(base.get("output")) if base else None,
                 "bs": base.get("scores") if base else None,
+                "bp": _baseline_passed(base),
                 "sc": {n: [v.value, v.passed, s(v.reason)] for n, v in r.scores.items()},
                 "lat": r.latency_ms,
                 "tok": [r.usage.input_tokens, r.usage.output_tokens],
@@ -113,6 +114,13 @@ def build_data(run_dir: Path) -> dict[str, Any]:
             }
         )
     return {"strings": s.table, "cases": cases, "summary": summary, "diff": diff, "run": _run_meta(info)}
+
+
+def _baseline_passed(base: dict[str, Any] | None) -> bool | None:
+    """Whether the baseline's side of a case passed every pass/fail scorer (None: nothing to say)."""
+    if not base or base.get("error") is not None or not base.get("passed"):
+        return None
+    return all(base["passed"].values())
 
 
 def _run_meta(info: dict[str, Any]) -> dict[str, Any]:

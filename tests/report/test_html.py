@@ -256,6 +256,31 @@ def test_output_matrix(run_dirs: dict[str, Path], chrome: Any) -> None:
     opened.close()
 
 
+def test_matrix_beside_the_baseline(run_dirs: dict[str, Path], chrome: Any) -> None:
+    """Run b against its baseline: each variant's column beside the baseline's outputs."""
+    opened = Opened(chrome, run_dirs["b"] / "report.html", 1280)
+    page = opened.page
+    page.check("#m-baseline")
+    heads = [h.split("\n")[0].strip() for h in page.locator("#matrix-table thead th").all_inner_texts()]
+    assert [h.split(" ")[0] + (" b" if "baseline" in h else "") for h in heads] == [
+        "case",
+        "good b",
+        "good",
+        "bad b",
+        "bad",
+    ], heads
+    page.select_option("#m-filter", "disagree")  # 'good' now fails where its baseline passed
+    assert page.inner_text("#m-count") == f"{len(FLIPS)} of {len(FLIPS)} cases shown"
+    row = page.locator("#matrix-table tbody tr").first
+    n = int(row.locator("th").inner_text().split()[0].removeprefix("c"))
+    base, cand = row.locator("td.cell").nth(0), row.locator("td.cell").nth(1)
+    assert base.locator("pre").inner_text() == f"answer {n}" and "✓ pass" in base.inner_text()
+    assert cand.locator("pre").inner_text() == "I do not know" and "differs" in (
+        cand.get_attribute("class") or ""
+    )
+    opened.close()
+
+
 def test_numbers_in_the_browser_match_python(run_dirs: dict[str, Path], chrome: Any) -> None:
     opened = Opened(chrome, run_dirs["a"] / "report.html", 800, 600)
     values = [66_330.4, 4.68, 0.8126, 53.94, 12_345.6, 12.345, 0.5, 1.12e-5, -3.7e-7, 0.0, -0.00001, 1e9]

@@ -22,21 +22,31 @@
   if (!suites.length) { section.hidden = true; return; }
   for (const s of suites) fSuite.appendChild(el("option", s)).value = s;
 
-  function rowsOf(suite) {
-    const variants = order.get(suite);
+  const BASE = " · baseline";
+  const fBase = document.getElementById("m-baseline");
+  // the baseline's side of a case, as a cell of its own (its outputs and scores, copied in at gate time)
+  const baselineOf = (c) => ({
+    idx: c.idx, e: null, o: c.b, vd: c.bp === true ? "pass" : c.bp === false ? "fail" : "none",
+    sc: Object.fromEntries(Object.entries(c.bs || {}).map(([n, v]) => [n, [v, null, null]])),
+  });
+
+  function rowsOf(suite, withBaseline) {
+    const variants = withBaseline ? order.get(suite).flatMap((v) => [v + BASE, v]) : order.get(suite);
     const rows = new Map();
     for (const c of cases) {
       if (c.suite !== suite) continue;
       const key = c.id + "\u0000" + c.r;
       if (!rows.has(key)) rows.set(key, { id: c.id, r: c.r, idx: c.idx, cells: new Map() });
       rows.get(key).cells.set(c.variant, c);
+      if (withBaseline && c.b !== null) rows.get(key).cells.set(c.variant + BASE, baselineOf(c));
     }
     const metrics = [];
     for (const row of rows.values()) {
       const present = variants.map((v) => row.cells.get(v)).filter(Boolean);
-      row.disagree = new Set(present.map((c) => OUTCOME[c.vd])).size > 1;
+      row.disagree = new Set(present.map((c) => OUTCOME[c.vd]).filter((o) => o !== "none")).size > 1;
       const outputs = present.map((c) => (c.e !== null ? "\u0000error" : str(c.o)));
       row.differ = new Set(outputs).size > 1;
+      row.text = undefined;
       for (const c of present) for (const name of Object.keys(c.sc)) if (!metrics.includes(name)) metrics.push(name);
     }
     return { variants, rows: [...rows.values()], metrics };
@@ -60,7 +70,7 @@
 
   let model = null;
   function setSuite() {
-    model = rowsOf(fSuite.value);
+    model = rowsOf(fSuite.value, fBase.checked);
     fSort.replaceChildren(el("option", "case id"));
     fSort.firstChild.value = "";
     const [first, last] = [model.variants[0], model.variants[model.variants.length - 1]];
@@ -154,6 +164,8 @@
   }
 
   fSuite.addEventListener("change", () => { shown = PAGE; setSuite(); render(); });
+  fBase.addEventListener("change", () => { shown = PAGE; setSuite(); render(); });
+  document.getElementById("m-baseline-wrap").hidden = !cases.some((c) => c.b !== null);
   for (const control of [fFilter, fSort]) control.addEventListener("change", () => { shown = PAGE; render(); });
   fText.addEventListener("input", () => { shown = PAGE; render(); });
   document.getElementById("m-more").addEventListener("click", () => { shown += PAGE; render(); });
