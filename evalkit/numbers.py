@@ -1,7 +1,7 @@
 """How every number a person reads is written: by kind, never in scientific notation.
 
 One module for the terminal, summary.md, junit.xml, the HTML report and its charts
-(report.js mirrors `number` for per-case values; a browser test checks they agree).
+(templates/common.js mirrors it for per-case values; a browser test checks that they agree).
 
 - ms: thousands separators, one decimal below 100 ms (``66,330 ms``, ``4.7 ms``)
 - rate: a percentage with one decimal (``83.3%``)

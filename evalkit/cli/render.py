@@ -218,7 +218,8 @@ DROP_ORDER = ("MDE", "baseline", "candidate", "95% CI")
 
 
 def verdict_text(m: MetricDiff) -> str:
-    return f"[{VERDICT_STYLE[m.verdict]}]{VERDICT_MARK[m.verdict]} {escape(verdict_label(m))}[/]"
+    style, mark = VERDICT_STYLE.get(m.verdict, "bold"), VERDICT_MARK.get(m.verdict, "·")
+    return f"[{style}]{mark} {escape(verdict_label(m))}[/]"
 
 
 def _diff_cells(m: MetricDiff) -> dict[str, str]:

@@ -51,7 +51,7 @@ def _diff_lines(summary: Summary, diff: DiffReport) -> list[str]:
                 f"| {_cell(gd.suite)} · {_cell(gd.variant)} | `{metric_label(name)}` | "
                 f"{figure(name, m.baseline)} | {figure(name, m.candidate)} | {figure_delta(name, m.delta)} | "
                 f"{figure_interval(name, m.ci_low, m.ci_high)} | {figure(name, m.mde)} | "
-                f"{MARK[m.verdict]} {verdict_label(m)} |"
+                f"{MARK.get(m.verdict, '·')} {verdict_label(m)} |"
             )
     for gd in groups:
         lines += _group_notes(gd)
