@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.judgecost import judge_totals
+from evalkit.numbers import kind_of, number
 from evalkit.scorers.base import Scorer
 from evalkit.stats import mean_ci, percentiles, wilson_interval
 from evalkit.types import CaseResult, JudgeUsage, ScoreInput, Threshold
@@ -139,6 +140,13 @@ class Summary(Model):
     baseline: str | None = None  # the baselines folder this run was gated against
     regressions: list[str] = Field(default_factory=list)  # "suite · variant · metric"
     groups: list[GroupSummary]
+
+    def metric_names(self) -> list[str]:
+        """Every group's metric names, in first-seen order (the order tables show them)."""
+        names: list[str] = []
+        for g in self.groups:
+            names += [n for n in g.metrics if n not in names]
+        return names
 
 
 def summarize_group(
@@ -339,10 +347,11 @@ def check_threshold(group: GroupSummary, name: str, threshold: Threshold) -> Thr
             reason="no measured value to check",
         )
     problems = []
+    kind = kind_of(name)
     if threshold.min is not None and actual < threshold.min:
-        problems.append(f"{actual:.4g} < min {threshold.min:g}")
+        problems.append(f"{number(actual, kind)} < min {number(threshold.min, kind)}")
     if threshold.max is not None and actual > threshold.max:
-        problems.append(f"{actual:.4g} > max {threshold.max:g}")
+        problems.append(f"{number(actual, kind)} > max {number(threshold.max, kind)}")
     return ThresholdCheck(
         metric=name,
         min=threshold.min,

@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit.errors import UserInputError, did_you_mean
-from evalkit.history.settings import HistorySettings
-from evalkit.rag.settings import RagSettings, expand_sweeps
+from evalkit.settings.history import HistorySettings
+from evalkit.settings.rag import RagSettings, expand_sweeps
 from evalkit.types import GenerationParams
 from evalkit.yamlfile import format_validation_error, load_yaml
 

@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from evalkit.baseline import CaseRecord, Group
+from evalkit.numbers import figure, figure_delta, metric_label
 from evalkit.stats import (
     PairedResult,
     bootstrap_p_value,
@@ -34,6 +35,15 @@ from evalkit.stats import (
 from evalkit.types import Threshold
 
 Verdict = Literal["regressed", "worse", "improved", "unchanged", "unmeasured"]
+# The words every surface (terminal, summary.md, junit.xml, report.html) shows for a verdict:
+# renderers read them through `verdict_label` only, so the vocabulary lives here alone.
+VERDICT_LABELS: dict[str, str] = {
+    "regressed": "regressed",
+    "worse": "worse (not gated)",
+    "improved": "improved",
+    "unchanged": "unchanged",
+    "unmeasured": "unmeasured",
+}
 SPECIAL = {"latency_p95_ms": False, "cost_per_case_usd": False}  # name → higher_is_better
 
 
@@ -62,6 +72,11 @@ class MetricDiff(Model):
     gated: bool = True
     verdict: Verdict = "unmeasured"
     _sd: float | None = PrivateAttr(default=None)  # sd of the paired differences, for the MDE
+
+
+def verdict_label(m: MetricDiff) -> str:
+    """What a person reads for a metric's verdict."""
+    return VERDICT_LABELS.get(m.verdict, m.verdict)
 
 
 class CaseChange(Model):
@@ -321,12 +336,14 @@ def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
                 m.verdict = "unchanged"
             if m.verdict == "worse":
                 g.warnings.append(
-                    f"{m.metric} got significantly worse ({m.delta:+.4g}); not gated without max_increase"
+                    f"{metric_label(m.metric)} got significantly worse ({figure_delta(m.metric, m.delta)}); "
+                    "not gated without max_increase"
                 )
             if m.gated and m.tolerance > 0 and m.mde is not None and m.mde > m.tolerance:
                 g.warnings.append(
-                    f"{m.metric}: with {m.n_paired} cases the gate only detects changes ≥ {m.mde:.3g}, "
-                    f"more than the tolerance {m.tolerance:g}: add cases or raise the tolerance"
+                    f"{metric_label(m.metric)}: with {m.n_paired} cases the gate only detects changes ≥ "
+                    f"{figure(m.metric, m.mde)}, more than the tolerance {figure(m.metric, m.tolerance)}: "
+                    "add cases or raise the tolerance"
                 )
         verdicts = {m.verdict for m in g.metrics if m.gated}
         if "regressed" in verdicts:
@@ -338,6 +355,21 @@ def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
         else:
             g.verdict = "ok"
     return family
+
+
+def in_order(
+    diff: DiffReport, groups: Sequence[tuple[str, str]], metric_names: Sequence[str]
+) -> list[GroupDiff]:
+    """The diff's groups and metrics in the order the summary shows them (suite × variant,
+    then its metrics; latency and cost last), so every surface lists them alike."""
+    where = {key: k for k, key in enumerate(groups)}
+    names = list(metric_names)
+
+    def rank(m: MetricDiff) -> int:
+        return names.index(m.metric) if m.metric in names else len(names)
+
+    ordered = sorted(diff.groups, key=lambda g: where.get((g.suite, g.variant), len(where)))
+    return [g.model_copy(update={"metrics": sorted(g.metrics, key=rank)}) for g in ordered]
 
 
 def diff_runs(

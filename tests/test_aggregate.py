@@ -84,7 +84,7 @@ def test_threshold_failures_and_unmeasured() -> None:
         {"exact": Threshold(min=0.5), "rougeL": Threshold(min=0.1), "pass_rate": Threshold(max=0.9)},
     )
     checks = {t.metric: t for t in g.thresholds}
-    assert not checks["exact"].passed and checks["exact"].reason == "0 < min 0.5"
+    assert not checks["exact"].passed and checks["exact"].reason == "0.000 < min 0.500"
     assert not checks["rougeL"].passed and checks["rougeL"].reason == "no measured value to check"
     assert checks["pass_rate"].passed
 

@@ -142,7 +142,7 @@ def test_model_version_change_and_latency_gate() -> None:
     lat = next(m for m in ungated.metrics if m.metric == "latency_p95_ms")
     assert lat.verdict == "worse" and not lat.gated and ungated.verdict == "ok"
     assert any("model version changed: m-2026-01 → m-2026-06" in w for w in ungated.warnings)
-    assert any("latency_p95_ms got significantly worse" in w for w in ungated.warnings)
+    assert any("latency P95 ms got significantly worse" in w for w in ungated.warnings)
     gated = diff_groups([(base, cand, {"latency_p95_ms": Threshold(max_increase=50)}, {})]).groups[0]
     assert gated.verdict == "regressed"
     assert (

@@ -420,7 +420,7 @@ def list_(what: Annotated[ListWhat, typer.Argument(help="providers, scorers or r
 
     if what is ListWhat.retrievers:
         from evalkit.rag.retrievers import retrievers as reg
-        from evalkit.rag.settings import BUILTIN_RETRIEVERS
+        from evalkit.settings.rag import BUILTIN_RETRIEVERS
 
         for name in BUILTIN_RETRIEVERS:
             console.print(f"{name}  [dim](built in: over the LanceDB index of a corpus)[/]", highlight=False)

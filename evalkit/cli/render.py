@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -16,9 +17,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from evalkit.aggregate import GroupSummary, Summary
-from evalkit.gate import DiffReport
+from evalkit.gate import DiffReport, GroupDiff, MetricDiff, in_order, verdict_label
+from evalkit.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
 from evalkit.types import CaseResult
 
 if TYPE_CHECKING:
@@ -33,7 +36,8 @@ def error(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    # wrapped by rich on word boundaries, never by the terminal mid-word
+    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 class ProgressObserver:
@@ -70,144 +74,246 @@ class ProgressObserver:
         self.progress.update(self.task, advance=1, errors=self.errors)
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}g}"
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
-
-
-def _money(value: float | None) -> str:
-    return "–" if value is None else f"${value:.4f}"
-
-
 def _consistency(g: GroupSummary) -> str:
     c = g.consistency
-    return "–" if c is None else f"{_fmt(c.pass_at_k)} / {_fmt(c.pass_hat_k)} (k={c.k})"
+    if c is None:
+        return "–"
+    return f"{number(c.pass_at_k, 'rate')} / {number(c.pass_hat_k, 'rate')} (k={c.k})"
 
 
-def summary_tables(summary: Summary) -> list[Table]:
-    """One table per suite: a row per figure, a column per variant (readable at 80 columns)."""
+def _cell_width(cell: object, wrap: bool) -> int:
+    text = Text.from_markup(cell) if isinstance(cell, str) else Text(str(cell))
+    if wrap:
+        return max((cell_len(word) for word in text.plain.split()), default=0)
+    return max((cell_len(line) for line in text.plain.splitlines()), default=0)
+
+
+def fits(table: Table, width: int) -> bool:
+    """Whether `table` renders within `width` columns with every number whole and every word
+    unbroken (only columns without `no_wrap` may wrap, and only between words). Sets each
+    wrapping column's `min_width` to its longest word so that rich never cuts one."""
+    need = table._extra_width
+    for col in table.columns:
+        cells = [col.header, *col._cells]
+        longest = max(_cell_width(c, wrap=not col.no_wrap) for c in cells)
+        if not col.no_wrap:
+            col.min_width = longest
+        need += longest + 2  # the default padding, one space each side
+    return need <= width
+
+
+def _suite_rows(groups: list[GroupSummary]) -> list[tuple[str, list[str]]]:
+    rows: list[tuple[str, list[str]]] = [
+        ("results", [number(g.results, "count") for g in groups]),
+        ("errors", [f"[red]{number(g.errors, 'count')}[/]" if g.errors else "0" for g in groups]),
+        ("from cache", [number(g.cached, "count") for g in groups]),
+        ("pass rate", [number(g.pass_rate, "rate") for g in groups]),
+    ]
+    if any(g.retrieval_failures is not None for g in groups):
+        rows.append(
+            (
+                "retrieval failures",
+                [
+                    "–"
+                    if (n := g.retrieval_failures) is None
+                    else (f"[red]{number(n, 'count')}[/]" if n else "0")
+                    for g in groups
+                ],
+            )
+        )
+    names: list[str] = []
+    for g in groups:
+        names += [n for n in [*g.metrics, *g.corpus] if n not in names]
+    for name in names:
+        cells = []
+        for g in groups:
+            m = g.metrics.get(name)
+            if m is None:
+                cells.append(number(g.corpus.get(name), kind_of(name)))
+            else:
+                cells.append(
+                    number(m.mean, kind_of(name))
+                    + (f" [dim]({m.unmeasured} unmeasured)[/]" if m.unmeasured else "")
+                )
+        rows.append((escape(name), cells))
+    if any(g.consistency for g in groups):
+        rows.append(
+            (
+                "flaky cases",
+                [number(g.consistency.flaky_share, "rate") if g.consistency else "–" for g in groups],
+            )
+        )
+        rows.append(("pass@k / pass^k", [_consistency(g) for g in groups]))
+    if any(g.latency.ttft_p50_ms is not None for g in groups):
+        rows.append(
+            (
+                "first token p50 / p95 ms",
+                [
+                    f"{number(g.latency.ttft_p50_ms, 'ms')} / {number(g.latency.ttft_p95_ms, 'ms')}"
+                    for g in groups
+                ],
+            )
+        )
+    rows += [
+        (
+            "latency p50 / p95 ms",
+            [f"{number(g.latency.p50_ms, 'ms')} / {number(g.latency.p95_ms, 'ms')}" for g in groups],
+        ),
+        (
+            "tokens in / out",
+            [f"{number(g.tokens.input, 'count')} / {number(g.tokens.output, 'count')}" for g in groups],
+        ),
+        ("cost", [number(g.cost_usd, "cost") for g in groups]),
+    ]
+    return rows
+
+
+def _suite_table(title: str, groups: list[GroupSummary], rows: list[tuple[str, list[str]]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("", no_wrap=True)  # figure names stay whole: variants move to a next table
+    for g in groups:
+        table.add_column(escape(g.variant), justify="right", no_wrap=True)
+    for label, cells in rows:
+        table.add_row(label, *cells)
+    return table
+
+
+def summary_tables(summary: Summary, width: int | None = None) -> list[Table]:
+    """One table per suite: a row per figure, a column per variant. Variants that do not fit
+    the terminal's width continue in a second table (never a truncated column)."""
+    width = width or console.width
     tables = []
     suites: dict[str, list[GroupSummary]] = {}
     for g in summary.groups:
         suites.setdefault(g.suite, []).append(g)
     for suite, groups in suites.items():
-        table = Table(title=f"suite [bold]{escape(suite)}[/]", title_justify="left")
-        table.add_column("")
-        for g in groups:
-            table.add_column(escape(g.variant), justify="right")
-        rows: list[tuple[str, list[str]]] = [
-            ("results", [str(g.results) for g in groups]),
-            ("errors", [f"[red]{g.errors}[/]" if g.errors else "0" for g in groups]),
-            ("from cache", [str(g.cached) for g in groups]),
-            ("pass rate", [_pct(g.pass_rate) for g in groups]),
-        ]
-        if any(g.retrieval_failures is not None for g in groups):
-            rows.append(
-                (
-                    "retrieval failures",
-                    [
-                        "–"
-                        if g.retrieval_failures is None
-                        else (f"[red]{n}[/]" if (n := g.retrieval_failures) else "0")
-                        for g in groups
-                    ],
-                )
-            )
-        names: list[str] = []
-        for g in groups:
-            names += [n for n in [*g.metrics, *g.corpus] if n not in names]
-        for name in names:
-            cells = []
-            for g in groups:
-                m = g.metrics.get(name)
-                if m is None:
-                    cells.append(_fmt(g.corpus.get(name)))
-                else:
-                    cells.append(
-                        _fmt(m.mean) + (f" [dim]({m.unmeasured} unmeasured)[/]" if m.unmeasured else "")
-                    )
-            rows.append((escape(name), cells))
-        if any(g.consistency for g in groups):
-            rows.append(
-                ("flaky cases", [_pct(g.consistency.flaky_share) if g.consistency else "–" for g in groups])
-            )
-            rows.append(("pass@k / pass^k", [_consistency(g) for g in groups]))
-        if any(g.latency.ttft_p50_ms is not None for g in groups):
-            rows.append(
-                (
-                    "first token p50 / p95 ms",
-                    [f"{_fmt(g.latency.ttft_p50_ms, 4)} / {_fmt(g.latency.ttft_p95_ms, 4)}" for g in groups],
-                )
-            )
-        rows += [
-            (
-                "latency p50 / p95 ms",
-                [f"{_fmt(g.latency.p50_ms, 4)} / {_fmt(g.latency.p95_ms, 4)}" for g in groups],
-            ),
-            ("tokens in / out", [f"{g.tokens.input} / {g.tokens.output}" for g in groups]),
-            ("cost", [_money(g.cost_usd) for g in groups]),
-        ]
-        for label, cells in rows:
-            table.add_row(label, *cells)
-        tables.append(table)
+        title = f"suite [bold]{escape(suite)}[/]"
+        rows = _suite_rows(groups)
+        start = 0
+        while start < len(groups):
+            end = start + 1
+            while end < len(groups):
+                part = [(label, cells[start : end + 1]) for label, cells in rows]
+                if not fits(_suite_table(title, groups[start : end + 1], part), width):
+                    break
+                end += 1
+            part = [(label, cells[start:end]) for label, cells in rows]
+            suffix = "" if start == 0 else " (continued)"
+            tables.append(_suite_table(title + suffix, groups[start:end], part))
+            start = end
     return tables
 
 
 VERDICT_STYLE = {
-    "regressed": "[bold red]✗ regressed[/]",
-    "worse": "[yellow]! worse (not gated)[/]",
-    "improved": "[green]↑ improved[/]",
-    "unchanged": "[dim]= unchanged[/]",
-    "unmeasured": "[dim]? unmeasured[/]",
+    "regressed": "bold red",
+    "worse": "yellow",
+    "improved": "green",
+    "unchanged": "dim",
+    "unmeasured": "dim",
 }
+VERDICT_MARK = {"regressed": "✗", "worse": "!", "improved": "↑", "unchanged": "=", "unmeasured": "?"}
+# columns of the gate table, most important first; the last ones go when 80 columns are too few
+DIFF_COLUMNS = ("metric", "verdict", "baseline", "candidate", "Δ", "95% CI", "MDE")
+DROP_ORDER = ("MDE", "baseline", "candidate", "95% CI")
 
 
-def diff_tables(diff: DiffReport) -> list[Table]:
-    tables = []
-    for g in diff.groups:
+def verdict_text(m: MetricDiff) -> str:
+    style, mark = VERDICT_STYLE.get(m.verdict, "bold"), VERDICT_MARK.get(m.verdict, "·")
+    return f"[{style}]{mark} {escape(verdict_label(m))}[/]"
+
+
+def _diff_cells(m: MetricDiff) -> dict[str, str]:
+    name = m.metric
+    return {
+        "metric": escape(metric_label(name)),
+        "verdict": verdict_text(m),
+        "Δ": figure_delta(name, m.delta),
+        "candidate": figure(name, m.candidate),
+        "95% CI": figure_interval(name, m.ci_low, m.ci_high),
+        "baseline": figure(name, m.baseline),
+        "MDE": figure(name, m.mde),
+    }
+
+
+def _diff_table(title: str, metrics: list[MetricDiff], columns: list[str], wrap: bool) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        left = col in ("metric", "verdict")
+        table.add_column(col, justify="left" if left else "right", no_wrap=not (left and wrap))
+    for m in metrics:
+        cells = _diff_cells(m)
+        table.add_row(*(cells[c] for c in columns))
+    return table
+
+
+def _shown(m: MetricDiff) -> bool:
+    return not (m.delta is None and m.kind in ("latency_p95", "cost"))
+
+
+def _ordered(diff: DiffReport, summary: Summary | None) -> list[GroupDiff]:
+    if summary is None:
+        return diff.groups
+    return in_order(diff, [(g.suite, g.variant) for g in summary.groups], summary.metric_names())
+
+
+def _quiet(g: GroupDiff) -> bool:
+    """Nothing to look at: every compared metric unchanged, nothing warned about."""
+    shown = [m for m in g.metrics if _shown(m)]
+    return bool(shown) and g.paired > 0 and not g.warnings and all(m.verdict == "unchanged" for m in shown)
+
+
+def diff_tables(
+    diff: DiffReport, summary: Summary | None = None, width: int | None = None
+) -> list[Table | str]:
+    """A table per compared group, fitted to `width`; an all-unchanged group is one line."""
+    width = width or console.width
+    out: list[Table | str] = []
+    for g in _ordered(diff, summary):
         where = f"[bold]{escape(g.suite)}[/] · [bold]{escape(g.variant)}[/]"
         against = (
             f"baseline variant [bold]{escape(g.baseline_variant)}[/]" if g.baseline_variant else "baseline"
         )
-        title = f"vs {against}: {where} ({g.paired} paired cases)"
-        table = Table(title=title, title_justify="left")
-        for col in ("metric", "baseline", "candidate", "Δ", "95% CI", "MDE", "verdict"):
-            table.add_column(col, justify="left" if col in ("metric", "verdict") else "right")
-        for m in g.metrics:
-            if m.delta is None and m.kind in ("latency_p95", "cost"):
-                continue
-            ci = "–" if m.ci_low is None else f"[{_fmt(m.ci_low)}, {_fmt(m.ci_high)}]"
-            delta = "–" if m.delta is None else f"{m.delta:+.3g}"
-            table.add_row(
-                escape(m.metric),
-                _fmt(m.baseline),
-                _fmt(m.candidate),
-                delta,
-                ci,
-                _fmt(m.mde),
-                VERDICT_STYLE[m.verdict],
+        shown = [m for m in g.metrics if _shown(m)]
+        if _quiet(g):
+            out.append(
+                f"{verdict_text(shown[0])} vs {against}: {where} "
+                f"({len(shown)} metrics, {number(g.paired, 'count')} paired cases)"
             )
-        tables.append(table)
-    return tables
+            continue
+        title = f"vs {against}: {where} ({number(g.paired, 'count')} paired cases)"
+        out.append(_fitted(title, shown, width))
+    return out
 
 
-def show_diff(diff: DiffReport) -> None:
-    for table in diff_tables(diff):
-        console.print(table)
-    for g in diff.groups:
+def _fitted(title: str, metrics: list[MetricDiff], width: int) -> Table:
+    """The widest gate table that fits: drop columns by priority, then wrap names and verdicts."""
+    columns = list(DIFF_COLUMNS)
+    for drop in (*DROP_ORDER, None):
+        table = _diff_table(title, metrics, columns, wrap=False)
+        if fits(table, width):
+            return table
+        if drop is not None:
+            columns.remove(drop)
+    return _diff_table(title, metrics, columns, wrap=True)
+
+
+def show_diff(diff: DiffReport, summary: Summary | None = None) -> None:
+    for table in diff_tables(diff, summary):
+        console.print(table, highlight=False)
+    for g in _ordered(diff, summary):
         if g.verdict == "regressed" and g.top_regressions:
             console.print(f"[bold]most regressed cases[/] in {escape(g.suite)} · {escape(g.variant)}:")
             for c in g.top_regressions[:5]:
                 console.print(
-                    f"  {escape(c.case_id)}  {escape(c.metric)} {_fmt(c.baseline)} → {_fmt(c.candidate)}"
+                    f"  {escape(c.case_id)}  {escape(metric_label(c.metric))} "
+                    f"{figure(c.metric, c.baseline)} → {figure(c.metric, c.candidate)}",
+                    highlight=False,
                 )
         if g.outputs_compared:
             console.print(
-                f"  {escape(g.suite)} · {escape(g.variant)}: {g.outputs_identical} of {g.outputs_compared} "
-                f"outputs identical to the baseline's ({g.outputs_identical / g.outputs_compared:.0%})",
+                f"  {escape(g.suite)} · {escape(g.variant)}: {number(g.outputs_identical, 'count')} of "
+                f"{number(g.outputs_compared, 'count')} outputs identical to the baseline's "
+                f"({number(g.outputs_identical / g.outputs_compared, 'rate')})",
                 highlight=False,
             )
         if g.pass_to_fail:
@@ -219,7 +325,7 @@ def show_diff(diff: DiffReport) -> None:
         warn(f"no baseline for {missing}: not gated")
     console.print(
         f"[dim]α = {diff.alpha:g}, Holm-adjusted over {diff.family_size} gated comparisons, "
-        f"{diff.resamples} bootstrap resamples[/]"
+        f"{number(diff.resamples, 'count')} bootstrap resamples[/]"
     )
 
 
@@ -244,7 +350,7 @@ def show_summary(summary: Summary, run_dir: str, diff: DiffReport | None = None)
     for table in summary_tables(summary):
         console.print(table)
     if diff is not None:
-        show_diff(diff)
+        show_diff(diff, summary)
     for line in threshold_lines(summary.groups):
         console.print(line, highlight=False)
     verdict = {
@@ -257,7 +363,8 @@ def show_summary(summary: Summary, run_dir: str, diff: DiffReport | None = None)
         "interrupted": "[bold yellow]INTERRUPTED[/] (partial results kept)",
     }[summary.status]
     console.print(
-        f"{verdict}  {summary.results} results, {summary.errors} errors · {escape(summary.error_budget)}"
+        f"{verdict}  {number(summary.results, 'count')} results, {number(summary.errors, 'count')} errors"
+        f" · {escape(summary.error_budget)}"
     )
     if summary.aborted:
         error(summary.aborted)

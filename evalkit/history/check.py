@@ -9,8 +9,8 @@ from typing import Any
 
 from evalkit.errors import UserInputError
 from evalkit.history.alerts import Alert, Point, evaluate
-from evalkit.history.settings import AlertRules
 from evalkit.history.store import Filters, HistoryStore
+from evalkit.settings.history import AlertRules
 
 
 def check_run(

@@ -14,8 +14,8 @@ from pathlib import Path
 from evalkit.config import LoadedConfig
 from evalkit.errors import EvalkitError
 from evalkit.history.alerts import Alert
-from evalkit.history.settings import DEFAULT_FILE, URL_ENV, HistorySettings
 from evalkit.history.store import HistoryStore, safe_url
+from evalkit.settings.history import DEFAULT_FILE, URL_ENV, HistorySettings
 
 TAG_ENV = "EVALKIT_HISTORY_TAG"
 

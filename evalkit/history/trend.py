@@ -18,8 +18,8 @@ from evalkit.history import charts
 from evalkit.history.alerts import fmt, model_identity
 from evalkit.history.check import check_run
 from evalkit.history.series import Series, by_group, series_for
-from evalkit.history.settings import AlertRules
 from evalkit.history.store import Filters, HistoryStore
+from evalkit.settings.history import AlertRules
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_RUNS = 100

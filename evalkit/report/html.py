@@ -16,8 +16,11 @@ from typing import Any
 
 import jinja2
 from markupsafe import Markup
+from pydantic import ValidationError
 
 from evalkit.calibrate import CALIBRATION
+from evalkit.gate import VERDICT_LABELS, MetricDiff, verdict_label
+from evalkit.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
 from evalkit.report import charts
 from evalkit.rundir import (
     ALERTS,
@@ -33,6 +36,10 @@ from evalkit.rundir import (
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
+# classic scripts, run in this order: common.js first (numbers, data, DOM helpers), the output
+# matrix on its own, the case table, then labelling (labels.html.j2)
+SCRIPTS = ("common.js", "matrix.js", "report.js", "labels.js")
+STYLES = ("report.css", "labels.css")
 
 
 class _Strings:
@@ -92,6 +99,7 @@ def build_data(run_dir: Path) -> dict[str, Any]:
                 "e": s(r.error),
                 "b": s(base.get("output")) if base else None,
                 "bs": base.get("scores") if base else None,
+                "bp": _baseline_passed(base),
                 "sc": {n: [v.value, v.passed, s(v.reason)] for n, v in r.scores.items()},
                 "lat": r.latency_ms,
                 "tok": [r.usage.input_tokens, r.usage.output_tokens],
@@ -117,6 +125,13 @@ def build_data(run_dir: Path) -> dict[str, Any]:
     }
 
 
+def _baseline_passed(base: dict[str, Any] | None) -> bool | None:
+    """Whether the baseline's side of a case passed every pass/fail scorer (None: nothing to say)."""
+    if not base or base.get("error") is not None or not base.get("passed"):
+        return None
+    return all(base["passed"].values())
+
+
 def _run_meta(info: dict[str, Any]) -> dict[str, Any]:
     return {
         "run_id": info.get("run_id"),
@@ -139,7 +154,7 @@ def build_charts(data: dict[str, Any]) -> list[str]:
                 by_metric[name][variant].append(value)
         if c["lat"] is not None and not c["c"]:
             latencies[variant].append(c["lat"])
-    out = [charts.histogram(f"{name} distribution", series) for name, series in sorted(by_metric.items())]
+    out = [charts.distribution(name, series, kind_of(name)) for name, series in sorted(by_metric.items())]
     markers = {}
     points = []
     for g in data["summary"].get("groups", []):
@@ -148,15 +163,18 @@ def build_charts(data: dict[str, Any]) -> list[str]:
         markers[label] = {
             k: lat[f"{k.lower()}_ms"] for k in ("P50", "P95", "P99") if lat.get(f"{k.lower()}_ms") is not None
         }
-        quality = g.get("pass_rate")
+        quality, name = g.get("pass_rate"), "pass rate"
         if quality is None and g.get("metrics"):
-            quality = next(iter(g["metrics"].values())).get("mean")
+            name, first = next(iter(g["metrics"].items()))
+            quality = first.get("mean")
         if g.get("cost_per_case_usd") is not None and quality is not None:
-            points.append((label, g["cost_per_case_usd"], quality))
+            points.append((label, g["cost_per_case_usd"], quality, name))
     if latencies:
         out.append(charts.latency("latency (ms) with P50 / P95 / P99", latencies, markers))
-    if points:
-        out.append(charts.pareto("cost vs quality", points, "cost per case (USD)", "pass rate"))
+    if points and len({p[3] for p in points}) == 1:
+        y = points[0][3]
+        kind = "rate" if y == "pass rate" else kind_of(y)
+        out.append(charts.pareto("cost vs quality", [p[:3] for p in points], "cost per case", y, kind))
     return [c for c in out if c]
 
 
@@ -166,16 +184,85 @@ def _asset(name: str) -> tuple[Markup, str]:
     return Markup(text), base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
 
+def _verdict(m: dict[str, Any]) -> tuple[str, str]:
+    """The verdict code and the words gate.verdict_label gives it (older diff.json: the code)."""
+    code = str(m.get("verdict", "unmeasured"))
+    try:
+        return code, verdict_label(MetricDiff.model_validate(m))
+    except ValidationError:
+        return code, VERDICT_LABELS.get(code, code)
+
+
+def _metric_row(name: str, mean: float | None, unmeasured: int, md: dict[str, Any] | None) -> dict[str, Any]:
+    code, label = _verdict(md) if md else ("none", "–")
+    md = md or {}
+    return {
+        "name": metric_label(name),
+        "verdict": code,
+        "label": label,
+        "baseline": figure(name, md.get("baseline")),
+        "candidate": figure(name, mean),
+        "unmeasured": unmeasured,
+        "delta": figure_delta(name, md.get("delta")),
+        "ci": figure_interval(name, md.get("ci_low"), md.get("ci_high")),
+    }
+
+
+def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What the overview shows per suite × variant, every number already written for people."""
+    diffs = {(g["suite"], g["variant"]): g for g in (diff or {}).get("groups", [])}
+    out = []
+    for g in summary.get("groups", []):
+        gd = diffs.get((g["suite"], g["variant"]))
+        by_name = {m["metric"]: m for m in (gd or {}).get("metrics", [])}
+        rows = [
+            _metric_row(name, m.get("mean"), m.get("unmeasured", 0), by_name.get(name))
+            for name, m in g.get("metrics", {}).items()
+        ]
+        lat = g.get("latency", {})
+        for name, value in (
+            ("latency_p95_ms", lat.get("p95_ms")),
+            ("cost_per_case_usd", g.get("cost_per_case_usd")),
+        ):
+            md = by_name.get(name)
+            if md and md.get("delta") is not None:
+                rows.append(_metric_row(name, value, 0, md))
+        tokens = g.get("tokens", {})
+        consistency = g.get("consistency")
+        out.append(
+            {
+                "g": g,
+                "rows": rows,
+                "warnings": (gd or {}).get("warnings", []),
+                "baseline_run": (gd or {}).get("baseline_run"),
+                "figures": {
+                    "pass rate": number(g.get("pass_rate"), "rate"),
+                    "latency P50 / P95 / P99": " / ".join(
+                        number(lat.get(k), "ms") for k in ("p50_ms", "p95_ms", "p99_ms")
+                    )
+                    + " ms",
+                    "tokens in / out": f"{number(tokens.get('input'), 'count')} / "
+                    f"{number(tokens.get('output'), 'count')}",
+                    "cost": number(g.get("cost_usd"), "cost"),
+                    "errors": number(g.get("errors"), "count"),
+                    **(
+                        {"flaky cases": number(consistency.get("flaky_share"), "rate")} if consistency else {}
+                    ),
+                },
+            }
+        )
+    return out
+
+
 def render(run_dir: Path) -> str:
     data = build_data(run_dir)
-    script, script_hash = _asset("report.js")
-    style, style_hash = _asset("report.css")
-    labels_script, labels_hash = _asset("labels.js")  # labelling (partials/labels.html.j2)
-    labels_style, labels_style_hash = _asset("labels.css")
+    scripts = [_asset(name) for name in SCRIPTS]
+    styles = [_asset(name) for name in STYLES]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,  # lenient: older runs lack newer fields
     )
+    env.filters["num"] = number  # {{ value | num("cost") }}: numbers.py, as everywhere
     # JSON in a data block: "<" escaped so no text can close the <script> element
     blob = json.dumps(data, separators=(",", ":"), sort_keys=True).replace("<", "\\u003c")
     return env.get_template("report.html.j2").render(
@@ -183,16 +270,15 @@ def render(run_dir: Path) -> str:
         diff=data["diff"],
         run=data["run"],
         alerts=data["alerts"],
+        overview=overview(data["summary"], data["diff"]),
+        results=number(data["summary"].get("results"), "count"),
+        errors=number(data["summary"].get("errors"), "count"),
         charts=[Markup(c) for c in build_charts(data)],
         data_json=Markup(blob),
-        script=script,
-        style=style,
-        script_hash=script_hash,
-        style_hash=style_hash,
-        labels_script=labels_script,
-        labels_style=labels_style,
-        labels_hash=labels_hash,
-        labels_style_hash=labels_style_hash,
+        scripts=[text for text, _ in scripts],
+        styles=[text for text, _ in styles],
+        script_hashes=[h for _, h in scripts],
+        style_hashes=[h for _, h in styles],
         calibration=read_json(run_dir / CALIBRATION),
     )
 

@@ -7,19 +7,26 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evalkit.aggregate import Summary
-from evalkit.gate import DiffReport, MetricDiff
+from evalkit.gate import DiffReport, MetricDiff, verdict_label
+from evalkit.numbers import figure, figure_delta, figure_interval, metric_label, p_value, plain
 from evalkit.rundir import write_text
 from evalkit.types import CaseResult
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
-
-
 def metric_line(m: MetricDiff) -> str:
-    ci = f" [{_fmt(m.ci_low)}, {_fmt(m.ci_high)}]" if m.ci_low is not None else ""
-    p = f", p={m.p_adjusted if m.p_adjusted is not None else m.p_value:.3g}" if m.p_value is not None else ""
-    return f"{m.metric}: {_fmt(m.baseline)} → {_fmt(m.candidate)} (Δ {_fmt(m.delta)}{ci}{p}) {m.verdict}"
+    name = m.metric
+    ci = f" 95% CI {figure_interval(name, m.ci_low, m.ci_high)}" if m.ci_low is not None else ""
+    p = ""
+    if m.p_value is not None:
+        p = (
+            f", p_adj = {p_value(m.p_adjusted)}"
+            if m.p_adjusted is not None
+            else f", p = {p_value(m.p_value)}"
+        )
+    return (
+        f"{metric_label(name)}: {figure(name, m.baseline)} → {figure(name, m.candidate)} "
+        f"(Δ {figure_delta(name, m.delta)}{ci}{p}) {verdict_label(m)}"
+    )
 
 
 def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResult]) -> str:
@@ -45,10 +52,11 @@ def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResu
             s_tests += 1
             if m.verdict == "regressed":
                 s_fail += 1
-                failure = ET.SubElement(case, "failure", message=f"{m.metric} regressed", type="regression")
+                failure = ET.SubElement(case, "failure", message=metric_line(m), type="regression")
                 failure.text = metric_line(m)
         for t in group.thresholds:
-            bounds = " ".join(f"{k} {v:g}" for k, v in (("min", t.min), ("max", t.max)) if v is not None)
+            # the test's name stays what the suite says (CI tools track tests by name)
+            bounds = " ".join(f"{k} {plain(v)}" for k, v in (("min", t.min), ("max", t.max)) if v is not None)
             case = ET.SubElement(
                 suite_el, "testcase", classname=classname, name=f"threshold {t.metric} {bounds}"
             )
@@ -65,7 +73,9 @@ def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResu
                 ET.SubElement(case, "error", message=r.error[:200], type="generation").text = r.error
             else:
                 s_fail += 1
-                reasons = [f"{n}: {s.reason or s.value}" for n, s in r.scores.items() if s.passed is False]
+                reasons = [
+                    f"{n}: {s.reason or figure(n, s.value)}" for n, s in r.scores.items() if s.passed is False
+                ]
                 detail = "\n".join(reasons) + f"\n\noutput:\n{r.output}"
                 ET.SubElement(case, "failure", message="; ".join(reasons)[:200], type="case").text = detail
         suite_el.set("tests", str(s_tests))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalkit.aggregate import Summary
-from evalkit.gate import DiffReport
+from evalkit.aggregate import GroupSummary, Summary
+from evalkit.gate import DiffReport, GroupDiff, in_order, verdict_label
+from evalkit.numbers import figure, figure_delta, figure_interval, metric_label, ms, number
 from evalkit.rundir import write_text
 
 ICON = {
@@ -15,45 +16,75 @@ ICON = {
     "errors": "⚠️ ERRORS",
     "interrupted": "⏸️ INTERRUPTED",
 }
-VERDICT = {
-    "regressed": "❌ regressed",
-    "worse": "⚠️ worse",
-    "improved": "✅ improved",
-    "unchanged": "· unchanged",
-    "unmeasured": "? unmeasured",
-}
-
-
-def _f(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}g}"
+MARK = {"regressed": "❌", "worse": "⚠️", "improved": "✅", "unchanged": "·", "unmeasured": "?"}
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _group_row(g: GroupSummary, names: list[str]) -> str:
+    metrics = [figure(n, g.metrics[n].mean) if n in g.metrics else "–" for n in names]
+    return (
+        f"| {_cell(g.suite)} | {_cell(g.variant)} | {number(g.results, 'count')} | "
+        f"{number(g.errors, 'count')} | {number(g.pass_rate, 'rate')} | "
+        + " | ".join(metrics)
+        + f" | {ms(g.latency.p95_ms)} | {number(g.cost_usd, 'cost')} |"
+    )
+
+
+def _diff_lines(summary: Summary, diff: DiffReport) -> list[str]:
+    lines = [
+        "",
+        f"### Against the baseline (α = {diff.alpha:g}, Holm over {diff.family_size} gated comparisons)",
+        "",
+        "| suite · variant | metric | baseline | candidate | Δ | 95% CI | MDE | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    groups = in_order(diff, [(g.suite, g.variant) for g in summary.groups], summary.metric_names())
+    for gd in groups:
+        for m in gd.metrics:
+            if m.delta is None and m.verdict == "unmeasured" and m.kind in ("latency_p95", "cost"):
+                continue
+            name = m.metric
+            lines.append(
+                f"| {_cell(gd.suite)} · {_cell(gd.variant)} | `{metric_label(name)}` | "
+                f"{figure(name, m.baseline)} | {figure(name, m.candidate)} | {figure_delta(name, m.delta)} | "
+                f"{figure_interval(name, m.ci_low, m.ci_high)} | {figure(name, m.mde)} | "
+                f"{MARK.get(m.verdict, '·')} {verdict_label(m)} |"
+            )
+    for gd in groups:
+        lines += _group_notes(gd)
+    for missing in diff.missing_baselines:
+        lines.append(f"- no baseline for {_cell(missing)}")
+    return lines
+
+
+def _group_notes(gd: GroupDiff) -> list[str]:
+    lines = []
+    if gd.top_regressions and gd.verdict == "regressed":
+        lines += ["", f"**Most regressed cases in {_cell(gd.suite)} · {_cell(gd.variant)}**", ""]
+        lines += [
+            f"- `{c.case_id}` {metric_label(c.metric)}: {figure(c.metric, c.baseline)} → "
+            f"{figure(c.metric, c.candidate)}"
+            for c in gd.top_regressions[:5]
+        ]
+    lines += [f"- ⚠️ {_cell(gd.suite)} · {_cell(gd.variant)}: {_cell(w)}" for w in gd.warnings]
+    return lines
+
+
 def render(summary: Summary, diff: DiffReport | None) -> str:
     lines = [f"## evalkit: {ICON.get(summary.status, summary.status)}", ""]
     lines.append(
-        f"Run `{summary.run_id}` · {summary.results} results · {summary.errors} errors"
-        f" · {summary.error_budget}"
+        f"Run `{summary.run_id}` · {number(summary.results, 'count')} results · "
+        f"{number(summary.errors, 'count')} errors · {summary.error_budget}"
     )
     if summary.aborted:
         lines.append(f"\n> {_cell(summary.aborted)}")
-    names: list[str] = []
-    for g in summary.groups:
-        names += [n for n in g.metrics if n not in names]
-    lines += ["", "| suite | variant | n | errors | pass rate | " + " | ".join(names) + " | p95 ms | cost |"]
+    names = summary.metric_names()
+    lines += ["", "| suite | variant | n | errors | pass rate | " + " | ".join(names) + " | P95 | cost |"]
     lines.append("|" + "---|" * (7 + len(names)))
-    for g in summary.groups:
-        metrics = [_f(g.metrics[n].mean) if n in g.metrics else "–" for n in names]
-        pass_rate = "–" if g.pass_rate is None else f"{g.pass_rate:.1%}"
-        cost = "–" if g.cost_usd is None else f"${g.cost_usd:.4f}"
-        lines.append(
-            f"| {_cell(g.suite)} | {_cell(g.variant)} | {g.results} | {g.errors} | {pass_rate} | "
-            + " | ".join(metrics)
-            + f" | {_f(g.latency.p95_ms, 4)} | {cost} |"
-        )
+    lines += [_group_row(g, names) for g in summary.groups]
     failed = [(g, t) for g in summary.groups for t in g.thresholds if not t.passed]
     if failed:
         lines += ["", "**Thresholds not met**", ""]
@@ -61,36 +92,7 @@ def render(summary: Summary, diff: DiffReport | None) -> str:
             f"- {_cell(g.suite)} · {_cell(g.variant)} · `{t.metric}`: {_cell(t.reason)}" for g, t in failed
         ]
     if diff is not None:
-        lines += [
-            "",
-            f"### Against the baseline (α = {diff.alpha:g}, Holm over {diff.family_size} gated comparisons)",
-            "",
-        ]
-        lines += [
-            "| suite · variant | metric | baseline | candidate | Δ | 95% CI | MDE | verdict |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for gd in diff.groups:
-            for m in gd.metrics:
-                if m.delta is None and m.verdict == "unmeasured" and m.kind in ("latency_p95", "cost"):
-                    continue
-                ci = "–" if m.ci_low is None else f"[{_f(m.ci_low)}, {_f(m.ci_high)}]"
-                gate = "" if m.gated else " (not gated)"
-                lines.append(
-                    f"| {_cell(gd.suite)} · {_cell(gd.variant)} | `{m.metric}` | {_f(m.baseline)} | "
-                    f"{_f(m.candidate)} | {_f(m.delta)} | {ci} | {_f(m.mde)} | {VERDICT[m.verdict]}{gate} |"
-                )
-        for gd in diff.groups:
-            if gd.top_regressions and gd.verdict == "regressed":
-                lines += ["", f"**Most regressed cases in {_cell(gd.suite)} · {_cell(gd.variant)}**", ""]
-                lines += [
-                    f"- `{c.case_id}` {c.metric}: {_f(c.baseline)} → {_f(c.candidate)}"
-                    for c in gd.top_regressions[:5]
-                ]
-            for w in gd.warnings:
-                lines.append(f"- ⚠️ {_cell(gd.suite)} · {_cell(gd.variant)}: {_cell(w)}")
-        for missing in diff.missing_baselines:
-            lines.append(f"- no baseline for {_cell(missing)}")
+        lines += _diff_lines(summary, diff)
     return "\n".join(lines) + "\n"
 
 

@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
+from evalkit.embedder import default_model_path
 from evalkit.errors import UserInputError
-from evalkit.heavy import IMPORT_LOCK
+from evalkit.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.paths import cache_dir
-from evalkit.providers.embedded import quiet_libraries
 from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer
-from evalkit.scorers.embedding import default_model_path
 from evalkit.types import Score, ScoreInput
 
 LAYER = 6  # all-MiniLM-L6-v2 has 6 layers; the last one is fixed

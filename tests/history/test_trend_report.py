@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from evalkit.history import trend
-from evalkit.history.settings import AlertRules
 from evalkit.history.store import Filters, HistoryStore
+from evalkit.settings.history import AlertRules
 from tests.history.fabricate import Case, Group, make_run
 from tests.report.test_html import CHROMIUM, EVIL, browser
 

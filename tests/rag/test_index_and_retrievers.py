@@ -13,7 +13,7 @@ from evalkit.config import load_config
 from evalkit.rag import index as rag_index
 from evalkit.rag.metrics import mrr, recall_at_k
 from evalkit.rag.retrievers import build_retriever
-from evalkit.rag.settings import RagSettings
+from evalkit.settings.rag import RagSettings
 from evalkit.suite import load_suite
 from tests.conftest import write
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from evalkit.numbers import number, signed
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
 
 CHROMIUM = "/usr/bin/chromium"
 EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned2 = 1"></script>'
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
 
 
 N = 30
@@ -31,13 +34,12 @@ def answer(body: dict[str, Any]) -> str:
     return f"answer {n}"
 
 
-@pytest.fixture(scope="module")
-def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def make_runs(root: Path) -> dict[str, Path]:
+    """Run a: variants good and bad (they disagree on FLIPS), blessed; run b: good answers like bad."""
     from typer.testing import CliRunner
 
     from evalkit.cli.app import app
 
-    root = tmp_path_factory.mktemp("report")
     cwd = Path.cwd()
     os.chdir(root)
     try:
@@ -57,12 +59,8 @@ def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             )
             runner = CliRunner()
             assert runner.invoke(app, ["run", "s.yaml", "-o", "a", "--no-baseline"]).exit_code == 0
-            assert (
-                runner.invoke(
-                    app, ["baseline", "save", "a", "--variant", "good", "--variant", "bad"]
-                ).exit_code
-                == 0
-            )
+            saved = runner.invoke(app, ["baseline", "save", "a", "--variant", "good", "--variant", "bad"])
+            assert saved.exit_code == 0
             write(
                 root / "evalkit.yaml",
                 (root / "evalkit.yaml").read_text().replace("model: good,", "model: bad,"),
@@ -74,14 +72,23 @@ def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"a": root / "a", "b": root / "b"}
 
 
+@pytest.fixture(scope="module")
+def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_runs(tmp_path_factory.mktemp("report"))
+
+
 def test_report_is_self_contained(run_dirs: dict[str, Path]) -> None:
     html = (run_dirs["b"] / "report.html").read_text()
     assert "default-src 'none'" in html and "Content-Security-Policy" in html
+    assert len(re.findall(r"'sha256-[A-Za-z0-9+/=]+'", html)) == 6  # two styles and four scripts
     assert not re.search(r"https?://", html.replace('http-equiv="Content-Security-Policy"', ""))
     assert not re.search(
         r"""(src|href)\s*=\s*["']?(?!#|data:)[a-z]""", html.split('id="evalkit-data"')[0], re.I
     )
     assert "<script>window.__pwned" not in html  # the untrusted text never appears as markup
+    shown = html[html.index('<section id="overview">') : html.index('id="evalkit-data"')]
+    text = re.sub(r"<[^>]+>", " ", shown)  # what a person reads (costs of $0.00001 included)
+    assert "$0.0000" in text and not SCIENTIFIC.search(text), SCIENTIFIC.findall(text)
 
 
 def test_rebuilding_gives_the_same_report(run_dirs: dict[str, Path], cli) -> None:
@@ -93,6 +100,7 @@ def test_rebuilding_gives_the_same_report(run_dirs: dict[str, Path], cli) -> Non
 
 
 def browser() -> Any:
+    """Playwright's sync API, or a skip (a failure on CI) when it or chromium is missing."""
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
@@ -101,12 +109,11 @@ def browser() -> Any:
     return playwright
 
 
-def test_report_in_a_real_browser(run_dirs: dict[str, Path], tmp_path: Path) -> None:
-    sync_api = browser()
-    report = run_dirs["b"] / "report.html"
-    errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        chrome = p.chromium.launch(
+@pytest.fixture(scope="module")
+def chrome() -> Iterator[Any]:
+    playwright = browser()
+    with playwright.sync_playwright() as p:
+        launched = p.chromium.launch(
             executable_path=CHROMIUM,
             args=[
                 "--headless",
@@ -118,51 +125,191 @@ def test_report_in_a_real_browser(run_dirs: dict[str, Path], tmp_path: Path) -> 
                 "--disable-sync",
             ],
         )
-        page = chrome.new_page(viewport={"width": 1280, "height": 1600})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(report.as_uri())
-        page.wait_for_selector("body[data-ready='1']", timeout=10_000)
+        yield launched
+        launched.close()
 
-        # overview: the right verdict, in words and not by colour alone
-        assert "Regressed against the baseline" in page.inner_text("#banner")
-        assert "✗" in page.inner_text("#banner .icon")
-        assert "rep · good · exact" in page.inner_text("#banner")
-        assert page.locator("svg.chart").count() == 4  # exact, chrf, latency, cost vs quality
 
-        # regressions and pass→fail flips come first
-        first = page.locator("#case-table tbody tr.case").first.inner_text()
-        assert "pass → fail" in first or "regressed" in first
-        assert page.inner_text("#count") == f"{2 * N} of {2 * N} shown"
+class Opened:
+    """A page with the report loaded, collecting console errors and CSP violations."""
 
-        # filtering
-        page.select_option("#f-variant", "good")
-        page.select_option("#f-verdict", "flip")
-        assert page.inner_text("#count") == f"{len(FLIPS)} of {len(FLIPS)} shown"
-        page.select_option("#f-verdict", "")
-        page.fill("#f-text", "pwned")
-        assert page.inner_text("#count") == "1 of 1 shown"
+    def __init__(self, chrome: Any, report: Path, width: int, height: int = 1600):
+        self.errors: list[str] = []
+        self.page = chrome.new_page(viewport={"width": width, "height": height})
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(report.as_uri())
+        self.page.wait_for_selector("body[data-ready='1']", timeout=10_000)
 
-        # expanding the case with hostile markup: shown as text, nothing runs
-        page.click("#case-table tbody tr.case")
-        detail = page.inner_text("tr.detail")
-        assert "<script>window.__pwned = 1</script>" in detail and 'onerror="window.__pwned2 = 1"' in detail
-        assert page.evaluate("() => window.__pwned === undefined && window.__pwned2 === undefined")
-        assert page.locator("tr.detail img").count() == 0
+    def close(self) -> None:
+        self.page.close()
+        assert self.errors == [], self.errors  # no CSP violation, no script error
 
-        # a regressed case shows the word-level diff against the baseline, and the other variant
-        page.fill("#f-text", "")
-        page.select_option("#f-verdict", "flip")
-        page.click("#case-table tbody tr.case")
-        detail = page.inner_text("tr.detail")
-        assert "output vs baseline" in detail and "other variants on this case" in detail
-        assert page.locator("tr.detail .ins").count() >= 1 and page.locator("tr.detail .del").count() >= 1
 
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.select_option("#f-verdict", "")
-        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
-        page.emulate_media(color_scheme="dark")
-        page.screenshot(path=str(ARTIFACTS / "report-dark.png"))
-        chrome.close()
-    assert errors == [], errors  # no CSP violation, no script error
+def screenshot(page: Any, name: str, **kwargs: Any) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), **kwargs)
+
+
+def test_report_in_a_real_browser(run_dirs: dict[str, Path], chrome: Any) -> None:
+    report = run_dirs["b"] / "report.html"
+    opened = Opened(chrome, report, 1280)
+    page = opened.page
+
+    # overview: the right verdict, in words and not by colour alone
+    assert "Regressed against the baseline" in page.inner_text("#banner")
+    assert "✗" in page.inner_text("#banner .icon")
+    assert "rep · good · exact" in page.inner_text("#banner")
+    assert page.locator("figure.chart-fig").count() == 4  # exact, chrf, latency, cost vs quality
+    for section in ("#overview", "#charts", "#matrix", "#cases"):  # not the header's hashes
+        assert not SCIENTIFIC.search(page.inner_text(section)), section
+
+    # regressions and pass→fail flips come first
+    first = page.locator("#case-table tbody tr.case").first.inner_text()
+    assert "pass → fail" in first or "regressed" in first
+    assert page.inner_text("#count") == f"{2 * N} of {2 * N} shown"
+
+    # filtering
+    page.select_option("#f-variant", "good")
+    page.select_option("#f-verdict", "flip")
+    assert page.inner_text("#count") == f"{len(FLIPS)} of {len(FLIPS)} shown"
+    page.select_option("#f-verdict", "")
+    page.fill("#f-text", "pwned")
+    assert page.inner_text("#count") == "1 of 1 shown"
+
+    # expanding the case with hostile markup: shown as text, nothing runs
+    page.click("#case-table tbody tr.case")
+    detail = page.inner_text("tr.detail")
+    assert "<script>window.__pwned = 1</script>" in detail and 'onerror="window.__pwned2 = 1"' in detail
+    assert page.evaluate("() => window.__pwned === undefined && window.__pwned2 === undefined")
+    assert page.locator("tr.detail img").count() == 0
+
+    # a regressed case: the baseline's output and the candidate's, each labelled, and the word diff
+    page.fill("#f-text", "")
+    page.select_option("#f-verdict", "flip")
+    page.click("#case-table tbody tr.case")
+    panes = page.locator("tr.detail .versus .pane")
+    assert panes.count() == 3
+    baseline_run = run_dirs["a"].name
+    heads = [panes.nth(k).locator("h4").inner_text() for k in range(3)]
+    assert heads[0].startswith("baseline · good") and "run " in heads[0]
+    assert heads[1].startswith("candidate · good") and heads[2].startswith("word diff")
+    case_id = page.locator("#case-table tbody tr.case").first.locator("td").nth(3).inner_text()
+    n = int(case_id.removeprefix("c"))
+    assert panes.nth(0).locator("pre").inner_text() == f"answer {n}"  # the baseline, plainly
+    assert panes.nth(1).locator("pre").inner_text() == "I do not know"  # the candidate, plainly
+    assert panes.nth(2).locator(".ins").count() >= 1 and panes.nth(2).locator(".del").count() >= 1
+    assert "other variants on this case" in page.inner_text("tr.detail") and baseline_run
+
+    page.select_option("#f-verdict", "")
+    screenshot(page, "report.png", full_page=True)
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "report-dark.png")
+    page.emulate_media(media="print", color_scheme="light")
+    assert page.locator("#case-table").is_visible() and not page.locator(".controls").first.is_visible()
+    opened.close()
     shutil.copy(report, ARTIFACTS / "report.html")
+
+
+def test_output_matrix(run_dirs: dict[str, Path], chrome: Any) -> None:
+    """Run a: cases as rows, good and bad as columns; they disagree exactly on FLIPS."""
+    opened = Opened(chrome, run_dirs["a"] / "report.html", 1280)
+    page = opened.page
+    heads = page.locator("#matrix-table thead th").all_inner_texts()
+    assert [h.split()[0] for h in heads] == ["case", "good", "bad"]
+    assert page.inner_text("#m-count") == f"25 of {N} cases shown"  # a page at a time
+    page.click("#m-more")
+    assert page.inner_text("#m-count") == f"{N} of {N} cases shown"
+
+    page.select_option("#m-filter", "disagree")
+    assert page.inner_text("#m-count") == f"{len(FLIPS)} of {len(FLIPS)} cases shown"
+    rows = page.locator("#matrix-table tbody tr")
+    ids = {int(t.split()[0].removeprefix("c")) for t in rows.locator("th").all_inner_texts()}
+    assert ids == set(FLIPS)
+    row = rows.first
+    good, bad = row.locator("td.cell").nth(0), row.locator("td.cell").nth(1)
+    n = int(row.locator("th").inner_text().split()[0].removeprefix("c"))
+    assert good.locator("pre").inner_text() == f"answer {n}" and "✓ pass" in good.inner_text()
+    assert bad.locator("pre").inner_text() == "I do not know" and "✗ fail" in bad.inner_text()
+    assert "exact 0.000" in bad.inner_text() and "exact 1.000" in good.inner_text()
+    assert "differs" in (bad.get_attribute("class") or "") and bad.locator(".ins").count() >= 1
+
+    # sorted by the score delta (bad − good), most negative first: every flip leads, at -1.000
+    page.select_option("#m-filter", "")
+    page.select_option("#m-sort", "delta:exact")
+    assert page.inner_text("#m-count") == f"25 of {N} cases shown"
+    leading = rows.locator("th").all_inner_texts()[: len(FLIPS)]
+    assert all(f"Δ exact {signed(-1.0)}" in t for t in leading), leading
+    assert {int(t.split()[0].removeprefix("c")) for t in leading} == set(FLIPS)
+    page.select_option("#m-sort", "spread:chrf")
+    spreads = [float(t.split("spread ")[1]) for t in rows.locator("th").all_inner_texts() if "spread" in t]
+    assert spreads == sorted(spreads, reverse=True) and spreads[0] > 0
+
+    # hostile output in a cell: text, nothing runs
+    page.fill("#m-text", "pwned")
+    assert page.inner_text("#m-count") == "1 of 1 cases shown"
+    assert "<script>window.__pwned = 1</script>" in page.inner_text("#matrix-table tbody")
+    assert page.locator("#matrix-table img").count() == 0
+    assert page.evaluate("() => window.__pwned === undefined && window.__pwned2 === undefined")
+    page.fill("#m-text", "")
+    page.select_option("#m-filter", "disagree")
+    screenshot(page, "report-matrix.png", full_page=True)
+    opened.close()
+
+
+def test_matrix_beside_the_baseline(run_dirs: dict[str, Path], chrome: Any) -> None:
+    """Run b against its baseline: each variant's column beside the baseline's outputs."""
+    opened = Opened(chrome, run_dirs["b"] / "report.html", 1280)
+    page = opened.page
+    page.check("#m-baseline")
+    heads = [h.split("\n")[0].strip() for h in page.locator("#matrix-table thead th").all_inner_texts()]
+    assert [h.split(" ")[0] + (" b" if "baseline" in h else "") for h in heads] == [
+        "case",
+        "good b",
+        "good",
+        "bad b",
+        "bad",
+    ], heads
+    page.select_option("#m-filter", "disagree")  # 'good' now fails where its baseline passed
+    assert page.inner_text("#m-count") == f"{len(FLIPS)} of {len(FLIPS)} cases shown"
+    row = page.locator("#matrix-table tbody tr").first
+    n = int(row.locator("th").inner_text().split()[0].removeprefix("c"))
+    base, cand = row.locator("td.cell").nth(0), row.locator("td.cell").nth(1)
+    assert base.locator("pre").inner_text() == f"answer {n}" and "✓ pass" in base.inner_text()
+    assert cand.locator("pre").inner_text() == "I do not know" and "differs" in (
+        cand.get_attribute("class") or ""
+    )
+    opened.close()
+
+
+def test_numbers_in_the_browser_match_python(run_dirs: dict[str, Path], chrome: Any) -> None:
+    opened = Opened(chrome, run_dirs["a"] / "report.html", 800, 600)
+    values = [66_330.4, 4.68, 0.8126, 53.94, 12_345.6, 12.345, 0.5, 1.12e-5, -3.7e-7, 0.0, -0.00001, 1e9]
+    kinds = ["ms", "rate", "score", "cost", "count"]
+    browser = opened.page.evaluate(
+        "([vs, ks]) => ks.map((k) => vs.map((v) => [EvalkitNumbers.number(v, k), EvalkitNumbers.signed(v, k)]))",
+        [values, kinds],
+    )
+    python = [[[number(v, k), signed(v, k)] for v in values] for k in kinds]  # type: ignore[arg-type]
+    assert browser == python
+    opened.close()
+
+
+def test_narrow_screen_keeps_verdicts_in_view(run_dirs: dict[str, Path], chrome: Any) -> None:
+    """At 420 px the page does not scroll sideways, and every verdict is on screen."""
+    opened = Opened(chrome, run_dirs["b"] / "report.html", 420, 900)
+    page = opened.page
+    assert page.evaluate("document.documentElement.scrollWidth") <= 420
+    boxes = [page.locator("table.metrics td.verdict").nth(k).bounding_box() for k in range(4)]
+    assert all(b and b["x"] >= 0 and b["x"] + b["width"] <= 420 for b in boxes), boxes
+    assert "regressed" in page.locator("table.metrics td.verdict").first.inner_text()
+    verdict = page.locator("#case-table tbody tr.case td").first.bounding_box()
+    assert verdict and verdict["x"] + verdict["width"] <= 420
+    cells = page.locator("#matrix-table td.cell")  # the matrix stacks its variants
+    for k in range(2):
+        box = cells.nth(k).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 420, box
+    for figure in page.locator("figure.chart-fig").all():
+        box = figure.bounding_box()
+        assert box and box["x"] + box["width"] <= 420
+    screenshot(page, "report-420.png", full_page=True)
+    opened.close()

@@ -1,7 +1,7 @@
 "use strict";
 (function () {
   // Labelling without a server. Model-written text is only ever placed with textContent.
-  const data = JSON.parse(document.getElementById("evalkit-data").textContent);
+  const data = EvalkitData.data;  // parsed once, by common.js
   const S = data.strings;
   const str = (i) => (i === null || i === undefined ? null : S[i]);
   const run = (data.run && data.run.run_id) || "";
@@ -34,7 +34,7 @@
   const keyOf = (c) => JSON.stringify([c.suite, c.id, c.variant, c.r]);
   const automatic = (c) => Object.entries(c.sc)
     .filter(([n]) => n !== "human" && !n.endsWith("_human_agreement"))
-    .map(([n, s]) => n + " " + (s[1] === null ? (s[0] === null ? "–" : Number(s[0]).toPrecision(3)) : s[1] ? "✓" : "✗"))
+    .map(([n, s]) => n + " " + (s[1] === null ? (s[0] === null ? "–" : EvalkitNumbers.number(s[0], EvalkitNumbers.kindOf(n))) : s[1] ? "✓" : "✗"))
     .join(" · ");
 
   function update(c, field, value) {

@@ -1,9 +1,9 @@
 "use strict";
 (function () {
   // Everything model-written is untrusted: it is only ever placed with textContent.
-  const data = JSON.parse(document.getElementById("evalkit-data").textContent);
-  const S = data.strings;
-  const str = (i) => (i === null || i === undefined ? null : S[i]);
+  const { str, cases, baselines } = EvalkitData;
+  const { el, marked } = EvalkitDom;
+  const N = EvalkitNumbers;
   const PAGE = 200;
   const RANK = { flip: 0, error: 1, fail: 2, none: 3, pass: 4 };
   const LABEL = { flip: "✗ pass → fail", error: "⚠ error", fail: "✗ fail", pass: "✓ pass", none: "– n/a" };
@@ -11,15 +11,7 @@
   let sortKey = null;
   let sortDir = 1;
 
-  const el = (tag, text, cls) => {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  };
-  const fmt = (v) => (v === null || v === undefined ? "–" : Math.abs(v) >= 100 ? v.toFixed(0) : Number(v).toPrecision(3));
-
-  const cases = data.cases.map((c, i) => Object.assign({ idx: i, suite: str(c.s), variant: str(c.v), tags: c.t.map(str) }, c));
+  const score = (name, v) => N.number(v, N.kindOf(name));
   const byCase = new Map();
   for (const c of cases) {
     const key = c.suite + "\u0000" + c.id + "\u0000" + c.r;
@@ -82,8 +74,8 @@
       tr.appendChild(el("td", c.variant));
       tr.appendChild(el("td", c.id + (c.r ? " #" + c.r : "")));
       tr.appendChild(el("td", c.tags.join(", ")));
-      tr.appendChild(el("td", Object.entries(c.sc).map(([n, s]) => n + " " + fmt(s[0])).join(" · ")));
-      tr.appendChild(el("td", fmt(c.lat)));
+      tr.appendChild(el("td", Object.entries(c.sc).map(([n, s]) => n + " " + score(n, s[0])).join(" · ")));
+      tr.appendChild(el("td", N.number(c.lat, "ms")));
       tr.addEventListener("click", () => toggle(tr, c));
       tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") toggle(tr, c); });
       tbody.appendChild(tr);
@@ -92,29 +84,30 @@
     document.getElementById("more").hidden = rows.length <= shown;
   }
 
-  function words(text) { return text.match(/\s+|[^\s]+/g) || []; }
-  function wordDiff(a, b) {
-    // LCS over words; long texts fall back to showing both without marks
-    const x = words(a), y = words(b);
-    const frag = document.createDocumentFragment();
-    if (x.length * y.length > 4e6) { frag.appendChild(document.createTextNode(b)); return frag; }
-    const dp = Array.from({ length: x.length + 1 }, () => new Uint32Array(y.length + 1));
-    for (let i = x.length - 1; i >= 0; i--)
-      for (let j = y.length - 1; j >= 0; j--)
-        dp[i][j] = x[i] === y[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
-    let i = 0, j = 0;
-    while (i < x.length || j < y.length) {
-      if (i < x.length && j < y.length && x[i] === y[j]) { frag.appendChild(document.createTextNode(x[i])); i++; j++; }
-      else if (j < y.length && (i >= x.length || dp[i][j + 1] >= dp[i + 1][j])) { frag.appendChild(el("span", y[j], "ins")); j++; }
-      else { frag.appendChild(el("span", x[i], "del")); i++; }
-    }
-    return frag;
-  }
-
   function block(title, text) {
     const wrap = document.createDocumentFragment();
     wrap.appendChild(el("h4", title));
     wrap.appendChild(el("pre", text === null ? "–" : text, "text"));
+    return wrap;
+  }
+
+  // the baseline's output and this run's, each labelled, and the word diff between them
+  function versus(c, base, output) {
+    const b = baselines.get(c.suite + "\u0000" + c.variant) || {};
+    const wrap = el("div", null, "versus");
+    const pane = (title, cls, content) => {
+      const box = el("div", null, "pane " + cls);
+      box.appendChild(el("h4", title));
+      const pre = el("pre", null, "text");
+      if (typeof content === "string" || content === null) pre.textContent = content === null ? "–" : content;
+      else pre.appendChild(content);
+      box.appendChild(pre);
+      wrap.appendChild(box);
+    };
+    const baseName = "baseline" + (b.variant ? " · " + b.variant : "") + (b.run ? " (run " + b.run + ")" : "");
+    pane(baseName, "baseline", base);
+    pane("candidate · " + c.variant + " (this run)", "candidate", output === null ? str(c.e) : output);
+    pane("word diff (green added, red removed)", "wdiff", marked(base, output || "", true));
     return wrap;
   }
 
@@ -131,7 +124,7 @@
       for (const [id, doc, score, text] of c.rt) {
         const li = el("li");
         li.appendChild(el("code", str(id)));
-        li.appendChild(document.createTextNode(" · " + str(doc) + " · score " + fmt(score)));
+        li.appendChild(document.createTextNode(" · " + str(doc) + " · score " + N.number(score)));
         li.appendChild(el("pre", str(text), "text"));
         list.appendChild(li);
       }
@@ -140,15 +133,10 @@
     if (c.ref.length) td.appendChild(block("reference" + (c.ref.length > 1 ? "s" : ""), c.ref.map(str).join("\n— or —\n")));
     const output = str(c.o), base = str(c.b);
     if (c.e !== null) td.appendChild(block("error", str(c.e)));
-    td.appendChild(el("h4", base === null ? "output" : "output vs baseline (word diff: green added, red removed)"));
     if (base === null) {
-      td.appendChild(el("pre", output === null ? "–" : output, "text"));
+      td.appendChild(block("output", output));
     } else {
-      const side = el("div", null, "side");
-      const left = el("pre", null, "text"); left.appendChild(document.createTextNode(base));
-      const right = el("pre", null, "text"); right.appendChild(wordDiff(base, output || ""));
-      side.appendChild(left); side.appendChild(right);
-      td.appendChild(side);
+      td.appendChild(versus(c, base, output));
     }
     td.appendChild(el("h4", "scores"));
     const table = el("table");
@@ -158,14 +146,14 @@
     for (const [name, s] of Object.entries(c.sc)) {
       const r = el("tr");
       r.appendChild(el("td", name));
-      r.appendChild(el("td", fmt(s[0])));
+      r.appendChild(el("td", score(name, s[0])));
       r.appendChild(el("td", s[1] === null ? "–" : s[1] ? "✓ yes" : "✗ no"));
-      r.appendChild(el("td", c.bs && name in c.bs ? fmt(c.bs[name]) : "–"));
+      r.appendChild(el("td", c.bs && name in c.bs ? score(name, c.bs[name]) : "–"));
       r.appendChild(el("td", str(s[2]) || ""));
       table.appendChild(r);
     }
     td.appendChild(table);
-    td.appendChild(el("p", `latency ${fmt(c.lat)} ms · tokens ${c.tok[0] ?? "–"} in / ${c.tok[1] ?? "–"} out · cost ${c.cost === null ? "–" : "$" + c.cost.toFixed(6)}` +
+    td.appendChild(el("p", `latency ${N.number(c.lat, "ms")} ms · tokens ${N.number(c.tok[0], "count")} in / ${N.number(c.tok[1], "count")} out · cost ${N.number(c.cost, "cost")}` +
       (c.c ? " · from cache" : "") + (c.fb ? " · fallback from " + c.fb : "")));
     const others = (byCase.get(c.suite + "\u0000" + c.id + "\u0000" + c.r) || []).filter((o) => o !== c);
     if (others.length) {

@@ -1,0 +1,66 @@
+"""The terminal output through fixed-width consoles: tables fit, nothing is cut or written in
+scientific notation, quiet groups take one line, and the gate follows the summary's order."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+
+from evalkit.cli import render
+from tests.comparison import LONG_WARNING, VARIANTS, make_comparison
+
+SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
+
+
+def shown(monkeypatch: pytest.MonkeyPatch, width: int) -> str:
+    out = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    monkeypatch.setattr(render, "console", out)
+    monkeypatch.setattr(render, "err_console", out)
+    summary, diff, _ = make_comparison()
+    render.show_summary(summary, "reports/x", diff)
+    return out.export_text()
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_tables_fit_and_numbers_are_readable(monkeypatch: pytest.MonkeyPatch, width: int) -> None:
+    text = shown(monkeypatch, width)
+    lines = text.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= width
+    assert "…" not in text.replace("case-13 …", "")  # the one intended ellipsis: more cases follow
+    assert not SCIENTIFIC.search(text), [line for line in lines if SCIENTIFIC.search(line)]
+    # latency in tens of seconds: with thousands separators; costs in dollars
+    assert re.search(r"\d\d,\d{3} / \d\d,\d{3}", text) and "$0.0" in text
+    for variant in VARIANTS:  # variant names whole, never folded
+        assert variant in text
+    table_rows = [line for line in lines if line.startswith("│")]
+    assert any("✗ regressed" in row for row in table_rows)
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_quiet_groups_collapse_and_order_follows_the_summary(
+    monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    text = shown(monkeypatch, width)
+    quiet = [line for line in text.splitlines() if VARIANTS[0] in line and "vs baseline" in line]
+    assert len(quiet) == 1 and "unchanged" in quiet[0] and "4 metrics" in " ".join(text.split())
+    # the diff lists v3, v2, v1; the terminal shows them as the summary does: v1, v2, v3
+    positions = [text.index(f"capitals · {v}") for v in VARIANTS]
+    assert positions == sorted(positions)
+
+
+def test_wide_gate_table_keeps_every_column(monkeypatch: pytest.MonkeyPatch) -> None:
+    wide = shown(monkeypatch, 120)
+    narrow = shown(monkeypatch, 80)
+    assert "MDE" in wide and "baseline ┃" in wide
+    assert "MDE" not in narrow and "95% CI" in narrow  # dropped by priority, the interval kept
+
+
+def test_warnings_wrap_between_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = shown(monkeypatch, 120)
+    start = text.index("warning:")
+    words = text[start:].split()
+    for word in LONG_WARNING.split():
+        assert word in words, word  # no word broken across lines
