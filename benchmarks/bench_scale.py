@@ -29,7 +29,7 @@ def child(n: int, url: str, concurrency: int) -> None:
         config = write_config(root, url, concurrency)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         prepared = prepare(RunOptions(suites=[suite], config=config, out=root / "run", no_cache=True))
-        summary = execute(prepared)
+        summary = execute(prepared).summary
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         assert summary.results == n and summary.errors == 0, summary
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
