@@ -23,7 +23,7 @@ def main() -> None:
         suite = write_suite(root, n, scorers="[exact]")
         config = write_config(root, url, concurrency)
         prepared = prepare(RunOptions(suites=[suite], config=config, out=root / "run"))
-        summary, wall = timed(lambda: execute(prepared))
+        summary, wall = timed(lambda: execute(prepared).summary)
         assert summary.results == n and summary.errors == 0
         ideal = n * latency / concurrency
         print(f"requests {n}, latency {latency * 1000:.0f} ms, concurrency {concurrency}")

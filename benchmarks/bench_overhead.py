@@ -61,7 +61,7 @@ def main() -> None:
         raw_loop(url, cases[:200])  # warm both paths once
         _, raw_s = timed(lambda: raw_loop(url, cases))
         prepared, prep_s = timed(lambda: prepare(RunOptions(suites=[suite], config=config, out=root / "run")))
-        summary, exec_s = timed(lambda: execute(prepared))
+        summary, exec_s = timed(lambda: execute(prepared).summary)
         assert summary.results == n and summary.errors == 0, summary
         total = prep_s + exec_s
         print(f"cases                     {n}")

@@ -30,7 +30,7 @@ def one(n: int, rate: float, latency: float, adaptive: bool, hint: bool) -> tupl
             "run: {max_error_rate: 0.0}\ncache: {enabled: false}\n"
         )
         prepared = prepare(RunOptions(suites=[suite], config=config, out=root / "run"))
-        summary, wall = timed(lambda: execute(prepared))
+        summary, wall = timed(lambda: execute(prepared).summary)
         ok = n - summary.errors
         return len(server.requests) / n, (ok / wall) / rate, wall, summary.errors
 

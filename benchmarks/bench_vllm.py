@@ -88,9 +88,9 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             TransformersSettings(model_path=args.model, device=args.device, batch_size=args.hf_batch_size),
         )
         hf.load()
-        asyncio.run(hf.generate(warm, lambda r, c: None))
+        asyncio.run(drain(hf, warm))
         start = time.perf_counter()
-        done = asyncio.run(hf.generate(reqs, lambda r, c: None))
+        done = asyncio.run(drain(hf, reqs))
         return summarise(mode, done, time.perf_counter() - start)
     if mode == "vllm-server":
         return run_server(args, reqs)
@@ -100,13 +100,13 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
 
     provider = VLLMProvider("vllm", vllm_settings(args))
     provider.load()
-    asyncio.run(provider.generate(warm, lambda r, c: None))
+    asyncio.run(drain(provider, warm))
     llm = provider._llm
     from vllm import SamplingParams
 
     if mode == "vllm-evalkit":
         start = time.perf_counter()
-        done = asyncio.run(provider.generate(reqs, lambda r, c: None))
+        done = asyncio.run(drain(provider, reqs))
         return summarise(mode, done, time.perf_counter() - start)
     tok = llm.get_tokenizer()
     prompts = [{"prompt_token_ids": chat_prompt_ids(tok, r)} for r in reqs]
@@ -126,6 +126,13 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         tokens += len(out.outputs[0].token_ids)
     seconds = time.perf_counter() - start
     return {"mode": mode, "requests": sample, "output_tokens": tokens, "seconds": seconds}
+
+
+async def drain(provider: Any, batch: list[Any]) -> list[Any]:
+    """Every completion of the provider's channel (through the framework's exactly-once delivery)."""
+    from evalkit.providers.service import exactly_once
+
+    return [c async for _, c in exactly_once(provider, batch)]
 
 
 def summarise(mode: str, done: list[Any], seconds: float) -> dict[str, Any]:
@@ -164,20 +171,19 @@ def run_server(args: argparse.Namespace, reqs: list[Any]) -> dict[str, Any]:
                 if time.monotonic() > deadline:
                     raise SystemExit("vllm-server: no answer within 600 s") from None
                 time.sleep(1)
-        provider = OpenAICompatProvider(
-            "server", OpenAISettings(base_url=base, model="bench", timeout_s=600), concurrency=args.prompts
-        )
+        from evalkit.providers.service import ProviderSpec, build_providers
+
+        settings = OpenAISettings(base_url=base, model="bench", timeout_s=600)
+        spec = ProviderSpec("server", "openai", OpenAICompatProvider, settings, limit=args.prompts)
 
         async def go(batch: list[Any]) -> list[Any]:
+            provider = build_providers({"server": spec})["server"]
             try:
-                return await provider.generate(batch, lambda r, c: None)
+                return await drain(provider, batch)
             finally:
                 await provider.aclose()
 
         asyncio.run(go(requests(4, 8)))
-        provider = OpenAICompatProvider(
-            "server", OpenAISettings(base_url=base, model="bench", timeout_s=600), concurrency=args.prompts
-        )
         start = time.perf_counter()
         done = asyncio.run(go(reqs))
         return summarise("vllm-server", done, time.perf_counter() - start)

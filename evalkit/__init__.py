@@ -3,7 +3,8 @@
 The public facade: the core types and the decorators plugins use. Nothing heavy is imported.
 """
 
-from evalkit.providers.base import Provider
+from evalkit.providers.base import Provider, complete_each
+from evalkit.providers.limiter import AdaptiveLimiter
 from evalkit.registry import provider, scorer
 from evalkit.scorers.base import Scorer
 from evalkit.types import CaseResult, Completion, GenerationParams, Message, Request, Score, ScoreInput, Usage
@@ -19,6 +20,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AdaptiveLimiter",
     "CaseResult",
     "Completion",
     "GenerationParams",
@@ -29,6 +31,7 @@ __all__ = [
     "ScoreInput",
     "Scorer",
     "Usage",
+    "complete_each",
     "load_run",
     "provider",
     "scorer",

@@ -9,7 +9,7 @@ import hashlib
 import json
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,8 +19,8 @@ from evalkit.config import Pricing
 from evalkit.errors import RunDeadlineError
 from evalkit.judgecost import with_judges
 from evalkit.plan import Plan
-from evalkit.providers.base import OnCompletion
-from evalkit.providers.service import lookup_cache
+from evalkit.providers.base import Provider
+from evalkit.providers.service import Answer, ProviderService
 from evalkit.rundir import ResultWriter
 from evalkit.scoring import RunContext, score_batch, score_input
 from evalkit.types import (
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     pass
 
 
+QUEUE_SIZE = 1024  # answers waiting to be scored and written; generation waits beyond it
 RETRIEVAL_FAILURE = "retrieval failure: the retriever returned nothing for this case's query"
 
 
@@ -51,9 +52,6 @@ class NullObserver:
         pass
 
 
-QueueItem = tuple[Request, Completion, str, str | None]  # request, completion, provider used, fallback from
-
-
 class Runner:
     """Executes a plan: every provider concurrently, through the response cache, with
     fallbacks for failed requests; results are scored in batches and appended as they come."""
@@ -61,6 +59,7 @@ class Runner:
     def __init__(
         self,
         plan: Plan,
+        providers: Mapping[str, Provider[Any]],
         writer: ResultWriter,
         observer: RunObserver | None = None,
         *,
@@ -79,100 +78,48 @@ class Runner:
         self.cases = {(s.name, c.id): c for s in plan.suites for c in s.cases}
         self.variants = {v.name: v for v in plan.variants}
         self.timings: dict[str, float] = {}
-        self._started: set[str] = set()
-        self.context = RunContext(plan, cache, baseline.outputs_of(baseline_dir), started=self._started)
+        self.providers = providers  # instances: see providers.service.build_providers
+        self.service = ProviderService(providers, cache, status=self.observer.status)
+        outputs = baseline.outputs_of(baseline_dir)
+        self.context = RunContext(plan, cache, outputs, service=self.service)
 
     def pricing(self, request: Request, provider: str) -> Pricing | None:
-        return self.plan.loaded.pricing_for(provider, self.plan.providers[provider].model_name(request))
+        return self.plan.loaded.pricing_for(provider, self.providers[provider].model_name(request))
 
     async def run(self) -> None:
         started = time.perf_counter()
-        queue: asyncio.Queue[QueueItem | None] = asyncio.Queue()
-        fallbacks: list[asyncio.Task[None]] = []
+        queue: asyncio.Queue[Answer | None] = asyncio.Queue(maxsize=QUEUE_SIZE)  # bounded: backpressure
         consumer = asyncio.create_task(self._consume(queue))
         try:
             self.observer.status("evaluating")
-
-            def primary_done(provider_name: str) -> OnCompletion:
-                def on_completion(request: Request, completion: Completion) -> None:
-                    fallback = self.variants[request.variant].fallback
-                    if completion.error is not None and fallback is not None:
-                        retry = request.model_copy(update={"model": None})
-                        fallbacks.append(
-                            asyncio.create_task(
-                                self._generate(fallback, [retry], queue, fallback_from=provider_name)
-                            )
-                        )
-                    else:
-                        queue.put_nowait((request, completion, provider_name, None))
-
-                return on_completion
-
             provider_of = {v.name: v.provider for v in self.plan.variants}
             for request in self.plan.retrieval_failures(self.skip):
                 failure = Completion(error=RETRIEVAL_FAILURE)
-                queue.put_nowait((request, failure, provider_of[request.variant], None))
-            jobs = [
-                self._generate(name, reqs, queue, on_completion=primary_done(name))
-                for name, reqs in self.plan.requests_by_provider(self.skip).items()
-                if reqs
-            ]
+                await handoff(queue, Answer(request, failure, provider_of[request.variant]), consumer)
+            batches = self.plan.requests_by_provider(self.skip)
+            answers = self.service.answers(batches, lambda r: self.variants[r.variant].fallback)
             try:
-                async with asyncio.timeout(self.deadline_s):
-                    await asyncio.gather(*jobs)
-                    while fallbacks:
-                        await fallbacks.pop()
+                async with asyncio.timeout(self.deadline_s), contextlib.aclosing(answers):
+                    async for answer in answers:
+                        await handoff(queue, answer, consumer)
             except TimeoutError:
-                for task in fallbacks:
-                    task.cancel()
                 raise RunDeadlineError(
                     f"the run deadline of {self.deadline_s:g}s passed: unfinished cases were abandoned "
                     "(resume with --resume RUN_DIR)"
                 ) from None
             finally:
-                queue.put_nowait(None)
+                if not consumer.done():
+                    await handoff(queue, None, consumer)
                 await consumer
         finally:
-            for provider in self.plan.providers.values():
-                with contextlib.suppress(Exception):  # closing must not mask the real outcome
-                    await provider.aclose()
+            await self.service.aclose()
             self.timings["execute_s"] = time.perf_counter() - started
 
-    async def _generate(
-        self,
-        provider_name: str,
-        requests: Sequence[Request],
-        queue: asyncio.Queue[QueueItem | None],
-        *,
-        on_completion: OnCompletion | None = None,
-        fallback_from: str | None = None,
-    ) -> None:
-        """Serve what the cache holds, generate the rest, and store good answers."""
-        provider = self.plan.providers[provider_name]
-
-        def deliver(request: Request, completion: Completion) -> None:
-            if on_completion is not None:
-                on_completion(request, completion)
-            else:
-                queue.put_nowait((request, completion, provider_name, fallback_from))
-
-        if provider_name not in self._started:
-            self.observer.status(f"preparing {provider_name}")  # e.g. a first, one-time model conversion
-        misses = lookup_cache(provider, requests, self.cache, deliver)
-        self.observer.status("evaluating")
-        if misses.requests:
-            if provider_name not in self._started:  # load weights only when something needs them
-                self._started.add(provider_name)
-                self.observer.status(f"starting {provider_name}")
-                await provider.start()
-                self.observer.status("evaluating")
-            await misses.generate(provider_name, deliver)
-
-    async def _consume(self, queue: asyncio.Queue[QueueItem | None]) -> None:
+    async def _consume(self, queue: asyncio.Queue[Answer | None]) -> None:
         done = False
         while not done:
             item = await queue.get()
-            batch: list[QueueItem] = []
+            batch: list[Answer] = []
             if item is None:
                 done = True
             else:
@@ -189,8 +136,8 @@ class Runner:
             if batch:
                 await self._score_and_write(batch)
 
-    async def _score_and_write(self, batch: list[QueueItem]) -> None:
-        by_suite: dict[str, list[QueueItem]] = defaultdict(list)
+    async def _score_and_write(self, batch: list[Answer]) -> None:
+        by_suite: dict[str, list[Answer]] = defaultdict(list)
         for item in batch:
             by_suite[item[0].suite].append(item)
         for suite_name, items in by_suite.items():
@@ -234,7 +181,7 @@ class Runner:
             variant=request.variant,
             repeat=request.repeat,
             provider=provider,
-            model=self.plan.providers[provider].model_name(request),
+            model=self.providers[provider].model_name(request),
             tags=list(case.tags),
             input_hash=input_hash(request, case.references),
             messages=list(request.messages),
@@ -258,6 +205,22 @@ class Runner:
                 for name, s in scores.items()
             },
         )
+
+
+async def handoff(
+    queue: asyncio.Queue[Answer | None], item: Answer | None, consumer: asyncio.Task[None]
+) -> None:
+    """Queue an answer for scoring and writing; when the queue is full, wait for room (the
+    backpressure that bounds memory), unless the consumer stopped (its error is raised)."""
+    if not queue.full():
+        queue.put_nowait(item)
+        return
+    putter = asyncio.ensure_future(queue.put(item))
+    await asyncio.wait({putter, consumer}, return_when=asyncio.FIRST_COMPLETED)
+    if not putter.done():
+        putter.cancel()
+        consumer.result()  # raises what stopped the consumer
+        raise RuntimeError("results are no longer being written")
 
 
 def input_hash(request: Request, references: Sequence[str]) -> str:

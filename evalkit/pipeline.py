@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from evalkit import baseline, provenance
 from evalkit.aggregate import Summary
@@ -20,6 +21,8 @@ from evalkit.errors import EvalkitError, UserInputError
 from evalkit.execute import Runner, RunObserver
 from evalkit.gate import DiffReport
 from evalkit.plan import Plan, build_plan, build_scoring_plan
+from evalkit.providers.base import Provider
+from evalkit.providers.service import ProviderService, build_providers
 from evalkit.resume import check_arguments, config_digest, what_changed
 from evalkit.retrieve import retrieve
 from evalkit.rundir import (
@@ -66,6 +69,7 @@ class Prepared:
     skip: set[str] = field(default_factory=set)
     baseline_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    providers: dict[str, Provider[Any]] = field(default_factory=dict)  # checked, bound instances
 
     @property
     def run_id(self) -> str:
@@ -139,6 +143,7 @@ def prepare(options: RunOptions) -> Prepared:
     loaded = load_config(options.config)
     suites = load_suites(suite_paths(options.suites, loaded))
     plan = build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
+    providers = build_providers(plan.providers)  # credentials, imports: checked before any side effect
     baseline_dir = resolve_baseline_dir(options, loaded)
     _check_baselines(plan, baseline_dir)
     retrieve(plan)  # a bad corpus is bad input too: found before the run directory exists
@@ -167,7 +172,7 @@ def prepare(options: RunOptions) -> Prepared:
     except BaseException:
         lock.release()
         raise
-    prepared = Prepared(plan, info, run_dir, lock, baseline_dir=baseline_dir)
+    prepared = Prepared(plan, info, run_dir, lock, baseline_dir=baseline_dir, providers=providers)
     prepared.timings["prepare_s"] = time.perf_counter() - t0
     return prepared
 
@@ -228,6 +233,7 @@ def _resume_locked(options: RunOptions, run_dir: Path, info: RunInfo, lock: RunD
     loaded = load_config(Path(stored.config) if stored.config else None)
     suites = load_suites([Path(p) for p in stored.suites])
     plan = build_plan(loaded, suites, stored.variants, stored.repeats, stored.concurrency)
+    providers = build_providers(plan.providers)
     digest = config_digest(plan)
     changed = what_changed(info, plan, digest)
     if changed is not None:
@@ -244,7 +250,8 @@ def _resume_locked(options: RunOptions, run_dir: Path, info: RunInfo, lock: RunD
         rewrite_results(run_dir / RESULTS, results)  # those cases are generated again
     retrieve(plan)
     info = info.model_copy(update={"options": stored, "resumed_with_done": len(results)})
-    prepared = Prepared(plan, info, run_dir, lock, skip={r.key for r in results}, baseline_dir=baseline_dir)
+    skip = {r.key for r in results}
+    prepared = Prepared(plan, info, run_dir, lock, skip, baseline_dir, providers=providers)
     prepared.timings["prepare_s"] = time.perf_counter() - t0
     return prepared
 
@@ -267,6 +274,7 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutco
     cache = open_cache(plan, prepared.info.options.no_cache)
     runner = Runner(
         plan,
+        prepared.providers,
         writer,
         observer,
         cache=cache,
@@ -304,7 +312,9 @@ def _conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | No
             t0 = time.perf_counter()
             conclusion = conclude(_conclude_input(prepared, plan, interrupted, aborted))
             prepared.timings["conclude_s"] = time.perf_counter() - t0
-            info = provenance.finished(prepared.info, plan, conclusion.summary, prepared.timings, received)
+            info = provenance.finished(
+                prepared.info, plan, conclusion.summary, prepared.timings, received, prepared.providers
+            )
             write_json(prepared.run_dir / RUN_INFO, info)
             from evalkit.report import html
 
@@ -347,8 +357,7 @@ async def _rescore_file(plan: Plan, run_dir: Path, ctx: RunContext, *, deferred:
         rescored = await rescore(plan, results, ctx, deferred=deferred)
         rewrite_results(run_dir / RESULTS, rescored)
     finally:
-        for provider in plan.providers.values():
-            await provider.aclose()
+        await ctx.service.aclose()
 
 
 def score_run(run_dir: Path, *, no_cache: bool = False) -> RunOutcome:
@@ -362,6 +371,7 @@ def score_run(run_dir: Path, *, no_cache: bool = False) -> RunOutcome:
         config = Config.model_validate(info.config) if info.config else Config()
         loaded = LoadedConfig(config=config, path=None, base_dir=Path(info.config_dir or run_dir))
         plan = build_scoring_plan(loaded, suites, info.options.variants)
+        providers = build_providers(plan.providers)  # only those judges call
         baseline_dir = Path(info.options.baseline) if info.options.baseline else None
         warnings: list[str] = []
         if baseline_dir is not None and not baseline.has_baselines(baseline_dir):
@@ -371,11 +381,9 @@ def score_run(run_dir: Path, *, no_cache: bool = False) -> RunOutcome:
             baseline_dir = None
         cache = open_cache(plan, no_cache)
         try:
-            asyncio.run(
-                _rescore_file(
-                    plan, run_dir, RunContext(plan, cache, baseline.outputs_of(baseline_dir)), deferred=None
-                )
-            )
+            outputs = baseline.outputs_of(baseline_dir)
+            ctx = RunContext(plan, cache, outputs, service=ProviderService(providers, cache))
+            asyncio.run(_rescore_file(plan, run_dir, ctx, deferred=None))
         finally:
             if cache is not None:
                 cache.close()

@@ -4,7 +4,7 @@ request, before any model call. Raises UserInputError; calls no model."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from evalkit import registry
 from evalkit.config import LoadedConfig, Variant
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.providers.base import Provider
+from evalkit.providers.service import ProviderSpec
 from evalkit.rag.context import RAG_PLACEHOLDER
 from evalkit.scorers.base import Scorer, build_scorer
 from evalkit.suite import Suite
@@ -29,7 +30,7 @@ class Plan:
     loaded: LoadedConfig
     suites: list[Suite]
     variants: list[Variant]
-    providers: dict[str, Provider]
+    providers: dict[str, ProviderSpec]  # validated settings and limits; instances: execute stage
     scorers: dict[str, list[Scorer]]
     requests: list[Request]
     repeats: dict[str, int] = field(default_factory=dict)
@@ -78,7 +79,7 @@ def build_plan(
 
     scorers = {s.name: _build_scorers(s) for s in suites}
     judges = _judge_providers(loaded, suites, scorers)
-    providers = _build_providers(loaded, variants, concurrency, extra=judges)
+    providers, notes = _provider_specs(loaded, variants, concurrency, extra=judges)
     prompts = {v.name: loaded.resolve(v.prompt).read_text(encoding="utf-8") for v in variants if v.prompt}
     requests: list[Request] = []
     repeat_counts: dict[str, int] = {}
@@ -87,9 +88,8 @@ def build_plan(
         repeat_counts[suite.name] = n_repeats
         for variant in variants:
             requests.extend(_requests_for(suite, variant, prompts.get(variant.name), n_repeats))
-    for provider in providers.values():
-        provider.check()
     plan = Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts, prompts=prompts)
+    plan.warnings.extend(notes)
     plan.warnings.extend(_empty_prompt_warnings(requests))
     return plan
 
@@ -101,9 +101,7 @@ def build_scoring_plan(loaded: LoadedConfig, suites: Sequence[Suite], variant_na
     variants = [config.variants[n] for n in variant_names if n in config.variants]
     scorers = {s.name: _build_scorers(s) for s in suites}
     judges = _judge_providers(loaded, suites, scorers)
-    providers = _build_providers(loaded, [], None, extra=judges)
-    for provider in providers.values():
-        provider.check()
+    providers, _ = _provider_specs(loaded, [], None, extra=judges)
     return Plan(loaded, list(suites), variants, providers, scorers, [], {s.name: s.repeats for s in suites})
 
 
@@ -165,16 +163,33 @@ def _empty_prompt_warnings(requests: Sequence[Request]) -> list[str]:
     return [f"{len(empty)} prompt(s) render to an empty user message: {shown}"]
 
 
-def _build_providers(
+def concurrency_limit(
+    loaded: LoadedConfig, name: str, cls: type[Provider[Any]], concurrency: int | None, notes: list[str]
+) -> int | None:
+    """A provider's in-flight limit: its own `concurrency:`, else --concurrency, else
+    `run.concurrency`. A provider's own limit (a judge's rate limit, say) is never overridden.
+    Engines that batch take none, and the user is told when one was asked for them."""
+    pconf = loaded.config.providers[name]
+    if not cls.batches:
+        return pconf.concurrency or concurrency or loaded.config.run.concurrency
+    asked = [f"concurrency: {pconf.concurrency}"] if pconf.concurrency is not None else []
+    asked += [f"--concurrency {concurrency}"] if concurrency is not None else []
+    if asked:
+        notes.append(
+            f"provider '{name}' ({pconf.type}) batches on its own: {' and '.join(asked)} does not apply to it"
+        )
+    return None
+
+
+def _provider_specs(
     loaded: LoadedConfig, variants: Sequence[Variant], concurrency: int | None, extra: Sequence[str] = ()
-) -> dict[str, Provider]:
+) -> tuple[dict[str, ProviderSpec], list[str]]:
+    """Validate the settings of every provider the run uses into typed specs (no instances)."""
     config = loaded.config
-    built: dict[str, Provider] = {}
+    specs: dict[str, ProviderSpec] = {}
+    notes: list[str] = []
     names = [v.provider for v in variants] + [v.fallback for v in variants if v.fallback is not None]
-    names += list(extra)
-    for name in names:
-        if name in built:
-            continue
+    for name in dict.fromkeys([*names, *extra]):
         pconf = config.providers[name]
         cls = registry.providers.get(pconf.type)
         where = f"providers.{name}"
@@ -190,24 +205,23 @@ def _build_providers(
                 allowed = [*cls.settings_model.model_fields, "pricing", "concurrency", "type"]
                 msg = f"unknown key '{key}'{did_you_mean(key, allowed)}"
             raise UserInputError(f"{where}: {key}: {msg}", path=loaded.path) from None
-        limit = concurrency or pconf.concurrency or config.run.concurrency
-        built[name] = cls(name, settings, concurrency=limit)
+        limit = concurrency_limit(loaded, name, cls, concurrency, notes)
+        specs[name] = ProviderSpec(name, pconf.type, cls, settings, limit)
     for variant in variants:
-        provider = built[variant.provider]
-        if variant.model is not None and "model" not in type(provider).settings_model.model_fields:
+        spec = specs[variant.provider]
+        takes_model = "model" in spec.cls.settings_model.model_fields
+        if variant.model is not None and not takes_model:
             raise UserInputError(
                 f"variants.{variant.name}.model: provider '{variant.provider}' "
-                f"({config.providers[variant.provider].type}) takes no model name; "
-                "configure the model on a provider of its own",
+                f"({spec.kind}) takes no model name; configure the model on a provider of its own",
                 path=loaded.path,
             )
-        takes_model = "model" in type(provider).settings_model.model_fields
-        if variant.model is None and takes_model and getattr(provider.settings, "model", None) is None:
+        if variant.model is None and takes_model and getattr(spec.settings, "model", None) is None:
             raise UserInputError(
                 f"variants.{variant.name}: no model set on the variant or on provider '{variant.provider}'",
                 path=loaded.path,
             )
-    return built
+    return specs, notes
 
 
 def _build_scorers(suite: Suite) -> list[Scorer]:
@@ -264,12 +278,16 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
     return built
 
 
-def describe_plan(plan: Plan) -> dict[str, Any]:
+def describe_plan(plan: Plan, providers: Mapping[str, Provider[Any]] | None = None) -> dict[str, Any]:
     """What the plan made of the config, for run.json: providers described from allow-listed
-    fields (never raw settings), variants, the number of requests and the retrievers."""
+    fields (never raw settings), variants, the number of requests and the retrievers. Providers
+    describe themselves: the run's live instances when given (engine statistics included), else
+    fresh, unstarted ones."""
+    if providers is None:
+        providers = {name: spec.cls(name, spec.settings) for name, spec in plan.providers.items()}
     return {
         "config_path": str(plan.loaded.path) if plan.loaded.path else None,
-        "providers": {name: p.describe() for name, p in plan.providers.items()},
+        "providers": {name: p.describe() for name, p in providers.items()},
         "variants": {v.name: v.model_dump(mode="json") for v in plan.variants},
         "requests": len(plan.requests),
         "rag": plan.rag,

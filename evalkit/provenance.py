@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from evalkit import secrets
 from evalkit.aggregate import Summary
 from evalkit.plan import Plan, describe_plan
+from evalkit.providers.base import Provider
 from evalkit.runinfo import RunInfo, StoredOptions
 from evalkit.snapshot import suite_record
 
@@ -70,7 +72,12 @@ def new_run_info(run_id: str, plan: Plan, options: StoredOptions, digest: str) -
 
 
 def finished(
-    info: RunInfo, plan: Plan, summary: Summary, timings: dict[str, float], signals: list[int]
+    info: RunInfo,
+    plan: Plan,
+    summary: Summary,
+    timings: dict[str, float],
+    signals: list[int],
+    providers: Mapping[str, Provider[Any]] | None = None,
 ) -> RunInfo:
     import signal
 
@@ -79,7 +86,7 @@ def finished(
         update={
             "finished_at": datetime.now(UTC).isoformat(),
             "status": summary.status,
-            "plan": describe_plan(plan),  # again at the end: e.g. the vLLM engine's submissions
+            "plan": describe_plan(plan, providers),  # again at the end: e.g. the vLLM engine's submissions
             "timings_s": {k: round(v, 3) for k, v in timings.items()},
             "interruptions": [*info.interruptions, *(f"{n} while concluding" for n in names)],
         }

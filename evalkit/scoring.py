@@ -11,7 +11,7 @@ from evalkit.cache import ResponseCache
 from evalkit.errors import EvalkitError
 from evalkit.judgecost import JudgeLedger, with_judges
 from evalkit.plan import Plan
-from evalkit.providers.service import lookup_cache
+from evalkit.providers.service import ProviderService, build_providers
 from evalkit.scorers.base import Scorer, ScoringContext, unmeasured
 from evalkit.suite import Case
 from evalkit.types import (
@@ -114,35 +114,28 @@ class RunContext:
         plan: Plan,
         cache: ResponseCache | None,
         baseline_outputs: BaselineOutputs | None = None,
-        started: set[str] | None = None,
+        service: ProviderService | None = None,
     ):
         self.plan = plan
         self.cache = cache
         self.baseline_outputs = baseline_outputs
         self.outputs: dict[tuple[str, str, str, int], str] = {}
         self._baselines: dict[tuple[str, str], dict[tuple[str, int], str]] = {}
-        self._started = started if started is not None else set()  # providers already started
+        if service is None:  # judges get instances of their own
+            service = ProviderService(build_providers(plan.providers), cache)
+        self.service = service  # shared with the execute stage: providers start once
+        providers = service.providers
         self.ledger = JudgeLedger(
-            lambda name, r: plan.loaded.pricing_for(name, plan.providers[name].model_name(r)),
-            lambda name, r: plan.providers[name].model_name(r),
+            lambda name, r: plan.loaded.pricing_for(name, providers[name].model_name(r)),
+            lambda name, r: providers[name].model_name(r),
         )
 
     async def complete(self, provider: str, requests: Sequence[Request]) -> list[Completion]:
-        backend = self.plan.providers[provider]
-        got: dict[str, Completion] = {}
-
-        def keep(request: Request, completion: Completion) -> None:
-            got[request.key] = completion
-
-        misses = lookup_cache(backend, requests, self.cache, keep, "judge")
-        if misses.requests:
-            if provider not in self._started:
-                self._started.add(provider)
-                await backend.start()
-            await misses.generate(provider, keep)
-        for request in requests:
-            self.ledger.record(provider, request, got[request.key])
-        return [got[r.key] for r in requests]
+        """Judge calls: through the framework's cache (`judge` namespace), limiter and delivery."""
+        completions = await self.service.complete(provider, requests, "judge")
+        for request, completion in zip(requests, completions, strict=True):
+            self.ledger.record(provider, request, completion)
+        return completions
 
     def other_output(self, item: ScoreInput, against: str) -> str | None:
         if against == "baseline":

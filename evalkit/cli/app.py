@@ -77,7 +77,11 @@ def run(
     ] = None,
     repeats: Annotated[int | None, typer.Option(min=1, help="Run each case N times.")] = None,
     concurrency: Annotated[
-        int | None, typer.Option(min=1, help="In-flight requests per provider (default 16).")
+        int | None,
+        typer.Option(
+            min=1,
+            help="In-flight requests per connection, for providers without a concurrency: of their own.",
+        ),
     ] = None,
     resume: Annotated[
         Path | None, typer.Option("--resume", help="Finish an interrupted run in RUN_DIR (same config).")
@@ -337,11 +341,13 @@ def validate(
     from evalkit.config import load_config
     from evalkit.pipeline import load_suites, suite_paths
     from evalkit.plan import build_plan
+    from evalkit.providers.service import build_providers
 
     with user_errors():
         loaded = load_config(config)
         loaded_suites = load_suites(suite_paths(suites or [], loaded))
         plan = build_plan(loaded, loaded_suites, variant or [])
+        build_providers(plan.providers)  # credentials, imports and model folders are checked too
     cases = sum(len(s.cases) for s in plan.suites)
     console.print(
         f"[green]ok[/]: {len(plan.suites)} suite(s), {cases} case(s), {len(plan.variants)} variant(s), "

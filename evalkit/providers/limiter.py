@@ -7,12 +7,16 @@ success adds 1/limit, so the limit grows by about one per round of `limit` compl
 
 A 429 also pauses new requests for a moment (the server's Retry-After, else `cooldown_s`):
 requests already queued would otherwise fire straight into an empty token bucket.
+
+Admission is O(1): waiters queue in FIFO order and a freed slot is handed to exactly one of
+them (never a wake-up of every waiter, which made large runs quadratic).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from dataclasses import dataclass
 
 
@@ -32,26 +36,52 @@ class AdaptiveLimiter:
         self.in_flight = 0
         self.epoch = 0
         self.decreases = 0
-        self._cond: asyncio.Condition | None = None
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _condition(self) -> asyncio.Condition:
+    def _bind(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
-        if self._cond is None or self._loop is not loop:  # a later asyncio.run gets a fresh one
-            self._cond, self._loop, self.in_flight = asyncio.Condition(), loop, 0
-        return self._cond
+        if self._loop is not loop:  # a later asyncio.run starts afresh
+            self._loop, self.in_flight, self._waiters = loop, 0, deque()
+        return loop
+
+    def _capacity(self) -> int:
+        return max(self.minimum, int(self.limit))
+
+    def _wake(self) -> None:
+        """Hand free slots to the longest waiters, one slot to one waiter."""
+        while self._waiters and self.in_flight < self._capacity():
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
 
     async def acquire(self) -> Ticket:
-        cond = self._condition()
-        while True:
-            pause = self.resume_at - time.monotonic()
-            if pause > 0:
+        loop = self._bind()
+        if self.in_flight < self._capacity() and not self._waiters:
+            self.in_flight += 1
+        else:
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter  # resolved with the slot already counted as ours
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._give_back()  # the slot came as we were cancelled: pass it on
+                else:
+                    waiter.cancel()
+                raise
+        try:
+            while (pause := self.resume_at - time.monotonic()) > 0:  # a 429 paused sending
                 await asyncio.sleep(pause)
-            async with cond:
-                await cond.wait_for(lambda: self.in_flight < max(self.minimum, int(self.limit)))
-                if self.resume_at <= time.monotonic():
-                    self.in_flight += 1
-                    return Ticket(self.epoch)
+        except BaseException:
+            self._give_back()
+            raise
+        return Ticket(self.epoch)
+
+    def _give_back(self) -> None:
+        self.in_flight -= 1
+        self._wake()
 
     async def release(
         self,
@@ -61,17 +91,16 @@ class AdaptiveLimiter:
         ok: bool = False,
         retry_after: float | None = None,
     ) -> None:
-        cond = self._condition()
-        async with cond:
-            self.in_flight -= 1
-            if self.adaptive and rate_limited:
-                pause = retry_after if retry_after is not None else self.cooldown_s
-                self.resume_at = max(self.resume_at, time.monotonic() + pause)
-            if self.adaptive:
-                if rate_limited and ticket.epoch == self.epoch:
-                    self.limit = max(float(self.minimum), self.limit / 2)
-                    self.epoch += 1
-                    self.decreases += 1
-                elif ok:
-                    self.limit = min(float(self.maximum), self.limit + 1.0 / self.limit)
-            cond.notify_all()
+        self._bind()
+        self.in_flight -= 1
+        if self.adaptive and rate_limited:
+            pause = retry_after if retry_after is not None else self.cooldown_s
+            self.resume_at = max(self.resume_at, time.monotonic() + pause)
+        if self.adaptive:
+            if rate_limited and ticket.epoch == self.epoch:
+                self.limit = max(float(self.minimum), self.limit / 2)
+                self.epoch += 1
+                self.decreases += 1
+            elif ok:
+                self.limit = min(float(self.maximum), self.limit + 1.0 / self.limit)
+        self._wake()

@@ -7,7 +7,6 @@ import email.utils
 import json
 import random
 import time
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -17,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit import secrets
 from evalkit.config import env_secret
 from evalkit.errors import AuthenticationError, UserInputError
-from evalkit.providers.base import OnCompletion, Provider
-from evalkit.providers.limiter import AdaptiveLimiter
+from evalkit.providers.base import Provider
 from evalkit.types import Completion, Request, Usage
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -82,8 +80,9 @@ def _error_detail(raw: bytes) -> str:
     return secrets.scrub(" ".join(str(text).split())[:200])
 
 
-class OpenAICompatProvider(Provider):
-    """Any OpenAI-compatible /v1/chat/completions server, with bounded concurrency and retries."""
+class OpenAICompatProvider(Provider[OpenAISettings]):
+    """Any OpenAI-compatible /v1/chat/completions server, with retries; the framework bounds its
+    concurrency per endpoint (this connection's AIMD limiter is taken once per attempt)."""
 
     settings_model = OpenAISettings
     operational_settings = frozenset(
@@ -99,17 +98,23 @@ class OpenAICompatProvider(Provider):
         }
     )
 
-    def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):
-        super().__init__(name, settings, concurrency=concurrency)
-        assert isinstance(settings, OpenAISettings)
-        self.cfg: OpenAISettings = settings
+    def __init__(self, name: str, settings: OpenAISettings):
+        super().__init__(name, settings)
+        self.cfg = settings  # the same typed settings, under the name this module uses
         self._api_key: str | None = None
         self._secret_headers: dict[str, str] = {}
         self._auth_failure: AuthenticationError | None = None  # once refused, send nothing more
         self._session: aiohttp.ClientSession | None = None
-        self.limiter = AdaptiveLimiter(
-            concurrency, adaptive=self.cfg.adaptive_concurrency, cooldown_s=max(self.cfg.backoff_base_s, 0.05)
-        )
+
+    def connection_key(self) -> str:
+        """One endpoint, one limit: entries differing only in model or headers share it."""
+        return f"openai:{secrets.redact_url(endpoint(self.cfg.base_url, 'chat/completions'))}"
+
+    def limiter_options(self) -> dict[str, Any]:
+        return {
+            "adaptive": self.settings.adaptive_concurrency,
+            "cooldown_s": max(self.settings.backoff_base_s, 0.05),
+        }
 
     def check(self) -> None:
         var = self.cfg.api_key_env
@@ -148,7 +153,8 @@ class OpenAICompatProvider(Provider):
             headers = {**self.cfg.headers, **self._secret_headers}
             if self._api_key:
                 headers["Authorization"] = f"Bearer {self._api_key}"
-            connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=self.concurrency)
+            limit = self.limiter.maximum
+            connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers=headers,
@@ -157,22 +163,8 @@ class OpenAICompatProvider(Provider):
             )
         return self._session
 
-    async def generate(self, requests: Sequence[Request], on_completion: OnCompletion) -> list[Completion]:
-        session = self._session_for_loop()
-        results: list[Completion | None] = [None] * len(requests)
-
-        async def one(index: int, request: Request) -> None:
-            completion = await self._complete(session, request)
-            results[index] = completion
-            on_completion(request, completion)
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                for i, r in enumerate(requests):
-                    group.create_task(one(i, r))
-        except BaseExceptionGroup as group_error:
-            raise group_error.exceptions[0] from None
-        return [r for r in results if r is not None]
+    async def complete(self, request: Request) -> Completion:
+        return await self._complete(self._session_for_loop(), request)
 
     def _body(self, request: Request) -> dict[str, Any]:
         p = request.params

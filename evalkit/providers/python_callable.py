@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from evalkit.providers.base import OnCompletion, Provider
+from evalkit.providers.base import Provider
 from evalkit.registry import import_object
 from evalkit.types import Completion, Request, Usage
 
@@ -22,7 +22,7 @@ class PythonSettings(BaseModel):
     options: dict[str, Any] = {}  # passed to the function as keyword `options`
 
 
-class PythonCallableProvider(Provider):
+class PythonCallableProvider(Provider[PythonSettings]):
     """Calls the function once per request (threads for sync functions), bounded by concurrency.
 
     The function gets `messages` (list of {role, content}), `params` (dict) and `options`;
@@ -32,30 +32,24 @@ class PythonCallableProvider(Provider):
 
     settings_model = PythonSettings
 
-    def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):
-        super().__init__(name, settings, concurrency=concurrency)
-        assert isinstance(settings, PythonSettings)
-        self.cfg: PythonSettings = settings
+    def __init__(self, name: str, settings: PythonSettings):
+        super().__init__(name, settings)
         self._fn: Callable[..., Any] | None = None
 
     def check(self) -> None:
-        self._fn = import_object(self.cfg.callable, what=f"provider '{self.name}' callable")
+        self._fn = import_object(self.settings.callable, what=f"provider '{self.name}' callable")
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "type": "python", "callable": self.cfg.callable}
+        return {"name": self.name, "type": "python", "callable": self.settings.callable}
 
-    async def generate(self, requests: Sequence[Request], on_completion: OnCompletion) -> list[Completion]:
+    async def complete(self, request: Request) -> Completion:
         if self._fn is None:
             self.check()
-        semaphore = asyncio.Semaphore(self.concurrency)
-
-        async def one(request: Request) -> Completion:
-            async with semaphore:
-                completion = await self._call(request)
-            on_completion(request, completion)
-            return completion
-
-        return list(await asyncio.gather(*(one(r) for r in requests)))
+        ticket = await self.limiter.acquire()
+        try:
+            return await self._call(request)
+        finally:
+            await self.limiter.release(ticket, ok=True)
 
     async def _call(self, request: Request) -> Completion:
         fn = self._fn
@@ -65,10 +59,10 @@ class PythonCallableProvider(Provider):
         started = time.perf_counter()
         try:
             if inspect.iscoroutinefunction(fn):
-                result = await fn(messages=messages, params=params, options=self.cfg.options)
+                result = await fn(messages=messages, params=params, options=self.settings.options)
             else:
                 result = await asyncio.to_thread(
-                    fn, messages=messages, params=params, options=self.cfg.options
+                    fn, messages=messages, params=params, options=self.settings.options
                 )
         except Exception as exc:
             return Completion(error=f"{type(exc).__name__}: {exc}")

@@ -1,87 +1,210 @@
-"""What the framework wraps around every provider: the response cache (serve hits at once, store
-good answers) and the guarantee that every request gets exactly one completion."""
+"""What the framework wraps around every provider, so no provider re-implements it:
+
+- one concurrency limiter per connection (`Provider.connection_key()`): two provider entries
+  that point at one endpoint share it, with the smaller of their limits;
+- the response cache: hits are answered at once, good answers are stored;
+- exactly one completion per request: a provider that yields none for a request gets an error
+  completion for it, and one that raises (other than an evalkit error such as refused
+  credentials) gets error completions for what it left unanswered;
+- fallback: a request that failed on its provider is asked once more of its fallback provider;
+- start-up: a provider is started (weights loaded) only when a request misses the cache.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel
 
 from evalkit.cache import ResponseCache, request_key
-from evalkit.providers.base import OnCompletion, Provider
-from evalkit.types import (
-    Completion,
-    Request,
-)
+from evalkit.errors import EvalkitError
+from evalkit.providers.base import Provider
+from evalkit.providers.limiter import AdaptiveLimiter
+from evalkit.types import Completion, Request
 
-if TYPE_CHECKING:
-    pass
+AnyProvider = Provider[Any]
 
 
-@dataclass
-class CacheMisses:
-    requests: list[Request]
-    keys: dict[str, str]
-    cache: ResponseCache | None
-    provider: Provider
-    namespace: str
+@dataclass(frozen=True)
+class ProviderSpec:
+    """A validated provider entry, before any instance exists: what the plan stage produces."""
 
-    def store(self, provider_name: str, deliver: OnCompletion) -> OnCompletion:
-        def on_completion(request: Request, completion: Completion) -> None:
-            key = self.keys.get(request.key)
-            if key is not None and self.cache is not None:
+    name: str
+    kind: str  # the config's `type:`
+    cls: type[AnyProvider]
+    settings: BaseModel  # validated by cls.settings_model
+    limit: int | None  # in-flight limit for its connection; None: an engine that batches
+
+
+def build_providers(specs: Mapping[str, ProviderSpec]) -> dict[str, AnyProvider]:
+    """The execute stage's provider instances: checked (credentials, imports, files) before any
+    model call, and bound to one limiter per connection."""
+    providers = {name: spec.cls(name, spec.settings) for name, spec in specs.items()}
+    for provider in providers.values():
+        provider.check()
+    bind_connections(providers, {name: spec.limit for name, spec in specs.items()})
+    return providers
+
+
+class Answer(NamedTuple):
+    request: Request
+    completion: Completion
+    provider: str  # the provider that answered
+    fallback_from: str | None = None  # the provider that failed first, when a fallback answered
+
+
+def bind_connections(providers: Mapping[str, AnyProvider], limits: Mapping[str, int | None]) -> None:
+    """Give every provider its connection's limiter: one per connection key, with the smallest
+    limit any entry of that connection asks for. Engines that batch take no limit."""
+    groups: dict[str, list[AnyProvider]] = {}
+    for name, provider in providers.items():
+        if not provider.batches and limits.get(name) is not None:
+            groups.setdefault(provider.connection_key(), []).append(provider)
+    for members in groups.values():
+        maximum = min(int(limits[p.name] or 1) for p in members)
+        limiter = AdaptiveLimiter(maximum, **members[0].limiter_options())
+        for provider in members:
+            provider.limiter = limiter
+
+
+async def exactly_once(
+    provider: AnyProvider, batch: Sequence[Request]
+) -> AsyncIterator[tuple[Request, Completion]]:
+    """The provider's channel, with one completion per request of the batch, whatever it yields."""
+    expected = {r.key: r for r in batch}
+    failure: str | None = None
+    try:
+        async for request, completion in provider.generate(batch):
+            original = expected.pop(request.key, None)
+            if original is not None:  # a duplicate or an unknown request is dropped
+                yield original, completion
+    except EvalkitError:
+        raise
+    except Exception as exc:  # a plugin's bug: an error result for what it left, never a dead run
+        failure = f"provider '{provider.name}' failed: {type(exc).__name__}: {exc}"
+    for request in list(expected.values()):
+        yield (
+            request,
+            Completion(
+                error=failure or f"provider '{provider.name}' returned no completion for this request"
+            ),
+        )
+
+
+class ProviderService:
+    """The providers of a run behind the framework's cache, start-up, fallback and delivery."""
+
+    def __init__(
+        self,
+        providers: Mapping[str, AnyProvider],
+        cache: ResponseCache | None = None,
+        *,
+        status: Callable[[str], None] | None = None,
+        started: set[str] | None = None,
+    ):
+        self.providers = providers
+        self.cache = cache
+        self.status = status or (lambda message: None)
+        self.started = started if started is not None else set()  # providers already started
+
+    async def stream(
+        self, name: str, requests: Sequence[Request], namespace: str = "generate"
+    ) -> AsyncIterator[tuple[Request, Completion]]:
+        """Cached answers at once, then the provider's for the rest (stored as they come)."""
+        provider = self.providers[name]
+        keys: dict[str, str] = {}
+        misses: list[Request] = []
+        if name not in self.started:
+            self.status(f"preparing {name}")  # e.g. a first, one-time model conversion
+        for request in requests:
+            identity = provider.cache_identity(request) if self.cache is not None else None
+            if identity is None or self.cache is None:
+                misses.append(request)
+                continue
+            key = request_key(identity, request, namespace)
+            hit = self.cache.get(key)
+            if hit is not None:
+                yield request, hit
+            else:
+                keys[request.key] = key
+                misses.append(request)
+        self.status("evaluating")
+        if not misses:
+            return
+        if name not in self.started:  # load weights only when something needs them
+            self.started.add(name)
+            self.status(f"starting {name}")
+            await provider.start()
+            self.status("evaluating")
+        async for request, completion in exactly_once(provider, misses):
+            store_as = keys.get(request.key)
+            if store_as is not None and self.cache is not None:
                 self.cache.put(
-                    key,
+                    store_as,
                     completion,
-                    provider=provider_name,
-                    model=self.provider.model_name(request),
-                    namespace=self.namespace,
+                    provider=name,
+                    model=provider.model_name(request),
+                    namespace=namespace,
                 )
-            deliver(request, completion)
+            yield request, completion
 
-        return on_completion
+    async def complete(
+        self, name: str, requests: Sequence[Request], namespace: str = "judge"
+    ) -> list[Completion]:
+        """Every request's completion, in the order asked (judges use this)."""
+        got = {r.key: c async for r, c in self.stream(name, requests, namespace)}
+        return [got[r.key] for r in requests]
 
-    async def generate(self, provider_name: str, deliver: OnCompletion) -> None:
-        """Generate the misses. Every request is delivered exactly once, even when a provider
-        (a plugin, say) returns completions without passing them all to its callback."""
-        store = self.store(provider_name, deliver)
-        delivered: set[str] = set()
+    async def answers(
+        self, batches: Mapping[str, Sequence[Request]], fallback_for: Callable[[Request], str | None]
+    ) -> AsyncGenerator[Answer]:
+        """Every provider's batch at once, merged into one stream of answers as they finish; a
+        failed request is asked of its fallback provider (once) before it is answered."""
+        out: asyncio.Queue[Answer | BaseException | None] = asyncio.Queue()
+        tasks: set[asyncio.Task[None]] = set()
 
-        def once(request: Request, completion: Completion) -> None:
-            if request.key not in delivered:
-                delivered.add(request.key)
-                store(request, completion)
+        async def run(name: str, requests: Sequence[Request], fallback_from: str | None) -> None:
+            async for request, completion in self.stream(name, requests):
+                fallback = fallback_for(request) if fallback_from is None else None
+                if completion.error is not None and fallback is not None:
+                    spawn(run(fallback, [request.model_copy(update={"model": None})], name))
+                else:
+                    out.put_nowait(Answer(request, completion, name, fallback_from))
 
-        returned = await self.provider.generate(self.requests, once)
-        by_key = dict(zip((r.key for r in self.requests), returned, strict=False))
-        for request in self.requests:
-            if request.key not in delivered:
-                missing = Completion(
-                    error=f"provider '{provider_name}' returned no completion for this request"
-                )
-                once(request, by_key.get(request.key, missing))
+        def finished(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                out.put_nowait(task.exception())
+            elif not tasks:
+                out.put_nowait(None)
 
+        def spawn(coro: Any) -> None:
+            task = asyncio.ensure_future(coro)
+            tasks.add(task)
+            task.add_done_callback(finished)
 
-def lookup_cache(
-    provider: Provider,
-    requests: Sequence[Request],
-    cache: ResponseCache | None,
-    deliver: OnCompletion,
-    namespace: str = "generate",
-) -> CacheMisses:
-    """Deliver cached answers at once; return the misses (with a callback that stores answers)."""
-    keys: dict[str, str] = {}
-    misses: list[Request] = []
-    for request in requests:
-        identity = provider.cache_identity(request) if cache is not None else None
-        if identity is None or cache is None:
-            misses.append(request)
-            continue
-        key = request_key(identity, request, namespace)
-        hit = cache.get(key)
-        if hit is not None:
-            deliver(request, hit)
-        else:
-            keys[request.key] = key
-            misses.append(request)
-    return CacheMisses(misses, keys, cache, provider, namespace)
+        for name, requests in batches.items():
+            if requests:
+                spawn(run(name, requests, None))
+        if not tasks:
+            return
+        try:
+            while (item := await out.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            for task in list(tasks):
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            try:
+                await provider.aclose()
+            except Exception:  # closing must not mask the real outcome
+                continue

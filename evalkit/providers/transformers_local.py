@@ -8,7 +8,7 @@ import importlib.util
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.errors import UserInputError
 from evalkit.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.providers import embedded
-from evalkit.providers.base import OnCompletion, Provider
+from evalkit.providers.base import Provider
 from evalkit.types import Completion, GenerationParams, Request, Usage
 
 DEFAULT_MAX_NEW_TOKENS = 128
@@ -34,16 +34,15 @@ class TransformersSettings(BaseModel):
     trust_remote_code: bool = False
 
 
-class TransformersProvider(Provider):
+class TransformersProvider(Provider[TransformersSettings]):
     """Local Hugging Face model (default: the embedded SmolLM2-135M-Instruct), batched."""
 
     settings_model = TransformersSettings
     operational_settings = frozenset({"batch_size", "max_batch_tokens"})
+    batches = True  # batch_size and max_batch_tokens bound it, not a concurrency
 
-    def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):
-        super().__init__(name, settings, concurrency=concurrency)
-        assert isinstance(settings, TransformersSettings)
-        self.cfg: TransformersSettings = settings
+    def __init__(self, name: str, settings: TransformersSettings):
+        super().__init__(name, settings)
         self._model: Any = None
         self._tokenizer: Any = None
         self._device: str = "cpu"
@@ -54,37 +53,37 @@ class TransformersProvider(Provider):
         for module, extra in (("torch", "local"), ("transformers", "local")):
             if importlib.util.find_spec(module) is None:
                 raise UserInputError(f"provider '{self.name}' needs {module}: pip install 'evalkit[{extra}]'")
-        if self.cfg.model_path is None:
+        if self.settings.model_path is None:
             embedded.gguf_path()
-        elif not Path(self.cfg.model_path).expanduser().is_dir():
+        elif not Path(self.settings.model_path).expanduser().is_dir():
             raise UserInputError(
-                f"provider '{self.name}': model_path '{self.cfg.model_path}' is not a folder"
+                f"provider '{self.name}': model_path '{self.settings.model_path}' is not a folder"
             )
 
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "type": "transformers",
-            "model_path": self.cfg.model_path or "embedded:SmolLM2-135M-Instruct",
-            "device": self.cfg.device,
-            "dtype": self.cfg.dtype,
-            "batch_size": self.cfg.batch_size,
+            "model_path": self.settings.model_path or "embedded:SmolLM2-135M-Instruct",
+            "device": self.settings.device,
+            "dtype": self.settings.dtype,
+            "batch_size": self.settings.batch_size,
             "model_version": self._version,
         }
 
     def model_name(self, request: Request) -> str | None:
-        return self.cfg.model_path or "embedded:SmolLM2-135M-Instruct"
+        return self.settings.model_path or "embedded:SmolLM2-135M-Instruct"
 
     def cache_identity(self, request: Request) -> dict[str, Any] | None:
-        return {"type": "transformers", "model_version": self.model_version(), "dtype": self.cfg.dtype}
+        return {"type": "transformers", "model_version": self.model_version(), "dtype": self.settings.dtype}
 
     def model_version(self) -> str:
         """Identify the weights without loading them (the cache is consulted before any load)."""
         if self._version is None:
-            if self.cfg.model_path is None:
+            if self.settings.model_path is None:
                 self._version = embedded.ensure_converted()[1]
             else:
-                self._version = folder_version(Path(self.cfg.model_path).expanduser())
+                self._version = folder_version(Path(self.settings.model_path).expanduser())
         return self._version
 
     async def start(self) -> None:
@@ -101,37 +100,34 @@ class TransformersProvider(Provider):
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
-            if self.cfg.model_path is None:
+            if self.settings.model_path is None:
                 path, self._version = embedded.ensure_converted()
             else:
-                path = Path(self.cfg.model_path).expanduser()
+                path = Path(self.settings.model_path).expanduser()
                 self.model_version()
-            device = self.cfg.device
+            device = self.settings.device
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"
-            dtype: Any = "auto" if self.cfg.dtype == "auto" else getattr(torch, self.cfg.dtype)
+            dtype: Any = "auto" if self.settings.dtype == "auto" else getattr(torch, self.settings.dtype)
             if dtype == "auto" and device == "cpu":
                 dtype = torch.float32  # half precision is slow or unsupported on most CPUs
-            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=self.cfg.trust_remote_code)
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=self.settings.trust_remote_code)
             tokenizer.padding_side = "left"
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
             model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=dtype, trust_remote_code=self.cfg.trust_remote_code
+                path, dtype=dtype, trust_remote_code=self.settings.trust_remote_code
             )
             model.to(device)
             model.eval()
             self._tokenizer, self._model, self._device = tokenizer, model, device
 
-    async def generate(self, requests: Sequence[Request], on_completion: OnCompletion) -> list[Completion]:
+    async def generate(self, batch: Sequence[Request]) -> AsyncIterator[tuple[Request, Completion]]:
         await self.start()
-        by_key: dict[str, Completion] = {}
-        for batch in self.plan_batches(requests):
-            completions = await asyncio.to_thread(self._generate_batch, batch)
-            for request, completion in zip(batch, completions, strict=True):
-                by_key[request.key] = completion
-                on_completion(request, completion)
-        return [by_key[r.key] for r in requests]
+        for rows in self.plan_batches(batch):
+            completions = await asyncio.to_thread(self._generate_batch, rows)
+            for pair in zip(rows, completions, strict=True):
+                yield pair
 
     def plan_batches(self, requests: Sequence[Request]) -> list[list[Request]]:
         """Group identical sampling params, sort by prompt length, cut by rows and token budget."""
@@ -148,8 +144,8 @@ class TransformersProvider(Provider):
                 new_tokens = r.params.max_tokens or DEFAULT_MAX_NEW_TOKENS
                 grown = max(longest, length) + new_tokens
                 if current and (
-                    len(current) >= self.cfg.batch_size
-                    or grown * (len(current) + 1) > self.cfg.max_batch_tokens
+                    len(current) >= self.settings.batch_size
+                    or grown * (len(current) + 1) > self.settings.max_batch_tokens
                 ):
                     batches.append(current)
                     current, longest = [], 0

@@ -15,7 +15,7 @@ import importlib.util
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.errors import UserInputError
 from evalkit.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.providers import embedded
-from evalkit.providers.base import OnCompletion, Provider
+from evalkit.providers.base import Provider
 from evalkit.providers.transformers_local import DEFAULT_MAX_NEW_TOKENS, chat_prompt_ids, folder_version
 from evalkit.types import Completion, Request, Usage
 
@@ -51,16 +51,15 @@ class VLLMSettings(BaseModel):
     engine_args: dict[str, Any] = Field(default_factory=dict)  # passed to vllm.LLM verbatim
 
 
-class VLLMProvider(Provider):
+class VLLMProvider(Provider[VLLMSettings]):
     """A local model served by vLLM's offline engine (`type: vllm`)."""
 
     settings_model = VLLMSettings
     operational_settings = frozenset({"gpu_memory_utilization", "max_num_seqs"})
+    batches = True  # the engine schedules the whole batch itself (max_num_seqs bounds it)
 
-    def __init__(self, name: str, settings: BaseModel, *, concurrency: int = 16):
-        super().__init__(name, settings, concurrency=concurrency)
-        assert isinstance(settings, VLLMSettings)
-        self.cfg: VLLMSettings = settings
+    def __init__(self, name: str, settings: VLLMSettings):
+        super().__init__(name, settings)
         self._llm: Any = None
         self._tokenizer: Any = None
         self._version: str | None = None
@@ -75,24 +74,26 @@ class VLLMProvider(Provider):
     def check(self) -> None:
         if importlib.util.find_spec("vllm") is None:
             raise UserInputError(f"provider '{self.name}' needs vLLM: {INSTALL_HINT}")
-        if self.cfg.model_path is None:
+        if self.settings.model_path is None:
             embedded.gguf_path()
-        elif not Path(self.cfg.model_path).expanduser().is_dir():
+        elif not Path(self.settings.model_path).expanduser().is_dir():
             raise UserInputError(
-                f"provider '{self.name}': model_path '{self.cfg.model_path}' is not a folder"
+                f"provider '{self.name}': model_path '{self.settings.model_path}' is not a folder"
             )
-        if self.cfg.lora_path is not None and not Path(self.cfg.lora_path).expanduser().is_dir():
-            raise UserInputError(f"provider '{self.name}': lora_path '{self.cfg.lora_path}' is not a folder")
+        if self.settings.lora_path is not None and not Path(self.settings.lora_path).expanduser().is_dir():
+            raise UserInputError(
+                f"provider '{self.name}': lora_path '{self.settings.lora_path}' is not a folder"
+            )
 
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "type": "vllm",
-            "model_path": self.cfg.model_path or EMBEDDED_NAME,
-            "dtype": self.cfg.dtype,
-            "tensor_parallel_size": self.cfg.tensor_parallel_size,
-            "quantization": self.cfg.quantization,
-            "lora_path": self.cfg.lora_path,
+            "model_path": self.settings.model_path or EMBEDDED_NAME,
+            "dtype": self.settings.dtype,
+            "tensor_parallel_size": self.settings.tensor_parallel_size,
+            "quantization": self.settings.quantization,
+            "lora_path": self.settings.lora_path,
             "model_version": self._version,
             "vllm_version": _vllm_version(),
             "load_s": None if self.load_s is None else round(self.load_s, 3),
@@ -100,25 +101,25 @@ class VLLMProvider(Provider):
         }
 
     def model_name(self, request: Request) -> str | None:
-        return self.cfg.model_path or EMBEDDED_NAME
+        return self.settings.model_path or EMBEDDED_NAME
 
     def cache_identity(self, request: Request) -> dict[str, Any] | None:
         return {
             "type": "vllm",
             "model_version": self.model_version(),
-            "dtype": self.cfg.dtype,
-            "quantization": self.cfg.quantization,
+            "dtype": self.settings.dtype,
+            "quantization": self.settings.quantization,
         }
 
     def model_version(self) -> str:
         """Path and digest of the weights' config and index (plus the adapter's), without loading."""
         if self._version is None:
-            if self.cfg.model_path is None:
+            if self.settings.model_path is None:
                 version = embedded.ensure_converted()[1]
             else:
-                version = folder_version(Path(self.cfg.model_path).expanduser())
-            if self.cfg.lora_path is not None:
-                version += " + LoRA " + folder_version(Path(self.cfg.lora_path).expanduser())
+                version = folder_version(Path(self.settings.model_path).expanduser())
+            if self.settings.lora_path is not None:
+                version += " + LoRA " + folder_version(Path(self.settings.lora_path).expanduser())
             self._version = version
         return self._version
 
@@ -135,10 +136,10 @@ class VLLMProvider(Provider):
             quiet_libraries()
             os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would garble progress
             started = time.perf_counter()
-            if self.cfg.model_path is None:
+            if self.settings.model_path is None:
                 path = embedded.ensure_converted()[0]
             else:
-                path = Path(self.cfg.model_path).expanduser()
+                path = Path(self.settings.model_path).expanduser()
             self.model_version()
             try:
                 from vllm import LLM
@@ -148,53 +149,68 @@ class VLLMProvider(Provider):
                 ) from None
             kwargs: dict[str, Any] = {
                 "model": str(path),
-                "dtype": self.cfg.dtype,
-                "tensor_parallel_size": self.cfg.tensor_parallel_size,
-                "trust_remote_code": self.cfg.trust_remote_code,
+                "dtype": self.settings.dtype,
+                "tensor_parallel_size": self.settings.tensor_parallel_size,
+                "trust_remote_code": self.settings.trust_remote_code,
                 "disable_log_stats": False,  # per-request timings come from the engine's stats
             }
             optional = {
-                "gpu_memory_utilization": self.cfg.gpu_memory_utilization,
-                "max_model_len": self.cfg.max_model_len,
-                "max_num_seqs": self.cfg.max_num_seqs,
-                "quantization": self.cfg.quantization,
-                "enforce_eager": self.cfg.enforce_eager,
-                "seed": self.cfg.seed,
-                "max_lora_rank": self.cfg.max_lora_rank,
+                "gpu_memory_utilization": self.settings.gpu_memory_utilization,
+                "max_model_len": self.settings.max_model_len,
+                "max_num_seqs": self.settings.max_num_seqs,
+                "quantization": self.settings.quantization,
+                "enforce_eager": self.settings.enforce_eager,
+                "seed": self.settings.seed,
+                "max_lora_rank": self.settings.max_lora_rank,
             }
             kwargs.update({k: v for k, v in optional.items() if v is not None})
-            if self.cfg.lora_path is not None:
+            if self.settings.lora_path is not None:
                 kwargs["enable_lora"] = True
-            kwargs.update(self.cfg.engine_args)
+            kwargs.update(self.settings.engine_args)
             self._llm = LLM(**kwargs)
             self._tokenizer = self._llm.get_tokenizer()
             self.load_s = time.perf_counter() - started
 
-    async def generate(self, requests: Sequence[Request], on_completion: OnCompletion) -> list[Completion]:
-        if not requests:
-            return []
+    async def generate(self, batch: Sequence[Request]) -> AsyncIterator[tuple[Request, Completion]]:
+        """One engine submission for the whole batch; each result is yielded as the engine
+        finishes it (the engine runs in a thread and hands results over to the event loop)."""
+        if not batch:
+            return
         await self.start()
         loop = asyncio.get_running_loop()
+        finished: asyncio.Queue[tuple[Request, Completion]] = asyncio.Queue()
 
         def deliver(request: Request, completion: Completion) -> None:
-            loop.call_soon_threadsafe(on_completion, request, completion)
+            loop.call_soon_threadsafe(finished.put_nowait, (request, completion))
 
         self._stop.clear()
+        engine = asyncio.ensure_future(asyncio.to_thread(self._run_batch, list(batch), deliver))
+        getter: asyncio.Future[tuple[Request, Completion]] | None = None
         try:
-            by_key = await asyncio.shield(asyncio.to_thread(self._run_batch, list(requests), deliver))
-        except asyncio.CancelledError:
-            self._stop.set()  # the engine thread aborts what is left and returns
-            raise
-        return [by_key[r.key] for r in requests]
+            for _ in range(len(batch)):  # _run_batch delivers every request exactly once
+                getter = asyncio.ensure_future(finished.get())
+                await asyncio.wait({getter, engine}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():  # the engine thread ended without delivering: it raised
+                    engine.result()
+                    return
+                yield getter.result()
+            await engine
+        finally:
+            if getter is not None and not getter.done():
+                getter.cancel()
+            if not engine.done():
+                self._stop.set()  # cancelled: the engine thread aborts what is left and returns
 
-    def _run_batch(self, requests: list[Request], deliver: OnCompletion) -> dict[str, Completion]:
+    def _run_batch(
+        self, requests: list[Request], deliver: Callable[[Request, Completion], None]
+    ) -> dict[str, Completion]:
         from vllm import SamplingParams
 
         lora = None
-        if self.cfg.lora_path is not None:
+        if self.settings.lora_path is not None:
             from vllm.lora.request import LoRARequest
 
-            lora = LoRARequest("adapter", 1, str(Path(self.cfg.lora_path).expanduser()))
+            lora = LoRARequest("adapter", 1, str(Path(self.settings.lora_path).expanduser()))
         prompts = [{"prompt_token_ids": chat_prompt_ids(self._tokenizer, r)} for r in requests]
         sampling = [_sampling_params(SamplingParams, r) for r in requests]
         engine = self._llm.llm_engine

@@ -64,3 +64,46 @@ def test_rate_limited_endpoint_is_not_hammered() -> None:
     assert sent_per_case < 1.5, sent_per_case
     assert provider.limiter.decreases >= 1
     assert elapsed < n / rate * 3, elapsed
+
+
+def test_a_freed_slot_goes_to_one_waiter_in_arrival_order() -> None:
+    """Issue 13 item 19: a release wakes exactly one waiter (it woke all of them)."""
+
+    async def go() -> None:
+        lim = AdaptiveLimiter(1, adaptive=False)
+        held = await lim.acquire()
+        order: list[int] = []
+
+        async def wait(i: int) -> None:
+            ticket = await lim.acquire()
+            order.append(i)
+            await asyncio.sleep(0.01)
+            await lim.release(ticket, ok=True)
+
+        waiters = [asyncio.create_task(wait(i)) for i in range(5)]
+        await asyncio.sleep(0.01)
+        assert order == [] and lim.in_flight == 1
+        await lim.release(held, ok=True)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert order == [0] and lim.in_flight == 1  # one woken, the others still queued
+        await asyncio.gather(*waiters)
+        assert order == [0, 1, 2, 3, 4] and lim.in_flight == 0
+
+    asyncio.run(go())
+
+
+def test_a_cancelled_waiter_never_keeps_a_slot() -> None:
+    async def go() -> None:
+        lim = AdaptiveLimiter(1, adaptive=False)
+        held = await lim.acquire()
+        doomed = asyncio.create_task(lim.acquire())
+        after = asyncio.create_task(lim.acquire())
+        await asyncio.sleep(0.01)
+        await lim.release(held, ok=True)  # the slot is handed to `doomed` ...
+        doomed.cancel()  # ... which is cancelled before it runs: the slot passes on
+        ticket = await asyncio.wait_for(after, 1)
+        await lim.release(ticket, ok=True)
+        assert lim.in_flight == 0
+
+    asyncio.run(go())

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from evalkit.errors import AuthenticationError, UserInputError
+from evalkit.providers.base import Provider
 from evalkit.providers.openai_compat import OpenAICompatProvider, OpenAISettings, parse_retry_after
+from evalkit.providers.service import bind_connections, exactly_once
 from evalkit.types import Completion, GenerationParams, Message, Request
 from tests.fake_openai import FakeOpenAI, Fault
 
@@ -32,19 +35,26 @@ def requests(n: int, **params: object) -> list[Request]:
 def make(server: FakeOpenAI, concurrency: int = 4, **settings: object) -> OpenAICompatProvider:
     options: dict[str, object] = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, **settings}
     cfg = OpenAISettings(base_url=server.url, model="m1", **options)  # type: ignore[arg-type]
-    provider = OpenAICompatProvider("api", cfg, concurrency=concurrency)
+    provider = OpenAICompatProvider("api", cfg)
+    bind_connections({"api": provider}, {"api": concurrency})
     provider.check()
     return provider
 
 
-def generate(provider: OpenAICompatProvider, reqs: Sequence[Request]) -> tuple[list[Completion], list[str]]:
+def generate(provider: Provider[Any], reqs: Sequence[Request]) -> tuple[list[Completion], list[str]]:
+    """The provider's channel through the framework's exactly-once delivery: completions in
+    request order, and the keys in the order they were yielded."""
     seen: list[str] = []
 
     async def go() -> list[Completion]:
+        got: dict[str, Completion] = {}
         try:
-            return await provider.generate(reqs, lambda r, c: seen.append(r.key))
+            async for request, completion in exactly_once(provider, reqs):
+                seen.append(request.key)
+                got[request.key] = completion
         finally:
             await provider.aclose()
+        return [got[r.key] for r in reqs]
 
     return asyncio.run(go()), seen
 

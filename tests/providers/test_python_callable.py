@@ -11,6 +11,7 @@ from evalkit.errors import UserInputError
 from evalkit.providers.python_callable import PythonCallableProvider, PythonSettings
 from evalkit.types import GenerationParams, Message, Request
 from tests.conftest import write
+from tests.providers.test_openai_compat import generate
 
 
 def shout(messages: list[dict[str, Any]], params: dict[str, Any], options: dict[str, Any]) -> Any:
@@ -46,15 +47,15 @@ def req(text: str) -> Request:
 def test_sync_and_async_callables_and_errors() -> None:
     p = PythonCallableProvider("py", PythonSettings(callable="tests.providers.test_python_callable:shout"))
     p.check()
-    out = asyncio.run(p.generate([req("hi"), req("boom")], lambda r, c: None))
+    out, _ = generate(p, [req("hi"), req("boom")])
     assert out[0].text == "HI" and out[1].error == "RuntimeError: exploded"
     rich = PythonCallableProvider(
         "py", PythonSettings(callable="tests.providers.test_python_callable:shout", options={"rich": True})
     )
-    c = asyncio.run(rich.generate([req("ok")], lambda r, c: None))[0]
+    c = generate(rich, [req("ok")])[0][0]
     assert c.text == "OK" and c.usage.output_tokens == 1 and c.model_version == "shout-1"
     a = PythonCallableProvider("py", PythonSettings(callable="tests.providers.test_python_callable:ashout"))
-    assert asyncio.run(a.generate([req("abc")], lambda r, c: None))[0].text == "cba"
+    assert generate(a, [req("abc")])[0][0].text == "cba"
 
 
 def test_bad_callable_is_a_user_error() -> None:
@@ -80,15 +81,10 @@ def test_custom_provider_and_scorer_through_plugins(tmp_path: Path, monkeypatch:
             suffix: str = "!"
 
         @provider("parrot")
-        class Parrot(Provider):
+        class Parrot(Provider[Settings]):
             settings_model = Settings
-            async def generate(self, requests, on_completion):
-                out = []
-                for r in requests:
-                    c = Completion(text=r.messages[-1].content + self.settings.suffix)
-                    on_completion(r, c)
-                    out.append(c)
-                return out
+            async def complete(self, request):
+                return Completion(text=request.messages[-1].content + self.settings.suffix)
 
         class Length(Scorer):
             names = ("length",)

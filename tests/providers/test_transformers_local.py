@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from evalkit.providers import embedded
 from evalkit.providers.transformers_local import TransformersProvider, TransformersSettings
 from evalkit.types import Completion, GenerationParams, Message, Request
 from tests.conftest import write
+from tests.providers.test_openai_compat import generate
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ def req(i: int, text: str, **params: object) -> Request:
 
 
 def run(provider: TransformersProvider, reqs: list[Request]) -> list[Completion]:
-    return asyncio.run(provider.generate(reqs, lambda r, c: None))
+    return generate(provider, reqs)[0]
 
 
 def test_embedded_model_generates_real_text(provider: TransformersProvider) -> None:
