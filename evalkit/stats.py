@@ -16,16 +16,33 @@ def percentiles(values: Sequence[float], qs: Sequence[float]) -> list[float | No
     return [float(v) for v in np.percentile(arr, qs)]
 
 
-def mean_ci(values: Sequence[float], z: float = 1.959963984540054) -> tuple[float, float, float, float]:
-    """Mean, sample std, and a normal-approximation 95% confidence interval of the mean."""
+def mean_ci(
+    values: Sequence[float],
+    z: float = 1.959963984540054,
+    bounds: tuple[float, float] | None = None,
+) -> tuple[float, float, float, float]:
+    """Mean, sample std, and a 95% confidence interval of the mean.
+
+    Unbounded metrics get the normal approximation. A bounded metric (`bounds`: the least
+    and greatest value its scorer can give) keeps the interval inside its range: values all at
+    the two ends (0/1 pass marks) get the Wilson interval of that proportion, which also
+    stays honest at 0 of n and n of n; other values the normal interval, clipped."""
     n = len(values)
     arr = np.asarray(values, dtype=float)
     mean = float(arr.mean())
+    std = float(arr.std(ddof=1)) if n >= 2 else 0.0
+    if bounds is not None:
+        low, high = bounds
+        if high > low and bool(np.all((arr == low) | (arr == high))):
+            lo, hi = wilson_interval(int((arr == high).sum()), n, z)
+            return mean, std, low + lo * (high - low), low + hi * (high - low)
     if n < 2:
         return mean, 0.0, mean, mean
-    std = float(arr.std(ddof=1))
     half = z * std / math.sqrt(n)
-    return mean, std, mean - half, mean + half
+    lo, hi = mean - half, mean + half
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return mean, std, lo, hi
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
