@@ -89,7 +89,7 @@ class ResponseCache:
         self._db.execute(
             "INSERT OR REPLACE INTO responses (key, namespace, provider, model, created, completion) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (key, namespace, provider, model, time.time(), secrets.scrub(stored.model_dump_json())),
+            (key, namespace, provider, model, time.time(), secrets.scrub_json_text(stored.model_dump_json())),
         )
         return True
 

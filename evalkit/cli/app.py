@@ -106,7 +106,7 @@ def run(
 ) -> None:
     """Run suites against variants, score every output, write reports/<run-id>/, record it in
     the run history and check it against its trend."""
-    from evalkit.cli.render import ProgressObserver, console, show_outcome, warn
+    from evalkit.cli.render import ProgressObserver, console, secret_warnings, show_outcome, warn
     from evalkit.pipeline import RunOptions, execute, prepare
     from evalkit.signals import sigterm_as_interrupt
 
@@ -127,6 +127,7 @@ def run(
                 retry_errors=retry_errors,
             )
         )
+        secret_warnings()
         plan = prepared.plan
         todo = len(plan.requests) - len(prepared.skip)
         resumed = f" · resuming: {len(prepared.skip)} done, {todo} to go" if prepared.skip else ""
@@ -333,7 +334,7 @@ def validate(
     variant: VariantOpt = None,
 ) -> None:
     """Check config and suites (syntax, keys, templates, scorers, API keys) without calling a model."""
-    from evalkit.cli.render import console
+    from evalkit.cli.render import console, secret_warnings
     from evalkit.config import load_config
     from evalkit.pipeline import load_suites, suite_paths
     from evalkit.plan import build_plan
@@ -342,6 +343,7 @@ def validate(
         loaded = load_config(config)
         loaded_suites = load_suites(suite_paths(suites or [], loaded))
         plan = build_plan(loaded, loaded_suites, variant or [])
+    secret_warnings()
     cases = sum(len(s.cases) for s in plan.suites)
     console.print(
         f"[green]ok[/]: {len(plan.suites)} suite(s), {cases} case(s), {len(plan.variants)} variant(s), "

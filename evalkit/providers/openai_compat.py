@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
@@ -78,8 +78,9 @@ def _error_detail(raw: bytes) -> str:
             msg = err.get("message") if isinstance(err, dict) else err
     except (json.JSONDecodeError, UnicodeDecodeError):
         pass
-    text = msg or raw[:200].decode("utf-8", "replace")
-    return secrets.scrub(" ".join(str(text).split())[:200])
+    text = msg or raw[:65536].decode("utf-8", "replace")
+    # scrub first, then cut: cut first, and a key across the cut would leak all but its tail
+    return secrets.scrub(" ".join(secrets.scrub(str(text)).split()))[:200]
 
 
 class OpenAICompatProvider(Provider):
@@ -117,15 +118,12 @@ class OpenAICompatProvider(Provider):
             var = "OPENAI_API_KEY"
         if var is not None:
             self._api_key = env_secret(var, what=f"provider '{self.name}' (api_key_env)")
-            secrets.register(self._api_key)
+            secrets.register(self._api_key, f"the key in {var} (provider '{self.name}')")
         for header, env_var in self.cfg.headers_env.items():
             value = env_secret(env_var, what=f"provider '{self.name}' (headers_env.{header})")
-            secrets.register(value)
+            secrets.register(value, f"the value of {env_var} (provider '{self.name}')")
             self._secret_headers[header] = value
-        for query_values in parse_qs(urlsplit(self.cfg.base_url).query).values():
-            for item in query_values:
-                if len(item) >= 8:  # a key in the base URL's query string: never write it out
-                    secrets.register(item)
+        secrets.register_url(self.cfg.base_url, f"provider '{self.name}' base_url")
         if not self.cfg.base_url.startswith(("http://", "https://")):
             raise UserInputError(f"provider '{self.name}': base_url must start with http:// or https://")
 
