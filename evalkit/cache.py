@@ -17,6 +17,7 @@ from typing import Any
 
 from evalkit import secrets
 from evalkit.paths import cache_dir
+from evalkit.textsafe import model_json
 from evalkit.types import Completion, Request
 
 SCHEMA = """
@@ -89,7 +90,7 @@ class ResponseCache:
         self._db.execute(
             "INSERT OR REPLACE INTO responses (key, namespace, provider, model, created, completion) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (key, namespace, provider, model, time.time(), secrets.scrub_json_text(stored.model_dump_json())),
+            (key, namespace, provider, model, time.time(), secrets.scrub_json_text(model_json(stored))),
         )
         return True
 
