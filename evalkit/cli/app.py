@@ -75,7 +75,9 @@ def run(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Run directory (default: reports/<run-id>).")
     ] = None,
-    repeats: Annotated[int | None, typer.Option(min=1, help="Run each case N times.")] = None,
+    repeats: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="Run each case N times (at most 1,000).")
+    ] = None,
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="In-flight requests per provider (default 16).")
     ] = None,

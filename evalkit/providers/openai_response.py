@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.types import Completion, Usage
 from evalkit.textsafe import clean_text
+from evalkit.types import Completion, Usage
 
 
 class UnexpectedResponse(ValueError):
