@@ -108,7 +108,7 @@ def run(
 ) -> None:
     """Run suites against variants, score every output, write reports/<run-id>/, record it in
     the run history and check it against its trend."""
-    from evalkit.cli.render import ProgressObserver, console, secret_warnings, show_outcome, warn
+    from evalkit.cli.render import ProgressObserver, console, notices, show_outcome, warn
     from evalkit.pipeline import RunOptions, execute, prepare
     from evalkit.signals import sigterm_as_interrupt
 
@@ -129,7 +129,7 @@ def run(
                 retry_errors=retry_errors,
             )
         )
-        secret_warnings()
+        notices()
         plan = prepared.plan
         todo = len(plan.requests) - len(prepared.skip)
         resumed = f" · resuming: {len(prepared.skip)} done, {todo} to go" if prepared.skip else ""
@@ -142,6 +142,7 @@ def run(
             warn(line)
         with ProgressObserver(todo, "evaluating") as observer:
             outcome = execute(prepared, observer)
+        notices()
         if outcome.summary.status == "interrupted":
             console.print("[yellow]Interrupted: finished results are kept.[/]")
         show_outcome(outcome)
@@ -336,7 +337,7 @@ def validate(
     variant: VariantOpt = None,
 ) -> None:
     """Check config and suites (syntax, keys, templates, scorers, API keys) without calling a model."""
-    from evalkit.cli.render import console, secret_warnings
+    from evalkit.cli.render import console, notices
     from evalkit.config import load_config
     from evalkit.pipeline import load_suites, suite_paths
     from evalkit.plan import build_plan
@@ -345,7 +346,7 @@ def validate(
         loaded = load_config(config)
         loaded_suites = load_suites(suite_paths(suites or [], loaded))
         plan = build_plan(loaded, loaded_suites, variant or [])
-    secret_warnings()
+    notices()
     cases = sum(len(s.cases) for s in plan.suites)
     console.print(
         f"[green]ok[/]: {len(plan.suites)} suite(s), {cases} case(s), {len(plan.variants)} variant(s), "
@@ -364,7 +365,7 @@ def cache_stats() -> None:
     from rich.table import Table
 
     from evalkit.cache import ResponseCache, default_path
-    from evalkit.cli.render import console
+    from evalkit.cli.render import console, notices
     from evalkit.rag.index import list_indexes
 
     indexes = list_indexes()
@@ -377,6 +378,7 @@ def cache_stats() -> None:
     cache = ResponseCache()
     stats = cache.stats()
     cache.close()
+    notices()
     console.print(
         f"{stats['path']}: {stats['entries']} entries, {stats['bytes'] / 1e6:.1f} MB", highlight=False
     )
@@ -395,7 +397,7 @@ def cache_clear(
     """Delete cached responses and RAG indexes (all, or those older than --older-than seconds;
     an index's age is the time since a run last used it)."""
     from evalkit.cache import ResponseCache, default_path
-    from evalkit.cli.render import console
+    from evalkit.cli.render import console, notices
     from evalkit.rag.index import remove_indexes
 
     indexes = remove_indexes(older_than)
@@ -404,6 +406,7 @@ def cache_clear(
         cache = ResponseCache()
         removed = cache.clear(older_than)
         cache.close()
+        notices()
     console.print(f"removed {removed} cached response(s) and {indexes} RAG index(es)")
 
 

@@ -42,9 +42,12 @@ def warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {escape(secrets.scrub(message))}", highlight=False)
 
 
-def secret_warnings() -> None:
-    """Say which configured secrets are too short to scrub (see evalkit.secrets)."""
-    for message in secrets.take_warnings():
+def notices() -> None:
+    """What the library noted for a person: secrets too short to scrub (evalkit.secrets), a
+    corrupt response cache moved aside (evalkit.cache)."""
+    from evalkit import cache
+
+    for message in [*secrets.take_warnings(), *cache.take_notices()]:
         warn(message)
 
 
