@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.errors import UserInputError
 from evalkit.migrations import CURRENT, NewerSchemaError, migrate
 from evalkit.rundir import (
+    read_run_info,
     write_json,
     write_text,
 )
@@ -115,6 +116,24 @@ def _safe(name: str) -> str:
 def baseline_paths(root: Path, suite: str, variant: str) -> tuple[Path, Path]:
     folder = root / _safe(suite)
     return folder / f"{_safe(variant)}.jsonl", folder / f"{_safe(variant)}.meta.json"
+
+
+def incomplete(run_dir: Path, results: int) -> str | None:
+    """Why a run is not a complete one (killed, interrupted, cut short), or None."""
+    info = read_run_info(run_dir)
+    planned = info.plan.get("requests")
+    reasons = []
+    if info.status in ("running", "interrupted"):
+        reasons.append("never finished" if info.status == "running" else "was interrupted")
+    if isinstance(planned, int) and results < planned:
+        reasons.append(f"holds {results} of its {planned} planned results")
+    return " and ".join(reasons) or None
+
+
+def check_folder(root: Path) -> None:
+    """A baselines folder must be a folder (or not exist yet): `--to FILE` is a usage error."""
+    if root.exists() and not root.is_dir():
+        raise UserInputError("not a folder: baselines are saved into a folder (--to DIR)", path=root)
 
 
 def save(group: Group, root: Path) -> tuple[Path, Path]:

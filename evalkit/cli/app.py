@@ -252,17 +252,20 @@ def baseline_save(
     """Save a run (per suite × variant) as the baseline; shows what changes when one exists."""
     from evalkit import baseline as bl
     from evalkit import groups as run_groups
-    from evalkit.cli.render import console, show_diff
+    from evalkit.cli.render import console, show_diff, warn
     from evalkit.gate import diff_runs
 
     with user_errors():
+        bl.check_folder(to)
+        every = run_groups.groups_from_run(run_dir)
         groups = [
-            g
-            for g in run_groups.groups_from_run(run_dir)
-            if (not suite or g.suite in suite) and (not variant or g.variant in variant)
+            g for g in every if (not suite or g.suite in suite) and (not variant or g.variant in variant)
         ]
         if not groups:
             raise UserInputError("nothing to save: no results match", path=run_dir)
+        why = bl.incomplete(run_dir, sum(len(g.records) for g in every))
+        if why is not None:
+            warn(f"{run_dir} {why}: the baseline will lack what the run did not finish")
         previous = [bl.load(to, g.suite, g.variant) for g in groups]
         replaced = [(p, g) for p, g in zip(previous, groups, strict=True) if p is not None]
         if replaced:
@@ -300,6 +303,8 @@ def diff(
     from evalkit.rundir import write_json
 
     with user_errors():
+        if json_out is not None and not json_out.parent.is_dir():
+            raise UserInputError("--json: no such folder to write into", path=json_out.parent)
         base = {(g.suite, g.variant): g for g in run_groups.groups_from_run(run_a)}
         cand = run_groups.groups_from_run(run_b)
         base_of = {g.variant: g.variant for g in cand}
@@ -317,7 +322,11 @@ def diff(
         )
     show_diff(report)
     if json_out is not None:
-        write_json(json_out, report.model_dump(mode="json"))
+        with user_errors():
+            try:
+                write_json(json_out, report.model_dump(mode="json"))
+            except OSError as exc:
+                raise UserInputError(f"--json: cannot write: {exc.strerror or exc}", path=json_out) from None
     verdict = "[bold red]REGRESSED[/]" if report.regressed else "[bold green]OK[/]"
     console.print(f"{verdict}: {run_b} vs {run_a}", highlight=False)
     raise typer.Exit(1 if report.regressed else 0)
