@@ -180,7 +180,9 @@ def test_diff_of_two_10k_case_runs_is_fast() -> None:
     assert time.perf_counter() - started < 30  # measured, not asserted tightly: see benchmarks/bench_diff.py
 
 
-def _variants(rng: np.random.Generator, count: int, n: int = 30) -> list[tuple[Group, Group, dict, dict]]:
+def variants_with_one_drop(
+    rng: np.random.Generator, count: int, n: int = 30
+) -> list[tuple[Group, Group, dict, dict]]:
     """`count` variants of one suite; the first one's rougeL falls from 1.00 to about 0.43,
     the others are re-runs of the same system (A/A)."""
     pairs = []
@@ -201,7 +203,7 @@ def test_gate_power_does_not_vanish_with_many_variants(variants: int) -> None:
     """Holm multiplies p by the family size: the p-value must be able to get small enough
     (a bootstrap p-value stopped at 2/1001, so 13 variants hid a 1.00 → 0.43 drop)."""
     rng = np.random.default_rng(variants)
-    report = diff_groups(_variants(rng, variants), resamples=1000)
+    report = diff_groups(variants_with_one_drop(rng, variants), resamples=1000)
     assert report.family_size == variants
     dropped = report.groups[0]
     m = next(m for m in dropped.metrics if m.metric == "rougeL")
