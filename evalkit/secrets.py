@@ -99,11 +99,12 @@ def scrub(text: str) -> str:
 
 
 def scrub_data(data: Any) -> Any:
-    """`data` with every string inside it (dict keys and values, list items) scrubbed."""
+    """`data` with every string value inside it (dict values, list items) scrubbed. Keys are
+    left alone: they are field names, and a dummy key spelt like one must not break a schema."""
     if isinstance(data, str):
         return scrub(data)
     if isinstance(data, dict):
-        return {scrub_data(k): scrub_data(v) for k, v in data.items()}
+        return {k: scrub_data(v) for k, v in data.items()}
     if isinstance(data, list | tuple):
         return [scrub_data(v) for v in data]
     return data

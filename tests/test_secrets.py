@@ -135,3 +135,16 @@ def test_url_password_and_its_basic_form_never_leave(tmp_path: Path) -> None:
     for name, text in blobs.items():
         for secret in (password, basic):
             assert secret not in text, f"{secret} leaked into {name}"
+
+
+def test_a_key_spelt_like_a_field_name_never_breaks_a_line() -> None:
+    from evalkit.types import CaseResult, Message
+
+    secrets.register("messages")  # a dummy key that happens to be a field name
+    row = CaseResult(
+        suite="s", case_id="c", variant="v", repeat=0, provider="p",
+        messages=[Message(role="user", content="my messages")], output="messages",
+    )  # fmt: skip
+    line = secrets.scrub_json_text(row.model_dump_json())
+    back = CaseResult.model_validate_json(line)
+    assert back.output == "***" and back.messages[0].content == "my ***"
