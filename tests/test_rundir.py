@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,33 +94,43 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_disk_full_is_a_clear_message_exit_3_and_loses_nothing(
-    workdir: Path, fake_server, cli, small_disk: Path
-) -> None:
-    from tests.conftest import qa_suite_yaml, two_variant_config, write
+def test_disk_full_is_a_clear_message_exit_3_and_loses_nothing(workdir: Path, cli, small_disk: Path) -> None:
+    import threading
 
-    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
-    write(workdir / "evalkit.yaml", two_variant_config(fake_server.url))
+    from tests.conftest import qa_responder, qa_suite_yaml, two_variant_config, write
+    from tests.fake_openai import FakeOpenAI
+
+    out_dir = small_disk / "out"
     filler = small_disk / "filler"
-    with filler.open("wb", buffering=0) as fh:  # fill the disk, all but a few KB
-        try:
+
+    def fill_once_results_flow() -> None:  # the disk fills up in the middle of the run
+        results = out_dir / "results.jsonl"
+        for _ in range(3000):
+            if results.exists() and len(results.read_bytes().splitlines()) >= 3:
+                break
+            threading.Event().wait(0.005)
+        with filler.open("wb", buffering=0) as fh, contextlib.suppress(OSError):
             while True:
                 fh.write(b"x" * 4096)
-                fh.flush()
-        except OSError:
-            pass
-    filler.write_bytes(filler.read_bytes()[: -3 * 4096])
-    out_dir = small_disk / "out"
-    result = cli("run", "suites/qa.yaml", "--out", str(out_dir), "--no-baseline", "--no-cache")
-    out = " ".join(result.output.split())
-    assert result.exit_code == 3, out
-    assert "no space left on the device" in out and "--resume" in out, out
-    assert "Traceback" not in out and not isinstance(result.exception, OSError)
-    filler.unlink()  # space freed: --resume finishes the run, nothing lost or repeated
-    resumed = cli("run", "--resume", str(out_dir), "--no-cache")
+
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    with FakeOpenAI(responder=qa_responder, latency_s=0.1) as server:
+        write(workdir / "evalkit.yaml", two_variant_config(server.url))
+        filling = threading.Thread(target=fill_once_results_flow)
+        filling.start()
+        args = ("suites/qa.yaml", "--out", str(out_dir), "--no-baseline", "--no-cache", "--concurrency", "1")
+        result = cli("run", *args)
+        filling.join()
+        out = " ".join(result.output.split())
+        assert result.exit_code == 3, out
+        assert "no space left on the device" in out and "--resume" in out, out
+        assert "Traceback" not in out and not isinstance(result.exception, OSError)
+        written = len(list(read_results(out_dir / "results.jsonl")))
+        assert 3 <= written < 12
+        filler.unlink()  # space freed: --resume finishes the run, nothing lost or repeated
+        resumed = cli("run", "--resume", str(out_dir), "--no-cache")
     assert resumed.exit_code in (0, 1), resumed.output
-    rows = read_results(out_dir / "results.jsonl")
-    keys = [r.key for r in rows]
+    keys = [r.key for r in read_results(out_dir / "results.jsonl")]
     assert len(keys) == len(set(keys)) == 12
 
 
