@@ -19,7 +19,7 @@ from evalkit.migrations import CURRENT, NewerSchemaError, migrate
 from evalkit.rundir import (
     read_run_info,
     write_json,
-    write_text,
+    write_jsonl,
 )
 from evalkit.types import CaseResult
 
@@ -143,8 +143,7 @@ def save(group: Group, root: Path) -> tuple[Path, Path]:
         data_path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise UserInputError("the baselines folder is a file, not a folder", path=root) from None
-    lines = [json.dumps(r.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) for r in group.records]
-    write_text(data_path, "\n".join(lines) + "\n")
+    write_jsonl(data_path, [r.model_dump(mode="json") for r in group.records])  # scrubbed value by value
     write_json(meta_path, group.meta)
     return data_path, meta_path
 

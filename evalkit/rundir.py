@@ -257,8 +257,12 @@ def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> None:
             if isinstance(row, CaseResult):
                 yield result_line(row) + "\n"
                 continue
-            line = model_json(row) if isinstance(row, BaseModel) else json.dumps(row, sort_keys=True)
-            yield secrets.scrub_json_text(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+            if isinstance(row, BaseModel):
+                compact = secrets.scrub_json_text(model_json(row), ensure_ascii=False, separators=(",", ":"))
+                yield compact + "\n"
+            else:
+                line = json.dumps(row, sort_keys=True, ensure_ascii=False)
+                yield secrets.scrub_json_text(line, sort_keys=True, ensure_ascii=False) + "\n"
 
     _write_atomic(path, lines())
 
