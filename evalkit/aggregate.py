@@ -160,6 +160,7 @@ def summarize_group(
     judged = [v for v in verdicts if v is not None]
     passed = sum(1 for v in judged if v)
     higher = {name: s.higher_is_better for s in scorers for name in s.names}
+    ranges = {name: s.value_range for s in scorers for name in s.names}
     names = [n for s in scorers for n in s.names]
     names += sorted({n for r in results for n in r.scores} - set(names))  # e.g. human labels
     metrics: dict[str, MetricSummary] = {}
@@ -172,7 +173,7 @@ def summarize_group(
             1 for r in results if r.error is None and name in r.scores and r.scores[name].value is None
         )
         if values:
-            mean, std, lo, hi = mean_ci(values)
+            mean, std, lo, hi = mean_ci(values, bounds=ranges.get(name))
             metrics[name] = MetricSummary(
                 name=name,
                 mean=mean,

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.errors import UserInputError
 from evalkit.migrations import CURRENT, NewerSchemaError, migrate
 from evalkit.rundir import (
+    read_run_info,
     write_json,
-    write_text,
+    write_jsonl,
 )
 from evalkit.types import CaseResult
 
@@ -117,6 +118,24 @@ def baseline_paths(root: Path, suite: str, variant: str) -> tuple[Path, Path]:
     return folder / f"{_safe(variant)}.jsonl", folder / f"{_safe(variant)}.meta.json"
 
 
+def incomplete(run_dir: Path, results: int) -> str | None:
+    """Why a run is not a complete one (killed, interrupted, cut short), or None."""
+    info = read_run_info(run_dir)
+    planned = info.plan.get("requests")
+    reasons = []
+    if info.status in ("running", "interrupted"):
+        reasons.append("never finished" if info.status == "running" else "was interrupted")
+    if isinstance(planned, int) and results < planned:
+        reasons.append(f"holds {results} of its {planned} planned results")
+    return " and ".join(reasons) or None
+
+
+def check_folder(root: Path) -> None:
+    """A baselines folder must be a folder (or not exist yet): `--to FILE` is a usage error."""
+    if root.exists() and not root.is_dir():
+        raise UserInputError("not a folder: baselines are saved into a folder (--to DIR)", path=root)
+
+
 def save(group: Group, root: Path) -> tuple[Path, Path]:
     """Write a baseline through the run directory's one write path: atomic, secrets scrubbed."""
     data_path, meta_path = baseline_paths(root, group.suite, group.variant)
@@ -124,8 +143,7 @@ def save(group: Group, root: Path) -> tuple[Path, Path]:
         data_path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise UserInputError("the baselines folder is a file, not a folder", path=root) from None
-    lines = [json.dumps(r.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) for r in group.records]
-    write_text(data_path, "\n".join(lines) + "\n")
+    write_jsonl(data_path, [r.model_dump(mode="json") for r in group.records])  # scrubbed value by value
     write_json(meta_path, group.meta)
     return data_path, meta_path
 

@@ -22,7 +22,7 @@ DEFAULT_VARIANT = "default"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Pricing(Strict):
@@ -48,7 +48,7 @@ class Pricing(Strict):
 class ProviderConfig(BaseModel):
     """`type` picks the backend; the remaining keys are that backend's own settings."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     type: str
     pricing: Pricing | None = None

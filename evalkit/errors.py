@@ -31,6 +31,12 @@ class AuthenticationError(EvalkitError):
     exit_code = 3
 
 
+class DiskFullError(EvalkitError):
+    """No space left to write results: what was written is kept, and --resume finishes it."""
+
+    exit_code = 3
+
+
 class RunDeadlineError(EvalkitError):
     """The run's overall deadline passed; what finished is kept."""
 

@@ -2,9 +2,12 @@
 
 Cases pair by id (repeats averaged per case). Added, removed and changed-input cases are
 reported and left out of the paired tests. Per metric:
-  - continuous scores: paired bootstrap CI of the mean difference, bootstrap p-value;
+  - continuous scores: paired bootstrap CI of the mean difference, paired t-test p-value
+    (analytic, so it can get as small as the evidence warrants: Holm multiplies it by the
+    family size, and a bootstrap count could not go below 2/(resamples+1));
   - pass/fail scores (one repeat): McNemar's exact test on the discordant pairs;
-  - latency P95: paired bootstrap of the P95 difference; cost: paired mean difference.
+  - latency P95: paired bootstrap of the P95 difference, p-value from its bootstrap standard
+    error (normal tail); cost: paired mean difference, as for continuous scores.
 All gated comparisons of a diff form one family: p-values are Holm-adjusted so the whole
 gate's false-alarm rate stays at `alpha`. A metric is *regressed* only when the adjusted
 p-value is below alpha AND it got worse by more than its tolerance (`max_drop` /
@@ -25,12 +28,12 @@ from evalkit.baseline import CaseRecord, Group
 from evalkit.numbers import figure, figure_delta, metric_label
 from evalkit.stats import (
     PairedResult,
-    bootstrap_p_value,
     bootstrap_resample_means,
     holm,
     mcnemar_exact,
     minimum_detectable_effect,
     paired_bootstrap,
+    wald_p_value,
 )
 from evalkit.types import Threshold
 
@@ -285,7 +288,7 @@ def _latency_diff(
     )
     deltas = reps[:, 1] - reps[:, 0]
     lo, hi = np.percentile(deltas, [2.5, 97.5])
-    p = bootstrap_p_value(deltas)
+    p = wald_p_value(c95 - b95, deltas)
     diff.baseline, diff.candidate, diff.delta = b95, c95, c95 - b95
     diff.ci_low, diff.ci_high, diff.p_value = float(lo), float(hi), p
     diff._sd = float(np.std(deltas, ddof=1)) * float(np.sqrt(len(both)))  # sd-equivalent of the P95 gap
@@ -315,7 +318,9 @@ def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
     """Holm-adjust every gated comparison as one family, then give each metric its verdict."""
     gated = [m for g in groups for m in g.metrics if m.gated and m.p_value is not None]
     family = len(gated)
-    for m, adjusted in zip(gated, holm([m.p_value or 1.0 for m in gated]), strict=True):
+    for m, adjusted in zip(
+        gated, holm([1.0 if m.p_value is None else m.p_value for m in gated]), strict=True
+    ):
         m.p_adjusted = adjusted
     for g in groups:
         for m in g.metrics:

@@ -26,9 +26,10 @@ from typing import IO, Any
 from pydantic import BaseModel, ValidationError
 
 from evalkit import secrets
-from evalkit.errors import UserInputError
+from evalkit.errors import DiskFullError, UserInputError
 from evalkit.migrations import CURRENT, NewerSchemaError, migrate
 from evalkit.runinfo import RunInfo
+from evalkit.textsafe import model_json
 from evalkit.types import CaseResult
 
 RESULTS = "results.jsonl"
@@ -56,22 +57,56 @@ class ResultWriter:
         self._last_sync = time.monotonic()
         self.sync_interval_s = sync_interval_s
         self.count = 0
+        self._failed = False
 
     def append(self, result: CaseResult) -> None:
-        line = result.model_dump_json(exclude_none=False)
-        self._fh.write(secrets.scrub(line) + "\n")
-        self._fh.flush()
+        line = result_line(result)
+        try:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+            now = time.monotonic()
+            if now - self._last_sync >= self.sync_interval_s:
+                os.fsync(self._fh.fileno())
+                self._last_sync = now
+        except OSError as exc:
+            self._failed = True
+            raise disk_error(exc, self.path) from None
         self.count += 1
-        now = time.monotonic()
-        if now - self._last_sync >= self.sync_interval_s:
-            os.fsync(self._fh.fileno())
-            self._last_sync = now
 
     def close(self) -> None:
-        if not self._fh.closed:
+        if self._fh.closed:
+            return
+        try:
             self._fh.flush()
             os.fsync(self._fh.fileno())
+        except OSError as exc:
+            if not self._failed:  # already reported: the torn line is dropped on --resume
+                self._failed = True
+                self._close_quietly()
+                raise disk_error(exc, self.path) from None
+        self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        with contextlib.suppress(OSError):  # its buffer could not be flushed: the disk is full, as said
             self._fh.close()
+
+
+def result_line(result: CaseResult) -> str:
+    """One results.jsonl line: compact JSON (as pydantic writes it), secrets scrubbed value by
+    value, lone surrogates made valid (see evalkit.textsafe)."""
+    return secrets.scrub_json_text(
+        model_json(result, exclude_none=False), ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def disk_error(exc: OSError, path: Path) -> Exception:
+    """A full disk (or quota) becomes a clear DiskFullError (exit 3); other OS errors stay."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(
+            f"{path}: no space left on the device: the results written so far are kept; free "
+            f"some space, then finish the run with `evalkit run --resume {path.parent}`"
+        )
+    return exc
 
 
 def drop_torn_tail(path: Path) -> None:
@@ -89,8 +124,14 @@ def read_results(path: Path) -> Iterator[CaseResult]:
     """Stream results back; a torn last line (killed mid-write) is skipped, not fatal."""
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserInputError(
+                    f"not valid UTF-8 (column {exc.start + 1})", path=path, line=lineno
+                ) from None
             if not line.endswith("\n"):
                 return  # an unfinished final line from a killed run
             if not line.strip():
@@ -180,33 +221,50 @@ def read_json(path: Path, default: Any = None) -> Any:
         return default
 
 
-def write_text(path: Path, text: str) -> None:
-    """The one write path for whole files: atomic (temp file, fsync, rename), secrets scrubbed."""
+def _write_atomic(path: Path, lines: Iterable[str]) -> None:
+    """Atomic (temp file, fsync, rename); a full disk is a DiskFullError, the old file kept."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8", errors="surrogatepass") as fh:
-        fh.write(secrets.scrub(text))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8", errors="surrogatepass") as fh:
+            for text in lines:
+                fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise disk_error(exc, path) from None
+
+
+def write_text(path: Path, text: str) -> None:
+    """The one write path for whole text files (HTML, XML, Markdown): secrets scrubbed. JSON goes
+    through `write_json` / `write_jsonl`, which scrub values, so scrubbing never breaks syntax."""
+    _write_atomic(path, [secrets.scrub(text)])
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically, secrets scrubbed."""
+    """Write JSON atomically, secrets scrubbed value by value."""
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    _write_atomic(path, [json.dumps(secrets.scrub_data(data), indent=2, sort_keys=True, default=str) + "\n"])
 
 
 def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> None:
-    """Write a whole JSON Lines file atomically, secrets scrubbed, line by line."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    """Write a whole JSON Lines file atomically, secrets scrubbed value by value, line by line."""
+
+    def lines() -> Iterator[str]:
         for row in rows:
-            line = row.model_dump_json() if isinstance(row, BaseModel) else json.dumps(row, sort_keys=True)
-            fh.write(secrets.scrub(line) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+            if isinstance(row, CaseResult):
+                yield result_line(row) + "\n"
+                continue
+            if isinstance(row, BaseModel):
+                compact = secrets.scrub_json_text(model_json(row), ensure_ascii=False, separators=(",", ":"))
+                yield compact + "\n"
+            else:
+                line = json.dumps(row, sort_keys=True, ensure_ascii=False)
+                yield secrets.scrub_json_text(line, sort_keys=True, ensure_ascii=False) + "\n"
+
+    _write_atomic(path, lines())
 
 
 def read_run_info(run_dir: Path) -> RunInfo:

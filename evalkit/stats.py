@@ -16,16 +16,33 @@ def percentiles(values: Sequence[float], qs: Sequence[float]) -> list[float | No
     return [float(v) for v in np.percentile(arr, qs)]
 
 
-def mean_ci(values: Sequence[float], z: float = 1.959963984540054) -> tuple[float, float, float, float]:
-    """Mean, sample std, and a normal-approximation 95% confidence interval of the mean."""
+def mean_ci(
+    values: Sequence[float],
+    z: float = 1.959963984540054,
+    bounds: tuple[float, float] | None = None,
+) -> tuple[float, float, float, float]:
+    """Mean, sample std, and a 95% confidence interval of the mean.
+
+    Unbounded metrics get the normal approximation. A bounded metric (`bounds`: the least
+    and greatest value its scorer can give) keeps the interval inside its range: values all at
+    the two ends (0/1 pass marks) get the Wilson interval of that proportion, which also
+    stays honest at 0 of n and n of n; other values the normal interval, clipped."""
     n = len(values)
     arr = np.asarray(values, dtype=float)
     mean = float(arr.mean())
+    std = float(arr.std(ddof=1)) if n >= 2 else 0.0
+    if bounds is not None:
+        low, high = bounds
+        if high > low and bool(np.all((arr == low) | (arr == high))):
+            lo, hi = wilson_interval(int((arr == high).sum()), n, z)
+            return mean, std, low + lo * (high - low), low + hi * (high - low)
     if n < 2:
         return mean, 0.0, mean, mean
-    std = float(arr.std(ddof=1))
     half = z * std / math.sqrt(n)
-    return mean, std, mean - half, mean + half
+    lo, hi = mean - half, mean + half
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return mean, std, lo, hi
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -78,25 +95,58 @@ def bootstrap_resample_means(
 
 
 def paired_bootstrap(diffs: Sequence[float], resamples: int = 1000, seed: int = 0) -> PairedResult:
-    """Percentile bootstrap over cases of the mean paired difference, with a two-sided
-    bootstrap p-value for 'no difference' (seeded: the same data gives the same verdict)."""
+    """The mean paired difference with a percentile-bootstrap CI over cases (seeded: the same
+    data gives the same verdict) and the paired t-test's two-sided p-value for 'no difference'.
+
+    The p-value is analytic, not counted from the resamples: a bootstrap p-value cannot fall
+    below 2/(resamples+1), and Holm multiplies it by the family size, so with 26 or more gated
+    comparisons no drop, however large, could be flagged. Under 'no difference' (an A/A
+    re-run) paired differences are symmetric about 0, where the t-test holds its level."""
     d = np.asarray(diffs, dtype=float)
     n = len(d)
     mean = float(d.mean())
     sd = float(d.std(ddof=1)) if n > 1 else 0.0
     if n < 2 or sd == 0.0:
-        p = 1.0 if mean == 0.0 else 1.0 / (resamples + 1)
-        return PairedResult(mean, mean, mean, p if n >= 2 else 1.0, n, sd)
+        return PairedResult(mean, mean, mean, paired_t_p_value(mean, sd, n), n, sd)
     means = bootstrap_resample_means(d, resamples, np.random.default_rng(seed))
     lo, hi = np.percentile(means, [2.5, 97.5])
-    return PairedResult(mean, float(lo), float(hi), bootstrap_p_value(means), n, sd)
+    return PairedResult(mean, float(lo), float(hi), paired_t_p_value(mean, sd, n), n, sd)
+
+
+def paired_t_p_value(mean: float, sd: float, n: int) -> float:
+    """Two-sided p-value of the paired t-test (Student's t, n − 1 degrees of freedom).
+
+    Every difference equal and non-zero (sd 0) gets the exact sign test's p, 2 · ½ⁿ:
+    n cases all moving the same way is that unlikely under 'no difference'."""
+    if n < 2 or mean == 0.0:
+        return 1.0
+    if sd == 0.0:
+        return min(1.0, 2.0 * 0.5**n)
+    from scipy.special import stdtr
+
+    t = abs(mean) / (sd / math.sqrt(n))
+    return float(min(1.0, 2.0 * stdtr(n - 1, -t)))
 
 
 def bootstrap_p_value(replicates: np.ndarray) -> float:
-    """Two-sided p-value for 'no difference': how often the replicates fall on either side of 0."""
+    """Two-sided p-value for 'no difference': how often the replicates fall on either side of 0
+    (resolution 2/(len+1); see `wald_p_value` for one that can get smaller)."""
     below = int((replicates <= 0).sum())
     above = int((replicates >= 0).sum())
     return min(1.0, 2 * (min(below, above) + 1) / (len(replicates) + 1))
+
+
+def wald_p_value(estimate: float, replicates: np.ndarray) -> float:
+    """Two-sided p-value of `estimate` against its bootstrap standard error (normal tail):
+    unlike counting replicates, it keeps shrinking as the evidence grows."""
+    se = float(np.std(replicates, ddof=1)) if len(replicates) > 1 else 0.0
+    if estimate == 0.0:
+        return 1.0
+    if se == 0.0 or not math.isfinite(se):
+        return bootstrap_p_value(replicates)
+    from scipy.special import ndtr
+
+    return float(min(1.0, 2.0 * ndtr(-abs(estimate) / se)))
 
 
 def mcnemar_exact(baseline_pass: Sequence[bool], candidate_pass: Sequence[bool]) -> tuple[int, int, float]:

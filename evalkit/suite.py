@@ -29,13 +29,16 @@ from evalkit.config import Variant
 from evalkit.errors import UserInputError
 from evalkit.templating import TemplateError, compile_template, render
 from evalkit.types import GenerationParams, Message, Threshold
-from evalkit.yamlfile import format_validation_error, load_yaml
+from evalkit.yamlfile import MAX_DEPTH, format_validation_error, load_yaml
 
 RESERVED_CASE_FIELDS = ("id", "reference", "references", "tags", "metadata", "messages", "relevant_ids")
 
 
+MAX_REPEATS = 1_000  # repeats per case: beyond it, a typo (`1e8`) would run for ever
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class MessageTemplate(Strict):
@@ -94,7 +97,7 @@ class DatasetCases(Strict):
 class ScorerSpec(BaseModel):
     """`type` picks the scorer; `name` renames its score; other keys are its options."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     type: str
     name: str | None = None
@@ -114,7 +117,7 @@ class SuiteSpec(Strict):
     scorers: list[str | ScorerSpec] = Field(default_factory=list)
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     params: GenerationParams = Field(default_factory=GenerationParams)
-    repeats: int = Field(default=1, ge=1)
+    repeats: int = Field(default=1, ge=1, le=MAX_REPEATS)
     tags: list[str] = Field(default_factory=list)
     calibration: str | None = None  # a human labels file (JSONL/CSV) the judges are held against
 
@@ -320,8 +323,14 @@ def _cases_from_file(path: Path, limit: int | None) -> Iterator[Case]:
 
 
 def _cases_from_jsonl(path: Path) -> Iterator[Case]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for lineno, raw_bytes in enumerate(fh, start=1):
+            try:
+                raw = raw_bytes.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserInputError(
+                    f"not valid UTF-8 (column {exc.start + 1})", path=path, line=lineno
+                ) from None
             if not raw.strip():
                 continue
             try:
@@ -330,7 +339,26 @@ def _cases_from_jsonl(path: Path) -> Iterator[Case]:
                 raise UserInputError(
                     f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno
                 ) from None
+            except RecursionError:  # deeper than Python's JSON parser goes
+                raise UserInputError(
+                    f"nested more than {MAX_DEPTH} levels deep", path=path, line=lineno
+                ) from None
+            if nesting_depth(data) > MAX_DEPTH:
+                raise UserInputError(f"nested more than {MAX_DEPTH} levels deep", path=path, line=lineno)
             yield _validate_case(data, path, lineno)
+
+
+def nesting_depth(data: Any) -> int:
+    """How deeply lists and objects nest in parsed JSON (iterative: any depth is safe)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack += [(c, depth + 1) for c in children if isinstance(c, dict | list)]
+    return deepest
 
 
 def _cases_from_yaml_list(path: Path) -> Iterator[Case]:
@@ -342,12 +370,21 @@ def _cases_from_yaml_list(path: Path) -> Iterator[Case]:
 
 
 def _cases_from_csv(path: Path) -> Iterator[Case]:
-    with path.open(encoding="utf-8", newline="") as fh:
+    # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first column's name
+    with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
-        if reader.fieldnames is None or "id" not in reader.fieldnames:
-            raise UserInputError("a CSV case file needs an 'id' column", path=path, line=1)
-        for row in reader:
-            yield _validate_case(_flat_row_to_case(row), path, reader.line_num)
+        try:
+            fieldnames = reader.fieldnames
+            if fieldnames is None or "id" not in fieldnames:
+                raise UserInputError("a CSV case file needs an 'id' column", path=path, line=1)
+            for row in reader:
+                yield _validate_case(_flat_row_to_case(row), path, reader.line_num)
+        except UnicodeDecodeError as exc:
+            raise UserInputError(
+                f"not valid UTF-8 (byte {exc.start + 1} of a read block)", path=path, line=reader.line_num + 1
+            ) from None
+        except csv.Error as exc:
+            raise UserInputError(f"invalid CSV: {exc}", path=path, line=reader.line_num) from None
 
 
 def _flat_row_to_case(row: dict[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ class Message(BaseModel):
 class GenerationParams(BaseModel):
     """Sampling parameters a user sets on a suite or variant."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     temperature: float | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, gt=0, le=1)
@@ -207,7 +207,7 @@ class Threshold(BaseModel):
     `max_drop` for higher-is-better metrics, `max_increase` for lower-is-better ones (latency,
     cost). A metric regresses only when it is significantly worse AND worse by more than that."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     min: float | None = None
     max: float | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,24 +48,117 @@ def _index_lines(node: yaml.Node, loc: Loc, out: dict[Loc, int]) -> None:
             _index_lines(item, (*loc, i), out)
 
 
-def load_yaml(path: Path) -> YamlDoc:
-    """Read a YAML file; syntax errors become a UserInputError with the line."""
+MAX_DEPTH = 64  # nesting levels a user file may use
+MAX_ALIAS_EXPANSION = 1_000_000  # values aliases may add (a 537-byte 'billion laughs' file: 10⁹)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses what would otherwise pass silently: a key given twice (the last
+    one used to win: `min: 0.99` became `min: 0.0`) and not-a-number or infinite floats."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults` overrides on purpose
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:
+                continue  # an unhashable key: SafeLoader itself refuses it below
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (first given on line {first})", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{node.value}' is not a finite number", node.start_mark
+            )
+        return value
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
+
+
+def _expanded_size(root: yaml.Node, path: Path) -> None:
+    """Refuse documents nested too deeply, or whose aliases expand to a huge tree (a few
+    hundred bytes can stand for billions of values): counted without expanding anything."""
+    sizes: dict[int, int] = {}
+    unique = 0
+    # iterative post-order walk over the node graph; each node once
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        if id(node) in sizes and not done:
+            continue
+        children = _children(node)
+        if not done:
+            if depth > MAX_DEPTH:
+                raise UserInputError(
+                    f"nested more than {MAX_DEPTH} levels deep", path=path, line=node.start_mark.line + 1
+                )
+            stack.append((node, depth, True))
+            stack += [(c, depth + 1, False) for c in children if id(c) not in sizes]
+            continue
+        if id(node) in sizes:
+            continue  # reached twice through aliases before it was finished
+        unique += 1
+        sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
+    if sizes[id(root)] - unique > MAX_ALIAS_EXPANSION:
+        raise UserInputError(
+            f"its aliases expand to more than {MAX_ALIAS_EXPANSION:,} values: refused (an alias 'bomb'?)",
+            path=path,
+        )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _compose(text: str, path: Path) -> tuple[Any, Any]:
+    loader = _StrictLoader(text)
     try:
-        text = path.read_text(encoding="utf-8")
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _expanded_size(node, path)
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def load_yaml(path: Path) -> YamlDoc:
+    """Read a YAML file; syntax errors, duplicate keys, non-finite numbers, too deep nesting
+    and alias bombs become a UserInputError with the line."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UserInputError("file not found", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        bad_line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UserInputError(f"not valid UTF-8 (byte {exc.start + 1})", path=path, line=bad_line) from None
+    except OSError as exc:
         raise UserInputError(f"cannot read file: {exc}", path=path) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _compose(text, path)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise UserInputError(f"YAML syntax error: {problem}", path=path, line=line) from None
+        kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax error"
+        raise UserInputError(f"{kind}: {problem}", path=path, line=line) from None
     except yaml.YAMLError as exc:
         raise UserInputError(f"YAML error: {exc}", path=path) from None
+    except RecursionError:
+        raise UserInputError(f"nested more than {MAX_DEPTH} levels deep", path=path) from None
     lines: dict[Loc, int] = {}
     if node is not None:
         _index_lines(node, (), lines)

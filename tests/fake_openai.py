@@ -31,6 +31,9 @@ class Fault:
     hang_s: float = 0.0  # sleep before answering (to trigger client timeouts)
     echo_request: bool = False  # a 400 whose body repeats the request's path and headers
     match: str | None = None  # only for requests whose model or last message contains this
+    # a 200 event stream of these raw server-sent events (each sent as one `data:` event, or
+    # verbatim when it starts with `event:`), in chunked encoding, whatever the request asked
+    sse: list[str] | None = None
 
 
 def default_responder(body: dict[str, Any]) -> str:
@@ -206,6 +209,8 @@ class FakeOpenAI:
         if fault is not None and fault.drop:
             writer.transport.abort()
             return False
+        if fault is not None and fault.sse is not None:
+            return await self._raw_stream(writer, fault.sse)
         if fault is not None and fault.status is not None:
             payload = (fault.body or json.dumps({"error": {"message": f"injected {fault.status}"}})).encode()
             return await self._send(writer, fault.status, payload, fault.headers)
@@ -254,6 +259,17 @@ class FakeOpenAI:
         )
         await event({"model": full["model"], "choices": [], "usage": full["usage"]})
         await event("[DONE]")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async def _raw_stream(self, writer: asyncio.StreamWriter, events: list[str]) -> bool:
+        head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        writer.write(head.encode())
+        for raw in events:
+            text = raw if raw.startswith("event:") else f"data: {raw}"
+            payload = f"{text}\n\n".encode()
+            writer.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         return True

@@ -100,3 +100,27 @@ def test_wilson_interval() -> None:
     lo, hi = wilson_interval(0, 10)
     assert lo == 0.0 and 0.27 < hi < 0.29  # 0.2775 by hand
     assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+
+
+def test_mean_ci_stays_inside_a_bounded_metrics_range() -> None:
+    """A `contains` mean of 19/20 had ci_high 1.05: 0/1 scores get the Wilson interval
+    (checked against scipy's), other bounded scores a clipped one."""
+    from scipy.stats import binomtest
+
+    from evalkit.scorers.text import contains
+
+    rows = [result(i, 10.0, None, 1.0) for i in range(20)]
+    for i, r in enumerate(rows):
+        r.scores = {"contains": StoredScore(value=float(i != 0), passed=i != 0), "rougeL": r.scores["rougeL"]}
+    rows[0].scores["rougeL"] = StoredScore(value=0.5)
+    g = summarize_group(rows, [contains(text="cat"), rouge(types=["rougeL"])], {})
+    c = g.metrics["contains"]
+    ref = binomtest(19, 20).proportion_ci(confidence_level=0.95, method="wilson")
+    assert (c.ci_low, c.ci_high) == pytest.approx((ref.low, ref.high), abs=1e-9)
+    assert c.ci_high is not None and c.ci_high <= 1.0
+    r = g.metrics["rougeL"]
+    assert (
+        r.mean == pytest.approx(0.975)
+        and r.ci_high == 1.0
+        and r.ci_low == pytest.approx(0.975 - 0.049, abs=1e-3)
+    )

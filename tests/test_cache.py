@@ -63,3 +63,59 @@ def test_second_connection_sees_writes(tmp_path: Path) -> None:
     a.put("k", Completion(text="shared"), provider="p", model=None)
     got = b.get("k")
     assert got is not None and got.text == "shared"
+
+
+def _fill(path: Path, n: int) -> list[str]:
+    cache = ResponseCache(path)
+    keys = [request_key(IDENTITY, req(text=f"q{i}")) for i in range(n)]
+    for k in keys:
+        cache.put(k, Completion(text="answer " * 50), provider="p", model="m1")
+    cache.close()
+    return keys
+
+
+def test_corrupt_pages_found_mid_run_are_a_miss_and_moved_aside(tmp_path: Path) -> None:
+    from evalkit.cache import take_notices
+
+    path = tmp_path / "c.sqlite"
+    keys = _fill(path, 300)
+    data = bytearray(path.read_bytes())
+    data[8192:] = b"\xff" * (len(data) - 8192)  # every page after the second is garbage
+    path.write_bytes(bytes(data))
+    take_notices()
+    cache = ResponseCache(path)
+    results = [cache.get(k) for k in keys]  # must not raise
+    assert cache.put(keys[0], Completion(text="x"), provider="p", model="m1") in (True, False)
+    cache.close()
+    notes = take_notices()
+    assert len(notes) == 1 and "corrupt" in notes[0] and "moved aside" in notes[0], (notes, results[:2])
+    assert list(tmp_path.glob("c.sqlite.corrupt-*"))
+
+
+def test_cli_survives_a_corrupt_cache(workdir: Path, fake_server, cli) -> None:
+    import os
+
+    from tests.conftest import qa_suite_yaml, two_variant_config, write
+
+    cache_file = Path(os.environ["EVALKIT_CACHE_DIR"]) / "responses.sqlite"
+
+    def corrupt() -> None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_bytes(b"this is not an sqlite database " * 200)
+
+    corrupt()
+    stats = cli("cache", "stats")
+    assert stats.exit_code == 0 and "corrupt" in stats.output and "0 entries" in stats.output, stats.output
+    corrupt()
+    cleared = cli("cache", "clear")
+    assert cleared.exit_code == 0 and "corrupt" in cleared.output, cleared.output
+    corrupt()
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    write(workdir / "evalkit.yaml", two_variant_config(fake_server.url))
+    first = cli("run", "suites/qa.yaml", "--out", "a", "--no-baseline")
+    assert first.exit_code == 0, first.output
+    assert "corrupt" in first.output and "moved aside" in first.output
+    assert len(list(cache_file.parent.glob("responses.sqlite.corrupt-*"))) >= 1
+    asked = len(fake_server.requests)
+    second = cli("run", "suites/qa.yaml", "--out", "b", "--no-baseline")
+    assert second.exit_code == 0 and len(fake_server.requests) == asked  # the new cache works

@@ -178,3 +178,45 @@ def test_diff_of_two_10k_case_runs_is_fast() -> None:
     report = diff_groups([(base, cand, {}, {})], resamples=1000)
     assert len(report.groups[0].metrics) == 7
     assert time.perf_counter() - started < 30  # measured, not asserted tightly: see benchmarks/bench_diff.py
+
+
+def variants_with_one_drop(
+    rng: np.random.Generator, count: int, n: int = 30
+) -> list[tuple[Group, Group, dict, dict]]:
+    """`count` variants of one suite; the first one's rougeL falls from 1.00 to about 0.43,
+    the others are re-runs of the same system (A/A)."""
+    pairs = []
+    for v in range(count):
+        if v == 0:
+            base = group({"rougeL": np.ones(n)}, name="v0")
+            cand = group({"rougeL": np.clip(0.43 + rng.normal(0, 0.2, n), 0, 1)}, name="v0")
+        else:
+            mu = rng.uniform(0.2, 0.8, n)
+            base = group({"rougeL": np.clip(mu + rng.normal(0, 0.1, n), 0, 1)}, name=f"v{v}")
+            cand = group({"rougeL": np.clip(mu + rng.normal(0, 0.1, n), 0, 1)}, name=f"v{v}")
+        pairs.append((base, cand, {}, {}))
+    return pairs
+
+
+@pytest.mark.parametrize("variants", [1, 13, 50])
+def test_gate_power_does_not_vanish_with_many_variants(variants: int) -> None:
+    """Holm multiplies p by the family size: the p-value must be able to get small enough
+    (a bootstrap p-value stopped at 2/1001, so 13 variants hid a 1.00 → 0.43 drop)."""
+    rng = np.random.default_rng(variants)
+    report = diff_groups(variants_with_one_drop(rng, variants), resamples=1000)
+    assert report.family_size == variants
+    dropped = report.groups[0]
+    m = next(m for m in dropped.metrics if m.metric == "rougeL")
+    assert m.ci_high is not None and m.ci_high < 0
+    assert m.verdict == "regressed" and dropped.verdict == "regressed", (m.p_value, m.p_adjusted)
+    assert m.p_value is not None and m.p_value < 1e-8  # as small as the evidence warrants
+    assert all(g.verdict != "regressed" for g in report.groups[1:])
+
+
+def test_family_wise_false_alarm_rate_with_13_variants() -> None:
+    rng = np.random.default_rng(13)
+    sims, alarms = 100, 0
+    for k in range(sims):
+        pairs = [(*aa_pair(rng, 40, 0.7), {}, {}) for _ in range(13)]
+        alarms += diff_groups(pairs, resamples=200, seed=k).regressed  # type: ignore[arg-type]
+    assert alarms / sims <= 0.05, f"{alarms}/{sims} false alarms"

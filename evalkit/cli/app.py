@@ -75,7 +75,9 @@ def run(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Run directory (default: reports/<run-id>).")
     ] = None,
-    repeats: Annotated[int | None, typer.Option(min=1, help="Run each case N times.")] = None,
+    repeats: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="Run each case N times (at most 1,000).")
+    ] = None,
     concurrency: Annotated[
         int | None,
         typer.Option(
@@ -110,7 +112,7 @@ def run(
 ) -> None:
     """Run suites against variants, score every output, write reports/<run-id>/, record it in
     the run history and check it against its trend."""
-    from evalkit.cli.render import ProgressObserver, console, show_outcome, warn
+    from evalkit.cli.render import ProgressObserver, console, notices, show_outcome, warn
     from evalkit.pipeline import RunOptions, execute, prepare
     from evalkit.signals import sigterm_as_interrupt
 
@@ -131,6 +133,7 @@ def run(
                 retry_errors=retry_errors,
             )
         )
+        notices()
         plan = prepared.plan
         todo = len(plan.requests) - len(prepared.skip)
         resumed = f" · resuming: {len(prepared.skip)} done, {todo} to go" if prepared.skip else ""
@@ -143,6 +146,7 @@ def run(
             warn(line)
         with ProgressObserver(todo, "evaluating") as observer:
             outcome = execute(prepared, observer)
+        notices()
         if outcome.summary.status == "interrupted":
             console.print("[yellow]Interrupted: finished results are kept.[/]")
         show_outcome(outcome)
@@ -252,17 +256,20 @@ def baseline_save(
     """Save a run (per suite × variant) as the baseline; shows what changes when one exists."""
     from evalkit import baseline as bl
     from evalkit import groups as run_groups
-    from evalkit.cli.render import console, show_diff
+    from evalkit.cli.render import console, show_diff, warn
     from evalkit.gate import diff_runs
 
     with user_errors():
+        bl.check_folder(to)
+        every = run_groups.groups_from_run(run_dir)
         groups = [
-            g
-            for g in run_groups.groups_from_run(run_dir)
-            if (not suite or g.suite in suite) and (not variant or g.variant in variant)
+            g for g in every if (not suite or g.suite in suite) and (not variant or g.variant in variant)
         ]
         if not groups:
             raise UserInputError("nothing to save: no results match", path=run_dir)
+        why = bl.incomplete(run_dir, sum(len(g.records) for g in every))
+        if why is not None:
+            warn(f"{run_dir} {why}: the baseline will lack what the run did not finish")
         previous = [bl.load(to, g.suite, g.variant) for g in groups]
         replaced = [(p, g) for p, g in zip(previous, groups, strict=True) if p is not None]
         if replaced:
@@ -300,6 +307,8 @@ def diff(
     from evalkit.rundir import write_json
 
     with user_errors():
+        if json_out is not None and not json_out.parent.is_dir():
+            raise UserInputError("--json: no such folder to write into", path=json_out.parent)
         base = {(g.suite, g.variant): g for g in run_groups.groups_from_run(run_a)}
         cand = run_groups.groups_from_run(run_b)
         base_of = {g.variant: g.variant for g in cand}
@@ -317,7 +326,11 @@ def diff(
         )
     show_diff(report)
     if json_out is not None:
-        write_json(json_out, report.model_dump(mode="json"))
+        with user_errors():
+            try:
+                write_json(json_out, report.model_dump(mode="json"))
+            except OSError as exc:
+                raise UserInputError(f"--json: cannot write: {exc.strerror or exc}", path=json_out) from None
     verdict = "[bold red]REGRESSED[/]" if report.regressed else "[bold green]OK[/]"
     console.print(f"{verdict}: {run_b} vs {run_a}", highlight=False)
     raise typer.Exit(1 if report.regressed else 0)
@@ -337,7 +350,7 @@ def validate(
     variant: VariantOpt = None,
 ) -> None:
     """Check config and suites (syntax, keys, templates, scorers, API keys) without calling a model."""
-    from evalkit.cli.render import console
+    from evalkit.cli.render import console, notices
     from evalkit.config import load_config
     from evalkit.pipeline import load_suites, suite_paths
     from evalkit.plan import build_plan
@@ -348,6 +361,7 @@ def validate(
         loaded_suites = load_suites(suite_paths(suites or [], loaded))
         plan = build_plan(loaded, loaded_suites, variant or [])
         build_providers(plan.providers)  # credentials, imports and model folders are checked too
+    notices()
     cases = sum(len(s.cases) for s in plan.suites)
     console.print(
         f"[green]ok[/]: {len(plan.suites)} suite(s), {cases} case(s), {len(plan.variants)} variant(s), "
@@ -366,7 +380,7 @@ def cache_stats() -> None:
     from rich.table import Table
 
     from evalkit.cache import ResponseCache, default_path
-    from evalkit.cli.render import console
+    from evalkit.cli.render import console, notices
     from evalkit.rag.index import list_indexes
 
     indexes = list_indexes()
@@ -379,6 +393,7 @@ def cache_stats() -> None:
     cache = ResponseCache()
     stats = cache.stats()
     cache.close()
+    notices()
     console.print(
         f"{stats['path']}: {stats['entries']} entries, {stats['bytes'] / 1e6:.1f} MB", highlight=False
     )
@@ -397,7 +412,7 @@ def cache_clear(
     """Delete cached responses and RAG indexes (all, or those older than --older-than seconds;
     an index's age is the time since a run last used it)."""
     from evalkit.cache import ResponseCache, default_path
-    from evalkit.cli.render import console
+    from evalkit.cli.render import console, notices
     from evalkit.rag.index import remove_indexes
 
     indexes = remove_indexes(older_than)
@@ -406,6 +421,7 @@ def cache_clear(
         cache = ResponseCache()
         removed = cache.clear(older_than)
         cache.close()
+        notices()
     console.print(f"removed {removed} cached response(s) and {indexes} RAG index(es)")
 
 

@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from evalkit import secrets
 from evalkit.aggregate import GroupSummary, Summary
 from evalkit.gate import DiffReport, GroupDiff, MetricDiff, in_order, verdict_label
 from evalkit.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
@@ -32,12 +33,22 @@ err_console = Console(stderr=True)
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    text = escape(secrets.scrub(message))
+    err_console.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:
     # wrapped by rich on word boundaries, never by the terminal mid-word
-    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+    err_console.print(f"[yellow]warning:[/] {escape(secrets.scrub(message))}", highlight=False)
+
+
+def notices() -> None:
+    """What the library noted for a person: secrets too short to scrub (evalkit.secrets), a
+    corrupt response cache moved aside (evalkit.cache)."""
+    from evalkit import cache
+
+    for message in [*secrets.take_warnings(), *cache.take_notices()]:
+        warn(message)
 
 
 class ProgressObserver:

@@ -8,22 +8,23 @@ import json
 import random
 import time
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit import secrets
 from evalkit.config import env_secret
-from evalkit.errors import AuthenticationError, UserInputError
+from evalkit.errors import AuthenticationError, EvalkitError, UserInputError
 from evalkit.providers.base import Provider
-from evalkit.types import Completion, Request, Usage
+from evalkit.providers.openai_response import StreamAssembler, StreamError, UnexpectedResponse, parse_body
+from evalkit.types import Completion, Request
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
 class OpenAISettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     base_url: str = "https://api.openai.com/v1"
     model: str | None = None
@@ -76,8 +77,9 @@ def _error_detail(raw: bytes) -> str:
             msg = err.get("message") if isinstance(err, dict) else err
     except (json.JSONDecodeError, UnicodeDecodeError):
         pass
-    text = msg or raw[:200].decode("utf-8", "replace")
-    return secrets.scrub(" ".join(str(text).split())[:200])
+    text = msg or raw[:65536].decode("utf-8", "replace")
+    # scrub first, then cut: cut first, and a key across the cut would leak all but its tail
+    return secrets.scrub(" ".join(secrets.scrub(str(text)).split()))[:200]
 
 
 class OpenAICompatProvider(Provider[OpenAISettings]):
@@ -122,15 +124,12 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             var = "OPENAI_API_KEY"
         if var is not None:
             self._api_key = env_secret(var, what=f"provider '{self.name}' (api_key_env)")
-            secrets.register(self._api_key)
+            secrets.register(self._api_key, f"the key in {var} (provider '{self.name}')")
         for header, env_var in self.cfg.headers_env.items():
             value = env_secret(env_var, what=f"provider '{self.name}' (headers_env.{header})")
-            secrets.register(value)
+            secrets.register(value, f"the value of {env_var} (provider '{self.name}')")
             self._secret_headers[header] = value
-        for query_values in parse_qs(urlsplit(self.cfg.base_url).query).values():
-            for item in query_values:
-                if len(item) >= 8:  # a key in the base URL's query string: never write it out
-                    secrets.register(item)
+        secrets.register_url(self.cfg.base_url, f"provider '{self.name}' base_url")
         if not self.cfg.base_url.startswith(("http://", "https://")):
             raise UserInputError(f"provider '{self.name}': base_url must start with http:// or https://")
 
@@ -205,6 +204,13 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             except _Fatal as exc:
                 await self.limiter.release(ticket)
                 return Completion(error=str(exc), attempts=attempt)
+            except EvalkitError:
+                await self.limiter.release(ticket)
+                raise
+            except Exception as exc:  # one odd response is one error result, never a dead run
+                await self.limiter.release(ticket)
+                detail = secrets.scrub(f"{type(exc).__name__}: {exc}")[:300]
+                return Completion(error=f"could not read the response ({detail})", attempts=attempt)
             except BaseException:
                 await self.limiter.release(ticket)
                 raise
@@ -266,28 +272,29 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             return streamed
         try:
             data = json.loads(raw)
-            choice = data["choices"][0]
-            message = choice.get("message") or {}
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, IndexError, TypeError, AttributeError):
+        except (json.JSONDecodeError, UnicodeDecodeError):
             raise _Retryable("invalid or truncated JSON body") from None
-        return Completion(
-            text=message.get("content") or "",
-            finish_reason=choice.get("finish_reason"),
-            usage=_usage(data.get("usage")),
-            model_version=_model_version(data),
-        )
+        try:
+            return parse_body(data)
+        except UnexpectedResponse as exc:
+            raise _Fatal(secrets.scrub(str(exc))[:300]) from None
 
 
 async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Completion:
-    """Assemble a streamed chat completion (server-sent events); time the first content token."""
-    parts: list[str] = []
+    """Assemble a streamed chat completion (server-sent events); time the first content token.
+    An error event is an error, even when [DONE] follows it."""
+    assembler = StreamAssembler()
     ttft: float | None = None
-    finish: str | None = None
-    usage: Any = None
-    version: str | None = None
     done = False
+    event: str | None = None
     async for raw_line in response.content:
         line = raw_line.decode("utf-8", "replace").strip()
+        if not line:
+            event = None  # a blank line ends an event
+            continue
+        if line.startswith("event:"):
+            event = line[6:].strip()
+            continue
         if not line.startswith("data:"):
             continue
         payload = line[5:].strip()
@@ -298,46 +305,20 @@ async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Comp
             chunk = json.loads(payload)
         except json.JSONDecodeError:
             raise _Retryable("invalid event in the response stream") from None
-        version = _model_version(chunk) or version
-        usage = chunk.get("usage") or usage
-        for choice in chunk.get("choices") or []:
-            text = (choice.get("delta") or {}).get("content")
-            if text:
-                if ttft is None:
-                    ttft = (time.perf_counter() - started) * 1000.0
-                parts.append(text)
-            finish = choice.get("finish_reason") or finish
-    if not done and finish is None:
+        try:
+            added = assembler.add(chunk, event)
+        except StreamError as exc:
+            raise _Retryable(secrets.scrub(str(exc))[:300]) from None
+        except UnexpectedResponse as exc:
+            raise _Fatal(secrets.scrub(str(exc))[:300]) from None
+        if added and ttft is None:
+            ttft = (time.perf_counter() - started) * 1000.0
+    if not done and assembler.finish is None:
         raise _Retryable("the response stream ended early")
-    return Completion(
-        text="".join(parts), finish_reason=finish, usage=_usage(usage), model_version=version, ttft_ms=ttft
-    )
+    return assembler.completion(ttft)
 
 
 def endpoint(base_url: str, path: str) -> str:
     """base_url + path, keeping any query string (e.g. ?api-version=...) at the end."""
     parts = urlsplit(base_url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/" + path, parts.query, ""))
-
-
-def _usage(raw: Any) -> Usage:
-    if not isinstance(raw, dict):
-        return Usage()
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    completion_details = raw.get("completion_tokens_details") or {}
-    return Usage(
-        input_tokens=raw.get("prompt_tokens"),
-        output_tokens=raw.get("completion_tokens"),
-        cached_input_tokens=prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else None,
-        reasoning_tokens=completion_details.get("reasoning_tokens")
-        if isinstance(completion_details, dict)
-        else None,
-    )
-
-
-def _model_version(data: dict[str, Any]) -> str | None:
-    model = data.get("model")
-    fingerprint = data.get("system_fingerprint")
-    if model and fingerprint:
-        return f"{model} ({fingerprint})"
-    return str(model) if model else None

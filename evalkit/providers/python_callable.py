@@ -16,7 +16,7 @@ from evalkit.types import Completion, Request, Usage
 
 
 class PythonSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     callable: str  # "package.module:function"
     options: dict[str, Any] = {}  # passed to the function as keyword `options`

@@ -24,7 +24,7 @@ DEFAULT_MAX_NEW_TOKENS = 128
 
 
 class TransformersSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     model_path: str | None = None  # a local model folder; None = the embedded SmolLM2-135M-Instruct
     device: str = "auto"  # auto: cuda when available, else cpu

@@ -33,7 +33,7 @@ EMBEDDED_NAME = "embedded:SmolLM2-135M-Instruct"
 
 
 class VLLMSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     model_path: str | None = None  # a local model folder; None = the embedded SmolLM2-135M-Instruct
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"

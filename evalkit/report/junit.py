@@ -10,7 +10,11 @@ from evalkit.aggregate import Summary
 from evalkit.gate import DiffReport, MetricDiff, verdict_label
 from evalkit.numbers import figure, figure_delta, figure_interval, metric_label, p_value, plain
 from evalkit.rundir import write_text
+from evalkit.textsafe import xml_text
 from evalkit.types import CaseResult
+
+CASE_TEXT_LIMIT = 2_000  # characters of a case's output or error embedded per test case
+MESSAGE_LIMIT = 200  # characters of a failure's one-line message
 
 
 def metric_line(m: MetricDiff) -> str:
@@ -39,8 +43,8 @@ def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResu
     total = failures = errors = 0
     for group in summary.groups:
         key = (group.suite, group.variant)
-        suite_el = ET.SubElement(root, "testsuite", name=f"{group.suite} · {group.variant}")
-        classname = f"evalkit.{group.suite}.{group.variant}"
+        suite_el = ET.SubElement(root, "testsuite", name=xml_text(f"{group.suite} · {group.variant}"))
+        classname = xml_text(f"evalkit.{group.suite}.{group.variant}")
         s_tests = s_fail = s_err = 0
         gd = diffs.get(key)
         for m in gd.metrics if gd else []:
@@ -63,21 +67,27 @@ def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResu
             s_tests += 1
             if not t.passed:
                 s_fail += 1
-                ET.SubElement(case, "failure", message=t.reason, type="threshold").text = t.reason
+                reason = xml_text(t.reason, CASE_TEXT_LIMIT)
+                ET.SubElement(case, "failure", message=reason, type="threshold").text = reason
         for r in sorted(failing.get(key, []), key=lambda x: (x.case_id, x.repeat)):
-            name = f"case {r.case_id}" + (f" repeat {r.repeat}" if r.repeat else "")
+            name = xml_text(f"case {r.case_id}" + (f" repeat {r.repeat}" if r.repeat else ""), MESSAGE_LIMIT)
             case = ET.SubElement(suite_el, "testcase", classname=classname, name=name)
             s_tests += 1
             if r.error is not None:
                 s_err += 1
-                ET.SubElement(case, "error", message=r.error[:200], type="generation").text = r.error
+                error_el = ET.SubElement(
+                    case, "error", message=xml_text(r.error[:MESSAGE_LIMIT]), type="generation"
+                )
+                error_el.text = xml_text(r.error, CASE_TEXT_LIMIT)
             else:
                 s_fail += 1
                 reasons = [
                     f"{n}: {s.reason or figure(n, s.value)}" for n, s in r.scores.items() if s.passed is False
                 ]
-                detail = "\n".join(reasons) + f"\n\noutput:\n{r.output}"
-                ET.SubElement(case, "failure", message="; ".join(reasons)[:200], type="case").text = detail
+                detail = xml_text("\n".join(reasons), CASE_TEXT_LIMIT)
+                detail += "\n\noutput:\n" + xml_text(r.output or "", CASE_TEXT_LIMIT)
+                message = xml_text("; ".join(reasons)[:MESSAGE_LIMIT])
+                ET.SubElement(case, "failure", message=message, type="case").text = detail
         suite_el.set("tests", str(s_tests))
         suite_el.set("failures", str(s_fail))
         suite_el.set("errors", str(s_err))

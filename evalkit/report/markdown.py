@@ -8,6 +8,7 @@ from evalkit.aggregate import GroupSummary, Summary
 from evalkit.gate import DiffReport, GroupDiff, in_order, verdict_label
 from evalkit.numbers import figure, figure_delta, figure_interval, metric_label, ms, number
 from evalkit.rundir import write_text
+from evalkit.textsafe import clean_text
 
 ICON = {
     "passed": "✅ PASSED",
@@ -19,8 +20,13 @@ ICON = {
 MARK = {"regressed": "❌", "worse": "⚠️", "improved": "✅", "unchanged": "·", "unmeasured": "?"}
 
 
+CELL_LIMIT = 200  # characters of any one value (a case id, a reason, a warning) shown
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    if len(text) > CELL_LIMIT:
+        text = text[:CELL_LIMIT] + "…"
+    return clean_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _group_row(g: GroupSummary, names: list[str]) -> str:

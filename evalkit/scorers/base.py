@@ -32,6 +32,9 @@ class Scorer(ABC):
 
     names: tuple[str, ...] = ()
     higher_is_better: bool = True
+    # the least and greatest value a score can take (None: unbounded); summaries keep a mean's
+    # confidence interval inside it (a `contains` mean never gets ci_high 1.05)
+    value_range: tuple[float, float] | None = None
     needs_reference: bool = False
     needs_output: bool = True  # False: also scores cases whose generation failed (retrieval metrics)
     pass_fail: bool = False  # True when `passed` is the primary result (exact, regex, ...)
@@ -77,6 +80,8 @@ def build_scorer(spec: Any, where: str) -> Scorer:
         raise UserInputError(f"{where}: scorer '{spec.type}': {exc}") from None
     if "higher_is_better" not in vars(scorer):  # a scorer may set its own (evaluate: an option)
         scorer.higher_is_better = getattr(factory, "higher_is_better", True)
+    if scorer.value_range is None:
+        scorer.value_range = getattr(factory, "value_range", None)
     if spec.name is not None and "name" in params:
         pass  # the factory named its scores itself
     elif spec.name is not None:
@@ -96,6 +101,7 @@ class _Wrapper(Scorer):
         self.inner = inner
         self.names = inner.names
         self.higher_is_better = inner.higher_is_better
+        self.value_range = inner.value_range
         self.needs_reference = inner.needs_reference
         self.pass_fail = inner.pass_fail
         self.deferred = inner.deferred

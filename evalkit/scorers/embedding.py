@@ -16,6 +16,7 @@ from evalkit.types import Score, ScoreInput
 
 
 class Cosine(Scorer):
+    value_range = (-1.0, 1.0)
     needs_reference = True
 
     def __init__(self, model: str | None, device: str | None, batch_size: int, agreement_threshold: float):

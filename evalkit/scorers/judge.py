@@ -51,6 +51,8 @@ def parse_verdict(mode: str, text: str) -> tuple[Any, str | None]:
 
 
 class Judge(Scorer):
+    value_range = (0.0, 1.0)  # verdicts are mapped onto 0–1
+
     def __init__(
         self,
         mode: Mode,

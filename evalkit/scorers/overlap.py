@@ -21,6 +21,7 @@ def _reference_streams(items: Sequence[ScoreInput]) -> list[list[str | None]]:
 
 
 class _Sacre(Scorer):
+    value_range = (0.0, 100.0)  # sacrebleu's scale
     needs_reference = True
 
     def __init__(self, name: str, sentence_metric: Any, corpus_metric: Any):
@@ -61,6 +62,7 @@ RougeType = Literal["rouge1", "rouge2", "rougeL", "rougeLsum"]
 
 
 class _Rouge(Scorer):
+    value_range = (0.0, 1.0)
     needs_reference = True
 
     def __init__(self, types: Sequence[str], use_stemmer: bool, engine: str):

@@ -18,6 +18,7 @@ METRICS = ("hit", "recall", "mrr", "ndcg")
 
 
 class Retrieval(Scorer):
+    value_range = (0.0, 1.0)
     needs_output = False  # a failed retrieval scores 0, whether or not the model then answered
 
     def __init__(self, k: int, which: Sequence[str]):

@@ -30,6 +30,7 @@ def find_refusal(text: str) -> str | None:
 
 
 class _Refusal(Scorer):
+    value_range = (0.0, 1.0)
     pass_fail = True
 
     def __init__(self, expect: str, expect_var: str | None, extra: list[str]):
@@ -68,6 +69,7 @@ def refusal(
 
 
 class _DenyList(Scorer):
+    value_range = (0.0, 1.0)
     pass_fail = True
 
     def __init__(self, terms: list[str], patterns: list[str], ignore_case: bool):
@@ -136,6 +138,7 @@ def _mask(value: str) -> str:
 
 
 class _Pii(Scorer):
+    value_range = (0.0, 1.0)
     pass_fail = True
 
     def __init__(self, kinds: list[str]):

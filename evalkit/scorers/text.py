@@ -30,6 +30,7 @@ def _result(name: str, ok: bool, reason: str | None = None) -> Score:
 
 
 class _Exact(Scorer):
+    value_range = (0.0, 1.0)
     needs_reference = True
     pass_fail = True
 
@@ -55,6 +56,7 @@ def exact(
 
 
 class _Contains(Scorer):
+    value_range = (0.0, 1.0)
     pass_fail = True
 
     def __init__(self, text: str | list[str] | None, var: str | None, ignore_case: bool, mode: str):
@@ -98,6 +100,7 @@ def contains(
 
 
 class _Regex(Scorer):
+    value_range = (0.0, 1.0)
     pass_fail = True
 
     def __init__(self, pattern: re.Pattern[str], fullmatch: bool, negate: bool):
@@ -153,6 +156,7 @@ def parse_json_output(text: str, extract: bool) -> Any:
 
 
 class _JsonValid(Scorer):
+    value_range = (0.0, 1.0)
     pass_fail = True
 
     def __init__(self, extract: bool):
@@ -173,6 +177,7 @@ def json_valid(extract: bool = False) -> Scorer:
 
 
 class _JsonSchema(Scorer):
+    value_range = (0.0, 1.0)
     pass_fail = True
 
     def __init__(self, schema: dict[str, Any], extract: bool):

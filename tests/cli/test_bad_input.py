@@ -204,3 +204,95 @@ def test_real_process_exit_code_and_no_traceback(setup: Path, fake_server) -> No
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "unknown scorer 'rogue'" in proc.stderr
     assert fake_server.requests == []
+
+
+HOSTILE_SUITE_HEAD = 'name: qa\nprompt: "{{ question }}"\nscorers: [exact]\n'
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "line", "says"),
+    [  # (file, its text, the line to name, what the message says)
+        (
+            "suites/qa.yaml",
+            GOOD_SUITE + "thresholds:\n  exact: {min: 0.99}\n  exact: {min: 0.0}\n",
+            -1,
+            "duplicate key 'exact'",
+        ),
+        (
+            "suites/qa.yaml",
+            GOOD_SUITE + "thresholds:\n  exact:\n    min: 0.99\n    min: 0.0\n",
+            -1,
+            "duplicate key 'min'",
+        ),
+        (
+            "suites/qa.yaml",
+            GOOD_SUITE + "thresholds:\n  exact: {min: .nan}\n",
+            -1,
+            "'.nan' is not a finite number",
+        ),
+        ("suites/qa.yaml", GOOD_SUITE + "thresholds:\n  exact: {min: '-inf'}\n", None, "finite number"),
+        ("suites/qa.yaml", GOOD_SUITE + "repeats: 100000000\n", None, "less than or equal to 1000"),
+        ("evalkit.yaml", None, -1, "duplicate key 'api'"),
+    ],
+)
+def test_duplicate_keys_and_non_finite_numbers(
+    setup: Path, fake_server, cli, where: str, text: str | None, line: int | None, says: str
+) -> None:
+    if text is None:  # evalkit.yaml with a second `api:` provider, on line 3
+        text = two_variant_config(fake_server.url)
+        text = text.replace("providers:\n  api:", "providers:\n  api: {type: openai}\n  api:", 1)
+        line = 3
+    write(setup / where, text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert says in out, out
+    if line is not None:
+        expected = len(text.rstrip("\n").splitlines()) if line == -1 else line
+        assert f"{where}:{expected}:" in out, out
+
+
+def test_alias_bomb_is_refused_quickly(setup: Path, fake_server, cli) -> None:
+    lol = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i, name in enumerate("bcdefghi"):
+        prev = "abcdefghi"[i]
+        lol.append(
+            f"{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]"
+        )
+    write(
+        setup / "suites" / "qa.yaml",
+        GOOD_SUITE.replace("cases:", "\n".join(["metadata_bomb:", *("  " + x for x in lol), "cases:"])),
+    )
+    import time
+
+    started = time.perf_counter()
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "aliases expand to more than" in out and time.perf_counter() - started < 5
+
+
+def test_hostile_case_files(setup: Path, fake_server, cli) -> None:
+    suite = HOSTILE_SUITE_HEAD + "cases: cases.jsonl\n"
+    write(setup / "suites" / "qa.yaml", suite)
+    good = b'{"id": "a", "vars": {"question": "x"}}\n'
+    (setup / "suites" / "cases.jsonl").write_bytes(good + b'{"id": "b", "vars": {"question": "caf\xe9"}}\n')
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "cases.jsonl:2:" in out and "not valid UTF-8" in out
+    deep = '{"id": "b", "vars": {"q": ' + "[" * 100_000 + "]" * 100_000 + "}}\n"
+    (setup / "suites" / "cases.jsonl").write_bytes(good + deep.encode())
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "cases.jsonl:2:" in out and "nested more than 64 levels deep" in out
+    deep_yaml = GOOD_SUITE + "metadata_x: " + "[" * 5_000 + "]" * 5_000 + "\n"
+    write(setup / "suites" / "qa.yaml", deep_yaml)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "qa.yaml" in out and "nested more than 64 levels deep" in out
+
+
+def test_csv_with_a_byte_order_mark(setup: Path, fake_server, cli) -> None:
+    write(setup / "suites" / "qa.yaml", HOSTILE_SUITE_HEAD + "cases: cases.csv\n")
+    (setup / "suites" / "cases.csv").write_bytes(
+        "\ufeffid,question,reference\nq1,What is 2 + 2?,4\n".encode()
+    )
+    result = cli("validate", "suites/qa.yaml")
+    assert result.exit_code == 0, result.output
+    from evalkit.suite import load_suite
+
+    case = load_suite(setup / "suites" / "qa.yaml").cases[0]
+    assert case.id == "q1" and case.vars == {"question": "What is 2 + 2?"}

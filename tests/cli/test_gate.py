@@ -144,3 +144,38 @@ def test_changed_and_added_cases_are_not_regressions(workdir: Path, gate_env: Be
 def test_bad_baseline_folder_is_a_usage_error(workdir: Path, gate_env: Behaviour, cli) -> None:
     result = cli("run", "suites/g.yaml", "--baseline", "nowhere")
     assert result.exit_code == 2 and "no baselines here" in result.output
+
+
+def test_diff_and_baseline_usage_errors_are_exit_2(workdir: Path, gate_env: Behaviour, cli) -> None:
+    """Exit 1 means 'regressed': a bad --json path, `--to FILE` or a garbled summary.json
+    must not crash into it."""
+    assert cli("run", "suites/g.yaml", "-o", "runs/a", "--no-baseline").exit_code == 0
+    missing = cli("diff", "runs/a", "runs/a", "--json", "missing_dir/x.json")
+    assert missing.exit_code == 2 and "missing_dir" in missing.output, missing.output
+    (workdir / "afile").write_text("x")
+    to_file = cli("baseline", "save", "runs/a", "--to", "afile")
+    assert to_file.exit_code == 2 and "not a folder" in to_file.output, to_file.output
+    (workdir / "runs" / "a" / "summary.json").write_text('{"run_id": 3, "groups": "garbled"')
+    for args in (("baseline", "save", "runs/a"), ("diff", "runs/a", "runs/a")):
+        garbled = cli(*args)
+        out = " ".join(garbled.output.split())
+        assert garbled.exit_code == 2 and "summary.json is unreadable" in out, garbled.output
+        assert "Traceback" not in out
+    (workdir / "runs" / "a" / "run.json").write_text("[1, 2]")
+    assert cli("diff", "runs/a", "runs/a").exit_code == 2
+
+
+def test_blessing_an_interrupted_run_warns(workdir: Path, gate_env: Behaviour, cli) -> None:
+    assert cli("run", "suites/g.yaml", "-o", "runs/a", "--no-baseline").exit_code == 0
+    results = workdir / "runs" / "a" / "results.jsonl"
+    results.write_text("".join(results.read_text().splitlines(keepends=True)[:25]))  # as if killed
+    info = json.loads((workdir / "runs" / "a" / "run.json").read_text())
+    info["status"] = "running"
+    (workdir / "runs" / "a" / "run.json").write_text(json.dumps(info))
+    saved = cli("baseline", "save", "runs/a")
+    out = " ".join(saved.output.split())
+    assert saved.exit_code == 0, out
+    assert "never finished and holds 25 of its 40 planned results" in out, out
+    complete = cli("run", "suites/g.yaml", "-o", "runs/b", "--no-baseline")
+    assert complete.exit_code == 0
+    assert "planned results" not in cli("baseline", "save", "runs/b").output

@@ -189,3 +189,117 @@ def test_streaming_records_time_to_first_token() -> None:
         "include_usage": True
     }
     assert plain[0].ttft_ms is None
+
+
+def _body(choice: object, usage: object = None) -> str:
+    import json
+
+    data = {"model": "m1", "choices": [choice] if choice is not None else []}
+    if usage is not None:
+        data["usage"] = usage
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    ("body", "text", "finish"),
+    [
+        (  # content as a list of parts (a legitimate OpenAI format): the text parts, joined
+            _body(
+                {
+                    "message": {
+                        "role": "assistant",
+                        "content": [
+                            {"type": "text", "text": "Par"},
+                            {"type": "image_url", "image_url": {"url": "x"}},
+                            {"type": "text", "text": "is"},
+                        ],
+                    },
+                    "finish_reason": "stop",
+                }
+            ),
+            "Paris",
+            "stop",
+        ),
+        (_body({"message": "Paris", "finish_reason": "stop"}), "Paris", "stop"),  # message as a string
+        (_body({"message": {"content": "Paris"}, "finish_reason": 1}), "Paris", "1"),  # numeric reason
+        (_body({"message": {"content": "Paris\ud800"}, "finish_reason": "stop"}), "Paris\ufffd", "stop"),
+    ],
+)
+def test_valid_json_of_unexpected_shape_is_parsed(
+    fake_server: FakeOpenAI, body: str, text: str, finish: str
+) -> None:
+    fake_server.add_fault(Fault(status=200, body=body))
+    out, _ = generate(make(fake_server, max_attempts=1), requests(1))
+    assert out[0].error is None and out[0].text == text and out[0].finish_reason == finish
+
+
+def test_fractional_token_counts_are_rounded(fake_server: FakeOpenAI) -> None:
+    usage = {"prompt_tokens": 3.0, "completion_tokens": 2.6, "prompt_tokens_details": {"cached_tokens": "x"}}
+    fake_server.add_fault(Fault(status=200, body=_body({"message": {"content": "ok"}}, usage)))
+    out, _ = generate(make(fake_server, max_attempts=1), requests(1))
+    assert out[0].error is None and out[0].usage.input_tokens == 3 and out[0].usage.output_tokens == 3
+    assert out[0].usage.cached_input_tokens is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"choices": []}',
+        '{"choices": "none"}',
+        "[1, 2]",
+        '{"choices": [{"message": {"content": 42}}]}',
+        "null",
+    ],
+)
+def test_unusable_json_is_one_error_result_not_a_dead_run(fake_server: FakeOpenAI, body: str) -> None:
+    fake_server.add_fault(Fault(status=200, body=body, match="question 1"))
+    out, _ = generate(make(fake_server, max_attempts=1), requests(3))
+    assert [c.error is None for c in out] == [True, False, True], [c.error for c in out]
+    assert "unexpected response" in (out[1].error or "")
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        ['{"choices": [{"delta": {"content": "Par"}}]}', '{"error": {"message": "overloaded"}}', "[DONE]"],
+        [
+            '{"choices": [{"delta": {"content": "Par"}}]}',
+            'event: error\ndata: {"message": "overloaded"}',
+            "[DONE]",
+        ],
+    ],
+)
+def test_stream_error_event_then_done_is_an_error(fake_server: FakeOpenAI, events: list[str]) -> None:
+    """An `error` event followed by [DONE] was stored as a successful, truncated answer."""
+    fake_server.add_fault(Fault(sse=events))
+    out, _ = generate(make(fake_server, stream=True, max_attempts=1), requests(1))
+    assert out[0].error is not None and "overloaded" in out[0].error, out[0]
+
+
+@pytest.mark.parametrize(
+    ("events", "text"),
+    [
+        (
+            [
+                '{"choices": [{"delta": {"content": [{"type": "text", "text": "Par"}]}}]}',
+                '{"choices": [{"delta": {"content": "is"}, "finish_reason": 0}]}',
+                "[DONE]",
+            ],
+            "Paris",
+        ),
+        (["[1, 2]", "[DONE]"], None),
+        (['{"choices": "x"}', "[DONE]"], None),
+        (['{"choices": [{"delta": "x"}]}', "[DONE]"], None),
+        (['{"choices": [{"delta": {"content": "a"}}], "usage": {"prompt_tokens": 1.5}}', "[DONE]"], "a"),
+    ],
+)
+def test_malformed_stream_chunks_never_kill_the_run(
+    fake_server: FakeOpenAI, events: list[str], text: str | None
+) -> None:
+    fake_server.add_fault(Fault(sse=events, match="question 0"))
+    out, _ = generate(make(fake_server, stream=True, max_attempts=1), requests(2))
+    assert out[1].error is None and out[1].text == "echo: question 1"
+    if text is None:
+        assert out[0].error is not None and "unexpected" in out[0].error, out[0]
+    else:
+        assert out[0].error is None and out[0].text == text

@@ -1,0 +1,44 @@
+"""junit.xml and summary.md from a real run whose outputs are hostile: lone surrogates,
+control characters, megabyte answers."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from tests.conftest import write
+from tests.fake_openai import FakeOpenAI
+
+
+def hostile(body: dict) -> str:
+    q = body["messages"][-1]["content"]
+    if q.endswith("0"):
+        return "lone \ud800 surrogate"  # sent as the JSON escape \ud800, which is valid JSON
+    if q.endswith("1"):
+        return "bell \x07 escape \x1b[31m nul \x00 end"
+    return "x" * 1_000_000
+
+
+def test_hostile_outputs_give_valid_small_ci_files(workdir: Path, cli) -> None:
+    cases = "\n".join(f"  - {{id: c{i}, vars: {{q: 'question {i}'}}}}" for i in range(5))
+    write(
+        workdir / "s.yaml",
+        f'name: s\nprompt: "{{{{ q }}}}"\nscorers:\n  - {{type: contains, text: Paris}}\ncases:\n{cases}\n',
+    )
+    with FakeOpenAI(responder=hostile) as server:
+        write(
+            workdir / "evalkit.yaml",
+            f"providers:\n  api: {{type: openai, base_url: '{server.url}', model: m}}\n",
+        )
+        result = cli("run", "s.yaml", "--out", "out", "--no-baseline", "--no-cache")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (workdir / "out" / "results.jsonl").read_text("utf-8").splitlines()]
+    assert {r["case_id"]: r["output"] for r in rows}["c0"] == "lone \ufffd surrogate"
+    junit = workdir / "out" / "junit.xml"
+    root = ET.parse(junit).getroot()  # valid XML: control characters replaced
+    texts = [f.text or "" for f in root.iter("failure")]
+    assert len(texts) == 5 and any("bell \ufffd escape \ufffd[31m nul \ufffd end" in t for t in texts)
+    assert junit.stat().st_size < 50_000  # three 1 MB answers are not embedded whole
+    assert any("more characters not shown" in t for t in texts)
+    assert (workdir / "out" / "summary.md").stat().st_size < 20_000
