@@ -39,7 +39,7 @@ def request_key(identity: dict[str, Any], request: Request, namespace: str = "ge
     payload = {
         "namespace": namespace,
         "identity": identity,
-        "messages": [m.model_dump() for m in request.messages],
+        "messages": [m.model_dump(exclude_none=True) for m in request.messages],
         "params": request.params.model_dump(mode="json", exclude_none=True),
         "repeat": request.repeat,
     }

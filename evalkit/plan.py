@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from evalkit import registry
+from evalkit.agent.setup import check_tools, tool_params, wrap_agent_providers
 from evalkit.config import LoadedConfig, Variant
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.providers.base import Provider
@@ -82,11 +83,27 @@ def build_plan(
     prompts = {v.name: loaded.resolve(v.prompt).read_text(encoding="utf-8") for v in variants if v.prompt}
     requests: list[Request] = []
     repeat_counts: dict[str, int] = {}
+    loop_providers: set[str] = set()
     for suite in suites:
         n_repeats = repeats if repeats is not None else suite.repeats
         repeat_counts[suite.name] = n_repeats
         for variant in variants:
-            requests.extend(_requests_for(suite, variant, prompts.get(variant.name), n_repeats))
+            batch = _requests_for(suite, variant, prompts.get(variant.name), n_repeats)
+            for name in (variant.provider, variant.fallback):
+                if batch and name is not None:
+                    check_tools(
+                        suite,
+                        variant,
+                        batch[0].params,
+                        batch[0].agent,
+                        providers[name],
+                        config.providers[name].type,
+                    )
+                    if batch[0].agent is not None:
+                        loop_providers.add(name)
+            requests.extend(batch)
+    if loop_providers:
+        wrap_agent_providers(providers, requests, loop_providers)
     for provider in providers.values():
         provider.check()
     plan = Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts, prompts=prompts)
@@ -129,7 +146,7 @@ def _judge_providers(
 def _requests_for(suite: Suite, variant: Variant, prompt: str | None, n_repeats: int) -> list[Request]:
     """Every case × repeat of a suite under a variant. A RAG variant's prompts are rendered with a
     placeholder for the context here; the retrieve stage fills it in."""
-    params = suite.params.merged(variant.params)
+    params, agent = tool_params(suite, variant, suite.params.merged(variant.params))
     extra = RAG_PLACEHOLDER if variant.rag is not None else None
     out = []
     for case in suite.cases:
@@ -146,6 +163,7 @@ def _requests_for(suite: Suite, variant: Variant, prompt: str | None, n_repeats:
                     params=params,
                     model=variant.model,
                     input_messages=messages if extra is not None else None,
+                    agent=agent,
                 )
             )
     return out

@@ -33,7 +33,13 @@ class Fault:
     match: str | None = None  # only for requests whose model or last message contains this
 
 
-def default_responder(body: dict[str, Any]) -> str:
+# A responder returns the answer text, or a reply with tool calls in it:
+# {"content": str | None, "tool_calls": [{"id": ..., "name": ..., "arguments": "<JSON string>"}]}
+# (arguments are sent exactly as given, so a test can send malformed JSON).
+Reply = str | dict[str, Any]
+
+
+def default_responder(body: dict[str, Any]) -> Reply:
     last = body["messages"][-1]["content"]
     return f"echo: {last}"
 
@@ -44,7 +50,7 @@ class FakeOpenAI:
 
     def __init__(
         self,
-        responder: Callable[[dict[str, Any]], str] = default_responder,
+        responder: Callable[[dict[str, Any]], Reply] = default_responder,
         latency_s: float = 0.0,
         api_key: str | None = None,
         rate_limit: float | None = None,
@@ -224,8 +230,10 @@ class FakeOpenAI:
             return False
         return await self._send(writer, 200, encoded)
 
-    async def _stream(self, writer: asyncio.StreamWriter, body: dict[str, Any], text: str) -> bool:
-        """Server-sent events in chunked transfer encoding, one word per event."""
+    async def _stream(self, writer: asyncio.StreamWriter, body: dict[str, Any], text: Reply) -> bool:
+        """Server-sent events in chunked transfer encoding, one word per event; tool calls as
+        OpenAI streams them: a first delta with index, id and name, then argument pieces,
+        interleaved across parallel calls."""
         full = _completion(body, text)
         head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
         writer.write(head.encode())
@@ -235,7 +243,12 @@ class FakeOpenAI:
             writer.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
             await writer.drain()
 
-        words = full["choices"][0]["message"]["content"].split(" ")
+        words = (full["choices"][0]["message"]["content"] or "").split(" ")
+        words = [] if words == [""] and full["choices"][0]["message"].get("tool_calls") else words
+        for delta in _tool_call_deltas(full["choices"][0]["message"].get("tool_calls") or []):
+            await event(
+                {"model": full["model"], "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            )
         for i, word in enumerate(words):
             piece = word if i == 0 else " " + word
             await event(
@@ -274,12 +287,38 @@ class FakeOpenAI:
         return True
 
 
-def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+def _tool_call_deltas(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Streamed deltas for tool calls: heads first, then argument pieces round-robin."""
+    deltas: list[dict[str, Any]] = []
+    for i, call in enumerate(calls):
+        head = {
+            "index": i,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": ""},
+        }
+        deltas.append(
+            {"role": "assistant", "content": None, "tool_calls": [head]} if i == 0 else {"tool_calls": [head]}
+        )
+    pieces = [
+        [c["function"]["arguments"][j : j + 7] for j in range(0, len(c["function"]["arguments"]), 7)]
+        for c in calls
+    ]
+    for j in range(max((len(p) for p in pieces), default=0)):
+        for i, p in enumerate(pieces):
+            if j < len(p):
+                deltas.append({"tool_calls": [{"index": i, "function": {"arguments": p[j]}}]})
+    return deltas
+
+
+def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    text: str | None = reply if isinstance(reply, str) else reply.get("content")
+    calls = [] if isinstance(reply, str) else reply.get("tool_calls") or []
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
-    completion_tokens = len(text.split())
-    finish = "stop"
+    completion_tokens = len((text or "").split()) + sum(len(str(c.get("arguments", ""))) // 4 for c in calls)
+    finish = "tool_calls" if calls else "stop"
     max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, int) and completion_tokens > max_tokens:
+    if isinstance(max_tokens, int) and completion_tokens > max_tokens and text is not None and not calls:
         text = " ".join(text.split()[:max_tokens])
         completion_tokens, finish = max_tokens, "length"
     model = body.get("model", "fake-model")
@@ -289,7 +328,7 @@ def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
         "created": int(time.time()),
         "model": f"{model}-2026-01-01",
         "system_fingerprint": "fp_fake",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+        "choices": [{"index": 0, "message": _message(text, calls), "finish_reason": finish}],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -298,6 +337,16 @@ def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
             "completion_tokens_details": {"reasoning_tokens": 0},
         },
     }
+
+
+def _message(text: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if calls:
+        message["tool_calls"] = [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in calls
+        ]
+    return message
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit import secrets
+from evalkit.agent.wire import StreamedCalls, message_to_wire, parse_message_calls, tools_to_wire
 from evalkit.config import env_secret
 from evalkit.errors import AuthenticationError, UserInputError
 from evalkit.providers.base import OnCompletion, Provider
@@ -85,6 +86,7 @@ def _error_detail(raw: bytes) -> str:
 class OpenAICompatProvider(Provider):
     """Any OpenAI-compatible /v1/chat/completions server, with bounded concurrency and retries."""
 
+    supports_tools = True  # sends `tools` / `tool_choice` (evalkit.agent.setup)
     settings_model = OpenAISettings
     operational_settings = frozenset(
         {
@@ -178,12 +180,16 @@ class OpenAICompatProvider(Provider):
         p = request.params
         body: dict[str, Any] = {
             "model": request.model or self.cfg.model,
-            "messages": [m.model_dump() for m in request.messages],
+            "messages": [message_to_wire(m) for m in request.messages],
         }
         for key in ("temperature", "top_p", "max_tokens", "stop", "seed"):
             value = getattr(p, key)
             if value is not None:
                 body[key] = value
+        if p.tools:
+            body["tools"] = tools_to_wire(p.tools)
+        if p.tool_choice is not None:
+            body["tool_choice"] = p.tool_choice
         if self.cfg.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -244,7 +250,7 @@ class OpenAICompatProvider(Provider):
                 status = response.status
                 retry_after_header = response.headers.get("Retry-After")
                 if status == 200 and body.get("stream"):
-                    streamed = await _read_stream(response, started)
+                    streamed = await _read_stream(response, started, _declared(body))
                     raw = b""
                 else:
                     raw = await response.read()
@@ -283,16 +289,28 @@ class OpenAICompatProvider(Provider):
             finish_reason=choice.get("finish_reason"),
             usage=_usage(data.get("usage")),
             model_version=_model_version(data),
+            tool_calls=parse_message_calls(message, _declared(body)),
         )
 
 
-async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Completion:
+def _declared(body: dict[str, Any]) -> list[str] | None:
+    """The tool names a request declared (None: it declared none, so nothing is flagged)."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return None
+    return [str((t.get("function") or {}).get("name")) for t in tools if isinstance(t, dict)]
+
+
+async def _read_stream(
+    response: aiohttp.ClientResponse, started: float, declared: list[str] | None = None
+) -> Completion:
     """Assemble a streamed chat completion (server-sent events); time the first content token."""
     parts: list[str] = []
     ttft: float | None = None
     finish: str | None = None
     usage: Any = None
     version: str | None = None
+    calls = StreamedCalls()
     done = False
     async for raw_line in response.content:
         line = raw_line.decode("utf-8", "replace").strip()
@@ -309,7 +327,9 @@ async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Comp
         version = _model_version(chunk) or version
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
-            text = (choice.get("delta") or {}).get("content")
+            delta = choice.get("delta") or {}
+            calls.add(delta)
+            text = delta.get("content")
             if text:
                 if ttft is None:
                     ttft = (time.perf_counter() - started) * 1000.0
@@ -318,7 +338,12 @@ async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Comp
     if not done and finish is None:
         raise _Retryable("the response stream ended early")
     return Completion(
-        text="".join(parts), finish_reason=finish, usage=_usage(usage), model_version=version, ttft_ms=ttft
+        text="".join(parts),
+        finish_reason=finish,
+        usage=_usage(usage),
+        model_version=version,
+        ttft_ms=ttft,
+        tool_calls=calls.calls(declared),
     )
 
 

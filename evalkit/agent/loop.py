@@ -1,0 +1,216 @@
+"""The agent loop evalkit runs: call the model, run the tools it asks for (Python callables),
+append their results, repeat until a final answer or `max_steps`. Every step is recorded;
+a tool that raises or times out is a step with an error, never a crash.
+
+`AgentProvider` wraps the variant's provider: requests without `agent` settings pass straight
+through, the others run their loops concurrently (bounded by the provider's concurrency), each
+model call going through the wrapped provider's own `generate` (its retries and rate limits)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from evalkit.providers.base import OnCompletion, Provider
+from evalkit.registry import import_object
+from evalkit.types import AgentSettings, Completion, Message, Request, Step, ToolCall, Usage
+
+CallModel = Callable[[Request], Awaitable[Completion]]
+MAX_STEPS_REACHED = "max_steps reached without a final answer"
+
+
+def bind_tools(agent: AgentSettings, where: str) -> dict[str, Callable[..., Any]]:
+    """Import every bound tool now (a bad path is a UserInputError before any model call)."""
+    return {name: import_object(path, what=f"{where}: tool '{name}'") for name, path in agent.tools.items()}
+
+
+Bindings = dict[tuple[tuple[str, str], ...], dict[str, Callable[..., Any]]]
+
+
+def binding_key(agent: AgentSettings) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(agent.tools.items()))
+
+
+class _Trace:
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.calls: list[ToolCall] = []
+        self.usage = Usage(input_tokens=0, output_tokens=0)
+
+    def next_id(self) -> str:
+        return f"s{len(self.steps) + 1}"
+
+    def model_step(self, completion: Completion, messages: int) -> None:
+        u = completion.usage
+        self.usage.input_tokens = (self.usage.input_tokens or 0) + (u.input_tokens or 0)
+        self.usage.output_tokens = (self.usage.output_tokens or 0) + (u.output_tokens or 0)
+        tokens = (
+            None
+            if u.input_tokens is None and u.output_tokens is None
+            else (u.input_tokens or 0) + (u.output_tokens or 0)
+        )
+        output: Any = completion.text
+        if completion.tool_calls:
+            output = [
+                {"name": c.name, "arguments": c.arguments if c.raw_arguments is None else c.raw_arguments}
+                for c in completion.tool_calls
+            ]
+        self.steps.append(
+            Step(
+                id=self.next_id(),
+                type="llm",
+                name="model",
+                input={"messages": messages},
+                output=output,
+                latency_ms=completion.latency_ms,
+                tokens=tokens,
+                error=completion.error,
+            )
+        )
+
+
+async def run_loop(
+    request: Request, agent: AgentSettings, tools: dict[str, Callable[..., Any]], call_model: CallModel
+) -> Completion:
+    """One case's loop. The completion's text is the final answer, its steps the trace."""
+    started = time.perf_counter()
+    trace = _Trace()
+    messages = list(request.messages)
+    final: Completion | None = None
+    for n in range(agent.max_steps):
+        step_request = request.model_copy(
+            update={"messages": tuple(messages), "key": f"{request.key}#{n + 1}", "agent": None}
+        )
+        completion = await call_model(step_request)
+        trace.model_step(completion, len(messages))
+        if completion.error is not None:
+            final = Completion(error=f"step {trace.steps[-1].id} (model): {completion.error}")
+            break
+        if not completion.tool_calls:
+            final = completion.model_copy(update={"tool_calls": None})
+            break
+        trace.calls.extend(completion.tool_calls)
+        messages.append(
+            Message(role="assistant", content=completion.text or "", tool_calls=tuple(completion.tool_calls))
+        )
+        results = await asyncio.gather(
+            *(_run_tool(c, tools, agent.tool_timeout_s) for c in completion.tool_calls)
+        )
+        for call, (step_result, content) in zip(completion.tool_calls, results, strict=True):
+            trace.steps.append(step_result.model_copy(update={"id": trace.next_id()}))
+            messages.append(Message(role="tool", content=content, tool_call_id=call.id))
+    if final is None:
+        final = Completion(text="", finish_reason="max_steps")
+        trace.steps.append(Step(id=trace.next_id(), type="router", name="max_steps", error=MAX_STEPS_REACHED))
+    return final.model_copy(
+        update={
+            "steps": trace.steps,
+            "tool_calls": trace.calls or None,
+            "usage": trace.usage,
+            "latency_ms": (time.perf_counter() - started) * 1000.0,
+            "ttft_ms": None,
+            "cached": False,
+        }
+    )
+
+
+async def _run_tool(
+    call: ToolCall, tools: dict[str, Callable[..., Any]], timeout_s: float
+) -> tuple[Step, str]:
+    """Run one requested tool: (its step, the content of the tool message sent back)."""
+    arguments = call.arguments if call.raw_arguments is None else call.raw_arguments
+    fn = tools.get(call.name)
+    error: str | None = call.error
+    if error is None and fn is None:
+        error = f"tool '{call.name}' is not declared"
+    if error is None and not isinstance(call.arguments, dict):
+        error = "arguments are not a JSON object"
+    output: Any = None
+    started = time.perf_counter()
+    if error is None and fn is not None:
+        try:
+            async with asyncio.timeout(timeout_s):
+                if inspect.iscoroutinefunction(fn):
+                    output = await fn(**call.arguments)
+                else:
+                    output = await asyncio.to_thread(fn, **call.arguments)
+        except TimeoutError:
+            error = f"timed out after {timeout_s:g}s"
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+    latency = (time.perf_counter() - started) * 1000.0
+    step = Step(
+        id="", type="tool", name=call.name, input=arguments, output=output, latency_ms=latency, error=error
+    )
+    content = f"error: {error}" if error is not None else _as_text(output)
+    return step, content
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+class AgentProvider(Provider):
+    """A provider that runs the agent loop for requests that carry `agent` settings."""
+
+    def __init__(self, inner: Provider, bindings: Bindings):
+        super().__init__(inner.name, inner.settings, concurrency=inner.concurrency)
+        self.inner = inner
+        self.bindings = bindings  # the imported tools of each agent setting
+        self.settings_model = inner.settings_model
+        self.operational_settings = inner.operational_settings
+
+    async def generate(self, requests: Sequence[Request], on_completion: OnCompletion) -> list[Completion]:
+        plain = [r for r in requests if r.agent is None]
+        loops = [r for r in requests if r.agent is not None]
+        semaphore = asyncio.Semaphore(self.concurrency)
+        done: dict[str, Completion] = {}
+
+        def record(request: Request, completion: Completion) -> None:
+            done[request.key] = completion
+            on_completion(request, completion)
+
+        async def one(request: Request) -> None:
+            assert request.agent is not None
+            async with semaphore:
+                tools = self.bindings[binding_key(request.agent)]
+                completion = await run_loop(request, request.agent, tools, self._call_model)
+            record(request, completion)
+
+        jobs: list[Awaitable[Any]] = [one(r) for r in loops]
+        if plain:
+            jobs.append(self.inner.generate(plain, record))
+        await asyncio.gather(*jobs)
+        return [done[r.key] for r in requests if r.key in done]
+
+    async def _call_model(self, request: Request) -> Completion:
+        got: list[Completion] = []
+        returned = await self.inner.generate([request], lambda _r, c: got.append(c))
+        if got:
+            return got[0]
+        return returned[0] if returned else Completion(error="the provider returned no completion")
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+    def model_name(self, request: Request) -> str | None:
+        return self.inner.model_name(request)
+
+    def cache_identity(self, request: Request) -> dict[str, Any] | None:
+        # a loop runs tools (which may read changing data): its answers are never cached
+        return None if request.agent is not None else self.inner.cache_identity(request)
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    def check(self) -> None:
+        self.inner.check()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
