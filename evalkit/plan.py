@@ -103,7 +103,8 @@ def build_plan(
                         loop_providers.add(name)
             requests.extend(batch)
     if loop_providers:
-        wrap_agent_providers(providers, requests, loop_providers)
+        suite_dirs = {s.name: s.source_path.parent.resolve() for s in suites}
+        wrap_agent_providers(providers, requests, loop_providers, suite_dirs)
     for provider in providers.values():
         provider.check()
     plan = Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts, prompts=prompts)

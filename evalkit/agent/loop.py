@@ -9,8 +9,10 @@ model call going through the wrapped provider's own `generate` (its retries and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -137,7 +139,7 @@ async def _run_tool(
                 if inspect.iscoroutinefunction(fn):
                     output = await fn(**call.arguments)
                 else:
-                    output = await asyncio.to_thread(fn, **call.arguments)
+                    output = await _in_daemon_thread(fn, call.arguments)
         except TimeoutError:
             error = f"timed out after {timeout_s:g}s"
         except Exception as exc:
@@ -148,6 +150,28 @@ async def _run_tool(
     )
     content = f"error: {error}" if error is not None else _as_text(output)
     return step, content
+
+
+async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """Run a sync tool in a daemon thread: one that times out is abandoned, and neither the
+    event loop nor the end of the run waits for it (a thread pool would be joined)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():
+            (future.set_result if ok else future.set_exception)(value)
+
+    def work() -> None:
+        try:
+            outcome: tuple[bool, Any] = (True, fn(**kwargs))
+        except BaseException as exc:  # delivered to the awaiting loop, recorded as the step's error
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits for this tool
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, daemon=True, name="evalkit-tool").start()
+    return await future
 
 
 def _as_text(value: Any) -> str:

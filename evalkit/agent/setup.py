@@ -4,7 +4,9 @@ that can send tools), and the providers that run loops wrapped in `AgentProvider
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import UserInputError
@@ -67,14 +69,21 @@ def check_tools(
 
 
 def wrap_agent_providers(
-    providers: dict[str, Provider], requests: Sequence[Request], loop_providers: set[str]
+    providers: dict[str, Provider],
+    requests: Sequence[Request],
+    loop_providers: set[str],
+    suite_dirs: dict[str, Path],
 ) -> None:
-    """Wrap (in place) every provider that serves agent requests; tools are imported now."""
+    """Wrap (in place) every provider that serves agent requests; tools are imported now (a
+    module beside the suite file is found: the suite's folder goes on the import path)."""
     from evalkit.agent.loop import AgentProvider, bind_tools, binding_key
 
     bindings: dict[tuple[tuple[str, str], ...], dict[str, Callable[..., Any]]] = {}
     for request in requests:
         if request.agent is not None and binding_key(request.agent) not in bindings:
+            folder = str(suite_dirs[request.suite])
+            if folder not in sys.path:
+                sys.path.append(folder)
             where = f"suite '{request.suite}', variant '{request.variant}'"
             bindings[binding_key(request.agent)] = bind_tools(request.agent, where)
     for name in loop_providers:
