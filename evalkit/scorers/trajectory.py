@@ -146,13 +146,14 @@ def _strict(item: ScoreInput, called: list[str], expected: list[str]) -> str | N
 def _in_order(item: ScoreInput, called: list[str], expected: list[str]) -> str | None:
     """Expected calls must appear in this order; other calls may come in between."""
     position = 0
+    previous: int | None = None
     for want in expected:
         while position < len(called) and called[position] != want:
             position += 1
         if position == len(called):
-            return f"{want} not called after the previous expected call" + (
-                f" (last checked: {where(item, len(called) - 1)})" if called else ""
-            )
+            after = f" after {where(item, previous)}" if previous is not None else ""
+            return f"{want} is not called{after}"
+        previous = position
         position += 1
     return None
 
@@ -229,7 +230,11 @@ class _ToolLoop(_Trajectory):
             seen[key] += 1
             if seen[key] > self.max_repeats:
                 return [
-                    _verdict(self.name, False, f"{where(item, i)} repeats an earlier call {seen[key]} times")
+                    _verdict(
+                        self.name,
+                        False,
+                        f"{where(item, i)} is call {seen[key]} of the same tool and arguments",
+                    )
                 ]
         return [_verdict(self.name, True, None)]
 

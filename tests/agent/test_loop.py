@@ -142,7 +142,7 @@ def test_tool_errors_timeouts_and_bad_calls_are_steps_not_crashes() -> None:
     assert errors["nuke"] == "tool 'nuke' is not declared"
     add_step = next(s for s in completion.steps or [] if s.name == "add")
     assert add_step.input == '{"a": 1,'  # the raw string is kept
-    assert [m["content"] for m in tool_messages][0] == "error: RuntimeError: tool broke: no disk"
+    assert tool_messages[0]["content"] == "error: RuntimeError: tool broke: no disk"
 
 
 def test_max_steps_ends_the_loop_with_a_recorded_step() -> None:

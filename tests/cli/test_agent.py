@@ -1,0 +1,117 @@
+"""`evalkit run` on the bundled agent suite (suites/agent) against a scripted tool-calling model
+on 127.0.0.1: the loop, the trace on each result line, the trajectory scores and their reasons;
+and bad tool configuration rejected with exit 2 before any model call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.agent.scripted import agent_responder
+from tests.conftest import write
+from tests.fake_openai import FakeOpenAI
+
+REPO = Path(__file__).resolve().parents[2]
+AGENT_SUITE = REPO / "suites" / "agent" / "agent.yaml"
+
+
+def config(url: str) -> str:
+    return f"providers:\n  api: {{type: openai, base_url: {url}, model: m}}\nvariants:\n  api: {{provider: api}}\n"
+
+
+@pytest.fixture
+def agent_server():
+    with FakeOpenAI(responder=agent_responder) as server:
+        yield server
+
+
+def test_bundled_agent_suite_end_to_end(workdir: Path, agent_server: FakeOpenAI, cli) -> None:
+    write(workdir / "evalkit.yaml", config(agent_server.url))
+    result = cli("run", str(AGENT_SUITE), "--out", "out")
+    assert result.exit_code == 0, result.output
+    lines = {
+        d["case_id"]: d for d in map(json.loads, (workdir / "out" / "results.jsonl").read_text().splitlines())
+    }
+    assert len(lines) == 17 and all(d["error"] is None for d in lines.values())
+
+    good = lines["refund-eligible-electronics"]
+    assert [(s["id"], s["type"], s["name"]) for s in good["steps"]] == [
+        ("s1", "llm", "model"),
+        ("s2", "tool", "lookup_order"),
+        ("s3", "llm", "model"),
+        ("s4", "tool", "refund_policy"),
+        ("s5", "llm", "model"),
+    ]
+    assert good["steps"][1]["output"]["total"] == 39.9  # the real tool ran over data/orders.json
+    assert [c["name"] for c in good["tool_calls"]] == ["lookup_order", "refund_policy"]
+    assert all(s["passed"] in (True, None) for s in good["scores"].values())
+    assert good["scores"]["tool_call_f1_args"]["value"] == 1.0
+
+    wrong_order = lines["refund-clothing"]["scores"]["tool_order"]
+    assert wrong_order["passed"] is False
+    assert wrong_order["reason"] == "refund_policy is not called after step s4 (lookup_order)"
+    looped = lines["refund-food"]["scores"]
+    assert looped["tool_loop"]["reason"] == "step s4 (lookup_order) is call 2 of the same tool and arguments"
+    assert looped["tool_called"]["reason"] == "never called: refund_policy"
+    unknown = lines["unknown-order"]
+    assert unknown["steps"][1]["error"] == "KeyError: 'no order Z9999'"
+    parallel = lines["compare-orders"]
+    assert [s["type"] for s in parallel["steps"]] == ["llm", "tool", "tool", "llm"]
+    assert "tool_not_called" not in lines["status-cancelled"]["scores"]  # no forbidden tools: no score
+
+    # every model call declared the tools; the loop is never served from the response cache
+    assert all(len(r["tools"]) == 3 for r in agent_server.requests)
+    again = cli("run", str(AGENT_SUITE), "--out", "out2")
+    assert again.exit_code == 0, again.output
+    model_calls = sum(1 for d in lines.values() for s in d["steps"] if s["type"] == "llm")
+    assert len(agent_server.requests) == 2 * model_calls
+
+
+SUITE = """
+name: t
+prompt: "{{ q }}"
+tools:
+  - {type: function, function: {name: add, parameters: {type: object, properties: {a: {type: number}}}}}
+%s
+cases:
+  - {id: c1, vars: {q: hi}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "provider", "message"),
+    [
+        ("", "{type: transformers}", "provider 'p' (transformers) does not support tools"),
+        (
+            "agent: {tools: {sub: 'tests.agent.sample_tools:add'}}",
+            "OPENAI",
+            "agent.tools.sub: no tool of that name",
+        ),
+        (
+            "agent: {tools: {add: 'tests.agent.sample_tools:nope'}}",
+            "OPENAI",
+            "cannot import suite 't', variant 'v': tool",
+        ),
+        ("agent: {tools: {}}", "OPENAI", "tool 'add' has no callable in agent.tools"),
+    ],
+)
+def test_bad_tool_configuration_exits_2_before_any_call(
+    workdir: Path, fake_server: FakeOpenAI, cli, extra: str, provider: str, message: str
+) -> None:
+    provider = provider.replace("OPENAI", f"{{type: openai, base_url: {fake_server.url}, model: m}}")
+    write(workdir / "evalkit.yaml", f"providers:\n  p: {provider}\nvariants:\n  v: {{provider: p}}\n")
+    write(workdir / "t.yaml", SUITE % extra)
+    result = cli("run", "t.yaml", "--out", "out")
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert fake_server.requests == []
+
+
+def test_invalid_tool_schema_names_file_and_line(workdir: Path, cli) -> None:
+    write(workdir / "t.yaml", (SUITE % "").replace("type: number", "type: 12"))
+    result = cli("validate", "t.yaml")
+    assert result.exit_code == 2
+    assert "t.yaml" in result.output and "not a valid JSON schema" in " ".join(result.output.split())
