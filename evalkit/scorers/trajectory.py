@@ -276,3 +276,46 @@ def tool_loop(max_repeats: int = 1, name: str = "tool_loop") -> Scorer:
     if max_repeats < 1:
         raise ValueError("max_repeats must be at least 1")
     return _ToolLoop(name, max_repeats)
+
+
+class _TraceFigures(Scorer):
+    """Per-case sums over the trace, as scores (so thresholds and the baseline gate apply):
+    steps, tool errors, step latency, tokens and cost; and the latency of named steps."""
+
+    def __init__(self, steps: list[str]):
+        self.step_names = tuple(steps)
+        base = ("trace_steps", "trace_tool_errors", "trace_latency_ms", "trace_tokens", "trace_cost_usd")
+        self.names = base + tuple(f"step_ms.{n}" for n in self.step_names)
+
+    def score_one(self, item: ScoreInput) -> list[Score]:
+        steps = item.steps
+        if not steps:
+            return []
+        out = [
+            Score(name="trace_steps", value=float(len(steps))),
+            Score(
+                name="trace_tool_errors", value=float(sum(1 for s in steps if s.type == "tool" and s.error))
+            ),
+        ]
+        for name, values in (
+            ("trace_latency_ms", [s.latency_ms for s in steps]),
+            ("trace_tokens", [s.tokens for s in steps]),
+            ("trace_cost_usd", [s.cost_usd for s in steps]),
+        ):
+            known = [float(v) for v in values if v is not None]
+            if known:
+                out.append(Score(name=name, value=sum(known)))
+        for step_name in self.step_names:
+            known = [s.latency_ms for s in steps if s.name == step_name and s.latency_ms is not None]
+            if known:
+                out.append(Score(name=f"step_ms.{step_name}", value=sum(known)))
+        return out
+
+
+@scorer(
+    "trace",
+    higher_is_better=False,
+    description="per-case trace sums: steps, tool errors, latency, tokens, cost",
+)
+def trace(steps: list[str] | None = None) -> Scorer:
+    return _TraceFigures(steps or [])
