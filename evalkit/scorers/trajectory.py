@@ -151,8 +151,12 @@ def _in_order(item: ScoreInput, called: list[str], expected: list[str]) -> str |
         while position < len(called) and called[position] != want:
             position += 1
         if position == len(called):
-            after = f" after {where(item, previous)}" if previous is not None else ""
-            return f"{want} is not called{after}"
+            if previous is None:
+                return f"{want} is not called"
+            earlier = next((i for i in range(previous) if called[i] == want), None)
+            if earlier is not None:
+                return f"{where(item, earlier)} comes before {where(item, previous)}"
+            return f"{want} is not called after {where(item, previous)}"
         previous = position
         position += 1
     return None

@@ -51,7 +51,7 @@ def test_bundled_agent_suite_end_to_end(workdir: Path, agent_server: FakeOpenAI,
 
     wrong_order = lines["refund-clothing"]["scores"]["tool_order"]
     assert wrong_order["passed"] is False
-    assert wrong_order["reason"] == "refund_policy is not called after step s4 (lookup_order)"
+    assert wrong_order["reason"] == "step s2 (refund_policy) comes before step s4 (lookup_order)"
     looped = lines["refund-food"]["scores"]
     assert looped["tool_loop"]["reason"] == "step s4 (lookup_order) is call 2 of the same tool and arguments"
     assert looped["tool_called"]["reason"] == "never called: refund_policy"
