@@ -89,8 +89,8 @@ def build_plan(
         repeat_counts[suite.name] = n_repeats
         for variant in variants:
             batch = _requests_for(suite, variant, prompts.get(variant.name), n_repeats)
-            for name in (variant.provider, variant.fallback):
-                if batch and name is not None:
+            for name in [variant.provider, *([variant.fallback] if variant.fallback else [])]:
+                if batch:
                     check_tools(
                         suite,
                         variant,

@@ -187,8 +187,6 @@ class AgentProvider(Provider):
         super().__init__(inner.name, inner.settings, concurrency=inner.concurrency)
         self.inner = inner
         self.bindings = bindings  # the imported tools of each agent setting
-        self.settings_model = inner.settings_model
-        self.operational_settings = inner.operational_settings
 
     async def generate(self, requests: Sequence[Request], on_completion: OnCompletion) -> list[Completion]:
         plain = [r for r in requests if r.agent is None]

@@ -42,7 +42,7 @@ def parse_message_calls(message: Any, declared: Iterable[str] | None = None) -> 
     for i, raw in enumerate(raw_calls):
         if not isinstance(raw, dict):
             continue
-        function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
+        function = _function(raw)
         out.append(
             tool_call(
                 str(raw.get("id") or f"call_{i}"),
@@ -52,6 +52,11 @@ def parse_message_calls(message: Any, declared: Iterable[str] | None = None) -> 
             )
         )
     return out or None
+
+
+def _function(raw: dict[str, Any]) -> dict[str, Any]:
+    function = raw.get("function")
+    return function if isinstance(function, dict) else {}
 
 
 class StreamedCalls:
@@ -72,7 +77,7 @@ class StreamedCalls:
             call = self._calls.setdefault(index, {"id": None, "name": "", "arguments": []})
             if raw.get("id"):
                 call["id"] = raw["id"]
-            function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
+            function = _function(raw)
             if function.get("name"):
                 call["name"] += function["name"]
             if function.get("arguments"):
