@@ -349,12 +349,32 @@ def _message(text: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
     return message
 
 
+def tool_rounds_responder(rounds: int) -> Callable[[dict[str, Any]], Reply]:
+    """A tool-calling model: `rounds` rounds of one `echo` call each, then an answer."""
+
+    def respond(body: dict[str, Any]) -> Reply:
+        done = sum(1 for m in body["messages"] if m["role"] == "assistant" and m.get("tool_calls"))
+        if done < rounds:
+            args = json.dumps({"text": f"round {done}"})
+            return {
+                "content": None,
+                "tool_calls": [{"id": f"call_{done}", "name": "echo", "arguments": args}],
+            }
+        return default_responder(body)
+
+    return respond
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument(
+        "--tool-rounds", type=int, default=0, help="answer after N rounds of `echo` tool calls"
+    )
     args = parser.parse_args()
-    server = FakeOpenAI(latency_s=args.latency).start(args.port)
+    responder = tool_rounds_responder(args.tool_rounds) if args.tool_rounds else default_responder
+    server = FakeOpenAI(responder=responder, latency_s=args.latency).start(args.port)
     print(server.url, flush=True)
     try:
         while True:
