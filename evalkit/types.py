@@ -100,9 +100,18 @@ class AgentSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tools: dict[str, str]  # tool name → "package.module:function" (sync or async)
+    tools: dict[str, str] = Field(default_factory=dict)  # name → "package.module:function"
     max_steps: int = Field(default=8, gt=0)  # model calls at most, per case
     tool_timeout_s: float = Field(default=30.0, gt=0)
+    # native: the provider's tool calling (OpenAI wire format); prompt: the tools are described
+    # in the system prompt and calls read from <tool_call> blocks (models without native tools)
+    protocol: Literal["native", "prompt"] = "native"
+
+    def over(self, base: AgentSettings | None) -> AgentSettings:
+        """These settings over `base` (a variant's over its suite's): what is set here wins."""
+        if base is None:
+            return self
+        return base.model_copy(update={k: getattr(self, k) for k in self.model_fields_set})
 
 
 class GenerationParams(BaseModel):

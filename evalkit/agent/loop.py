@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from evalkit.agent.prompted import prompted
 from evalkit.providers.base import OnCompletion, Provider
 from evalkit.registry import import_object
 from evalkit.types import AgentSettings, Completion, Message, Request, Step, ToolCall, Usage
@@ -202,7 +203,8 @@ class AgentProvider(Provider):
             assert request.agent is not None
             async with semaphore:
                 tools = self.bindings[binding_key(request.agent)]
-                completion = await run_loop(request, request.agent, tools, self._call_model)
+                call = prompted(self._call_model) if request.agent.protocol == "prompt" else self._call_model
+                completion = await run_loop(request, request.agent, tools, call)
             record(request, completion)
 
         jobs: list[Awaitable[Any]] = [one(r) for r in loops]

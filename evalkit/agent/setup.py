@@ -24,7 +24,7 @@ def tool_params(
     """The params with the tools a variant (else its suite) declares, and the agent settings."""
     tools = variant.tools if variant.tools is not None else suite.tools
     choice = variant.tool_choice if variant.tool_choice is not None else suite.tool_choice
-    agent = variant.agent if variant.agent is not None else suite.agent
+    agent = variant.agent.over(suite.agent) if variant.agent is not None else suite.agent
     update: dict[str, Any] = {}
     if tools is not None:
         update["tools"] = tuple(tools)
@@ -42,10 +42,13 @@ def check_tools(
     provider_type: str,
 ) -> None:
     where = f"suite '{suite.name}', variant '{variant.name}'"
-    if (params.tools or params.tool_choice is not None) and not getattr(provider, "supports_tools", False):
+    prompted = agent is not None and agent.protocol == "prompt"
+    native = params.tools or params.tool_choice is not None
+    if native and not prompted and not getattr(provider, "supports_tools", False):
         raise UserInputError(
             f"{where}: provider '{provider.name}' ({provider_type}) does not support tools; "
-            "use an 'openai' provider (any OpenAI-compatible server) or a 'python' one",
+            "use an 'openai' provider (any OpenAI-compatible server) or a 'python' one, "
+            "or let evalkit prompt for tool calls with agent.protocol: prompt",
             path=suite.source_path,
         )
     if agent is None:
