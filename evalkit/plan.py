@@ -104,7 +104,7 @@ def build_plan(
             requests.extend(batch)
     if loop_providers:
         suite_dirs = {s.name: s.source_path.parent.resolve() for s in suites}
-        wrap_agent_providers(providers, requests, loop_providers, suite_dirs)
+        wrap_agent_providers(providers, requests, loop_providers, suite_dirs, loaded.pricing_for)
     for provider in providers.values():
         provider.check()
     plan = Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts, prompts=prompts)

@@ -23,6 +23,8 @@ from evalkit.registry import import_object
 from evalkit.types import AgentSettings, Completion, Message, Request, Step, ToolCall, Usage
 
 CallModel = Callable[[Request], Awaitable[Completion]]
+# the price of one model call's usage (None: no pricing for this provider and model)
+PriceOf = Callable[[Request, Usage], float | None]
 MAX_STEPS_REACHED = "max_steps reached without a final answer"
 
 
@@ -39,7 +41,8 @@ def binding_key(agent: AgentSettings) -> tuple[tuple[str, str], ...]:
 
 
 class _Trace:
-    def __init__(self) -> None:
+    def __init__(self, price: PriceOf | None = None) -> None:
+        self.price = price
         self.steps: list[Step] = []
         self.calls: list[ToolCall] = []
         self.usage = Usage(input_tokens=0, output_tokens=0)
@@ -47,8 +50,12 @@ class _Trace:
     def next_id(self) -> str:
         return f"s{len(self.steps) + 1}"
 
-    def model_step(self, completion: Completion, messages: int) -> None:
+    def model_step(self, request: Request, completion: Completion) -> None:
         u = completion.usage
+        messages = len(request.messages)
+        cost = None
+        if self.price is not None and completion.error is None:
+            cost = self.price(request, u)
         self.usage.input_tokens = (self.usage.input_tokens or 0) + (u.input_tokens or 0)
         self.usage.output_tokens = (self.usage.output_tokens or 0) + (u.output_tokens or 0)
         tokens = (
@@ -71,17 +78,22 @@ class _Trace:
                 output=output,
                 latency_ms=completion.latency_ms,
                 tokens=tokens,
+                cost_usd=cost,
                 error=completion.error,
             )
         )
 
 
 async def run_loop(
-    request: Request, agent: AgentSettings, tools: dict[str, Callable[..., Any]], call_model: CallModel
+    request: Request,
+    agent: AgentSettings,
+    tools: dict[str, Callable[..., Any]],
+    call_model: CallModel,
+    price: PriceOf | None = None,
 ) -> Completion:
     """One case's loop. The completion's text is the final answer, its steps the trace."""
     started = time.perf_counter()
-    trace = _Trace()
+    trace = _Trace(price)
     messages = list(request.messages)
     final: Completion | None = None
     for n in range(agent.max_steps):
@@ -89,7 +101,7 @@ async def run_loop(
             update={"messages": tuple(messages), "key": f"{request.key}#{n + 1}", "agent": None}
         )
         completion = await call_model(step_request)
-        trace.model_step(completion, len(messages))
+        trace.model_step(step_request, completion)
         if completion.error is not None:
             final = Completion(error=f"step {trace.steps[-1].id} (model): {completion.error}")
             break
@@ -184,9 +196,10 @@ def _as_text(value: Any) -> str:
 class AgentProvider(Provider):
     """A provider that runs the agent loop for requests that carry `agent` settings."""
 
-    def __init__(self, inner: Provider, bindings: Bindings):
+    def __init__(self, inner: Provider, bindings: Bindings, price: PriceOf | None = None):
         super().__init__(inner.name, inner.settings, concurrency=inner.concurrency)
         self.inner = inner
+        self.price = price  # prices each model step (the result's cost is priced by the runner)
         self.bindings = bindings  # the imported tools of each agent setting
 
     async def generate(self, requests: Sequence[Request], on_completion: OnCompletion) -> list[Completion]:
@@ -204,7 +217,7 @@ class AgentProvider(Provider):
             async with semaphore:
                 tools = self.bindings[binding_key(request.agent)]
                 call = prompted(self._call_model) if request.agent.protocol == "prompt" else self._call_model
-                completion = await run_loop(request, request.agent, tools, call)
+                completion = await run_loop(request, request.agent, tools, call, self.price)
             record(request, completion)
 
         jobs: list[Awaitable[Any]] = [one(r) for r in loops]

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import UserInputError
 from evalkit.providers.base import Provider
-from evalkit.types import AgentSettings, GenerationParams, Request
+from evalkit.types import AgentSettings, GenerationParams, Request, Usage
 
 if TYPE_CHECKING:
-    from evalkit.config import Variant
+    from evalkit.config import Pricing, Variant
     from evalkit.suite import Suite
 
 
@@ -76,6 +76,7 @@ def wrap_agent_providers(
     requests: Sequence[Request],
     loop_providers: set[str],
     suite_dirs: dict[str, Path],
+    pricing: Callable[[str, str | None], Pricing | None] | None = None,
 ) -> None:
     """Wrap (in place) every provider that serves agent requests; tools are imported now (a
     module beside the suite file is found: the suite's folder goes on the import path)."""
@@ -90,4 +91,20 @@ def wrap_agent_providers(
             where = f"suite '{request.suite}', variant '{request.variant}'"
             bindings[binding_key(request.agent)] = bind_tools(request.agent, where)
     for name in loop_providers:
-        providers[name] = AgentProvider(providers[name], bindings)
+        inner = providers[name]
+        providers[name] = AgentProvider(inner, bindings, _pricer(name, inner, pricing))
+
+
+def _pricer(
+    name: str, inner: Provider, pricing: Callable[[str, str | None], Pricing | None] | None
+) -> Callable[[Request, Usage], float | None] | None:
+    if pricing is None:
+        return None
+
+    def price(request: Request, usage: Usage) -> float | None:
+        table = pricing(name, inner.model_name(request))
+        if table is None:
+            return None
+        return table.cost(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens)
+
+    return price

@@ -18,7 +18,8 @@ AGENT_SUITE = REPO / "suites" / "agent" / "agent.yaml"
 
 
 def config(url: str) -> str:
-    return f"providers:\n  api: {{type: openai, base_url: {url}, model: m}}\nvariants:\n  api: {{provider: api}}\n"
+    price = "pricing: {input_per_mtok: 1.0, output_per_mtok: 2.0}"
+    return f"providers:\n  api: {{type: openai, base_url: {url}, model: m, {price}}}\nvariants:\n  api: {{provider: api}}\n"
 
 
 @pytest.fixture
@@ -48,6 +49,12 @@ def test_bundled_agent_suite_end_to_end(workdir: Path, agent_server: FakeOpenAI,
     assert [c["name"] for c in good["tool_calls"]] == ["lookup_order", "refund_policy"]
     assert all(s["passed"] in (True, None) for s in good["scores"].values())
     assert good["scores"]["tool_call_f1_args"]["value"] == 1.0
+    # each model step is priced; the result's cost is their sum, and the trace scorer sums too
+    step_costs = [s["cost_usd"] for s in good["steps"] if s["type"] == "llm"]
+    assert all(c > 0 for c in step_costs)
+    assert good["cost_usd"] == pytest.approx(sum(step_costs))
+    assert good["scores"]["trace_cost_usd"]["value"] == pytest.approx(sum(step_costs))
+    assert good["scores"]["trace_steps"]["value"] == 5.0
 
     wrong_order = lines["refund-clothing"]["scores"]["tool_order"]
     assert wrong_order["passed"] is False
