@@ -122,3 +122,35 @@ def test_invalid_tool_schema_names_file_and_line(workdir: Path, cli) -> None:
     result = cli("validate", "t.yaml")
     assert result.exit_code == 2
     assert "t.yaml" in result.output and "not a valid JSON schema" in " ".join(result.output.split())
+
+
+def test_gate_flags_a_trace_that_got_longer(workdir: Path, cli) -> None:
+    rounds = {"n": 1}
+
+    def model(body: dict) -> object:
+        done = sum(1 for m in body["messages"] if m["role"] == "assistant" and m.get("tool_calls"))
+        if done < rounds["n"]:
+            args = json.dumps({"a": done, "b": 1})
+            return {"content": None, "tool_calls": [{"id": f"c{done}", "name": "add", "arguments": args}]}
+        return "done"
+
+    cases = "\n".join(f"  - {{id: c{i}, vars: {{q: 'task {i}'}}}}" for i in range(24))
+    write(
+        workdir / "suites" / "t.yaml",
+        "name: t\nprompt: '{{ q }}'\n"
+        "tools: [{type: function, function: {name: add, parameters: {type: object}}}]\n"
+        "agent: {tools: {add: 'tests.agent.sample_tools:add'}}\n"
+        "scorers: [trace]\nthresholds:\n  trace_steps: {max_increase: 0.5}\n"
+        f"cases:\n{cases}\n",
+    )
+    with FakeOpenAI(responder=model) as server:
+        write(workdir / "evalkit.yaml", config(server.url))
+        assert cli("run", "suites/t.yaml", "-o", "runs/a").exit_code == 0
+        assert cli("baseline", "save", "runs/a").exit_code == 0
+        same = cli("run", "suites/t.yaml", "-o", "runs/b")
+        assert same.exit_code == 0, same.output
+        rounds["n"] = 3  # every case now takes two more model calls and two more tool runs
+        longer = cli("run", "suites/t.yaml", "-o", "runs/c")
+    assert longer.exit_code == 1, longer.output
+    summary = json.loads((workdir / "runs" / "c" / "summary.json").read_text())
+    assert summary["regressions"] == ["t · api · trace_steps"]
