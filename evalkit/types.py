@@ -41,6 +41,7 @@ class Step(BaseModel):
     cost_usd: float | None = Field(default=None, ge=0)
     error: str | None = None
 
+
 # run-level metrics every suite × variant has, beside its scores (thresholds and the gate use them)
 SPECIAL_METRICS = (
     "pass_rate",
