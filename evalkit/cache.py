@@ -47,7 +47,9 @@ def request_key(identity: dict[str, Any], request: Request, namespace: str = "ge
 
 
 def cacheable(completion: Completion) -> bool:
-    return completion.error is None and bool(completion.text and completion.text.strip())
+    """Good answers only: text, or tool calls (an answer that only calls tools has no text)."""
+    answered = bool(completion.text and completion.text.strip()) or bool(completion.tool_calls)
+    return completion.error is None and answered
 
 
 class ResponseCache:

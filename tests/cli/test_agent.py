@@ -154,3 +154,33 @@ def test_gate_flags_a_trace_that_got_longer(workdir: Path, cli) -> None:
     assert longer.exit_code == 1, longer.output
     summary = json.loads((workdir / "runs" / "c" / "summary.json").read_text())
     assert summary["regressions"] == ["t · api · trace_steps"]
+
+
+def test_tool_selection_without_a_loop_is_recorded_and_cached(workdir: Path, cli) -> None:
+    def model(body: dict) -> object:
+        calls = [
+            {"id": "a", "name": "lookup_order", "arguments": '{"order_id": "A1"}'},
+            {"id": "b", "name": "refund_policy", "arguments": '{"category": "books"'},
+        ]
+        return {"content": None, "tool_calls": calls}
+
+    suite = (SUITE % "").replace("name: add", "name: lookup_order")
+    suite = suite.replace(
+        "  - {id: c1, vars: {q: hi}}", "  - {id: c1, vars: {q: hi}, forbidden_tools: [refund_policy]}"
+    )
+    suite = suite.replace("cases:", "tool_choice: required\nscorers: [tool_not_called]\ncases:")
+    write(workdir / "t.yaml", suite)
+    with FakeOpenAI(responder=model) as server:
+        write(workdir / "evalkit.yaml", config(server.url))
+        assert cli("run", "t.yaml", "--out", "a").exit_code == 0
+        assert cli("run", "t.yaml", "--out", "b").exit_code == 0
+        assert len(server.requests) == 1 and server.requests[0]["tool_choice"] == "required"
+    for run in ("a", "b"):
+        (line,) = map(json.loads, (workdir / run / "results.jsonl").read_text().splitlines())
+        assert line["output"] == "" and line["steps"] is None
+        assert [(c["name"], c["arguments"], c["error"]) for c in line["tool_calls"]] == [
+            ("lookup_order", {"order_id": "A1"}, None),
+            ("refund_policy", None, "tool 'refund_policy' is not declared; arguments are not valid JSON"),
+        ]
+        assert line["scores"]["tool_not_called"]["reason"] == "tool call 2 (refund_policy) is forbidden"
+    assert line["cached"] is True
