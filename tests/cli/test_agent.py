@@ -184,3 +184,25 @@ def test_tool_selection_without_a_loop_is_recorded_and_cached(workdir: Path, cli
         ]
         assert line["scores"]["tool_not_called"]["reason"] == "tool call 2 (refund_policy) is forbidden"
     assert line["cached"] is True
+
+
+@pytest.mark.slow
+def test_bundled_agent_runs_offline_on_the_embedded_model(workdir: Path, cli) -> None:
+    import shutil
+
+    import yaml
+
+    folder = workdir / "agent"
+    shutil.copytree(AGENT_SUITE.parent, folder)
+    spec = yaml.safe_load((folder / "agent.yaml").read_text())
+    spec["cases"] = spec["cases"][:2]
+    spec["params"]["max_tokens"] = 48
+    spec["agent"]["max_steps"] = 2
+    (folder / "agent.yaml").write_text(yaml.safe_dump(spec))
+    result = cli("run", "--config", str(folder / "evalkit.yaml"), "--variant", "embedded", "--out", "out")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in (workdir / "out" / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 and all(d["error"] is None for d in lines)
+    for d in lines:
+        assert d["steps"][0]["type"] == "llm" and d["steps"][0]["tokens"] > 0
+        assert "tool_call_f1" in d["scores"]  # scored, whatever the tiny model did
