@@ -47,7 +47,7 @@ VERDICT_LABELS: dict[str, str] = {
 SPECIAL = {"latency_p95_ms": False, "cost_per_case_usd": False}  # name → higher_is_better
 # per-case timing and spend scores of traces (the `trace` scorer): like latency and cost, compared
 # always but gated only when the suite sets a `max_increase` for them
-TIMING_SCORES = ("trace_latency_ms", "trace_tokens", "trace_cost_usd", "step_ms.")
+TIMING_SCORES = ("trace_latency_ms", "trace_tokens", "trace_cost_usd", "step.")
 
 
 class Model(BaseModel):

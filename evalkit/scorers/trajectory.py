@@ -289,7 +289,7 @@ class _TraceFigures(Scorer):
     def __init__(self, steps: list[str]):
         self.step_names = tuple(steps)
         base = ("trace_steps", "trace_tool_errors", "trace_latency_ms", "trace_tokens", "trace_cost_usd")
-        self.names = base + tuple(f"step_ms.{n}" for n in self.step_names)
+        self.names = base + tuple(f"step.{n}_ms" for n in self.step_names)
 
     def score_one(self, item: ScoreInput) -> list[Score]:
         steps = item.steps
@@ -312,7 +312,7 @@ class _TraceFigures(Scorer):
         for step_name in self.step_names:
             known = [s.latency_ms for s in steps if s.name == step_name and s.latency_ms is not None]
             if known:
-                out.append(Score(name=f"step_ms.{step_name}", value=sum(known)))
+                out.append(Score(name=f"step.{step_name}_ms", value=sum(known)))
         return out
 
 

@@ -177,3 +177,25 @@ def test_bad_options_are_user_errors() -> None:
         build_scorer(ScorerSpec(type="tool_order", mode="sideways"), "suite.yaml: scorers[0]")
     with pytest.raises(UserInputError, match="max_repeats must be at least 1"):
         build_scorer(ScorerSpec(type="tool_loop", max_repeats=0), "suite.yaml: scorers[0]")
+
+
+def test_trace_figures_sum_the_steps() -> None:
+    steps = (
+        Step(id="1", type="llm", name="model", latency_ms=100.0, tokens=40, cost_usd=0.002),
+        Step(id="2", type="tool", name="get", latency_ms=5.5, error="TimeoutError"),
+        Step(id="3", type="llm", name="model", latency_ms=80.0, tokens=20, cost_usd=0.001),
+    )
+    it = ScoreInput(output="a", references=(), vars={}, case_id="c", steps=steps)
+    scores = {
+        s.name: s.value
+        for s in build_scorer(ScorerSpec(type="trace", steps=["model", "get"]), "t").score_one(it)
+    }
+    assert scores == {
+        "trace_steps": 3.0,
+        "trace_tool_errors": 1.0,
+        "trace_latency_ms": pytest.approx(185.5),
+        "trace_tokens": 60.0,
+        "trace_cost_usd": pytest.approx(0.003),
+        "step.model_ms": pytest.approx(180.0),
+        "step.get_ms": pytest.approx(5.5),
+    }
