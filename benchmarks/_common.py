@@ -15,10 +15,17 @@ sys.path.insert(0, str(ROOT))
 
 
 @contextlib.contextmanager
-def fake_server(latency_s: float = 0.0) -> Iterator[str]:
+def fake_server(latency_s: float = 0.0, tool_rounds: int = 0) -> Iterator[str]:
     """Start tests/fake_openai.py in a separate process so it does not share our GIL."""
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fake_openai.py"), "--latency", str(latency_s)],
+        [
+            sys.executable,
+            str(ROOT / "tests" / "fake_openai.py"),
+            "--latency",
+            str(latency_s),
+            "--tool-rounds",
+            str(tool_rounds),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

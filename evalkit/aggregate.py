@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit.agent.stepstats import StepSummary, summarize_steps
 from evalkit.judgecost import judge_totals
 from evalkit.numbers import kind_of, number
 from evalkit.scorers.base import Scorer
@@ -114,6 +115,7 @@ class GroupSummary(Model):
     thresholds: list[ThresholdCheck] = Field(default_factory=list)
     consistency: ConsistencySummary | None = None
     judges: dict[str, JudgeUsage] = Field(default_factory=dict)  # per judge: calls, tokens, cost
+    steps: dict[str, StepSummary] | None = None  # traces: figures per step name (evalkit.agent)
 
     def special(self, name: str) -> float | None:
         return {
@@ -262,6 +264,7 @@ def summarize_group(
     )
     group.consistency = summarize_consistency(results, scorers)
     group.judges = judge_totals(results)
+    group.steps = summarize_steps(results)
     group.tokens.judge_input = sum(j.input_tokens for j in group.judges.values())
     group.tokens.judge_output = sum(j.output_tokens for j in group.judges.values())
     checks = [check_threshold(group, name, t) for name, t in thresholds.items()]

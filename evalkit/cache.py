@@ -40,7 +40,7 @@ def request_key(identity: dict[str, Any], request: Request, namespace: str = "ge
     payload = {
         "namespace": namespace,
         "identity": identity,
-        "messages": [m.model_dump() for m in request.messages],
+        "messages": [m.model_dump(exclude_none=True) for m in request.messages],
         "params": request.params.model_dump(mode="json", exclude_none=True),
         "repeat": request.repeat,
     }
@@ -48,7 +48,9 @@ def request_key(identity: dict[str, Any], request: Request, namespace: str = "ge
 
 
 def cacheable(completion: Completion) -> bool:
-    return completion.error is None and bool(completion.text and completion.text.strip())
+    """Good answers only: text, or tool calls (an answer that only calls tools has no text)."""
+    answered = bool(completion.text and completion.text.strip()) or bool(completion.tool_calls)
+    return completion.error is None and answered
 
 
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB

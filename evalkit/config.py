@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.settings.history import HistorySettings
 from evalkit.settings.rag import RagSettings, expand_sweeps
-from evalkit.types import GenerationParams
+from evalkit.types import AgentSettings, GenerationParams, ToolChoice, ToolSchema
 from evalkit.yamlfile import format_validation_error, load_yaml
 
 DEFAULT_CONFIG_NAME = "evalkit.yaml"
@@ -70,6 +70,9 @@ class Variant(Strict):
     fallback: str | None = None  # provider to ask when this one fails after its retries
     description: str | None = None
     rag: RagSettings | None = None  # retrieve context for each case (see evalkit.rag)
+    tools: list[ToolSchema] | None = None  # replaces the suite's tools (OpenAI function tools)
+    tool_choice: ToolChoice | None = None
+    agent: AgentSettings | None = None  # replaces the suite's agent loop settings
 
 
 class RunSettings(Strict):

@@ -151,6 +151,7 @@ class Runner:
                     completion.text if completion.error is None else None,
                     request.retrieval,
                     request.retrieval_query,
+                    trace=completion,
                 )
                 for request, completion, _, _ in items
             ]
@@ -200,6 +201,8 @@ class Runner:
             retrieval_query=request.retrieval_query,
             retrieval_ids=None if request.retrieval is None else [c.id for c in request.retrieval],
             retrieval=None if request.retrieval is None else list(request.retrieval),
+            tool_calls=completion.tool_calls,
+            steps=completion.steps,
             scores={
                 name: StoredScore(value=s.value, passed=s.passed, reason=s.reason)
                 for name, s in scores.items()
@@ -227,7 +230,10 @@ def input_hash(request: Request, references: Sequence[str]) -> str:
     """What the case asked and expected: a changed input is reported, never called a regression.
     For RAG variants the retrieved context is left out: it is the variant's doing, not the case's."""
     messages = request.input_messages if request.input_messages is not None else request.messages
-    payload: dict[str, Any] = {"messages": [m.model_dump() for m in messages], "references": list(references)}
+    payload: dict[str, Any] = {
+        "messages": [m.model_dump(exclude_none=True) for m in messages],
+        "references": list(references),
+    }
     if request.retrieval_query is not None:
         payload["query"] = request.retrieval_query
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

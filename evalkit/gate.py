@@ -48,6 +48,9 @@ VERDICT_LABELS: dict[str, str] = {
     "unmeasured": "unmeasured",
 }
 SPECIAL = {"latency_p95_ms": False, "cost_per_case_usd": False}  # name → higher_is_better
+# per-case timing and spend scores of traces (the `trace` scorer): like latency and cost, compared
+# always but gated only when the suite sets a `max_increase` for them
+TIMING_SCORES = ("trace_latency_ms", "trace_tokens", "trace_cost_usd", "step.")
 
 
 class Model(BaseModel):
@@ -187,6 +190,9 @@ def compare_group(
         diff.unmeasured_candidate = sum(1 for c in paired_ids if c_vals[c] is None)
         diff.n_paired = len(both)
         diff.tolerance = _tolerance(thresholds.get(name), higher)
+        if name.startswith(TIMING_SCORES):
+            threshold = thresholds.get(name)
+            diff.gated = threshold is not None and threshold.max_increase is not None
         if both:
             bv = np.array([b_vals[c] for c in both], dtype=float)
             cv = np.array([c_vals[c] for c in both], dtype=float)

@@ -20,7 +20,7 @@ from evalkit.config import DEFAULT_CONFIG_NAME, Config, LoadedConfig, load_confi
 from evalkit.errors import EvalkitError, UserInputError
 from evalkit.execute import Runner, RunObserver
 from evalkit.gate import DiffReport
-from evalkit.plan import Plan, build_plan, build_scoring_plan
+from evalkit.plan import Plan, build_plan, build_scoring_plan, instantiate
 from evalkit.providers.base import Provider
 from evalkit.providers.service import ProviderService, build_providers
 from evalkit.resume import check_arguments, config_digest, what_changed
@@ -143,7 +143,7 @@ def prepare(options: RunOptions) -> Prepared:
     loaded = load_config(options.config)
     suites = load_suites(suite_paths(options.suites, loaded))
     plan = build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
-    providers = build_providers(plan.providers)  # credentials, imports: checked before any side effect
+    providers = instantiate(plan)  # credentials, imports, tools: checked before any side effect
     baseline_dir = resolve_baseline_dir(options, loaded)
     _check_baselines(plan, baseline_dir)
     retrieve(plan)  # a bad corpus is bad input too: found before the run directory exists
@@ -233,7 +233,7 @@ def _resume_locked(options: RunOptions, run_dir: Path, info: RunInfo, lock: RunD
     loaded = load_config(Path(stored.config) if stored.config else None)
     suites = load_suites([Path(p) for p in stored.suites])
     plan = build_plan(loaded, suites, stored.variants, stored.repeats, stored.concurrency)
-    providers = build_providers(plan.providers)
+    providers = instantiate(plan)
     digest = config_digest(plan)
     changed = what_changed(info, plan, digest)
     if changed is not None:

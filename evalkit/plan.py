@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from evalkit import registry
+from evalkit.agent.setup import check_tools, tool_params, wrap_agent_providers
 from evalkit.config import LoadedConfig, Variant
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.providers.base import Provider
-from evalkit.providers.service import ProviderSpec
+from evalkit.providers.service import ProviderSpec, build_providers
 from evalkit.rag.context import RAG_PLACEHOLDER
 from evalkit.scorers.base import Scorer, build_scorer
 from evalkit.suite import Suite
@@ -36,6 +37,7 @@ class Plan:
     repeats: dict[str, int] = field(default_factory=dict)
     rag: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant → retriever and index facts
     prompts: dict[str, str] = field(default_factory=dict)  # variant → its prompt template's text
+    agent_providers: set[str] = field(default_factory=set)  # providers whose requests run an agent loop
     warnings: list[str] = field(default_factory=list)  # things a person should know before the run
 
     def requests_by_provider(self, skip: set[str] | None = None) -> dict[str, list[Request]]:
@@ -83,12 +85,20 @@ def build_plan(
     prompts = {v.name: loaded.resolve(v.prompt).read_text(encoding="utf-8") for v in variants if v.prompt}
     requests: list[Request] = []
     repeat_counts: dict[str, int] = {}
+    loop_providers: set[str] = set()
     for suite in suites:
         n_repeats = repeats if repeats is not None else suite.repeats
         repeat_counts[suite.name] = n_repeats
         for variant in variants:
-            requests.extend(_requests_for(suite, variant, prompts.get(variant.name), n_repeats))
+            batch = _requests_for(suite, variant, prompts.get(variant.name), n_repeats)
+            for name in [variant.provider, *([variant.fallback] if variant.fallback else [])]:
+                if batch:
+                    check_tools(suite, variant, batch[0].params, batch[0].agent, providers[name])
+                    if batch[0].agent is not None:
+                        loop_providers.add(name)
+            requests.extend(batch)
     plan = Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts, prompts=prompts)
+    plan.agent_providers = loop_providers
     plan.warnings.extend(notes)
     plan.warnings.extend(_empty_prompt_warnings(requests))
     return plan
@@ -127,7 +137,7 @@ def _judge_providers(
 def _requests_for(suite: Suite, variant: Variant, prompt: str | None, n_repeats: int) -> list[Request]:
     """Every case × repeat of a suite under a variant. A RAG variant's prompts are rendered with a
     placeholder for the context here; the retrieve stage fills it in."""
-    params = suite.params.merged(variant.params)
+    params, agent = tool_params(suite, variant, suite.params.merged(variant.params))
     extra = RAG_PLACEHOLDER if variant.rag is not None else None
     out = []
     for case in suite.cases:
@@ -144,6 +154,7 @@ def _requests_for(suite: Suite, variant: Variant, prompt: str | None, n_repeats:
                     params=params,
                     model=variant.model,
                     input_messages=messages if extra is not None else None,
+                    agent=agent,
                 )
             )
     return out
@@ -292,3 +303,15 @@ def describe_plan(plan: Plan, providers: Mapping[str, Provider[Any]] | None = No
         "requests": len(plan.requests),
         "rag": plan.rag,
     }
+
+
+def instantiate(plan: Plan) -> dict[str, Provider[Any]]:
+    """The execute stage's provider instances (checked: credentials, imports, model folders), with
+    the agent loop around every provider that serves agent requests (their tools imported now)."""
+    providers = build_providers(plan.providers)
+    if plan.agent_providers:
+        suite_dirs = {s.name: s.source_path.parent.resolve() for s in plan.suites}
+        wrap_agent_providers(
+            providers, plan.requests, plan.agent_providers, suite_dirs, plan.loaded.pricing_for
+        )
+    return providers

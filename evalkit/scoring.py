@@ -82,8 +82,10 @@ def score_input(
     output: str | None,
     retrieval: Sequence[RetrievedChunk] | None = None,
     query: str | None = None,
+    trace: Completion | CaseResult | None = None,
 ) -> ScoreInput:
-    """What scorers see of one result; `output` None = generation (or retrieval) failed."""
+    """What scorers see of one result; `output` None = generation (or retrieval) failed.
+    `trace`: where the result's tool calls and steps are (a completion or a stored result)."""
     prompt = "\n".join(f"{m.role}: {m.content}" for m in messages)
     return ScoreInput(
         output=output or "",
@@ -99,6 +101,9 @@ def score_input(
         query=query,
         contexts=tuple(c.text for c in retrieval or ()),
         relevant_ids=case.relevant_ids,
+        tool_calls=tuple(trace.tool_calls or ()) if trace is not None else (),
+        steps=tuple(trace.steps or ()) if trace is not None else (),
+        expect=case.expect,
     )
 
 
@@ -178,6 +183,7 @@ async def rescore(
                     results[i].output if results[i].error is None else None,
                     results[i].retrieval,
                     results[i].retrieval_query,
+                    trace=results[i],
                 )
                 for i in chunk
             ]

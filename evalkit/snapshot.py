@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from evalkit.agent.expect import ToolExpectations
 from evalkit.errors import UserInputError
 from evalkit.rundir import CASES, write_jsonl
 from evalkit.runinfo import RunInfo, SuiteRecord
@@ -44,6 +45,7 @@ def _case_row(suite: str, case: Case) -> dict[str, Any]:
         "messages": None if case.messages is None else [m.model_dump() for m in case.messages],
         "origin": case.origin,
         "relevant_ids": list(case.relevant_ids),
+        **({"expect": case.expect.model_dump(mode="json")} if case.expect is not None else {}),
     }
 
 
@@ -73,6 +75,9 @@ def _read_cases(path: Path) -> Iterator[tuple[str, Case]]:
                         else tuple(MessageTemplate.model_validate(m) for m in messages),
                         origin=row.get("origin") or f"{path.name}:{lineno}",
                         relevant_ids=tuple(row.get("relevant_ids") or ()),
+                        expect=None
+                        if row.get("expect") is None
+                        else ToolExpectations.model_validate(row["expect"]),
                     ),
                 )
             except (ValueError, KeyError, TypeError) as exc:

@@ -25,13 +25,26 @@ from pydantic import (
     model_validator,
 )
 
+from evalkit.agent.expect import ExpectedCall, ToolExpectations
 from evalkit.config import Variant
 from evalkit.errors import UserInputError
 from evalkit.templating import TemplateError, compile_template, render
-from evalkit.types import GenerationParams, Message, Threshold
+from evalkit.types import AgentSettings, GenerationParams, Message, Threshold, ToolChoice, ToolSchema
 from evalkit.yamlfile import MAX_DEPTH, format_validation_error, load_yaml
 
-RESERVED_CASE_FIELDS = ("id", "reference", "references", "tags", "metadata", "messages", "relevant_ids")
+RESERVED_CASE_FIELDS = (
+    "id",
+    "reference",
+    "references",
+    "tags",
+    "metadata",
+    "messages",
+    "relevant_ids",
+    "expected_tools",
+    "forbidden_tools",
+    "expected_tool_calls",
+    "max_steps",
+)
 
 
 MAX_REPEATS = 1_000  # repeats per case: beyond it, a typo (`1e8`) would run for ever
@@ -56,6 +69,11 @@ class CaseSpec(Strict):
     metadata: dict[str, Any] = Field(default_factory=dict)
     # RAG: the gold document ids ("guide.md") or chunk ids ("guide.md#1200") for this question
     relevant_ids: list[str] = Field(default_factory=list)
+    # tool-use expectations (evalkit.agent.expect): what the trajectory scorers check
+    expected_tools: list[str] | None = None
+    forbidden_tools: list[str] = Field(default_factory=list)
+    expected_tool_calls: list[ExpectedCall] | None = None
+    max_steps: int | None = Field(default=None, gt=0)
 
     @field_validator("id", mode="before")
     @classmethod
@@ -120,6 +138,9 @@ class SuiteSpec(Strict):
     repeats: int = Field(default=1, ge=1, le=MAX_REPEATS)
     tags: list[str] = Field(default_factory=list)
     calibration: str | None = None  # a human labels file (JSONL/CSV) the judges are held against
+    tools: list[ToolSchema] | None = None  # OpenAI function tools the model may call
+    tool_choice: ToolChoice | None = None
+    agent: AgentSettings | None = None  # evalkit runs the tool loop with these callables
 
     @model_validator(mode="after")
     def _one_prompt(self) -> SuiteSpec:
@@ -138,6 +159,7 @@ class Case:
     messages: tuple[MessageTemplate, ...] | None
     origin: str  # "file:line", for error messages
     relevant_ids: tuple[str, ...] = ()
+    expect: ToolExpectations | None = None  # tool-use expectations, when the case has any
 
     @property
     def reference(self) -> str | None:
@@ -159,6 +181,9 @@ class Suite:
     tags: tuple[str, ...]
     content_hash: str
     calibration: Path | None = None  # human labels for this suite's cases (judge drift)
+    tools: tuple[ToolSchema, ...] | None = None
+    tool_choice: ToolChoice | None = None
+    agent: AgentSettings | None = None
     _compiled: dict[str, jinja2.Template] = field(default_factory=dict, compare=False, repr=False)
 
     def template(self, source: str) -> jinja2.Template:
@@ -260,6 +285,9 @@ def load_suite(path: Path) -> Suite:
         tags=tuple(spec.tags),
         content_hash=_content_hash(spec, cases),
         calibration=_calibration(path, spec.name, spec.calibration),
+        tools=None if spec.tools is None else tuple(spec.tools),
+        tool_choice=spec.tool_choice,
+        agent=spec.agent,
     )
     # Compile every template now so syntax errors surface before any model call.
     templates = [
@@ -292,6 +320,9 @@ def _case_from_spec(spec: CaseSpec, origin: str) -> Case:
         messages=tuple(spec.messages) if spec.messages is not None else None,
         origin=origin,
         relevant_ids=tuple(spec.relevant_ids),
+        expect=ToolExpectations.from_case(
+            spec.expected_tools, spec.forbidden_tools, spec.expected_tool_calls, spec.max_steps
+        ),
     )
 
 
@@ -476,11 +507,17 @@ def _check_unique_ids(cases: list[Case], path: Path) -> None:
 
 
 def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
+    new = {"tools", "tool_choice", "agent"}  # hashed only when set: older suites keep their hash
+    dumped = spec.model_dump(mode="json", exclude={"cases", *(k for k in new if getattr(spec, k) is None)})
+    for key in ("tools", "tool_choice"):
+        if dumped["params"].get(key) is None:
+            dumped["params"].pop(key, None)
     payload = {
-        "spec": spec.model_dump(mode="json", exclude={"cases"}),
+        "spec": dumped,
         "cases": [
             [c.id, c.vars, list(c.references), [m.model_dump() for m in c.messages or ()]]
             + ([list(c.relevant_ids)] if c.relevant_ids else [])
+            + ([c.expect.model_dump(mode="json")] if c.expect is not None else [])
             for c in cases
         ],
     }

@@ -7,7 +7,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class ToolCall(BaseModel):
+    """A tool call a model asked for. `arguments` is the parsed JSON; when the model's argument
+    string is not valid JSON, `arguments` is None and `raw_arguments` keeps the string."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name: str
+    arguments: Any = None
+    raw_arguments: str | None = None
+    error: str | None = None  # "arguments are not valid JSON", "tool 'x' is not declared"
+
+
+StepType = Literal["llm", "tool", "retrieval", "router", "other"]
+
+
+class Step(BaseModel):
+    """One step of a trace: a model call, a tool run, a retrieval, a routing decision."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    type: StepType
+    name: str
+    input: Any = None
+    output: Any = None
+    latency_ms: float | None = Field(default=None, ge=0)
+    tokens: int | None = Field(default=None, ge=0)
+    cost_usd: float | None = Field(default=None, ge=0)
+    error: str | None = None
+
 
 # run-level metrics every suite × variant has, beside its scores (thresholds and the gate use them)
 SPECIAL_METRICS = (
@@ -25,6 +58,61 @@ class Message(BaseModel):
 
     role: Literal["system", "user", "assistant", "tool"]
     content: str
+    # an assistant turn that asked for tools, and a tool turn answering one of those calls;
+    # both None for plain chat, so hashes of plain conversations are unchanged (dump exclude_none)
+    tool_calls: tuple[ToolCall, ...] | None = None
+    tool_call_id: str | None = None
+
+
+class FunctionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _is_json_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        import jsonschema  # only suites that declare tools pay for it
+
+        try:
+            jsonschema.Draft202012Validator.check_schema(value)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"parameters is not a valid JSON schema: {exc.message}") from None
+        return value
+
+
+class ToolSchema(BaseModel):
+    """An OpenAI function tool: {"type": "function", "function": {name, description, parameters}}."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["function"] = "function"
+    function: FunctionSpec
+
+
+ToolChoice = Literal["auto", "none", "required"] | dict[str, Any]
+
+
+class AgentSettings(BaseModel):
+    """Run the agent loop in evalkit: declared tools bound to Python callables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tools: dict[str, str] = Field(default_factory=dict)  # name → "package.module:function"
+    max_steps: int = Field(default=8, gt=0)  # model calls at most, per case
+    tool_timeout_s: float = Field(default=30.0, gt=0)
+    # native: the provider's tool calling (OpenAI wire format); prompt: the tools are described
+    # in the system prompt and calls read from <tool_call> blocks (models without native tools)
+    protocol: Literal["native", "prompt"] = "native"
+
+    def over(self, base: AgentSettings | None) -> AgentSettings:
+        """These settings over `base` (a variant's over its suite's): what is set here wins."""
+        if base is None:
+            return self
+        return base.model_copy(update={k: getattr(self, k) for k in self.model_fields_set})
 
 
 class GenerationParams(BaseModel):
@@ -38,6 +126,8 @@ class GenerationParams(BaseModel):
     stop: list[str] | None = None
     seed: int | None = None
     extra_body: dict[str, Any] | None = None  # passed through verbatim to HTTP providers
+    tools: tuple[ToolSchema, ...] | None = None  # function tools the model may call
+    tool_choice: ToolChoice | None = None
 
     def merged(self, override: GenerationParams | None) -> GenerationParams:
         if override is None:
@@ -67,6 +157,7 @@ class Request(BaseModel):
     # RAG: the messages with the retrieved context left out, for the input hash - a different
     # retrieval is what a RAG variant changes, not a different question (the gate must pair them)
     input_messages: tuple[Message, ...] | None = None
+    agent: AgentSettings | None = None  # evalkit runs the tool loop (evalkit.agent.loop)
 
 
 class Usage(BaseModel):
@@ -90,6 +181,8 @@ class Completion(BaseModel):
     cached: bool = False
     attempts: int = 1
     error: str | None = None  # set when generation failed after retries: text is then None
+    tool_calls: list[ToolCall] | None = None  # what the model asked for (None: no tool call)
+    steps: list[Step] | None = None  # the trace of an agent loop or of a `python` system
 
     @property
     def ok(self) -> bool:
@@ -132,6 +225,9 @@ class ScoreInput:
     contexts: tuple[str, ...] = ()
     relevant_ids: tuple[str, ...] = ()
     generated: bool = True  # False: generation failed (or retrieval did); `output` is then empty
+    tool_calls: tuple[ToolCall, ...] = ()  # every tool call of the result, in order
+    steps: tuple[Step, ...] = ()  # the trace (agent loop or a `python` system), in order
+    expect: Any = None  # the case's tool expectations (evalkit.agent.expect.ToolExpectations)
 
 
 class StoredScore(BaseModel):
@@ -189,6 +285,8 @@ class CaseResult(BaseModel):
     retrieval: list[RetrievedChunk] | None = None  # ... with their documents, scores and texts
     scores: dict[str, StoredScore] = Field(default_factory=dict)
     judges: dict[str, JudgeUsage] = Field(default_factory=dict)  # judge tokens; in cost_usd too
+    tool_calls: list[ToolCall] | None = None  # the tool calls the model made (all steps, in order)
+    steps: list[Step] | None = None  # the trace: agent loop steps or a `python` system's steps
 
     @property
     def key(self) -> str:

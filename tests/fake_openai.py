@@ -36,7 +36,13 @@ class Fault:
     sse: list[str] | None = None
 
 
-def default_responder(body: dict[str, Any]) -> str:
+# A responder returns the answer text, or a reply with tool calls in it:
+# {"content": str | None, "tool_calls": [{"id": ..., "name": ..., "arguments": "<JSON string>"}]}
+# (arguments are sent exactly as given, so a test can send malformed JSON).
+Reply = str | dict[str, Any]
+
+
+def default_responder(body: dict[str, Any]) -> Reply:
     last = body["messages"][-1]["content"]
     return f"echo: {last}"
 
@@ -47,7 +53,7 @@ class FakeOpenAI:
 
     def __init__(
         self,
-        responder: Callable[[dict[str, Any]], str] = default_responder,
+        responder: Callable[[dict[str, Any]], Reply] = default_responder,
         latency_s: float = 0.0,
         api_key: str | None = None,
         rate_limit: float | None = None,
@@ -229,8 +235,10 @@ class FakeOpenAI:
             return False
         return await self._send(writer, 200, encoded)
 
-    async def _stream(self, writer: asyncio.StreamWriter, body: dict[str, Any], text: str) -> bool:
-        """Server-sent events in chunked transfer encoding, one word per event."""
+    async def _stream(self, writer: asyncio.StreamWriter, body: dict[str, Any], text: Reply) -> bool:
+        """Server-sent events in chunked transfer encoding, one word per event; tool calls as
+        OpenAI streams them: a first delta with index, id and name, then argument pieces,
+        interleaved across parallel calls."""
         full = _completion(body, text)
         head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
         writer.write(head.encode())
@@ -240,7 +248,12 @@ class FakeOpenAI:
             writer.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
             await writer.drain()
 
-        words = full["choices"][0]["message"]["content"].split(" ")
+        words = (full["choices"][0]["message"]["content"] or "").split(" ")
+        words = [] if words == [""] and full["choices"][0]["message"].get("tool_calls") else words
+        for delta in _tool_call_deltas(full["choices"][0]["message"].get("tool_calls") or []):
+            await event(
+                {"model": full["model"], "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            )
         for i, word in enumerate(words):
             piece = word if i == 0 else " " + word
             await event(
@@ -290,12 +303,38 @@ class FakeOpenAI:
         return True
 
 
-def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+def _tool_call_deltas(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Streamed deltas for tool calls: heads first, then argument pieces round-robin."""
+    deltas: list[dict[str, Any]] = []
+    for i, call in enumerate(calls):
+        head = {
+            "index": i,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": ""},
+        }
+        deltas.append(
+            {"role": "assistant", "content": None, "tool_calls": [head]} if i == 0 else {"tool_calls": [head]}
+        )
+    pieces = [
+        [c["function"]["arguments"][j : j + 7] for j in range(0, len(c["function"]["arguments"]), 7)]
+        for c in calls
+    ]
+    for j in range(max((len(p) for p in pieces), default=0)):
+        for i, p in enumerate(pieces):
+            if j < len(p):
+                deltas.append({"tool_calls": [{"index": i, "function": {"arguments": p[j]}}]})
+    return deltas
+
+
+def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    text: str | None = reply if isinstance(reply, str) else reply.get("content")
+    calls = [] if isinstance(reply, str) else reply.get("tool_calls") or []
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
-    completion_tokens = len(text.split())
-    finish = "stop"
+    completion_tokens = len((text or "").split()) + sum(len(str(c.get("arguments", ""))) // 4 for c in calls)
+    finish = "tool_calls" if calls else "stop"
     max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, int) and completion_tokens > max_tokens:
+    if isinstance(max_tokens, int) and completion_tokens > max_tokens and text is not None and not calls:
         text = " ".join(text.split()[:max_tokens])
         completion_tokens, finish = max_tokens, "length"
     model = body.get("model", "fake-model")
@@ -305,7 +344,7 @@ def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
         "created": int(time.time()),
         "model": f"{model}-2026-01-01",
         "system_fingerprint": "fp_fake",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+        "choices": [{"index": 0, "message": _message(text, calls), "finish_reason": finish}],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -316,12 +355,42 @@ def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
     }
 
 
+def _message(text: str | None, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if calls:
+        message["tool_calls"] = [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in calls
+        ]
+    return message
+
+
+def tool_rounds_responder(rounds: int) -> Callable[[dict[str, Any]], Reply]:
+    """A tool-calling model: `rounds` rounds of one `echo` call each, then an answer."""
+
+    def respond(body: dict[str, Any]) -> Reply:
+        done = sum(1 for m in body["messages"] if m["role"] == "assistant" and m.get("tool_calls"))
+        if done < rounds:
+            args = json.dumps({"text": f"round {done}"})
+            return {
+                "content": None,
+                "tool_calls": [{"id": f"call_{done}", "name": "echo", "arguments": args}],
+            }
+        return default_responder(body)
+
+    return respond
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument(
+        "--tool-rounds", type=int, default=0, help="answer after N rounds of `echo` tool calls"
+    )
     args = parser.parse_args()
-    server = FakeOpenAI(latency_s=args.latency).start(args.port)
+    responder = tool_rounds_responder(args.tool_rounds) if args.tool_rounds else default_responder
+    server = FakeOpenAI(responder=responder, latency_s=args.latency).start(args.port)
     print(server.url, flush=True)
     try:
         while True:

@@ -353,14 +353,13 @@ def validate(
     from evalkit.cli.render import console, notices
     from evalkit.config import load_config
     from evalkit.pipeline import load_suites, suite_paths
-    from evalkit.plan import build_plan
-    from evalkit.providers.service import build_providers
+    from evalkit.plan import build_plan, instantiate
 
     with user_errors():
         loaded = load_config(config)
         loaded_suites = load_suites(suite_paths(suites or [], loaded))
         plan = build_plan(loaded, loaded_suites, variant or [])
-        build_providers(plan.providers)  # credentials, imports and model folders are checked too
+        instantiate(plan)  # credentials, imports, model folders and agent tools are checked too
     notices()
     cases = sum(len(s.cases) for s in plan.suites)
     console.print(

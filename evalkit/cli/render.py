@@ -165,6 +165,7 @@ def _suite_rows(groups: list[GroupSummary]) -> list[tuple[str, list[str]]]:
                 ],
             )
         )
+    rows += _step_rows(groups)
     rows += [
         (
             "latency p50 / p95 ms",
@@ -176,6 +177,26 @@ def _suite_rows(groups: list[GroupSummary]) -> list[tuple[str, list[str]]]:
         ),
         ("cost", [number(g.cost_usd, "cost") for g in groups]),
     ]
+    return rows
+
+
+def _step_rows(groups: list[GroupSummary]) -> list[tuple[str, list[str]]]:
+    """A row per step name of the traces: latency p50 / p95, and errors when there are any."""
+    names: list[str] = []
+    for g in groups:
+        names += [n for n in g.steps or {} if n not in names]
+    rows = []
+    for name in names:
+        label = name if len(name) <= 18 else name[:17] + "…"
+        cells = []
+        for g in groups:
+            st = (g.steps or {}).get(name)
+            if st is None:
+                cells.append("–")
+                continue
+            errors = f" [red]{number(st.errors, 'count')} err[/]" if st.errors else ""
+            cells.append(f"{number(st.latency_p50_ms, 'ms')} / {number(st.latency_p95_ms, 'ms')}{errors}")
+        rows.append((f"step {escape(label)} ms", cells))
     return rows
 
 

@@ -14,6 +14,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit import secrets
+from evalkit.agent.wire import StreamedCalls, message_to_wire, parse_message_calls, tools_to_wire
 from evalkit.config import env_secret
 from evalkit.errors import AuthenticationError, EvalkitError, UserInputError
 from evalkit.providers.base import Provider
@@ -86,6 +87,7 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
     """Any OpenAI-compatible /v1/chat/completions server, with retries; the framework bounds its
     concurrency per endpoint (this connection's AIMD limiter is taken once per attempt)."""
 
+    supports_tools = True  # sends `tools` / `tool_choice` (evalkit.agent.setup)
     settings_model = OpenAISettings
     operational_settings = frozenset(
         {
@@ -169,12 +171,16 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         p = request.params
         body: dict[str, Any] = {
             "model": request.model or self.cfg.model,
-            "messages": [m.model_dump() for m in request.messages],
+            "messages": [message_to_wire(m) for m in request.messages],
         }
         for key in ("temperature", "top_p", "max_tokens", "stop", "seed"):
             value = getattr(p, key)
             if value is not None:
                 body[key] = value
+        if p.tools:
+            body["tools"] = tools_to_wire(p.tools)
+        if p.tool_choice is not None:
+            body["tool_choice"] = p.tool_choice
         if self.cfg.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -242,7 +248,7 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
                 status = response.status
                 retry_after_header = response.headers.get("Retry-After")
                 if status == 200 and body.get("stream"):
-                    streamed = await _read_stream(response, started)
+                    streamed = await _read_stream(response, started, _declared(body))
                     raw = b""
                 else:
                     raw = await response.read()
@@ -275,15 +281,38 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise _Retryable("invalid or truncated JSON body") from None
         try:
-            return parse_body(data)
+            completion = parse_body(data)
         except UnexpectedResponse as exc:
             raise _Fatal(secrets.scrub(str(exc))[:300]) from None
+        message = _first_message(data)
+        if message is None:
+            return completion
+        return completion.model_copy(update={"tool_calls": parse_message_calls(message, _declared(body))})
 
 
-async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Completion:
+def _first_message(data: Any) -> dict[str, Any] | None:
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        message = choices[0].get("message")
+        return message if isinstance(message, dict) else None
+    return None
+
+
+def _declared(body: dict[str, Any]) -> list[str] | None:
+    """The tool names a request declared (None: it declared none, so nothing is flagged)."""
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return None
+    return [str((t.get("function") or {}).get("name")) for t in tools if isinstance(t, dict)]
+
+
+async def _read_stream(
+    response: aiohttp.ClientResponse, started: float, declared: list[str] | None = None
+) -> Completion:
     """Assemble a streamed chat completion (server-sent events); time the first content token.
-    An error event is an error, even when [DONE] follows it."""
+    An error event is an error, even when [DONE] follows it. Tool-call deltas are assembled too."""
     assembler = StreamAssembler()
+    calls = StreamedCalls()
     ttft: float | None = None
     done = False
     event: str | None = None
@@ -311,11 +340,14 @@ async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Comp
             raise _Retryable(secrets.scrub(str(exc))[:300]) from None
         except UnexpectedResponse as exc:
             raise _Fatal(secrets.scrub(str(exc))[:300]) from None
+        for choice in chunk.get("choices") or [] if isinstance(chunk, dict) else []:
+            if isinstance(choice, dict) and isinstance(choice.get("delta"), dict):
+                calls.add(choice["delta"])
         if added and ttft is None:
             ttft = (time.perf_counter() - started) * 1000.0
     if not done and assembler.finish is None:
         raise _Retryable("the response stream ended early")
-    return assembler.completion(ttft)
+    return assembler.completion(ttft).model_copy(update={"tool_calls": calls.calls(declared)})
 
 
 def endpoint(base_url: str, path: str) -> str:

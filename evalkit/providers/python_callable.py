@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from evalkit.agent.trace import is_trace, trace_completion
 from evalkit.providers.base import Provider
 from evalkit.registry import import_object
 from evalkit.types import Completion, Request, Usage
@@ -27,9 +28,11 @@ class PythonCallableProvider(Provider[PythonSettings]):
 
     The function gets `messages` (list of {role, content}), `params` (dict) and `options`;
     it returns the output text, or a dict with `text` and optionally `usage`,
-    `finish_reason`, `model_version`. An exception becomes an error result for that case.
+    `finish_reason`, `model_version`, or a trace: a dict with `output` and `steps`
+    (evalkit.agent.trace). An exception becomes an error result for that case.
     """
 
+    supports_tools = True  # sends `tools` / `tool_choice` (evalkit.agent.setup)
     settings_model = PythonSettings
 
     def __init__(self, name: str, settings: PythonSettings):
@@ -54,7 +57,7 @@ class PythonCallableProvider(Provider[PythonSettings]):
     async def _call(self, request: Request) -> Completion:
         fn = self._fn
         assert fn is not None
-        messages = [m.model_dump() for m in request.messages]
+        messages = [m.model_dump(exclude_none=True) for m in request.messages]
         params = request.params.model_dump(exclude_none=True)
         started = time.perf_counter()
         try:
@@ -67,6 +70,8 @@ class PythonCallableProvider(Provider[PythonSettings]):
         except Exception as exc:
             return Completion(error=f"{type(exc).__name__}: {exc}")
         latency = (time.perf_counter() - started) * 1000.0
+        if is_trace(result):
+            return trace_completion(result, request.case_id, latency)
         if isinstance(result, str):
             return Completion(text=result, finish_reason="stop", latency_ms=latency)
         if isinstance(result, dict) and isinstance(result.get("text"), str):
@@ -78,5 +83,6 @@ class PythonCallableProvider(Provider[PythonSettings]):
                 latency_ms=latency,
             )
         return Completion(
-            error=f"callable returned {type(result).__name__}, expected str or dict with 'text'"
+            error=f"callable returned {type(result).__name__}, expected str, dict with 'text' "
+            "or a trace (dict with 'output' and 'steps')"
         )

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import jinja2
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from evalkit.agent.timeline import trace_rows
 from evalkit.calibrate import CALIBRATION
 from evalkit.gate import VERDICT_LABELS, MetricDiff, verdict_label
 from evalkit.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
@@ -34,6 +36,7 @@ from evalkit.rundir import (
     read_results,
     write_text,
 )
+from evalkit.types import CaseResult
 
 TEMPLATES = Path(__file__).parent / "templates"
 # classic scripts, run in this order: common.js first (numbers, data, DOM helpers), the output
@@ -112,6 +115,7 @@ def build_data(run_dir: Path) -> dict[str, Any]:
                 "rt": None
                 if r.retrieval is None
                 else [[s(c.id), s(c.doc_id), c.score, s(c.text)] for c in r.retrieval],
+                "tr": timeline(r, s),
             }
         )
     alerts = (read_json(run_dir / ALERTS) or {}).get("alerts", [])  # written by the history step
@@ -130,6 +134,15 @@ def _baseline_passed(base: dict[str, Any] | None) -> bool | None:
     if not base or base.get("error") is not None or not base.get("passed"):
         return None
     return all(base["passed"].values())
+
+
+def timeline(result: CaseResult, s: Callable[[str | None], int | None]) -> list[list[Any]] | None:
+    """The trace as rows [id, type, name, input, output, latency ms, error, failed a scorer];
+    a result with tool calls but no steps shows its calls."""
+    rows = trace_rows(result)
+    if rows is None:
+        return None
+    return [[s(a), s(b), s(c), s(d), s(e), lat, s(err), bad] for a, b, c, d, e, lat, err, bad in rows]
 
 
 def _run_meta(info: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from evalkit.agent.render import render_trace
 from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer, ScoringContext, unmeasured
 from evalkit.scorers.text import parse_json_output
@@ -22,7 +23,17 @@ from evalkit.templating import compile_template, render
 from evalkit.types import Completion, GenerationParams, Message, Request, Score, ScoreInput
 
 TEMPLATES = Path(__file__).parent / "judge_templates"
-Mode = Literal["rubric", "pass_fail", "pairwise", "faithfulness", "context_relevance", "answer_relevance"]
+Mode = Literal[
+    "rubric",
+    "pass_fail",
+    "pairwise",
+    "faithfulness",
+    "context_relevance",
+    "answer_relevance",
+    "task_completion",
+]
+# modes that give a pass/fail verdict (task_completion: pass_fail with the trace in the prompt)
+VERDICT_MODES = ("pass_fail", "task_completion")
 # RAG modes judge what a RAG variant retrieved; variants that retrieve nothing get no such score
 RAG_MODES = ("faithfulness", "context_relevance", "answer_relevance")
 _FALLBACK = {
@@ -31,7 +42,7 @@ _FALLBACK = {
     "pairwise": re.compile(r"\bwinner\s*[:=]\s*\"?(A|B|tie)\b", re.I),
 }
 _KEYS = {"rubric": "score", "pass_fail": "verdict", "pairwise": "winner", "faithfulness": "claims"}
-_PARSE_AS = {"context_relevance": "rubric", "answer_relevance": "rubric"}
+_PARSE_AS = {"context_relevance": "rubric", "answer_relevance": "rubric", "task_completion": "pass_fail"}
 
 
 def parse_verdict(mode: str, text: str) -> tuple[Any, str | None]:
@@ -78,7 +89,7 @@ class Judge(Scorer):
         self.names = (name, f"{name}_position_consistency") if mode == "pairwise" else (name,)
         if samples > 1:  # the same question K times: the judge's agreement with itself
             self.names = (name, f"{name}_self_agreement")
-        self.pass_fail = mode == "pass_fail" or pass_mark is not None
+        self.pass_fail = mode in VERDICT_MODES or pass_mark is not None
         self.deferred = mode == "pairwise"  # needs the other side's output for every case
         source = (
             Path(template).read_text(encoding="utf-8") if template else (TEMPLATES / f"{mode}.j2").read_text()
@@ -106,6 +117,7 @@ class Judge(Scorer):
                 "scale_max": self.scale[1],
                 "query": item.query,
                 "context": "\n\n".join(f"[{i}] {text}" for i, text in enumerate(item.contexts, start=1)),
+                "trace": render_trace(item.steps, item.tool_calls),
                 **variables,
             },
         )
@@ -152,7 +164,7 @@ class Judge(Scorer):
             return unmeasured(self.names, why)
         values = sorted(s.value for s in measured if s.value is not None)
         modal = max(values.count(v) for v in set(values))
-        if self.mode == "pass_fail":
+        if self.mode in VERDICT_MODES:
             value = 1.0 if 2 * sum(values) > len(values) else 0.0  # a tie is a fail
         else:
             value = values[(len(values) - 1) // 2]  # the lower median: an observed verdict
@@ -172,7 +184,7 @@ class Judge(Scorer):
             return Score(name=name, value=None, reason=f"unparseable verdict: {text[:500]}")
         if self.mode == "faithfulness":
             return _faithfulness(name, verdict, text)
-        if self.mode == "pass_fail":
+        if self.mode in VERDICT_MODES:
             word = str(verdict).strip().lower()
             if word not in ("pass", "fail", "yes", "no", "true", "false"):
                 return Score(name=name, value=None, reason=f"unparseable verdict: {text[:500]}")
@@ -190,7 +202,7 @@ class Judge(Scorer):
         return Score(name=name, value=value, passed=passed, reason=f"{raw:g}/{hi}: {reasoning or ''}".strip())
 
     def _word(self, score: Score) -> str:
-        if self.mode == "pass_fail":
+        if self.mode in VERDICT_MODES:
             return "pass" if score.passed else "fail"
         lo, hi = self.scale
         return f"{lo + (score.value or 0.0) * (hi - lo):g}"
@@ -284,12 +296,12 @@ def judge(
         raise ValueError("scale must be [low, high] with low < high")
     if samples < 1:
         raise ValueError("samples must be at least 1")
-    if samples > 1 and mode not in ("rubric", "pass_fail"):
+    if samples > 1 and mode not in ("rubric", *VERDICT_MODES):
         raise ValueError("samples > 1 is for modes rubric and pass_fail (pairwise swaps orders instead)")
     if template is not None and not Path(template).is_file():
         raise ValueError(f"judge template '{template}' not found")
     if name is None:
-        name = mode if mode in RAG_MODES else "judge"
+        name = mode if mode in (*RAG_MODES, "task_completion") else "judge"
     return Judge(
         mode,
         provider,

@@ -111,6 +111,30 @@
     return wrap;
   }
 
+  function traceTable(rows) {
+    // the trace as a timeline: one row per step; steps a failing scorer names are highlighted
+    const wrap = document.createDocumentFragment();
+    const failing = rows.filter((r) => r[7]).length;
+    wrap.appendChild(el("h4", "trace — " + rows.length + " step" + (rows.length === 1 ? "" : "s") + (failing ? " · " + failing + " flagged by a scorer" : "")));
+    const table = el("table", null, "trace");
+    const head = el("tr");
+    for (const h of ["step", "type", "name", "input / arguments", "output / result", "ms", "error"]) head.appendChild(el("th", h));
+    table.appendChild(head);
+    for (const [id, type, name, input, output, lat, err, bad] of rows) {
+      const r = el("tr", null, "step step-" + str(type) + (bad ? " step-failed" : "") + (err !== null ? " step-error" : ""));
+      r.dataset.step = str(id);
+      r.appendChild(el("td", (bad ? "✗ " : "") + str(id)));
+      r.appendChild(el("td", str(type)));
+      r.appendChild(el("td", str(name)));
+      for (const v of [input, output]) { const cell = el("td"); cell.appendChild(el("pre", str(v) ?? "–", "text")); r.appendChild(cell); }
+      r.appendChild(el("td", N.number(lat, "ms")));
+      r.appendChild(el("td", str(err) ?? ""));
+      table.appendChild(r);
+    }
+    wrap.appendChild(table);
+    return wrap;
+  }
+
   function toggle(tr, c) {
     const next = tr.nextElementSibling;
     if (next && next.classList.contains("detail")) { next.remove(); return; }
@@ -138,6 +162,7 @@
     } else {
       td.appendChild(versus(c, base, output));
     }
+    if (c.tr) td.appendChild(traceTable(c.tr));
     td.appendChild(el("h4", "scores"));
     const table = el("table");
     const head = el("tr");
