@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import secrets
+from evalkit.migrations import CURRENT, NewerSchemaError, migrate
 from evalkit.paths import cache_dir
 from evalkit.textsafe import model_json
 from evalkit.types import Completion, Request
@@ -139,8 +140,9 @@ class ResponseCache:
             self.misses += 1
             return None
         try:
-            completion = Completion.model_validate_json(row[1])
-        except ValueError:  # a garbled entry is a miss, not a crash
+            entry = migrate("cache_entry", json.loads(row[1]))
+            completion = Completion.model_validate(entry["completion"])
+        except (ValueError, KeyError, TypeError, NewerSchemaError):  # garbled or newer: a miss, not a crash
             self.misses += 1
             return None
         self.hits += 1
@@ -165,7 +167,7 @@ class ResponseCache:
             self._db.execute(
                 "INSERT OR REPLACE INTO responses (key, namespace, provider, model, created, completion) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (key, namespace, provider, model, time.time(), secrets.scrub_json_text(model_json(stored))),
+                (key, namespace, provider, model, time.time(), _entry_json(stored)),
             )
         except sqlite3.DatabaseError as exc:
             if getattr(exc, "sqlite_errorcode", 0) & 0xFF == 13:  # SQLITE_FULL: the disk is full
@@ -221,3 +223,9 @@ class ResponseCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _entry_json(completion: Completion) -> str:
+    """A cache entry as stored: the completion with its schema version, secrets scrubbed."""
+    body = secrets.scrub_json_text(model_json(completion))
+    return f'{{"schema_version":{CURRENT["cache_entry"]},"completion":{body}}}'

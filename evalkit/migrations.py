@@ -57,6 +57,11 @@ def _run_info_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _cache_entry_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 cache entries were a bare completion; v2 wraps it with its version."""
+    return {"schema_version": 2, "completion": data}
+
+
 def _set_version(version: int) -> Migration:
     def migrate(data: dict[str, Any]) -> dict[str, Any]:
         return {**data, "schema_version": version}
@@ -71,7 +76,7 @@ MIGRATIONS: dict[str, list[Migration]] = {
     # v2 adds the version field itself; the record is otherwise unchanged
     "result": [_set_version(2)],
     "baseline_meta": [_set_version(2)],
-    "cache_entry": [_set_version(2)],
+    "cache_entry": [_cache_entry_v1_to_v2],
 }
 
 

@@ -119,3 +119,31 @@ def test_cli_survives_a_corrupt_cache(workdir: Path, fake_server, cli) -> None:
     asked = len(fake_server.requests)
     second = cli("run", "suites/qa.yaml", "--out", "b", "--no-baseline")
     assert second.exit_code == 0 and len(fake_server.requests) == asked  # the new cache works
+
+
+def test_entries_carry_a_schema_version_and_older_ones_are_migrated(tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    path = tmp_path / "c.sqlite"
+    cache = ResponseCache(path)
+    assert cache.put("new", Completion(text="fresh", latency_ms=5.0), provider="p", model="m")
+    cache.close()
+    db = sqlite3.connect(path)
+    stored = json.loads(db.execute("SELECT completion FROM responses WHERE key = 'new'").fetchone()[0])
+    assert stored["schema_version"] == 2 and stored["completion"]["text"] == "fresh"
+    # what evalkit wrote before entries had versions: a bare completion
+    old = Completion(text="from an older evalkit", latency_ms=3.0).model_dump_json()
+    future = json.dumps({"schema_version": 99, "completion": {"text": "from the future"}})
+    for key, body in (("old", old), ("future", future)):
+        db.execute(
+            "INSERT INTO responses (key, namespace, provider, model, created, completion) VALUES (?, ?, ?, ?, ?, ?)",
+            (key, "generate", "p", "m", time.time(), body),
+        )
+    db.commit()
+    db.close()
+    cache = ResponseCache(path)
+    hit = cache.get("old")
+    assert hit is not None and hit.text == "from an older evalkit" and hit.cached
+    assert cache.get("future") is None  # a newer evalkit's entry is a miss, never a crash
+    cache.close()
