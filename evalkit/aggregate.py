@@ -169,7 +169,7 @@ def summarize_group(
     for name in names:
         scores = [r.scores[name] for r in results if name in r.scores]
         values = [s.value for s in scores if s.value is not None]
-        unmeasured = len(results) - len(values)
+        unmeasured = len(scores) - len(values)  # a scorer that does not apply to a case gives no score
         flags = [s.passed for s in scores if s.passed is not None]
         scorer_unmeasured = sum(
             1 for r in results if r.error is None and name in r.scores and r.scores[name].value is None

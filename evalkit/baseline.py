@@ -33,7 +33,8 @@ class CaseRecord(BaseModel):
 
     case_id: str
     repeat: int = 0
-    input_hash: str | None = None
+    case_hash: str | None = None  # the case's own data: what pairs it with the baseline
+    input_hash: str | None = None  # the prompt it was asked with (provenance, not a pairing key)
     output: str | None = None
     error: str | None = None
     scores: dict[str, float | None] = Field(default_factory=dict)
@@ -44,6 +45,7 @@ class CaseRecord(BaseModel):
     output_tokens: int | None = None
     model_version: str | None = None
     cached: bool = False
+    latency_kept_from: str | None = None  # a cached result: the run whose measured latency it keeps
     tags: list[str] = Field(default_factory=list)
 
     @classmethod
@@ -51,6 +53,7 @@ class CaseRecord(BaseModel):
         return cls(
             case_id=r.case_id,
             repeat=r.repeat,
+            case_hash=r.case_hash,
             input_hash=r.input_hash,
             output=r.output,
             error=r.error,
@@ -85,6 +88,9 @@ class BaselineMeta(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     judge_model: str | None = None  # each judge: "name: provider/model [versions]"
     judge_model_versions: list[str] = Field(default_factory=list)
+    retrieval: dict[str, Any] | None = None  # a RAG variant's settings
+    machine: str | None = None  # where it ran: latency from another machine is not comparable
+    latency_measured: bool = True  # False: every result came from the cache (no latency measured)
     metrics: dict[str, MetricInfo] = Field(default_factory=dict)
     evalkit_version: str
     run_id: str
@@ -134,6 +140,26 @@ def check_folder(root: Path) -> None:
     """A baselines folder must be a folder (or not exist yet): `--to FILE` is a usage error."""
     if root.exists() and not root.is_dir():
         raise UserInputError("not a folder: baselines are saved into a folder (--to DIR)", path=root)
+
+
+def keep_known_latency(group: Group, previous: Group | None) -> int:
+    """Cached results measured no latency in this run: keep what the previous baseline measured
+    for the same case (same data) and repeat. Returns how many cached results got none."""
+    prev = {(r.case_id, r.repeat, r.case_hash): r for r in previous.records} if previous else {}
+    unknown = 0
+    for r in group.records:
+        if not r.cached:
+            continue
+        old = prev.get((r.case_id, r.repeat, r.case_hash))
+        if old is not None and old.latency_ms is not None and (not old.cached or old.latency_kept_from):
+            r.latency_ms = old.latency_ms
+            r.latency_kept_from = old.latency_kept_from or (previous.meta.run_id if previous else None)
+        else:
+            unknown += 1
+    if previous is not None and all(r.cached for r in group.records):
+        group.meta.machine = previous.meta.machine  # the kept latencies were measured there
+    group.meta.latency_measured = any(not r.cached or r.latency_kept_from for r in group.records)
+    return unknown
 
 
 def save(group: Group, root: Path) -> tuple[Path, Path]:

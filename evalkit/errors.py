@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Iterable
 from pathlib import Path
 
+INCONCLUSIVE = 5  # a comparison with nothing paired: neither a pass nor a regression
+
 
 class EvalkitError(Exception):
     """Base class for every error evalkit reports to a user."""

@@ -9,7 +9,7 @@ import hashlib
 import json
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,7 +32,7 @@ from evalkit.types import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from evalkit.suite import Case
 
 
 QUEUE_SIZE = 1024  # answers waiting to be scored and written; generation waits beyond it
@@ -79,7 +79,7 @@ class Runner:
         self.variants = {v.name: v for v in plan.variants}
         self.timings: dict[str, float] = {}
         self.providers = providers  # instances: see providers.service.build_providers
-        self.service = ProviderService(providers, cache, status=self.observer.status)
+        self.service = ProviderService(providers, cache, status=self.observer.status, timings=self.timings)
         outputs = baseline.outputs_of(baseline_dir)
         self.context = RunContext(plan, cache, outputs, service=self.service)
 
@@ -114,6 +114,15 @@ class Runner:
         finally:
             await self.service.aclose()
             self.timings["execute_s"] = time.perf_counter() - started
+
+    @contextlib.contextmanager
+    def _timed(self, name: str) -> Iterator[None]:
+        """Where a run's time goes, recorded in run.json's timings_s (stages add up)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
 
     async def _consume(self, queue: asyncio.Queue[Answer | None]) -> None:
         done = False
@@ -155,7 +164,8 @@ class Runner:
                 )
                 for request, completion, _, _ in items
             ]
-            scored = await score_batch(inputs, self.plan.scorers[suite_name], self.context)
+            with self._timed("score_s"):
+                scored = await score_batch(inputs, self.plan.scorers[suite_name], self.context)
             for (request, completion, provider, fallback_from), scores in zip(items, scored, strict=True):
                 result = self._result(request, completion, scores, provider, fallback_from)
                 result = with_judges(result, self.context.ledger.take(result.key), replace=True)
@@ -184,6 +194,7 @@ class Runner:
             provider=provider,
             model=self.providers[provider].model_name(request),
             tags=list(case.tags),
+            case_hash=case_hash(case),
             input_hash=input_hash(request, case.references),
             messages=list(request.messages),
             references=list(case.references),
@@ -192,6 +203,8 @@ class Runner:
             finish_reason=completion.finish_reason,
             latency_ms=completion.latency_ms,
             ttft_ms=completion.ttft_ms,
+            batch_ms=completion.batch_ms,
+            batch_size=completion.batch_size,
             usage=completion.usage,
             cost_usd=cost,
             model_version=completion.model_version,
@@ -226,9 +239,22 @@ async def handoff(
         raise RuntimeError("results are no longer being written")
 
 
+def case_hash(case: Case) -> str:
+    """The gate's pairing key: the case's own data (vars, references, its own messages, gold
+    chunk ids). A case whose data changed is reported and left out of the comparison; a changed
+    prompt template, system prompt, model, params or retrieval is the change being evaluated."""
+    payload: dict[str, Any] = {
+        "vars": case.vars,
+        "references": list(case.references),
+        "messages": None if case.messages is None else [m.model_dump(mode="json") for m in case.messages],
+        "relevant_ids": list(case.relevant_ids),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def input_hash(request: Request, references: Sequence[str]) -> str:
-    """What the case asked and expected: a changed input is reported, never called a regression.
-    For RAG variants the retrieved context is left out: it is the variant's doing, not the case's."""
+    """The prompt digest: what the case was asked (rendered) and expected. Provenance only: the
+    gate shows a changed prompt beside its verdict. RAG variants: the retrieved context is left out."""
     messages = request.input_messages if request.input_messages is not None else request.messages
     payload: dict[str, Any] = {
         "messages": [m.model_dump(exclude_none=True) for m in messages],

@@ -1,7 +1,9 @@
 """Compare a candidate with a baseline, case by case, and decide what really changed.
 
-Cases pair by id (repeats averaged per case). Added, removed and changed-input cases are
-reported and left out of the paired tests. Per metric:
+Cases pair by id and by a digest of the case's own data (vars, references, its own messages;
+repeats averaged per case). A changed prompt template, system prompt, model, params or
+retrieval is the change being evaluated: it is compared, and shown beside the verdict as
+provenance. Added, removed and changed-data cases are reported and left out. Per metric:
   - continuous scores: paired bootstrap CI of the mean difference, paired t-test p-value
     (analytic, so it can get as small as the evidence warrants: Holm multiplies it by the
     family size, and a bootstrap count could not go below 2/(resamples+1));
@@ -12,11 +14,15 @@ All gated comparisons of a diff form one family: p-values are Holm-adjusted so t
 gate's false-alarm rate stays at `alpha`. A metric is *regressed* only when the adjusted
 p-value is below alpha AND it got worse by more than its tolerance (`max_drop` /
 `max_increase`, default 0). Latency and cost are gated only when a tolerance is set;
-otherwise a significant worsening is reported as *worse* and warned about.
+otherwise a significant worsening is reported as *worse* and warned about. Latency is not
+compared at all when the baseline was measured on another machine, unless a tolerance asks.
+Verdict labels come from one table (evalkit.types.VERDICTS), whatever renders them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Literal
@@ -35,18 +41,13 @@ from evalkit.stats import (
     paired_bootstrap,
     wald_p_value,
 )
-from evalkit.types import Threshold
+from evalkit.types import GROUP_VERDICTS, VERDICTS, GroupVerdict, Threshold, Verdict, verdict_words
 
-Verdict = Literal["regressed", "worse", "improved", "unchanged", "unmeasured"]
-# The words every surface (terminal, summary.md, junit.xml, report.html) shows for a verdict:
-# renderers read them through `verdict_label` only, so the vocabulary lives here alone.
-VERDICT_LABELS: dict[str, str] = {
-    "regressed": "regressed",
-    "worse": "worse (not gated)",
-    "improved": "improved",
-    "unchanged": "unchanged",
-    "unmeasured": "unmeasured",
-}
+# The words every surface (terminal, summary.md, junit.xml, report.html) shows for a verdict come
+# from the one table evalkit.types.VERDICTS; renderers read them through `verdict_label`.
+VERDICT_LABELS: dict[str, str] = {code: label.words for code, label in VERDICTS.items()}
+VERDICT_SYMBOLS: dict[str, str] = {code: label.symbol for code, label in VERDICTS.items()}
+VERDICT_TONES: dict[str, str] = {code: label.tone for code, label in VERDICTS.items()}
 SPECIAL = {"latency_p95_ms": False, "cost_per_case_usd": False}  # name → higher_is_better
 # per-case timing and spend scores of traces (the `trace` scorer): like latency and cost, compared
 # always but gated only when the suite sets a `max_increase` for them
@@ -81,8 +82,21 @@ class MetricDiff(Model):
 
 
 def verdict_label(m: MetricDiff) -> str:
-    """What a person reads for a metric's verdict."""
-    return VERDICT_LABELS.get(m.verdict, m.verdict)
+    """What a person reads for a metric's verdict: what was seen, qualified (not gated, within
+    tolerance, p_adj of a change the correction does not confirm)."""
+    if m.verdict not in VERDICTS:  # a code this version does not know
+        return m.verdict
+    return verdict_words(m.verdict, gated=m.gated, p_adjusted=m.p_adjusted if m.gated else m.p_value)
+
+
+def group_label(g: GroupDiff) -> str:
+    """A suite × variant's gate outcome in words, e.g. '✗ regressed' or '? inconclusive'."""
+    label = GROUP_VERDICTS.get(g.verdict)
+    return f"{label.symbol} {label.words}" if label else g.verdict
+
+
+def provenance_text(p: Provenance) -> str:
+    return f"{p.what} {p.baseline} → {p.candidate}" + (f" ({p.detail})" if p.detail else "")
 
 
 class CaseChange(Model):
@@ -91,6 +105,15 @@ class CaseChange(Model):
     baseline: float | None
     candidate: float | None
     worse_by: float
+
+
+class Provenance(Model):
+    """One thing that differs between the baseline and the candidate (shown beside the verdict)."""
+
+    what: str  # "prompt", "model", "model version", "provider", "params", "retrieval", ...
+    baseline: str
+    candidate: str
+    detail: str | None = None  # e.g. "12 of 16 cases"
 
 
 class GroupDiff(Model):
@@ -110,8 +133,10 @@ class GroupDiff(Model):
     outputs_compared: int = 0
     outputs_identical: int = 0
     model_versions: tuple[list[str], list[str]] | None = None  # (baseline, candidate) when changed
+    provenance: list[Provenance] = Field(default_factory=list)  # what changed since the baseline
+    paired_by_id_only: bool = False  # an old baseline without case digests
     warnings: list[str] = Field(default_factory=list)
-    verdict: Literal["regressed", "improved", "ok", "unmeasured"] = "ok"
+    verdict: GroupVerdict = "ok"
 
 
 class DiffReport(Model):
@@ -124,6 +149,11 @@ class DiffReport(Model):
     @property
     def regressed(self) -> bool:
         return any(g.verdict == "regressed" for g in self.groups)
+
+    @property
+    def inconclusive(self) -> bool:
+        """Nothing could be compared: no group, or a group with no paired case."""
+        return not self.groups or any(g.verdict == "inconclusive" for g in self.groups)
 
 
 def _per_case(records: Sequence[CaseRecord]) -> dict[str, list[CaseRecord]]:
@@ -161,13 +191,16 @@ def compare_group(
     out.removed = sorted(set(base) - set(cand))
     paired_ids = []
     for case_id in sorted(set(base) & set(cand)):
-        hb = {r.input_hash for r in base[case_id]}
-        hc = {r.input_hash for r in cand[case_id]}
+        hb = {r.case_hash for r in base[case_id]}
+        hc = {r.case_hash for r in cand[case_id]}
+        if None in hb | hc:
+            out.paired_by_id_only = True
         if None not in hb | hc and hb != hc:
             out.changed_input.append(case_id)
         else:
             paired_ids.append(case_id)
     out.paired = len(paired_ids)
+    out.provenance = provenance(baseline, candidate, base, cand, paired_ids)
     for case_id in paired_ids:
         base_out = {r.repeat: r.output for r in base[case_id] if r.output is not None}
         for r in cand[case_id]:
@@ -213,29 +246,100 @@ def compare_group(
                     )
         out.metrics.append(diff)
 
-    out.metrics.append(_latency_diff(base, cand, paired_ids, thresholds, resamples, seed))
+    latency = _latency_diff(base, cand, paired_ids, thresholds, resamples, seed)
+    mb, mc = baseline.meta.machine, candidate.meta.machine
+    if mb and mc and mb != mc and latency.n_paired:
+        if latency.gated:
+            out.warnings.append(f"latency compared across machines, as its max_increase asks ({mb} → {mc})")
+        else:
+            latency = _lower_is_better("latency_p95_ms", "latency_p95", thresholds)
+            out.warnings.append(
+                f"latency not compared: the baseline ran on another machine ({mb}); "
+                "set a max_increase on latency_p95_ms to compare it anyway"
+            )
+    out.metrics.append(latency)
     out.metrics.append(_cost_diff(base, cand, paired_ids, thresholds, resamples, seed))
     out.top_regressions = sorted(changes, key=lambda ch: -ch.worse_by)[:10]
     for case_id in paired_ids:
         if _case_pass(base[case_id]) is True and _case_pass(cand[case_id]) is False:
             out.pass_to_fail.append(case_id)
 
-    vb, vc = (
-        baseline.meta.model_versions,
-        sorted({r.model_version for r in candidate.records if r.model_version}),
-    )
-    if vb and vc and vb != vc:
-        out.model_versions = (vb, vc)
-        out.warnings.append(f"model version changed: {', '.join(vb)} → {', '.join(vc)}")
+    for change in out.provenance:
+        if change.what == "model version":
+            out.model_versions = (baseline.meta.model_versions, _model_versions(candidate))
     jb, jc = baseline.meta.judge_model, candidate.meta.judge_model
-    if jb and jc and jb != jc:
+    if jb and jc and jb != jc:  # not a change being evaluated: the scores are measured differently
         out.warnings.append(f"judge changed: {jb} → {jc}")
+    if out.paired_by_id_only:
+        out.warnings.append("the baseline predates case digests: cases are paired by id alone")
     if out.added or out.removed or out.changed_input:
         out.warnings.append(
-            f"{len(out.added)} added, {len(out.removed)} removed, {len(out.changed_input)} changed-input "
+            f"{len(out.added)} added, {len(out.removed)} removed, {len(out.changed_input)} changed-data "
             "case(s) are not compared"
         )
     return out
+
+
+def _model_versions(group: Group) -> list[str]:
+    return sorted({r.model_version for r in group.records if r.model_version})
+
+
+def _short(value: object, width: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def provenance(
+    baseline: Group,
+    candidate: Group,
+    base: Mapping[str, list[CaseRecord]],
+    cand: Mapping[str, list[CaseRecord]],
+    paired_ids: Sequence[str],
+) -> list[Provenance]:
+    """What differs between the two sides besides the cases: the change being evaluated."""
+    out: list[Provenance] = []
+    prompts_b = {c: {r.input_hash for r in base[c]} for c in paired_ids}
+    prompts_c = {c: {r.input_hash for r in cand[c]} for c in paired_ids}
+    changed = [
+        c for c in paired_ids if None not in prompts_b[c] | prompts_c[c] and prompts_b[c] != prompts_c[c]
+    ]
+    if changed:
+        out.append(
+            Provenance(
+                what="prompt",
+                baseline=_digest(prompts_b),
+                candidate=_digest(prompts_c),
+                detail=f"{len(changed)} of {len(paired_ids)} cases",
+            )
+        )
+    mb, mc = baseline.meta, candidate.meta
+    for what, b, c in (
+        ("provider", mb.provider, mc.provider),
+        ("model", mb.model, mc.model),
+        ("model version", ", ".join(mb.model_versions), ", ".join(_model_versions(candidate))),
+    ):
+        if b and c and b != c:
+            out.append(Provenance(what=what, baseline=b, candidate=c))
+    keys = sorted(set(mb.params) | set(mc.params))
+    if any(mb.params.get(k) != mc.params.get(k) for k in keys):
+        out.append(Provenance(what="params", baseline=_short(mb.params), candidate=_short(mc.params)))
+    if mb.retrieval != mc.retrieval and (mb.retrieval or mc.retrieval):
+        out.append(
+            Provenance(
+                what="retrieval",
+                baseline=_short(mb.retrieval or "none"),
+                candidate=_short(mc.retrieval or "none"),
+            )
+        )
+    latency_on_both = mb.latency_measured and mc.latency_measured  # the machine only matters then
+    if latency_on_both and mb.machine and mc.machine and mb.machine != mc.machine:
+        out.append(Provenance(what="machine", baseline=mb.machine, candidate=mc.machine))
+    return out
+
+
+def _digest(prompts: Mapping[str, set[str | None]]) -> str:
+    text = "\n".join(f"{c}:{sorted(str(h) for h in hs)}" for c, hs in sorted(prompts.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def _tolerance(threshold: Threshold | None, higher: bool) -> float:
@@ -281,7 +385,9 @@ def _latency_diff(
     diff = _lower_is_better("latency_p95_ms", "latency_p95", thresholds)
 
     def latency(records: Sequence[CaseRecord]) -> float | None:
-        return _mean([r.latency_ms for r in records if r.error is None and not r.cached])
+        return _mean(
+            [r.latency_ms for r in records if r.error is None and (not r.cached or r.latency_kept_from)]
+        )
 
     pairs = [(latency(base[c]), latency(cand[c])) for c in ids]
     both = np.array([(b, c) for b, c in pairs if b is not None and c is not None], dtype=float)
@@ -330,22 +436,8 @@ def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
         m.p_adjusted = adjusted
     for g in groups:
         for m in g.metrics:
-            sd = m._sd
-            if m.p_value is None or m.delta is None:
-                m.verdict = "unmeasured"
-                continue
-            p = m.p_adjusted if m.gated else m.p_value
-            worse_by = -m.delta if m.higher_is_better else m.delta
-            significant = p is not None and p < alpha
-            if sd is not None and m.n_paired >= 2:
-                m.mde = minimum_detectable_effect(sd, m.n_paired, alpha / max(family, 1))
-            if significant and worse_by > m.tolerance:
-                m.verdict = "regressed" if m.gated else "worse"
-            elif significant and worse_by < 0:
-                m.verdict = "improved"
-            else:
-                m.verdict = "unchanged"
-            if m.verdict == "worse":
+            _metric_verdict(m, alpha, family)
+            if m.verdict == "worse" and not m.gated:
                 g.warnings.append(
                     f"{metric_label(m.metric)} got significantly worse ({figure_delta(m.metric, m.delta)}); "
                     "not gated without max_increase"
@@ -360,7 +452,7 @@ def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
         if "regressed" in verdicts:
             g.verdict = "regressed"
         elif g.paired == 0:
-            g.verdict = "unmeasured"
+            g.verdict = "inconclusive"
         elif "improved" in verdicts:
             g.verdict = "improved"
         else:
@@ -381,6 +473,32 @@ def in_order(
 
     ordered = sorted(diff.groups, key=lambda g: where.get((g.suite, g.variant), len(where)))
     return [g.model_copy(update={"metrics": sorted(g.metrics, key=rank)}) for g in ordered]
+
+
+def _metric_verdict(m: MetricDiff, alpha: float, family: int) -> None:
+    """What was seen, honestly labelled: the decision uses the Holm-adjusted p-value, and a
+    change that only the uncorrected test sees is called so (worse_ns / better_ns)."""
+    if m.p_value is None or m.delta is None:
+        m.verdict = "unmeasured"
+        return
+    if m._sd is not None and m.n_paired >= 2:
+        m.mde = minimum_detectable_effect(m._sd, m.n_paired, alpha / max(family, 1))
+    p = m.p_adjusted if m.gated else m.p_value
+    worse_by = -m.delta if m.higher_is_better else m.delta
+    significant = p is not None and p < alpha
+    raw_significant = m.p_value < alpha
+    if significant and worse_by > m.tolerance:
+        m.verdict = "regressed" if m.gated else "worse"
+    elif significant and worse_by > 0:
+        m.verdict = "worse"  # within the tolerance
+    elif significant and worse_by < 0:
+        m.verdict = "improved"
+    elif raw_significant and worse_by > 0:
+        m.verdict = "worse_ns"
+    elif raw_significant and worse_by < 0:
+        m.verdict = "better_ns"
+    else:
+        m.verdict = "unchanged"
 
 
 def diff_runs(

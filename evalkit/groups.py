@@ -62,6 +62,9 @@ def groups_from_run(
             judge_model_versions=sorted(
                 {v for r in results for j in r.judges.values() for v in j.model_versions}
             ),
+            retrieval=vconf.get("rag"),
+            machine=info.machine,
+            latency_measured=any(r.latency_ms is not None and not r.cached for r in results),
             metrics=directions,
             evalkit_version=info.evalkit_version or version("evalkit"),
             run_id=info.run_id or run_dir.name,

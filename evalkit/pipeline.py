@@ -50,6 +50,8 @@ class RunOptions:
     config: Path | None = None
     variants: Sequence[str] = ()
     out: Path | None = None
+    overwrite: bool = False  # --out DIR may hold an earlier run: replace it
+    runs_dir: Path | None = None  # put the run in a fresh <runs_dir>/<run-id>
     repeats: int | None = None
     concurrency: int | None = None
     resume: Path | None = None
@@ -70,6 +72,7 @@ class Prepared:
     baseline_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     providers: dict[str, Provider[Any]] = field(default_factory=dict)  # checked, bound instances
+    not_gated: str | None = None  # why this run is not compared with baselines (shown, never silent)
 
     @property
     def run_id(self) -> str:
@@ -77,7 +80,7 @@ class Prepared:
 
     @property
     def warnings(self) -> list[str]:
-        return self.plan.warnings
+        return self.plan.warnings + ([self.not_gated] if self.not_gated else [])
 
 
 @dataclass(frozen=True)
@@ -122,17 +125,24 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + pysecrets.token_hex(2)
 
 
-def resolve_baseline_dir(options: RunOptions, loaded: LoadedConfig) -> Path | None:
+def resolve_baseline_dir(options: RunOptions) -> tuple[Path | None, str | None]:
+    """The baselines folder to gate against, or why there is none. One rule for `run` and
+    `baseline save`: --baseline DIR, else ./baselines in the current directory (never resolved
+    against the config file's folder)."""
     if options.no_baseline:
-        return None
+        return None, "not gated: --no-baseline"
     if options.baseline is not None:
         if not baseline.has_baselines(options.baseline):
             raise UserInputError(
                 "no baselines here (expected <suite>/<variant>.jsonl files)", path=options.baseline
             )
-        return options.baseline.resolve()
-    default = loaded.resolve(str(baseline.DEFAULT_DIR))
-    return default.resolve() if baseline.has_baselines(default) else None
+        return options.baseline.resolve(), None
+    if baseline.has_baselines(baseline.DEFAULT_DIR):
+        return baseline.DEFAULT_DIR.resolve(), None
+    return None, (
+        f"not gated: no baselines in ./{baseline.DEFAULT_DIR} "
+        "(bless a run with `evalkit baseline save RUN_DIR`, or pass --baseline DIR)"
+    )
 
 
 def prepare(options: RunOptions) -> Prepared:
@@ -144,17 +154,16 @@ def prepare(options: RunOptions) -> Prepared:
     suites = load_suites(suite_paths(options.suites, loaded))
     plan = build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
     providers = instantiate(plan)  # credentials, imports, tools: checked before any side effect
-    baseline_dir = resolve_baseline_dir(options, loaded)
+    baseline_dir, not_gated = resolve_baseline_dir(options)
     _check_baselines(plan, baseline_dir)
     retrieve(plan)  # a bad corpus is bad input too: found before the run directory exists
     run_id = new_run_id()
-    run_dir = (
-        options.out if options.out is not None else loaded.resolve(loaded.config.run.output_dir) / run_id
-    )
-    prepare_run_dir(run_dir)
+    run_dir = _run_dir(options, loaded, run_id)
+    prepare_run_dir(run_dir, allow_existing=options.overwrite)  # --overwrite clears under the lock
     lock = RunDirLock(run_dir).acquire()
     try:
-        prepare_run_dir(run_dir)  # again, under the lock: another process may have just written
+        # again, under the lock: another process may have just written
+        prepare_run_dir(run_dir, overwrite=options.overwrite)
         stored = StoredOptions(
             suites=[str(s.source_path.resolve()) for s in suites],
             config=str(loaded.path.resolve()) if loaded.path else None,
@@ -172,9 +181,23 @@ def prepare(options: RunOptions) -> Prepared:
     except BaseException:
         lock.release()
         raise
-    prepared = Prepared(plan, info, run_dir, lock, baseline_dir=baseline_dir, providers=providers)
+    prepared = Prepared(
+        plan, info, run_dir, lock, baseline_dir=baseline_dir, providers=providers, not_gated=not_gated
+    )
     prepared.timings["prepare_s"] = time.perf_counter() - t0
     return prepared
+
+
+def _run_dir(options: RunOptions, loaded: LoadedConfig, run_id: str) -> Path:
+    if options.out is not None and options.runs_dir is not None:
+        raise UserInputError(
+            "give --out DIR (this directory) or --runs-dir DIR (a fresh DIR/<run-id>), not both"
+        )
+    if options.out is not None:
+        return options.out
+    if options.runs_dir is not None:
+        return options.runs_dir / run_id
+    return loaded.resolve(loaded.config.run.output_dir) / run_id
 
 
 def _check_baselines(plan: Plan, baseline_dir: Path | None) -> None:
@@ -210,6 +233,8 @@ def _prepare_resume(options: RunOptions) -> Prepared:
     assert run_dir is not None
     if options.out is not None and options.out.resolve() != run_dir.resolve():
         raise UserInputError("--resume continues RUN_DIR in place: --out must name the same directory")
+    if options.overwrite or options.runs_dir is not None:
+        raise UserInputError("--resume continues RUN_DIR in place: --overwrite and --runs-dir do not apply")
     info = read_run_info(run_dir)
     lock = RunDirLock(run_dir).acquire()
     try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from evalkit import secrets
@@ -52,6 +54,17 @@ def config_snapshot(plan: Plan) -> dict[str, Any]:
     return data
 
 
+def machine() -> str:
+    """What decides latency on this computer: architecture, CPU model and count (no host name)."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.machine()} · {cpu} · {os.cpu_count()} CPUs"
+
+
 def new_run_info(run_id: str, plan: Plan, options: StoredOptions, digest: str) -> RunInfo:
     return RunInfo(
         run_id=run_id,
@@ -59,6 +72,7 @@ def new_run_info(run_id: str, plan: Plan, options: StoredOptions, digest: str) -
         evalkit_version=package_version("evalkit"),
         python=platform.python_version(),
         platform=platform.platform(),
+        machine=machine(),
         packages={name: package_version(name) for name in PACKAGES},
         git_sha=git_sha(),
         options=options,

@@ -43,6 +43,8 @@ JUNIT = "junit.xml"
 SUMMARY_MD = "summary.md"
 ALERTS = "alerts.json"  # trend alerts, written when the run is recorded in the history
 LOCK = ".lock"
+# every file a run writes into its directory (what --overwrite removes; nothing else is touched)
+RUN_FILES = (RESULTS, SUMMARY, RUN_INFO, CASES, DIFF, BASELINE_OUTPUTS, REPORT, JUNIT, SUMMARY_MD)
 
 
 class ResultWriter:
@@ -151,8 +153,9 @@ def _parse_result(line: str) -> CaseResult:
     return CaseResult.model_validate(migrate("result", json.loads(line)))
 
 
-def prepare_run_dir(path: Path) -> Path:
-    """Create the run directory and prove it is writable, before any model call."""
+def prepare_run_dir(path: Path, *, overwrite: bool = False, allow_existing: bool = False) -> Path:
+    """Create the run directory and prove it is writable, before any model call. A directory
+    that holds a run is refused, unless `overwrite`: then that run's files are removed."""
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"
@@ -160,8 +163,15 @@ def prepare_run_dir(path: Path) -> Path:
         probe.unlink()
     except OSError as exc:
         raise UserInputError(f"output directory is not writable: {exc.strerror or exc}", path=path) from None
-    if (path / RESULTS).exists() and (path / RESULTS).stat().st_size > 0:
-        raise UserInputError("output directory already holds results: choose another --out", path=path)
+    if overwrite:
+        for name in RUN_FILES:
+            (path / name).unlink(missing_ok=True)
+    if not allow_existing and (path / RESULTS).exists() and (path / RESULTS).stat().st_size > 0:
+        raise UserInputError(
+            "output directory already holds results: pass --overwrite to replace that run, "
+            "or --runs-dir DIR to put each run in a fresh DIR/<run-id>",
+            path=path,
+        )
     return path
 
 

@@ -55,6 +55,7 @@ class RunInfo(_Record):
     evalkit_version: str | None = None
     python: str | None = None
     platform: str | None = None
+    machine: str | None = None  # architecture, CPU model and count: latency is only comparable on one
     packages: dict[str, str | None] = Field(default_factory=dict)
     git_sha: str | None = None
     options: StoredOptions = Field(default_factory=StoredOptions)

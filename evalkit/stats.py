@@ -151,13 +151,18 @@ def wald_p_value(estimate: float, replicates: np.ndarray) -> float:
 
 def mcnemar_exact(baseline_pass: Sequence[bool], candidate_pass: Sequence[bool]) -> tuple[int, int, float]:
     """McNemar's exact test on paired pass/fail: (pass→fail count, fail→pass count, two-sided p)."""
-    from scipy.stats import binomtest
-
     b = sum(1 for x, y in zip(baseline_pass, candidate_pass, strict=True) if x and not y)
     c = sum(1 for x, y in zip(baseline_pass, candidate_pass, strict=True) if y and not x)
     if b + c == 0:
         return b, c, 1.0
-    return b, c, float(binomtest(b, b + c, 0.5).pvalue)
+    return b, c, binomial_two_sided_half(b, b + c)
+
+
+def binomial_two_sided_half(k: int, n: int) -> float:
+    """Exact two-sided binomial test of k successes in n at p = 1/2 (as scipy's binomtest, in
+    integers: importing scipy.stats costs seconds per run for one sum)."""
+    tail = sum(math.comb(n, i) for i in range(min(k, n - k) + 1))
+    return min(1.0, 2 * tail / (1 << n))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -176,6 +181,7 @@ def minimum_detectable_effect(sd: float, n: int, alpha: float = 0.05, power: flo
     """Smallest true mean difference a two-sided level-`alpha` paired test detects with `power`."""
     if n < 2:
         return None
-    from scipy.stats import norm
+    from statistics import NormalDist
 
-    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * sd / math.sqrt(n))
+    z = NormalDist().inv_cdf
+    return float((z(1 - alpha / 2) + z(power)) * sd / math.sqrt(n))

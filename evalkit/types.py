@@ -175,8 +175,12 @@ class Completion(BaseModel):
     text: str | None = None
     finish_reason: str | None = None
     usage: Usage = Field(default_factory=Usage)
-    latency_ms: float | None = None
+    latency_ms: float | None = None  # per request, only where measured (HTTP, engine timestamps)
     ttft_ms: float | None = None
+    # batch-only engines (transformers): the wall time of the whole batch this answer came from,
+    # recorded as such; `latency_ms` then stays None (unmeasured), never the batch time per row
+    batch_ms: float | None = None
+    batch_size: int | None = None
     model_version: str | None = None
     cached: bool = False
     attempts: int = 1
@@ -266,7 +270,10 @@ class CaseResult(BaseModel):
     provider: str
     model: str | None = None
     tags: list[str] = Field(default_factory=list)
-    input_hash: str | None = None  # digest of the rendered messages and references
+    # the pairing key of the gate: a digest of the case's own data (vars, references, its own
+    # messages); a changed prompt, model or params is what a comparison evaluates, not a new case
+    case_hash: str | None = None
+    input_hash: str | None = None  # the prompt digest: rendered messages (less retrieval) + references
     messages: list[Message]
     references: list[str] = Field(default_factory=list)
     output: str | None
@@ -274,6 +281,8 @@ class CaseResult(BaseModel):
     finish_reason: str | None = None
     latency_ms: float | None = None
     ttft_ms: float | None = None
+    batch_ms: float | None = None  # batch-only engines: the wall time of the batch (latency unmeasured)
+    batch_size: int | None = None
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float | None = None
     model_version: str | None = None
@@ -321,3 +330,69 @@ class Threshold(BaseModel):
                 "give 'max_drop' (higher is better) or 'max_increase' (lower is better), not both"
             )
         return self
+
+
+# --- verdicts: the one vocabulary of terminal, Markdown, JUnit and HTML --------------------
+
+Verdict = Literal["regressed", "worse", "worse_ns", "improved", "better_ns", "unchanged", "unmeasured"]
+GroupVerdict = Literal["regressed", "improved", "ok", "inconclusive"]
+Tone = Literal["bad", "warn", "good", "neutral"]
+
+
+@dataclass(frozen=True)
+class VerdictLabel:
+    """How a verdict reads: a symbol for tight columns, the words, a tone for colour, and what it means."""
+
+    symbol: str
+    words: str
+    tone: Tone
+    meaning: str
+
+
+VERDICTS: dict[str, VerdictLabel] = {
+    "regressed": VerdictLabel(
+        "✗",
+        "regressed",
+        "bad",
+        "worse beyond the tolerance, significant after Holm correction: fails the gate",
+    ),
+    "worse": VerdictLabel(
+        "!", "worse", "warn", "significantly worse, but within the tolerance or on a metric that is not gated"
+    ),
+    "worse_ns": VerdictLabel(
+        "↓",
+        "worse, not significant after correction",
+        "warn",
+        "the uncorrected test sees a drop; after Holm correction over the whole gate it is not significant",
+    ),
+    "improved": VerdictLabel("↑", "improved", "good", "significantly better after Holm correction"),
+    "better_ns": VerdictLabel(
+        "↗",
+        "better, not significant after correction",
+        "neutral",
+        "the uncorrected test sees a gain; after Holm correction it is not significant",
+    ),
+    "unchanged": VerdictLabel(
+        "=", "no detectable change", "neutral", "no difference the test can tell from noise"
+    ),
+    "unmeasured": VerdictLabel("?", "unmeasured", "neutral", "no paired measurements on both sides"),
+}
+
+GROUP_VERDICTS: dict[str, VerdictLabel] = {
+    "regressed": VerdictLabel("✗", "regressed", "bad", "a gated metric regressed: exit 1"),
+    "improved": VerdictLabel("↑", "improved", "good", "a gated metric improved and none regressed"),
+    "ok": VerdictLabel("✓", "no regression", "good", "no gated metric regressed"),
+    "inconclusive": VerdictLabel(
+        "?", "inconclusive", "warn", "no case could be paired with the baseline: nothing was compared"
+    ),
+}
+
+
+def verdict_words(verdict: str, *, gated: bool = True, p_adjusted: float | None = None) -> str:
+    """The label a person reads for a metric's verdict, with what qualifies it."""
+    words = VERDICTS[verdict].words
+    if verdict == "worse":
+        words += ", within tolerance" if gated else " (not gated)"
+    if verdict in ("worse_ns", "better_ns") and p_adjusted is not None:
+        words += " (p_adj < 0.001)" if p_adjusted < 0.001 else f" (p_adj = {p_adjusted:.3f})"
+    return words

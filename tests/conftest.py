@@ -14,15 +14,24 @@ from tests.fake_openai import FakeOpenAI
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# Converted models are shared across tests (and runs); each test gets its own response cache.
-os.environ.setdefault("EVALKIT_MODELS_DIR", str(Path.home() / ".cache" / "evalkit" / "models"))
 # `evaluate` copies metric modules here (read once, when it is imported): not ~/.cache/huggingface
 os.environ.setdefault("HF_MODULES_CACHE", tempfile.mkdtemp(prefix="evalkit-test-hf-modules-"))
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="evalkit-test-matplotlib-"))  # bert-score
+# The user's real home, recorded before any test runs: no test may write under it.
+REAL_HOME = Path.home()
+# Converted models are shared across tests (and runs) in the repository's ignored build/ folder,
+# so the one-time conversion is not repeated per test; everything else lives in a temporary HOME.
+os.environ.setdefault(
+    "EVALKIT_MODELS_DIR", str(Path(__file__).resolve().parents[1] / "build" / "test-models")
+)
 
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own HOME, XDG cache and evalkit cache (the response cache, RAG indexes)."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     path = tmp_path_factory.mktemp("evalkit-cache")
     monkeypatch.setenv("EVALKIT_CACHE_DIR", str(path))
     return path

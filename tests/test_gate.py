@@ -10,7 +10,7 @@ import pytest
 from evalkit.baseline import BaselineMeta, CaseRecord, Group
 from evalkit.gate import compare_group, decide, diff_groups
 from evalkit.stats import holm, mcnemar_exact, minimum_detectable_effect, paired_bootstrap
-from evalkit.types import Threshold
+from evalkit.types import Threshold, verdict_words
 
 
 def group(
@@ -21,7 +21,7 @@ def group(
     for i in range(n):
         scores = {k: float(v[i]) for k, v in values.items()}
         passed = {k: bool(v[i] >= 0.5) for k, v in values.items() if k in pass_fail}
-        records.append(CaseRecord(case_id=f"c{i}", input_hash=f"h{i}", scores=scores, passed=passed, **extra))  # type: ignore[arg-type]
+        records.append(CaseRecord(case_id=f"c{i}", case_hash=f"h{i}", scores=scores, passed=passed, **extra))  # type: ignore[arg-type]
     meta = BaselineMeta(
         suite="s", variant=name, evalkit_version="t", run_id=name, saved_at="now", cases=n, results=n
     )
@@ -103,7 +103,8 @@ def test_small_change_within_noise_passes_and_tolerance_is_respected() -> None:
     tolerant = diff_groups([(base, dropped, {"rougeL": Threshold(max_drop=0.05)}, {})]).groups[0]
     assert tolerant.verdict == "ok"
     m = next(m for m in tolerant.metrics if m.metric == "rougeL")
-    assert m.verdict == "unchanged" and m.delta == pytest.approx(-0.03)
+    assert m.verdict == "worse" and m.delta == pytest.approx(-0.03)  # seen, and within the tolerance
+    assert verdict_words(m.verdict, gated=m.gated) == "worse, within tolerance"
 
 
 def test_lower_is_better_metrics_flip_direction() -> None:
@@ -117,16 +118,16 @@ def test_lower_is_better_metrics_flip_direction() -> None:
 def test_added_removed_changed_and_unmeasured_cases() -> None:
     base = group({"rougeL": np.full(10, 0.8)})
     cand = group({"rougeL": np.full(10, 0.8)})
-    cand.records[0].input_hash = "changed"
+    cand.records[0].case_hash = "changed"
     cand.records[1].scores["rougeL"] = None  # unmeasured: not a regression, not a pass
     del cand.records[2]
-    cand.records.append(CaseRecord(case_id="new", input_hash="x", scores={"rougeL": 0.0}))
+    cand.records.append(CaseRecord(case_id="new", case_hash="x", scores={"rougeL": 0.0}))
     g = compare_group(base, cand, {}, {})
     decide([g])
     assert g.added == ["new"] and g.removed == ["c2"] and g.changed_input == ["c0"]
     m = next(m for m in g.metrics if m.metric == "rougeL")
     assert m.n_paired == 7 and m.unmeasured_candidate == 1 and m.verdict == "unchanged"
-    assert any("1 added, 1 removed, 1 changed-input" in w for w in g.warnings)
+    assert any("1 added, 1 removed, 1 changed-data" in w for w in g.warnings)
 
 
 def test_model_version_change_and_latency_gate() -> None:
@@ -141,7 +142,9 @@ def test_model_version_change_and_latency_gate() -> None:
     ungated = diff_groups([(base, cand, {}, {})]).groups[0]
     lat = next(m for m in ungated.metrics if m.metric == "latency_p95_ms")
     assert lat.verdict == "worse" and not lat.gated and ungated.verdict == "ok"
-    assert any("model version changed: m-2026-01 → m-2026-06" in w for w in ungated.warnings)
+    assert [(p.what, p.baseline, p.candidate) for p in ungated.provenance] == [
+        ("model version", "m-2026-01", "m-2026-06")
+    ]
     assert any("latency P95 ms got significantly worse" in w for w in ungated.warnings)
     gated = diff_groups([(base, cand, {"latency_p95_ms": Threshold(max_increase=50)}, {})]).groups[0]
     assert gated.verdict == "regressed"
@@ -220,3 +223,75 @@ def test_family_wise_false_alarm_rate_with_13_variants() -> None:
         pairs = [(*aa_pair(rng, 40, 0.7), {}, {}) for _ in range(13)]
         alarms += diff_groups(pairs, resamples=200, seed=k).regressed  # type: ignore[arg-type]
     assert alarms / sims <= 0.05, f"{alarms}/{sims} false alarms"
+
+
+def test_a_prompt_change_is_compared_and_shown_as_provenance() -> None:
+    """Issue 14.1: the same cases asked with another prompt pair by case, not by rendered prompt."""
+    vals = np.linspace(0.2, 1.0, 16)
+    base = group({"contains": (vals > 0.3).astype(float)}, pass_fail={"contains"})
+    cand = group({"contains": (vals > 0.9).astype(float)}, pass_fail={"contains"})  # "Reply in French"
+    for r in base.records:
+        r.input_hash = f"english-{r.case_id}"
+    for r in cand.records:
+        r.input_hash = f"french-{r.case_id}"
+    cand.meta.params = {"temperature": 0.7}
+    g = diff_groups([(base, cand, {}, {})]).groups[0]
+    assert g.paired == 16 and g.changed_input == []
+    m = next(m for m in g.metrics if m.metric == "contains")
+    assert m.n_paired == 16 and m.verdict == "regressed" and g.verdict == "regressed"
+    assert [(p.what, p.detail) for p in g.provenance] == [("prompt", "16 of 16 cases"), ("params", None)]
+
+
+def test_verdict_labels_say_what_was_seen() -> None:
+    """Issue 14.3: a drop the uncorrected test sees is not labelled 'unchanged'."""
+    rng = np.random.default_rng(11)
+    vals = rng.uniform(0.3, 0.9, 16)
+    base = group({"a": vals, "b": vals, "c": vals, "d": vals})
+    drop = vals + rng.normal(0, 0.1, 16)
+    drop[:1] -= 0.05  # a drop on one metric of four: significant alone (p ≈ 0.02), not after Holm
+    cand = group({"a": drop, "b": vals, "c": vals, "d": vals})
+    g = diff_groups([(base, cand, {}, {})]).groups[0]
+    a = next(m for m in g.metrics if m.metric == "a")
+    assert a.p_value is not None and a.p_value < 0.05 and a.p_adjusted is not None and a.p_adjusted >= 0.05
+    assert a.verdict == "worse_ns" and g.verdict == "ok"
+    words = verdict_words(a.verdict, gated=a.gated, p_adjusted=a.p_adjusted)
+    assert words == f"worse, not significant after correction (p_adj = {a.p_adjusted:.3f})"
+    b = next(m for m in g.metrics if m.metric == "b")
+    assert verdict_words(b.verdict) == "no detectable change"
+
+
+def test_nothing_paired_is_inconclusive() -> None:
+    base = group({"rougeL": np.full(5, 0.5)})
+    cand = group({"rougeL": np.full(5, 0.5)})
+    for r in cand.records:
+        r.case_hash = "other data"
+    report = diff_groups([(base, cand, {}, {})])
+    assert report.groups[0].verdict == "inconclusive" and report.inconclusive and not report.regressed
+
+
+def test_latency_from_another_machine_is_not_compared_unless_asked() -> None:
+    rng = np.random.default_rng(5)
+    base = group({"rougeL": np.full(40, 0.5)})
+    cand = group({"rougeL": np.full(40, 0.5)})
+    for r in base.records:
+        r.latency_ms = float(rng.normal(100, 10))
+    for r in cand.records:
+        r.latency_ms = float(rng.normal(300, 10))  # a slower machine, same system
+    base.meta.machine, cand.meta.machine = "x86_64 · fast · 64 CPUs", "x86_64 · slow · 2 CPUs"
+    g = diff_groups([(base, cand, {}, {})]).groups[0]
+    lat = next(m for m in g.metrics if m.metric == "latency_p95_ms")
+    assert lat.verdict == "unmeasured" and not any("significantly worse" in w for w in g.warnings)
+    assert any("baseline ran on another machine" in w for w in g.warnings)
+    asked = diff_groups([(base, cand, {"latency_p95_ms": Threshold(max_increase=50)}, {})]).groups[0]
+    assert asked.verdict == "regressed" and any("across machines" in w for w in asked.warnings)
+
+
+def test_mcnemar_matches_scipy_binomtest() -> None:
+    """The exact test is computed in integers (no scipy.stats import per run); scipy is the reference."""
+    from scipy.stats import binomtest
+
+    from evalkit.stats import binomial_two_sided_half
+
+    for n in range(1, 40):
+        for k in range(n + 1):
+            assert binomial_two_sided_half(k, n) == pytest.approx(binomtest(k, n, 0.5).pvalue, abs=1e-12)

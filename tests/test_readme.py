@@ -52,3 +52,16 @@ def test_case_source_examples_validate(block: str) -> None:
 def test_readme_has_examples() -> None:
     assert any(b.lstrip().startswith("providers:") for b in YAML)
     assert any(b.lstrip().startswith("name:") for b in YAML)
+
+
+def test_the_run_command_installs_every_extra_the_readme_uses() -> None:
+    """Issue 14.17: `.[all]` first; it holds every extra the documentation names (not vllm: GPU)."""
+    import tomllib
+
+    run_cmd = BASH[0]
+    assert "-e '.[all]'" in run_cmd
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    in_all = set(re.findall(r"evalkit\[([\w,]+)\]", extras["all"][0])[0].split(","))
+    named = {x for group in re.findall(r"(?:evalkit|\.)\[([\w,]+)\]", README) for x in group.split(",")}
+    assert named - {"all", "dev", "vllm"} <= in_all
+    assert {"local", "embeddings", "rag", "datasets"} <= in_all and "evalkit[all]" in extras["dev"]

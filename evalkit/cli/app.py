@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from evalkit.errors import EvalkitError, UserInputError, did_you_mean
+from evalkit.errors import INCONCLUSIVE, EvalkitError, UserInputError, did_you_mean
 
 if TYPE_CHECKING:
     from evalkit.config import LoadedConfig
@@ -75,6 +75,15 @@ def run(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Run directory (default: reports/<run-id>).")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="--out DIR may hold an earlier run: replace it.")
+    ] = False,
+    runs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--runs-dir", help="Put the run in a fresh DIR/<run-id> (e.g. a CI runner's reports/nightly)."
+        ),
+    ] = None,
     repeats: Annotated[
         int | None, typer.Option(min=1, max=1000, help="Run each case N times (at most 1,000).")
     ] = None,
@@ -123,6 +132,8 @@ def run(
                 config=config,
                 variants=variant or [],
                 out=out,
+                overwrite=overwrite,
+                runs_dir=runs_dir,
                 repeats=repeats,
                 concurrency=concurrency,
                 resume=resume,
@@ -249,11 +260,17 @@ app.add_typer(baseline_app, name="baseline")
 @baseline_app.command("save")
 def baseline_save(
     run_dir: Annotated[Path, typer.Argument(help="The run directory to bless.")],
-    to: Annotated[Path, typer.Option("--to", help="Baselines folder.")] = Path("baselines"),
+    to: Annotated[Path, typer.Option("--to", help="Baselines folder (default ./baselines).")] = Path(
+        "baselines"
+    ),
     suite: Annotated[list[str] | None, typer.Option("--suite", help="Only these suites.")] = None,
     variant: VariantOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace baselines even with a run that regressed against them.")
+    ] = False,
 ) -> None:
-    """Save a run (per suite × variant) as the baseline; shows what changes when one exists."""
+    """Save a run (per suite × variant) as the baseline. When one exists, shows the comparison
+    first, and asks before replacing it with a run that regressed (non-interactive: --force)."""
     from evalkit import baseline as bl
     from evalkit import groups as run_groups
     from evalkit.cli.render import console, show_diff, warn
@@ -278,11 +295,48 @@ def baseline_save(
             )
             console.print("[bold]Replacing existing baselines; what changes:[/]")
             show_diff(report)
-        for g in groups:
+            if report.regressed and not force:
+                _confirm_regressed_bless(run_dir)
+        for g, prev in zip(groups, previous, strict=True):
+            _keep_latency(g, prev, warn)
             data_path, _ = bl.save(g, to)
             console.print(
                 f"saved {g.suite} · {g.variant}: {len(g.records)} results → {data_path}", highlight=False
             )
+
+
+def _interactive() -> bool:
+    import sys
+
+    return sys.stdin.isatty()
+
+
+def _confirm_regressed_bless(run_dir: Path) -> None:
+    question = f"{run_dir} regressed against the current baseline. Replace the baseline anyway?"
+    if not _interactive():
+        raise UserInputError(
+            "this run regressed against the current baseline: pass --force to bless it anyway", path=run_dir
+        )
+    if not typer.confirm(question, default=False):
+        raise typer.Exit(1)
+
+
+def _keep_latency(group: Any, previous: Any, warn: Any) -> None:
+    from evalkit import baseline as bl
+
+    cached = sum(1 for r in group.records if r.cached)
+    if not cached:
+        return
+    unknown = bl.keep_known_latency(group, previous)
+    where = f"{group.suite} · {group.variant}"
+    kept = cached - unknown
+    if kept:
+        warn(f"{where}: {cached} result(s) came from the cache; kept the previous baseline's latency")
+    if unknown:
+        warn(
+            f"{where}: {unknown} cached result(s) have no measured latency: later runs will not compare "
+            "their latency (bless a run made with --no-cache to record it)"
+        )
 
 
 @app.command()
@@ -300,7 +354,8 @@ def diff(
         ),
     ] = None,
 ) -> None:
-    """Compare two runs case by case; exit 1 when RUN_B regressed against RUN_A."""
+    """Compare two runs case by case; exit 1 when RUN_B regressed against RUN_A, 5 when nothing
+    could be compared (no case paired)."""
     from evalkit import groups as run_groups
     from evalkit.cli.render import console, show_diff
     from evalkit.gate import diff_runs
@@ -331,9 +386,17 @@ def diff(
                 write_json(json_out, report.model_dump(mode="json"))
             except OSError as exc:
                 raise UserInputError(f"--json: cannot write: {exc.strerror or exc}", path=json_out) from None
-    verdict = "[bold red]REGRESSED[/]" if report.regressed else "[bold green]OK[/]"
+    if report.regressed:
+        verdict, code = "[bold red]REGRESSED[/]", 1
+    elif report.inconclusive:
+        verdict, code = (
+            "[bold yellow]INCONCLUSIVE[/] (no case could be paired: nothing was compared)",
+            INCONCLUSIVE,
+        )
+    else:
+        verdict, code = "[bold green]OK[/]", 0
     console.print(f"{verdict}: {run_b} vs {run_a}", highlight=False)
-    raise typer.Exit(1 if report.regressed else 0)
+    raise typer.Exit(code)
 
 
 def _parse_pair(spec: str) -> tuple[str, str]:

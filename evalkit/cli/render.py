@@ -21,9 +21,19 @@ from rich.text import Text
 
 from evalkit import secrets
 from evalkit.aggregate import GroupSummary, Summary
-from evalkit.gate import DiffReport, GroupDiff, MetricDiff, in_order, verdict_label
+from evalkit.gate import (
+    VERDICT_SYMBOLS,
+    VERDICT_TONES,
+    DiffReport,
+    GroupDiff,
+    MetricDiff,
+    group_label,
+    in_order,
+    provenance_text,
+    verdict_label,
+)
 from evalkit.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
-from evalkit.types import CaseResult
+from evalkit.types import GROUP_VERDICTS, CaseResult
 
 if TYPE_CHECKING:
     from evalkit.pipeline import RunOutcome
@@ -78,6 +88,9 @@ class ProgressObserver:
 
     def status(self, message: str) -> None:
         self.progress.update(self.task, description=message)
+        if not console.is_terminal and message != "evaluating":
+            # no live bar in a CI log: what the run is doing goes out as plain lines
+            console.print(f"  {escape(message)}", highlight=False)
 
     def result(self, result: CaseResult) -> None:
         if result.error is not None:
@@ -236,14 +249,10 @@ def summary_tables(summary: Summary, width: int | None = None) -> list[Table]:
     return tables
 
 
-VERDICT_STYLE = {
-    "regressed": "bold red",
-    "worse": "yellow",
-    "improved": "green",
-    "unchanged": "dim",
-    "unmeasured": "dim",
-}
-VERDICT_MARK = {"regressed": "✗", "worse": "!", "improved": "↑", "unchanged": "=", "unmeasured": "?"}
+# colour by the tone the one verdict table (evalkit.types.VERDICTS) gives each verdict
+TONE_STYLE = {"bad": "bold red", "warn": "yellow", "good": "green", "neutral": "dim"}
+VERDICT_STYLE = {code: TONE_STYLE[tone] for code, tone in VERDICT_TONES.items()}
+VERDICT_MARK = VERDICT_SYMBOLS
 # columns of the gate table, most important first; the last ones go when 80 columns are too few
 DIFF_COLUMNS = ("metric", "verdict", "baseline", "candidate", "Δ", "95% CI", "MDE")
 DROP_ORDER = ("MDE", "baseline", "candidate", "95% CI")
@@ -291,7 +300,8 @@ def _ordered(diff: DiffReport, summary: Summary | None) -> list[GroupDiff]:
 def _quiet(g: GroupDiff) -> bool:
     """Nothing to look at: every compared metric unchanged, nothing warned about."""
     shown = [m for m in g.metrics if _shown(m)]
-    return bool(shown) and g.paired > 0 and not g.warnings and all(m.verdict == "unchanged" for m in shown)
+    quiet = bool(shown) and g.paired > 0 and not g.warnings and not g.provenance
+    return quiet and all(m.verdict == "unchanged" for m in shown)
 
 
 def diff_tables(
@@ -312,9 +322,17 @@ def diff_tables(
                 f"({len(shown)} metrics, {number(g.paired, 'count')} paired cases)"
             )
             continue
-        title = f"vs {against}: {where} ({number(g.paired, 'count')} paired cases)"
+        title = f"vs {against}: {where} ({number(g.paired, 'count')} paired cases) {_group_text(g)}"
+        if g.provenance:
+            changes = " · ".join(provenance_text(p) for p in g.provenance)
+            title += f"\n[dim]changed since the baseline: {escape(changes)}[/]"
         out.append(_fitted(title, shown, width))
     return out
+
+
+def _group_text(g: GroupDiff) -> str:
+    tone = GROUP_VERDICTS[g.verdict].tone if g.verdict in GROUP_VERDICTS else "neutral"
+    return f"[{TONE_STYLE[tone]}]{escape(group_label(g))}[/]"
 
 
 def _fitted(title: str, metrics: list[MetricDiff], width: int) -> Table:
@@ -353,6 +371,8 @@ def show_diff(diff: DiffReport, summary: Summary | None = None) -> None:
             console.print(f"  pass → fail: {escape(shown)}")
         for w in g.warnings:
             warn(f"{g.suite} · {g.variant}: {w}")
+        if g.verdict == "inconclusive":
+            warn(f"{g.suite} · {g.variant}: inconclusive: no case could be paired with the baseline")
     for missing in diff.missing_baselines:
         warn(f"no baseline for {missing}: not gated")
     console.print(

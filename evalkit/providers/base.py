@@ -41,6 +41,8 @@ class Provider(ABC, Generic[S]):
     operational_settings: ClassVar[frozenset[str]] = frozenset()
     # True: an engine that takes the whole batch at once (no framework concurrency applies).
     batches: ClassVar[bool] = False
+    # set by the runner: batch engines report "generating batch k/n" so progress never looks stuck
+    on_status: Callable[[str], None] | None = None
 
     def __init__(self, name: str, settings: S):
         self.name = name
@@ -57,6 +59,11 @@ class Provider(ABC, Generic[S]):
     def limiter_options(self) -> dict[str, Any]:
         """Keyword options for this connection's AdaptiveLimiter (adaptive, cooldown_s)."""
         return {"adaptive": False}
+
+    def report(self, message: str) -> None:
+        """Tell the user what the provider is doing (a no-op outside a run)."""
+        if self.on_status is not None:
+            self.on_status(message)
 
     def describe(self) -> dict[str, Any]:
         """Provider identity for run.json and cache keys. Never includes secrets."""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -104,10 +105,13 @@ class ProviderService:
         *,
         status: Callable[[str], None] | None = None,
         started: set[str] | None = None,
+        timings: dict[str, float] | None = None,
     ):
         self.providers = providers
         self.cache = cache
         self.status = status or (lambda message: None)
+        # where a run's time goes (run.json timings_s): cache lookup with the model check, load, generation
+        self.timings = timings if timings is not None else {}
         self.started = started if started is not None else set()  # providers already started
 
     async def stream(
@@ -119,6 +123,7 @@ class ProviderService:
         misses: list[Request] = []
         if name not in self.started:
             self.status(f"preparing {name}")  # e.g. a first, one-time model conversion
+        clock = time.perf_counter()
         for request in requests:
             identity = provider.cache_identity(request) if self.cache is not None else None
             if identity is None or self.cache is None:
@@ -131,14 +136,19 @@ class ProviderService:
             else:
                 keys[request.key] = key
                 misses.append(request)
+        self._add(f"cache_lookup_{name}_s", clock)
         self.status("evaluating")
         if not misses:
             return
         if name not in self.started:  # load weights only when something needs them
             self.started.add(name)
             self.status(f"starting {name}")
+            clock = time.perf_counter()
             await provider.start()
+            self._add(f"load_{name}_s", clock)
             self.status("evaluating")
+        provider.on_status = self.status  # batch engines: "generating batch k/n on NAME"
+        clock = time.perf_counter()
         async for request, completion in exactly_once(provider, misses):
             store_as = keys.get(request.key)
             if store_as is not None and self.cache is not None:
@@ -150,6 +160,11 @@ class ProviderService:
                     namespace=namespace,
                 )
             yield request, completion
+        self._add(f"generate_{name}_s", clock)
+        self.status("evaluating")
+
+    def _add(self, name: str, since: float) -> None:
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - since
 
     async def complete(
         self, name: str, requests: Sequence[Request], namespace: str = "judge"

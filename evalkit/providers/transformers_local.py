@@ -1,4 +1,7 @@
-"""Local generation with Hugging Face transformers: batched (left padding), greedy by default."""
+"""Local generation with Hugging Face transformers: batched (left padding), greedy by default.
+
+`generate` runs a whole batch at once, so no row has a latency of its own: each result records
+the batch's wall time as `batch_ms` and leaves `latency_ms` unmeasured."""
 
 from __future__ import annotations
 
@@ -124,7 +127,9 @@ class TransformersProvider(Provider[TransformersSettings]):
 
     async def generate(self, batch: Sequence[Request]) -> AsyncIterator[tuple[Request, Completion]]:
         await self.start()
-        for rows in self.plan_batches(batch):
+        planned = self.plan_batches(batch)
+        for k, rows in enumerate(planned, 1):
+            self.report(f"generating batch {k}/{len(planned)} on {self.name}")
             completions = await asyncio.to_thread(self._generate_batch, rows)
             for pair in zip(rows, completions, strict=True):
                 yield pair
@@ -207,7 +212,8 @@ class TransformersProvider(Provider[TransformersSettings]):
                     text=text,
                     finish_reason=finish,
                     usage=Usage(input_tokens=int(attention.sum().item()), output_tokens=n_out),
-                    latency_ms=elapsed_ms,
+                    batch_ms=elapsed_ms,  # one generate() call for the batch: no per-row latency
+                    batch_size=len(batch),
                     model_version=self._version,
                 )
             )

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from evalkit.agent.timeline import trace_rows
 from evalkit.calibrate import CALIBRATION
-from evalkit.gate import VERDICT_LABELS, MetricDiff, verdict_label
+from evalkit.gate import VERDICT_LABELS, VERDICT_SYMBOLS, MetricDiff, verdict_label
 from evalkit.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
 from evalkit.report import charts
 from evalkit.rundir import (
@@ -36,7 +36,7 @@ from evalkit.rundir import (
     read_results,
     write_text,
 )
-from evalkit.types import CaseResult
+from evalkit.types import GROUP_VERDICTS, CaseResult
 
 TEMPLATES = Path(__file__).parent / "templates"
 # classic scripts, run in this order: common.js first (numbers, data, DOM helpers), the output
@@ -206,12 +206,22 @@ def _verdict(m: dict[str, Any]) -> tuple[str, str]:
         return code, VERDICT_LABELS.get(code, code)
 
 
+def _gate_line(gd: dict[str, Any] | None) -> str | None:
+    """The suite × variant's gate outcome in the words of evalkit.types.GROUP_VERDICTS."""
+    if not gd:
+        return None
+    label = GROUP_VERDICTS.get(str(gd.get("verdict")))
+    words = f"{label.symbol} {label.words}" if label else str(gd.get("verdict"))
+    return f"{words} · {gd.get('paired', 0)} paired cases"
+
+
 def _metric_row(name: str, mean: float | None, unmeasured: int, md: dict[str, Any] | None) -> dict[str, Any]:
     code, label = _verdict(md) if md else ("none", "–")
     md = md or {}
     return {
         "name": metric_label(name),
         "verdict": code,
+        "symbol": VERDICT_SYMBOLS.get(code, ""),
         "label": label,
         "baseline": figure(name, md.get("baseline")),
         "candidate": figure(name, mean),
@@ -248,6 +258,12 @@ def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[
                 "rows": rows,
                 "warnings": (gd or {}).get("warnings", []),
                 "baseline_run": (gd or {}).get("baseline_run"),
+                "gate": _gate_line(gd),
+                "changes": [
+                    f"{p['what']} {p['baseline']} → {p['candidate']}"
+                    + (f" ({p['detail']})" if p.get("detail") else "")
+                    for p in (gd or {}).get("provenance", [])
+                ],
                 "figures": {
                     "pass rate": number(g.get("pass_rate"), "rate"),
                     "latency P50 / P95 / P99": " / ".join(

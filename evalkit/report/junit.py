@@ -47,6 +47,10 @@ def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResu
         classname = xml_text(f"evalkit.{group.suite}.{group.variant}")
         s_tests = s_fail = s_err = 0
         gd = diffs.get(key)
+        changes = "".join(
+            f"\nchanged since the baseline: {p.what} {p.baseline} → {p.candidate}"
+            for p in (gd.provenance if gd else [])
+        )
         for m in gd.metrics if gd else []:
             if not m.gated:
                 continue
@@ -54,6 +58,7 @@ def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResu
                 suite_el, "testcase", classname=classname, name=f"gate {m.metric} vs baseline"
             )
             s_tests += 1
+            ET.SubElement(case, "system-out").text = metric_line(m) + changes
             if m.verdict == "regressed":
                 s_fail += 1
                 failure = ET.SubElement(case, "failure", message=metric_line(m), type="regression")

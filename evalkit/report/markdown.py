@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit.aggregate import GroupSummary, Summary
-from evalkit.gate import DiffReport, GroupDiff, in_order, verdict_label
+from evalkit.gate import (
+    VERDICT_TONES,
+    DiffReport,
+    GroupDiff,
+    group_label,
+    in_order,
+    provenance_text,
+    verdict_label,
+)
 from evalkit.numbers import figure, figure_delta, figure_interval, metric_label, ms, number
 from evalkit.rundir import write_text
 from evalkit.textsafe import clean_text
+from evalkit.types import GROUP_VERDICTS
 
 ICON = {
     "passed": "✅ PASSED",
@@ -17,7 +26,9 @@ ICON = {
     "errors": "⚠️ ERRORS",
     "interrupted": "⏸️ INTERRUPTED",
 }
-MARK = {"regressed": "❌", "worse": "⚠️", "improved": "✅", "unchanged": "·", "unmeasured": "?"}
+# by the tone the one verdict table (evalkit.types.VERDICTS) gives each verdict
+TONE_ICON = {"bad": "❌", "warn": "⚠️", "good": "✅", "neutral": "·"}
+MARK = {code: TONE_ICON[tone] for code, tone in VERDICT_TONES.items()}
 
 
 CELL_LIMIT = 200  # characters of any one value (a case id, a reason, a warning) shown
@@ -67,7 +78,12 @@ def _diff_lines(summary: Summary, diff: DiffReport) -> list[str]:
 
 
 def _group_notes(gd: GroupDiff) -> list[str]:
-    lines = []
+    tone = GROUP_VERDICTS[gd.verdict].tone if gd.verdict in GROUP_VERDICTS else "neutral"
+    lines = [
+        f"- {TONE_ICON[tone]} {_cell(gd.suite)} · {_cell(gd.variant)}: {group_label(gd)}"
+        f" ({number(gd.paired, 'count')} paired cases)"
+    ]
+    lines += [f"  - changed since the baseline: {_cell(provenance_text(p))}" for p in gd.provenance]
     if gd.top_regressions and gd.verdict == "regressed":
         lines += ["", f"**Most regressed cases in {_cell(gd.suite)} · {_cell(gd.variant)}**", ""]
         lines += [

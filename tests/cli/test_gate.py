@@ -56,7 +56,8 @@ def test_bless_rerun_degrade_and_noise(workdir: Path, gate_env: Behaviour, cli) 
         and meta["model_versions"] == ["m-2026-01-01 (fp_fake)"]
     )
     assert (
-        data.read_text().splitlines()[0].startswith('{"cached": false, "case_id": "q0"')
+        data.read_text().splitlines()[0].startswith('{"cached": false, "case_hash": "')
+        and '"case_id": "q0"' in data.read_text().splitlines()[0]
     )  # sorted keys, sorted cases
 
     # identical rerun: baselines/ is picked up by default; exit 0
@@ -95,12 +96,13 @@ def test_bless_rerun_degrade_and_noise(workdir: Path, gate_env: Behaviour, cli) 
     failure = next(tc for tc in junit.iter("testcase") if tc.get("name") == "gate exact vs baseline").find(
         "failure"
     )
-    assert failure is not None and "regressed" in (failure.text or "")
+    assert failure is not None and (failure.text or "").endswith(" regressed")  # the one vocabulary
     md = (workdir / "runs" / "d" / "summary.md").read_text()
     assert (
         md.startswith("## evalkit: ❌ REGRESSED")
         and "| g · default | `exact` |" in md
-        and "❌ regressed" in md
+        and "❌ regressed |" in md
+        and "- ❌ g · default: ✗ regressed (40 paired cases)" in md
     )
 
     # evalkit diff between two run directories
@@ -112,17 +114,64 @@ def test_bless_rerun_degrade_and_noise(workdir: Path, gate_env: Behaviour, cli) 
     assert cli("run", "suites/g.yaml", "-o", "runs/e", "--no-baseline").exit_code == 0
 
 
-def test_saving_over_a_baseline_shows_what_changes(workdir: Path, gate_env: Behaviour, cli) -> None:
+def test_saving_over_a_baseline_shows_what_changes(
+    workdir: Path, gate_env: Behaviour, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evalkit.cli.app import app
+
     assert cli("run", "suites/g.yaml", "-o", "runs/a", "--no-baseline").exit_code == 0
     assert cli("baseline", "save", "runs/a").exit_code == 0
     gate_env.wrong = set(range(10))
     assert cli("run", "suites/g.yaml", "-o", "runs/b", "--no-baseline").exit_code == 0
-    again = cli("baseline", "save", "runs/b")
-    assert again.exit_code == 0
-    out = " ".join(again.output.split())
-    assert "Replacing existing baselines" in out and "exact" in out and "regressed" in out
+    refused = cli("baseline", "save", "runs/b")  # a regressed run, and no terminal to ask: refused
+    out = " ".join(refused.output.split())
+    assert refused.exit_code == 2 and "Replacing existing baselines" in out and "regressed" in out
+    assert "--force" in out
+    first = json.loads((workdir / "baselines" / "g" / "default.jsonl").read_text().splitlines()[0])
+    assert first["output"] == "answer 0"  # the good baseline is still in place
+    # at a terminal it asks, and "no" keeps the good baseline
+    monkeypatch.setattr("evalkit.cli.app._interactive", lambda: True)
+    declined = cli.runner.invoke(app, ["baseline", "save", "runs/b"], input="n\n")
+    assert declined.exit_code == 1 and "Replace the baseline anyway?" in declined.output
+    first = json.loads((workdir / "baselines" / "g" / "default.jsonl").read_text().splitlines()[0])
+    assert first["output"] == "answer 0"
+    again = cli("baseline", "save", "runs/b", "--force")
+    assert again.exit_code == 0, again.output
     first = json.loads((workdir / "baselines" / "g" / "default.jsonl").read_text().splitlines()[0])
     assert first["output"] == "no idea"  # the new baseline is in place
+
+
+def test_blessing_a_cached_run_keeps_the_known_latency(workdir: Path, gate_env: Behaviour, cli) -> None:
+    """Issue 14.11: a fully cached run measured no latency; the previous baseline's is kept."""
+    config = (
+        (workdir / "evalkit.yaml").read_text().replace("cache: {enabled: false}", "cache: {enabled: true}")
+    )
+    write(workdir / "evalkit.yaml", config)
+    assert cli("run", "suites/g.yaml", "-o", "runs/a", "--no-baseline").exit_code == 0
+    assert cli("baseline", "save", "runs/a").exit_code == 0
+    measured = [
+        json.loads(x) for x in (workdir / "baselines" / "g" / "default.jsonl").read_text().splitlines()
+    ]
+    assert cli("run", "suites/g.yaml", "-o", "runs/b", "--no-baseline").exit_code == 0  # all from cache
+    saved = cli("baseline", "save", "runs/b")
+    assert saved.exit_code == 0, saved.output
+    assert "came from the cache; kept the previous baseline's latency" in " ".join(saved.output.split())
+    kept = [json.loads(x) for x in (workdir / "baselines" / "g" / "default.jsonl").read_text().splitlines()]
+    assert all(r["cached"] for r in kept) and [r["latency_ms"] for r in kept] == [
+        r["latency_ms"] for r in measured
+    ]
+    run_a = json.loads((workdir / "runs" / "a" / "run.json").read_text())["run_id"]
+    assert {r["latency_kept_from"] for r in kept} == {run_a}
+    # and a later run compares latency against it
+    gate_env.wrong = set()
+    later = cli("run", "suites/g.yaml", "-o", "runs/c", "--no-cache")
+    assert later.exit_code == 0, later.output
+    lat = next(
+        m
+        for m in json.loads((workdir / "runs" / "c" / "diff.json").read_text())["groups"][0]["metrics"]
+        if m["metric"] == "latency_p95_ms"
+    )
+    assert lat["n_paired"] == N
 
 
 def test_changed_and_added_cases_are_not_regressions(workdir: Path, gate_env: Behaviour, cli) -> None:
@@ -179,3 +228,71 @@ def test_blessing_an_interrupted_run_warns(workdir: Path, gate_env: Behaviour, c
     complete = cli("run", "suites/g.yaml", "-o", "runs/b", "--no-baseline")
     assert complete.exit_code == 0
     assert "planned results" not in cli("baseline", "save", "runs/b").output
+
+
+def test_a_prompt_change_between_variants_is_paired_and_gated(workdir: Path, cli) -> None:
+    """Issue 14.1/2: `diff RUN RUN --pair` compares two prompts of one model case by case."""
+
+    def responder(body: dict[str, Any]) -> str:
+        i = int(body["messages"][-1]["content"].split()[-1].rstrip("?"))
+        french = any("French" in m["content"] for m in body["messages"] if m["role"] == "system")
+        return f"réponse {i}" if french else f"answer {i}"
+
+    server = FakeOpenAI(responder=responder).start()
+    try:
+        cases = "\n".join(f"  - {{id: q{i}, vars: {{n: {i}}}, reference: 'answer {i}'}}" for i in range(N))
+        write(
+            workdir / "suites" / "g.yaml",
+            f'name: g\nprompt: "What is number {{{{ n }}}}?"\nscorers: [exact]\ncases:\n{cases}\n',
+        )
+        write(
+            workdir / "evalkit.yaml",
+            f"providers:\n  api: {{type: openai, base_url: '{server.url}', model: m}}\n"
+            "variants:\n  terse: {provider: api, system: Answer briefly.}\n"
+            "  french: {provider: api, system: Reply in French.}\n",
+        )
+        assert cli("run", "suites/g.yaml", "-o", "runs/a").exit_code == 0
+        result = cli("diff", "runs/a", "runs/a", "--pair", "terse=french", "--json", "d.json")
+    finally:
+        server.stop()
+    assert result.exit_code == 1, result.output
+    g = json.loads((workdir / "d.json").read_text())["groups"][0]
+    assert g["paired"] == N and g["changed_input"] == [] and g["verdict"] == "regressed"
+    assert g["provenance"][0]["what"] == "prompt" and g["provenance"][0]["detail"] == f"{N} of {N} cases"
+    assert "changed since the baseline: prompt" in " ".join(result.output.split())
+
+
+def test_a_diff_with_nothing_paired_is_inconclusive(workdir: Path, gate_env: Behaviour, cli) -> None:
+    """Issue 14.2: every case's data changed: nothing compared, exit 5, not OK."""
+    assert cli("run", "suites/g.yaml", "-o", "runs/a", "--no-baseline").exit_code == 0
+    text = (workdir / "suites" / "g.yaml").read_text().replace("reference: 'answer", "reference: 'the answer")
+    write(workdir / "suites" / "g.yaml", text)
+    assert cli("run", "suites/g.yaml", "-o", "runs/b", "--no-baseline").exit_code == 0
+    result = cli("diff", "runs/a", "runs/b")
+    assert result.exit_code == 5, result.output
+    out = " ".join(result.output.split())
+    assert "INCONCLUSIVE" in out and "OK" not in out.replace("INCONCLUSIVE", "")
+
+
+def test_one_rule_for_the_baselines_folder(workdir: Path, gate_env: Behaviour, cli) -> None:
+    """Issue 14.13: `run -c conf/evalkit.yaml` and `baseline save` both use ./baselines, and a
+    run that is not gated says so."""
+    (workdir / "conf").mkdir()
+    (workdir / "evalkit.yaml").rename(workdir / "conf" / "evalkit.yaml")
+    first = cli("run", "suites/g.yaml", "-c", "conf/evalkit.yaml", "-o", "runs/a")
+    assert first.exit_code == 0 and "not gated: no baselines in ./baselines" in " ".join(first.output.split())
+    assert cli("baseline", "save", "runs/a").exit_code == 0
+    assert (workdir / "baselines" / "g" / "default.jsonl").exists()
+    second = cli("run", "suites/g.yaml", "-c", "conf/evalkit.yaml", "-o", "runs/b")
+    assert second.exit_code == 0, second.output
+    assert json.loads((workdir / "runs" / "b" / "diff.json").read_text())["groups"][0]["paired"] == N
+    assert "not gated: no baselines" not in " ".join(second.output.split())
+    # a suite × variant without its own baseline is named as not gated
+    write(
+        workdir / "suites" / "h.yaml",
+        (workdir / "suites" / "g.yaml").read_text().replace("name: g", "name: h"),
+    )
+    third = cli("run", "suites/h.yaml", "-c", "conf/evalkit.yaml", "-o", "runs/c")
+    assert "no baseline for h · default: not gated" in " ".join(third.output.split())
+    fourth = cli("run", "suites/g.yaml", "-c", "conf/evalkit.yaml", "--no-baseline", "-o", "runs/d")
+    assert "not gated: --no-baseline" in fourth.output

@@ -54,6 +54,10 @@ def test_embedded_model_generates_real_text(provider: TransformersProvider) -> N
         assert c.usage.output_tokens and 1 <= c.usage.output_tokens <= 12
         assert c.finish_reason in ("stop", "length")
         assert c.model_version and c.model_version.startswith("SmolLM2-135M-Instruct.Q4_1")
+    # issue 14.5: one generate() call for the batch: its time is recorded as the batch's, and no
+    # row pretends to have a latency of its own
+    assert all(c.latency_ms is None and c.batch_size == 2 for c in out)
+    assert out[0].batch_ms is not None and out[0].batch_ms > 0 and out[0].batch_ms == out[1].batch_ms
     # the conversion left a safetensors copy in the cache, so later loads skip the GGUF step
     folder, _ = embedded.ensure_converted()
     assert (folder / "model.safetensors").exists() and (folder / embedded.MARKER).exists()
@@ -107,6 +111,7 @@ def test_cli_default_run_on_embedded_model(tmp_path: Path, monkeypatch: pytest.M
     )
     result = CliRunner().invoke(app, ["run"])
     assert result.exit_code == 0, result.output
+    assert "generating batch 1/1 on local" in result.output  # progress names the batch (issue 14.15)
     run_dir = next((tmp_path / "reports").iterdir())
     lines = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
     assert {x["case_id"] for x in lines} == {"fr", "jp"}

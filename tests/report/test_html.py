@@ -159,6 +159,8 @@ def test_report_in_a_real_browser(run_dirs: dict[str, Path], chrome: Any) -> Non
     assert "Regressed against the baseline" in page.inner_text("#banner")
     assert "✗" in page.inner_text("#banner .icon")
     assert "rep · good · exact" in page.inner_text("#banner")
+    # the gate's words come from the one table (evalkit.types.VERDICTS / GROUP_VERDICTS)
+    assert "✗ regressed · " in page.inner_text("#overview")  # the suite × variant outcome
     assert page.locator("figure.chart-fig").count() == 4  # exact, chrf, latency, cost vs quality
     for section in ("#overview", "#charts", "#matrix", "#cases"):  # not the header's hashes
         assert not SCIENTIFIC.search(page.inner_text(section)), section
