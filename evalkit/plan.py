@@ -239,7 +239,8 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
     built: list[Scorer] = []
     seen: dict[str, str] = {}
     for i, spec in enumerate(suite.scorers):
-        where = f"{suite.source_path}: scorers[{i}]"
+        line = suite.lines.get(("scorers", i)) or suite.lines.get(("scorers",))
+        where = f"{suite.source_path}:{line}: scorers[{i}]" if line else f"{suite.source_path}: scorers[{i}]"
         template = spec.options().get("template")
         if isinstance(template, str) and not Path(template).is_absolute():
             spec = spec.model_copy(update={"template": str(suite.source_path.parent / template)})
@@ -250,7 +251,7 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
             scorer = build_scorer(spec, where)
         except UserInputError as exc:
             if exc.path is None and not str(exc).startswith(str(suite.source_path)):
-                raise UserInputError(str(exc), path=suite.source_path) from None
+                raise UserInputError(str(exc), path=suite.source_path, line=line) from None
             raise
         for name in scorer.names:
             if name in seen:
@@ -278,6 +279,7 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
             raise UserInputError(
                 f"thresholds.{metric}: no such score in this suite{did_you_mean(metric, known)}",
                 path=suite.source_path,
+                line=suite.lines.get(("thresholds", metric)),
             )
         up = higher.get(metric, True)
         if (threshold.max_drop is not None and not up) or (threshold.max_increase is not None and up):

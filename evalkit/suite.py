@@ -184,6 +184,7 @@ class Suite:
     tools: tuple[ToolSchema, ...] | None = None
     tool_choice: ToolChoice | None = None
     agent: AgentSettings | None = None
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, repr=False)
     _compiled: dict[str, jinja2.Template] = field(default_factory=dict, compare=False, repr=False)
 
     def template(self, source: str) -> jinja2.Template:
@@ -246,10 +247,14 @@ def load_suite(path: Path) -> Suite:
         cases = [
             _case_from_spec(c, f"{path}:{doc.line_of(('cases', i)) or '?'}") for i, c in enumerate(spec.cases)
         ]
-    elif isinstance(spec.cases, str):
-        cases = list(_cases_from_file(base / spec.cases, None))
-    elif isinstance(spec.cases, FileCases):
-        cases = list(_cases_from_file(base / spec.cases.path, spec.cases.limit))
+    elif isinstance(spec.cases, str | FileCases):
+        file = spec.cases if isinstance(spec.cases, str) else spec.cases.path
+        if not (base / file).is_file():
+            raise UserInputError(
+                f"cases: case file not found: {base / file}", path=path, line=doc.line_of(("cases",))
+            )
+        limit = spec.cases.limit if isinstance(spec.cases, FileCases) else None
+        cases = list(_cases_from_file(base / file, limit))
     else:
         cases = list(_cases_from_dataset(spec.cases, base, path))
 
@@ -288,6 +293,7 @@ def load_suite(path: Path) -> Suite:
         tools=None if spec.tools is None else tuple(spec.tools),
         tool_choice=spec.tool_choice,
         agent=spec.agent,
+        lines=doc.lines,
     )
     # Compile every template now so syntax errors surface before any model call.
     templates = [

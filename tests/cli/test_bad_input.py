@@ -313,3 +313,31 @@ def test_a_second_run_into_the_same_out_has_two_documented_ways(setup: Path, fak
         assert cli("run", "suites/qa.yaml", "--runs-dir", "nightly-runs").exit_code in (0, 1)
     runs = sorted(p for p in (setup / "nightly-runs").iterdir() if (p / "results.jsonl").exists())
     assert len(runs) == 2 and runs[0].name != runs[1].name
+
+
+@pytest.mark.parametrize(
+    ("scorers", "extra", "needle"),
+    [
+        ("[exact, rogue]", "", "unknown scorer 'rogue'"),
+        ("[{type: exact, ignore_cse: true}]", "", "has no option 'ignore_cse'"),
+        ("[exact]", "thresholds:\n  exatc: {min: 0.5}\n", "thresholds.exatc"),
+    ],
+)
+def test_scorer_and_threshold_errors_name_the_line(
+    setup: Path, fake_server, cli, scorers: str, extra: str, needle: str
+) -> None:
+    text = qa_suite_yaml(scorers=scorers, extra=extra)
+    write(setup / "suites" / "qa.yaml", text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    key = "  exatc" if extra else "scorers"
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith(key))
+    assert f"suites/qa.yaml:{line}:" in out and needle in out
+
+
+def test_missing_case_file_names_the_suite_line(setup: Path, fake_server, cli) -> None:
+    write(
+        setup / "suites" / "qa.yaml",
+        'name: j\nprompt: "{{ question }}"\nscorers: [exact]\ncases: nope.jsonl\n',
+    )
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "suites/qa.yaml:4:" in out and "nope.jsonl" in out and "not found" in out
