@@ -515,7 +515,9 @@ def list_(what: Annotated[ListWhat, typer.Argument(help="providers, scorers or r
         table.add_column("install", no_wrap=True)
     for entry in reg.entries():
         obj = reg.get(entry.name)
-        doc = getattr(obj, "description", "") or (obj.__doc__ or "").strip().split("\n")[0]
+        doc = getattr(obj, "description", "") or " ".join(
+            (obj.__doc__ or "").strip().split("\n\n")[0].split()
+        )
         row = [entry.name, entry.source, doc]
         if what is ListWhat.scorers:
             extra = getattr(obj, "extra", None)
