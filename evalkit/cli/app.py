@@ -238,7 +238,9 @@ def labels_import(
 @app.command()
 def calibrate(
     run_dir: Annotated[Path, typer.Argument(help="A run directory with human labels.")],
-    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples for the CIs.")] = 1000,
+    resamples: Annotated[
+        int, typer.Option(min=100, max=100_000, help="Bootstrap resamples for the CIs.")
+    ] = 1000,
 ) -> None:
     """Agreement of each judge and pass/fail scorer with the human labels (accuracy, κ, α,
     confusion, leniency, with bootstrap CIs) and judge self-agreement; writes calibration.json."""
