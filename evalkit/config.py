@@ -133,6 +133,7 @@ class LoadedConfig(BaseModel):
     config: Config
     path: Path | None
     base_dir: Path
+    lines: dict[tuple[str | int, ...], int] = Field(default_factory=dict, exclude=True, repr=False)
 
     def resolve(self, relative: str) -> Path:
         p = Path(relative).expanduser()
@@ -159,7 +160,7 @@ def load_config(path: Path | None) -> LoadedConfig:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise format_validation_error(exc, path=path, line_of=doc.line_of, model=Config) from None
-    loaded = LoadedConfig(config=config, path=path, base_dir=path.resolve().parent)
+    loaded = LoadedConfig(config=config, path=path, base_dir=path.resolve().parent, lines=doc.lines)
     for name, variant in config.variants.items():
         if variant.provider not in config.providers:
             hint = did_you_mean(variant.provider, config.providers)

@@ -215,7 +215,10 @@ def _provider_specs(
             if err["type"] == "extra_forbidden":
                 allowed = [*cls.settings_model.model_fields, "pricing", "concurrency", "type"]
                 msg = f"unknown key '{key}'{did_you_mean(key, allowed)}"
-            raise UserInputError(f"{where}: {key}: {msg}", path=loaded.path) from None
+            line = loaded.lines.get(("providers", name, *err["loc"][:1])) or loaded.lines.get(
+                ("providers", name)
+            )
+            raise UserInputError(f"{where}: {key}: {msg}", path=loaded.path, line=line) from None
         limit = concurrency_limit(loaded, name, cls, concurrency, notes)
         specs[name] = ProviderSpec(name, pconf.type, cls, settings, limit)
     for variant in variants:

@@ -341,3 +341,11 @@ def test_missing_case_file_names_the_suite_line(setup: Path, fake_server, cli) -
     )
     out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
     assert "suites/qa.yaml:4:" in out and "nope.jsonl" in out and "not found" in out
+
+
+def test_provider_setting_errors_name_the_config_line(setup: Path, fake_server, cli) -> None:
+    text = two_variant_config(fake_server.url).replace("base_url:", "bse_url:")
+    write(setup / "evalkit.yaml", text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "bse_url" in t)
+    assert f"evalkit.yaml:{line}: providers.api: bse_url: unknown key 'bse_url'" in out
