@@ -35,6 +35,7 @@ def _args(call: ToolCall) -> Any:
 
 class _Trajectory(Scorer):
     pass_fail = True
+    value_range = (0.0, 1.0)  # verdicts and shares: the summary's CI stays inside [0, 1]
 
     def __init__(self, name: str):
         self.names = (name,)

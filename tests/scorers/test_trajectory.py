@@ -199,3 +199,24 @@ def test_trace_figures_sum_the_steps() -> None:
         "step.model_ms": pytest.approx(180.0),
         "step.get_ms": pytest.approx(5.5),
     }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "tool_called",
+        "tool_not_called",
+        "tool_call_f1",
+        "tool_order",
+        "tool_arguments",
+        "step_budget",
+        "tool_loop",
+    ],
+)
+def test_trajectory_scores_are_bounded_so_their_cis_stay_within_0_and_1(kind: str) -> None:
+    from evalkit.stats import mean_ci
+
+    scorer = build_scorer(ScorerSpec(type=kind), "t")
+    assert scorer.value_range == (0.0, 1.0)
+    _, _, low, high = mean_ci([1.0] + [0.0] * 16, bounds=scorer.value_range)
+    assert 0.0 <= low < high <= 1.0
