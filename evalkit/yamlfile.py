@@ -196,7 +196,9 @@ def format_validation_error(
 ) -> UserInputError:
     """The first pydantic error as one readable line with file, line and key path."""
     err = exc.errors(include_url=False)[0]
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    # pydantic names union members and validators in the path (list[...], function-after[...]):
+    # they are no keys of the user's file
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or "[" in p))]
     full = [*prefix, *loc]
     dotted = ".".join(str(p) for p in full) or "(top level)"
     message = err["msg"]

@@ -162,3 +162,11 @@ def test_sandbox_blocks_unsafe_templates(tmp_path: Path) -> None:
     )
     with pytest.raises(UserInputError, match=r"unsafe|undefined"):
         suite.render_messages(suite.cases[0], Variant(name="v"), None)
+
+
+def test_a_bad_inline_case_field_names_its_key_path_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.yaml", "name: s\nprompt: x\ncases:\n  - id: a\n    tags: notalist\n")
+    with pytest.raises(UserInputError) as info:
+        load_suite(path)
+    # not pydantic's union tags (cases.list[function-after[...]].0.tags) nor the list's line
+    assert str(info.value).startswith(f"{path}:5: cases.0.tags: Input should be a valid list")
