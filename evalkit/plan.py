@@ -24,6 +24,7 @@ from evalkit.types import (
     SPECIAL_METRICS,
     Request,
 )
+from evalkit.yamlfile import user_loc
 
 
 @dataclass
@@ -210,7 +211,7 @@ def _provider_specs(
             settings = cls.settings_model.model_validate(pconf.settings())
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
-            key = ".".join(str(p) for p in err["loc"])
+            key = ".".join(str(p) for p in user_loc(err["loc"]))
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 allowed = [*cls.settings_model.model_fields, "pricing", "concurrency", "type"]

@@ -186,6 +186,12 @@ def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]
     return []
 
 
+def user_loc(loc: Sequence[str | int]) -> list[str | int]:
+    """A pydantic error's path as the user's keys: pydantic also names union members and
+    validators in it (list[...], function-after[...]), which are no keys of the user's file."""
+    return [p for p in loc if not (isinstance(p, str) and (p.startswith("function-") or "[" in p))]
+
+
 def format_validation_error(
     exc: ValidationError,
     *,
@@ -196,9 +202,7 @@ def format_validation_error(
 ) -> UserInputError:
     """The first pydantic error as one readable line with file, line and key path."""
     err = exc.errors(include_url=False)[0]
-    # pydantic names union members and validators in the path (list[...], function-after[...]):
-    # they are no keys of the user's file
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or "[" in p))]
+    loc = user_loc(err["loc"])
     full = [*prefix, *loc]
     dotted = ".".join(str(p) for p in full) or "(top level)"
     message = err["msg"]

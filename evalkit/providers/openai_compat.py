@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from evalkit import secrets
 from evalkit.agent.wire import StreamedCalls, message_to_wire, parse_message_calls, tools_to_wire
@@ -39,6 +39,13 @@ class OpenAISettings(BaseModel):
     headers_env: dict[str, str] = Field(default_factory=dict)  # header name → env var holding a secret
     adaptive_concurrency: bool = True  # halve the in-flight limit on 429s, recover on success
     stream: bool = False  # stream tokens (server-sent events) to measure time to first token
+
+    @field_validator("base_url")
+    @classmethod
+    def _has_scheme(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value
 
 
 class _Retryable(Exception):

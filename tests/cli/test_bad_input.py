@@ -349,3 +349,24 @@ def test_provider_setting_errors_name_the_config_line(setup: Path, fake_server, 
     out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "bse_url" in t)
     assert f"evalkit.yaml:{line}: providers.api: bse_url: unknown key 'bse_url'" in out
+
+
+def test_a_base_url_without_a_scheme_names_the_config_line(setup: Path, fake_server, cli) -> None:
+    text = two_variant_config(fake_server.url).replace(
+        f"base_url: {fake_server.url}", "base_url: localhost:8000/v1"
+    )
+    write(setup / "evalkit.yaml", text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "localhost:8000" in t)
+    assert f"evalkit.yaml:{line}: providers.api: base_url:" in out and "http://" in out
+
+
+def test_a_provider_setting_of_the_wrong_shape_names_its_key_not_pydantics_union(
+    setup: Path, fake_server, cli
+) -> None:
+    text = two_variant_config(fake_server.url) + "  canned: {provider: script}\n"
+    text = text.replace("providers:\n", "providers:\n  script: {type: scripted, answers: 5}\n")
+    write(setup / "evalkit.yaml", text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml", "--variant", "canned")
+    assert "evalkit.yaml:2: providers.script: answers: Input should be a valid list" in out
+    assert "union[" not in out
