@@ -17,7 +17,7 @@ from evalkit.aggregate import Summary
 from evalkit.cache import ResponseCache
 from evalkit.conclude import ConcludeInput, Conclusion, conclude
 from evalkit.config import DEFAULT_CONFIG_NAME, Config, LoadedConfig, load_config
-from evalkit.errors import EvalkitError, UserInputError
+from evalkit.errors import EvalkitError, UserInputError, did_you_mean
 from evalkit.execute import Runner, RunObserver
 from evalkit.gate import DiffReport
 from evalkit.plan import Plan, build_plan, build_scoring_plan, instantiate
@@ -38,7 +38,7 @@ from evalkit.rundir import (
 from evalkit.runinfo import RunInfo, StoredOptions
 from evalkit.scoring import RunContext, rescore
 from evalkit.signals import held_interrupts, interrupt_exit_code
-from evalkit.snapshot import suites_from_run, write_cases
+from evalkit.snapshot import suite_record, suites_from_run, write_cases
 from evalkit.suite import Suite, load_suite
 
 DEFAULT_SUITE = Path("suites") / "smoke.yaml"
@@ -375,6 +375,26 @@ def _conclude_input(
     )
 
 
+def _with_current_suites(
+    run_dir: Path, info: RunInfo, suites: list[Suite], files: Sequence[Path]
+) -> tuple[list[Suite], RunInfo]:
+    """The run's suites with those in `files` (matched by name) as they are now; run.json and
+    cases.jsonl are rewritten to match, so the directory stays self-contained."""
+    current = {s.name: s for s in load_suites(files)}
+    known = {s.name for s in suites}
+    for name, suite in current.items():
+        if name not in known:
+            raise UserInputError(
+                f"the run has no suite '{name}'{did_you_mean(name, known)}", path=suite.source_path
+            )
+    merged = [current.get(s.name, s) for s in suites]
+    records = [suite_record(s, next(r.repeats for r in info.suites if r.name == s.name)) for s in merged]
+    info = info.model_copy(update={"suites": records})
+    write_cases(run_dir, merged)
+    write_json(run_dir / RUN_INFO, info)
+    return merged, info
+
+
 async def _rescore_file(plan: Plan, run_dir: Path, ctx: RunContext, *, deferred: bool | None) -> None:
     """Re-score the stored results and replace results.jsonl atomically."""
     try:
@@ -385,14 +405,17 @@ async def _rescore_file(plan: Plan, run_dir: Path, ctx: RunContext, *, deferred:
         await ctx.service.aclose()
 
 
-def score_run(run_dir: Path, *, no_cache: bool = False) -> RunOutcome:
-    """`evalkit score RUN_DIR`: every scorer again over the stored outputs, from the run directory
-    alone (its suites snapshot and config). No answer is regenerated; only the providers that
-    judges call are built, and identical judge questions come from the cache."""
+def score_run(run_dir: Path, *, no_cache: bool = False, suite_files: Sequence[Path] = ()) -> RunOutcome:
+    """`evalkit score RUN_DIR [SUITE ...]`: every scorer again over the stored outputs. By default
+    from the run directory alone (its suites snapshot and config); given suite files, their current
+    scorers, thresholds and cases replace the snapshot's (and the snapshot is updated). No answer
+    is regenerated; only the providers judges call are built; identical judge questions are cached."""
     info = read_run_info(run_dir)
     with RunDirLock(run_dir):
         results = list(read_results(run_dir / RESULTS))
         suites = suites_from_run(run_dir, info, results)
+        if suite_files:
+            suites, info = _with_current_suites(run_dir, info, suites, suite_files)
         config = Config.model_validate(info.config) if info.config else Config()
         loaded = LoadedConfig(config=config, path=None, base_dir=Path(info.config_dir or run_dir))
         plan = build_scoring_plan(loaded, suites, info.options.variants)

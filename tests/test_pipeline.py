@@ -258,3 +258,27 @@ def test_every_file_written_is_scrubbed_including_baselines_and_ci_files(
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("signals and flock are tested on Linux")
+
+
+def test_score_with_edited_suite_files_uses_their_current_scorers(workdir: Path, cli, fake_server) -> None:
+    suite(workdir / "suites" / "s.yaml", 3)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline").exit_code == 0
+    text = (workdir / "suites" / "s.yaml").read_text().replace("scorers: [exact]", "scorers: [exact, chrf]")
+    (workdir / "suites" / "s.yaml").write_text(text)
+    snapshot_only = cli("score", "runs/a")  # the run as it was recorded: no chrf
+    assert snapshot_only.exit_code == 0
+    assert (
+        "chrf"
+        not in json.loads((workdir / "runs" / "a" / "summary.json").read_text())["groups"][0]["metrics"]
+    )
+    edited = cli("score", "runs/a", "suites/s.yaml")
+    assert edited.exit_code == 0, edited.output
+    metrics = json.loads((workdir / "runs" / "a" / "summary.json").read_text())["groups"][0]["metrics"]
+    assert metrics["chrf"]["mean"] == 100.0
+    shutil.rmtree(workdir / "suites")  # the snapshot now holds the edited suite: it scores alone
+    assert cli("score", "runs/a").exit_code == 0
+    assert "chrf" in json.loads((workdir / "runs" / "a" / "summary.json").read_text())["groups"][0]["metrics"]
+    write(workdir / "other.yaml", "name: other\nprompt: hi\ncases: [{id: a}]\n")
+    unknown = cli("score", "runs/a", "other.yaml")
+    assert unknown.exit_code == 2 and "no suite 'other'" in unknown.output

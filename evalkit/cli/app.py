@@ -183,16 +183,22 @@ def _after_run(run_dir: Path, loaded: LoadedConfig, exit_code: int, fail_on_aler
 @app.command()
 def score(
     run_dir: Annotated[Path, typer.Argument(help="A run directory to score again.")],
+    suites: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Suite files whose current scorers, thresholds and cases to use."),
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask judges again even when cached.")] = False,
 ) -> None:
-    """Re-run every scorer on a run's stored outputs (no answer is regenerated), then rewrite
-    its summary and reports. Use it after changing scorers, references or judge prompts."""
+    """Re-run every scorer on a run's stored outputs (no answer is regenerated), then rewrite its
+    summary and reports. With no suite files it uses the suites as the run recorded them (works
+    on a copied run directory); name the edited suite files to score with their current scorers,
+    thresholds, references or judge prompts."""
     from evalkit.cli.render import console, show_outcome
     from evalkit.pipeline import score_run
 
     with user_errors():
         with console.status("scoring stored outputs"):
-            outcome = score_run(run_dir, no_cache=no_cache)
+            outcome = score_run(run_dir, no_cache=no_cache, suite_files=suites or ())
         show_outcome(outcome)
     raise typer.Exit(outcome.summary.exit_code)
 
