@@ -37,6 +37,7 @@ from evalkit.rundir import (
 )
 from evalkit.runinfo import RunInfo, StoredOptions
 from evalkit.scoring import RunContext, rescore
+from evalkit.shard import parse_shard
 from evalkit.signals import held_interrupts, interrupt_exit_code
 from evalkit.snapshot import suite_record, suites_from_run, write_cases
 from evalkit.suite import Suite, load_suite
@@ -60,6 +61,7 @@ class RunOptions:
     baseline: Path | None = None  # a baselines folder; default ./baselines when it has any
     no_baseline: bool = False
     retry_errors: bool = False  # with --resume: generate the cases that ended in an error again
+    shard: str | None = None  # "I/N": run one deterministic part of the plan
 
 
 @dataclass
@@ -150,9 +152,11 @@ def prepare(options: RunOptions) -> Prepared:
     if options.resume is not None:
         return _prepare_resume(options)
     t0 = time.perf_counter()
+    shard = parse_shard(options.shard) if options.shard is not None else None
     loaded = load_config(options.config)
     suites = load_suites(suite_paths(options.suites, loaded))
     plan = build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
+    plan.keep_shard(shard)
     providers = instantiate(plan)  # credentials, imports, tools: checked before any side effect
     baseline_dir, not_gated = resolve_baseline_dir(options)
     _check_baselines(plan, baseline_dir)
@@ -174,6 +178,7 @@ def prepare(options: RunOptions) -> Prepared:
             deadline_s=options.deadline_s,
             baseline=str(baseline_dir) if baseline_dir else None,
             no_baseline=options.no_baseline,
+            shard=str(shard) if shard is not None else None,
         )
         info = provenance.new_run_info(run_id, plan, stored, config_digest(plan))
         write_cases(run_dir, plan.suites)
@@ -225,6 +230,8 @@ def _given_arguments(options: RunOptions) -> dict[str, object]:
         given["baseline"] = str(options.baseline.resolve())
     if options.no_baseline:
         given["no_baseline"] = True
+    if options.shard is not None:
+        given["shard"] = str(parse_shard(options.shard))
     return given
 
 
@@ -258,6 +265,7 @@ def _resume_locked(options: RunOptions, run_dir: Path, info: RunInfo, lock: RunD
     loaded = load_config(Path(stored.config) if stored.config else None)
     suites = load_suites([Path(p) for p in stored.suites])
     plan = build_plan(loaded, suites, stored.variants, stored.repeats, stored.concurrency)
+    plan.keep_shard(parse_shard(stored.shard) if stored.shard is not None else None)
     providers = instantiate(plan)
     digest = config_digest(plan)
     changed = what_changed(info, plan, digest)

@@ -19,6 +19,7 @@ from evalkit.providers.base import Provider
 from evalkit.providers.service import ProviderSpec, build_providers
 from evalkit.rag.context import RAG_PLACEHOLDER
 from evalkit.scorers.base import Scorer, build_scorer
+from evalkit.shard import Shard
 from evalkit.suite import Suite
 from evalkit.types import (
     SPECIAL_METRICS,
@@ -49,6 +50,11 @@ class Plan:
             if (skip is None or r.key not in skip) and r.retrieval != ():
                 out[provider_of[r.variant]].append(r)
         return out
+
+    def keep_shard(self, shard: Shard | None) -> None:
+        """Keep only the requests of one shard (`--shard I/N`); every repeat of a case stays together."""
+        if shard is not None:
+            self.requests = [r for r in self.requests if shard.holds(r.suite, r.case_id, r.variant)]
 
     def retrieval_failures(self, skip: set[str] | None = None) -> list[Request]:
         """RAG requests whose retrieval found nothing: recorded as errors, never sent to a model."""
@@ -114,6 +120,11 @@ def build_scoring_plan(loaded: LoadedConfig, suites: Sequence[Suite], variant_na
     judges = _judge_providers(loaded, suites, scorers)
     providers, _ = _provider_specs(loaded, [], None, extra=judges)
     return Plan(loaded, list(suites), variants, providers, scorers, [], {s.name: s.repeats for s in suites})
+
+
+def scorers_for(suites: Sequence[Suite]) -> dict[str, list[Scorer]]:
+    """Each suite's scorers, built without any provider (what aggregation needs)."""
+    return {s.name: _build_scorers(s) for s in suites}
 
 
 def _judge_providers(

@@ -27,6 +27,7 @@ class StoredOptions(_Record):
     deadline_s: float | None = None  # operational
     baseline: str | None = None  # the resolved baselines folder the run is gated against
     no_baseline: bool = False
+    shard: str | None = None  # "I/N": this run holds one shard of the plan (`evalkit merge` joins them)
 
 
 class SuiteRecord(_Record):
@@ -44,6 +45,18 @@ class SuiteRecord(_Record):
     tags: list[str] = Field(default_factory=list)
     scorers: list[dict[str, Any]] = Field(default_factory=list)
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
+
+
+class MergedShard(_Record):
+    """One shard directory `evalkit merge` joined into this run."""
+
+    shard: str
+    run_id: str
+    run_dir: str
+    results: int
+    started_at: str
+    finished_at: str | None = None
+    timings_s: dict[str, float] = Field(default_factory=dict)
 
 
 class RunInfo(_Record):
@@ -70,6 +83,9 @@ class RunInfo(_Record):
     resumed_with_done: int | None = None
     timings_s: dict[str, float] = Field(default_factory=dict)
     interruptions: list[str] = Field(default_factory=list)  # e.g. "SIGTERM at finalize"
+    merged_from: list[MergedShard] = Field(default_factory=list)  # `evalkit merge`: the shards joined
+    # what happened to the engines on the way, e.g. a Ray replica that died and whose work moved
+    events: list[dict[str, Any]] = Field(default_factory=list)
 
     def suite(self, name: str) -> SuiteRecord | None:
         return next((s for s in self.suites if s.name == name), None)

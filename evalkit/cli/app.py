@@ -118,6 +118,10 @@ def run(
     fail_on_alert: Annotated[
         bool, typer.Option("--fail-on-alert", help="Exit 4 when the history raises a trend alert.")
     ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", metavar="I/N", help="Run only shard I of N (join them with evalkit merge)."),
+    ] = None,
 ) -> None:
     """Run suites against variants, score every output, write reports/<run-id>/, record it in
     the run history and check it against its trend."""
@@ -142,15 +146,17 @@ def run(
                 baseline=baseline,
                 no_baseline=no_baseline,
                 retry_errors=retry_errors,
+                shard=shard,
             )
         )
         notices()
         plan = prepared.plan
         todo = len(plan.requests) - len(prepared.skip)
+        part = f" · shard {prepared.info.options.shard}" if prepared.info.options.shard else ""
         resumed = f" · resuming: {len(prepared.skip)} done, {todo} to go" if prepared.skip else ""
         console.print(
             f"[bold]evalkit[/] {len(plan.suites)} suite(s) × {len(plan.variants)} variant(s) → "
-            f"{len(plan.requests)} requests · run {prepared.run_id}{resumed}",
+            f"{len(plan.requests)} requests{part} · run {prepared.run_id}{resumed}",
             highlight=False,
         )
         for line in prepared.warnings:
@@ -161,8 +167,8 @@ def run(
         if outcome.summary.status == "interrupted":
             console.print("[yellow]Interrupted: finished results are kept.[/]")
         show_outcome(outcome)
-    if outcome.summary.status == "interrupted":
-        raise typer.Exit(outcome.summary.exit_code)
+    if outcome.summary.status == "interrupted" or prepared.info.options.shard:
+        raise typer.Exit(outcome.summary.exit_code)  # a shard enters the history merged, as one run
     raise typer.Exit(
         _after_run(prepared.run_dir, prepared.plan.loaded, outcome.summary.exit_code, fail_on_alert)
     )
@@ -201,6 +207,32 @@ def score(
             outcome = score_run(run_dir, no_cache=no_cache, suite_files=suites or ())
         show_outcome(outcome)
     raise typer.Exit(outcome.summary.exit_code)
+
+
+@app.command()
+def merge(
+    run_dirs: Annotated[list[Path], typer.Argument(help="The run directories of every shard (I/N).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The merged run directory to write.")],
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="Gate against this baselines folder (default: the shards')."),
+    ] = None,
+    no_baseline: Annotated[
+        bool, typer.Option("--no-baseline", help="Do not compare with baselines.")
+    ] = False,
+) -> None:
+    """Join the run directories of `evalkit run --shard I/N` into one run: results in plan order,
+    summary, gate and reports as an unsharded run. Refuses shards of other configs, overlapping,
+    missing or unfinished shards (exit 2)."""
+    from evalkit.cli.render import show_outcome
+    from evalkit.merge import merge_runs
+    from evalkit.pipeline import RunOutcome
+
+    with user_errors():
+        merged = merge_runs(run_dirs, out, baseline_dir=baseline, no_baseline=no_baseline)
+        c = merged.conclusion
+        show_outcome(RunOutcome(c.summary, c.diff, merged.run_dir, merged.warnings))
+    raise typer.Exit(_after_run(out, merged.loaded, c.summary.exit_code, fail_on_alert=False))
 
 
 @app.command()
