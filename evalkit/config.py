@@ -53,6 +53,8 @@ class ProviderConfig(BaseModel):
     type: str
     pricing: Pricing | None = None
     concurrency: int | None = Field(default=None, gt=0)
+    # local engines (transformers, vllm): run N copies as Ray actors (pip install 'evalkit[ray]')
+    replicas: int | None = Field(default=None, gt=0)
 
     def settings(self) -> dict[str, Any]:
         return dict(self.model_extra or {})

@@ -225,14 +225,14 @@ def _provider_specs(
             key = ".".join(str(p) for p in user_loc(err["loc"]))
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
-                allowed = [*cls.settings_model.model_fields, "pricing", "concurrency", "type"]
+                allowed = [*cls.settings_model.model_fields, "pricing", "concurrency", "replicas", "type"]
                 msg = f"unknown key '{key}'{did_you_mean(key, allowed)}"
             line = loaded.lines.get(("providers", name, *err["loc"][:1])) or loaded.lines.get(
                 ("providers", name)
             )
             raise UserInputError(f"{where}: {key}: {msg}", path=loaded.path, line=line) from None
         limit = concurrency_limit(loaded, name, cls, concurrency, notes)
-        specs[name] = ProviderSpec(name, pconf.type, cls, settings, limit)
+        specs[name] = ProviderSpec(name, pconf.type, cls, settings, limit, pconf.replicas)
     for variant in variants:
         spec = specs[variant.provider]
         takes_model = "model" in spec.cls.settings_model.model_fields

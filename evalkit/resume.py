@@ -16,7 +16,7 @@ from evalkit.plan import Plan
 from evalkit.runinfo import RunInfo, StoredOptions
 
 RUN_OPERATIONAL = {"concurrency", "deadline_s", "output_dir"}
-PROVIDER_OPERATIONAL = {"concurrency"}
+PROVIDER_OPERATIONAL = {"concurrency", "replicas"}  # a run resumes on any number of replicas
 
 
 def _provider_identity(config: dict[str, Any]) -> dict[str, Any]:

@@ -113,3 +113,21 @@ class Cli:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    """The one real local Ray cluster of a test session: 2 CPUs, and 2 "GPUs" (Ray accepts the
+    resource on a CPU-only machine, which shows which device each replica is given)."""
+    ray = pytest.importorskip("ray")
+    saved = os.environ.get("EVALKIT_CACHE_DIR")
+    os.environ["EVALKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="evalkit-test-ray-")  # workers inherit it
+    try:
+        ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False)
+    finally:
+        if saved is None:
+            os.environ.pop("EVALKIT_CACHE_DIR", None)
+        else:
+            os.environ["EVALKIT_CACHE_DIR"] = saved
+    yield ray
+    ray.shutdown()

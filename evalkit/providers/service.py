@@ -38,12 +38,18 @@ class ProviderSpec:
     cls: type[AnyProvider]
     settings: BaseModel  # validated by cls.settings_model
     limit: int | None  # in-flight limit for its connection; None: an engine that batches
+    replicas: int | None = None  # a local engine run as this many Ray actors
 
 
 def build_providers(specs: Mapping[str, ProviderSpec]) -> dict[str, AnyProvider]:
     """The execute stage's provider instances: checked (credentials, imports, files) before any
     model call, and bound to one limiter per connection."""
-    providers = {name: spec.cls(name, spec.settings) for name, spec in specs.items()}
+    from evalkit.providers.ray_replicas import with_replicas
+
+    providers = {
+        name: with_replicas(spec.cls(name, spec.settings), spec.kind, spec.replicas)
+        for name, spec in specs.items()
+    }
     for provider in providers.values():
         provider.check()
     bind_connections(providers, {name: spec.limit for name, spec in specs.items()})
