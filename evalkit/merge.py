@@ -205,7 +205,6 @@ def _merged_info(shards: Sequence[ShardRun], n_results: int, gate_dir: Path | No
             "timings_s": {},
             "resumed_with_done": None,
             "interruptions": [i for s in shards for i in s.info.interruptions],
-            "events": [e for s in shards for e in s.info.events],
             "merged_from": [
                 MergedShard(
                     shard=str(s.shard),

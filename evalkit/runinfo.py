@@ -84,8 +84,6 @@ class RunInfo(_Record):
     timings_s: dict[str, float] = Field(default_factory=dict)
     interruptions: list[str] = Field(default_factory=list)  # e.g. "SIGTERM at finalize"
     merged_from: list[MergedShard] = Field(default_factory=list)  # `evalkit merge`: the shards joined
-    # what happened to the engines on the way, e.g. a Ray replica that died and whose work moved
-    events: list[dict[str, Any]] = Field(default_factory=list)
 
     def suite(self, name: str) -> SuiteRecord | None:
         return next((s for s in self.suites if s.name == name), None)
