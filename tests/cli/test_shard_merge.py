@@ -109,3 +109,20 @@ def test_bad_shard_is_refused_before_any_call(tmp_path: Path) -> None:
             proc = evalkit(tmp_path, "run", "s.yaml", "--shard", bad, "--out", "x")
             assert proc.returncode == 2 and "--shard" in proc.stderr, proc.stderr
         assert not server.requests
+
+
+def test_resume_keeps_the_shard(tmp_path: Path) -> None:
+    with FakeOpenAI() as server:
+        setup(tmp_path, server.url)
+        first = evalkit(tmp_path, "run", "s.yaml", "--shard", "1/2", "--out", "s1", "--no-cache")
+        assert first.returncode == 0, first.stderr
+        asked = len(server.requests)
+        other = evalkit(tmp_path, "run", "--resume", "s1", "--shard", "2/2")
+        assert other.returncode == 2 and "shard (run: 1/2, now: 2/2)" in other.stderr, other.stderr
+        again = evalkit(tmp_path, "run", "--resume", "s1", "--no-cache")
+        assert again.returncode == 0, again.stderr
+        assert len(server.requests) == asked  # the stored shard was applied: nothing else was asked
+    results = lines(tmp_path / "s1" / "results.jsonl")
+    assert len(results) == asked and 0 < asked < 96
+    info = json.loads((tmp_path / "s1" / "run.json").read_text())
+    assert info["options"]["shard"] == "1/2" and info["plan"]["requests"] == asked
