@@ -66,24 +66,31 @@ def bench_ray(args: argparse.Namespace) -> None:
     settings = TransformersSettings(model_path=args.model, device=args.device, batch_size=args.batch_size)
     reqs = requests(args.prompts, args.max_tokens)
     rates: dict[str, float] = {}
+    import torch
+
     local = TransformersProvider("local", settings)
-    rates["in process"] = _throughput(local, reqs)
-    del local
+    rates[f"in process, {torch.get_num_threads()} threads"] = _throughput(local, reqs)
+    torch.set_num_threads(1)  # what a Ray actor with num_cpus=1 gets (Ray sets OMP_NUM_THREADS=1)
+    rates["in process, 1 thread"] = _throughput(local, reqs)
     if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
+        address = os.environ.get("RAY_ADDRESS")
+        opts = {} if address else {"_node_ip_address": "127.0.0.1"}  # a local cluster: this machine only
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, **opts)
     for n in sorted({1, args.replicas}):
         replicas = RayReplicas(TransformersProvider("local", settings), n)
         try:
             rates[f"{n} Ray replica(s)"] = _throughput(replicas, reqs)
         finally:
             asyncio.run(replicas.aclose())
+    rates["in process, 1 thread (again)"] = _throughput(local, reqs)  # the busy machine's drift
     print(
         f"\n{args.prompts} prompts, {args.max_tokens} new tokens, batch {args.batch_size}, {os.cpu_count()} cores"
     )
     for name, rate in rates.items():
-        print(f"  {name:<22} {rate:8.2f} requests/s")
+        print(f"  {name:<30} {rate:8.2f} requests/s")
     one = rates["1 Ray replica(s)"]
-    print(f"  Ray overhead (1 replica / in process): {one / rates['in process']:.2f}x")
+    same = (rates["in process, 1 thread"] + rates["in process, 1 thread (again)"]) / 2
+    print(f"  Ray overhead (1 replica / in process, 1 thread): {one / same:.2f}x")
     if args.replicas > 1:
         print(
             f"  {args.replicas} replicas / 1 replica:            {rates[f'{args.replicas} Ray replica(s)'] / one:.2f}x"

@@ -122,8 +122,17 @@ def ray_cluster() -> Iterator[Any]:
     ray = pytest.importorskip("ray")
     saved = os.environ.get("EVALKIT_CACHE_DIR")
     os.environ["EVALKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="evalkit-test-ray-")  # workers inherit it
+    # on 127.0.0.1 only, for this session only: no auth token written under $HOME
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     try:
-        ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            num_cpus=2,
+            num_gpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            _node_ip_address="127.0.0.1",
+            _temp_dir=tempfile.mkdtemp(prefix="evalkit-test-ray-tmp-"),
+        )
     finally:
         if saved is None:
             os.environ.pop("EVALKIT_CACHE_DIR", None)

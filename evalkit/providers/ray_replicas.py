@@ -112,8 +112,13 @@ class RayReplicas(Provider[Any]):
 
         if not ray.is_initialized():
             address = os.environ.get("RAY_ADDRESS") or None
+            local: dict[str, Any] = {} if address else {"_node_ip_address": "127.0.0.1"}  # this machine only
             ray.init(
-                address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+                **local,
             )
             self._owns_ray = address is None
         resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
