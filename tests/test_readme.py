@@ -63,5 +63,5 @@ def test_the_run_command_installs_every_extra_the_readme_uses() -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     in_all = set(re.findall(r"evalkit\[([\w,]+)\]", extras["all"][0])[0].split(","))
     named = {x for group in re.findall(r"(?:evalkit|\.)\[([\w,]+)\]", README) for x in group.split(",")}
-    assert named - {"all", "dev", "vllm", "ray"} <= in_all  # engines for GPU machines: their own extras
+    assert named - {"all", "dev", "vllm"} <= in_all  # vLLM is for GPU machines: its own extra
     assert {"local", "embeddings", "rag", "datasets"} <= in_all and "evalkit[all]" in extras["dev"]
