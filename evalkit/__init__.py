@@ -1,22 +1,66 @@
 """evalkit: the evaluation and regression-testing harness for LLM systems.
 
-The public facade: the core types and the decorators plugins use. Nothing heavy is imported.
+The public facade: everything a plugin author needs — the core values, the provider and scorer
+base classes, the registration decorators — and `load_run` for notebooks. Names are imported on
+first use (PEP 562), so `evalkit --help` and the CLI pay only for what a command uses.
 """
 
-from evalkit.providers.base import Provider, complete_each
-from evalkit.providers.limiter import AdaptiveLimiter
-from evalkit.registry import provider, scorer
-from evalkit.scorers.base import Scorer
-from evalkit.types import CaseResult, Completion, GenerationParams, Message, Request, Score, ScoreInput, Usage
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "AdaptiveLimiter": "evalkit.providers.limiter",
+    "CaseResult": "evalkit.types",
+    "Completion": "evalkit.types",
+    "GenerationParams": "evalkit.types",
+    "Message": "evalkit.types",
+    "Provider": "evalkit.providers.base",
+    "Request": "evalkit.types",
+    "Score": "evalkit.types",
+    "ScoreInput": "evalkit.types",
+    "Scorer": "evalkit.scorers.base",
+    "Step": "evalkit.types",
+    "ToolCall": "evalkit.types",
+    "Usage": "evalkit.types",
+    "complete_each": "evalkit.providers.base",
+    "load_run": "evalkit.history.frames",  # a pandas DataFrame (pandas imported only when called)
+    "provider": "evalkit.registry",
+    "scorer": "evalkit.registry",
+}
+
+if TYPE_CHECKING:
+    from evalkit.history.frames import load_run
+    from evalkit.providers.base import Provider, complete_each
+    from evalkit.providers.limiter import AdaptiveLimiter
+    from evalkit.registry import provider, scorer
+    from evalkit.scorers.base import Scorer
+    from evalkit.types import (
+        CaseResult,
+        Completion,
+        GenerationParams,
+        Message,
+        Request,
+        Score,
+        ScoreInput,
+        Step,
+        ToolCall,
+        Usage,
+    )
 
 
-def __getattr__(name: str) -> object:
-    """`evalkit.load_run(path)` → a pandas DataFrame (pandas is imported only when it is called)."""
-    if name == "load_run":
-        from evalkit.history.frames import load_run
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evalkit' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return load_run
-    raise AttributeError(f"module 'evalkit' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
 
 
 __all__ = [
@@ -30,6 +74,8 @@ __all__ = [
     "Score",
     "ScoreInput",
     "Scorer",
+    "Step",
+    "ToolCall",
     "Usage",
     "complete_each",
     "load_run",

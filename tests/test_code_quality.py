@@ -37,3 +37,18 @@ def test_import_layers() -> None:
         timeout=300,
     )
     assert result.returncode == 0 and "1 kept, 0 broken" in result.stdout, result.stdout[-3000:]
+
+
+def test_the_public_facade_exports_what_a_plugin_author_needs_lazily() -> None:
+    """Every name in evalkit.__all__ resolves; importing evalkit alone loads none of them."""
+    code = (
+        "import sys, evalkit\n"
+        "assert 'evalkit.types' not in sys.modules and 'pydantic' not in sys.modules, sorted(sys.modules)\n"
+        "for name in evalkit.__all__:\n"
+        "    assert getattr(evalkit, name) is not None, name\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]

@@ -34,7 +34,7 @@ def test_cli_import_is_light() -> None:
     """`evalkit --help` must not import torch, transformers or the scorer libraries."""
     code = (
         "import sys; from evalkit.cli.app import app; "
-        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'datasets', 'sacrebleu', 'aiohttp') if m in sys.modules]; "
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'datasets', 'sacrebleu', 'aiohttp', 'pydantic', 'evalkit.types', 'numpy', 'sqlalchemy', 'pandas', 'ray') if m in sys.modules]; "
         "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
