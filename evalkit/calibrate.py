@@ -26,10 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit import labels as lb
 from evalkit.errors import UserInputError
-from evalkit.rundir import RESULTS, RUN_INFO, read_json, read_results, write_json
+from evalkit.rundir import CALIBRATION, RESULTS, RUN_INFO, read_json, read_results, write_json
 from evalkit.types import CaseResult
 
-CALIBRATION = "calibration.json"
 Kind = Literal["pass_fail", "rating"]
 VERDICTS = (0, 1)  # fail, pass
 RATINGS = tuple(range(lb.RATING_MIN, lb.RATING_MAX + 1))

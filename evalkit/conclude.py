@@ -148,6 +148,9 @@ def conclude(inp: ConcludeInput) -> Conclusion:
     write_json(inp.run_dir / SUMMARY, summary)
     if diff is not None:
         write_json(inp.run_dir / DIFF, diff)
+    else:  # a re-score that is not gated must not leave the last gate's verdicts behind
+        (inp.run_dir / DIFF).unlink(missing_ok=True)
+        (inp.run_dir / BASELINE_OUTPUTS).unlink(missing_ok=True)
     write_ci_files(inp.run_dir, summary, diff, results)
     return Conclusion(summary, diff)
 

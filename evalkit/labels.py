@@ -22,9 +22,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit.errors import UserInputError
+from evalkit.rundir import LABELS
 from evalkit.types import CaseResult, StoredScore
 
-LABELS = "labels.jsonl"
 HUMAN = "human"
 AGREEMENT = "_human_agreement"  # suffix of a judge's per-case agreement with the labels
 RATING_MIN, RATING_MAX = 1, 5

@@ -328,6 +328,8 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutco
         interrupted = interrupt_exit_code(exc)
     except EvalkitError as exc:  # e.g. credentials refused: stop, but keep what finished
         aborted = exc
+    except Exception as exc:  # a bug (here or in a plugin) must not cost the results: conclude anyway
+        aborted = EvalkitError(f"internal error: {type(exc).__name__}: {exc}")
     finally:
         writer.close()
         if cache is not None:
@@ -360,10 +362,18 @@ def _conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | No
 
 
 def _mark_interrupted(prepared: Prepared, conclusion: Conclusion, code: int) -> Conclusion:
+    """The summary and every file rendered from it say "interrupted" (with the signal held)."""
     summary = conclusion.summary.model_copy(update={"status": "interrupted", "exit_code": code})
+    from evalkit.conclude import write_ci_files
+    from evalkit.report import html
     from evalkit.rundir import SUMMARY
 
-    write_json(prepared.run_dir / SUMMARY, summary)
+    with held_interrupts():
+        write_json(prepared.run_dir / SUMMARY, summary)
+        write_ci_files(
+            prepared.run_dir, summary, conclusion.diff, list(read_results(prepared.run_dir / RESULTS))
+        )
+        html.write(prepared.run_dir)
     return Conclusion(summary, conclusion.diff)
 
 

@@ -44,7 +44,23 @@ SUMMARY_MD = "summary.md"
 ALERTS = "alerts.json"  # trend alerts, written when the run is recorded in the history
 LOCK = ".lock"
 # every file a run writes into its directory (what --overwrite removes; nothing else is touched)
-RUN_FILES = (RESULTS, SUMMARY, RUN_INFO, CASES, DIFF, BASELINE_OUTPUTS, REPORT, JUNIT, SUMMARY_MD)
+LABELS = "labels.jsonl"  # human labels (evalkit labels import)
+CALIBRATION = "calibration.json"  # judges vs people (evalkit calibrate)
+# every file evalkit writes into a run directory (`--overwrite` removes exactly these)
+RUN_FILES = (
+    RESULTS,
+    SUMMARY,
+    RUN_INFO,
+    CASES,
+    DIFF,
+    BASELINE_OUTPUTS,
+    REPORT,
+    JUNIT,
+    SUMMARY_MD,
+    ALERTS,
+    LABELS,
+    CALIBRATION,
+)
 
 
 class ResultWriter:
@@ -227,7 +243,7 @@ def read_json(path: Path, default: Any = None) -> Any:
     """A run-directory JSON file, or `default` when it is missing or unreadable (older runs)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (OSError, ValueError):  # missing, a folder, unreadable, not UTF-8, not JSON
         return default
 
 

@@ -30,6 +30,7 @@ def _result(variant: str, i: int, good: bool, rng: random.Random, slow: float) -
         repeat=0,
         provider="api",
         input_hash=f"h{i}",
+        case_hash=f"c{i}",  # the case's own data: pairs it with the baseline
         messages=[Message(role="user", content=f"question {i}")],
         references=["Paris"],
         output="Paris is the capital" if hit else "La capitale est Paris, je crois",

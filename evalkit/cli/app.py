@@ -282,10 +282,10 @@ def calibrate(
 ) -> None:
     """Agreement of each judge and pass/fail scorer with the human labels (accuracy, κ, α,
     confusion, leniency, with bootstrap CIs) and judge self-agreement; writes calibration.json."""
-    from evalkit.calibrate import CALIBRATION
     from evalkit.calibrate import calibrate as run_calibration
     from evalkit.cli.calibration import show_calibration
     from evalkit.report import html
+    from evalkit.rundir import CALIBRATION
 
     with user_errors():
         cal = run_calibration(run_dir, resamples=resamples)

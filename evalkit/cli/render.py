@@ -336,12 +336,17 @@ def _group_text(g: GroupDiff) -> str:
 
 
 def _fitted(title: str, metrics: list[MetricDiff], width: int) -> Table:
-    """The widest gate table that fits: drop columns by priority, then wrap names and verdicts."""
+    """The widest gate table that fits: drop columns by priority; before the interval goes, try
+    wrapping names and verdicts; last, wrap what is left."""
     columns = list(DIFF_COLUMNS)
     for drop in (*DROP_ORDER, None):
         table = _diff_table(title, metrics, columns, wrap=False)
         if fits(table, width):
             return table
+        if drop == "95% CI":
+            wrapped = _diff_table(title, metrics, columns, wrap=True)
+            if fits(wrapped, width):
+                return wrapped
         if drop is not None:
             columns.remove(drop)
     return _diff_table(title, metrics, columns, wrap=True)

@@ -20,13 +20,13 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from evalkit.agent.timeline import trace_rows
-from evalkit.calibrate import CALIBRATION
 from evalkit.gate import VERDICT_LABELS, VERDICT_SYMBOLS, MetricDiff, verdict_label
 from evalkit.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
 from evalkit.report import charts
 from evalkit.rundir import (
     ALERTS,
     BASELINE_OUTPUTS,
+    CALIBRATION,
     DIFF,
     REPORT,
     RESULTS,
