@@ -105,6 +105,9 @@ class ConfiguredScorer:
         """Sync convenience for scorers that need no context (tests, notebooks)."""
         return [self.transform(row) for row in self.impl.score(items)]
 
+    def score_one(self, item: ScoreInput) -> list[Score]:
+        return self.score([item])[0]
+
     def transform(self, row: Sequence[Score]) -> list[Score]:
         out = []
         rename = dict(zip(self.impl.names, self.names, strict=True))

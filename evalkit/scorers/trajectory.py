@@ -265,6 +265,7 @@ def tool_order(mode: Literal["strict", "in_order", "any"] = "strict", name: str 
 
 @scorer(
     "tool_arguments",
+    verdict=True,  # a case passes when every checked call had the right arguments
     value_range=(0.0, 1.0),
     description="share of expected tool calls made with correct arguments",
 )
