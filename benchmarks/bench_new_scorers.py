@@ -116,12 +116,14 @@ def bench_meteor(n: int = 1000) -> None:
 def bench_evaluate(n: int = 300) -> None:
     import evaluate
 
-    from evalkit.scorers.hf_evaluate import evaluate_metric
+    from evalkit.scorers.hf_evaluate import EvaluateMetric, compute, evaluate_metric, value_of
 
     path = str(ROOT / "tests" / "scorers" / "metrics" / "token_f1")
     data = pairs(n, 1)
     module = evaluate.load(path, keep_in_memory=True)
     scorer = evaluate_metric(path=path)
+    assert isinstance(scorer, EvaluateMetric)
+    ours, lists = scorer.module, scorer.reference_lists  # aggregation's corpus compute (EvaluateCorpus)
     per_case = race(
         lambda: [module.compute(predictions=[o], references=[[r]])["token_f1"] for o, r in data],
         lambda: [row[0].value or 0.0 for row in scorer.score(items(data))],
@@ -132,7 +134,9 @@ def bench_evaluate(n: int = 300) -> None:
         lambda: [
             module.compute(predictions=[o for o, _ in data], references=[[r] for _, r in data])["token_f1"]
         ],
-        lambda: [scorer.corpus(items(data))["corpus_token_f1"]],
+        lambda: [
+            value_of(compute(ours, [o for o, _ in data], [(r,) for _, r in data], lists, {}), "token_f1")
+        ],
         3,
     )
     line("evaluate corpus", n, corpus, 3)

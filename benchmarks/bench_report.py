@@ -16,8 +16,8 @@ from pathlib import Path
 from evalkit.aggregate import Summary, summarize_group
 from evalkit.report import html
 from evalkit.rundir import ResultWriter
-from evalkit.scorers.overlap import rouge
-from evalkit.scorers.text import exact
+from evalkit.scorers.base import metric_infos
+from evalkit.suite import ScorerSpec
 from evalkit.types import CaseResult, Message, StoredScore, Threshold, Usage
 
 SYSTEM = "You are a concise assistant. Answer the question in one or two sentences, citing the source."
@@ -80,7 +80,7 @@ def make_run(root: Path, n: int) -> Path:
     groups = [
         summarize_group(
             [r for r in results if r.variant == v],
-            [exact(), rouge(types=["rougeL"])],
+            metric_infos([ScorerSpec(type="exact"), ScorerSpec(type="rouge", types=["rougeL"])]),
             {"exact": Threshold(min=0.5)},
         )
         for v in ("a", "b")

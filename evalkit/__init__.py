@@ -16,11 +16,14 @@ _EXPORTS = {
     "Completion": "evalkit.types",
     "GenerationParams": "evalkit.types",
     "Message": "evalkit.types",
+    "MetricInfo": "evalkit.types",
     "Provider": "evalkit.providers.base",
     "Request": "evalkit.types",
     "Score": "evalkit.types",
     "ScoreInput": "evalkit.types",
     "Scorer": "evalkit.scorers.base",
+    "ScorerInfo": "evalkit.types",
+    "ScoringContext": "evalkit.scorers.base",
     "Step": "evalkit.types",
     "ToolCall": "evalkit.types",
     "Usage": "evalkit.types",
@@ -35,15 +38,17 @@ if TYPE_CHECKING:
     from evalkit.providers.base import Provider, complete_each
     from evalkit.providers.limiter import AdaptiveLimiter
     from evalkit.registry import provider, scorer
-    from evalkit.scorers.base import Scorer
+    from evalkit.scorers.base import Scorer, ScoringContext
     from evalkit.types import (
         CaseResult,
         Completion,
         GenerationParams,
         Message,
+        MetricInfo,
         Request,
         Score,
         ScoreInput,
+        ScorerInfo,
         Step,
         ToolCall,
         Usage,
@@ -69,11 +74,14 @@ __all__ = [
     "Completion",
     "GenerationParams",
     "Message",
+    "MetricInfo",
     "Provider",
     "Request",
     "Score",
     "ScoreInput",
     "Scorer",
+    "ScorerInfo",
+    "ScoringContext",
     "Step",
     "ToolCall",
     "Usage",

@@ -1,20 +1,45 @@
-"""Aggregate results.jsonl into summary.json: per suite × variant figures and threshold checks."""
+"""Aggregate results.jsonl into summary.json: per suite × variant figures and threshold checks.
+
+Works from result lines and the run's MetricInfo alone (no scorer objects), in one streaming
+pass: a group keeps numbers (scores, latencies), per-case tallies and corpus statistics, never
+the result lines themselves. Corpus BLEU/chrF sum sacrebleu's segment statistics; pass@k,
+flakiness and agreement come from per-case tallies."""
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
+from array import array
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.agent.stepstats import StepSummary, summarize_steps
-from evalkit.judgecost import judge_totals
+from evalkit.consistency import (
+    CaseConsistency,
+    CaseTally,
+    ConsistencySummary,
+    pass_at_k,
+    pass_hat_k,
+    summarize_consistency,
+)
+from evalkit.judgecost import add_judge_usage
 from evalkit.numbers import kind_of, number
-from evalkit.scorers.base import Scorer
 from evalkit.stats import mean_ci, percentiles, wilson_interval
-from evalkit.types import CaseResult, JudgeUsage, ScoreInput, Threshold
+from evalkit.types import CaseResult, JudgeUsage, MetricInfo, Threshold
+
+__all__ = [  # the consistency figures are part of a group's summary
+    "CaseConsistency",
+    "ConsistencySummary",
+    "GroupSummary",
+    "Summary",
+    "group_results",
+    "pass_at_k",
+    "pass_hat_k",
+    "summarize_group",
+    "summarize_groups",
+]
 
 
 class Model(BaseModel):
@@ -32,6 +57,7 @@ class MetricSummary(Model):
     pass_rate: float | None = None  # for pass/fail scores
     higher_is_better: bool = True
     scorer_unmeasured: int = 0  # unmeasured although the output exists (scorer error, bad verdict)
+    informational: bool = False  # shown, never part of a case's pass
 
 
 class LatencySummary(Model):
@@ -53,31 +79,6 @@ class TokenSummary(Model):
     judge_output: int = 0
     mean_input_per_case: float | None = None
     mean_output_per_case: float | None = None
-
-
-class CaseConsistency(Model):
-    case_id: str
-    samples: int
-    exact_agreement: float  # share of repeats giving the most common output
-    semantic_agreement: float | None = None  # share of repeat pairs with cosine ≥ threshold
-    passes: int | None = None  # repeats that passed every pass/fail scorer
-    pass_at_k: float | None = None  # chance at least one of k samples passes (unbiased estimator)
-    pass_hat_k: float | None = None  # chance all k samples pass
-    flaky: bool = False
-
-
-class ConsistencySummary(Model):
-    """Reliability across repeated runs of the same case (only with repeats ≥ 2)."""
-
-    k: int
-    exact_agreement: float
-    semantic_agreement: float | None = None
-    pass_at_1: float | None = None
-    pass_at_k: float | None = None
-    pass_hat_k: float | None = None
-    flaky_share: float
-    flaky_cases: list[str] = Field(default_factory=list)
-    cases: list[CaseConsistency] = Field(default_factory=list)
 
 
 class ThresholdCheck(Model):
@@ -104,6 +105,7 @@ class GroupSummary(Model):
     retrieval_failures: int | None = None  # RAG variants: cases whose retrieval found nothing (also errors)
     passed: int
     pass_rate: float | None
+    pass_metrics: list[str] | None = None  # the scores that decide a case's pass (None: all marks)
     pass_rate_ci: tuple[float, float] | None = None
     metrics: dict[str, MetricSummary] = Field(default_factory=dict)
     corpus: dict[str, float] = Field(default_factory=dict)
@@ -151,185 +153,230 @@ class Summary(Model):
         return names
 
 
+@dataclass
+class _MetricTally:
+    values: array[float] = field(default_factory=lambda: array("d"))
+    scored: int = 0  # results that carry this score (a scorer that does not apply gives none)
+    passes: int = 0
+    marked: int = 0
+    scorer_unmeasured: int = 0
+
+    def summary(self, info: MetricInfo, results: int) -> MetricSummary:
+        n = len(self.values)
+        common: dict[str, Any] = {
+            "name": info.name,
+            "n": n,
+            "unmeasured": self.scored - n,
+            "higher_is_better": info.higher_is_better,
+            "scorer_unmeasured": self.scorer_unmeasured,
+            "informational": info.informational,
+        }
+        if not n:
+            return MetricSummary(mean=None, **common)
+        mean, std, lo, hi = mean_ci(self.values, bounds=info.value_range)
+        rate = self.passes / self.marked if self.marked else None
+        return MetricSummary(mean=mean, std=std, ci_low=lo, ci_high=hi, pass_rate=rate, **common)
+
+
+class GroupAccumulator:
+    """The figures of one suite × variant, fed one result line at a time."""
+
+    def __init__(self, metrics: Sequence[MetricInfo], thresholds: Mapping[str, Threshold]):
+        self.metrics = list(metrics)
+        self.thresholds = thresholds
+        self.pass_names = [m.name for m in self.metrics if m.counts_for_pass]
+        self._among = set(self.pass_names)
+        self.tallies = {m.name: _MetricTally() for m in self.metrics}
+        self.agreement = next((m for m in self.metrics if m.agreement), None)
+        self.corpus = {f"corpus_{m.name}": _corpus_stats(m) for m in self.metrics if m.corpus}
+        self.cases: dict[str, CaseTally] = {}
+        self.case_ids: set[str] = set()
+        self.first: CaseResult | None = None
+        self.counts: Counter[str] = Counter()
+        self.models: set[str] = set()
+        self.versions: set[str] = set()
+        self.latency, self.ttft = array("d"), array("d")
+        self.cost: float | None = None
+        self.judges: dict[str, JudgeUsage] = {}
+        self.extra: dict[str, _MetricTally] = {}  # scores no scorer declared (e.g. human labels)
+        self.traced: list[CaseResult] = []  # agent results, reduced to their steps
+
+    def add(self, r: CaseResult) -> None:
+        self.first = self.first or r
+        self.case_ids.add(r.case_id)
+        c = self.counts
+        c["results"] += 1
+        c["errors"] += r.error is not None
+        c["cached"] += r.cached
+        c["fallbacks"] += r.fallback_from is not None
+        c["retrieval_failures"] += r.retrieval_ids == []
+        c["retrieves"] += r.retrieval_ids is not None
+        verdict = r.passed(self._among)
+        c["judged"] += verdict is not None
+        c["passed"] += verdict is True
+        self._add_usage(r)
+        self._add_scores(r)
+        if r.error is None and r.output is not None:
+            self._add_output(r, verdict)
+
+    def _add_usage(self, r: CaseResult) -> None:
+        u, c = r.usage, self.counts
+        c["input"] += u.input_tokens or 0
+        c["output"] += u.output_tokens or 0
+        c["cached_input"] += u.cached_input_tokens or 0
+        c["reasoning"] += u.reasoning_tokens or 0
+        c["counted"] += u.input_tokens is not None or u.output_tokens is not None
+        if r.cost_usd is not None:
+            self.cost = (self.cost or 0.0) + r.cost_usd
+        if r.model:
+            self.models.add(r.model)
+        if r.model_version:
+            self.versions.add(r.model_version)
+        add_judge_usage(self.judges, r)
+        if r.steps:
+            self.traced.append(_steps_only(r))
+
+    def _add_scores(self, r: CaseResult) -> None:
+        for name, score in r.scores.items():
+            tally = self.tallies.get(name)
+            if tally is None:
+                tally = self.extra.setdefault(name, _MetricTally())
+            tally.scored += 1
+            if score.value is not None:
+                tally.values.append(score.value)
+            elif r.error is None:
+                tally.scorer_unmeasured += 1
+            if score.passed is not None:
+                tally.marked += 1
+                tally.passes += score.passed
+
+    def _add_output(self, r: CaseResult, verdict: bool | None) -> None:
+        output = r.output or ""
+        if not r.cached:
+            if r.latency_ms is not None:
+                self.latency.append(r.latency_ms)
+            if r.ttft_ms is not None:
+                self.ttft.append(r.ttft_ms)
+        if r.references:
+            for stats in self.corpus.values():
+                stats.add(output, r.references)
+        case = self.cases.get(r.case_id)
+        if case is None:
+            case = self.cases[r.case_id] = CaseTally(keep_outputs=self.agreement is not None)
+        case.add(" ".join(output.split()), verdict)
+
+    def summary(self) -> GroupSummary:
+        assert self.first is not None, "an empty group has no summary"
+        c, cost = self.counts, self.cost
+        results, passed, judged = c["results"], c["passed"], c["judged"]
+        corpus = {name: value for name, stats in self.corpus.items() if (value := stats.score()) is not None}
+        group = GroupSummary(
+            suite=self.first.suite,
+            variant=self.first.variant,
+            provider=self.first.provider,
+            models=sorted(self.models),
+            model_versions=sorted(self.versions),
+            results=results,
+            cases=len(self.case_ids),
+            errors=c["errors"],
+            error_rate=c["errors"] / results,
+            cached=c["cached"],
+            fallbacks=c["fallbacks"],
+            retrieval_failures=c["retrieval_failures"] if c["retrieves"] else None,
+            passed=passed,
+            pass_rate=(passed / judged) if judged else None,
+            pass_rate_ci=wilson_interval(passed, judged) if judged else None,
+            pass_metrics=self.pass_names,
+            metrics=self._metrics(results),
+            corpus=corpus,
+            latency=self._latency(),
+            tokens=self._tokens(),
+            cost_usd=cost,
+            cost_per_case_usd=(cost / results) if cost is not None else None,
+            cost_per_passing_case_usd=(cost / passed) if cost is not None and passed else None,
+        )
+        group.consistency = summarize_consistency(self.cases, self.agreement)
+        group.judges = dict(sorted(self.judges.items()))
+        group.steps = summarize_steps(self.traced)
+        group.tokens.judge_input = sum(j.input_tokens for j in group.judges.values())
+        group.tokens.judge_output = sum(j.output_tokens for j in group.judges.values())
+        checks = [check_threshold(group, name, t) for name, t in self.thresholds.items()]
+        group.thresholds = [check for check in checks if check is not None]
+        return group
+
+    def _metrics(self, results: int) -> dict[str, MetricSummary]:
+        """The declared metrics in order, then any other score found (e.g. human labels; higher is
+        better, and never part of a case's pass)."""
+        out = {m.name: self.tallies[m.name].summary(m, results) for m in self.metrics}
+        for name in sorted(self.extra):
+            out[name] = self.extra[name].summary(MetricInfo(name=name, scorer=""), results)
+        return out
+
+    def _latency(self) -> LatencySummary:
+        timed = self.latency
+        p50, p95, p99 = percentiles(timed, [50, 95, 99])
+        ttft50, ttft95 = percentiles(self.ttft, [50, 95])
+        return LatencySummary(
+            n=len(timed),
+            mean_ms=(sum(timed) / len(timed)) if timed else None,
+            p50_ms=p50,
+            p95_ms=p95,
+            p99_ms=p99,
+            ttft_p50_ms=ttft50,
+            ttft_p95_ms=ttft95,
+        )
+
+    def _tokens(self) -> TokenSummary:
+        c = self.counts
+        tokens = TokenSummary(
+            input=c["input"], output=c["output"], cached_input=c["cached_input"], reasoning=c["reasoning"]
+        )
+        if c["counted"]:
+            tokens.mean_input_per_case = tokens.input / c["counted"]
+            tokens.mean_output_per_case = tokens.output / c["counted"]
+        return tokens
+
+
+def _steps_only(r: CaseResult) -> CaseResult:
+    """What per-step figures need of a traced result: its key and its steps."""
+    keep = {"suite", "case_id", "variant", "repeat", "provider", "steps"}
+    return CaseResult.model_validate({"messages": [], "output": None, **r.model_dump(include=keep)})
+
+
+def _corpus_stats(info: MetricInfo) -> Any:
+    from evalkit.scorers.base import corpus_accumulator
+
+    assert info.corpus is not None
+    return corpus_accumulator(info.corpus, info.options)
+
+
 def summarize_group(
-    results: Sequence[CaseResult],
-    scorers: Sequence[Scorer],
+    results: Iterable[CaseResult],
+    metrics: Sequence[MetricInfo],
     thresholds: Mapping[str, Threshold],
 ) -> GroupSummary:
-    first = results[0]
-    errors = sum(1 for r in results if r.error is not None)
-    verdicts = [r.passed() for r in results]
-    judged = [v for v in verdicts if v is not None]
-    passed = sum(1 for v in judged if v)
-    higher = {name: s.higher_is_better for s in scorers for name in s.names}
-    ranges = {name: s.value_range for s in scorers for name in s.names}
-    names = [n for s in scorers for n in s.names]
-    names += sorted({n for r in results for n in r.scores} - set(names))  # e.g. human labels
-    metrics: dict[str, MetricSummary] = {}
-    for name in names:
-        scores = [r.scores[name] for r in results if name in r.scores]
-        values = [s.value for s in scores if s.value is not None]
-        unmeasured = len(scores) - len(values)  # a scorer that does not apply to a case gives no score
-        flags = [s.passed for s in scores if s.passed is not None]
-        scorer_unmeasured = sum(
-            1 for r in results if r.error is None and name in r.scores and r.scores[name].value is None
-        )
-        if values:
-            mean, std, lo, hi = mean_ci(values, bounds=ranges.get(name))
-            metrics[name] = MetricSummary(
-                name=name,
-                mean=mean,
-                std=std,
-                ci_low=lo,
-                ci_high=hi,
-                n=len(values),
-                unmeasured=unmeasured,
-                higher_is_better=higher.get(name, True),
-                pass_rate=(sum(flags) / len(flags)) if flags else None,
-                scorer_unmeasured=scorer_unmeasured,
-            )
-        else:
-            metrics[name] = MetricSummary(
-                name=name,
-                mean=None,
-                n=0,
-                unmeasured=unmeasured,
-                higher_is_better=higher.get(name, True),
-                scorer_unmeasured=scorer_unmeasured,
-            )
-
-    ok = [r for r in results if r.error is None and r.output is not None]
-    items = [
-        ScoreInput(output=r.output or "", references=tuple(r.references), vars={}, case_id=r.case_id)
-        for r in ok
-        if r.references
-    ]
-    corpus: dict[str, float] = {}
-    if items:
-        for scorer in scorers:
-            corpus.update(scorer.corpus(items))
-
-    timed = [r.latency_ms for r in ok if r.latency_ms is not None and not r.cached]
-    p50, p95, p99 = percentiles(timed, [50, 95, 99])
-    ttfts = [r.ttft_ms for r in ok if r.ttft_ms is not None and not r.cached]
-    ttft50, ttft95 = percentiles(ttfts, [50, 95])
-    latency = LatencySummary(
-        n=len(timed),
-        mean_ms=(sum(timed) / len(timed)) if timed else None,
-        p50_ms=p50,
-        p95_ms=p95,
-        p99_ms=p99,
-        ttft_p50_ms=ttft50,
-        ttft_p95_ms=ttft95,
-    )
-    tokens = TokenSummary(
-        input=sum(r.usage.input_tokens or 0 for r in results),
-        output=sum(r.usage.output_tokens or 0 for r in results),
-        cached_input=sum(r.usage.cached_input_tokens or 0 for r in results),
-        reasoning=sum(r.usage.reasoning_tokens or 0 for r in results),
-    )
-    counted = [r for r in results if r.usage.input_tokens is not None or r.usage.output_tokens is not None]
-    if counted:
-        tokens.mean_input_per_case = tokens.input / len(counted)
-        tokens.mean_output_per_case = tokens.output / len(counted)
-    costs = [r.cost_usd for r in results if r.cost_usd is not None]
-    cost = sum(costs) if costs else None
-    group = GroupSummary(
-        suite=first.suite,
-        variant=first.variant,
-        provider=first.provider,
-        models=sorted({r.model for r in results if r.model}),
-        model_versions=sorted({r.model_version for r in results if r.model_version}),
-        results=len(results),
-        cases=len({r.case_id for r in results}),
-        errors=errors,
-        error_rate=errors / len(results),
-        cached=sum(1 for r in results if r.cached),
-        fallbacks=sum(1 for r in results if r.fallback_from is not None),
-        retrieval_failures=(
-            sum(1 for r in results if r.retrieval_ids == [])
-            if any(r.retrieval_ids is not None for r in results)
-            else None
-        ),
-        passed=passed,
-        pass_rate=(passed / len(judged)) if judged else None,
-        pass_rate_ci=wilson_interval(passed, len(judged)) if judged else None,
-        metrics=metrics,
-        corpus=corpus,
-        latency=latency,
-        tokens=tokens,
-        cost_usd=cost,
-        cost_per_case_usd=(cost / len(results)) if cost is not None else None,
-        cost_per_passing_case_usd=(cost / passed) if cost is not None and passed else None,
-    )
-    group.consistency = summarize_consistency(results, scorers)
-    group.judges = judge_totals(results)
-    group.steps = summarize_steps(results)
-    group.tokens.judge_input = sum(j.input_tokens for j in group.judges.values())
-    group.tokens.judge_output = sum(j.output_tokens for j in group.judges.values())
-    checks = [check_threshold(group, name, t) for name, t in thresholds.items()]
-    group.thresholds = [c for c in checks if c is not None]
-    return group
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k from n samples with c passes (Chen et al., 2021)."""
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
-
-
-def pass_hat_k(n: int, c: int, k: int) -> float:
-    """pass^k: the chance that k samples drawn from the n all pass (Yao et al., 2024)."""
-    return math.comb(c, k) / math.comb(n, k) if k <= n else 0.0
-
-
-def summarize_consistency(
-    results: Sequence[CaseResult], scorers: Sequence[Scorer]
-) -> ConsistencySummary | None:
-    by_case: dict[str, list[CaseResult]] = defaultdict(list)
+    """The summary of one suite × variant from its result lines (streamed) and its metrics."""
+    acc = GroupAccumulator(metrics, thresholds)
     for r in results:
-        if r.error is None and r.output is not None:
-            by_case[r.case_id].append(r)
-    if not by_case or max(len(v) for v in by_case.values()) < 2:
-        return None
-    k = min(len(v) for v in by_case.values())
-    unwrapped = [getattr(s, "inner", s) for s in scorers]
-    embedder = next((s for s in unwrapped if hasattr(s, "agreement")), None)
-    cases = []
-    for case_id, rows in sorted(by_case.items()):
-        outputs = [" ".join((r.output or "").split()) for r in rows]
-        modal = max(outputs.count(o) for o in set(outputs))
-        verdicts = [r.passed() for r in rows]
-        judged = [v for v in verdicts if v is not None]
-        entry = CaseConsistency(case_id=case_id, samples=len(rows), exact_agreement=modal / len(rows))
-        if embedder is not None:
-            entry.semantic_agreement = embedder.agreement(outputs)
-        if judged:
-            c = sum(judged)
-            entry.passes = c
-            entry.pass_at_k = pass_at_k(len(judged), c, min(k, len(judged)))
-            entry.pass_hat_k = pass_hat_k(len(judged), c, min(k, len(judged)))
-            entry.flaky = 0 < c < len(judged)
-        cases.append(entry)
-    judged_cases = [c for c in cases if c.passes is not None]
-    semantic = [c.semantic_agreement for c in cases if c.semantic_agreement is not None]
-    flaky = [c.case_id for c in cases if c.flaky]
-    return ConsistencySummary(
-        k=k,
-        exact_agreement=sum(c.exact_agreement for c in cases) / len(cases),
-        semantic_agreement=sum(semantic) / len(semantic) if semantic else None,
-        pass_at_1=(sum((c.passes or 0) / c.samples for c in judged_cases) / len(judged_cases))
-        if judged_cases
-        else None,
-        pass_at_k=(sum(c.pass_at_k or 0 for c in judged_cases) / len(judged_cases)) if judged_cases else None,
-        pass_hat_k=(sum(c.pass_hat_k or 0 for c in judged_cases) / len(judged_cases))
-        if judged_cases
-        else None,
-        flaky_share=len(flaky) / len(cases),
-        flaky_cases=flaky,
-        cases=cases,
-    )
+        acc.add(r)
+    return acc.summary()
+
+
+def summarize_groups(
+    results: Iterable[CaseResult],
+    metrics: Mapping[str, Sequence[MetricInfo]],
+    thresholds: Mapping[str, Mapping[str, Threshold]],
+) -> dict[tuple[str, str], GroupSummary]:
+    """Every suite × variant of a run in one streaming pass (keyed by suite and variant, in
+    the order first seen); `metrics` and `thresholds` are per suite."""
+    groups: dict[tuple[str, str], GroupAccumulator] = {}
+    for r in results:
+        acc = groups.get((r.suite, r.variant))
+        if acc is None:
+            acc = GroupAccumulator(metrics.get(r.suite, ()), thresholds.get(r.suite, {}))
+            groups[(r.suite, r.variant)] = acc
+        acc.add(r)
+    return {key: acc.summary() for key, acc in groups.items()}
 
 
 def check_threshold(group: GroupSummary, name: str, threshold: Threshold) -> ThresholdCheck | None:

@@ -73,6 +73,7 @@ class MetricInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     higher_is_better: bool = True
+    informational: bool = False  # scored and shown; compared with the baseline but never gated
 
 
 class BaselineMeta(BaseModel):

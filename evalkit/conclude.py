@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit import baseline
-from evalkit.aggregate import GroupSummary, Summary, group_results, summarize_group
+from evalkit.aggregate import GroupSummary, Summary, summarize_groups
 from evalkit.config import RunSettings
 from evalkit.errors import UserInputError
 from evalkit.gate import DiffReport, diff_runs
@@ -30,9 +30,8 @@ from evalkit.rundir import (
     write_json,
     write_jsonl,
 )
-from evalkit.scorers.base import Scorer
 from evalkit.suite import Suite
-from evalkit.types import CaseResult
+from evalkit.types import CaseResult, MetricInfo
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class ConcludeInput:
     run_dir: Path
     suites: Sequence[Suite]
     variants: Sequence[str]
-    scorers: dict[str, list[Scorer]]
+    metrics: dict[str, list[MetricInfo]]  # per suite: what aggregation needs of each score
     run_settings: RunSettings
     baseline_dir: Path | None
     interrupted: int | None = None  # the exit code of an interruption (130 Ctrl-C, 143 SIGTERM)
@@ -57,12 +56,12 @@ class ConcludeInput:
 def aggregate(inp: ConcludeInput, results: Sequence[CaseResult]) -> list[GroupSummary]:
     suites = {s.name: s for s in inp.suites}
     order = {(s.name, v): i for i, (s, v) in enumerate((s, v) for s in inp.suites for v in inp.variants)}
-    grouped = group_results(results)
-    return [
-        summarize_group(grouped[key], inp.scorers[key[0]], suites[key[0]].thresholds)
-        for key in sorted(grouped, key=lambda k: order.get(k, len(order)))
-        if key[0] in suites
-    ]
+    groups = summarize_groups(
+        (r for r in results if r.suite in suites),
+        inp.metrics,
+        {name: suite.thresholds for name, suite in suites.items()},
+    )
+    return [groups[key] for key in sorted(groups, key=lambda k: order.get(k, len(order)))]
 
 
 def error_budget(groups: Sequence[GroupSummary], n_results: int, run: RunSettings) -> tuple[bool, str]:

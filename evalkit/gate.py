@@ -77,6 +77,7 @@ class MetricDiff(Model):
     tolerance: float = 0.0
     mde: float | None = None
     gated: bool = True
+    informational: bool = False  # an informational scorer: compared and shown, never gated
     verdict: Verdict = "unmeasured"
     _sd: float | None = PrivateAttr(default=None)  # sd of the paired differences, for the MDE
 
@@ -216,6 +217,9 @@ def compare_group(
     for name in names:
         higher = directions.get(name, True)
         diff = MetricDiff(metric=name, kind="score", higher_is_better=higher)
+        declared = candidate.meta.metrics.get(name)
+        if declared is not None and declared.informational:
+            diff.gated, diff.informational = False, True
         b_vals = {c: _mean([r.scores.get(name) for r in base[c]]) for c in paired_ids}
         c_vals = {c: _mean([r.scores.get(name) for r in cand[c]]) for c in paired_ids}
         both = [c for c in paired_ids if b_vals[c] is not None and c_vals[c] is not None]
@@ -438,9 +442,10 @@ def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
         for m in g.metrics:
             _metric_verdict(m, alpha, family)
             if m.verdict == "worse" and not m.gated:
+                why = "informational: not gated" if m.informational else "not gated without max_increase"
                 g.warnings.append(
                     f"{metric_label(m.metric)} got significantly worse ({figure_delta(m.metric, m.delta)}); "
-                    "not gated without max_increase"
+                    + why
                 )
             if m.gated and m.tolerance > 0 and m.mde is not None and m.mde > m.tolerance:
                 g.warnings.append(

@@ -47,7 +47,8 @@ def groups_from_run(
             for g in summary_groups:
                 if (g.suite, g.variant) == (suite, variant):
                     directions = {
-                        n: MetricInfo(higher_is_better=m.higher_is_better) for n, m in g.metrics.items()
+                        n: MetricInfo(higher_is_better=m.higher_is_better, informational=m.informational)
+                        for n, m in g.metrics.items()
                     }
         vconf = variants.get(variant, {})
         meta = BaselineMeta(

@@ -83,12 +83,18 @@ def judge_totals(results: Iterable[CaseResult]) -> dict[str, JudgeUsage]:
     """Each judge's calls, tokens and cost over a set of results."""
     out: dict[str, JudgeUsage] = {}
     for r in results:
-        for name, u in r.judges.items():
-            t = out.setdefault(name, JudgeUsage(provider=u.provider, model=u.model))
-            t.calls += u.calls
-            t.input_tokens += u.input_tokens
-            t.output_tokens += u.output_tokens
-            if u.cost_usd is not None:
-                t.cost_usd = (t.cost_usd or 0.0) + u.cost_usd
-            t.model_versions = sorted({*t.model_versions, *u.model_versions})
+        add_judge_usage(out, r)
     return dict(sorted(out.items()))
+
+
+def add_judge_usage(totals: dict[str, JudgeUsage], r: CaseResult) -> None:
+    """Add one result's judge calls, tokens and cost to running totals (in place)."""
+    for name, u in r.judges.items():
+        t = totals.setdefault(name, JudgeUsage(provider=u.provider, model=u.model))
+        t.calls += u.calls
+        t.input_tokens += u.input_tokens
+        t.output_tokens += u.output_tokens
+        if u.cost_usd is not None:
+            t.cost_usd = (t.cost_usd or 0.0) + u.cost_usd
+        if not set(u.model_versions) <= set(t.model_versions):
+            t.model_versions = sorted({*t.model_versions, *u.model_versions})

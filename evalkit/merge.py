@@ -15,7 +15,7 @@ from evalkit import baseline
 from evalkit.conclude import ConcludeInput, Conclusion, conclude
 from evalkit.config import Config, LoadedConfig
 from evalkit.errors import UserInputError
-from evalkit.plan import scorers_for
+from evalkit.plan import metrics_for
 from evalkit.rundir import (
     CASES,
     RESULTS,
@@ -72,7 +72,7 @@ def merge_runs(
                 run_dir=out,
                 suites=suites,
                 variants=info.options.variants,
-                scorers=scorers_for(suites),
+                metrics=metrics_for(suites),
                 run_settings=config.run,
                 baseline_dir=gate_dir,
             )

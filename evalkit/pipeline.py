@@ -320,7 +320,7 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutco
     try:
         asyncio.run(runner.run())
         writer.close()
-        if any(s.deferred for scorers in plan.scorers.values() for s in scorers):
+        if any(s.info.deferred for scorers in plan.scorers.values() for s in scorers):
             if observer is not None:
                 observer.status("judging against other outputs")
             asyncio.run(_rescore_file(plan, prepared.run_dir, runner.context, deferred=True))
@@ -385,7 +385,7 @@ def _conclude_input(
         run_dir=prepared.run_dir,
         suites=plan.suites,
         variants=[v.name for v in plan.variants],
-        scorers=plan.scorers,
+        metrics={s.name: plan.metrics(s.name) for s in plan.suites},
         run_settings=plan.loaded.config.run,
         baseline_dir=prepared.baseline_dir,
         interrupted=interrupted,
@@ -458,7 +458,7 @@ def score_run(run_dir: Path, *, no_cache: bool = False, suite_files: Sequence[Pa
             run_dir=run_dir,
             suites=suites,
             variants=info.options.variants,
-            scorers=plan.scorers,
+            metrics={s.name: plan.metrics(s.name) for s in plan.suites},
             run_settings=config.run,
             baseline_dir=baseline_dir,
         )

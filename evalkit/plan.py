@@ -18,11 +18,12 @@ from evalkit.errors import UserInputError, did_you_mean
 from evalkit.providers.base import Provider
 from evalkit.providers.service import ProviderSpec, build_providers
 from evalkit.rag.context import RAG_PLACEHOLDER
-from evalkit.scorers.base import Scorer, build_scorer
+from evalkit.scorers.base import ConfiguredScorer, build_scorer
 from evalkit.shard import Shard
 from evalkit.suite import Suite
 from evalkit.types import (
     SPECIAL_METRICS,
+    MetricInfo,
     Request,
 )
 from evalkit.yamlfile import user_loc
@@ -34,13 +35,18 @@ class Plan:
     suites: list[Suite]
     variants: list[Variant]
     providers: dict[str, ProviderSpec]  # validated settings and limits; instances: execute stage
-    scorers: dict[str, list[Scorer]]
+    scorers: dict[str, list[ConfiguredScorer]]
     requests: list[Request]
     repeats: dict[str, int] = field(default_factory=dict)
     rag: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant → retriever and index facts
     prompts: dict[str, str] = field(default_factory=dict)  # variant → its prompt template's text
     agent_providers: set[str] = field(default_factory=set)  # providers whose requests run an agent loop
     warnings: list[str] = field(default_factory=list)  # things a person should know before the run
+
+    def metrics(self, suite: str) -> list[MetricInfo]:
+        """What aggregation needs to know of each score of a suite (stored in run.json)."""
+        pass_scores = next(s.pass_scores for s in self.suites if s.name == suite)
+        return [m for scorer in self.scorers[suite] for m in scorer.metric_infos(pass_scores)]
 
     def requests_by_provider(self, skip: set[str] | None = None) -> dict[str, list[Request]]:
         """What each provider must generate: not what is done, nor what retrieval failed for."""
@@ -122,18 +128,21 @@ def build_scoring_plan(loaded: LoadedConfig, suites: Sequence[Suite], variant_na
     return Plan(loaded, list(suites), variants, providers, scorers, [], {s.name: s.repeats for s in suites})
 
 
-def scorers_for(suites: Sequence[Suite]) -> dict[str, list[Scorer]]:
-    """Each suite's scorers, built without any provider (what aggregation needs)."""
-    return {s.name: _build_scorers(s) for s in suites}
+def metrics_for(suites: Sequence[Suite]) -> dict[str, list[MetricInfo]]:
+    """Each suite's MetricInfo (what aggregation needs), with its `pass:` rule applied."""
+    return {
+        s.name: [m for scorer in _build_scorers(s) for m in scorer.metric_infos(s.pass_scores)]
+        for s in suites
+    }
 
 
 def _judge_providers(
-    loaded: LoadedConfig, suites: Sequence[Suite], scorers: dict[str, list[Scorer]]
+    loaded: LoadedConfig, suites: Sequence[Suite], scorers: dict[str, list[ConfiguredScorer]]
 ) -> list[str]:
     judges: list[str] = []
     for suite in suites:
         for scorer in scorers[suite.name]:
-            judge = scorer.provider_name
+            judge = scorer.info.provider
             if judge is None:
                 continue
             if judge not in loaded.config.providers:
@@ -250,8 +259,8 @@ def _provider_specs(
     return specs, notes
 
 
-def _build_scorers(suite: Suite) -> list[Scorer]:
-    built: list[Scorer] = []
+def _build_scorers(suite: Suite) -> list[ConfiguredScorer]:
+    built: list[ConfiguredScorer] = []
     seen: dict[str, str] = {}
     for i, spec in enumerate(suite.scorers):
         line = suite.lines.get(("scorers", i)) or suite.lines.get(("scorers",))
@@ -275,7 +284,7 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
                     path=suite.source_path,
                 )
             seen[name] = spec.type
-        if scorer.needs_reference:
+        if scorer.info.needs_reference:
             missing = next((c for c in suite.cases if not c.references), None)
             if missing is not None:
                 raise UserInputError(
@@ -283,10 +292,11 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
                     f"which scorer '{spec.type}' needs"
                 )
         built.append(scorer)
+    _check_pass_rule(suite, built)
     known = [*seen, *SPECIAL_METRICS, *(f"corpus_{n}" for n in seen)]
     if suite.calibration is not None:  # judged against people: agreement and κ (evalkit.labels)
         known += ["human", *(f"{n}{x}" for n in seen for x in ("_human_agreement", "_kappa"))]
-    higher = {name: s.higher_is_better for s in built for name in s.names}
+    higher = {name: s.info.higher_is_better for s in built for name in s.names}
     for special in SPECIAL_METRICS:
         higher[special] = special == "pass_rate"
     for metric, threshold in suite.thresholds.items():
@@ -304,6 +314,29 @@ def _build_scorers(suite: Suite) -> list[Scorer]:
                 path=suite.source_path,
             )
     return built
+
+
+def _check_pass_rule(suite: Suite, built: Sequence[ConfiguredScorer]) -> None:
+    """`pass:` names scores that give a pass/fail mark and are not informational."""
+    if suite.pass_scores is None:
+        return
+    infos = {m.name: m for s in built for m in s.metric_infos()}
+    for name in suite.pass_scores:
+        info = infos.get(name)
+        if info is None:
+            raise UserInputError(
+                f"pass: no score named '{name}' in this suite{did_you_mean(name, infos)}",
+                path=suite.source_path,
+            )
+        if info.informational:
+            raise UserInputError(
+                f"pass: '{name}' is informational, so it cannot decide a pass", path=suite.source_path
+            )
+        if not info.verdict:
+            raise UserInputError(
+                f"pass: '{name}' gives no pass/fail mark: give its scorer a 'threshold:'",
+                path=suite.source_path,
+            )
 
 
 def describe_plan(plan: Plan, providers: Mapping[str, Provider[Any]] | None = None) -> dict[str, Any]:

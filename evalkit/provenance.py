@@ -80,7 +80,7 @@ def new_run_info(run_id: str, plan: Plan, options: StoredOptions, digest: str) -
         config=config_snapshot(plan),
         config_dir=str(plan.loaded.base_dir.resolve()),
         plan=describe_plan(plan),
-        suites=[suite_record(s, plan.repeats.get(s.name, 1)) for s in plan.suites],
+        suites=[suite_record(s, plan.repeats.get(s.name, 1), plan.metrics(s.name)) for s in plan.suites],
         run_settings=plan.loaded.config.run.model_dump(mode="json"),
     )
 

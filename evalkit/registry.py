@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 from evalkit.errors import UserInputError, did_you_mean
+from evalkit.types import ScoreKind, ScorerInfo
 
 T = TypeVar("T")
 
@@ -93,16 +94,42 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def scorer(
-    name: str, *, higher_is_better: bool = True, description: str = "", extra: str | None = None
+    name: str,
+    *,
+    higher_is_better: bool = True,
+    needs_reference: bool = False,
+    needs_output: bool = True,
+    kind: ScoreKind = "continuous",
+    verdict: bool | None = None,
+    deferred: bool = False,
+    corpus: str | None = None,
+    agreement: bool = False,
+    value_range: tuple[float, float] | None = None,
+    description: str = "",
+    extra: str | None = None,
 ) -> Callable[[F], F]:
-    """Register a scorer factory: `@scorer("rouge") def rouge(types=...) -> Scorer`.
+    """Register a scorer factory and declare, once, what its scores are:
+    `@scorer("rouge", needs_reference=True) def rouge(types=...) -> Scorer`.
     `extra` names the `pip install 'evalkit[EXTRA]'` that brings its libraries."""
 
     def decorate(factory: F) -> F:
-        factory.evalkit_scorer_name = name  # type: ignore[attr-defined]
-        factory.higher_is_better = higher_is_better  # type: ignore[attr-defined]
+        info = ScorerInfo(
+            type=name,
+            higher_is_better=higher_is_better,
+            needs_reference=needs_reference,
+            needs_output=needs_output,
+            kind=kind,
+            verdict=verdict,
+            deferred=deferred,
+            corpus=corpus,
+            agreement=agreement,
+            # a pass/fail score is 1 or 0
+            value_range=value_range if value_range is not None or kind != "pass_fail" else (0.0, 1.0),
+            description=description or (factory.__doc__ or "").strip().split("\n")[0],
+        )
+        factory.scorer_info = info  # type: ignore[attr-defined]
+        factory.description = info.description  # type: ignore[attr-defined]
         factory.extra = extra  # type: ignore[attr-defined]
-        factory.description = description or (factory.__doc__ or "").strip().split("\n")[0]  # type: ignore[attr-defined]
         scorers.register(name, factory)
         return factory
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.migrations import CURRENT
-from evalkit.types import Threshold
+from evalkit.types import MetricInfo, Threshold
 
 
 class _Record(BaseModel):
@@ -45,6 +45,9 @@ class SuiteRecord(_Record):
     tags: list[str] = Field(default_factory=list)
     scorers: list[dict[str, Any]] = Field(default_factory=list)
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    pass_scores: list[str] | None = None  # `pass:`: the scores that decide a case's pass
+    # each score's direction, kind, pass role and corpus options: what aggregation needs
+    metrics: list[MetricInfo] = Field(default_factory=list)
 
 
 class MergedShard(_Record):

@@ -12,7 +12,7 @@ from evalkit.errors import EvalkitError
 from evalkit.judgecost import JudgeLedger, with_judges
 from evalkit.plan import Plan
 from evalkit.providers.service import ProviderService, build_providers
-from evalkit.scorers.base import Scorer, ScoringContext, unmeasured
+from evalkit.scorers.base import ConfiguredScorer, ScoringContext
 from evalkit.suite import Case
 from evalkit.types import (
     CaseResult,
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 async def score_batch(
     inputs: Sequence[ScoreInput | None],
-    scorers: Sequence[Scorer],
+    scorers: Sequence[ConfiguredScorer],
     ctx: ScoringContext,
     *,
     deferred: bool | None = False,
@@ -41,16 +41,16 @@ async def score_batch(
     those, None runs all."""
     out: list[dict[str, Score]] = [{} for _ in inputs]
     for scorer in scorers:
-        if deferred is not None and scorer.deferred != deferred:
+        if deferred is not None and scorer.info.deferred != deferred:
             continue
         ok_index: list[int] = []
         ready: list[ScoreInput] = []
         for i, item in enumerate(inputs):
-            if item is not None and (item.generated or not scorer.needs_output):
+            if item is not None and (item.generated or not scorer.info.needs_output):
                 ok_index.append(i)
                 ready.append(item)
             else:
-                for s in unmeasured(scorer.names, "no output: generation failed"):
+                for s in scorer.unmeasured("no output: generation failed"):
                     out[i][s.name] = s
         if not ready:
             continue
@@ -66,7 +66,7 @@ async def score_batch(
                 except EvalkitError:
                     raise
                 except Exception as exc:
-                    rows.append(unmeasured(scorer.names, f"scorer error: {type(exc).__name__}: {exc}"))
+                    rows.append(scorer.unmeasured(f"scorer error: {type(exc).__name__}: {exc}"))
         for i, row in zip(ok_index, rows, strict=True):
             for s in row:
                 out[i][s.name] = s

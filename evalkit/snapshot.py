@@ -14,10 +14,10 @@ from evalkit.errors import UserInputError
 from evalkit.rundir import CASES, write_jsonl
 from evalkit.runinfo import RunInfo, SuiteRecord
 from evalkit.suite import Case, MessageTemplate, ScorerSpec, Suite
-from evalkit.types import CaseResult, GenerationParams
+from evalkit.types import CaseResult, GenerationParams, MetricInfo
 
 
-def suite_record(suite: Suite, repeats: int) -> SuiteRecord:
+def suite_record(suite: Suite, repeats: int, metrics: Sequence[MetricInfo] = ()) -> SuiteRecord:
     return SuiteRecord(
         name=suite.name,
         path=str(suite.source_path),
@@ -31,6 +31,8 @@ def suite_record(suite: Suite, repeats: int) -> SuiteRecord:
         tags=list(suite.tags),
         scorers=[spec.model_dump(mode="json", exclude_none=True) for spec in suite.scorers],
         thresholds=dict(suite.thresholds),
+        pass_scores=list(suite.pass_scores) if suite.pass_scores is not None else None,
+        metrics=list(metrics),
     )
 
 
@@ -129,4 +131,5 @@ def _suite(record: SuiteRecord, cases: tuple[Case, ...]) -> Suite:
         repeats=record.repeats,
         tags=tuple(record.tags),
         content_hash=record.content_hash or "",
+        pass_scores=tuple(record.pass_scores) if record.pass_scores is not None else None,
     )

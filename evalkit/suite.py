@@ -20,8 +20,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -113,16 +115,25 @@ class DatasetCases(Strict):
 
 
 class ScorerSpec(BaseModel):
-    """`type` picks the scorer; `name` renames its score; other keys are its options."""
+    """`type` picks the scorer; `name` renames its score; `threshold` adds a per-case pass mark;
+    `informational` keeps it out of a case's pass; other keys are its options."""
 
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     type: str
     name: str | None = None
     threshold: float | None = None  # per-case pass mark for continuous scores
+    informational: bool = False  # scored and shown, never part of a case's pass
 
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    @model_serializer(mode="wrap")
+    def _omit_default_flag(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.informational:
+            data.pop("informational", None)  # a suite's content hash is what it was before
+        return data
 
 
 class SuiteSpec(Strict):
@@ -141,6 +152,9 @@ class SuiteSpec(Strict):
     tools: list[ToolSchema] | None = None  # OpenAI function tools the model may call
     tool_choice: ToolChoice | None = None
     agent: AgentSettings | None = None  # evalkit runs the tool loop with these callables
+    # the scores that decide whether a case passes (default: every pass/fail score that is not
+    # informational)
+    pass_: list[str] | None = Field(default=None, alias="pass", min_length=1)
 
     @model_validator(mode="after")
     def _one_prompt(self) -> SuiteSpec:
@@ -185,6 +199,7 @@ class Suite:
     tool_choice: ToolChoice | None = None
     agent: AgentSettings | None = None
     lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, repr=False)
+    pass_scores: tuple[str, ...] | None = None  # `pass:`: the scores that decide a case's pass
     _compiled: dict[str, jinja2.Template] = field(default_factory=dict, compare=False, repr=False)
 
     def template(self, source: str) -> jinja2.Template:
@@ -294,6 +309,7 @@ def load_suite(path: Path) -> Suite:
         tool_choice=spec.tool_choice,
         agent=spec.agent,
         lines=doc.lines,
+        pass_scores=tuple(spec.pass_) if spec.pass_ is not None else None,
     )
     # Compile every template now so syntax errors surface before any model call.
     templates = [
@@ -514,12 +530,15 @@ def _check_unique_ids(cases: list[Case], path: Path) -> None:
 
 def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
     new = {"tools", "tool_choice", "agent"}  # hashed only when set: older suites keep their hash
-    dumped = spec.model_dump(mode="json", exclude={"cases", *(k for k in new if getattr(spec, k) is None)})
+    dumped = spec.model_dump(
+        mode="json", exclude={"cases", "pass_", *(k for k in new if getattr(spec, k) is None)}
+    )
     for key in ("tools", "tool_choice"):
         if dumped["params"].get(key) is None:
             dumped["params"].pop(key, None)
     payload = {
         "spec": dumped,
+        **({"pass": spec.pass_} if spec.pass_ is not None else {}),
         "cases": [
             [c.id, c.vars, list(c.references), [m.model_dump() for m in c.messages or ()]]
             + ([list(c.relevant_ids)] if c.relevant_ids else [])

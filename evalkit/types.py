@@ -4,6 +4,7 @@ result line. This module sits at the bottom of the import graph: it imports noth
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -301,9 +302,14 @@ class CaseResult(BaseModel):
     def key(self) -> str:
         return f"{self.suite}/{self.case_id}/{self.variant}/{self.repeat}"
 
-    def passed(self) -> bool | None:
-        """True when every pass/fail score passed; None when there is none to judge by."""
-        verdicts = [s.passed for s in self.scores.values() if s.passed is not None]
+    def passed(self, among: Collection[str] | None = None) -> bool | None:
+        """True when every pass/fail score passed; None when there is none to judge by.
+        `among`: only these scores decide (a suite's `pass:` list, without informational ones)."""
+        verdicts = [
+            s.passed
+            for name, s in self.scores.items()
+            if s.passed is not None and (among is None or name in among)
+        ]
         if self.error is not None or not verdicts:
             return None
         return all(verdicts)
@@ -396,3 +402,51 @@ def verdict_words(verdict: str, *, gated: bool = True, p_adjusted: float | None 
     if verdict in ("worse_ns", "better_ns") and p_adjusted is not None:
         words += " (p_adj < 0.001)" if p_adjusted < 0.001 else f" (p_adj = {p_adjusted:.3f})"
     return words
+
+
+ScoreKind = Literal["pass_fail", "continuous", "judge"]
+
+
+@dataclass(frozen=True)
+class ScorerInfo:
+    """What a scorer is, declared once with `@scorer(...)` (a scorer refines what its options
+    change, e.g. a judge's provider). Suites transform its score rows (`name:`, `threshold:`);
+    nothing copies these flags around."""
+
+    type: str
+    higher_is_better: bool = True
+    needs_reference: bool = False
+    needs_output: bool = True  # False: also scores cases whose generation failed (retrieval)
+    kind: ScoreKind = "continuous"  # pass_fail: 1/0 with a pass mark; judge: asks a model
+    verdict: bool | None = None  # scores carry a pass/fail mark (None: when kind is pass_fail)
+    deferred: bool = False  # needs every output of the run: scored once generation is done
+    provider: str | None = None  # a configured provider it calls (judges)
+    corpus: str | None = None  # a corpus figure aggregation computes: bleu, chrf, evaluate
+    agreement: bool = False  # its embeddings measure semantic agreement between repeats
+    # the least and greatest value a score can take (None: unbounded); summaries keep a mean's
+    # confidence interval inside it (a `contains` mean never gets ci_high 1.05)
+    value_range: tuple[float, float] | None = None
+    description: str = ""
+
+    @property
+    def gives_verdicts(self) -> bool:
+        return self.kind == "pass_fail" if self.verdict is None else self.verdict
+
+
+class MetricInfo(BaseModel):
+    """One score name of a run and all a later reader needs to aggregate it from results.jsonl
+    alone: direction, kind, whether it decides a case's pass, and the options of corpus figures."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    scorer: str  # the scorer type that produces it
+    kind: ScoreKind = "continuous"
+    higher_is_better: bool = True
+    verdict: bool = False  # cases carry a pass/fail mark on it
+    informational: bool = False  # scored and shown, never part of a case's pass
+    counts_for_pass: bool = False  # its pass/fail mark is part of a case's pass
+    corpus: str | None = None  # aggregation adds corpus_<name>: bleu, chrf or evaluate
+    agreement: bool = False  # aggregation adds semantic agreement between repeats
+    value_range: tuple[float, float] | None = None  # bounds of a value: a mean's CI stays inside
+    options: dict[str, Any] = Field(default_factory=dict)  # scorer options corpus/agreement need

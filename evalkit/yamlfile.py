@@ -182,7 +182,7 @@ def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]
                     current = sub
                     break
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return [f.alias or name for name, f in current.model_fields.items()]
     return []
 
 

@@ -9,8 +9,8 @@ import random
 from evalkit.aggregate import Summary, summarize_group
 from evalkit.baseline import BaselineMeta, CaseRecord, Group
 from evalkit.gate import DiffReport, diff_groups
-from evalkit.scorers.overlap import rouge
-from evalkit.scorers.text import contains
+from evalkit.scorers.base import metric_infos
+from evalkit.suite import ScorerSpec
 from evalkit.types import CaseResult, Message, StoredScore, Threshold, Usage
 
 N = 16
@@ -65,7 +65,7 @@ def _group(results: list[CaseResult], run_id: str) -> Group:
 def make_comparison() -> tuple[Summary, DiffReport, list[CaseResult]]:
     rng = random.Random(3)
     thresholds = {"contains": Threshold(min=0.5)}
-    scorers = [contains(), rouge(types=["rougeL"])]
+    scorers = metric_infos([ScorerSpec(type="contains"), ScorerSpec(type="rouge", types=["rougeL"])])
     base = {v: [_result(v, i, True, rng, 60_000.0) for i in range(N)] for v in VARIANTS}
     cand = {
         VARIANTS[0]: [_result(VARIANTS[0], i, True, rng, 60_000.0) for i in range(N)],

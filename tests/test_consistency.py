@@ -75,3 +75,28 @@ def test_repeats_flaky_cases_and_semantic_agreement(workdir: Path, cli) -> None:
     assert per["q0"]["semantic_agreement"] == 1.0  # identical outputs
     assert per["q2"]["semantic_agreement"] is not None and per["q2"]["semantic_agreement"] < 1.0
     assert "flaky cases" in result.output
+
+
+def test_a_renamed_thresholded_cosine_keeps_semantic_agreement(workdir: Path, cli) -> None:
+    """Issue 12, bug 2: a cosine scorer with both `name:` and `threshold:` lost its semantic
+    agreement (the consistency code unwrapped one wrapper only)."""
+    wobbly = Wobbly()
+    with FakeOpenAI(responder=wobbly) as server:
+        cases = "\n".join(f"  - {{id: q{i}, vars: {{n: {i}}}, reference: 'answer {i}'}}" for i in (0, 2))
+        scorers = "[{type: cosine, name: similar, threshold: 0.8}]"
+        write(
+            workdir / "s.yaml",
+            f'name: rep\nprompt: "question {{{{ n }}}}"\nrepeats: 3\nscorers: {scorers}\ncases:\n{cases}\n',
+        )
+        write(
+            workdir / "evalkit.yaml",
+            f"providers:\n  api: {{type: openai, base_url: '{server.url}', model: m}}\n",
+        )
+        result = cli("run", "s.yaml", "-o", "out")
+        assert result.exit_code == 0, result.output
+    group = json.loads((workdir / "out" / "summary.json").read_text())["groups"][0]
+    per = {c["case_id"]: c for c in group["consistency"]["cases"]}
+    assert per["q0"]["semantic_agreement"] == 1.0  # three identical outputs
+    assert per["q2"]["semantic_agreement"] is not None and per["q2"]["semantic_agreement"] < 1.0
+    assert group["consistency"]["semantic_agreement"] is not None
+    assert group["metrics"]["similar"]["pass_rate"] is not None  # the threshold marked each case

@@ -65,3 +65,26 @@ def test_the_run_command_installs_every_extra_the_readme_uses() -> None:
     named = {x for group in re.findall(r"(?:evalkit|\.)\[([\w,]+)\]", README) for x in group.split(",")}
     assert named - {"all", "dev", "vllm"} <= in_all  # vLLM is for GPU machines: its own extra
     assert {"local", "embeddings", "rag", "datasets"} <= in_all and "evalkit[all]" in extras["dev"]
+
+
+def test_the_scorer_example_registers_and_scores() -> None:
+    """The plugin example under "Writing a scorer" works as written, with the transforms."""
+    from evalkit.scorers.base import build_scorer
+    from evalkit.types import ScoreInput
+
+    (example,) = [b for b in re.findall(r"```python\n(.*?)\n```", README, re.S) if "@evalkit.scorer" in b]
+    exec(compile(example, "README.md", "exec", dont_inherit=True), {"__name__": "readme_example"})
+    configured = build_scorer(
+        SuiteSpec.model_validate(
+            {
+                "name": "x",
+                "prompt": "p",
+                "cases": [],
+                "scorers": [{"type": "length", "unit": "words", "threshold": 3}],
+            }
+        ).scorers[0],
+        "README",
+    )
+    rows = configured.score([ScoreInput(output="one two three four", references=(), vars={}, case_id="c")])
+    assert [(s.name, s.value, s.passed) for s in rows[0]] == [("length", 4.0, False)]  # lower is better
+    assert configured.info.higher_is_better is False and configured.info.description == "output length"

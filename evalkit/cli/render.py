@@ -159,7 +159,8 @@ def _suite_rows(groups: list[GroupSummary]) -> list[tuple[str, list[str]]]:
                     number(m.mean, kind_of(name))
                     + (f" [dim]({m.unmeasured} unmeasured)[/]" if m.unmeasured else "")
                 )
-        rows.append((escape(name), cells))
+        info = any(name in g.metrics and g.metrics[name].informational for g in groups)
+        rows.append((escape(name) + (" [dim](info)[/]" if info else ""), cells))
     if any(g.consistency for g in groups):
         rows.append(
             (

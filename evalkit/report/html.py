@@ -78,11 +78,12 @@ def build_data(run_dir: Path) -> dict[str, Any]:
         flips |= {(g["suite"], g["variant"], c) for c in g.get("pass_to_fail", [])}
         regressed_cases |= {(g["suite"], g["variant"], c["case_id"]) for c in g.get("top_regressions", [])}
 
+    deciding = {(g["suite"], g["variant"]): g.get("pass_metrics") for g in summary.get("groups", [])}
     s = _Strings()
     cases = []
     for r in read_results(run_dir / RESULTS):
         key = (r.suite, r.variant, r.case_id)
-        passed = r.passed()
+        passed = r.passed(deciding.get((r.suite, r.variant)))
         base = baseline.get((r.suite, r.variant, r.case_id, r.repeat))
         verdict = (
             "error"
@@ -239,7 +240,10 @@ def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[
         gd = diffs.get((g["suite"], g["variant"]))
         by_name = {m["metric"]: m for m in (gd or {}).get("metrics", [])}
         rows = [
-            _metric_row(name, m.get("mean"), m.get("unmeasured", 0), by_name.get(name))
+            {
+                **_metric_row(name, m.get("mean"), m.get("unmeasured", 0), by_name.get(name)),
+                "informational": bool(m.get("informational")),  # shown, never part of a pass
+            }
             for name, m in g.get("metrics", {}).items()
         ]
         lat = g.get("latency", {})

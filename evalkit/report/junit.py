@@ -37,8 +37,9 @@ def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResu
     root = ET.Element("testsuites", name="evalkit", id=summary.run_id)
     diffs = {(g.suite, g.variant): g for g in diff.groups} if diff else {}
     failing: dict[tuple[str, str], list[CaseResult]] = {}
+    deciding = {(g.suite, g.variant): g.pass_metrics for g in summary.groups}  # the suite's pass rule
     for r in results:
-        if r.error is not None or r.passed() is False:
+        if r.error is not None or r.passed(deciding.get((r.suite, r.variant))) is False:
             failing.setdefault((r.suite, r.variant), []).append(r)
     total = failures = errors = 0
     for group in summary.groups:
@@ -86,8 +87,11 @@ def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResu
                 error_el.text = xml_text(r.error, CASE_TEXT_LIMIT)
             else:
                 s_fail += 1
+                among = deciding.get(key)
                 reasons = [
-                    f"{n}: {s.reason or figure(n, s.value)}" for n, s in r.scores.items() if s.passed is False
+                    f"{n}: {s.reason or figure(n, s.value)}"
+                    for n, s in r.scores.items()
+                    if s.passed is False and (among is None or n in among)
                 ]
                 detail = xml_text("\n".join(reasons), CASE_TEXT_LIMIT)
                 detail += "\n\noutput:\n" + xml_text(r.output or "", CASE_TEXT_LIMIT)

@@ -104,7 +104,9 @@ def render(summary: Summary, diff: DiffReport | None) -> str:
     if summary.aborted:
         lines.append(f"\n> {_cell(summary.aborted)}")
     names = summary.metric_names()
-    lines += ["", "| suite | variant | n | errors | pass rate | " + " | ".join(names) + " | P95 | cost |"]
+    info = {n for g in summary.groups for n, m in g.metrics.items() if m.informational}
+    heads = [f"{n} (info)" if n in info else n for n in names]
+    lines += ["", "| suite | variant | n | errors | pass rate | " + " | ".join(heads) + " | P95 | cost |"]
     lines.append("|" + "---|" * (7 + len(names)))
     lines += [_group_row(g, names) for g in summary.groups]
     failed = [(g, t) for g in summary.groups for t in g.thresholds if not t.passed]

@@ -44,8 +44,6 @@ def load_scorer(model_path: str, device: str | None) -> Any:
 
 
 class BertScoreMiniLM(Scorer):
-    needs_reference = True
-
     def __init__(self, measures: Sequence[Measure], device: str | None, batch_size: int):
         self.measures = [m for m in ORDER if m in measures]
         self.names = tuple(f"bertscore_minilm_{m}" for m in self.measures)
@@ -79,6 +77,7 @@ class BertScoreMiniLM(Scorer):
 
 @scorer(
     "bertscore_minilm",
+    needs_reference=True,
     description="BERTScore (bert-score) on all-MiniLM-L6-v2, layer 6: not comparable with published ones",
     extra="bertscore",
 )

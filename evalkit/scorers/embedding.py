@@ -6,7 +6,7 @@ scores at once), and each case's references are encoded once and remembered.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalkit.embedder import default_model_path, load_model
@@ -16,9 +16,6 @@ from evalkit.types import Score, ScoreInput
 
 
 class Cosine(Scorer):
-    value_range = (-1.0, 1.0)
-    needs_reference = True
-
     def __init__(self, model: str | None, device: str | None, batch_size: int, agreement_threshold: float):
         self.names = ("cosine",)
         self.agreement_threshold = agreement_threshold
@@ -81,6 +78,9 @@ class Cosine(Scorer):
 
 @scorer(
     "cosine",
+    needs_reference=True,
+    agreement=True,
+    value_range=(-1.0, 1.0),
     description="embedding cosine similarity to the reference (sentence-transformers)",
     extra="embeddings",
 )
@@ -91,3 +91,17 @@ def cosine(
     agreement_threshold: float = 0.9,
 ) -> Scorer:
     return Cosine(model, device, batch_size, agreement_threshold)
+
+
+def agreement_scorer(options: Mapping[str, Any]) -> Cosine:
+    """A cosine scorer configured as a suite's `cosine` options say, to measure agreement."""
+    keys = ("model", "device", "batch_size", "agreement_threshold")
+    return Cosine(
+        **{
+            "model": None,
+            "device": None,
+            "batch_size": 64,
+            "agreement_threshold": 0.9,
+            **{k: v for k, v in options.items() if k in keys},
+        }
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from evalkit.errors import UserInputError
 from evalkit.paths import cache_dir
 from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer, unmeasured
-from evalkit.types import Score, ScoreInput
+from evalkit.types import Score, ScoreInput, ScorerInfo
 
 INSTALL_HINT = "pip install 'evalkit[evaluate]'"
 TRUE = {"1", "ON", "YES", "TRUE"}
@@ -73,42 +74,36 @@ def takes_reference_lists(module: Any) -> bool:
 
 
 class EvaluateMetric(Scorer):
-    needs_reference = True
-
     def __init__(
         self, module: Any, keys: Mapping[str, str], higher: bool, corpus: bool, args: dict[str, Any]
     ):
         self.module = module
         self.keys = dict(keys)  # result key → score name
         self.names = tuple(self.keys.values())
-        self.higher_is_better = higher
+        self.higher = higher
         self.with_corpus = corpus
         self.args = args
         self.reference_lists = takes_reference_lists(module)
         self._lock = threading.Lock()  # a module keeps state between add and compute
 
-    def _references(self, item: ScoreInput) -> Any:
-        return list(item.references) if self.reference_lists else item.references[0]
+    def refine(self, info: ScorerInfo) -> ScorerInfo:
+        return replace(info, higher_is_better=self.higher, corpus="evaluate" if self.with_corpus else None)
+
+    def corpus_options(self, name: str) -> dict[str, Any]:
+        return {"key": next(k for k, n in self.keys.items() if n == name)}
 
     def _compute(self, items: Sequence[ScoreInput]) -> dict[str, Any]:
         with self._lock:
-            result = self.module.compute(
-                predictions=[i.output for i in items],
-                references=[self._references(i) for i in items],
-                **self.args,
+            return compute(
+                self.module,
+                [i.output for i in items],
+                [i.references for i in items],
+                self.reference_lists,
+                self.args,
             )
-        if not isinstance(result, dict):
-            raise TypeError(f"compute() returned {type(result).__name__}, not a dict")
-        return result
 
     def _value(self, result: Mapping[str, Any], key: str) -> float:
-        if key not in result:
-            raise KeyError(f"the metric returned no key '{key}' (it returned {sorted(result)})")
-        value = result[key]
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"key '{key}' is {type(value).__name__}, not a number") from None
+        return value_of(result, key)
 
     def score_one(self, item: ScoreInput) -> list[Score]:
         try:
@@ -117,14 +112,52 @@ class EvaluateMetric(Scorer):
         except Exception as exc:
             return unmeasured(self.names, f"{self.module.name}: {type(exc).__name__}: {exc}")
 
-    def corpus(self, items: Sequence[ScoreInput]) -> dict[str, float]:
-        if not self.with_corpus or not items:
-            return {}
+
+def compute(
+    module: Any, outputs: list[str], refs: Sequence[Sequence[str]], lists: bool, args: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One `compute` call; a module whose `references` feature is a list gets them all."""
+    references = [list(r) if lists else r[0] for r in refs]
+    result = module.compute(predictions=outputs, references=references, **args)
+    if not isinstance(result, dict):
+        raise TypeError(f"compute() returned {type(result).__name__}, not a dict")
+    return result
+
+
+def value_of(result: Mapping[str, Any], key: str) -> float:
+    if key not in result:
+        raise KeyError(f"the metric returned no key '{key}' (it returned {sorted(result)})")
+    value = result[key]
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"key '{key}' is {type(value).__name__}, not a number") from None
+
+
+class EvaluateCorpus:
+    """`corpus_<score>`: one `compute` over every scored output of a suite × variant. An arbitrary
+    module has no sufficient statistics to sum, so this keeps the outputs until the end: the
+    one corpus figure whose memory grows with the run (`corpus: false` turns it off)."""
+
+    def __init__(self, options: Mapping[str, Any]):
+        self.options = options
+        self.outputs: list[str] = []
+        self.references: list[tuple[str, ...]] = []
+
+    def add(self, output: str, references: Sequence[str]) -> None:
+        self.outputs.append(output)
+        self.references.append(tuple(references))
+
+    def score(self) -> float | None:
+        if not self.outputs:
+            return None
         try:
-            result = self._compute(items)
-            return {f"corpus_{name}": self._value(result, key) for key, name in self.keys.items()}
+            module = load_module(self.options["path"], self.options.get("config_name"))
+            lists = takes_reference_lists(module)
+            result = compute(module, self.outputs, self.references, lists, self.options.get("args") or {})
+            return value_of(result, self.options["key"])
         except Exception:
-            return {}  # the per-case rows already carry the reason
+            return None  # the per-case rows already carry the reason
 
 
 def key_map(keys: list[str] | dict[str, str] | None, name: str | None, default: str) -> dict[str, str]:
@@ -147,6 +180,7 @@ def key_map(keys: list[str] | dict[str, str] | None, name: str | None, default: 
 
 @scorer(
     "evaluate",
+    needs_reference=True,
     description="a Hugging Face `evaluate` metric module (local path), per case and per corpus",
     extra="evaluate",
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer, ScoringContext, unmeasured
 from evalkit.scorers.text import parse_json_output
 from evalkit.templating import compile_template, render
-from evalkit.types import Completion, GenerationParams, Message, Request, Score, ScoreInput
+from evalkit.types import Completion, GenerationParams, Message, Request, Score, ScoreInput, ScorerInfo
 
 TEMPLATES = Path(__file__).parent / "judge_templates"
 Mode = Literal[
@@ -62,8 +63,6 @@ def parse_verdict(mode: str, text: str) -> tuple[Any, str | None]:
 
 
 class Judge(Scorer):
-    value_range = (0.0, 1.0)  # verdicts are mapped onto 0–1
-
     def __init__(
         self,
         mode: Mode,
@@ -82,21 +81,27 @@ class Judge(Scorer):
     ):
         self.mode = mode
         self.samples = samples
-        self.provider_name = provider
+        self.provider_name = provider  # declared in refine(): the plan checks it exists
         self.against = against
         self.rubric, self.criteria, self.scale = rubric, criteria, scale
         self.pass_mark = pass_mark
         self.names = (name, f"{name}_position_consistency") if mode == "pairwise" else (name,)
         if samples > 1:  # the same question K times: the judge's agreement with itself
             self.names = (name, f"{name}_self_agreement")
-        self.pass_fail = mode in VERDICT_MODES or pass_mark is not None
-        self.deferred = mode == "pairwise"  # needs the other side's output for every case
         source = (
             Path(template).read_text(encoding="utf-8") if template else (TEMPLATES / f"{mode}.j2").read_text()
         )
         self.template = compile_template(source)
         extra = {"response_format": {"type": "json_object"}} if json_mode else None
         self.params = GenerationParams(temperature=temperature, max_tokens=max_tokens, extra_body=extra)
+
+    def refine(self, info: ScorerInfo) -> ScorerInfo:
+        return replace(
+            info,
+            provider=self.provider_name,
+            verdict=self.mode in VERDICT_MODES or self.pass_mark is not None,
+            deferred=self.mode == "pairwise",  # needs the other side's output for every case
+        )
 
     def score_one(self, item: ScoreInput) -> list[Score]:
         raise RuntimeError("the judge scores asynchronously")
@@ -272,7 +277,12 @@ def _side(verdict: Any) -> str | None:
     return {"A": "A", "B": "B", "TIE": "tie"}.get(word)
 
 
-@scorer("judge", description="LLM-as-a-judge: rubric score, pass/fail verdict, or order-swapped pairwise")
+@scorer(
+    "judge",
+    kind="judge",
+    value_range=(0.0, 1.0),  # verdicts and rubric scores are mapped onto 0–1
+    description="LLM-as-a-judge: rubric score, pass/fail verdict, or order-swapped pairwise",
+)
 def judge(
     provider: str,
     mode: Mode = "rubric",

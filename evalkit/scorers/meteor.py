@@ -26,8 +26,6 @@ def tokenizer(kind: str) -> Callable[[str], list[str]]:
 
 
 class Meteor(Scorer):
-    needs_reference = True
-
     def __init__(self, alpha: float, beta: float, gamma: float, tokenize: str):
         try:
             from nltk.translate.meteor_score import meteor_score
@@ -45,7 +43,12 @@ class Meteor(Scorer):
         return [Score(name="meteor", value=float(value))]
 
 
-@scorer("meteor", description="NLTK METEOR with WordNet 3.0 synonyms, offline", extra="meteor")
+@scorer(
+    "meteor",
+    needs_reference=True,
+    description="NLTK METEOR with WordNet 3.0 synonyms, offline",
+    extra="meteor",
+)
 def meteor(
     alpha: float = 0.9,
     beta: float = 3.0,

@@ -18,9 +18,6 @@ METRICS = ("hit", "recall", "mrr", "ndcg")
 
 
 class Retrieval(Scorer):
-    value_range = (0.0, 1.0)
-    needs_output = False  # a failed retrieval scores 0, whether or not the model then answered
-
     def __init__(self, k: int, which: Sequence[str]):
         self.k = k
         self.which = tuple(which)
@@ -42,7 +39,13 @@ class Retrieval(Scorer):
         return [Score(name=self._name(m), value=values[m]) for m in self.which]
 
 
-@scorer("retrieval", description="RAG retrieval vs gold relevant_ids: hit@k, recall@k, MRR, nDCG@k")
+# needs_output=False: a failed retrieval scores 0, whether or not the model then answered
+@scorer(
+    "retrieval",
+    needs_output=False,
+    value_range=(0.0, 1.0),
+    description="RAG retrieval vs gold relevant_ids: hit@k, recall@k, MRR, nDCG@k",
+)
 def retrieval(k: int = 5, metrics: list[str] | None = None) -> Scorer:
     which = list(metrics or METRICS)
     unknown = [m for m in which if m not in METRICS]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 import string
+from dataclasses import replace
 from typing import Any, Literal
 
 from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer
-from evalkit.types import Score, ScoreInput
+from evalkit.types import Score, ScoreInput, ScorerInfo
 
 _PUNCT = str.maketrans("", "", string.punctuation)
 _SPACE = re.compile(r"\s+")
@@ -30,10 +31,6 @@ def _result(name: str, ok: bool, reason: str | None = None) -> Score:
 
 
 class _Exact(Scorer):
-    value_range = (0.0, 1.0)
-    needs_reference = True
-    pass_fail = True
-
     def __init__(self, ignore_case: bool, strip_punctuation: bool, collapse_whitespace: bool):
         self.names = ("exact",)
         self.opts = {
@@ -48,7 +45,12 @@ class _Exact(Scorer):
         return [_result(self.names[0], ok, None if ok else "output differs from every reference")]
 
 
-@scorer("exact", description="output equals a reference (after optional normalisation)")
+@scorer(
+    "exact",
+    kind="pass_fail",
+    needs_reference=True,
+    description="output equals a reference (after optional normalisation)",
+)
 def exact(
     ignore_case: bool = False, strip_punctuation: bool = False, collapse_whitespace: bool = True
 ) -> Scorer:
@@ -56,18 +58,17 @@ def exact(
 
 
 class _Contains(Scorer):
-    value_range = (0.0, 1.0)
-    pass_fail = True
-
     def __init__(self, text: str | list[str] | None, var: str | None, ignore_case: bool, mode: str):
         if text is not None and var is not None:
             raise ValueError("give 'text' or 'var', not both")
         self.names = ("contains",)
         self.texts = [text] if isinstance(text, str) else text
         self.var = var
-        self.needs_reference = self.texts is None and var is None
         self.ignore_case = ignore_case
         self.mode = mode
+
+    def refine(self, info: ScorerInfo) -> ScorerInfo:
+        return replace(info, needs_reference=self.texts is None and self.var is None)
 
     def _needles(self, item: ScoreInput) -> list[str]:
         if self.texts is not None:
@@ -89,7 +90,11 @@ class _Contains(Scorer):
         return [_result(self.names[0], ok, reason)]
 
 
-@scorer("contains", description="output contains the reference, a given text, or a case var's value")
+@scorer(
+    "contains",
+    kind="pass_fail",
+    description="output contains the reference, a given text, or a case var's value",
+)
 def contains(
     text: str | list[str] | None = None,
     var: str | None = None,
@@ -100,9 +105,6 @@ def contains(
 
 
 class _Regex(Scorer):
-    value_range = (0.0, 1.0)
-    pass_fail = True
-
     def __init__(self, pattern: re.Pattern[str], fullmatch: bool, negate: bool):
         self.names = ("regex",)
         self.pattern = pattern
@@ -121,7 +123,7 @@ class _Regex(Scorer):
         return [_result(self.names[0], ok, reason)]
 
 
-@scorer("regex", description="output matches a regular expression")
+@scorer("regex", kind="pass_fail", description="output matches a regular expression")
 def regex(pattern: str, flags: str = "", fullmatch: bool = False, negate: bool = False) -> Scorer:
     bits = 0
     for flag in flags:
@@ -156,9 +158,6 @@ def parse_json_output(text: str, extract: bool) -> Any:
 
 
 class _JsonValid(Scorer):
-    value_range = (0.0, 1.0)
-    pass_fail = True
-
     def __init__(self, extract: bool):
         self.names = ("json_valid",)
         self.extract = extract
@@ -171,15 +170,12 @@ class _JsonValid(Scorer):
         return [_result(self.names[0], True)]
 
 
-@scorer("json_valid", description="output parses as JSON")
+@scorer("json_valid", kind="pass_fail", description="output parses as JSON")
 def json_valid(extract: bool = False) -> Scorer:
     return _JsonValid(extract)
 
 
 class _JsonSchema(Scorer):
-    value_range = (0.0, 1.0)
-    pass_fail = True
-
     def __init__(self, schema: dict[str, Any], extract: bool):
         import jsonschema
 
@@ -204,6 +200,6 @@ class _JsonSchema(Scorer):
         return [_result(self.names[0], True)]
 
 
-@scorer("json_schema", description="output is JSON valid against a JSON Schema")
+@scorer("json_schema", kind="pass_fail", description="output is JSON valid against a JSON Schema")
 def json_schema(schema: dict[str, Any], extract: bool = False) -> Scorer:
     return _JsonSchema(schema, extract)

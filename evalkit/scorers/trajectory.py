@@ -34,9 +34,6 @@ def _args(call: ToolCall) -> Any:
 
 
 class _Trajectory(Scorer):
-    pass_fail = True
-    value_range = (0.0, 1.0)  # verdicts and shares: the summary's CI stays inside [0, 1]
-
     def __init__(self, name: str):
         self.names = (name,)
 
@@ -67,8 +64,6 @@ class _ToolNotCalled(_Trajectory):
 class _ToolCallF1(_Trajectory):
     """F1 between the calls made and the calls expected (as multisets): over names, or over
     name and arguments (an actual call counts when some unmatched expected call accepts it)."""
-
-    pass_fail = False
 
     def __init__(self, name: str, with_arguments: bool):
         super().__init__(name)
@@ -166,8 +161,6 @@ def _in_order(item: ScoreInput, called: list[str], expected: list[str]) -> str |
 class _ToolArguments(_Trajectory):
     """Each expected call with arguments is paired with the first unpaired call of that tool."""
 
-    pass_fail = False
-
     def score_one(self, item: ScoreInput) -> list[Score]:
         if item.expect is None or not item.expect.expected_tool_calls:
             return []
@@ -244,39 +237,54 @@ class _ToolLoop(_Trajectory):
         return [_verdict(self.name, True, None)]
 
 
-@scorer("tool_called", description="every expected tool was called")
+@scorer("tool_called", kind="pass_fail", description="every expected tool was called")
 def tool_called(name: str = "tool_called") -> Scorer:
     return _ToolCalled(name)
 
 
-@scorer("tool_not_called", description="no forbidden tool was called")
+@scorer("tool_not_called", kind="pass_fail", description="no forbidden tool was called")
 def tool_not_called(name: str = "tool_not_called") -> Scorer:
     return _ToolNotCalled(name)
 
 
-@scorer("tool_call_f1", description="F1 of tool calls made vs expected (names, or names + arguments)")
+@scorer(
+    "tool_call_f1",
+    value_range=(0.0, 1.0),
+    description="F1 of tool calls made vs expected (names, or names + arguments)",
+)
 def tool_call_f1(arguments: bool = False, name: str | None = None) -> Scorer:
     return _ToolCallF1(name or ("tool_call_f1_args" if arguments else "tool_call_f1"), arguments)
 
 
-@scorer("tool_order", description="tool calls in the expected order: strict, in_order or any")
+@scorer(
+    "tool_order", kind="pass_fail", description="tool calls in the expected order: strict, in_order or any"
+)
 def tool_order(mode: Literal["strict", "in_order", "any"] = "strict", name: str = "tool_order") -> Scorer:
     return _ToolOrder(name, mode)
 
 
-@scorer("tool_arguments", description="share of expected tool calls made with correct arguments")
+@scorer(
+    "tool_arguments",
+    verdict=True,  # a case passes when every checked call had the right arguments
+    value_range=(0.0, 1.0),
+    description="share of expected tool calls made with correct arguments",
+)
 def tool_arguments(name: str = "tool_arguments") -> Scorer:
     return _ToolArguments(name)
 
 
-@scorer("step_budget", higher_is_better=True, description="the trace took no more steps than allowed")
+@scorer("step_budget", kind="pass_fail", description="the trace took no more steps than allowed")
 def step_budget(max_steps: int | None = None, name: str = "step_budget") -> Scorer:
     if max_steps is not None and max_steps < 1:
         raise ValueError("max_steps must be at least 1")
     return _StepBudget(name, max_steps)
 
 
-@scorer("tool_loop", description="no tool call (same tool, same arguments) repeated more than allowed")
+@scorer(
+    "tool_loop",
+    kind="pass_fail",
+    description="no tool call (same tool, same arguments) repeated more than allowed",
+)
 def tool_loop(max_repeats: int = 1, name: str = "tool_loop") -> Scorer:
     if max_repeats < 1:
         raise ValueError("max_repeats must be at least 1")

@@ -302,3 +302,22 @@ def test_a_broken_query_template_is_a_usage_error(workdir: Path, cli) -> None:
     )
     result = cli("run", "kb.yaml", "--no-baseline")
     assert result.exit_code == 2 and "case 'e4471'" in result.output and "topic" in result.output
+
+
+def test_a_thresholded_retrieval_scorer_still_scores_a_failed_retrieval_zero(workdir: Path, cli) -> None:
+    """Issue 12, bug 1: `threshold:` used to wrap the retrieval scorer and drop its
+    needs_output=False, so a failed retrieval became unmeasured and recall was inflated."""
+    write(workdir / "evalkit.yaml", small_config("bm25", "run: {max_error_rate: 0.5}"))
+    write(
+        workdir / "kb.yaml",
+        SMALL_SUITE.replace("{type: retrieval, k: 3}", "{type: retrieval, k: 3, threshold: 0.5}"),
+    )
+    result = cli("run", "kb.yaml", "-o", "out", "--no-baseline")
+    assert result.exit_code == 0, result.output
+    rows = {(r["variant"], r["case_id"]): r for r in results(workdir / "out")}
+    failed = rows[("kb.top_k=3", "nothing")]["scores"]["recall@3"]
+    assert failed["value"] == 0.0 and failed["passed"] is False
+    group = json.loads((workdir / "out" / "summary.json").read_text())["groups"][1]
+    recall = group["metrics"]["recall@3"]
+    values = [rows[("kb.top_k=3", c)]["scores"]["recall@3"]["value"] for c in ("e4471", "okta", "nothing")]
+    assert recall["n"] == 3 and recall["unmeasured"] == 0 and recall["mean"] == pytest.approx(sum(values) / 3)

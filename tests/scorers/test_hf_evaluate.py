@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import UserInputError
-from evalkit.scorers.base import build_scorer
+from evalkit.scorers.base import ConfiguredScorer, build_scorer, corpus_accumulator
 from evalkit.suite import ScorerSpec
 from evalkit.types import ScoreInput
 
@@ -27,6 +27,19 @@ def build(**spec: object):  # type: ignore[no-untyped-def]
     return build_scorer(ScorerSpec.model_validate({"type": "evaluate", **spec}), "suite.yaml: scorers[0]")
 
 
+def corpus_of(scorer: ConfiguredScorer, items: list[ScoreInput]) -> dict[str, float]:
+    """The corpus figures aggregation computes from the stored outputs (via MetricInfo alone)."""
+    out = {}
+    for m in scorer.metric_infos():
+        if m.corpus is not None:
+            acc = corpus_accumulator(m.corpus, m.options)
+            for i in items:
+                acc.add(i.output, i.references)
+            if (value := acc.score()) is not None:
+                out[f"corpus_{m.name}"] = value
+    return out
+
+
 def test_values_equal_calling_evaluate_directly() -> None:
     import evaluate
 
@@ -39,7 +52,7 @@ def test_values_equal_calling_evaluate_directly() -> None:
     corpus = direct.compute(
         predictions=[o for o, _ in PAIRS], references=[list(r) for _, r in PAIRS], lowercase=False
     )
-    assert scorer.corpus(ITEMS) == {"corpus_token_f1": pytest.approx(corpus["token_f1"], abs=1e-12)}
+    assert corpus_of(scorer, ITEMS) == {"corpus_token_f1": pytest.approx(corpus["token_f1"], abs=1e-12)}
     assert {r[0].value for r in rows} != {rows[0][0].value}  # the pairs really differ
 
 
@@ -48,7 +61,8 @@ def test_keys_map_to_score_names_and_bad_keys_are_unmeasured() -> None:
     assert scorer.names == ("f1", "best")
     row = scorer.score(ITEMS[:1])[0]
     assert [s.name for s in row] == ["f1", "best"] and row[0].value == row[1].value is not None
-    assert set(scorer.corpus(ITEMS)) == {"corpus_f1", "corpus_best"}
+    assert set(corpus_of(scorer, ITEMS)) == {"corpus_f1", "corpus_best"}
+    assert corpus_of(build(path=TOKEN_F1, corpus=False), ITEMS) == {}
     listy = build(path=TOKEN_F1, keys=["per_prediction"]).score(ITEMS[:1])[0][0]
     assert listy.value is None and "per_prediction" in (listy.reason or "") and "list" in (listy.reason or "")
     missing = build(path=TOKEN_F1, keys=["nope"]).score(ITEMS[:1])[0][0]
@@ -64,7 +78,7 @@ def test_single_reference_metric_lower_is_better_with_a_pass_mark() -> None:
 
     direct = evaluate.load(LENGTH)
     scorer = build(path=LENGTH, higher_is_better=False, threshold=0.5)
-    assert scorer.higher_is_better is False and scorer.pass_fail
+    assert scorer.info.higher_is_better is False and scorer.metric_infos()[0].verdict
     rows = scorer.score(ITEMS)
     for row, (out, refs) in zip(rows, PAIRS, strict=True):
         expected = direct.compute(predictions=[out], references=[refs[0]])["length_error"]

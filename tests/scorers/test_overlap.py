@@ -6,7 +6,9 @@ import pytest
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from evalkit.scorers.overlap import bleu, chrf, rouge
+from evalkit.scorers.base import build_scorer
+from evalkit.scorers.overlap import CorpusStats, bleu, chrf, corpus_stats, rouge
+from evalkit.suite import ScorerSpec
 from evalkit.types import ScoreInput
 
 PAIRS = [
@@ -25,10 +27,41 @@ def test_sentence_bleu_equals_sacrebleu() -> None:
     assert values == [sacrebleu.sentence_bleu(o, list(r)).score for o, r in PAIRS]
 
 
+def corpus_of(kind: str, items: list[ScoreInput], **options: object) -> float | None:
+    stats = corpus_stats(kind, options)
+    for i in items:
+        stats.add(i.output, i.references)
+    return stats.score()
+
+
 def test_corpus_bleu_equals_sacrebleu() -> None:
-    corpus = bleu().corpus(ITEMS)["corpus_bleu"]
+    corpus = corpus_of("bleu", ITEMS)
     streams = [[r[k] if k < len(r) else None for _, r in PAIRS] for k in range(2)]
     assert corpus == sacrebleu.corpus_bleu([o for o, _ in PAIRS], streams).score
+
+
+@pytest.mark.parametrize("kind", ["bleu", "chrf"])
+def test_streamed_corpus_statistics_equal_sacrebleu_over_many_chunks(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Summing segment statistics chunk by chunk gives sacrebleu's own corpus score exactly,
+    with options (lowercase, tokenizer, chrF++) passed through as the scorer has them."""
+    monkeypatch.setattr(CorpusStats, "CHUNK", 4)
+    items = [
+        ScoreInput(output=f"{o} {n}", references=tuple(f"{r} {n % 3}" for r in refs), vars={}, case_id=f"{n}")
+        for n in range(37)
+        for o, refs in [PAIRS[n % len(PAIRS)]]
+    ]
+    hyps = [i.output for i in items]
+    streams = [[i.references[k] if k < len(i.references) else None for i in items] for k in range(2)]
+    if kind == "bleu":
+        expected = sacrebleu.corpus_bleu(hyps, streams, lowercase=True, tokenize="char").score
+        got = corpus_of("bleu", items, lowercase=True, tokenize="char", threshold=None)
+    else:
+        expected = sacrebleu.corpus_chrf(hyps, streams, word_order=2).score
+        got = corpus_of("chrf", items, word_order=2)
+    assert got == expected and got is not None and 0 < got < 100
+    assert corpus_of(kind, []) is None
 
 
 def test_chrf_equals_sacrebleu_sentence_and_corpus() -> None:
@@ -38,7 +71,7 @@ def test_chrf_equals_sacrebleu_sentence_and_corpus() -> None:
     ]
     single = [i for i in ITEMS if len(i.references) == 1]
     assert (
-        scorer.corpus(single)["corpus_chrf"]
+        corpus_of("chrf", single)
         == sacrebleu.corpus_chrf([i.output for i in single], [[i.references[0] for i in single]]).score
     )
     plus = chrf(word_order=2).score(ITEMS[:1])[0][0].value
@@ -98,4 +131,5 @@ def test_rust_engine_equals_rouge_score_on_a_corpus(stem: bool) -> None:
 def test_rouge_default_types_and_names() -> None:
     scorer = rouge()
     assert scorer.names == ("rouge1", "rouge2", "rougeL")
-    assert scorer.needs_reference and scorer.higher_is_better
+    info = build_scorer(ScorerSpec(type="rouge"), "here").info
+    assert info.needs_reference and info.higher_is_better and info.kind == "continuous"

@@ -35,7 +35,8 @@ def test_contains_reference_text_and_var() -> None:
     assert one(contains(text=["a", "z"], mode="all"), item("abc")).passed is False
     assert one(contains(text=["a", "z"]), item("abc")).passed is True
     assert one(contains(var="answer"), item("The answer is 42.", answer=42)).passed is True
-    assert contains(var="answer").needs_reference is False
+    assert build_scorer(ScorerSpec(type="contains", var="answer"), "here").info.needs_reference is False
+    assert build_scorer(ScorerSpec(type="contains"), "here").info.needs_reference is True
     with pytest.raises(KeyError):
         one(contains(var="answer"), item("x"))
     with pytest.raises(ValueError):

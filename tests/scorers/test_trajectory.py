@@ -217,6 +217,6 @@ def test_trajectory_scores_are_bounded_so_their_cis_stay_within_0_and_1(kind: st
     from evalkit.stats import mean_ci
 
     scorer = build_scorer(ScorerSpec(type=kind), "t")
-    assert scorer.value_range == (0.0, 1.0)
-    _, _, low, high = mean_ci([1.0] + [0.0] * 16, bounds=scorer.value_range)
+    assert scorer.info.value_range == (0.0, 1.0)
+    _, _, low, high = mean_ci([1.0] + [0.0] * 16, bounds=scorer.info.value_range)
     assert 0.0 <= low < high <= 1.0
