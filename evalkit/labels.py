@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit.errors import UserInputError
-from evalkit.rundir import LABELS
+from evalkit.rundir import LABELS, write_jsonl
 from evalkit.types import CaseResult, StoredScore
 
 HUMAN = "human"
@@ -141,10 +141,8 @@ def merge(old: Sequence[Label], new: Sequence[Label]) -> list[Label]:
 
 
 def write_labels(run_dir: Path, labels: Sequence[Label]) -> None:
-    text = "".join(label.model_dump_json(exclude_none=True) + "\n" for label in labels)
-    tmp = run_dir / (LABELS + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(run_dir / LABELS)
+    """Through the run directory's one write path: atomic, secrets scrubbed value by value."""
+    write_jsonl(run_dir / LABELS, [label.model_dump(mode="json", exclude_none=True) for label in labels])
 
 
 def stored_labels(run_dir: Path) -> list[Label]:

@@ -294,7 +294,12 @@ def open_cache(plan: Plan, no_cache: bool) -> ResponseCache | None:
     if not settings.cache.enabled or no_cache:
         return None
     path = plan.loaded.resolve(settings.cache.path) if settings.cache.path else None
-    return ResponseCache(path, ttl_s=settings.cache.ttl_s)
+    if path is not None and not path.parent.is_dir():  # a copied run: the config's folder is elsewhere
+        path = None
+    try:
+        return ResponseCache(path, ttl_s=settings.cache.ttl_s)
+    except OSError as exc:
+        raise UserInputError(f"cannot open the response cache: {exc.strerror or exc}", path=path) from None
 
 
 def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutcome:

@@ -282,3 +282,50 @@ def test_score_with_edited_suite_files_uses_their_current_scorers(workdir: Path,
     write(workdir / "other.yaml", "name: other\nprompt: hi\ncases: [{id: a}]\n")
     unknown = cli("score", "runs/a", "other.yaml")
     assert unknown.exit_code == 2 and "no suite 'other'" in unknown.output
+
+
+def test_an_unexpected_error_ends_the_run_as_errors_with_everything_written(
+    workdir: Path, fake_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evalkit import execute as execute_module
+    from evalkit import pipeline
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug in a plugin")
+
+    monkeypatch.setattr(execute_module, "score_batch", broken)
+    suite(workdir / "suites" / "s.yaml", 3)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    prepared = pipeline.prepare(pipeline.RunOptions(suites=[Path("suites/s.yaml")], no_baseline=True))
+    outcome = pipeline.execute(prepared)
+    assert outcome.summary.status == "errors" and outcome.summary.exit_code == 3
+    assert "internal error: RuntimeError: a bug in a plugin" in (outcome.summary.aborted or "")
+    for name in ("summary.json", "junit.xml", "summary.md", "report.html"):
+        assert (prepared.run_dir / name).exists(), name
+
+
+def test_a_rescore_that_is_not_gated_drops_the_old_verdicts(
+    workdir: Path, cli, fake_server, tmp_path_factory
+) -> None:
+    suite(workdir / "suites" / "s.yaml", 3)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline").exit_code == 0
+    assert cli("baseline", "save", "runs/a", "--to", "bl", "--force").exit_code == 0
+    assert cli("run", "suites/s.yaml", "-o", "runs/b", "--baseline", "bl").exit_code == 0
+    assert (workdir / "runs" / "b" / "diff.json").exists()
+    copy = tmp_path_factory.mktemp("elsewhere") / "b"
+    shutil.copytree(workdir / "runs" / "b", copy)
+    shutil.rmtree(workdir / "bl")
+    scored = cli("score", str(copy))
+    assert scored.exit_code == 0 and "not gated" in scored.output
+    assert not (copy / "diff.json").exists() and not (copy / "baseline.jsonl").exists()
+
+
+def test_overwrite_removes_the_old_runs_labels_too(workdir: Path, cli, fake_server) -> None:
+    suite(workdir / "suites" / "s.yaml", 2)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline").exit_code == 0
+    (workdir / "runs" / "a" / "labels.jsonl").write_text('{"case_id": "c0"}\n')
+    again = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--overwrite")
+    assert again.exit_code == 0, again.output
+    assert not (workdir / "runs" / "a" / "labels.jsonl").exists()

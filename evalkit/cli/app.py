@@ -127,28 +127,32 @@ def run(
     the run history and check it against its trend."""
     from evalkit.cli.render import ProgressObserver, console, notices, show_outcome, warn
     from evalkit.pipeline import RunOptions, execute, prepare
-    from evalkit.signals import sigterm_as_interrupt
+    from evalkit.signals import interrupt_exit_code, sigterm_as_interrupt
 
     with user_errors(), sigterm_as_interrupt():
-        prepared = prepare(
-            RunOptions(
-                suites=suites or [],
-                config=config,
-                variants=variant or [],
-                out=out,
-                overwrite=overwrite,
-                runs_dir=runs_dir,
-                repeats=repeats,
-                concurrency=concurrency,
-                resume=resume,
-                no_cache=no_cache,
-                deadline_s=deadline,
-                baseline=baseline,
-                no_baseline=no_baseline,
-                retry_errors=retry_errors,
-                shard=shard,
+        try:
+            prepared = prepare(
+                RunOptions(
+                    suites=suites or [],
+                    config=config,
+                    variants=variant or [],
+                    out=out,
+                    overwrite=overwrite,
+                    runs_dir=runs_dir,
+                    repeats=repeats,
+                    concurrency=concurrency,
+                    resume=resume,
+                    no_cache=no_cache,
+                    deadline_s=deadline,
+                    baseline=baseline,
+                    no_baseline=no_baseline,
+                    retry_errors=retry_errors,
+                    shard=shard,
+                )
             )
-        )
+        except KeyboardInterrupt as exc:  # while planning or building an index: nothing ran yet
+            console.print("[yellow]Interrupted before any model call.[/]")
+            raise typer.Exit(interrupt_exit_code(exc)) from None
         notices()
         plan = prepared.plan
         todo = len(plan.requests) - len(prepared.skip)

@@ -19,6 +19,7 @@ from evalkit.history.alerts import fmt, model_identity
 from evalkit.history.check import check_run
 from evalkit.history.series import Series, by_group, series_for
 from evalkit.history.store import Filters, HistoryStore
+from evalkit.rundir import write_text
 from evalkit.settings.history import AlertRules
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -156,8 +157,6 @@ def render(context: dict[str, Any]) -> str:
 
 def write(store: HistoryStore, filters: Filters, rules: AlertRules, path: Path) -> Path:
     html = render(build(store, filters, rules))
-    tmp = path.with_suffix(path.suffix + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, html)  # the one write path: atomic, secrets scrubbed
     return path

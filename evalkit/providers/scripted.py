@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import UserInputError
 from evalkit.providers.base import Provider
 from evalkit.registry import import_object
+from evalkit.rundir import read_results
 from evalkit.types import CaseResult, Completion, Request, Usage
 
 
@@ -166,21 +166,11 @@ class ReplayProvider(Provider[ReplaySettings]):
     def _load(self) -> dict[tuple[str, ...], CaseResult]:
         if self._stored is None:
             stored: dict[tuple[str, ...], CaseResult] = {}
-            with self.path().open(encoding="utf-8") as fh:
-                for line_no, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = CaseResult.model_validate_json(line)
-                    except (ValidationError, json.JSONDecodeError) as exc:
-                        raise UserInputError(
-                            f"provider '{self.name}': not a result line: {str(exc).splitlines()[0]}",
-                            path=self.path(),
-                            line=line_no,
-                        ) from None
-                    stored[self._key(record.suite, record.case_id, record.variant, record.repeat)] = record
-                    if self.settings.match == "case" and self.settings.variant in (None, record.variant):
-                        stored.setdefault(("case", record.suite, record.case_id, str(record.repeat)), record)
+            # the run directory's own reader: migrations, a torn last line skipped, file:line errors
+            for record in read_results(self.path()):
+                stored[self._key(record.suite, record.case_id, record.variant, record.repeat)] = record
+                if self.settings.match == "case" and self.settings.variant in (None, record.variant):
+                    stored.setdefault(("case", record.suite, record.case_id, str(record.repeat)), record)
             self._stored = stored
         return self._stored
 
