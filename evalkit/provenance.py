@@ -29,10 +29,11 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def git_sha() -> str | None:
+def git_output(*args: str) -> str | None:
+    """What a git command prints (stripped), or None outside a repository or without git."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", *args],
             capture_output=True,
             text=True,
             timeout=5,
@@ -42,6 +43,10 @@ def git_sha() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def git_sha() -> str | None:
+    return git_output("rev-parse", "HEAD")
 
 
 def config_snapshot(plan: Plan) -> dict[str, Any]:

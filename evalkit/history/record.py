@@ -7,7 +7,6 @@ does not answer becomes one line in the outcome, and `evalkit history import RUN
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from evalkit.config import LoadedConfig
 from evalkit.errors import EvalkitError
 from evalkit.history.alerts import Alert
 from evalkit.history.store import HistoryStore, safe_url
+from evalkit.provenance import git_output
 from evalkit.settings.history import DEFAULT_FILE, URL_ENV, HistorySettings
 
 TAG_ENV = "EVALKIT_HISTORY_TAG"
@@ -82,16 +82,5 @@ def current_branch() -> str | None:
     for var in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME"):
         if os.environ.get(var):
             return os.environ[var]
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    name = out.stdout.strip()
-    return name if out.returncode == 0 and name and name != "HEAD" else None
+    name = git_output("rev-parse", "--abbrev-ref", "HEAD")
+    return name if name and name != "HEAD" else None
