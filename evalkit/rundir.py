@@ -156,8 +156,9 @@ def read_results(path: Path) -> Iterator[CaseResult]:
                 continue
             try:
                 yield _parse_result(line)
-            except (ValueError, NewerSchemaError) as exc:
-                raise UserInputError(f"corrupt result line: {exc}", path=path, line=lineno) from None
+            except (ValueError, NewerSchemaError) as exc:  # one line of the reason, not pydantic's essay
+                reason = " ".join(str(exc).splitlines()[:2])
+                raise UserInputError(f"not a result line: {reason}", path=path, line=lineno) from None
 
 
 _CURRENT_RESULT_MARK = f'"schema_version":{CURRENT["result"]},'
