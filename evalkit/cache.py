@@ -85,12 +85,26 @@ class ResponseCache:
         self.disabled = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = self._connect()
+            self._db = self._connect_when_free()
         except sqlite3.DatabaseError as exc:
             if not is_corrupt(exc):
                 raise
             self._move_aside(exc)
-            self._db = self._connect()
+            self._db = self._connect_when_free()
+
+    def _connect_when_free(self, wait_s: float = 30.0) -> sqlite3.Connection:
+        """Connect, waiting out another process that is creating the file or switching it to WAL:
+        sqlite answers "database is locked" at once there, without its busy handler."""
+        deadline = time.monotonic() + wait_s
+        delay = 0.01
+        while True:
+            try:
+                return self._connect()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)

@@ -147,3 +147,23 @@ def test_entries_carry_a_schema_version_and_older_ones_are_migrated(tmp_path: Pa
     assert hit is not None and hit.text == "from an older evalkit" and hit.cached
     assert cache.get("future") is None  # a newer evalkit's entry is a miss, never a crash
     cache.close()
+
+
+def test_opening_waits_out_a_database_locked_answer(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two runs starting together on one cache: CI saw sqlite answer "database is locked" at open
+    (switching to WAL does not use the busy handler). Opening now waits and tries again."""
+    import sqlite3
+
+    real = ResponseCache._connect
+    answers = iter([sqlite3.OperationalError("database is locked")] * 2)
+
+    def flaky(self: ResponseCache) -> sqlite3.Connection:
+        error = next(answers, None)
+        if error is not None:
+            raise error
+        return real(self)
+
+    monkeypatch.setattr(ResponseCache, "_connect", flaky)
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    assert cache.put("k", Completion(text="ok", latency_ms=1.0), provider="p", model="m")
+    cache.close()

@@ -261,10 +261,10 @@ class VLLMProvider(Provider[VLLMSettings]):
         ttft_ms = None
         stats = getattr(output, "metrics", None)
         last, queued = getattr(stats, "last_token_ts", None), getattr(stats, "queued_ts", None)
-        if last and queued:  # engine timestamps: from entering the queue to the last token
+        if last and queued:  # engine timestamps, one clock: from entering the queue to the last token
             latency_ms = (last - queued) * 1000.0
-            first = getattr(stats, "first_token_latency", None)
-            ttft_ms = first * 1000.0 if first else None
+            first = getattr(stats, "first_token_ts", None)  # (first_token_latency counts from arrival)
+            ttft_ms = (first - queued) * 1000.0 if first else None
         return Completion(
             text=best.text,
             finish_reason=finish,  # "stop" (EOS or a stop string) or "length" (max_tokens)
