@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks._common import fake_server, write_config
-from evalkit.pipeline import RunOptions, execute, prepare
+from evalkit.stages.pipeline import RunOptions, execute, prepare
 
 
 def echo(text: str) -> str:

@@ -78,10 +78,10 @@ def make_run(run: Path, n: int, repeats: int) -> None:
 
 def stage(name: str, run: Path) -> dict[str, float]:
     """One stage in this process; returns its wall time (s) and this process's peak RSS (MB)."""
-    from evalkit.aggregate import Summary, summarize_groups
-    from evalkit.rundir import read_results
+    from evalkit.compare.aggregate import Summary, summarize_groups
+    from evalkit.rundir.files import read_results
     from evalkit.scorers.base import metric_infos
-    from evalkit.suite import ScorerSpec
+    from evalkit.spec.suite import ScorerSpec
     from evalkit.types import Threshold
 
     # "aggregate": every figure incl. corpus BLEU (sacrebleu re-tokenises every output);
@@ -101,8 +101,8 @@ def stage(name: str, run: Path) -> dict[str, float]:
         (run / "summary.json").write_text(summary.model_dump_json())
         (run / "run.json").write_text(json.dumps({"run_id": "bench", "options": {}}))
     elif name == "gate":
-        from evalkit.baseline import groups_from_run
-        from evalkit.gate import diff_runs
+        from evalkit.compare.baseline import groups_from_run
+        from evalkit.compare.gate import diff_runs
 
         groups = groups_from_run(run)
         diff_runs(groups, groups, thresholds, resamples=200)

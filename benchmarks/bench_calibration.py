@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from evalkit.report import charts
-from tests.test_calibrate import simulated, true_kappa
+from tests.human.test_calibrate import simulated, true_kappa
 
 SIZES = (30, 100, 300)
 SETTINGS = ((0.5, 0.05), (0.3, 0.15), (0.3, 0.3))  # (prevalence, error)
 
 
 def coverage(n: int, prevalence: float, error: float, trials: int, resamples: int) -> dict[str, float]:
-    from evalkit.calibrate import agreement
+    from evalkit.human.calibrate import agreement
 
     rng = np.random.default_rng(n * 1000 + int(error * 100))
     hits = {"accuracy": 0, "kappa": 0}
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--svg", type=Path, default=Path("calibration_coverage.svg"))
     args = parser.parse_args()
-    from evalkit.calibrate import agreement
+    from evalkit.human.calibrate import agreement
 
     rng = np.random.default_rng(0)
     pairs = simulated(300, 0.3, 0.15, rng)

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks._common import fake_server, timed, write_config, write_suite
-from evalkit.pipeline import RunOptions, execute, prepare
+from evalkit.stages.pipeline import RunOptions, execute, prepare
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-from evalkit.gate import diff_groups
-from tests.test_gate import aa_pair, group, variants_with_one_drop
+from evalkit.compare.gate import diff_groups
+from tests.compare.test_gate import aa_pair, group, variants_with_one_drop
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from benchmarks import _common  # noqa: F401  (puts the repository on sys.path)
 from evalkit.history import trend
 from evalkit.history.store import Filters, HistoryStore
-from evalkit.settings.history import AlertRules
+from evalkit.spec.history import AlertRules
 from tests.history.fabricate import Case, Group, make_run
 from tests.history.simulate import RULES, Scenario, caught_within, false_alerts
 

@@ -19,7 +19,7 @@ import aiohttp
 from rouge_score import rouge_scorer
 
 from benchmarks._common import fake_server, timed, write_config, write_suite
-from evalkit.pipeline import RunOptions, execute, prepare
+from evalkit.stages.pipeline import RunOptions, execute, prepare
 
 CONCURRENCY = 16
 

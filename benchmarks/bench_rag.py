@@ -100,7 +100,7 @@ def child(mode: str, corpus: Path) -> None:
     from evalkit.rag.corpus import chunk_documents, load_documents
     from evalkit.rag.index import embedding_model_path, encode, open_index
     from evalkit.rag.retrievers import IndexRetriever
-    from evalkit.settings.rag import RagSettings
+    from evalkit.spec.rag import RagSettings
 
     encode(embedding_model_path(None), ["load the model before timing anything"])
     if mode == "ideal":

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks._common import timed, write_suite
-from evalkit.pipeline import RunOptions, execute, prepare
+from evalkit.stages.pipeline import RunOptions, execute, prepare
 from tests.fake_openai import FakeOpenAI
 
 

@@ -13,11 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from evalkit.aggregate import Summary, summarize_group
+from evalkit.compare.aggregate import Summary, summarize_group
 from evalkit.report import html
-from evalkit.rundir import ResultWriter
+from evalkit.rundir.files import ResultWriter
 from evalkit.scorers.base import metric_infos
-from evalkit.suite import ScorerSpec
+from evalkit.spec.suite import ScorerSpec
 from evalkit.types import CaseResult, Message, StoredScore, Threshold, Usage
 
 SYSTEM = "You are a concise assistant. Answer the question in one or two sentences, citing the source."

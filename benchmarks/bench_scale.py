@@ -21,7 +21,7 @@ from benchmarks._common import ROOT, fake_server, write_config, write_suite
 
 def child(n: int, url: str, concurrency: int) -> None:
     """One run of n cases in this process; prints a JSON line of its figures."""
-    from evalkit.pipeline import RunOptions, execute, prepare
+    from evalkit.stages.pipeline import RunOptions, execute, prepare
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -232,7 +232,7 @@ class ScoreInput:
     generated: bool = True  # False: generation failed (or retrieval did); `output` is then empty
     tool_calls: tuple[ToolCall, ...] = ()  # every tool call of the result, in order
     steps: tuple[Step, ...] = ()  # the trace (agent loop or a `python` system), in order
-    expect: Any = None  # the case's tool expectations (evalkit.agent.expect.ToolExpectations)
+    expect: Any = None  # the case's tool expectations (evalkit.tools.expect.ToolExpectations)
 
 
 class StoredScore(BaseModel):
@@ -262,7 +262,7 @@ class CaseResult(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: int = 2  # evalkit.migrations.CURRENT["result"]; older lines are migrated on read
+    schema_version: int = 2  # evalkit.rundir.migrations.CURRENT["result"]; older lines are migrated on read
 
     suite: str
     case_id: str

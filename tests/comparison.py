@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import random
 
-from evalkit.aggregate import Summary, summarize_group
-from evalkit.baseline import BaselineMeta, CaseRecord, Group
-from evalkit.gate import DiffReport, diff_groups
+from evalkit.compare.aggregate import Summary, summarize_group
+from evalkit.compare.baseline import BaselineMeta, CaseRecord, Group
+from evalkit.compare.gate import DiffReport, diff_groups
 from evalkit.scorers.base import metric_infos
-from evalkit.suite import ScorerSpec
+from evalkit.spec.suite import ScorerSpec
 from evalkit.types import CaseResult, Message, StoredScore, Threshold, Usage
 
 N = 16

@@ -6,7 +6,7 @@ import os
 import uuid
 from pathlib import Path
 
-from evalkit.paths import cache_dir, models_dir
+from evalkit._util.paths import cache_dir, models_dir
 from tests.conftest import REAL_HOME, two_variant_config, write
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalkit.config import Config
-from evalkit.suite import SuiteSpec
+from evalkit.spec.config import Config
+from evalkit.spec.suite import SuiteSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

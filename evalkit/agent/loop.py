@@ -17,9 +17,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from evalkit.agent.prompted import prompted
 from evalkit.providers.base import Provider, complete_each
 from evalkit.registry import import_object
+from evalkit.tools.prompted import prompted
 from evalkit.types import AgentSettings, Completion, Message, Request, Step, ToolCall, Usage
 
 CallModel = Callable[[Request], Awaitable[Completion]]

@@ -15,8 +15,8 @@ from evalkit.providers.service import ProviderSpec
 from evalkit.types import AgentSettings, GenerationParams, Request, Usage
 
 if TYPE_CHECKING:
-    from evalkit.config import Pricing, Variant
-    from evalkit.suite import Suite
+    from evalkit.spec.config import Pricing, Variant
+    from evalkit.spec.suite import Suite
 
 
 def tool_params(

@@ -13,7 +13,7 @@ import typer
 from evalkit.errors import INCONCLUSIVE, EvalkitError, UserInputError, did_you_mean
 
 if TYPE_CHECKING:
-    from evalkit.config import LoadedConfig
+    from evalkit.spec.config import LoadedConfig
 
 app = typer.Typer(
     name="evalkit",
@@ -125,9 +125,9 @@ def run(
 ) -> None:
     """Run suites against variants, score every output, write reports/<run-id>/, record it in
     the run history and check it against its trend."""
+    from evalkit._util.signals import interrupt_exit_code, sigterm_as_interrupt
     from evalkit.cli.render import ProgressObserver, console, notices, show_outcome, warn
-    from evalkit.pipeline import RunOptions, execute, prepare
-    from evalkit.signals import interrupt_exit_code, sigterm_as_interrupt
+    from evalkit.stages.pipeline import RunOptions, execute, prepare
 
     with user_errors(), sigterm_as_interrupt():
         try:
@@ -204,7 +204,7 @@ def score(
     on a copied run directory); name the edited suite files to score with their current scorers,
     thresholds, references or judge prompts."""
     from evalkit.cli.render import console, show_outcome
-    from evalkit.pipeline import score_run
+    from evalkit.stages.pipeline import score_run
 
     with user_errors():
         with console.status("scoring stored outputs"):
@@ -229,8 +229,8 @@ def merge(
     summary, gate and reports as an unsharded run. Refuses shards of other configs, overlapping,
     missing or unfinished shards (exit 2)."""
     from evalkit.cli.render import show_outcome
-    from evalkit.merge import merge_runs
-    from evalkit.pipeline import RunOutcome
+    from evalkit.stages.merge import merge_runs
+    from evalkit.stages.pipeline import RunOutcome
 
     with user_errors():
         merged = merge_runs(run_dirs, out, baseline_dir=baseline, no_baseline=no_baseline)
@@ -243,8 +243,8 @@ def merge(
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Rebuild report.html, junit.xml and summary.md from the run directory's files alone."""
     from evalkit.cli.render import console
-    from evalkit.conclude import render_reports
-    from evalkit.rundir import RESULTS
+    from evalkit.rundir.files import RESULTS
+    from evalkit.stages.conclude import render_reports
 
     with user_errors():
         if not (run_dir / RESULTS).exists():
@@ -266,7 +266,7 @@ def labels_import(
     """Add human labels to a run as a `human` score (several labellers allowed); refreshes
     summary.json and the reports. Every label must name an output of the run."""
     from evalkit.cli.render import console
-    from evalkit.human import import_labels
+    from evalkit.human.scores import import_labels
 
     with user_errors():
         got = import_labels(file, run_dir)
@@ -286,10 +286,10 @@ def calibrate(
 ) -> None:
     """Agreement of each judge and pass/fail scorer with the human labels (accuracy, κ, α,
     confusion, leniency, with bootstrap CIs) and judge self-agreement; writes calibration.json."""
-    from evalkit.calibrate import calibrate as run_calibration
     from evalkit.cli.calibration import show_calibration
+    from evalkit.human.calibrate import calibrate as run_calibration
     from evalkit.report import html
-    from evalkit.rundir import CALIBRATION
+    from evalkit.rundir.files import CALIBRATION
 
     with user_errors():
         cal = run_calibration(run_dir, resamples=resamples)
@@ -315,10 +315,10 @@ def baseline_save(
 ) -> None:
     """Save a run (per suite × variant) as the baseline. When one exists, shows the comparison
     first, and asks before replacing it with a run that regressed (non-interactive: --force)."""
-    from evalkit import baseline as bl
-    from evalkit import groups as run_groups
     from evalkit.cli.render import console, show_diff, warn
-    from evalkit.gate import diff_runs
+    from evalkit.compare import baseline as bl
+    from evalkit.compare import groups as run_groups
+    from evalkit.compare.gate import diff_runs
 
     with user_errors():
         bl.check_folder(to)
@@ -366,7 +366,7 @@ def _confirm_regressed_bless(run_dir: Path) -> None:
 
 
 def _keep_latency(group: Any, previous: Any, warn: Any) -> None:
-    from evalkit import baseline as bl
+    from evalkit.compare import baseline as bl
 
     cached = sum(1 for r in group.records if r.cached)
     if not cached:
@@ -400,10 +400,10 @@ def diff(
 ) -> None:
     """Compare two runs case by case; exit 1 when RUN_B regressed against RUN_A, 5 when nothing
     could be compared (no case paired)."""
-    from evalkit import groups as run_groups
     from evalkit.cli.render import console, show_diff
-    from evalkit.gate import diff_runs
-    from evalkit.rundir import write_json
+    from evalkit.compare import groups as run_groups
+    from evalkit.compare.gate import diff_runs
+    from evalkit.rundir.files import write_json
 
     with user_errors():
         if json_out is not None and not json_out.parent.is_dir():
@@ -458,9 +458,9 @@ def validate(
 ) -> None:
     """Check config and suites (syntax, keys, templates, scorers, API keys) without calling a model."""
     from evalkit.cli.render import console, notices
-    from evalkit.config import load_config
-    from evalkit.pipeline import load_suites, suite_paths
-    from evalkit.plan import build_plan, instantiate
+    from evalkit.spec.config import load_config
+    from evalkit.stages.pipeline import load_suites, suite_paths
+    from evalkit.stages.plan import build_plan, instantiate
 
     with user_errors():
         loaded = load_config(config)
@@ -485,9 +485,9 @@ def cache_stats() -> None:
     """Entries, size and models in the response cache, and the RAG indexes."""
     from rich.table import Table
 
-    from evalkit.cache import ResponseCache, default_path
     from evalkit.cli.render import console, notices
     from evalkit.rag.index import list_indexes
+    from evalkit.stages.cache import ResponseCache, default_path
 
     indexes = list_indexes()
     console.print(
@@ -517,9 +517,9 @@ def cache_clear(
 ) -> None:
     """Delete cached responses and RAG indexes (all, or those older than --older-than seconds;
     an index's age is the time since a run last used it)."""
-    from evalkit.cache import ResponseCache, default_path
     from evalkit.cli.render import console, notices
     from evalkit.rag.index import remove_indexes
+    from evalkit.stages.cache import ResponseCache, default_path
 
     indexes = remove_indexes(older_than)
     removed = 0
@@ -548,7 +548,7 @@ def list_(what: Annotated[ListWhat, typer.Argument(help="providers, scorers or r
 
     if what is ListWhat.retrievers:
         from evalkit.rag.retrievers import retrievers as reg
-        from evalkit.settings.rag import BUILTIN_RETRIEVERS
+        from evalkit.spec.rag import BUILTIN_RETRIEVERS
 
         for name in BUILTIN_RETRIEVERS:
             console.print(f"{name}  [dim](built in: over the LanceDB index of a corpus)[/]", highlight=False)
@@ -598,9 +598,9 @@ def export(
         if (run_dir is None) == (not history):
             raise UserInputError("export: give a RUN_DIR or --history (one of them)")
         if history:
-            from evalkit.config import load_config
             from evalkit.history.record import open_store
             from evalkit.history.store import Filters
+            from evalkit.spec.config import load_config
 
             store = open_store(load_config(config))
             try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from evalkit.calibrate import Agreement, Calibration, Figure
 from evalkit.cli.render import console
+from evalkit.human.calibrate import Agreement, Calibration, Figure
 
 
 def _num(value: float | None, signed: bool = False) -> str:

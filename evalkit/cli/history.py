@@ -14,10 +14,10 @@ from evalkit.cli.app import ConfigOpt, user_errors
 from evalkit.errors import UserInputError
 
 if TYPE_CHECKING:
-    from evalkit.config import LoadedConfig
     from evalkit.history.alerts import Alert
     from evalkit.history.record import Outcome
     from evalkit.history.store import Filters, HistoryStore
+    from evalkit.spec.config import LoadedConfig
 
 ALERT_EXIT = 4  # --fail-on-alert: an alert was raised (a failed threshold or regression keeps 1)
 
@@ -64,9 +64,9 @@ def _filters(
 
 
 def _open(config: Path | None, url: str | None) -> tuple[LoadedConfig, HistoryStore]:
-    from evalkit.config import load_config
     from evalkit.history.record import history_url
     from evalkit.history.store import HistoryStore
+    from evalkit.spec.config import load_config
 
     loaded = load_config(config)
     store = HistoryStore(url or history_url(loaded))

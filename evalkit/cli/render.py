@@ -19,9 +19,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from evalkit import secrets
-from evalkit.aggregate import GroupSummary, Summary
-from evalkit.gate import (
+from evalkit._util import secrets
+from evalkit._util.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
+from evalkit.compare.aggregate import GroupSummary, Summary
+from evalkit.compare.gate import (
     VERDICT_SYMBOLS,
     VERDICT_TONES,
     DiffReport,
@@ -32,11 +33,10 @@ from evalkit.gate import (
     provenance_text,
     verdict_label,
 )
-from evalkit.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
 from evalkit.types import GROUP_VERDICTS, CaseResult
 
 if TYPE_CHECKING:
-    from evalkit.pipeline import RunOutcome
+    from evalkit.stages.pipeline import RunOutcome
 
 console = Console()
 err_console = Console(stderr=True)
@@ -53,9 +53,9 @@ def warn(message: str) -> None:
 
 
 def notices() -> None:
-    """What the library noted for a person: secrets too short to scrub (evalkit.secrets), a
-    corrupt response cache moved aside (evalkit.cache)."""
-    from evalkit import cache
+    """What the library noted for a person: secrets too short to scrub (evalkit._util.secrets), a
+    corrupt response cache moved aside (evalkit.stages.cache)."""
+    from evalkit.stages import cache
 
     for message in [*secrets.take_warnings(), *cache.take_notices()]:
         warn(message)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import UserInputError
-from evalkit.rundir import ALERTS, RESULTS, RUN_INFO, SUMMARY, read_json, read_results, read_run_info
+from evalkit.rundir.files import ALERTS, RESULTS, RUN_INFO, SUMMARY, read_json, read_results, read_run_info
 from evalkit.types import CaseResult
 
 
@@ -139,7 +139,7 @@ def is_run_dir(path: Path) -> bool:
 
 
 def write_alerts(run_dir: Path, alerts: list[dict[str, Any]]) -> Path:
-    from evalkit.rundir import write_json
+    from evalkit.rundir.files import write_json
 
     path = run_dir / ALERTS
     write_json(path, {"alerts": alerts})

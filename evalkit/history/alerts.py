@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from evalkit.settings.history import AlertRules, RateRule, RatioRule
+from evalkit.spec.history import AlertRules, RateRule, RatioRule
 
 Severity = Literal["warning", "info"]
 SHRINK = 4  # pseudo-runs of the suite's average variance added to each case's own

@@ -10,7 +10,7 @@ from typing import Any
 from evalkit.errors import UserInputError
 from evalkit.history.alerts import Alert, Point, evaluate
 from evalkit.history.store import Filters, HistoryStore
-from evalkit.settings.history import AlertRules
+from evalkit.spec.history import AlertRules
 
 
 def check_run(

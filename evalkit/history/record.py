@@ -10,12 +10,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evalkit.config import LoadedConfig
 from evalkit.errors import EvalkitError
 from evalkit.history.alerts import Alert
 from evalkit.history.store import HistoryStore, safe_url
-from evalkit.provenance import git_output
-from evalkit.settings.history import DEFAULT_FILE, URL_ENV, HistorySettings
+from evalkit.spec.config import LoadedConfig
+from evalkit.spec.history import DEFAULT_FILE, URL_ENV, HistorySettings
+from evalkit.stages.provenance import git_output
 
 TAG_ENV = "EVALKIT_HISTORY_TAG"
 

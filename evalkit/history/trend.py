@@ -19,8 +19,8 @@ from evalkit.history.alerts import fmt, model_identity
 from evalkit.history.check import check_run
 from evalkit.history.series import Series, by_group, series_for
 from evalkit.history.store import Filters, HistoryStore
-from evalkit.rundir import write_text
-from evalkit.settings.history import AlertRules
+from evalkit.rundir.files import write_text
+from evalkit.spec.history import AlertRules
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_RUNS = 100

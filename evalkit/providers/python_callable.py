@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from evalkit.agent.trace import is_trace, trace_completion
 from evalkit.providers.base import Provider
 from evalkit.registry import import_object
+from evalkit.tools.trace import is_trace, trace_completion
 from evalkit.types import Completion, Request, Usage
 
 
@@ -29,7 +29,7 @@ class PythonCallableProvider(Provider[PythonSettings]):
     The function gets `messages` (list of {role, content}), `params` (dict) and `options`;
     it returns the output text, or a dict with `text` and optionally `usage`,
     `finish_reason`, `model_version`, or a trace: a dict with `output` and `steps`
-    (evalkit.agent.trace). An exception becomes an error result for that case.
+    (evalkit.tools.trace). An exception becomes an error result for that case.
     """
 
     supports_tools = True  # sends `tools` / `tool_choice` (evalkit.agent.setup)

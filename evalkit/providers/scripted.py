@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evalkit.errors import UserInputError
 from evalkit.providers.base import Provider
 from evalkit.registry import import_object
-from evalkit.rundir import read_results
+from evalkit.rundir.files import read_results
 from evalkit.types import CaseResult, Completion, Request, Usage
 
 

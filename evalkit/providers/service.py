@@ -20,10 +20,10 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
-from evalkit.cache import ResponseCache, request_key
 from evalkit.errors import EvalkitError
 from evalkit.providers.base import Provider
 from evalkit.providers.limiter import AdaptiveLimiter
+from evalkit.stages.cache import ResponseCache, request_key
 from evalkit.types import Completion, Request
 
 AnyProvider = Provider[Any]

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit._util.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.errors import UserInputError
-from evalkit.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.providers import embedded
 from evalkit.providers.base import Provider
 from evalkit.types import Completion, GenerationParams, Request, Usage

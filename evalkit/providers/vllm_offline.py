@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit._util.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.errors import UserInputError
-from evalkit.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.providers import embedded
 from evalkit.providers.base import Provider
 from evalkit.providers.transformers_local import DEFAULT_MAX_NEW_TOKENS, chat_prompt_ids, folder_version

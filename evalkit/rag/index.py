@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.heavy import IMPORT_LOCK
+from evalkit._util.paths import cache_dir
 from evalkit.errors import UserInputError
-from evalkit.heavy import IMPORT_LOCK
-from evalkit.paths import cache_dir
 from evalkit.rag.corpus import Chunk, chunk_documents, fingerprint, load_documents
 
 TABLE = "chunks"
@@ -35,7 +35,7 @@ _open: dict[str, ChunkIndex] = {}  # one open index per key per process
 
 
 def embedding_model_path(name: str | None) -> str:
-    from evalkit.embedder import default_model_path
+    from evalkit._util.embedder import default_model_path
 
     return str(Path(name).expanduser()) if name else default_model_path()
 
@@ -56,7 +56,7 @@ def embedding_model_id(path: str) -> str:
 
 def encode(model_path: str, texts: list[str], batch_size: int = 64) -> Any:
     """Normalised float32 embeddings (numpy, one row per text)."""
-    from evalkit.embedder import load_model
+    from evalkit._util.embedder import load_model
 
     model = load_model(model_path, None)
     return model.encode(

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 from evalkit import registry
 from evalkit.errors import UserInputError
 from evalkit.rag.index import ChunkIndex, encode, open_index
-from evalkit.settings.rag import BUILTIN_RETRIEVERS, RagSettings
+from evalkit.spec.rag import BUILTIN_RETRIEVERS, RagSettings
 from evalkit.types import RetrievedChunk
 
 retrievers: registry.Registry[Any] = registry.Registry("retriever", "evalkit.retrievers")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from evalkit.numbers import Kind, number
+from evalkit._util.numbers import Kind, number
 
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"]
 W, ROW, PAD = 360, 34, 6  # width, height of one variant's strip, side padding

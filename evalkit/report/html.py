@@ -19,11 +19,10 @@ import jinja2
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from evalkit.agent.timeline import trace_rows
-from evalkit.gate import VERDICT_LABELS, VERDICT_SYMBOLS, MetricDiff, verdict_label
-from evalkit.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
+from evalkit._util.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
+from evalkit.compare.gate import VERDICT_LABELS, VERDICT_SYMBOLS, MetricDiff, verdict_label
 from evalkit.report import charts
-from evalkit.rundir import (
+from evalkit.rundir.files import (
     ALERTS,
     BASELINE_OUTPUTS,
     CALIBRATION,
@@ -36,6 +35,7 @@ from evalkit.rundir import (
     read_results,
     write_text,
 )
+from evalkit.tools.timeline import trace_rows
 from evalkit.types import GROUP_VERDICTS, CaseResult
 
 TEMPLATES = Path(__file__).parent / "templates"

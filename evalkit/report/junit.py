@@ -6,11 +6,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalkit.aggregate import Summary
-from evalkit.gate import DiffReport, MetricDiff, verdict_label
-from evalkit.numbers import figure, figure_delta, figure_interval, metric_label, p_value, plain
-from evalkit.rundir import write_text
-from evalkit.textsafe import xml_text
+from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, p_value, plain
+from evalkit._util.textsafe import xml_text
+from evalkit.compare.aggregate import Summary
+from evalkit.compare.gate import DiffReport, MetricDiff, verdict_label
+from evalkit.rundir.files import write_text
 from evalkit.types import CaseResult
 
 CASE_TEXT_LIMIT = 2_000  # characters of a case's output or error embedded per test case

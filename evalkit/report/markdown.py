@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalkit.aggregate import GroupSummary, Summary
-from evalkit.gate import (
+from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, ms, number
+from evalkit._util.textsafe import clean_text
+from evalkit.compare.aggregate import GroupSummary, Summary
+from evalkit.compare.gate import (
     VERDICT_TONES,
     DiffReport,
     GroupDiff,
@@ -14,9 +16,7 @@ from evalkit.gate import (
     provenance_text,
     verdict_label,
 )
-from evalkit.numbers import figure, figure_delta, figure_interval, metric_label, ms, number
-from evalkit.rundir import write_text
-from evalkit.textsafe import clean_text
+from evalkit.rundir.files import write_text
 from evalkit.types import GROUP_VERDICTS
 
 ICON = {

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
-from evalkit.embedder import default_model_path
+from evalkit._util.embedder import default_model_path
+from evalkit._util.heavy import IMPORT_LOCK, quiet_libraries
+from evalkit._util.paths import cache_dir
 from evalkit.errors import UserInputError
-from evalkit.heavy import IMPORT_LOCK, quiet_libraries
-from evalkit.paths import cache_dir
 from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer
 from evalkit.types import Score, ScoreInput

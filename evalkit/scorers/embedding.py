@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit.embedder import default_model_path, load_model
+from evalkit._util.embedder import default_model_path, load_model
 from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer
 from evalkit.types import Score, ScoreInput

@@ -17,8 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.paths import cache_dir
 from evalkit.errors import UserInputError
-from evalkit.paths import cache_dir
 from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer, unmeasured
 from evalkit.types import Score, ScoreInput, ScorerInfo

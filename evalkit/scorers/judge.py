@@ -16,11 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from evalkit.agent.render import render_trace
 from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer, ScoringContext, unmeasured
 from evalkit.scorers.text import parse_json_output
-from evalkit.templating import compile_template, render
+from evalkit.spec.templating import compile_template, render
+from evalkit.tools.render import render_trace
 from evalkit.types import Completion, GenerationParams, Message, Request, Score, ScoreInput, ScorerInfo
 
 TEMPLATES = Path(__file__).parent / "judge_templates"

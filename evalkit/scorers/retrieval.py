@@ -1,6 +1,6 @@
 """Retrieval quality of RAG variants against each case's gold `relevant_ids`.
 
-Scores hit@k, recall@k, MRR and nDCG@k (binary relevance; see evalkit.rag.metrics). A case
+Scores hit@k, recall@k, MRR and nDCG@k (binary relevance; see evalkit.scorers.retrieval_metrics). A case
 without gold ids, or a variant that does not retrieve, gets no retrieval scores at all (they
 would not mean anything), rather than unmeasured ones.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evalkit.rag import metrics
 from evalkit.registry import scorer
+from evalkit.scorers import retrieval_metrics as metrics
 from evalkit.scorers.base import Scorer
 from evalkit.types import Score, ScoreInput
 

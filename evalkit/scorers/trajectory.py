@@ -1,6 +1,6 @@
 """Trajectory scorers: which tools a model or agent called, with which arguments, in which order,
 in how many steps, and whether it went round in circles. They read the case's expectations
-(`expected_tools`, `forbidden_tools`, `expected_tool_calls`, `max_steps`; evalkit.agent.expect)
+(`expected_tools`, `forbidden_tools`, `expected_tool_calls`, `max_steps`; evalkit.tools.expect)
 and the result's tool calls and steps. A case without the expectation a scorer needs gets no
 score from it (rather than an unmeasured one). Reasons name the offending step."""
 
@@ -10,9 +10,9 @@ import json
 from collections import Counter
 from typing import Any, Literal
 
-from evalkit.agent.expect import ExpectedCall, arguments_match
 from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer
+from evalkit.tools.expect import ExpectedCall, arguments_match
 from evalkit.types import Score, ScoreInput, ToolCall
 
 

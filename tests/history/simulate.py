@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from evalkit.history.alerts import Point, evaluate
-from evalkit.settings.history import AlertRules
+from evalkit.spec.history import AlertRules
 
 RULES = ("quality", "latency_p95", "cost_per_case", "error_rate", "retrieval_failures", "unmeasured")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from evalkit.history.alerts import Point, evaluate, fmt, paired_p_value
-from evalkit.settings.history import AlertRules
+from evalkit.spec.history import AlertRules
 from tests.history.simulate import RULES, Scenario, caught_within, false_alerts
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.rundir import RESULTS, read_results
+from evalkit.rundir.files import RESULTS, read_results
 from tests.conftest import qa_suite_yaml, two_variant_config, write
 from tests.fake_openai import FakeOpenAI
 

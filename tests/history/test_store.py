@@ -14,8 +14,8 @@ import pytest
 
 from evalkit.history.check import check_run
 from evalkit.history.store import Filters, HistoryStore
-from evalkit.rundir import RESULTS, SUMMARY, read_results
-from evalkit.settings.history import AlertRules
+from evalkit.rundir.files import RESULTS, SUMMARY, read_results
+from evalkit.spec.history import AlertRules
 from tests.history.fabricate import T0, Case, Group, make_run
 from tests.history.postgres import postgres_server
 

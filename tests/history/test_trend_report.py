@@ -12,7 +12,7 @@ import pytest
 
 from evalkit.history import trend
 from evalkit.history.store import Filters, HistoryStore
-from evalkit.settings.history import AlertRules
+from evalkit.spec.history import AlertRules
 from tests.history.fabricate import Case, Group, make_run
 from tests.report.test_html import CHROMIUM, EVIL, browser
 

@@ -9,7 +9,7 @@ from evalkit.history.alerts import Alert
 from evalkit.history.series import Series
 from evalkit.history.sparkline import sparkline, trend_row
 from evalkit.history.webhook import send
-from evalkit.settings.history import Webhook
+from evalkit.spec.history import Webhook
 from tests.history.hookserver import HookServer
 
 ALERTS = [

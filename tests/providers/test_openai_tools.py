@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from evalkit.agent.wire import NOT_JSON
 from evalkit.providers.openai_compat import OpenAICompatProvider, OpenAISettings
 from evalkit.providers.service import bind_connections, exactly_once
+from evalkit.tools.wire import NOT_JSON
 from evalkit.types import Completion, GenerationParams, Message, Request, ToolSchema
 from tests.fake_openai import FakeOpenAI
 

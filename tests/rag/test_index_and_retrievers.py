@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from evalkit.config import load_config
 from evalkit.rag import index as rag_index
-from evalkit.rag.metrics import mrr, recall_at_k
 from evalkit.rag.retrievers import build_retriever
-from evalkit.settings.rag import RagSettings
-from evalkit.suite import load_suite
+from evalkit.scorers.retrieval_metrics import mrr, recall_at_k
+from evalkit.spec.config import load_config
+from evalkit.spec.rag import RagSettings
+from evalkit.spec.suite import load_suite
 from tests.conftest import write
 
 ROOT = Path(__file__).resolve().parents[2]

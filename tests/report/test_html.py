@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from evalkit.numbers import number, signed
+from evalkit._util.numbers import number, signed
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
 

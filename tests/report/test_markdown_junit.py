@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from evalkit.gate import verdict_label
+from evalkit.compare.gate import verdict_label
 from evalkit.report import junit, markdown
 from tests.comparison import VARIANTS, make_comparison
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evalkit.agent.timeline import failing_steps, trace_rows
-from evalkit.rundir import read_results
+from evalkit.rundir.files import read_results
+from evalkit.tools.timeline import failing_steps, trace_rows
 from tests.agent.scripted import agent_responder
 from tests.cli.test_agent import AGENT_SUITE, config
 from tests.conftest import write

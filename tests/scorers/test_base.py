@@ -11,8 +11,8 @@ import pytest
 from evalkit import registry
 from evalkit.errors import UserInputError
 from evalkit.scorers.base import Scorer, build_scorer, metric_infos
-from evalkit.scoring import score_batch
-from evalkit.suite import ScorerSpec
+from evalkit.spec.suite import ScorerSpec
+from evalkit.stages.scoring import score_batch
 from evalkit.types import Completion, Request, Score, ScoreInput
 
 

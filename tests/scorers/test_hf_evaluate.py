@@ -8,7 +8,7 @@ import pytest
 
 from evalkit.errors import UserInputError
 from evalkit.scorers.base import ConfiguredScorer, build_scorer, corpus_accumulator
-from evalkit.suite import ScorerSpec
+from evalkit.spec.suite import ScorerSpec
 from evalkit.types import ScoreInput
 
 METRICS = Path(__file__).parent / "metrics"

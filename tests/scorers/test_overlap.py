@@ -8,7 +8,7 @@ from rouge_score import rouge_scorer
 
 from evalkit.scorers.base import build_scorer
 from evalkit.scorers.overlap import CorpusStats, bleu, chrf, corpus_stats, rouge
-from evalkit.suite import ScorerSpec
+from evalkit.spec.suite import ScorerSpec
 from evalkit.types import ScoreInput
 
 PAIRS = [

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evalkit.agent.render import render_trace
+from evalkit.tools.render import render_trace
 from evalkit.types import Step, ToolCall
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI

@@ -5,7 +5,7 @@ import pytest
 from evalkit.errors import UserInputError
 from evalkit.scorers.base import build_scorer
 from evalkit.scorers.text import contains, exact, json_schema, json_valid, regex
-from evalkit.suite import ScorerSpec
+from evalkit.spec.suite import ScorerSpec
 from evalkit.types import ScoreInput
 
 

@@ -9,10 +9,10 @@ import pytest
 from sklearn.metrics import f1_score
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from evalkit.agent.expect import ExpectedCall, ToolExpectations
 from evalkit.errors import UserInputError
 from evalkit.scorers.base import build_scorer
-from evalkit.suite import ScorerSpec
+from evalkit.spec.suite import ScorerSpec
+from evalkit.tools.expect import ExpectedCall, ToolExpectations
 from evalkit.types import Score, ScoreInput, Step, ToolCall
 
 

@@ -1,5 +1,5 @@
 "use strict";
-// The browser's copy of evalkit/numbers.py (a browser test checks that they agree): numbers by
+// The browser's copy of evalkit/_util/numbers.py (a browser test checks that they agree): numbers by
 // kind, never in scientific notation.
 const EvalkitNumbers = (() => {
   const MISSING = "–";

@@ -1,0 +1,1 @@
+"""Figures from results: aggregation, consistency, the gate and baselines."""

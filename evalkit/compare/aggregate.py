@@ -1,0 +1,420 @@
+"""Aggregate results.jsonl into summary.json: per suite × variant figures and threshold checks.
+
+Works from result lines and the run's MetricInfo alone (no scorer objects), in one streaming
+pass: a group keeps numbers (scores, latencies), per-case tallies and corpus statistics, never
+the result lines themselves. Corpus BLEU/chrF sum sacrebleu's segment statistics; pass@k,
+flakiness and agreement come from per-case tallies."""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalkit._util.numbers import kind_of, number
+from evalkit.compare.consistency import (
+    CaseConsistency,
+    CaseTally,
+    ConsistencySummary,
+    pass_at_k,
+    pass_hat_k,
+    summarize_consistency,
+)
+from evalkit.compare.judgecost import add_judge_usage
+from evalkit.stats import mean_ci, percentiles, wilson_interval
+from evalkit.tools.stepstats import StepSummary, summarize_steps
+from evalkit.types import CaseResult, JudgeUsage, MetricInfo, Threshold
+
+__all__ = [  # the consistency figures are part of a group's summary
+    "CaseConsistency",
+    "ConsistencySummary",
+    "GroupSummary",
+    "Summary",
+    "group_results",
+    "pass_at_k",
+    "pass_hat_k",
+    "summarize_group",
+    "summarize_groups",
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MetricSummary(Model):
+    name: str
+    mean: float | None
+    std: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int
+    unmeasured: int
+    pass_rate: float | None = None  # for pass/fail scores
+    higher_is_better: bool = True
+    scorer_unmeasured: int = 0  # unmeasured although the output exists (scorer error, bad verdict)
+    informational: bool = False  # shown, never part of a case's pass
+
+
+class LatencySummary(Model):
+    n: int
+    mean_ms: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    ttft_p50_ms: float | None = None  # time to first token, when the provider streams
+    ttft_p95_ms: float | None = None
+
+
+class TokenSummary(Model):
+    input: int = 0
+    output: int = 0
+    cached_input: int = 0
+    reasoning: int = 0
+    judge_input: int = 0  # what the judges read and wrote (their cost is in the group's cost)
+    judge_output: int = 0
+    mean_input_per_case: float | None = None
+    mean_output_per_case: float | None = None
+
+
+class ThresholdCheck(Model):
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    actual: float | None
+    passed: bool
+    reason: str
+
+
+class GroupSummary(Model):
+    suite: str
+    variant: str
+    provider: str
+    models: list[str] = Field(default_factory=list)
+    model_versions: list[str] = Field(default_factory=list)
+    results: int
+    cases: int
+    errors: int
+    error_rate: float
+    cached: int = 0
+    fallbacks: int = 0
+    retrieval_failures: int | None = None  # RAG variants: cases whose retrieval found nothing (also errors)
+    passed: int
+    pass_rate: float | None
+    pass_metrics: list[str] | None = None  # the scores that decide a case's pass (None: all marks)
+    pass_rate_ci: tuple[float, float] | None = None
+    metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+    corpus: dict[str, float] = Field(default_factory=dict)
+    latency: LatencySummary
+    tokens: TokenSummary
+    cost_usd: float | None
+    cost_per_case_usd: float | None
+    cost_per_passing_case_usd: float | None = None
+    thresholds: list[ThresholdCheck] = Field(default_factory=list)
+    consistency: ConsistencySummary | None = None
+    judges: dict[str, JudgeUsage] = Field(default_factory=dict)  # per judge: calls, tokens, cost
+    steps: dict[str, StepSummary] | None = None  # traces: figures per step name (evalkit.agent)
+
+    def special(self, name: str) -> float | None:
+        return {
+            "pass_rate": self.pass_rate,
+            "error_rate": self.error_rate,
+            "latency_p50_ms": self.latency.p50_ms,
+            "latency_p95_ms": self.latency.p95_ms,
+            "latency_p99_ms": self.latency.p99_ms,
+            "cost_per_case_usd": self.cost_per_case_usd,
+        }.get(name)
+
+
+Status = Literal["passed", "failed", "regressed", "errors", "interrupted"]
+
+
+class Summary(Model):
+    run_id: str
+    status: Status
+    exit_code: int
+    results: int
+    errors: int
+    error_budget: str
+    aborted: str | None = None
+    baseline: str | None = None  # the baselines folder this run was gated against
+    regressions: list[str] = Field(default_factory=list)  # "suite · variant · metric"
+    groups: list[GroupSummary]
+
+    def metric_names(self) -> list[str]:
+        """Every group's metric names, in first-seen order (the order tables show them)."""
+        names: list[str] = []
+        for g in self.groups:
+            names += [n for n in g.metrics if n not in names]
+        return names
+
+
+@dataclass
+class _MetricTally:
+    values: array[float] = field(default_factory=lambda: array("d"))
+    scored: int = 0  # results that carry this score (a scorer that does not apply gives none)
+    passes: int = 0
+    marked: int = 0
+    scorer_unmeasured: int = 0
+
+    def summary(self, info: MetricInfo, results: int) -> MetricSummary:
+        n = len(self.values)
+        common: dict[str, Any] = {
+            "name": info.name,
+            "n": n,
+            "unmeasured": self.scored - n,
+            "higher_is_better": info.higher_is_better,
+            "scorer_unmeasured": self.scorer_unmeasured,
+            "informational": info.informational,
+        }
+        if not n:
+            return MetricSummary(mean=None, **common)
+        mean, std, lo, hi = mean_ci(self.values, bounds=info.value_range)
+        rate = self.passes / self.marked if self.marked else None
+        return MetricSummary(mean=mean, std=std, ci_low=lo, ci_high=hi, pass_rate=rate, **common)
+
+
+class GroupAccumulator:
+    """The figures of one suite × variant, fed one result line at a time."""
+
+    def __init__(self, metrics: Sequence[MetricInfo], thresholds: Mapping[str, Threshold]):
+        self.metrics = list(metrics)
+        self.thresholds = thresholds
+        self.pass_names = [m.name for m in self.metrics if m.counts_for_pass]
+        self._among = set(self.pass_names)
+        self.tallies = {m.name: _MetricTally() for m in self.metrics}
+        self.agreement = next((m for m in self.metrics if m.agreement), None)
+        self.corpus = {f"corpus_{m.name}": _corpus_stats(m) for m in self.metrics if m.corpus}
+        self.cases: dict[str, CaseTally] = {}
+        self.case_ids: set[str] = set()
+        self.first: CaseResult | None = None
+        self.counts: Counter[str] = Counter()
+        self.models: set[str] = set()
+        self.versions: set[str] = set()
+        self.latency, self.ttft = array("d"), array("d")
+        self.cost: float | None = None
+        self.judges: dict[str, JudgeUsage] = {}
+        self.extra: dict[str, _MetricTally] = {}  # scores no scorer declared (e.g. human labels)
+        self.traced: list[CaseResult] = []  # agent results, reduced to their steps
+
+    def add(self, r: CaseResult) -> None:
+        self.first = self.first or r
+        self.case_ids.add(r.case_id)
+        c = self.counts
+        c["results"] += 1
+        c["errors"] += r.error is not None
+        c["cached"] += r.cached
+        c["fallbacks"] += r.fallback_from is not None
+        c["retrieval_failures"] += r.retrieval_ids == []
+        c["retrieves"] += r.retrieval_ids is not None
+        verdict = r.passed(self._among)
+        c["judged"] += verdict is not None
+        c["passed"] += verdict is True
+        self._add_usage(r)
+        self._add_scores(r)
+        if r.error is None and r.output is not None:
+            self._add_output(r, verdict)
+
+    def _add_usage(self, r: CaseResult) -> None:
+        u, c = r.usage, self.counts
+        c["input"] += u.input_tokens or 0
+        c["output"] += u.output_tokens or 0
+        c["cached_input"] += u.cached_input_tokens or 0
+        c["reasoning"] += u.reasoning_tokens or 0
+        c["counted"] += u.input_tokens is not None or u.output_tokens is not None
+        if r.cost_usd is not None:
+            self.cost = (self.cost or 0.0) + r.cost_usd
+        if r.model:
+            self.models.add(r.model)
+        if r.model_version:
+            self.versions.add(r.model_version)
+        add_judge_usage(self.judges, r)
+        if r.steps:
+            self.traced.append(_steps_only(r))
+
+    def _add_scores(self, r: CaseResult) -> None:
+        for name, score in r.scores.items():
+            tally = self.tallies.get(name)
+            if tally is None:
+                tally = self.extra.setdefault(name, _MetricTally())
+            tally.scored += 1
+            if score.value is not None:
+                tally.values.append(score.value)
+            elif r.error is None:
+                tally.scorer_unmeasured += 1
+            if score.passed is not None:
+                tally.marked += 1
+                tally.passes += score.passed
+
+    def _add_output(self, r: CaseResult, verdict: bool | None) -> None:
+        output = r.output or ""
+        if not r.cached:
+            if r.latency_ms is not None:
+                self.latency.append(r.latency_ms)
+            if r.ttft_ms is not None:
+                self.ttft.append(r.ttft_ms)
+        if r.references:
+            for stats in self.corpus.values():
+                stats.add(output, r.references)
+        case = self.cases.get(r.case_id)
+        if case is None:
+            case = self.cases[r.case_id] = CaseTally(keep_outputs=self.agreement is not None)
+        case.add(" ".join(output.split()), verdict)
+
+    def summary(self) -> GroupSummary:
+        assert self.first is not None, "an empty group has no summary"
+        c, cost = self.counts, self.cost
+        results, passed, judged = c["results"], c["passed"], c["judged"]
+        corpus = {name: value for name, stats in self.corpus.items() if (value := stats.score()) is not None}
+        group = GroupSummary(
+            suite=self.first.suite,
+            variant=self.first.variant,
+            provider=self.first.provider,
+            models=sorted(self.models),
+            model_versions=sorted(self.versions),
+            results=results,
+            cases=len(self.case_ids),
+            errors=c["errors"],
+            error_rate=c["errors"] / results,
+            cached=c["cached"],
+            fallbacks=c["fallbacks"],
+            retrieval_failures=c["retrieval_failures"] if c["retrieves"] else None,
+            passed=passed,
+            pass_rate=(passed / judged) if judged else None,
+            pass_rate_ci=wilson_interval(passed, judged) if judged else None,
+            pass_metrics=self.pass_names,
+            metrics=self._metrics(results),
+            corpus=corpus,
+            latency=self._latency(),
+            tokens=self._tokens(),
+            cost_usd=cost,
+            cost_per_case_usd=(cost / results) if cost is not None else None,
+            cost_per_passing_case_usd=(cost / passed) if cost is not None and passed else None,
+        )
+        group.consistency = summarize_consistency(self.cases, self.agreement)
+        group.judges = dict(sorted(self.judges.items()))
+        group.steps = summarize_steps(self.traced)
+        group.tokens.judge_input = sum(j.input_tokens for j in group.judges.values())
+        group.tokens.judge_output = sum(j.output_tokens for j in group.judges.values())
+        checks = [check_threshold(group, name, t) for name, t in self.thresholds.items()]
+        group.thresholds = [check for check in checks if check is not None]
+        return group
+
+    def _metrics(self, results: int) -> dict[str, MetricSummary]:
+        """The declared metrics in order, then any other score found (e.g. human labels; higher is
+        better, and never part of a case's pass)."""
+        out = {m.name: self.tallies[m.name].summary(m, results) for m in self.metrics}
+        for name in sorted(self.extra):
+            out[name] = self.extra[name].summary(MetricInfo(name=name, scorer=""), results)
+        return out
+
+    def _latency(self) -> LatencySummary:
+        timed = self.latency
+        p50, p95, p99 = percentiles(timed, [50, 95, 99])
+        ttft50, ttft95 = percentiles(self.ttft, [50, 95])
+        return LatencySummary(
+            n=len(timed),
+            mean_ms=(sum(timed) / len(timed)) if timed else None,
+            p50_ms=p50,
+            p95_ms=p95,
+            p99_ms=p99,
+            ttft_p50_ms=ttft50,
+            ttft_p95_ms=ttft95,
+        )
+
+    def _tokens(self) -> TokenSummary:
+        c = self.counts
+        tokens = TokenSummary(
+            input=c["input"], output=c["output"], cached_input=c["cached_input"], reasoning=c["reasoning"]
+        )
+        if c["counted"]:
+            tokens.mean_input_per_case = tokens.input / c["counted"]
+            tokens.mean_output_per_case = tokens.output / c["counted"]
+        return tokens
+
+
+def _steps_only(r: CaseResult) -> CaseResult:
+    """What per-step figures need of a traced result: its key and its steps."""
+    keep = {"suite", "case_id", "variant", "repeat", "provider", "steps"}
+    return CaseResult.model_validate({"messages": [], "output": None, **r.model_dump(include=keep)})
+
+
+def _corpus_stats(info: MetricInfo) -> Any:
+    from evalkit.scorers.base import corpus_accumulator
+
+    assert info.corpus is not None
+    return corpus_accumulator(info.corpus, info.options)
+
+
+def summarize_group(
+    results: Iterable[CaseResult],
+    metrics: Sequence[MetricInfo],
+    thresholds: Mapping[str, Threshold],
+) -> GroupSummary:
+    """The summary of one suite × variant from its result lines (streamed) and its metrics."""
+    acc = GroupAccumulator(metrics, thresholds)
+    for r in results:
+        acc.add(r)
+    return acc.summary()
+
+
+def summarize_groups(
+    results: Iterable[CaseResult],
+    metrics: Mapping[str, Sequence[MetricInfo]],
+    thresholds: Mapping[str, Mapping[str, Threshold]],
+) -> dict[tuple[str, str], GroupSummary]:
+    """Every suite × variant of a run in one streaming pass (keyed by suite and variant, in
+    the order first seen); `metrics` and `thresholds` are per suite."""
+    groups: dict[tuple[str, str], GroupAccumulator] = {}
+    for r in results:
+        acc = groups.get((r.suite, r.variant))
+        if acc is None:
+            acc = GroupAccumulator(metrics.get(r.suite, ()), thresholds.get(r.suite, {}))
+            groups[(r.suite, r.variant)] = acc
+        acc.add(r)
+    return {key: acc.summary() for key, acc in groups.items()}
+
+
+def check_threshold(group: GroupSummary, name: str, threshold: Threshold) -> ThresholdCheck | None:
+    if threshold.min is None and threshold.max is None:
+        return None  # only a tolerance against the baseline: the diff checks it
+    if name in group.metrics:
+        actual = group.metrics[name].mean
+    elif name in group.corpus:
+        actual = group.corpus[name]
+    else:
+        actual = group.special(name)
+    if actual is None:
+        return ThresholdCheck(
+            metric=name,
+            min=threshold.min,
+            max=threshold.max,
+            actual=None,
+            passed=False,
+            reason="no measured value to check",
+        )
+    problems = []
+    kind = kind_of(name)
+    if threshold.min is not None and actual < threshold.min:
+        problems.append(f"{number(actual, kind)} < min {number(threshold.min, kind)}")
+    if threshold.max is not None and actual > threshold.max:
+        problems.append(f"{number(actual, kind)} > max {number(threshold.max, kind)}")
+    return ThresholdCheck(
+        metric=name,
+        min=threshold.min,
+        max=threshold.max,
+        actual=actual,
+        passed=not problems,
+        reason="; ".join(problems) or "ok",
+    )
+
+
+def group_results(results: Iterable[CaseResult]) -> dict[tuple[str, str], list[CaseResult]]:
+    groups: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
+    for r in results:
+        groups[(r.suite, r.variant)].append(r)
+    return groups

@@ -1,0 +1,206 @@
+"""Baselines: a blessed run, per suite × variant, in small diff-friendly files.
+
+baselines/<suite>/<variant>.jsonl      one line per case × repeat, sorted, sorted keys
+baselines/<suite>/<variant>.meta.json  provenance: suite hash, model versions, params, evalkit version
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalkit.errors import UserInputError
+from evalkit.rundir.files import (
+    read_run_info,
+    write_json,
+    write_jsonl,
+)
+from evalkit.rundir.migrations import CURRENT, NewerSchemaError, migrate
+from evalkit.types import CaseResult
+
+DEFAULT_DIR = Path("baselines")
+
+
+class CaseRecord(BaseModel):
+    """What a baseline keeps of one result (and what a diff compares)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str
+    repeat: int = 0
+    case_hash: str | None = None  # the case's own data: what pairs it with the baseline
+    input_hash: str | None = None  # the prompt it was asked with (provenance, not a pairing key)
+    output: str | None = None
+    error: str | None = None
+    scores: dict[str, float | None] = Field(default_factory=dict)
+    passed: dict[str, bool] = Field(default_factory=dict)  # for pass/fail scores
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    model_version: str | None = None
+    cached: bool = False
+    latency_kept_from: str | None = None  # a cached result: the run whose measured latency it keeps
+    tags: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_result(cls, r: CaseResult) -> CaseRecord:
+        return cls(
+            case_id=r.case_id,
+            repeat=r.repeat,
+            case_hash=r.case_hash,
+            input_hash=r.input_hash,
+            output=r.output,
+            error=r.error,
+            scores={k: s.value for k, s in r.scores.items()},
+            passed={k: s.passed for k, s in r.scores.items() if s.passed is not None},
+            latency_ms=None if r.latency_ms is None else round(r.latency_ms, 3),
+            cost_usd=r.cost_usd,
+            input_tokens=r.usage.input_tokens,
+            output_tokens=r.usage.output_tokens,
+            model_version=r.model_version,
+            cached=r.cached,
+            tags=r.tags,
+        )
+
+
+class MetricInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    higher_is_better: bool = True
+    informational: bool = False  # scored and shown; compared with the baseline but never gated
+
+
+class BaselineMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = CURRENT["baseline_meta"]
+    suite: str
+    variant: str
+    suite_content_hash: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    model_versions: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    judge_model: str | None = None  # each judge: "name: provider/model [versions]"
+    judge_model_versions: list[str] = Field(default_factory=list)
+    retrieval: dict[str, Any] | None = None  # a RAG variant's settings
+    machine: str | None = None  # where it ran: latency from another machine is not comparable
+    latency_measured: bool = True  # False: every result came from the cache (no latency measured)
+    metrics: dict[str, MetricInfo] = Field(default_factory=dict)
+    evalkit_version: str
+    run_id: str
+    git_sha: str | None = None
+    saved_at: str
+    cases: int
+    results: int
+
+
+class Group(BaseModel):
+    """The records and metadata of one suite × variant, from a run or a baseline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str
+    variant: str
+    records: list[CaseRecord]
+    meta: BaselineMeta
+
+
+def has_baselines(root: Path) -> bool:
+    return root.is_dir() and any(root.glob("*/*.jsonl"))
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def baseline_paths(root: Path, suite: str, variant: str) -> tuple[Path, Path]:
+    folder = root / _safe(suite)
+    return folder / f"{_safe(variant)}.jsonl", folder / f"{_safe(variant)}.meta.json"
+
+
+def incomplete(run_dir: Path, results: int) -> str | None:
+    """Why a run is not a complete one (killed, interrupted, cut short), or None."""
+    info = read_run_info(run_dir)
+    planned = info.plan.get("requests")
+    reasons = []
+    if info.status in ("running", "interrupted"):
+        reasons.append("never finished" if info.status == "running" else "was interrupted")
+    if isinstance(planned, int) and results < planned:
+        reasons.append(f"holds {results} of its {planned} planned results")
+    return " and ".join(reasons) or None
+
+
+def check_folder(root: Path) -> None:
+    """A baselines folder must be a folder (or not exist yet): `--to FILE` is a usage error."""
+    if root.exists() and not root.is_dir():
+        raise UserInputError("not a folder: baselines are saved into a folder (--to DIR)", path=root)
+
+
+def keep_known_latency(group: Group, previous: Group | None) -> int:
+    """Cached results measured no latency in this run: keep what the previous baseline measured
+    for the same case (same data) and repeat. Returns how many cached results got none."""
+    prev = {(r.case_id, r.repeat, r.case_hash): r for r in previous.records} if previous else {}
+    unknown = 0
+    for r in group.records:
+        if not r.cached:
+            continue
+        old = prev.get((r.case_id, r.repeat, r.case_hash))
+        if old is not None and old.latency_ms is not None and (not old.cached or old.latency_kept_from):
+            r.latency_ms = old.latency_ms
+            r.latency_kept_from = old.latency_kept_from or (previous.meta.run_id if previous else None)
+        else:
+            unknown += 1
+    if previous is not None and all(r.cached for r in group.records):
+        group.meta.machine = previous.meta.machine  # the kept latencies were measured there
+    group.meta.latency_measured = any(not r.cached or r.latency_kept_from for r in group.records)
+    return unknown
+
+
+def save(group: Group, root: Path) -> tuple[Path, Path]:
+    """Write a baseline through the run directory's one write path: atomic, secrets scrubbed."""
+    data_path, meta_path = baseline_paths(root, group.suite, group.variant)
+    try:
+        data_path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserInputError("the baselines folder is a file, not a folder", path=root) from None
+    write_jsonl(data_path, [r.model_dump(mode="json") for r in group.records])  # scrubbed value by value
+    write_json(meta_path, group.meta)
+    return data_path, meta_path
+
+
+def load(root: Path, suite: str, variant: str) -> Group | None:
+    data_path, meta_path = baseline_paths(root, suite, variant)
+    if not data_path.exists():
+        return None
+    if not meta_path.exists():
+        raise UserInputError(f"baseline without its {meta_path.name}", path=data_path)
+    try:
+        meta = BaselineMeta.model_validate(migrate("baseline_meta", json.loads(meta_path.read_text())))
+        records = [
+            CaseRecord.model_validate_json(line)
+            for line in data_path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+    except (OSError, ValueError, NewerSchemaError) as exc:
+        first = str(exc).splitlines()[0]
+        raise UserInputError(f"unreadable baseline: {first}", path=data_path) from None
+    return Group(suite=suite, variant=variant, records=records, meta=meta)
+
+
+def outputs_of(root: Path | None) -> Callable[[str, str], dict[tuple[str, int], str]]:
+    """What a pairwise judge holds a variant's outputs against: its blessed baseline's outputs."""
+
+    def outputs(suite: str, variant: str) -> dict[tuple[str, int], str]:
+        group = load(root, suite, variant) if root is not None else None
+        return {
+            (r.case_id, r.repeat): r.output for r in (group.records if group else []) if r.output is not None
+        }
+
+    return outputs

@@ -1,0 +1,1 @@
+"""Human labels: reading and storing them, human scores, judge calibration."""

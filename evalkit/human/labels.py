@@ -1,0 +1,264 @@
+"""Human labels: read them (JSONL or CSV), keep them in the run directory, turn them into scores.
+
+A label is one person's verdict (pass/fail) and/or 1–5 rating, with a note, on one output:
+run, suite, case, variant, repeat. The report exports them; people may also write them by hand
+or in a spreadsheet. `variant`/`repeat` left out mean "any" (a calibration set keyed by case).
+
+Imported labels live in RUN_DIR/labels.jsonl (one line per labeller × output; a newer label
+from the same person replaces the older one) and show as a `human` score on each labelled
+result: the labellers' mean (pass = 1, fail = 0, rating r = (r − 1) / 4), with who said what in
+its reason. The human score never changes a case's automatic pass/fail verdict.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evalkit.errors import UserInputError
+from evalkit.rundir.files import LABELS, write_jsonl
+from evalkit.types import CaseResult, StoredScore
+
+HUMAN = "human"
+AGREEMENT = "_human_agreement"  # suffix of a judge's per-case agreement with the labels
+RATING_MIN, RATING_MAX = 1, 5
+FIELDS = ("run", "suite", "case", "variant", "repeat", "labeller", "time", "verdict", "rating", "note")
+_WORDS = {"pass": "pass", "fail": "fail", "yes": "pass", "no": "fail", "true": "pass", "false": "fail"}
+_WORDS |= {"1": "pass", "0": "fail", "✓": "pass", "✗": "fail"}
+
+
+class Label(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run: str | None = None
+    suite: str
+    case: str
+    variant: str | None = None  # None: any variant
+    repeat: int | None = Field(default=None, ge=0)  # None: any repeat
+    labeller: str = "anonymous"
+    time: str | None = None
+    verdict: Literal["pass", "fail"] | None = None
+    rating: int | None = Field(default=None, ge=RATING_MIN, le=RATING_MAX)
+    note: str | None = None
+
+    @field_validator("verdict", mode="before")
+    @classmethod
+    def _verdict_word(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "pass" if value else "fail"
+        if isinstance(value, str | int):
+            word = str(value).strip().lower()
+            return _WORDS.get(word, word) if word else None
+        return value
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Label:
+        if self.verdict is None and self.rating is None:
+            raise ValueError("a label needs a 'verdict' (pass/fail) or a 'rating' (1–5)")
+        return self
+
+    @property
+    def identity(self) -> tuple[str, str, str | None, int | None, str]:
+        return (self.suite, self.case, self.variant, self.repeat, self.labeller)
+
+    def value(self) -> float:
+        """Pass = 1, fail = 0; a rating r on 1–5 = (r − 1) / 4 (the rating wins when both are given)."""
+        if self.rating is not None:
+            return (self.rating - RATING_MIN) / (RATING_MAX - RATING_MIN)
+        return 1.0 if self.verdict == "pass" else 0.0
+
+    def matches(self, r: CaseResult) -> bool:
+        return (
+            (self.suite, self.case) == (r.suite, r.case_id)
+            and self.variant in (None, r.variant)
+            and self.repeat in (None, r.repeat)
+        )
+
+
+def _error(path: Path, line: int, exc: ValidationError | ValueError) -> UserInputError:
+    if isinstance(exc, ValidationError):
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        msg = f"{where}: {err['msg']}" if where else err["msg"]
+    else:
+        msg = str(exc)
+    return UserInputError(f"bad label: {msg.removeprefix('Value error, ')}", path=path, line=line)
+
+
+def read_labels(path: Path) -> list[Label]:
+    """Labels from a .jsonl or .csv file; a bad line is an error naming file and line."""
+    if not path.is_file():
+        raise UserInputError("labels file not found", path=path)
+    if path.suffix.lower() == ".csv":
+        return list(_read_csv(path))
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                if not isinstance(data, dict):
+                    raise ValueError("each line must be a JSON object")
+                out.append(Label.model_validate(data))
+            except (ValidationError, ValueError) as exc:
+                raise _error(path, lineno, exc) from None
+    return out
+
+
+def _read_csv(path: Path) -> Iterable[Label]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        unknown = [f for f in reader.fieldnames or [] if f not in FIELDS]
+        if unknown:
+            raise UserInputError(f"unknown column(s) {unknown}; known: {list(FIELDS)}", path=path, line=1)
+        for row in reader:
+            data = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+            try:
+                yield Label.model_validate(data)
+            except ValidationError as exc:
+                raise _error(path, reader.line_num, exc) from None
+
+
+def calibration_labels(suites: Iterable[Any]) -> list[Label]:
+    """The labels of the suites that name a calibration set (`calibration:`)."""
+    return [x for s in suites if s.calibration is not None for x in read_labels(s.calibration)]
+
+
+def merge(old: Sequence[Label], new: Sequence[Label]) -> list[Label]:
+    """One label per labeller × output: a later label from the same person replaces the earlier."""
+    kept: dict[tuple[Any, ...], Label] = {}
+    for label in [*old, *new]:
+        kept.pop(label.identity, None)
+        kept[label.identity] = label
+    return list(kept.values())
+
+
+def write_labels(run_dir: Path, labels: Sequence[Label]) -> None:
+    """Through the run directory's one write path: atomic, secrets scrubbed value by value."""
+    write_jsonl(run_dir / LABELS, [label.model_dump(mode="json", exclude_none=True) for label in labels])
+
+
+def stored_labels(run_dir: Path) -> list[Label]:
+    path = run_dir / LABELS
+    return read_labels(path) if path.exists() else []
+
+
+def check_against_run(
+    path: Path, labels: Sequence[Label], run_id: str, results: Sequence[CaseResult]
+) -> None:
+    """Every label must name an output of this run (before anything is written)."""
+    index: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
+    for r in results:
+        index[(r.suite, r.case_id)].append(r)
+    for n, label in enumerate(labels, start=1):
+        where = f"label {n} ({label.suite}/{label.case})"
+        if label.run is not None and label.run != run_id:
+            raise UserInputError(f"{where} is for run '{label.run}', not this run '{run_id}'", path=path)
+        if not any(label.matches(r) for r in index.get((label.suite, label.case), [])):
+            raise UserInputError(
+                f"{where}: no result in the run for variant {label.variant or 'any'}, "
+                f"repeat {label.repeat if label.repeat is not None else 'any'}",
+                path=path,
+            )
+
+
+def labels_for(labels: Sequence[Label], results: Sequence[CaseResult]) -> dict[str, list[Label]]:
+    """The labels of each result, by result key."""
+    by_case: dict[tuple[str, str], list[Label]] = defaultdict(list)
+    for label in labels:
+        by_case[(label.suite, label.case)].append(label)
+    return {
+        r.key: found
+        for r in results
+        if (found := [x for x in by_case.get((r.suite, r.case_id), []) if x.matches(r)])
+    }
+
+
+def describe(label: Label) -> str:
+    said = " ".join(
+        x for x in (label.verdict, f"{label.rating}/{RATING_MAX}" if label.rating is not None else None) if x
+    )
+    return f"{label.labeller}: {said}" + (f" — {label.note}" if label.note else "")
+
+
+def human_score(labels: Sequence[Label]) -> StoredScore:
+    value = sum(x.value() for x in labels) / len(labels)
+    names = sorted({x.labeller for x in labels})
+    reason = f"{len(labels)} label(s) by {', '.join(names)}: " + "; ".join(describe(x) for x in labels)
+    return StoredScore(value=value, passed=None, reason=reason[:2000])
+
+
+def with_human_scores(
+    results: Sequence[CaseResult], labels: Sequence[Label], judged: Mapping[str, str]
+) -> list[CaseResult]:
+    """Results with their `human` score (and each judge's `<judge>_human_agreement`) set from
+    `labels`; stale human scores of results that lost their labels are removed.
+    `judged` maps score names to compare with people to their kind ("pass_fail" or "rating")."""
+    found = labels_for(labels, results)
+    out = []
+    for r in results:
+        scores = {k: v for k, v in r.scores.items() if k != HUMAN and not k.endswith(AGREEMENT)}
+        mine = found.get(r.key)
+        if mine:
+            scores[HUMAN] = human_score(mine)
+            for name, kind in judged.items():
+                agreement = _agreement(r.scores.get(name), mine, kind)
+                if agreement is not None:
+                    scores[name + AGREEMENT] = agreement
+        out.append(r if scores == r.scores else r.model_copy(update={"scores": scores}))
+    return out
+
+
+def _agreement(score: StoredScore | None, labels: Sequence[Label], kind: str) -> StoredScore | None:
+    """Per-case agreement of an automatic score with the people: on ratings (judges that rate,
+    people who rated) 1 − |judge − person| / 4; else on verdicts the share of labellers it
+    agrees with. Averaged over labellers."""
+    if score is None:
+        return None
+    rated = [x.rating for x in labels if x.rating is not None]
+    if kind == "rating" and rated and score.value is not None:
+        judge = judge_rating(score.value)
+        span = RATING_MAX - RATING_MIN
+        value = sum(1 - abs(judge - h) / span for h in rated) / len(rated)
+        return StoredScore(value=value, reason=f"judge {judge}/{RATING_MAX} vs people {rated}")
+    said = [x.verdict == "pass" for x in labels if x.verdict is not None]
+    if score.passed is None or not said:
+        return None
+    value = sum(1 for h in said if h == score.passed) / len(said)
+    verdict = "pass" if score.passed else "fail"
+    return StoredScore(value=value, reason=f"judge {verdict} vs people {sum(said)}/{len(said)} pass")
+
+
+DERIVED = ("_self_agreement", "_position_consistency", AGREEMENT)
+RATING_MODES = ("rubric", "context_relevance", "answer_relevance")
+
+
+def compared_scores(info: Mapping[str, Any], results: Iterable[CaseResult]) -> dict[str, str]:
+    """The scores to hold against people: each judge ("rating" for judges that rate, else
+    "pass_fail"), from the run's recorded scorer specs, and every other pass/fail score."""
+    out: dict[str, str] = {}
+    suites = info.get("suites") or info.get("config", {}).get("suites", [])  # run.json v2, v1
+    for suite in suites:
+        for spec in suite.get("scorers", []):
+            if spec.get("type") != "judge" or spec.get("mode") == "pairwise":
+                continue
+            mode = spec.get("mode", "rubric")
+            name = spec.get("name") or (mode if mode in (*RATING_MODES[1:], "faithfulness") else "judge")
+            out[name] = "rating" if mode in RATING_MODES else "pass_fail"
+    for r in results:
+        for name, s in r.scores.items():
+            if s.passed is not None and name not in out and name != HUMAN and not name.endswith(DERIVED):
+                out[name] = "pass_fail"
+    return out
+
+
+def judge_rating(value: float) -> int:
+    """A judge's normalised 0–1 score back on the 1–5 scale people rate on."""
+    return RATING_MIN + round(value * (RATING_MAX - RATING_MIN))

@@ -1,0 +1,134 @@
+"""Human labels in a run directory: `evalkit labels import`, and the `human` scores they give.
+
+The labels of a run live in RUN_DIR/labels.jsonl; this module keeps results.jsonl, summary.json
+and the reports in step with them (after an import, a re-score, or a run whose suite names a
+calibration set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalkit.compare.aggregate import GroupSummary, Summary, check_threshold, group_results, summarize_group
+from evalkit.errors import UserInputError
+from evalkit.human import labels as lb
+from evalkit.rundir.files import RESULTS, RUN_INFO, SUMMARY, read_json, read_results, rewrite_results
+from evalkit.types import CaseResult, Threshold
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    imported: int
+    labels: int  # in the run after the import
+    labelled_results: int
+    labellers: list[str]
+
+
+def apply_labels(
+    run_dir: Path, results: list[CaseResult], extra: Sequence[lb.Label] = ()
+) -> list[CaseResult]:
+    """Merge `extra` labels (a suite's calibration set) into the run's labels.jsonl and set the
+    human and agreement scores on `results`; results.jsonl is rewritten only when they change."""
+    stored = lb.stored_labels(run_dir)
+    if extra:
+        merged = lb.merge(stored, extra)
+        if merged != stored:
+            lb.write_labels(run_dir, merged)
+        stored = merged
+    if not stored and not any(lb.HUMAN in r.scores for r in results):
+        return results
+    info = read_json(run_dir / RUN_INFO, {})
+    updated = lb.with_human_scores(results, stored, lb.compared_scores(info, results))
+    if updated != results:
+        rewrite_results(run_dir / RESULTS, updated)
+    return updated
+
+
+def import_labels(path: Path, run_dir: Path) -> ImportOutcome:
+    """`evalkit labels import FILE RUN_DIR`: check every label against the run, then store them,
+    score them and refresh summary.json and the reports."""
+    if not (run_dir / RESULTS).exists():
+        raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
+    new = lb.read_labels(path)
+    if not new:
+        raise UserInputError("no labels in the file", path=path)
+    results = list(read_results(run_dir / RESULTS))
+    info = read_json(run_dir / RUN_INFO, {})
+    lb.check_against_run(path, new, info.get("run_id", run_dir.name), results)
+    merged = lb.merge(lb.stored_labels(run_dir), new)
+    lb.write_labels(run_dir, merged)
+    results = apply_labels(run_dir, results)
+    refresh_summary(run_dir, results)
+    found = lb.labels_for(merged, results)
+    return ImportOutcome(
+        imported=len(new),
+        labels=len(merged),
+        labelled_results=len(found),
+        labellers=sorted({x.labeller for x in merged}),
+    )
+
+
+def human_metrics(groups: Sequence[GroupSummary], results: Sequence[CaseResult]) -> None:
+    """Add the human and agreement metrics of each group (in place), beside the automatic ones."""
+    grouped = group_results(results)
+    for g in groups:
+        rows = grouped.get((g.suite, g.variant), [])
+        names = {n for r in rows for n in r.scores if n == lb.HUMAN or n.endswith(lb.AGREEMENT)}
+        for name in list(g.metrics):
+            if name == lb.HUMAN or name.endswith(lb.AGREEMENT):
+                del g.metrics[name]
+        if names:
+            extra = summarize_group(rows, [], {}).metrics
+            g.metrics.update({n: extra[n] for n in sorted(names)})
+
+
+def add_kappa(
+    groups: Sequence[GroupSummary],
+    results: Sequence[CaseResult],
+    labels: Sequence[lb.Label],
+    info: Mapping[str, Any],
+    thresholds: Mapping[str, Mapping[str, Threshold]],
+) -> None:
+    """Each judge's κ with the people as a figure of its group (`<judge>_kappa`, in place), so a
+    suite can hold it to a threshold; threshold checks on it are redone."""
+    if not labels:
+        return
+    from evalkit.human.calibrate import collect_pairs, kappa
+
+    compared = lb.compared_scores(info, results)
+    grouped = group_results(results)
+    for g in groups:
+        pairs = collect_pairs(grouped.get((g.suite, g.variant), []), labels, compared)
+        for (name, kind), p in sorted(pairs.items()):
+            value = kappa(p)
+            if value is not None and (kind == "rating" or f"{name}_kappa" not in g.corpus):
+                g.corpus[f"{name}_kappa"] = value
+        limits = thresholds.get(g.suite, {})
+        g.thresholds = [
+            (check_threshold(g, t.metric, limits[t.metric]) or t) if t.metric.endswith("_kappa") else t
+            for t in g.thresholds
+        ]
+
+
+def refresh_summary(run_dir: Path, results: Sequence[CaseResult]) -> None:
+    """Rewrite summary.json, summary.md and report.html with the human metrics."""
+    from evalkit.compare.gate import DiffReport
+    from evalkit.compare.groups import run_thresholds
+    from evalkit.report import html, markdown
+    from evalkit.rundir.files import DIFF, write_json
+
+    data = read_json(run_dir / SUMMARY)
+    if data is None:
+        html.write(run_dir)
+        return
+    summary = Summary.model_validate(data)
+    human_metrics(summary.groups, results)
+    info = read_json(run_dir / RUN_INFO, {})
+    add_kappa(summary.groups, results, lb.stored_labels(run_dir), info, run_thresholds(run_dir))
+    write_json(run_dir / SUMMARY, summary.model_dump(mode="json"))
+    diff = read_json(run_dir / DIFF)
+    markdown.write(run_dir / "summary.md", summary, None if diff is None else DiffReport.model_validate(diff))
+    html.write(run_dir)

@@ -1,0 +1,1 @@
+"""The run directory: the one contract between the stages (files, records, migrations)."""

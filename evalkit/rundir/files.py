@@ -1,0 +1,309 @@
+"""The run directory: this module owns every file name in it and the one write path for all of
+them (atomic: temp file + rename; secrets scrubbed). results.jsonl is append-only, one complete
+line per case; run.json is a typed `RunInfo`; a lock keeps a second process out.
+
+    results.jsonl  one line per case × variant × repeat, appended as each finishes
+    run.json       RunInfo: options, config and suites snapshot, versions, timings
+    cases.jsonl    the cases the run used (vars, references, gold ids): re-scoring needs no suite files
+    summary.json   per suite × variant figures, status, exit code
+    diff.json      the gate's comparison with the baselines
+    baseline.jsonl the compared baseline cases, copied in at gate time (the report needs no baselines)
+    report.html · junit.xml · summary.md   rebuilt from the files above by `evalkit report`
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel, ValidationError
+
+from evalkit._util import secrets
+from evalkit._util.textsafe import model_json
+from evalkit.errors import DiskFullError, UserInputError
+from evalkit.rundir.migrations import CURRENT, NewerSchemaError, migrate
+from evalkit.rundir.runinfo import RunInfo
+from evalkit.types import CaseResult
+
+RESULTS = "results.jsonl"
+SUMMARY = "summary.json"
+RUN_INFO = "run.json"
+CASES = "cases.jsonl"
+DIFF = "diff.json"
+BASELINE_OUTPUTS = "baseline.jsonl"
+REPORT = "report.html"
+JUNIT = "junit.xml"
+SUMMARY_MD = "summary.md"
+ALERTS = "alerts.json"  # trend alerts, written when the run is recorded in the history
+LOCK = ".lock"
+# every file a run writes into its directory (what --overwrite removes; nothing else is touched)
+LABELS = "labels.jsonl"  # human labels (evalkit labels import)
+CALIBRATION = "calibration.json"  # judges vs people (evalkit calibrate)
+# every file evalkit writes into a run directory (`--overwrite` removes exactly these)
+RUN_FILES = (
+    RESULTS,
+    SUMMARY,
+    RUN_INFO,
+    CASES,
+    DIFF,
+    BASELINE_OUTPUTS,
+    REPORT,
+    JUNIT,
+    SUMMARY_MD,
+    ALERTS,
+    LABELS,
+    CALIBRATION,
+)
+
+
+class ResultWriter:
+    """Appends each result as one complete line with a single write, flushed at once and
+    fsync'd at most every `sync_interval_s`, so a crash or kill loses no finished case and
+    never leaves a half line behind for readers to trip over (see `read_results`)."""
+
+    def __init__(self, path: Path, sync_interval_s: float = 0.5):
+        self.path = path
+        drop_torn_tail(path)
+        self._fh: IO[str] = path.open("a", encoding="utf-8")
+        self._last_sync = time.monotonic()
+        self.sync_interval_s = sync_interval_s
+        self.count = 0
+        self._failed = False
+
+    def append(self, result: CaseResult) -> None:
+        line = result_line(result)
+        try:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+            now = time.monotonic()
+            if now - self._last_sync >= self.sync_interval_s:
+                os.fsync(self._fh.fileno())
+                self._last_sync = now
+        except OSError as exc:
+            self._failed = True
+            raise disk_error(exc, self.path) from None
+        self.count += 1
+
+    def close(self) -> None:
+        if self._fh.closed:
+            return
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            if not self._failed:  # already reported: the torn line is dropped on --resume
+                self._failed = True
+                self._close_quietly()
+                raise disk_error(exc, self.path) from None
+        self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        with contextlib.suppress(OSError):  # its buffer could not be flushed: the disk is full, as said
+            self._fh.close()
+
+
+def result_line(result: CaseResult) -> str:
+    """One results.jsonl line: compact JSON (as pydantic writes it), secrets scrubbed value by
+    value, lone surrogates made valid (see evalkit._util.textsafe)."""
+    return secrets.scrub_json_text(
+        model_json(result, exclude_none=False), ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def disk_error(exc: OSError, path: Path) -> Exception:
+    """A full disk (or quota) becomes a clear DiskFullError (exit 3); other OS errors stay."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(
+            f"{path}: no space left on the device: the results written so far are kept; free "
+            f"some space, then finish the run with `evalkit run --resume {path.parent}`"
+        )
+    return exc
+
+
+def drop_torn_tail(path: Path) -> None:
+    """Cut an unfinished last line (a run killed mid-write) so appends start on a fresh line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as fh:
+        data = fh.read()
+        if data.endswith(b"\n"):
+            return
+        fh.truncate(data.rfind(b"\n") + 1)
+
+
+def read_results(path: Path) -> Iterator[CaseResult]:
+    """Stream results back; a torn last line (killed mid-write) is skipped, not fatal."""
+    if not path.exists():
+        return
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserInputError(
+                    f"not valid UTF-8 (column {exc.start + 1})", path=path, line=lineno
+                ) from None
+            if not line.endswith("\n"):
+                return  # an unfinished final line from a killed run
+            if not line.strip():
+                continue
+            try:
+                yield _parse_result(line)
+            except (ValueError, NewerSchemaError) as exc:  # one line of the reason, not pydantic's essay
+                reason = " ".join(str(exc).splitlines()[:2])
+                raise UserInputError(f"not a result line: {reason}", path=path, line=lineno) from None
+
+
+_CURRENT_RESULT_MARK = f'"schema_version":{CURRENT["result"]},'
+
+
+def _parse_result(line: str) -> CaseResult:
+    if _CURRENT_RESULT_MARK in line[:40]:  # the fast path: a line this version wrote
+        return CaseResult.model_validate_json(line)
+    return CaseResult.model_validate(migrate("result", json.loads(line)))
+
+
+def prepare_run_dir(path: Path, *, overwrite: bool = False, allow_existing: bool = False) -> Path:
+    """Create the run directory and prove it is writable, before any model call. A directory
+    that holds a run is refused, unless `overwrite`: then that run's files are removed."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UserInputError(f"output directory is not writable: {exc.strerror or exc}", path=path) from None
+    if overwrite:
+        for name in RUN_FILES:
+            (path / name).unlink(missing_ok=True)
+    if not allow_existing and (path / RESULTS).exists() and (path / RESULTS).stat().st_size > 0:
+        raise UserInputError(
+            "output directory already holds results: pass --overwrite to replace that run, "
+            "or --runs-dir DIR to put each run in a fresh DIR/<run-id>",
+            path=path,
+        )
+    return path
+
+
+class RunDirLock:
+    """An exclusive lock on a run directory for as long as a process works in it: a second run,
+    resume or re-score of the same directory stops at once with a clear message (exit 2)."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / LOCK
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> RunDirLock:
+        fh = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise UserInputError(
+                    f"this run directory is in use by {holder}: wait for it to finish, or use another --out",
+                    path=self.path.parent,
+                ) from None
+            raise
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"evalkit pid {os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        if self._fh is not None and not self._fh.closed:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+        self._fh = None
+
+    def __enter__(self) -> RunDirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def rewrite_results(path: Path, results: Iterable[CaseResult]) -> None:
+    """Replace results.jsonl atomically (re-scoring): readers see the old file or the new one."""
+    write_jsonl(path, results)
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """A run-directory JSON file, or `default` when it is missing or unreadable (older runs)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, a folder, unreadable, not UTF-8, not JSON
+        return default
+
+
+def _write_atomic(path: Path, lines: Iterable[str]) -> None:
+    """Atomic (temp file, fsync, rename); a full disk is a DiskFullError, the old file kept."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8", errors="surrogatepass") as fh:
+            for text in lines:
+                fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise disk_error(exc, path) from None
+
+
+def write_text(path: Path, text: str) -> None:
+    """The one write path for whole text files (HTML, XML, Markdown): secrets scrubbed. JSON goes
+    through `write_json` / `write_jsonl`, which scrub values, so scrubbing never breaks syntax."""
+    _write_atomic(path, [secrets.scrub(text)])
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically, secrets scrubbed value by value."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    _write_atomic(path, [json.dumps(secrets.scrub_data(data), indent=2, sort_keys=True, default=str) + "\n"])
+
+
+def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> None:
+    """Write a whole JSON Lines file atomically, secrets scrubbed value by value, line by line."""
+
+    def lines() -> Iterator[str]:
+        for row in rows:
+            if isinstance(row, CaseResult):
+                yield result_line(row) + "\n"
+                continue
+            if isinstance(row, BaseModel):
+                compact = secrets.scrub_json_text(model_json(row), ensure_ascii=False, separators=(",", ":"))
+                yield compact + "\n"
+            else:
+                line = json.dumps(row, sort_keys=True, ensure_ascii=False)
+                yield secrets.scrub_json_text(line, sort_keys=True, ensure_ascii=False) + "\n"
+
+    _write_atomic(path, lines())
+
+
+def read_run_info(run_dir: Path) -> RunInfo:
+    """run.json, migrated from older versions; a missing or garbled one is a usage error."""
+    path = run_dir / RUN_INFO
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return RunInfo.model_validate(migrate("run_info", data))
+    except FileNotFoundError:
+        raise UserInputError("not a run directory (no run.json)", path=run_dir) from None
+    except (ValueError, ValidationError, NewerSchemaError, KeyError, TypeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise UserInputError(f"run.json is unreadable: {first}", path=run_dir) from None

@@ -1,0 +1,135 @@
+"""The suites a run used, kept in its run directory: their settings in run.json (`SuiteRecord`)
+and their cases in cases.jsonl, so a copy of the directory can be scored, reported and diffed
+anywhere, with no suite files, config or credentials."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import UserInputError
+from evalkit.rundir.files import CASES, write_jsonl
+from evalkit.rundir.runinfo import RunInfo, SuiteRecord
+from evalkit.spec.suite import Case, MessageTemplate, ScorerSpec, Suite
+from evalkit.tools.expect import ToolExpectations
+from evalkit.types import CaseResult, GenerationParams, MetricInfo
+
+
+def suite_record(suite: Suite, repeats: int, metrics: Sequence[MetricInfo] = ()) -> SuiteRecord:
+    return SuiteRecord(
+        name=suite.name,
+        path=str(suite.source_path),
+        content_hash=suite.content_hash,
+        cases=len(suite.cases),
+        repeats=repeats,
+        description=suite.description,
+        system=suite.system,
+        messages=[m.model_dump() for m in suite.messages],
+        params=suite.params.model_dump(exclude_none=True),
+        tags=list(suite.tags),
+        scorers=[spec.model_dump(mode="json", exclude_none=True) for spec in suite.scorers],
+        thresholds=dict(suite.thresholds),
+        pass_scores=list(suite.pass_scores) if suite.pass_scores is not None else None,
+        metrics=list(metrics),
+    )
+
+
+def _case_row(suite: str, case: Case) -> dict[str, Any]:
+    return {
+        "suite": suite,
+        "id": case.id,
+        "vars": case.vars,
+        "references": list(case.references),
+        "tags": list(case.tags),
+        "metadata": case.metadata,
+        "messages": None if case.messages is None else [m.model_dump() for m in case.messages],
+        "origin": case.origin,
+        "relevant_ids": list(case.relevant_ids),
+        **({"expect": case.expect.model_dump(mode="json")} if case.expect is not None else {}),
+    }
+
+
+def write_cases(run_dir: Path, suites: Sequence[Suite]) -> None:
+    rows = (_case_row(s.name, c) for s in suites for c in s.cases)
+    write_jsonl(run_dir / CASES, rows)
+
+
+def _read_cases(path: Path) -> Iterator[tuple[str, Case]]:
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                messages = row.get("messages")
+                yield (
+                    row["suite"],
+                    Case(
+                        id=row["id"],
+                        vars=row.get("vars") or {},
+                        references=tuple(row.get("references") or ()),
+                        tags=tuple(row.get("tags") or ()),
+                        metadata=row.get("metadata") or {},
+                        messages=None
+                        if messages is None
+                        else tuple(MessageTemplate.model_validate(m) for m in messages),
+                        origin=row.get("origin") or f"{path.name}:{lineno}",
+                        relevant_ids=tuple(row.get("relevant_ids") or ()),
+                        expect=None
+                        if row.get("expect") is None
+                        else ToolExpectations.model_validate(row["expect"]),
+                    ),
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise UserInputError(f"corrupt case line: {exc}", path=path, line=lineno) from None
+
+
+def _cases_from_results(results: Sequence[CaseResult]) -> dict[str, list[Case]]:
+    """Runs written before cases.jsonl existed: what the result lines tell of each case."""
+    out: dict[str, dict[str, Case]] = {}
+    for r in results:
+        out.setdefault(r.suite, {}).setdefault(
+            r.case_id,
+            Case(
+                id=r.case_id,
+                vars={},
+                references=tuple(r.references),
+                tags=tuple(r.tags),
+                metadata={},
+                messages=None,
+                origin=f"results.jsonl ({r.suite})",
+            ),
+        )
+    return {suite: list(cases.values()) for suite, cases in out.items()}
+
+
+def suites_from_run(run_dir: Path, info: RunInfo, results: Sequence[CaseResult]) -> list[Suite]:
+    """Rebuild the suites of a run from its directory alone."""
+    path = run_dir / CASES
+    by_suite: dict[str, list[Case]] = {}
+    if path.exists():
+        for suite_name, case in _read_cases(path):
+            by_suite.setdefault(suite_name, []).append(case)
+    else:
+        by_suite = _cases_from_results(results)
+    return [_suite(record, tuple(by_suite.get(record.name, ()))) for record in info.suites]
+
+
+def _suite(record: SuiteRecord, cases: tuple[Case, ...]) -> Suite:
+    return Suite(
+        name=record.name,
+        description=record.description,
+        source_path=Path(record.path or f"{record.name}.yaml"),
+        system=record.system,
+        messages=tuple(MessageTemplate.model_validate(m) for m in record.messages),
+        cases=cases,
+        scorers=tuple(ScorerSpec.model_validate(s) for s in record.scorers),
+        thresholds=dict(record.thresholds),
+        params=GenerationParams.model_validate(record.params),
+        repeats=record.repeats,
+        tags=tuple(record.tags),
+        content_hash=record.content_hash or "",
+        pass_scores=tuple(record.pass_scores) if record.pass_scores is not None else None,
+    )

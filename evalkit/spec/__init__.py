@@ -1,0 +1,1 @@
+"""What users write: evalkit.yaml, suites, cases and templates (pydantic, extra="forbid")."""

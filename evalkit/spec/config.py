@@ -1,0 +1,222 @@
+"""evalkit.yaml: providers, variants, pricing and run settings (pydantic, extra="forbid")."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evalkit.errors import UserInputError, did_you_mean
+from evalkit.spec.history import HistorySettings
+from evalkit.spec.rag import RagSettings, expand_sweeps
+from evalkit.spec.yamlfile import format_validation_error, load_yaml
+from evalkit.types import AgentSettings, GenerationParams, ToolChoice, ToolSchema
+
+DEFAULT_CONFIG_NAME = "evalkit.yaml"
+DEFAULT_PROVIDER = "local"
+DEFAULT_VARIANT = "default"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Pricing(Strict):
+    """US dollars per million tokens."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+
+    def cost(self, input_tokens: int | None, output_tokens: int | None, cached: int | None) -> float:
+        cached_n = cached or 0
+        cached_price = self.cached_input_per_mtok
+        if cached_price is None:
+            cached_price = self.input_per_mtok
+        uncached = max((input_tokens or 0) - cached_n, 0)
+        return (
+            uncached * self.input_per_mtok
+            + cached_n * cached_price
+            + (output_tokens or 0) * self.output_per_mtok
+        ) / 1_000_000
+
+
+class ProviderConfig(BaseModel):
+    """`type` picks the backend; the remaining keys are that backend's own settings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
+    type: str
+    pricing: Pricing | None = None
+    concurrency: int | None = Field(default=None, gt=0)
+    # local engines (transformers, vllm): run N copies as Ray actors (pip install 'evalkit[ray]')
+    replicas: int | None = Field(default=None, gt=0)
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Variant(Strict):
+    """One thing to evaluate: a provider, optionally another model, prompt and params."""
+
+    name: str = ""
+    provider: str = DEFAULT_PROVIDER
+    model: str | None = None
+    prompt: str | None = None  # path to a jinja2 template file for the user message
+    system: str | None = None  # replaces the suite's system prompt
+    params: GenerationParams = Field(default_factory=GenerationParams)
+    fallback: str | None = None  # provider to ask when this one fails after its retries
+    description: str | None = None
+    rag: RagSettings | None = None  # retrieve context for each case (see evalkit.rag)
+    tools: list[ToolSchema] | None = None  # replaces the suite's tools (OpenAI function tools)
+    tool_choice: ToolChoice | None = None
+    agent: AgentSettings | None = None  # replaces the suite's agent loop settings
+
+
+class RunSettings(Strict):
+    concurrency: int = Field(default=16, gt=0)
+    max_error_rate: float = Field(default=0.1, ge=0, le=1)
+    max_errors: int | None = Field(default=None, ge=0)
+    # scores that could not be measured on a generated output (scorer error, unparseable
+    # judge verdict), per metric: above this share the run exits 3 rather than trusting the means
+    max_unmeasured_rate: float = Field(default=0.1, ge=0, le=1)
+    deadline_s: float | None = Field(default=None, gt=0)  # stop the whole run after this long
+    output_dir: str = "reports"
+
+
+class CacheSettings(Strict):
+    enabled: bool = True
+    ttl_s: float | None = Field(default=None, gt=0)
+    path: str | None = None  # default: ~/.cache/evalkit/responses.sqlite
+
+
+class Config(Strict):
+    providers: dict[str, ProviderConfig] = Field(
+        default_factory=lambda: {DEFAULT_PROVIDER: ProviderConfig(type="transformers")}
+    )
+    variants: dict[str, Variant] = Field(default_factory=dict)
+    suites: list[str] = Field(default_factory=list)
+    pricing: dict[str, Pricing] = Field(default_factory=dict)  # by model name
+    plugins: list[str] = Field(default_factory=list)
+    run: RunSettings = Field(default_factory=RunSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)  # run history and alerts
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _name_variants(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            value = expand_sweeps(value)
+            return {
+                name: ({**spec, "name": name} if isinstance(spec, dict) else spec)
+                for name, spec in value.items()
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_and_refs(self) -> Config:
+        if not self.variants:
+            first = next(iter(self.providers), DEFAULT_PROVIDER)
+            object.__setattr__(
+                self, "variants", {DEFAULT_VARIANT: Variant(name=DEFAULT_VARIANT, provider=first)}
+            )
+        return self
+
+
+class LoadedConfig(BaseModel):
+    """A validated config and where it came from (relative paths resolve against `base_dir`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    config: Config
+    path: Path | None
+    base_dir: Path
+    lines: dict[tuple[str | int, ...], int] = Field(default_factory=dict, exclude=True, repr=False)
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def pricing_for(self, provider_name: str, model: str | None) -> Pricing | None:
+        if model is not None and model in self.config.pricing:
+            return self.config.pricing[model]
+        return self.config.providers[provider_name].pricing
+
+
+def load_config(path: Path | None) -> LoadedConfig:
+    """Load `path`, or ./evalkit.yaml when present, or the built-in default (embedded model)."""
+    if path is None:
+        candidate = Path(DEFAULT_CONFIG_NAME)
+        if not candidate.exists():
+            return LoadedConfig(config=Config(), path=None, base_dir=Path.cwd())
+        path = candidate
+    doc = load_yaml(path)
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise UserInputError("the config must be a mapping of keys", path=path, line=1)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(exc, path=path, line_of=doc.line_of, model=Config) from None
+    loaded = LoadedConfig(config=config, path=path, base_dir=path.resolve().parent, lines=doc.lines)
+    for name, variant in config.variants.items():
+        if variant.provider not in config.providers:
+            hint = did_you_mean(variant.provider, config.providers)
+            raise UserInputError(
+                f"variants.{name}.provider: unknown provider '{variant.provider}'{hint}",
+                path=path,
+                line=doc.line_of(("variants", name, "provider")),
+            )
+        if variant.fallback is not None and variant.fallback not in config.providers:
+            hint = did_you_mean(variant.fallback, config.providers)
+            raise UserInputError(
+                f"variants.{name}.fallback: unknown provider '{variant.fallback}'{hint}",
+                path=path,
+                line=doc.line_of(("variants", name, "fallback")),
+            )
+        rag = variant.rag
+        if rag is not None and rag.corpus is not None and not loaded.resolve(rag.corpus).is_dir():
+            raise UserInputError(
+                f"variants.{name}.rag.corpus: '{rag.corpus}' is not a folder",
+                path=path,
+                line=doc.line_of(("variants", name, "rag", "corpus"))
+                or doc.line_of(("variants", name.split(".", 1)[0], "rag", "corpus")),  # a swept variant
+            )
+        if variant.prompt is not None and not loaded.resolve(variant.prompt).is_file():
+            raise UserInputError(
+                f"variants.{name}.prompt: template file '{variant.prompt}' not found",
+                path=path,
+                line=doc.line_of(("variants", name, "prompt")),
+            )
+    import_plugins(loaded)
+    return loaded
+
+
+def import_plugins(loaded: LoadedConfig) -> None:
+    """Import the modules under `plugins:` so their @provider/@scorer decorators run."""
+    for spec in loaded.config.plugins:
+        target = loaded.resolve(spec)
+        try:
+            if spec.endswith(".py"):
+                if not target.is_file():
+                    raise UserInputError(f"plugin file '{spec}' not found", path=loaded.path)
+                sys.path.insert(0, str(target.parent))
+                importlib.import_module(target.stem)
+            else:
+                if str(loaded.base_dir) not in sys.path:
+                    sys.path.insert(0, str(loaded.base_dir))
+                importlib.import_module(spec)
+        except ImportError as exc:
+            raise UserInputError(f"cannot import plugin '{spec}': {exc}", path=loaded.path) from None
+
+
+def env_secret(var: str, *, what: str) -> str:
+    """Read a secret from the environment; a missing one is a usage error naming the variable."""
+    value = os.environ.get(var)
+    if not value:
+        raise UserInputError(f"{what}: environment variable {var} is not set")
+    return value

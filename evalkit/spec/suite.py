@@ -1,0 +1,563 @@
+"""Suites: load YAML (with inline, JSONL, CSV or Hugging Face dataset cases) into typed objects.
+
+Everything a user writes is validated here, with the file and line (or case id) of any
+problem, before a single model call is made.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from evalkit.errors import UserInputError
+from evalkit.spec.config import Variant
+from evalkit.spec.templating import TemplateError, compile_template, render
+from evalkit.spec.yamlfile import MAX_DEPTH, format_validation_error, load_yaml
+from evalkit.tools.expect import ExpectedCall, ToolExpectations
+from evalkit.types import AgentSettings, GenerationParams, Message, Threshold, ToolChoice, ToolSchema
+
+RESERVED_CASE_FIELDS = (
+    "id",
+    "reference",
+    "references",
+    "tags",
+    "metadata",
+    "messages",
+    "relevant_ids",
+    "expected_tools",
+    "forbidden_tools",
+    "expected_tool_calls",
+    "max_steps",
+)
+
+
+MAX_REPEATS = 1_000  # repeats per case: beyond it, a typo (`1e8`) would run for ever
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class MessageTemplate(Strict):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+class CaseSpec(Strict):
+    id: str
+    vars: dict[str, Any] = Field(default_factory=dict)
+    messages: list[MessageTemplate] | None = None
+    reference: str | None = None
+    references: list[str] | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    # RAG: the gold document ids ("guide.md") or chunk ids ("guide.md#1200") for this question
+    relevant_ids: list[str] = Field(default_factory=list)
+    # tool-use expectations (evalkit.tools.expect): what the trajectory scorers check
+    expected_tools: list[str] | None = None
+    forbidden_tools: list[str] = Field(default_factory=list)
+    expected_tool_calls: list[ExpectedCall] | None = None
+    max_steps: int | None = Field(default=None, gt=0)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _reference_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _one_reference_field(self) -> CaseSpec:
+        if self.reference is not None and self.references is not None:
+            raise ValueError("give either 'reference' or 'references', not both")
+        if not self.id.strip():
+            raise ValueError("case id must not be empty")
+        return self
+
+
+class FileCases(Strict):
+    path: str
+    limit: int | None = Field(default=None, gt=0)
+
+
+class DatasetCases(Strict):
+    """A Hugging Face dataset from a local path (save_to_disk folder or data files)."""
+
+    dataset: str
+    split: str = "train"
+    config_name: str | None = None
+    fields: dict[Literal["id", "reference", "references", "tags", "relevant_ids"], str] = Field(
+        default_factory=dict
+    )
+    vars: list[str] | dict[str, str] | None = None  # columns to expose (renamed if a mapping)
+    limit: int | None = Field(default=None, gt=0)
+
+
+class ScorerSpec(BaseModel):
+    """`type` picks the scorer; `name` renames its score; `threshold` adds a per-case pass mark;
+    `informational` keeps it out of a case's pass; other keys are its options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
+    type: str
+    name: str | None = None
+    threshold: float | None = None  # per-case pass mark for continuous scores
+    informational: bool = False  # scored and shown, never part of a case's pass
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    @model_serializer(mode="wrap")
+    def _omit_default_flag(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.informational:
+            data.pop("informational", None)  # a suite's content hash is what it was before
+        return data
+
+
+class SuiteSpec(Strict):
+    name: str
+    description: str | None = None
+    system: str | None = None
+    prompt: str | None = None
+    messages: list[MessageTemplate] | None = None
+    cases: list[CaseSpec] | str | FileCases | DatasetCases
+    scorers: list[str | ScorerSpec] = Field(default_factory=list)
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    params: GenerationParams = Field(default_factory=GenerationParams)
+    repeats: int = Field(default=1, ge=1, le=MAX_REPEATS)
+    tags: list[str] = Field(default_factory=list)
+    calibration: str | None = None  # a human labels file (JSONL/CSV) the judges are held against
+    tools: list[ToolSchema] | None = None  # OpenAI function tools the model may call
+    tool_choice: ToolChoice | None = None
+    agent: AgentSettings | None = None  # evalkit runs the tool loop with these callables
+    # the scores that decide whether a case passes (default: every pass/fail score that is not
+    # informational)
+    pass_: list[str] | None = Field(default=None, alias="pass", min_length=1)
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> SuiteSpec:
+        if self.prompt is not None and self.messages is not None:
+            raise ValueError("give either 'prompt' or 'messages', not both")
+        return self
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    vars: dict[str, Any]
+    references: tuple[str, ...]
+    tags: tuple[str, ...]
+    metadata: dict[str, Any]
+    messages: tuple[MessageTemplate, ...] | None
+    origin: str  # "file:line", for error messages
+    relevant_ids: tuple[str, ...] = ()
+    expect: ToolExpectations | None = None  # tool-use expectations, when the case has any
+
+    @property
+    def reference(self) -> str | None:
+        return self.references[0] if self.references else None
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str | None
+    source_path: Path
+    system: str | None
+    messages: tuple[MessageTemplate, ...]  # the templated conversation (prompt → one user turn)
+    cases: tuple[Case, ...]
+    scorers: tuple[ScorerSpec, ...]
+    thresholds: dict[str, Threshold]
+    params: GenerationParams
+    repeats: int
+    tags: tuple[str, ...]
+    content_hash: str
+    calibration: Path | None = None  # human labels for this suite's cases (judge drift)
+    tools: tuple[ToolSchema, ...] | None = None
+    tool_choice: ToolChoice | None = None
+    agent: AgentSettings | None = None
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, repr=False)
+    pass_scores: tuple[str, ...] | None = None  # `pass:`: the scores that decide a case's pass
+    _compiled: dict[str, jinja2.Template] = field(default_factory=dict, compare=False, repr=False)
+
+    def template(self, source: str) -> jinja2.Template:
+        """Compile once and reuse; raises TemplateError."""
+        compiled = self._compiled.get(source)
+        if compiled is None:
+            compiled = compile_template(source)
+            self._compiled[source] = compiled
+        return compiled
+
+    def render_messages(
+        self, case: Case, variant: Variant, variant_prompt: str | None, extra: dict[str, Any] | None = None
+    ) -> tuple[Message, ...]:
+        """The chat messages for one case under one variant; errors name the case."""
+        if case.messages is not None:
+            templates = case.messages
+        elif variant_prompt is not None:
+            templates = (MessageTemplate(role="user", content=variant_prompt),)
+        else:
+            templates = self.messages
+        system = variant.system if variant.system is not None else self.system
+        out: list[Message] = []
+        try:
+            if system is not None and (not templates or templates[0].role != "system"):
+                out.append(Message(role="system", content=self._render(system, case, extra)))
+            for t in templates:
+                out.append(Message(role=t.role, content=self._render(t.content, case, extra)))
+        except TemplateError as exc:
+            raise UserInputError(
+                f"case '{case.id}' ({case.origin}), variant '{variant.name}': {exc}"
+            ) from None
+        return tuple(out)
+
+    def _render(self, source: str, case: Case, extra: dict[str, Any] | None = None) -> str:
+        return render(self.template(source), {**case.vars, **extra} if extra else case.vars)
+
+    def templates_for(self, case: Case, variant: Variant, variant_prompt: str | None) -> list[str]:
+        """The template sources a case renders under a variant (to check what they use)."""
+        if case.messages is not None:
+            sources = [t.content for t in case.messages]
+        elif variant_prompt is not None:
+            sources = [variant_prompt]
+        else:
+            sources = [t.content for t in self.messages]
+        system = variant.system if variant.system is not None else self.system
+        return [*sources, *([system] if system else [])]
+
+
+def load_suite(path: Path) -> Suite:
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise UserInputError("a suite must be a mapping with name, prompt, cases", path=path, line=1)
+    try:
+        spec = SuiteSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise format_validation_error(exc, path=path, line_of=doc.line_of, model=SuiteSpec) from None
+
+    base = path.parent
+    if isinstance(spec.cases, list):
+        cases = [
+            _case_from_spec(c, f"{path}:{doc.line_of(('cases', i)) or '?'}") for i, c in enumerate(spec.cases)
+        ]
+    elif isinstance(spec.cases, str | FileCases):
+        file = spec.cases if isinstance(spec.cases, str) else spec.cases.path
+        if not (base / file).is_file():
+            raise UserInputError(
+                f"cases: case file not found: {base / file}", path=path, line=doc.line_of(("cases",))
+            )
+        limit = spec.cases.limit if isinstance(spec.cases, FileCases) else None
+        cases = list(_cases_from_file(base / file, limit))
+    else:
+        cases = list(_cases_from_dataset(spec.cases, base, path))
+
+    if not cases:
+        raise UserInputError("the suite has no cases", path=path, line=doc.line_of(("cases",)))
+    _check_unique_ids(cases, path)
+    if spec.prompt is None and spec.messages is None:
+        missing = next((c for c in cases if c.messages is None), None)
+        if missing is not None:
+            raise UserInputError(
+                f"no 'prompt' or 'messages' in the suite, and case '{missing.id}' "
+                f"({missing.origin}) has no messages of its own",
+                path=path,
+            )
+    messages: tuple[MessageTemplate, ...] = ()
+    if spec.messages is not None:
+        messages = tuple(spec.messages)
+    elif spec.prompt is not None:
+        messages = (MessageTemplate(role="user", content=spec.prompt),)
+
+    scorers = tuple(s if isinstance(s, ScorerSpec) else ScorerSpec(type=s) for s in spec.scorers)
+    suite = Suite(
+        name=spec.name,
+        description=spec.description,
+        source_path=path,
+        system=spec.system,
+        messages=messages,
+        cases=tuple(cases),
+        scorers=scorers,
+        thresholds=dict(spec.thresholds),
+        params=spec.params,
+        repeats=spec.repeats,
+        tags=tuple(spec.tags),
+        content_hash=_content_hash(spec, cases),
+        calibration=_calibration(path, spec.name, spec.calibration),
+        tools=None if spec.tools is None else tuple(spec.tools),
+        tool_choice=spec.tool_choice,
+        agent=spec.agent,
+        lines=doc.lines,
+        pass_scores=tuple(spec.pass_) if spec.pass_ is not None else None,
+    )
+    # Compile every template now so syntax errors surface before any model call.
+    templates = [
+        (m.content, ("messages", i, "content") if spec.messages is not None else ("prompt",))
+        for i, m in enumerate(messages)
+    ]
+    if spec.system is not None:
+        templates.append((spec.system, ("system",)))
+    for source, loc in templates:
+        try:
+            suite.template(source)
+        except TemplateError as exc:
+            raise UserInputError(str(exc), path=path, line=doc.line_of(loc)) from None
+    return suite
+
+
+def _case_from_spec(spec: CaseSpec, origin: str) -> Case:
+    if spec.references is not None:
+        refs = tuple(spec.references)
+    elif spec.reference is not None:
+        refs = (spec.reference,)
+    else:
+        refs = ()
+    return Case(
+        id=spec.id,
+        vars=dict(spec.vars),
+        references=refs,
+        tags=tuple(spec.tags),
+        metadata=dict(spec.metadata),
+        messages=tuple(spec.messages) if spec.messages is not None else None,
+        origin=origin,
+        relevant_ids=tuple(spec.relevant_ids),
+        expect=ToolExpectations.from_case(
+            spec.expected_tools, spec.forbidden_tools, spec.expected_tool_calls, spec.max_steps
+        ),
+    )
+
+
+def _validate_case(data: Any, origin_path: Path, line: int) -> Case:
+    if not isinstance(data, dict):
+        raise UserInputError("each case must be an object with an 'id'", path=origin_path, line=line)
+    try:
+        spec = CaseSpec.model_validate(data)
+    except ValidationError as exc:
+        raise format_validation_error(
+            exc, path=origin_path, line_of=lambda _loc: line, model=CaseSpec
+        ) from None
+    return _case_from_spec(spec, f"{origin_path}:{line}")
+
+
+def _cases_from_file(path: Path, limit: int | None) -> Iterator[Case]:
+    if not path.is_file():
+        raise UserInputError("case file not found", path=path)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        source: Iterator[Case] = _cases_from_jsonl(path)
+    elif suffix == ".csv":
+        source = _cases_from_csv(path)
+    elif suffix in (".yaml", ".yml"):
+        source = _cases_from_yaml_list(path)
+    else:
+        raise UserInputError("case files must be .jsonl, .csv or .yaml", path=path)
+    yield from itertools.islice(source, limit)
+
+
+def _cases_from_jsonl(path: Path) -> Iterator[Case]:
+    with path.open("rb") as fh:
+        for lineno, raw_bytes in enumerate(fh, start=1):
+            try:
+                raw = raw_bytes.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserInputError(
+                    f"not valid UTF-8 (column {exc.start + 1})", path=path, line=lineno
+                ) from None
+            if not raw.strip():
+                continue
+            try:
+                data = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise UserInputError(
+                    f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno
+                ) from None
+            except RecursionError:  # deeper than Python's JSON parser goes
+                raise UserInputError(
+                    f"nested more than {MAX_DEPTH} levels deep", path=path, line=lineno
+                ) from None
+            if nesting_depth(data) > MAX_DEPTH:
+                raise UserInputError(f"nested more than {MAX_DEPTH} levels deep", path=path, line=lineno)
+            yield _validate_case(data, path, lineno)
+
+
+def nesting_depth(data: Any) -> int:
+    """How deeply lists and objects nest in parsed JSON (iterative: any depth is safe)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack += [(c, depth + 1) for c in children if isinstance(c, dict | list)]
+    return deepest
+
+
+def _cases_from_yaml_list(path: Path) -> Iterator[Case]:
+    doc = load_yaml(path)
+    if not isinstance(doc.data, list):
+        raise UserInputError("a YAML case file must be a list of cases", path=path, line=1)
+    for i, item in enumerate(doc.data):
+        yield _validate_case(item, path, doc.line_of((i,)) or 0)
+
+
+def _cases_from_csv(path: Path) -> Iterator[Case]:
+    # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first column's name
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        try:
+            fieldnames = reader.fieldnames
+            if fieldnames is None or "id" not in fieldnames:
+                raise UserInputError("a CSV case file needs an 'id' column", path=path, line=1)
+            for row in reader:
+                yield _validate_case(_flat_row_to_case(row), path, reader.line_num)
+        except UnicodeDecodeError as exc:
+            raise UserInputError(
+                f"not valid UTF-8 (byte {exc.start + 1} of a read block)", path=path, line=reader.line_num + 1
+            ) from None
+        except csv.Error as exc:
+            raise UserInputError(f"invalid CSV: {exc}", path=path, line=reader.line_num) from None
+
+
+def _flat_row_to_case(row: dict[str, Any]) -> dict[str, Any]:
+    """CSV and flat records: reserved columns map to case fields, all others become vars."""
+    case: dict[str, Any] = {"id": row.get("id")}
+    if row.get("reference") not in (None, ""):
+        case["reference"] = row["reference"]
+    if row.get("references") not in (None, ""):
+        refs = row["references"]
+        case["references"] = refs if isinstance(refs, list) else str(refs).split("|")
+    if row.get("relevant_ids") not in (None, ""):
+        ids = row["relevant_ids"]
+        case["relevant_ids"] = ids if isinstance(ids, list) else [i for i in str(ids).split("|") if i]
+    if row.get("tags") not in (None, ""):
+        tags = row["tags"]
+        case["tags"] = (
+            tags if isinstance(tags, list) else [t.strip() for t in str(tags).split(",") if t.strip()]
+        )
+    case["vars"] = {k: v for k, v in row.items() if k not in RESERVED_CASE_FIELDS}
+    return case
+
+
+def _cases_from_dataset(src: DatasetCases, base: Path, suite_path: Path) -> Iterator[Case]:
+    try:
+        import datasets  # heavy: only for suites that use it
+    except ImportError:
+        raise UserInputError(
+            "this suite reads a Hugging Face dataset: pip install 'evalkit[datasets]'",
+            path=suite_path,
+        ) from None
+    ds_path = base / src.dataset
+    if not ds_path.exists():
+        raise UserInputError(f"dataset path '{src.dataset}' not found", path=suite_path)
+    try:
+        if (ds_path / "dataset_info.json").exists() or (ds_path / "dataset_dict.json").exists():
+            loaded = datasets.load_from_disk(str(ds_path))
+            table = loaded[src.split] if isinstance(loaded, datasets.DatasetDict) else loaded
+        else:
+            table = datasets.load_dataset(str(ds_path), src.config_name, split=src.split)
+    except Exception as exc:
+        raise UserInputError(
+            f"cannot read dataset '{src.dataset}' (split '{src.split}'): {type(exc).__name__}: {exc}",
+            path=suite_path,
+        ) from None
+    columns = set(table.column_names)
+    for key, column in src.fields.items():
+        if column not in columns:
+            raise UserInputError(
+                f"cases.fields.{key}: column '{column}' not in dataset "
+                f"(columns: {', '.join(sorted(columns))})",
+                path=suite_path,
+            )
+    mapped = set(src.fields.values())
+    if src.vars is None:
+        var_map = {c: c for c in table.column_names if c not in mapped}
+    elif isinstance(src.vars, list):
+        var_map = {c: c for c in src.vars}
+    else:
+        var_map = dict(src.vars)
+    for column in var_map:
+        if column not in columns:
+            raise UserInputError(f"cases.vars: column '{column}' not in dataset", path=suite_path)
+    for i, row in enumerate(table):
+        if src.limit is not None and i >= src.limit:
+            break
+        record: dict[str, Any] = {"vars": {name: row[col] for col, name in var_map.items()}}
+        record["id"] = str(row[src.fields["id"]]) if "id" in src.fields else f"row-{i}"
+        if "reference" in src.fields:
+            record["reference"] = row[src.fields["reference"]]
+        if "references" in src.fields:
+            record["references"] = list(row[src.fields["references"]])
+        if "relevant_ids" in src.fields:
+            record["relevant_ids"] = [str(i) for i in row[src.fields["relevant_ids"]]]
+        if "tags" in src.fields:
+            tags = row[src.fields["tags"]]
+            record["tags"] = list(tags) if isinstance(tags, list) else [str(tags)]
+        yield _validate_case(record, ds_path, i + 1)
+
+
+def _check_unique_ids(cases: list[Case], path: Path) -> None:
+    seen: dict[str, Case] = {}
+    for case in cases:
+        if case.id in seen:
+            raise UserInputError(
+                f"duplicate case id '{case.id}' at {case.origin} (first at {seen[case.id].origin})",
+                path=path,
+            )
+        seen[case.id] = case
+
+
+def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
+    new = {"tools", "tool_choice", "agent"}  # hashed only when set: older suites keep their hash
+    dumped = spec.model_dump(
+        mode="json", exclude={"cases", "pass_", *(k for k in new if getattr(spec, k) is None)}
+    )
+    for key in ("tools", "tool_choice"):
+        if dumped["params"].get(key) is None:
+            dumped["params"].pop(key, None)
+    payload = {
+        "spec": dumped,
+        **({"pass": spec.pass_} if spec.pass_ is not None else {}),
+        "cases": [
+            [c.id, c.vars, list(c.references), [m.model_dump() for m in c.messages or ()]]
+            + ([list(c.relevant_ids)] if c.relevant_ids else [])
+            + ([c.expect.model_dump(mode="json")] if c.expect is not None else [])
+            for c in cases
+        ],
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _calibration(suite_path: Path, suite: str, name: str | None) -> Path | None:
+    """The suite's calibration labels, read now so a bad file fails before any model call."""
+    if name is None:
+        return None
+    from evalkit.human.labels import read_labels
+
+    path = (suite_path.parent / name).resolve()
+    for n, label in enumerate(read_labels(path), start=1):
+        if label.suite != suite:
+            raise UserInputError(f"label {n} is for suite '{label.suite}', not '{suite}'", path=path)
+    return path

@@ -1,0 +1,1 @@
+"""The stages of a run in data-flow order: plan, retrieve, execute, scoring, conclude."""

@@ -1,0 +1,177 @@
+"""What a run concludes, from its results: aggregate per suite × variant, decide the status and
+exit code, gate against the baselines, and write summary.json, diff.json, junit.xml,
+summary.md and report.html into the run directory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalkit.compare import baseline
+from evalkit.compare.aggregate import GroupSummary, Summary, summarize_groups
+from evalkit.compare.gate import DiffReport, diff_runs
+from evalkit.compare.groups import groups_from_run
+from evalkit.errors import UserInputError
+from evalkit.human.labels import calibration_labels, stored_labels
+from evalkit.human.scores import add_kappa, apply_labels
+from evalkit.report import html, junit, markdown
+from evalkit.rundir.files import (
+    BASELINE_OUTPUTS,
+    DIFF,
+    JUNIT,
+    RESULTS,
+    RUN_INFO,
+    SUMMARY,
+    SUMMARY_MD,
+    read_json,
+    read_results,
+    write_json,
+    write_jsonl,
+)
+from evalkit.spec.config import RunSettings
+from evalkit.spec.suite import Suite
+from evalkit.types import CaseResult, MetricInfo
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    summary: Summary
+    diff: DiffReport | None
+
+
+@dataclass(frozen=True)
+class ConcludeInput:
+    run_id: str
+    run_dir: Path
+    suites: Sequence[Suite]
+    variants: Sequence[str]
+    metrics: dict[str, list[MetricInfo]]  # per suite: what aggregation needs of each score
+    run_settings: RunSettings
+    baseline_dir: Path | None
+    interrupted: int | None = None  # the exit code of an interruption (130 Ctrl-C, 143 SIGTERM)
+    aborted: str | None = None
+
+
+def aggregate(inp: ConcludeInput, results: Sequence[CaseResult]) -> list[GroupSummary]:
+    suites = {s.name: s for s in inp.suites}
+    order = {(s.name, v): i for i, (s, v) in enumerate((s, v) for s in inp.suites for v in inp.variants)}
+    groups = summarize_groups(
+        (r for r in results if r.suite in suites),
+        inp.metrics,
+        {name: suite.thresholds for name, suite in suites.items()},
+    )
+    return [groups[key] for key in sorted(groups, key=lambda k: order.get(k, len(order)))]
+
+
+def error_budget(groups: Sequence[GroupSummary], n_results: int, run: RunSettings) -> tuple[bool, str]:
+    """Whether infrastructure errors or unmeasured scores exceed the budget, and the budget's text."""
+    errors = sum(g.errors for g in groups)
+    over = bool(n_results) and (
+        errors / n_results > run.max_error_rate or (run.max_errors is not None and errors > run.max_errors)
+    )
+    text = f"max_error_rate={run.max_error_rate:g}" + (
+        f", max_errors={run.max_errors}" if run.max_errors is not None else ""
+    )
+    for g in groups:
+        for m in g.metrics.values():
+            if g.results and m.scorer_unmeasured / g.results > run.max_unmeasured_rate:
+                over = True
+                text += (
+                    f"; {g.suite} · {g.variant} · {m.name}: {m.scorer_unmeasured} of {g.results} scores "
+                    f"unmeasured > max_unmeasured_rate={run.max_unmeasured_rate:g}"
+                )
+    return over, text
+
+
+def status_of(inp: ConcludeInput, over_budget: bool, regressions: list[str], failed: bool) -> tuple[str, int]:
+    if inp.interrupted is not None:
+        return "interrupted", inp.interrupted
+    if inp.aborted is not None or over_budget:
+        return "errors", 3
+    if regressions:
+        return "regressed", 1
+    if failed:
+        return "failed", 1
+    return "passed", 0
+
+
+def gate(inp: ConcludeInput, groups: Sequence[GroupSummary], results: Sequence[CaseResult]) -> DiffReport:
+    """Diff this run's groups against the baselines folder; the compared baseline cases are copied
+    into the run directory, so its report needs nothing else."""
+    assert inp.baseline_dir is not None
+    candidates = groups_from_run(inp.run_dir, groups, results)
+    baselines = [baseline.load(inp.baseline_dir, g.suite, g.variant) for g in candidates]
+    rows = [
+        {"suite": group.suite, "variant": group.variant, **record.model_dump(mode="json")}
+        for group in baselines
+        if group is not None
+        for record in group.records
+    ]
+    write_jsonl(inp.run_dir / BASELINE_OUTPUTS, rows)
+    thresholds = {s.name: s.thresholds for s in inp.suites}
+    return diff_runs(baselines, candidates, thresholds)
+
+
+def conclude(inp: ConcludeInput) -> Conclusion:
+    results = list(read_results(inp.run_dir / RESULTS))
+    results = apply_labels(inp.run_dir, results, calibration_labels(inp.suites))  # human scores
+    groups = aggregate(inp, results)
+    thresholds = {s.name: s.thresholds for s in inp.suites}
+    info = read_json(inp.run_dir / RUN_INFO, {})
+    add_kappa(groups, results, stored_labels(inp.run_dir), info, thresholds)  # judges vs people
+    over_budget, budget = error_budget(groups, len(results), inp.run_settings)
+    failed = any(not t.passed for g in groups for t in g.thresholds)
+    diff = None
+    if inp.baseline_dir is not None and results and inp.interrupted is None:
+        diff = gate(inp, groups, results)
+    regressions = [
+        f"{g.suite} · {g.variant} · {m.metric}"
+        for g in (diff.groups if diff else [])
+        for m in g.metrics
+        if m.verdict == "regressed"
+    ]
+    status, code = status_of(inp, over_budget, regressions, failed)
+    summary = Summary(
+        run_id=inp.run_id,
+        status=status,
+        exit_code=code,
+        results=len(results),
+        errors=sum(g.errors for g in groups),
+        error_budget=budget,
+        aborted=inp.aborted,
+        groups=groups,
+        baseline=str(inp.baseline_dir) if diff is not None else None,
+        regressions=regressions,
+    )
+    write_json(inp.run_dir / SUMMARY, summary)
+    if diff is not None:
+        write_json(inp.run_dir / DIFF, diff)
+    else:  # a re-score that is not gated must not leave the last gate's verdicts behind
+        (inp.run_dir / DIFF).unlink(missing_ok=True)
+        (inp.run_dir / BASELINE_OUTPUTS).unlink(missing_ok=True)
+    write_ci_files(inp.run_dir, summary, diff, results)
+    return Conclusion(summary, diff)
+
+
+def write_ci_files(
+    run_dir: Path, summary: Summary, diff: DiffReport | None, results: Sequence[CaseResult]
+) -> None:
+    junit.write(run_dir / JUNIT, summary, diff, results)
+    markdown.write(run_dir / SUMMARY_MD, summary, diff)
+
+
+def render_reports(run_dir: Path) -> list[Path]:
+    """Rebuild junit.xml, summary.md and report.html from the run directory's files alone."""
+    raw = read_json(run_dir / SUMMARY)
+    if raw is None:
+        raise UserInputError("no readable summary.json: run `evalkit score` on it first", path=run_dir)
+    try:
+        summary = Summary.model_validate(raw)
+        raw_diff = read_json(run_dir / DIFF)
+        diff = DiffReport.model_validate(raw_diff) if raw_diff is not None else None
+    except ValueError as exc:
+        first = str(exc).splitlines()[0]
+        raise UserInputError(f"summary.json or diff.json is unreadable: {first}", path=run_dir) from None
+    write_ci_files(run_dir, summary, diff, list(read_results(run_dir / RESULTS)))
+    return [run_dir / JUNIT, run_dir / SUMMARY_MD, html.write(run_dir)]

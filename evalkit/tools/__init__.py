@@ -1,0 +1,1 @@
+"""Tool calls and traces: wire formats, expectations, rendering and step figures."""

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evalkit.errors import UserInputError
+from evalkit.spec.config import Variant
+from evalkit.spec.suite import load_suite
+from tests.conftest import write
+
+CASE_HEADER = 'name: s\nprompt: "Q: {{ question }}"\nscorers: [exact]\n'
+
+
+def test_inline_cases_and_rendering(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "s.yaml",
+        """
+        name: s
+        system: "Be brief about {{ topic }}."
+        prompt: "Q: {{ question }}{% if hint %} (hint: {{ hint }}){% endif %}"
+        cases:
+          - {id: 1, vars: {question: "a?", topic: maths, hint: ""}, reference: 2, tags: [x]}
+          - {id: b, vars: {question: "b?", topic: art, hint: "colour"}, references: [r1, r2]}
+        """,
+    )
+    suite = load_suite(path)
+    assert [c.id for c in suite.cases] == ["1", "b"]
+    assert suite.cases[0].references == ("2",) and suite.cases[1].references == ("r1", "r2")
+    assert suite.cases[0].origin == f"{path}:5"
+    msgs = suite.render_messages(suite.cases[1], Variant(name="v"), None)
+    assert [(m.role, m.content) for m in msgs] == [
+        ("system", "Be brief about art."),
+        ("user", "Q: b? (hint: colour)"),
+    ]
+    # a variant's own system prompt and prompt template replace the suite's
+    msgs = suite.render_messages(suite.cases[0], Variant(name="v", system="Sys."), "Please: {{ question }}")
+    assert [(m.role, m.content) for m in msgs] == [("system", "Sys."), ("user", "Please: a?")]
+
+
+def test_multi_turn_messages(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "s.yaml",
+        """
+        name: chat
+        messages:
+          - {role: system, content: "You are {{ persona }}."}
+          - {role: user, content: "Hi"}
+          - {role: assistant, content: "Hello!"}
+          - {role: user, content: "{{ question }}"}
+        cases:
+          - {id: a, vars: {persona: a pirate, question: "Where is the gold?"}}
+          - id: own
+            vars: {name: Ann}
+            messages:
+              - {role: user, content: "My name is {{ name }}."}
+              - {role: assistant, content: "Nice to meet you."}
+              - {role: user, content: "What is my name?"}
+        """,
+    )
+    suite = load_suite(path)
+    first = suite.render_messages(suite.cases[0], Variant(name="v"), None)
+    assert [m.role for m in first] == ["system", "user", "assistant", "user"]
+    assert first[0].content == "You are a pirate." and first[-1].content == "Where is the gold?"
+    own = suite.render_messages(suite.cases[1], Variant(name="v"), None)
+    assert [m.content for m in own] == ["My name is Ann.", "Nice to meet you.", "What is my name?"]
+
+
+def test_jsonl_csv_and_yaml_case_files(tmp_path: Path) -> None:
+    write(
+        tmp_path / "c.jsonl",
+        '{"id": "j1", "vars": {"question": "x"}, "reference": "y", "tags": ["t"]}\n\n{"id": "j2", "vars": {"question": "z"}, "reference": "w"}\n',
+    )
+    write(tmp_path / "c.csv", 'id,question,reference,tags\nc1,what?,that,"a, b"\nc2,who?,me,\n')
+    write(tmp_path / "c.yaml", "- {id: y1, vars: {question: q}, reference: r}\n")
+    jsonl = load_suite(write(tmp_path / "a.yaml", CASE_HEADER + "cases: c.jsonl\n"))
+    assert [c.id for c in jsonl.cases] == ["j1", "j2"] and jsonl.cases[1].origin.endswith("c.jsonl:3")
+    csv_suite = load_suite(write(tmp_path / "b.yaml", CASE_HEADER + "cases: c.csv\n"))
+    assert csv_suite.cases[0].vars == {"question": "what?"} and csv_suite.cases[0].tags == ("a", "b")
+    assert csv_suite.cases[1].origin.endswith("c.csv:3")
+    limited = load_suite(write(tmp_path / "d.yaml", CASE_HEADER + "cases: {path: c.csv, limit: 1}\n"))
+    assert [c.id for c in limited.cases] == ["c1"]
+    assert load_suite(write(tmp_path / "e.yaml", CASE_HEADER + "cases: c.yaml\n")).cases[0].id == "y1"
+
+
+def test_huggingface_dataset_from_local_path(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict(
+        {"qid": ["a", "b", "c"], "q": ["1+1?", "2+2?", "3+3?"], "ans": ["2", "4", "6"], "extra": [1, 2, 3]}
+    )
+    datasets.DatasetDict({"test": ds}).save_to_disk(str(tmp_path / "ds"))
+    suite = load_suite(
+        write(
+            tmp_path / "s.yaml",
+            'name: hf\nprompt: "{{ question }}"\ncases:\n  dataset: ds\n  split: test\n  fields: {id: qid, reference: ans}\n  vars: {q: question}\n  limit: 2\n',
+        )
+    )
+    assert [(c.id, c.vars, c.references) for c in suite.cases] == [
+        ("a", {"question": "1+1?"}, ("2",)),
+        ("b", {"question": "2+2?"}, ("4",)),
+    ]
+    # data files (here JSON lines) load through datasets.load_dataset from a local folder
+    write(tmp_path / "raw" / "data.jsonl", '{"question": "hi?", "answer": "yo"}\n')
+    suite = load_suite(
+        write(
+            tmp_path / "t.yaml",
+            'name: raw\nprompt: "{{ question }}"\ncases: {dataset: raw, split: train, fields: {reference: answer}}\n',
+        )
+    )
+    assert suite.cases[0].id == "row-0" and suite.cases[0].vars == {"question": "hi?"}
+    with pytest.raises(UserInputError, match="column 'nope' not in dataset"):
+        load_suite(
+            write(
+                tmp_path / "u.yaml",
+                'name: bad\nprompt: "x"\ncases: {dataset: ds, split: test, fields: {id: nope}}\n',
+            )
+        )
+
+
+def test_content_hash_tracks_cases(tmp_path: Path) -> None:
+    a = load_suite(
+        write(tmp_path / "a.yaml", CASE_HEADER + "cases:\n  - {id: a, vars: {question: x}, reference: y}\n")
+    )
+    same = load_suite(
+        write(tmp_path / "b.yaml", CASE_HEADER + "cases:\n  - {id: a, vars: {question: x}, reference: y}\n")
+    )
+    changed = load_suite(
+        write(tmp_path / "c.yaml", CASE_HEADER + "cases:\n  - {id: a, vars: {question: x2}, reference: y}\n")
+    )
+    assert a.content_hash == same.content_hash != changed.content_hash
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("name: s\nprompt: x\nprompt2: y\ncases: []\n", "unknown key 'prompt2'"),
+        ("name: s\nprompt: x\ncases: []\n", "the suite has no cases"),
+        ("name: s\ncases:\n  - {id: a}\n", "no 'prompt' or 'messages'"),
+        (
+            "name: s\nprompt: x\ncases:\n  - {id: a, reference: x, references: [y]}\n",
+            "either 'reference' or 'references'",
+        ),
+        ("name: s\nprompt: x\ncases: missing.jsonl\n", "case file not found"),
+        (
+            "name: s\nprompt: x\nthresholds: {exact: {}}\ncases:\n  - {id: a}\n",
+            "needs 'min', 'max', 'max_drop' or 'max_increase'",
+        ),
+        ("- just\n- a list\n", "a suite must be a mapping"),
+    ],
+)
+def test_suite_errors(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(UserInputError, match=message):
+        load_suite(write(tmp_path / "s.yaml", body))
+
+
+def test_sandbox_blocks_unsafe_templates(tmp_path: Path) -> None:
+    suite = load_suite(
+        write(
+            tmp_path / "s.yaml",
+            'name: s\nprompt: "{{ x.__class__.__mro__[1].__subclasses__() }}"\ncases:\n  - {id: a, vars: {x: 1}}\n',
+        )
+    )
+    with pytest.raises(UserInputError, match=r"unsafe|undefined"):
+        suite.render_messages(suite.cases[0], Variant(name="v"), None)
+
+
+def test_a_bad_inline_case_field_names_its_key_path_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.yaml", "name: s\nprompt: x\ncases:\n  - id: a\n    tags: notalist\n")
+    with pytest.raises(UserInputError) as info:
+        load_suite(path)
+    # not pydantic's union tags (cases.list[function-after[...]].0.tags) nor the list's line
+    assert str(info.value).startswith(f"{path}:5: cases.0.tags: Input should be a valid list")

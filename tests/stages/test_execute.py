@@ -1,0 +1,234 @@
+"""The execute stage through the in-process scripted provider (no HTTP): cache hits and misses,
+fallback, the run deadline, exactly-once delivery whatever a provider yields, results streamed
+in the order they finish, and the framework's concurrency per connection."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalkit import Completion, Provider, Request, registry
+from evalkit.errors import RunDeadlineError, UserInputError
+from evalkit.providers.scripted import ScriptedSettings
+from evalkit.providers.service import build_providers
+from evalkit.rundir.files import ResultWriter, read_results
+from evalkit.spec.config import load_config
+from evalkit.spec.suite import load_suite
+from evalkit.stages.cache import ResponseCache
+from evalkit.stages.execute import Runner
+from evalkit.stages.plan import Plan, build_plan
+from evalkit.types import CaseResult
+from tests.conftest import write
+
+CASES = ("a", "b", "c", "d")
+
+
+def plan_for(root: Path, providers: str, variants: str = "v: {provider: p}", **kw: object) -> Plan:
+    """A real plan from files: one suite of CASES (question q-<id>, reference ok-<id>)."""
+    write(root / "evalkit.yaml", f"providers:\n{providers}\nvariants:\n  {variants}\n")
+    cases = "".join(f"  - {{id: {c}, vars: {{q: q-{c}}}, reference: ok-{c}}}\n" for c in CASES)
+    write(root / "s.yaml", f'name: s\nprompt: "{{{{ q }}}}"\nscorers: [exact]\ncases:\n{cases}')
+    loaded = load_config(root / "evalkit.yaml")
+    return build_plan(loaded, [load_suite(root / "s.yaml")], **kw)  # type: ignore[arg-type]
+
+
+def execute(plan: Plan, root: Path, **kw: object) -> tuple[list[CaseResult], dict[str, Any]]:
+    """The execute stage on its own: instances built from the plan's specs, results on disk."""
+    providers = build_providers(plan.providers)
+    writer = ResultWriter(root / "results.jsonl")
+    try:
+        asyncio.run(Runner(plan, providers, writer, **kw).run())  # type: ignore[arg-type]
+    finally:
+        writer.close()
+    return list(read_results(root / "results.jsonl")), providers
+
+
+def by_case(results: list[CaseResult]) -> dict[str, CaseResult]:
+    return {r.case_id: r for r in results}
+
+
+def test_cache_miss_then_hit(tmp_path: Path) -> None:
+    providers = "  p: {type: scripted, cache: true, respond: 'tests.stages.test_execute:echo_ok'}\n"
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    try:
+        first = plan_for(tmp_path / "one", providers)
+        cold, built = execute(first, tmp_path / "one", cache=cache)
+        assert sorted(built["p"].calls) == [f"s/{c}/v/0" for c in CASES]
+        second = plan_for(tmp_path / "two", providers)
+        warm, built = execute(second, tmp_path / "two", cache=cache)
+    finally:
+        cache.close()
+    assert built["p"].calls == []  # nothing asked again
+    assert not any(r.cached for r in cold) and all(r.cached for r in warm)
+    assert {r.case_id: r.output for r in warm} == {c: f"ok-{c}" for c in CASES}
+    assert all(r.scores["exact"].value == 1.0 for r in warm)
+
+
+def echo_ok(request: Request) -> str:
+    return "ok-" + request.case_id
+
+
+def test_a_failed_request_is_answered_by_the_fallback(tmp_path: Path) -> None:
+    providers = (
+        "  p: {type: scripted, model: main, answers: {b: {error: HTTP 503}}, default: primary}\n"
+        "  backup: {type: scripted, respond: 'tests.stages.test_execute:echo_ok'}\n"
+    )
+    plan = plan_for(tmp_path, providers, "v: {provider: p, model: main, fallback: backup}")
+    done, built = execute(plan, tmp_path)
+    results = by_case(done)
+    assert len(results) == len(CASES)
+    b = results["b"]
+    assert b.provider == "backup" and b.fallback_from == "p" and b.output == "ok-b" and b.error is None
+    assert b.model == "scripted"  # the fallback's own model: the variant's model was not sent there
+    assert all(results[c].provider == "p" and results[c].output == "primary" for c in "acd")
+    assert built["backup"].calls == ["s/b/v/0"]
+
+
+def test_the_deadline_abandons_what_is_unfinished_and_keeps_what_finished(tmp_path: Path) -> None:
+    providers = "  p: {type: scripted, answers: {c: {text: late, latency_s: 30}}, default: ok}\n"
+    plan = plan_for(tmp_path, providers)
+    started = time.perf_counter()
+    with pytest.raises(RunDeadlineError, match=r"deadline of 0\.5s"):
+        execute(plan, tmp_path, deadline_s=0.5)
+    assert time.perf_counter() - started < 5
+    done = by_case(list(read_results(tmp_path / "results.jsonl")))
+    assert sorted(done) == ["a", "b", "d"] and all(r.output == "ok" for r in done.values())
+
+
+def test_results_stream_in_the_order_they_finish(tmp_path: Path) -> None:
+    providers = (
+        "  p: {type: scripted, default: ok, answers: "
+        "{a: {text: slow, latency_s: 0.6}, b: {text: mid, latency_s: 0.3}}}\n"
+    )
+    results, _ = execute(plan_for(tmp_path, providers), tmp_path)
+    assert [r.case_id for r in results][-2:] == ["b", "a"]  # the slow ones last, not in request order
+
+
+class Unruly(Provider[ScriptedSettings]):
+    """A plugin that yields a duplicate and a stranger, skips one request, and may then crash."""
+
+    settings_model = ScriptedSettings
+    crash = False
+
+    async def generate(self, batch: Sequence[Request]) -> AsyncIterator[tuple[Request, Completion]]:
+        first, *rest = batch
+        yield first, Completion(text="first")
+        yield first, Completion(text="again")  # a duplicate: dropped
+        yield first.model_copy(update={"key": "s/zz/v/0"}), Completion(text="stranger")  # unknown: dropped
+        if self.crash:
+            raise RuntimeError("engine fell over")
+        for request in rest[:-1]:  # the last request never gets an answer
+            yield request, Completion(text="fine")
+
+
+class Crashing(Unruly):
+    crash = True
+
+
+@pytest.mark.parametrize(
+    ("cls", "missing"), [(Unruly, "returned no completion"), (Crashing, "engine fell over")]
+)
+def test_exactly_one_result_per_request_whatever_the_provider_yields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cls: type[Unruly], missing: str
+) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    registry.providers.register("unruly", cls)
+    results, _ = execute(plan_for(tmp_path, "  p: {type: unruly}\n"), tmp_path)
+    assert sorted(r.case_id for r in results) == list(CASES)  # each once, no stranger
+    outputs = by_case(results)
+    assert outputs["a"].output == "first"
+    errors = [r for r in results if r.error is not None]
+    assert errors and all(missing in (r.error or "") for r in errors)
+    assert len(errors) == (3 if cls.crash else 1)
+
+
+def test_concurrency_a_providers_own_limit_wins_over_the_command_line(tmp_path: Path) -> None:
+    """Issue 12 bug 7: --concurrency set every provider's limit, a judge's own included."""
+    providers = (
+        "  p: {type: scripted, default: ok}\n"
+        "  grader: {type: scripted, default: ok, concurrency: 2}\n"
+        "  again: {type: scripted, default: ok}\n"
+    )
+    write(tmp_path / "unused", "")
+    plan = plan_for(tmp_path, providers, "v: {provider: p, fallback: grader}", concurrency=7)
+    assert {name: spec.limit for name, spec in plan.providers.items()} == {"p": 7, "grader": 2}
+    assert plan.warnings == []
+    built = build_providers(plan.providers)  # the execute stage's instances, bound to their limiters
+    assert built["p"].limiter.maximum == 7 and built["grader"].limiter.maximum == 2
+
+
+class Batcher(Provider[ScriptedSettings]):
+    settings_model = ScriptedSettings
+    batches = True
+
+    async def generate(self, batch: Sequence[Request]) -> AsyncIterator[tuple[Request, Completion]]:
+        for request in batch:
+            yield request, Completion(text="ok-" + request.case_id)
+
+
+def test_an_engine_that_batches_says_concurrency_does_not_apply(tmp_path: Path) -> None:
+    """Issue 12 bug 7: --concurrency was silently ignored by local engines."""
+    registry.providers.register("batcher", Batcher)
+    plan = plan_for(tmp_path, "  p: {type: batcher, concurrency: 3}\n", concurrency=5)
+    assert plan.providers["p"].limit is None
+    assert plan.warnings == [
+        "provider 'p' (batcher) batches on its own: concurrency: 3 and --concurrency 5 does not apply to it"
+    ]
+    results, _ = execute(plan, tmp_path)
+    assert sorted(r.output or "" for r in results) == [f"ok-{c}" for c in CASES]
+
+
+def test_entries_for_one_endpoint_share_one_limiter(tmp_path: Path) -> None:
+    providers = (
+        "  p: {type: openai, base_url: 'http://127.0.0.1:9/v1', model: a, concurrency: 8}\n"
+        "  q: {type: openai, base_url: 'http://127.0.0.1:9/v1/', model: b, concurrency: 3}\n"
+        "  r: {type: openai, base_url: 'http://127.0.0.1:10/v1', model: a}\n"
+    )
+    plan = plan_for(tmp_path, providers, "v: {provider: p, fallback: q}\n  w: {provider: r}")
+    built = build_providers(plan.providers)
+    p, q, r = (built[n] for n in "pqr")
+    assert p.limiter is q.limiter and p.limiter.maximum == 3  # one endpoint: the smaller limit
+    assert r.limiter is not p.limiter and r.limiter.maximum == 16
+
+
+PEAK_TASKS = [0]
+
+
+async def count_tasks(messages: object, params: object, options: object) -> str:
+    PEAK_TASKS[0] = max(PEAK_TASKS[0], len(asyncio.all_tasks()))
+    return "ok"
+
+
+def test_admission_creates_tasks_only_as_slots_free() -> None:
+    """Issue 13 item 19: not one task per request up front (it made large runs quadratic)."""
+    from evalkit.providers.python_callable import PythonCallableProvider, PythonSettings
+    from evalkit.providers.service import bind_connections
+    from tests.providers.test_openai_compat import generate
+
+    provider = PythonCallableProvider("p", PythonSettings(callable="tests.stages.test_execute:count_tasks"))
+    bind_connections({"p": provider}, {"p": 4})
+    requests = [
+        Request(key=f"s/{i}/v/0", suite="s", case_id=str(i), variant="v", repeat=0, messages=(), params={})  # type: ignore[arg-type]
+        for i in range(2000)
+    ]
+    out, seen = generate(provider, requests)
+    assert len(seen) == 2000 and all(c.text == "ok" for c in out)
+    assert PEAK_TASKS[0] <= 4 + 1  # the workers, plus the test's own task
+
+
+def test_the_plan_holds_validated_specs_and_no_instances(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NOT_SET_KEY", raising=False)
+    providers = "  p: {type: openai, base_url: 'http://127.0.0.1:9/v1', model: m, api_key_env: NOT_SET_KEY}\n"
+    plan = plan_for(tmp_path, providers)  # pure: nothing is checked or connected yet
+    spec = plan.providers["p"]
+    assert spec.kind == "openai" and spec.limit == 16 and getattr(spec.settings, "model", None) == "m"
+    with pytest.raises(UserInputError, match="NOT_SET_KEY is not set"):
+        build_providers(plan.providers)  # the execute stage checks before any model call
