@@ -572,7 +572,7 @@ def list_(what: Annotated[ListWhat, typer.Argument(help="providers, scorers or r
     if table.row_count:
         console.print(table)
     elif what is ListWhat.retrievers:
-        console.print("no custom retrievers registered (see README, RAG variants)")
+        console.print("no custom retrievers registered (see docs/extending/retrievers.md)")
 
 
 @app.command()

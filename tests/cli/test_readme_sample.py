@@ -1,4 +1,4 @@
-"""The README's sample output is what a fresh `evalkit run` prints today (issue 14.17).
+"""The getting-started page's sample output is what a fresh `evalkit run` prints today (issue 14.17).
 
 The run is the real command on the bundled smoke suite and the shipped baseline; only the model
 is replaced by a replay of the baseline's own outputs (greedy decoding on the embedded model
@@ -48,8 +48,8 @@ def shape(text: str) -> list[str]:
 
 
 def readme_sample() -> str:
-    readme = (ROOT / "README.md").read_text()
-    return re.search(r"## What a run looks like\n.*?```\n(\$ evalkit run\n.*?)\n```", readme, re.S).group(1)  # type: ignore[union-attr]
+    page = (ROOT / "docs" / "getting-started.md").read_text()
+    return re.search(r"## What a run looks like\n.*?```\w*\n(\$ evalkit run\n.*?)\n```", page, re.S).group(1)  # type: ignore[union-attr]
 
 
 def test_the_readme_sample_is_what_a_fresh_run_prints(workdir: Path, cli) -> None:

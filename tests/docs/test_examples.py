@@ -1,0 +1,162 @@
+"""Every code and YAML example in the docs (and the README) is run or validated: a YAML block is
+a config or a suite (or a part of one), a JSON block a label line, a Python block runs, and
+every `evalkit` command line in a bash block parses with today's CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+from typing import Any
+
+import pytest
+import typer.main
+import yaml
+
+from evalkit.spec.config import Config
+from evalkit.spec.suite import SuiteSpec
+from tests.docs.conftest import ROOT, Block, blocks
+
+CONFIG_KEYS = {"providers", "variants", "suites", "run", "cache", "pricing", "plugins", "history"}
+SUITE_PART_KEYS = {"cases", "thresholds", "scorers", "tools", "agent"}
+
+
+def _validate_yaml(data: dict[str, Any]) -> None:
+    keys = set(data)
+    if "name" in keys:
+        SuiteSpec.model_validate(data)
+    elif keys & CONFIG_KEYS:
+        Config.model_validate({"providers": {"local": {"type": "transformers"}}, **data})
+    elif keys <= SUITE_PART_KEYS:
+        SuiteSpec.model_validate({"name": "x", "prompt": "p", "cases": [], **data})
+    else:
+        pytest.fail(f"a YAML example this test cannot validate (top-level keys {sorted(keys)})")
+
+
+@pytest.mark.parametrize("block", blocks("yaml"), ids=str)
+def test_yaml_examples_validate(block: Block) -> None:
+    data = yaml.safe_load(block.body)
+    assert isinstance(data, dict), "a YAML example is a mapping"
+    _validate_yaml(data)
+
+
+@pytest.mark.parametrize("block", blocks("json"), ids=str)
+def test_json_examples_are_label_lines(block: Block) -> None:
+    from evalkit.human.labels import Label
+
+    for line in block.body.splitlines():
+        Label.model_validate(json.loads(line))
+
+
+def _parse_evalkit(args: list[str]) -> None:
+    """Parse a command line as `evalkit` would, down to the leaf command, running nothing."""
+    from evalkit.cli.app import app
+
+    command: Any = typer.main.get_command(app)  # typer's own (vendored) click classes
+    ctx = command.make_context("evalkit", args)
+    while hasattr(command, "resolve_command"):  # a group: go down to the subcommand
+        rest = [*ctx._protected_args, *ctx.args]  # click keeps the subcommand here
+        if not rest and command.invoke_without_command:
+            return  # `evalkit history` alone is a command too
+        name, sub, rest = command.resolve_command(ctx, rest)
+        assert sub is not None and name is not None
+        command, ctx = sub, sub.make_context(name, rest, parent=ctx)
+
+
+def _command_lines(block: Block) -> list[list[str]]:
+    lines = [shlex.split(line, comments=True) for line in block.body.replace("\\\n", " ").splitlines()]
+    return [words for words in lines if words]
+
+
+@pytest.mark.parametrize("block", blocks("bash"), ids=str)
+def test_bash_examples_parse(block: Block) -> None:
+    for words in _command_lines(block):
+        while words and "=" in words[0] and not words[0].startswith("-"):
+            words = words[1:]  # VAR=value before the command
+        if words[0] == "evalkit":
+            _parse_evalkit(words[1:])
+        elif words[:2] == ["python", "-m"]:
+            assert (ROOT / (words[2].replace(".", "/") + ".py")).is_file(), words[2]
+        elif words[0] == "python":
+            assert (ROOT / words[1]).is_file(), words[1]
+        elif words[0] == "export":
+            assert all("=" in w for w in words[1:])
+        elif words[0] == "python3":
+            assert block.page.name in ("README.md", "getting-started.md")  # the set-up commands
+        else:
+            pytest.fail(f"a command this test cannot check: {' '.join(words)}")
+
+
+def test_a_mistyped_command_is_caught() -> None:
+    """The checker itself can fail: an unknown option or command is refused."""
+    with pytest.raises(Exception, match="No such option"):
+        _parse_evalkit(["run", "--no-such-option"])
+    with pytest.raises(Exception, match="No such command"):
+        _parse_evalkit(["no-such-command"])
+    with pytest.raises(Exception, match="No such option"):
+        _parse_evalkit(["history", "report", "--no-such-option"])
+
+
+def _python_blocks(marker: str) -> list[Block]:
+    return [b for b in blocks("python") if marker in b.body]
+
+
+def test_every_python_example_is_run() -> None:
+    markers = ("@evalkit.scorer", '@provider("echo")', '{"output":')
+    for block in blocks("python"):
+        assert sum(m in block.body for m in markers) == 1, f"{block}: a Python example no test runs"
+
+
+def test_the_provider_example_answers() -> None:
+    from evalkit.types import Message, Request
+
+    (block,) = _python_blocks('@provider("echo")')
+    namespace: dict[str, Any] = {"__name__": "docs_provider_example"}
+    exec(compile(block.body, str(block), "exec", dont_inherit=True), namespace)
+    echo = namespace["Echo"]("echo", namespace["EchoSettings"](suffix="?"))
+    request = Request.model_validate(
+        {
+            "key": "s/c/v/0",
+            "suite": "s",
+            "case_id": "c",
+            "variant": "v",
+            "repeat": 0,
+            "messages": [Message(role="user", content="hi")],
+            "params": {},
+        }
+    )
+    completion = asyncio.run(echo.complete(request))
+    assert completion.text == "hi?"
+
+
+def test_the_trace_example_is_a_valid_trace() -> None:
+    from evalkit.tools.trace import is_trace, trace_completion
+
+    (block,) = _python_blocks('{"output":')
+    trace = eval(compile(block.body, str(block), "eval", dont_inherit=True), {})
+    trace = json.loads(json.dumps(trace, default=lambda _: None))  # `[...]` / `{...}`: any value
+    assert is_trace(trace)
+    completion = trace_completion(trace, "c", 10.0)
+    assert completion.error is None and completion.text == "It shipped on Monday."
+    assert [s.name for s in completion.steps or ()] == ["search", "lookup_order", "answer"]
+
+
+def test_the_scorer_example_registers_and_scores() -> None:
+    """The plugin example in "Writing a scorer" works as written, with the transforms."""
+    from evalkit.scorers.base import build_scorer
+    from evalkit.types import ScoreInput
+
+    (block,) = _python_blocks("@evalkit.scorer")
+    exec(compile(block.body, str(block), "exec", dont_inherit=True), {"__name__": "docs_scorer_example"})
+    spec = SuiteSpec.model_validate(
+        {
+            "name": "x",
+            "prompt": "p",
+            "cases": [],
+            "scorers": [{"type": "length", "unit": "words", "threshold": 3}],
+        }
+    )
+    configured = build_scorer(spec.scorers[0], "docs")
+    rows = configured.score([ScoreInput(output="one two three four", references=(), vars={}, case_id="c")])
+    assert [(s.name, s.value, s.passed) for s in rows[0]] == [("length", 4.0, False)]  # lower is better
+    assert configured.info.higher_is_better is False and configured.info.description == "output length"
