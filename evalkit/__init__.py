@@ -18,7 +18,10 @@ _EXPORTS = {
     "Message": "evalkit.types",
     "MetricInfo": "evalkit.types",
     "Provider": "evalkit.providers.base",
+    "RateLimited": "evalkit.providers.base",
     "Request": "evalkit.types",
+    "Retry": "evalkit.providers.base",
+    "RetryPolicy": "evalkit.providers.base",
     "Score": "evalkit.types",
     "ScoreInput": "evalkit.types",
     "Scorer": "evalkit.scorers.base",
@@ -35,7 +38,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from evalkit.history.frames import load_run
-    from evalkit.providers.base import Provider, complete_each
+    from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy, complete_each
     from evalkit.providers.limiter import AdaptiveLimiter
     from evalkit.registry import provider, scorer
     from evalkit.scorers.base import Scorer, ScoringContext
@@ -76,7 +79,10 @@ __all__ = [
     "Message",
     "MetricInfo",
     "Provider",
+    "RateLimited",
     "Request",
+    "Retry",
+    "RetryPolicy",
     "Score",
     "ScoreInput",
     "Scorer",

@@ -17,7 +17,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from evalkit.providers.base import Provider, complete_each
+from evalkit.providers.base import DEFAULT_CONCURRENCY, Provider, complete_each
+from evalkit.providers.service import Connected
 from evalkit.registry import import_object
 from evalkit.tools.prompted import prompted
 from evalkit.types import AgentSettings, Completion, Message, Request, Step, ToolCall, Usage
@@ -199,8 +200,9 @@ class AgentProvider(Provider[Any]):
 
     def __init__(self, inner: Provider[Any], bindings: Bindings, price: PriceOf | None = None):
         super().__init__(inner.name, inner.settings)
-        self.inner = inner
-        self.limiter = inner.limiter  # the wrapped connection's limit bounds the loops too
+        self.inner = inner  # a per-request provider comes behind its connection (service.Connected)
+        # the wrapped connection's limit bounds the loops too (each model step also takes a slot)
+        self.loops = inner.limiter.maximum if isinstance(inner, Connected) else DEFAULT_CONCURRENCY
         self.price = price  # prices each model step (the result's cost is priced by the runner)
         self.bindings = bindings  # the imported tools of each agent setting
 
@@ -214,7 +216,7 @@ class AgentProvider(Provider[Any]):
         if plain:
             streams.append(self.inner.generate(plain))
         if loops:
-            streams.append(complete_each(loops, self._run_loop, self.limiter.maximum))
+            streams.append(complete_each(loops, self._run_loop, self.loops))
         async for pair in _merged(streams):
             yield pair
 

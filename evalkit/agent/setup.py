@@ -44,7 +44,7 @@ def check_tools(
     where = f"suite '{suite.name}', variant '{variant.name}'"
     prompted = agent is not None and agent.protocol == "prompt"
     native = params.tools or params.tool_choice is not None
-    if native and not prompted and not getattr(provider.cls, "supports_tools", False):
+    if native and not prompted and not provider.cls.supports_tools:
         raise UserInputError(
             f"{where}: provider '{provider.name}' ({provider.kind}) does not support tools; "
             "use an 'openai' provider (any OpenAI-compatible server) or a 'python' one, "

@@ -2,15 +2,21 @@
 
 A provider turns a batch of requests into completions and yields each `(request, completion)`
 the moment it is finished, in whatever order they finish. The framework (providers/service.py)
-owns the rest: one concurrency limiter per connection, the response cache, fallback, and the
-guarantee that every request gets exactly one completion.
+owns the rest: one concurrency limiter per connection, retries, the response cache, fallback,
+and the guarantee that every request gets exactly one completion.
 
 Two shapes of backend fit it:
-- per-request backends (HTTP APIs, Python functions) implement `complete(request)`; the base
-  `generate` runs it over the batch with at most `limiter.maximum` calls in flight, creating
-  tasks only as slots free up (admission is O(1) per request, whatever the batch size);
+- per-request backends (HTTP APIs, Python functions) implement `complete(request)`: one
+  attempt. The framework takes a slot of the connection's limiter around every call, so at most
+  the connection's limit is in flight; an attempt that should be tried again raises `Retry`
+  (timeouts, 5xx), and a rate limit raises `RateLimited(reason, retry_after)`: the limiter then
+  halves the connection's limit (AIMD) and pauses sending for the retry-after. The provider
+  never touches the limiter; `retry_policy()` says how often and how long to back off;
 - engines that batch (transformers, vLLM) set `batches = True` and override `generate`: they
   get the whole batch at once and the framework's concurrency does not apply to them.
+
+Capabilities are declared on the class (`batches`, `supports_tools`, `operational_settings`),
+never discovered by `getattr`.
 
 Failures of single requests become `Completion(error=...)`, never exceptions; only problems
 that make the whole run pointless (bad credentials) raise.
@@ -19,18 +25,56 @@ that make the whole run pointless (bad credentials) raise.
 from __future__ import annotations
 
 import asyncio
+import random
 from abc import ABC
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from evalkit.providers.limiter import AdaptiveLimiter
 from evalkit.types import Completion, Request
 
 S = TypeVar("S", bound=BaseModel)
 
 DEFAULT_CONCURRENCY = 16
+
+# Where `Provider.report` sends progress lines; the framework sets it around a provider's batch.
+status_sink: ContextVar[Callable[[str], None] | None] = ContextVar("evalkit_provider_status", default=None)
+
+
+class Retry(Exception):
+    """Raised by `complete()`: this attempt failed in a way worth another (timeout, HTTP 5xx,
+    a truncated body). The framework backs off per `retry_policy()` and calls `complete()` again;
+    after the last attempt the request gets `Completion(error="gave up after N attempts: ...")`."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after  # seconds the backend asked to wait, when it said
+
+
+class RateLimited(Retry):
+    """Raised by `complete()`: the backend said slow down (HTTP 429). Besides retrying, the
+    connection's limiter halves its in-flight limit (once per burst) and pauses new requests for
+    `retry_after` seconds (else the provider's `cooldown_s`); successes grow the limit back."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the framework retries a `Retry`: at most `max_attempts` attempts; before the next,
+    the backend's retry-after (plus up to 0.1 s of jitter) or a full-jitter exponential backoff."""
+
+    max_attempts: int = 6
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after + random.uniform(0, 0.1)
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling)  # full jitter
 
 
 class Provider(ABC, Generic[S]):
@@ -41,14 +85,12 @@ class Provider(ABC, Generic[S]):
     operational_settings: ClassVar[frozenset[str]] = frozenset()
     # True: an engine that takes the whole batch at once (no framework concurrency applies).
     batches: ClassVar[bool] = False
-    # set by the runner: batch engines report "generating batch k/n" so progress never looks stuck
-    on_status: Callable[[str], None] | None = None
+    # True: sends a request's `tools` / `tool_choice` to the model (native tool calling)
+    supports_tools: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: S):
         self.name = name
         self.settings: S = settings
-        # The connection's limiter; the framework binds the shared one (see service.Connections).
-        self.limiter = AdaptiveLimiter(DEFAULT_CONCURRENCY, **self.limiter_options())
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -57,13 +99,20 @@ class Provider(ABC, Generic[S]):
         return f"{type(self).__name__}:{self.name}"
 
     def limiter_options(self) -> dict[str, Any]:
-        """Keyword options for this connection's AdaptiveLimiter (adaptive, cooldown_s)."""
-        return {"adaptive": False}
+        """Keyword options for this connection's AdaptiveLimiter (adaptive, cooldown_s). A
+        provider that raises `RateLimited` wants `{"adaptive": True}` (the default)."""
+        return {"adaptive": True}
+
+    def retry_policy(self) -> RetryPolicy:
+        """How often, and after how long, the framework retries an attempt that raised `Retry`."""
+        return RetryPolicy()
 
     def report(self, message: str) -> None:
-        """Tell the user what the provider is doing (a no-op outside a run)."""
-        if self.on_status is not None:
-            self.on_status(message)
+        """Tell the user what the provider is doing, e.g. "generating batch 2/5" (a no-op
+        outside a run)."""
+        sink = status_sink.get()
+        if sink is not None:
+            sink(message)
 
     def describe(self) -> dict[str, Any]:
         """Provider identity for run.json and cache keys. Never includes secrets."""
@@ -84,12 +133,14 @@ class Provider(ABC, Generic[S]):
     # -- generation -------------------------------------------------------------------------
 
     async def complete(self, request: Request) -> Completion:
-        """One request (per-request backends). Engines that batch override `generate` instead."""
+        """One attempt at one request (per-request backends); raise `Retry` or `RateLimited` to
+        have the framework try again. Engines that batch override `generate` instead."""
         raise NotImplementedError(f"{type(self).__name__} implements neither complete() nor generate()")
 
     async def generate(self, batch: Sequence[Request]) -> AsyncIterator[tuple[Request, Completion]]:
-        """Yield `(request, completion)` for the batch as each finishes."""
-        async for pair in complete_each(batch, self.complete, self.limiter.maximum):
+        """Yield `(request, completion)` for the batch as each finishes. In a run, per-request
+        backends are driven by the framework instead (service.Connected: limiter and retries)."""
+        async for pair in complete_each(batch, self.complete, DEFAULT_CONCURRENCY):
             yield pair
 
     # -- lifecycle --------------------------------------------------------------------------

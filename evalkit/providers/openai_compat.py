@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
-import random
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -15,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from evalkit._util import secrets
 from evalkit.errors import AuthenticationError, EvalkitError, UserInputError
-from evalkit.providers.base import Provider
+from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy
 from evalkit.providers.openai_response import StreamAssembler, StreamError, UnexpectedResponse, parse_body
 from evalkit.spec.config import env_secret
 from evalkit.tools.wire import StreamedCalls, message_to_wire, parse_message_calls, tools_to_wire
@@ -46,14 +44,6 @@ class OpenAISettings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
         return value
-
-
-class _Retryable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None, rate_limited: bool = False):
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.rate_limited = rate_limited
 
 
 class _Fatal(Exception):
@@ -91,10 +81,11 @@ def _error_detail(raw: bytes) -> str:
 
 
 class OpenAICompatProvider(Provider[OpenAISettings]):
-    """Any OpenAI-compatible /v1/chat/completions server, with retries; the framework bounds its
-    concurrency per endpoint (this connection's AIMD limiter is taken once per attempt)."""
+    """Any OpenAI-compatible /v1/chat/completions server. `complete` is one attempt: a 429
+    raises `RateLimited` (with the server's Retry-After), timeouts and 5xx raise `Retry`; the
+    framework bounds its concurrency per endpoint, backs off and retries."""
 
-    supports_tools = True  # sends `tools` / `tool_choice` (evalkit.agent.setup)
+    supports_tools = True
     settings_model = OpenAISettings
     operational_settings = frozenset(
         {
@@ -126,6 +117,9 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             "adaptive": self.settings.adaptive_concurrency,
             "cooldown_s": max(self.settings.backoff_base_s, 0.05),
         }
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.cfg.max_attempts, self.cfg.backoff_base_s, self.cfg.backoff_max_s)
 
     def check(self) -> None:
         var = self.cfg.api_key_env
@@ -161,8 +155,8 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             headers = {**self.cfg.headers, **self._secret_headers}
             if self._api_key:
                 headers["Authorization"] = f"Bearer {self._api_key}"
-            limit = self.limiter.maximum
-            connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)
+            # no cap of its own: the framework's limiter bounds the requests in flight
+            connector = aiohttp.TCPConnector(limit=0)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers=headers,
@@ -172,7 +166,23 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         return self._session
 
     async def complete(self, request: Request) -> Completion:
-        return await self._complete(self._session_for_loop(), request)
+        """One attempt (the framework holds the connection's slot and retries `Retry`)."""
+        if self._auth_failure is not None:  # once refused, send nothing more
+            raise self._auth_failure
+        started = time.perf_counter()
+        try:
+            completion = await self._attempt(
+                self._session_for_loop(), endpoint(self.cfg.base_url, "chat/completions"), self._body(request)
+            )
+        except _Fatal as exc:
+            return Completion(error=str(exc))
+        except (Retry, EvalkitError):
+            raise
+        except Exception as exc:  # one odd response is one error result, never a dead run
+            detail = secrets.scrub(f"{type(exc).__name__}: {exc}")[:300]
+            return Completion(error=f"could not read the response ({detail})")
+        completion.latency_ms = (time.perf_counter() - started) * 1000.0
+        return completion
 
     def _body(self, request: Request) -> dict[str, Any]:
         p = request.params
@@ -195,53 +205,6 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             body.update(p.extra_body)
         return body
 
-    async def _complete(self, session: aiohttp.ClientSession, request: Request) -> Completion:
-        url = endpoint(self.cfg.base_url, "chat/completions")
-        body = self._body(request)
-        last_reason = "no attempt made"
-        for attempt in range(1, self.cfg.max_attempts + 1):
-            ticket = await self.limiter.acquire()
-            if self._auth_failure is not None:
-                await self.limiter.release(ticket)
-                raise self._auth_failure
-            started = time.perf_counter()
-            try:
-                completion = await self._attempt(session, url, body)
-            except _Retryable as exc:
-                await self.limiter.release(ticket, rate_limited=exc.rate_limited, retry_after=exc.retry_after)
-                last_reason = exc.reason
-                if attempt == self.cfg.max_attempts:
-                    break
-                await asyncio.sleep(self._delay(attempt, exc.retry_after))
-                continue
-            except _Fatal as exc:
-                await self.limiter.release(ticket)
-                return Completion(error=str(exc), attempts=attempt)
-            except EvalkitError:
-                await self.limiter.release(ticket)
-                raise
-            except Exception as exc:  # one odd response is one error result, never a dead run
-                await self.limiter.release(ticket)
-                detail = secrets.scrub(f"{type(exc).__name__}: {exc}")[:300]
-                return Completion(error=f"could not read the response ({detail})", attempts=attempt)
-            except BaseException:
-                await self.limiter.release(ticket)
-                raise
-            await self.limiter.release(ticket, ok=True)
-            completion.latency_ms = (time.perf_counter() - started) * 1000.0
-            completion.attempts = attempt
-            return completion
-        return Completion(
-            error=f"gave up after {self.cfg.max_attempts} attempts: {last_reason}",
-            attempts=self.cfg.max_attempts,
-        )
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return retry_after + random.uniform(0, 0.1)
-        ceiling = min(self.cfg.backoff_max_s, self.cfg.backoff_base_s * 2 ** (attempt - 1))
-        return random.uniform(0, ceiling)  # full jitter
-
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -260,11 +223,11 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
                 else:
                     raw = await response.read()
         except TimeoutError:
-            raise _Retryable(f"timed out after {self.cfg.timeout_s:g}s") from None
+            raise Retry(f"timed out after {self.cfg.timeout_s:g}s") from None
         except aiohttp.ClientPayloadError:
-            raise _Retryable("truncated response body") from None
+            raise Retry("truncated response body") from None
         except (aiohttp.ClientConnectionError, OSError) as exc:
-            raise _Retryable(f"connection error ({type(exc).__name__})") from None
+            raise Retry(f"connection error ({type(exc).__name__})") from None
         if status in (401, 403):
             self._auth_failure = AuthenticationError(
                 f"provider '{self.name}' at {secrets.redact_url(self.cfg.base_url)} refused the "
@@ -278,7 +241,8 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
                     f"HTTP {status} with Retry-After {retry_after:.0f}s, beyond the "
                     f"{self.cfg.retry_after_cap_s:g}s cap"
                 )
-            raise _Retryable(f"HTTP {status}: {_error_detail(raw)}", retry_after, rate_limited=status == 429)
+            kind = RateLimited if status == 429 else Retry
+            raise kind(f"HTTP {status}: {_error_detail(raw)}", retry_after)
         if status >= 400:
             raise _Fatal(f"HTTP {status}: {_error_detail(raw)}")
         if streamed is not None:
@@ -286,7 +250,7 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         try:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise _Retryable("invalid or truncated JSON body") from None
+            raise Retry("invalid or truncated JSON body") from None
         try:
             completion = parse_body(data)
         except UnexpectedResponse as exc:
@@ -340,11 +304,11 @@ async def _read_stream(
         try:
             chunk = json.loads(payload)
         except json.JSONDecodeError:
-            raise _Retryable("invalid event in the response stream") from None
+            raise Retry("invalid event in the response stream") from None
         try:
             added = assembler.add(chunk, event)
         except StreamError as exc:
-            raise _Retryable(secrets.scrub(str(exc))[:300]) from None
+            raise Retry(secrets.scrub(str(exc))[:300]) from None
         except UnexpectedResponse as exc:
             raise _Fatal(secrets.scrub(str(exc))[:300]) from None
         for choice in chunk.get("choices") or [] if isinstance(chunk, dict) else []:
@@ -353,7 +317,7 @@ async def _read_stream(
         if added and ttft is None:
             ttft = (time.perf_counter() - started) * 1000.0
     if not done and assembler.finish is None:
-        raise _Retryable("the response stream ended early")
+        raise Retry("the response stream ended early")
     return assembler.completion(ttft).model_copy(update={"tool_calls": calls.calls(declared)})
 
 

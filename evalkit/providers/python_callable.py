@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from evalkit.providers.base import Provider
+from evalkit.providers.base import Provider, Retry
 from evalkit.registry import import_object
 from evalkit.tools.trace import is_trace, trace_completion
 from evalkit.types import Completion, Request, Usage
@@ -29,10 +29,11 @@ class PythonCallableProvider(Provider[PythonSettings]):
     The function gets `messages` (list of {role, content}), `params` (dict) and `options`;
     it returns the output text, or a dict with `text` and optionally `usage`,
     `finish_reason`, `model_version`, or a trace: a dict with `output` and `steps`
-    (evalkit.tools.trace). An exception becomes an error result for that case.
+    (evalkit.tools.trace). An exception becomes an error result for that case, except
+    `evalkit.RateLimited` / `evalkit.Retry`, which the framework backs off and retries.
     """
 
-    supports_tools = True  # sends `tools` / `tool_choice` (evalkit.agent.setup)
+    supports_tools = True
     settings_model = PythonSettings
 
     def __init__(self, name: str, settings: PythonSettings):
@@ -48,13 +49,6 @@ class PythonCallableProvider(Provider[PythonSettings]):
     async def complete(self, request: Request) -> Completion:
         if self._fn is None:
             self.check()
-        ticket = await self.limiter.acquire()
-        try:
-            return await self._call(request)
-        finally:
-            await self.limiter.release(ticket, ok=True)
-
-    async def _call(self, request: Request) -> Completion:
         fn = self._fn
         assert fn is not None
         messages = [m.model_dump(exclude_none=True) for m in request.messages]
@@ -67,6 +61,8 @@ class PythonCallableProvider(Provider[PythonSettings]):
                 result = await asyncio.to_thread(
                     fn, messages=messages, params=params, options=self.settings.options
                 )
+        except Retry:  # the function may say so: evalkit.RateLimited(reason, retry_after)
+            raise
         except Exception as exc:
             return Completion(error=f"{type(exc).__name__}: {exc}")
         latency = (time.perf_counter() - started) * 1000.0

@@ -99,13 +99,6 @@ class ScriptedProvider(Provider[ScriptedSettings]):
     async def complete(self, request: Request) -> Completion:
         arrival = next(self._arrivals)
         self.calls.append(request.key)
-        ticket = await self.limiter.acquire()
-        try:
-            return await self._answer(request, arrival)
-        finally:
-            await self.limiter.release(ticket, ok=True)
-
-    async def _answer(self, request: Request, arrival: int) -> Completion:
         try:
             found = self.answer_for(request, arrival)
         except Exception as exc:  # a respond function's bug: one error result

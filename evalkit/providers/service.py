@@ -1,7 +1,10 @@
 """What the framework wraps around every provider, so no provider re-implements it:
 
 - one concurrency limiter per connection (`Provider.connection_key()`): two provider entries
-  that point at one endpoint share it, with the smaller of their limits;
+  that point at one endpoint share it, with the smaller of their limits. A per-request
+  provider is wrapped in `Connected`, which takes a slot around every `complete()` attempt,
+  retries what raised `Retry` and feeds `RateLimited` (with its retry-after) to the limiter's
+  AIMD back-off: no provider touches the limiter, and none is mutated by the framework;
 - the response cache: hits are answered at once, good answers are stored;
 - exactly one completion per request: a provider that yields none for a request gets an error
   completion for it, and one that raises (other than an evalkit error such as refused
@@ -13,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +25,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel
 
 from evalkit.errors import EvalkitError
-from evalkit.providers.base import Provider
+from evalkit.providers.base import Provider, RateLimited, Retry, complete_each, status_sink
 from evalkit.providers.limiter import AdaptiveLimiter
 from evalkit.stages.cache import ResponseCache, request_key
 from evalkit.types import Completion, Request
@@ -52,8 +56,69 @@ def build_providers(specs: Mapping[str, ProviderSpec]) -> dict[str, AnyProvider]
     }
     for provider in providers.values():
         provider.check()
-    bind_connections(providers, {name: spec.limit for name, spec in specs.items()})
-    return providers
+    return bind_connections(providers, {name: spec.limit for name, spec in specs.items()})
+
+
+class Connected(Provider[Any]):
+    """A per-request provider behind its connection's limiter: the framework's side of the
+    provider contract. Every `complete()` attempt holds one slot; an attempt that raises `Retry`
+    is tried again after the provider's `retry_policy()` backoff, and one that raises
+    `RateLimited` also halves the connection's limit and pauses it for the retry-after."""
+
+    def __init__(self, plugin: AnyProvider, limiter: AdaptiveLimiter):
+        super().__init__(plugin.name, plugin.settings)
+        self.plugin = plugin
+        self.limiter = limiter
+
+    async def generate(self, batch: Sequence[Request]) -> AsyncIterator[tuple[Request, Completion]]:
+        async for pair in complete_each(batch, self.complete, self.limiter.maximum):
+            yield pair
+
+    async def complete(self, request: Request) -> Completion:
+        policy = self.plugin.retry_policy()
+        attempts = max(1, policy.max_attempts)
+        reason = "no attempt made"
+        for attempt in range(1, attempts + 1):
+            ticket = await self.limiter.acquire()
+            try:
+                completion = await self.plugin.complete(request)
+            except Retry as exc:
+                rate_limited = isinstance(exc, RateLimited)
+                await self.limiter.release(ticket, rate_limited=rate_limited, retry_after=exc.retry_after)
+                reason = exc.reason
+                if attempt < attempts:
+                    await asyncio.sleep(policy.delay(attempt, exc.retry_after))
+                continue
+            except BaseException:
+                await self.limiter.release(ticket)
+                raise
+            await self.limiter.release(ticket, ok=completion.error is None)
+            if attempt > 1:
+                completion = completion.model_copy(update={"attempts": attempt})
+            return completion
+        return Completion(error=f"gave up after {attempts} attempts: {reason}", attempts=attempts)
+
+    # everything else is the plugin's own
+    def connection_key(self) -> str:
+        return self.plugin.connection_key()
+
+    def describe(self) -> dict[str, Any]:
+        return self.plugin.describe()
+
+    def model_name(self, request: Request) -> str | None:
+        return self.plugin.model_name(request)
+
+    def cache_identity(self, request: Request) -> dict[str, Any] | None:
+        return self.plugin.cache_identity(request)
+
+    async def start(self) -> None:
+        await self.plugin.start()
+
+    def check(self) -> None:
+        self.plugin.check()
+
+    async def aclose(self) -> None:
+        await self.plugin.aclose()
 
 
 class Answer(NamedTuple):
@@ -63,18 +128,25 @@ class Answer(NamedTuple):
     fallback_from: str | None = None  # the provider that failed first, when a fallback answered
 
 
-def bind_connections(providers: Mapping[str, AnyProvider], limits: Mapping[str, int | None]) -> None:
-    """Give every provider its connection's limiter: one per connection key, with the smallest
-    limit any entry of that connection asks for. Engines that batch take no limit."""
-    groups: dict[str, list[AnyProvider]] = {}
+def bind_connections(
+    providers: Mapping[str, AnyProvider], limits: Mapping[str, int | None]
+) -> dict[str, AnyProvider]:
+    """Every per-request provider behind its connection's limiter (`Connected`): one limiter per
+    connection key, with the smallest limit any entry of that connection asks for. Engines that
+    batch, and providers that drive their own channel (override `generate`), take no limit and
+    are returned as they are."""
+    groups: dict[str, list[str]] = {}
     for name, provider in providers.items():
-        if not provider.batches and limits.get(name) is not None:
-            groups.setdefault(provider.connection_key(), []).append(provider)
-    for members in groups.values():
-        maximum = min(int(limits[p.name] or 1) for p in members)
-        limiter = AdaptiveLimiter(maximum, **members[0].limiter_options())
-        for provider in members:
-            provider.limiter = limiter
+        own_channel = provider.batches or type(provider).generate is not Provider.generate
+        if not own_channel and limits.get(name) is not None:
+            groups.setdefault(provider.connection_key(), []).append(name)
+    bound = dict(providers)
+    for names in groups.values():
+        maximum = min(int(limits[name] or 1) for name in names)
+        limiter = AdaptiveLimiter(maximum, **providers[names[0]].limiter_options())
+        for name in names:
+            bound[name] = Connected(providers[name], limiter)
+    return bound
 
 
 async def exactly_once(
@@ -153,19 +225,23 @@ class ProviderService:
             await provider.start()
             self._add(f"load_{name}_s", clock)
             self.status("evaluating")
-        provider.on_status = self.status  # batch engines: "generating batch k/n on NAME"
         clock = time.perf_counter()
-        async for request, completion in exactly_once(provider, misses):
-            store_as = keys.get(request.key)
-            if store_as is not None and self.cache is not None:
-                self.cache.put(
-                    store_as,
-                    completion,
-                    provider=name,
-                    model=provider.model_name(request),
-                    namespace=namespace,
-                )
-            yield request, completion
+        sink = status_sink.set(self.status)  # batch engines: "generating batch k/n on NAME"
+        try:
+            async for request, completion in exactly_once(provider, misses):
+                store_as = keys.get(request.key)
+                if store_as is not None and self.cache is not None:
+                    self.cache.put(
+                        store_as,
+                        completion,
+                        provider=name,
+                        model=provider.model_name(request),
+                        namespace=namespace,
+                    )
+                yield request, completion
+        finally:
+            with contextlib.suppress(ValueError):  # closed from another context: nothing to undo
+                status_sink.reset(sink)
         self._add(f"generate_{name}_s", clock)
         self.status("evaluating")
 

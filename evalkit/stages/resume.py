@@ -24,7 +24,7 @@ def _provider_identity(config: dict[str, Any]) -> dict[str, Any]:
     operational = set(PROVIDER_OPERATIONAL)
     try:
         cls = registry.providers.get(str(config.get("type")))
-        operational |= set(getattr(cls, "operational_settings", ()))
+        operational |= cls.operational_settings
     except UserInputError:
         pass
     return {k: v for k, v in config.items() if k not in operational}

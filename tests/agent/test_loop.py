@@ -70,8 +70,7 @@ def request(i: int = 0, agent: AgentSettings = AGENT) -> Request:
 
 def run(server: FakeOpenAI, requests: list[Request], concurrency: int = 8) -> list[Completion]:
     cfg = OpenAISettings(base_url=server.url, model="m", backoff_base_s=0.01)
-    inner = OpenAICompatProvider("api", cfg)
-    bind_connections({"api": inner}, {"api": concurrency})
+    inner = bind_connections({"api": OpenAICompatProvider("api", cfg)}, {"api": concurrency})["api"]
     inner.check()
     agents = [r.agent for r in requests if r.agent is not None]
     provider = AgentProvider(inner, {binding_key(a): bind_tools(a, "test") for a in agents})

@@ -12,7 +12,7 @@ import pytest
 from evalkit.errors import AuthenticationError, UserInputError
 from evalkit.providers.base import Provider
 from evalkit.providers.openai_compat import OpenAICompatProvider, OpenAISettings, parse_retry_after
-from evalkit.providers.service import bind_connections, exactly_once
+from evalkit.providers.service import Connected, bind_connections, exactly_once
 from evalkit.types import Completion, GenerationParams, Message, Request
 from tests.fake_openai import FakeOpenAI, Fault
 
@@ -32,11 +32,12 @@ def requests(n: int, **params: object) -> list[Request]:
     ]
 
 
-def make(server: FakeOpenAI, concurrency: int = 4, **settings: object) -> OpenAICompatProvider:
+def make(server: FakeOpenAI, concurrency: int = 4, **settings: object) -> Connected:
+    """The provider as a run has it: behind its connection's limiter (the framework's side)."""
     options: dict[str, object] = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, **settings}
     cfg = OpenAISettings(base_url=server.url, model="m1", **options)  # type: ignore[arg-type]
-    provider = OpenAICompatProvider("api", cfg)
-    bind_connections({"api": provider}, {"api": concurrency})
+    provider = bind_connections({"api": OpenAICompatProvider("api", cfg)}, {"api": concurrency})["api"]
+    assert isinstance(provider, Connected)
     provider.check()
     return provider
 

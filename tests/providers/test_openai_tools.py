@@ -63,8 +63,7 @@ def responder(body: dict[str, Any]) -> Any:
 def ask(stream: bool, question: str, **params: Any) -> tuple[Completion, dict[str, Any]]:
     with FakeOpenAI(responder=responder) as server:
         cfg = OpenAISettings(base_url=server.url, model="m", stream=stream, backoff_base_s=0.01)
-        provider = OpenAICompatProvider("api", cfg)
-        bind_connections({"api": provider}, {"api": 2})
+        provider = bind_connections({"api": OpenAICompatProvider("api", cfg)}, {"api": 2})["api"]
         provider.check()
         request = Request(
             key="s/c/v/0",

@@ -59,12 +59,12 @@ def test_cache_miss_then_hit(tmp_path: Path) -> None:
     try:
         first = plan_for(tmp_path / "one", providers)
         cold, built = execute(first, tmp_path / "one", cache=cache)
-        assert sorted(built["p"].calls) == [f"s/{c}/v/0" for c in CASES]
+        assert sorted(built["p"].plugin.calls) == [f"s/{c}/v/0" for c in CASES]
         second = plan_for(tmp_path / "two", providers)
         warm, built = execute(second, tmp_path / "two", cache=cache)
     finally:
         cache.close()
-    assert built["p"].calls == []  # nothing asked again
+    assert built["p"].plugin.calls == []  # nothing asked again
     assert not any(r.cached for r in cold) and all(r.cached for r in warm)
     assert {r.case_id: r.output for r in warm} == {c: f"ok-{c}" for c in CASES}
     assert all(r.scores["exact"].value == 1.0 for r in warm)
@@ -87,7 +87,7 @@ def test_a_failed_request_is_answered_by_the_fallback(tmp_path: Path) -> None:
     assert b.provider == "backup" and b.fallback_from == "p" and b.output == "ok-b" and b.error is None
     assert b.model == "scripted"  # the fallback's own model: the variant's model was not sent there
     assert all(results[c].provider == "p" and results[c].output == "primary" for c in "acd")
-    assert built["backup"].calls == ["s/b/v/0"]
+    assert built["backup"].plugin.calls == ["s/b/v/0"]
 
 
 def test_the_deadline_abandons_what_is_unfinished_and_keeps_what_finished(tmp_path: Path) -> None:
@@ -211,8 +211,8 @@ def test_admission_creates_tasks_only_as_slots_free() -> None:
     from evalkit.providers.service import bind_connections
     from tests.providers.test_openai_compat import generate
 
-    provider = PythonCallableProvider("p", PythonSettings(callable="tests.stages.test_execute:count_tasks"))
-    bind_connections({"p": provider}, {"p": 4})
+    plugin = PythonCallableProvider("p", PythonSettings(callable="tests.stages.test_execute:count_tasks"))
+    provider = bind_connections({"p": plugin}, {"p": 4})["p"]
     requests = [
         Request(key=f"s/{i}/v/0", suite="s", case_id=str(i), variant="v", repeat=0, messages=(), params={})  # type: ignore[arg-type]
         for i in range(2000)
