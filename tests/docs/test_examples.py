@@ -102,7 +102,7 @@ def _python_blocks(marker: str) -> list[Block]:
 
 
 def test_every_python_example_is_run() -> None:
-    markers = ("@evalkit.scorer", '@provider("echo")', '{"output":')
+    markers = ("@evalkit.scorer", '@provider("echo")', '{"output":', '@provider("quota")')
     for block in blocks("python"):
         assert sum(m in block.body for m in markers) == 1, f"{block}: a Python example no test runs"
 
@@ -127,6 +127,36 @@ def test_the_provider_example_answers() -> None:
     )
     completion = asyncio.run(echo.complete(request))
     assert completion.text == "hi?"
+
+
+def test_the_rate_limit_example_backs_off_through_the_framework() -> None:
+    """The provider raises RateLimited; the framework halves the limit, waits and retries."""
+    from evalkit.providers.service import Connected, ProviderService, ProviderSpec, build_providers
+    from evalkit.types import Message, Request
+
+    (block,) = _python_blocks('@provider("quota")')
+    namespace: dict[str, Any] = {"__name__": "docs_quota_example"}
+    exec(compile(block.body, str(block), "exec", dont_inherit=True), namespace)
+    spec = ProviderSpec("q", "quota", namespace["Quota"], namespace["QuotaSettings"](), limit=4)
+    provider = build_providers({"q": spec})["q"]
+    assert isinstance(provider, Connected)
+    batch = [
+        Request(
+            key=f"s/c{i}/v/0",
+            suite="s",
+            case_id=f"c{i}",
+            variant="v",
+            repeat=0,
+            messages=(Message(role="user", content="hi"),),
+            params={},  # type: ignore[arg-type]
+        )
+        for i in range(6)
+    ]
+    out = asyncio.run(ProviderService({"q": provider}).complete("q", batch, "generate"))
+    assert [c.text for c in out] == ["ok"] * 6
+    assert sorted(c.attempts for c in out) == [1, 1, 1, 1, 1, 2]
+    assert provider.limiter.decreases == 1 and 2 <= provider.limiter.limit < 4  # halved, growing back
+    assert provider.plugin.sent == 7
 
 
 def test_the_trace_example_is_a_valid_trace() -> None:
