@@ -5,6 +5,7 @@ every `evalkit` command line in a bash block parses with today's CLI."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import shlex
 from typing import Any
@@ -63,6 +64,17 @@ def _parse_evalkit(args: list[str]) -> None:
         command, ctx = sub, sub.make_context(name, rest, parent=ctx)
 
 
+def _check_extras(words: list[str]) -> None:
+    """`pip install ... '.[a,b]'` or `'evalkit[a]'`: each extra is one evalkit declares."""
+    import re
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for word in words[2:]:
+        for group in re.findall(r"^(?:\.|evalkit)\[([\w,]+)\]$", word):
+            assert set(group.split(",")) <= set(extras), word
+
+
 def _command_lines(block: Block) -> list[list[str]]:
     lines = [shlex.split(line, comments=True) for line in block.body.replace("\\\n", " ").splitlines()]
     return [words for words in lines if words]
@@ -76,7 +88,9 @@ def test_bash_examples_parse(block: Block) -> None:
         if words[0] == "evalkit":
             _parse_evalkit(words[1:])
         elif words[:2] == ["python", "-m"]:
-            assert (ROOT / (words[2].replace(".", "/") + ".py")).is_file(), words[2]
+            assert importlib.util.find_spec(words[2]) is not None, words[2]
+        elif words[:2] == ["pip", "install"]:
+            _check_extras(words)
         elif words[0] == "python":
             assert (ROOT / words[1]).is_file(), words[1]
         elif words[0] == "export":
