@@ -4,16 +4,38 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads where a figure needs it, not when a command imports this module
+    import numpy as np
+
+
+SMALL = 5000  # below this many values the figures are computed without loading numpy
 
 
 def percentiles(values: Sequence[float], qs: Sequence[float]) -> list[float | None]:
-    """Percentiles by linear interpolation between closest ranks (numpy's default)."""
+    """Percentiles by linear interpolation between closest ranks (numpy's default; small
+    samples in Python with numpy's own interpolation formula, so both give the same figures)."""
     if not values:
         return [None for _ in qs]
+    if len(values) <= SMALL:
+        ordered = sorted(float(v) for v in values)
+        return [_interpolated(ordered, q) for q in qs]
+    import numpy as np
+
     arr = np.asarray(values, dtype=float)
     return [float(v) for v in np.percentile(arr, qs)]
+
+
+def _interpolated(ordered: Sequence[float], q: float) -> float:
+    """numpy's 'linear' percentile of sorted values: its _lerp, both halves."""
+    rank = q / 100 * (len(ordered) - 1)
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    t = rank - low
+    a, b = ordered[low], ordered[high]
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
 def mean_ci(
@@ -28,13 +50,11 @@ def mean_ci(
     the two ends (0/1 pass marks) get the Wilson interval of that proportion, which also
     stays honest at 0 of n and n of n; other values the normal interval, clipped."""
     n = len(values)
-    arr = np.asarray(values, dtype=float)
-    mean = float(arr.mean())
-    std = float(arr.std(ddof=1)) if n >= 2 else 0.0
+    mean, std = _mean_std(values)
     if bounds is not None:
         low, high = bounds
-        if high > low and bool(np.all((arr == low) | (arr == high))):
-            lo, hi = wilson_interval(int((arr == high).sum()), n, z)
+        if high > low and all(v in (low, high) for v in values):
+            lo, hi = wilson_interval(sum(1 for v in values if v == high), n, z)
             return mean, std, low + lo * (high - low), low + hi * (high - low)
     if n < 2:
         return mean, 0.0, mean, mean
@@ -43,6 +63,19 @@ def mean_ci(
     if bounds is not None:
         lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
     return mean, std, lo, hi
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (exactly rounded sums for small samples, numpy's
+    pairwise sums for large ones)."""
+    n = len(values)
+    if n <= SMALL:
+        mean = math.fsum(values) / n
+        return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n >= 2 else 0.0
+    import numpy as np
+
+    arr = np.asarray(values, dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1))
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -80,6 +113,8 @@ def bootstrap_resample_means(
 ) -> np.ndarray:
     """`resamples` bootstrap replicates of a statistic over rows of `values` (1-D, or 2-D
     with one column per paired sample), drawn in chunks so memory stays bounded."""
+    import numpy as np
+
     n = values.shape[0]
     out = np.empty((resamples,) if values.ndim == 1 else (resamples, values.shape[1]))
     chunk = max(1, min(resamples, 4_000_000 // max(n, 1)))
@@ -102,6 +137,8 @@ def paired_bootstrap(diffs: Sequence[float], resamples: int = 1000, seed: int = 
     below 2/(resamples+1), and Holm multiplies it by the family size, so with 26 or more gated
     comparisons no drop, however large, could be flagged. Under 'no difference' (an A/A
     re-run) paired differences are symmetric about 0, where the t-test holds its level."""
+    import numpy as np
+
     d = np.asarray(diffs, dtype=float)
     n = len(d)
     mean = float(d.mean())
@@ -139,6 +176,8 @@ def bootstrap_p_value(replicates: np.ndarray) -> float:
 def wald_p_value(estimate: float, replicates: np.ndarray) -> float:
     """Two-sided p-value of `estimate` against its bootstrap standard error (normal tail):
     unlike counting replicates, it keeps shrinking as the evidence grows."""
+    import numpy as np
+
     se = float(np.std(replicates, ddof=1)) if len(replicates) > 1 else 0.0
     if estimate == 0.0:
         return 1.0

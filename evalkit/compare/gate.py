@@ -27,7 +27,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from evalkit._util.numbers import figure, figure_delta, metric_label
@@ -184,6 +183,8 @@ def compare_group(
     seed: int = 0,
 ) -> GroupDiff:
     """Everything but the family-wise adjustment and verdicts (see `decide`)."""
+    import numpy as np  # here, not at the top: `evalkit run` loads this module before its requests
+
     base, cand = _per_case(baseline.records), _per_case(candidate.records)
     out = GroupDiff(suite=candidate.suite, variant=candidate.variant, baseline_run=baseline.meta.run_id)
     if baseline.variant != candidate.variant:
@@ -386,6 +387,8 @@ def _latency_diff(
     resamples: int,
     seed: int,
 ) -> MetricDiff:
+    import numpy as np
+
     diff = _lower_is_better("latency_p95_ms", "latency_p95", thresholds)
 
     def latency(records: Sequence[CaseRecord]) -> float | None:
@@ -419,6 +422,8 @@ def _cost_diff(
     resamples: int,
     seed: int,
 ) -> MetricDiff:
+    import numpy as np
+
     diff = _lower_is_better("cost_per_case_usd", "cost", thresholds)
     pairs = [(_mean([r.cost_usd for r in base[c]]), _mean([r.cost_usd for r in cand[c]])) for c in ids]
     both = [(b, c) for b, c in pairs if b is not None and c is not None]

@@ -10,12 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit._util.signals import held_interrupts, interrupt_exit_code
 from evalkit.compare import baseline
-from evalkit.compare.aggregate import Summary
-from evalkit.compare.gate import DiffReport
 from evalkit.errors import EvalkitError, UserInputError, did_you_mean
 from evalkit.providers.base import Provider
 from evalkit.providers.service import ProviderService, build_providers
@@ -35,13 +33,17 @@ from evalkit.spec.config import DEFAULT_CONFIG_NAME, Config, LoadedConfig, load_
 from evalkit.spec.suite import Suite, load_suite
 from evalkit.stages import provenance
 from evalkit.stages.cache import ResponseCache
-from evalkit.stages.conclude import ConcludeInput, Conclusion, conclude
 from evalkit.stages.execute import Runner, RunObserver
 from evalkit.stages.plan import Plan, build_plan, build_scoring_plan, instantiate
 from evalkit.stages.resume import check_arguments, config_digest, what_changed
 from evalkit.stages.retrieve import retrieve
 from evalkit.stages.scoring import RunContext, rescore
 from evalkit.stages.shard import parse_shard
+
+if TYPE_CHECKING:  # conclude (aggregate, gate, the reports, numpy) loads after the last request
+    from evalkit.compare.aggregate import Summary
+    from evalkit.compare.gate import DiffReport
+    from evalkit.stages.conclude import ConcludeInput, Conclusion
 
 DEFAULT_SUITE = Path("suites") / "smoke.yaml"
 
@@ -347,6 +349,8 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutco
 
 def _conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | None) -> RunOutcome:
     """Aggregate, gate and write everything; Ctrl-C or SIGTERM now waits until it is written."""
+    from evalkit.stages.conclude import conclude
+
     plan = prepared.plan
     try:
         with held_interrupts() as received:
@@ -372,7 +376,7 @@ def _mark_interrupted(prepared: Prepared, conclusion: Conclusion, code: int) -> 
     summary = conclusion.summary.model_copy(update={"status": "interrupted", "exit_code": code})
     from evalkit.report import html
     from evalkit.rundir.files import SUMMARY
-    from evalkit.stages.conclude import write_ci_files
+    from evalkit.stages.conclude import Conclusion, write_ci_files
 
     with held_interrupts():
         write_json(prepared.run_dir / SUMMARY, summary)
@@ -386,6 +390,8 @@ def _mark_interrupted(prepared: Prepared, conclusion: Conclusion, code: int) -> 
 def _conclude_input(
     prepared: Prepared, plan: Plan, interrupted: int | None, aborted: str | None
 ) -> ConcludeInput:
+    from evalkit.stages.conclude import ConcludeInput
+
     return ConcludeInput(
         run_id=prepared.run_id,
         run_dir=prepared.run_dir,
@@ -434,6 +440,8 @@ def score_run(run_dir: Path, *, no_cache: bool = False, suite_files: Sequence[Pa
     from the run directory alone (its suites snapshot and config); given suite files, their current
     scorers, thresholds and cases replace the snapshot's (and the snapshot is updated). No answer
     is regenerated; only the providers judges call are built; identical judge questions are cached."""
+    from evalkit.stages.conclude import ConcludeInput, conclude
+
     info = read_run_info(run_dir)
     with RunDirLock(run_dir):
         results = list(read_results(run_dir / RESULTS))

@@ -17,3 +17,40 @@ def test_calibrate_refuses_an_unbounded_number_of_resamples(workdir: Path, cli) 
     result = cli("calibrate", "some-run", "--resamples", "10000000000000000000000")
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "--resamples" in result.output
+
+
+def test_run_loads_no_heavy_module_before_its_first_request(tmp_path: Path) -> None:
+    """A run's fixed cost: up to its first request, `evalkit run` imports neither numpy/scipy,
+    pandas, SQLAlchemy/alembic nor the report or history packages (they load after the run)."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "probe.py").write_text(
+        "import json, sys\n"
+        "def respond(request):\n"
+        "    with open('modules.json', 'w') as fh:\n"
+        "        json.dump(sorted(sys.modules), fh)\n"
+        "    return 'ok'\n"
+    )
+    (tmp_path / "evalkit.yaml").write_text(
+        "providers:\n  p: {type: scripted, respond: 'probe:respond'}\nvariants:\n  v: {provider: p}\n"
+    )
+    (tmp_path / "suite.yaml").write_text(
+        'name: s\nprompt: "{{ q }}"\nscorers: [exact]\ncases:\n  - {id: a, vars: {q: x}, reference: ok}\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "evalkit", "run", "suite.yaml", "--out", "out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    loaded = json.loads((tmp_path / "modules.json").read_text())
+    heavy = ("numpy", "scipy", "pandas", "sqlalchemy", "alembic", "pyarrow", "torch", "transformers")
+    ours = ("evalkit.report", "evalkit.history", "evalkit.stages.conclude", "evalkit.human.calibrate")
+    early = [m for m in loaded if m.split(".")[0] in heavy or m.startswith(ours)]
+    assert early == [], early
+    # and after the run, the run was concluded and recorded as usual
+    assert (tmp_path / "out" / "report.html").exists() and "recorded in the history" in proc.stdout

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -70,6 +72,37 @@ def test_migrations_build_the_schema_the_code_uses(store: HistoryStore) -> None:
         context = MigrationContext.configure(conn, opts={"version_table": "evalkit_history_version"})
         assert compare_metadata(context, metadata) == []
     store.migrate()  # a second time is a no-op
+
+
+def test_a_current_schema_is_recognised_without_importing_alembic(store: HistoryStore) -> None:
+    """HEAD_REVISION is alembic's own head; a migrated database is current by that revision,
+    and migrating it again in a fresh process never imports alembic (a run's fixed cost)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from evalkit.history import schema
+    from evalkit.history.store import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == schema.HEAD_REVISION
+    assert store.revision() == schema.HEAD_REVISION
+    url = store.engine.url.render_as_string(hide_password=False)
+    code = (
+        "import sys; from evalkit.history.store import HistoryStore\n"
+        f"s = HistoryStore({url!r}); s.migrate(); s.close()\n"
+        "print([m for m in sys.modules if m.split('.')[0] == 'alembic'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr[-2000:]
+
+
+def test_a_database_without_the_schema_has_no_revision(tmp_path: Path) -> None:
+    fresh = HistoryStore(f"sqlite:///{tmp_path / 'new.sqlite'}")
+    assert fresh.revision() is None
+    fresh.migrate()
+    assert fresh.revision() == "0001"
+    fresh.close()
 
 
 def test_runs_round_trip(store: HistoryStore, tmp_path: Path) -> None:

@@ -224,7 +224,7 @@ def test_an_interrupt_while_concluding_still_writes_everything(
         time.sleep(0.05)
         return real(inp)
 
-    monkeypatch.setattr(pipeline, "conclude", interrupted_conclude)
+    monkeypatch.setattr(conclude_module, "conclude", interrupted_conclude)  # pipeline imports it late
     suite(workdir / "suites" / "s.yaml", 3)
     config(workdir / "evalkit.yaml", fake_server.url)
     prepared = pipeline.prepare(pipeline.RunOptions(suites=[Path("suites/s.yaml")], no_baseline=True))
