@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from evalkit.cli.helptext import TidyGroup
 from evalkit.errors import INCONCLUSIVE, EvalkitError, UserInputError, did_you_mean
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=TidyGroup,
 )
 
 

@@ -1,0 +1,62 @@
+"""Help text a person reads: descriptions wrap at the terminal's width (a docstring's own line
+breaks are not kept), a flag shows no `<bool>`, and a value shows a plain metavar (`PATH`, `N`,
+`TEXT`) instead of a Python type (`<list[Path]>`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import typer.core
+
+_SINGLE_NEWLINE = re.compile(r"(?<!\n)[ \t]*\n[ \t]*(?!\n)")
+_LABELS = {"path": "PATH", "str": "TEXT", "int": "N", "int range": "N"}
+_LABELS |= {"float": "NUMBER", "float range": "NUMBER"}
+
+
+def reflow(text: str | None) -> str | None:
+    """Join a paragraph's lines; keep blank lines between paragraphs."""
+    if not text:
+        return text
+    return "\n\n".join(_SINGLE_NEWLINE.sub(" ", p.strip()) for p in re.split(r"\n\s*\n", text.strip()))
+
+
+def _metavar(param: Any, ctx: Any) -> str:
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return ""
+    shown = str(param.display_type(ctx)).strip("<>")
+    inner = re.fullmatch(r"list\[(.*)\]", shown)
+    shown = inner.group(1) if inner else shown
+    return _LABELS.get(shown.lower(), shown if "|" in shown else shown.upper())
+
+
+def _tidy_param(param: Any, ctx: Any) -> None:
+    param.help = reflow(param.help)
+    if param.metavar is not None:
+        return
+    if isinstance(param, typer.core.TyperArgument):
+        label = _metavar(param, ctx)
+        param.metavar = param.name.upper()
+        vars(param)["display_type_rich"] = lambda ctx: label  # the type column: PATH, not <list[Path]>
+    else:
+        param.metavar = _metavar(param, ctx)
+
+
+def tidy(command: Any, ctx: Any) -> None:
+    """Reflow the help of `command` and everything under it, and give every parameter a metavar."""
+    command.help = reflow(command.help)
+    command.short_help = reflow(command.short_help)
+    help_option = command.get_help_option(ctx)  # created once and cached by click
+    for param in [*command.params, *([help_option] if help_option is not None else [])]:
+        if isinstance(param, typer.core.TyperOption | typer.core.TyperArgument):
+            _tidy_param(param, ctx)
+    for sub in getattr(command, "commands", {}).values():
+        tidy(sub, ctx)
+
+
+class TidyGroup(typer.core.TyperGroup):
+    """The root command group: tidies the whole command tree's help before it is parsed."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        tidy(self, self.context_class(self))
+        return super().main(*args, **kwargs)
