@@ -68,7 +68,9 @@ class Message(BaseModel):
 class FunctionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # dots too (BFCL's `math.factorial`): providers whose API refuses them send `math_factorial`
+    # and map the model's calls back to the declared name (evalkit.tools.wire)
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     description: str | None = None
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     strict: bool | None = None

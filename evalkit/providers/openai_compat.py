@@ -16,7 +16,14 @@ from evalkit.errors import AuthenticationError, EvalkitError, UserInputError
 from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy
 from evalkit.providers.openai_response import StreamAssembler, StreamError, UnexpectedResponse, parse_body
 from evalkit.spec.config import env_secret
-from evalkit.tools.wire import StreamedCalls, message_to_wire, parse_message_calls, tools_to_wire
+from evalkit.tools.wire import (
+    StreamedCalls,
+    message_to_wire,
+    parse_message_calls,
+    restore_names,
+    tool_choice_to_wire,
+    tools_to_wire,
+)
 from evalkit.types import Completion, Request
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -182,6 +189,7 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             detail = secrets.scrub(f"{type(exc).__name__}: {exc}")[:300]
             return Completion(error=f"could not read the response ({detail})")
         completion.latency_ms = (time.perf_counter() - started) * 1000.0
+        completion.tool_calls = restore_names(completion.tool_calls, request.params.tools)
         return completion
 
     def _body(self, request: Request) -> dict[str, Any]:
@@ -197,7 +205,7 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         if p.tools:
             body["tools"] = tools_to_wire(p.tools)
         if p.tool_choice is not None:
-            body["tool_choice"] = p.tool_choice
+            body["tool_choice"] = tool_choice_to_wire(p.tool_choice)
         if self.cfg.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}

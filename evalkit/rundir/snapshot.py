@@ -12,9 +12,9 @@ from typing import Any
 from evalkit.errors import UserInputError
 from evalkit.rundir.files import CASES, write_jsonl
 from evalkit.rundir.runinfo import RunInfo, SuiteRecord
-from evalkit.spec.suite import Case, MessageTemplate, ScorerSpec, Suite
+from evalkit.spec.suite import Case, MessageTemplate, ScorerSpec, Suite, tools_json
 from evalkit.tools.expect import ToolExpectations
-from evalkit.types import CaseResult, GenerationParams, MetricInfo
+from evalkit.types import CaseResult, GenerationParams, MetricInfo, ToolSchema
 
 
 def suite_record(suite: Suite, repeats: int, metrics: Sequence[MetricInfo] = ()) -> SuiteRecord:
@@ -48,6 +48,7 @@ def _case_row(suite: str, case: Case) -> dict[str, Any]:
         "origin": case.origin,
         "relevant_ids": list(case.relevant_ids),
         **({"expect": case.expect.model_dump(mode="json")} if case.expect is not None else {}),
+        **({"tools": tools_json(case.tools)} if case.tools is not None else {}),
     }
 
 
@@ -80,6 +81,9 @@ def _read_cases(path: Path) -> Iterator[tuple[str, Case]]:
                         expect=None
                         if row.get("expect") is None
                         else ToolExpectations.model_validate(row["expect"]),
+                        tools=None
+                        if row.get("tools") is None
+                        else tuple(ToolSchema.model_validate(t) for t in row["tools"]),
                     ),
                 )
             except (ValueError, KeyError, TypeError) as exc:

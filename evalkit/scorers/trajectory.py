@@ -159,7 +159,13 @@ def _in_order(item: ScoreInput, called: list[str], expected: list[str]) -> str |
 
 
 class _ToolArguments(_Trajectory):
-    """Each expected call with arguments is paired with the first unpaired call of that tool."""
+    """Each expected call is paired with an unpaired call of that tool whose arguments match
+    (order-free, as BFCL pairs parallel calls); when none matches, the reason is the first such
+    call's. With `extra_calls: fail`, calls that pair with no expected call count against it."""
+
+    def __init__(self, name: str, extra_calls: str):
+        super().__init__(name)
+        self.extra_calls = extra_calls
 
     def score_one(self, item: ScoreInput) -> list[Score]:
         if item.expect is None or not item.expect.expected_tool_calls:
@@ -168,29 +174,38 @@ class _ToolArguments(_Trajectory):
         if not checked:
             return []
         used: set[int] = set()
+        wrong: set[int] = set()
         good, problems = 0, []
         for expected in checked:
-            index = next(
-                (i for i, c in enumerate(item.tool_calls) if c.name == expected.name and i not in used), None
-            )
-            if index is None:
+            candidates = [
+                i for i, c in enumerate(item.tool_calls) if c.name == expected.name and i not in used
+            ]
+            if not candidates:
                 problems.append(f"{expected.name} never called")
                 continue
-            used.add(index)
-            call = item.tool_calls[index]
-            why = (
-                "arguments are not valid JSON"
-                if call.raw_arguments is not None
-                else arguments_match(expected, call.arguments)
-            )
-            if why is None:
-                good += 1
-            else:
-                problems.append(f"{where(item, index)}: {why}")
-        value = good / len(checked)
+            reasons = {i: _call_problem(expected, item.tool_calls[i]) for i in candidates}
+            hit = next((i for i in candidates if reasons[i] is None), None)
+            if hit is None:
+                wrong.add(candidates[0])
+                problems.append(f"{where(item, candidates[0])}: {reasons[candidates[0]]}")
+                continue
+            used.add(hit)
+            good += 1
+        total = len(checked)
+        if self.extra_calls == "fail":
+            extra = [i for i in range(len(item.tool_calls)) if i not in used and i not in wrong]
+            total += len(extra)
+            problems += [f"unexpected {where(item, i)}" for i in extra]
+        value = good / total
         return [
             Score(name=self.name, value=value, passed=value == 1.0, reason="; ".join(problems[:3]) or None)
         ]
+
+
+def _call_problem(expected: ExpectedCall, call: ToolCall) -> str | None:
+    if call.raw_arguments is not None:
+        return "arguments are not valid JSON"
+    return arguments_match(expected, call.arguments)
 
 
 class _StepBudget(_Trajectory):
@@ -269,8 +284,8 @@ def tool_order(mode: Literal["strict", "in_order", "any"] = "strict", name: str 
     value_range=(0.0, 1.0),
     description="share of expected tool calls made with correct arguments",
 )
-def tool_arguments(name: str = "tool_arguments") -> Scorer:
-    return _ToolArguments(name)
+def tool_arguments(extra_calls: Literal["allow", "fail"] = "allow", name: str = "tool_arguments") -> Scorer:
+    return _ToolArguments(name, extra_calls)
 
 
 @scorer("step_budget", kind="pass_fail", description="the trace took no more steps than allowed")

@@ -10,7 +10,7 @@ import csv
 import hashlib
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +46,7 @@ RESERVED_CASE_FIELDS = (
     "forbidden_tools",
     "expected_tool_calls",
     "max_steps",
+    "tools",
 )
 
 
@@ -76,6 +77,7 @@ class CaseSpec(Strict):
     forbidden_tools: list[str] = Field(default_factory=list)
     expected_tool_calls: list[ExpectedCall] | None = None
     max_steps: int | None = Field(default=None, gt=0)
+    tools: list[ToolSchema] | None = None  # this case's own function tools (over the suite's and variant's)
 
     @field_validator("id", mode="before")
     @classmethod
@@ -174,6 +176,7 @@ class Case:
     origin: str  # "file:line", for error messages
     relevant_ids: tuple[str, ...] = ()
     expect: ToolExpectations | None = None  # tool-use expectations, when the case has any
+    tools: tuple[ToolSchema, ...] | None = None  # the case's own tools (BFCL-style benchmarks)
 
     @property
     def reference(self) -> str | None:
@@ -345,6 +348,7 @@ def _case_from_spec(spec: CaseSpec, origin: str) -> Case:
         expect=ToolExpectations.from_case(
             spec.expected_tools, spec.forbidden_tools, spec.expected_tool_calls, spec.max_steps
         ),
+        tools=None if spec.tools is None else tuple(spec.tools),
     )
 
 
@@ -543,6 +547,7 @@ def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
             [c.id, c.vars, list(c.references), [m.model_dump() for m in c.messages or ()]]
             + ([list(c.relevant_ids)] if c.relevant_ids else [])
             + ([c.expect.model_dump(mode="json")] if c.expect is not None else [])
+            + ([tools_json(c.tools)] if c.tools is not None else [])
             for c in cases
         ],
     }
@@ -561,3 +566,8 @@ def _calibration(suite_path: Path, suite: str, name: str | None) -> Path | None:
         if label.suite != suite:
             raise UserInputError(f"label {n} is for suite '{label.suite}', not '{suite}'", path=path)
     return path
+
+
+def tools_json(tools: Sequence[ToolSchema]) -> list[dict[str, Any]]:
+    """Tools as plain JSON, for digests and the run directory's case snapshot."""
+    return [t.model_dump(mode="json", exclude_none=True) for t in tools]

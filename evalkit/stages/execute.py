@@ -20,6 +20,7 @@ from evalkit.providers.base import Provider
 from evalkit.providers.service import Answer, ProviderService
 from evalkit.rundir.files import ResultWriter
 from evalkit.spec.config import Pricing
+from evalkit.spec.suite import tools_json
 from evalkit.stages.cache import ResponseCache
 from evalkit.stages.plan import Plan
 from evalkit.stages.scoring import RunContext, score_batch, score_input
@@ -249,6 +250,8 @@ def case_hash(case: Case) -> str:
         "messages": None if case.messages is None else [m.model_dump(mode="json") for m in case.messages],
         "relevant_ids": list(case.relevant_ids),
     }
+    if case.tools is not None:  # hashed only when set: older cases keep their hash
+        payload["tools"] = tools_json(case.tools)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -24,6 +24,7 @@ from evalkit.spec.yamlfile import user_loc
 from evalkit.stages.shard import Shard
 from evalkit.types import (
     SPECIAL_METRICS,
+    GenerationParams,
     MetricInfo,
     Request,
 )
@@ -105,10 +106,10 @@ def build_plan(
         for variant in variants:
             batch = _requests_for(suite, variant, prompts.get(variant.name), n_repeats)
             for name in [variant.provider, *([variant.fallback] if variant.fallback else [])]:
-                if batch:
-                    check_tools(suite, variant, batch[0].params, batch[0].agent, providers[name])
-                    if batch[0].agent is not None:
-                        loop_providers.add(name)
+                for params in {tool_names(r.params): r.params for r in batch}.values():
+                    check_tools(suite, variant, params, batch[0].agent, providers[name])
+                if batch and batch[0].agent is not None:
+                    loop_providers.add(name)
             requests.extend(batch)
     plan = Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts, prompts=prompts)
     plan.agent_providers = loop_providers
@@ -163,6 +164,7 @@ def _requests_for(suite: Suite, variant: Variant, prompt: str | None, n_repeats:
     out = []
     for case in suite.cases:
         messages = suite.render_messages(case, variant, prompt, extra)
+        case_params = params if case.tools is None else params.model_copy(update={"tools": case.tools})
         for rep in range(n_repeats):
             out.append(
                 Request(
@@ -172,7 +174,7 @@ def _requests_for(suite: Suite, variant: Variant, prompt: str | None, n_repeats:
                     variant=variant.name,
                     repeat=rep,
                     messages=messages,
-                    params=params,
+                    params=case_params,
                     model=variant.model,
                     input_messages=messages if extra is not None else None,
                     agent=agent,
@@ -365,3 +367,7 @@ def instantiate(plan: Plan) -> dict[str, Provider[Any]]:
             providers, plan.requests, plan.agent_providers, suite_dirs, plan.loaded.pricing_for
         )
     return providers
+
+
+def tool_names(params: GenerationParams) -> tuple[str, ...]:
+    return tuple(t.function.name for t in params.tools or ())

@@ -4,6 +4,7 @@ deltas, and messages (with tool calls and tool results) written back for the nex
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -105,7 +106,7 @@ def message_to_wire(message: Message) -> dict[str, Any]:
                 "id": c.id,
                 "type": "function",
                 "function": {
-                    "name": c.name,
+                    "name": wire_name(c.name),
                     "arguments": c.raw_arguments if c.raw_arguments is not None else json.dumps(c.arguments),
                 },
             }
@@ -119,4 +120,37 @@ def message_to_wire(message: Message) -> dict[str, Any]:
 
 
 def tools_to_wire(tools: Sequence[ToolSchema]) -> list[dict[str, Any]]:
-    return [t.model_dump(mode="json", exclude_none=True) for t in tools]
+    out = [t.model_dump(mode="json", exclude_none=True) for t in tools]
+    for tool in out:
+        tool["function"]["name"] = wire_name(tool["function"]["name"])
+    return out
+
+
+def tool_choice_to_wire(choice: Any) -> Any:
+    """`tool_choice` naming a function: the name as sent (`{"function": {"name": "a.b"}}` → `a_b`)."""
+    function = choice.get("function") if isinstance(choice, dict) else None
+    if isinstance(function, dict) and isinstance(function.get("name"), str):
+        return {**choice, "function": {**function, "name": wire_name(function["name"])}}
+    return choice
+
+
+_NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def wire_name(name: str) -> str:
+    """A tool name as OpenAI-style APIs accept it (`^[A-Za-z0-9_-]{1,64}$`): `math.factorial` is
+    sent as `math_factorial`, as BFCL's own OpenAI handler does."""
+    return _NOT_IN_NAMES.sub("_", name)
+
+
+def declared_names_from_tools(tools: Sequence[ToolSchema] | None) -> dict[str, str]:
+    """Wire name → declared name, for the tools a request declares."""
+    return {wire_name(t.function.name): t.function.name for t in tools or ()}
+
+
+def restore_names(calls: list[ToolCall] | None, tools: Sequence[ToolSchema] | None) -> list[ToolCall] | None:
+    """The model's calls under the names the suite declared (`math_factorial` → `math.factorial`)."""
+    names = declared_names_from_tools(tools)
+    if calls is None or all(wire == name for wire, name in names.items()):
+        return calls
+    return [c.model_copy(update={"name": names[c.name]}) if c.name in names else c for c in calls]

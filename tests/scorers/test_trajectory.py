@@ -220,3 +220,23 @@ def test_trajectory_scores_are_bounded_so_their_cis_stay_within_0_and_1(kind: st
     assert scorer.info.value_range == (0.0, 1.0)
     _, _, low, high = mean_ci([1.0] + [0.0] * 16, bounds=scorer.info.value_range)
     assert 0.0 <= low < high <= 1.0
+
+
+def test_parallel_calls_of_one_tool_pair_in_any_order() -> None:
+    """BFCL pairs parallel calls order-free: the first call of a tool is not forced onto the
+    first expected call of that tool."""
+    expected = (ExpectedCall(name="f", arguments={"x": 1}), ExpectedCall(name="f", arguments={"x": 2}))
+    (s,) = score("tool_arguments", item(calls(("f", {"x": 2}), ("f", {"x": 1})), expected_tool_calls=expected))
+    assert s.value == 1.0 and s.passed is True
+    (s,) = score("tool_arguments", item(calls(("f", {"x": 2}), ("f", {"x": 3})), expected_tool_calls=expected))
+    assert s.value == 0.5 and s.passed is False and "expected 1" in (s.reason or "")
+
+
+def test_extra_calls_fail_only_when_asked() -> None:
+    expected = (ExpectedCall(name="f", arguments={"x": 1}),)
+    made = calls(("f", {"x": 1}), ("g", {}))
+    (allowed,) = score("tool_arguments", item(made, expected_tool_calls=expected))
+    assert allowed.value == 1.0 and allowed.passed is True
+    (strict,) = score("tool_arguments", item(made, expected_tool_calls=expected), extra_calls="fail")
+    assert strict.value == 0.5 and strict.passed is False
+    assert strict.reason == "unexpected step s4 (g)"

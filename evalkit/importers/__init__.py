@@ -1,0 +1,1 @@
+"""Other tools' data as evalkit suites: converters that read files and write suites."""
