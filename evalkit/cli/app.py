@@ -624,3 +624,7 @@ def export(
 from evalkit.cli.history import history_app  # noqa: E402  (it imports this module's helpers)
 
 app.add_typer(history_app, name="history")
+
+from evalkit.cli.imports import import_app  # noqa: E402  (it imports this module's helpers)
+
+app.add_typer(import_app, name="import")

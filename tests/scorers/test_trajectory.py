@@ -226,9 +226,13 @@ def test_parallel_calls_of_one_tool_pair_in_any_order() -> None:
     """BFCL pairs parallel calls order-free: the first call of a tool is not forced onto the
     first expected call of that tool."""
     expected = (ExpectedCall(name="f", arguments={"x": 1}), ExpectedCall(name="f", arguments={"x": 2}))
-    (s,) = score("tool_arguments", item(calls(("f", {"x": 2}), ("f", {"x": 1})), expected_tool_calls=expected))
+    (s,) = score(
+        "tool_arguments", item(calls(("f", {"x": 2}), ("f", {"x": 1})), expected_tool_calls=expected)
+    )
     assert s.value == 1.0 and s.passed is True
-    (s,) = score("tool_arguments", item(calls(("f", {"x": 2}), ("f", {"x": 3})), expected_tool_calls=expected))
+    (s,) = score(
+        "tool_arguments", item(calls(("f", {"x": 2}), ("f", {"x": 3})), expected_tool_calls=expected)
+    )
     assert s.value == 0.5 and s.passed is False and "expected 1" in (s.reason or "")
 
 
