@@ -56,6 +56,12 @@ class Registry(Generic[T]):
         self._scan()
         return [self._entries[n] for n in sorted(self._entries)]
 
+    def source(self, name: str) -> str | None:
+        """Where `name` comes from ("builtin", a distribution, "code"), None when unknown."""
+        self._scan()
+        entry = self._entries.get(name)
+        return entry.source if entry is not None else None
+
     def get(self, name: str) -> T:
         self._scan()
         entry = self._entries.get(name)
@@ -107,10 +113,12 @@ def scorer(
     value_range: tuple[float, float] | None = None,
     description: str = "",
     extra: str | None = None,
+    outside: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Register a scorer factory and declare, once, what its scores are:
     `@scorer("rouge", needs_reference=True) def rouge(types=...) -> Scorer`.
-    `extra` names the `pip install 'evalkit[EXTRA]'` that brings its libraries."""
+    `extra` names the `pip install 'evalkit[EXTRA]'` that brings its libraries; `outside` names
+    the options whose values point outside a run directory (code, files, hosts)."""
 
     def decorate(factory: F) -> F:
         info = ScorerInfo(
@@ -126,6 +134,7 @@ def scorer(
             # a pass/fail score is 1 or 0
             value_range=value_range if value_range is not None or kind != "pass_fail" else (0.0, 1.0),
             description=description or (factory.__doc__ or "").strip().split("\n")[0],
+            outside=outside,
         )
         factory.scorer_info = info  # type: ignore[attr-defined]
         factory.description = info.description  # type: ignore[attr-defined]

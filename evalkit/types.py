@@ -429,6 +429,10 @@ class ScorerInfo:
     # confidence interval inside it (a `contains` mean never gets ci_high 1.05)
     value_range: tuple[float, float] | None = None
     description: str = ""
+    # options whose values name code, files or hosts outside a run directory (an evaluate
+    # module's path, a judge's template file, an embedding model folder): a run directory's
+    # own scorers that set them are used only with `evalkit score --trust-run-config`
+    outside: tuple[str, ...] = ()
 
     @property
     def gives_verdicts(self) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import threading
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -24,7 +23,16 @@ _needles: tuple[str, ...] = ()  # each secret as it appears in JSON text (for th
 _warnings: list[str] = []
 REDACTED = "***"
 MIN_SECRET_LENGTH = 8
-_SECRET_QUERY_KEYS = re.compile(r"key|token|secret|sig|auth|pass|cred", re.I)
+# query keys whose values are ordinary settings; every other query value in a URL is a secret
+# (Azure Functions' `?code=`, `pwd=`, `session=`, `sig=`: no list of secret names is complete)
+PLAIN_QUERY_KEYS = frozenset(
+    {"api-version", "api_version", "version", "format", "region", "deployment", "model", "stream"}
+    | {"sslmode", "charset", "connect_timeout", "application_name", "driver", "mode", "timeout"}
+)
+
+
+def secret_query_key(key: str) -> bool:
+    return key.lower() not in PLAIN_QUERY_KEYS
 
 
 def register(value: str | None, what: str = "a secret") -> bool:
@@ -49,8 +57,8 @@ def register(value: str | None, what: str = "a secret") -> bool:
 
 def register_url(url: str, what: str = "base_url") -> None:
     """The secrets in a URL: a `user:password@` (with the HTTP Basic form a client derives
-    from it) and the values of secret-looking query keys (`api-key=`, `token=`, ...).
-    Other query values (`api-version=2024-06-01`) are ordinary text, not secrets."""
+    from it) and every query value but those of `PLAIN_QUERY_KEYS` (`api-version=2024-06-01`
+    is ordinary text). A value too short to scrub is still masked in every URL shown."""
     parts = urlsplit(url)
     if parts.password:
         password = unquote(parts.password)
@@ -62,7 +70,7 @@ def register_url(url: str, what: str = "base_url") -> None:
             register(basic, f"the Basic credentials of {what}")
             register(base64.b64encode(form.encode("utf-8")).decode("ascii"), f"the credentials of {what}")
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if _SECRET_QUERY_KEYS.search(key):
+        if secret_query_key(key) and len(value) >= MIN_SECRET_LENGTH:
             register(value, f"the '{key}' value in {what}")
 
 
@@ -125,14 +133,14 @@ def scrub_json_text(text: str, **dumps: Any) -> str:
 
 
 def redact_url(url: str) -> str:
-    """A URL safe to log: no user:password, and secret-looking query values masked."""
+    """A URL safe to log: no user:password, and every query value masked but plain settings'."""
     parts = urlsplit(url)
     netloc = parts.hostname or ""
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     query = urlencode(
         [
-            (k, REDACTED if _SECRET_QUERY_KEYS.search(k) else v)
+            (k, REDACTED if secret_query_key(k) else v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
         ],
         safe="*",

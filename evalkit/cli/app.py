@@ -200,17 +200,32 @@ def score(
         typer.Argument(help="Suite files whose current scorers, thresholds and cases to use."),
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask judges again even when cached.")] = False,
+    config: ConfigOpt = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Gate against this baselines folder.")
+    ] = None,
+    trust_run_config: Annotated[
+        bool,
+        typer.Option(
+            "--trust-run-config",
+            help="Use what the run's run.json names: its providers (and hosts), plugins, cache, "
+            "metric modules, template files and baselines folder. Only for runs you trust.",
+        ),
+    ] = False,
 ) -> None:
     """Re-run every scorer on a run's stored outputs (no answer is regenerated), then rewrite its
     summary and reports. With no suite files it uses the suites as the run recorded them (works
     on a copied run directory); name the edited suite files to score with their current scorers,
-    thresholds, references or judge prompts."""
-    from evalkit.cli.render import console, show_outcome
-    from evalkit.stages.pipeline import score_run
+    thresholds, references or judge prompts. A run directory is data: judges call the providers
+    of your own config, and a run whose run.json names code or files (metric modules, templates)
+    is refused unless you pass --trust-run-config (see docs/trust-model.md)."""
+    from evalkit.cli.render import console, show_outcome, warn
+    from evalkit.stages.pipeline import ScoreOptions, score_run
 
+    options = ScoreOptions(no_cache, suites or (), config, baseline, trust_run_config, warn)
     with user_errors():
         with console.status("scoring stored outputs"):
-            outcome = score_run(run_dir, no_cache=no_cache, suite_files=suites or ())
+            outcome = score_run(run_dir, options)
         show_outcome(outcome)
     raise typer.Exit(outcome.summary.exit_code)
 

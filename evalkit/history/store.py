@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from evalkit._util import secrets
 from evalkit.errors import EvalkitError, UserInputError
 from evalkit.history import schema
 from evalkit.history.adapter import RunRecord, read_cases, read_run
@@ -38,15 +39,19 @@ class Filters:
 
 
 def safe_url(url: str) -> str:
-    """The URL as it may be shown: the password masked."""
+    """The URL as it may be shown: the password and every query value but plain settings masked."""
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
+        parsed = sa.make_url(url)
+        masked = secrets.REDACTED
+        query = {k: masked if secrets.secret_query_key(k) else v for k, v in parsed.query.items()}
+        return parsed.set(query=query).render_as_string(hide_password=True)
     except Exception:
         return "<unparseable database URL>"
 
 
 class HistoryStore:
     def __init__(self, url: str, *, connect_timeout_s: float = 5):
+        secrets.register_url(url, "the history URL")
         try:
             parsed = sa.make_url(url)
         except Exception:

@@ -294,9 +294,22 @@ def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> None:
     _write_atomic(path, lines())
 
 
+def check_contained(run_dir: Path) -> None:
+    """A run directory is data: none of its files may lead outside it (a `results.jsonl` that
+    is a link to /proc/self/environ, say), so reading it reads nothing else."""
+    root = run_dir.resolve()
+    for name in RUN_FILES:
+        path = run_dir / name
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            raise UserInputError(
+                f"{name} is a link to a file outside the run directory: refused", path=run_dir
+            )
+
+
 def read_run_info(run_dir: Path) -> RunInfo:
     """run.json, migrated from older versions; a missing or garbled one is a usage error."""
     path = run_dir / RUN_INFO
+    check_contained(run_dir)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):

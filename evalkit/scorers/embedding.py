@@ -83,6 +83,7 @@ class Cosine(Scorer):
     value_range=(-1.0, 1.0),
     description="embedding cosine similarity to the reference (sentence-transformers)",
     extra="embeddings",
+    outside=("model",),
 )
 def cosine(
     model: str | None = None,

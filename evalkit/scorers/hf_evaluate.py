@@ -183,6 +183,7 @@ def key_map(keys: list[str] | dict[str, str] | None, name: str | None, default: 
     needs_reference=True,
     description="a Hugging Face `evaluate` metric module (local path), per case and per corpus",
     extra="evaluate",
+    outside=("path",),
 )
 def evaluate_metric(
     path: str,

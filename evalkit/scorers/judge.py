@@ -282,6 +282,7 @@ def _side(verdict: Any) -> str | None:
     kind="judge",
     value_range=(0.0, 1.0),  # verdicts and rubric scores are mapped onto 0–1
     description="LLM-as-a-judge: rubric score, pass/fail verdict, or order-swapped pairwise",
+    outside=("template",),
 )
 def judge(
     provider: str,

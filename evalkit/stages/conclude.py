@@ -24,6 +24,7 @@ from evalkit.rundir.files import (
     RUN_INFO,
     SUMMARY,
     SUMMARY_MD,
+    check_contained,
     read_json,
     read_results,
     write_json,
@@ -163,6 +164,7 @@ def write_ci_files(
 
 def render_reports(run_dir: Path) -> list[Path]:
     """Rebuild junit.xml, summary.md and report.html from the run directory's files alone."""
+    check_contained(run_dir)
     raw = read_json(run_dir / SUMMARY)
     if raw is None:
         raise UserInputError("no readable summary.json: run `evalkit score` on it first", path=run_dir)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets as pysecrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +29,9 @@ from evalkit.rundir.files import (
 )
 from evalkit.rundir.runinfo import RunInfo, StoredOptions
 from evalkit.rundir.snapshot import suite_record, suites_from_run, write_cases
-from evalkit.spec.config import DEFAULT_CONFIG_NAME, Config, LoadedConfig, load_config
+from evalkit.spec.config import DEFAULT_CONFIG_NAME, Config, LoadedConfig, RunSettings, load_config
 from evalkit.spec.suite import Suite, load_suite
-from evalkit.stages import provenance
+from evalkit.stages import provenance, trust
 from evalkit.stages.cache import ResponseCache
 from evalkit.stages.execute import Runner, RunObserver
 from evalkit.stages.plan import Plan, build_plan, build_scoring_plan, instantiate
@@ -435,31 +435,46 @@ async def _rescore_file(plan: Plan, run_dir: Path, ctx: RunContext, *, deferred:
         await ctx.service.aclose()
 
 
-def score_run(run_dir: Path, *, no_cache: bool = False, suite_files: Sequence[Path] = ()) -> RunOutcome:
+@dataclass(frozen=True)
+class ScoreOptions:
+    """`evalkit score`'s options. A run directory is data: what its run.json names that is code
+    or outside it (providers, plugins, cache, template and module paths, baselines folder) is
+    used only with `trust_run_config`; else the user's own config (`config`, ./evalkit.yaml or
+    the built-in default) and suite files decide (see docs/trust-model.md)."""
+
+    no_cache: bool = False
+    suite_files: Sequence[Path] = ()
+    config: Path | None = None
+    baseline: Path | None = None
+    trust_run_config: bool = False
+    notice: Callable[[str], None] | None = None  # told, before use, what a trusted run.json names
+
+
+def score_run(run_dir: Path, options: ScoreOptions | None = None) -> RunOutcome:
     """`evalkit score RUN_DIR [SUITE ...]`: every scorer again over the stored outputs. By default
-    from the run directory alone (its suites snapshot and config); given suite files, their current
-    scorers, thresholds and cases replace the snapshot's (and the snapshot is updated). No answer
-    is regenerated; only the providers judges call are built; identical judge questions are cached."""
+    from the run directory alone (its suites snapshot, with the user's own config for providers);
+    given suite files, their current scorers, thresholds and cases replace the snapshot's (and
+    the snapshot is updated). No answer is regenerated; only the providers judges call are built;
+    identical judge questions are cached."""
     from evalkit.stages.conclude import ConcludeInput, conclude
 
+    opts = options or ScoreOptions()
     info = read_run_info(run_dir)
     with RunDirLock(run_dir):
         results = list(read_results(run_dir / RESULTS))
         suites = suites_from_run(run_dir, info, results)
-        if suite_files:
-            suites, info = _with_current_suites(run_dir, info, suites, suite_files)
-        config = Config.model_validate(info.config) if info.config else Config()
-        loaded = LoadedConfig(config=config, path=None, base_dir=Path(info.config_dir or run_dir))
+        recorded = [s for s in suites if s.name not in _suite_names(opts.suite_files)]
+        loaded, notes = _scoring_config(run_dir, info, recorded, opts)
+        for note in notes:
+            if opts.notice is not None:
+                opts.notice(note)
+        warnings: list[str] = []
+        if opts.suite_files:
+            suites, info = _with_current_suites(run_dir, info, suites, opts.suite_files)
         plan = build_scoring_plan(loaded, suites, info.options.variants)
         providers = build_providers(plan.providers)  # only those judges call
-        baseline_dir = Path(info.options.baseline) if info.options.baseline else None
-        warnings: list[str] = []
-        if baseline_dir is not None and not baseline.has_baselines(baseline_dir):
-            warnings.append(
-                f"not gated: the baselines this run was gated against are not here ({baseline_dir})"
-            )
-            baseline_dir = None
-        cache = open_cache(plan, no_cache)
+        baseline_dir = _scoring_baseline(info, opts, warnings)
+        cache = open_cache(plan, opts.no_cache)
         try:
             outputs = baseline.outputs_of(baseline_dir)
             ctx = RunContext(plan, cache, outputs, service=ProviderService(providers, cache))
@@ -473,7 +488,7 @@ def score_run(run_dir: Path, *, no_cache: bool = False, suite_files: Sequence[Pa
             suites=suites,
             variants=info.options.variants,
             metrics={s.name: plan.metrics(s.name) for s in plan.suites},
-            run_settings=config.run,
+            run_settings=loaded.config.run,
             baseline_dir=baseline_dir,
         )
         conclusion = conclude(inp)
@@ -481,3 +496,57 @@ def score_run(run_dir: Path, *, no_cache: bool = False, suite_files: Sequence[Pa
 
         html.write(run_dir)
     return RunOutcome(conclusion.summary, conclusion.diff, run_dir, tuple(warnings))
+
+
+def _suite_names(files: Sequence[Path]) -> set[str]:
+    return {s.name for s in load_suites(files)} if files else set()
+
+
+def _scoring_config(
+    run_dir: Path, info: RunInfo, recorded: Sequence[Suite], opts: ScoreOptions
+) -> tuple[LoadedConfig, list[str]]:
+    """The config to score with: the run's own when trusted (each thing it names is said on
+    stderr), else the user's own with the run's numeric run settings (budgets, error rates)."""
+    if opts.trust_run_config:
+        config = Config.model_validate(info.config) if info.config else Config()
+        uses = [
+            *trust.scorer_uses(recorded),
+            *trust.provider_uses(info.config, recorded, None),
+            *trust.config_uses(info.config),
+        ]
+        notes = [f"{trust.TRUST_FLAG}: using the run's {u}" for u in uses]
+        return LoadedConfig(config=config, path=None, base_dir=Path(info.config_dir or run_dir)), notes
+    own = load_config(opts.config)
+    uses = [*trust.scorer_uses(recorded), *trust.provider_uses(info.config, recorded, own.config)]
+    if uses:
+        raise trust.refuse(run_dir, uses)
+    try:
+        settings = RunSettings.model_validate(info.config.get("run") or {})
+    except ValueError:
+        raise UserInputError("run.json: config.run is not valid run settings", path=run_dir) from None
+    config = own.config.model_copy(update={"run": settings})
+    return own.model_copy(update={"config": config}), []
+
+
+def _scoring_baseline(info: RunInfo, opts: ScoreOptions, warnings: list[str]) -> Path | None:
+    """--baseline DIR; else the folder the run was gated against when it is ./baselines here (or
+    the run is trusted): a run directory does not choose which files evalkit reads."""
+    if opts.baseline is not None:
+        if not baseline.has_baselines(opts.baseline):
+            raise UserInputError(
+                "no baselines here (expected <suite>/<variant>.jsonl files)", path=opts.baseline
+            )
+        return opts.baseline.resolve()
+    if not info.options.baseline:
+        return None
+    recorded = Path(info.options.baseline)
+    if not opts.trust_run_config and recorded.resolve() != baseline.DEFAULT_DIR.resolve():
+        warnings.append(
+            f"not gated: the run was gated against {recorded}, which is not ./{baseline.DEFAULT_DIR}: "
+            f"pass --baseline DIR (or {trust.TRUST_FLAG}) to gate against it"
+        )
+        return None
+    if not baseline.has_baselines(recorded):
+        warnings.append(f"not gated: the baselines this run was gated against are not here ({recorded})")
+        return None
+    return recorded

@@ -50,12 +50,20 @@ def git_sha() -> str | None:
 
 
 def config_snapshot(plan: Plan) -> dict[str, Any]:
-    """The validated evalkit.yaml. It holds no key (keys are read from env vars); URLs lose any
-    user:password, and known secret values are scrubbed on writing like everything else."""
-    data = plan.loaded.config.model_dump(mode="json")
-    for provider in data.get("providers", {}).values():
-        if isinstance(provider.get("base_url"), str):
-            provider["base_url"] = secrets.redact_url(provider["base_url"])
+    """The validated evalkit.yaml. It holds no key (keys are read from env vars); every URL in it
+    (a provider's base_url, the history URL) loses its user:password and secret query values, and
+    known secret values are scrubbed on writing like everything else."""
+    data: dict[str, Any] = _redact_urls(plan.loaded.config.model_dump(mode="json"))
+    return data
+
+
+def _redact_urls(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _redact_urls(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_redact_urls(v) for v in data]
+    if isinstance(data, str) and "://" in data and ("@" in data or "?" in data):
+        return secrets.redact_url(data)
     return data
 
 

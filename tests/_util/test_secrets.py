@@ -148,3 +148,45 @@ def test_a_key_spelt_like_a_field_name_never_breaks_a_line() -> None:
     line = secrets.scrub_json_text(row.model_dump_json())
     back = CaseResult.model_validate_json(line)
     assert back.output == "***" and back.messages[0].content == "my ***"
+
+
+def test_every_query_value_of_a_url_is_secret_unless_plain(
+    workdir: Path, cli, fake_server: FakeOpenAI, isolated_cache: Path
+) -> None:
+    """Azure Functions' `?code=` (and `pwd=`, `session=`) were stored in clear: only values of
+    keys on a list were secret. Now every query value is, but for plain settings (api-version)."""
+    url = f"{fake_server.url}?code=azfunc-code-0123456789&pwd=pwd-0123456789&api-version=2024-06-01"
+    write(workdir / "evalkit.yaml", f"providers:\n  api: {{type: openai, base_url: '{url}', model: m}}\n")
+    write(
+        workdir / "s.yaml",
+        'name: s\nprompt: "{{ q }}"\nscorers: [exact]\ncases:\n  - {id: c0, vars: {q: hi}, reference: x}\n',
+    )
+    result = cli("run", "s.yaml", "-o", "out", "--no-baseline")
+    assert result.exit_code == 0, result.output
+    written = [p for p in (workdir / "out").iterdir() if p.is_file()] + list(isolated_cache.rglob("*"))
+    blob = b"".join(p.read_bytes() for p in written if p.is_file()) + result.output.encode()
+    assert b"azfunc-code-0123456789" not in blob and b"pwd-0123456789" not in blob
+    assert b"api-version=2024-06-01" in (workdir / "out" / "run.json").read_bytes()
+    assert secrets.redact_url("https://h/f?code=abc&session=s1&api-version=1") == (
+        "https://h/f?code=***&session=***&api-version=1"
+    )
+
+
+def test_a_history_url_password_stays_out_of_run_json_and_the_terminal(
+    workdir: Path, cli, fake_server: FakeOpenAI
+) -> None:
+    history = "postgresql+psycopg://alice:histpass-0123456789@127.0.0.1:9/db?password=qpass-0123456789"
+    write(
+        workdir / "evalkit.yaml",
+        f"providers:\n  api: {{type: openai, base_url: '{fake_server.url}', model: m}}\n"
+        f"history: {{url: '{history}'}}\n",
+    )
+    write(
+        workdir / "s.yaml",
+        'name: s\nprompt: "{{ q }}"\nscorers: [exact]\ncases:\n  - {id: c0, vars: {q: hi}, reference: x}\n',
+    )
+    result = cli("run", "s.yaml", "-o", "out", "--no-baseline")
+    assert "127.0.0.1:9" in result.output  # the history is named, unreachable
+    run_json = (workdir / "out" / "run.json").read_text()
+    for secret in ("histpass-0123456789", "qpass-0123456789"):
+        assert secret not in run_json and secret not in result.output

@@ -73,7 +73,7 @@ def test_prepare_run_dir(tmp_path: Path) -> None:
 def test_redact_url() -> None:
     assert (
         secrets.redact_url("https://user:pw@host:8443/v1?api_key=abc&x=1")
-        == "https://host:8443/v1?api_key=***&x=1"
+        == "https://host:8443/v1?api_key=***&x=***"
     )
     assert secrets.redact_url("http://127.0.0.1:8000/v1") == "http://127.0.0.1:8000/v1"
 
