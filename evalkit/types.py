@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 
 class ToolCall(BaseModel):
@@ -41,6 +42,18 @@ class Step(BaseModel):
     tokens: int | None = Field(default=None, ge=0)
     cost_usd: float | None = Field(default=None, ge=0)
     error: str | None = None
+
+    @field_validator("input", "output")
+    @classmethod
+    def _json_value(cls, value: Any) -> Any:
+        """A step is stored as JSON: its values become JSON values (a set a list), and one JSON
+        cannot store (an object) is refused here, as that step's or case's error, not the run's."""
+        if value is None or isinstance(value, str | int | float | bool):
+            return value
+        try:
+            return to_jsonable_python(value)
+        except PydanticSerializationError:
+            raise ValueError(f"a {type(value).__name__} is not a JSON value") from None
 
 
 # run-level metrics every suite × variant has, beside its scores (thresholds and the gate use them)

@@ -16,8 +16,25 @@ class Terminated(KeyboardInterrupt):
     exit_code = 143
 
 
+_delivered = [0]  # SIGINT/SIGTERM received while `sigterm_as_interrupt` is in force
+
+
 def interrupt_exit_code(exc: BaseException) -> int:
     return getattr(exc, "exit_code", 130)
+
+
+def signals_delivered() -> int:
+    """How many SIGINT/SIGTERM this process has received during a run (see `callee_exit`)."""
+    return _delivered[0]
+
+
+def callee_exit(exc: BaseException, delivered_before: int) -> bool:
+    """Whether `exc` (a SystemExit or KeyboardInterrupt) was raised by user code evalkit called
+    (a tool, a `python` provider) rather than by a real Ctrl-C or SIGTERM: user code never
+    decides evalkit's exit code, so such an exit becomes that case's error."""
+    if isinstance(exc, SystemExit):
+        return True
+    return isinstance(exc, KeyboardInterrupt) and signals_delivered() == delivered_before
 
 
 def _main_thread() -> bool:
@@ -26,19 +43,27 @@ def _main_thread() -> bool:
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Within this block SIGTERM raises `Terminated` (a KeyboardInterrupt)."""
+    """Within this block SIGTERM raises `Terminated` (a KeyboardInterrupt), and both signals are
+    counted, so an interrupt raised by user code can be told from a real one."""
     if not _main_thread():
         yield
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        _delivered[0] += 1
         raise Terminated()
 
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        _delivered[0] += 1
+        raise KeyboardInterrupt()
+
     previous = signal.signal(signal.SIGTERM, handler)
+    previous_int = signal.signal(signal.SIGINT, on_interrupt)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 @contextlib.contextmanager
@@ -50,6 +75,7 @@ def held_interrupts() -> Iterator[list[int]]:
         return
 
     def record(signum: int, frame: FrameType | None) -> None:
+        _delivered[0] += 1
         received.append(signum)
 
     previous = {sig: signal.signal(sig, record) for sig in (signal.SIGINT, signal.SIGTERM)}

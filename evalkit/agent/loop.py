@@ -17,6 +17,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
+from evalkit._util.signals import callee_exit, signals_delivered
 from evalkit.providers.base import DEFAULT_CONCURRENCY, Provider, complete_each
 from evalkit.providers.service import Connected
 from evalkit.registry import import_object
@@ -148,22 +151,42 @@ async def _run_tool(
     output: Any = None
     started = time.perf_counter()
     if error is None and fn is not None:
-        try:
-            async with asyncio.timeout(timeout_s):
-                if inspect.iscoroutinefunction(fn):
-                    output = await fn(**call.arguments)
-                else:
-                    output = await _in_daemon_thread(fn, call.arguments)
-        except TimeoutError:
-            error = f"timed out after {timeout_s:g}s"
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        output, error = await _call_tool(fn, call.arguments, timeout_s)
     latency = (time.perf_counter() - started) * 1000.0
-    step = Step(
-        id="", type="tool", name=call.name, input=arguments, output=output, latency_ms=latency, error=error
-    )
+    try:
+        step = Step(
+            id="",
+            type="tool",
+            name=call.name,
+            input=arguments,
+            output=output,
+            latency_ms=latency,
+            error=error,
+        )
+    except ValidationError:  # a value JSON cannot store (an object, a set of objects): that step's error
+        output, error = None, f"returned a {type(output).__name__}, which JSON cannot store"
+        step = Step(id="", type="tool", name=call.name, input=arguments, latency_ms=latency, error=error)
     content = f"error: {error}" if error is not None else _as_text(output)
     return step, content
+
+
+async def _call_tool(fn: Callable[..., Any], arguments: Any, timeout_s: float) -> tuple[Any, str | None]:
+    """(output, error) of one tool run: a raise, a timeout, or a `sys.exit()` / KeyboardInterrupt
+    in the tool (not a real Ctrl-C) is the step's error, never evalkit's exit."""
+    delivered = signals_delivered()
+    try:
+        async with asyncio.timeout(timeout_s):
+            if inspect.iscoroutinefunction(fn):
+                return await fn(**arguments), None
+            return await _in_daemon_thread(fn, arguments), None
+    except TimeoutError:
+        return None, f"timed out after {timeout_s:g}s"
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    except (SystemExit, KeyboardInterrupt) as exc:
+        if not callee_exit(exc, delivered):
+            raise
+        return None, f"the tool raised {type(exc).__name__}({exc}): a tool cannot end the run"
 
 
 async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:

@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from evalkit._util.signals import callee_exit, signals_delivered
 from evalkit.providers.base import Provider, Retry
 from evalkit.registry import import_object
 from evalkit.tools.trace import is_trace, trace_completion
@@ -54,6 +55,7 @@ class PythonCallableProvider(Provider[PythonSettings]):
         messages = [m.model_dump(exclude_none=True) for m in request.messages]
         params = request.params.model_dump(exclude_none=True)
         started = time.perf_counter()
+        delivered = signals_delivered()
         try:
             if inspect.iscoroutinefunction(fn):
                 result = await fn(messages=messages, params=params, options=self.settings.options)
@@ -65,20 +67,33 @@ class PythonCallableProvider(Provider[PythonSettings]):
             raise
         except Exception as exc:
             return Completion(error=f"{type(exc).__name__}: {exc}")
+        except (SystemExit, KeyboardInterrupt) as exc:  # user code never decides evalkit's exit code
+            if not callee_exit(exc, delivered):
+                raise
+            return Completion(error=f"the callable raised {type(exc).__name__}({exc}): it cannot end the run")
         latency = (time.perf_counter() - started) * 1000.0
-        if is_trace(result):
-            return trace_completion(result, request.case_id, latency)
-        if isinstance(result, str):
-            return Completion(text=result, finish_reason="stop", latency_ms=latency)
-        if isinstance(result, dict) and isinstance(result.get("text"), str):
-            return Completion(
-                text=result["text"],
-                finish_reason=result.get("finish_reason", "stop"),
-                usage=Usage(**result.get("usage", {})),
-                model_version=result.get("model_version"),
-                latency_ms=latency,
-            )
+        try:
+            return _completion(result, request.case_id, latency)
+        except ValidationError as exc:  # a returned value evalkit cannot store: this case's error
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err["loc"]) or "result"
+            return Completion(error=f"callable returned an invalid {where}: {err['msg']}")
+
+
+def _completion(result: Any, case_id: str, latency: float) -> Completion:
+    if is_trace(result):
+        return trace_completion(result, case_id, latency)
+    if isinstance(result, str):
+        return Completion(text=result, finish_reason="stop", latency_ms=latency)
+    if isinstance(result, dict) and isinstance(result.get("text"), str):
         return Completion(
-            error=f"callable returned {type(result).__name__}, expected str, dict with 'text' "
-            "or a trace (dict with 'output' and 'steps')"
+            text=result["text"],
+            finish_reason=result.get("finish_reason", "stop"),
+            usage=Usage.model_validate(result.get("usage") or {}),
+            model_version=result.get("model_version"),
+            latency_ms=latency,
         )
+    return Completion(
+        error=f"callable returned {type(result).__name__}, expected str, dict with 'text' "
+        "or a trace (dict with 'output' and 'steps')"
+    )

@@ -32,8 +32,10 @@ TOOLS = (
     schema("explode", reason="string"),
 )
 TOOLS += (schema("slow", seconds="number"), schema("slow_sync", seconds="number"))
+TOOLS += (schema("opaque"), schema("quit_run", code="integer"), schema("interrupt"))
+NAMES = ("add", "lookup", "explode", "slow", "slow_sync", "opaque", "quit_run", "interrupt")
 AGENT = AgentSettings(
-    tools={n: f"tests.agent.sample_tools:{n}" for n in ("add", "lookup", "explode", "slow", "slow_sync")},
+    tools={n: f"tests.agent.sample_tools:{n}" for n in NAMES},
     max_steps=4,
     tool_timeout_s=0.2,
 )
@@ -145,6 +147,18 @@ def test_tool_errors_timeouts_and_bad_calls_are_steps_not_crashes() -> None:
     add_step = next(s for s in completion.steps or [] if s.name == "add")
     assert add_step.input == '{"a": 1,'  # the raw string is kept
     assert tool_messages[0]["content"] == "error: RuntimeError: tool broke: no disk"
+
+
+def test_a_tool_that_returns_an_object_or_exits_is_a_step_error() -> None:
+    """A tool's value JSON cannot store, its `sys.exit(4)` or KeyboardInterrupt: that step's error;
+    the loop goes on (they used to end the run with exit 3 or the tool's own exit code)."""
+    rounds = [[("opaque", {}), ("quit_run", {"code": 4}), ("quit_run", {"code": 0}), ("interrupt", {})]]
+    with FakeOpenAI(responder=script(rounds)) as server:
+        (completion,) = run(server, [request()])
+    assert completion.error is None and completion.text is not None
+    errors = [s.error for s in completion.steps or [] if s.type == "tool"]
+    assert errors[0] == "returned a Opaque, which JSON cannot store"
+    assert "SystemExit(4)" in errors[1] and "SystemExit(0)" in errors[2] and "KeyboardInterrupt" in errors[3]
 
 
 def test_max_steps_ends_the_loop_with_a_recorded_step() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,28 @@ def test_custom_provider_and_scorer_through_plugins(tmp_path: Path, monkeypatch:
     assert result.exit_code == 0, result.output
     line = (tmp_path / "out" / "results.jsonl").read_text()
     assert '"output":"hello?!"' in line and '"length":{"value":7.0' in line
+
+
+@pytest.mark.parametrize("order", ["exit4", "exit0", "interrupt", "object"])
+def test_user_code_neither_kills_nor_ends_the_run(workdir: Path, cli, order: str) -> None:
+    """One value JSON cannot store, or a `sys.exit()` / KeyboardInterrupt inside the callable,
+    is one error result: the other cases run, and the exit code is evalkit's own."""
+    write(
+        workdir / "evalkit.yaml",
+        "providers:\n  py: {type: python, callable: 'tests.agent.sample_tools:unruly'}\n",
+    )
+    questions = [order, "set", *[f"q{i}" for i in range(18)]]
+    cases = "\n".join(f"  - {{id: c{i}, vars: {{q: '{q}'}}}}" for i, q in enumerate(questions))
+    write(workdir / "s.yaml", f'name: s\nprompt: "{{{{ q }}}}"\nscorers: [json_valid]\ncases:\n{cases}\n')
+    result = cli("run", "s.yaml", "-o", "out", "--no-baseline")
+    rows = {
+        r["case_id"]: r for r in map(json.loads, (workdir / "out" / "results.jsonl").read_text().splitlines())
+    }
+    assert len(rows) == 20, result.output
+    summary = json.loads((workdir / "out" / "summary.json").read_text())
+    assert result.exit_code == summary["exit_code"] == 0  # 1 error of 20 is within the error budget
+    error = rows["c0"]["error"]
+    expected = {"exit4": "SystemExit(4)", "exit0": "SystemExit(0)", "interrupt": "KeyboardInterrupt"}
+    assert expected.get(order, "a Opaque is not a JSON value") in error
+    assert rows["c1"]["error"] is None and rows["c1"]["steps"][0]["output"] == [7]
+    assert sum(r["error"] is not None for r in rows.values()) == 1
