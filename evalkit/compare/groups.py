@@ -3,8 +3,8 @@ blesses, and what the gate compares with a baseline."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -22,14 +22,39 @@ def run_thresholds(run_dir: Path) -> dict[str, dict[str, Threshold]]:
     return {s.name: dict(s.thresholds) for s in read_run_info(run_dir).suites}
 
 
+@dataclass
+class _Tally:
+    """What a group's provenance needs of its results, gathered as they stream past; the
+    results themselves are kept only as compact CaseRecords."""
+
+    suite: str
+    provider: str
+    model: str | None
+    model_versions: set[str] = field(default_factory=set)
+    judges: dict[str, tuple[str, str | None, set[str]]] = field(default_factory=dict)
+    latency_measured: bool = False
+    case_ids: set[str] = field(default_factory=set)
+    records: list[CaseRecord] = field(default_factory=list)
+
+    def add(self, r: CaseResult) -> None:
+        if r.model_version:
+            self.model_versions.add(r.model_version)
+        for name, j in r.judges.items():
+            self.judges.setdefault(name, (j.provider, j.model, set()))[2].update(j.model_versions)
+        self.latency_measured |= r.latency_ms is not None and not r.cached
+        self.case_ids.add(r.case_id)
+        self.records.append(CaseRecord.from_result(r))
+
+
 def groups_from_run(
     run_dir: Path,
     summary_groups: Sequence[GroupSummary] | None = None,
-    results: Sequence[CaseResult] | None = None,
+    results: Iterable[CaseResult] | None = None,
 ) -> list[Group]:
     """Read a run directory into groups (suite × variant) with provenance. Metric directions
     come from `summary_groups` and results from `results` when the caller already has them,
-    else from the run's summary.json and results.jsonl."""
+    else from the run's summary.json and results.jsonl (streamed: one CaseRecord per result
+    is all that is kept)."""
     if not (run_dir / RESULTS).exists():
         raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
     info = read_run_info(run_dir)
@@ -37,11 +62,14 @@ def groups_from_run(
         summary_groups = _read_summary(run_dir).groups
     suite_hashes = {s.name: s.content_hash for s in info.suites}
     variants = info.plan.get("variants", {})
-    by_group: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
+    tallies: dict[tuple[str, str], _Tally] = {}
     for r in results if results is not None else read_results(run_dir / RESULTS):
-        by_group[(r.suite, r.variant)].append(r)
+        key = (r.suite, r.variant)
+        if key not in tallies:
+            tallies[key] = _Tally(r.suite, r.provider, r.model)
+        tallies[key].add(r)
     out = []
-    for (suite, variant), results in sorted(by_group.items()):
+    for (suite, variant), tally in sorted(tallies.items()):
         directions: dict[str, MetricInfo] = {}
         if summary_groups is not None:
             for g in summary_groups:
@@ -55,26 +83,24 @@ def groups_from_run(
             suite=suite,
             variant=variant,
             suite_content_hash=suite_hashes.get(suite),
-            provider=results[0].provider,
-            model=results[0].model,
-            model_versions=sorted({r.model_version for r in results if r.model_version}),
+            provider=tally.provider,
+            model=tally.model,
+            model_versions=sorted(tally.model_versions),
             params=vconf.get("params", {}),
-            judge_model=judge_provenance(results, info),
-            judge_model_versions=sorted(
-                {v for r in results for j in r.judges.values() for v in j.model_versions}
-            ),
+            judge_model=judge_provenance(tally.judges, suite, info),
+            judge_model_versions=sorted({v for _, _, vs in tally.judges.values() for v in vs}),
             retrieval=vconf.get("rag"),
             machine=info.machine,
-            latency_measured=any(r.latency_ms is not None and not r.cached for r in results),
+            latency_measured=tally.latency_measured,
             metrics=directions,
             evalkit_version=info.evalkit_version or version("evalkit"),
             run_id=info.run_id or run_dir.name,
             git_sha=info.git_sha,
             saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            cases=len({r.case_id for r in results}),
-            results=len(results),
+            cases=len(tally.case_ids),
+            results=len(tally.records),
         )
-        records = sorted((CaseRecord.from_result(r) for r in results), key=lambda c: (c.case_id, c.repeat))
+        records = sorted(tally.records, key=lambda c: (c.case_id, c.repeat))
         out.append(Group(suite=suite, variant=variant, records=records, meta=meta))
     return out
 
@@ -87,17 +113,16 @@ def _read_summary(run_dir: Path) -> Summary:
         raise UserInputError(f"summary.json is unreadable: {first}", path=run_dir / SUMMARY) from None
 
 
-def judge_provenance(results: Sequence[CaseResult], info: RunInfo) -> str | None:
-    """The judges that scored these results, with provider, model and model versions; judges
-    recorded only in the run's config (no call made: all cached before usage was kept) by model."""
-    seen: dict[str, tuple[str, str | None, set[str]]] = {}
-    for r in results:
-        for name, j in r.judges.items():
-            entry = seen.setdefault(name, (j.provider, j.model, set()))
-            entry[2].update(j.model_versions)
+def judge_provenance(
+    judges: Mapping[str, tuple[str, str | None, set[str]]], suite_name: str, info: RunInfo
+) -> str | None:
+    """The judges that scored a group's results (`judges`: name → provider, model and model
+    versions, as the results recorded them), and judges recorded only in the run's config (no
+    call made: all cached before usage was kept) by model."""
+    seen = {name: (provider, model, set(versions)) for name, (provider, model, versions) in judges.items()}
     providers = info.plan.get("providers", {})
     for suite in info.suites:
-        if results and suite.name != results[0].suite:
+        if suite.name != suite_name:
             continue
         for spec in suite.scorers:
             if spec.get("type") == "judge" and spec.get("provider") in providers:

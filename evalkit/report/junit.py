@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, p_value, plain
@@ -33,7 +33,7 @@ def metric_line(m: MetricDiff) -> str:
     )
 
 
-def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResult]) -> str:
+def render(summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult]) -> str:
     root = ET.Element("testsuites", name="evalkit", id=summary.run_id)
     diffs = {(g.suite, g.variant): g for g in diff.groups} if diff else {}
     failing: dict[tuple[str, str], list[CaseResult]] = {}
@@ -108,5 +108,5 @@ def render(summary: Summary, diff: DiffReport | None, results: Sequence[CaseResu
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write(path: Path, summary: Summary, diff: DiffReport | None, results: Sequence[CaseResult]) -> None:
+def write(path: Path, summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult]) -> None:
     write_text(path, render(summary, diff, results))

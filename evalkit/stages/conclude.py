@@ -4,7 +4,7 @@ summary.md and report.html into the run directory."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from evalkit.compare.aggregate import GroupSummary, Summary, summarize_groups
 from evalkit.compare.gate import DiffReport, diff_runs
 from evalkit.compare.groups import groups_from_run
 from evalkit.errors import UserInputError
-from evalkit.human.labels import calibration_labels, stored_labels
+from evalkit.human.labels import HUMAN, calibration_labels, stored_labels
 from evalkit.human.scores import add_kappa, apply_labels
 from evalkit.report import html, junit, markdown
 from evalkit.rundir.files import (
@@ -54,7 +54,7 @@ class ConcludeInput:
     aborted: str | None = None
 
 
-def aggregate(inp: ConcludeInput, results: Sequence[CaseResult]) -> list[GroupSummary]:
+def aggregate(inp: ConcludeInput, results: Iterable[CaseResult]) -> list[GroupSummary]:
     suites = {s.name: s for s in inp.suites}
     order = {(s.name, v): i for i, (s, v) in enumerate((s, v) for s in inp.suites for v in inp.variants)}
     groups = summarize_groups(
@@ -97,7 +97,7 @@ def status_of(inp: ConcludeInput, over_budget: bool, regressions: list[str], fai
     return "passed", 0
 
 
-def gate(inp: ConcludeInput, groups: Sequence[GroupSummary], results: Sequence[CaseResult]) -> DiffReport:
+def gate(inp: ConcludeInput, groups: Sequence[GroupSummary], results: Iterable[CaseResult]) -> DiffReport:
     """Diff this run's groups against the baselines folder; the compared baseline cases are copied
     into the run directory, so its report needs nothing else."""
     assert inp.baseline_dir is not None
@@ -115,17 +115,20 @@ def gate(inp: ConcludeInput, groups: Sequence[GroupSummary], results: Sequence[C
 
 
 def conclude(inp: ConcludeInput) -> Conclusion:
-    results = list(read_results(inp.run_dir / RESULTS))
-    results = apply_labels(inp.run_dir, results, calibration_labels(inp.suites))  # human scores
-    groups = aggregate(inp, results)
+    results = _results(inp)
+    counted = _Counted(results())
+    groups = aggregate(inp, counted)
+    n_results = counted.n
     thresholds = {s.name: s.thresholds for s in inp.suites}
     info = read_json(inp.run_dir / RUN_INFO, {})
-    add_kappa(groups, results, stored_labels(inp.run_dir), info, thresholds)  # judges vs people
-    over_budget, budget = error_budget(groups, len(results), inp.run_settings)
+    labels = stored_labels(inp.run_dir)
+    if labels:  # judges vs people
+        add_kappa(groups, list(results()), labels, info, thresholds)
+    over_budget, budget = error_budget(groups, n_results, inp.run_settings)
     failed = any(not t.passed for g in groups for t in g.thresholds)
     diff = None
-    if inp.baseline_dir is not None and results and inp.interrupted is None:
-        diff = gate(inp, groups, results)
+    if inp.baseline_dir is not None and n_results and inp.interrupted is None:
+        diff = gate(inp, groups, results())
     regressions = [
         f"{g.suite} · {g.variant} · {m.metric}"
         for g in (diff.groups if diff else [])
@@ -137,7 +140,7 @@ def conclude(inp: ConcludeInput) -> Conclusion:
         run_id=inp.run_id,
         status=status,
         exit_code=code,
-        results=len(results),
+        results=n_results,
         errors=sum(g.errors for g in groups),
         error_budget=budget,
         aborted=inp.aborted,
@@ -151,12 +154,45 @@ def conclude(inp: ConcludeInput) -> Conclusion:
     else:  # a re-score that is not gated must not leave the last gate's verdicts behind
         (inp.run_dir / DIFF).unlink(missing_ok=True)
         (inp.run_dir / BASELINE_OUTPUTS).unlink(missing_ok=True)
-    write_ci_files(inp.run_dir, summary, diff, results)
+    write_ci_files(inp.run_dir, summary, diff, results())
     return Conclusion(summary, diff)
 
 
+def _results(inp: ConcludeInput) -> Callable[[], Iterable[CaseResult]]:
+    """The run's results for each pass over them: streamed from results.jsonl, so concluding
+    a run of any size holds no more than one result at a time. Human labels are the exception:
+    with labels (or human scores to refresh), the results are scored with them in memory."""
+    path = inp.run_dir / RESULTS
+    extra = calibration_labels(inp.suites)
+    if not extra and not stored_labels(inp.run_dir) and not _mentions(path, f'"{HUMAN}":'):
+        return lambda: read_results(path)
+    scored = apply_labels(inp.run_dir, list(read_results(path)), extra)  # human scores
+    return lambda: scored
+
+
+def _mentions(path: Path, text: str) -> bool:
+    """Whether any line holds `text` (bytes compared, nothing parsed)."""
+    if not path.exists():
+        return False
+    needle = text.encode()
+    with path.open("rb") as fh:
+        return any(needle in line for line in fh)
+
+
+class _Counted:
+    """An iterable that counts what passed through it."""
+
+    def __init__(self, items: Iterable[CaseResult]):
+        self.items, self.n = items, 0
+
+    def __iter__(self) -> Iterator[CaseResult]:
+        for item in self.items:
+            self.n += 1
+            yield item
+
+
 def write_ci_files(
-    run_dir: Path, summary: Summary, diff: DiffReport | None, results: Sequence[CaseResult]
+    run_dir: Path, summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult]
 ) -> None:
     junit.write(run_dir / JUNIT, summary, diff, results)
     markdown.write(run_dir / SUMMARY_MD, summary, diff)
@@ -175,5 +211,5 @@ def render_reports(run_dir: Path) -> list[Path]:
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise UserInputError(f"summary.json or diff.json is unreadable: {first}", path=run_dir) from None
-    write_ci_files(run_dir, summary, diff, list(read_results(run_dir / RESULTS)))
+    write_ci_files(run_dir, summary, diff, read_results(run_dir / RESULTS))
     return [run_dir / JUNIT, run_dir / SUMMARY_MD, html.write(run_dir)]

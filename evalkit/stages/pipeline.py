@@ -380,9 +380,7 @@ def _mark_interrupted(prepared: Prepared, conclusion: Conclusion, code: int) -> 
 
     with held_interrupts():
         write_json(prepared.run_dir / SUMMARY, summary)
-        write_ci_files(
-            prepared.run_dir, summary, conclusion.diff, list(read_results(prepared.run_dir / RESULTS))
-        )
+        write_ci_files(prepared.run_dir, summary, conclusion.diff, read_results(prepared.run_dir / RESULTS))
         html.write(prepared.run_dir)
     return Conclusion(summary, conclusion.diff)
 
