@@ -1,5 +1,4 @@
-"""`evalkit history`: runs and trends in the terminal, import, check, the trend report; and
-what `evalkit run` prints after recording a run."""
+"""`evalkit history`: runs and trends in the terminal, import, check, the trend report."""
 
 from __future__ import annotations
 
@@ -10,24 +9,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from evalkit.cli.app import ConfigOpt, user_errors
+from evalkit.cli._common import ALERT_EXIT, ConfigOpt, SuiteOpt, VariantOpt, user_errors
 from evalkit.errors import UserInputError
 
 if TYPE_CHECKING:
-    from evalkit.history.alerts import Alert
-    from evalkit.history.record import Outcome
     from evalkit.history.store import Filters, HistoryStore
     from evalkit.spec.config import LoadedConfig
-
-ALERT_EXIT = 4  # --fail-on-alert: an alert was raised (a failed threshold or regression keeps 1)
 
 history_app = typer.Typer(
     help="The run history: list runs and trends, import run directories, check alerts, trend report.",
     invoke_without_command=True,
 )
 
-SuiteOpt = Annotated[str | None, typer.Option("--suite", help="Only this suite.")]
-VariantOpt = Annotated[str | None, typer.Option("--variant", help="Only this variant.")]
 BranchOpt = Annotated[str | None, typer.Option("--branch", help="Only runs of this branch.")]
 TagOpt = Annotated[str | None, typer.Option("--tag", help="Only runs with this tag.")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="Runs started on or after (YYYY-MM-DD).")]
@@ -209,6 +202,8 @@ def check(
             )
         finally:
             store.close()
+    from evalkit.cli.render import show_alerts
+
     show_alerts(alerts)
     hook = loaded.config.history.webhook
     if notify and alerts and hook is not None:
@@ -248,31 +243,3 @@ def report(
         finally:
             store.close()
     console.print(f"wrote {path}", highlight=False)
-
-
-def show_alerts(alerts: list[Alert]) -> None:
-    from evalkit.cli.render import console
-
-    if not alerts:
-        console.print("[green]✓[/] no trend alerts", highlight=False)
-        return
-    for a in alerts:
-        mark = "[yellow]⚠ alert[/]" if a.severity == "warning" else "[cyan]ℹ note[/]"
-        console.print(
-            f"{mark} {escape(a.suite)} · {escape(a.variant)} · {a.rule}: {escape(a.message)}", highlight=False
-        )
-
-
-def show_history_outcome(outcome: Outcome | None) -> None:
-    """What `evalkit run` says after recording."""
-    from evalkit.cli.render import console
-
-    if outcome is None:
-        return
-    if not outcome.recorded:
-        console.print(f"[yellow]history: {escape(outcome.message)}[/]", highlight=False)
-        return
-    console.print(f"history: {escape(outcome.message)}", highlight=False)
-    show_alerts(outcome.alerts)
-    if outcome.webhook:
-        console.print(f"history: {escape(outcome.webhook)}", highlight=False)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from evalkit.cli.app import user_errors
+from evalkit.cli._common import user_errors
 
 import_app = typer.Typer(
     help="Write evalkit suites from other tools' data and configs.", no_args_is_help=True

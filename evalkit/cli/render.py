@@ -36,6 +36,8 @@ from evalkit.compare.gate import (
 from evalkit.types import GROUP_VERDICTS, CaseResult
 
 if TYPE_CHECKING:
+    from evalkit.history.alerts import Alert
+    from evalkit.history.record import Outcome
     from evalkit.stages.pipeline import RunOutcome
 
 console = Console()
@@ -427,3 +429,27 @@ def show_summary(summary: Summary, run_dir: str, diff: DiffReport | None = None)
     if summary.aborted:
         error(summary.aborted)
     console.print(f"Results in [bold]{escape(run_dir)}[/]", highlight=False)
+
+
+def show_alerts(alerts: list[Alert]) -> None:
+    if not alerts:
+        console.print("[green]✓[/] no trend alerts", highlight=False)
+        return
+    for a in alerts:
+        mark = "[yellow]⚠ alert[/]" if a.severity == "warning" else "[cyan]ℹ note[/]"
+        console.print(
+            f"{mark} {escape(a.suite)} · {escape(a.variant)} · {a.rule}: {escape(a.message)}", highlight=False
+        )
+
+
+def show_history_outcome(outcome: Outcome | None) -> None:
+    """What `evalkit run` says after recording."""
+    if outcome is None:
+        return
+    if not outcome.recorded:
+        console.print(f"[yellow]history: {escape(outcome.message)}[/]", highlight=False)
+        return
+    console.print(f"history: {escape(outcome.message)}", highlight=False)
+    show_alerts(outcome.alerts)
+    if outcome.webhook:
+        console.print(f"history: {escape(outcome.webhook)}", highlight=False)

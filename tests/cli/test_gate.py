@@ -130,7 +130,7 @@ def test_saving_over_a_baseline_shows_what_changes(
     first = json.loads((workdir / "baselines" / "g" / "default.jsonl").read_text().splitlines()[0])
     assert first["output"] == "answer 0"  # the good baseline is still in place
     # at a terminal it asks, and "no" keeps the good baseline
-    monkeypatch.setattr("evalkit.cli.app._interactive", lambda: True)
+    monkeypatch.setattr("evalkit.cli.baseline._interactive", lambda: True)
     declined = cli.runner.invoke(app, ["baseline", "save", "runs/b"], input="n\n")
     assert declined.exit_code == 1 and "Replace the baseline anyway?" in declined.output
     first = json.loads((workdir / "baselines" / "g" / "default.jsonl").read_text().splitlines()[0])

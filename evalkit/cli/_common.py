@@ -1,0 +1,57 @@
+"""What every command shares: the options written once, and `user_errors` (an evalkit error is
+one line on stderr and its exit code, never a traceback)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from evalkit.errors import EvalkitError
+
+if TYPE_CHECKING:
+    from evalkit.spec.config import LoadedConfig
+
+ALERT_EXIT = 4  # --fail-on-alert: an alert was raised (a failed threshold or regression keeps 1)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """EvalkitError → one line on stderr and its exit code; no traceback."""
+    try:
+        yield
+    except EvalkitError as exc:
+        from evalkit.cli.render import error
+
+        error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+
+
+SuitesArg = Annotated[
+    list[Path] | None,
+    typer.Argument(help="Suite files or folders (default: the config's suites, else suites/smoke.yaml)."),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="evalkit.yaml (default: ./evalkit.yaml if present)."),
+]
+VariantsOpt = Annotated[
+    list[str] | None, typer.Option("--variant", "-v", help="Only these variants (repeatable).")
+]
+SuiteOpt = Annotated[str | None, typer.Option("--suite", help="Only this suite.")]
+VariantOpt = Annotated[str | None, typer.Option("--variant", help="Only this variant.")]
+
+
+def after_run(run_dir: Path, loaded: LoadedConfig, exit_code: int, fail_on_alert: bool) -> int:
+    """Record the finished run in the history and check its trend; the run's own verdict wins."""
+    from evalkit.cli.render import show_history_outcome
+    from evalkit.history.record import after_run as record
+
+    outcome = record(run_dir, loaded)
+    show_history_outcome(outcome)
+    if exit_code == 0 and fail_on_alert and outcome is not None and outcome.alerts:
+        return ALERT_EXIT
+    return exit_code

@@ -1,0 +1,54 @@
+"""`evalkit export`: results as a table (CSV or Parquet), from a run directory or the history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evalkit.cli._common import ConfigOpt, user_errors
+from evalkit.errors import UserInputError
+
+
+def export(
+    run_dir: Annotated[
+        Path | None, typer.Argument(help="A run directory (or use --history for the recorded runs).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="FILE.csv or FILE.parquet.")] = Path("results.csv"),
+    history: Annotated[
+        bool, typer.Option("--history", help="Export the history's cases instead (one row per run too).")
+    ] = False,
+    suite: Annotated[str | None, typer.Option("--suite", help="Only this suite.")] = None,
+    variant: Annotated[str | None, typer.Option("--variant", help="Only this variant.")] = None,
+    last: Annotated[int | None, typer.Option("--last", min=1, help="--history: the newest N runs.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write results as a table (one row per case × variant × repeat, a column per score) to CSV
+    or Parquet, from a run directory or from the history."""
+    from evalkit.cli.render import console
+    from evalkit.history import frames
+
+    with user_errors():
+        if (run_dir is None) == (not history):
+            raise UserInputError("export: give a RUN_DIR or --history (one of them)")
+        if history:
+            from evalkit.history.record import open_store
+            from evalkit.history.store import Filters
+            from evalkit.spec.config import load_config
+
+            store = open_store(load_config(config))
+            try:
+                frame = frames.history_frame(store, Filters(suite=suite, variant=variant, last=last))
+            finally:
+                store.close()
+        else:
+            assert run_dir is not None
+            frame = frames.load_run(run_dir)
+            if suite or variant:
+                frame = frame[
+                    (frame["suite"] == (suite or frame["suite"]))
+                    & (frame["variant"] == (variant or frame["variant"]))
+                ]
+        path = frames.write(frame, out)
+    console.print(f"wrote {len(frame)} rows to {path}", highlight=False)

@@ -1,0 +1,50 @@
+"""`evalkit labels import | calibrate`: human labels into a run, and how well judges agree with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evalkit.cli._common import user_errors
+
+labels_app = typer.Typer(help="Human labels: import them into a run.", no_args_is_help=True)
+
+
+@labels_app.command("import")
+def labels_import(
+    file: Annotated[Path, typer.Argument(help="Labels: JSONL (the report's export) or CSV.")],
+    run_dir: Annotated[Path, typer.Argument(help="The run directory the labels are about.")],
+) -> None:
+    """Add human labels to a run as a `human` score (several labellers allowed); refreshes
+    summary.json and the reports. Every label must name an output of the run."""
+    from evalkit.cli.render import console
+    from evalkit.human.scores import import_labels
+
+    with user_errors():
+        got = import_labels(file, run_dir)
+    console.print(
+        f"imported {got.imported} label(s): {got.labels} in the run on {got.labelled_results} "
+        f"result(s), by {', '.join(got.labellers)}",
+        highlight=False,
+    )
+
+
+def calibrate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with human labels.")],
+    resamples: Annotated[
+        int, typer.Option(min=100, max=100_000, help="Bootstrap resamples for the CIs.")
+    ] = 1000,
+) -> None:
+    """Agreement of each judge and pass/fail scorer with the human labels (accuracy, κ, α,
+    confusion, leniency, with bootstrap CIs) and judge self-agreement; writes calibration.json."""
+    from evalkit.cli.calibration import show_calibration
+    from evalkit.human.calibrate import calibrate as run_calibration
+    from evalkit.report import html
+    from evalkit.rundir.files import CALIBRATION
+
+    with user_errors():
+        cal = run_calibration(run_dir, resamples=resamples)
+        html.write(run_dir)
+    show_calibration(cal, str(run_dir / CALIBRATION))
