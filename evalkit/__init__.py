@@ -33,10 +33,13 @@ _EXPORTS = {
     "complete_each": "evalkit.providers.base",
     "load_run": "evalkit.history.frames",  # a pandas DataFrame (pandas imported only when called)
     "provider": "evalkit.registry",
+    "run": "evalkit.api",  # a run from Python: typed results, summary and pandas frames
+    "RunResult": "evalkit.api",
     "scorer": "evalkit.registry",
 }
 
 if TYPE_CHECKING:
+    from evalkit.api import RunResult, run
     from evalkit.history.frames import load_run
     from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy, complete_each
     from evalkit.providers.limiter import AdaptiveLimiter
@@ -83,6 +86,7 @@ __all__ = [
     "Request",
     "Retry",
     "RetryPolicy",
+    "RunResult",
     "Score",
     "ScoreInput",
     "Scorer",
@@ -94,5 +98,6 @@ __all__ = [
     "complete_each",
     "load_run",
     "provider",
+    "run",
     "scorer",
 ]

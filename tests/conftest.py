@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from tests.fake_openai import FakeOpenAI
 
+pytest_plugins = ("pytester",)  # the pytest plugin is tested through its own fixture
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # `evaluate` copies metric modules here (read once, when it is imported): not ~/.cache/huggingface

@@ -344,10 +344,10 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutco
             prepared.info.cache = {"hits": cache.hits, "misses": cache.misses}
             cache.close()
         prepared.timings.update(runner.timings)
-    return _conclude_run(prepared, interrupted, str(aborted) if aborted else None)
+    return conclude_run(prepared, interrupted, str(aborted) if aborted else None)
 
 
-def _conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | None) -> RunOutcome:
+def conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | None) -> RunOutcome:
     """Aggregate, gate and write everything; Ctrl-C or SIGTERM now waits until it is written."""
     from evalkit.stages.conclude import conclude
 
