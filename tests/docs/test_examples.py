@@ -93,12 +93,22 @@ def test_bash_examples_parse(block: Block) -> None:
             _check_extras(words)
         elif words[0] == "python":
             assert (ROOT / words[1]).is_file(), words[1]
+        elif words[0] == "pytest":
+            _parse_pytest(words[1:])
         elif words[0] == "export":
             assert all("=" in w for w in words[1:])
         elif words[0] == "python3":
             assert block.page.name in ("README.md", "getting-started.md")  # the set-up commands
         else:
             pytest.fail(f"a command this test cannot check: {' '.join(words)}")
+
+
+def _parse_pytest(args: list[str]) -> None:
+    """A pytest command line parsed by pytest itself, with its plugins (evalkit's, xdist) loaded."""
+    from _pytest.config import _prepareconfig
+
+    config = _prepareconfig(args)
+    config._ensure_unconfigure()
 
 
 def test_a_mistyped_command_is_caught() -> None:
@@ -109,6 +119,8 @@ def test_a_mistyped_command_is_caught() -> None:
         _parse_evalkit(["no-such-command"])
     with pytest.raises(Exception, match="No such option"):
         _parse_evalkit(["history", "report", "--no-such-option"])
+    with pytest.raises(pytest.UsageError, match="unrecognized arguments: --evalkit-nope"):
+        _parse_pytest(["--evalkit-nope"])
 
 
 def _python_blocks(marker: str) -> list[Block]:
@@ -116,7 +128,7 @@ def _python_blocks(marker: str) -> list[Block]:
 
 
 def test_every_python_example_is_run() -> None:
-    markers = ("@evalkit.scorer", '@provider("echo")', '{"output":', '@provider("quota")')
+    markers = ("@evalkit.scorer", '@provider("echo")', '{"output":', '@provider("quota")', "evalkit.run(")
     for block in blocks("python"):
         assert sum(m in block.body for m in markers) == 1, f"{block}: a Python example no test runs"
 
@@ -204,3 +216,18 @@ def test_the_scorer_example_registers_and_scores() -> None:
     rows = configured.score([ScoreInput(output="one two three four", references=(), vars={}, case_id="c")])
     assert [(s.name, s.value, s.passed) for s in rows[0]] == [("length", 4.0, False)]  # lower is better
     assert configured.info.higher_is_better is False and configured.info.description == "output length"
+
+
+def test_the_python_api_example_runs(workdir: Any) -> None:
+    """The `evalkit.run` example in "pytest and Python", run in a project whose model answers
+    right (the assertions it makes hold)."""
+    from tests.integrations.conftest import scripted_config, suite_yaml
+
+    (block,) = _python_blocks("evalkit.run(")
+    (workdir / "suites").mkdir()
+    (workdir / "suites" / "qa.yaml").write_text(suite_yaml())
+    (workdir / "evalkit.yaml").write_text(scripted_config())
+    namespace: dict[str, Any] = {"__name__": "docs_api_example"}
+    exec(compile(block.body, str(block), "exec", dont_inherit=True), namespace)
+    assert namespace["run"].status == "passed" and len(namespace["frame"]) == 24
+    assert (workdir / "reports" / "notebook" / "report.html").exists()
