@@ -49,3 +49,43 @@ def xml_text(text: str, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = f"{text[:limit]}… [{len(text) - limit:,} more characters not shown]"
     return _NOT_XML.sub("\ufffd", text)
+
+
+# Markdown (CommonMark + GitHub's extensions), for every Markdown surface evalkit writes
+# (summary.md in $GITHUB_STEP_SUMMARY and pull-request comments). CommonMark lets any ASCII
+# punctuation be backslash-escaped; these are the ones that can start markup inside a line:
+# emphasis, code, links and images, HTML, table cells, headings, strikethrough, entities, math
+# and @mentions (values always follow a prefix evalkit wrote, never start a line).
+_MD_PUNCT = re.compile(r"([\\`*_\[\]<>|#~&!$@])")
+_MD_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
+_MD_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+_AUTOLINK = re.compile(r"(?i)(https?|ftp)(:)(//)|\b(www)(\.)")
+_ZWSP = "\u200b"
+_MD_LEADING = re.compile(r"^(\s*\d*)([-+=.)])")
+
+
+def _md_plain(text: str, limit: int | None) -> str:
+    text = clean_text(text)
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + "…"
+    return _MD_CONTROLS.sub("", _MD_BREAKS.sub(" ", text))
+
+
+def md_text(text: str, limit: int | None = None) -> str:
+    """`text` (data: a case id, a reason, a name) as literal Markdown inline text, safe inside a
+    table cell: one line, every ASCII punctuation backslash-escaped, and a zero-width space in
+    `http://` and `www.` so GitHub's autolinks do not turn a URL in the data into a link."""
+    text = _md_plain(text, limit)
+    text = _AUTOLINK.sub(lambda m: _ZWSP.join(g for g in m.groups() if g), text)
+    text = _MD_PUNCT.sub(r"\\\1", text)
+    return _MD_LEADING.sub(r"\1\\\2", text)  # a list or setext marker where a line begins
+
+
+def md_code(text: str, limit: int | None = None) -> str:
+    """`text` as a Markdown code span: fenced with more backticks than any run inside it (the
+    CommonMark rule), one line, and `|` escaped so it stays inside a GitHub table cell."""
+    text = _md_plain(text, limit).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, ms, number
-from evalkit._util.textsafe import clean_text
+from evalkit._util.textsafe import md_code, md_text
 from evalkit.compare.aggregate import GroupSummary, Summary
 from evalkit.compare.gate import (
     VERDICT_TONES,
@@ -35,9 +35,12 @@ CELL_LIMIT = 200  # characters of any one value (a case id, a reason, a warning)
 
 
 def _cell(text: str) -> str:
-    if len(text) > CELL_LIMIT:
-        text = text[:CELL_LIMIT] + "…"
-    return clean_text(text).replace("|", "\\|").replace("\n", " ")
+    """Any value evalkit did not write (names, ids, reasons, warnings) as literal text."""
+    return md_text(text, CELL_LIMIT)
+
+
+def _code(text: str) -> str:
+    return md_code(text, CELL_LIMIT)
 
 
 def _group_row(g: GroupSummary, names: list[str]) -> str:
@@ -65,10 +68,10 @@ def _diff_lines(summary: Summary, diff: DiffReport) -> list[str]:
                 continue
             name = m.metric
             lines.append(
-                f"| {_cell(gd.suite)} · {_cell(gd.variant)} | `{metric_label(name)}` | "
+                f"| {_cell(gd.suite)} · {_cell(gd.variant)} | {_code(metric_label(name))} | "
                 f"{figure(name, m.baseline)} | {figure(name, m.candidate)} | {figure_delta(name, m.delta)} | "
                 f"{figure_interval(name, m.ci_low, m.ci_high)} | {figure(name, m.mde)} | "
-                f"{MARK.get(m.verdict, '·')} {verdict_label(m)} |"
+                f"{MARK.get(m.verdict, '·')} {_cell(verdict_label(m))} |"
             )
     for gd in groups:
         lines += _group_notes(gd)
@@ -80,14 +83,14 @@ def _diff_lines(summary: Summary, diff: DiffReport) -> list[str]:
 def _group_notes(gd: GroupDiff) -> list[str]:
     tone = GROUP_VERDICTS[gd.verdict].tone if gd.verdict in GROUP_VERDICTS else "neutral"
     lines = [
-        f"- {TONE_ICON[tone]} {_cell(gd.suite)} · {_cell(gd.variant)}: {group_label(gd)}"
+        f"- {TONE_ICON[tone]} {_cell(gd.suite)} · {_cell(gd.variant)}: {_cell(group_label(gd))}"
         f" ({number(gd.paired, 'count')} paired cases)"
     ]
     lines += [f"  - changed since the baseline: {_cell(provenance_text(p))}" for p in gd.provenance]
     if gd.top_regressions and gd.verdict == "regressed":
         lines += ["", f"**Most regressed cases in {_cell(gd.suite)} · {_cell(gd.variant)}**", ""]
         lines += [
-            f"- `{c.case_id}` {metric_label(c.metric)}: {figure(c.metric, c.baseline)} → "
+            f"- {_code(c.case_id)} {_cell(metric_label(c.metric))}: {figure(c.metric, c.baseline)} → "
             f"{figure(c.metric, c.candidate)}"
             for c in gd.top_regressions[:5]
         ]
@@ -98,14 +101,14 @@ def _group_notes(gd: GroupDiff) -> list[str]:
 def render(summary: Summary, diff: DiffReport | None) -> str:
     lines = [f"## evalkit: {ICON.get(summary.status, summary.status)}", ""]
     lines.append(
-        f"Run `{summary.run_id}` · {number(summary.results, 'count')} results · "
-        f"{number(summary.errors, 'count')} errors · {summary.error_budget}"
+        f"Run {_code(summary.run_id)} · {number(summary.results, 'count')} results · "
+        f"{number(summary.errors, 'count')} errors · {_cell(summary.error_budget)}"
     )
     if summary.aborted:
         lines.append(f"\n> {_cell(summary.aborted)}")
     names = summary.metric_names()
     info = {n for g in summary.groups for n, m in g.metrics.items() if m.informational}
-    heads = [f"{n} (info)" if n in info else n for n in names]
+    heads = [_cell(f"{n} (info)" if n in info else n) for n in names]
     lines += ["", "| suite | variant | n | errors | pass rate | " + " | ".join(heads) + " | P95 | cost |"]
     lines.append("|" + "---|" * (7 + len(names)))
     lines += [_group_row(g, names) for g in summary.groups]
@@ -113,7 +116,8 @@ def render(summary: Summary, diff: DiffReport | None) -> str:
     if failed:
         lines += ["", "**Thresholds not met**", ""]
         lines += [
-            f"- {_cell(g.suite)} · {_cell(g.variant)} · `{t.metric}`: {_cell(t.reason)}" for g, t in failed
+            f"- {_cell(g.suite)} · {_cell(g.variant)} · {_code(t.metric)}: {_cell(t.reason)}"
+            for g, t in failed
         ]
     if diff is not None:
         lines += _diff_lines(summary, diff)

@@ -41,3 +41,48 @@ def test_junit_messages_are_readable() -> None:
     assert not SCIENTIFIC.search(text)
     names = [tc.get("name") for tc in root.iter("testcase")]
     assert "threshold contains min 0.5" in names  # names stay as the suite wrote them
+
+
+HOSTILE = (
+    "x`\n\n## evalkit: ✅ PASSED\n\n![t](http://evil.example/t.png) [click](http://evil.example) "
+    "<img src=x> @someone $x$ http://evil.example | *bold*"
+)
+
+
+def _html(md: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(md)
+
+
+def test_summary_md_escapes_every_value_it_did_not_write() -> None:
+    """A case id with a backtick and newlines injected a heading, an image and a link into the
+    summary of a regressed run; metric names in the header skipped the cell escaping."""
+    summary, diff, _ = make_comparison()
+    group = next(g for g in diff.groups if g.verdict == "regressed")
+    change = group.top_regressions[0].model_copy(update={"case_id": HOSTILE})
+    hostile_group = group.model_copy(update={"top_regressions": [change], "warnings": [HOSTILE]})
+    diff = diff.model_copy(update={"groups": [hostile_group if g is group else g for g in diff.groups]})
+    first = summary.groups[0]
+    metrics = {**first.metrics, HOSTILE: next(iter(first.metrics.values()))}
+    summary = summary.model_copy(
+        update={
+            "groups": [first.model_copy(update={"metrics": metrics, "variant": HOSTILE}), *summary.groups[1:]]
+        }
+    )
+    md = markdown.render(summary, diff)
+    html = _html(md)
+    assert html.count("<h2>") == 1 and "<h2>evalkit: ❌" in html
+    assert "<img" not in html and "<a " not in html and "<em>" not in html and "<strong>bold" not in html
+    assert "evil.example" in html  # shown as text
+    first_table = html[html.index("<table>") : html.index("</table>")]
+    assert first_table.count("<th>") == len(summary.metric_names()) + 7  # no cell split by a `|`
+    assert first_table.count("<td>") == len(summary.groups) * (len(summary.metric_names()) + 7)
+
+
+def test_markdown_helpers() -> None:
+    from evalkit._util.textsafe import md_code, md_text
+
+    assert md_code("a``b") == "```a``b```" and md_code("`x") == "`` `x ``" and md_code("a|b") == "`a\\|b`"
+    assert md_text("1. *a* - b") == "1\\. \\*a\\* - b" and md_text("- x") == "\\- x"
+    assert _html(f"| {md_text(HOSTILE)} |\n|---|\n").count("<th>") == 1
