@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from typing import Any
@@ -17,11 +18,32 @@ from evalkit.history.alerts import Alert
 from evalkit.spec.history import Webhook
 
 
+def slack_text(text: str) -> str:
+    """Text for Slack's mrkdwn as Slack documents it: `&`, `<` and `>` as entities, so a name
+    in the data cannot make a link (`<http://x|click>`), a mention or a channel ping."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _SameOriginAuth(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect, but send the bearer token only to the origin it was meant for."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            new.remove_header("Authorization")
+        return new
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+
+
 def payload(alerts: Sequence[Alert], run_id: str, fmt: str) -> dict[str, Any]:
     lines = [f"{a.suite} · {a.variant} · {a.rule}: {a.message}" for a in alerts]
     title = f"evalkit: {len(alerts)} alert(s) for run {run_id}"
     if fmt == "slack":
-        text = "\n".join([f"*{title}*", *(f"• {line}" for line in lines)])
+        text = "\n".join([f"*{slack_text(title)}*", *(f"• {slack_text(line)}" for line in lines)])
         return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
     return {"source": "evalkit", "run_id": run_id, "title": title, "alerts": [a.as_dict() for a in alerts]}
 
@@ -42,7 +64,7 @@ def send(alerts: Sequence[Alert], run_id: str, hook: Webhook) -> str:
     body = json.dumps(payload(alerts, run_id, hook.format)).encode()
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=hook.timeout_s) as response:
+        with urllib.request.build_opener(_SameOriginAuth).open(request, timeout=hook.timeout_s) as response:
             status = response.status
     except urllib.error.HTTPError as exc:
         return f"webhook not sent: the server answered HTTP {exc.code}"

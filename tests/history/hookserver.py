@@ -9,17 +9,32 @@ from typing import Any
 
 
 class HookServer:
-    def __init__(self) -> None:
+    """`redirect_to`: answer every request with a 302 to that URL instead."""
+
+    def __init__(self, redirect_to: str | None = None) -> None:
         self.posts: list[dict[str, Any]] = []
         received = self.posts
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
+                received.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "json": json.loads(body) if body else None,
+                    }
+                )
+                if redirect_to is not None:
+                    self.send_response(302)
+                    self.send_header("Location", redirect_to)
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            do_GET = do_POST
 
             def log_message(self, *args: Any) -> None:
                 pass

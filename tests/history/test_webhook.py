@@ -54,3 +54,24 @@ def test_sparkline() -> None:
     label, runs, spark, last, change, span = trend_row(s)
     assert label.endswith("…") and len(label) == 22
     assert (runs, spark, last, change, span) == ("2", "█▁", "0.250", "-0.250", "0.250–0.500")
+
+
+def test_the_token_is_not_sent_across_a_redirect_to_another_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", "tok-0123456789abcdef")
+    with HookServer() as other, HookServer(redirect_to=f"{other.url}/elsewhere") as hook:
+        monkeypatch.setenv("MY_HOOK", f"{hook.url}/in")
+        said = send(ALERTS, "run-1", Webhook(url_env="MY_HOOK", token_env="HOOK_TOKEN"))
+    assert said.startswith("webhook sent")
+    assert hook.posts[0]["headers"]["Authorization"] == "Bearer tok-0123456789abcdef"
+    assert other.posts and "Authorization" not in other.posts[0]["headers"]
+
+
+def test_slack_text_cannot_make_links_or_mentions() -> None:
+    from evalkit.history.webhook import payload
+
+    hostile = Alert("quality", "warning", "<http://evil.example|click> <!channel>", "v & w", "r", "m")
+    text = payload([hostile], "run-1", "slack")["text"]
+    assert (
+        "<" not in text and ">" not in text and "&lt;http://evil.example|click&gt; &lt;!channel&gt;" in text
+    )
+    assert "v &amp; w" in text
