@@ -10,8 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import tempfile
+from array import array
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,7 @@ from evalkit.rundir.files import (
     SUMMARY,
     read_json,
     read_results,
-    write_text,
+    write_text_pieces,
 )
 from evalkit.tools.timeline import trace_rows
 from evalkit.types import GROUP_VERDICTS, CaseResult
@@ -46,88 +49,164 @@ STYLES = ("report.css", "labels.css")
 
 
 class _Strings:
-    """String interning: repeated prompts (system messages) are stored once."""
+    """String interning: repeated prompts (system messages) are stored once per block of cases.
+    Indices are global: a block's strings continue the table where the last block's ended."""
 
     def __init__(self) -> None:
         self.table: list[str] = []
         self.index: dict[str, int] = {}
+        self.offset = 0
 
     def __call__(self, text: str | None) -> int | None:
         if text is None:
             return None
         if text not in self.index:
-            self.index[text] = len(self.table)
+            self.index[text] = self.offset + len(self.table)
             self.table.append(text)
         return self.index[text]
 
+    def flush(self) -> list[str]:
+        """This block's strings; the next block starts a fresh table after them."""
+        table = self.table
+        self.offset += len(table)
+        self.table, self.index = [], {}
+        return table
 
-def build_data(run_dir: Path) -> dict[str, Any]:
+
+CHUNK = 2_000  # cases per data block: the writer holds one block at a time, however large the run
+
+
+@dataclass
+class _Context:
+    """What each case's row needs from the run's other files."""
+
+    summary: dict[str, Any]
+    diff: dict[str, Any] | None
+    info: dict[str, Any]
+    baseline: dict[tuple[str, str, str, int], str]  # the baseline's line for each compared case
+    flips: set[tuple[str, str, str]]
+    regressed: set[tuple[str, str, str]]
+    deciding: dict[tuple[str, str], Any]
+
+
+def _context(run_dir: Path) -> _Context:
     summary = read_json(run_dir / SUMMARY) or {}
     diff = read_json(run_dir / DIFF)
-    info = read_json(run_dir / RUN_INFO) or {}
-    baseline: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    baseline: dict[tuple[str, str, str, int], str] = {}
     if (run_dir / BASELINE_OUTPUTS).exists():
-        for line in (run_dir / BASELINE_OUTPUTS).read_text().splitlines():
-            record = json.loads(line)
-            baseline[(record["suite"], record["variant"], record["case_id"], record.get("repeat", 0))] = (
-                record
-            )
+        with (run_dir / BASELINE_OUTPUTS).open(encoding="utf-8") as fh:
+            for line in fh:  # kept as text (parsed when its case is written): a third of the memory
+                record = json.loads(line)
+                key = (record["suite"], record["variant"], record["case_id"], record.get("repeat", 0))
+                baseline[key] = line
     flips: set[tuple[str, str, str]] = set()
-    regressed_cases: set[tuple[str, str, str]] = set()
+    regressed: set[tuple[str, str, str]] = set()
     for g in (diff or {}).get("groups", []):
         flips |= {(g["suite"], g["variant"], c) for c in g.get("pass_to_fail", [])}
-        regressed_cases |= {(g["suite"], g["variant"], c["case_id"]) for c in g.get("top_regressions", [])}
-
+        regressed |= {(g["suite"], g["variant"], c["case_id"]) for c in g.get("top_regressions", [])}
     deciding = {(g["suite"], g["variant"]): g.get("pass_metrics") for g in summary.get("groups", [])}
-    s = _Strings()
-    cases = []
-    for r in read_results(run_dir / RESULTS):
-        key = (r.suite, r.variant, r.case_id)
-        passed = r.passed(deciding.get((r.suite, r.variant)))
-        base = baseline.get((r.suite, r.variant, r.case_id, r.repeat))
-        verdict = (
-            "error"
-            if r.error
-            else ("flip" if key in flips else ("pass" if passed else ("fail" if passed is False else "none")))
-        )
-        cases.append(
-            {
-                "s": s(r.suite),
-                "v": s(r.variant),
-                "id": r.case_id,
-                "r": r.repeat,
-                "t": [s(t) for t in r.tags],
-                "m": [[m.role, s(m.content)] for m in r.messages],
-                "ref": [s(x) for x in r.references],
-                "o": s(r.output),
-                "e": s(r.error),
-                "b": s(base.get("output")) if base else None,
-                "bs": base.get("scores") if base else None,
-                "bp": _baseline_passed(base),
-                "sc": {n: [v.value, v.passed, s(v.reason)] for n, v in r.scores.items()},
-                "lat": r.latency_ms,
-                "tok": [r.usage.input_tokens, r.usage.output_tokens],
-                "cost": r.cost_usd,
-                "vd": verdict,
-                "rg": key in regressed_cases,
-                "c": r.cached,
-                "fb": r.fallback_from,
-                "rq": s(r.retrieval_query),
-                "rt": None
-                if r.retrieval is None
-                else [[s(c.id), s(c.doc_id), c.score, s(c.text)] for c in r.retrieval],
-                "tr": timeline(r, s),
-            }
-        )
-    alerts = (read_json(run_dir / ALERTS) or {}).get("alerts", [])  # written by the history step
+    info = read_json(run_dir / RUN_INFO) or {}
+    return _Context(summary, diff, info, baseline, flips, regressed, deciding)
+
+
+def _case_row(r: CaseResult, ctx: _Context, s: _Strings) -> dict[str, Any]:
+    key = (r.suite, r.variant, r.case_id)
+    passed = r.passed(ctx.deciding.get((r.suite, r.variant)))
+    line = ctx.baseline.get((r.suite, r.variant, r.case_id, r.repeat))
+    base = json.loads(line) if line else None
+    verdict = (
+        "error"
+        if r.error
+        else ("flip" if key in ctx.flips else ("pass" if passed else ("fail" if passed is False else "none")))
+    )
     return {
-        "strings": s.table,
-        "cases": cases,
-        "summary": summary,
-        "diff": diff,
-        "run": _run_meta(info),
-        "alerts": alerts,
+        "s": s(r.suite),
+        "v": s(r.variant),
+        "id": r.case_id,
+        "r": r.repeat,
+        "t": [s(t) for t in r.tags],
+        "m": [[m.role, s(m.content)] for m in r.messages],
+        "ref": [s(x) for x in r.references],
+        "o": s(r.output),
+        "e": s(r.error),
+        "b": s(base.get("output")) if base else None,
+        "bs": base.get("scores") if base else None,
+        "bp": _baseline_passed(base),
+        "sc": {n: [v.value, v.passed, s(v.reason)] for n, v in r.scores.items()},
+        "lat": r.latency_ms,
+        "tok": [r.usage.input_tokens, r.usage.output_tokens],
+        "cost": r.cost_usd,
+        "vd": verdict,
+        "rg": key in ctx.regressed,
+        "c": r.cached,
+        "fb": r.fallback_from,
+        "rq": s(r.retrieval_query),
+        "rt": None
+        if r.retrieval is None
+        else [[s(c.id), s(c.doc_id), c.score, s(c.text)] for c in r.retrieval],
+        "tr": timeline(r, s),
     }
+
+
+def _floats() -> array[float]:
+    return array("d")
+
+
+class _Series:
+    """The values the charts draw, gathered as the cases stream past (numbers only)."""
+
+    def __init__(self) -> None:
+        self.by_metric: dict[str, dict[str, array[float]]] = defaultdict(
+            lambda: defaultdict(lambda: array("d"))
+        )
+        self.latencies: dict[str, array[float]] = defaultdict(lambda: array("d"))
+
+    def add(self, r: CaseResult) -> None:
+        variant = f"{r.suite} · {r.variant}"
+        for name, score in r.scores.items():
+            if score.value is not None:
+                self.by_metric[name][variant].append(score.value)
+        if r.latency_ms is not None and not r.cached:
+            self.latencies[variant].append(r.latency_ms)
+
+
+def case_blocks(run_dir: Path, ctx: _Context, series: _Series, chunk: int | None = None) -> Iterator[str]:
+    """The cases as JSON data blocks of `chunk` (default CHUNK) cases, each with the strings it
+    adds to the table ("<" escaped so no text can close the <script> element)."""
+    chunk = chunk or CHUNK
+    s = _Strings()
+    rows: list[dict[str, Any]] = []
+
+    def block() -> str:
+        text = json.dumps({"strings": s.flush(), "cases": rows}, separators=(",", ":"), sort_keys=True)
+        rows.clear()
+        return text.replace("<", "\\u003c")
+
+    for r in read_results(run_dir / RESULTS):
+        series.add(r)
+        rows.append(_case_row(r, ctx, s))
+        if len(rows) >= chunk:
+            yield block()
+    if rows or not s.offset:
+        yield block()
+
+
+def build_data(run_dir: Path) -> dict[str, Any]:
+    """Everything the page's data holds, in one dictionary (for tests and small runs; the
+    report itself is written block by block)."""
+    ctx = _context(run_dir)
+    strings: list[str] = []
+    cases: list[dict[str, Any]] = []
+    for text in case_blocks(run_dir, ctx, _Series()):
+        data = json.loads(text)
+        strings += data["strings"]
+        cases += data["cases"]
+    return {**_meta(run_dir, ctx), "strings": strings, "cases": cases}
+
+
+def _meta(run_dir: Path, ctx: _Context) -> dict[str, Any]:
+    alerts = (read_json(run_dir / ALERTS) or {}).get("alerts", [])  # written by the history step
+    return {"summary": ctx.summary, "diff": ctx.diff, "run": _run_meta(ctx.info), "alerts": alerts}
 
 
 def _baseline_passed(base: dict[str, Any] | None) -> bool | None:
@@ -157,21 +236,15 @@ def _run_meta(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_charts(data: dict[str, Any]) -> list[str]:
-    strings = data["strings"]
-    by_metric: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    latencies: dict[str, list[float]] = defaultdict(list)
-    for c in data["cases"]:
-        variant = f"{strings[c['s']]} · {strings[c['v']]}"
-        for name, (value, _, _) in c["sc"].items():
-            if value is not None:
-                by_metric[name][variant].append(value)
-        if c["lat"] is not None and not c["c"]:
-            latencies[variant].append(c["lat"])
-    out = [charts.distribution(name, series, kind_of(name)) for name, series in sorted(by_metric.items())]
+def build_charts(summary: dict[str, Any], series: _Series) -> list[str]:
+    by_metric, latencies = series.by_metric, series.latencies
+    out = [
+        charts.distribution(name, {k: list(v) for k, v in groups.items()}, kind_of(name))
+        for name, groups in sorted(by_metric.items())
+    ]
     markers = {}
     points = []
-    for g in data["summary"].get("groups", []):
+    for g in summary.get("groups", []):
         label = f"{g['suite']} · {g['variant']}"
         lat = g.get("latency", {})
         markers[label] = {
@@ -184,7 +257,8 @@ def build_charts(data: dict[str, Any]) -> list[str]:
         if g.get("cost_per_case_usd") is not None and quality is not None:
             points.append((label, g["cost_per_case_usd"], quality, name))
     if latencies:
-        out.append(charts.latency("latency (ms) with P50 / P95 / P99", latencies, markers))
+        lists = {k: list(v) for k, v in latencies.items()}
+        out.append(charts.latency("latency (ms) with P50 / P95 / P99", lists, markers))
     if points and len({p[3] for p in points}) == 1:
         y = points[0][3]
         kind = "rate" if y == "pass rate" else kind_of(y)
@@ -287,8 +361,28 @@ def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[
     return out
 
 
-def render(run_dir: Path) -> str:
-    data = build_data(run_dir)
+CASES_MARK = "<!--evalkit-cases-->"
+
+
+def render_pieces(run_dir: Path) -> Iterator[str]:
+    """The page in pieces: the case data blocks are written to a scratch file as they are built
+    (collecting the charts' values), then the page is put together around them."""
+    ctx = _context(run_dir)
+    series = _Series()
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="surrogatepass") as scratch:
+        for text in case_blocks(run_dir, ctx, series):
+            scratch.write(text + "\n")
+        page = _page(run_dir, ctx, series)
+        head, _, tail = page.partition(CASES_MARK)
+        yield head
+        scratch.seek(0)
+        for text in scratch:
+            yield f'<script type="application/json" class="evalkit-cases">{text.rstrip()}</script>\n'
+        yield tail
+
+
+def _page(run_dir: Path, ctx: _Context, series: _Series) -> str:
+    meta = _meta(run_dir, ctx)
     scripts = [_asset(name) for name in SCRIPTS]
     styles = [_asset(name) for name in STYLES]
     env = jinja2.Environment(
@@ -297,17 +391,18 @@ def render(run_dir: Path) -> str:
     )
     env.filters["num"] = number  # {{ value | num("cost") }}: numbers.py, as everywhere
     # JSON in a data block: "<" escaped so no text can close the <script> element
-    blob = json.dumps(data, separators=(",", ":"), sort_keys=True).replace("<", "\\u003c")
+    blob = json.dumps(meta, separators=(",", ":"), sort_keys=True).replace("<", "\\u003c")
     return env.get_template("report.html.j2").render(
-        summary=data["summary"],
-        diff=data["diff"],
-        run=data["run"],
-        alerts=data["alerts"],
-        overview=overview(data["summary"], data["diff"]),
-        results=number(data["summary"].get("results"), "count"),
-        errors=number(data["summary"].get("errors"), "count"),
-        charts=[Markup(c) for c in build_charts(data)],
+        summary=meta["summary"],
+        diff=meta["diff"],
+        run=meta["run"],
+        alerts=meta["alerts"],
+        overview=overview(meta["summary"], meta["diff"]),
+        results=number(meta["summary"].get("results"), "count"),
+        errors=number(meta["summary"].get("errors"), "count"),
+        charts=[Markup(c) for c in build_charts(meta["summary"], series)],
         data_json=Markup(blob),
+        cases_mark=Markup(CASES_MARK),
         scripts=[text for text, _ in scripts],
         styles=[text for text, _ in styles],
         script_hashes=[h for _, h in scripts],
@@ -316,7 +411,13 @@ def render(run_dir: Path) -> str:
     )
 
 
+def render(run_dir: Path) -> str:
+    return "".join(render_pieces(run_dir))
+
+
 def write(run_dir: Path) -> Path:
+    """Write report.html piece by piece (each piece scrubbed; a piece is a whole JSON block or
+    template text, so no secret spans two): memory stays flat at any number of cases."""
     path = run_dir / REPORT
-    write_text(path, render(run_dir))
+    write_text_pieces(path, render_pieces(run_dir))
     return path

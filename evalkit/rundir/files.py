@@ -269,6 +269,13 @@ def write_text(path: Path, text: str) -> None:
     _write_atomic(path, [secrets.scrub(text)])
 
 
+def write_text_pieces(path: Path, pieces: Iterable[str]) -> None:
+    """`write_text` for a file written as it is produced (a large report): each piece scrubbed
+    on its own, so a piece must be a whole unit a secret cannot span (a JSON block, a template
+    part)."""
+    _write_atomic(path, (secrets.scrub(piece) for piece in pieces))
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically, secrets scrubbed value by value."""
     if isinstance(data, BaseModel):

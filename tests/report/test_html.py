@@ -315,3 +315,44 @@ def test_narrow_screen_keeps_verdicts_in_view(run_dirs: dict[str, Path], chrome:
         assert box and box["x"] + box["width"] <= 420
     screenshot(page, "report-420.png", full_page=True)
     opened.close()
+
+
+def test_cases_in_many_blocks_read_as_one_table(
+    run_dirs: dict[str, Path], chrome: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report's cases are written in blocks (memory flat at any size), each adding its
+    strings to one table: split into blocks of 7, every case reads back the same strings as
+    from one block, and the page shows, counts and searches all of them."""
+    from evalkit.report import html
+
+    whole = html.build_data(run_dirs["b"])
+    monkeypatch.setattr(html, "CHUNK", 7)
+    split = html.build_data(run_dirs["b"])
+
+    def resolved(data: dict[str, Any]) -> list[tuple[Any, ...]]:
+        s = data["strings"]
+        return [
+            (
+                s[c["s"]],
+                s[c["v"]],
+                c["id"],
+                [s[i] for _, i in c["m"]],
+                s[c["o"]] if c["o"] is not None else None,
+            )
+            for c in data["cases"]
+        ]
+
+    assert len(split["strings"]) > len(whole["strings"])  # shared strings repeat once per block
+    assert resolved(split) == resolved(whole) and len(whole["cases"]) == 2 * N
+    copy = tmp_path / "b"
+    shutil.copytree(run_dirs["b"], copy)
+    html.write(copy)
+    text = (copy / "report.html").read_text()
+    assert text.count('class="evalkit-cases"') == -(-2 * N // 7)
+    opened = Opened(chrome, copy / "report.html", 1280)
+    page = opened.page
+    assert page.inner_text("#count") == f"{2 * N} of {2 * N} shown"
+    page.fill("#f-text", "c29")  # in the last block
+    assert page.inner_text("#count") == "2 of 2 shown"
+    assert "c29" in page.inner_text("#case-table tbody")
+    opened.close()

@@ -49,6 +49,14 @@ const EvalkitNumbers = (() => {
 // that only ever place text with textContent, and a word-level diff.
 const EvalkitData = (() => {
   const data = JSON.parse(document.getElementById("evalkit-data").textContent);
+  // the cases come in blocks, each adding its strings to the table (indices are global)
+  data.strings = data.strings || [];
+  data.cases = data.cases || [];
+  for (const block of document.querySelectorAll("script.evalkit-cases")) {
+    const part = JSON.parse(block.textContent);
+    for (const text of part.strings) data.strings.push(text);
+    for (const c of part.cases) data.cases.push(c);
+  }
   const S = data.strings;
   const str = (i) => (i === null || i === undefined ? null : S[i]);
   const cases = data.cases.map((c, i) => Object.assign({ idx: i, suite: str(c.s), variant: str(c.v), tags: c.t.map(str) }, c));
