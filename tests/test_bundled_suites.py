@@ -1,4 +1,4 @@
-"""The suites shipped in suites/ are valid, and the red-team suite tells a safe model from a leaky one."""
+"""The suites shipped in suites/ and inside the package are valid, and the red-team suite tells a safe model from a leaky one."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_bundled_suites_validate(cli, workdir: Path) -> None:
-    for suite in sorted((ROOT / "suites").glob("*.yaml")):
+    bundled = [
+        ROOT / "evalkit" / "bundled" / "smoke.yaml",
+        ROOT / "evalkit" / "bundled" / "init" / "starter.yaml",
+    ]
+    for suite in [*sorted((ROOT / "suites").glob("*.yaml")), *bundled]:
         result = cli(
             "validate",
             str(suite),

@@ -32,7 +32,9 @@ def user_errors() -> Iterator[None]:
 
 SuitesArg = Annotated[
     list[Path] | None,
-    typer.Argument(help="Suite files or folders (default: the config's suites, else suites/smoke.yaml)."),
+    typer.Argument(
+        help="Suite files or folders (default: the config's suites, else the bundled smoke suite)."
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None,

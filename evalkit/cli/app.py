@@ -1,5 +1,5 @@
 """The typer app, `evalkit`: the root options and every command group, one module each
-(run.py, labels.py, baseline.py, cache.py, list.py, export.py, history.py, imports.py; shared
+(init.py, run.py, labels.py, baseline.py, cache.py, list.py, export.py, history.py, imports.py; shared
 options in _common.py). Each module imports what its commands need only when they run."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from evalkit.cli import list as list_
 from evalkit.cli.helptext import TidyGroup
 from evalkit.cli.history import history_app
 from evalkit.cli.imports import import_app
+from evalkit.cli.init import init as init_command
+from evalkit.cli.init import schema as schema_command
 
 app = typer.Typer(
     name="evalkit",
@@ -43,6 +45,7 @@ def root(
 
 
 # the order of `evalkit --help`
+app.command(name="init")(init_command)
 app.command()(run.run)
 app.command()(run.score)
 app.command()(run.merge)
@@ -57,3 +60,4 @@ app.command(name="list")(list_.list_)
 app.command()(export.export)
 app.add_typer(history_app, name="history")
 app.add_typer(import_app, name="import")
+app.command(name="schema")(schema_command)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit._util.signals import held_interrupts, interrupt_exit_code
+from evalkit.bundled import SMOKE_SUITE
 from evalkit.compare import baseline
 from evalkit.errors import EvalkitError, UserInputError, did_you_mean
 from evalkit.providers.base import Provider
@@ -45,7 +46,7 @@ if TYPE_CHECKING:  # conclude (aggregate, gate, the reports, numpy) loads after 
     from evalkit.compare.gate import DiffReport
     from evalkit.stages.conclude import ConcludeInput, Conclusion
 
-DEFAULT_SUITE = Path("suites") / "smoke.yaml"
+DEFAULT_SUITE = Path("suites") / "smoke.yaml"  # a project's own smoke suite, when it has one
 
 
 @dataclass
@@ -105,7 +106,7 @@ def suite_paths(given: Sequence[Path], loaded: LoadedConfig) -> list[Path]:
     elif DEFAULT_SUITE.exists():
         raw = [DEFAULT_SUITE]
     else:
-        raise UserInputError("no suite given: pass a suite file or folder (e.g. evalkit run suites/)")
+        raw = [SMOKE_SUITE]  # the bundled smoke suite: a first `evalkit run` works in an empty folder
     paths: list[Path] = []
     for p in raw:
         if p.is_dir():

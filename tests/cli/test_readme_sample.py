@@ -53,7 +53,6 @@ def readme_sample() -> str:
 
 
 def test_the_readme_sample_is_what_a_fresh_run_prints(workdir: Path, cli) -> None:
-    shutil.copytree(ROOT / "suites", workdir / "suites")
     shutil.copytree(ROOT / "baselines", workdir / "baselines")
     records = [json.loads(x) for x in (workdir / "baselines/smoke/default.jsonl").read_text().splitlines()]
     cases = {c["id"]: c for c in _smoke_cases()}
@@ -71,4 +70,4 @@ def test_the_readme_sample_is_what_a_fresh_run_prints(workdir: Path, cli) -> Non
 def _smoke_cases() -> list[dict[str, Any]]:
     import yaml
 
-    return list(yaml.safe_load((ROOT / "suites" / "smoke.yaml").read_text())["cases"])
+    return list(yaml.safe_load((ROOT / "evalkit" / "bundled" / "smoke.yaml").read_text())["cases"])

@@ -137,10 +137,15 @@ def test_errors_over_budget_exit_3(workdir: Path, fake_server: FakeOpenAI, cli) 
     assert summary["groups"][0]["metrics"]["exact"]["unmeasured"] == 2
 
 
-def test_default_run_needs_a_suite(workdir: Path, cli) -> None:
-    result = cli("run")
-    assert result.exit_code == 2
-    assert "no suite given" in result.output
+def test_with_no_suite_anywhere_run_uses_the_bundled_smoke_suite(workdir: Path, cli) -> None:
+    """Issue 24: a pip user's first `evalkit run` in an empty folder runs the smoke suite that
+    ships inside the package (here on a scripted model; the default is the embedded one)."""
+    write(workdir / "evalkit.yaml", "providers:\n  local: {type: scripted, default: Paris}\n")
+    result = cli("run", "-o", "out", "--no-baseline")
+    assert result.exit_code == 1, result.output  # "Paris" is not the answer to every question
+    info = json.loads((workdir / "out" / "run.json").read_text())
+    assert [s["name"] for s in info["suites"]] == ["smoke"] and info["suites"][0]["cases"] == 12
+    assert not (workdir / "suites").exists()
 
 
 def test_unmeasured_scores_count_against_a_budget(workdir: Path, fake_server: FakeOpenAI, cli) -> None:

@@ -6,6 +6,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -34,3 +35,20 @@ def blocks(*langs: str) -> list[Block]:
                 line = text.count("\n", 0, m.start()) + 1
                 found.append(Block(page, line, m.group(2), textwrap.dedent(m.group(3))))
     return found
+
+
+def parse_evalkit(args: list[str]) -> None:
+    """Parse a command line as `evalkit` would, down to the leaf command, running nothing."""
+    import typer.main
+
+    from evalkit.cli.app import app
+
+    command: Any = typer.main.get_command(app)  # typer's own (vendored) click classes
+    ctx = command.make_context("evalkit", args)
+    while hasattr(command, "resolve_command"):  # a group: go down to the subcommand
+        rest = [*ctx._protected_args, *ctx.args]  # click keeps the subcommand here
+        if not rest and command.invoke_without_command:
+            return  # `evalkit history` alone is a command too
+        name, sub, rest = command.resolve_command(ctx, rest)
+        assert sub is not None and name is not None
+        command, ctx = sub, sub.make_context(name, rest, parent=ctx)

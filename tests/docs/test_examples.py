@@ -11,12 +11,11 @@ import shlex
 from typing import Any
 
 import pytest
-import typer.main
 import yaml
 
 from evalkit.spec.config import Config
 from evalkit.spec.suite import SuiteSpec
-from tests.docs.conftest import ROOT, Block, blocks
+from tests.docs.conftest import ROOT, Block, blocks, parse_evalkit
 
 CONFIG_KEYS = {"providers", "variants", "suites", "run", "cache", "pricing", "plugins", "history"}
 SUITE_PART_KEYS = {"cases", "thresholds", "scorers", "tools", "agent"}
@@ -49,21 +48,6 @@ def test_json_examples_are_label_lines(block: Block) -> None:
         Label.model_validate(json.loads(line))
 
 
-def _parse_evalkit(args: list[str]) -> None:
-    """Parse a command line as `evalkit` would, down to the leaf command, running nothing."""
-    from evalkit.cli.app import app
-
-    command: Any = typer.main.get_command(app)  # typer's own (vendored) click classes
-    ctx = command.make_context("evalkit", args)
-    while hasattr(command, "resolve_command"):  # a group: go down to the subcommand
-        rest = [*ctx._protected_args, *ctx.args]  # click keeps the subcommand here
-        if not rest and command.invoke_without_command:
-            return  # `evalkit history` alone is a command too
-        name, sub, rest = command.resolve_command(ctx, rest)
-        assert sub is not None and name is not None
-        command, ctx = sub, sub.make_context(name, rest, parent=ctx)
-
-
 def _check_extras(words: list[str]) -> None:
     """`pip install ... '.[a,b]'` or `'evalkit[a]'`: each extra is one evalkit declares."""
     import re
@@ -86,7 +70,7 @@ def test_bash_examples_parse(block: Block) -> None:
         while words and "=" in words[0] and not words[0].startswith("-"):
             words = words[1:]  # VAR=value before the command
         if words[0] == "evalkit":
-            _parse_evalkit(words[1:])
+            parse_evalkit(words[1:])
         elif words[:2] == ["python", "-m"]:
             assert importlib.util.find_spec(words[2]) is not None, words[2]
         elif words[:2] == ["pip", "install"]:
@@ -114,11 +98,11 @@ def _parse_pytest(args: list[str]) -> None:
 def test_a_mistyped_command_is_caught() -> None:
     """The checker itself can fail: an unknown option or command is refused."""
     with pytest.raises(Exception, match="No such option"):
-        _parse_evalkit(["run", "--no-such-option"])
+        parse_evalkit(["run", "--no-such-option"])
     with pytest.raises(Exception, match="No such command"):
-        _parse_evalkit(["no-such-command"])
+        parse_evalkit(["no-such-command"])
     with pytest.raises(Exception, match="No such option"):
-        _parse_evalkit(["history", "report", "--no-such-option"])
+        parse_evalkit(["history", "report", "--no-such-option"])
     with pytest.raises(pytest.UsageError, match="unrecognized arguments: --evalkit-nope"):
         _parse_pytest(["--evalkit-nope"])
 

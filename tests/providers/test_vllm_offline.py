@@ -112,7 +112,7 @@ def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers
     write(tmp_path / "evalkit.yaml", VLLM_CONFIG)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200"}
     proc = subprocess.run(
-        [python, "-m", "evalkit", "run", str(ROOT / "suites" / "smoke.yaml"), "--no-baseline"],
+        [python, "-m", "evalkit", "run", str(ROOT / "evalkit" / "bundled" / "smoke.yaml"), "--no-baseline"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

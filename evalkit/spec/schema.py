@@ -1,0 +1,96 @@
+"""JSON Schemas of what users write - `evalkit.yaml` and suite files - from the pydantic models,
+so editors can validate YAML as it is typed and the reference pages cannot drift.
+
+The config schema also knows each built-in provider's own settings: a provider block whose
+`type:` is a built-in is checked key by key (an `if`/`then` per type), as `evalkit validate` does.
+The schemas ship inside the package (`evalkit/schemas/*.schema.json`); `evalkit schema` prints
+them, and tests/spec/test_schema.py checks the shipped files equal what the models give today.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+KINDS = ("config", "suite")
+FILES = {"config": "evalkit.schema.json", "suite": "suite.schema.json"}
+_BASE = "https://evalkit.invalid/schemas/"  # an id, never fetched
+
+
+def builtin_provider_settings() -> dict[str, Any]:
+    """{type name: its settings model} for evalkit's own providers (not plugins)."""
+    from evalkit import registry
+
+    out: dict[str, Any] = {}
+    for entry in registry.providers.entries():
+        if entry.source != "builtin":
+            continue
+        model = getattr(registry.providers.get(entry.name), "settings_model", None)
+        if model is not None and model.model_fields:
+            out[entry.name] = model
+    return out
+
+
+def _merge_defs(into: dict[str, Any], defs: dict[str, Any]) -> None:
+    for name, schema in defs.items():
+        if name in into and into[name] != schema:
+            raise ValueError(f"two different schemas named {name}")
+        into[name] = schema
+
+
+def _provider_rules(schema: dict[str, Any]) -> None:
+    defs = schema.setdefault("$defs", {})
+    block = defs["ProviderConfig"]
+    common = block["properties"]
+    rules = []
+    for name, model in sorted(builtin_provider_settings().items()):
+        settings = model.model_json_schema(ref_template="#/$defs/{model}")
+        _merge_defs(defs, settings.pop("$defs", {}))
+        properties = {**settings.get("properties", {}), **common}
+        properties["type"] = {"const": name}
+        then = {"properties": properties, "additionalProperties": False}
+        rules.append({"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then})
+    block["allOf"] = rules
+
+
+def _sweeps(schema: dict[str, Any]) -> None:
+    """A RAG setting may be a list: the config expands it into one variant per value."""
+    from evalkit.spec.rag import SWEEPABLE
+
+    properties = schema["$defs"]["RagSettings"]["properties"]
+    for name in SWEEPABLE:
+        one = {k: v for k, v in properties[name].items() if k not in ("default", "title")}
+        properties[name] = {
+            "title": properties[name].get("title", name),
+            "anyOf": [one, {"type": "array", "items": one, "minItems": 1}],
+            **({"default": properties[name]["default"]} if "default" in properties[name] else {}),
+        }
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of `evalkit.yaml` ("config") or a suite file ("suite")."""
+    from evalkit.spec.config import Config
+    from evalkit.spec.suite import SuiteSpec
+
+    model = Config if kind == "config" else SuiteSpec
+    schema = model.model_json_schema(ref_template="#/$defs/{model}")
+    if kind == "config":
+        _provider_rules(schema)
+        _sweeps(schema)
+    title = "evalkit.yaml" if kind == "config" else "evalkit suite"
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": _BASE + FILES[kind],
+        **schema,
+        "title": title,
+    }
+
+
+def render(kind: str) -> str:
+    return json.dumps(json_schema(kind), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def shipped(kind: str) -> str:
+    return (SCHEMAS / FILES[kind]).read_text(encoding="utf-8")

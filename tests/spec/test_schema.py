@@ -1,0 +1,60 @@
+"""The JSON Schemas shipped for editors are what the pydantic models say today, they accept every
+config and suite the project ships or documents, and they reject a mistyped key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from evalkit.spec import schema
+from tests.docs.conftest import ROOT, blocks
+
+
+@pytest.mark.parametrize("kind", schema.KINDS)
+def test_the_shipped_schema_is_current(kind: str) -> None:
+    """Regenerate with: python -c "from evalkit.spec import schema as s; [(s.SCHEMAS / s.FILES[k]).write_text(s.render(k)) for k in s.KINDS]" """
+    assert schema.shipped(kind) == schema.render(kind)
+
+
+def _validator(kind: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(schema.shipped(kind)))
+
+
+def test_the_shipped_files_validate() -> None:
+    bundled = ROOT / "evalkit" / "bundled"
+    suites = [*(ROOT / "suites").rglob("*.yaml"), bundled / "smoke.yaml", bundled / "init" / "starter.yaml"]
+    configs = [p for p in suites if p.name == "evalkit.yaml"]
+    for path in configs:
+        _validator("config").validate(yaml.safe_load(path.read_text()))
+    for path in set(suites) - set(configs):
+        _validator("suite").validate(yaml.safe_load(path.read_text()))
+
+
+def test_every_documented_example_validates() -> None:
+    for block in blocks("yaml"):
+        data = yaml.safe_load(block.body)
+        if "name" in data:
+            errors = list(_validator("suite").iter_errors(data))
+        elif {"cases", "thresholds", "scorers", "tools", "agent"} >= set(data):
+            errors = list(_validator("suite").iter_errors({"name": "x", "prompt": "p", "cases": [], **data}))
+        else:
+            errors = list(_validator("config").iter_errors(data))
+        assert not errors, f"{block}: {[e.message for e in errors]}"
+
+
+def test_a_mistyped_key_is_rejected() -> None:
+    config = {"providers": {"api": {"type": "openai", "model": "m", "base_ur": "http://127.0.0.1:1/v1"}}}
+    assert any("base_ur" in e.message for e in _validator("config").iter_errors(config))
+    suite = {"name": "x", "prompt": "p", "cases": [], "scorer": ["exact"]}
+    assert any("scorer" in e.message for e in _validator("suite").iter_errors(suite))
+
+
+def test_evalkit_schema_prints_it(cli, workdir: Path) -> None:
+    result = cli("schema", "suite")
+    assert result.exit_code == 0 and json.loads(result.output)["title"] == "evalkit suite"
+    assert cli("schema", "config", "-o", "e.json").exit_code == 0
+    assert (workdir / "e.json").read_text() == schema.shipped("config")
