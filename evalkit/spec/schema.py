@@ -94,3 +94,13 @@ def render(kind: str) -> str:
 
 def shipped(kind: str) -> str:
     return (SCHEMAS / FILES[kind]).read_text(encoding="utf-8")
+
+
+def write_shipped() -> None:
+    """Rewrite the shipped schema files from the models: `python -m evalkit.spec.schema`."""
+    for kind in KINDS:
+        (SCHEMAS / FILES[kind]).write_text(render(kind), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_shipped()

@@ -16,7 +16,7 @@ from tests.docs.conftest import ROOT, blocks
 
 @pytest.mark.parametrize("kind", schema.KINDS)
 def test_the_shipped_schema_is_current(kind: str) -> None:
-    """Regenerate with: python -c "from evalkit.spec import schema as s; [(s.SCHEMAS / s.FILES[k]).write_text(s.render(k)) for k in s.KINDS]" """
+    """A model changed? Regenerate the shipped files: python -m evalkit.spec.schema"""
     assert schema.shipped(kind) == schema.render(kind)
 
 
