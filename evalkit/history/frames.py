@@ -63,13 +63,38 @@ def history_frame(store: HistoryStore, filters: Filters) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _csv_cell(value: Any) -> Any:
+    """Missing values stay empty cells; a text beginning with a tab or carriage return (which
+    OWASP names beside = + - @) gets the same quote in front that defusedcsv gives the others."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, list | dict | tuple) and pd.isna(value)):
+        return None
+    if isinstance(value, str) and value[:1] in ("\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """CSV no spreadsheet runs as a formula (the OWASP rule): defusedcsv's writer puts a quote
+    before a text cell (header or value) beginning with = + - @ | % and escapes its `|`;
+    numbers stay numbers."""
+    from defusedcsv import csv
+
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow([_csv_cell(str(c)) for c in frame.columns])
+        for row in frame.itertuples(index=False, name=None):
+            out.writerow([_csv_cell(v) for v in row])
+
+
 def write(frame: pd.DataFrame, path: Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise UserInputError("export writes .csv or .parquet files", path=path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        frame.to_csv(path, index=False)
+        _write_csv(frame, path)
     else:
         try:
             frame.to_parquet(path, index=False)

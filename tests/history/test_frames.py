@@ -3,6 +3,7 @@ column per score), and `evalkit export` to CSV and Parquet; none of it imported 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,36 @@ def test_the_cli_imports_no_database_or_dataframe_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_csv_export_cells_never_run_as_formulas(workdir: Path, fake_server: FakeOpenAI, cli) -> None:
+    """model_version (the server's) and case ids (data) were written raw: `=HYPERLINK(...)`,
+    `+cmd|...`, `@SUM(...)`. Every text cell a spreadsheet would evaluate gets the OWASP quote."""
+    import csv
+
+    ids = ["+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3", "\t=1+1", "%0A=1", "plain"]
+    cases = "\n".join(
+        f"  - {{id: {json.dumps(i)}, vars: {{q: q{n}}}, reference: x}}" for n, i in enumerate(ids)
+    )
+    write(workdir / "s.yaml", f'name: s\nprompt: "{{{{ q }}}}"\nscorers: [exact]\ncases:\n{cases}\n')
+    model = '=HYPERLINK("http://evil.example","x")'
+    write(
+        workdir / "evalkit.yaml",
+        f"providers:\n  api: {{type: openai, base_url: '{fake_server.url}', model: '{model}'}}\n",
+    )
+    assert cli("run", "s.yaml", "-o", "r", "--no-baseline").exit_code == 0
+    assert cli("export", "r", "-o", "out.csv").exit_code == 0
+    with open("out.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    dangerous = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+    for row in rows:
+        assert not any(v.startswith(dangerous) for v in row.values()), row
+    assert {r["case_id"] for r in rows} == {
+        "'+cmd\\|' /C calc'!A0",
+        "'@SUM(1+1)",
+        "'-2+3",
+        "'\t=1+1",
+        "'%0A=1",
+        "plain",
+    }
+    assert rows[0]["model_version"].startswith("'=HYPERLINK(") and rows[0]["exact"] in ("0.0", "1.0")
