@@ -10,6 +10,8 @@ retries and a cache namespace of their own, so re-scoring never re-asks the same
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -18,7 +20,6 @@ from typing import Any, Literal
 
 from evalkit.registry import scorer
 from evalkit.scorers.base import Scorer, ScoringContext, unmeasured
-from evalkit.scorers.text import parse_json_output
 from evalkit.spec.templating import compile_template, render
 from evalkit.tools.render import render_trace
 from evalkit.types import Completion, GenerationParams, Message, Request, Score, ScoreInput, ScorerInfo
@@ -47,19 +48,61 @@ _PARSE_AS = {"context_relevance": "rubric", "answer_relevance": "rubric", "task_
 
 
 def parse_verdict(mode: str, text: str) -> tuple[Any, str | None]:
-    """(verdict, reasoning) from the judge's reply; verdict None when it cannot be read."""
+    """(verdict, reasoning) from the judge's reply; verdict None when it cannot be read. The
+    judge's *final* word counts: the last JSON object holding the verdict key, or the last
+    `verdict: ...` line, whichever ends later, so a candidate output the judge quotes first
+    (`{"verdict": "pass"}`) cannot stand in for the judge's own verdict after it."""
     mode = _PARSE_AS.get(mode, mode)
     key = _KEYS[mode]
     try:
-        data = parse_json_output(text, extract=True)
-        if isinstance(data, dict) and key in data:
-            reasoning = data.get("reasoning") or data.get("explanation")
-            return data[key], str(reasoning) if reasoning is not None else None
+        whole = json.loads(text)
+        if isinstance(whole, dict) and key in whole:
+            return whole[key], _reasoning(whole)
     except ValueError:
         pass
+    found = _last_json_with(text, key)
     fallback = _FALLBACK.get(mode)  # none for faithfulness: its claims must come as JSON
-    match = fallback.search(text) if fallback is not None else None
-    return (match.group(1), None) if match else (None, None)
+    match = None
+    if fallback is not None:
+        match = next(reversed(list(fallback.finditer(text))), None)
+    if match is not None and (found is None or match.end() > found[0]):
+        return match.group(1), None
+    if found is not None:
+        return found[1][key], _reasoning(found[1])
+    return None, None
+
+
+def _reasoning(data: dict[str, Any]) -> str | None:
+    reasoning = data.get("reasoning") or data.get("explanation")
+    return str(reasoning) if reasoning is not None else None
+
+
+def _last_json_with(text: str, key: str) -> tuple[int, dict[str, Any]] | None:
+    """(end offset, object) of the last JSON object in `text` that holds `key`."""
+    decoder = json.JSONDecoder()
+    last: tuple[int, dict[str, Any]] | None = None
+    start = text.find("{")
+    while start >= 0:
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except ValueError:
+            start = text.find("{", start + 1)
+            continue
+        if isinstance(value, dict) and key in value:
+            last = (end, value)
+        start = text.find("{", end if isinstance(value, dict) and key in value else start + 1)
+    return last
+
+
+def delimit(values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Untrusted text (the conversation, outputs, references, retrieved context, the trace) for a
+    judge prompt: each non-empty value between `<data-HASH>` lines, HASH taken from the values
+    themselves, so no value can close its block early or forge the judge's criteria after it.
+    The same question gives the same prompt (the judge cache still answers it)."""
+    present = {k: v for k, v in values.items() if v}
+    digest = hashlib.sha256(json.dumps(present, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    fence = f"data-{digest}"
+    return fence, {k: (f"<{fence}>\n{v}\n</{fence}>" if v else v) for k, v in values.items()}
 
 
 class Judge(Scorer):
@@ -110,20 +153,25 @@ class Judge(Scorer):
         raise RuntimeError("the judge scores asynchronously")
 
     def _request(self, item: ScoreInput, tag: str, sample: int = 0, **variables: Any) -> Request:
+        untrusted = {
+            "prompt": item.prompt,
+            "output": item.output,
+            "reference": item.references[0] if item.references else None,
+            "query": item.query,
+            "context": "\n\n".join(f"[{i}] {text}" for i, text in enumerate(item.contexts, start=1)),
+            "trace": render_trace(item.steps, item.tool_calls),
+            **variables,
+        }
+        fence, delimited = delimit(untrusted)
         text = render(
             self.template,
             {
-                "prompt": item.prompt,
-                "output": item.output,
-                "reference": item.references[0] if item.references else None,
                 "rubric": self.rubric,
                 "criteria": self.criteria,
                 "scale_min": self.scale[0],
                 "scale_max": self.scale[1],
-                "query": item.query,
-                "context": "\n\n".join(f"[{i}] {text}" for i, text in enumerate(item.contexts, start=1)),
-                "trace": render_trace(item.steps, item.tool_calls),
-                **variables,
+                "fence": fence,
+                **delimited,
             },
         )
         return Request(
