@@ -50,3 +50,18 @@ def bfcl_checker() -> Callable[[list[dict[str, Any]], list[dict[str, Any]], list
         return bool(ast_checker(functions, output, answer, Language.PYTHON, category, CHECKER_MODEL)["valid"])
 
     return check
+
+
+PROMPTFOO_ANSWERS = {
+    "capital of France": "Paris",
+    "city as JSON": '{"city": "Paris"}',
+    "city in a sentence with JSON": 'Here it is: {"city": "Paris"} - done.',
+}
+
+
+def promptfoo_responder(body: dict[str, Any]) -> str:
+    """The model under test answers from PROMPTFOO_ANSWERS; the grader model always passes."""
+    if body.get("model") == "grader-model":
+        return '{"verdict": "pass", "reason": "consistent with the reference"}'
+    question = body["messages"][-1]["content"].split(": ", 1)[-1]
+    return PROMPTFOO_ANSWERS.get(question, "I do not know.")
