@@ -177,12 +177,80 @@ class Request(BaseModel):
 
 
 class Usage(BaseModel):
+    """Tokens of one answer, the same for every vendor. `input_tokens` counts every prompt token,
+    the cached ones and the ones written to a cache included (as OpenAI reports it; Anthropic's
+    and Bedrock's own `input_tokens` leave those out, their providers add them back);
+    `output_tokens` counts every billed output token, reasoning included (Gemini reports thoughts
+    apart, its provider adds them). The other counts say what part of those was what."""
+
     model_config = ConfigDict(extra="forbid")
 
     input_tokens: int | None = None
     output_tokens: int | None = None
-    cached_input_tokens: int | None = None
-    reasoning_tokens: int | None = None
+    cached_input_tokens: int | None = None  # read from the vendor's prompt cache
+    cache_write_tokens: int | None = None  # written to the vendor's prompt cache (billed apart)
+    reasoning_tokens: int | None = None  # thinking / reasoning tokens, part of output_tokens
+
+    def plus(self, other: Usage) -> Usage:
+        """Both counts added, a count unknown on both sides staying unknown (an agent's steps)."""
+        summed = {
+            name: None if a is None and b is None else (a or 0) + (b or 0)
+            for name in type(self).model_fields
+            for a, b in [(getattr(self, name), getattr(other, name))]
+        }
+        return Usage(**summed)
+
+
+# One vocabulary of why generation stopped, whatever the vendor; the vendor's own word is kept
+# beside it on the result (`vendor_finish_reason`).
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+FINISH_REASONS: dict[str, FinishReason] = {
+    # OpenAI chat completions (and every OpenAI-compatible server, vLLM, transformers)
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "eos": "stop",
+    "stop_sequence": "stop",
+    # Anthropic Messages and Bedrock Converse
+    "end_turn": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+    "model_context_window_exceeded": "length",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+    "pause_turn": "stop",
+    # OpenAI Responses (status / incomplete_details.reason)
+    "completed": "stop",
+    "max_output_tokens": "length",
+    # Gemini (FinishReason enum, upper case)
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "MALFORMED_FUNCTION_CALL": "error",
+    "UNEXPECTED_TOOL_CALL": "error",
+    "error": "error",
+    # evalkit's agent loop: it stopped at max_steps, an answer cut short
+    "max_steps": "length",
+}
+
+
+def normalise_finish(raw: str | None, *, failed: bool = False) -> tuple[FinishReason | None, str | None]:
+    """(the one vocabulary's word, the vendor's own word when it differs). A failed generation
+    is `error`; a word no table knows keeps only the vendor's."""
+    if failed:
+        return "error", raw
+    if raw is None:
+        return None, None
+    normal = FINISH_REASONS.get(raw) or FINISH_REASONS.get(raw.lower())
+    return normal, (None if normal == raw else raw)
 
 
 class Completion(BaseModel):
@@ -277,7 +345,7 @@ class CaseResult(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: int = 2  # evalkit.rundir.migrations.CURRENT["result"]; older lines are migrated on read
+    schema_version: int = 3  # evalkit.rundir.migrations.CURRENT["result"]; older lines are migrated on read
 
     suite: str
     case_id: str
@@ -294,7 +362,8 @@ class CaseResult(BaseModel):
     references: list[str] = Field(default_factory=list)
     output: str | None
     error: str | None = None
-    finish_reason: str | None = None
+    finish_reason: FinishReason | None = None  # the one vocabulary (types.FINISH_REASONS)
+    vendor_finish_reason: str | None = None  # the vendor's own word, when it differs
     latency_ms: float | None = None
     ttft_ms: float | None = None
     batch_ms: float | None = None  # batch-only engines: the wall time of the batch (latency unmeasured)

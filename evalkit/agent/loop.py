@@ -60,8 +60,7 @@ class _Trace:
         cost = None
         if self.price is not None and completion.error is None:
             cost = self.price(request, u)
-        self.usage.input_tokens = (self.usage.input_tokens or 0) + (u.input_tokens or 0)
-        self.usage.output_tokens = (self.usage.output_tokens or 0) + (u.output_tokens or 0)
+        self.usage = self.usage.plus(u)
         tokens = (
             None
             if u.input_tokens is None and u.output_tokens is None
@@ -260,6 +259,9 @@ class AgentProvider(Provider[Any]):
 
     def model_name(self, request: Request) -> str | None:
         return self.inner.model_name(request)
+
+    def price_vendor(self) -> str | None:
+        return self.inner.price_vendor()
 
     def cache_identity(self, request: Request) -> dict[str, Any] | None:
         # a loop runs tools (which may read changing data): its answers are never cached

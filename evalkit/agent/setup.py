@@ -15,7 +15,8 @@ from evalkit.providers.service import ProviderSpec
 from evalkit.types import AgentSettings, GenerationParams, Request, Usage
 
 if TYPE_CHECKING:
-    from evalkit.spec.config import Pricing, Variant
+    from evalkit.spec.config import Variant
+    from evalkit.spec.prices import Price
     from evalkit.spec.suite import Suite
 
 
@@ -76,7 +77,7 @@ def wrap_agent_providers(
     requests: Sequence[Request],
     loop_providers: set[str],
     suite_dirs: dict[str, Path],
-    pricing: Callable[[str, str | None], Pricing | None] | None = None,
+    pricing: Callable[[str, str | None, str | None], Price | None] | None = None,
 ) -> None:
     """Wrap (in place) every provider that serves agent requests; tools are imported now (a
     module beside the suite file is found: the suite's folder goes on the import path)."""
@@ -96,15 +97,15 @@ def wrap_agent_providers(
 
 
 def _pricer(
-    name: str, inner: Provider[Any], pricing: Callable[[str, str | None], Pricing | None] | None
+    name: str, inner: Provider[Any], pricing: Callable[[str, str | None, str | None], Price | None] | None
 ) -> Callable[[Request, Usage], float | None] | None:
     if pricing is None:
         return None
 
     def price(request: Request, usage: Usage) -> float | None:
-        table = pricing(name, inner.model_name(request))
+        table = pricing(name, inner.model_name(request), inner.price_vendor())
         if table is None:
             return None
-        return table.cost(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens)
+        return table.cost(usage)
 
     return price

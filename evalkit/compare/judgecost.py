@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
-from evalkit.spec.config import Pricing
+from evalkit.spec.prices import Price
 from evalkit.types import CaseResult, Completion, JudgeUsage, Request
 
 PREFIX = "judge:"
@@ -34,7 +34,7 @@ def judged_result(request: Request) -> tuple[str, str] | None:
 class JudgeLedger:
     def __init__(
         self,
-        pricing: Callable[[str, Request], Pricing | None],
+        pricing: Callable[[str, Request], Price | None],
         model: Callable[[str, Request], str | None],
     ):
         self.pricing = pricing
@@ -57,8 +57,9 @@ class JudgeLedger:
         usage.output_tokens += u.output_tokens or 0
         price = self.pricing(provider, request)
         if price is not None and completion.error is None:
-            cost = price.cost(u.input_tokens, u.output_tokens, u.cached_input_tokens)
-            usage.cost_usd = (usage.cost_usd or 0.0) + cost
+            cost = price.cost(u)
+            if cost is not None:
+                usage.cost_usd = (usage.cost_usd or 0.0) + cost
 
     def take(self, key: str) -> dict[str, JudgeUsage]:
         return self.usage.pop(key, {})

@@ -122,6 +122,12 @@ class Provider(ABC, Generic[S]):
         """The model a request goes to, as recorded on its result."""
         return request.model or getattr(self.settings, "model", None)
 
+    def price_vendor(self) -> str | None:
+        """Whose bill this provider runs up, as the price database names the vendor
+        ("anthropic", "google", "openai", ...); None: not a vendor the database prices (a local
+        model, a self-hosted server), so only a config `pricing:` gives it a cost."""
+        return None
+
     def cache_identity(self, request: Request) -> dict[str, Any] | None:
         """What identifies this backend's answers for the response cache; None = never cache.
 

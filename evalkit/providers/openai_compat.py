@@ -151,6 +151,10 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             "model": self.cfg.model,
         }
 
+    def price_vendor(self) -> str | None:
+        """OpenAI's own API is priced from the database; another server only by `pricing:`."""
+        return "openai" if urlsplit(self.cfg.base_url).hostname == "api.openai.com" else None
+
     def cache_identity(self, request: Request) -> dict[str, Any] | None:
         base_url = secrets.redact_url(self.cfg.base_url)
         return {"type": "openai", "base_url": base_url, "model": self.model_name(request)}

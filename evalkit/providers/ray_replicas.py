@@ -95,6 +95,9 @@ class RayReplicas(Provider[Any]):
             "events": self.events,
         }
 
+    def price_vendor(self) -> str | None:
+        return self.inner.price_vendor()
+
     def model_name(self, request: Request) -> str | None:
         return self.inner.model_name(request)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from evalkit.types import normalise_finish
+
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -62,6 +64,13 @@ def _cache_entry_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {"schema_version": 2, "completion": data}
 
 
+def _result_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """v3 speaks one finish vocabulary (stop, length, tool_calls, content_filter, error) and keeps
+    the vendor's own word apart; v2 stored the vendor's word as `finish_reason`."""
+    normal, vendor = normalise_finish(data.get("finish_reason"), failed=data.get("error") is not None)
+    return {**data, "schema_version": 3, "finish_reason": normal, "vendor_finish_reason": vendor}
+
+
 def _set_version(version: int) -> Migration:
     def migrate(data: dict[str, Any]) -> dict[str, Any]:
         return {**data, "schema_version": version}
@@ -69,12 +78,12 @@ def _set_version(version: int) -> Migration:
     return migrate
 
 
-CURRENT: dict[str, int] = {"run_info": 2, "result": 2, "baseline_meta": 2, "cache_entry": 2}
+CURRENT: dict[str, int] = {"run_info": 2, "result": 3, "baseline_meta": 2, "cache_entry": 2}
 
 MIGRATIONS: dict[str, list[Migration]] = {
     "run_info": [_run_info_v1_to_v2],
     # v2 adds the version field itself; the record is otherwise unchanged
-    "result": [_set_version(2)],
+    "result": [_set_version(2), _result_v2_to_v3],
     "baseline_meta": [_set_version(2)],
     "cache_entry": [_cache_entry_v1_to_v2],
 }

@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.spec.history import HistorySettings
+from evalkit.spec.prices import Price, database_price
 from evalkit.spec.rag import RagSettings, expand_sweeps
 from evalkit.spec.yamlfile import format_validation_error, load_yaml
-from evalkit.types import AgentSettings, GenerationParams, ToolChoice, ToolSchema
+from evalkit.types import AgentSettings, GenerationParams, ToolChoice, ToolSchema, Usage
 
 DEFAULT_CONFIG_NAME = "evalkit.yaml"
 DEFAULT_PROVIDER = "local"
@@ -26,22 +27,26 @@ class Strict(BaseModel):
 
 
 class Pricing(Strict):
-    """US dollars per million tokens."""
+    """US dollars per million tokens. Cached-read and cache-write tokens are billed at their own
+    prices when given, else at the input price; reasoning tokens are output tokens."""
 
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
     cached_input_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_per_mtok: float | None = Field(default=None, ge=0)
 
-    def cost(self, input_tokens: int | None, output_tokens: int | None, cached: int | None) -> float:
-        cached_n = cached or 0
-        cached_price = self.cached_input_per_mtok
-        if cached_price is None:
-            cached_price = self.input_per_mtok
-        uncached = max((input_tokens or 0) - cached_n, 0)
+    def cost(self, usage: Usage) -> float:
+        """`input_tokens` includes the cached and cache-write ones (see types.Usage)."""
+        read = usage.cached_input_tokens or 0
+        write = usage.cache_write_tokens or 0
+        read_price = self.input_per_mtok if self.cached_input_per_mtok is None else self.cached_input_per_mtok
+        write_price = self.input_per_mtok if self.cache_write_per_mtok is None else self.cache_write_per_mtok
+        uncached = max((usage.input_tokens or 0) - read - write, 0)
         return (
             uncached * self.input_per_mtok
-            + cached_n * cached_price
-            + (output_tokens or 0) * self.output_per_mtok
+            + read * read_price
+            + write * write_price
+            + (usage.output_tokens or 0) * self.output_per_mtok
         ) / 1_000_000
 
 
@@ -141,10 +146,16 @@ class LoadedConfig(BaseModel):
         p = Path(relative).expanduser()
         return p if p.is_absolute() else self.base_dir / p
 
-    def pricing_for(self, provider_name: str, model: str | None) -> Pricing | None:
+    def pricing_for(self, provider_name: str, model: str | None, vendor: str | None = None) -> Price | None:
+        """The price of a provider's model: the config's `pricing:` (by model, then the
+        provider's own) always wins; else the price database's, for a provider that names its
+        vendor; else None (the cost is unmeasured, never 0)."""
         if model is not None and model in self.config.pricing:
-            return self.config.pricing[model]
-        return self.config.providers[provider_name].pricing
+            return Price("config", model, per_mtok=self.config.pricing[model])
+        own = self.config.providers[provider_name].pricing
+        if own is not None:
+            return Price("config", model, per_mtok=own)
+        return database_price(vendor, model)
 
 
 def load_config(path: Path | None) -> LoadedConfig:

@@ -19,7 +19,7 @@ from evalkit.errors import RunDeadlineError
 from evalkit.providers.base import Provider
 from evalkit.providers.service import Answer, ProviderService
 from evalkit.rundir.files import ResultWriter
-from evalkit.spec.config import Pricing
+from evalkit.spec.prices import Price
 from evalkit.spec.suite import tools_json
 from evalkit.stages.cache import ResponseCache
 from evalkit.stages.plan import Plan
@@ -30,6 +30,7 @@ from evalkit.types import (
     Request,
     Score,
     StoredScore,
+    normalise_finish,
 )
 
 if TYPE_CHECKING:
@@ -84,8 +85,9 @@ class Runner:
         outputs = baseline.outputs_of(baseline_dir)
         self.context = RunContext(plan, cache, outputs, service=self.service)
 
-    def pricing(self, request: Request, provider: str) -> Pricing | None:
-        return self.plan.loaded.pricing_for(provider, self.providers[provider].model_name(request))
+    def pricing(self, request: Request, provider: str) -> Price | None:
+        instance = self.providers[provider]
+        return self.plan.loaded.pricing_for(provider, instance.model_name(request), instance.price_vendor())
 
     async def run(self) -> None:
         started = time.perf_counter()
@@ -185,8 +187,10 @@ class Runner:
         price = self.pricing(request, provider)
         cost = None
         if price is not None and completion.error is None:
-            u = completion.usage
-            cost = price.cost(u.input_tokens, u.output_tokens, u.cached_input_tokens)
+            cost = price.cost(completion.usage)
+        finish, vendor_finish = normalise_finish(
+            completion.finish_reason, failed=completion.error is not None
+        )
         return CaseResult(
             suite=request.suite,
             case_id=request.case_id,
@@ -201,7 +205,8 @@ class Runner:
             references=list(case.references),
             output=completion.text if completion.error is None else None,
             error=completion.error,
-            finish_reason=completion.finish_reason,
+            finish_reason=finish,
+            vendor_finish_reason=vendor_finish,
             latency_ms=completion.latency_ms,
             ttft_ms=completion.ttft_ms,
             batch_ms=completion.batch_ms,

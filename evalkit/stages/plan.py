@@ -115,7 +115,22 @@ def build_plan(
     plan.agent_providers = loop_providers
     plan.warnings.extend(notes)
     plan.warnings.extend(_empty_prompt_warnings(requests))
+    plan.warnings.extend(_unpriced_warnings(plan))
     return plan
+
+
+def _unpriced_warnings(plan: Plan) -> list[str]:
+    """One line per vendor model with no price: its cost is unmeasured ("–"), never 0."""
+    out = []
+    for key, price in describe_prices(
+        plan, {n: s.cls(n, s.settings) for n, s in plan.providers.items()}
+    ).items():
+        if price["source"] is None and price.get("vendor"):
+            out.append(
+                f"no price known for model '{price['model']}' ({key.split('/', 1)[0]}): its cost is "
+                "unmeasured; give it a pricing: block in evalkit.yaml"
+            )
+    return out
 
 
 def build_scoring_plan(loaded: LoadedConfig, suites: Sequence[Suite], variant_names: Sequence[str]) -> Plan:
@@ -354,7 +369,29 @@ def describe_plan(plan: Plan, providers: Mapping[str, Provider[Any]] | None = No
         "variants": {v.name: v.model_dump(mode="json") for v in plan.variants},
         "requests": len(plan.requests),
         "rag": plan.rag,
+        "prices": describe_prices(plan, providers),
     }
+
+
+def describe_prices(plan: Plan, providers: Mapping[str, Provider[Any]]) -> dict[str, dict[str, Any]]:
+    """Every price the run uses, by "provider/model", with its source (the config's `pricing:`,
+    or the price database and its version); `source: null` for a model with no known price."""
+    pairs = {(v.provider, v.model) for v in plan.variants}
+    pairs |= {(v.fallback, None) for v in plan.variants if v.fallback is not None}
+    pairs |= {(name, None) for name in plan.providers if name not in {v.provider for v in plan.variants}}
+    out: dict[str, dict[str, Any]] = {}
+    for name, model in sorted(pairs, key=str):
+        provider = providers.get(name)
+        if provider is None:
+            continue
+        model = model or getattr(provider.settings, "model", None)
+        price = plan.loaded.pricing_for(name, model, provider.price_vendor())
+        out[f"{name}/{model or '-'}"] = (
+            price.describe()
+            if price is not None
+            else {"source": None, "model": model, "vendor": provider.price_vendor()}
+        )
+    return out
 
 
 def instantiate(plan: Plan) -> dict[str, Provider[Any]]:

@@ -131,7 +131,9 @@ class RunContext:
         self.service = service  # shared with the execute stage: providers start once
         providers = service.providers
         self.ledger = JudgeLedger(
-            lambda name, r: plan.loaded.pricing_for(name, providers[name].model_name(r)),
+            lambda name, r: plan.loaded.pricing_for(
+                name, providers[name].model_name(r), providers[name].price_vendor()
+            ),
             lambda name, r: providers[name].model_name(r),
         )
 

@@ -95,8 +95,9 @@ def test_threshold_failures_and_unmeasured() -> None:
 def test_pricing_with_cached_input() -> None:
     p = Pricing(input_per_mtok=2.0, output_per_mtok=8.0, cached_input_per_mtok=0.5)
     # 1000 input of which 400 cached, 100 output
-    assert p.cost(1000, 100, 400) == pytest.approx((600 * 2.0 + 400 * 0.5 + 100 * 8.0) / 1e6)
-    assert Pricing(input_per_mtok=1, output_per_mtok=1).cost(None, None, None) == 0
+    usage = Usage(input_tokens=1000, output_tokens=100, cached_input_tokens=400)
+    assert p.cost(usage) == pytest.approx((600 * 2.0 + 400 * 0.5 + 100 * 8.0) / 1e6)
+    assert Pricing(input_per_mtok=1, output_per_mtok=1).cost(Usage()) == 0
 
 
 def test_wilson_interval() -> None:

@@ -66,12 +66,14 @@ def test_a_run_written_by_the_previous_format_is_read_scored_and_diffed(workdir:
     shutil.copytree(fixture / "run", run)
     from evalkit.compare.baseline import load
     from evalkit.rundir.files import read_results, read_run_info
+    from evalkit.rundir.migrations import CURRENT
 
     info = read_run_info(run)
     assert info.schema_version == 2 and info.suites[0].name == "qa"
     assert info.suites[0].thresholds["exact"].min == 0.5
     results = list(read_results(run / "results.jsonl"))
-    assert len(results) == 12 and all(r.schema_version == 2 for r in results)
+    assert len(results) == 12 and all(r.schema_version == CURRENT["result"] for r in results)
+    assert {(r.finish_reason, r.vendor_finish_reason) for r in results} == {("stop", None)}
     old = load(fixture / "baselines", "qa", "good")
     assert old is not None and old.meta.schema_version == 2 and len(old.records) == 6
 
