@@ -129,25 +129,64 @@ def bootstrap_resample_means(
     return out
 
 
-def paired_bootstrap(diffs: Sequence[float], resamples: int = 1000, seed: int = 0) -> PairedResult:
-    """The mean paired difference with a percentile-bootstrap CI over cases (seeded: the same
-    data gives the same verdict) and the paired t-test's two-sided p-value for 'no difference'.
+def paired_t(diffs: Sequence[float], alpha: float = 0.05) -> PairedResult:
+    """The mean paired difference, the paired t-test's two-sided p-value for 'no difference' and
+    the t interval at level 1 − alpha: test and interval are one method, so the interval
+    excludes 0 exactly when p < alpha.
 
-    The p-value is analytic, not counted from the resamples: a bootstrap p-value cannot fall
-    below 2/(resamples+1), and Holm multiplies it by the family size, so with 26 or more gated
-    comparisons no drop, however large, could be flagged. Under 'no difference' (an A/A
-    re-run) paired differences are symmetric about 0, where the t-test holds its level."""
+    The p-value is analytic (no bootstrap count, which could not fall below 2/(resamples+1):
+    Holm multiplies it by the family size). Under 'no difference' (an A/A re-run) paired
+    differences are symmetric about 0, where the t-test holds its level. Every difference
+    equal (sd 0) is the sign test's case: the interval is that one value when the sign test
+    rejects, else it reaches 0 (the sign test's interval for fewer than six cases is unbounded)."""
     import numpy as np
 
     d = np.asarray(diffs, dtype=float)
     n = len(d)
     mean = float(d.mean())
     sd = float(d.std(ddof=1)) if n > 1 else 0.0
-    if n < 2 or sd == 0.0:
-        return PairedResult(mean, mean, mean, paired_t_p_value(mean, sd, n), n, sd)
-    means = bootstrap_resample_means(d, resamples, np.random.default_rng(seed))
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return PairedResult(mean, float(lo), float(hi), paired_t_p_value(mean, sd, n), n, sd)
+    p = paired_t_p_value(mean, sd, n)
+    if sd == 0.0:
+        lo, hi = (mean, mean) if p < alpha else (min(mean, 0.0), max(mean, 0.0))
+        return PairedResult(mean, lo, hi, p, n, sd)
+    from scipy.special import stdtrit
+
+    half = float(stdtrit(n - 1, 1 - alpha / 2)) * sd / math.sqrt(n)
+    return PairedResult(mean, mean - half, mean + half, p, n, sd)
+
+
+def mcnemar_interval(
+    pass_to_fail: int, fail_to_pass: int, n: int, alpha: float = 0.05
+) -> tuple[float, float]:
+    """The exact interval, at level 1 − alpha, of a paired pass-rate difference (candidate −
+    baseline) that matches McNemar's exact test: the Clopper–Pearson interval of the share of
+    discordant pairs that moved up, θ = fail→pass / (pass→fail + fail→pass), scaled to the
+    difference (discordant / n) · (2θ − 1), conditional on the discordant count as the test is.
+    It excludes 0 exactly when the exact test's p < alpha (both invert the same binomial tails)."""
+    discordant = pass_to_fail + fail_to_pass
+    if discordant == 0 or n == 0:
+        return 0.0, 0.0
+    from scipy.special import betaincinv
+
+    up = fail_to_pass
+    lo = 0.0 if up == 0 else float(betaincinv(up, discordant - up + 1, alpha / 2))
+    hi = 1.0 if up == discordant else float(betaincinv(up + 1, discordant - up, 1 - alpha / 2))
+    scale = discordant / n
+    return scale * (2 * lo - 1), scale * (2 * hi - 1)
+
+
+def wald_interval(estimate: float, replicates: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    """estimate ± z · (bootstrap standard error): the interval `wald_p_value` inverts, so it
+    excludes 0 exactly when that p < alpha. No spread (every replicate equal): the replicates' range."""
+    import numpy as np
+
+    se = float(np.std(replicates, ddof=1)) if len(replicates) > 1 else 0.0
+    if se == 0.0 or not math.isfinite(se):
+        return float(np.min(replicates)), float(np.max(replicates))
+    from statistics import NormalDist
+
+    half = NormalDist().inv_cdf(1 - alpha / 2) * se
+    return estimate - half, estimate + half
 
 
 def paired_t_p_value(mean: float, sd: float, n: int) -> float:

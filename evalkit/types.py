@@ -451,20 +451,19 @@ VERDICTS: dict[str, VerdictLabel] = {
     ),
     "worse_ns": VerdictLabel(
         "↓",
-        "worse, not significant after correction",
+        "worse, not significant",
         "warn",
-        "the uncorrected test sees a drop; after Holm correction over the whole gate it is not significant",
+        "worse than the baseline, but the test cannot tell it from noise (at all, or after Holm "
+        "correction over the whole gate: the label says which)",
     ),
     "improved": VerdictLabel("↑", "improved", "good", "significantly better after Holm correction"),
     "better_ns": VerdictLabel(
         "↗",
-        "better, not significant after correction",
+        "better, not significant",
         "neutral",
-        "the uncorrected test sees a gain; after Holm correction it is not significant",
+        "better than the baseline, but the test cannot tell it from noise (at all, or after Holm correction)",
     ),
-    "unchanged": VerdictLabel(
-        "=", "no detectable change", "neutral", "no difference the test can tell from noise"
-    ),
+    "unchanged": VerdictLabel("=", "no detectable change", "neutral", "no difference at all: Δ is 0"),
     "unmeasured": VerdictLabel("?", "unmeasured", "neutral", "no paired measurements on both sides"),
 }
 
@@ -478,14 +477,38 @@ GROUP_VERDICTS: dict[str, VerdictLabel] = {
 }
 
 
-def verdict_words(verdict: str, *, gated: bool = True, p_adjusted: float | None = None) -> str:
-    """The label a person reads for a metric's verdict, with what qualifies it."""
+def verdict_words(
+    verdict: str,
+    *,
+    gated: bool = True,
+    p_adjusted: float | None = None,
+    p_value: float | None = None,
+    alpha: float = 0.05,
+    cases: tuple[int, int, int] | None = None,
+) -> str:
+    """The label a person reads for a metric's verdict, with what qualifies it: which p-value
+    did not confirm a change, and for pass/fail scores how many cases moved, e.g.
+    'worse, not significant (p = 0.125; 4 of 20 cases pass → fail)'.
+    `cases`: (pass → fail, fail → pass, paired cases)."""
     words = VERDICTS[verdict].words
     if verdict == "worse":
         words += ", within tolerance" if gated else " (not gated)"
-    if verdict in ("worse_ns", "better_ns") and p_adjusted is not None:
-        words += " (p_adj < 0.001)" if p_adjusted < 0.001 else f" (p_adj = {p_adjusted:.3f})"
-    return words
+    notes = []
+    if verdict in ("worse_ns", "better_ns"):
+        if p_value is not None and p_adjusted is not None and p_value < alpha <= p_adjusted:
+            notes.append(f"p = {_p(p_value)}, p_adj = {_p(p_adjusted)} after correction")
+        elif p_value is not None or p_adjusted is not None:
+            notes.append(f"p = {_p(p_value if p_value is not None else p_adjusted)}")
+    if cases is not None and verdict != "unmeasured":
+        down, up, n = cases
+        moved = [f"{down} of {n} cases pass → fail"] if down else []
+        moved += [f"{up} of {n} cases fail → pass"] if up else []
+        notes.append(", ".join(moved) if moved else f"none of {n} cases changed")
+    return words + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _p(p: float | None) -> str:
+    return "–" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
 
 ScoreKind = Literal["pass_fail", "continuous", "judge"]

@@ -28,6 +28,8 @@ from evalkit.compare.gate import (
     DiffReport,
     GroupDiff,
     MetricDiff,
+    case_lines,
+    gate_footnote,
     group_label,
     in_order,
     provenance_text,
@@ -300,11 +302,17 @@ def _ordered(diff: DiffReport, summary: Summary | None) -> list[GroupDiff]:
     return in_order(diff, [(g.suite, g.variant) for g in summary.groups], summary.metric_names())
 
 
-def _quiet(g: GroupDiff) -> bool:
-    """Nothing to look at: every compared metric unchanged, nothing warned about."""
+def _quiet(g: GroupDiff, alpha: float) -> bool:
+    """Nothing to look at: no compared metric moved beyond noise even before the correction, no
+    case changed between pass and fail, nothing warned about."""
     shown = [m for m in g.metrics if _shown(m)]
     quiet = bool(shown) and g.paired > 0 and not g.warnings and not g.provenance
-    return quiet and all(m.verdict == "unchanged" for m in shown)
+    quiet = quiet and not (g.pass_to_fail or g.fail_to_pass)
+    return quiet and all(
+        m.verdict == "unchanged"
+        or (m.verdict in ("worse_ns", "better_ns") and m.p_value is not None and m.p_value >= alpha)
+        for m in shown
+    )
 
 
 def diff_tables(
@@ -319,9 +327,9 @@ def diff_tables(
             f"baseline variant [bold]{escape(g.baseline_variant)}[/]" if g.baseline_variant else "baseline"
         )
         shown = [m for m in g.metrics if _shown(m)]
-        if _quiet(g):
+        if _quiet(g, diff.alpha):
             out.append(
-                f"{verdict_text(shown[0])} vs {against}: {where} "
+                f"[dim]= no significant change[/] vs {against}: {where} "
                 f"({len(shown)} metrics, {number(g.paired, 'count')} paired cases)"
             )
             continue
@@ -374,19 +382,17 @@ def show_diff(diff: DiffReport, summary: Summary | None = None) -> None:
                 f"({number(g.outputs_identical / g.outputs_compared, 'rate')})",
                 highlight=False,
             )
-        if g.pass_to_fail:
-            shown = ", ".join(g.pass_to_fail[:10]) + (" …" if len(g.pass_to_fail) > 10 else "")
-            console.print(f"  pass → fail: {escape(shown)}")
+        for line in case_lines(g):
+            style = "bold red" if line.startswith("✗") else ""
+            text = escape(f"{g.suite} · {g.variant}: {line}")
+            console.print(f"  [{style}]{text}[/]" if style else f"  {text}", highlight=False)
         for w in g.warnings:
             warn(f"{g.suite} · {g.variant}: {w}")
         if g.verdict == "inconclusive":
             warn(f"{g.suite} · {g.variant}: inconclusive: no case could be paired with the baseline")
     for missing in diff.missing_baselines:
         warn(f"no baseline for {missing}: not gated")
-    console.print(
-        f"[dim]α = {diff.alpha:g}, Holm-adjusted over {diff.family_size} gated comparisons, "
-        f"{number(diff.resamples, 'count')} bootstrap resamples[/]"
-    )
+    console.print(f"[dim]{escape(gate_footnote(diff))}[/]")
 
 
 def threshold_lines(groups: list[GroupSummary]) -> list[str]:

@@ -62,6 +62,9 @@ def run(
     fail_on_alert: Annotated[
         bool, typer.Option("--fail-on-alert", help="Exit 4 when the history raises a trend alert.")
     ] = False,
+    no_history: Annotated[
+        bool, typer.Option("--no-history", help="Do not record this run in the run history.")
+    ] = False,
     shard: Annotated[
         str | None,
         typer.Option("--shard", metavar="I/N", help="Run only shard I of N (join them with evalkit merge)."),
@@ -117,6 +120,8 @@ def run(
         show_outcome(outcome)
     if outcome.summary.status == "interrupted" or prepared.info.options.shard:
         raise typer.Exit(outcome.summary.exit_code)  # a shard enters the history merged, as one run
+    if no_history:
+        raise typer.Exit(outcome.summary.exit_code)
     raise typer.Exit(
         after_run(prepared.run_dir, prepared.plan.loaded, outcome.summary.exit_code, fail_on_alert)
     )

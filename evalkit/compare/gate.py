@@ -25,6 +25,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -36,8 +37,10 @@ from evalkit.stats import (
     bootstrap_resample_means,
     holm,
     mcnemar_exact,
+    mcnemar_interval,
     minimum_detectable_effect,
-    paired_bootstrap,
+    paired_t,
+    wald_interval,
     wald_p_value,
 )
 from evalkit.types import GROUP_VERDICTS, VERDICTS, GroupVerdict, Threshold, Verdict, verdict_words
@@ -86,7 +89,51 @@ def verdict_label(m: MetricDiff) -> str:
     tolerance, p_adj of a change the correction does not confirm)."""
     if m.verdict not in VERDICTS:  # a code this version does not know
         return m.verdict
-    return verdict_words(m.verdict, gated=m.gated, p_adjusted=m.p_adjusted if m.gated else m.p_value)
+    counts = None
+    if m.kind == "pass_fail" and m.pass_to_fail is not None and m.fail_to_pass is not None:
+        counts = (m.pass_to_fail, m.fail_to_pass, m.n_paired)
+    return verdict_words(
+        m.verdict,
+        gated=m.gated,
+        p_adjusted=m.p_adjusted if m.gated else None,
+        p_value=m.p_value,
+        cases=counts,
+    )
+
+
+def gate_footnote(diff: DiffReport) -> str:
+    """How to read the gate's numbers, the same words on every surface."""
+    level = f"{100 * (1 - diff.alpha):g}%"
+    return (
+        f"α = {diff.alpha:g}, verdicts Holm-adjusted over {diff.family_size} gated comparisons; "
+        f"{level} intervals are unadjusted and come from each verdict's own test (paired t for "
+        "scores and cost, exact McNemar for pass/fail, bootstrap standard error for latency P95)"
+    )
+
+
+def case_list(ids: Sequence[str], limit: int = 20) -> str:
+    """Case ids for a line a person reads: the first `limit`, then how many more."""
+    shown = ", ".join(ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def case_lines(g: GroupDiff) -> list[str]:
+    """The regression test's outcome of a suite × variant, one line each, for every surface:
+    which cases passed in the baseline and fail now, and the reverse."""
+    lines = []
+    if g.pass_to_fail or g.max_new_failures is not None:
+        mark = "✗ " if g.too_many_new_failures else ""
+        ids = f": {case_list(g.pass_to_fail)}" if g.pass_to_fail else ""
+        lines.append(f"{mark}{g.new_failures_text()}{ids}")
+    if g.fail_to_pass:
+        n = len(g.fail_to_pass)
+        lines.append(f"{n} case{'' if n == 1 else 's'} fail → pass: {case_list(g.fail_to_pass)}")
+    if g.still_failing:
+        n = len(g.still_failing)
+        lines.append(
+            f"{n} case{'' if n == 1 else 's'} failed in the baseline too: {case_list(g.still_failing)}"
+        )
+    return lines
 
 
 def group_label(g: GroupDiff) -> str:
@@ -127,7 +174,12 @@ class GroupDiff(Model):
     changed_input: list[str] = Field(default_factory=list)
     metrics: list[MetricDiff] = Field(default_factory=list)
     top_regressions: list[CaseChange] = Field(default_factory=list)
-    pass_to_fail: list[str] = Field(default_factory=list)
+    pass_to_fail: list[str] = Field(default_factory=list)  # passed in the baseline, fail now
+    fail_to_pass: list[str] = Field(default_factory=list)  # failed in the baseline, pass now
+    still_failing: list[str] = Field(default_factory=list)  # failed in both: known, not new
+    # the suite's `max_new_failures` (thresholds): more pass → fail cases than this regress the
+    # group, whatever the statistics say
+    max_new_failures: int | None = None
     # paired generations (case × repeat) whose output text is the same on both sides: with
     # greedy decoding, the share tells whether two backends of one model really agree
     outputs_compared: int = 0
@@ -137,6 +189,16 @@ class GroupDiff(Model):
     paired_by_id_only: bool = False  # an old baseline without case digests
     warnings: list[str] = Field(default_factory=list)
     verdict: GroupVerdict = "ok"
+
+    @property
+    def too_many_new_failures(self) -> bool:
+        return self.max_new_failures is not None and len(self.pass_to_fail) > self.max_new_failures
+
+    def new_failures_text(self) -> str:
+        """The case-level rule's outcome in words, e.g. '4 cases pass → fail (max_new_failures 0)'."""
+        rule = f" (max_new_failures {self.max_new_failures})" if self.max_new_failures is not None else ""
+        n = len(self.pass_to_fail)
+        return f"{n} case{'' if n == 1 else 's'} pass → fail{rule}"
 
 
 class DiffReport(Model):
@@ -168,9 +230,28 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return sum(measured) / len(measured) if measured else None
 
 
-def _case_pass(records: Sequence[CaseRecord]) -> bool | None:
-    flags = [all(r.passed.values()) for r in records if r.passed and r.error is None]
+def _case_pass(records: Sequence[CaseRecord], among: Sequence[str] | None = None) -> bool | None:
+    """Whether a case passed on one side (every repeat; `among`: the suite's pass rule), None
+    when nothing judges it (no pass mark, or only errors: those count in the error budget)."""
+    flags = []
+    for r in records:
+        marks = [v for k, v in r.passed.items() if among is None or k in among]
+        if marks and r.error is None:
+            flags.append(all(marks))
     return all(flags) if flags else None
+
+
+def _case_outcomes(out: GroupDiff, side: _Sides, among: Sequence[str] | None) -> None:
+    """The regression test's lists: cases that passed in the baseline and fail now, the
+    reverse, and those that failed on both sides (known failures, not new ones)."""
+    for case_id in side.ids:
+        was, now = _case_pass(side.base[case_id], among), _case_pass(side.cand[case_id], among)
+        if was is True and now is False:
+            out.pass_to_fail.append(case_id)
+        elif was is False and now is True:
+            out.fail_to_pass.append(case_id)
+        elif was is False and now is False:
+            out.still_failing.append(case_id)
 
 
 def compare_group(
@@ -181,10 +262,10 @@ def compare_group(
     *,
     resamples: int = 1000,
     seed: int = 0,
+    alpha: float = 0.05,
+    pass_metrics: Sequence[str] | None = None,
 ) -> GroupDiff:
     """Everything but the family-wise adjustment and verdicts (see `decide`)."""
-    import numpy as np  # here, not at the top: `evalkit run` loads this module before its requests
-
     base, cand = _per_case(baseline.records), _per_case(candidate.records)
     out = GroupDiff(suite=candidate.suite, variant=candidate.variant, baseline_run=baseline.meta.run_id)
     if baseline.variant != candidate.variant:
@@ -213,45 +294,12 @@ def compare_group(
     names: list[str] = []
     for r in (*candidate.records, *baseline.records):
         names += [n for n in r.scores if n not in names]
-    single_repeat = all(len(base[c]) == 1 and len(cand[c]) == 1 for c in paired_ids)
     changes: list[CaseChange] = []
+    side = _Sides(base, cand, paired_ids)
     for name in names:
-        higher = directions.get(name, True)
-        diff = MetricDiff(metric=name, kind="score", higher_is_better=higher)
-        declared = candidate.meta.metrics.get(name)
-        if declared is not None and declared.informational:
-            diff.gated, diff.informational = False, True
-        b_vals = {c: _mean([r.scores.get(name) for r in base[c]]) for c in paired_ids}
-        c_vals = {c: _mean([r.scores.get(name) for r in cand[c]]) for c in paired_ids}
-        both = [c for c in paired_ids if b_vals[c] is not None and c_vals[c] is not None]
-        diff.unmeasured_baseline = sum(1 for c in paired_ids if b_vals[c] is None)
-        diff.unmeasured_candidate = sum(1 for c in paired_ids if c_vals[c] is None)
-        diff.n_paired = len(both)
-        diff.tolerance = _tolerance(thresholds.get(name), higher)
-        if name.startswith(TIMING_SCORES):
-            threshold = thresholds.get(name)
-            diff.gated = threshold is not None and threshold.max_increase is not None
-        if both:
-            bv = np.array([b_vals[c] for c in both], dtype=float)
-            cv = np.array([c_vals[c] for c in both], dtype=float)
-            result = paired_bootstrap(cv - bv, resamples, seed)
-            _fill(diff, float(bv.mean()), float(cv.mean()), result)
-            is_pass_fail = single_repeat and all(name in r.passed for c in both for r in (*base[c], *cand[c]))
-            if is_pass_fail:
-                diff.kind = "pass_fail"
-                bp = [base[c][0].passed[name] for c in both]
-                cp = [cand[c][0].passed[name] for c in both]
-                diff.pass_to_fail, diff.fail_to_pass, diff.p_value = mcnemar_exact(bp, cp)
-            sign = 1.0 if higher else -1.0
-            for case_id, b, c in zip(both, bv, cv, strict=True):
-                worse_by = sign * (b - c)
-                if worse_by > 0:
-                    changes.append(
-                        CaseChange(case_id=case_id, metric=name, baseline=b, candidate=c, worse_by=worse_by)
-                    )
-        out.metrics.append(diff)
+        out.metrics.append(_score_diff(name, side, candidate, thresholds, directions, changes, alpha))
 
-    latency = _latency_diff(base, cand, paired_ids, thresholds, resamples, seed)
+    latency = _latency_diff(base, cand, paired_ids, thresholds, resamples, seed, alpha)
     mb, mc = baseline.meta.machine, candidate.meta.machine
     if mb and mc and mb != mc and latency.n_paired:
         if latency.gated:
@@ -263,11 +311,9 @@ def compare_group(
                 "set a max_increase on latency_p95_ms to compare it anyway"
             )
     out.metrics.append(latency)
-    out.metrics.append(_cost_diff(base, cand, paired_ids, thresholds, resamples, seed))
+    out.metrics.append(_cost_diff(base, cand, paired_ids, thresholds, alpha))
     out.top_regressions = sorted(changes, key=lambda ch: -ch.worse_by)[:10]
-    for case_id in paired_ids:
-        if _case_pass(base[case_id]) is True and _case_pass(cand[case_id]) is False:
-            out.pass_to_fail.append(case_id)
+    _case_outcomes(out, side, pass_metrics)
 
     for change in out.provenance:
         if change.what == "model version":
@@ -283,6 +329,70 @@ def compare_group(
             "case(s) are not compared"
         )
     return out
+
+
+class _Sides:
+    """The paired cases of one comparison, per case id on each side."""
+
+    def __init__(
+        self, base: Mapping[str, list[CaseRecord]], cand: Mapping[str, list[CaseRecord]], ids: Sequence[str]
+    ):
+        self.base, self.cand, self.ids = base, cand, ids
+        self.single_repeat = all(len(base[c]) == 1 and len(cand[c]) == 1 for c in ids)
+
+
+def _score_diff(
+    name: str,
+    side: _Sides,
+    candidate: Group,
+    thresholds: Mapping[str, Threshold],
+    directions: Mapping[str, bool],
+    changes: list[CaseChange],
+    alpha: float,
+) -> MetricDiff:
+    """One score compared case by case: pass/fail scores (0/1 with a pass mark, one repeat) by
+    McNemar's exact test and its exact interval; every other score by the paired t-test and its
+    t interval: one method per family for both the test and the interval."""
+    import numpy as np  # here, not at the top: `evalkit run` loads this module before its requests
+
+    base, cand = side.base, side.cand
+    higher = directions.get(name, True)
+    diff = MetricDiff(metric=name, kind="score", higher_is_better=higher)
+    declared = candidate.meta.metrics.get(name)
+    if declared is not None and declared.informational:
+        diff.gated, diff.informational = False, True
+    b_vals = {c: _mean([r.scores.get(name) for r in base[c]]) for c in side.ids}
+    c_vals = {c: _mean([r.scores.get(name) for r in cand[c]]) for c in side.ids}
+    both = [c for c in side.ids if b_vals[c] is not None and c_vals[c] is not None]
+    diff.unmeasured_baseline = sum(1 for c in side.ids if b_vals[c] is None)
+    diff.unmeasured_candidate = sum(1 for c in side.ids if c_vals[c] is None)
+    diff.n_paired = len(both)
+    diff.tolerance = _tolerance(thresholds.get(name), higher)
+    if name.startswith(TIMING_SCORES):
+        threshold = thresholds.get(name)
+        diff.gated = threshold is not None and threshold.max_increase is not None
+    if not both:
+        return diff
+    bv = np.array([b_vals[c] for c in both], dtype=float)
+    cv = np.array([c_vals[c] for c in both], dtype=float)
+    _fill(diff, float(bv.mean()), float(cv.mean()), paired_t(cv - bv, alpha))
+    marked = side.single_repeat and all(name in r.passed for c in both for r in (*base[c], *cand[c]))
+    if marked:
+        bp = [base[c][0].passed[name] for c in both]
+        cp = [cand[c][0].passed[name] for c in both]
+        diff.pass_to_fail, diff.fail_to_pass, p = mcnemar_exact(bp, cp)
+        if all(v in (0.0, 1.0) for v in (*bv, *cv)) and bp == list(bv == 1.0) and cp == list(cv == 1.0):
+            diff.kind, diff.p_value = "pass_fail", p
+            diff.ci_low, diff.ci_high = mcnemar_interval(
+                diff.pass_to_fail, diff.fail_to_pass, len(both), alpha
+            )
+    sign = 1.0 if higher else -1.0
+    for case_id, b, c in zip(both, bv, cv, strict=True):
+        if sign * (b - c) > 0:
+            changes.append(
+                CaseChange(case_id=case_id, metric=name, baseline=b, candidate=c, worse_by=sign * (b - c))
+            )
+    return diff
 
 
 def _model_versions(group: Group) -> list[str]:
@@ -386,6 +496,7 @@ def _latency_diff(
     thresholds: Mapping[str, Threshold],
     resamples: int,
     seed: int,
+    alpha: float,
 ) -> MetricDiff:
     import numpy as np
 
@@ -406,7 +517,7 @@ def _latency_diff(
         both, resamples, np.random.default_rng(seed), statistic="percentile", q=95.0
     )
     deltas = reps[:, 1] - reps[:, 0]
-    lo, hi = np.percentile(deltas, [2.5, 97.5])
+    lo, hi = wald_interval(c95 - b95, deltas, alpha)
     p = wald_p_value(c95 - b95, deltas)
     diff.baseline, diff.candidate, diff.delta = b95, c95, c95 - b95
     diff.ci_low, diff.ci_high, diff.p_value = float(lo), float(hi), p
@@ -419,8 +530,7 @@ def _cost_diff(
     cand: Mapping[str, list[CaseRecord]],
     ids: Sequence[str],
     thresholds: Mapping[str, Threshold],
-    resamples: int,
-    seed: int,
+    alpha: float,
 ) -> MetricDiff:
     import numpy as np
 
@@ -431,7 +541,7 @@ def _cost_diff(
     if both:
         bv = np.array([b for b, _ in both])
         cv = np.array([c for _, c in both])
-        _fill(diff, float(bv.mean()), float(cv.mean()), paired_bootstrap(cv - bv, resamples, seed))
+        _fill(diff, float(bv.mean()), float(cv.mean()), paired_t(cv - bv, alpha))
     return diff
 
 
@@ -458,16 +568,17 @@ def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
                     f"{figure(m.metric, m.mde)}, more than the tolerance {figure(m.metric, m.tolerance)}: "
                     "add cases or raise the tolerance"
                 )
-        verdicts = {m.verdict for m in g.metrics if m.gated}
-        if "regressed" in verdicts:
-            g.verdict = "regressed"
-        elif g.paired == 0:
-            g.verdict = "inconclusive"
-        elif "improved" in verdicts:
-            g.verdict = "improved"
-        else:
-            g.verdict = "ok"
+        g.verdict = _group_verdict(g)
     return family
+
+
+def _group_verdict(g: GroupDiff) -> GroupVerdict:
+    verdicts = {m.verdict for m in g.metrics if m.gated}
+    if "regressed" in verdicts or g.too_many_new_failures:
+        return "regressed"
+    if g.paired == 0:
+        return "inconclusive"
+    return "improved" if "improved" in verdicts else "ok"
 
 
 def in_order(
@@ -486,8 +597,9 @@ def in_order(
 
 
 def _metric_verdict(m: MetricDiff, alpha: float, family: int) -> None:
-    """What was seen, honestly labelled: the decision uses the Holm-adjusted p-value, and a
-    change that only the uncorrected test sees is called so (worse_ns / better_ns)."""
+    """What was seen, honestly labelled: the decision uses the Holm-adjusted p-value; a change
+    it does not confirm is 'worse/better, not significant' (never 'no change': the interval
+    beside it may exclude 0 when only the correction removes it); 'unchanged' is a zero change."""
     if m.p_value is None or m.delta is None:
         m.verdict = "unmeasured"
         return
@@ -496,19 +608,27 @@ def _metric_verdict(m: MetricDiff, alpha: float, family: int) -> None:
     p = m.p_adjusted if m.gated else m.p_value
     worse_by = -m.delta if m.higher_is_better else m.delta
     significant = p is not None and p < alpha
-    raw_significant = m.p_value < alpha
     if significant and worse_by > m.tolerance:
         m.verdict = "regressed" if m.gated else "worse"
     elif significant and worse_by > 0:
         m.verdict = "worse"  # within the tolerance
     elif significant and worse_by < 0:
         m.verdict = "improved"
-    elif raw_significant and worse_by > 0:
-        m.verdict = "worse_ns"
-    elif raw_significant and worse_by < 0:
+    elif worse_by > 0:
+        m.verdict = "worse_ns"  # seen, not significant (after the correction, or at all)
+    elif worse_by < 0:
         m.verdict = "better_ns"
     else:
         m.verdict = "unchanged"
+
+
+@dataclass(frozen=True)
+class CaseRule:
+    """How a suite × variant judges cases: its pass rule (None: every pass mark) and the most
+    cases that may go pass → fail (None: no such rule)."""
+
+    pass_metrics: Sequence[str] | None = None
+    max_new_failures: int | None = None
 
 
 def diff_runs(
@@ -519,6 +639,7 @@ def diff_runs(
     alpha: float = 0.05,
     resamples: int = 1000,
     seed: int = 0,
+    case_rules: Mapping[tuple[str, str], CaseRule] | None = None,
 ) -> DiffReport:
     """Pair each candidate group with its baseline (None: reported as missing) and diff them."""
     pairs = []
@@ -529,7 +650,7 @@ def diff_runs(
             continue
         directions = {n: m.higher_is_better for n, m in {**base.meta.metrics, **cand.meta.metrics}.items()}
         pairs.append((base, cand, thresholds.get(cand.suite, {}), directions))
-    report = diff_groups(pairs, alpha=alpha, resamples=resamples, seed=seed)
+    report = diff_groups(pairs, alpha=alpha, resamples=resamples, seed=seed, case_rules=case_rules)
     report.missing_baselines = missing
     return report
 
@@ -540,7 +661,15 @@ def diff_groups(
     alpha: float = 0.05,
     resamples: int = 1000,
     seed: int = 0,
+    case_rules: Mapping[tuple[str, str], CaseRule] | None = None,
 ) -> DiffReport:
-    groups = [compare_group(b, c, t, d, resamples=resamples, seed=seed) for b, c, t, d in pairs]
+    groups = []
+    for b, c, t, d in pairs:
+        rule = (case_rules or {}).get((c.suite, c.variant), CaseRule())
+        g = compare_group(
+            b, c, t, d, resamples=resamples, seed=seed, alpha=alpha, pass_metrics=rule.pass_metrics
+        )
+        g.max_new_failures = rule.max_new_failures
+        groups.append(g)
     family = decide(groups, alpha)
     return DiffReport(alpha=alpha, resamples=resamples, family_size=family, groups=groups)

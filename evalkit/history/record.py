@@ -45,10 +45,17 @@ def open_store(loaded: LoadedConfig) -> HistoryStore:
     return store
 
 
+def records(settings: HistorySettings) -> bool:
+    """Whether `evalkit run` records into the history: switched on, and `record: ci` only in CI."""
+    in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return settings.enabled and (settings.record == "always" or in_ci)
+
+
 def after_run(run_dir: Path, loaded: LoadedConfig) -> Outcome | None:
-    """Record a finished run and check it; None when the history is switched off."""
+    """Record a finished run and check it; None when the history is switched off (or, with
+    `record: ci`, outside CI)."""
     settings: HistorySettings = loaded.config.history
-    if not settings.enabled:
+    if not records(settings):
         return None
     from evalkit.history.adapter import write_alerts
     from evalkit.history.check import check_run

@@ -23,7 +23,16 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from evalkit._util.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
-from evalkit.compare.gate import VERDICT_LABELS, VERDICT_SYMBOLS, MetricDiff, verdict_label
+from evalkit.compare.gate import (
+    VERDICT_LABELS,
+    VERDICT_SYMBOLS,
+    DiffReport,
+    GroupDiff,
+    MetricDiff,
+    case_lines,
+    gate_footnote,
+    verdict_label,
+)
 from evalkit.report import charts
 from evalkit.rundir.files import (
     ALERTS,
@@ -281,6 +290,21 @@ def _verdict(m: dict[str, Any]) -> tuple[str, str]:
         return code, VERDICT_LABELS.get(code, code)
 
 
+def _case_lines(gd: dict[str, Any] | None) -> list[str]:
+    """pass → fail and fail → pass cases, in the words every surface uses (older diff.json: none)."""
+    try:
+        return case_lines(GroupDiff.model_validate(gd)) if gd else []
+    except ValidationError:
+        return []
+
+
+def footnote(diff: dict[str, Any] | None) -> str | None:
+    try:
+        return gate_footnote(DiffReport.model_validate(diff)) if diff else None
+    except ValidationError:
+        return None
+
+
 def _gate_line(gd: dict[str, Any] | None) -> str | None:
     """The suite × variant's gate outcome in the words of evalkit.types.GROUP_VERDICTS."""
     if not gd:
@@ -337,6 +361,7 @@ def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[
                 "warnings": (gd or {}).get("warnings", []),
                 "baseline_run": (gd or {}).get("baseline_run"),
                 "gate": _gate_line(gd),
+                "cases": _case_lines(gd),
                 "changes": [
                     f"{p['what']} {p['baseline']} → {p['candidate']}"
                     + (f" ({p['detail']})" if p.get("detail") else "")
@@ -398,6 +423,7 @@ def _page(run_dir: Path, ctx: _Context, series: _Series) -> str:
         run=meta["run"],
         alerts=meta["alerts"],
         overview=overview(meta["summary"], meta["diff"]),
+        footnote=footnote(meta["diff"]),
         results=number(meta["summary"].get("results"), "count"),
         errors=number(meta["summary"].get("errors"), "count"),
         charts=[Markup(c) for c in build_charts(meta["summary"], series)],

@@ -1,15 +1,26 @@
-"""junit.xml: a testcase per suite × variant × gate (metric diff, threshold), and per failing case."""
+"""junit.xml, as CI dashboards read it: per suite × variant a test case per case (passing ones
+too), per gated metric, per threshold and per `max_new_failures` rule.
+
+The counts agree with the exit code: a `<failure>` or `<error>` appears only for what fails the
+run (a regressed metric, a threshold not met, more new failing cases than `max_new_failures`
+allows, errors over the budget, an interrupted run). A failing case that does not fail the run
+is a `<skipped>` test case whose message says why: a known failure (it failed in the baseline
+too), a new failure in a suite × variant that did not regress, or a failure with no baseline to
+compare with. In one that regressed, every case that passed in the baseline and fails now is a
+`<failure>`. Errors
+within the error budget are skipped the same way."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, p_value, plain
 from evalkit._util.textsafe import xml_text
-from evalkit.compare.aggregate import Summary
-from evalkit.compare.gate import DiffReport, MetricDiff, verdict_label
+from evalkit.compare.aggregate import GroupSummary, Summary
+from evalkit.compare.gate import DiffReport, GroupDiff, MetricDiff, verdict_label
 from evalkit.rundir.files import write_text
 from evalkit.types import CaseResult
 
@@ -33,77 +44,159 @@ def metric_line(m: MetricDiff) -> str:
     )
 
 
+@dataclass
+class _Suite:
+    """One <testsuite> being built, with its counts."""
+
+    element: ET.Element
+    classname: str
+    tests: int = 0
+    failures: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+    def case(self, name: str, out: str | None = None) -> ET.Element:
+        self.tests += 1
+        el = ET.SubElement(
+            self.element, "testcase", classname=self.classname, name=xml_text(name, MESSAGE_LIMIT)
+        )
+        if out:
+            ET.SubElement(el, "system-out").text = xml_text(out, CASE_TEXT_LIMIT)
+        return el
+
+    def outcome(self, case: ET.Element, tag: str, message: str, kind: str, detail: str = "") -> None:
+        self.failures += tag == "failure"
+        self.errors += tag == "error"
+        self.skipped += tag == "skipped"
+        el = ET.SubElement(case, tag, message=xml_text(message[:MESSAGE_LIMIT]), type=kind)
+        if detail:
+            el.text = xml_text(detail, CASE_TEXT_LIMIT)
+
+
+@dataclass
+class _Case:
+    """A case's repeats in one suite × variant: the first failing and the first errored result
+    are kept (what the test case shows), the rest only counted, so memory stays small."""
+
+    failed: CaseResult | None = None
+    errored: CaseResult | None = None
+    results: int = 0
+
+
+def _cases(results: Iterable[CaseResult], summary: Summary) -> dict[tuple[str, str], dict[str, _Case]]:
+    deciding = {(g.suite, g.variant): g.pass_metrics for g in summary.groups}  # the suite's pass rule
+    out: dict[tuple[str, str], dict[str, _Case]] = {}
+    for r in results:
+        case = out.setdefault((r.suite, r.variant), {}).setdefault(r.case_id, _Case())
+        case.results += 1
+        if r.error is not None:
+            case.errored = case.errored or r
+        elif case.failed is None and r.passed(deciding.get((r.suite, r.variant))) is False:
+            case.failed = r
+    return out
+
+
+def _failure_detail(r: CaseResult, among: Sequence[str] | None) -> tuple[str, str]:
+    reasons = [
+        f"{n}: {s.reason or figure(n, s.value)}"
+        for n, s in r.scores.items()
+        if s.passed is False and (among is None or n in among)
+    ]
+    repeat = f"repeat {r.repeat}: " if r.repeat else ""
+    return repeat + "; ".join(reasons), "\n".join(reasons) + "\n\noutput:\n" + (r.output or "")
+
+
+def _case_test(
+    suite: _Suite, case_id: str, case: _Case, gd: GroupDiff | None, g: GroupSummary, errors_fail: bool
+) -> None:
+    el = suite.case(f"case {case_id}")
+    if case.failed is not None:
+        message, detail = _failure_detail(case.failed, g.pass_metrics)
+        if gd is not None and case_id in gd.pass_to_fail and gd.verdict == "regressed":
+            suite.outcome(
+                el, "failure", f"new failure (passed in the baseline): {message}", "new-failure", detail
+            )
+        elif gd is not None and case_id in gd.still_failing:
+            suite.outcome(
+                el,
+                "skipped",
+                f"known failure: failed in the baseline too: {message}",
+                "known-failure",
+                detail,
+            )
+        elif gd is not None and case_id in gd.pass_to_fail:
+            why = (
+                "new failure, within max_new_failures"
+                if gd.max_new_failures is not None
+                else "new failure (passed in the baseline), not gated: set max_new_failures to gate it"
+            )
+            suite.outcome(el, "skipped", f"{why}: {message}", "new-failure", detail)
+        else:
+            where = "not compared with a baseline" if gd is None else "not paired with the baseline"
+            suite.outcome(el, "skipped", f"fails ({where}; not gated): {message}", "case", detail)
+    elif case.errored is not None:
+        error = case.errored.error or ""
+        tag = "error" if errors_fail else "skipped"
+        within = "" if errors_fail else "within the error budget: "
+        suite.outcome(el, tag, f"{within}generation error: {error}", "generation", error)
+
+
+def _gate_tests(suite: _Suite, gd: GroupDiff) -> None:
+    changes = "".join(
+        f"\nchanged since the baseline: {p.what} {p.baseline} → {p.candidate}" for p in gd.provenance
+    )
+    for m in gd.metrics:
+        if not m.gated:
+            continue
+        el = suite.case(f"gate {m.metric} vs baseline", metric_line(m) + changes)
+        if m.verdict == "regressed":
+            suite.outcome(el, "failure", metric_line(m), "regression", metric_line(m))
+    if gd.max_new_failures is not None:
+        el = suite.case(f"threshold max_new_failures {gd.max_new_failures}", gd.new_failures_text())
+        if gd.too_many_new_failures:
+            detail = "pass → fail: " + ", ".join(gd.pass_to_fail)
+            suite.outcome(el, "failure", gd.new_failures_text(), "new-failures", detail)
+
+
+def _threshold_tests(suite: _Suite, g: GroupSummary) -> None:
+    for t in g.thresholds:
+        # the test's name stays what the suite says (CI tools track tests by name)
+        bounds = " ".join(f"{k} {plain(v)}" for k, v in (("min", t.min), ("max", t.max)) if v is not None)
+        el = suite.case(f"threshold {t.metric} {bounds}")
+        if not t.passed:
+            suite.outcome(el, "failure", t.reason, "threshold", t.reason)
+
+
 def render(summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult]) -> str:
     root = ET.Element("testsuites", name="evalkit", id=summary.run_id)
     diffs = {(g.suite, g.variant): g for g in diff.groups} if diff else {}
-    failing: dict[tuple[str, str], list[CaseResult]] = {}
-    deciding = {(g.suite, g.variant): g.pass_metrics for g in summary.groups}  # the suite's pass rule
-    for r in results:
-        if r.error is not None or r.passed(deciding.get((r.suite, r.variant))) is False:
-            failing.setdefault((r.suite, r.variant), []).append(r)
-    total = failures = errors = 0
-    for group in summary.groups:
-        key = (group.suite, group.variant)
-        suite_el = ET.SubElement(root, "testsuite", name=xml_text(f"{group.suite} · {group.variant}"))
-        classname = xml_text(f"evalkit.{group.suite}.{group.variant}")
-        s_tests = s_fail = s_err = 0
+    cases = _cases(results, summary)
+    errors_fail = summary.status == "errors"
+    built: list[_Suite] = []
+    for g in summary.groups:
+        key = (g.suite, g.variant)
+        el = ET.SubElement(root, "testsuite", name=xml_text(f"{g.suite} · {g.variant}"))
+        suite = _Suite(el, xml_text(f"evalkit.{g.suite}.{g.variant}"))
         gd = diffs.get(key)
-        changes = "".join(
-            f"\nchanged since the baseline: {p.what} {p.baseline} → {p.candidate}"
-            for p in (gd.provenance if gd else [])
+        if gd is not None:
+            _gate_tests(suite, gd)
+        _threshold_tests(suite, g)
+        for case_id, case in sorted(cases.get(key, {}).items()):
+            _case_test(suite, case_id, case, gd, g, errors_fail)
+        built.append(suite)
+    if summary.status in ("errors", "interrupted"):
+        if not built:  # nothing was scored: the run's status is still a test case
+            built.append(_Suite(ET.SubElement(root, "testsuite", name="evalkit run"), "evalkit.run"))
+        el = built[0].case("run status", summary.error_budget)
+        reason = summary.aborted or (
+            "over the error budget" if summary.status == "errors" else "interrupted: partial results"
         )
-        for m in gd.metrics if gd else []:
-            if not m.gated:
-                continue
-            case = ET.SubElement(
-                suite_el, "testcase", classname=classname, name=f"gate {m.metric} vs baseline"
-            )
-            s_tests += 1
-            ET.SubElement(case, "system-out").text = metric_line(m) + changes
-            if m.verdict == "regressed":
-                s_fail += 1
-                failure = ET.SubElement(case, "failure", message=metric_line(m), type="regression")
-                failure.text = metric_line(m)
-        for t in group.thresholds:
-            # the test's name stays what the suite says (CI tools track tests by name)
-            bounds = " ".join(f"{k} {plain(v)}" for k, v in (("min", t.min), ("max", t.max)) if v is not None)
-            case = ET.SubElement(
-                suite_el, "testcase", classname=classname, name=f"threshold {t.metric} {bounds}"
-            )
-            s_tests += 1
-            if not t.passed:
-                s_fail += 1
-                reason = xml_text(t.reason, CASE_TEXT_LIMIT)
-                ET.SubElement(case, "failure", message=reason, type="threshold").text = reason
-        for r in sorted(failing.get(key, []), key=lambda x: (x.case_id, x.repeat)):
-            name = xml_text(f"case {r.case_id}" + (f" repeat {r.repeat}" if r.repeat else ""), MESSAGE_LIMIT)
-            case = ET.SubElement(suite_el, "testcase", classname=classname, name=name)
-            s_tests += 1
-            if r.error is not None:
-                s_err += 1
-                error_el = ET.SubElement(
-                    case, "error", message=xml_text(r.error[:MESSAGE_LIMIT]), type="generation"
-                )
-                error_el.text = xml_text(r.error, CASE_TEXT_LIMIT)
-            else:
-                s_fail += 1
-                among = deciding.get(key)
-                reasons = [
-                    f"{n}: {s.reason or figure(n, s.value)}"
-                    for n, s in r.scores.items()
-                    if s.passed is False and (among is None or n in among)
-                ]
-                detail = xml_text("\n".join(reasons), CASE_TEXT_LIMIT)
-                detail += "\n\noutput:\n" + xml_text(r.output or "", CASE_TEXT_LIMIT)
-                message = xml_text("; ".join(reasons)[:MESSAGE_LIMIT])
-                ET.SubElement(case, "failure", message=message, type="case").text = detail
-        suite_el.set("tests", str(s_tests))
-        suite_el.set("failures", str(s_fail))
-        suite_el.set("errors", str(s_err))
-        total, failures, errors = total + s_tests, failures + s_fail, errors + s_err
-    root.set("tests", str(total))
-    root.set("failures", str(failures))
-    root.set("errors", str(errors))
+        built[0].outcome(el, "error", f"{summary.status}: {reason}", summary.status, summary.error_budget)
+    for s in built:
+        for name in ("tests", "failures", "errors", "skipped"):
+            s.element.set(name, str(getattr(s, name)))
+    for name in ("tests", "failures", "errors", "skipped"):
+        root.set(name, str(sum(getattr(s, name) for s in built)))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 

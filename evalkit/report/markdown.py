@@ -11,6 +11,8 @@ from evalkit.compare.gate import (
     VERDICT_TONES,
     DiffReport,
     GroupDiff,
+    case_lines,
+    gate_footnote,
     group_label,
     in_order,
     provenance_text,
@@ -56,7 +58,9 @@ def _group_row(g: GroupSummary, names: list[str]) -> str:
 def _diff_lines(summary: Summary, diff: DiffReport) -> list[str]:
     lines = [
         "",
-        f"### Against the baseline (α = {diff.alpha:g}, Holm over {diff.family_size} gated comparisons)",
+        "### Against the baseline",
+        "",
+        f"_{_cell(gate_footnote(diff))}_",
         "",
         "| suite · variant | metric | baseline | candidate | Δ | 95% CI | MDE | verdict |",
         "|---|---|---|---|---|---|---|---|",
@@ -87,6 +91,7 @@ def _group_notes(gd: GroupDiff) -> list[str]:
         f" ({number(gd.paired, 'count')} paired cases)"
     ]
     lines += [f"  - changed since the baseline: {_cell(provenance_text(p))}" for p in gd.provenance]
+    lines += [f"  - {_cell(line)}" for line in case_lines(gd)]
     if gd.top_regressions and gd.verdict == "regressed":
         lines += ["", f"**Most regressed cases in {_cell(gd.suite)} · {_cell(gd.variant)}**", ""]
         lines += [

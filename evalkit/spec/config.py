@@ -93,6 +93,14 @@ class RunSettings(Strict):
     output_dir: str = "reports"
 
 
+class GlobalThresholds(Strict):
+    """Thresholds for every suite (a suite's own `thresholds:` wins)."""
+
+    # more cases than this going pass → fail against the baseline fail the run (see the docs'
+    # regression-testing page for how to choose it)
+    max_new_failures: int | None = Field(default=None, ge=0)
+
+
 class CacheSettings(Strict):
     enabled: bool = True
     ttl_s: float | None = Field(default=None, gt=0)
@@ -110,6 +118,7 @@ class Config(Strict):
     run: RunSettings = Field(default_factory=RunSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)  # run history and alerts
+    thresholds: GlobalThresholds = Field(default_factory=GlobalThresholds)
 
     @field_validator("variants", mode="before")
     @classmethod

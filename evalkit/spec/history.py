@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 URL_ENV = "EVALKIT_HISTORY_URL"  # wins over history.url: a shared database's credentials stay out of files
@@ -66,6 +68,9 @@ class Webhook(Strict):
 
 class HistorySettings(Strict):
     enabled: bool = True
+    # "always": every `evalkit run` is recorded; "ci": only where the CI variable is set (GitHub
+    # Actions, GitLab CI and most CI services set CI=true), so local experiments stay out
+    record: Literal["always", "ci"] = "always"
     url: str | None = None  # SQLAlchemy URL; default sqlite:///<config folder>/.evalkit/history.sqlite
     tag: str | None = None  # recorded with each run (e.g. nightly); EVALKIT_HISTORY_TAG wins
     alerts: AlertRules = Field(default_factory=AlertRules)

@@ -157,6 +157,22 @@ class SuiteSpec(Strict):
     # the scores that decide whether a case passes (default: every pass/fail score that is not
     # informational)
     pass_: list[str] | None = Field(default=None, alias="pass", min_length=1)
+    # `max_new_failures: N` among the thresholds: the run regresses when more than N cases that
+    # passed in the baseline fail now (a regression test's rule, whatever the statistics say)
+    max_new_failures: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _case_rule_from_thresholds(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
+            thresholds = dict(data["thresholds"])
+            if "max_new_failures" in thresholds:
+                data = {
+                    **data,
+                    "max_new_failures": thresholds.pop("max_new_failures"),
+                    "thresholds": thresholds,
+                }
+        return data
 
     @model_validator(mode="after")
     def _one_prompt(self) -> SuiteSpec:
@@ -203,6 +219,7 @@ class Suite:
     agent: AgentSettings | None = None
     lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, repr=False)
     pass_scores: tuple[str, ...] | None = None  # `pass:`: the scores that decide a case's pass
+    max_new_failures: int | None = None  # thresholds' `max_new_failures` (None: the config's)
     _compiled: dict[str, jinja2.Template] = field(default_factory=dict, compare=False, repr=False)
 
     def template(self, source: str) -> jinja2.Template:
@@ -313,6 +330,7 @@ def load_suite(path: Path) -> Suite:
         agent=spec.agent,
         lines=doc.lines,
         pass_scores=tuple(spec.pass_) if spec.pass_ is not None else None,
+        max_new_failures=spec.max_new_failures,
     )
     # Compile every template now so syntax errors surface before any model call.
     templates = [
@@ -533,7 +551,12 @@ def _check_unique_ids(cases: list[Case], path: Path) -> None:
 
 
 def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
-    new = {"tools", "tool_choice", "agent"}  # hashed only when set: older suites keep their hash
+    new = {
+        "tools",
+        "tool_choice",
+        "agent",
+        "max_new_failures",
+    }  # hashed only when set: older suites keep their hash
     dumped = spec.model_dump(
         mode="json", exclude={"cases", "pass_", *(k for k in new if getattr(spec, k) is None)}
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from evalkit.compare import baseline
 from evalkit.compare.aggregate import GroupSummary, Summary, summarize_groups
-from evalkit.compare.gate import DiffReport, diff_runs
+from evalkit.compare.gate import CaseRule, DiffReport, diff_runs
 from evalkit.compare.groups import groups_from_run
 from evalkit.errors import UserInputError
 from evalkit.human.labels import HUMAN, calibration_labels, stored_labels
@@ -52,6 +52,7 @@ class ConcludeInput:
     baseline_dir: Path | None
     interrupted: int | None = None  # the exit code of an interruption (130 Ctrl-C, 143 SIGTERM)
     aborted: str | None = None
+    max_new_failures: int | None = None  # the config's `thresholds: max_new_failures` (suites' win)
 
 
 def aggregate(inp: ConcludeInput, results: Iterable[CaseResult]) -> list[GroupSummary]:
@@ -111,7 +112,29 @@ def gate(inp: ConcludeInput, groups: Sequence[GroupSummary], results: Iterable[C
     ]
     write_jsonl(inp.run_dir / BASELINE_OUTPUTS, rows)
     thresholds = {s.name: s.thresholds for s in inp.suites}
-    return diff_runs(baselines, candidates, thresholds)
+    return diff_runs(baselines, candidates, thresholds, case_rules=case_rules(inp, groups))
+
+
+def case_rules(inp: ConcludeInput, groups: Sequence[GroupSummary]) -> dict[tuple[str, str], CaseRule]:
+    """Each group's pass rule and `max_new_failures` (the suite's, else the config's)."""
+    limits = {s.name: s.max_new_failures for s in inp.suites}
+    return {
+        (g.suite, g.variant): CaseRule(
+            pass_metrics=g.pass_metrics,
+            max_new_failures=limits[g.suite] if limits.get(g.suite) is not None else inp.max_new_failures,
+        )
+        for g in groups
+    }
+
+
+def regressions_of(diff: DiffReport | None) -> list[str]:
+    """What failed the gate, one line each: a regressed metric, or too many new failing cases."""
+    out = []
+    for g in diff.groups if diff else []:
+        out += [f"{g.suite} · {g.variant} · {m.metric}" for m in g.metrics if m.verdict == "regressed"]
+        if g.too_many_new_failures:
+            out.append(f"{g.suite} · {g.variant} · {g.new_failures_text()}")
+    return out
 
 
 def conclude(inp: ConcludeInput) -> Conclusion:
@@ -129,12 +152,7 @@ def conclude(inp: ConcludeInput) -> Conclusion:
     diff = None
     if inp.baseline_dir is not None and n_results and inp.interrupted is None:
         diff = gate(inp, groups, results())
-    regressions = [
-        f"{g.suite} · {g.variant} · {m.metric}"
-        for g in (diff.groups if diff else [])
-        for m in g.metrics
-        if m.verdict == "regressed"
-    ]
+    regressions = regressions_of(diff)
     status, code = status_of(inp, over_budget, regressions, failed)
     summary = Summary(
         run_id=inp.run_id,

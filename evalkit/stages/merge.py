@@ -75,6 +75,7 @@ def merge_runs(
                 metrics=metrics_for(suites),
                 run_settings=config.run,
                 baseline_dir=gate_dir,
+                max_new_failures=config.thresholds.max_new_failures,
             )
         )
         info = info.model_copy(

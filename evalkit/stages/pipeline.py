@@ -401,6 +401,7 @@ def _conclude_input(
         baseline_dir=prepared.baseline_dir,
         interrupted=interrupted,
         aborted=aborted,
+        max_new_failures=plan.loaded.config.thresholds.max_new_failures,
     )
 
 
@@ -489,6 +490,7 @@ def score_run(run_dir: Path, options: ScoreOptions | None = None) -> RunOutcome:
             metrics={s.name: plan.metrics(s.name) for s in plan.suites},
             run_settings=loaded.config.run,
             baseline_dir=baseline_dir,
+            max_new_failures=config.thresholds.max_new_failures,
         )
         conclusion = conclude(inp)
         from evalkit.report import html

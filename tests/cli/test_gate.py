@@ -96,7 +96,9 @@ def test_bless_rerun_degrade_and_noise(workdir: Path, gate_env: Behaviour, cli) 
     failure = next(tc for tc in junit.iter("testcase") if tc.get("name") == "gate exact vs baseline").find(
         "failure"
     )
-    assert failure is not None and (failure.text or "").endswith(" regressed")  # the one vocabulary
+    assert failure is not None and (failure.text or "").endswith(
+        f" regressed ({N // 2} of {N} cases pass → fail)"
+    )  # the one vocabulary
     md = (workdir / "runs" / "d" / "summary.md").read_text()
     assert (
         md.startswith("## evalkit: ❌ REGRESSED")

@@ -45,7 +45,7 @@ def test_quiet_groups_collapse_and_order_follows_the_summary(
 ) -> None:
     text = shown(monkeypatch, width)
     quiet = [line for line in text.splitlines() if VARIANTS[0] in line and "vs baseline" in line]
-    assert len(quiet) == 1 and "no detectable change" in quiet[0] and "4 metrics" in " ".join(text.split())
+    assert len(quiet) == 1 and "no significant change" in quiet[0] and "4 metrics" in " ".join(text.split())
     # the diff lists v3, v2, v1; the terminal shows them as the summary does: v1, v2, v3
     positions = [text.index(f"capitals · {v}") for v in VARIANTS]
     assert positions == sorted(positions)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from evalkit.compare.baseline import BaselineMeta, CaseRecord, Group
-from evalkit.compare.gate import compare_group, decide, diff_groups
-from evalkit.stats import holm, mcnemar_exact, minimum_detectable_effect, paired_bootstrap
+from evalkit.compare.gate import compare_group, decide, diff_groups, verdict_label
+from evalkit.stats import holm, mcnemar_exact, mcnemar_interval, minimum_detectable_effect, paired_t
 from evalkit.types import Threshold, verdict_words
 
 
@@ -167,9 +167,9 @@ def test_statistics_against_hand_computed_values() -> None:
     b, c, p = mcnemar_exact([True] * 10 + [False] * 5, [False] * 8 + [True] * 2 + [True] * 1 + [False] * 4)
     assert (b, c) == (8, 1) and p == pytest.approx(0.0390625)  # 2 × P(X ≤ 1 | n=9, ½) = 2 × 10/512
     assert minimum_detectable_effect(1.0, 100) == pytest.approx((1.959964 + 0.841621) / 10, rel=1e-5)
-    r = paired_bootstrap([0.1] * 50)
+    r = paired_t([0.1] * 50)
     assert r.mean == pytest.approx(0.1) and r.p_value < 0.01
-    assert paired_bootstrap([0.0] * 50).p_value == 1.0
+    assert paired_t([0.0] * 50).p_value == 1.0
 
 
 def test_diff_of_two_10k_case_runs_is_fast() -> None:
@@ -254,8 +254,10 @@ def test_verdict_labels_say_what_was_seen() -> None:
     a = next(m for m in g.metrics if m.metric == "a")
     assert a.p_value is not None and a.p_value < 0.05 and a.p_adjusted is not None and a.p_adjusted >= 0.05
     assert a.verdict == "worse_ns" and g.verdict == "ok"
-    words = verdict_words(a.verdict, gated=a.gated, p_adjusted=a.p_adjusted)
-    assert words == f"worse, not significant after correction (p_adj = {a.p_adjusted:.3f})"
+    words = verdict_words(a.verdict, gated=a.gated, p_adjusted=a.p_adjusted, p_value=a.p_value)
+    assert words == (
+        f"worse, not significant (p = {a.p_value:.3f}, p_adj = {a.p_adjusted:.3f} after correction)"
+    )
     b = next(m for m in g.metrics if m.metric == "b")
     assert verdict_words(b.verdict) == "no detectable change"
 
@@ -295,3 +297,109 @@ def test_mcnemar_matches_scipy_binomtest() -> None:
     for n in range(1, 40):
         for k in range(n + 1):
             assert binomial_two_sided_half(k, n) == pytest.approx(binomtest(k, n, 0.5).pvalue, abs=1e-12)
+
+
+def test_t_interval_matches_scipy_ttest_rel() -> None:
+    """Continuous scores: the interval is the paired t-test's own (scipy is the reference)."""
+    from scipy.stats import ttest_rel
+
+    rng = np.random.default_rng(4)
+    for n in (3, 12, 200):
+        b, c = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+        r = paired_t(c - b)
+        ref = ttest_rel(c, b)
+        ci = ref.confidence_interval(0.95)
+        assert (r.ci_low, r.ci_high) == pytest.approx((ci.low, ci.high), abs=1e-12)
+        assert r.p_value == pytest.approx(ref.pvalue, abs=1e-12)
+
+
+def test_mcnemar_interval_is_clopper_pearson_and_agrees_with_the_test() -> None:
+    """Pass/fail scores: the exact interval excludes 0 exactly when McNemar's exact p < 0.05."""
+    from scipy.stats import binomtest
+
+    for n in (5, 20, 60):
+        for down in range(0, 13):
+            for up in range(0, 13 - down):
+                if down + up > n:
+                    continue
+                lo, hi = mcnemar_interval(down, up, n)
+                _, _, p = mcnemar_exact([True] * down + [False] * up, [False] * down + [True] * up)
+                assert (lo > 0 or hi < 0) == (p < 0.05), (down, up, n, lo, hi, p)
+                if down + up:
+                    ref = binomtest(up, down + up, 0.5).proportion_ci(0.95, method="exact")
+                    scale = (down + up) / n
+                    assert lo == pytest.approx(scale * (2 * ref.low - 1), abs=1e-9)
+                    assert hi == pytest.approx(scale * (2 * ref.high - 1), abs=1e-9)
+
+
+def test_four_of_twenty_broken_cases_read_worse_not_significant() -> None:
+    """Issue 29.1: 4 of 20 cases pass → fail, none back. McNemar's p is 0.125, so the interval
+    beside it must include 0, and the label must say what happened."""
+    vals = np.ones(20)
+    broken = vals.copy()
+    broken[[4, 9, 14, 19]] = 0.0
+    g = diff_groups(
+        [
+            (
+                group({"contains": vals}, pass_fail={"contains"}),
+                group({"contains": broken}, pass_fail={"contains"}),
+                {},
+                {},
+            )
+        ]
+    ).groups[0]
+    m = next(m for m in g.metrics if m.metric == "contains")
+    assert m.kind == "pass_fail" and m.delta == pytest.approx(-0.2)
+    assert m.p_value == pytest.approx(0.125) and m.ci_low is not None and m.ci_high is not None
+    assert m.ci_low == pytest.approx(-0.2) and m.ci_high > 0
+    assert m.verdict == "worse_ns"
+    assert verdict_label(m) == "worse, not significant (p = 0.125; 4 of 20 cases pass → fail)"
+    assert g.pass_to_fail == ["c14", "c19", "c4", "c9"] and g.fail_to_pass == []
+
+
+def _random_pair(rng: np.random.Generator, k: int) -> tuple[Group, Group]:
+    n = int(rng.integers(3, 40))
+    kind = k % 3
+    if kind == 0:  # pass/fail with a few flips
+        b = (rng.random(n) < 0.8).astype(float)
+        c = b.copy()
+        flips = rng.choice(n, size=int(rng.integers(0, min(n, 8) + 1)), replace=False)
+        c[flips] = 1 - c[flips]
+        return group({"exact": b}, pass_fail={"exact"}), group({"exact": c}, pass_fail={"exact"})
+    mu = rng.uniform(0, 1, n)
+    shift = rng.choice([0.0, 0.02, 0.1, -0.05])
+    b, c = mu + rng.normal(0, 0.1, n), mu - shift + rng.normal(0, 0.1, n)
+    if kind == 2:  # every case moved by the same amount: the sign test's case
+        c = b - shift
+    pair = group({"rougeL": b}), group({"rougeL": c})
+    for side, base in zip(pair, (300.0, 300.0 + 40 * shift), strict=True):
+        for r in side.records:
+            r.latency_ms = float(base + rng.normal(0, 20))
+            r.cost_usd = float(0.001 + rng.normal(0, 0.0001) + (shift / 100 if side is pair[1] else 0))
+    return pair
+
+
+def test_a_printed_interval_that_excludes_zero_never_sits_beside_no_change() -> None:
+    """Issue 29.1, on every family (pass/fail, continuous, latency P95, cost): the interval and
+    the test are one method, so the printed interval excludes 0 exactly when the unadjusted p is
+    below α, and then the verdict is never 'no detectable change'."""
+    from evalkit._util.numbers import figure_interval
+
+    rng = np.random.default_rng(29)
+    seen = {"excludes": 0, "includes": 0}
+    for k in range(300):
+        base, cand = _random_pair(rng, k)
+        thresholds = {
+            "latency_p95_ms": Threshold(max_increase=1.0),
+            "cost_per_case_usd": Threshold(max_increase=0),
+        }
+        for m in diff_groups([(base, cand, thresholds, {})], resamples=200, seed=k).groups[0].metrics:
+            if m.ci_low is None or m.ci_high is None or m.p_value is None:
+                continue
+            excludes = m.ci_low > 0 or m.ci_high < 0
+            seen["excludes" if excludes else "includes"] += 1
+            assert excludes == (m.p_value < 0.05), (m.metric, m.ci_low, m.ci_high, m.p_value)
+            if excludes:
+                assert m.verdict != "unchanged" and "no detectable change" not in verdict_label(m)
+                assert "–" not in figure_interval(m.metric, m.ci_low, m.ci_high)
+    assert seen["excludes"] > 50 and seen["includes"] > 50

@@ -34,9 +34,13 @@ def test_junit_messages_are_readable() -> None:
     for failure in failures:
         message = failure.get("message", "")
         assert "→" in message and "95% CI [" in message and "p_adj = " in message
-        assert message.endswith(
-            verdict_label(next(m for g in diff.groups for m in g.metrics if m.verdict == "regressed"))
+        metric = next(
+            m
+            for g in diff.groups
+            for m in g.metrics
+            if m.verdict == "regressed" and message.startswith(m.metric)
         )
+        assert message.endswith(verdict_label(metric))
     text = ET.tostring(root, encoding="unicode")
     assert not SCIENTIFIC.search(text)
     names = [tc.get("name") for tc in root.iter("testcase")]
