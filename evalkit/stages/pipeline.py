@@ -490,7 +490,7 @@ def score_run(run_dir: Path, options: ScoreOptions | None = None) -> RunOutcome:
             metrics={s.name: plan.metrics(s.name) for s in plan.suites},
             run_settings=loaded.config.run,
             baseline_dir=baseline_dir,
-            max_new_failures=config.thresholds.max_new_failures,
+            max_new_failures=loaded.config.thresholds.max_new_failures,
         )
         conclusion = conclude(inp)
         from evalkit.report import html
