@@ -60,7 +60,7 @@ def _diff_lines(summary: Summary, diff: DiffReport) -> list[str]:
         "",
         "### Against the baseline",
         "",
-        f"_{_cell(gate_footnote(diff))}_",
+        md_text(gate_footnote(diff)),
         "",
         "| suite · variant | metric | baseline | candidate | Δ | 95% CI | MDE | verdict |",
         "|---|---|---|---|---|---|---|---|",
