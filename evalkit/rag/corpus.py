@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit._util import strictjson
 from evalkit.errors import UserInputError
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
@@ -71,9 +72,11 @@ def _jsonl_documents(path: Path) -> list[Document]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = strictjson.loads(line)
         except json.JSONDecodeError as exc:
             raise UserInputError(f"invalid JSON: {exc.msg}", path=path, line=line_no) from None
+        except strictjson.DuplicateKeyError as exc:
+            raise UserInputError(str(exc), path=path, line=line_no) from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or row.get("id") in (None, ""):
             raise UserInputError('each line needs "id" and a "text" string', path=path, line=line_no)
         title = row.get("title")

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from evalkit._util import strictjson
 from evalkit.errors import UserInputError
 from evalkit.spec.config import Variant
 from evalkit.spec.templating import TemplateError, compile_template, render
@@ -409,11 +410,13 @@ def _cases_from_jsonl(path: Path) -> Iterator[Case]:
             if not raw.strip():
                 continue
             try:
-                data = json.loads(raw)
+                data = strictjson.loads(raw)
             except json.JSONDecodeError as exc:
                 raise UserInputError(
                     f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno
                 ) from None
+            except strictjson.DuplicateKeyError as exc:
+                raise UserInputError(str(exc), path=path, line=lineno) from None
             except RecursionError:  # deeper than Python's JSON parser goes
                 raise UserInputError(
                     f"nested more than {MAX_DEPTH} levels deep", path=path, line=lineno

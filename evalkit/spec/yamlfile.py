@@ -57,18 +57,19 @@ class _StrictLoader(yaml.SafeLoader):
     one used to win: `min: 0.99` became `min: 0.0`) and not-a-number or infinite floats."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
+        seen: dict[Any, yaml.Node] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue  # `<<: *defaults` overrides on purpose
             key = self.construct_object(key_node, deep=True)
             try:
-                first = seen.setdefault(key, key_node.start_mark.line + 1)
+                first = seen.setdefault(key, key_node)
             except TypeError:
                 continue  # an unhashable key: SafeLoader itself refuses it below
-            if first != key_node.start_mark.line + 1:
+            if first is not key_node:  # block or flow style (`{a: 1, a: 2}` on one line) alike
+                line = first.start_mark.line + 1
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key}' (first given on line {first})", key_node.start_mark
+                    None, None, f"duplicate key '{key}' (first given on line {line})", key_node.start_mark
                 )
         return super().construct_mapping(node, deep=deep)
 

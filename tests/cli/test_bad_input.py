@@ -233,6 +233,24 @@ HOSTILE_SUITE_HEAD = 'name: qa\nprompt: "{{ question }}"\nscorers: [exact]\n'
         ("suites/qa.yaml", GOOD_SUITE + "thresholds:\n  exact: {min: '-inf'}\n", None, "finite number"),
         ("suites/qa.yaml", GOOD_SUITE + "repeats: 100000000\n", None, "less than or equal to 1000"),
         ("evalkit.yaml", None, -1, "duplicate key 'api'"),
+        (  # flow style, both on one line: the threshold was silently disabled
+            "suites/qa.yaml",
+            GOOD_SUITE + "thresholds: {exact: {min: 0.9}, exact: {min: 0.0}}\n",
+            -1,
+            "duplicate key 'exact'",
+        ),
+        (
+            "suites/qa.yaml",
+            GOOD_SUITE + "thresholds:\n  exact: {min: 0.9, min: 0.0}\n",
+            -1,
+            "duplicate key 'min'",
+        ),
+        (  # a JSONL case line: the last `vars` used to win
+            "suites/cases.jsonl",
+            '{"id": "a", "vars": {"question": "x"}}\n{"id": "b", "vars": {"question": "y"}, "vars": {}}\n',
+            2,
+            "duplicate key 'vars'",
+        ),
     ],
 )
 def test_duplicate_keys_and_non_finite_numbers(
@@ -242,6 +260,8 @@ def test_duplicate_keys_and_non_finite_numbers(
         text = two_variant_config(fake_server.url)
         text = text.replace("providers:\n  api:", "providers:\n  api: {type: openai}\n  api:", 1)
         line = 3
+    if where.endswith(".jsonl"):
+        write(setup / "suites" / "qa.yaml", HOSTILE_SUITE_HEAD + "cases: cases.jsonl\n")
     write(setup / where, text)
     out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
     assert says in out, out

@@ -73,3 +73,10 @@ def test_bad_corpus_errors_name_the_file_and_line(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(UserInputError, match=r"no \.txt, \.md or \.jsonl"):
         load_documents(empty)
+
+
+def test_a_corpus_line_with_a_duplicate_key_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "docs.jsonl", '{"id": "a", "text": "x"}\n{"id": "b", "text": "y", "text": "z"}\n')
+    with pytest.raises(UserInputError, match="duplicate key 'text'") as err:
+        load_documents(tmp_path)
+    assert err.value.line == 2
