@@ -30,7 +30,7 @@ from pydantic import (
 from evalkit._util import strictjson
 from evalkit.errors import UserInputError
 from evalkit.spec.config import Variant
-from evalkit.spec.templating import TemplateError, compile_template, render
+from evalkit.spec.templating import TemplateError, check_substitution_only, compile_template, render
 from evalkit.spec.yamlfile import MAX_DEPTH, format_validation_error, load_yaml
 from evalkit.tools.expect import ExpectedCall, ToolExpectations
 from evalkit.types import AgentSettings, GenerationParams, Message, Threshold, ToolChoice, ToolSchema
@@ -247,6 +247,8 @@ class Suite:
             if system is not None and (not templates or templates[0].role != "system"):
                 out.append(Message(role="system", content=self._render(system, case, extra)))
             for t in templates:
+                if case.messages is not None:  # the case's own: data, so substitution only
+                    check_substitution_only(t.content)
                 out.append(Message(role=t.role, content=self._render(t.content, case, extra)))
         except TemplateError as exc:
             raise UserInputError(

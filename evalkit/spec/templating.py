@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 
@@ -29,6 +30,35 @@ def compile_template(source: str) -> jinja2.Template:
         return environment().from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error on template line {exc.lineno}: {exc.message}") from None
+
+
+# what a case's own `messages` (data: a JSONL line, a dataset row) may do: put variables in
+_SUBSTITUTION = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.Const,
+)
+
+
+@lru_cache(maxsize=4096)
+def check_substitution_only(source: str) -> None:
+    """Refuse a data-supplied template that does more than substitute variables (`{{ name }}`,
+    `{{ row.field }}`, `{{ items[0] }}`): no loops, operators, filters or calls, so rendering it
+    takes time and memory in proportion to its input (`{{ 9**(9**9) }}` hung `validate`)."""
+    try:
+        tree = environment().parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error on template line {exc.lineno}: {exc.message}") from None
+    for node in tree.find_all(nodes.Node):
+        if not isinstance(node, _SUBSTITUTION):
+            raise TemplateError(
+                f"a case's own messages may only substitute variables ({{{{ name }}}}): "
+                f"found {type(node).__name__.lower()} on template line {node.lineno}"
+            )
 
 
 def render(template: jinja2.Template, variables: dict[str, Any]) -> str:

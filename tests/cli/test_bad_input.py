@@ -3,6 +3,7 @@ no traceback, and not a single request sent to the model server."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -390,3 +391,35 @@ def test_a_provider_setting_of_the_wrong_shape_names_its_key_not_pydantics_union
     out = run_bad(cli, setup, fake_server, "suites/qa.yaml", "--variant", "canned")
     assert "evalkit.yaml:2: providers.script: answers: Input should be a valid list" in out
     assert "union[" not in out
+
+
+@pytest.mark.parametrize(
+    "content", ["{{ 9**(9**9) }}", "{{ 'x' * 10**10 }}", "{% for i in range(99999) %}{{ i }}{% endfor %}"]
+)
+def test_a_case_files_own_messages_only_substitute_variables(setup: Path, content: str) -> None:
+    """A JSONL case's `messages` are data: `{{ 9**(9**9) }}` hung `validate`, `'x' * 10**10`
+    asked for 10 GB. They may only put variables in (exit 2 naming the case, at once)."""
+    write(setup / "suites" / "qa.yaml", HOSTILE_SUITE_HEAD + "cases: cases.jsonl\n")
+    line = {
+        "id": "bomb",
+        "reference": "x",
+        "vars": {"q": "x"},
+        "messages": [{"role": "user", "content": f"{content} {{{{ q }}}}"}],
+    }
+    fine = {
+        "id": "ok",
+        "reference": "x",
+        "vars": {"q": "x", "row": {"a": "b"}},
+        "messages": [{"role": "user", "content": "{{ q }} {{ row.a }}"}],
+    }
+    write(setup / "suites" / "cases.jsonl", f"{json.dumps(fine)}\n{json.dumps(line)}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "evalkit", "validate", "suites/qa.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=setup,
+        timeout=30,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "case 'bomb'" in proc.stderr and "may only substitute variables" in proc.stderr
+    assert "Traceback" not in proc.stderr
