@@ -30,7 +30,14 @@ from evalkit.rundir.files import (
 )
 from evalkit.rundir.runinfo import RunInfo, StoredOptions
 from evalkit.rundir.snapshot import suite_record, suites_from_run, write_cases
-from evalkit.spec.config import DEFAULT_CONFIG_NAME, Config, LoadedConfig, RunSettings, load_config
+from evalkit.spec.config import (
+    DEFAULT_CONFIG_NAME,
+    Config,
+    GlobalThresholds,
+    LoadedConfig,
+    RunSettings,
+    load_config,
+)
 from evalkit.spec.suite import Suite, load_suite
 from evalkit.stages import provenance, trust
 from evalkit.stages.cache import ResponseCache
@@ -521,11 +528,12 @@ def _scoring_config(
     uses = [*trust.scorer_uses(recorded), *trust.provider_uses(info.config, recorded, own.config)]
     if uses:
         raise trust.refuse(run_dir, uses)
-    try:
+    try:  # the run's own budgets and gate settings (numbers: data) keep its verdict rules
         settings = RunSettings.model_validate(info.config.get("run") or {})
+        thresholds = GlobalThresholds.model_validate(info.config.get("thresholds") or {})
     except ValueError:
-        raise UserInputError("run.json: config.run is not valid run settings", path=run_dir) from None
-    config = own.config.model_copy(update={"run": settings})
+        raise UserInputError("run.json: config.run or config.thresholds is not valid", path=run_dir) from None
+    config = own.config.model_copy(update={"run": settings, "thresholds": thresholds})
     return own.model_copy(update={"config": config}), []
 
 
