@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # numpy loads where a figure needs it, not when a command imp
 
 
 SMALL = 5000  # below this many values the figures are computed without loading numpy
+RESAMPLE_BLOCK = 1_000_000  # values drawn per block of bootstrap replicates (8 MB per array)
 
 
 def percentiles(values: Sequence[float], qs: Sequence[float]) -> list[float | None]:
@@ -117,7 +118,7 @@ def bootstrap_resample_means(
 
     n = values.shape[0]
     out = np.empty((resamples,) if values.ndim == 1 else (resamples, values.shape[1]))
-    chunk = max(1, min(resamples, 4_000_000 // max(n, 1)))
+    chunk = max(1, min(resamples, RESAMPLE_BLOCK // max(n, 1)))
     for start in range(0, resamples, chunk):
         k = min(chunk, resamples - start)
         idx = rng.integers(0, n, size=(k, n))

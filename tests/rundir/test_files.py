@@ -139,3 +139,50 @@ def test_results_with_invalid_utf8_name_the_line(tmp_path: Path) -> None:
     path.write_bytes(make(0).model_dump_json().encode() + b'\n{"b": "caf\xe9"}\n')
     with pytest.raises(UserInputError, match=r"results.jsonl:2: not valid UTF-8"):
         list(read_results(path))
+
+
+def test_fsync_runs_beside_the_writes_and_its_error_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The periodic fsync runs in a thread (a slow disk never holds up appends, so never the
+    requests in flight); close waits for it and syncs once more; a failed fsync (a full disk)
+    is the next append's clear error."""
+    import errno
+    import threading
+    import time
+
+    from evalkit.errors import DiskFullError
+    from evalkit.rundir import files
+
+    real_fsync = os.fsync
+    calls: list[str] = []
+    release = threading.Event()
+
+    def slow_fsync(fd: int) -> None:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            release.wait(5)
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", slow_fsync)
+    writer = ResultWriter(tmp_path / "results.jsonl", sync_interval_s=0.0)
+    start = time.perf_counter()
+    for i in range(20):
+        writer.append(make(i))
+    assert time.perf_counter() - start < 2.0 and calls == ["evalkit-results-fsync"]  # one in flight
+    release.set()
+    writer.close()
+    assert calls[-1] == threading.current_thread().name  # the final sync, after the thread's
+    assert len(list(read_results(tmp_path / "results.jsonl"))) == 20
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    writer = ResultWriter(tmp_path / "results.jsonl", sync_interval_s=0.0)
+    writer.append(make(20))
+    assert writer._syncing is not None
+    writer._syncing.join()
+    with pytest.raises(DiskFullError, match="no space left"):
+        writer.append(make(21))
+    writer.close()  # already reported: closes quietly
