@@ -54,6 +54,33 @@ def after_run(run_dir: Path, loaded: LoadedConfig, exit_code: int, fail_on_alert
 
     outcome = record(run_dir, loaded)
     show_history_outcome(outcome)
+    export_traces(run_dir, when_configured=True)
     if exit_code == 0 and fail_on_alert and outcome is not None and outcome.alerts:
         return ALERT_EXIT
     return exit_code
+
+
+def export_traces(run_dir: Path, *, when_configured: bool = False) -> bool:
+    """Send a run's results as OpenTelemetry traces (evalkit.integrations.otel_out); a failure is
+    one warning line, never an exit code. `when_configured`: only if an OTLP endpoint is set."""
+    from evalkit._util.numbers import ms
+    from evalkit.cli.render import console, warn
+    from evalkit.integrations import otel_out
+
+    if when_configured and not otel_out.configured():
+        return False
+    try:
+        got = otel_out.export_run(run_dir)
+    except ImportError:
+        warn("OpenTelemetry: traces not exported: pip install 'evalkit[otel]'")
+        return False
+    if got.error is not None:
+        warn(f"OpenTelemetry: traces not exported to {got.endpoint}: {got.error}")
+        return False
+    console.print(
+        f"OpenTelemetry: {got.traces} trace(s), {got.spans} span(s) sent to {got.endpoint} "
+        f"in {ms(got.seconds * 1000)}",
+        markup=False,
+        highlight=False,
+    )
+    return True

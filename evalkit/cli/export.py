@@ -23,15 +23,30 @@ def export(
     variant: Annotated[str | None, typer.Option("--variant", help="Only this variant.")] = None,
     last: Annotated[int | None, typer.Option("--last", min=1, help="--history: the newest N runs.")] = None,
     config: ConfigOpt = None,
+    otlp: Annotated[
+        bool,
+        typer.Option(
+            "--otlp",
+            help="Send RUN_DIR's results as OpenTelemetry traces to OTEL_EXPORTER_OTLP_ENDPOINT instead.",
+        ),
+    ] = False,
 ) -> None:
     """Write results as a table (one row per case × variant × repeat, a column per score) to CSV
-    or Parquet, from a run directory or from the history."""
+    or Parquet, from a run directory or from the history; or send a run to an OpenTelemetry
+    collector (--otlp)."""
     from evalkit.cli.render import console
     from evalkit.history import frames
 
     with user_errors():
         if (run_dir is None) == (not history):
             raise UserInputError("export: give a RUN_DIR or --history (one of them)")
+        if otlp:
+            from evalkit.cli._common import export_traces
+            from evalkit.rundir.files import RESULTS
+
+            if run_dir is None or not (run_dir / RESULTS).is_file():
+                raise UserInputError("--otlp exports a run directory (with results.jsonl)", path=run_dir)
+            raise typer.Exit(0 if export_traces(run_dir) else 1)
         if history:
             from evalkit.history.record import open_store
             from evalkit.history.store import Filters

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,3 +54,91 @@ def bless(root: Path) -> None:
             [sys.executable, "-m", "evalkit", *args], cwd=root, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def traced_system(messages: list[dict[str, Any]], params: dict[str, Any], options: dict[str, Any]) -> Any:
+    """A `python` system that returns a trace: a retrieval, a model call and a tool call."""
+    question = messages[-1]["content"]
+    return {
+        "output": f"answer to {question}",
+        "usage": {"input_tokens": 12, "output_tokens": 5},
+        "steps": [
+            {"id": "r1", "type": "retrieval", "name": "search", "input": question, "latency_ms": 3.0},
+            {"id": "m1", "type": "llm", "name": "planner-model", "latency_ms": 20.0, "tokens": 17},
+            {"id": "t1", "type": "tool", "name": "lookup", "input": {"q": question}, "latency_ms": 5.0},
+        ],
+    }
+
+
+class OtlpReceiver:
+    """An OTLP/HTTP trace receiver on 127.0.0.1 that decodes what arrives (protobuf or JSON)
+    into ExportTraceServiceRequest messages, with the headers each request carried."""
+
+    def __init__(self, status: int = 200) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from google.protobuf import json_format
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+            ExportTraceServiceResponse,
+        )
+
+        self.requests: list[tuple[dict[str, str], Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    message = json_format.Parse(body, ExportTraceServiceRequest())
+                else:
+                    message = ExportTraceServiceRequest.FromString(body)
+                receiver.requests.append((dict(self.headers), message))
+                payload = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def spans(self) -> list[tuple[dict[str, Any], Any]]:
+        """Every span received, with its resource's attributes."""
+        out = []
+        for _, message in self.requests:
+            for rs in message.resource_spans:
+                resource = {a.key: attr_value(a.value) for a in rs.resource.attributes}
+                out.extend((resource, span) for ss in rs.scope_spans for span in ss.spans)
+        return out
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def attr_value(value: Any) -> Any:
+    """An OTLP AnyValue as a Python value."""
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [attr_value(v) for v in value.array_value.values]
+    return getattr(value, kind) if kind else None
+
+
+def attributes(span: Any) -> dict[str, Any]:
+    return {a.key: attr_value(a.value) for a in span.attributes}
+
+
+@pytest.fixture
+def otlp() -> Any:
+    receiver = OtlpReceiver()
+    yield receiver
+    receiver.stop()
