@@ -1,14 +1,15 @@
-"""HTML report at scale: render time and file size for 1,000 and 10,000 cases, the time
-headless chromium takes to load the report until its table is ready, and to filter and sort
-its output matrix.
+"""HTML report at scale: render time and file size for 1,000 and 10,000 cases (or SIZES),
+and in headless chromium: first contentful paint, the time until the case table is ready, the
+page's JavaScript heap, a search over every case, and filtering and sorting the output matrix.
 
-Usage: python -m benchmarks.bench_report
+Usage: python -m benchmarks.bench_report [SIZES]   e.g. 1000,10000,100000
 """
 
 from __future__ import annotations
 
 import json
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -96,7 +97,8 @@ def make_run(root: Path, n: int) -> Path:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         runs = {}
-        for n in (1_000, 10_000):
+        sizes = sys.argv[1] if len(sys.argv) > 1 else "1000,10000"
+        for n in (int(x) for x in sizes.split(",")):
             run = make_run(Path(tmp), n)
             start = time.perf_counter()
             path = html.write(run)
@@ -110,7 +112,8 @@ def main() -> None:
             return
         with sync_playwright() as p:
             chrome = p.chromium.launch(
-                executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"]
+                executable_path="/usr/bin/chromium",
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--enable-precise-memory-info"],
             )
             page = chrome.new_page()
             for n, path in runs.items():
@@ -124,6 +127,15 @@ def main() -> None:
                 print(
                     f"{n:6d} cases: chromium load until the table is ready {best:.2f} s (best of 3), {rows} rows in the DOM"
                 )
+                paint = page.evaluate(
+                    "() => performance.getEntriesByName('first-contentful-paint').map((e) => e.startTime)[0]"
+                )
+                heap = page.evaluate("() => performance.memory.usedJSHeapSize") / 2**20
+                print(f"{n:6d} cases: first contentful paint {paint / 1000:.2f} s, JS heap {heap:.0f} MB")
+                start = time.perf_counter()
+                page.fill("#f-text", f"case-{n // 2 - 1}")  # the last case: a search over every case
+                found = page.inner_text("#count")
+                print(f"{n:6d} cases: search over every case {time.perf_counter() - start:.2f} s ({found})")
                 start = time.perf_counter()
                 page.select_option("#m-filter", "differ")
                 page.select_option("#m-sort", "spread:rougeL")
