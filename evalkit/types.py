@@ -4,7 +4,7 @@ result line. This module sits at the bottom of the import graph: it imports noth
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -153,6 +153,21 @@ class GenerationParams(BaseModel):
         return GenerationParams(**data)
 
 
+class Loglikelihood(BaseModel):
+    """A log-likelihood request: the continuations to score (each choice after its delimiter)
+    and the context: the rendered messages' text as is (`plain`, lm-evaluation-harness's default)
+    or through the model's chat template (`chat`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    continuations: tuple[str, ...]
+    context: Literal["plain", "chat"] = "plain"
+
+    def plain_context(self, messages: Sequence[Message]) -> str:
+        """The context without a chat template: the messages' contents, one after another."""
+        return "\n\n".join(m.content for m in messages if m.content)
+
+
 class Request(BaseModel):
     """One generation to perform: a case, for a variant, at a repeat index."""
 
@@ -174,6 +189,8 @@ class Request(BaseModel):
     # retrieval is what a RAG variant changes, not a different question (the gate must pair them)
     input_messages: tuple[Message, ...] | None = None
     agent: AgentSettings | None = None  # evalkit runs the tool loop (evalkit.agent.loop)
+    # multiple choice: score each continuation's log-probability after the prompt, generate nothing
+    loglikelihood: Loglikelihood | None = None
 
 
 class Usage(BaseModel):
@@ -271,6 +288,10 @@ class Completion(BaseModel):
     error: str | None = None  # set when generation failed after retries: text is then None
     tool_calls: list[ToolCall] | None = None  # what the model asked for (None: no tool call)
     steps: list[Step] | None = None  # the trace of an agent loop or of a `python` system
+    # log-likelihood requests: each continuation's summed log-probability, and whether greedy
+    # decoding would have produced it
+    choice_logprobs: list[float] | None = None
+    choice_greedy: list[bool] | None = None
 
     @property
     def ok(self) -> bool:
@@ -316,6 +337,10 @@ class ScoreInput:
     tool_calls: tuple[ToolCall, ...] = ()  # every tool call of the result, in order
     steps: tuple[Step, ...] = ()  # the trace (agent loop or a `python` system), in order
     expect: Any = None  # the case's tool expectations (evalkit.tools.expect.ToolExpectations)
+    # multiple choice: the case's choices and gold index, and each choice's log-probability
+    choices: tuple[str, ...] | None = None
+    gold: int | None = None
+    choice_logprobs: tuple[float, ...] | None = None
 
 
 class StoredScore(BaseModel):
@@ -381,6 +406,10 @@ class CaseResult(BaseModel):
     judges: dict[str, JudgeUsage] = Field(default_factory=dict)  # judge tokens; in cost_usd too
     tool_calls: list[ToolCall] | None = None  # the tool calls the model made (all steps, in order)
     steps: list[Step] | None = None  # the trace: agent loop steps or a `python` system's steps
+    # multiple choice: each choice's log-probability after the prompt, and whether greedy
+    # decoding would have produced it (the choice with the highest is `output`)
+    choice_logprobs: list[float] | None = None
+    choice_greedy: list[bool] | None = None
 
     @property
     def key(self) -> str:

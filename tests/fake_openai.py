@@ -59,7 +59,10 @@ class FakeOpenAI:
         rate_limit: float | None = None,
         retry_after_hint: bool = False,
         token_delay_s: float = 0.0,
+        completions: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ):
+        # the legacy /v1/completions endpoint: the whole response body for a request (None: 404)
+        self.completions = completions
         self.token_delay_s = token_delay_s  # between streamed tokens
         self.responder = responder
         self.latency_s = latency_s
@@ -174,6 +177,19 @@ class FakeOpenAI:
         route = path.split("?")[0].rstrip("/")
         if method == "GET" and route.endswith("/models"):
             return await self._send(writer, 200, {"object": "list", "data": [{"id": "fake-model"}]})
+        legacy = (
+            method == "POST" and route.endswith("/completions") and not route.endswith("/chat/completions")
+        )
+        if legacy and self.completions is not None:
+            body = json.loads(raw)
+            with self.lock:
+                self.requests.append(body)
+            fault = self._take_fault(body)
+            if fault is not None and fault.status is not None:
+                return await self._send(
+                    writer, fault.status, {"error": {"message": "injected"}}, fault.headers
+                )
+            return await self._send(writer, 200, self.completions(body))
         if method != "POST" or not route.endswith("/chat/completions"):
             return await self._send(writer, 404, {"error": {"message": f"no route {path}"}})
         try:

@@ -87,6 +87,9 @@ class Provider(ABC, Generic[S]):
     batches: ClassVar[bool] = False
     # True: sends a request's `tools` / `tool_choice` to the model (native tool calling)
     supports_tools: ClassVar[bool] = False
+    # multiple choice by log-likelihood: the contexts it can score continuations in ("plain":
+    # the prompt's text; "chat": through the model's chat template); empty: it cannot
+    loglikelihood_contexts: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, name: str, settings: S):
         self.name = name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from evalkit._util import secrets
 from evalkit.errors import AuthenticationError, EvalkitError, UserInputError
 from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy
+from evalkit.providers.loglikelihood import ECHO_LOGPROBS, read_echo_logprobs
 from evalkit.providers.openai_response import StreamAssembler, StreamError, UnexpectedResponse, parse_body
 from evalkit.spec.config import env_secret
 from evalkit.tools.wire import (
@@ -93,6 +95,7 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
     framework bounds its concurrency per endpoint, backs off and retries."""
 
     supports_tools = True
+    loglikelihood_contexts = frozenset({"plain"})  # /v1/completions applies no chat template
     settings_model = OpenAISettings
     operational_settings = frozenset(
         {
@@ -182,6 +185,8 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             raise self._auth_failure
         started = time.perf_counter()
         try:
+            if request.loglikelihood is not None:
+                return await self._choices(request)
             completion = await self._attempt(
                 self._session_for_loop(), endpoint(self.cfg.base_url, "chat/completions"), self._body(request)
             )
@@ -194,6 +199,26 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             return Completion(error=f"could not read the response ({detail})")
         completion.latency_ms = (time.perf_counter() - started) * 1000.0
         completion.tool_calls = restore_names(completion.tool_calls, request.params.tools)
+        return completion
+
+    async def _choices(self, request: Request) -> Completion:
+        """Multiple choice: each choice's log-probability from /v1/completions with `echo`
+        (the prompt's own token log-probabilities, as vLLM's server returns them)."""
+        assert request.loglikelihood is not None
+        context = request.loglikelihood.plain_context(request.messages)
+        body = {
+            "model": request.model or self.cfg.model,
+            "prompt": [context + c for c in request.loglikelihood.continuations],
+            **ECHO_LOGPROBS,
+        }
+        started = time.perf_counter()
+        completion = await self._attempt(
+            self._session_for_loop(),
+            endpoint(self.cfg.base_url, "completions"),
+            body,
+            read=lambda data: read_echo_logprobs(request, context, data),
+        )
+        completion.latency_ms = (time.perf_counter() - started) * 1000.0
         return completion
 
     def _body(self, request: Request) -> dict[str, Any]:
@@ -222,7 +247,15 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             await self._session.close()
             self._session = None
 
-    async def _attempt(self, session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> Completion:
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: dict[str, Any],
+        read: Callable[[Any], Completion] | None = None,
+    ) -> Completion:
+        """One POST: HTTP errors raised as the framework retries them; the body read as a chat
+        completion, or by `read` (another endpoint's body)."""
         started = time.perf_counter()
         streamed: Completion | None = None
         try:
@@ -263,6 +296,8 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise Retry("invalid or truncated JSON body") from None
+        if read is not None:
+            return read(data)
         try:
             completion = parse_body(data)
         except UnexpectedResponse as exc:

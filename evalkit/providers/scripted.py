@@ -205,4 +205,6 @@ class ReplayProvider(Provider[ReplaySettings]):
             latency_ms=found.latency_ms,
             ttft_ms=found.ttft_ms,
             model_version=found.model_version,
+            choice_logprobs=found.choice_logprobs,
+            choice_greedy=found.choice_greedy,
         )

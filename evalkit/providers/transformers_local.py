@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit._util.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.errors import UserInputError
-from evalkit.providers import embedded
+from evalkit.providers import embedded, loglikelihood
 from evalkit.providers.base import Provider
 from evalkit.types import Completion, GenerationParams, Request, Usage
 
@@ -43,6 +43,7 @@ class TransformersProvider(Provider[TransformersSettings]):
     settings_model = TransformersSettings
     operational_settings = frozenset({"batch_size", "max_batch_tokens"})
     batches = True  # batch_size and max_batch_tokens bound it, not a concurrency
+    loglikelihood_contexts = frozenset({"plain", "chat"})
 
     def __init__(self, name: str, settings: TransformersSettings):
         super().__init__(name, settings)
@@ -127,7 +128,14 @@ class TransformersProvider(Provider[TransformersSettings]):
 
     async def generate(self, batch: Sequence[Request]) -> AsyncIterator[tuple[Request, Completion]]:
         await self.start()
-        planned = self.plan_batches(batch)
+        choice_requests = [r for r in batch if r.loglikelihood is not None]
+        for start in range(0, len(choice_requests), self.settings.batch_size):
+            rows = choice_requests[start : start + self.settings.batch_size]
+            self.report(f"scoring choices {start + len(rows)}/{len(choice_requests)} on {self.name}")
+            completions = await asyncio.to_thread(self._loglikelihood_rows, rows)
+            for pair in zip(rows, completions, strict=True):
+                yield pair
+        planned = self.plan_batches([r for r in batch if r.loglikelihood is None])
         for k, rows in enumerate(planned, 1):
             self.report(f"generating batch {k}/{len(planned)} on {self.name}")
             completions = await asyncio.to_thread(self._generate_batch, rows)
@@ -218,6 +226,61 @@ class TransformersProvider(Provider[TransformersSettings]):
                 )
             )
         return completions
+
+    def _loglikelihood_rows(self, requests: Sequence[Request]) -> list[Completion]:
+        """Every choice of these requests, in forward passes of at most `batch_size` rows
+        (right-padded, as lm-evaluation-harness batches them): no generation."""
+        tok = self._tokenizer
+        pairs = []  # (request index, context ids, continuation ids)
+        for i, request in enumerate(requests):
+            context = loglikelihood.context_text(tok, request)
+            assert request.loglikelihood is not None
+            for continuation in request.loglikelihood.continuations:
+                pairs.append((i, *loglikelihood.encode_pair(tok, context, continuation)))
+        started = time.perf_counter()
+        figures = self._score_pairs([(ctx, cont) for _, ctx, cont in pairs])
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        per_request: list[list[tuple[float, bool, int]]] = [[] for _ in requests]
+        for (i, ctx, cont), (logprob, greedy) in zip(pairs, figures, strict=True):
+            per_request[i].append((logprob, greedy, len(ctx) + len(cont)))
+        return [
+            loglikelihood.completion(
+                request,
+                [lp for lp, _, _ in mine],
+                [g for _, g, _ in mine],
+                input_tokens=sum(n for _, _, n in mine),
+                batch_ms=elapsed_ms,
+                batch_size=len(requests),
+                model_version=self._version,
+            )
+            for request, mine in zip(requests, per_request, strict=True)
+        ]
+
+    def _score_pairs(self, pairs: Sequence[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
+        """(summed log-probability, greedy?) of each continuation after its context."""
+        import torch
+
+        model, size = self._model, self.settings.batch_size
+        max_length = int(getattr(model.config, "max_position_embeddings", 2048))
+        out: list[tuple[float, bool]] = []
+        for start in range(0, len(pairs), size):
+            chunk = pairs[start : start + size]
+            inputs = [loglikelihood.window(ctx, cont, max_length) for ctx, cont in chunk]
+            width = max(len(x) for x in inputs)
+            ids = torch.zeros((len(inputs), width), dtype=torch.long)
+            mask = torch.zeros((len(inputs), width), dtype=torch.long)
+            for row, x in enumerate(inputs):
+                ids[row, : len(x)] = torch.tensor(x)
+                mask[row, : len(x)] = 1
+            with torch.inference_mode():
+                logits = model(input_ids=ids.to(self._device), attention_mask=mask.to(self._device)).logits
+                logprobs = torch.log_softmax(logits.float(), dim=-1)
+            for row, ((_, cont), x) in enumerate(zip(chunk, inputs, strict=True)):
+                picked = logprobs[row, len(x) - len(cont) : len(x)]
+                target = torch.tensor(cont, device=picked.device)
+                greedy = bool((picked.argmax(dim=-1) == target).all())
+                out.append((float(picked.gather(1, target.unsqueeze(-1)).sum()), greedy))
+        return out
 
 
 def chat_prompt_ids(tokenizer: Any, request: Request) -> list[int]:

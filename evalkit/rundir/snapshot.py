@@ -49,6 +49,7 @@ def _case_row(suite: str, case: Case) -> dict[str, Any]:
         "relevant_ids": list(case.relevant_ids),
         **({"expect": case.expect.model_dump(mode="json")} if case.expect is not None else {}),
         **({"tools": tools_json(case.tools)} if case.tools is not None else {}),
+        **({"choices": list(case.choices), "gold": case.gold} if case.choices is not None else {}),
     }
 
 
@@ -84,6 +85,8 @@ def _read_cases(path: Path) -> Iterator[tuple[str, Case]]:
                         tools=None
                         if row.get("tools") is None
                         else tuple(ToolSchema.model_validate(t) for t in row["tools"]),
+                        choices=None if row.get("choices") is None else tuple(row["choices"]),
+                        gold=row.get("gold"),
                     ),
                 )
             except (ValueError, KeyError, TypeError) as exc:

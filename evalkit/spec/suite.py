@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    StrictInt,
     ValidationError,
     field_validator,
     model_serializer,
@@ -48,6 +49,8 @@ RESERVED_CASE_FIELDS = (
     "expected_tool_calls",
     "max_steps",
     "tools",
+    "choices",
+    "gold",
 )
 
 
@@ -79,6 +82,9 @@ class CaseSpec(Strict):
     expected_tool_calls: list[ExpectedCall] | None = None
     max_steps: int | None = Field(default=None, gt=0)
     tools: list[ToolSchema] | None = None  # this case's own function tools (over the suite's and variant's)
+    # multiple choice by log-likelihood: the choices, and the index of the right one
+    choices: list[str] | None = None
+    gold: StrictInt | None = None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -96,7 +102,35 @@ class CaseSpec(Strict):
             raise ValueError("give either 'reference' or 'references', not both")
         if not self.id.strip():
             raise ValueError("case id must not be empty")
+        _check_choices(self.choices, self.gold)
         return self
+
+
+def _check_choices(choices: list[str] | None, gold: int | None) -> None:
+    if choices is None:
+        if gold is not None:
+            raise ValueError("'gold' needs 'choices' (gold is the index of the right choice)")
+        return
+    if gold is None:
+        raise ValueError("'choices' need a 'gold': the index of the right choice (0 for the first)")
+    if len(choices) < 2:
+        raise ValueError("'choices' need at least two choices")
+    if not 0 <= gold < len(choices):
+        raise ValueError(f"gold {gold} is out of range: {len(choices)} choices, so 0 to {len(choices) - 1}")
+
+
+class MultipleChoice(Strict):
+    """How cases with `choices` are scored (by log-likelihood, as lm-evaluation-harness does):
+    the context is the rendered prompt as text (`plain`, lm-evaluation-harness's default) or
+    through the model's chat template (`chat`); each choice follows it after `delimiter`
+    (default: one space for `plain`, nothing for `chat`)."""
+
+    context: Literal["plain", "chat"] = "plain"
+    delimiter: str | None = None
+
+    def continuation(self, choice: str) -> str:
+        delimiter = self.delimiter if self.delimiter is not None else (" " if self.context == "plain" else "")
+        return delimiter + choice
 
 
 class FileCases(Strict):
@@ -155,6 +189,7 @@ class SuiteSpec(Strict):
     tools: list[ToolSchema] | None = None  # OpenAI function tools the model may call
     tool_choice: ToolChoice | None = None
     agent: AgentSettings | None = None  # evalkit runs the tool loop with these callables
+    multiple_choice: MultipleChoice | None = None  # how cases with `choices` are scored
     # the scores that decide whether a case passes (default: every pass/fail score that is not
     # informational)
     pass_: list[str] | None = Field(default=None, alias="pass", min_length=1)
@@ -194,6 +229,8 @@ class Case:
     relevant_ids: tuple[str, ...] = ()
     expect: ToolExpectations | None = None  # tool-use expectations, when the case has any
     tools: tuple[ToolSchema, ...] | None = None  # the case's own tools (BFCL-style benchmarks)
+    choices: tuple[str, ...] | None = None  # multiple choice: scored by log-likelihood
+    gold: int | None = None  # ... the index of the right choice
 
     @property
     def reference(self) -> str | None:
@@ -218,6 +255,7 @@ class Suite:
     tools: tuple[ToolSchema, ...] | None = None
     tool_choice: ToolChoice | None = None
     agent: AgentSettings | None = None
+    multiple_choice: MultipleChoice | None = None
     lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, repr=False)
     pass_scores: tuple[str, ...] | None = None  # `pass:`: the scores that decide a case's pass
     max_new_failures: int | None = None  # thresholds' `max_new_failures` (None: the config's)
@@ -331,6 +369,7 @@ def load_suite(path: Path) -> Suite:
         tools=None if spec.tools is None else tuple(spec.tools),
         tool_choice=spec.tool_choice,
         agent=spec.agent,
+        multiple_choice=spec.multiple_choice,
         lines=doc.lines,
         pass_scores=tuple(spec.pass_) if spec.pass_ is not None else None,
         max_new_failures=spec.max_new_failures,
@@ -370,6 +409,8 @@ def _case_from_spec(spec: CaseSpec, origin: str) -> Case:
             spec.expected_tools, spec.forbidden_tools, spec.expected_tool_calls, spec.max_steps
         ),
         tools=None if spec.tools is None else tuple(spec.tools),
+        choices=None if spec.choices is None else tuple(spec.choices),
+        gold=spec.gold,
     )
 
 
@@ -556,12 +597,8 @@ def _check_unique_ids(cases: list[Case], path: Path) -> None:
 
 
 def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
-    new = {
-        "tools",
-        "tool_choice",
-        "agent",
-        "max_new_failures",
-    }  # hashed only when set: older suites keep their hash
+    # hashed only when set: older suites keep their hash
+    new = {"tools", "tool_choice", "agent", "max_new_failures", "multiple_choice"}
     dumped = spec.model_dump(
         mode="json", exclude={"cases", "pass_", *(k for k in new if getattr(spec, k) is None)}
     )
@@ -576,6 +613,7 @@ def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
             + ([list(c.relevant_ids)] if c.relevant_ids else [])
             + ([c.expect.model_dump(mode="json")] if c.expect is not None else [])
             + ([tools_json(c.tools)] if c.tools is not None else [])
+            + ([{"choices": list(c.choices), "gold": c.gold}] if c.choices is not None else [])
             for c in cases
         ],
     }

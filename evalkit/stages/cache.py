@@ -45,12 +45,18 @@ def request_key(identity: dict[str, Any], request: Request, namespace: str = "ge
         "params": request.params.model_dump(mode="json", exclude_none=True),
         "repeat": request.repeat,
     }
+    if request.loglikelihood is not None:  # keyed only when set: other entries keep their keys
+        payload["loglikelihood"] = request.loglikelihood.model_dump(mode="json")
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def cacheable(completion: Completion) -> bool:
     """Good answers only: text, or tool calls (an answer that only calls tools has no text)."""
-    answered = bool(completion.text and completion.text.strip()) or bool(completion.tool_calls)
+    answered = (
+        bool(completion.text and completion.text.strip())
+        or bool(completion.tool_calls)
+        or bool(completion.choice_logprobs)
+    )
     return completion.error is None and answered
 
 

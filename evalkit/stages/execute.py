@@ -222,6 +222,8 @@ class Runner:
             retrieval=None if request.retrieval is None else list(request.retrieval),
             tool_calls=completion.tool_calls,
             steps=completion.steps,
+            choice_logprobs=completion.choice_logprobs,
+            choice_greedy=completion.choice_greedy,
             scores={
                 name: StoredScore(value=s.value, passed=s.passed, reason=s.reason)
                 for name, s in scores.items()
@@ -257,6 +259,8 @@ def case_hash(case: Case) -> str:
     }
     if case.tools is not None:  # hashed only when set: older cases keep their hash
         payload["tools"] = tools_json(case.tools)
+    if case.choices is not None:
+        payload["choices"] = [list(case.choices), case.gold]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -19,12 +19,13 @@ from evalkit.providers.service import ProviderSpec, build_providers
 from evalkit.rag.context import RAG_PLACEHOLDER
 from evalkit.scorers.base import ConfiguredScorer, build_scorer
 from evalkit.spec.config import LoadedConfig, Variant
-from evalkit.spec.suite import Suite
+from evalkit.spec.suite import Case, MultipleChoice, Suite
 from evalkit.spec.yamlfile import user_loc
 from evalkit.stages.shard import Shard
 from evalkit.types import (
     SPECIAL_METRICS,
     GenerationParams,
+    Loglikelihood,
     MetricInfo,
     Request,
 )
@@ -108,6 +109,7 @@ def build_plan(
             for name in [variant.provider, *([variant.fallback] if variant.fallback else [])]:
                 for params in {tool_names(r.params): r.params for r in batch}.values():
                     check_tools(suite, variant, params, batch[0].agent, providers[name])
+                check_loglikelihood(suite, variant, batch, providers[name])
                 if batch and batch[0].agent is not None:
                     loop_providers.add(name)
             requests.extend(batch)
@@ -180,6 +182,7 @@ def _requests_for(suite: Suite, variant: Variant, prompt: str | None, n_repeats:
     for case in suite.cases:
         messages = suite.render_messages(case, variant, prompt, extra)
         case_params = params if case.tools is None else params.model_copy(update={"tools": case.tools})
+        loglikelihood = _loglikelihood(suite, case)
         for rep in range(n_repeats):
             out.append(
                 Request(
@@ -193,6 +196,7 @@ def _requests_for(suite: Suite, variant: Variant, prompt: str | None, n_repeats:
                     model=variant.model,
                     input_messages=messages if extra is not None else None,
                     agent=agent,
+                    loglikelihood=loglikelihood,
                 )
             )
     return out
@@ -408,3 +412,36 @@ def instantiate(plan: Plan) -> dict[str, Provider[Any]]:
 
 def tool_names(params: GenerationParams) -> tuple[str, ...]:
     return tuple(t.function.name for t in params.tools or ())
+
+
+def _loglikelihood(suite: Suite, case: Case) -> Loglikelihood | None:
+    """A case with `choices` asks for each choice's log-likelihood, not a generation."""
+    if case.choices is None:
+        return None
+    how = suite.multiple_choice or MultipleChoice()
+    return Loglikelihood(continuations=tuple(how.continuation(c) for c in case.choices), context=how.context)
+
+
+def check_loglikelihood(
+    suite: Suite, variant: Variant, batch: Sequence[Request], provider: ProviderSpec
+) -> None:
+    """Cases with `choices` need a provider that gives log-probabilities: exit 2 before any call."""
+    asked = next((r.loglikelihood for r in batch if r.loglikelihood is not None), None)
+    if asked is None:
+        return
+    able = provider.cls.loglikelihood_contexts
+    where = f"suite '{suite.name}', variant '{variant.name}'"
+    if not able:
+        raise UserInputError(
+            f"{where}: cases with 'choices' are scored by log-likelihood, and provider "
+            f"'{provider.name}' ({provider.kind}) cannot give log-probabilities; use a 'transformers' "
+            "or 'vllm' provider, or an 'openai' one whose server returns prompt log-probabilities "
+            "(/v1/completions with echo, as vLLM's does)",
+            path=suite.source_path,
+        )
+    if asked.context not in able:
+        raise UserInputError(
+            f"{where}: multiple_choice.context '{asked.context}' needs the model's chat template, "
+            f"which provider '{provider.name}' ({provider.kind}) does not have; use context: plain",
+            path=suite.source_path,
+        )

@@ -104,6 +104,11 @@ def score_input(
         tool_calls=tuple(trace.tool_calls or ()) if trace is not None else (),
         steps=tuple(trace.steps or ()) if trace is not None else (),
         expect=case.expect,
+        choices=case.choices,
+        gold=case.gold,
+        choice_logprobs=None
+        if trace is None or trace.choice_logprobs is None
+        else tuple(trace.choice_logprobs),
     )
 
 
