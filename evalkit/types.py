@@ -274,6 +274,7 @@ class Completion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str | None = None
+    reasoning: str | None = None  # the model's thinking, kept apart from `text` (never scored)
     finish_reason: str | None = None
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float | None = None  # per request, only where measured (HTTP, engine timestamps)
@@ -386,6 +387,7 @@ class CaseResult(BaseModel):
     messages: list[Message]
     references: list[str] = Field(default_factory=list)
     output: str | None
+    reasoning: str | None = None  # the model's thinking/reasoning text, apart from the output
     error: str | None = None
     finish_reason: FinishReason | None = None  # the one vocabulary (types.FINISH_REASONS)
     vendor_finish_reason: str | None = None  # the vendor's own word, when it differs

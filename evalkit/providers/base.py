@@ -125,6 +125,10 @@ class Provider(ABC, Generic[S]):
         """The model a request goes to, as recorded on its result."""
         return request.model or getattr(self.settings, "model", None)
 
+    def param_notes(self, request: Request) -> list[str]:
+        """What of a request's params this backend will not send, and why (shown before the run)."""
+        return []
+
     def price_vendor(self) -> str | None:
         """Whose bill this provider runs up, as the price database names the vendor
         ("anthropic", "google", "openai", ...); None: not a vendor the database prices (a local

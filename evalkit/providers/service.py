@@ -108,6 +108,9 @@ class Connected(Provider[Any]):
     def model_name(self, request: Request) -> str | None:
         return self.plugin.model_name(request)
 
+    def price_vendor(self) -> str | None:
+        return self.plugin.price_vendor()
+
     def cache_identity(self, request: Request) -> dict[str, Any] | None:
         return self.plugin.cache_identity(request)
 

@@ -204,6 +204,7 @@ class Runner:
             messages=list(request.messages),
             references=list(case.references),
             output=completion.text if completion.error is None else None,
+            reasoning=completion.reasoning if completion.error is None else None,
             error=completion.error,
             finish_reason=finish,
             vendor_finish_reason=vendor_finish,

@@ -118,7 +118,22 @@ def build_plan(
     plan.warnings.extend(notes)
     plan.warnings.extend(_empty_prompt_warnings(requests))
     plan.warnings.extend(_unpriced_warnings(plan))
+    plan.warnings.extend(_param_notes(plan))
     return plan
+
+
+def _param_notes(plan: Plan) -> list[str]:
+    """What each variant's provider leaves out of its params (a model that takes no top_p, say)."""
+    first: dict[str, Request] = {}
+    for r in plan.requests:
+        first.setdefault(r.variant, r)
+    out: list[str] = []
+    for variant in plan.variants:
+        spec = plan.providers[variant.provider]
+        if variant.name in first:
+            notes = spec.cls(spec.name, spec.settings).param_notes(first[variant.name])
+            out += [f"variant '{variant.name}' ({variant.provider}): {note}" for note in notes]
+    return list(dict.fromkeys(out))
 
 
 def _unpriced_warnings(plan: Plan) -> list[str]:
@@ -244,8 +259,19 @@ def _provider_specs(
     names = [v.provider for v in variants] + [v.fallback for v in variants if v.fallback is not None]
     for name in dict.fromkeys([*names, *extra]):
         pconf = config.providers[name]
-        cls = registry.providers.get(pconf.type)
         where = f"providers.{name}"
+        try:
+            cls = registry.providers.get(pconf.type)
+        except UserInputError:  # an unknown type: the known ones, at the config's line
+            line = loaded.lines.get(("providers", name, "type")) or loaded.lines.get(("providers", name))
+            known = registry.providers.names()
+            close = did_you_mean(pconf.type, known) if pconf.type else ""
+            hint = close if close.startswith(" (did you mean") else ""
+            raise UserInputError(
+                f"{where}.type: unknown provider type '{pconf.type}'{hint}; known: {', '.join(known)}",
+                path=loaded.path,
+                line=line,
+            ) from None
         if not (isinstance(cls, type) and issubclass(cls, Provider)):
             raise UserInputError(f"{where}: '{pconf.type}' is not a Provider class")
         try:
