@@ -89,3 +89,17 @@ def md_code(text: str, limit: int | None = None) -> str:
     fence = "`" * (longest + 1)
     pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) or not text.strip() else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+# what a terminal would act on rather than show: C0 controls but tab and newline (ESC starts
+# colour, cursor and OSC sequences: titles, hyperlinks, clipboard writes), DEL, C1 controls, and
+# the bidirectional overrides that reorder what is shown
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: str) -> str:
+    """`text` (data) as a terminal shows it literally: each control character written as its
+    escape (`\\x1b`), so a case id cannot retitle the window, move the cursor or hide text."""
+    return _TERMINAL_CONTROLS.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )

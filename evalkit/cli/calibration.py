@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
-
-from evalkit.cli.render import console
+from evalkit.cli.render import console, escape
 from evalkit.human.calibrate import Agreement, Calibration, Figure
 
 

@@ -7,10 +7,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from evalkit.cli._common import ALERT_EXIT, ConfigOpt, SuiteOpt, VariantOpt, user_errors
 from evalkit.errors import UserInputError
+
+
+def escape(text: str) -> str:
+    """Data for rich markup: markup and control characters escaped (evalkit.cli.render.escape)."""
+    from evalkit.cli.render import escape as safe
+
+    return safe(text)
+
 
 if TYPE_CHECKING:
     from evalkit.history.store import Filters, HistoryStore

@@ -12,6 +12,9 @@ from evalkit.cli._common import user_errors
 labels_app = typer.Typer(help="Human labels: import them into a run.", no_args_is_help=True)
 
 
+SHOWN_LABELLERS = 10  # names printed after an import (a million labellers once printed 9 MB)
+
+
 @labels_app.command("import")
 def labels_import(
     file: Annotated[Path, typer.Argument(help="Labels: JSONL (the report's export) or CSV.")],
@@ -19,14 +22,18 @@ def labels_import(
 ) -> None:
     """Add human labels to a run as a `human` score (several labellers allowed); refreshes
     summary.json and the reports. Every label must name an output of the run."""
-    from evalkit.cli.render import console
+    from evalkit._util.numbers import number
+    from evalkit.cli.render import console, escape
     from evalkit.human.scores import import_labels
 
     with user_errors():
         got = import_labels(file, run_dir)
+    shown = ", ".join(escape(name) for name in got.labellers[:SHOWN_LABELLERS])
+    more = len(got.labellers) - SHOWN_LABELLERS
     console.print(
-        f"imported {got.imported} label(s): {got.labels} in the run on {got.labelled_results} "
-        f"result(s), by {', '.join(got.labellers)}",
+        f"imported {number(got.imported, 'count')} label(s): {number(got.labels, 'count')} in the run "
+        f"on {number(got.labelled_results, 'count')} result(s), by {shown}"
+        + (f" and {number(more, 'count')} more" if more > 0 else ""),
         highlight=False,
     )
 

@@ -16,11 +16,10 @@ class ListWhat(StrEnum):
 
 def list_(what: Annotated[ListWhat, typer.Argument(help="providers, scorers or retrievers")]) -> None:
     """List the registered providers, scorers or custom retrievers (built-in and plugins)."""
-    from rich.markup import escape
     from rich.table import Table
 
     from evalkit import registry
-    from evalkit.cli.render import console
+    from evalkit.cli.render import console, escape
 
     if what is ListWhat.retrievers:
         from evalkit.rag.retrievers import retrievers as reg

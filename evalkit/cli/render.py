@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as markup_escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,6 +21,7 @@ from rich.text import Text
 
 from evalkit._util import secrets
 from evalkit._util.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
+from evalkit._util.textsafe import terminal_text
 from evalkit.compare.aggregate import GroupSummary, Summary
 from evalkit.compare.gate import (
     VERDICT_SYMBOLS,
@@ -44,6 +45,12 @@ if TYPE_CHECKING:
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+def escape(text: str) -> str:
+    """Data for a rich markup string: its markup escaped and its control characters shown as
+    escapes (an ESC or OSC sequence in a case id never reaches the terminal)."""
+    return markup_escape(terminal_text(str(text)))
 
 
 def error(message: str) -> None:

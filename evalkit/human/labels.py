@@ -4,8 +4,8 @@ A label is one person's verdict (pass/fail) and/or 1–5 rating, with a note, on
 run, suite, case, variant, repeat. The report exports them; people may also write them by hand
 or in a spreadsheet. `variant`/`repeat` left out mean "any" (a calibration set keyed by case).
 
-Imported labels live in RUN_DIR/labels.jsonl (one line per labeller × output; a newer label
-from the same person replaces the older one) and show as a `human` score on each labelled
+Imported labels live in RUN_DIR/labels.jsonl (a person's newer label on an output, by its own
+`time` when both have one, replaces their older one) and show as a `human` score on each labelled
 result: the labellers' mean (pass = 1, fail = 0, rating r = (r − 1) / 4), with who said what in
 its reason. The human score never changes a case's automatic pass/fail verdict.
 """
@@ -13,14 +13,16 @@ its reason. The human score never changes a case's automatic pass/fail verdict.
 from __future__ import annotations
 
 import csv
-import json
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evalkit._util import strictjson
 from evalkit.errors import UserInputError
 from evalkit.rundir.files import LABELS, write_jsonl
 from evalkit.types import CaseResult, StoredScore
@@ -92,38 +94,54 @@ def _error(path: Path, line: int, exc: ValidationError | ValueError) -> UserInpu
 
 
 def read_labels(path: Path) -> list[Label]:
-    """Labels from a .jsonl or .csv file; a bad line is an error naming file and line."""
+    """Labels from a .jsonl or .csv file; a bad line is an error naming file and line (invalid
+    UTF-8, too deep nesting and duplicate keys included). A byte-order mark (Excel's "CSV UTF-8")
+    is read as the start of the file, not as text."""
     if not path.is_file():
         raise UserInputError("labels file not found", path=path)
     if path.suffix.lower() == ".csv":
         return list(_read_csv(path))
     out = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            line = _decoded(raw, path, lineno)
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
+                data = strictjson.loads(line)
                 if not isinstance(data, dict):
                     raise ValueError("each line must be a JSON object")
                 out.append(Label.model_validate(data))
             except (ValidationError, ValueError) as exc:
                 raise _error(path, lineno, exc) from None
+            except RecursionError:
+                raise UserInputError("bad label: nested too deeply", path=path, line=lineno) from None
     return out
 
 
+def _decoded(raw: bytes, path: Path, lineno: int) -> str:
+    try:
+        return raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserInputError(f"not valid UTF-8 (column {exc.start + 1})", path=path, line=lineno) from None
+
+
 def _read_csv(path: Path) -> Iterable[Label]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        unknown = [f for f in reader.fieldnames or [] if f not in FIELDS]
-        if unknown:
-            raise UserInputError(f"unknown column(s) {unknown}; known: {list(FIELDS)}", path=path, line=1)
-        for row in reader:
-            data = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
-            try:
-                yield Label.model_validate(data)
-            except ValidationError as exc:
-                raise _error(path, reader.line_num, exc) from None
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UserInputError("not valid UTF-8 (save the sheet as CSV UTF-8)", path=path, line=line) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    unknown = [f for f in reader.fieldnames or [] if f not in FIELDS]
+    if unknown:
+        raise UserInputError(f"unknown column(s) {unknown}; known: {list(FIELDS)}", path=path, line=1)
+    for row in reader:
+        data = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+        try:
+            yield Label.model_validate(data)
+        except ValidationError as exc:
+            raise _error(path, reader.line_num, exc) from None
 
 
 def calibration_labels(suites: Iterable[Any]) -> list[Label]:
@@ -131,13 +149,40 @@ def calibration_labels(suites: Iterable[Any]) -> list[Label]:
     return [x for s in suites if s.calibration is not None for x in read_labels(s.calibration)]
 
 
+def _time(label: Label) -> datetime | None:
+    if not label.time:
+        return None
+    try:
+        when = datetime.fromisoformat(label.time.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _supersedes(later: Label, earlier: Label) -> bool:
+    """Whether `later` (imported after `earlier`) is the newer word: by the labels' own `time`
+    when both have one (an older export imported later does not win), else by import order."""
+    t_later, t_earlier = _time(later), _time(earlier)
+    return t_later is None or t_earlier is None or t_later >= t_earlier
+
+
+def _covers(wide: Label, narrow: Label) -> bool:
+    """Every output `narrow` is about, `wide` is about too (same person, same case)."""
+    return wide.variant in (None, narrow.variant) and wide.repeat in (None, narrow.repeat)
+
+
 def merge(old: Sequence[Label], new: Sequence[Label]) -> list[Label]:
-    """One label per labeller × output: a later label from the same person replaces the earlier."""
-    kept: dict[tuple[Any, ...], Label] = {}
-    for label in [*old, *new]:
-        kept.pop(label.identity, None)
-        kept[label.identity] = label
-    return list(kept.values())
+    """A person's newer label on an output replaces their older one: a label given by case (no
+    variant, no repeat) replaces that person's labels on each of the case's outputs; a label
+    older (by its `time`) than the one already kept is dropped."""
+    kept: dict[tuple[str, str, str], list[tuple[int, Label]]] = {}
+    for seq, label in enumerate([*old, *new]):
+        mine = kept.setdefault((label.suite, label.case, label.labeller), [])
+        if seq >= len(old) and any(_covers(k, label) and not _supersedes(label, k) for _, k in mine):
+            continue  # that person already said something newer on all of these outputs
+        mine[:] = [(n, k) for n, k in mine if not (_covers(label, k) and _supersedes(label, k))]
+        mine.append((seq, label))
+    return [label for _, label in sorted(pair for group in kept.values() for pair in group)]
 
 
 def write_labels(run_dir: Path, labels: Sequence[Label]) -> None:
@@ -170,15 +215,19 @@ def check_against_run(
 
 
 def labels_for(labels: Sequence[Label], results: Sequence[CaseResult]) -> dict[str, list[Label]]:
-    """The labels of each result, by result key."""
+    """The labels of each result, by result key: one per labeller, their newest on it."""
     by_case: dict[tuple[str, str], list[Label]] = defaultdict(list)
     for label in labels:
         by_case[(label.suite, label.case)].append(label)
-    return {
-        r.key: found
-        for r in results
-        if (found := [x for x in by_case.get((r.suite, r.case_id), []) if x.matches(r)])
-    }
+    out: dict[str, list[Label]] = {}
+    for r in results:
+        newest: dict[str, Label] = {}
+        for x in by_case.get((r.suite, r.case_id), ()):
+            if x.matches(r) and (x.labeller not in newest or _supersedes(x, newest[x.labeller])):
+                newest[x.labeller] = x
+        if newest:
+            out[r.key] = list(newest.values())
+    return out
 
 
 def describe(label: Label) -> str:

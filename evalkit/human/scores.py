@@ -28,11 +28,15 @@ class ImportOutcome:
 
 
 def apply_labels(
-    run_dir: Path, results: list[CaseResult], extra: Sequence[lb.Label] = ()
+    run_dir: Path,
+    results: list[CaseResult],
+    extra: Sequence[lb.Label] = (),
+    stored: Sequence[lb.Label] | None = None,
 ) -> list[CaseResult]:
     """Merge `extra` labels (a suite's calibration set) into the run's labels.jsonl and set the
-    human and agreement scores on `results`; results.jsonl is rewritten only when they change."""
-    stored = lb.stored_labels(run_dir)
+    human and agreement scores on `results`; results.jsonl is rewritten only when they change.
+    `stored`: the run's labels when the caller holds them already (read once, not again)."""
+    stored = list(lb.stored_labels(run_dir) if stored is None else stored)
     if extra:
         merged = lb.merge(stored, extra)
         if merged != stored:
@@ -60,8 +64,8 @@ def import_labels(path: Path, run_dir: Path) -> ImportOutcome:
     lb.check_against_run(path, new, info.get("run_id", run_dir.name), results)
     merged = lb.merge(lb.stored_labels(run_dir), new)
     lb.write_labels(run_dir, merged)
-    results = apply_labels(run_dir, results)
-    refresh_summary(run_dir, results)
+    results = apply_labels(run_dir, results, stored=merged)
+    refresh_summary(run_dir, results, merged)
     found = lb.labels_for(merged, results)
     return ImportOutcome(
         imported=len(new),
@@ -113,7 +117,9 @@ def add_kappa(
         ]
 
 
-def refresh_summary(run_dir: Path, results: Sequence[CaseResult]) -> None:
+def refresh_summary(
+    run_dir: Path, results: Sequence[CaseResult], labels: Sequence[lb.Label] | None = None
+) -> None:
     """Rewrite summary.json, summary.md and report.html with the human metrics."""
     from evalkit.compare.gate import DiffReport
     from evalkit.compare.groups import run_thresholds
@@ -127,7 +133,8 @@ def refresh_summary(run_dir: Path, results: Sequence[CaseResult]) -> None:
     summary = Summary.model_validate(data)
     human_metrics(summary.groups, results)
     info = read_json(run_dir / RUN_INFO, {})
-    add_kappa(summary.groups, results, lb.stored_labels(run_dir), info, run_thresholds(run_dir))
+    stored = lb.stored_labels(run_dir) if labels is None else labels
+    add_kappa(summary.groups, results, stored, info, run_thresholds(run_dir))
     write_json(run_dir / SUMMARY, summary.model_dump(mode="json"))
     diff = read_json(run_dir / DIFF)
     markdown.write(run_dir / "summary.md", summary, None if diff is None else DiffReport.model_validate(diff))

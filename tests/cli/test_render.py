@@ -64,3 +64,30 @@ def test_warnings_wrap_between_words(monkeypatch: pytest.MonkeyPatch) -> None:
     words = text[start:].split()
     for word in LONG_WARNING.split():
         assert word in words, word  # no word broken across lines
+
+
+def test_control_characters_in_data_never_reach_the_terminal(workdir, cli) -> None:
+    """ESC/OSC sequences in a case id (retitle the window, hide text, write the clipboard) reached
+    the terminal; they are shown as escapes. Through the real CLI, as a user's terminal gets it."""
+    import subprocess
+    import sys
+
+    from tests.conftest import write
+
+    hostile = "c\x1b]0;pwned\x07\x1b[2J\x9b31m\u202egnp.exe"
+    write(workdir / "evalkit.yaml", "providers:\n  api: {type: scripted, default: ok}\n")
+    write(
+        workdir / "s.yaml",
+        f'name: s\nprompt: "q"\nscorers: [exact]\ncases:\n  - {{id: "{hostile.encode("unicode_escape").decode()}"}}\n',
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "evalkit", "run", "s.yaml", "-o", "out"],
+        cwd=workdir,
+        capture_output=True,
+        timeout=120,
+    )
+    shown_bytes = proc.stdout + proc.stderr
+    assert proc.returncode == 2 and b"has no reference" in shown_bytes  # the case is named ...
+    assert b"\x1b]" not in shown_bytes and b"\x1b[2J" not in shown_bytes and b"\x07" not in shown_bytes
+    assert "\u202e".encode() not in shown_bytes and "\x9b".encode() not in shown_bytes
+    assert b"c\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202egnp.exe" in shown_bytes  # ... as escapes

@@ -90,3 +90,83 @@ def test_human_score_and_agreement() -> None:
     assert human_score([labels[2]]).value == 0.75
     # labels withdrawn: the stale human scores go
     assert "human" not in with_human_scores(scored, [], {"judge": "pass_fail"})[0].scores
+
+
+def test_a_label_by_case_replaces_that_persons_labels_on_each_output() -> None:
+    """A label given by case (no variant, no repeat) left the same person's earlier label on that
+    output in place: both were kept, her human score averaged old and new, calibrate counted both."""
+    old = [
+        Label(suite="s", case="c", variant="v", repeat=0, labeller="ana", verdict="fail"),
+        Label(suite="s", case="c", variant="v", repeat=0, labeller="bo", verdict="fail"),
+    ]
+    merged = merge(old, [Label(suite="s", case="c", labeller="ana", verdict="pass")])
+    assert [(x.labeller, x.verdict, x.variant) for x in merged] == [
+        ("bo", "fail", "v"),
+        ("ana", "pass", None),
+    ]
+    scored = with_human_scores([result("c")], merged, {})
+    assert scored[0].scores["human"].value == 0.5  # ana pass, bo fail: one label each
+    # a narrower label later is that person's word on that output only; newest per output counts
+    narrower = merge(
+        merged, [Label(suite="s", case="c", variant="v", repeat=0, labeller="ana", verdict="fail")]
+    )
+    assert len(narrower) == 3
+    assert with_human_scores([result("c")], narrower, {})[0].scores["human"].value == 0.0
+
+
+def test_newer_means_the_labels_own_time_not_the_import_order() -> None:
+    newer = Label(suite="s", case="c", labeller="ana", verdict="pass", time="2026-03-01T10:00:00Z")
+    older = Label(suite="s", case="c", labeller="ana", verdict="fail", time="2026-02-01T10:00:00+00:00")
+    assert merge([newer], [older]) == [newer]  # an older export imported later does not win
+    assert merge([older], [newer]) == [newer]
+    untimed = Label(suite="s", case="c", labeller="ana", verdict="fail")
+    assert merge([newer], [untimed]) == [untimed]  # no time: the later import wins
+    scored = with_human_scores([result("c")], [newer, Label(**{**older.model_dump(), "variant": "v"})], {})
+    assert scored[0].scores["human"].value == 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "what"),
+    [
+        (
+            "x.jsonl",
+            b'{"suite": "s", "case": "c", "verdict": "pass"}\n{"suite": "caf\xe9"}\n',
+            "not valid UTF-8",
+        ),
+        (
+            "x.jsonl",
+            b'{"suite": "s", "case": "c", "note": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+            "deep",
+        ),
+        ("x.jsonl", b'{"suite": "s", "case": "c", "verdict": "pass", "verdict": "fail"}\n', "duplicate key"),
+        ("x.csv", b"suite,case,verdict\ns,c,pass\ns,caf\xe9,pass\n", "not valid UTF-8"),
+    ],
+)
+def test_undecodable_or_deep_label_files_are_exit_2(
+    tmp_path: Path, name: str, data: bytes, what: str
+) -> None:
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(UserInputError) as err:
+        read_labels(tmp_path / name)
+    assert err.value.exit_code == 2 and what in str(err.value) and f"{name}:" in str(err.value)
+
+
+def test_an_excel_csv_utf8_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_bytes("\ufeffsuite,case,labeller,verdict\ns,c,José,pass\n".encode())
+    (label,) = read_labels(tmp_path / "x.csv")
+    assert (label.suite, label.labeller, label.verdict) == ("s", "José", "pass")
+    (tmp_path / "x.jsonl").write_bytes('\ufeff{"suite": "s", "case": "c", "verdict": "pass"}\n'.encode())
+    assert read_labels(tmp_path / "x.jsonl")[0].suite == "s"
+
+
+def test_an_import_by_many_labellers_prints_a_short_line(workdir: Path, cli) -> None:
+    write(workdir / "evalkit.yaml", "providers:\n  api: {type: scripted, default: ok}\n")
+    write(workdir / "s.yaml", 'name: s\nprompt: "q"\nscorers: [json_valid]\ncases:\n  - {id: c}\n')
+    assert cli("run", "s.yaml", "-o", "out", "--no-baseline").exit_code == 0
+    rows = "".join(
+        f'{{"suite": "s", "case": "c", "labeller": "person-{i}", "verdict": "pass"}}\n' for i in range(30)
+    )
+    write(workdir / "l.jsonl", rows)
+    got = cli("labels", "import", "l.jsonl", "out")
+    assert got.exit_code == 0, got.output
+    assert "and 20 more" in got.output and "person-29" not in got.output and len(got.output) < 400
