@@ -70,3 +70,43 @@ def import_promptfoo(
         console.print(
             f"{len(report.unmapped)} item(s) not mapped (listed above)", markup=False, highlight=False
         )
+
+
+@import_app.command("traces")
+def import_traces(
+    source: Annotated[Path, typer.Argument(help="An OTLP JSON trace export, or a folder of them.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for suites/, traces/ and evalkit.yaml.")
+    ] = Path("."),
+    suite: Annotated[str, typer.Option("--suite", help="The suite's name.")] = "production",
+    sample: Annotated[
+        float,
+        typer.Option("--sample", min=0.0, max=1.0, help="Keep this fraction of the traces (by trace id)."),
+    ] = 1.0,
+    seed: Annotated[str, typer.Option("--seed", help="Another seed draws another sample.")] = "evalkit",
+    scrub_pii: Annotated[
+        bool, typer.Option("--scrub-pii", help="Replace e-mails, phone, card and ID numbers, API keys.")
+    ] = False,
+) -> None:
+    """Turn an application's traces (OpenTelemetry GenAI or OpenInference spans, exported as OTLP
+    JSON) into cases with their recorded outputs and steps, replayed by a `production` variant so
+    trajectory scorers, judges and the gate run on real traffic."""
+    from evalkit.cli.render import console, warn
+    from evalkit.importers import traces
+
+    with user_errors():
+        got = traces.import_traces(source, out, suite=suite, sample=sample, seed=seed, scrub_pii=scrub_pii)
+    for line in got.skipped:
+        warn(f"not imported: {line}")
+    console.print(
+        f"{got.cases} case(s) from {got.traces} trace(s) → {got.suite} (answers: {got.results})",
+        markup=False,
+        highlight=False,
+    )
+    if got.config is not None:
+        console.print(f"wrote {got.config} (a `production` replay variant)", markup=False, highlight=False)
+    console.print(
+        "add scorers to the suite (tool_called, step_budget, judge, ...), then: evalkit run",
+        markup=False,
+        highlight=False,
+    )

@@ -207,4 +207,6 @@ class ReplayProvider(Provider[ReplaySettings]):
             model_version=found.model_version,
             choice_logprobs=found.choice_logprobs,
             choice_greedy=found.choice_greedy,
+            steps=found.steps,  # a recorded trace replays with its steps and tool calls
+            tool_calls=found.tool_calls,
         )

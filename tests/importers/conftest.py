@@ -65,3 +65,92 @@ def promptfoo_responder(body: dict[str, Any]) -> str:
         return '{"verdict": "pass", "reason": "consistent with the reference"}'
     question = body["messages"][-1]["content"].split(": ", 1)[-1]
     return PROMPTFOO_ANSWERS.get(question, "I do not know.")
+
+
+def sdk_trace_export(conventions: str, n: int = 10) -> dict[str, Any]:
+    """An OTLP ExportTraceServiceRequest as protobuf's JSON, made by the OpenTelemetry SDK itself:
+    n traces of a support bot (a root span, a model call and, for even i, a tool call), with the
+    GenAI ("genai") or OpenInference ("openinference") attribute conventions."""
+    import json
+
+    from google.protobuf import json_format
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import Status, StatusCode
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "support-bot"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("support-bot")
+    for i in range(n):
+        question = f"Where is order {i}? Mail me at user{i}@example.com"
+        answer = f"Order {i} ships on Monday."
+        with tracer.start_as_current_span("handle_request") as root:
+            if conventions == "openinference":
+                root.set_attributes(
+                    {"openinference.span.kind": "CHAIN", "input.value": question, "output.value": answer}
+                )
+            with tracer.start_as_current_span("chat support-model") as llm:
+                if conventions == "genai":
+                    llm.set_attributes(
+                        {
+                            "gen_ai.operation.name": "chat",
+                            "gen_ai.request.model": "support-model",
+                            "gen_ai.usage.input_tokens": 30,
+                            "gen_ai.usage.output_tokens": 8,
+                            "gen_ai.input.messages": json.dumps(
+                                [{"role": "user", "parts": [{"type": "text", "content": question}]}]
+                            ),
+                            "gen_ai.output.messages": json.dumps(
+                                [{"role": "assistant", "parts": [{"type": "text", "content": answer}]}]
+                            ),
+                        }
+                    )
+                else:
+                    llm.set_attributes(
+                        {
+                            "openinference.span.kind": "LLM",
+                            "llm.model_name": "support-model",
+                            "llm.token_count.prompt": 30,
+                            "llm.token_count.completion": 8,
+                        }
+                    )
+            if i % 2 == 0:
+                with tracer.start_as_current_span("execute_tool lookup_order") as tool:
+                    args = json.dumps({"order": i})
+                    if conventions == "genai":
+                        tool.set_attributes(
+                            {
+                                "gen_ai.operation.name": "execute_tool",
+                                "gen_ai.tool.name": "lookup_order",
+                                "gen_ai.tool.call.arguments": args,
+                            }
+                        )
+                    else:
+                        tool.set_attributes(
+                            {
+                                "openinference.span.kind": "TOOL",
+                                "tool.name": "lookup_order",
+                                "tool.parameters": args,
+                            }
+                        )
+                    if i == 4:
+                        tool.set_status(Status(StatusCode.ERROR, "order service timed out"))
+    request = encode_spans(memory.get_finished_spans())
+    return dict(json_format.MessageToDict(request))
+
+
+def to_otlp_json_hex(document: dict[str, Any]) -> dict[str, Any]:
+    """protobuf's JSON (base64 ids) as the OTLP/JSON encoding writes it: trace and span ids hex."""
+    import base64
+
+    for rs in document["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for span in ss["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if span.get(key):
+                        span[key] = base64.b64decode(span[key]).hex()
+    return document
