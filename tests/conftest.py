@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.fake_anthropic import FakeAnthropic
 from tests.fake_openai import FakeOpenAI
 
 pytest_plugins = ("pytester",)  # the pytest plugin is tested through its own fixture
@@ -63,6 +64,17 @@ def fake_server() -> Iterator[FakeOpenAI]:
     server = FakeOpenAI(responder=qa_responder).start()
     yield server
     server.stop()
+
+
+ANTHROPIC_KEY = "sk-ant-api03-test-key-0123456789abcdef"
+
+
+@pytest.fixture
+def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
+    """A fake Messages API that takes only ANTHROPIC_KEY, which the environment holds."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+    with FakeAnthropic(api_key=ANTHROPIC_KEY) as fake:
+        yield fake
 
 
 @pytest.fixture

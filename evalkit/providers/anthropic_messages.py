@@ -149,6 +149,10 @@ class AnthropicProvider(Provider[AnthropicSettings]):
             )
         return self._client
 
+    async def start(self) -> None:
+        """Import the SDK (seconds: its type modules are many) before the first request is timed."""
+        self._sdk()
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
@@ -162,6 +166,7 @@ class AnthropicProvider(Provider[AnthropicSettings]):
         model = self.model_name(request) or ""
         if model in self._missing_models:
             return Completion(error=self._missing_models[model])
+        self._sdk()  # created before the clock starts (start() has done it in a run)
         started = time.perf_counter()
         try:
             completion = await self._attempt(request, model, started)

@@ -4,17 +4,15 @@ with the framework's retries) and its channel driven to completions."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-import pytest
 
 from evalkit.providers.base import Provider
 from evalkit.providers.service import Connected, bind_connections, exactly_once
 from evalkit.types import Completion, GenerationParams, Message, Request
-from tests.fake_anthropic import FakeAnthropic
+from tests.conftest import ANTHROPIC_KEY
 
-ANTHROPIC_KEY = "sk-ant-api03-test-key-0123456789abcdef"
+__all__ = ["ANTHROPIC_KEY", "connected", "generate", "requests"]
 
 
 def requests(
@@ -56,10 +54,3 @@ def generate(provider: Provider[Any], reqs: Sequence[Request]) -> list[Completio
         return [got[r.key] for r in reqs]
 
     return asyncio.run(go())
-
-
-@pytest.fixture
-def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
-    with FakeAnthropic(api_key=ANTHROPIC_KEY) as fake:
-        yield fake

@@ -1,0 +1,186 @@
+"""Native vendor providers from evalkit.yaml through run, report and bad input, against fakes of
+the vendors' APIs on 127.0.0.1: tokens and dollars with only `type:` and `model:` set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import genai_prices
+import pytest
+
+from tests.conftest import ANTHROPIC_KEY, QA, qa_suite_yaml, write
+from tests.fake_anthropic import FakeAnthropic
+from tests.fake_openai import FakeOpenAI
+
+
+def claude_answers(body: dict[str, Any]) -> dict[str, Any]:
+    question = body["messages"][-1]["content"]
+    return {
+        "content": [{"type": "text", "text": QA.get(question, "I am not sure.")}],
+        "stop_reason": "end_turn" if question != "Who wrote Hamlet?" else "max_tokens",
+        "usage": {
+            "input_tokens": 12,
+            "cache_read_input_tokens": 100,
+            "cache_creation_input_tokens": 20,
+            "output_tokens": 3,
+        },
+    }
+
+
+def config(anthropic_url: str, openai_url: str, claude_model: str = "claude-sonnet-5-5") -> str:
+    return f"""
+providers:
+  claude: {{type: anthropic, base_url: "{anthropic_url}", model: {claude_model}}}
+  api:
+    type: openai
+    base_url: {openai_url}
+    model: good-model
+    pricing: {{input_per_mtok: 1.0, output_per_mtok: 2.0}}
+variants:
+  claude: {{provider: claude}}
+  gpt: {{provider: api}}
+"""
+
+
+def reference_cost(model: str, usage: dict[str, Any]) -> float:
+    result = genai_prices.calc_price(
+        genai_prices.Usage(
+            input_tokens=usage["input_tokens"],
+            output_tokens=usage["output_tokens"],
+            cache_read_tokens=usage["cached_input_tokens"],
+            cache_write_tokens=usage["cache_write_tokens"],
+        ),
+        model,
+        provider_id="anthropic",
+    )
+    return float(result.total_price)
+
+
+def test_a_claude_variant_gets_tokens_and_dollars_from_type_and_model_alone(
+    workdir: Path, fake_anthropic: FakeAnthropic, fake_server: FakeOpenAI, cli: Any
+) -> None:
+    fake_anthropic.responder = claude_answers
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    write(workdir / "evalkit.yaml", config(fake_anthropic.url, fake_server.url))
+    result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline")
+    assert result.exit_code == 0, result.output
+    run = workdir / "out"
+    lines = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
+    claude = [x for x in lines if x["variant"] == "claude"]
+    assert len(claude) == len(QA) and all(x["error"] is None for x in claude)
+    for line in claude:
+        usage = line["usage"]
+        assert (usage["input_tokens"], usage["cached_input_tokens"], usage["cache_write_tokens"]) == (
+            132,
+            100,
+            20,
+        )
+        assert line["cost_usd"] == pytest.approx(reference_cost("claude-sonnet-5-5", usage))
+        assert line["cost_usd"] > 0
+    finishes = sorted({(x["finish_reason"], x["vendor_finish_reason"]) for x in claude})
+    assert finishes == [("length", "max_tokens"), ("stop", "end_turn")]
+    # run.json says where each price came from
+    prices = json.loads((run / "run.json").read_text())["plan"]["prices"]
+    assert prices["claude/claude-sonnet-5-5"]["source"] == f"genai-prices {genai_prices.__version__}"
+    assert prices["api/good-model"] == {
+        "source": "config",
+        "model": "good-model",
+        "input_per_mtok": 1.0,
+        "output_per_mtok": 2.0,
+    }
+    summary = json.loads((run / "summary.json").read_text())
+    groups = {g["variant"]: g for g in summary["groups"]}
+    assert groups["claude"]["cost_usd"] == pytest.approx(sum(x["cost_usd"] for x in claude))
+    cost = groups["claude"]["cost_usd"]
+    assert f"${cost:.6f} |" in (run / "summary.md").read_text()
+    assert max(x["latency_ms"] for x in claude) < 2000  # the SDK's import is load time, not latency
+    # the key is in no file of the run and not in the output
+    assert ANTHROPIC_KEY not in result.output
+    for path in run.rglob("*"):
+        if path.is_file():
+            assert ANTHROPIC_KEY not in path.read_text(errors="replace"), path
+
+
+def test_a_model_without_a_price_is_named_and_its_cost_unmeasured(
+    workdir: Path, fake_anthropic: FakeAnthropic, fake_server: FakeOpenAI, cli: Any
+) -> None:
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    write(
+        workdir / "evalkit.yaml", config(fake_anthropic.url, fake_server.url, claude_model="claude-private-1")
+    )
+    result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline", "--variant", "claude")
+    assert result.exit_code == 0, result.output
+    assert "no price known for model 'claude-private-1' (claude)" in " ".join(result.output.split())
+    lines = [json.loads(x) for x in (workdir / "out" / "results.jsonl").read_text().splitlines()]
+    assert {x["cost_usd"] for x in lines} == {None}  # unmeasured, never 0
+    summary = json.loads((workdir / "out" / "summary.json").read_text())
+    assert summary["groups"][0]["cost_usd"] is None
+
+
+def test_an_unknown_provider_type_lists_the_known_ones_at_its_line(workdir: Path, cli: Any) -> None:
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    write(
+        workdir / "evalkit.yaml", "providers:\n  claude:\n    type: antropic\n    model: claude-sonnet-5-5\n"
+    )
+    result = cli("run", "suites/qa.yaml", "--out", "out")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert (
+        "evalkit.yaml:3:" in text and "unknown provider type 'antropic' (did you mean 'anthropic'?)" in text
+    )
+    assert "known: " in text and "openai" in text and "transformers" in text
+
+
+def test_a_missing_key_is_named_before_any_model_call(
+    workdir: Path,
+    fake_anthropic: FakeAnthropic,
+    fake_server: FakeOpenAI,
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    write(workdir / "evalkit.yaml", config(fake_anthropic.url, fake_server.url))
+    result = cli("run", "suites/qa.yaml", "--out", "out")
+    assert result.exit_code == 2, result.output
+    assert "environment variable ANTHROPIC_API_KEY is not set" in " ".join(result.output.split())
+    assert fake_anthropic.seen == [] and fake_server.requests == []  # no model was called
+
+
+def test_a_missing_sdk_names_its_pip_line(
+    workdir: Path,
+    fake_anthropic: FakeAnthropic,
+    fake_server: FakeOpenAI,
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "anthropic" else real(name, *a)
+    )
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    write(workdir / "evalkit.yaml", config(fake_anthropic.url, fake_server.url))
+    result = cli("run", "suites/qa.yaml", "--out", "out")
+    assert result.exit_code == 2, result.output
+    assert "pip install 'evalkit[anthropic]'" in " ".join(result.output.split())
+    assert fake_anthropic.seen == [] and fake_server.requests == []
+
+
+def test_refused_credentials_stop_the_run(
+    workdir: Path,
+    fake_anthropic: FakeAnthropic,
+    fake_server: FakeOpenAI,
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-revoked-000000000000")
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    write(workdir / "evalkit.yaml", config(fake_anthropic.url, fake_server.url))
+    result = cli("run", "suites/qa.yaml", "--out", "out", "--variant", "claude")
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert "refused the credentials (HTTP 401)" in text and "sk-ant-api03-revoked" not in text
