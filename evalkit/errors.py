@@ -8,6 +8,24 @@ from pathlib import Path
 
 INCONCLUSIVE = 5  # a comparison with nothing paired: neither a pass nor a regression
 
+# Every exit code evalkit gives, with what it means (docs/reference/exit-codes.md is generated
+# from this table; tests/docs/test_reference.py checks the codes the code uses are all here).
+EXIT_CODES: dict[int, str] = {
+    0: "All thresholds met, nothing regressed.",
+    1: "A threshold failed, or a metric regressed against the baseline (`evalkit diff`: the second run "
+    "regressed).",
+    2: "Bad input, config or usage: one line names the file and line (or the case id); no model was called.",
+    3: "Provider errors over the error budget, credentials refused, the run's deadline passed, or no space "
+    "left on the disk (what was written is kept: free space, then `--resume`). Also an `evalkit history` "
+    "command whose database cannot be reached (a run itself never fails for that).",
+    4: "With `--fail-on-alert`: the run (or `evalkit history check`) raised a trend alert, and nothing worse "
+    "happened (a failed threshold or a regression keeps 1, errors keep 3).",
+    INCONCLUSIVE: "Inconclusive: `evalkit diff` could pair no case, so nothing was compared.",
+    130: "Interrupted (Ctrl-C). Finished results are kept and the summary, JUnit, Markdown and HTML files "
+    "are written.",
+    143: "Terminated (SIGTERM, what CI runners send on a timeout or cancel); as for 130.",
+}
+
 
 class EvalkitError(Exception):
     """Base class for every error evalkit reports to a user."""

@@ -90,6 +90,8 @@ class Provider(ABC, Generic[S]):
     # multiple choice by log-likelihood: the contexts it can score continuations in ("plain":
     # the prompt's text; "chat": through the model's chat template); empty: it cannot
     loglikelihood_contexts: ClassVar[frozenset[str]] = frozenset()
+    # the install extra that brings its libraries (`pip install 'evalkit[EXTRA]'`), None: core
+    extra: ClassVar[str | None] = None
 
     def __init__(self, name: str, settings: S):
         self.name = name

@@ -41,6 +41,7 @@ class TransformersProvider(Provider[TransformersSettings]):
     """Local Hugging Face model (default: the embedded SmolLM2-135M-Instruct), batched."""
 
     settings_model = TransformersSettings
+    extra = "local"
     operational_settings = frozenset({"batch_size", "max_batch_tokens"})
     batches = True  # batch_size and max_batch_tokens bound it, not a concurrency
     loglikelihood_contexts = frozenset({"plain", "chat"})

@@ -55,6 +55,7 @@ class VLLMProvider(Provider[VLLMSettings]):
     """A local model served by vLLM's offline engine (`type: vllm`)."""
 
     settings_model = VLLMSettings
+    extra = "vllm"
     operational_settings = frozenset({"gpu_memory_utilization", "max_num_seqs"})
     batches = True  # the engine schedules the whole batch itself (max_num_seqs bounds it)
 

@@ -62,6 +62,24 @@ RUN_FILES = (
     LABELS,
     CALIBRATION,
 )
+# what each file is, for people (docs/reference/run-directory.md is generated from this)
+PURPOSE: dict[str, str] = {
+    RESULTS: "one line per case × variant × repeat, appended as each finishes (a crash loses nothing "
+    "finished)",
+    SUMMARY: "per suite × variant: each score's mean and CI, pass rate, latency, tokens, cost, errors, "
+    "threshold checks; the run's status and exit code",
+    RUN_INFO: "the options, the config (no secrets), each suite's settings and scorers, versions, "
+    "git sha and timings",
+    CASES: "the cases the run used: re-scoring and reports need no suite files",
+    DIFF: "the gate's comparison with the baselines, metric by metric",
+    BASELINE_OUTPUTS: "the baseline cases the run was compared with, copied in at gate time",
+    REPORT: "the self-contained HTML report",
+    JUNIT: "JUnit XML for CI: a test case per suite × variant × gate and threshold, and per failing case",
+    SUMMARY_MD: "a Markdown summary for a CI job summary or a pull-request comment",
+    ALERTS: "the trend alerts of the history check, when the run was recorded in the history",
+    LABELS: "human labels imported with evalkit labels import (or a suite's calibration set)",
+    CALIBRATION: "judges against the human labels, from evalkit calibrate",
+}
 
 
 class ResultWriter:
