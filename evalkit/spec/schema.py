@@ -79,6 +79,10 @@ def json_schema(kind: str) -> dict[str, Any]:
     if kind == "config":
         _provider_rules(schema)
         _sweeps(schema)
+    else:  # `max_new_failures: N` may also be written among the thresholds (it is moved out)
+        schema["properties"]["thresholds"]["properties"] = {
+            "max_new_failures": {"type": "integer", "minimum": 0, "title": "Max New Failures"}
+        }
     title = "evalkit.yaml" if kind == "config" else "evalkit suite"
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
