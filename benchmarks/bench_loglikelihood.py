@@ -18,8 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import ROOT
-
 CHOICES = ["red", "blue", "green", "yellow"]
 
 LM_EVAL = """
@@ -40,7 +38,12 @@ json.dump(picks, open(out, "w"))
 
 def write_items(folder: Path, n: int) -> tuple[Path, Path]:
     items = [
-        {"id": f"q{i}", "q": f"Which colour is item number {i} in the picture?", "choices": CHOICES, "gold": i % 4}
+        {
+            "id": f"q{i}",
+            "q": f"Which colour is item number {i} in the picture?",
+            "choices": CHOICES,
+            "gold": i % 4,
+        }
         for i in range(n)
     ]
     data = folder / "items.jsonl"
@@ -48,7 +51,8 @@ def write_items(folder: Path, n: int) -> tuple[Path, Path]:
     cases = folder / "cases.jsonl"
     cases.write_text(
         "".join(
-            json.dumps({"id": x["id"], "vars": {"q": x["q"]}, "choices": x["choices"], "gold": x["gold"]}) + "\n"
+            json.dumps({"id": x["id"], "vars": {"q": x["q"]}, "choices": x["choices"], "gold": x["gold"]})
+            + "\n"
             for x in items
         )
     )
@@ -92,10 +96,26 @@ def main() -> None:
             out = folder / f"lm_{r}.json"
             run_dir = folder / f"run{r}"
             times["evalkit"].append(
-                timed([sys.executable, "-m", "evalkit", "run", str(suite), "--no-cache", "--no-baseline",
-                       "--no-history", "--out", str(run_dir)], folder, env)
+                timed(
+                    [
+                        sys.executable,
+                        "-m",
+                        "evalkit",
+                        "run",
+                        str(suite),
+                        "--no-cache",
+                        "--no-baseline",
+                        "--no-history",
+                        "--out",
+                        str(run_dir),
+                    ],
+                    folder,
+                    env,
+                )
             )
-            times["lm-eval"].append(timed([sys.executable, str(script), str(data), model, str(out)], folder, env))
+            times["lm-eval"].append(
+                timed([sys.executable, str(script), str(data), model, str(out)], folder, env)
+            )
         ours = {
             json.loads(line)["case_id"]: json.loads(line)["output"]
             for line in (folder / "run0" / "results.jsonl").read_text().splitlines()
@@ -108,7 +128,9 @@ def main() -> None:
     for name, (cpu, wall) in best.items():
         print(f"{name:<10}{cpu / args.items:>12.4f}{wall / args.items:>13.4f}")
     e, lm = best["evalkit"], best["lm-eval"]
-    print(f"lm-eval / evalkit: CPU {lm[0] / e[0]:.2f}x, wall {lm[1] / e[1]:.2f}x; same choice on {agree}/{len(theirs)}")
+    print(
+        f"lm-eval / evalkit: CPU {lm[0] / e[0]:.2f}x, wall {lm[1] / e[1]:.2f}x; same choice on {agree}/{len(theirs)}"
+    )
 
 
 if __name__ == "__main__":
