@@ -20,6 +20,7 @@ _EXPORTS = {
     "Provider": "evalkit.providers.base",
     "RateLimited": "evalkit.providers.base",
     "Request": "evalkit.types",
+    "RetrievedChunk": "evalkit.types",
     "Retry": "evalkit.providers.base",
     "RetryPolicy": "evalkit.providers.base",
     "Score": "evalkit.types",
@@ -32,18 +33,21 @@ _EXPORTS = {
     "Usage": "evalkit.types",
     "complete_each": "evalkit.providers.base",
     "load_run": "evalkit.history.frames",  # a pandas DataFrame (pandas imported only when called)
-    "provider": "evalkit.registry",
     "run": "evalkit.api",  # a run from Python: typed results, summary and pandas frames
     "RunResult": "evalkit.api",
-    "scorer": "evalkit.registry",
+    "agreement_measure": "evalkit.plugins",
+    "corpus_metric": "evalkit.plugins",
+    "provider": "evalkit.plugins",
+    "retriever": "evalkit.plugins",
+    "scorer": "evalkit.plugins",
 }
 
 if TYPE_CHECKING:
     from evalkit.api import RunResult, run
     from evalkit.history.frames import load_run
+    from evalkit.plugins import agreement_measure, corpus_metric, provider, retriever, scorer
     from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy, complete_each
     from evalkit.providers.limiter import AdaptiveLimiter
-    from evalkit.registry import provider, scorer
     from evalkit.scorers.base import Scorer, ScoringContext
     from evalkit.types import (
         CaseResult,
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
         Message,
         MetricInfo,
         Request,
+        RetrievedChunk,
         Score,
         ScoreInput,
         ScorerInfo,
@@ -84,6 +89,7 @@ __all__ = [
     "Provider",
     "RateLimited",
     "Request",
+    "RetrievedChunk",
     "Retry",
     "RetryPolicy",
     "RunResult",
@@ -95,9 +101,12 @@ __all__ = [
     "Step",
     "ToolCall",
     "Usage",
+    "agreement_measure",
     "complete_each",
+    "corpus_metric",
     "load_run",
     "provider",
+    "retriever",
     "run",
     "scorer",
 ]

@@ -1,21 +1,18 @@
-"""One small registry for providers and scorers.
+"""The registry mechanism behind evalkit/plugins.py (where the registries and decorators are).
 
-Built-ins and third-party plugins register the same way: an entry point in the
-`evalkit.providers` / `evalkit.scorers` group naming "module:attr". Code may also register
-at import time with the `@provider` / `@scorer` decorators (e.g. a module listed under
-`plugins:` in evalkit.yaml). Nothing is imported until it is asked for.
+Built-ins and third-party plugins register the same way: an entry point in the registry's group
+naming "module:attr". Code may also register at import time with a decorator (e.g. a module
+listed under `plugins:` in evalkit.yaml). Nothing is imported until it is asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 from evalkit.errors import UserInputError, did_you_mean
-from evalkit.types import ScoreKind, ScorerInfo
 
 T = TypeVar("T")
 
@@ -91,68 +88,3 @@ def import_object(spec: str, *, what: str) -> Any:
         return _import_target(spec)
     except (ImportError, AttributeError) as exc:
         raise UserInputError(f"cannot import {what} '{spec}': {exc}") from None
-
-
-providers: Registry[Any] = Registry("provider", "evalkit.providers")
-scorers: Registry[Any] = Registry("scorer", "evalkit.scorers")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def scorer(
-    name: str,
-    *,
-    higher_is_better: bool = True,
-    needs_reference: bool = False,
-    needs_output: bool = True,
-    kind: ScoreKind = "continuous",
-    verdict: bool | None = None,
-    deferred: bool = False,
-    corpus: str | None = None,
-    agreement: bool = False,
-    value_range: tuple[float, float] | None = None,
-    description: str = "",
-    extra: str | None = None,
-    outside: tuple[str, ...] = (),
-) -> Callable[[F], F]:
-    """Register a scorer factory and declare, once, what its scores are:
-    `@scorer("rouge", needs_reference=True) def rouge(types=...) -> Scorer`.
-    `extra` names the `pip install 'evalkit[EXTRA]'` that brings its libraries; `outside` names
-    the options whose values point outside a run directory (code, files, hosts)."""
-
-    def decorate(factory: F) -> F:
-        info = ScorerInfo(
-            type=name,
-            higher_is_better=higher_is_better,
-            needs_reference=needs_reference,
-            needs_output=needs_output,
-            kind=kind,
-            verdict=verdict,
-            deferred=deferred,
-            corpus=corpus,
-            agreement=agreement,
-            # a pass/fail score is 1 or 0
-            value_range=value_range if value_range is not None or kind != "pass_fail" else (0.0, 1.0),
-            description=description or (factory.__doc__ or "").strip().split("\n")[0],
-            outside=outside,
-        )
-        factory.scorer_info = info  # type: ignore[attr-defined]
-        factory.description = info.description  # type: ignore[attr-defined]
-        factory.extra = extra  # type: ignore[attr-defined]
-        scorers.register(name, factory)
-        return factory
-
-    return decorate
-
-
-C = TypeVar("C", bound=type)
-
-
-def provider(name: str) -> Callable[[C], C]:
-    """Register a Provider subclass under a config `type:` name."""
-
-    def decorate(cls: C) -> C:
-        providers.register(name, cls)
-        return cls
-
-    return decorate

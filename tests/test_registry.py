@@ -5,29 +5,29 @@ import sys
 
 import pytest
 
-from evalkit import registry
+from evalkit import plugins
 from evalkit.errors import UserInputError
 
 
 def test_builtins_come_from_entry_points() -> None:
     assert {"exact", "contains", "regex", "json_valid", "json_schema", "bleu", "chrf", "rouge"} <= set(
-        registry.scorers.names()
+        plugins.scorers.names()
     )
-    assert {"openai", "transformers", "python"} <= set(registry.providers.names())
-    assert {e.source for e in registry.scorers.entries() if e.name == "rouge"} == {"builtin"}
+    assert {"openai", "transformers", "python"} <= set(plugins.providers.names())
+    assert {e.source for e in plugins.scorers.entries() if e.name == "rouge"} == {"builtin"}
 
 
 def test_unknown_name_suggests() -> None:
     with pytest.raises(UserInputError, match=r"unknown scorer 'exat' \(did you mean 'exact'\?\)"):
-        registry.scorers.get("exat")
+        plugins.scorers.get("exat")
 
 
 def test_decorator_registration() -> None:
-    @registry.scorer("my_test_scorer")
+    @plugins.scorer("my_test_scorer")
     def factory() -> None:
         return None
 
-    assert registry.scorers.get("my_test_scorer") is factory
+    assert plugins.scorers.get("my_test_scorer") is factory
 
 
 def test_cli_import_is_light() -> None:

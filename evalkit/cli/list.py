@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from evalkit.registry import Registry
 
 
 class ListWhat(StrEnum):
@@ -18,28 +21,32 @@ def list_(what: Annotated[ListWhat, typer.Argument(help="providers, scorers or r
     """List the registered providers, scorers or custom retrievers (built-in and plugins)."""
     from rich.table import Table
 
-    from evalkit import registry
+    from evalkit import plugins
     from evalkit.cli.render import console, escape
 
-    if what is ListWhat.retrievers:
-        from evalkit.rag.retrievers import retrievers as reg
-        from evalkit.spec.rag import BUILTIN_RETRIEVERS
-
-        for name in BUILTIN_RETRIEVERS:
-            console.print(f"{name}  [dim](built in: over the LanceDB index of a corpus)[/]", highlight=False)
-    else:
-        reg = registry.providers if what is ListWhat.providers else registry.scorers
+    registries: dict[ListWhat, Registry[Any]] = {
+        ListWhat.providers: plugins.providers,
+        ListWhat.scorers: plugins.scorers,
+        ListWhat.retrievers: plugins.retrievers,
+    }
+    reg = registries[what]
     table = Table("name", "from", "description")
     if what is ListWhat.scorers:
         table.add_column("install", no_wrap=True)
     for entry in reg.entries():
         obj = reg.get(entry.name)
-        doc = getattr(obj, "description", "") or " ".join(
+        if isinstance(obj, plugins.CorpusIndex):
+            console.print(
+                f"{entry.name}  [dim](built in: over the LanceDB index of a corpus)[/]", highlight=False
+            )
+            continue
+        info = plugins.declared_info(obj) if what is ListWhat.scorers else None
+        doc = (info.description if info else "") or " ".join(
             (obj.__doc__ or "").strip().split("\n\n")[0].split()
         )
         row = [entry.name, entry.source, doc]
         if what is ListWhat.scorers:
-            extra = getattr(obj, "extra", None)
+            extra = plugins.install_extra(obj)
             row.append(
                 escape(f"evalkit[{extra}]") if extra else "(core)" if entry.source == "builtin" else ""
             )

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit import plugins
 from evalkit._util.numbers import kind_of, number
 from evalkit.compare.consistency import (
     CaseConsistency,
@@ -25,6 +26,7 @@ from evalkit.compare.consistency import (
     summarize_consistency,
 )
 from evalkit.compare.judgecost import add_judge_usage
+from evalkit.plugins import CorpusAccumulator
 from evalkit.stats import mean_ci, percentiles, wilson_interval
 from evalkit.tools.stepstats import StepSummary, summarize_steps
 from evalkit.types import CaseResult, JudgeUsage, MetricInfo, Threshold
@@ -343,11 +345,10 @@ def _steps_only(r: CaseResult) -> CaseResult:
     return CaseResult.model_validate({"messages": [], "output": None, **r.model_dump(include=keep)})
 
 
-def _corpus_stats(info: MetricInfo) -> Any:
-    from evalkit.scorers.base import corpus_accumulator
-
+def _corpus_stats(info: MetricInfo) -> CorpusAccumulator:
+    """The corpus metric the scorer declared (`@scorer(..., corpus=NAME)`), by its name."""
     assert info.corpus is not None
-    return corpus_accumulator(info.corpus, info.options)
+    return plugins.corpus_metrics.get(info.corpus)(info.options)
 
 
 def summarize_group(

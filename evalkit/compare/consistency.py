@@ -95,9 +95,9 @@ def summarize_consistency(
     k = min(t.samples for t in tallies.values())
     embedder = None
     if agreement is not None:
-        from evalkit.scorers.embedding import agreement_scorer
+        from evalkit import plugins
 
-        embedder = agreement_scorer(agreement.options)
+        embedder = plugins.agreement_measures.get(agreement.scorer)(agreement.options)
     cases = []
     for case_id, t in sorted(tallies.items()):
         entry = CaseConsistency(case_id=case_id, samples=t.samples, exact_agreement=t.modal / t.samples)

@@ -1,36 +1,30 @@
 """Retrievers: BM25, dense and hybrid over the LanceDB index, and custom ones from plugins.
 
-A custom retriever is a callable registered like providers and scorers: an entry point in the
-`evalkit.retrievers` group, or `@retriever("name")` in a module listed under `plugins:`. It is
-called once per query as `fn(query, top_k, **options)` and returns a list of dicts (or
-`RetrievedChunk`s) with `id`, `text` and optionally `score` and `doc_id`.
+Every retriever is found in `evalkit.plugins.retrievers`. The built-in three are `CorpusIndex`
+entries (below, declared in the `evalkit.retrievers` entry-point group like a plugin's); a
+custom retriever is a `RetrieverFn` registered by an entry point or `@retriever("name")` in a
+module listed under `plugins:`. It is called once per query as `fn(query, top_k, **options)`
+and returns a list of dicts (or `RetrievedChunk`s) with `id`, `text` and optionally `score` and
+`doc_id`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from evalkit import registry
 from evalkit.errors import UserInputError
+from evalkit.plugins import CorpusIndex, RetrieverFn, retriever, retrievers
 from evalkit.rag.index import ChunkIndex, encode, open_index
-from evalkit.spec.rag import BUILTIN_RETRIEVERS, RagSettings
+from evalkit.spec.rag import RagSettings
 from evalkit.types import RetrievedChunk
 
-retrievers: registry.Registry[Any] = registry.Registry("retriever", "evalkit.retrievers")
+__all__ = ["BM25", "DENSE", "HYBRID", "Retriever", "build_retriever", "retriever"]
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def retriever(name: str) -> Callable[[F], F]:
-    """Register a custom retriever: `@retriever("search_api") def search(query, top_k, **options)`."""
-
-    def decorate(fn: F) -> F:
-        retrievers.register(name, fn)
-        return fn
-
-    return decorate
+BM25 = CorpusIndex("bm25", "BM25 over LanceDB's full-text index of the corpus")
+DENSE = CorpusIndex("dense", "cosine over normalised MiniLM embeddings of the corpus")
+HYBRID = CorpusIndex("hybrid", "BM25 and dense lists fused (reciprocal rank, or weighted scores)")
 
 
 class Retriever(Protocol):
@@ -43,10 +37,10 @@ class IndexRetriever:
     """bm25 (LanceDB's native full-text index), dense (cosine over normalised MiniLM
     embeddings) or hybrid (both lists fused by reciprocal rank, or by weighted scores)."""
 
-    def __init__(self, index: ChunkIndex, settings: RagSettings):
+    def __init__(self, index: ChunkIndex, settings: RagSettings, mode: str | None = None):
         self.index = index
         self.settings = settings
-        self.mode = settings.retriever
+        self.mode = mode or settings.retriever
 
     def describe(self) -> dict[str, Any]:
         return {"retriever": self.mode, **self.index.stats}
@@ -116,7 +110,7 @@ def _min_max(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
 
 
 class CallableRetriever:
-    def __init__(self, name: str, fn: Callable[..., Any], settings: RagSettings):
+    def __init__(self, name: str, fn: RetrieverFn, settings: RagSettings):
         self.name, self.fn, self.settings = name, fn, settings
 
     def describe(self) -> dict[str, Any]:
@@ -149,16 +143,18 @@ def _as_chunk(name: str, row: Any) -> RetrievedChunk:
 
 def build_retriever(settings: RagSettings, resolve: Callable[[str], Path]) -> Retriever:
     """The retriever a variant's `rag:` block asks for (relative paths via `resolve`)."""
-    if settings.retriever in BUILTIN_RETRIEVERS:
-        assert settings.corpus is not None
+    found = retrievers.get(settings.retriever)
+    if isinstance(found, CorpusIndex):
+        if settings.corpus is None:
+            raise UserInputError(f"retriever '{settings.retriever}' needs a 'corpus' folder")
         index = open_index(
             resolve(settings.corpus),
             settings.chunk_size,
             settings.chunk_overlap,
             str(resolve(settings.embedding_model)) if settings.embedding_model else None,
         )
-        return IndexRetriever(index, settings)
-    fn = retrievers.get(settings.retriever)
+        return IndexRetriever(index, settings, found.mode)
+    fn = found
     if not callable(fn):
         raise UserInputError(f"retriever '{settings.retriever}' is not callable")
     return CallableRetriever(settings.retriever, fn, settings)

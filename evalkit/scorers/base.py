@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError, validate_call
 
-from evalkit import registry
+from evalkit import plugins
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.types import Completion, MetricInfo, Request, Score, ScoreInput, ScorerInfo
 
@@ -159,8 +159,8 @@ class ConfiguredScorer:
 
 def build_scorer(spec: Any, where: str) -> ConfiguredScorer:
     """Instantiate a scorer from its spec (type, name, threshold, informational, options)."""
-    factory = registry.scorers.get(spec.type)
-    declared: ScorerInfo = getattr(factory, "scorer_info", None) or ScorerInfo(type=spec.type)
+    factory = plugins.scorers.get(spec.type)
+    declared = plugins.declared_info(factory) or ScorerInfo(type=spec.type)
     options = spec.options()
     params = inspect.signature(factory).parameters
     named_by_factory = spec.name is not None and "name" in params
@@ -214,16 +214,3 @@ def metric_infos(
 
 def unmeasured(names: Sequence[str], reason: str) -> list[Score]:
     return [Score(name=n, value=None, passed=None, reason=reason) for n in names]
-
-
-def corpus_accumulator(kind: str, options: Mapping[str, Any]) -> Any:
-    """An empty accumulator (`add(output, references)`, `score()`) for a corpus figure."""
-    if kind in ("bleu", "chrf"):
-        from evalkit.scorers.overlap import corpus_stats
-
-        return corpus_stats(kind, options)
-    if kind == "evaluate":
-        from evalkit.scorers.hf_evaluate import EvaluateCorpus
-
-        return EvaluateCorpus(options)
-    raise ValueError(f"unknown corpus figure '{kind}'")

@@ -18,7 +18,7 @@ from evalkit._util.embedder import default_model_path
 from evalkit._util.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit._util.paths import cache_dir
 from evalkit.errors import UserInputError
-from evalkit.registry import scorer
+from evalkit.plugins import scorer
 from evalkit.scorers.base import Scorer
 from evalkit.types import Score, ScoreInput
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from evalkit.registry import scorer
+from evalkit.plugins import scorer
 from evalkit.scorers.base import Scorer, unmeasured
 from evalkit.types import Score, ScoreInput
 

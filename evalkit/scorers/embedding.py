@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalkit._util.embedder import default_model_path, load_model
-from evalkit.registry import scorer
+from evalkit.plugins import agreement_measure, scorer
 from evalkit.scorers.base import Scorer
 from evalkit.types import Score, ScoreInput
 
@@ -94,6 +94,7 @@ def cosine(
     return Cosine(model, device, batch_size, agreement_threshold)
 
 
+@agreement_measure("cosine")
 def agreement_scorer(options: Mapping[str, Any]) -> Cosine:
     """A cosine scorer configured as a suite's `cosine` options say, to measure agreement."""
     keys = ("model", "device", "batch_size", "agreement_threshold")

@@ -19,7 +19,7 @@ from typing import Any
 
 from evalkit._util.paths import cache_dir
 from evalkit.errors import UserInputError
-from evalkit.registry import scorer
+from evalkit.plugins import corpus_metric, scorer
 from evalkit.scorers.base import Scorer, unmeasured
 from evalkit.types import Score, ScoreInput, ScorerInfo
 
@@ -134,6 +134,7 @@ def value_of(result: Mapping[str, Any], key: str) -> float:
         raise TypeError(f"key '{key}' is {type(value).__name__}, not a number") from None
 
 
+@corpus_metric("evaluate")
 class EvaluateCorpus:
     """`corpus_<score>`: one `compute` over every scored output of a suite × variant. An arbitrary
     module has no sufficient statistics to sum, so this keeps the outputs until the end: the

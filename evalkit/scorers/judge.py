@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from evalkit.registry import scorer
+from evalkit.plugins import scorer
 from evalkit.scorers.base import Scorer, ScoringContext, unmeasured
 from evalkit.spec.templating import compile_template, render
 from evalkit.tools.render import render_trace

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from evalkit.errors import UserInputError
-from evalkit.registry import scorer
+from evalkit.plugins import scorer
 from evalkit.scorers.base import Scorer
 from evalkit.scorers.wordnet_data import INSTALL_HINT, load_wordnet
 from evalkit.types import Score, ScoreInput

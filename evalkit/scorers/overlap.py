@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from evalkit.registry import scorer
+from evalkit.plugins import corpus_metric, scorer
 from evalkit.scorers.base import Scorer
 from evalkit.types import Score, ScoreInput
 
@@ -128,6 +128,18 @@ def corpus_stats(kind: str, options: Mapping[str, Any]) -> CorpusStats:
     opts = {k: v for k, v in options.items() if k in _SCORER_OPTIONS[kind]}
     metric = bleu_metric(**opts, corpus=True) if kind == "bleu" else chrf_metric(**opts)
     return CorpusStats(metric)
+
+
+@corpus_metric("bleu")
+def bleu_corpus(options: Mapping[str, Any]) -> CorpusStats:
+    """Corpus BLEU from summed sacrebleu segment statistics."""
+    return corpus_stats("bleu", options)
+
+
+@corpus_metric("chrf")
+def chrf_corpus(options: Mapping[str, Any]) -> CorpusStats:
+    """Corpus chrF from summed sacrebleu segment statistics."""
+    return corpus_stats("chrf", options)
 
 
 RougeType = Literal["rouge1", "rouge2", "rougeL", "rougeLsum"]

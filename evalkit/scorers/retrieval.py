@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evalkit.registry import scorer
+from evalkit.plugins import scorer
 from evalkit.scorers import retrieval_metrics as metrics
 from evalkit.scorers.base import Scorer
 from evalkit.types import Score, ScoreInput

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from evalkit.registry import scorer
+from evalkit.plugins import scorer
 from evalkit.scorers.base import Scorer
 from evalkit.types import Score, ScoreInput
 

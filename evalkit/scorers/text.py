@@ -8,7 +8,7 @@ import string
 from dataclasses import replace
 from typing import Any, Literal
 
-from evalkit.registry import scorer
+from evalkit.plugins import scorer
 from evalkit.scorers.base import Scorer
 from evalkit.types import Score, ScoreInput, ScorerInfo
 

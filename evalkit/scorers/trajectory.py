@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from typing import Any, Literal
 
-from evalkit.registry import scorer
+from evalkit.plugins import scorer
 from evalkit.scorers.base import Scorer
 from evalkit.tools.expect import ExpectedCall, arguments_match
 from evalkit.types import Score, ScoreInput, ToolCall

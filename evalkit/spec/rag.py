@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-BUILTIN_RETRIEVERS = ("bm25", "dense", "hybrid")
 # Keys whose list values sweep: `top_k: [3, 5, 8]` makes three variants.
 SWEEPABLE = ("retriever", "top_k", "chunk_size", "chunk_overlap", "hybrid_alpha", "fusion", "embedding_model")
 
@@ -18,7 +17,7 @@ class RagSettings(BaseModel):
     corpus: str | None = None  # folder of .txt/.md/.jsonl documents (built-in retrievers need one)
     chunk_size: int = Field(default=800, ge=50)  # characters
     chunk_overlap: int = Field(default=100, ge=0)
-    retriever: str = "hybrid"  # bm25 | dense | hybrid | the name of a registered custom retriever
+    retriever: str = "hybrid"  # a registered retriever: bm25 | dense | hybrid (need a corpus) | a plugin's
     top_k: int = Field(default=5, ge=1)
     fusion: Literal["rrf", "weighted"] = "rrf"  # how hybrid merges the BM25 and dense lists
     rrf_k: int = Field(default=60, ge=1)  # reciprocal rank fusion: 1 / (rrf_k + rank)
@@ -32,8 +31,6 @@ class RagSettings(BaseModel):
     def _consistent(self) -> RagSettings:
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
-        if self.retriever in BUILTIN_RETRIEVERS and self.corpus is None:
-            raise ValueError(f"retriever '{self.retriever}' needs a 'corpus' folder")
         return self
 
 

@@ -21,13 +21,13 @@ _BASE = "https://evalkit.invalid/schemas/"  # an id, never fetched
 
 def builtin_provider_settings() -> dict[str, Any]:
     """{type name: its settings model} for evalkit's own providers (not plugins)."""
-    from evalkit import registry
+    from evalkit import plugins
 
     out: dict[str, Any] = {}
-    for entry in registry.providers.entries():
+    for entry in plugins.providers.entries():
         if entry.source != "builtin":
             continue
-        model = getattr(registry.providers.get(entry.name), "settings_model", None)
+        model = getattr(plugins.providers.get(entry.name), "settings_model", None)
         if model is not None and model.model_fields:
             out[entry.name] = model
     return out

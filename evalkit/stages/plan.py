@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from evalkit import registry
+from evalkit import plugins
 from evalkit.agent.setup import check_tools, tool_params, wrap_agent_providers
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.providers.base import Provider
@@ -261,10 +261,10 @@ def _provider_specs(
         pconf = config.providers[name]
         where = f"providers.{name}"
         try:
-            cls = registry.providers.get(pconf.type)
+            cls = plugins.providers.get(pconf.type)
         except UserInputError:  # an unknown type: the known ones, at the config's line
             line = loaded.lines.get(("providers", name, "type")) or loaded.lines.get(("providers", name))
-            known = registry.providers.names()
+            known = plugins.providers.names()
             close = did_you_mean(pconf.type, known) if pconf.type else ""
             hint = close if close.startswith(" (did you mean") else ""
             raise UserInputError(

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evalkit import registry
+from evalkit import plugins
 from evalkit.errors import UserInputError
 from evalkit.rundir.runinfo import RunInfo, StoredOptions
 from evalkit.stages.plan import Plan
@@ -23,7 +23,7 @@ def _provider_identity(config: dict[str, Any]) -> dict[str, Any]:
     """A provider's settings less those that only change how answers are fetched."""
     operational = set(PROVIDER_OPERATIONAL)
     try:
-        cls = registry.providers.get(str(config.get("type")))
+        cls = plugins.providers.get(str(config.get("type")))
         operational |= cls.operational_settings
     except UserInputError:
         pass

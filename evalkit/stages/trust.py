@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from evalkit import registry
+from evalkit import plugins
 from evalkit._util.secrets import redact_url
 from evalkit.errors import UserInputError
 from evalkit.spec.config import Config
@@ -21,11 +21,10 @@ TRUST_FLAG = "--trust-run-config"
 
 def _declared(scorer_type: str) -> ScorerInfo | None:
     try:
-        factory = registry.scorers.get(scorer_type)
+        factory = plugins.scorers.get(scorer_type)
     except UserInputError:
         return None  # an unknown scorer fails later, with the plan's own message
-    info: ScorerInfo | None = getattr(factory, "scorer_info", None)
-    return info
+    return plugins.declared_info(factory)
 
 
 def describe_provider(name: str, settings: Any) -> str:
@@ -46,7 +45,7 @@ def scorer_uses(suites: Iterable[Suite]) -> list[str]:
     for suite in suites:
         for i, spec in enumerate(suite.scorers):
             where = f"suite '{suite.name}' scorer {i + 1} ({spec.type})"
-            source = registry.scorers.source(spec.type)
+            source = plugins.scorers.source(spec.type)
             if source is not None and source != "builtin":
                 uses.append(f"{where}: a plugin scorer (from {source}) with the run's options")
                 continue

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from evalkit import registry
+from evalkit import plugins
 from evalkit.errors import UserInputError
 from evalkit.providers.scripted import (
     ReplayProvider,
@@ -40,9 +40,9 @@ def scripted(**settings: Any) -> ScriptedProvider:
 
 
 def test_registered_like_any_plugin() -> None:
-    assert registry.providers.get("scripted") is ScriptedProvider
-    assert registry.providers.get("replay") is ReplayProvider
-    assert {e.source for e in registry.providers.entries() if e.name in ("scripted", "replay")} == {"builtin"}
+    assert plugins.providers.get("scripted") is ScriptedProvider
+    assert plugins.providers.get("replay") is ReplayProvider
+    assert {e.source for e in plugins.providers.entries() if e.name in ("scripted", "replay")} == {"builtin"}
 
 
 def test_mapping_by_key_then_case_then_message_with_default_and_errors() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from evalkit import registry
+from evalkit import plugins
 from evalkit.errors import UserInputError
 from evalkit.scorers.base import Scorer, build_scorer, metric_infos
 from evalkit.spec.suite import ScorerSpec
@@ -35,7 +35,7 @@ class _Length(Scorer):
         return [Score(name="length", value=float(len(item.output)))]
 
 
-@registry.scorer("test_length", higher_is_better=False, description="characters in the output")
+@plugins.scorer("test_length", higher_is_better=False, description="characters in the output")
 def _length() -> Scorer:
     return _Length()
 
@@ -118,12 +118,12 @@ class _Marks(Scorer):
         return [Score(name="marks", value=1.0, passed=True)]
 
 
-@registry.scorer("test_undeclared_marks")
+@plugins.scorer("test_undeclared_marks")
 def _undeclared() -> Scorer:
     return _Marks()
 
 
-@registry.scorer("test_declared_marks", kind="pass_fail")
+@plugins.scorer("test_declared_marks", kind="pass_fail")
 def _declared() -> Scorer:
     return _Marks()
 

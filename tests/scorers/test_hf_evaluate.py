@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from evalkit import plugins
 from evalkit.errors import UserInputError
-from evalkit.scorers.base import ConfiguredScorer, build_scorer, corpus_accumulator
+from evalkit.scorers.base import ConfiguredScorer, build_scorer
 from evalkit.spec.suite import ScorerSpec
 from evalkit.types import ScoreInput
 
@@ -32,7 +33,7 @@ def corpus_of(scorer: ConfiguredScorer, items: list[ScoreInput]) -> dict[str, fl
     out = {}
     for m in scorer.metric_infos():
         if m.corpus is not None:
-            acc = corpus_accumulator(m.corpus, m.options)
+            acc = plugins.corpus_metrics.get(m.corpus)(m.options)
             for i in items:
                 acc.add(i.output, i.references)
             if (value := acc.score()) is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from evalkit import Completion, Provider, Request, registry
+from evalkit import Completion, Provider, Request, plugins
 from evalkit.errors import RunDeadlineError, UserInputError
 from evalkit.providers.scripted import ScriptedSettings
 from evalkit.providers.service import build_providers
@@ -138,7 +138,7 @@ def test_exactly_one_result_per_request_whatever_the_provider_yields(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cls: type[Unruly], missing: str
 ) -> None:
     monkeypatch.setattr(sys, "path", list(sys.path))
-    registry.providers.register("unruly", cls)
+    plugins.providers.register("unruly", cls)
     results, _ = execute(plan_for(tmp_path, "  p: {type: unruly}\n"), tmp_path)
     assert sorted(r.case_id for r in results) == list(CASES)  # each once, no stranger
     outputs = by_case(results)
@@ -174,7 +174,7 @@ class Batcher(Provider[ScriptedSettings]):
 
 def test_an_engine_that_batches_says_concurrency_does_not_apply(tmp_path: Path) -> None:
     """Issue 12 bug 7: --concurrency was silently ignored by local engines."""
-    registry.providers.register("batcher", Batcher)
+    plugins.providers.register("batcher", Batcher)
     plan = plan_for(tmp_path, "  p: {type: batcher, concurrency: 3}\n", concurrency=5)
     assert plan.providers["p"].limit is None
     assert plan.warnings == [
