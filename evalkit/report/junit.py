@@ -13,7 +13,7 @@ within the error budget are skipped the same way."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from evalkit._util.textsafe import xml_text
 from evalkit.compare.aggregate import GroupSummary, Summary
 from evalkit.compare.gate import DiffReport, GroupDiff, MetricDiff, verdict_label
 from evalkit.rundir.files import write_text
-from evalkit.types import CaseResult
+from evalkit.types import CaseResult, StoredScore
 
 CASE_TEXT_LIMIT = 2_000  # characters of a case's output or error embedded per test case
 MESSAGE_LIMIT = 200  # characters of a failure's one-line message
@@ -73,13 +73,28 @@ class _Suite:
             el.text = xml_text(detail, CASE_TEXT_LIMIT)
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """What a test case shows of a result: not its prompt, retrieval or trace (a failing
+    result kept whole cost 11 KB, so junit.xml of 10,000 failing cases held 113 MB)."""
+
+    repeat: int
+    output: str | None
+    error: str | None
+    scores: Mapping[str, StoredScore]
+
+    @classmethod
+    def of(cls, r: CaseResult) -> _Kept:
+        return cls(r.repeat, r.output, r.error, r.scores)
+
+
 @dataclass
 class _Case:
     """A case's repeats in one suite × variant: the first failing and the first errored result
     are kept (what the test case shows), the rest only counted, so memory stays small."""
 
-    failed: CaseResult | None = None
-    errored: CaseResult | None = None
+    failed: _Kept | None = None
+    errored: _Kept | None = None
     results: int = 0
 
 
@@ -90,13 +105,13 @@ def _cases(results: Iterable[CaseResult], summary: Summary) -> dict[tuple[str, s
         case = out.setdefault((r.suite, r.variant), {}).setdefault(r.case_id, _Case())
         case.results += 1
         if r.error is not None:
-            case.errored = case.errored or r
+            case.errored = case.errored or _Kept.of(r)
         elif case.failed is None and r.passed(deciding.get((r.suite, r.variant))) is False:
-            case.failed = r
+            case.failed = _Kept.of(r)
     return out
 
 
-def _failure_detail(r: CaseResult, among: Sequence[str] | None) -> tuple[str, str]:
+def _failure_detail(r: _Kept, among: Sequence[str] | None) -> tuple[str, str]:
     reasons = [
         f"{n}: {s.reason or figure(n, s.value)}"
         for n, s in r.scores.items()
