@@ -117,14 +117,15 @@ def _extra(name: str | None) -> str:
 
 
 def scorer_reference() -> str:
-    from evalkit import registry
+    from evalkit import plugins
 
     rows = []
-    for entry in registry.scorers.entries():
+    for entry in plugins.scorers.entries():
         if entry.source != "builtin":
             continue
-        factory = registry.scorers.get(entry.name)
-        info = factory.scorer_info
+        factory = plugins.scorers.get(entry.name)
+        info = plugins.declared_info(factory)
+        assert info is not None, f"built-in scorer {entry.name} is not declared with @scorer"
         kind = {"pass_fail": "pass/fail", "continuous": "score", "judge": "judge"}.get(info.kind, info.kind)
         direction = "higher" if info.higher_is_better else "lower"
         rows.append(
@@ -134,7 +135,7 @@ def scorer_reference() -> str:
                 kind,
                 direction,
                 "yes" if info.needs_reference else "",
-                _extra(getattr(factory, "extra", None)),
+                _extra(plugins.install_extra(factory)),
             ]
         )
     header = ["scorer", "what it measures", "kind", "better", "needs a reference", "install"]
@@ -142,13 +143,13 @@ def scorer_reference() -> str:
 
 
 def provider_reference() -> str:
-    from evalkit import registry
+    from evalkit import plugins
 
     out = []
-    for entry in registry.providers.entries():
+    for entry in plugins.providers.entries():
         if entry.source != "builtin":
             continue
-        cls = registry.providers.get(entry.name)
+        cls = plugins.providers.get(entry.name)
         doc = (cls.__doc__ or "").strip().split("\n\n")[0]
         out.append(f"## {code(entry.name)}\n")
         out.append(md(doc) + "\n")
