@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 INCONCLUSIVE = 5  # a comparison with nothing paired: neither a pass nor a regression
+ALERT_EXIT = 4  # --fail-on-alert: a trend alert was raised (a failed threshold or regression keeps 1)
 
 # Every exit code evalkit gives, with what it means (docs/reference/exit-codes.md is generated
 # from this table; tests/docs/test_reference.py checks the codes the code uses are all here).

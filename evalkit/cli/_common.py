@@ -15,8 +15,6 @@ from evalkit.errors import EvalkitError
 if TYPE_CHECKING:
     from evalkit.spec.config import LoadedConfig
 
-ALERT_EXIT = 4  # --fail-on-alert: an alert was raised (a failed threshold or regression keeps 1)
-
 
 @contextmanager
 def user_errors() -> Iterator[None]:
@@ -49,15 +47,17 @@ VariantOpt = Annotated[str | None, typer.Option("--variant", help="Only this var
 
 def after_run(run_dir: Path, loaded: LoadedConfig, exit_code: int, fail_on_alert: bool) -> int:
     """Record the finished run in the history and check its trend; the run's own verdict wins."""
-    from evalkit.cli.render import show_history_outcome
+    from evalkit.cli.render import show_final_line, show_history_outcome
     from evalkit.history.record import after_run as record
 
-    outcome = record(run_dir, loaded)
+    outcome = record(run_dir, loaded, exit_code, fail_on_alert)
     show_history_outcome(outcome)
     export_traces(run_dir, when_configured=True)
-    if exit_code == 0 and fail_on_alert and outcome is not None and outcome.alerts:
-        return ALERT_EXIT
-    return exit_code
+    if outcome is None or not outcome.alerts:
+        return exit_code
+    final = outcome.exit_code if outcome.exit_code is not None else exit_code
+    show_final_line(run_dir, final, fail_on_alert)  # last: the run's outcome, with its alerts
+    return final
 
 
 def export_traces(run_dir: Path, *, when_configured: bool = False) -> bool:

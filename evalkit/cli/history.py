@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from evalkit.cli._common import ALERT_EXIT, ConfigOpt, SuiteOpt, VariantOpt, user_errors
-from evalkit.errors import UserInputError
+from evalkit.cli._common import ConfigOpt, SuiteOpt, VariantOpt, user_errors
+from evalkit.errors import ALERT_EXIT, UserInputError
 
 
 def escape(text: str) -> str:
@@ -20,6 +20,8 @@ def escape(text: str) -> str:
 
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from evalkit.history.store import Filters, HistoryStore
     from evalkit.spec.config import LoadedConfig
 
@@ -103,29 +105,43 @@ def history(
             ids = [r["run_id"] for r in runs]
             groups = store.groups(filters, ids) if ids else []
             metrics = store.metrics(filters, ids) if ids else []
+            alerts = store.alerts(ids) if ids else []
         finally:
             store.close()
     if not runs:
         console.print("no runs recorded (yet) that match", highlight=False)
         return
-    console.print(_runs_table(runs))
+    console.print(_runs_table(runs, alerts))
     _print_trend(groups, metrics, metric)
 
 
-def _runs_table(runs: list[dict[str, object]]) -> object:
+def run_status(run: dict[str, object], alerts: int) -> str:
+    """A recorded run's outcome in the words of its last line: 'passed with 4 alerts · exit 4'."""
+    words = str(run["status"]) + (f" with {alerts} alert{'' if alerts == 1 else 's'}" if alerts else "")
+    code = run.get("exit_code")
+    return words + (f" · exit {code}" if code not in (None, 0) else "")
+
+
+def _runs_table(runs: list[dict[str, object]], alerts: list[dict[str, object]]) -> Table:
+    """Every name whole: a narrow terminal wraps a cell (folds a long id) instead of cutting it."""
+    from collections import Counter
+
     from rich import box
     from rich.table import Table
 
-    table = Table("run", "started (UTC)", "branch", "tag", "git", "status", box=box.SIMPLE, title="runs")
+    raised = Counter(str(a["run_id"]) for a in alerts)
+    table = Table(box=box.SIMPLE, title="runs")
+    for name in ("run", "started (UTC)", "branch", "tag", "git", "status"):
+        table.add_column(name, overflow="fold")
     for r in reversed(runs):
         started = r["started_at"]
         table.add_row(
             escape(str(r["run_id"])),
             started.strftime("%Y-%m-%d %H:%M") if isinstance(started, datetime) else "–",
-            escape(str(r["branch"] or "–"))[:14],
-            escape(str(r["tag"] or "–"))[:10],
+            escape(str(r["branch"] or "–")),
+            escape(str(r["tag"] or "–")),
             str(r["git_sha"] or "–")[:7],
-            str(r["status"]),
+            escape(run_status(r, raised[str(r["run_id"])])),
         )
     return table
 
@@ -151,7 +167,7 @@ def _print_trend(
     table = Table(box=box.SIMPLE, title=f"trend of {escape(metric)} (oldest → newest)", pad_edge=False)
     for name, justify in (("suite · variant", "left"), ("runs", "right"), ("trend", "left"),
                           ("last", "right"), ("Δ prev", "right"), ("range", "right")):  # fmt: skip
-        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis")  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for series in series_for(metric, groups, metrics):
         table.add_row(*(escape(cell) for cell in trend_row(series)))
     console.print(table)

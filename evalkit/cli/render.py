@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
@@ -442,6 +443,21 @@ def show_summary(summary: Summary, run_dir: str, diff: DiffReport | None = None)
     if summary.aborted:
         error(summary.aborted)
     console.print(f"Results in [bold]{escape(run_dir)}[/]", highlight=False)
+
+
+def show_final_line(run_dir: Path, exit_code: int, fail_on_alert: bool) -> None:
+    """The run's last line once the history raised alerts: the same words as summary.json,
+    summary.md, junit.xml and the report ('PASSED with 4 alerts'), and the exit code."""
+    from evalkit.compare.aggregate import Summary
+    from evalkit.rundir.files import SUMMARY, read_json
+
+    raw = read_json(run_dir / SUMMARY)
+    if raw is None:
+        return
+    summary = Summary.model_validate(raw)
+    style = "bold red" if exit_code else "bold yellow"
+    why = " (--fail-on-alert)" if fail_on_alert and exit_code == 4 else ""
+    console.print(f"[{style}]{escape(summary.headline())}[/] · exit {exit_code}{why}", highlight=False)
 
 
 def show_alerts(alerts: list[Alert]) -> None:

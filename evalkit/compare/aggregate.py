@@ -146,6 +146,12 @@ class Summary(Model):
     baseline: str | None = None  # the baselines folder this run was gated against
     regressions: list[str] = Field(default_factory=list)  # "suite · variant · metric"
     groups: list[GroupSummary]
+    alerts: int = 0  # trend alerts the history raised for this run (set after it is recorded)
+
+    def headline(self) -> str:
+        """The run's outcome in words, the same on every surface: 'PASSED with 4 alerts'."""
+        alerts = f" with {self.alerts} alert{'' if self.alerts == 1 else 's'}" if self.alerts else ""
+        return f"{self.status.upper()}{alerts}"
 
     def metric_names(self) -> list[str]:
         """Every group's metric names, in first-seen order (the order tables show them)."""

@@ -138,6 +138,13 @@ def is_run_dir(path: Path) -> bool:
     return (path / RUN_INFO).is_file() and (path / RESULTS).is_file()
 
 
+def read_alerts(run_dir: Path) -> list[dict[str, Any]]:
+    """The alerts a run directory says it raised (alerts.json), for a backfill to record."""
+    data = read_json(run_dir / ALERTS, {})
+    alerts = data.get("alerts") if isinstance(data, dict) else None
+    return [a for a in alerts if isinstance(a, dict) and isinstance(a.get("message"), str)] if alerts else []
+
+
 def write_alerts(run_dir: Path, alerts: list[dict[str, Any]]) -> Path:
     from evalkit.rundir.files import write_json
 

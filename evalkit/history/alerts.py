@@ -54,6 +54,7 @@ class Alert:
     value: float | None = None
     trailing: float | None = None
     p_value: float | None = None
+    unit: str | None = None  # of value and trailing: "ms", "USD", "share"; None for a score
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -232,16 +233,25 @@ def ratio_spike(
     p = _prediction_p(math.log(value), [math.log(v) for v in past])
     if p >= rule.alpha:
         return None
+    unit = "ms" if key.endswith("_ms") else "USD"
     return _alert(
         current,
         key.removesuffix("_ms").removesuffix("_usd"),
-        f"{label} {fmt(value)} is {value / level:.1f}× its trailing median {fmt(level)} "
-        f"(rule: above {rule.factor:g}×, p {fmt_p(p)})",
+        f"{label} {with_unit(value, unit)} is {value / level:.1f}× its trailing median "
+        f"{with_unit(level, unit)} (rule: above {rule.factor:g}×, p {fmt_p(p)})",
         metric=key,
         value=value,
         trailing=level,
         p_value=p,
+        unit=unit,
     )
+
+
+def with_unit(value: float, unit: str) -> str:
+    """A figure with its unit, as every other surface writes it: '314 ms', '$0.00123'."""
+    from evalkit._util.numbers import number
+
+    return f"{number(value, 'ms')} ms" if unit == "ms" else number(value, "cost")
 
 
 def _prediction_p(x: float, past: Sequence[float]) -> float:
@@ -283,6 +293,7 @@ def rate_spike(
         value=x / n,
         trailing=before,
         p_value=p,
+        unit="share",
     )
 
 

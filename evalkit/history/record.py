@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evalkit.errors import EvalkitError
+from evalkit.errors import ALERT_EXIT, EvalkitError
 from evalkit.history.alerts import Alert
 from evalkit.history.store import HistoryStore, safe_url
 from evalkit.spec.config import LoadedConfig
@@ -26,6 +26,7 @@ class Outcome:
     message: str
     alerts: list[Alert] = field(default_factory=list)
     webhook: str | None = None
+    exit_code: int | None = None  # the run's final exit code (4: --fail-on-alert and alerts)
 
 
 def history_url(loaded: LoadedConfig) -> str:
@@ -51,13 +52,16 @@ def records(settings: HistorySettings) -> bool:
     return settings.enabled and (settings.record == "always" or in_ci)
 
 
-def after_run(run_dir: Path, loaded: LoadedConfig) -> Outcome | None:
+def after_run(
+    run_dir: Path, loaded: LoadedConfig, exit_code: int = 0, fail_on_alert: bool = False
+) -> Outcome | None:
     """Record a finished run and check it; None when the history is switched off (or, with
-    `record: ci`, outside CI)."""
+    `record: ci`, outside CI). Alerts are recorded with the run, and every file that states the
+    run's outcome (summary.json, run.json, junit.xml, summary.md, report.html) says how many
+    there were and the final exit code, so all of them agree with the terminal."""
     settings: HistorySettings = loaded.config.history
     if not records(settings):
         return None
-    from evalkit.history.adapter import write_alerts
     from evalkit.history.check import check_run
 
     url = safe_url(history_url(loaded))
@@ -66,22 +70,40 @@ def after_run(run_dir: Path, loaded: LoadedConfig) -> Outcome | None:
         store = open_store(loaded)
         run = store.record(run_dir, branch=current_branch(), tag=os.environ.get(TAG_ENV) or settings.tag)
         alerts = check_run(store, run.run_id, settings.alerts)
+        final = ALERT_EXIT if exit_code == 0 and fail_on_alert and alerts else exit_code
+        store.record_alerts(run.run_id, [a.as_dict() for a in alerts], final)
     except EvalkitError as exc:
         return Outcome(False, f"{exc}; the run is kept: backfill with evalkit history import {run_dir}")
     finally:
         if store is not None:
             store.close()
-    write_alerts(run_dir, [a.as_dict() for a in alerts])
-    outcome = Outcome(True, f"recorded in the history ({url})", alerts)
-    if alerts:
-        from evalkit.report import html
+    outcome = Outcome(True, f"recorded in the history ({url})", alerts, exit_code=final)
+    mark_alerts(run_dir, [a.as_dict() for a in alerts], final)
+    if alerts and settings.webhook is not None:
+        from evalkit.history.webhook import send
 
-        html.write(run_dir)  # the report gains its alerts section
-        if settings.webhook is not None:
-            from evalkit.history.webhook import send
-
-            outcome.webhook = send(alerts, run.run_id, settings.webhook)
+        outcome.webhook = send(alerts, run.run_id, settings.webhook)
     return outcome
+
+
+def mark_alerts(run_dir: Path, alerts: list[dict[str, object]], exit_code: int) -> None:
+    """alerts.json, the count and the final exit code in summary.json and run.json, and the CI
+    files and report rebuilt from them."""
+    from evalkit.compare.aggregate import Summary
+    from evalkit.history.adapter import write_alerts
+    from evalkit.rundir.files import RUN_INFO, SUMMARY, read_json, read_run_info, write_json
+    from evalkit.stages.conclude import render_reports
+
+    write_alerts(run_dir, alerts)
+    update = {"alerts": len(alerts), "exit_code": exit_code}
+    raw = read_json(run_dir / SUMMARY)
+    if raw is not None:
+        summary = Summary.model_validate(raw)
+        write_json(run_dir / SUMMARY, summary.model_copy(update=update))
+    info = read_run_info(run_dir)
+    write_json(run_dir / RUN_INFO, info.model_copy(update=update))
+    if alerts or exit_code != (raw or {}).get("exit_code"):
+        render_reports(run_dir)
 
 
 def current_branch() -> str | None:

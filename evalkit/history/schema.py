@@ -21,7 +21,7 @@ metadata = MetaData()
 
 # The newest alembic revision in migrations/versions (a test checks it is alembic's head), so a
 # current database is recognised without importing alembic; and the table alembic keeps it in.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 VERSION_TABLE = "evalkit_history_version"
 
 runs = Table(
@@ -102,4 +102,21 @@ run_cases = Table(
     Column("scores", JSON, nullable=False),
 )
 
-TABLES = (run_cases, run_metrics, run_groups, runs)  # children first: the order deletes go in
+run_alerts = Table(
+    "run_alerts",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("suite", String(200), nullable=False),
+    Column("variant", String(200), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("metric", String(200)),
+    Column("value", Float),
+    Column("trailing", Float),
+    Column("unit", String(32)),
+    Column("p_value", Float),
+    Column("message", Text, nullable=False),
+)
+
+TABLES = (run_alerts, run_cases, run_metrics, run_groups, runs)  # children first: the order deletes go in

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from evalkit._util import secrets
 from evalkit.errors import EvalkitError, UserInputError
 from evalkit.history import schema
-from evalkit.history.adapter import RunRecord, read_cases, read_run
+from evalkit.history.adapter import RunRecord, read_alerts, read_cases, read_run
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BATCH = 2000  # case rows per INSERT round trip
@@ -114,7 +114,45 @@ class HistoryStore:
                 )
             for batch in _batches(read_cases(run_dir), BATCH):
                 conn.execute(sa.insert(schema.run_cases), [{"run_id": run.run_id, **c} for c in batch])
+            alerts = _alert_rows(run.run_id, read_alerts(run_dir))  # a backfill keeps what it raised
+            if alerts:
+                conn.execute(sa.insert(schema.run_alerts), alerts)
         return run
+
+    def record_alerts(self, run_id: str, alerts: Sequence[dict[str, Any]], exit_code: int | None) -> None:
+        """The alerts a run raised (replacing any recorded before), and its final exit code (4 when
+        `--fail-on-alert` turned them into the run's outcome)."""
+        keys = (
+            "suite",
+            "variant",
+            "rule",
+            "severity",
+            "metric",
+            "value",
+            "trailing",
+            "unit",
+            "p_value",
+            "message",
+        )
+        rows = [{"run_id": run_id, "seq": i, **{k: a.get(k) for k in keys}} for i, a in enumerate(alerts)]
+        with self._begin() as conn:
+            conn.execute(sa.delete(schema.run_alerts).where(schema.run_alerts.c.run_id == run_id))
+            if rows:
+                conn.execute(sa.insert(schema.run_alerts), rows)
+            if exit_code is not None:
+                r = schema.runs
+                conn.execute(sa.update(r).where(r.c.run_id == run_id).values(exit_code=exit_code))
+
+    def alerts(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The recorded alerts of these runs, in run order then as raised."""
+        a = schema.run_alerts
+        order = {rid: i for i, rid in enumerate(run_ids)}
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(run_ids), 500):
+            query = sa.select(a).where(a.c.run_id.in_(list(run_ids[start : start + 500])))
+            with self._begin() as conn:
+                out += [dict(row._mapping) for row in conn.execute(query)]
+        return sorted(out, key=lambda row: (order[row["run_id"]], row["seq"]))
 
     def runs(self, filters: Filters = Filters()) -> list[dict[str, Any]]:
         """Runs, oldest first, that match the filters (with a suite or variant: runs that have it)."""
@@ -211,6 +249,14 @@ def _reason(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _alert_rows(run_id: str, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = ("suite", "variant", "rule", "severity", "metric", "value", "trailing", "unit", "p_value")
+    return [
+        {"run_id": run_id, "seq": i, **{k: a.get(k) for k in (*keys, "message")}}
+        for i, a in enumerate(alerts)
+    ]
 
 
 def _run_row(run: RunRecord) -> dict[str, Any]:

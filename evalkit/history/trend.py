@@ -16,7 +16,6 @@ from markupsafe import Markup
 
 from evalkit.history import charts
 from evalkit.history.alerts import fmt, model_identity
-from evalkit.history.check import check_run
 from evalkit.history.series import Series, by_group, series_for
 from evalkit.history.store import Filters, HistoryStore
 from evalkit.rundir.files import write_text
@@ -36,8 +35,23 @@ def build(store: HistoryStore, filters: Filters, rules: AlertRules) -> dict[str,
     sections = []
     for key, rows in (by_group(store.groups(filters, ids)) if ids else {}).items():
         sections.append(_section(store, key, rows, metrics.get(key, []), ids, index))
-    alerts = check_run(store, ids[-1], rules, filters) if ids else []
-    return {"runs": runs, "sections": sections, "alerts": [a.as_dict() for a in alerts], "filters": filters}
+    return {
+        "runs": runs,
+        "sections": sections,
+        "alerts": store.alerts(ids) if ids else [],  # what each run raised when it was recorded
+        "judged": _judged(runs, rules),
+        "filters": filters,
+    }
+
+
+def _judged(runs: list[dict[str, Any]], rules: AlertRules) -> str | None:
+    """Why the report cannot say 'no alerts', or None when it can."""
+    if len(runs) <= rules.min_history:
+        return (
+            f"only {len(runs)} run(s) match: trend alerts need {rules.min_history} earlier runs of a "
+            "suite × variant, so none of these runs could raise one"
+        )
+    return None
 
 
 def _section(

@@ -21,13 +21,7 @@ from evalkit.compare.gate import (
 from evalkit.rundir.files import write_text
 from evalkit.types import GROUP_VERDICTS
 
-ICON = {
-    "passed": "✅ PASSED",
-    "failed": "❌ FAILED",
-    "regressed": "❌ REGRESSED",
-    "errors": "⚠️ ERRORS",
-    "interrupted": "⏸️ INTERRUPTED",
-}
+ICON = {"passed": "✅", "failed": "❌", "regressed": "❌", "errors": "⚠️", "interrupted": "⏸️"}
 # by the tone the one verdict table (evalkit.types.VERDICTS) gives each verdict
 TONE_ICON = {"bad": "❌", "warn": "⚠️", "good": "✅", "neutral": "·"}
 MARK = {code: TONE_ICON[tone] for code, tone in VERDICT_TONES.items()}
@@ -104,7 +98,8 @@ def _group_notes(gd: GroupDiff) -> list[str]:
 
 
 def render(summary: Summary, diff: DiffReport | None) -> str:
-    lines = [f"## evalkit: {ICON.get(summary.status, summary.status)}", ""]
+    icon = "⚠️" if summary.alerts and summary.status == "passed" else ICON.get(summary.status, "")
+    lines = [f"## evalkit: {icon} {md_text(summary.headline())}", ""]
     lines.append(
         f"Run {_code(summary.run_id)} · {number(summary.results, 'count')} results · "
         f"{number(summary.errors, 'count')} errors · {_cell(summary.error_budget)}"

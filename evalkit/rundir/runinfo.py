@@ -68,6 +68,8 @@ class RunInfo(_Record):
     started_at: str
     finished_at: str | None = None
     status: str = "running"
+    exit_code: int | None = None  # set when the run is recorded in the history (4: --fail-on-alert)
+    alerts: int | None = None  # trend alerts the history raised for this run
     evalkit_version: str | None = None
     python: str | None = None
     platform: str | None = None

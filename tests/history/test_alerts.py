@@ -68,7 +68,8 @@ def test_spikes_and_model_change() -> None:
         "model_change",
     }
     assert by_rule["model_change"].severity == "info" and "a → b" in by_rule["model_change"].message
-    assert "1.8× its trailing median 1,002" in by_rule["latency_p95"].message
+    assert "1.8× its trailing median 1,002 ms" in by_rule["latency_p95"].message  # with its unit
+    assert by_rule["latency_p95"].unit == "ms"
     assert "24.0% (12 of 50) against 0.0%" in by_rule["error_rate"].message
     quiet = AlertRules.model_validate({"latency_p95": {"factor": 2.0}, "error_rate": {"enabled": False}})
     assert {"latency_p95", "error_rate"}.isdisjoint(a.rule for a in evaluate(now, earlier, quiet))

@@ -118,3 +118,44 @@ def test_history_can_be_switched_off(project: Path, fake_server: FakeOpenAI, cli
     result = cli("run", "qa.yaml", "-o", "r0", "--no-baseline")
     assert result.exit_code == 0 and "history" not in result.output
     assert not (project / ".evalkit").exists()
+
+
+def test_a_night_with_alerts_reads_the_same_on_every_surface(
+    project: Path, fake_server: FakeOpenAI, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 29.2: exit 4, the last line, summary.json, run.json, summary.md, junit.xml, the
+    report, `evalkit history` and the tag-filtered trend report all say 'passed with N alerts'."""
+    import xml.etree.ElementTree as ET
+
+    monkeypatch.setenv("EVALKIT_HISTORY_TAG", "nightly")
+    write(project / "evalkit.yaml", config(fake_server.url, "good-model").split("  webhook")[0])
+    for i in range(3):
+        assert cli("run", "qa.yaml", "-o", f"r{i}", "--no-baseline", "--fail-on-alert").exit_code == 0
+    write(project / "evalkit.yaml", config(fake_server.url, "bad-model").split("  webhook")[0])
+    result = cli("run", "qa.yaml", "-o", "r3", "--no-baseline", "--fail-on-alert")
+    assert result.exit_code == 4, result.output
+    n = len(json.loads((project / "r3" / "alerts.json").read_text())["alerts"])
+    assert n >= 3
+    words = f"PASSED with {n} alerts"
+    last = [line for line in result.output.splitlines() if line.strip()][-1]
+    assert last == f"{words} · exit 4 (--fail-on-alert)"
+    summary = json.loads((project / "r3" / "summary.json").read_text())
+    assert (summary["status"], summary["alerts"], summary["exit_code"]) == ("passed", n, 4)
+    info = json.loads((project / "r3" / "run.json").read_text())
+    assert (info["alerts"], info["exit_code"]) == (n, 4)
+    assert (project / "r3" / "summary.md").read_text().startswith(f"## evalkit: ⚠️ {words}")
+    root = ET.parse(project / "r3" / "junit.xml").getroot()
+    failed = [tc.get("name") for tc in root.iter("testcase") if tc.find("failure") is not None]
+    assert failed == ["trend alerts"] and root.get("failures") == "1"  # red, as the exit code says
+    html = (project / "r3" / "report.html").read_text()
+    assert f"Passed with {n} trend alerts · exit 4" in html
+    listing = cli("history", "--tag", "nightly")
+    said = " ".join(listing.output.split())  # 80 columns: long cells wrap, none is cut
+    assert f"passed with {n}" in said and "alerts · exit 4" in said and "…" not in said, listing.output
+    run_id = json.loads((project / "r3" / "run.json").read_text())["run_id"]
+    head, tail = run_id.rsplit("-", 1)
+    assert head in said and f"-{tail}" in said  # the whole id, wrapped at its last hyphen
+    assert cli("history", "report", "--tag", "nightly", "-o", "trend.html").exit_code == 0
+    trend = (project / "trend.html").read_text()
+    assert trend.count('<li class="alert') == n and "no alerts" not in trend
+    assert "below its trailing level" in trend

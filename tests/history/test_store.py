@@ -42,7 +42,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistorySto
 
         with s.engine.begin() as conn:
             conn.execute(
-                sa.text("DROP TABLE run_cases, run_metrics, run_groups, runs, evalkit_history_version")
+                sa.text(
+                    "DROP TABLE run_alerts, run_cases, run_metrics, run_groups, runs, evalkit_history_version"
+                )
             )
     s.close()
 
@@ -101,7 +103,7 @@ def test_a_database_without_the_schema_has_no_revision(tmp_path: Path) -> None:
     fresh = HistoryStore(f"sqlite:///{tmp_path / 'new.sqlite'}")
     assert fresh.revision() is None
     fresh.migrate()
-    assert fresh.revision() == "0001"
+    assert fresh.revision() == "0002"
     fresh.close()
 
 

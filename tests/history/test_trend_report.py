@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.history import trend
+from evalkit.history.check import check_run
 from evalkit.history.store import Filters, HistoryStore
 from evalkit.spec.history import AlertRules
 from tests.history.fabricate import Case, Group, make_run
@@ -41,7 +42,9 @@ def page_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
             [Group("suite<b>", "v", cases, model_version=version)],
             prompt="p2" if i >= 6 else "p1",
         )
-        store.record(root / "runs" / f"run-{i:04d}", branch="main", tag="nightly")
+        run = store.record(root / "runs" / f"run-{i:04d}", branch="main", tag="nightly")
+        raised = check_run(store, run.run_id, AlertRules())  # as `evalkit run` does after recording
+        store.record_alerts(run.run_id, [a.as_dict() for a in raised], None)
     path = trend.write(store, Filters(), AlertRules(), root / "trend.html")
     store.close()
     return path
