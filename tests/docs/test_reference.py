@@ -62,8 +62,14 @@ def test_a_changed_help_text_makes_the_page_stale(monkeypatch) -> None:
 
 
 def test_the_exit_code_table_covers_the_codes_in_use() -> None:
-    from evalkit.cli._common import ALERT_EXIT
-    from evalkit.errors import EXIT_CODES, INCONCLUSIVE, AuthenticationError, DiskFullError, UserInputError
+    from evalkit.errors import (
+        ALERT_EXIT,
+        EXIT_CODES,
+        INCONCLUSIVE,
+        AuthenticationError,
+        DiskFullError,
+        UserInputError,
+    )
 
     used = {0, 1, ALERT_EXIT, INCONCLUSIVE, 130, 143}
     used |= {UserInputError("x").exit_code, AuthenticationError().exit_code, DiskFullError().exit_code}
