@@ -172,6 +172,16 @@ def test_parse_retry_after() -> None:
     future = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
     value = parse_retry_after(future)
     assert value is not None and 27 <= value <= 31
+    for odd in ("nan", "NaN", "inf", "-inf", "-5", "1e9999"):  # `nan` passed the cap (13x longer)
+        assert parse_retry_after(odd) is None, odd
+
+
+def test_a_nan_retry_after_is_not_waited_on() -> None:
+    with FakeOpenAI() as server:
+        server.faults.append(Fault(status=429, headers={"Retry-After": "nan"}))
+        started = time.perf_counter()
+        out, _ = generate(make(server), requests(1))
+    assert out[0].error is None and time.perf_counter() - started < 5
 
 
 def test_streaming_records_time_to_first_token() -> None:
