@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -167,24 +167,35 @@ def load_yaml(path: Path) -> YamlDoc:
 
 
 def _allowed_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
-    """Field names of the model found by walking `loc` (best effort, for did-you-mean)."""
+    """Field names of the model found by walking `loc` (best effort, for did-you-mean). In a union
+    the member that fits the next step is taken: a list's items when the path goes on by index
+    (`cases.0.tools` is a case's key, not one of the dataset source's)."""
     current: Any = model
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
             continue
         info = current.model_fields.get(str(part))
         if info is None:
             continue  # a key of a mapping (a variant's name, say): the model stays the same
-        annotation = info.annotation
-        for candidate in getattr(annotation, "__args__", ()) or (annotation,):
-            inner = getattr(candidate, "__args__", ())
-            for sub in (candidate, *inner):
-                if isinstance(sub, type) and issubclass(sub, BaseModel):
-                    current = sub
-                    break
+        by_index = i + 1 < len(loc) and isinstance(loc[i + 1], int)
+        current = _member(info.annotation, by_index) or current
     if isinstance(current, type) and issubclass(current, BaseModel):
         return [f.alias or name for name, f in current.model_fields.items()]
     return []
+
+
+def _member(annotation: Any, by_index: bool) -> type[BaseModel] | None:
+    """The model a value of `annotation` holds: a list's item model when the path goes on by
+    index, else a model (or a mapping's value model) of the union."""
+    fallback = None
+    for candidate in get_args(annotation) or (annotation,):
+        is_list = get_origin(candidate) in (list, tuple)
+        for sub in (candidate, *get_args(candidate)):
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                if is_list == by_index:
+                    return sub
+                fallback = fallback or sub
+    return fallback
 
 
 def user_loc(loc: Sequence[str | int]) -> list[str | int]:

@@ -423,3 +423,19 @@ def test_a_case_files_own_messages_only_substitute_variables(setup: Path, conten
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "case 'bomb'" in proc.stderr and "may only substitute variables" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_an_unknown_case_key_lists_the_case_keys(setup: Path, fake_server, cli) -> None:
+    """`cases.0.tools: unknown key 'tools' (known: config_name, dataset, fields, ...)` named the
+    dataset source's keys; a case's own keys are the ones to list."""
+    write(
+        setup / "suites" / "qa.yaml",
+        HOSTILE_SUITE_HEAD + "cases:\n  - {id: a, vars: {q: x}, reference: x, zzz: []}\n",
+    )
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "cases.0.zzz: unknown key 'zzz'" in out and "qa.yaml:5" in out
+    assert "dataset" not in out and "config_name" not in out  # the source's keys are not the case's
+    write(
+        setup / "suites" / "qa.yaml", HOSTILE_SUITE_HEAD + "cases:\n  - {id: a, vars: {q: x}, refrence: x}\n"
+    )
+    assert "did you mean 'reference'?" in run_bad(cli, setup, fake_server, "suites/qa.yaml")
