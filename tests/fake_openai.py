@@ -84,6 +84,7 @@ class FakeOpenAI:
         self._thread: threading.Thread | None = None
         self._port = 0
         self._path = ""
+        self.paths: list[str] = []  # every request's path with its query string
 
     # -- control ---------------------------------------------------------------------------
     def add_fault(self, fault: Fault, times: int = 1) -> None:
@@ -163,6 +164,7 @@ class FakeOpenAI:
                         headers[k.strip().title()] = v.strip()
                 raw = await reader.readexactly(int(headers.get("Content-Length", "0")))
                 self._path = path
+                self.paths.append(path)
                 keep = await self._respond(method, path, headers, raw, writer)
                 if not keep:
                     return

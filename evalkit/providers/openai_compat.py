@@ -7,17 +7,18 @@ import json
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evalkit._util import secrets
 from evalkit.errors import AuthenticationError, EvalkitError, UserInputError
 from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy
 from evalkit.providers.loglikelihood import ECHO_LOGPROBS, read_echo_logprobs
 from evalkit.providers.openai_response import StreamAssembler, StreamError, UnexpectedResponse, parse_body
+from evalkit.providers.presets import AZURE_API_VERSION, AZURE_KEY_ENV, PRESETS, azure_url, vendor_of
 from evalkit.spec.config import env_secret
 from evalkit.tools.wire import (
     StreamedCalls,
@@ -35,9 +36,20 @@ RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 class OpenAISettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    # a vendor's OpenAI-compatible endpoint by name (providers/presets.py): its base_url and key
+    # variable, unless set here; `azure` builds the deployment's URL from the three azure_ keys
+    preset: (
+        Literal["openai", "groq", "mistral", "together", "fireworks", "deepseek", "openrouter", "xai"]
+        | Literal["cohere", "ollama", "azure"]
+        | None
+    ) = None
     base_url: str = "https://api.openai.com/v1"
     model: str | None = None
     api_key_env: str | None = None  # the key is read from this variable, never from the file
+    azure_endpoint: str | None = None  # https://RESOURCE.openai.azure.com
+    deployment: str | None = None  # the Azure deployment name (`model` names the model for prices)
+    api_version: str = AZURE_API_VERSION
+    entra_token_env: str | None = None  # Azure: an Entra ID token, sent as a bearer token
     timeout_s: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=6, ge=1)
     backoff_base_s: float = Field(default=0.5, ge=0)
@@ -54,6 +66,29 @@ class OpenAISettings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """A preset's base_url and key variable, where the entry sets none of its own."""
+        if not isinstance(data, dict) or data.get("preset") is None:
+            return data
+        name = data["preset"]
+        if name == "azure":
+            missing = [k for k in ("azure_endpoint", "deployment") if not data.get(k)]
+            if missing:
+                raise ValueError(f"preset azure needs {' and '.join(missing)}")
+            version = data.get("api_version") or AZURE_API_VERSION
+            url = azure_url(str(data["azure_endpoint"]), str(data["deployment"]), str(version))
+            data = {"base_url": url, **data}
+            key_env = data.pop("api_key_env", None) or AZURE_KEY_ENV
+            if data.get("entra_token_env"):  # an Entra ID token goes as the bearer token
+                return {**data, "api_key_env": data["entra_token_env"]}
+            return {**data, "headers_env": {"api-key": key_env, **(data.get("headers_env") or {})}}
+        preset = PRESETS.get(name)
+        if preset is None:
+            return data  # the Literal names the known ones
+        return {"base_url": preset.base_url, "api_key_env": preset.key_env, **data}
 
 
 class _Fatal(Exception):
@@ -159,8 +194,9 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         }
 
     def price_vendor(self) -> str | None:
-        """OpenAI's own API is priced from the database; another server only by `pricing:`."""
-        return "openai" if urlsplit(self.cfg.base_url).hostname == "api.openai.com" else None
+        """A known vendor's API (a preset, or its documented host) is priced from the database;
+        another server (vLLM, Ollama, a proxy) only by `pricing:`."""
+        return vendor_of(self.cfg.base_url, self.cfg.preset)
 
     def cache_identity(self, request: Request) -> dict[str, Any] | None:
         base_url = secrets.redact_url(self.cfg.base_url)
