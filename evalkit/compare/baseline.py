@@ -6,6 +6,7 @@ baselines/<suite>/<variant>.meta.json  provenance: suite hash, model versions, p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -116,8 +117,17 @@ def has_baselines(root: Path) -> bool:
     return root.is_dir() and any(root.glob("*/*.jsonl"))
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    """A file name for a suite or variant name: the name itself when it is a plain one, else a
+    readable form plus a hash of the name, so two names never share a file (`a b` and `a_b`,
+    `x/y` and `x_y`) and none climbs out of the folder (`..`)."""
+    if _PLAIN_NAME.fullmatch(name):
+        return name
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:40] or "_"
+    return f"{readable}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
 
 
 def baseline_paths(root: Path, suite: str, variant: str) -> tuple[Path, Path]:
@@ -191,6 +201,10 @@ def load(root: Path, suite: str, variant: str) -> Group | None:
     except (OSError, ValueError, NewerSchemaError) as exc:
         first = str(exc).splitlines()[0]
         raise UserInputError(f"unreadable baseline: {first}", path=data_path) from None
+    if (meta.suite, meta.variant) != (suite, variant):  # never gate one variant against another's
+        raise UserInputError(
+            f"this baseline is for {meta.suite} · {meta.variant}, not {suite} · {variant}", path=data_path
+        )
     return Group(suite=suite, variant=variant, records=records, meta=meta)
 
 
