@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import UserInputError
 from evalkit.rundir.files import (
+    read_json,
     read_run_info,
     write_json,
     write_jsonl,
@@ -185,10 +186,21 @@ def save(group: Group, root: Path) -> tuple[Path, Path]:
     return data_path, meta_path
 
 
+def _legacy_paths(root: Path, suite: str, variant: str) -> tuple[Path, Path]:
+    """Where evalkit before issue 27 saved a baseline of a name that is not a plain file name."""
+    old_suite, old_variant = (re.sub(r"[^A-Za-z0-9._-]+", "_", n) for n in (suite, variant))
+    folder = root / old_suite
+    return folder / f"{old_variant}.jsonl", folder / f"{old_variant}.meta.json"
+
+
 def load(root: Path, suite: str, variant: str) -> Group | None:
     data_path, meta_path = baseline_paths(root, suite, variant)
     if not data_path.exists():
-        return None
+        legacy = _legacy_paths(root, suite, variant)
+        named = read_json(legacy[1]) if ".." not in (suite, variant) and legacy[0].is_file() else None
+        if not isinstance(named, dict) or (named.get("suite"), named.get("variant")) != (suite, variant):
+            return None  # none saved, or that file is another name's
+        data_path, meta_path = legacy
     if not meta_path.exists():
         raise UserInputError(f"baseline without its {meta_path.name}", path=data_path)
     try:

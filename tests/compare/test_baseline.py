@@ -58,3 +58,15 @@ def test_a_baseline_file_for_another_name_is_refused(workdir: Path, run: Path) -
     meta.rename(other_meta)
     with pytest.raises(UserInputError, match="not s · elsewhere"):
         bl.load(workdir / "bl", group.suite, "elsewhere")
+
+
+def test_a_baseline_saved_under_the_old_file_name_is_still_read(workdir: Path, run: Path) -> None:
+    group = next(g for g in groups_from_run(run) if g.variant == "a b")
+    data, meta = bl.save(group, workdir / "bl")
+    old_data, old_meta = workdir / "bl" / "s" / "a_b.jsonl", workdir / "bl" / "s" / "a_b.meta.json"
+    data.rename(old_data)
+    meta.rename(old_meta)
+    loaded = bl.load(workdir / "bl", "s", "a b")
+    assert loaded is not None and loaded.meta.variant == "a b"
+    with pytest.raises(UserInputError, match="not s · a_b"):  # a_b's own name: that file is not its
+        bl.load(workdir / "bl", "s", "a_b")
