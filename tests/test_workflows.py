@@ -38,15 +38,40 @@ def test_workflow_is_valid(path: Path) -> None:
             run = step.get("run", "")
             if ".ci/run" in run:
                 assert (ROOT / ".ci" / "run").exists()
-            for args in evalkit_calls(run):
-                command = args[0]
-                help_text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
-                assert "Usage" in help_text, f"{path.name}: evalkit {command} does not exist"
-                for flag in (a.split("=")[0] for a in args if a.startswith("--")):
-                    assert flag in help_text, f"{path.name}: evalkit {command} has no {flag}"
-                for a in args:
-                    if a in ("baselines", "baselines/"):
-                        assert (ROOT / "baselines").is_dir()
+            check_calls(path.name, run)
+
+
+def check_calls(name: str, run: str) -> None:
+    """Every `evalkit` command a step runs exists, with the flags it passes."""
+    for args in evalkit_calls(run):
+        command = args[0]
+        help_text = CliRunner().invoke(app, [*args[:1], "--help"], env={"COLUMNS": "200"}).output
+        assert "Usage" in help_text, f"{name}: evalkit {command} does not exist"
+        if command in ("github", "history", "labels", "baseline", "cache", "import"):  # a group
+            help_text = CliRunner().invoke(app, [*args[:2], "--help"], env={"COLUMNS": "200"}).output
+            assert "Usage" in help_text, f"{name}: evalkit {' '.join(args[:2])} does not exist"
+        for flag in (a.split("=")[0] for a in args if a.startswith("--")):
+            assert flag in help_text, f"{name}: evalkit {command} has no {flag}"
+        for a in args:
+            if a in ("baselines", "baselines/"):
+                assert (ROOT / "baselines").is_dir()
+
+
+def test_the_action_is_composite_and_the_pr_workflow_uses_it() -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite" and action["inputs"]["github-token"]["default"]
+    steps = action["runs"]["steps"]
+    for step in steps:
+        assert "uses" in step or ("run" in step and step["shell"] == "bash")
+        check_calls("action.yml", step.get("run", ""))
+    runs = " ".join(step.get("run", "") for step in steps)
+    assert "evalkit run" in runs and "evalkit github comment" in runs and "GITHUB_STEP_SUMMARY" in runs
+    assert any(step.get("uses", "").startswith("actions/upload-artifact@") for step in steps)
+    assert steps[-1]["run"] == 'exit "${CODE:-1}"'  # the job fails when the run did
+    pr = yaml.safe_load((ROOT / ".github" / "workflows" / "pr-eval.yml").read_text())
+    (job,) = pr["jobs"].values()
+    assert any(step.get("uses") == "./" for step in job["steps"])
+    assert pr["permissions"]["pull-requests"] == "write"
 
 
 def test_there_are_nightly_and_pr_workflows() -> None:

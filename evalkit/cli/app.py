@@ -1,6 +1,6 @@
 """The typer app, `evalkit`: the root options and every command group, one module each
-(init.py, run.py, labels.py, baseline.py, cache.py, list.py, export.py, history.py, imports.py; shared
-options in _common.py). Each module imports what its commands need only when they run."""
+(init.py, run.py, labels.py, baseline.py, cache.py, list.py, export.py, history.py, imports.py,
+github.py; shared options in _common.py). Each module imports what its commands need only when they run."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 
 from evalkit.cli import baseline, cache, export, labels, run
 from evalkit.cli import list as list_
+from evalkit.cli.github import github_app
 from evalkit.cli.helptext import TidyGroup
 from evalkit.cli.history import history_app
 from evalkit.cli.imports import import_app
@@ -60,4 +61,5 @@ app.command(name="list")(list_.list_)
 app.command()(export.export)
 app.add_typer(history_app, name="history")
 app.add_typer(import_app, name="import")
+app.add_typer(github_app, name="github")
 app.command(name="schema")(schema_command)

@@ -21,9 +21,23 @@ CONFIG_KEYS = {"providers", "variants", "suites", "run", "cache", "pricing", "pl
 SUITE_PART_KEYS = {"cases", "thresholds", "scorers", "tools", "agent"}
 
 
+def _validate_workflow(data: dict[str, Any]) -> None:
+    """A GitHub workflow: every step that uses evalkit's action passes only the inputs it has."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    steps = [step for job in data["jobs"].values() for step in job["steps"]]
+    ours = [
+        s for s in steps if str(s.get("uses", "")).split("@")[0].endswith("/evalkit") or s.get("uses") == "./"
+    ]
+    assert ours, "a workflow example that does not use the evalkit action"
+    for step in ours:
+        assert set(step.get("with") or {}) <= set(action["inputs"]), step["with"]
+
+
 def _validate_yaml(data: dict[str, Any]) -> None:
     keys = set(data)
-    if "name" in keys:
+    if "jobs" in keys:
+        _validate_workflow(data)
+    elif "name" in keys:
         SuiteSpec.model_validate(data)
     elif keys & CONFIG_KEYS:
         Config.model_validate({"providers": {"local": {"type": "transformers"}}, **data})

@@ -142,3 +142,88 @@ def otlp() -> Any:
     receiver = OtlpReceiver()
     yield receiver
     receiver.stop()
+
+
+class FakeGitHub:
+    """GitHub's issue-comments REST API on 127.0.0.1 (list with Link pagination, create, edit),
+    answering 401 to any request without the expected bearer token."""
+
+    def __init__(self, token: str, existing: int = 0, per_page_cap: int = 100) -> None:
+        import json
+        import re
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlparse
+
+        self.comments: list[dict[str, Any]] = [
+            {"id": 1000 + i, "body": f"a reviewer's comment {i}", "user": {"login": "someone"}}
+            for i in range(existing)
+        ]
+        self.calls: list[tuple[str, str]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self, status: int, data: Any, link: str = "") -> None:
+                payload = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                if link:
+                    self.send_header("Link", link)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _authorized(self) -> bool:
+                fake.calls.append((self.command, self.path))
+                if self.headers.get("Authorization") != f"Bearer {token}":
+                    self._reply(401, {"message": "Bad credentials"})
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if not self._authorized():
+                    return
+                url = urlparse(self.path)
+                query = parse_qs(url.query)
+                per_page = min(int(query.get("per_page", ["30"])[0]), per_page_cap)
+                page = int(query.get("page", ["1"])[0])
+                chunk = fake.comments[(page - 1) * per_page : page * per_page]
+                link = ""
+                if page * per_page < len(fake.comments):
+                    base = f"http://127.0.0.1:{fake.server.server_port}{url.path}"
+                    link = f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"'
+                self._reply(200, chunk, link)
+
+            def _body(self) -> str:
+                data = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                return str(data["body"])
+
+            def do_POST(self) -> None:
+                if not self._authorized():
+                    return
+                assert re.fullmatch(r"/repos/acme/app/issues/7/comments", self.path)
+                comment = {
+                    "id": 5000 + len(fake.comments),
+                    "body": self._body(),
+                    "user": {"login": "github-actions[bot]"},
+                }
+                fake.comments.append(comment)
+                self._reply(201, comment)
+
+            def do_PATCH(self) -> None:
+                if not self._authorized():
+                    return
+                comment_id = int(self.path.rsplit("/", 1)[1])
+                comment = next(c for c in fake.comments if c["id"] == comment_id)
+                comment["body"] = self._body()
+                self._reply(200, comment)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
