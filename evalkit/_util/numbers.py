@@ -132,3 +132,44 @@ def p_value(p: float | None) -> str:
     if p is None:
         return MISSING
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def timestamp(iso: str | None) -> str:
+    """A moment as a person reads it, in UTC to the minute: ``2026-12-07 07:09 UTC``."""
+    from datetime import UTC, datetime
+
+    if not iso:
+        return MISSING
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration(seconds: float | None) -> str:
+    """A span of time in the two largest units: ``0.4 s``, ``42 s``, ``2 min 25 s``, ``3 h 05 min``."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return MISSING
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def elapsed(start_iso: str | None, end_iso: str | None) -> str:
+    """The duration between two ISO timestamps (``–`` when either is missing)."""
+    from datetime import datetime
+
+    if not start_iso or not end_iso:
+        return MISSING
+    try:
+        return duration((datetime.fromisoformat(end_iso) - datetime.fromisoformat(start_iso)).total_seconds())
+    except (ValueError, TypeError):
+        return MISSING

@@ -16,3 +16,14 @@ def models_dir() -> Path:
     """Converted local models: $EVALKIT_MODELS_DIR, else <cache_dir>/models."""
     root = os.environ.get("EVALKIT_MODELS_DIR")
     return Path(root).expanduser() if root else cache_dir() / "models"
+
+
+def shown(path: Path | str, start: Path | None = None) -> str:
+    """A path as a person reads it: relative to the working directory the run started in (`start`,
+    default the current one), so a report or log does not show the machine's own folders."""
+    target = Path(path)
+    base = (start or Path.cwd()).resolve()
+    try:
+        return str(target.resolve().relative_to(base)) or "."
+    except ValueError:
+        return os.path.relpath(target.resolve(), base) if target.is_absolute() else str(target)

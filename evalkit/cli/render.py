@@ -22,6 +22,7 @@ from rich.text import Text
 
 from evalkit._util import secrets
 from evalkit._util.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
+from evalkit._util.paths import shown
 from evalkit._util.textsafe import terminal_text
 from evalkit.compare.aggregate import GroupSummary, Summary
 from evalkit.compare.gate import (
@@ -442,7 +443,7 @@ def show_summary(summary: Summary, run_dir: str, diff: DiffReport | None = None)
     )
     if summary.aborted:
         error(summary.aborted)
-    console.print(f"Results in [bold]{escape(run_dir)}[/]", highlight=False)
+    console.print(f"Results in [bold]{escape(shown(run_dir))}[/]", highlight=False)
 
 
 def show_final_line(run_dir: Path, exit_code: int, fail_on_alert: bool) -> None:

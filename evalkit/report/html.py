@@ -22,7 +22,16 @@ import jinja2
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from evalkit._util.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
+from evalkit._util.numbers import (
+    elapsed,
+    figure,
+    figure_delta,
+    figure_interval,
+    kind_of,
+    metric_label,
+    number,
+    timestamp,
+)
 from evalkit.compare.gate import (
     VERDICT_LABELS,
     VERDICT_SYMBOLS,
@@ -239,6 +248,8 @@ def _run_meta(info: dict[str, Any]) -> dict[str, Any]:
         "run_id": info.get("run_id"),
         "started_at": info.get("started_at"),
         "finished_at": info.get("finished_at"),
+        "started": timestamp(info.get("started_at")),
+        "took": elapsed(info.get("started_at"), info.get("finished_at")),
         "git_sha": info.get("git_sha"),
         "evalkit_version": info.get("evalkit_version"),
         "config_digest": info.get("config_digest"),

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit._util.paths import shown
 from evalkit.compare import baseline
 from evalkit.compare.aggregate import GroupSummary, Summary, summarize_groups
 from evalkit.compare.gate import CaseRule, DiffReport, diff_runs
@@ -163,7 +164,7 @@ def conclude(inp: ConcludeInput) -> Conclusion:
         error_budget=budget,
         aborted=inp.aborted,
         groups=groups,
-        baseline=str(inp.baseline_dir) if diff is not None else None,
+        baseline=shown(inp.baseline_dir) if diff is not None and inp.baseline_dir else None,
         regressions=regressions,
     )
     write_json(inp.run_dir / SUMMARY, summary)

@@ -50,3 +50,23 @@ def test_never_scientific(exponent: int) -> None:
     for kind in ("ms", "rate", "score", "cost", "count"):
         for value in (1.2345 * 10**exponent, -(7.5 * 10**exponent)):
             assert not re.search(r"[eE][+-]?\d", number(value, kind) + signed(value, kind))  # type: ignore[arg-type]
+
+
+def test_times_read_as_a_person_writes_them() -> None:
+    """Issue 24: `2026-12-07 07:09 UTC`, not `2026-12-07T07:09:43.428523+00:00`; `2 min 25 s`."""
+    from evalkit._util.numbers import duration, elapsed, timestamp
+
+    assert timestamp("2026-12-07T07:09:43.428523+00:00") == "2026-12-07 07:09 UTC"
+    assert timestamp("2026-12-07T08:09:43+01:00") == "2026-12-07 07:09 UTC"  # shown in UTC
+    assert timestamp(None) == "–" and timestamp("not a time") == "not a time"
+    assert [duration(s) for s in (0.42, 9.96, 42.4, 145, 3599.6, 3 * 3600 + 300)] == [
+        "0.4 s",
+        "10.0 s",
+        "42 s",
+        "2 min 25 s",
+        "1 h 00 min",
+        "3 h 05 min",
+    ]
+    assert duration(None) == duration(-1) == duration(float("nan")) == "–"
+    assert elapsed("2026-12-07T07:09:43+00:00", "2026-12-07T07:12:08+00:00") == "2 min 25 s"
+    assert elapsed("2026-12-07T07:09:43+00:00", None) == "–"
