@@ -162,12 +162,15 @@ def result_line(result: CaseResult) -> str:
 
 
 def disk_error(exc: OSError, path: Path) -> Exception:
-    """A full disk (or quota) becomes a clear DiskFullError (exit 3); other OS errors stay."""
+    """A full disk (or quota) becomes a clear DiskFullError (exit 3); a path that cannot be
+    written (a folder where a file belongs, no permission) a UserInputError (exit 2) naming it."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return DiskFullError(
             f"{path}: no space left on the device: the results written so far are kept; free "
             f"some space, then finish the run with `evalkit run --resume {path.parent}`"
         )
+    if isinstance(exc, IsADirectoryError | NotADirectoryError | PermissionError):
+        return UserInputError(f"cannot write {path.name}: {exc.strerror or exc}", path=path)
     return exc
 
 

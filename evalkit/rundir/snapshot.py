@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from evalkit.errors import UserInputError
 from evalkit.rundir.files import CASES, write_jsonl
 from evalkit.rundir.runinfo import RunInfo, SuiteRecord
@@ -121,7 +123,17 @@ def suites_from_run(run_dir: Path, info: RunInfo, results: Sequence[CaseResult])
             by_suite.setdefault(suite_name, []).append(case)
     else:
         by_suite = _cases_from_results(results)
-    return [_suite(record, tuple(by_suite.get(record.name, ()))) for record in info.suites]
+    suites = []
+    for record in info.suites:
+        try:
+            suites.append(_suite(record, tuple(by_suite.get(record.name, ()))))
+        except ValidationError as exc:  # a crafted or damaged run.json: a usage error, no traceback
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise UserInputError(
+                f"run.json: suite '{record.name}' is unreadable: {where}: {err['msg']}", path=run_dir
+            ) from None
+    return suites
 
 
 def _suite(record: SuiteRecord, cases: tuple[Case, ...]) -> Suite:

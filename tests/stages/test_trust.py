@@ -139,3 +139,32 @@ def test_a_run_file_linking_outside_the_directory_is_refused(workdir: Path, cli,
     result = cli(command, *args)
     assert result.exit_code == 2, result.output
     assert "outside the run directory" in result.output and "SECRET-LINE" not in result.output
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"scorers": [{"type": 5}]},
+        {"messages": [{"role": "x"}]},
+        {"params": {"temperature": "hot"}},
+    ],
+)
+def test_a_crafted_run_json_is_exit_2_not_a_traceback(workdir: Path, cli, damage: dict[str, Any]) -> None:
+    run = _run(workdir, cli)
+    info = json.loads((run / "run.json").read_text())
+    info["suites"][0].update(damage)
+    (run / "run.json").write_text(json.dumps(info))
+    result = cli("score", str(run))
+    assert result.exit_code == 2 and "run.json: suite 's' is unreadable" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("command", ["score", "report"])
+def test_a_report_that_is_a_folder_is_exit_2_not_a_traceback(workdir: Path, cli, command: str) -> None:
+    run = _run(workdir, cli)
+    (run / "report.html").unlink()
+    (run / "report.html").mkdir()
+    result = cli(command, str(run))
+    assert result.exit_code == 2, result.output
+    assert "cannot write report.html" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
