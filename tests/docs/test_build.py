@@ -45,3 +45,17 @@ def test_the_readme_links_lead_somewhere() -> None:
     assert links, "the README links into the docs"
     missing = [link for link in links if not (ROOT / link).is_file()]
     assert not missing
+
+
+def test_the_changelog_describes_this_version() -> None:
+    """CHANGELOG.md's newest entry is the version pyproject.toml declares, and it links the policy."""
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    headings = re.findall(r"^## (\S+)", changelog, re.M)
+    assert headings and headings[0] == version, headings
+    assert all(re.fullmatch(r"\d+\.\d+\.\d+", h) for h in headings)
+    assert (
+        "docs/explanation/versioning.md" in changelog and (DOCS / "explanation" / "versioning.md").is_file()
+    )
