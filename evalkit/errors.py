@@ -16,7 +16,9 @@ EXIT_CODES: dict[int, str] = {
     1: "A threshold failed, or a metric regressed against the baseline (`evalkit diff`: the second run "
     "regressed).",
     2: "Bad input, config or usage: one line names the file and line (or the case id); no model was called.",
-    3: "Provider errors over the error budget, credentials refused, the run's deadline passed, or no space "
+    3: "Provider errors over the error budget, credentials refused, the first requests to a provider all "
+    "failed for one cause no retry fixes (host not found, connection refused, model not found: the run "
+    "stops early), the run's deadline passed, or no space "
     "left on the disk (what was written is kept: free space, then `--resume`). Also an `evalkit history` "
     "command whose database cannot be reached (a run itself never fails for that).",
     4: "With `--fail-on-alert`: the run (or `evalkit history check`) raised a trend alert, and nothing worse "
@@ -54,6 +56,12 @@ class AuthenticationError(EvalkitError):
 
 class DiskFullError(EvalkitError):
     """No space left to write results: what was written is kept, and --resume finishes it."""
+
+    exit_code = 3
+
+
+class CircuitOpenError(EvalkitError):
+    """The first requests to a provider all failed for one cause no retry fixes: stopped early."""
 
     exit_code = 3
 

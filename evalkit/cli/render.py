@@ -428,6 +428,8 @@ def show_summary(summary: Summary, run_dir: str, diff: DiffReport | None = None)
         show_diff(diff, summary)
     for line in threshold_lines(summary.groups):
         console.print(line, highlight=False)
+    for line in cause_lines(summary):
+        console.print(f"[red]{escape(line)}[/]", highlight=False)
     verdict = {
         "passed": "[bold green]PASSED[/]",
         "failed": "[bold red]FAILED[/] (threshold not met)",
@@ -444,6 +446,21 @@ def show_summary(summary: Summary, run_dir: str, diff: DiffReport | None = None)
     if summary.aborted:
         error(summary.aborted)
     console.print(f"Results in [bold]{escape(shown(run_dir))}[/]", highlight=False)
+
+
+def cause_lines(summary: Summary) -> list[str]:
+    """Why requests failed and scores went unmeasured, grouped by cause with counts."""
+    from evalkit._util.causes import causes_text
+
+    lines = []
+    errors = summary.error_causes()
+    if errors:
+        lines.append(f"{number(sum(errors.values()), 'count')} errors: {causes_text(errors)}")
+    unmeasured = summary.unmeasured_causes()
+    if unmeasured:
+        n = number(sum(unmeasured.values()), "count")
+        lines.append(f"{n} unmeasured scores: {causes_text(unmeasured)}")
+    return lines
 
 
 def show_final_line(run_dir: Path, exit_code: int, fail_on_alert: bool) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit import plugins
+from evalkit._util.causes import cause_of
 from evalkit._util.numbers import kind_of, number
 from evalkit.compare.consistency import (
     CaseConsistency,
@@ -120,6 +121,9 @@ class GroupSummary(Model):
     consistency: ConsistencySummary | None = None
     judges: dict[str, JudgeUsage] = Field(default_factory=dict)  # per judge: calls, tokens, cost
     steps: dict[str, StepSummary] | None = None  # traces: figures per step name (evalkit.agent)
+    error_causes: dict[str, int] = Field(default_factory=dict)  # failed requests, by cause
+    # scores unmeasured on an existing output, by "metric: cause" (e.g. a judge's unparseable reply)
+    unmeasured_causes: dict[str, int] = Field(default_factory=dict)
 
     def special(self, name: str) -> float | None:
         return {
@@ -147,6 +151,19 @@ class Summary(Model):
     regressions: list[str] = Field(default_factory=list)  # "suite · variant · metric"
     groups: list[GroupSummary]
     alerts: int = 0  # trend alerts the history raised for this run (set after it is recorded)
+
+    def error_causes(self) -> dict[str, int]:
+        """Failed requests of every group, by cause, most frequent first."""
+        total: Counter[str] = Counter()
+        for g in self.groups:
+            total.update(g.error_causes)
+        return dict(total.most_common())
+
+    def unmeasured_causes(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for g in self.groups:
+            total.update(g.unmeasured_causes)
+        return dict(total.most_common())
 
     def headline(self) -> str:
         """The run's outcome in words, the same on every surface: 'PASSED with 4 alerts'."""
@@ -208,6 +225,8 @@ class GroupAccumulator:
         self.judges: dict[str, JudgeUsage] = {}
         self.extra: dict[str, _MetricTally] = {}  # scores no scorer declared (e.g. human labels)
         self.traced: list[CaseResult] = []  # agent results, reduced to their steps
+        self.error_causes: Counter[str] = Counter()
+        self.unmeasured_causes: Counter[str] = Counter()
 
     def add(self, r: CaseResult) -> None:
         self.first = self.first or r
@@ -215,6 +234,8 @@ class GroupAccumulator:
         c = self.counts
         c["results"] += 1
         c["errors"] += r.error is not None
+        if r.error is not None:
+            self.error_causes[cause_of(r.error)] += 1
         c["cached"] += r.cached
         c["fallbacks"] += r.fallback_from is not None
         c["retrieval_failures"] += r.retrieval_ids == []
@@ -254,6 +275,7 @@ class GroupAccumulator:
                 tally.values.append(score.value)
             elif r.error is None:
                 tally.scorer_unmeasured += 1
+                self.unmeasured_causes[f"{name}: {cause_of(score.reason or 'no reason given')}"] += 1
             if score.passed is not None:
                 tally.marked += 1
                 tally.passes += score.passed
@@ -295,6 +317,8 @@ class GroupAccumulator:
             pass_rate=(passed / judged) if judged else None,
             pass_rate_ci=wilson_interval(passed, judged) if judged else None,
             pass_metrics=self.pass_names,
+            error_causes=dict(self.error_causes.most_common()),
+            unmeasured_causes=dict(self.unmeasured_causes.most_common()),
             metrics=self._metrics(results),
             corpus=corpus,
             latency=self._latency(),

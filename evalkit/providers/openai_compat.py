@@ -312,7 +312,7 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         except aiohttp.ClientPayloadError:
             raise Retry("truncated response body") from None
         except (aiohttp.ClientConnectionError, OSError) as exc:
-            raise Retry(f"connection error ({type(exc).__name__})") from None
+            raise Retry(f"connection error ({_connection_detail(exc)})") from None
         if status in (401, 403):
             self._auth_failure = AuthenticationError(
                 f"provider '{self.name}' at {secrets.redact_url(self.cfg.base_url)} refused the "
@@ -354,6 +354,15 @@ def _first_message(data: Any) -> dict[str, Any] | None:
         message = choices[0].get("message")
         return message if isinstance(message, dict) else None
     return None
+
+
+def _connection_detail(exc: BaseException) -> str:
+    """The exception's class, and the OS's reason when it is one a person can act on (the
+    message itself names the host and port, which stay out of results)."""
+    os_error = getattr(exc, "os_error", exc)
+    if isinstance(os_error, ConnectionRefusedError):
+        return f"{type(exc).__name__}: connection refused"
+    return type(exc).__name__
 
 
 def _declared(body: dict[str, Any]) -> list[str] | None:

@@ -309,6 +309,22 @@ def _case_lines(gd: dict[str, Any] | None) -> list[str]:
         return []
 
 
+def causes(summary: dict[str, Any]) -> list[str]:
+    """Why requests failed and scores went unmeasured, by cause (the terminal's words)."""
+    from evalkit._util.causes import causes_text
+    from evalkit.compare.aggregate import Summary
+
+    try:
+        s = Summary.model_validate(summary)
+    except ValidationError:
+        return []
+    errors, unmeasured = s.error_causes(), s.unmeasured_causes()
+    out = [f"{sum(errors.values()):,} errors: {causes_text(errors)}"] if errors else []
+    if unmeasured:
+        out.append(f"{sum(unmeasured.values()):,} unmeasured scores: {causes_text(unmeasured)}")
+    return out
+
+
 def footnote(diff: dict[str, Any] | None) -> str | None:
     try:
         return gate_footnote(DiffReport.model_validate(diff)) if diff else None
@@ -435,6 +451,7 @@ def _page(run_dir: Path, ctx: _Context, series: _Series) -> str:
         alerts=meta["alerts"],
         overview=overview(meta["summary"], meta["diff"]),
         footnote=footnote(meta["diff"]),
+        causes=causes(meta["summary"]),
         results=number(meta["summary"].get("results"), "count"),
         errors=number(meta["summary"].get("errors"), "count"),
         charts=[Markup(c) for c in build_charts(meta["summary"], series)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evalkit._util.causes import causes_text
 from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, ms, number
 from evalkit._util.textsafe import md_code, md_text
 from evalkit.compare.aggregate import GroupSummary, Summary
@@ -97,6 +98,17 @@ def _group_notes(gd: GroupDiff) -> list[str]:
     return lines
 
 
+def _cause_lines(summary: Summary) -> list[str]:
+    """Why requests failed and scores went unmeasured, by cause (the terminal's words)."""
+    errors, unmeasured = summary.error_causes(), summary.unmeasured_causes()
+    out = []
+    if errors:
+        out.append(f"- **{sum(errors.values()):,} errors**: {_cell(causes_text(errors))}")
+    if unmeasured:
+        out.append(f"- **{sum(unmeasured.values()):,} unmeasured scores**: {_cell(causes_text(unmeasured))}")
+    return ["", *out] if out else []
+
+
 def render(summary: Summary, diff: DiffReport | None) -> str:
     icon = "⚠️" if summary.alerts and summary.status == "passed" else ICON.get(summary.status, "")
     lines = [f"## evalkit: {icon} {md_text(summary.headline())}", ""]
@@ -106,6 +118,7 @@ def render(summary: Summary, diff: DiffReport | None) -> str:
     )
     if summary.aborted:
         lines.append(f"\n> {_cell(summary.aborted)}")
+    lines += _cause_lines(summary)
     names = summary.metric_names()
     info = {n for g in summary.groups for n, m in g.metrics.items() if m.informational}
     heads = [_cell(f"{n} (info)" if n in info else n) for n in names]

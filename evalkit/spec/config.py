@@ -90,6 +90,10 @@ class RunSettings(Strict):
     # judge verdict), per metric: above this share the run exits 3 rather than trusting the means
     max_unmeasured_rate: float = Field(default=0.1, ge=0, le=1)
     deadline_s: float | None = Field(default=None, gt=0)  # stop the whole run after this long
+    # the circuit breaker: when the first N answers of one provider all failed for the same cause
+    # that no retry can fix (host not found, connection refused, model not found), the run stops
+    # there instead of trying every case; 0 turns it off
+    stop_after_failures: int = Field(default=5, ge=0)
     output_dir: str = "reports"
 
 

@@ -13,9 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from evalkit._util.causes import FATAL, cause_of
 from evalkit.compare import baseline
 from evalkit.compare.judgecost import with_judges
-from evalkit.errors import RunDeadlineError
+from evalkit.errors import CircuitOpenError, RunDeadlineError
 from evalkit.providers.base import Provider
 from evalkit.providers.service import Answer, ProviderService
 from evalkit.rundir.files import ResultWriter
@@ -102,9 +103,11 @@ class Runner:
             batches = self.plan.requests_by_provider(self.skip)
             answers = self.service.answers(batches, lambda r: self.variants[r.variant].fallback)
             try:
+                breaker = Breaker(self.plan.loaded.config.run.stop_after_failures)
                 async with asyncio.timeout(self.deadline_s), contextlib.aclosing(answers):
                     async for answer in answers:
                         await handoff(queue, answer, consumer)
+                        breaker.check(answer[2], answer[1])
             except TimeoutError:
                 raise RunDeadlineError(
                     f"the run deadline of {self.deadline_s:g}s passed: unfinished cases were abandoned "
@@ -230,6 +233,27 @@ class Runner:
                 for name, s in scores.items()
             },
         )
+
+
+class Breaker:
+    """The circuit breaker: the first `limit` answers of each provider, and whether they all
+    failed for one cause that no retry fixes (evalkit._util.causes.FATAL). Then the run stops:
+    its results so far are kept and concluded, and the error names the cause."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.first: dict[str, list[str | None]] = defaultdict(list)
+
+    def check(self, provider: str, completion: Completion) -> None:
+        seen = self.first[provider]
+        if not self.limit or len(seen) >= self.limit:
+            return
+        seen.append(cause_of(completion.error) if completion.error is not None else None)
+        if len(seen) == self.limit and len(set(seen)) == 1 and seen[0] in FATAL:
+            raise CircuitOpenError(
+                f"stopped early: the first {self.limit} requests to provider '{provider}' all failed: "
+                f"{seen[0]} (the other requests were not sent; run.stop_after_failures sets how many)"
+            )
 
 
 async def handoff(
