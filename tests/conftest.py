@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.fake_anthropic import FakeAnthropic
+from tests.fake_gemini import FakeGemini
 from tests.fake_openai import FakeOpenAI
 
 pytest_plugins = ("pytester",)  # the pytest plugin is tested through its own fixture
@@ -74,6 +75,17 @@ def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
     """A fake Messages API that takes only ANTHROPIC_KEY, which the environment holds."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
     with FakeAnthropic(api_key=ANTHROPIC_KEY) as fake:
+        yield fake
+
+
+GEMINI_KEY = "AIzaSyD-test-key-0123456789abcdefghij"
+
+
+@pytest.fixture
+def fake_gemini(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGemini]:
+    """A fake Gemini API that takes only GEMINI_KEY, which the environment holds."""
+    monkeypatch.setenv("GEMINI_API_KEY", GEMINI_KEY)
+    with FakeGemini(api_key=GEMINI_KEY) as fake:
         yield fake
 
 

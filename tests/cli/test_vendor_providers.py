@@ -184,3 +184,87 @@ def test_refused_credentials_stop_the_run(
     assert result.exit_code == 3, result.output
     text = " ".join(result.output.split())
     assert "refused the credentials (HTTP 401)" in text and "sk-ant-api03-revoked" not in text
+
+
+def docs_example() -> str:
+    """The "compare GPT, Claude and Gemini" config of docs/guide/providers.md."""
+    from tests.docs.conftest import ROOT, blocks
+
+    page = ROOT / "docs" / "guide" / "providers.md"
+    return next(b.body for b in blocks("yaml") if b.page == page and b.body.startswith("# evalkit.yaml"))
+
+
+def test_the_docs_example_compares_gpt_claude_and_gemini_with_tokens_and_dollars(
+    workdir: Path,
+    fake_anthropic: FakeAnthropic,
+    fake_gemini: Any,
+    fake_server: FakeOpenAI,
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import yaml
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-test-0123456789abcdef")
+    fake_anthropic.responder = claude_answers
+    config = yaml.safe_load(docs_example())
+    urls = {"gpt": fake_server.url, "claude": fake_anthropic.url, "gemini": fake_gemini.url}
+    for name, url in urls.items():  # the one change: each vendor's API is its local fake
+        config["providers"][name]["base_url"] = url
+    write(workdir / "evalkit.yaml", yaml.safe_dump(config))
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in (workdir / "out" / "results.jsonl").read_text().splitlines()]
+    vendors = {
+        "gpt": ("openai", "gpt-5.1"),
+        "claude": ("anthropic", "claude-sonnet-5-5"),
+        "gemini": ("google", "gemini-2.5-flash"),
+    }
+    for line in lines:
+        vendor, model = vendors[line["variant"]]
+        u = line["usage"]
+        assert line["error"] is None and u["input_tokens"] > 0 and u["output_tokens"] > 0
+        expected = genai_prices.calc_price(
+            genai_prices.Usage(
+                input_tokens=u["input_tokens"],
+                output_tokens=u["output_tokens"],
+                cache_read_tokens=u["cached_input_tokens"] or 0,
+                cache_write_tokens=u["cache_write_tokens"] or 0,
+            ),
+            model,
+            provider_id=vendor,
+        ).total_price
+        assert line["cost_usd"] == pytest.approx(float(expected)) and line["cost_usd"] > 0
+    summary = json.loads((workdir / "out" / "summary.json").read_text())
+    costs = {g["variant"]: g["cost_usd"] for g in summary["groups"]}
+    assert set(costs) == {"gpt", "claude", "gemini"} and all(c is not None and c > 0 for c in costs.values())
+    prices = json.loads((workdir / "out" / "run.json").read_text())["plan"]["prices"]
+    assert {k: v["source"].split()[0] for k, v in prices.items()} == {
+        "gpt/gpt-5.1": "genai-prices",
+        "claude/claude-sonnet-5-5": "genai-prices",
+        "gemini/gemini-2.5-flash": "genai-prices",
+    }
+    markdown = (workdir / "out" / "summary.md").read_text()
+    for variant, cost in costs.items():
+        assert f"| qa | {variant} |" in markdown and f"${cost:.6f}" in markdown
+    assert "–" not in result.output.split("cost")[-1].splitlines()[0]  # no unmeasured cost on the terminal
+
+
+def test_a_gemini_safety_block_is_an_error_result_not_an_empty_answer(
+    workdir: Path, fake_gemini: Any, cli: Any
+) -> None:
+    fake_gemini.responder = lambda body: {
+        "promptFeedback": {"blockReason": "SAFETY"},
+        "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9},
+    }
+    write(
+        workdir / "evalkit.yaml",
+        f'providers:\n  g: {{type: gemini, model: gemini-2.5-flash, base_url: "{fake_gemini.url}"}}\n',
+    )
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline")
+    assert result.exit_code == 3, result.output  # every case errored: over the error budget
+    lines = [json.loads(x) for x in (workdir / "out" / "results.jsonl").read_text().splitlines()]
+    assert {(x["error"], x["output"], x["finish_reason"], x["vendor_finish_reason"]) for x in lines} == {
+        ("Gemini blocked the prompt (SAFETY)", None, "error", "SAFETY")
+    }
