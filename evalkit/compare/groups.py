@@ -46,15 +46,28 @@ class _Tally:
         self.records.append(CaseRecord.from_result(r))
 
 
+class Gathered:
+    """Results gathered into groups one at a time (so conclude can fill it in the same pass
+    over results.jsonl that aggregates them): one CaseRecord per result is all that is kept."""
+
+    def __init__(self) -> None:
+        self.tallies: dict[tuple[str, str], _Tally] = {}
+
+    def add(self, r: CaseResult) -> None:
+        key = (r.suite, r.variant)
+        if key not in self.tallies:
+            self.tallies[key] = _Tally(r.suite, r.provider, r.model)
+        self.tallies[key].add(r)
+
+
 def groups_from_run(
     run_dir: Path,
     summary_groups: Sequence[GroupSummary] | None = None,
-    results: Iterable[CaseResult] | None = None,
+    results: Iterable[CaseResult] | Gathered | None = None,
 ) -> list[Group]:
     """Read a run directory into groups (suite × variant) with provenance. Metric directions
-    come from `summary_groups` and results from `results` when the caller already has them,
-    else from the run's summary.json and results.jsonl (streamed: one CaseRecord per result
-    is all that is kept)."""
+    come from `summary_groups` and results from `results` (or already `Gathered`) when the
+    caller has them, else from the run's summary.json and results.jsonl (streamed)."""
     if not (run_dir / RESULTS).exists():
         raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
     info = read_run_info(run_dir)
@@ -62,12 +75,11 @@ def groups_from_run(
         summary_groups = _read_summary(run_dir).groups
     suite_hashes = {s.name: s.content_hash for s in info.suites}
     variants = info.plan.get("variants", {})
-    tallies: dict[tuple[str, str], _Tally] = {}
-    for r in results if results is not None else read_results(run_dir / RESULTS):
-        key = (r.suite, r.variant)
-        if key not in tallies:
-            tallies[key] = _Tally(r.suite, r.provider, r.model)
-        tallies[key].add(r)
+    gathered = results if isinstance(results, Gathered) else Gathered()
+    if not isinstance(results, Gathered):
+        for r in results if results is not None else read_results(run_dir / RESULTS):
+            gathered.add(r)
+    tallies = gathered.tallies
     out = []
     for (suite, variant), tally in sorted(tallies.items()):
         directions: dict[str, MetricInfo] = {}

@@ -13,7 +13,7 @@ within the error budget are skipped the same way."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,17 +99,30 @@ class _Case:
     results: int = 0
 
 
-def _cases(results: Iterable[CaseResult], summary: Summary) -> dict[tuple[str, str], dict[str, _Case]]:
-    deciding = {(g.suite, g.variant): g.pass_metrics for g in summary.groups}  # the suite's pass rule
-    out: dict[tuple[str, str], dict[str, _Case]] = {}
-    for r in results:
-        case = out.setdefault((r.suite, r.variant), {}).setdefault(r.case_id, _Case())
+class Cases:
+    """The test cases' results per suite × variant, gathered one result at a time (so conclude
+    can fill it in the same pass over results.jsonl that aggregates them). `deciding(suite,
+    variant)`: that group's pass rule (the scores that decide a case's pass; None: all marks)."""
+
+    def __init__(self, deciding: Callable[[str, str], Sequence[str] | None]):
+        self.deciding = deciding
+        self.by_group: dict[tuple[str, str], dict[str, _Case]] = {}
+
+    def add(self, r: CaseResult) -> None:
+        case = self.by_group.setdefault((r.suite, r.variant), {}).setdefault(r.case_id, _Case())
         case.results += 1
         if r.error is not None:
             case.errored = case.errored or _Kept.of(r)
-        elif case.failed is None and r.passed(deciding.get((r.suite, r.variant))) is False:
+        elif case.failed is None and r.passed(self.deciding(r.suite, r.variant)) is False:
             case.failed = _Kept.of(r)
-    return out
+
+
+def _cases(results: Iterable[CaseResult], summary: Summary) -> Cases:
+    rules = {(g.suite, g.variant): g.pass_metrics for g in summary.groups}  # the suite's pass rule
+    cases = Cases(lambda suite, variant: rules.get((suite, variant)))
+    for r in results:
+        cases.add(r)
+    return cases
 
 
 def _failure_detail(r: _Kept, among: Sequence[str] | None) -> tuple[str, str]:
@@ -183,10 +196,11 @@ def _threshold_tests(suite: _Suite, g: GroupSummary) -> None:
             suite.outcome(el, "failure", t.reason, "threshold", t.reason)
 
 
-def render(summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult]) -> str:
+def render(summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult] | Cases) -> str:
+    """`results`: the run's results, or their test cases already gathered (`Cases`)."""
     root = ET.Element("testsuites", name="evalkit", id=summary.run_id)
     diffs = {(g.suite, g.variant): g for g in diff.groups} if diff else {}
-    cases = _cases(results, summary)
+    cases = (results if isinstance(results, Cases) else _cases(results, summary)).by_group
     errors_fail = summary.status == "errors"
     built: list[_Suite] = []
     for g in summary.groups:
@@ -224,5 +238,7 @@ def render(summary: Summary, diff: DiffReport | None, results: Iterable[CaseResu
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write(path: Path, summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult]) -> None:
+def write(
+    path: Path, summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult] | Cases
+) -> None:
     write_text(path, render(summary, diff, results))

@@ -12,7 +12,7 @@ from evalkit._util.paths import shown
 from evalkit.compare import baseline
 from evalkit.compare.aggregate import GroupSummary, Summary, summarize_groups
 from evalkit.compare.gate import CaseRule, DiffReport, diff_runs
-from evalkit.compare.groups import groups_from_run
+from evalkit.compare.groups import Gathered, groups_from_run
 from evalkit.errors import UserInputError
 from evalkit.human.labels import HUMAN, calibration_labels, stored_labels
 from evalkit.human.scores import add_kappa, apply_labels
@@ -99,7 +99,9 @@ def status_of(inp: ConcludeInput, over_budget: bool, regressions: list[str], fai
     return "passed", 0
 
 
-def gate(inp: ConcludeInput, groups: Sequence[GroupSummary], results: Iterable[CaseResult]) -> DiffReport:
+def gate(
+    inp: ConcludeInput, groups: Sequence[GroupSummary], results: Iterable[CaseResult] | Gathered
+) -> DiffReport:
     """Diff this run's groups against the baselines folder; the compared baseline cases are copied
     into the run directory, so its report needs nothing else."""
     assert inp.baseline_dir is not None
@@ -140,7 +142,11 @@ def regressions_of(diff: DiffReport | None) -> list[str]:
 
 def conclude(inp: ConcludeInput) -> Conclusion:
     results = _results(inp)
-    counted = _Counted(results())
+    # one pass over the results feeds the aggregate, junit.xml's test cases and the gate's groups
+    pass_rules = {name: [m.name for m in infos if m.counts_for_pass] for name, infos in inp.metrics.items()}
+    cases = junit.Cases(lambda suite, _variant: pass_rules.get(suite, []))
+    gathered = Gathered() if inp.baseline_dir is not None and inp.interrupted is None else None
+    counted = _Counted(results(), [cases.add, *([gathered.add] if gathered else [])])
     groups = aggregate(inp, counted)
     n_results = counted.n
     thresholds = {s.name: s.thresholds for s in inp.suites}
@@ -151,8 +157,8 @@ def conclude(inp: ConcludeInput) -> Conclusion:
     over_budget, budget = error_budget(groups, n_results, inp.run_settings)
     failed = any(not t.passed for g in groups for t in g.thresholds)
     diff = None
-    if inp.baseline_dir is not None and n_results and inp.interrupted is None:
-        diff = gate(inp, groups, results())
+    if gathered is not None and n_results:
+        diff = gate(inp, groups, gathered)
     regressions = regressions_of(diff)
     status, code = status_of(inp, over_budget, regressions, failed)
     summary = Summary(
@@ -173,7 +179,7 @@ def conclude(inp: ConcludeInput) -> Conclusion:
     else:  # a re-score that is not gated must not leave the last gate's verdicts behind
         (inp.run_dir / DIFF).unlink(missing_ok=True)
         (inp.run_dir / BASELINE_OUTPUTS).unlink(missing_ok=True)
-    write_ci_files(inp.run_dir, summary, diff, results())
+    write_ci_files(inp.run_dir, summary, diff, cases)
     return Conclusion(summary, diff)
 
 
@@ -199,19 +205,21 @@ def _mentions(path: Path, text: str) -> bool:
 
 
 class _Counted:
-    """An iterable that counts what passed through it."""
+    """An iterable that counts what passed through it and hands each item to `taps` too."""
 
-    def __init__(self, items: Iterable[CaseResult]):
-        self.items, self.n = items, 0
+    def __init__(self, items: Iterable[CaseResult], taps: Sequence[Callable[[CaseResult], None]] = ()):
+        self.items, self.taps, self.n = items, taps, 0
 
     def __iter__(self) -> Iterator[CaseResult]:
         for item in self.items:
             self.n += 1
+            for tap in self.taps:
+                tap(item)
             yield item
 
 
 def write_ci_files(
-    run_dir: Path, summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult]
+    run_dir: Path, summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult] | junit.Cases
 ) -> None:
     junit.write(run_dir / JUNIT, summary, diff, results)
     markdown.write(run_dir / SUMMARY_MD, summary, diff)

@@ -1,0 +1,54 @@
+"""The whole `evalkit run` command against a server with fixed latency: wall time against the
+ideal N × latency / C, as a user or CI sees it (a fresh process: imports, plan, requests,
+conclude, reports and the run history included; bench_concurrency times execute() alone).
+
+Usage: python benchmarks/bench_ideal.py [SIZES] [LATENCY_S] [CONCURRENCY] [--against CHECKOUT]
+e.g. 2000,20000 0.1 32. Each --against checkout runs the same command with its own code,
+interleaved with this one's, so the ratios hold on a busy machine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._common import ROOT, fake_server, write_config, write_suite
+
+
+def main() -> None:
+    against = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--against"]
+    args = [a for a in sys.argv[1:] if a != "--against" and Path(a) not in against]
+    sizes = [int(s) for s in (args[0] if args else "2000,20000").split(",")]
+    latency = float(args[1]) if len(args) > 1 else 0.1
+    concurrency = int(args[2]) if len(args) > 2 else 32
+    print(f"latency {latency * 1000:.0f} ms, concurrency {concurrency}, scorer exact, no cache")
+    print(f"{'cases':>8}  {'checkout':20}  {'ideal s':>8}  {'wall s':>8}  {'ideal/wall':>10}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp, fake_server(latency) as url:
+        for n in sizes:
+            for k, code in enumerate([ROOT, *against]):  # interleaved
+                d = Path(tmp) / f"{n}-{k}"
+                suite = write_suite(d, n, scorers="[exact]")
+                write_config(d, url, concurrency)
+                env = {**os.environ, "PYTHONPATH": str(code), "NO_COLOR": "1"}
+                start = time.perf_counter()
+                proc = subprocess.run(
+                    [sys.executable, "-m", "evalkit", "run", str(suite), "--out", "run", "--no-cache"],
+                    cwd=d,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
+                wall = time.perf_counter() - start
+                ideal = n * latency / concurrency
+                flag = "" if proc.returncode in (0, 1) else f"  (exit {proc.returncode})"
+                print(
+                    f"{n:>8}  {str(code)[-20:]:20}  {ideal:>8.2f}  {wall:>8.2f}  {ideal / wall:>10.3f}{flag}"
+                )
+
+
+if __name__ == "__main__":
+    main()
