@@ -156,7 +156,11 @@ def provider_reference() -> str:
         out.append(f"Install: {_extra(getattr(cls, 'extra', None))}.\n")
         model = getattr(cls, "settings_model", None)
         if model is not None and model.model_fields:
-            out.append(model_table(model.model_json_schema(), {}) + "\n")
+            from evalkit.spec.schema import describe
+
+            settings = model.model_json_schema()
+            describe(settings, model)
+            out.append(model_table(settings, {}) + "\n")
     return "\n".join(out)
 
 

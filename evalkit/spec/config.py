@@ -55,8 +55,11 @@ class ProviderConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
+    # the provider: openai, anthropic, transformers, vllm, python, scripted, replay or a plugin's
     type: str
+    # USD per million tokens for this provider's model (wins over the price database)
     pricing: Pricing | None = None
+    # requests in flight at once on this provider's connection (default: run.concurrency)
     concurrency: int | None = Field(default=None, gt=0)
     # local engines (transformers, vllm): run N copies as Ray actors (pip install 'evalkit[ray]')
     replicas: int | None = Field(default=None, gt=0)
@@ -68,9 +71,9 @@ class ProviderConfig(BaseModel):
 class Variant(Strict):
     """One thing to evaluate: a provider, optionally another model, prompt and params."""
 
-    name: str = ""
-    provider: str = DEFAULT_PROVIDER
-    model: str | None = None
+    name: str = ""  # set from the variant's key
+    provider: str = DEFAULT_PROVIDER  # a key of `providers:`
+    model: str | None = None  # overrides the provider's model
     prompt: str | None = None  # path to a jinja2 template file for the user message
     system: str | None = None  # replaces the suite's system prompt
     params: GenerationParams = Field(default_factory=GenerationParams)
@@ -83,9 +86,11 @@ class Variant(Strict):
 
 
 class RunSettings(Strict):
+    # requests in flight per connection, for providers without a concurrency of their own
     concurrency: int = Field(default=16, gt=0)
+    # error budget: above this share of error results the run exits 3
     max_error_rate: float = Field(default=0.1, ge=0, le=1)
-    max_errors: int | None = Field(default=None, ge=0)
+    max_errors: int | None = Field(default=None, ge=0)  # the error budget as a count instead
     # scores that could not be measured on a generated output (scorer error, unparseable
     # judge verdict), per metric: above this share the run exits 3 rather than trusting the means
     max_unmeasured_rate: float = Field(default=0.1, ge=0, le=1)
@@ -94,7 +99,7 @@ class RunSettings(Strict):
     # that no retry can fix (host not found, connection refused, model not found), the run stops
     # there instead of trying every case; 0 turns it off
     stop_after_failures: int = Field(default=5, ge=0)
-    output_dir: str = "reports"
+    output_dir: str = "reports"  # where runs go: <output_dir>/<run-id>/
 
 
 class GlobalThresholds(Strict):
@@ -106,23 +111,25 @@ class GlobalThresholds(Strict):
 
 
 class CacheSettings(Strict):
-    enabled: bool = True
-    ttl_s: float | None = Field(default=None, gt=0)
+    enabled: bool = True  # false: always call the models (--no-cache for one run)
+    ttl_s: float | None = Field(default=None, gt=0)  # entries older than this are ignored
     path: str | None = None  # default: ~/.cache/evalkit/responses.sqlite
 
 
 class Config(Strict):
+    # the models to call, by a name of your choosing (default: `local`, the embedded model)
     providers: dict[str, ProviderConfig] = Field(
         default_factory=lambda: {DEFAULT_PROVIDER: ProviderConfig(type="transformers")}
     )
+    # what to compare, by name: a provider plus optional model, prompt, params, retrieval
     variants: dict[str, Variant] = Field(default_factory=dict)
-    suites: list[str] = Field(default_factory=list)
+    suites: list[str] = Field(default_factory=list)  # suite files or folders, relative to this file
     pricing: dict[str, Pricing] = Field(default_factory=dict)  # by model name
-    plugins: list[str] = Field(default_factory=list)
-    run: RunSettings = Field(default_factory=RunSettings)
-    cache: CacheSettings = Field(default_factory=CacheSettings)
+    plugins: list[str] = Field(default_factory=list)  # modules to import: their providers, scorers
+    run: RunSettings = Field(default_factory=RunSettings)  # concurrency, error budget, deadline
+    cache: CacheSettings = Field(default_factory=CacheSettings)  # the response cache
     history: HistorySettings = Field(default_factory=HistorySettings)  # run history and alerts
-    thresholds: GlobalThresholds = Field(default_factory=GlobalThresholds)
+    thresholds: GlobalThresholds = Field(default_factory=GlobalThresholds)  # for every suite
 
     @field_validator("variants", mode="before")
     @classmethod

@@ -9,7 +9,9 @@ them, and tests/spec/test_schema.py checks the shipped files equal what the mode
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ def _provider_rules(schema: dict[str, Any]) -> None:
     rules = []
     for name, model in sorted(builtin_provider_settings().items()):
         settings = model.model_json_schema(ref_template="#/$defs/{model}")
+        describe(settings, model)
         _merge_defs(defs, settings.pop("$defs", {}))
         properties = {**settings.get("properties", {}), **common}
         properties["type"] = {"const": name}
@@ -69,6 +72,69 @@ def _sweeps(schema: dict[str, Any]) -> None:
         }
 
 
+def _models(root: Any) -> dict[str, Any]:
+    """Every pydantic model reachable from `root`'s fields, by class name (as $defs names them)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    found: dict[str, Any] = {}
+    todo = [root]
+    while todo:
+        model = todo.pop()
+        if model.__name__ in found:
+            continue
+        found[model.__name__] = model
+        for info in model.model_fields.values():
+            stack = [info.annotation]
+            while stack:
+                tp = stack.pop()
+                if isinstance(tp, type) and issubclass(tp, BaseModel):
+                    todo.append(tp)
+                stack.extend(typing.get_args(tp))
+    return found
+
+
+_FIELD = re.compile(r"^    (\w+): [^#]*?(?:#\s*(.*))?$")
+
+
+def field_comments(model: Any) -> dict[str, str]:
+    """{field: its comment in the source} - the comment on the field's line, else the comment
+    lines right above it - so the schema (and the reference) describe each key as the code does."""
+    try:
+        lines = inspect.getsource(model).splitlines()
+    except (OSError, TypeError):
+        return {}
+    out: dict[str, str] = {}
+    above: list[str] = []
+    for line in lines[1:]:
+        stripped = line.strip()
+        if line.startswith("    #") and not line.startswith("     "):
+            above.append(stripped.lstrip("# ").strip())
+            continue
+        m = _FIELD.match(line)
+        if m and m.group(1) in model.model_fields:
+            text = " ".join([*above, m.group(2)] if m.group(2) else above)
+            if text:
+                out[model.model_fields[m.group(1)].alias or m.group(1)] = text
+        above = []
+    return out
+
+
+def describe(schema: dict[str, Any], root: Any) -> None:
+    """Fill in each key's description from the source comments, where the model gave none."""
+    models = _models(root)
+    targets = [(root.__name__, schema), *schema.get("$defs", {}).items()]
+    for name, node in targets:
+        model = models.get(name)
+        if model is None:
+            continue
+        for key, text in field_comments(model).items():
+            prop = node.get("properties", {}).get(key)
+            if prop is not None and "description" not in prop:
+                prop["description"] = text
+
+
 def json_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of `evalkit.yaml` ("config") or a suite file ("suite")."""
     from evalkit.spec.config import Config
@@ -76,6 +142,7 @@ def json_schema(kind: str) -> dict[str, Any]:
 
     model = Config if kind == "config" else SuiteSpec
     schema = model.model_json_schema(ref_template="#/$defs/{model}")
+    describe(schema, model)
     if kind == "config":
         _provider_rules(schema)
         _sweeps(schema)

@@ -174,17 +174,19 @@ class ScorerSpec(BaseModel):
 
 
 class SuiteSpec(Strict):
-    name: str
+    name: str  # the suite's name: baselines, history and reports know it by this
     description: str | None = None
-    system: str | None = None
-    prompt: str | None = None
-    messages: list[MessageTemplate] | None = None
+    system: str | None = None  # the system prompt (a jinja2 template over the case's vars)
+    prompt: str | None = None  # the user message (a jinja2 template over the case's vars)
+    messages: list[MessageTemplate] | None = None  # a whole chat instead of prompt:
+    # the cases: a list, or a .jsonl / .csv / .yaml file, or a local Hugging Face dataset
     cases: list[CaseSpec] | str | FileCases | DatasetCases
-    scorers: list[str | ScorerSpec] = Field(default_factory=list)
+    scorers: list[str | ScorerSpec] = Field(default_factory=list)  # a name, or {type: ..., options}
+    # floors and tolerances on the suite × variant figures: {metric: {min, max, max_drop, ...}}
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
-    params: GenerationParams = Field(default_factory=GenerationParams)
-    repeats: int = Field(default=1, ge=1, le=MAX_REPEATS)
-    tags: list[str] = Field(default_factory=list)
+    params: GenerationParams = Field(default_factory=GenerationParams)  # a variant's params win
+    repeats: int = Field(default=1, ge=1, le=MAX_REPEATS)  # run each case N times
+    tags: list[str] = Field(default_factory=list)  # labels for the suite, kept in the run's record
     calibration: str | None = None  # a human labels file (JSONL/CSV) the judges are held against
     tools: list[ToolSchema] | None = None  # OpenAI function tools the model may call
     tool_choice: ToolChoice | None = None
