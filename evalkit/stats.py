@@ -67,16 +67,12 @@ def mean_ci(
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (exactly rounded sums for small samples, numpy's
-    pairwise sums for large ones)."""
+    """Mean and sample standard deviation from exactly rounded sums (math.fsum), so the order the
+    values come in (a merged run's plan order, an unsharded run's finishing order) never moves a
+    last bit."""
     n = len(values)
-    if n <= SMALL:
-        mean = math.fsum(values) / n
-        return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n >= 2 else 0.0
-    import numpy as np
-
-    arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1))
+    mean = math.fsum(values) / n
+    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n >= 2 else 0.0
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:

@@ -7,6 +7,7 @@ flakiness and agreement come from per-case tallies."""
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -221,7 +222,10 @@ class GroupAccumulator:
         self.models: set[str] = set()
         self.versions: set[str] = set()
         self.latency, self.ttft = array("d"), array("d")
-        self.cost: float | None = None
+        # costs kept as numbers and summed exactly at the end (math.fsum): a merged run's lines
+        # come in plan order, an unsharded run's as they finished, and the sums must agree
+        self.costs = array("d")
+        self.judge_costs: dict[str, array[float]] = {}
         self.judges: dict[str, JudgeUsage] = {}
         self.extra: dict[str, _MetricTally] = {}  # scores no scorer declared (e.g. human labels)
         self.traced: list[CaseResult] = []  # agent results, reduced to their steps
@@ -256,12 +260,15 @@ class GroupAccumulator:
         c["reasoning"] += u.reasoning_tokens or 0
         c["counted"] += u.input_tokens is not None or u.output_tokens is not None
         if r.cost_usd is not None:
-            self.cost = (self.cost or 0.0) + r.cost_usd
+            self.costs.append(r.cost_usd)
         if r.model:
             self.models.add(r.model)
         if r.model_version:
             self.versions.add(r.model_version)
         add_judge_usage(self.judges, r)
+        for name, spent in r.judges.items():
+            if spent.cost_usd is not None:
+                self.judge_costs.setdefault(name, array("d")).append(spent.cost_usd)
         if r.steps:
             self.traced.append(_steps_only(r))
 
@@ -297,7 +304,7 @@ class GroupAccumulator:
 
     def summary(self) -> GroupSummary:
         assert self.first is not None, "an empty group has no summary"
-        c, cost = self.counts, self.cost
+        c, cost = self.counts, math.fsum(self.costs) if self.costs else None
         results, passed, judged = c["results"], c["passed"], c["judged"]
         corpus = {name: value for name, stats in self.corpus.items() if (value := stats.score()) is not None}
         group = GroupSummary(
@@ -328,6 +335,8 @@ class GroupAccumulator:
             cost_per_passing_case_usd=(cost / passed) if cost is not None and passed else None,
         )
         group.consistency = summarize_consistency(self.cases, self.agreement)
+        for name, costs in self.judge_costs.items():
+            self.judges[name].cost_usd = math.fsum(costs)
         group.judges = dict(sorted(self.judges.items()))
         group.steps = summarize_steps(self.traced)
         group.tokens.judge_input = sum(j.input_tokens for j in group.judges.values())
@@ -350,7 +359,7 @@ class GroupAccumulator:
         ttft50, ttft95 = percentiles(self.ttft, [50, 95])
         return LatencySummary(
             n=len(timed),
-            mean_ms=(sum(timed) / len(timed)) if timed else None,
+            mean_ms=(math.fsum(timed) / len(timed)) if timed else None,
             p50_ms=p50,
             p95_ms=p95,
             p99_ms=p99,

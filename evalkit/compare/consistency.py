@@ -118,11 +118,11 @@ def _consistency_totals(k: int, cases: list[CaseConsistency]) -> ConsistencySumm
     flaky = [c.case_id for c in cases if c.flaky]
 
     def mean(values: list[float]) -> float | None:
-        return sum(values) / len(values) if values else None
+        return math.fsum(values) / len(values) if values else None  # exact: any order gives one sum
 
     return ConsistencySummary(
         k=k,
-        exact_agreement=sum(c.exact_agreement for c in cases) / len(cases),
+        exact_agreement=math.fsum(c.exact_agreement for c in cases) / len(cases),
         semantic_agreement=mean(semantic),
         pass_at_1=mean([(c.passes or 0) / c.samples for c in judged]),
         pass_at_k=mean([c.pass_at_k or 0 for c in judged]),

@@ -196,3 +196,24 @@ def test_corpus_figures_stream_from_stored_outputs_and_follow_the_name() -> None
     assert list(both) == [("s", "v"), ("s", "w")]
     assert both[("s", "v")] == g.model_copy(update={"thresholds": []})
     assert both[("s", "w")] == summarize_group(other, metrics, {})
+
+
+@pytest.mark.parametrize("n", [300, 6000])  # below and above the size numpy used to take over
+def test_figures_do_not_depend_on_the_order_of_the_lines(n: int) -> None:
+    """A merged run's lines come in plan order, an unsharded run's as they finished: the sums
+    behind means, costs and latency must be exact so that "merge equals unsharded" holds."""
+    import random
+
+    rng = random.Random(27)
+    rows = [
+        result(i, rng.uniform(1, 1e4) * 1.1, i % 3 != 0, rng.random() * 0.1, cost=rng.random() * 1e-3 + 0.1)
+        for i in range(n)
+    ]
+    shuffled = rows[:]
+    rng.shuffle(shuffled)
+    a = summarize_group(rows, METRICS, {}).model_dump()
+    b = summarize_group(shuffled, METRICS, {}).model_dump()
+    for key in ("cost_usd", "cost_per_case_usd"):
+        assert a[key] == b[key]
+    assert a["latency"]["mean_ms"] == b["latency"]["mean_ms"]
+    assert a["metrics"]["rougeL"] == b["metrics"]["rougeL"]
