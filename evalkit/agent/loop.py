@@ -30,6 +30,9 @@ CallModel = Callable[[Request], Awaitable[Completion]]
 # the price of one model call's usage (None: no pricing for this provider and model)
 PriceOf = Callable[[Request, Usage], float | None]
 MAX_STEPS_REACHED = "max_steps reached without a final answer"
+# characters of a tool's result (as the text the model gets) stored in the trace and sent back:
+# a 50 MB result was stored whole and re-sent with every later model call
+TOOL_OUTPUT_LIMIT = 20_000
 
 
 def bind_tools(agent: AgentSettings, where: str) -> dict[str, Callable[..., Any]]:
@@ -152,6 +155,11 @@ async def _run_tool(
     if error is None and fn is not None:
         output, error = await _call_tool(fn, call.arguments, timeout_s)
     latency = (time.perf_counter() - started) * 1000.0
+    text = _as_text(output) if error is None else ""
+    if len(text) > TOOL_OUTPUT_LIMIT:  # kept and re-sent on every later step: cut, and said so
+        output = text = (
+            f"{text[:TOOL_OUTPUT_LIMIT]}… [{len(text) - TOOL_OUTPUT_LIMIT:,} more characters not shown]"
+        )
     try:
         step = Step(
             id="",
@@ -165,7 +173,7 @@ async def _run_tool(
     except ValidationError:  # a value JSON cannot store (an object, a set of objects): that step's error
         output, error = None, f"returned a {type(output).__name__}, which JSON cannot store"
         step = Step(id="", type="tool", name=call.name, input=arguments, latency_ms=latency, error=error)
-    content = f"error: {error}" if error is not None else _as_text(output)
+    content = f"error: {error}" if error is not None else text
     return step, content
 
 

@@ -61,3 +61,7 @@ def unruly(
     if q == "interrupt":
         raise KeyboardInterrupt
     return q
+
+
+def huge(megabytes: int) -> str:
+    return "x" * (megabytes * 1_000_000)

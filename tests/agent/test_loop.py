@@ -32,8 +32,13 @@ TOOLS = (
     schema("explode", reason="string"),
 )
 TOOLS += (schema("slow", seconds="number"), schema("slow_sync", seconds="number"))
-TOOLS += (schema("opaque"), schema("quit_run", code="integer"), schema("interrupt"))
-NAMES = ("add", "lookup", "explode", "slow", "slow_sync", "opaque", "quit_run", "interrupt")
+TOOLS += (
+    schema("opaque"),
+    schema("quit_run", code="integer"),
+    schema("interrupt"),
+    schema("huge", megabytes="integer"),
+)
+NAMES = ("add", "lookup", "explode", "slow", "slow_sync", "opaque", "quit_run", "interrupt", "huge")
 AGENT = AgentSettings(
     tools={n: f"tests.agent.sample_tools:{n}" for n in NAMES},
     max_steps=4,
@@ -159,6 +164,20 @@ def test_a_tool_that_returns_an_object_or_exits_is_a_step_error() -> None:
     errors = [s.error for s in completion.steps or [] if s.type == "tool"]
     assert errors[0] == "returned a Opaque, which JSON cannot store"
     assert "SystemExit(4)" in errors[1] and "SystemExit(0)" in errors[2] and "KeyboardInterrupt" in errors[3]
+
+
+def test_a_huge_tool_result_is_cut_where_it_is_stored_and_resent() -> None:
+    """A 50 MB tool result was stored whole and re-sent with every later model call."""
+    from evalkit.agent.loop import TOOL_OUTPUT_LIMIT
+
+    rounds = [[("huge", {"megabytes": 5})], [("add", {"a": 1, "b": 2})]]
+    with FakeOpenAI(responder=script(rounds)) as server:
+        (completion,) = run(server, [request()])
+        sent = [len(json.dumps(r["messages"])) for r in server.requests]
+    step = next(s for s in completion.steps or [] if s.name == "huge")
+    assert isinstance(step.output, str) and len(step.output) < TOOL_OUTPUT_LIMIT + 100
+    assert step.output.endswith("4,980,000 more characters not shown]")
+    assert max(sent) < 2 * TOOL_OUTPUT_LIMIT  # every later request carries the cut text only
 
 
 def test_max_steps_ends_the_loop_with_a_recorded_step() -> None:
