@@ -187,10 +187,19 @@ def drop_torn_tail(path: Path) -> None:
 
 def read_results(path: Path) -> Iterator[CaseResult]:
     """Stream results back; a torn last line (killed mid-write) is skipped, not fatal."""
+    for result, _offset, _size in read_results_at(path):
+        yield result
+
+
+def read_results_at(path: Path) -> Iterator[tuple[CaseResult, int, int]]:
+    """`read_results` with each result's byte offset and line length in the file (to copy the
+    line later without holding it: `evalkit merge`)."""
     if not path.exists():
         return
+    offset = 0
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
+            at, offset = offset, offset + len(raw)
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -202,10 +211,28 @@ def read_results(path: Path) -> Iterator[CaseResult]:
             if not line.strip():
                 continue
             try:
-                yield _parse_result(line)
+                yield _parse_result(line), at, len(raw)
             except (ValueError, NewerSchemaError) as exc:  # one line of the reason, not pydantic's essay
                 reason = " ".join(str(exc).splitlines()[:2])
                 raise UserInputError(f"not a result line: {reason}", path=path, line=lineno) from None
+
+
+def current_result_line(line: str) -> str:
+    """A stored result line as this evalkit writes it: a line in the current schema as it is
+    (secrets scrubbed), an older one migrated and written again."""
+    if _CURRENT_RESULT_MARK in line[:40]:
+        return secrets.scrub_json_text(line.rstrip("\n"), ensure_ascii=False, separators=(",", ":"))
+    return result_line(_parse_result(line))
+
+
+def parse_result_line(line: str) -> CaseResult:
+    """One stored result line, validated (migrated when an older evalkit wrote it)."""
+    return _parse_result(line)
+
+
+def write_lines(path: Path, lines: Iterable[str]) -> None:
+    """Write a whole file of lines atomically (each line must end with a newline)."""
+    _write_atomic(path, lines)
 
 
 _CURRENT_RESULT_MARK = f'"schema_version":{CURRENT["result"]},'

@@ -5,8 +5,10 @@ written."""
 
 from __future__ import annotations
 
+import itertools
 import secrets as pysecrets
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +20,13 @@ from evalkit.rundir.files import (
     RESULTS,
     RUN_INFO,
     RunDirLock,
+    current_result_line,
+    parse_result_line,
     prepare_run_dir,
-    read_results,
+    read_results_at,
     read_run_info,
     write_json,
-    write_jsonl,
+    write_lines,
 )
 from evalkit.rundir.runinfo import MergedShard, RunInfo
 from evalkit.rundir.snapshot import suites_from_run
@@ -53,17 +57,16 @@ def merge_runs(
     run_dirs: Sequence[Path], out: Path, *, baseline_dir: Path | None = None, no_baseline: bool = False
 ) -> Merged:
     shards = check_shards([_read_shard(d) for d in run_dirs])
-    results = _collect_results(shards)
     first = shards[0]
-    suites = suites_from_run(first.run_dir, first.info, results)
-    results.sort(key=plan_order(suites, first.info.options.variants))
+    suites = suites_from_run(first.run_dir, first.info, ())  # from cases.jsonl (every shard has it)
+    lines = _collect_lines(shards, suites, first.info.options.variants)
     gate_dir, warnings = _gate_dir(first.info, baseline_dir, no_baseline)
     prepare_run_dir(out)
     with RunDirLock(out):
         prepare_run_dir(out)
         (out / CASES).write_bytes((first.run_dir / CASES).read_bytes())
-        write_jsonl(out / RESULTS, results)
-        info = _merged_info(shards, len(results), gate_dir)
+        write_lines(out / RESULTS, lines.in_order())
+        info = _merged_info(shards, len(lines), gate_dir)
         write_json(out / RUN_INFO, info)
         config = Config.model_validate(info.config) if info.config else Config()
         conclusion = conclude(
@@ -129,28 +132,82 @@ def check_shards(shards: Sequence[ShardRun]) -> list[ShardRun]:
     return sorted(shards, key=lambda s: s.shard.index)
 
 
-def _collect_results(shards: Sequence[ShardRun]) -> list[CaseResult]:
-    out: list[CaseResult] = []
-    seen: dict[str, Path] = {}
-    for s in shards:
-        results = list(read_results(s.run_dir / RESULTS))
+class _Lines:
+    """Where each result line of the shards is (shard, byte offset, length), in plan order, in
+    compact arrays: merging holds a few dozen bytes per result, never the results."""
+
+    def __init__(self, shards: Sequence[ShardRun]):
+        self.shards = shards
+        self.shard, self.offset, self.size = array("q"), array("q"), array("q")
+        self.keys: list[tuple[int, int, int, int]] = []
+        self.order: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.shard)
+
+    def add(self, shard: int, offset: int, size: int, key: tuple[int, int, int, int]) -> None:
+        self.shard.append(shard)
+        self.offset.append(offset)
+        self.size.append(size)
+        self.keys.append(key)
+
+    def sort(self, planned_cases: int) -> None:
+        """Plan order (stable: shard by shard, line by line, as before); a planned result in two
+        shards sorts next to itself and is refused."""
+        self.order = sorted(range(len(self)), key=self.keys.__getitem__)
+        for a, b in itertools.pairwise(self.order):
+            if self.keys[a] == self.keys[b] and self.keys[a][2] < planned_cases:
+                key = parse_result_line(self.line(b)).key
+                _overlap(key, self.shards[self.shard[a]], self.shards[self.shard[b]])
+        self.keys = []  # the order is all that is needed now
+
+    def line(self, i: int) -> str:
+        with (self.shards[self.shard[i]].run_dir / RESULTS).open("rb") as fh:
+            fh.seek(self.offset[i])
+            return fh.read(self.size[i]).decode("utf-8")
+
+    def in_order(self) -> Iterator[str]:
+        handles = [(s.run_dir / RESULTS).open("rb") for s in self.shards]
+        try:
+            for i in self.order:
+                fh = handles[self.shard[i]]
+                fh.seek(self.offset[i])
+                yield current_result_line(fh.read(self.size[i]).decode("utf-8")) + "\n"
+        finally:
+            for fh in handles:
+                fh.close()
+
+
+def _collect_lines(shards: Sequence[ShardRun], suites: Sequence[Suite], variants: Sequence[str]) -> _Lines:
+    """Every shard's result lines checked (finished, no result in two shards) and put in plan
+    order, streaming: each result is parsed once and only its place is kept."""
+    order = plan_order(suites, variants)
+    planned_cases = len({(s.name, c.id) for s in suites for c in s.cases})
+    lines = _Lines(shards)
+    unplanned: dict[str, int] = {}  # results of cases the plan does not know (none, normally)
+    for k, s in enumerate(shards):
+        count = 0
+        for r, offset, size in read_results_at(s.run_dir / RESULTS):
+            count += 1
+            key = order(r)
+            if key[2] >= planned_cases:
+                if r.key in unplanned:
+                    _overlap(r.key, shards[unplanned[r.key]], s)
+                unplanned[r.key] = k
+            lines.add(k, offset, size, key)
         expected = s.info.plan.get("requests")
-        if s.info.status in ("running", "interrupted") or (
-            isinstance(expected, int) and len(results) != expected
-        ):
+        if s.info.status in ("running", "interrupted") or (isinstance(expected, int) and count != expected):
             raise UserInputError(
-                f"shard {s.shard} is unfinished ({len(results)} of {expected} results, status "
+                f"shard {s.shard} is unfinished ({count} of {expected} results, status "
                 f"{s.info.status}): finish it with `evalkit run --resume {s.run_dir}` first",
                 path=s.run_dir,
             )
-        for r in results:
-            if r.key in seen:
-                raise UserInputError(
-                    f"overlapping shards: result {r.key} is in {seen[r.key]} and {s.run_dir}"
-                )
-            seen[r.key] = s.run_dir
-        out.extend(results)
-    return out
+    lines.sort(planned_cases)
+    return lines
+
+
+def _overlap(key: str, first: ShardRun, second: ShardRun) -> None:
+    raise UserInputError(f"overlapping shards: result {key} is in {first.run_dir} and {second.run_dir}")
 
 
 def plan_order(

@@ -5,6 +5,7 @@ merge refuses shards it cannot join."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,26 @@ def test_merged_shards_equal_an_unsharded_run(tmp_path: Path) -> None:
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
         assert "Traceback" not in refused.stderr
     assert not (tmp_path / "bad" / "results.jsonl").exists()
+
+    # a result in two shards, and a shard missing its last result (merge reads the shards as
+    # streams and sorts their lines by plan order: both are still found)
+    shutil.copytree(tmp_path / "s2", tmp_path / "s2dup")
+    first_of_s1 = (tmp_path / "s1" / "results.jsonl").read_text().splitlines(keepends=True)[0]
+    with (tmp_path / "s2dup" / "results.jsonl").open("a") as fh:
+        fh.write(first_of_s1)
+    info2 = json.loads((tmp_path / "s2dup" / "run.json").read_text())
+    info2["plan"]["requests"] += 1
+    (tmp_path / "s2dup" / "run.json").write_text(json.dumps(info2))
+    shutil.copytree(tmp_path / "s3", tmp_path / "s3cut")
+    kept = (tmp_path / "s3cut" / "results.jsonl").read_text().splitlines(keepends=True)[:-1]
+    (tmp_path / "s3cut" / "results.jsonl").write_text("".join(kept))
+    key = "/".join(str(json.loads(first_of_s1)[k]) for k in ("suite", "case_id", "variant", "repeat"))
+    for dirs, message in {
+        ("s1", "s2dup", "s3"): f"overlapping shards: result {key} is in ",
+        ("s1", "s2", "s3cut"): f"shard 3/3 is unfinished ({len(kept)} of {len(kept) + 1} results",
+    }.items():
+        refused = evalkit(tmp_path, "merge", *dirs, "--out", "bad")
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
 
 
 def test_bad_shard_is_refused_before_any_call(tmp_path: Path) -> None:
