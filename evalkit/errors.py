@@ -1,39 +1,61 @@
-"""Errors a user can act on. The CLI turns them into one line and an exit code, never a traceback."""
+"""Errors a user can act on, and every exit code. The CLI turns an error into one line and its
+exit code, never a traceback.
+
+    EvalkitError                 exit 2 unless it says otherwise
+    ├── UserInputError           2 (USAGE): bad input, config or usage, file:line, before any model call
+    ├── AuthenticationError      3 (INFRA): the provider refused the credentials
+    ├── DiskFullError            3 (INFRA): no space left to write results
+    ├── RunDeadlineError         3 (INFRA): the run's deadline passed
+    └── (history) HistoryUnavailable  3 (INFRA): the history database cannot be reached
+"""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from enum import IntEnum
 from pathlib import Path
 
-INCONCLUSIVE = 5  # a comparison with nothing paired: neither a pass nor a regression
-ALERT_EXIT = 4  # --fail-on-alert: a trend alert was raised (a failed threshold or regression keeps 1)
 
-# Every exit code evalkit gives, with what it means (docs/reference/exit-codes.md is generated
-# from this table; tests/docs/test_reference.py checks the codes the code uses are all here).
-EXIT_CODES: dict[int, str] = {
-    0: "All thresholds met, nothing regressed.",
-    1: "A threshold failed, or a metric regressed against the baseline (`evalkit diff`: the second run "
-    "regressed).",
-    2: "Bad input, config or usage: one line names the file and line (or the case id); no model was called.",
-    3: "Provider errors over the error budget, credentials refused, the first requests to a provider all "
-    "failed for one cause no retry fixes (host not found, connection refused, model not found: the run "
-    "stops early), the run's deadline passed, or no space "
-    "left on the disk (what was written is kept: free space, then `--resume`). Also an `evalkit history` "
-    "command whose database cannot be reached (a run itself never fails for that).",
-    4: "With `--fail-on-alert`: the run (or `evalkit history check`) raised a trend alert, and nothing worse "
-    "happened (a failed threshold or a regression keeps 1, errors keep 3).",
-    INCONCLUSIVE: "Inconclusive: `evalkit diff` could pair no case, so nothing was compared.",
-    130: "Interrupted (Ctrl-C). Finished results are kept and the summary, JUnit, Markdown and HTML files "
-    "are written.",
-    143: "Terminated (SIGTERM, what CI runners send on a timeout or cancel); as for 130.",
+class ExitCode(IntEnum):
+    """Every exit code evalkit gives. Whatever decides one names it here; user code never does."""
+
+    OK = 0
+    FAILED = 1  # a threshold failed, or something regressed against the baseline
+    USAGE = 2  # bad input, config or usage (no model was called)
+    INFRA = 3  # errors over budget, credentials refused, deadline, disk full, history unreachable
+    ALERT = 4  # --fail-on-alert: a trend alert, and nothing worse happened
+    INCONCLUSIVE = 5  # a comparison with nothing paired: neither a pass nor a regression
+    INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM
+
+
+# What each exit code means (docs/reference/exit-codes.md is generated from this table;
+# tests/docs/test_reference.py checks the codes the code uses are all here).
+EXIT_CODES: dict[ExitCode, str] = {
+    ExitCode.OK: "All thresholds met, nothing regressed.",
+    ExitCode.FAILED: "A threshold failed, or a metric regressed against the baseline "
+    "(`evalkit diff`: the second run regressed).",
+    ExitCode.USAGE: "Bad input, config or usage: one line names the file and line (or the case id); "
+    "no model was called.",
+    ExitCode.INFRA: "Provider errors over the error budget, credentials refused, the first requests to "
+    "a provider all failed for one cause no retry fixes (host not found, connection refused, model not "
+    "found: the run stops early), the run's deadline passed, or no space left on the disk (what was "
+    "written is kept: free space, then `--resume`). Also an `evalkit history` command whose database "
+    "cannot be reached (a run itself never fails for that).",
+    ExitCode.ALERT: "With `--fail-on-alert`: the run (or `evalkit history check`) raised a trend alert, "
+    "and nothing worse happened (a failed threshold or a regression keeps 1, errors keep 3).",
+    ExitCode.INCONCLUSIVE: "Inconclusive: `evalkit diff` could pair no case, so nothing was compared.",
+    ExitCode.INTERRUPTED: "Interrupted (Ctrl-C). Finished results are kept and the summary, JUnit, "
+    "Markdown and HTML files are written.",
+    ExitCode.TERMINATED: "Terminated (SIGTERM, what CI runners send on a timeout or cancel); as for 130.",
 }
 
 
 class EvalkitError(Exception):
     """Base class for every error evalkit reports to a user."""
 
-    exit_code = 2
+    exit_code: ExitCode = ExitCode.USAGE
 
 
 class UserInputError(EvalkitError):
@@ -51,25 +73,25 @@ class UserInputError(EvalkitError):
 class AuthenticationError(EvalkitError):
     """The provider refused our credentials: aborting beats burning through a suite."""
 
-    exit_code = 3
+    exit_code = ExitCode.INFRA
 
 
 class DiskFullError(EvalkitError):
     """No space left to write results: what was written is kept, and --resume finishes it."""
 
-    exit_code = 3
+    exit_code = ExitCode.INFRA
 
 
 class CircuitOpenError(EvalkitError):
     """The first requests to a provider all failed for one cause no retry fixes: stopped early."""
 
-    exit_code = 3
+    exit_code = ExitCode.INFRA
 
 
 class RunDeadlineError(EvalkitError):
     """The run's overall deadline passed; what finished is kept."""
 
-    exit_code = 3
+    exit_code = ExitCode.INFRA
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

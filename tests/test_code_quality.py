@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,58 @@ def test_the_public_facade_exports_what_a_plugin_author_needs_lazily() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_every_exit_code_is_named_by_the_exit_code_enum() -> None:
+    """Issue 23: exit codes were literals in five modules. Whatever decides one names
+    `evalkit.errors.ExitCode`: no `typer.Exit(<number>)`, `sys.exit(<number>)`, `exit_code = <number>`
+    or `return "<status>", <number>` anywhere in evalkit/."""
+    found = []
+    for path in sorted((ROOT / "evalkit").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            literal: ast.expr | None = None
+            if isinstance(node, ast.Call) and node.args:
+                name = ast.unparse(node.func)
+                if name in ("typer.Exit", "sys.exit", "SystemExit", "Exit"):
+                    literal = node.args[0]
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(ast.unparse(t).endswith("exit_code") for t in targets):
+                    literal = node.value
+            elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
+                first = node.value.elts[0] if node.value.elts else None
+                if isinstance(first, ast.Constant) and first.value in (
+                    "passed",
+                    "failed",
+                    "errors",
+                    "regressed",
+                ):
+                    literal = node.value.elts[-1]
+            if isinstance(literal, ast.Constant) and isinstance(literal.value, int):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)[:80]}")
+    assert found == []
+
+
+def test_one_strict_base_model_not_a_copy_per_module() -> None:
+    """Issue 23: eight modules each defined a two-line `class Model(BaseModel)` / `Strict`. A class
+    whose whole body is `model_config = ...` is allowed once, in evalkit/_util/models.py."""
+    copies = []
+    for path in sorted((ROOT / "evalkit").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            body = [n for n in node.body if not isinstance(n, ast.Expr)]  # docstrings aside
+            if len(body) == 1 and "model_config" in ast.unparse(body[0]):
+                copies.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert copies == ["evalkit/_util/models.py:8 Record", "evalkit/_util/models.py:14 Spec"]
+
+
+def test_one_class_per_name_for_what_a_run_stores() -> None:
+    """The run's MetricInfo (evalkit.types) and the baseline's two-field record were both called
+    MetricInfo; a reader of run.json or metrics.json now finds one class per name."""
+    from evalkit.compare import baseline
+    from evalkit.types import MetricInfo
+
+    assert not hasattr(baseline, "MetricInfo")
+    assert baseline.BaselineMetric.model_fields.keys() == {"higher_is_better", "informational"}
+    assert "corpus" in MetricInfo.model_fields

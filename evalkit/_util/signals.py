@@ -9,18 +9,20 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
+from evalkit.errors import ExitCode
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, delivered as an interrupt so every `except KeyboardInterrupt` path keeps work."""
 
-    exit_code = 143
+    exit_code = ExitCode.TERMINATED
 
 
 _delivered = [0]  # SIGINT/SIGTERM received while `sigterm_as_interrupt` is in force
 
 
-def interrupt_exit_code(exc: BaseException) -> int:
-    return getattr(exc, "exit_code", 130)
+def interrupt_exit_code(exc: BaseException) -> ExitCode:
+    return ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
 
 
 def signals_delivered() -> int:

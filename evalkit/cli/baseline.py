@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from evalkit.cli._common import VariantsOpt, user_errors
-from evalkit.errors import INCONCLUSIVE, UserInputError, did_you_mean
+from evalkit.errors import ExitCode, UserInputError, did_you_mean
 
 baseline_app = typer.Typer(help="Bless runs as baselines.", no_args_is_help=True)
 
@@ -74,7 +74,7 @@ def _confirm_regressed_bless(run_dir: Path) -> None:
             "this run regressed against the current baseline: pass --force to bless it anyway", path=run_dir
         )
     if not typer.confirm(question, default=False):
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def _keep_latency(group: Any, previous: Any, warn: Any) -> None:
@@ -142,14 +142,14 @@ def diff(
             except OSError as exc:
                 raise UserInputError(f"--json: cannot write: {exc.strerror or exc}", path=json_out) from None
     if report.regressed:
-        verdict, code = "[bold red]REGRESSED[/]", 1
+        verdict, code = "[bold red]REGRESSED[/]", ExitCode.FAILED
     elif report.inconclusive:
         verdict, code = (
             "[bold yellow]INCONCLUSIVE[/] (no case could be paired: nothing was compared)",
-            INCONCLUSIVE,
+            ExitCode.INCONCLUSIVE,
         )
     else:
-        verdict, code = "[bold green]OK[/]", 0
+        verdict, code = "[bold green]OK[/]", ExitCode.OK
     console.print(f"{verdict}: {run_b} vs {run_a}", highlight=False)
     raise typer.Exit(code)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from evalkit.cli._common import ConfigOpt, user_errors
-from evalkit.errors import UserInputError
+from evalkit.errors import ExitCode, UserInputError
 
 
 def export(
@@ -46,7 +46,7 @@ def export(
 
             if run_dir is None or not (run_dir / RESULTS).is_file():
                 raise UserInputError("--otlp exports a run directory (with results.jsonl)", path=run_dir)
-            raise typer.Exit(0 if export_traces(run_dir) else 1)
+            raise typer.Exit(ExitCode.OK if export_traces(run_dir) else ExitCode.FAILED)
         if history:
             from evalkit.history.record import open_store
             from evalkit.history.store import Filters

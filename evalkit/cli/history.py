@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from evalkit.cli._common import ConfigOpt, SuiteOpt, VariantOpt, user_errors
-from evalkit.errors import ALERT_EXIT, UserInputError
+from evalkit.errors import ExitCode, UserInputError
 
 
 def escape(text: str) -> str:
@@ -39,7 +39,9 @@ UrlOpt = Annotated[
     str | None,
     typer.Option("--url", help="Database URL (default: EVALKIT_HISTORY_URL, history.url, SQLite)."),
 ]
-FailOpt = Annotated[bool, typer.Option("--fail-on-alert", help=f"Exit {ALERT_EXIT} when an alert is raised.")]
+FailOpt = Annotated[
+    bool, typer.Option("--fail-on-alert", help=f"Exit {ExitCode.ALERT} when an alert is raised.")
+]
 
 
 def _date(value: str | None, option: str, end: bool = False) -> datetime | None:
@@ -163,7 +165,7 @@ def _print_trend(
         from evalkit.errors import did_you_mean
 
         console.print(f"[red]no metric '{escape(metric)}' in these runs{did_you_mean(metric, names)}[/]")
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
     table = Table(box=box.SIMPLE, title=f"trend of {escape(metric)} (oldest → newest)", pad_edge=False)
     for name, justify in (("suite · variant", "left"), ("runs", "right"), ("trend", "left"),
                           ("last", "right"), ("Δ prev", "right"), ("range", "right")):  # fmt: skip
@@ -234,7 +236,7 @@ def check(
         from evalkit.history.webhook import send
 
         console.print(send(alerts, alerts[0].run_id, hook), highlight=False)
-    raise typer.Exit(ALERT_EXIT if alerts and fail_on_alert else 0)
+    raise typer.Exit(ExitCode.ALERT if alerts and fail_on_alert else ExitCode.OK)
 
 
 @history_app.command("report")

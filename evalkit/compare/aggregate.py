@@ -14,10 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from evalkit import plugins
 from evalkit._util.causes import cause_of
+from evalkit._util.models import Record
 from evalkit._util.numbers import kind_of, number
 from evalkit.compare.consistency import (
     CaseConsistency,
@@ -46,11 +47,7 @@ __all__ = [  # the consistency figures are part of a group's summary
 ]
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class MetricSummary(Model):
+class MetricSummary(Record):
     name: str
     mean: float | None
     std: float | None = None
@@ -64,7 +61,7 @@ class MetricSummary(Model):
     informational: bool = False  # shown, never part of a case's pass
 
 
-class LatencySummary(Model):
+class LatencySummary(Record):
     n: int
     mean_ms: float | None = None
     p50_ms: float | None = None
@@ -74,7 +71,7 @@ class LatencySummary(Model):
     ttft_p95_ms: float | None = None
 
 
-class TokenSummary(Model):
+class TokenSummary(Record):
     input: int = 0
     output: int = 0
     cached_input: int = 0
@@ -85,7 +82,7 @@ class TokenSummary(Model):
     mean_output_per_case: float | None = None
 
 
-class ThresholdCheck(Model):
+class ThresholdCheck(Record):
     metric: str
     min: float | None = None
     max: float | None = None
@@ -94,7 +91,7 @@ class ThresholdCheck(Model):
     reason: str
 
 
-class GroupSummary(Model):
+class GroupSummary(Record):
     suite: str
     variant: str
     provider: str
@@ -140,7 +137,7 @@ class GroupSummary(Model):
 Status = Literal["passed", "failed", "regressed", "errors", "interrupted"]
 
 
-class Summary(Model):
+class Summary(Record):
     run_id: str
     status: Status
     exit_code: int

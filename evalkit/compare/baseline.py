@@ -71,7 +71,9 @@ class CaseRecord(BaseModel):
         )
 
 
-class MetricInfo(BaseModel):
+class BaselineMetric(BaseModel):
+    """How a baseline compares one score: its direction, and whether it is only informational."""
+
     model_config = ConfigDict(extra="forbid")
 
     higher_is_better: bool = True
@@ -94,7 +96,7 @@ class BaselineMeta(BaseModel):
     retrieval: dict[str, Any] | None = None  # a RAG variant's settings
     machine: str | None = None  # where it ran: latency from another machine is not comparable
     latency_measured: bool = True  # False: every result came from the cache (no latency measured)
-    metrics: dict[str, MetricInfo] = Field(default_factory=dict)
+    metrics: dict[str, BaselineMetric] = Field(default_factory=dict)
     evalkit_version: str
     run_id: str
     git_sha: str | None = None

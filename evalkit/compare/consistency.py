@@ -8,16 +8,13 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from evalkit._util.models import Record
 from evalkit.types import MetricInfo
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CaseConsistency(Model):
+class CaseConsistency(Record):
     case_id: str
     samples: int
     exact_agreement: float  # share of repeats giving the most common output
@@ -28,7 +25,7 @@ class CaseConsistency(Model):
     flaky: bool = False
 
 
-class ConsistencySummary(Model):
+class ConsistencySummary(Record):
     """Reliability across repeated runs of the same case (only with repeats ≥ 2)."""
 
     k: int

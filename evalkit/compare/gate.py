@@ -28,8 +28,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
 
+from evalkit._util.models import Record
 from evalkit._util.numbers import figure, figure_delta, metric_label
 from evalkit.compare.baseline import CaseRecord, Group
 from evalkit.stats import (
@@ -56,11 +57,7 @@ SPECIAL = {"latency_p95_ms": False, "cost_per_case_usd": False}  # name → high
 TIMING_SCORES = ("trace_latency_ms", "trace_tokens", "trace_cost_usd", "step.")
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class MetricDiff(Model):
+class MetricDiff(Record):
     metric: str
     kind: Literal["score", "pass_fail", "latency_p95", "cost"]
     higher_is_better: bool
@@ -146,7 +143,7 @@ def provenance_text(p: Provenance) -> str:
     return f"{p.what} {p.baseline} → {p.candidate}" + (f" ({p.detail})" if p.detail else "")
 
 
-class CaseChange(Model):
+class CaseChange(Record):
     case_id: str
     metric: str
     baseline: float | None
@@ -154,7 +151,7 @@ class CaseChange(Model):
     worse_by: float
 
 
-class Provenance(Model):
+class Provenance(Record):
     """One thing that differs between the baseline and the candidate (shown beside the verdict)."""
 
     what: str  # "prompt", "model", "model version", "provider", "params", "retrieval", ...
@@ -163,7 +160,7 @@ class Provenance(Model):
     detail: str | None = None  # e.g. "12 of 16 cases"
 
 
-class GroupDiff(Model):
+class GroupDiff(Record):
     suite: str
     variant: str
     baseline_run: str | None = None
@@ -201,7 +198,7 @@ class GroupDiff(Model):
         return f"{n} case{'' if n == 1 else 's'} pass → fail{rule}"
 
 
-class DiffReport(Model):
+class DiffReport(Record):
     alpha: float
     resamples: int
     family_size: int

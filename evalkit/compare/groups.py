@@ -10,7 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from evalkit.compare.aggregate import GroupSummary, Summary
-from evalkit.compare.baseline import BaselineMeta, CaseRecord, Group, MetricInfo
+from evalkit.compare.baseline import BaselineMeta, BaselineMetric, CaseRecord, Group
 from evalkit.errors import UserInputError
 from evalkit.rundir.files import RESULTS, SUMMARY, read_results, read_run_info
 from evalkit.rundir.runinfo import RunInfo
@@ -82,12 +82,12 @@ def groups_from_run(
     tallies = gathered.tallies
     out = []
     for (suite, variant), tally in sorted(tallies.items()):
-        directions: dict[str, MetricInfo] = {}
+        directions: dict[str, BaselineMetric] = {}
         if summary_groups is not None:
             for g in summary_groups:
                 if (g.suite, g.variant) == (suite, variant):
                     directions = {
-                        n: MetricInfo(higher_is_better=m.higher_is_better, informational=m.informational)
+                        n: BaselineMetric(higher_is_better=m.higher_is_better, informational=m.informational)
                         for n, m in g.metrics.items()
                     }
         vconf = variants.get(variant, {})

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evalkit.errors import ALERT_EXIT, EvalkitError
+from evalkit.errors import EvalkitError, ExitCode
 from evalkit.history.alerts import Alert
 from evalkit.history.store import HistoryStore, safe_url
 from evalkit.spec.config import LoadedConfig
@@ -70,7 +70,7 @@ def after_run(
         store = open_store(loaded)
         run = store.record(run_dir, branch=current_branch(), tag=os.environ.get(TAG_ENV) or settings.tag)
         alerts = check_run(store, run.run_id, settings.alerts)
-        final = ALERT_EXIT if exit_code == 0 and fail_on_alert and alerts else exit_code
+        final = ExitCode.ALERT if exit_code == 0 and fail_on_alert and alerts else exit_code
         store.record_alerts(run.run_id, [a.as_dict() for a in alerts], final)
     except EvalkitError as exc:
         return Outcome(False, f"{exc}; the run is kept: backfill with evalkit history import {run_dir}")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from evalkit._util import secrets
-from evalkit.errors import EvalkitError, UserInputError
+from evalkit.errors import EvalkitError, ExitCode, UserInputError
 from evalkit.history import schema
 from evalkit.history.adapter import RunRecord, read_alerts, read_cases, read_run
 
@@ -23,7 +23,7 @@ BATCH = 2000  # case rows per INSERT round trip
 class HistoryUnavailable(EvalkitError):
     """The history database could not be reached or written: an infrastructure error."""
 
-    exit_code = 3
+    exit_code = ExitCode.INFRA
 
 
 @dataclass(frozen=True)

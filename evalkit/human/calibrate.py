@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from evalkit._util.models import Record
 from evalkit.errors import UserInputError
 from evalkit.human import labels as lb
 from evalkit.rundir.files import CALIBRATION, RESULTS, RUN_INFO, read_json, read_results, write_json
@@ -34,18 +35,14 @@ VERDICTS = (0, 1)  # fail, pass
 RATINGS = tuple(range(lb.RATING_MIN, lb.RATING_MAX + 1))
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Figure(Model):
+class Figure(Record):
     value: float | None
     ci_low: float | None = None
     ci_high: float | None = None
     n: int  # labels (pairs) or, for α, labelled outputs it rests on
 
 
-class Disagreement(Model):
+class Disagreement(Record):
     suite: str
     case: str
     variant: str
@@ -56,7 +53,7 @@ class Disagreement(Model):
     gap: float  # 0–1: |scorer − people's mean|
 
 
-class Agreement(Model):
+class Agreement(Record):
     score: str
     kind: Kind
     labels: int
@@ -73,7 +70,7 @@ class Agreement(Model):
     disagreements: list[Disagreement] = Field(default_factory=list)
 
 
-class Consistency(Model):
+class Consistency(Record):
     judge: str
     check: Literal["self_agreement", "position_consistency"]
     mean: float
@@ -81,7 +78,7 @@ class Consistency(Model):
     flaky: list[str] = Field(default_factory=list)  # suite/case/variant/repeat whose verdict flipped
 
 
-class Calibration(Model):
+class Calibration(Record):
     run_id: str
     labels: int
     labellers: list[str]

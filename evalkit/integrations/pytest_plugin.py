@@ -336,7 +336,9 @@ class EvalkitSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        interrupted = 130 if exitstatus == pytest.ExitCode.INTERRUPTED else None
+        from evalkit.errors import ExitCode
+
+        interrupted = ExitCode.INTERRUPTED if exitstatus == pytest.ExitCode.INTERRUPTED else None
         if self.worker is not None:
             session.config.workeroutput["evalkit"] = {  # type: ignore[attr-defined]
                 "suites": [str(p) for p in self.suite_files],

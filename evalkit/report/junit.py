@@ -21,7 +21,7 @@ from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_
 from evalkit._util.textsafe import xml_text
 from evalkit.compare.aggregate import GroupSummary, Summary
 from evalkit.compare.gate import DiffReport, GroupDiff, MetricDiff, verdict_label
-from evalkit.errors import ALERT_EXIT
+from evalkit.errors import ExitCode
 from evalkit.rundir.files import write_text
 from evalkit.types import CaseResult, StoredScore
 
@@ -219,8 +219,10 @@ def render(summary: Summary, diff: DiffReport | None, results: Iterable[CaseResu
             built.append(_Suite(ET.SubElement(root, "testsuite", name="evalkit run"), "evalkit.run"))
         text = f"{summary.headline()} (see alerts.json)"
         el = built[0].case("trend alerts", text)
-        if summary.exit_code == ALERT_EXIT:
-            built[0].outcome(el, "failure", f"{text}: exit {ALERT_EXIT} (--fail-on-alert)", "alerts", text)
+        if summary.exit_code == ExitCode.ALERT:
+            built[0].outcome(
+                el, "failure", f"{text}: exit {ExitCode.ALERT} (--fail-on-alert)", "alerts", text
+            )
     if summary.status in ("errors", "interrupted"):
         if not built:  # nothing was scored: the run's status is still a test case
             built.append(_Suite(ET.SubElement(root, "testsuite", name="evalkit run"), "evalkit.run"))

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from evalkit._util.models import Record
 from evalkit.rundir.migrations import CURRENT
 from evalkit.types import MetricInfo, Threshold
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StoredOptions(_Record):
+class StoredOptions(Record):
     """The options a run was started with. `--resume` restores every one that decides the outcome."""
 
     suites: list[str] = Field(default_factory=list)  # resolved suite paths
@@ -30,7 +27,7 @@ class StoredOptions(_Record):
     shard: str | None = None  # "I/N": this run holds one shard of the plan (`evalkit merge` joins them)
 
 
-class SuiteRecord(_Record):
+class SuiteRecord(Record):
     """A suite as the run used it. With cases.jsonl beside run.json, it rebuilds the suite."""
 
     name: str
@@ -50,7 +47,7 @@ class SuiteRecord(_Record):
     metrics: list[MetricInfo] = Field(default_factory=list)
 
 
-class MergedShard(_Record):
+class MergedShard(Record):
     """One shard directory `evalkit merge` joined into this run."""
 
     shard: str
@@ -62,7 +59,7 @@ class MergedShard(_Record):
     timings_s: dict[str, float] = Field(default_factory=dict)
 
 
-class RunInfo(_Record):
+class RunInfo(Record):
     schema_version: int = CURRENT["run_info"]
     run_id: str
     started_at: str

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evalkit._util.models import Spec
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.spec.history import HistorySettings
 from evalkit.spec.prices import Price, database_price
@@ -22,11 +23,7 @@ DEFAULT_PROVIDER = "local"
 DEFAULT_VARIANT = "default"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Pricing(Strict):
+class Pricing(Spec):
     """US dollars per million tokens. Cached-read and cache-write tokens are billed at their own
     prices when given, else at the input price; reasoning tokens are output tokens."""
 
@@ -68,7 +65,7 @@ class ProviderConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
-class Variant(Strict):
+class Variant(Spec):
     """One thing to evaluate: a provider, optionally another model, prompt and params."""
 
     name: str = ""  # set from the variant's key
@@ -85,7 +82,7 @@ class Variant(Strict):
     agent: AgentSettings | None = None  # replaces the suite's agent loop settings
 
 
-class RunSettings(Strict):
+class RunSettings(Spec):
     # requests in flight per connection, for providers without a concurrency of their own
     concurrency: int = Field(default=16, gt=0)
     # error budget: above this share of error results the run exits 3
@@ -102,7 +99,7 @@ class RunSettings(Strict):
     output_dir: str = "reports"  # where runs go: <output_dir>/<run-id>/
 
 
-class GlobalThresholds(Strict):
+class GlobalThresholds(Spec):
     """Thresholds for every suite (a suite's own `thresholds:` wins)."""
 
     # more cases than this going pass → fail against the baseline fail the run (see the docs'
@@ -110,13 +107,13 @@ class GlobalThresholds(Strict):
     max_new_failures: int | None = Field(default=None, ge=0)
 
 
-class CacheSettings(Strict):
+class CacheSettings(Spec):
     enabled: bool = True  # false: always call the models (--no-cache for one run)
     ttl_s: float | None = Field(default=None, gt=0)  # entries older than this are ignored
     path: str | None = None  # default: ~/.cache/evalkit/responses.sqlite
 
 
-class Config(Strict):
+class Config(Spec):
     # the models to call, by a name of your choosing (default: `local`, the embedded model)
     providers: dict[str, ProviderConfig] = Field(
         default_factory=lambda: {DEFAULT_PROVIDER: ProviderConfig(type="transformers")}

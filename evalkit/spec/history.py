@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from evalkit._util.models import Spec
 
 URL_ENV = "EVALKIT_HISTORY_URL"  # wins over history.url: a shared database's credentials stay out of files
 DEFAULT_FILE = ".evalkit/history.sqlite"  # beside evalkit.yaml (else in the working folder)
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class QualityRule(Strict):
+class QualityRule(Spec):
     """A quality metric below its trailing level by more than the run's own noise."""
 
     enabled: bool = True
@@ -22,7 +20,7 @@ class QualityRule(Strict):
     min_cases: int = Field(default=5, ge=2)  # fewer paired cases: compare run means instead
 
 
-class RatioRule(Strict):
+class RatioRule(Spec):
     """A figure (latency P95, cost per case) above `factor` × its trailing median and outside
     the trailing runs' own spread (log scale, one-sided at `alpha`)."""
 
@@ -31,7 +29,7 @@ class RatioRule(Strict):
     alpha: float = Field(default=0.005, gt=0, lt=0.5)
 
 
-class RateRule(Strict):
+class RateRule(Spec):
     """A share of cases (errors, retrieval failures, unmeasured judge scores) above its trailing
     rate: a binomial test at `alpha`, and at least `min_increase` above the trailing rate."""
 
@@ -40,11 +38,11 @@ class RateRule(Strict):
     min_increase: float = Field(default=0.02, ge=0, le=1)
 
 
-class Toggle(Strict):
+class Toggle(Spec):
     enabled: bool = True
 
 
-class AlertRules(Strict):
+class AlertRules(Spec):
     window: int = Field(default=10, ge=2)  # trailing runs a new run is compared with
     min_history: int = Field(default=3, ge=1)  # fewer earlier runs: no trend alert yet
     quality: QualityRule = Field(default_factory=QualityRule)
@@ -56,7 +54,7 @@ class AlertRules(Strict):
     model_change: Toggle = Field(default_factory=Toggle)
 
 
-class Webhook(Strict):
+class Webhook(Spec):
     """Where alerts are sent. The URL (and an optional bearer token) come from environment
     variables named here, never from the file itself, and are never written anywhere."""
 
@@ -66,7 +64,7 @@ class Webhook(Strict):
     timeout_s: float = Field(default=10, gt=0)
 
 
-class HistorySettings(Strict):
+class HistorySettings(Spec):
     enabled: bool = True
     # "always": every `evalkit run` is recorded; "ci": only where the CI variable is set (GitHub
     # Actions, GitLab CI and most CI services set CI=true), so local experiments stay out

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from evalkit._util import strictjson
+from evalkit._util.models import Spec
 from evalkit.errors import UserInputError
 from evalkit.spec.config import Variant
 from evalkit.spec.templating import TemplateError, check_substitution_only, compile_template, render
@@ -57,16 +58,12 @@ RESERVED_CASE_FIELDS = (
 MAX_REPEATS = 1_000  # repeats per case: beyond it, a typo (`1e8`) would run for ever
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class MessageTemplate(Strict):
+class MessageTemplate(Spec):
     role: Literal["system", "user", "assistant", "tool"]
     content: str
 
 
-class CaseSpec(Strict):
+class CaseSpec(Spec):
     id: str
     vars: dict[str, Any] = Field(default_factory=dict)
     messages: list[MessageTemplate] | None = None
@@ -119,7 +116,7 @@ def _check_choices(choices: list[str] | None, gold: int | None) -> None:
         raise ValueError(f"gold {gold} is out of range: {len(choices)} choices, so 0 to {len(choices) - 1}")
 
 
-class MultipleChoice(Strict):
+class MultipleChoice(Spec):
     """How cases with `choices` are scored (by log-likelihood, as lm-evaluation-harness does):
     the context is the rendered prompt as text (`plain`, lm-evaluation-harness's default) or
     through the model's chat template (`chat`); each choice follows it after `delimiter`
@@ -133,12 +130,12 @@ class MultipleChoice(Strict):
         return delimiter + choice
 
 
-class FileCases(Strict):
+class FileCases(Spec):
     path: str
     limit: int | None = Field(default=None, gt=0)
 
 
-class DatasetCases(Strict):
+class DatasetCases(Spec):
     """A Hugging Face dataset from a local path (save_to_disk folder or data files)."""
 
     dataset: str
@@ -173,7 +170,7 @@ class ScorerSpec(BaseModel):
         return data
 
 
-class SuiteSpec(Strict):
+class SuiteSpec(Spec):
     name: str  # the suite's name: baselines, history and reports know it by this
     description: str | None = None
     system: str | None = None  # the system prompt (a jinja2 template over the case's vars)

@@ -13,7 +13,7 @@ from evalkit.compare import baseline
 from evalkit.compare.aggregate import GroupSummary, Summary, summarize_groups
 from evalkit.compare.gate import CaseRule, DiffReport, diff_runs
 from evalkit.compare.groups import Gathered, groups_from_run
-from evalkit.errors import UserInputError
+from evalkit.errors import ExitCode, UserInputError
 from evalkit.human.labels import HUMAN, calibration_labels, stored_labels
 from evalkit.human.scores import add_kappa, apply_labels
 from evalkit.report import html, junit, markdown
@@ -87,16 +87,18 @@ def error_budget(groups: Sequence[GroupSummary], n_results: int, run: RunSetting
     return over, text
 
 
-def status_of(inp: ConcludeInput, over_budget: bool, regressions: list[str], failed: bool) -> tuple[str, int]:
+def status_of(
+    inp: ConcludeInput, over_budget: bool, regressions: list[str], failed: bool
+) -> tuple[str, ExitCode]:
     if inp.interrupted is not None:
-        return "interrupted", inp.interrupted
+        return "interrupted", ExitCode(inp.interrupted)
     if inp.aborted is not None or over_budget:
-        return "errors", 3
+        return "errors", ExitCode.INFRA
     if regressions:
-        return "regressed", 1
+        return "regressed", ExitCode.FAILED
     if failed:
-        return "failed", 1
-    return "passed", 0
+        return "failed", ExitCode.FAILED
+    return "passed", ExitCode.OK
 
 
 def gate(

@@ -1,0 +1,18 @@
+"""The two pydantic bases every model of evalkit derives from (one place, not one per module)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Record(BaseModel):
+    """What evalkit writes and reads back (summaries, diffs, run.json): an unknown key is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Spec(BaseModel):
+    """What a user writes (evalkit.yaml, suites): an unknown key is refused, values are frozen,
+    and `.inf` / `.nan` are refused where a number is expected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
