@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,18 +30,41 @@ def test_mypy_strict() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_import_layers() -> None:
-    """The contracts in pyproject.toml ([tool.importlinter]): nothing imports from a layer above
-    it, and no import cycles where a contract forbids them; every contract is checked and kept."""
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
-        cwd=ROOT,
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """import-linter over the evalkit package found first on the path from `root`."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache", "--verbose"],
+        cwd=root,
         capture_output=True,
         text=True,
         timeout=300,
+        env=env,
     )
-    assert result.returncode == 0 and " 0 broken" in result.stdout, result.stdout[-3000:]
-    assert "no import cycles between the modules of the CLI KEPT" in result.stdout
+
+
+def test_import_layers() -> None:
+    """The contracts in pyproject.toml ([tool.importlinter]): the layers, report and compare
+    rendered from files, providers | scorers | rag independent, no cycles between siblings."""
+    result = lint_imports(ROOT)
+    assert result.returncode == 0 and "Contracts: 4 kept, 0 broken." in result.stdout, result.stdout[-3000:]
+
+
+def test_the_contracts_fail_on_a_report_module_that_imports_a_provider(tmp_path: Path) -> None:
+    """The contracts can fail: in a copy of the package, one import of a provider from a report
+    module breaks the "reports come from files" contract (the layers alone would allow it: the
+    report sits above providers), naming the line."""
+    shutil.copytree(ROOT / "evalkit", tmp_path / "evalkit", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    module = tmp_path / "evalkit" / "report" / "markdown.py"
+    source = module.read_text()
+    module.write_text(source + "\n\nfrom evalkit.providers import scripted as _injected  # noqa: E402\n")
+    lines = len(module.read_text().splitlines())
+    result = lint_imports(tmp_path)
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "Contracts: 3 kept, 1 broken." in result.stdout, result.stdout[-3000:]
+    assert "import no stage, \nprovider or scorer BROKEN" in result.stdout
+    assert f"evalkit.report.markdown -> evalkit.providers.scripted (l.{lines})" in result.stdout
 
 
 def test_the_public_facade_exports_what_a_plugin_author_needs_lazily() -> None:

@@ -15,8 +15,8 @@ def cache_stats() -> None:
     from rich.table import Table
 
     from evalkit.cli.render import console, notices
+    from evalkit.providers.cache import ResponseCache, default_path
     from evalkit.rag.index import list_indexes
-    from evalkit.stages.cache import ResponseCache, default_path
 
     indexes = list_indexes()
     console.print(
@@ -47,8 +47,8 @@ def cache_clear(
     """Delete cached responses and RAG indexes (all, or those older than --older-than seconds;
     an index's age is the time since a run last used it)."""
     from evalkit.cli.render import console, notices
+    from evalkit.providers.cache import ResponseCache, default_path
     from evalkit.rag.index import remove_indexes
-    from evalkit.stages.cache import ResponseCache, default_path
 
     indexes = remove_indexes(older_than)
     removed = 0

@@ -67,8 +67,8 @@ def warn(message: str) -> None:
 
 def notices() -> None:
     """What the library noted for a person: secrets too short to scrub (evalkit._util.secrets), a
-    corrupt response cache moved aside (evalkit.stages.cache)."""
-    from evalkit.stages import cache
+    corrupt response cache moved aside (evalkit.providers.cache)."""
+    from evalkit.providers import cache
 
     for message in [*secrets.take_warnings(), *cache.take_notices()]:
         warn(message)

@@ -144,6 +144,13 @@ def _read_csv(path: Path) -> Iterable[Label]:
             raise _error(path, reader.line_num, exc) from None
 
 
+def check_calibration(path: Path, suite: str) -> None:
+    """A suite's `calibration:` labels, read at planning so a bad file fails before any model call."""
+    for n, label in enumerate(read_labels(path), start=1):
+        if label.suite != suite:
+            raise UserInputError(f"label {n} is for suite '{label.suite}', not '{suite}'", path=path)
+
+
 def calibration_labels(suites: Iterable[Any]) -> list[Label]:
     """The labels of the suites that name a calibration set (`calibration:`)."""
     return [x for s in suites if s.calibration is not None for x in read_labels(s.calibration)]

@@ -26,8 +26,8 @@ from pydantic import BaseModel
 
 from evalkit.errors import EvalkitError
 from evalkit.providers.base import Provider, RateLimited, Retry, complete_each, status_sink
+from evalkit.providers.cache import ResponseCache, request_key
 from evalkit.providers.limiter import AdaptiveLimiter
-from evalkit.stages.cache import ResponseCache, request_key
 from evalkit.types import Completion, Request
 
 AnyProvider = Provider[Any]

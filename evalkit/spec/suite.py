@@ -364,7 +364,7 @@ def load_suite(path: Path) -> Suite:
         repeats=spec.repeats,
         tags=tuple(spec.tags),
         content_hash=_content_hash(spec, cases),
-        calibration=_calibration(path, spec.name, spec.calibration),
+        calibration=_calibration(path, spec.calibration),
         tools=None if spec.tools is None else tuple(spec.tools),
         tool_choice=spec.tool_choice,
         agent=spec.agent,
@@ -620,17 +620,9 @@ def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _calibration(suite_path: Path, suite: str, name: str | None) -> Path | None:
-    """The suite's calibration labels, read now so a bad file fails before any model call."""
-    if name is None:
-        return None
-    from evalkit.human.labels import read_labels
-
-    path = (suite_path.parent / name).resolve()
-    for n, label in enumerate(read_labels(path), start=1):
-        if label.suite != suite:
-            raise UserInputError(f"label {n} is for suite '{label.suite}', not '{suite}'", path=path)
-    return path
+def _calibration(suite_path: Path, name: str | None) -> Path | None:
+    """The suite's calibration labels file (the plan reads and checks it before any model call)."""
+    return None if name is None else (suite_path.parent / name).resolve()
 
 
 def tools_json(tools: Sequence[ToolSchema]) -> list[dict[str, Any]]:

@@ -18,11 +18,11 @@ from evalkit.compare import baseline
 from evalkit.compare.judgecost import with_judges
 from evalkit.errors import CircuitOpenError, RunDeadlineError
 from evalkit.providers.base import Provider
+from evalkit.providers.cache import ResponseCache
 from evalkit.providers.service import Answer, ProviderService
 from evalkit.rundir.files import ResultWriter
 from evalkit.spec.prices import Price
 from evalkit.spec.suite import tools_json
-from evalkit.stages.cache import ResponseCache
 from evalkit.stages.plan import Plan
 from evalkit.stages.scoring import RunContext, score_batch, score_input
 from evalkit.types import (

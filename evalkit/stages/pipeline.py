@@ -17,6 +17,7 @@ from evalkit.bundled import SMOKE_SUITE
 from evalkit.compare import baseline
 from evalkit.errors import EvalkitError, UserInputError, did_you_mean
 from evalkit.providers.base import Provider
+from evalkit.providers.cache import ResponseCache
 from evalkit.providers.service import ProviderService, build_providers
 from evalkit.rundir.files import (
     RESULTS,
@@ -40,7 +41,6 @@ from evalkit.spec.config import (
 )
 from evalkit.spec.suite import Suite, load_suite
 from evalkit.stages import provenance, trust
-from evalkit.stages.cache import ResponseCache
 from evalkit.stages.execute import Runner, RunObserver
 from evalkit.stages.plan import Plan, build_plan, build_scoring_plan, instantiate
 from evalkit.stages.resume import check_arguments, config_digest, what_changed

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from evalkit import plugins
 from evalkit.agent.setup import check_tools, tool_params, wrap_agent_providers
 from evalkit.errors import UserInputError, did_you_mean
+from evalkit.human.labels import check_calibration
 from evalkit.providers.base import Provider
 from evalkit.providers.service import ProviderSpec, build_providers
 from evalkit.rag.context import RAG_PLACEHOLDER
@@ -94,6 +95,9 @@ def build_plan(
     else:
         variants = list(config.variants.values())
 
+    for suite in suites:
+        if suite.calibration is not None:
+            check_calibration(suite.calibration, suite.name)
     scorers = {s.name: _build_scorers(s) for s in suites}
     judges = _judge_providers(loaded, suites, scorers)
     providers, notes = _provider_specs(loaded, variants, concurrency, extra=judges)
@@ -155,6 +159,9 @@ def build_scoring_plan(loaded: LoadedConfig, suites: Sequence[Suite], variant_na
     no request, retrieves nothing and needs no API key that no scorer uses."""
     config = loaded.config
     variants = [config.variants[n] for n in variant_names if n in config.variants]
+    for suite in suites:
+        if suite.calibration is not None:
+            check_calibration(suite.calibration, suite.name)
     scorers = {s.name: _build_scorers(s) for s in suites}
     judges = _judge_providers(loaded, suites, scorers)
     providers, _ = _provider_specs(loaded, [], None, extra=judges)

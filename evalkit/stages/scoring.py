@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from evalkit.compare.judgecost import JudgeLedger, with_judges
 from evalkit.errors import EvalkitError
+from evalkit.providers.cache import ResponseCache
 from evalkit.providers.service import ProviderService, build_providers
 from evalkit.scorers.base import ConfiguredScorer, ScoringContext
 from evalkit.spec.suite import Case
-from evalkit.stages.cache import ResponseCache
 from evalkit.stages.plan import Plan
 from evalkit.types import (
     CaseResult,

@@ -15,12 +15,12 @@ import pytest
 
 from evalkit import Completion, Provider, Request, plugins
 from evalkit.errors import RunDeadlineError, UserInputError
+from evalkit.providers.cache import ResponseCache
 from evalkit.providers.scripted import ScriptedSettings
 from evalkit.providers.service import build_providers
 from evalkit.rundir.files import ResultWriter, read_results
 from evalkit.spec.config import load_config
 from evalkit.spec.suite import load_suite
-from evalkit.stages.cache import ResponseCache
 from evalkit.stages.execute import Runner
 from evalkit.stages.plan import Plan, build_plan
 from evalkit.types import CaseResult

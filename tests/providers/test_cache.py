@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from evalkit.stages.cache import ResponseCache, request_key
+from evalkit.providers.cache import ResponseCache, request_key
 from evalkit.types import Completion, GenerationParams, Message, Request
 
 
@@ -75,7 +75,7 @@ def _fill(path: Path, n: int) -> list[str]:
 
 
 def test_corrupt_pages_found_mid_run_are_a_miss_and_moved_aside(tmp_path: Path) -> None:
-    from evalkit.stages.cache import take_notices
+    from evalkit.providers.cache import take_notices
 
     path = tmp_path / "c.sqlite"
     keys = _fill(path, 300)
