@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evalkit._util.models import Spec
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.spec.history import HistorySettings
+from evalkit.spec.matrix import expand_matrix
 from evalkit.spec.prices import Price, database_price
 from evalkit.spec.rag import RagSettings, expand_sweeps
 from evalkit.spec.yamlfile import format_validation_error, load_yaml
@@ -127,6 +128,23 @@ class Config(Spec):
     cache: CacheSettings = Field(default_factory=CacheSettings)  # the response cache
     history: HistorySettings = Field(default_factory=HistorySettings)  # run history and alerts
     thresholds: GlobalThresholds = Field(default_factory=GlobalThresholds)  # for every suite
+    matrix: dict[str, Any] | None = None  # variants from lists: models × prompts × params
+
+    @model_validator(mode="before")
+    @classmethod
+    def _matrix_variants(cls, data: Any) -> Any:
+        """`matrix:` cells join `variants:` (a name in both is an error)."""
+        if not isinstance(data, dict) or data.get("matrix") is None:
+            return data
+        cells = expand_matrix(data["matrix"])
+        variants = data.get("variants") or {}
+        if not isinstance(variants, dict):
+            return data
+        clash = sorted(set(cells) & set(variants))
+        if clash:
+            raise ValueError(f"matrix: variant '{clash[0]}' is also defined under variants:")
+        # expanded once: the stored config (run.json) holds the cells, and no matrix to expand again
+        return {**data, "variants": {**variants, **cells}, "matrix": None}
 
     @field_validator("variants", mode="before")
     @classmethod

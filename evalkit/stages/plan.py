@@ -3,6 +3,7 @@ request, before any model call. Raises UserInputError; calls no model."""
 
 from __future__ import annotations
 
+import fnmatch
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,22 +79,12 @@ def build_plan(
     concurrency: int | None = None,
 ) -> Plan:
     """Validate the whole run and render every request. Raises UserInputError; calls no model."""
-    config = loaded.config
     names = [s.name for s in suites]
     for name in names:
         if names.count(name) > 1:
             paths = [str(s.source_path) for s in suites if s.name == name]
             raise UserInputError(f"two suites are named '{name}': {', '.join(paths)}")
-    if variant_names:
-        for name in variant_names:
-            if name not in config.variants:
-                raise UserInputError(
-                    f"unknown variant '{name}'{did_you_mean(name, config.variants)}",
-                    path=loaded.path,
-                )
-        variants = [config.variants[n] for n in dict.fromkeys(variant_names)]
-    else:
-        variants = list(config.variants.values())
+    variants = select_variants(loaded, variant_names)
 
     for suite in suites:
         if suite.calibration is not None:
@@ -154,11 +145,34 @@ def _unpriced_warnings(plan: Plan) -> list[str]:
     return out
 
 
+def select_variants(loaded: LoadedConfig, names: Sequence[str], *, strict: bool = True) -> list[Variant]:
+    """The variants `--variant` names, in the config's order when a glob picks them (`large-*`,
+    `*.v2`: shell-style, matched against whole names); none named: every variant. `strict`: an
+    unknown name or a glob that matches nothing is a usage error."""
+    variants = loaded.config.variants
+    if not names:
+        return list(variants.values())
+    chosen: list[str] = []
+    for name in names:
+        if any(ch in name for ch in "*?["):
+            matched = [v for v in variants if fnmatch.fnmatchcase(v, name)]
+            if not matched and strict:
+                known = ", ".join(variants)
+                raise UserInputError(
+                    f"--variant '{name}' matches no variant (known: {known})", path=loaded.path
+                )
+            chosen += matched
+        elif name in variants:
+            chosen.append(name)
+        elif strict:
+            raise UserInputError(f"unknown variant '{name}'{did_you_mean(name, variants)}", path=loaded.path)
+    return [variants[n] for n in dict.fromkeys(chosen)]
+
+
 def build_scoring_plan(loaded: LoadedConfig, suites: Sequence[Suite], variant_names: Sequence[str]) -> Plan:
     """A plan to score stored outputs with: scorers, and only the providers judges call. It makes
     no request, retrieves nothing and needs no API key that no scorer uses."""
-    config = loaded.config
-    variants = [config.variants[n] for n in variant_names if n in config.variants]
+    variants = select_variants(loaded, variant_names, strict=False) if variant_names else []
     for suite in suites:
         if suite.calibration is not None:
             check_calibration(suite.calibration, suite.name)
