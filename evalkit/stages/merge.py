@@ -202,8 +202,48 @@ def _collect_lines(shards: Sequence[ShardRun], suites: Sequence[Suite], variants
                 f"{s.info.status}): finish it with `evalkit run --resume {s.run_dir}` first",
                 path=s.run_dir,
             )
+    check_coverage(shards, suites, variants, lines.keys)
     lines.sort(planned_cases)
     return lines
+
+
+def check_coverage(
+    shards: Sequence[ShardRun],
+    suites: Sequence[Suite],
+    variants: Sequence[str],
+    keys: Sequence[tuple[int, int, int, int]],
+) -> None:
+    """The joined results must be exactly the plan the cases snapshot gives (every case × variant
+    × repeat once), not what each shard's own run.json claims: an edited shard merged 123 of 200
+    results with exit 0. Every shard must hold the same cases snapshot."""
+    first = shards[0]
+    snapshot = (first.run_dir / CASES).read_bytes()
+    for s in shards[1:]:
+        if (s.run_dir / CASES).read_bytes() != snapshot:
+            raise UserInputError(
+                f"its cases.jsonl differs from {first.run_dir}'s: not one run", path=s.run_dir
+            )
+    planned = {
+        (si, vi, ci, rep)
+        for si, suite in enumerate(suites)
+        for vi in range(len(variants))
+        for ci in range(len(suite.cases))
+        for rep in range(suite.repeats)
+    }
+    got = set(keys)
+    missing, extra = sorted(planned - got), len(got - planned)
+    if missing or extra:
+        said = []
+        if missing:
+            si, vi, ci, rep = missing[0]
+            example = f"{suites[si].name}/{suites[si].cases[ci].id}/{variants[vi]}/{rep}"
+            said.append(f"{len(missing)} planned result(s) missing (e.g. {example})")
+        if extra:
+            said.append(f"{extra} result(s) the plan does not have")
+        raise UserInputError(
+            f"the shards do not cover the run's plan ({len(planned)} results from cases.jsonl): "
+            + "; ".join(said)
+        )
 
 
 def _overlap(key: str, first: ShardRun, second: ShardRun) -> None:

@@ -121,6 +121,15 @@ def test_merged_shards_equal_an_unsharded_run(tmp_path: Path) -> None:
     }.items():
         refused = evalkit(tmp_path, "merge", *dirs, "--out", "bad")
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+    # an edited shard: half its results gone and its own plan edited to match (merged 123 of 200)
+    kept = (tmp_path / "s3" / "results.jsonl").read_text().splitlines()[::2]
+    (tmp_path / "s3" / "results.jsonl").write_text("".join(line + "\n" for line in kept))
+    info = json.loads((tmp_path / "s3" / "run.json").read_text())
+    info["plan"]["requests"] = len(kept)
+    (tmp_path / "s3" / "run.json").write_text(json.dumps(info))
+    edited = evalkit(tmp_path, "merge", "s1", "s2", "s3", "--out", "bad")
+    assert edited.returncode == 2 and "the shards do not cover the run's plan (96 results" in edited.stderr
+    assert "planned result(s) missing" in edited.stderr and not (tmp_path / "bad" / "results.jsonl").exists()
 
 
 def test_bad_shard_is_refused_before_any_call(tmp_path: Path) -> None:
