@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit._util.heavy import IMPORT_LOCK, quiet_libraries
 from evalkit.errors import UserInputError
-from evalkit.providers import embedded
+from evalkit.providers import embedded, loglikelihood
 from evalkit.providers.base import Provider
 from evalkit.providers.transformers_local import DEFAULT_MAX_NEW_TOKENS, chat_prompt_ids, folder_version
 from evalkit.types import Completion, Request, Usage
@@ -58,6 +58,7 @@ class VLLMProvider(Provider[VLLMSettings]):
     extra = "vllm"
     operational_settings = frozenset({"gpu_memory_utilization", "max_num_seqs"})
     batches = True  # the engine schedules the whole batch itself (max_num_seqs bounds it)
+    loglikelihood_contexts = frozenset({"plain", "chat"})
 
     def __init__(self, name: str, settings: VLLMSettings):
         super().__init__(name, settings)
@@ -178,6 +179,14 @@ class VLLMProvider(Provider[VLLMSettings]):
         if not batch:
             return
         await self.start()
+        choices = [r for r in batch if r.loglikelihood is not None]
+        if choices:
+            self.report(f"scoring the choices of {len(choices)} cases on {self.name}")
+            for pair in zip(choices, await asyncio.to_thread(self._choices, choices), strict=True):
+                yield pair
+            batch = [r for r in batch if r.loglikelihood is None]
+            if not batch:
+                return
         loop = asyncio.get_running_loop()
         finished: asyncio.Queue[tuple[Request, Completion]] = asyncio.Queue()
 
@@ -253,6 +262,41 @@ class VLLMProvider(Provider[VLLMSettings]):
                 deliver(request, by_key[request.key])
         return by_key
 
+    def _choices(self, requests: Sequence[Request]) -> list[Completion]:
+        """Every choice's log-probability from the engine's prompt log-probabilities, in one
+        submission (lm-evaluation-harness's vLLM model: the same pair encoding and sums; a
+        continuation token is greedy when it ranks first)."""
+        from vllm import SamplingParams
+
+        pairs = []
+        for i, request in enumerate(requests):
+            context = loglikelihood.context_text(self._tokenizer, request)
+            assert request.loglikelihood is not None
+            for continuation in request.loglikelihood.continuations:
+                pairs.append((i, *loglikelihood.encode_pair(self._tokenizer, context, continuation)))
+        sampling = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1)
+        started = time.perf_counter()
+        outputs = self._llm.generate(
+            [{"prompt_token_ids": ctx + cont} for _, ctx, cont in pairs], sampling, use_tqdm=False
+        )
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        per_request: list[list[tuple[float, bool, int]]] = [[] for _ in requests]
+        for (i, ctx, cont), output in zip(pairs, outputs, strict=True):
+            logprob, greedy = _continuation_figures(output.prompt_logprobs, ctx + cont, len(ctx))
+            per_request[i].append((logprob, greedy, len(ctx) + len(cont)))
+        return [
+            loglikelihood.completion(
+                request,
+                [lp for lp, _, _ in mine],
+                [g for _, g, _ in mine],
+                input_tokens=sum(n for _, _, n in mine),
+                batch_ms=elapsed_ms,
+                batch_size=len(requests),
+                model_version=self._version,
+            )
+            for request, mine in zip(requests, per_request, strict=True)
+        ]
+
     def _completion(self, output: Any, started: float) -> Completion:
         best = output.outputs[0]
         finish = best.finish_reason
@@ -292,6 +336,16 @@ def _sampling_params(factory: Any, request: Request) -> Any:
     if p.seed is not None:
         kwargs["seed"] = p.seed + request.repeat  # each repeat samples independently, reproducibly
     return factory(**kwargs)
+
+
+def _continuation_figures(prompt_logprobs: Any, tokens: list[int], start: int) -> tuple[float, bool]:
+    """The summed log-probability of tokens[start:] and whether each ranked first."""
+    total, greedy = 0.0, True
+    for token, ranked in zip(tokens[start:], prompt_logprobs[start:], strict=True):
+        entry = ranked[token]
+        total += float(entry.logprob)
+        greedy = greedy and max(ranked, key=lambda t: ranked[t].logprob) == token
+    return total, greedy
 
 
 def _external_id(internal: str) -> str:

@@ -180,3 +180,56 @@ def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers
     )
     assert group["outputs_compared"] == 12 and group["outputs_identical"] >= 9
     assert "outputs identical to the baseline's" in proc.stdout
+
+
+MC_SUITE = """
+name: mc
+prompt: "Question: {{ q }}\\nAnswer:"
+scorers: [multiple_choice, {type: multiple_choice, norm: chars, informational: true}]
+cases:
+  - {id: capital, vars: {q: "What is the capital of France?"}, choices: [Paris, London, Berlin], gold: 0}
+  - {id: spider, vars: {q: "How many legs does a spider have?"}, choices: [six, eight, ten], gold: 1}
+  - {id: cafe, vars: {q: "Which word is French for a coffee shop?"}, choices: ["café", bakery], gold: 0}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_vllm_scores_choices_from_prompt_logprobs_as_transformers_does(tmp_path: Path) -> None:
+    """Multiple choice on vLLM (its prompt log-probabilities) gives the transformers backend's
+    per-choice log-probabilities, which equal lm-evaluation-harness's (test_loglikelihood.py)."""
+    python = vllm_python()
+    write(tmp_path / "evalkit.yaml", VLLM_CONFIG)
+    write(tmp_path / "mc.yaml", MC_SUITE)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200"}
+    proc = subprocess.run(
+        [
+            python,
+            "-m",
+            "evalkit",
+            "run",
+            "mc.yaml",
+            "--variant",
+            "hf",
+            "--variant",
+            "vllm",
+            "--no-baseline",
+            "--no-cache",
+            "--out",
+            "reports/mc",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "reports/mc/results.jsonl").read_text().splitlines()]
+    by = {(r["variant"], r["case_id"]): r for r in rows}
+    for case in ("capital", "spider", "cafe"):
+        hf, vllm = by[("hf", case)], by[("vllm", case)]
+        assert vllm["error"] is None and vllm["choice_logprobs"] is not None
+        assert vllm["choice_logprobs"] == pytest.approx(hf["choice_logprobs"], abs=2e-3), case
+        assert vllm["scores"]["acc"]["value"] == hf["scores"]["acc"]["value"]
+        assert vllm["scores"]["acc_norm"]["value"] == hf["scores"]["acc_norm"]["value"]
