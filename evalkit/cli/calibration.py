@@ -41,6 +41,8 @@ def show_agreement(a: Agreement, confidence: float) -> None:
     console.print("  " + " " * 8 + "".join(f"{c:>6}" for c in a.categories), highlight=False)
     for category, row in zip(a.categories, a.confusion, strict=True):
         console.print(f"  {category:>8}" + "".join(f"{v:>6}" for v in row), highlight=False)
+    for w in a.warnings:
+        console.print(f"  [yellow]warning:[/] {escape(w)}", highlight=False)
     for d in a.disagreements[:3]:
         text = f"{d.suite}/{d.case}/{d.variant}#{d.repeat}: scorer {d.scorer}; " + "; ".join(d.people)
         console.print(f"  [yellow]≠[/] {escape(text[:74])}", highlight=False)

@@ -117,6 +117,12 @@ def history(
     _print_trend(groups, metrics, metric)
 
 
+def short_sha(sha: object) -> str:
+    """Seven characters of a commit, and whether the tree had uncommitted changes."""
+    text = str(sha or "–")
+    return text[:7] + ("-dirty" if text.endswith("-dirty") else "")
+
+
 def run_status(run: dict[str, object], alerts: int) -> str:
     """A recorded run's outcome in the words of its last line: 'passed with 4 alerts · exit 4'."""
     words = str(run["status"]) + (f" with {alerts} alert{'' if alerts == 1 else 's'}" if alerts else "")
@@ -142,7 +148,7 @@ def _runs_table(runs: list[dict[str, object]], alerts: list[dict[str, object]]) 
             started.strftime("%Y-%m-%d %H:%M") if isinstance(started, datetime) else "–",
             escape(str(r["branch"] or "–")),
             escape(str(r["tag"] or "–")),
-            str(r["git_sha"] or "–")[:7],
+            short_sha(r["git_sha"]),
             escape(run_status(r, raised[str(r["run_id"])])),
         )
     return table

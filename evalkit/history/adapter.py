@@ -47,7 +47,7 @@ def read_run(run_dir: Path, *, branch: str | None = None, tag: str | None = None
         finished_at=_when(info.finished_at),
         status=str(summary.get("status", info.status)),
         exit_code=summary.get("exit_code"),
-        git_sha=info.git_sha,
+        git_sha=f"{info.git_sha}-dirty" if info.git_sha and info.git_dirty else info.git_sha,
         branch=branch,
         tag=tag,
         config_digest=info.config_digest or None,

@@ -15,6 +15,7 @@ judges wrote. The result goes to RUN_DIR/calibration.json and the report.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,34 @@ class Agreement(Record):
     confusion: list[list[int]]  # rows: people, columns: the scorer
     leniency: Figure  # > 0: the scorer is more lenient than people
     disagreements: list[Disagreement] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # e.g. too few labels for a useful CI
+
+
+MIN_LABELS = 30  # below this, agreement figures are too uncertain to act on: a warning says so
+
+
+def labels_needed(half_width: float, confidence: float = 0.95) -> int:
+    """Labels for a proportion's CI (accuracy) to be at most ± half_width wide, whatever the
+    accuracy (the worst case, p = 0.5; normal approximation)."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    return math.ceil(z * z * 0.25 / (half_width * half_width))
+
+
+def few_labels_warning(labels: int, confidence: float = 0.95) -> str | None:
+    """Below MIN_LABELS: how wide the accuracy's CI can be, and what n a narrower one needs."""
+    if labels >= MIN_LABELS:
+        return None
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    half = min(0.5, z * math.sqrt(0.25 / max(labels, 1)))
+    return (
+        f"only {labels} label{'' if labels == 1 else 's'}: the {confidence:.0%} CI of accuracy can be "
+        f"±{half:.2f} wide; about {labels_needed(0.1, confidence)} labels give ±0.10 and "
+        f"{labels_needed(0.05, confidence)} give ±0.05"
+    )
 
 
 class Consistency(Record):
@@ -218,6 +247,7 @@ def agreement(
         confusion=confusion.tolist(),
         leniency=_figure(float(lenient[0]), len_b, confidence, n),
         disagreements=disagreements(pairs),
+        warnings=[w for w in [few_labels_warning(n, confidence)] if w],
     )
 
 

@@ -251,6 +251,7 @@ def _run_meta(info: dict[str, Any]) -> dict[str, Any]:
         "started": timestamp(info.get("started_at")),
         "took": elapsed(info.get("started_at"), info.get("finished_at")),
         "git_sha": info.get("git_sha"),
+        "git_dirty": info.get("git_dirty"),
         "evalkit_version": info.get("evalkit_version"),
         "config_digest": info.get("config_digest"),
     }

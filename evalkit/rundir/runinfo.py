@@ -73,6 +73,7 @@ class RunInfo(Record):
     machine: str | None = None  # architecture, CPU model and count: latency is only comparable on one
     packages: dict[str, str | None] = Field(default_factory=dict)
     git_sha: str | None = None
+    git_dirty: bool | None = None  # uncommitted changes to tracked files when the run started
     options: StoredOptions = Field(default_factory=StoredOptions)
     config_digest: str = ""
     # the validated evalkit.yaml (API keys are never in it: only the names of their env vars)

@@ -49,6 +49,14 @@ def git_sha() -> str | None:
     return git_output("rev-parse", "HEAD")
 
 
+def git_dirty(sha: str | None) -> bool | None:
+    """Whether tracked files differ from the commit `sha` (uncommitted edits: the run is not
+    exactly that commit); None outside a repository."""
+    if sha is None:
+        return None
+    return git_output("status", "--porcelain", "--untracked-files=no") is not None
+
+
 def config_snapshot(plan: Plan) -> dict[str, Any]:
     """The validated evalkit.yaml. It holds no key (keys are read from env vars); every URL in it
     (a provider's base_url, the history URL) loses its user:password and secret query values, and
@@ -87,7 +95,8 @@ def new_run_info(run_id: str, plan: Plan, options: StoredOptions, digest: str) -
         platform=platform.platform(),
         machine=machine(),
         packages={name: package_version(name) for name in PACKAGES},
-        git_sha=git_sha(),
+        git_sha=(sha := git_sha()),
+        git_dirty=git_dirty(sha),
         options=options,
         config_digest=digest,
         config=config_snapshot(plan),

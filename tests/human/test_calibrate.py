@@ -141,3 +141,17 @@ def test_cis_cover_a_simulated_judges_true_accuracy_and_kappa() -> None:
             covered[name] += f.ci_low <= truth <= f.ci_high
     for name, hits in covered.items():
         assert 0.88 <= hits / trials <= 0.99, (name, hits)
+
+
+def test_few_labels_warn_with_the_n_a_ci_width_needs() -> None:
+    """Issue 29.7: 5 labels give no warning-free figures; the warning says what n would do."""
+    from evalkit.human.calibrate import few_labels_warning, labels_needed
+
+    assert labels_needed(0.1) == 97 and labels_needed(0.05) == 385  # 1.96² · ¼ / w², rounded up
+    text = few_labels_warning(5)
+    assert text == (
+        "only 5 labels: the 95% CI of accuracy can be ±0.44 wide; about 97 labels give ±0.10 and 385 give ±0.05"
+    )
+    assert few_labels_warning(30) is None
+    pairs = ratings_pairs([[1, 2, 3, 4, 5]], [1, 2, 3, 4, 4])
+    assert agreement("judge", pairs, resamples=50).warnings == [text]
