@@ -3,12 +3,15 @@ here only, when a frame is asked for)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import UserInputError
-from evalkit.history.adapter import is_run_dir, read_cases
+from evalkit.history.adapter import case_record, is_run_dir
 from evalkit.history.store import Filters, HistoryStore
+from evalkit.rundir.files import CASES, RESULTS, read_results
+from evalkit.types import CaseResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,17 +37,51 @@ def _frame(rows: list[dict[str, Any]], front: tuple[str, ...]) -> pd.DataFrame:
     return frame[columns + rest]
 
 
+TEXTS = ("vars", "references", "system", "prompt", "output")  # what a case was asked and answered
+
+
 def load_run(path: str | Path, *, suite: str | None = None, variant: str | None = None) -> pd.DataFrame:
-    """A run directory's results: one row per case × variant × repeat, one column per score."""
+    """A run directory's results: one row per case × variant × repeat, one column per score, with
+    what each case was asked and answered: its vars and references (JSON text, from the run's
+    cases.jsonl), the system prompt and the last user message as rendered, and the output."""
     run_dir = Path(path)
     if not is_run_dir(run_dir):
         raise UserInputError("not a run directory (no run.json + results.jsonl)", path=run_dir)
-    rows = [
-        c
-        for c in read_cases(run_dir)
-        if (suite is None or c["suite"] == suite) and (variant is None or c["variant"] == variant)
-    ]
-    return _frame(rows, FIXED)
+    case_vars = _case_vars(run_dir / CASES)
+    rows = []
+    for r in read_results(run_dir / RESULTS):
+        if (suite is None or r.suite == suite) and (variant is None or r.variant == variant):
+            rows.append({**case_record(r), **_texts(r, case_vars)})
+    return _frame(rows, (*FIXED, *TEXTS))
+
+
+def _texts(r: CaseResult, case_vars: dict[tuple[str, str], str]) -> dict[str, Any]:
+    system = next((m.content for m in r.messages if m.role == "system"), None)
+    prompt = next((m.content for m in reversed(r.messages) if m.role == "user"), None)
+    return {
+        "vars": case_vars.get((r.suite, r.case_id)),
+        "references": json.dumps(list(r.references), ensure_ascii=False),
+        "system": system if isinstance(system, str) or system is None else json.dumps(system),
+        "prompt": prompt if isinstance(prompt, str) or prompt is None else json.dumps(prompt),
+        "output": r.output,
+    }
+
+
+def _case_vars(path: Path) -> dict[tuple[str, str], str]:
+    """(suite, case id) → the case's vars as JSON text; none for a run without cases.jsonl."""
+    out: dict[tuple[str, str], str] = {}
+    if not path.is_file():
+        return out
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+                out[(str(row["suite"]), str(row["id"]))] = json.dumps(
+                    row.get("vars") or {}, sort_keys=True, ensure_ascii=False
+                )
+            except (ValueError, KeyError, TypeError):
+                continue  # a corrupt line: that case's vars stay empty
+    return out
 
 
 def history_frame(store: HistoryStore, filters: Filters) -> pd.DataFrame:

@@ -38,6 +38,9 @@ def test_load_run_is_one_row_per_case_variant_repeat(run_dir: Path) -> None:
             r.scores["chrf"].value
         )
         assert row["latency_ms"] == pytest.approx(r.latency_ms) and row["passed"] == r.passed()
+        # issue 29.7: what the case was asked and answered travels with its scores
+        assert row["output"] == r.output and json.loads(row["references"]) == list(r.references)
+        assert row["prompt"] == r.messages[-1].content and json.loads(row["vars"])["question"]
     assert len(evalkit.load_run(run_dir, variant="bad")) == 12
 
 
@@ -51,6 +54,8 @@ def test_export_csv_and_parquet(run_dir: Path, cli) -> None:
         result = cli("export", str(run_dir), "-o", name)
         assert result.exit_code == 0, result.output
         back = pd.read_csv(name) if name.endswith(".csv") else pd.read_parquet(name)
+        assert back["output"].tolist() == frame["output"].tolist()
+        assert back["vars"].tolist() == frame["vars"].tolist()
         assert back["chrf"].tolist() == pytest.approx(frame["chrf"].tolist())
         assert back["case_id"].tolist() == frame["case_id"].tolist()
     assert cli("export", str(run_dir), "-o", "out.xlsx").exit_code == 2
