@@ -35,7 +35,7 @@ def secret_query_key(key: str) -> bool:
     return key.lower() not in PLAIN_QUERY_KEYS
 
 
-def register(value: str | None, what: str = "a secret") -> bool:
+def register(value: str | None, what: str = "a secret", *, warn: bool = True) -> bool:
     """Remember a secret (an API key read from the environment, say) so it is never written.
 
     A value too short to scrub safely is not remembered (False) and leaves a warning
@@ -43,6 +43,8 @@ def register(value: str | None, what: str = "a secret") -> bool:
     if not value:
         return False
     if len(value) < MIN_SECRET_LENGTH:
+        if not warn:
+            return False
         _warn(
             f"{what} is only {len(value)} character(s): too short to tell from ordinary text, "
             f"so it is not scrubbed from what evalkit writes (real keys have {MIN_SECRET_LENGTH} or more)"
@@ -55,15 +57,15 @@ def register(value: str | None, what: str = "a secret") -> bool:
     return True
 
 
-def register_url(url: str, what: str = "base_url") -> None:
+def register_url(url: str, what: str = "base_url", *, warn: bool = True) -> None:
     """The secrets in a URL: a `user:password@` (with the HTTP Basic form a client derives
     from it) and every query value but those of `PLAIN_QUERY_KEYS` (`api-version=2024-06-01`
     is ordinary text). A value too short to scrub is still masked in every URL shown."""
     parts = urlsplit(url)
     if parts.password:
         password = unquote(parts.password)
-        register(password, f"the password in {what}")
-        register(parts.password, f"the password in {what}")
+        register(password, f"the password in {what}", warn=warn)
+        register(parts.password, f"the password in {what}", warn=warn)
         user = unquote(parts.username or "")
         for form in (f"{user}:{password}", f"{parts.username}:{parts.password}"):
             basic = base64.b64encode(form.encode("latin-1", "replace")).decode("ascii")

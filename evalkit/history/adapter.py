@@ -41,12 +41,21 @@ def read_run(run_dir: Path, *, branch: str | None = None, tag: str | None = None
     summary = read_json(run_dir / SUMMARY)
     if not isinstance(summary, dict) or "groups" not in summary:
         raise UserInputError("the run has no summary.json: it never finished", path=run_dir)
+    try:
+        return _record(info, summary, branch, tag)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a crafted or damaged summary.json
+        raise UserInputError(
+            f"summary.json is not one evalkit wrote ({type(exc).__name__}: {exc})", path=run_dir
+        ) from None
+
+
+def _record(info: Any, summary: dict[str, Any], branch: str | None, tag: str | None) -> RunRecord:
     record = RunRecord(
         run_id=info.run_id,
         started_at=_when(info.started_at) or datetime.now(UTC),
         finished_at=_when(info.finished_at),
         status=str(summary.get("status", info.status)),
-        exit_code=summary.get("exit_code"),
+        exit_code=_int_or_none(summary.get("exit_code")),
         git_sha=f"{info.git_sha}-dirty" if info.git_sha and info.git_dirty else info.git_sha,
         branch=branch,
         tag=tag,
@@ -72,6 +81,14 @@ def read_run(run_dir: Path, *, branch: str | None = None, tag: str | None = None
                 }
             )
     return record
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"exit_code {value!r} is not a whole number")
+    return value
 
 
 def _group(g: dict[str, Any], suite_hash: str | None, variant: dict[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def safe_url(url: str) -> str:
 
 class HistoryStore:
     def __init__(self, url: str, *, connect_timeout_s: float = 5):
-        secrets.register_url(url, "the history URL")
+        secrets.register_url(url, "the history URL", warn=False)  # shown masked (safe_url) anyway
         try:
             parsed = sa.make_url(url)
         except Exception:
@@ -103,6 +103,7 @@ class HistoryStore:
         """Record (or re-record) a finished run directory in one transaction."""
         run = read_run(run_dir, branch=branch, tag=tag)
         with self._begin() as conn:
+            _refuse_another_run(conn, run, run_dir)
             for table in schema.TABLES:
                 conn.execute(sa.delete(table).where(table.c.run_id == run.run_id))
             conn.execute(sa.insert(schema.runs), [_run_row(run)])
@@ -310,3 +311,27 @@ def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[st
             batch = []
     if batch:
         yield batch
+
+
+def _refuse_another_run(conn: Connection, run: RunRecord, run_dir: Path) -> None:
+    """Re-importing a run replaces its record; a different run that reuses its id (another start
+    time or config) is refused rather than silently put in its place."""
+    row = conn.execute(
+        sa.select(schema.runs.c.started_at, schema.runs.c.config_digest).where(
+            schema.runs.c.run_id == run.run_id
+        )
+    ).first()
+    if row is None:
+        return
+    same_start = _utc_seconds(row.started_at) == _utc_seconds(run.started_at)
+    if not same_start or (row.config_digest or None) != (run.config_digest or None):
+        raise UserInputError(
+            f"run id {run.run_id} is already in the history for another run (started {row.started_at}): "
+            "not replaced",
+            path=run_dir,
+        )
+
+
+def _utc_seconds(when: datetime) -> str:
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")

@@ -159,3 +159,41 @@ def test_a_night_with_alerts_reads_the_same_on_every_surface(
     trend = (project / "trend.html").read_text()
     assert trend.count('<li class="alert') == n and "no alerts" not in trend
     assert "below its trailing level" in trend
+
+
+def _scripted_run(workdir: Path, cli, out: str) -> Path:
+    write(workdir / "evalkit.yaml", "providers:\n  api: {type: scripted, default: ok}\n")
+    write(workdir / "s.yaml", 'name: s\nprompt: "q"\nscorers: [exact]\ncases:\n  - {id: c, reference: ok}\n')
+    result = cli("run", "s.yaml", "-o", out, "--no-baseline", "--no-history")
+    assert result.exit_code == 0, result.output
+    return workdir / out
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [{"groups": [1]}, {"groups": [{"suite": "s"}]}, {"exit_code": "x"}, {"groups": [{"metrics": []}]}],
+)
+def test_importing_a_wrong_typed_summary_is_exit_2(workdir: Path, cli, damage: dict) -> None:
+    run = _scripted_run(workdir, cli, "r")
+    summary = json.loads((run / "summary.json").read_text())
+    summary.update(damage)
+    (run / "summary.json").write_text(json.dumps(summary))
+    result = cli("history", "import", str(run), "--url", f"sqlite:///{workdir / 'h.sqlite'}")
+    assert result.exit_code == 2, result.output
+    assert "summary.json is not one evalkit wrote" in " ".join(result.output.split())
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_import_that_reuses_another_runs_id_is_refused(workdir: Path, cli) -> None:
+    a, b = _scripted_run(workdir, cli, "a"), _scripted_run(workdir, cli, "b")
+    info_a = json.loads((a / "run.json").read_text())
+    info_b = json.loads((b / "run.json").read_text())
+    info_b["run_id"], info_b["started_at"] = info_a["run_id"], "2026-01-01T00:00:00+00:00"
+    (b / "run.json").write_text(json.dumps(info_b))
+    url = f"sqlite:///{workdir / 'h.sqlite'}"
+    assert cli("history", "import", str(a), "--url", url).exit_code == 0
+    refused = cli("history", "import", str(b), "--url", url)
+    assert refused.exit_code == 2 and "already in the history for another run" in " ".join(
+        refused.output.split()
+    )
+    assert cli("history", "import", str(a), "--url", url).exit_code == 0  # the same run again: replaced
