@@ -30,10 +30,22 @@ def export(
             help="Send RUN_DIR's results as OpenTelemetry traces to OTEL_EXPORTER_OTLP_ENDPOINT instead.",
         ),
     ] = False,
+    mlflow: Annotated[
+        bool, typer.Option("--mlflow", help="Log RUN_DIR to an MLflow tracking server instead.")
+    ] = False,
+    mlflow_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--mlflow-uri", metavar="URL", help="The tracking server (default MLFLOW_TRACKING_URI)."
+        ),
+    ] = None,
+    experiment: Annotated[
+        str, typer.Option("--experiment", help="--mlflow: the MLflow experiment.")
+    ] = "evalkit",
 ) -> None:
     """Write results as a table (one row per case × variant × repeat, a column per score) to CSV
     or Parquet, from a run directory or from the history; or send a run to an OpenTelemetry
-    collector (--otlp)."""
+    collector (--otlp) or an MLflow tracking server (--mlflow)."""
     from evalkit.cli.render import console
     from evalkit.history import frames
 
@@ -47,6 +59,10 @@ def export(
             if run_dir is None or not (run_dir / RESULTS).is_file():
                 raise UserInputError("--otlp exports a run directory (with results.jsonl)", path=run_dir)
             raise typer.Exit(ExitCode.OK if export_traces(run_dir) else ExitCode.FAILED)
+        if mlflow:
+            if run_dir is None:
+                raise UserInputError("--mlflow exports a run directory")
+            raise typer.Exit(_to_mlflow(run_dir, mlflow_uri, experiment))
         if history:
             from evalkit.history.record import open_store
             from evalkit.history.store import Filters
@@ -67,3 +83,21 @@ def export(
                 ]
         path = frames.write(frame, out)
     console.print(f"wrote {len(frame)} rows to {path}", highlight=False)
+
+
+def _to_mlflow(run_dir: Path, uri: str | None, experiment: str) -> ExitCode:
+    from evalkit.cli.render import console, warn
+    from evalkit.integrations import mlflow_export
+
+    try:
+        got = mlflow_export.export_run(run_dir, tracking_uri=uri, experiment=experiment)
+    except mlflow_export.MlflowError as exc:
+        warn(f"MLflow: not exported: {exc}")
+        return ExitCode.FAILED
+    console.print(
+        f"MLflow: run {got.parent_run_id} in experiment {got.experiment_id}: {got.runs} run(s), "
+        f"{got.metrics} metric(s), {got.artifacts} artifact(s)",
+        markup=False,
+        highlight=False,
+    )
+    return ExitCode.OK

@@ -144,6 +144,7 @@ class EvalkitSession:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.suite_files: list[Path] = []
+        self.suites: list[Any] = []  # the collected suites, loaded once
         self.suite_meta: dict[str, tuple[int, dict[str, list[str]]]] = {}  # name → repeats, case tags
         self.selected: list[str] = []  # request keys, in the order pytest runs them
         self.gate_selected = False
@@ -160,12 +161,15 @@ class EvalkitSession:
             self.run_dir = Path(winput["evalkit_run_dir"])
 
     # ---- options -------------------------------------------------------------------------
-    def options(self, suites: list[Path], out: Path | None = None) -> RunOptions:
+    def options(
+        self, suites: list[Path], out: Path | None = None, loaded: list[Any] | None = None
+    ) -> RunOptions:
         from evalkit.stages.pipeline import RunOptions
 
         opt = self.config.getoption
         return RunOptions(
             suites=suites,
+            loaded_suites=loaded or [],
             config=opt("evalkit_config"),
             variants=opt("evalkit_variant") or [],
             out=out or opt("evalkit_out"),
@@ -198,6 +202,7 @@ class EvalkitSession:
         opt = self.config.getoption
         plan = build_plan(self._loaded, [suite], opt("evalkit_variant") or [], opt("evalkit_repeats"))
         self.suite_files.append(path)
+        self.suites.append(suite)
         tags = {c.id: list(c.tags) for c in suite.cases}
         self.suite_meta[suite.name] = (plan.repeats.get(suite.name, 1), tags)
         return plan.requests
@@ -248,10 +253,10 @@ class EvalkitSession:
                 if self.worker is not None:
                     assert self.run_dir is not None
                     self.executor = stepwise.worker_executor(
-                        self.options(self.suite_files), self.run_dir, self.worker
+                        self.options(self.suite_files, loaded=self.suites), self.run_dir, self.worker
                     )
                 else:
-                    self.prepared = prepare(self.options(self.suite_files))
+                    self.prepared = prepare(self.options(self.suite_files, loaded=self.suites))
                     self.run_dir = self.prepared.run_dir
                     no_cache = bool(self.config.getoption("evalkit_no_cache"))
                     self.executor = stepwise.executor_for(self.prepared, "main", no_cache)
@@ -311,6 +316,8 @@ class EvalkitSession:
 
         if self.outcome is not None or self.prepared is None:
             return self.outcome
+        if self.executor is not None:
+            self.executor.close()
         timings = self.executor.timings if self.executor else {}
         self.outcome = stepwise.finish(self.prepared, interrupted, timings)
         return self.outcome
@@ -340,6 +347,8 @@ class EvalkitSession:
 
         interrupted = ExitCode.INTERRUPTED if exitstatus == pytest.ExitCode.INTERRUPTED else None
         if self.worker is not None:
+            if self.executor is not None:
+                self.executor.close()
             session.config.workeroutput["evalkit"] = {  # type: ignore[attr-defined]
                 "suites": [str(p) for p in self.suite_files],
                 "gate": self.gate_selected,

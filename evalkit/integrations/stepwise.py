@@ -59,19 +59,21 @@ class Executor:
     no_cache: bool = False
     results: dict[str, CaseResult] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    writer: ResultWriter | None = None  # open from the first batch to close(): one fsync at the end
 
     def run(self, keys: Iterable[str]) -> None:
         todo = set(keys) - self.results.keys()
         if not todo:
             return
-        self.part.parent.mkdir(parents=True, exist_ok=True)
+        if self.writer is None:
+            self.part.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = ResultWriter(self.part)
         skip = {r.key for r in self.plan.requests} - todo
-        writer = ResultWriter(self.part)
         cache = open_cache(self.plan, self.no_cache)
         runner = Runner(
             self.plan,
             self.providers,
-            writer,
+            self.writer,
             _Collect(self.results),
             cache=cache,
             skip=skip,
@@ -80,11 +82,14 @@ class Executor:
         try:
             asyncio.run(runner.run())
         finally:
-            writer.close()
             if cache is not None:
                 cache.close()
             for name, seconds in runner.timings.items():
                 self.timings[name] = self.timings.get(name, 0.0) + seconds
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def part_path(run_dir: Path, name: str) -> Path:
@@ -105,7 +110,7 @@ def executor_for(prepared: Prepared, name: str, no_cache: bool) -> Executor:
 def worker_executor(options: RunOptions, run_dir: Path, name: str) -> Executor:
     """A pytest-xdist worker's executor: the same plan, built in this process, writing its own part."""
     loaded = load_config(options.config)
-    suites = load_suites(suite_paths(options.suites, loaded))
+    suites = list(options.loaded_suites) or load_suites(suite_paths(options.suites, loaded))
     plan = build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
     providers = instantiate(plan)
     baseline_dir, _ = resolve_baseline_dir(options)

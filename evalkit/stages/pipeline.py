@@ -73,6 +73,8 @@ class RunOptions:
     no_baseline: bool = False
     retry_errors: bool = False  # with --resume: generate the cases that ended in an error again
     shard: str | None = None  # "I/N": run one deterministic part of the plan
+    # the suites of `suites`, already loaded (the pytest plugin loads them while collecting)
+    loaded_suites: Sequence[Suite] = ()
 
 
 @dataclass
@@ -165,7 +167,7 @@ def prepare(options: RunOptions) -> Prepared:
     t0 = time.perf_counter()
     shard = parse_shard(options.shard) if options.shard is not None else None
     loaded = load_config(options.config)
-    suites = load_suites(suite_paths(options.suites, loaded))
+    suites = list(options.loaded_suites) or load_suites(suite_paths(options.suites, loaded))
     plan = build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
     plan.keep_shard(shard)
     providers = instantiate(plan)  # credentials, imports, tools: checked before any side effect

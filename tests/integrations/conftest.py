@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 import threading
@@ -227,3 +228,99 @@ class FakeGitHub:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def mlflow_venv() -> Path | None:
+    """The environment with a full `mlflow` (the server): EVALKIT_MLFLOW_VENV, else .venv-mlflow
+    beside the repository (.ci/run builds it: mlflow pins pyarrow < 26, which evalkit's tested
+    set cannot hold, so the server lives in its own environment, like a real tracking server)."""
+    root = Path(__file__).resolve().parents[2]
+    given = os.environ.get("EVALKIT_MLFLOW_VENV")
+    venv = Path(given) if given else root / ".venv-mlflow"
+    return venv if (venv / "bin" / "mlflow").exists() else None
+
+
+class MlflowServer:
+    """A real `mlflow server` on 127.0.0.1 with a SQLite backend and proxied artifacts."""
+
+    def __init__(self, venv: Path, folder: Path) -> None:
+        import socket
+        import time
+        import urllib.request
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.venv = venv
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = (folder / "mlflow-server.log").open("w")
+        self.proc = subprocess.Popen(
+            [
+                str(venv / "bin" / "mlflow"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                f"sqlite:///{folder / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(folder / "artifacts"),
+                "--workers",
+                "1",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+            env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+            if self.proc.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError(
+            f"mlflow server did not start: {(folder / 'mlflow-server.log').read_text()[-2000:]}"
+        )
+
+    def query(self, code: str) -> Any:
+        """Run `code` with MLflow's own client (in the server's environment); it prints JSON."""
+        import json
+
+        done = subprocess.run(
+            [str(self.venv / "bin" / "python"), "-c", code],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MLFLOW_TRACKING_URI": self.url},
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    venv = mlflow_venv()
+    if venv is None:
+        if os.environ.get("EVALKIT_REQUIRE_MLFLOW"):
+            pytest.fail("no mlflow environment (.venv-mlflow or EVALKIT_MLFLOW_VENV): .ci/run builds it")
+        pytest.skip(
+            "no mlflow server environment: python -m venv .venv-mlflow && .venv-mlflow/bin/pip install mlflow==3.17.2"
+        )
+    server = MlflowServer(venv, tmp_path_factory.mktemp("mlflow"))
+    yield server
+    server.stop()
