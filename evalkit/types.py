@@ -60,6 +60,7 @@ class Step(BaseModel):
 SPECIAL_METRICS = (
     "pass_rate",
     "error_rate",
+    "truncation_rate",
     "latency_p50_ms",
     "latency_p95_ms",
     "latency_p99_ms",

@@ -38,6 +38,7 @@ LABELS = {
     "cost_per_case_usd": "cost per 1k cases",
     "pass_rate": "pass rate",
     "error_rate": "error rate",
+    "truncation_rate": "truncation rate",
 }
 
 

@@ -204,6 +204,8 @@ def _suite_rows(groups: list[GroupSummary]) -> list[tuple[str, list[str]]]:
         ),
         ("cost", [number(g.cost_usd, "cost") for g in groups]),
     ]
+    if any(g.truncated for g in groups):  # answers cut short at max_tokens (finish_reason length)
+        rows.append(("truncated", [f"{number(g.truncation_rate, 'rate')} ({g.truncated})" for g in groups]))
     return rows
 
 

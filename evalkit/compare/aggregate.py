@@ -75,6 +75,7 @@ class TokenSummary(Record):
     input: int = 0
     output: int = 0
     cached_input: int = 0
+    cache_write: int = 0
     reasoning: int = 0
     judge_input: int = 0  # what the judges read and wrote (their cost is in the group's cost)
     judge_output: int = 0
@@ -101,6 +102,10 @@ class GroupSummary(Record):
     cases: int
     errors: int
     error_rate: float
+    # answers cut short (finish_reason `length`: max_tokens, or an agent's max_steps), of the
+    # generated ones; None when nothing was generated
+    truncated: int = 0
+    truncation_rate: float | None = None
     cached: int = 0
     fallbacks: int = 0
     retrieval_failures: int | None = None  # RAG variants: cases whose retrieval found nothing (also errors)
@@ -127,6 +132,7 @@ class GroupSummary(Record):
         return {
             "pass_rate": self.pass_rate,
             "error_rate": self.error_rate,
+            "truncation_rate": self.truncation_rate,
             "latency_p50_ms": self.latency.p50_ms,
             "latency_p95_ms": self.latency.p95_ms,
             "latency_p99_ms": self.latency.p99_ms,
@@ -235,6 +241,7 @@ class GroupAccumulator:
         c = self.counts
         c["results"] += 1
         c["errors"] += r.error is not None
+        c["truncated"] += r.error is None and r.finish_reason == "length"
         if r.error is not None:
             self.error_causes[cause_of(r.error)] += 1
         c["cached"] += r.cached
@@ -254,6 +261,7 @@ class GroupAccumulator:
         c["input"] += u.input_tokens or 0
         c["output"] += u.output_tokens or 0
         c["cached_input"] += u.cached_input_tokens or 0
+        c["cache_write"] += u.cache_write_tokens or 0
         c["reasoning"] += u.reasoning_tokens or 0
         c["counted"] += u.input_tokens is not None or u.output_tokens is not None
         if r.cost_usd is not None:
@@ -314,6 +322,8 @@ class GroupAccumulator:
             cases=len(self.case_ids),
             errors=c["errors"],
             error_rate=c["errors"] / results,
+            truncated=c["truncated"],
+            truncation_rate=c["truncated"] / (results - c["errors"]) if results > c["errors"] else None,
             cached=c["cached"],
             fallbacks=c["fallbacks"],
             retrieval_failures=c["retrieval_failures"] if c["retrieves"] else None,
@@ -367,7 +377,11 @@ class GroupAccumulator:
     def _tokens(self) -> TokenSummary:
         c = self.counts
         tokens = TokenSummary(
-            input=c["input"], output=c["output"], cached_input=c["cached_input"], reasoning=c["reasoning"]
+            input=c["input"],
+            output=c["output"],
+            cached_input=c["cached_input"],
+            cache_write=c["cache_write"],
+            reasoning=c["reasoning"],
         )
         if c["counted"]:
             tokens.mean_input_per_case = tokens.input / c["counted"]

@@ -406,6 +406,11 @@ def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[
                     "cost": number(g.get("cost_usd"), "cost"),
                     "errors": number(g.get("errors"), "count"),
                     **(
+                        {"truncated": f"{number(g.get('truncation_rate'), 'rate')} ({g['truncated']})"}
+                        if g.get("truncated")
+                        else {}
+                    ),
+                    **(
                         {"flaky cases": number(consistency.get("flaky_share"), "rate")} if consistency else {}
                     ),
                 },

@@ -125,6 +125,14 @@ def render(summary: Summary, diff: DiffReport | None) -> str:
     lines += ["", "| suite | variant | n | errors | pass rate | " + " | ".join(heads) + " | P95 | cost |"]
     lines.append("|" + "---|" * (7 + len(names)))
     lines += [_group_row(g, names) for g in summary.groups]
+    truncated = [g for g in summary.groups if g.truncated]
+    if truncated:  # answers cut short at max_tokens (finish_reason length)
+        lines += ["", "**Truncated answers** (finish reason `length`)", ""]
+        lines += [
+            f"- {_cell(g.suite)} · {_cell(g.variant)}: {number(g.truncation_rate, 'rate')} "
+            f"({number(g.truncated, 'count')} of {number(g.results - g.errors, 'count')})"
+            for g in truncated
+        ]
     failed = [(g, t) for g in summary.groups for t in g.thresholds if not t.passed]
     if failed:
         lines += ["", "**Thresholds not met**", ""]

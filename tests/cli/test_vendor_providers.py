@@ -93,6 +93,16 @@ def test_a_claude_variant_gets_tokens_and_dollars_from_type_and_model_alone(
     summary = json.loads((run / "summary.json").read_text())
     groups = {g["variant"]: g for g in summary["groups"]}
     assert groups["claude"]["cost_usd"] == pytest.approx(sum(x["cost_usd"] for x in claude))
+    # the answer cut at max_tokens: a truncation rate per suite × variant on every surface
+    assert (groups["claude"]["truncated"], groups["gpt"]["truncated"]) == (1, 0)
+    assert (
+        groups["claude"]["truncation_rate"] == pytest.approx(1 / 6) and groups["gpt"]["truncation_rate"] == 0
+    )
+    assert groups["claude"]["tokens"]["cache_write"] == 20 * 6
+    terminal = " ".join(result.output.split())
+    assert "truncated" in terminal and "16.7% (1)" in terminal
+    assert "- qa · claude: 16.7% (1 of 6)" in (run / "summary.md").read_text()
+    assert "truncated" in (run / "report.html").read_text()
     cost = groups["claude"]["cost_usd"]
     assert f"${cost:.6f} |" in (run / "summary.md").read_text()
     assert max(x["latency_ms"] for x in claude) < 2000  # the SDK's import is load time, not latency
@@ -268,3 +278,20 @@ def test_a_gemini_safety_block_is_an_error_result_not_an_empty_answer(
     assert {(x["error"], x["output"], x["finish_reason"], x["vendor_finish_reason"]) for x in lines} == {
         ("Gemini blocked the prompt (SAFETY)", None, "error", "SAFETY")
     }
+
+
+def test_a_truncation_rate_threshold_fails_the_run(
+    workdir: Path, fake_anthropic: FakeAnthropic, fake_server: FakeOpenAI, cli: Any
+) -> None:
+    fake_anthropic.responder = claude_answers
+    write(
+        workdir / "suites" / "qa.yaml",
+        qa_suite_yaml(scorers="[exact]", extra="thresholds:\n  truncation_rate: {max: 0.1}\n"),
+    )
+    write(workdir / "evalkit.yaml", config(fake_anthropic.url, fake_server.url))
+    result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline")
+    assert result.exit_code == 1, result.output
+    summary = json.loads((workdir / "out" / "summary.json").read_text())
+    checks = {g["variant"]: g["thresholds"] for g in summary["groups"]}
+    assert [c["metric"] for c in checks["claude"] if not c["passed"]] == ["truncation_rate"]
+    assert all(c["passed"] for c in checks["gpt"])
