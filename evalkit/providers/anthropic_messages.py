@@ -54,6 +54,7 @@ class AnthropicProvider(Provider[AnthropicSettings]):
     """Claude models through the Messages API: tools, extended thinking, prompt-cache usage."""
 
     settings_model = AnthropicSettings
+    extra = "anthropic"
     supports_tools = True
     operational_settings = frozenset(
         {

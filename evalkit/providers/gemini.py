@@ -46,6 +46,7 @@ class GeminiProvider(Provider[GeminiSettings]):
     """Gemini through the Gen AI API: function calling, thinking, cached-content tokens."""
 
     settings_model = GeminiSettings
+    extra = "gemini"
     supports_tools = True
     operational_settings = frozenset(
         {"timeout_s", "max_attempts", "backoff_base_s", "backoff_max_s", "retry_after_cap_s", "api_key_env"}

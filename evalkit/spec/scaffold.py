@@ -31,16 +31,16 @@ PRESETS: dict[str, Preset] = {
         "OPENAI_API_KEY",
     ),
     "anthropic": Preset(
-        "Anthropic, OpenAI-compatible endpoint (key in ANTHROPIC_API_KEY)",
-        "type: openai\nbase_url: https://api.anthropic.com/v1\nmodel: claude-haiku-4-5\n"
-        "api_key_env: ANTHROPIC_API_KEY",
+        "Anthropic (key in ANTHROPIC_API_KEY)",
+        "type: anthropic\nmodel: claude-sonnet-4-5\napi_key_env: ANTHROPIC_API_KEY",
         "ANTHROPIC_API_KEY",
+        install="pip install 'evalkit[anthropic]'",
     ),
     "gemini": Preset(
-        "Google Gemini, OpenAI-compatible endpoint (key in GEMINI_API_KEY)",
-        "type: openai\nbase_url: https://generativelanguage.googleapis.com/v1beta/openai\n"
-        "model: gemini-2.5-flash\napi_key_env: GEMINI_API_KEY",
+        "Google Gemini (key in GEMINI_API_KEY)",
+        "type: gemini\nmodel: gemini-2.5-flash\napi_key_env: GEMINI_API_KEY",
         "GEMINI_API_KEY",
+        install="pip install 'evalkit[gemini]'",
     ),
     "ollama": Preset(
         "a local Ollama server (no key)",
