@@ -60,7 +60,7 @@ def main() -> None:
             for name, args in commands.items():
                 for code in checkouts:  # interleaved: the machine's load hits each alike
                     wall, cpu, rc = one(code, args, dirs[code])
-                    assert rc == (0 if name.startswith("run 10") else 2), (code, name, rc)
+                    assert rc in ((0, 1) if name.startswith("run 10") else (2,)), (code, name, rc)
                     times.setdefault((code, name), []).append((wall, cpu))
     print(f"median of {repeats} (wall s / cpu s)")
     for name in commands:
