@@ -101,15 +101,18 @@ def stage(name: str, run: Path) -> dict[str, float]:
         (run / "summary.json").write_text(summary.model_dump_json())
         (run / "run.json").write_text(json.dumps({"run_id": "bench", "options": {}}))
     elif name == "gate":
-        from evalkit.compare.baseline import groups_from_run
         from evalkit.compare.gate import diff_runs
+        from evalkit.compare.groups import groups_from_run
 
         groups = groups_from_run(run)
         diff_runs(groups, groups, thresholds, resamples=200)
     elif name == "report":
         from evalkit.report import html
+        from evalkit.rundir.dir import RunDir
 
-        html.write(run)
+        rd = RunDir(run)
+        with rd.lock("bench_aggregate"):
+            html.write(rd)
     elapsed = time.perf_counter() - start
     return {"seconds": elapsed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from evalkit.compare.aggregate import Summary, summarize_group
 from evalkit.report import html
+from evalkit.rundir.dir import RunDir
 from evalkit.rundir.files import ResultWriter
 from evalkit.scorers.base import metric_infos
 from evalkit.spec.suite import ScorerSpec
@@ -101,7 +102,9 @@ def main() -> None:
         for n in (int(x) for x in sizes.split(",")):
             run = make_run(Path(tmp), n)
             start = time.perf_counter()
-            path = html.write(run)
+            rd = RunDir(run)
+            with rd.lock("bench_report"):
+                path = html.write(rd)
             elapsed = time.perf_counter() - start
             runs[n] = path
             print(f"{n:6d} cases: render {elapsed:.2f} s, report.html {path.stat().st_size / 1e6:.2f} MB")

@@ -12,7 +12,7 @@ A generated section sits between two HTML comments in a page (invisible once bui
 and everything else on the page is written by hand. The sources: the typer app (every command,
 argument and option), the provider and scorer registries (built-ins, with their install extras
 and settings models), the pydantic models of `evalkit.yaml` and suite files (their JSON Schema),
-`evalkit.errors.EXIT_CODES`, `evalkit.rundir.files.PURPOSE` and the schema versions in
+`evalkit.errors.EXIT_CODES`, `evalkit.rundir.dir.PURPOSE` and the schema versions in
 `evalkit.rundir.migrations.CURRENT`.
 """
 
@@ -243,7 +243,7 @@ SCHEMA_FILES = {
 
 
 def run_files_reference() -> str:
-    from evalkit.rundir.files import PURPOSE, RUN_FILES
+    from evalkit.rundir.dir import PURPOSE, RUN_FILES
 
     return table(["file", "what it holds"], [[code(name), md(PURPOSE[name])] for name in RUN_FILES]) + "\n"
 

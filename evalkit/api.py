@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from evalkit.compare.aggregate import GroupSummary, Summary
 from evalkit.compare.gate import DiffReport
-from evalkit.rundir.files import RESULTS, read_results
 from evalkit.types import CaseResult
 
 if TYPE_CHECKING:
@@ -123,5 +122,5 @@ def run(
         from evalkit.history.record import after_run
 
         after_run(prepared.run_dir, prepared.plan.loaded)
-    results = list(read_results(prepared.run_dir / RESULTS))
+    results = list(prepared.dir.results())
     return RunResult(prepared.run_dir, outcome.summary, outcome.diff, results, (*prepared.warnings,))

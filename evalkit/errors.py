@@ -12,9 +12,9 @@ exit code, never a traceback.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 from enum import IntEnum
-from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -61,7 +61,7 @@ class EvalkitError(Exception):
 class UserInputError(EvalkitError):
     """Bad input, config or usage: exit code 2, raised before any model call."""
 
-    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
+    def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None, line: int | None = None):
         self.path = str(path) if path is not None else None
         self.line = line
         where = ""

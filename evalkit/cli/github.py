@@ -20,9 +20,9 @@ def comment(
     warning and exit 0: the comment never decides the job's outcome."""
     from evalkit.cli.render import console, warn
     from evalkit.integrations import github_comment as gh
-    from evalkit.rundir.files import SUMMARY_MD
+    from evalkit.rundir.dir import RunDir
 
-    path = run_dir / SUMMARY_MD
+    path = RunDir(run_dir).summary_md_file
     try:
         summary = path.read_text(encoding="utf-8")
     except OSError as exc:

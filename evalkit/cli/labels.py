@@ -49,9 +49,12 @@ def calibrate(
     from evalkit.cli.calibration import show_calibration
     from evalkit.human.calibrate import calibrate as run_calibration
     from evalkit.report import html
-    from evalkit.rundir.files import CALIBRATION
+    from evalkit.rundir.dir import RunDir
 
     with user_errors():
-        cal = run_calibration(run_dir, resamples=resamples)
-        html.write(run_dir)
-    show_calibration(cal, str(run_dir / CALIBRATION))
+        rd = RunDir(run_dir)
+        rd.require_results()
+        with rd.lock("evalkit calibrate"):
+            cal = run_calibration(rd, resamples=resamples)
+            html.write(rd)
+    show_calibration(cal, str(rd.calibration_file))

@@ -469,9 +469,9 @@ def show_final_line(run_dir: Path, exit_code: int, fail_on_alert: bool) -> None:
     """The run's last line once the history raised alerts: the same words as summary.json,
     summary.md, junit.xml and the report ('PASSED with 4 alerts'), and the exit code."""
     from evalkit.compare.aggregate import Summary
-    from evalkit.rundir.files import SUMMARY, read_json
+    from evalkit.rundir.dir import RunDir
 
-    raw = read_json(run_dir / SUMMARY)
+    raw = RunDir(run_dir).summary_data()
     if raw is None:
         return
     summary = Summary.model_validate(raw)

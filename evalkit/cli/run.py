@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from evalkit.cli._common import ConfigOpt, SuitesArg, VariantsOpt, after_run, user_errors
-from evalkit.errors import UserInputError
 
 
 def run(
@@ -192,12 +191,9 @@ def merge(
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Rebuild report.html, junit.xml and summary.md from the run directory's files alone."""
     from evalkit.cli.render import console
-    from evalkit.rundir.files import RESULTS
     from evalkit.stages.conclude import render_reports
 
     with user_errors():
-        if not (run_dir / RESULTS).exists():
-            raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
         paths = render_reports(run_dir)
     for path in paths:
         console.print(f"wrote {path}", highlight=False)

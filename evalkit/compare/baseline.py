@@ -16,12 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit.errors import UserInputError
-from evalkit.rundir.files import (
-    read_json,
-    read_run_info,
-    write_json,
-    write_jsonl,
-)
+from evalkit.rundir.dir import RunDir
+from evalkit.rundir.files import read_json, write_json, write_jsonl
 from evalkit.rundir.migrations import CURRENT, NewerSchemaError, migrate
 from evalkit.types import CaseResult
 
@@ -138,9 +134,9 @@ def baseline_paths(root: Path, suite: str, variant: str) -> tuple[Path, Path]:
     return folder / f"{_safe(variant)}.jsonl", folder / f"{_safe(variant)}.meta.json"
 
 
-def incomplete(run_dir: Path, results: int) -> str | None:
+def incomplete(run_dir: RunDir | Path, results: int) -> str | None:
     """Why a run is not a complete one (killed, interrupted, cut short), or None."""
-    info = read_run_info(run_dir)
+    info = RunDir.of(run_dir).info()
     planned = info.plan.get("requests")
     reasons = []
     if info.status in ("running", "interrupted"):

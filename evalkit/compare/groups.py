@@ -12,14 +12,14 @@ from pathlib import Path
 from evalkit.compare.aggregate import GroupSummary, Summary
 from evalkit.compare.baseline import BaselineMeta, BaselineMetric, CaseRecord, Group
 from evalkit.errors import UserInputError
-from evalkit.rundir.files import RESULTS, SUMMARY, read_results, read_run_info
+from evalkit.rundir.dir import RunDir
 from evalkit.rundir.runinfo import RunInfo
 from evalkit.types import CaseResult, Threshold
 
 
-def run_thresholds(run_dir: Path) -> dict[str, dict[str, Threshold]]:
+def run_thresholds(run_dir: RunDir | Path) -> dict[str, dict[str, Threshold]]:
     """Each suite's thresholds as the run recorded them (run.json), so a diff needs no suite files."""
-    return {s.name: dict(s.thresholds) for s in read_run_info(run_dir).suites}
+    return {s.name: dict(s.thresholds) for s in RunDir.of(run_dir).info().suites}
 
 
 @dataclass
@@ -61,23 +61,23 @@ class Gathered:
 
 
 def groups_from_run(
-    run_dir: Path,
+    where: RunDir | Path,
     summary_groups: Sequence[GroupSummary] | None = None,
     results: Iterable[CaseResult] | Gathered | None = None,
 ) -> list[Group]:
     """Read a run directory into groups (suite × variant) with provenance. Metric directions
     come from `summary_groups` and results from `results` (or already `Gathered`) when the
     caller has them, else from the run's summary.json and results.jsonl (streamed)."""
-    if not (run_dir / RESULTS).exists():
-        raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
-    info = read_run_info(run_dir)
-    if summary_groups is None and (run_dir / SUMMARY).exists():
+    run_dir = RunDir.of(where)
+    run_dir.require_results()
+    info = run_dir.info()
+    if summary_groups is None and run_dir.summary_file.exists():
         summary_groups = _read_summary(run_dir).groups
     suite_hashes = {s.name: s.content_hash for s in info.suites}
     variants = info.plan.get("variants", {})
     gathered = results if isinstance(results, Gathered) else Gathered()
     if not isinstance(results, Gathered):
-        for r in results if results is not None else read_results(run_dir / RESULTS):
+        for r in results if results is not None else run_dir.results():
             gathered.add(r)
     tallies = gathered.tallies
     out = []
@@ -106,7 +106,7 @@ def groups_from_run(
             latency_measured=tally.latency_measured,
             metrics=directions,
             evalkit_version=info.evalkit_version or version("evalkit"),
-            run_id=info.run_id or run_dir.name,
+            run_id=info.run_id or run_dir.path.name,
             git_sha=info.git_sha,
             saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
             cases=len(tally.case_ids),
@@ -117,12 +117,12 @@ def groups_from_run(
     return out
 
 
-def _read_summary(run_dir: Path) -> Summary:
+def _read_summary(run_dir: RunDir) -> Summary:
     try:
-        return Summary.model_validate_json((run_dir / SUMMARY).read_text(encoding="utf-8"))
+        return Summary.model_validate_json(run_dir.summary_file.read_text(encoding="utf-8"))
     except ValueError as exc:
         first = str(exc).splitlines()[0]
-        raise UserInputError(f"summary.json is unreadable: {first}", path=run_dir / SUMMARY) from None
+        raise UserInputError(f"summary.json is unreadable: {first}", path=run_dir.summary_file) from None
 
 
 def judge_provenance(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import UserInputError
-from evalkit.rundir.files import ALERTS, RESULTS, RUN_INFO, SUMMARY, read_json, read_results, read_run_info
+from evalkit.rundir.dir import RUN_INFO, RunDir
 from evalkit.types import CaseResult
 
 
@@ -37,9 +37,10 @@ class RunRecord:
 
 def read_run(run_dir: Path, *, branch: str | None = None, tag: str | None = None) -> RunRecord:
     """The run-level and per suite × variant figures of a finished run directory."""
-    info = read_run_info(run_dir)
-    summary = read_json(run_dir / SUMMARY)
-    if not isinstance(summary, dict) or "groups" not in summary:
+    rd = RunDir(run_dir)
+    info = rd.info()
+    summary = rd.summary_data()
+    if summary is None or "groups" not in summary:
         raise UserInputError("the run has no summary.json: it never finished", path=run_dir)
     try:
         return _record(info, summary, branch, tag)
@@ -121,7 +122,7 @@ def _group(g: dict[str, Any], suite_hash: str | None, variant: dict[str, Any]) -
 def read_cases(run_dir: Path) -> Iterator[dict[str, Any]]:
     """One record per case × variant × repeat, streamed (a 10,000-case run is never all in memory
     as models)."""
-    for r in read_results(run_dir / RESULTS):
+    for r in RunDir(run_dir).results():
         yield case_record(r)
 
 
@@ -147,27 +148,19 @@ def case_record(r: CaseResult) -> dict[str, Any]:
 
 def finished(run_dir: Path) -> bool:
     """False for a run that was interrupted (its partial figures would distort a trend)."""
-    summary = read_json(run_dir / SUMMARY)
-    return isinstance(summary, dict) and summary.get("status") not in (None, "interrupted")
+    summary = RunDir(run_dir).summary_data()
+    return summary is not None and summary.get("status") not in (None, "interrupted")
 
 
 def is_run_dir(path: Path) -> bool:
-    return (path / RUN_INFO).is_file() and (path / RESULTS).is_file()
+    rd = RunDir(path)
+    return rd.info_file.is_file() and rd.results_file.is_file()
 
 
 def read_alerts(run_dir: Path) -> list[dict[str, Any]]:
     """The alerts a run directory says it raised (alerts.json), for a backfill to record."""
-    data = read_json(run_dir / ALERTS, {})
-    alerts = data.get("alerts") if isinstance(data, dict) else None
-    return [a for a in alerts if isinstance(a, dict) and isinstance(a.get("message"), str)] if alerts else []
-
-
-def write_alerts(run_dir: Path, alerts: list[dict[str, Any]]) -> Path:
-    from evalkit.rundir.files import write_json
-
-    path = run_dir / ALERTS
-    write_json(path, {"alerts": alerts})
-    return path
+    alerts = RunDir(run_dir).alerts()
+    return [a for a in alerts if isinstance(a, dict) and isinstance(a.get("message"), str)]
 
 
 def _when(value: Any) -> datetime | None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from evalkit.errors import EvalkitError, ExitCode
 from evalkit.history.alerts import Alert
 from evalkit.history.store import HistoryStore, safe_url
+from evalkit.rundir.dir import RunDir
 from evalkit.spec.config import LoadedConfig
 from evalkit.spec.history import DEFAULT_FILE, URL_ENV, HistorySettings
 from evalkit.stages.provenance import git_output
@@ -78,7 +80,10 @@ def after_run(
         if store is not None:
             store.close()
     outcome = Outcome(True, f"recorded in the history ({url})", alerts, exit_code=final)
-    mark_alerts(run_dir, [a.as_dict() for a in alerts], final)
+    try:
+        mark_alerts(RunDir(run_dir), [a.as_dict() for a in alerts], final)
+    except EvalkitError as exc:  # e.g. another process writes the run directory now
+        outcome.message += f"; the run directory was not updated: {exc}"
     if alerts and settings.webhook is not None:
         from evalkit.history.webhook import send
 
@@ -86,24 +91,21 @@ def after_run(
     return outcome
 
 
-def mark_alerts(run_dir: Path, alerts: list[dict[str, object]], exit_code: int) -> None:
+def mark_alerts(run_dir: RunDir, alerts: list[dict[str, Any]], exit_code: int) -> None:
     """alerts.json, the count and the final exit code in summary.json and run.json, and the CI
-    files and report rebuilt from them."""
+    files and report rebuilt from them, under the run directory's lock."""
     from evalkit.compare.aggregate import Summary
-    from evalkit.history.adapter import write_alerts
-    from evalkit.rundir.files import RUN_INFO, SUMMARY, read_json, read_run_info, write_json
-    from evalkit.stages.conclude import render_reports
+    from evalkit.stages.conclude import rerender
 
-    write_alerts(run_dir, alerts)
-    update = {"alerts": len(alerts), "exit_code": exit_code}
-    raw = read_json(run_dir / SUMMARY)
-    if raw is not None:
-        summary = Summary.model_validate(raw)
-        write_json(run_dir / SUMMARY, summary.model_copy(update=update))
-    info = read_run_info(run_dir)
-    write_json(run_dir / RUN_INFO, info.model_copy(update=update))
-    if alerts or exit_code != (raw or {}).get("exit_code"):
-        render_reports(run_dir)
+    with run_dir.lock("evalkit history (recording the run)"):
+        run_dir.write_alerts(alerts)
+        update = {"alerts": len(alerts), "exit_code": exit_code}
+        raw = run_dir.summary_data()
+        if raw is not None:
+            run_dir.write_summary(Summary.model_validate(raw).model_copy(update=update))
+        run_dir.write_info(run_dir.info().model_copy(update=update))
+        if alerts or exit_code != (raw or {}).get("exit_code"):
+            rerender(run_dir)
 
 
 def current_branch() -> str | None:

@@ -19,7 +19,6 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -28,7 +27,7 @@ from pydantic import Field
 from evalkit._util.models import Record
 from evalkit.errors import UserInputError
 from evalkit.human import labels as lb
-from evalkit.rundir.files import CALIBRATION, RESULTS, RUN_INFO, read_json, read_results, write_json
+from evalkit.rundir.dir import RunDir
 from evalkit.types import CaseResult
 
 Kind = Literal["pass_fail", "rating"]
@@ -377,26 +376,26 @@ def consistency(results: Sequence[CaseResult]) -> list[Consistency]:
 
 
 def calibrate(
-    run_dir: Path, *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+    run_dir: RunDir, *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> Calibration:
-    """Calibration of every judge and pass/fail scorer of a run; written to calibration.json."""
+    """Calibration of every judge and pass/fail scorer of a run; written to calibration.json
+    (the caller holds the run directory's lock)."""
     from importlib.metadata import version
 
-    if not (run_dir / RESULTS).exists():
-        raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
-    info = read_json(run_dir / RUN_INFO, {})
-    results = list(read_results(run_dir / RESULTS))
+    run_dir.require_results()
+    info = run_dir.info()
+    results = list(run_dir.results())
     labels = lb.stored_labels(run_dir)
     judged = consistency(results)
     if not labels and not judged:
         raise UserInputError(
             "no human labels in the run (import them: evalkit labels import FILE RUN_DIR) "
             "and no judge asked more than once",
-            path=run_dir,
+            path=run_dir.path,
         )
     pairs = collect_pairs(results, labels, lb.compared_scores(info, results))
     out = Calibration(
-        run_id=info.get("run_id", run_dir.name),
+        run_id=info.run_id,
         labels=len(labels),
         labellers=sorted({x.labeller for x in labels}),
         confidence=confidence,
@@ -409,5 +408,5 @@ def calibrate(
         ],
         consistency=judged,
     )
-    write_json(run_dir / CALIBRATION, out.model_dump(mode="json"))
+    run_dir.write_calibration(out)
     return out

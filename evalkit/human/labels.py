@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evalkit._util import strictjson
 from evalkit.errors import UserInputError
-from evalkit.rundir.files import LABELS, write_jsonl
+from evalkit.rundir.dir import RunDir
+from evalkit.rundir.runinfo import RunInfo
 from evalkit.types import CaseResult, StoredScore
 
 HUMAN = "human"
@@ -192,13 +193,13 @@ def merge(old: Sequence[Label], new: Sequence[Label]) -> list[Label]:
     return [label for _, label in sorted(pair for group in kept.values() for pair in group)]
 
 
-def write_labels(run_dir: Path, labels: Sequence[Label]) -> None:
+def write_labels(run_dir: RunDir, labels: Sequence[Label]) -> None:
     """Through the run directory's one write path: atomic, secrets scrubbed value by value."""
-    write_jsonl(run_dir / LABELS, [label.model_dump(mode="json", exclude_none=True) for label in labels])
+    run_dir.write_labels(label.model_dump(mode="json", exclude_none=True) for label in labels)
 
 
-def stored_labels(run_dir: Path) -> list[Label]:
-    path = run_dir / LABELS
+def stored_labels(run_dir: RunDir) -> list[Label]:
+    path = run_dir.labels_file
     return read_labels(path) if path.exists() else []
 
 
@@ -296,13 +297,12 @@ DERIVED = ("_self_agreement", "_position_consistency", AGREEMENT)
 RATING_MODES = ("rubric", "context_relevance", "answer_relevance")
 
 
-def compared_scores(info: Mapping[str, Any], results: Iterable[CaseResult]) -> dict[str, str]:
+def compared_scores(info: RunInfo, results: Iterable[CaseResult]) -> dict[str, str]:
     """The scores to hold against people: each judge ("rating" for judges that rate, else
     "pass_fail"), from the run's recorded scorer specs, and every other pass/fail score."""
     out: dict[str, str] = {}
-    suites = info.get("suites") or info.get("config", {}).get("suites", [])  # run.json v2, v1
-    for suite in suites:
-        for spec in suite.get("scorers", []):
+    for suite in info.suites:  # run.json read through its migrations (v1 kept them in `config`)
+        for spec in suite.scorers:
             if spec.get("type") != "judge" or spec.get("mode") == "pairwise":
                 continue
             mode = spec.get("mode", "rubric")

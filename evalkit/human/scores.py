@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from evalkit.compare.aggregate import GroupSummary, Summary, check_threshold, group_results, summarize_group
 from evalkit.errors import UserInputError
 from evalkit.human import labels as lb
-from evalkit.rundir.files import RESULTS, RUN_INFO, SUMMARY, read_json, read_results, rewrite_results
+from evalkit.rundir.dir import RunDir
+from evalkit.rundir.runinfo import RunInfo
 from evalkit.types import CaseResult, Threshold
 
 
@@ -28,7 +28,7 @@ class ImportOutcome:
 
 
 def apply_labels(
-    run_dir: Path,
+    run_dir: RunDir,
     results: list[CaseResult],
     extra: Sequence[lb.Label] = (),
     stored: Sequence[lb.Label] | None = None,
@@ -44,28 +44,27 @@ def apply_labels(
         stored = merged
     if not stored and not any(lb.HUMAN in r.scores for r in results):
         return results
-    info = read_json(run_dir / RUN_INFO, {})
-    updated = lb.with_human_scores(results, stored, lb.compared_scores(info, results))
+    updated = lb.with_human_scores(results, stored, lb.compared_scores(run_dir.info(), results))
     if updated != results:
-        rewrite_results(run_dir / RESULTS, updated)
+        run_dir.rewrite_results(updated)
     return updated
 
 
-def import_labels(path: Path, run_dir: Path) -> ImportOutcome:
+def import_labels(path: Path, run_path: Path) -> ImportOutcome:
     """`evalkit labels import FILE RUN_DIR`: check every label against the run, then store them,
-    score them and refresh summary.json and the reports."""
-    if not (run_dir / RESULTS).exists():
-        raise UserInputError("not a run directory (no results.jsonl)", path=run_dir)
+    score them and refresh summary.json and the reports, holding the run directory's lock."""
+    run_dir = RunDir(run_path)
+    run_dir.require_results()
     new = lb.read_labels(path)
     if not new:
         raise UserInputError("no labels in the file", path=path)
-    results = list(read_results(run_dir / RESULTS))
-    info = read_json(run_dir / RUN_INFO, {})
-    lb.check_against_run(path, new, info.get("run_id", run_dir.name), results)
-    merged = lb.merge(lb.stored_labels(run_dir), new)
-    lb.write_labels(run_dir, merged)
-    results = apply_labels(run_dir, results, stored=merged)
-    refresh_summary(run_dir, results, merged)
+    with run_dir.lock("evalkit labels import"):
+        results = list(run_dir.results())
+        lb.check_against_run(path, new, run_dir.info().run_id, results)
+        merged = lb.merge(lb.stored_labels(run_dir), new)
+        lb.write_labels(run_dir, merged)
+        results = apply_labels(run_dir, results, stored=merged)
+        refresh_summary(run_dir, results, merged)
     found = lb.labels_for(merged, results)
     return ImportOutcome(
         imported=len(new),
@@ -93,7 +92,7 @@ def add_kappa(
     groups: Sequence[GroupSummary],
     results: Sequence[CaseResult],
     labels: Sequence[lb.Label],
-    info: Mapping[str, Any],
+    info: RunInfo,
     thresholds: Mapping[str, Mapping[str, Threshold]],
 ) -> None:
     """Each judge's κ with the people as a figure of its group (`<judge>_kappa`, in place), so a
@@ -118,24 +117,25 @@ def add_kappa(
 
 
 def refresh_summary(
-    run_dir: Path, results: Sequence[CaseResult], labels: Sequence[lb.Label] | None = None
+    run_dir: RunDir, results: Sequence[CaseResult], labels: Sequence[lb.Label] | None = None
 ) -> None:
     """Rewrite summary.json, summary.md and report.html with the human metrics."""
     from evalkit.compare.gate import DiffReport
-    from evalkit.compare.groups import run_thresholds
     from evalkit.report import html, markdown
-    from evalkit.rundir.files import DIFF, write_json
 
-    data = read_json(run_dir / SUMMARY)
+    data = run_dir.summary_data()
     if data is None:
         html.write(run_dir)
         return
     summary = Summary.model_validate(data)
     human_metrics(summary.groups, results)
-    info = read_json(run_dir / RUN_INFO, {})
+    info = run_dir.info()
+    thresholds = {s.name: dict(s.thresholds) for s in info.suites}
     stored = lb.stored_labels(run_dir) if labels is None else labels
-    add_kappa(summary.groups, results, stored, info, run_thresholds(run_dir))
-    write_json(run_dir / SUMMARY, summary.model_dump(mode="json"))
-    diff = read_json(run_dir / DIFF)
-    markdown.write(run_dir / "summary.md", summary, None if diff is None else DiffReport.model_validate(diff))
+    add_kappa(summary.groups, results, stored, info, thresholds)
+    run_dir.write_summary(summary)
+    diff = run_dir.diff_data()
+    run_dir.write_summary_md(
+        markdown.render(summary, None if diff is None else DiffReport.model_validate(diff))
+    )
     html.write(run_dir)

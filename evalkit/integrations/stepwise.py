@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.providers.base import Provider
-from evalkit.rundir.files import RESULTS, ResultWriter, read_results, write_jsonl
+from evalkit.rundir.files import ResultWriter, read_results
 from evalkit.spec.config import load_config
 from evalkit.stages.execute import Runner
 from evalkit.stages.pipeline import (
@@ -130,7 +130,7 @@ def finish(
         for result in read_results(part):
             joined[result.key] = result
     rows: Sequence[CaseResult] = sorted(joined.values(), key=lambda r: order.get(r.key, len(order)))
-    write_jsonl(prepared.run_dir / RESULTS, rows)
+    prepared.dir.rewrite_results(rows)
     shutil.rmtree(parts_dir, ignore_errors=True)
     prepared.timings.update(timings or {})
     prepared.timings["join_s"] = time.perf_counter() - t0

@@ -43,19 +43,8 @@ from evalkit.compare.gate import (
     verdict_label,
 )
 from evalkit.report import charts
-from evalkit.rundir.files import (
-    ALERTS,
-    BASELINE_OUTPUTS,
-    CALIBRATION,
-    DIFF,
-    REPORT,
-    RESULTS,
-    RUN_INFO,
-    SUMMARY,
-    read_json,
-    read_results,
-    write_text_pieces,
-)
+from evalkit.rundir.dir import RunDir
+from evalkit.rundir.runinfo import RunInfo
 from evalkit.tools.timeline import trace_rows
 from evalkit.types import GROUP_VERDICTS, CaseResult
 
@@ -100,19 +89,19 @@ class _Context:
 
     summary: dict[str, Any]
     diff: dict[str, Any] | None
-    info: dict[str, Any]
+    info: RunInfo | None  # migrated; None: a report of a half-written run still renders
     baseline: dict[tuple[str, str, str, int], str]  # the baseline's line for each compared case
     flips: set[tuple[str, str, str]]
     regressed: set[tuple[str, str, str]]
     deciding: dict[tuple[str, str], Any]
 
 
-def _context(run_dir: Path) -> _Context:
-    summary = read_json(run_dir / SUMMARY) or {}
-    diff = read_json(run_dir / DIFF)
+def _context(run_dir: RunDir) -> _Context:
+    summary = run_dir.summary_data() or {}
+    diff = run_dir.diff_data()
     baseline: dict[tuple[str, str, str, int], str] = {}
-    if (run_dir / BASELINE_OUTPUTS).exists():
-        with (run_dir / BASELINE_OUTPUTS).open(encoding="utf-8") as fh:
+    if run_dir.baseline_file.exists():
+        with run_dir.baseline_file.open(encoding="utf-8") as fh:
             for line in fh:  # kept as text (parsed when its case is written): a third of the memory
                 record = json.loads(line)
                 key = (record["suite"], record["variant"], record["case_id"], record.get("repeat", 0))
@@ -123,8 +112,7 @@ def _context(run_dir: Path) -> _Context:
         flips |= {(g["suite"], g["variant"], c) for c in g.get("pass_to_fail", [])}
         regressed |= {(g["suite"], g["variant"], c["case_id"]) for c in g.get("top_regressions", [])}
     deciding = {(g["suite"], g["variant"]): g.get("pass_metrics") for g in summary.get("groups", [])}
-    info = read_json(run_dir / RUN_INFO) or {}
-    return _Context(summary, diff, info, baseline, flips, regressed, deciding)
+    return _Context(summary, diff, run_dir.info_or_none(), baseline, flips, regressed, deciding)
 
 
 def _case_row(r: CaseResult, ctx: _Context, s: _Strings) -> dict[str, Any]:
@@ -188,7 +176,7 @@ class _Series:
             self.latencies[variant].append(r.latency_ms)
 
 
-def case_blocks(run_dir: Path, ctx: _Context, series: _Series, chunk: int | None = None) -> Iterator[str]:
+def case_blocks(run_dir: RunDir, ctx: _Context, series: _Series, chunk: int | None = None) -> Iterator[str]:
     """The cases as JSON data blocks of `chunk` (default CHUNK) cases, each with the strings it
     adds to the table ("<" escaped so no text can close the <script> element)."""
     chunk = chunk or CHUNK
@@ -200,7 +188,7 @@ def case_blocks(run_dir: Path, ctx: _Context, series: _Series, chunk: int | None
         rows.clear()
         return text.replace("<", "\\u003c")
 
-    for r in read_results(run_dir / RESULTS):
+    for r in run_dir.results():
         series.add(r)
         rows.append(_case_row(r, ctx, s))
         if len(rows) >= chunk:
@@ -209,7 +197,7 @@ def case_blocks(run_dir: Path, ctx: _Context, series: _Series, chunk: int | None
         yield block()
 
 
-def build_data(run_dir: Path) -> dict[str, Any]:
+def build_data(run_dir: RunDir) -> dict[str, Any]:
     """Everything the page's data holds, in one dictionary (for tests and small runs; the
     report itself is written block by block)."""
     ctx = _context(run_dir)
@@ -222,8 +210,8 @@ def build_data(run_dir: Path) -> dict[str, Any]:
     return {**_meta(run_dir, ctx), "strings": strings, "cases": cases}
 
 
-def _meta(run_dir: Path, ctx: _Context) -> dict[str, Any]:
-    alerts = (read_json(run_dir / ALERTS) or {}).get("alerts", [])  # written by the history step
+def _meta(run_dir: RunDir, ctx: _Context) -> dict[str, Any]:
+    alerts = run_dir.alerts()  # written by the history step
     return {"summary": ctx.summary, "diff": ctx.diff, "run": _run_meta(ctx.info), "alerts": alerts}
 
 
@@ -243,18 +231,14 @@ def timeline(result: CaseResult, s: Callable[[str | None], int | None]) -> list[
     return [[s(a), s(b), s(c), s(d), s(e), lat, s(err), bad] for a, b, c, d, e, lat, err, bad in rows]
 
 
-def _run_meta(info: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "run_id": info.get("run_id"),
-        "started_at": info.get("started_at"),
-        "finished_at": info.get("finished_at"),
-        "started": timestamp(info.get("started_at")),
-        "took": elapsed(info.get("started_at"), info.get("finished_at")),
-        "git_sha": info.get("git_sha"),
-        "git_dirty": info.get("git_dirty"),
-        "evalkit_version": info.get("evalkit_version"),
-        "config_digest": info.get("config_digest"),
-    }
+RUN_META = ("run_id", "started_at", "finished_at", "git_sha", "git_dirty", "evalkit_version", "config_digest")
+
+
+def _run_meta(info: RunInfo | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {name: getattr(info, name, None) for name in RUN_META}
+    meta["started"] = timestamp(meta["started_at"])
+    meta["took"] = elapsed(meta["started_at"], meta["finished_at"])
+    return meta
 
 
 def build_charts(summary: dict[str, Any], series: _Series) -> list[str]:
@@ -422,7 +406,7 @@ def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[
 CASES_MARK = "<!--evalkit-cases-->"
 
 
-def render_pieces(run_dir: Path) -> Iterator[str]:
+def render_pieces(run_dir: RunDir) -> Iterator[str]:
     """The page in pieces: the case data blocks are written to a scratch file as they are built
     (collecting the charts' values), then the page is put together around them."""
     ctx = _context(run_dir)
@@ -439,7 +423,7 @@ def render_pieces(run_dir: Path) -> Iterator[str]:
         yield tail
 
 
-def _page(run_dir: Path, ctx: _Context, series: _Series) -> str:
+def _page(run_dir: RunDir, ctx: _Context, series: _Series) -> str:
     meta = _meta(run_dir, ctx)
     scripts = [_asset(name) for name in SCRIPTS]
     styles = [_asset(name) for name in STYLES]
@@ -467,17 +451,16 @@ def _page(run_dir: Path, ctx: _Context, series: _Series) -> str:
         styles=[text for text, _ in styles],
         script_hashes=[h for _, h in scripts],
         style_hashes=[h for _, h in styles],
-        calibration=read_json(run_dir / CALIBRATION),
+        calibration=run_dir.calibration_data(),
     )
 
 
-def render(run_dir: Path) -> str:
+def render(run_dir: RunDir) -> str:
     return "".join(render_pieces(run_dir))
 
 
-def write(run_dir: Path) -> Path:
+def write(run_dir: RunDir) -> Path:
     """Write report.html piece by piece (each piece scrubbed; a piece is a whole JSON block or
-    template text, so no secret spans two): memory stays flat at any number of cases."""
-    path = run_dir / REPORT
-    write_text_pieces(path, render_pieces(run_dir))
-    return path
+    template text, so no secret spans two): memory stays flat at any number of cases. The
+    caller holds the run directory's lock."""
+    return run_dir.write_report(render_pieces(run_dir))

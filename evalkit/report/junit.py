@@ -15,14 +15,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, p_value, plain
 from evalkit._util.textsafe import xml_text
 from evalkit.compare.aggregate import GroupSummary, Summary
 from evalkit.compare.gate import DiffReport, GroupDiff, MetricDiff, verdict_label
 from evalkit.errors import ExitCode
-from evalkit.rundir.files import write_text
 from evalkit.types import CaseResult, StoredScore
 
 CASE_TEXT_LIMIT = 2_000  # characters of a case's output or error embedded per test case
@@ -238,9 +236,3 @@ def render(summary: Summary, diff: DiffReport | None, results: Iterable[CaseResu
         root.set(name, str(sum(getattr(s, name) for s in built)))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
-
-
-def write(
-    path: Path, summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult] | Cases
-) -> None:
-    write_text(path, render(summary, diff, results))

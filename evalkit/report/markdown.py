@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from evalkit._util.causes import causes_text
 from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, ms, number
 from evalkit._util.textsafe import md_code, md_text
@@ -19,7 +17,6 @@ from evalkit.compare.gate import (
     provenance_text,
     verdict_label,
 )
-from evalkit.rundir.files import write_text
 from evalkit.types import GROUP_VERDICTS
 
 ICON = {"passed": "✅", "failed": "❌", "regressed": "❌", "errors": "⚠️", "interrupted": "⏸️"}
@@ -143,7 +140,3 @@ def render(summary: Summary, diff: DiffReport | None) -> str:
     if diff is not None:
         lines += _diff_lines(summary, diff)
     return "\n".join(lines) + "\n"
-
-
-def write(path: Path, summary: Summary, diff: DiffReport | None) -> None:
-    write_text(path, render(summary, diff))

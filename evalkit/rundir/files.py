@@ -1,21 +1,11 @@
-"""The run directory: this module owns every file name in it and the one write path for all of
-them (atomic: temp file + rename; secrets scrubbed). results.jsonl is append-only, one complete
-line per case; run.json is a typed `RunInfo`; a lock keeps a second process out.
-
-    results.jsonl  one line per case × variant × repeat, appended as each finishes
-    run.json       RunInfo: options, config and suites snapshot, versions, timings
-    cases.jsonl    the cases the run used (vars, references, gold ids): re-scoring needs no suite files
-    summary.json   per suite × variant figures, status, exit code
-    diff.json      the gate's comparison with the baselines
-    baseline.jsonl the compared baseline cases, copied in at gate time (the report needs no baselines)
-    report.html · junit.xml · summary.md   rebuilt from the files above by `evalkit report`
-"""
+"""The one write path for evalkit's files (atomic: temp file + rename; secrets scrubbed value by
+value), the append-only results writer (one complete line per case) and the results reader
+(migrations, torn tails). The run directory's own names and lock live in `evalkit.rundir.dir`."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import threading
@@ -24,62 +14,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from evalkit._util import secrets
 from evalkit._util.textsafe import model_json
 from evalkit.errors import DiskFullError, UserInputError
 from evalkit.rundir.migrations import CURRENT, NewerSchemaError, migrate
-from evalkit.rundir.runinfo import RunInfo
 from evalkit.types import CaseResult
-
-RESULTS = "results.jsonl"
-SUMMARY = "summary.json"
-RUN_INFO = "run.json"
-CASES = "cases.jsonl"
-DIFF = "diff.json"
-BASELINE_OUTPUTS = "baseline.jsonl"
-REPORT = "report.html"
-JUNIT = "junit.xml"
-SUMMARY_MD = "summary.md"
-ALERTS = "alerts.json"  # trend alerts, written when the run is recorded in the history
-LOCK = ".lock"
-# every file a run writes into its directory (what --overwrite removes; nothing else is touched)
-LABELS = "labels.jsonl"  # human labels (evalkit labels import)
-CALIBRATION = "calibration.json"  # judges vs people (evalkit calibrate)
-# every file evalkit writes into a run directory (`--overwrite` removes exactly these)
-RUN_FILES = (
-    RESULTS,
-    SUMMARY,
-    RUN_INFO,
-    CASES,
-    DIFF,
-    BASELINE_OUTPUTS,
-    REPORT,
-    JUNIT,
-    SUMMARY_MD,
-    ALERTS,
-    LABELS,
-    CALIBRATION,
-)
-# what each file is, for people (docs/reference/run-directory.md is generated from this)
-PURPOSE: dict[str, str] = {
-    RESULTS: "one line per case × variant × repeat, appended as each finishes (a crash loses nothing "
-    "finished)",
-    SUMMARY: "per suite × variant: each score's mean and CI, pass rate, latency, tokens, cost, errors, "
-    "threshold checks; the run's status and exit code",
-    RUN_INFO: "the options, the config (no secrets), each suite's settings and scorers, versions, "
-    "git sha and timings",
-    CASES: "the cases the run used: re-scoring and reports need no suite files",
-    DIFF: "the gate's comparison with the baselines, metric by metric",
-    BASELINE_OUTPUTS: "the baseline cases the run was compared with, copied in at gate time",
-    REPORT: "the self-contained HTML report",
-    JUNIT: "JUnit XML for CI: a test case per suite × variant × gate and threshold, and per failing case",
-    SUMMARY_MD: "a Markdown summary for a CI job summary or a pull-request comment",
-    ALERTS: "the trend alerts of the history check, when the run was recorded in the history",
-    LABELS: "human labels imported with evalkit labels import (or a suite's calibration set)",
-    CALIBRATION: "judges against the human labels, from evalkit calibrate",
-}
 
 
 class ResultWriter:
@@ -244,76 +185,6 @@ def _parse_result(line: str) -> CaseResult:
     return CaseResult.model_validate(migrate("result", json.loads(line)))
 
 
-def prepare_run_dir(path: Path, *, overwrite: bool = False, allow_existing: bool = False) -> Path:
-    """Create the run directory and prove it is writable, before any model call. A directory
-    that holds a run is refused, unless `overwrite`: then that run's files are removed."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise UserInputError(f"output directory is not writable: {exc.strerror or exc}", path=path) from None
-    if overwrite:
-        for name in RUN_FILES:
-            (path / name).unlink(missing_ok=True)
-    if not allow_existing and (path / RESULTS).exists() and (path / RESULTS).stat().st_size > 0:
-        raise UserInputError(
-            "output directory already holds results: pass --overwrite to replace that run, "
-            "or --runs-dir DIR to put each run in a fresh DIR/<run-id>",
-            path=path,
-        )
-    return path
-
-
-class RunDirLock:
-    """An exclusive lock on a run directory for as long as a process works in it: a second run,
-    resume or re-score of the same directory stops at once with a clear message (exit 2)."""
-
-    def __init__(self, run_dir: Path):
-        self.path = run_dir / LOCK
-        self._fh: IO[str] | None = None
-
-    def acquire(self) -> RunDirLock:
-        fh = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            fh.close()
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise UserInputError(
-                    f"this run directory is in use by {holder}: wait for it to finish, or use another --out",
-                    path=self.path.parent,
-                ) from None
-            raise
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"evalkit pid {os.getpid()}\n")
-        fh.flush()
-        self._fh = fh
-        return self
-
-    def release(self) -> None:
-        if self._fh is not None and not self._fh.closed:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-        self._fh = None
-
-    def __enter__(self) -> RunDirLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def rewrite_results(path: Path, results: Iterable[CaseResult]) -> None:
-    """Replace results.jsonl atomically (re-scoring): readers see the old file or the new one."""
-    write_jsonl(path, results)
-
-
 def read_json(path: Path, default: Any = None) -> Any:
     """A run-directory JSON file, or `default` when it is missing or unreadable (older runs)."""
     try:
@@ -373,31 +244,3 @@ def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> None:
                 yield secrets.scrub_json_text(line, sort_keys=True, ensure_ascii=False) + "\n"
 
     _write_atomic(path, lines())
-
-
-def check_contained(run_dir: Path) -> None:
-    """A run directory is data: none of its files may lead outside it (a `results.jsonl` that
-    is a link to /proc/self/environ, say), so reading it reads nothing else."""
-    root = run_dir.resolve()
-    for name in RUN_FILES:
-        path = run_dir / name
-        if path.is_symlink() and not path.resolve().is_relative_to(root):
-            raise UserInputError(
-                f"{name} is a link to a file outside the run directory: refused", path=run_dir
-            )
-
-
-def read_run_info(run_dir: Path) -> RunInfo:
-    """run.json, migrated from older versions; a missing or garbled one is a usage error."""
-    path = run_dir / RUN_INFO
-    check_contained(run_dir)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        return RunInfo.model_validate(migrate("run_info", data))
-    except FileNotFoundError:
-        raise UserInputError("not a run directory (no run.json)", path=run_dir) from None
-    except (ValueError, ValidationError, NewerSchemaError, KeyError, TypeError) as exc:
-        first = str(exc).splitlines()[0]
-        raise UserInputError(f"run.json is unreadable: {first}", path=run_dir) from None

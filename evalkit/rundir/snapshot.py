@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from evalkit.errors import UserInputError
-from evalkit.rundir.files import CASES, write_jsonl
+from evalkit.rundir.dir import RunDir
 from evalkit.rundir.runinfo import RunInfo, SuiteRecord
 from evalkit.spec.suite import Case, MessageTemplate, ScorerSpec, Suite, tools_json
 from evalkit.tools.expect import ToolExpectations
@@ -55,9 +55,8 @@ def _case_row(suite: str, case: Case) -> dict[str, Any]:
     }
 
 
-def write_cases(run_dir: Path, suites: Sequence[Suite]) -> None:
-    rows = (_case_row(s.name, c) for s in suites for c in s.cases)
-    write_jsonl(run_dir / CASES, rows)
+def write_cases(run_dir: RunDir, suites: Sequence[Suite]) -> None:
+    run_dir.write_cases(_case_row(s.name, c) for s in suites for c in s.cases)
 
 
 def _read_cases(path: Path) -> Iterator[tuple[str, Case]]:
@@ -114,9 +113,9 @@ def _cases_from_results(results: Sequence[CaseResult]) -> dict[str, list[Case]]:
     return {suite: list(cases.values()) for suite, cases in out.items()}
 
 
-def suites_from_run(run_dir: Path, info: RunInfo, results: Sequence[CaseResult]) -> list[Suite]:
+def suites_from_run(run_dir: RunDir | Path, info: RunInfo, results: Sequence[CaseResult]) -> list[Suite]:
     """Rebuild the suites of a run from its directory alone."""
-    path = run_dir / CASES
+    path = RunDir.of(run_dir).cases_file
     by_suite: dict[str, list[Case]] = {}
     if path.exists():
         for suite_name, case in _read_cases(path):

@@ -17,20 +17,7 @@ from evalkit.errors import ExitCode, UserInputError
 from evalkit.human.labels import HUMAN, calibration_labels, stored_labels
 from evalkit.human.scores import add_kappa, apply_labels
 from evalkit.report import html, junit, markdown
-from evalkit.rundir.files import (
-    BASELINE_OUTPUTS,
-    DIFF,
-    JUNIT,
-    RESULTS,
-    RUN_INFO,
-    SUMMARY,
-    SUMMARY_MD,
-    check_contained,
-    read_json,
-    read_results,
-    write_json,
-    write_jsonl,
-)
+from evalkit.rundir.dir import RunDir
 from evalkit.spec.config import RunSettings
 from evalkit.spec.suite import Suite
 from evalkit.types import CaseResult, MetricInfo
@@ -45,7 +32,7 @@ class Conclusion:
 @dataclass(frozen=True)
 class ConcludeInput:
     run_id: str
-    run_dir: Path
+    run_dir: RunDir
     suites: Sequence[Suite]
     variants: Sequence[str]
     metrics: dict[str, list[MetricInfo]]  # per suite: what aggregation needs of each score
@@ -115,7 +102,8 @@ def gate(
         if group is not None
         for record in group.records
     ]
-    write_jsonl(inp.run_dir / BASELINE_OUTPUTS, rows)
+    metas = [group.meta.model_dump(mode="json") for group in baselines if group is not None]
+    inp.run_dir.write_baseline_copy(rows, {"folder": str(inp.baseline_dir), "groups": metas})
     thresholds = {s.name: s.thresholds for s in inp.suites}
     return diff_runs(baselines, candidates, thresholds, case_rules=case_rules(inp, groups))
 
@@ -152,7 +140,7 @@ def conclude(inp: ConcludeInput) -> Conclusion:
     groups = aggregate(inp, counted)
     n_results = counted.n
     thresholds = {s.name: s.thresholds for s in inp.suites}
-    info = read_json(inp.run_dir / RUN_INFO, {})
+    info = inp.run_dir.info()
     labels = stored_labels(inp.run_dir)
     if labels:  # judges vs people
         add_kappa(groups, list(results()), labels, info, thresholds)
@@ -175,12 +163,11 @@ def conclude(inp: ConcludeInput) -> Conclusion:
         baseline=shown(inp.baseline_dir) if diff is not None and inp.baseline_dir else None,
         regressions=regressions,
     )
-    write_json(inp.run_dir / SUMMARY, summary)
+    inp.run_dir.write_summary(summary)
     if diff is not None:
-        write_json(inp.run_dir / DIFF, diff)
+        inp.run_dir.write_diff(diff)
     else:  # a re-score that is not gated must not leave the last gate's verdicts behind
-        (inp.run_dir / DIFF).unlink(missing_ok=True)
-        (inp.run_dir / BASELINE_OUTPUTS).unlink(missing_ok=True)
+        inp.run_dir.remove_gate()
     write_ci_files(inp.run_dir, summary, diff, cases)
     return Conclusion(summary, diff)
 
@@ -189,11 +176,11 @@ def _results(inp: ConcludeInput) -> Callable[[], Iterable[CaseResult]]:
     """The run's results for each pass over them: streamed from results.jsonl, so concluding
     a run of any size holds no more than one result at a time. Human labels are the exception:
     with labels (or human scores to refresh), the results are scored with them in memory."""
-    path = inp.run_dir / RESULTS
+    run_dir = inp.run_dir
     extra = calibration_labels(inp.suites)
-    if not extra and not stored_labels(inp.run_dir) and not _mentions(path, f'"{HUMAN}":'):
-        return lambda: read_results(path)
-    scored = apply_labels(inp.run_dir, list(read_results(path)), extra)  # human scores
+    if not extra and not stored_labels(run_dir) and not _mentions(run_dir.results_file, f'"{HUMAN}":'):
+        return run_dir.results
+    scored = apply_labels(run_dir, list(run_dir.results()), extra)  # human scores
     return lambda: scored
 
 
@@ -221,24 +208,34 @@ class _Counted:
 
 
 def write_ci_files(
-    run_dir: Path, summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult] | junit.Cases
+    run_dir: RunDir, summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult] | junit.Cases
 ) -> None:
-    junit.write(run_dir / JUNIT, summary, diff, results)
-    markdown.write(run_dir / SUMMARY_MD, summary, diff)
+    run_dir.write_junit(junit.render(summary, diff, results))
+    run_dir.write_summary_md(markdown.render(summary, diff))
 
 
-def render_reports(run_dir: Path) -> list[Path]:
-    """Rebuild junit.xml, summary.md and report.html from the run directory's files alone."""
-    check_contained(run_dir)
-    raw = read_json(run_dir / SUMMARY)
+def render_reports(path: Path) -> list[Path]:
+    """`evalkit report`: rebuild junit.xml, summary.md and report.html from the run directory's
+    files alone, holding its lock."""
+    run_dir = RunDir(path)
+    run_dir.require_results()
+    run_dir.check_contained()
+    with run_dir.lock("evalkit report"):
+        return rerender(run_dir)
+
+
+def rerender(run_dir: RunDir) -> list[Path]:
+    """junit.xml, summary.md and report.html from summary.json, diff.json and results.jsonl
+    (the caller holds the lock)."""
+    raw = run_dir.summary_data()
     if raw is None:
         raise UserInputError("no readable summary.json: run `evalkit score` on it first", path=run_dir)
     try:
         summary = Summary.model_validate(raw)
-        raw_diff = read_json(run_dir / DIFF)
+        raw_diff = run_dir.diff_data()
         diff = DiffReport.model_validate(raw_diff) if raw_diff is not None else None
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise UserInputError(f"summary.json or diff.json is unreadable: {first}", path=run_dir) from None
-    write_ci_files(run_dir, summary, diff, read_results(run_dir / RESULTS))
-    return [run_dir / JUNIT, run_dir / SUMMARY_MD, html.write(run_dir)]
+    write_ci_files(run_dir, summary, diff, run_dir.results())
+    return [run_dir.junit_file, run_dir.summary_md_file, html.write(run_dir)]

@@ -15,19 +15,8 @@ from pathlib import Path
 
 from evalkit.compare import baseline
 from evalkit.errors import UserInputError
-from evalkit.rundir.files import (
-    CASES,
-    RESULTS,
-    RUN_INFO,
-    RunDirLock,
-    current_result_line,
-    parse_result_line,
-    prepare_run_dir,
-    read_results_at,
-    read_run_info,
-    write_json,
-    write_lines,
-)
+from evalkit.rundir.dir import RunDir
+from evalkit.rundir.files import current_result_line, parse_result_line, read_results_at
 from evalkit.rundir.runinfo import MergedShard, RunInfo
 from evalkit.rundir.snapshot import suites_from_run
 from evalkit.spec.config import Config, LoadedConfig
@@ -61,18 +50,18 @@ def merge_runs(
     suites = suites_from_run(first.run_dir, first.info, ())  # from cases.jsonl (every shard has it)
     lines = _collect_lines(shards, suites, first.info.options.variants)
     gate_dir, warnings = _gate_dir(first.info, baseline_dir, no_baseline)
-    prepare_run_dir(out)
-    with RunDirLock(out):
-        prepare_run_dir(out)
-        (out / CASES).write_bytes((first.run_dir / CASES).read_bytes())
-        write_lines(out / RESULTS, lines.in_order())
+    merged = RunDir(out).prepare()
+    with merged.lock("evalkit merge"):
+        merged.prepare()
+        merged.copy_cases_from(RunDir(first.run_dir))
+        merged.write_result_lines(lines.in_order())
         info = _merged_info(shards, len(lines), gate_dir)
-        write_json(out / RUN_INFO, info)
+        merged.write_info(info)
         config = Config.model_validate(info.config) if info.config else Config()
         conclusion = conclude(
             ConcludeInput(
                 run_id=info.run_id,
-                run_dir=out,
+                run_dir=merged,
                 suites=suites,
                 variants=info.options.variants,
                 metrics=metrics_for(suites),
@@ -84,19 +73,19 @@ def merge_runs(
         info = info.model_copy(
             update={"status": conclusion.summary.status, "finished_at": datetime.now(UTC).isoformat()}
         )
-        write_json(out / RUN_INFO, info)
+        merged.write_info(info)
         from evalkit.report import html
 
-        html.write(out)
+        html.write(merged)
     loaded = LoadedConfig(config=config, path=None, base_dir=Path(info.config_dir or out))
     return Merged(conclusion, out, warnings, loaded)
 
 
 def _read_shard(run_dir: Path) -> ShardRun:
-    info = read_run_info(run_dir)
+    info = RunDir(run_dir).info()
     if info.options.shard is None:
         raise UserInputError("not a shard: this run was not started with --shard I/N", path=run_dir)
-    if not (run_dir / CASES).exists():
+    if not RunDir(run_dir).cases_file.exists():
         raise UserInputError("no cases.jsonl: written by an evalkit too old to merge", path=run_dir)
     return ShardRun(run_dir, info, parse_shard(info.options.shard))
 
@@ -162,12 +151,12 @@ class _Lines:
         self.keys = []  # the order is all that is needed now
 
     def line(self, i: int) -> str:
-        with (self.shards[self.shard[i]].run_dir / RESULTS).open("rb") as fh:
+        with RunDir(self.shards[self.shard[i]].run_dir).results_file.open("rb") as fh:
             fh.seek(self.offset[i])
             return fh.read(self.size[i]).decode("utf-8")
 
     def in_order(self) -> Iterator[str]:
-        handles = [(s.run_dir / RESULTS).open("rb") for s in self.shards]
+        handles = [RunDir(s.run_dir).results_file.open("rb") for s in self.shards]
         try:
             for i in self.order:
                 fh = handles[self.shard[i]]
@@ -187,7 +176,7 @@ def _collect_lines(shards: Sequence[ShardRun], suites: Sequence[Suite], variants
     unplanned: dict[str, int] = {}  # results of cases the plan does not know (none, normally)
     for k, s in enumerate(shards):
         count = 0
-        for r, offset, size in read_results_at(s.run_dir / RESULTS):
+        for r, offset, size in read_results_at(RunDir(s.run_dir).results_file):
             count += 1
             key = order(r)
             if key[2] >= planned_cases:

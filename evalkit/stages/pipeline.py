@@ -19,16 +19,7 @@ from evalkit.errors import EvalkitError, UserInputError, did_you_mean
 from evalkit.providers.base import Provider
 from evalkit.providers.cache import ResponseCache
 from evalkit.providers.service import ProviderService, build_providers
-from evalkit.rundir.files import (
-    RESULTS,
-    RUN_INFO,
-    RunDirLock,
-    prepare_run_dir,
-    read_results,
-    read_run_info,
-    rewrite_results,
-    write_json,
-)
+from evalkit.rundir.dir import RunDir, RunDirLock
 from evalkit.rundir.runinfo import RunInfo, StoredOptions
 from evalkit.rundir.snapshot import suite_record, suites_from_run, write_cases
 from evalkit.spec.config import (
@@ -88,6 +79,11 @@ class Prepared:
     timings: dict[str, float] = field(default_factory=dict)
     providers: dict[str, Provider[Any]] = field(default_factory=dict)  # checked, bound instances
     not_gated: str | None = None  # why this run is not compared with baselines (shown, never silent)
+
+    @property
+    def dir(self) -> RunDir:
+        """The run directory, to read and write it (this process holds its lock)."""
+        return RunDir(self.run_dir)
 
     @property
     def run_id(self) -> str:
@@ -175,12 +171,12 @@ def prepare(options: RunOptions) -> Prepared:
     _check_baselines(plan, baseline_dir)
     retrieve(plan)  # a bad corpus is bad input too: found before the run directory exists
     run_id = new_run_id()
-    run_dir = _run_dir(options, loaded, run_id)
-    prepare_run_dir(run_dir, allow_existing=options.overwrite)  # --overwrite clears under the lock
-    lock = RunDirLock(run_dir).acquire()
+    run_dir = RunDir(_run_dir(options, loaded, run_id))
+    run_dir.prepare(allow_existing=options.overwrite)  # --overwrite clears under the lock
+    lock = run_dir.lock("evalkit run").acquire()
     try:
         # again, under the lock: another process may have just written
-        prepare_run_dir(run_dir, overwrite=options.overwrite)
+        run_dir.prepare(overwrite=options.overwrite)
         stored = StoredOptions(
             suites=[str(s.source_path.resolve()) for s in suites],
             config=str(loaded.path.resolve()) if loaded.path else None,
@@ -195,12 +191,12 @@ def prepare(options: RunOptions) -> Prepared:
         )
         info = provenance.new_run_info(run_id, plan, stored, config_digest(plan))
         write_cases(run_dir, plan.suites)
-        write_json(run_dir / RUN_INFO, info)  # written first: --resume and `score` read it
+        run_dir.write_info(info)  # written first: --resume and `score` read it
     except BaseException:
         lock.release()
         raise
     prepared = Prepared(
-        plan, info, run_dir, lock, baseline_dir=baseline_dir, providers=providers, not_gated=not_gated
+        plan, info, run_dir.path, lock, baseline_dir=baseline_dir, providers=providers, not_gated=not_gated
     )
     prepared.timings["prepare_s"] = time.perf_counter() - t0
     return prepared
@@ -249,14 +245,14 @@ def _given_arguments(options: RunOptions) -> dict[str, object]:
 
 
 def _prepare_resume(options: RunOptions) -> Prepared:
-    run_dir = options.resume
-    assert run_dir is not None
-    if options.out is not None and options.out.resolve() != run_dir.resolve():
+    assert options.resume is not None
+    run_dir = RunDir(options.resume)
+    if options.out is not None and options.out.resolve() != run_dir.path.resolve():
         raise UserInputError("--resume continues RUN_DIR in place: --out must name the same directory")
     if options.overwrite or options.runs_dir is not None:
         raise UserInputError("--resume continues RUN_DIR in place: --overwrite and --runs-dir do not apply")
-    info = read_run_info(run_dir)
-    lock = RunDirLock(run_dir).acquire()
+    info = run_dir.info()
+    lock = run_dir.lock("evalkit run --resume").acquire()
     try:
         return _resume_locked(options, run_dir, info, lock)
     except BaseException:
@@ -264,7 +260,7 @@ def _prepare_resume(options: RunOptions) -> Prepared:
         raise
 
 
-def _resume_locked(options: RunOptions, run_dir: Path, info: RunInfo, lock: RunDirLock) -> Prepared:
+def _resume_locked(options: RunOptions, run_dir: RunDir, info: RunInfo, lock: RunDirLock) -> Prepared:
     t0 = time.perf_counter()
     stored = info.options
     check_arguments(_given_arguments(options), stored)
@@ -290,14 +286,14 @@ def _resume_locked(options: RunOptions, run_dir: Path, info: RunInfo, lock: RunD
     if baseline_dir is not None and not baseline.has_baselines(baseline_dir):
         raise UserInputError("the run is gated against baselines that are gone", path=baseline_dir)
     _check_baselines(plan, baseline_dir)
-    results = list(read_results(run_dir / RESULTS))
+    results = list(run_dir.results())
     if options.retry_errors and any(r.error is not None for r in results):
         results = [r for r in results if r.error is None]
-        rewrite_results(run_dir / RESULTS, results)  # those cases are generated again
+        run_dir.rewrite_results(results)  # those cases are generated again
     retrieve(plan)
     info = info.model_copy(update={"options": stored, "resumed_with_done": len(results)})
     skip = {r.key for r in results}
-    prepared = Prepared(plan, info, run_dir, lock, skip, baseline_dir, providers=providers)
+    prepared = Prepared(plan, info, run_dir.path, lock, skip, baseline_dir, providers=providers)
     prepared.timings["prepare_s"] = time.perf_counter() - t0
     return prepared
 
@@ -318,10 +314,8 @@ def open_cache(plan: Plan, no_cache: bool) -> ResponseCache | None:
 def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutcome:
     """Run the plan, streaming results; always concludes (summary, reports), even when interrupted:
     Ctrl-C and SIGTERM end the run with its summary written and exit code 130 or 143."""
-    from evalkit.rundir.files import ResultWriter
-
     plan = prepared.plan
-    writer = ResultWriter(prepared.run_dir / RESULTS)
+    writer = prepared.dir.result_writer()
     cache = open_cache(plan, prepared.info.options.no_cache)
     runner = Runner(
         plan,
@@ -341,7 +335,7 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutco
         if any(s.info.deferred for scorers in plan.scorers.values() for s in scorers):
             if observer is not None:
                 observer.status("judging against other outputs")
-            asyncio.run(_rescore_file(plan, prepared.run_dir, runner.context, deferred=True))
+            asyncio.run(_rescore_file(plan, prepared.dir, runner.context, deferred=True))
     except KeyboardInterrupt as exc:
         interrupted = interrupt_exit_code(exc)
     except EvalkitError as exc:  # e.g. credentials refused: stop, but keep what finished
@@ -370,10 +364,10 @@ def conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | Non
             info = provenance.finished(
                 prepared.info, plan, conclusion.summary, prepared.timings, received, prepared.providers
             )
-            write_json(prepared.run_dir / RUN_INFO, info)
+            prepared.dir.write_info(info)
             from evalkit.report import html
 
-            html.write(prepared.run_dir)  # last: rendered from the files above alone
+            html.write(prepared.dir)  # last: rendered from the files above alone
     except KeyboardInterrupt as late:  # arrived while concluding: the run still ends as interrupted
         conclusion = _mark_interrupted(prepared, conclusion, interrupt_exit_code(late))
     finally:
@@ -385,13 +379,12 @@ def _mark_interrupted(prepared: Prepared, conclusion: Conclusion, code: int) -> 
     """The summary and every file rendered from it say "interrupted" (with the signal held)."""
     summary = conclusion.summary.model_copy(update={"status": "interrupted", "exit_code": code})
     from evalkit.report import html
-    from evalkit.rundir.files import SUMMARY
     from evalkit.stages.conclude import Conclusion, write_ci_files
 
     with held_interrupts():
-        write_json(prepared.run_dir / SUMMARY, summary)
-        write_ci_files(prepared.run_dir, summary, conclusion.diff, read_results(prepared.run_dir / RESULTS))
-        html.write(prepared.run_dir)
+        prepared.dir.write_summary(summary)
+        write_ci_files(prepared.dir, summary, conclusion.diff, prepared.dir.results())
+        html.write(prepared.dir)
     return Conclusion(summary, conclusion.diff)
 
 
@@ -402,7 +395,7 @@ def _conclude_input(
 
     return ConcludeInput(
         run_id=prepared.run_id,
-        run_dir=prepared.run_dir,
+        run_dir=prepared.dir,
         suites=plan.suites,
         variants=[v.name for v in plan.variants],
         metrics={s.name: plan.metrics(s.name) for s in plan.suites},
@@ -415,7 +408,7 @@ def _conclude_input(
 
 
 def _with_current_suites(
-    run_dir: Path, info: RunInfo, suites: list[Suite], files: Sequence[Path]
+    run_dir: RunDir, info: RunInfo, suites: list[Suite], files: Sequence[Path]
 ) -> tuple[list[Suite], RunInfo]:
     """The run's suites with those in `files` (matched by name) as they are now; run.json and
     cases.jsonl are rewritten to match, so the directory stays self-contained."""
@@ -430,16 +423,16 @@ def _with_current_suites(
     records = [suite_record(s, next(r.repeats for r in info.suites if r.name == s.name)) for s in merged]
     info = info.model_copy(update={"suites": records})
     write_cases(run_dir, merged)
-    write_json(run_dir / RUN_INFO, info)
+    run_dir.write_info(info)
     return merged, info
 
 
-async def _rescore_file(plan: Plan, run_dir: Path, ctx: RunContext, *, deferred: bool | None) -> None:
+async def _rescore_file(plan: Plan, run_dir: RunDir, ctx: RunContext, *, deferred: bool | None) -> None:
     """Re-score the stored results and replace results.jsonl atomically."""
     try:
-        results = list(read_results(run_dir / RESULTS))
+        results = list(run_dir.results())
         rescored = await rescore(plan, results, ctx, deferred=deferred)
-        rewrite_results(run_dir / RESULTS, rescored)
+        run_dir.rewrite_results(rescored)
     finally:
         await ctx.service.aclose()
 
@@ -459,7 +452,7 @@ class ScoreOptions:
     notice: Callable[[str], None] | None = None  # told, before use, what a trusted run.json names
 
 
-def score_run(run_dir: Path, options: ScoreOptions | None = None) -> RunOutcome:
+def score_run(path: Path, options: ScoreOptions | None = None) -> RunOutcome:
     """`evalkit score RUN_DIR [SUITE ...]`: every scorer again over the stored outputs. By default
     from the run directory alone (its suites snapshot, with the user's own config for providers);
     given suite files, their current scorers, thresholds and cases replace the snapshot's (and
@@ -468,9 +461,10 @@ def score_run(run_dir: Path, options: ScoreOptions | None = None) -> RunOutcome:
     from evalkit.stages.conclude import ConcludeInput, conclude
 
     opts = options or ScoreOptions()
-    info = read_run_info(run_dir)
-    with RunDirLock(run_dir):
-        results = list(read_results(run_dir / RESULTS))
+    run_dir = RunDir(path)
+    info = run_dir.info()
+    with run_dir.lock("evalkit score"):
+        results = list(run_dir.results())
         suites = suites_from_run(run_dir, info, results)
         recorded = [s for s in suites if s.name not in _suite_names(opts.suite_files)]
         loaded, notes = _scoring_config(run_dir, info, recorded, opts)
@@ -505,7 +499,7 @@ def score_run(run_dir: Path, options: ScoreOptions | None = None) -> RunOutcome:
         from evalkit.report import html
 
         html.write(run_dir)
-    return RunOutcome(conclusion.summary, conclusion.diff, run_dir, tuple(warnings))
+    return RunOutcome(conclusion.summary, conclusion.diff, path, tuple(warnings))
 
 
 def _suite_names(files: Sequence[Path]) -> set[str]:
@@ -513,7 +507,7 @@ def _suite_names(files: Sequence[Path]) -> set[str]:
 
 
 def _scoring_config(
-    run_dir: Path, info: RunInfo, recorded: Sequence[Suite], opts: ScoreOptions
+    run_dir: RunDir, info: RunInfo, recorded: Sequence[Suite], opts: ScoreOptions
 ) -> tuple[LoadedConfig, list[str]]:
     """The config to score with: the run's own when trusted (each thing it names is said on
     stderr), else the user's own with the run's numeric run settings (budgets, error rates)."""
@@ -525,7 +519,7 @@ def _scoring_config(
             *trust.config_uses(info.config),
         ]
         notes = [f"{trust.TRUST_FLAG}: using the run's {u}" for u in uses]
-        return LoadedConfig(config=config, path=None, base_dir=Path(info.config_dir or run_dir)), notes
+        return LoadedConfig(config=config, path=None, base_dir=Path(info.config_dir or run_dir.path)), notes
     own = load_config(opts.config)
     uses = [*trust.scorer_uses(recorded), *trust.provider_uses(info.config, recorded, own.config)]
     if uses:

@@ -71,7 +71,7 @@ def test_the_exit_code_table_covers_the_codes_in_use() -> None:
 
 
 def test_every_run_file_is_described() -> None:
-    from evalkit.rundir.files import PURPOSE, RUN_FILES
+    from evalkit.rundir.dir import PURPOSE, RUN_FILES
     from evalkit.rundir.migrations import CURRENT
 
     assert set(PURPOSE) == set(RUN_FILES)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from evalkit.compare.aggregate import Summary, group_results, summarize_group
-from evalkit.rundir.files import RESULTS, RUN_INFO, SUMMARY, ResultWriter, write_json
+from evalkit.rundir.dir import RunDir
+from evalkit.rundir.files import ResultWriter, write_json
 from evalkit.rundir.runinfo import RunInfo, SuiteRecord
 from evalkit.types import CaseResult, MetricInfo
 
@@ -51,14 +52,13 @@ def make_run(
     run_id = f"run-{index:04d}"
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
-    writer = ResultWriter(run_dir / RESULTS)
+    rd = RunDir(run_dir)
+    writer = ResultWriter(rd.results_file)
     for g in groups:
         for c in g.cases:
             writer.append(_result(g, c))
     writer.close()
-    from evalkit.rundir.files import read_results
-
-    results = list(read_results(run_dir / RESULTS))
+    results = list(rd.results())
     summaries = []
     for (suite, variant), rows in group_results(results).items():
         group = next(g for g in groups if (g.suite, g.variant) == (suite, variant))
@@ -72,7 +72,7 @@ def make_run(
         error_budget="",
         groups=summaries,
     )
-    write_json(run_dir / SUMMARY, summary.model_dump(mode="json"))
+    write_json(rd.summary_file, summary.model_dump(mode="json"))
     started = T0 + timedelta(days=index)
     info = RunInfo(
         run_id=run_id,
@@ -85,7 +85,7 @@ def make_run(
         suites=[SuiteRecord(name=g.suite, content_hash=f"h-{g.suite}-{prompt}") for g in groups],
         plan={"variants": {g.variant: {"name": g.variant, "prompt": prompt} for g in groups}},
     )
-    (run_dir / RUN_INFO).write_text(info.model_dump_json())
+    rd.info_file.write_text(info.model_dump_json())
     return run_dir
 
 

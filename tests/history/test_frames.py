@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.rundir.files import RESULTS, read_results
+from evalkit.rundir.dir import RunDir
 from tests.conftest import qa_suite_yaml, two_variant_config, write
 from tests.fake_openai import FakeOpenAI
 
@@ -28,7 +28,7 @@ def test_load_run_is_one_row_per_case_variant_repeat(run_dir: Path) -> None:
     import evalkit
 
     frame = evalkit.load_run(run_dir)
-    results = list(read_results(run_dir / RESULTS))
+    results = list(RunDir(run_dir).results())
     assert len(frame) == len(results) == 6 * 2 * 2
     assert list(frame.columns[:4]) == ["suite", "variant", "case_id", "repeat"]
     indexed = frame.set_index(["variant", "case_id", "repeat"])

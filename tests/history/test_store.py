@@ -16,7 +16,7 @@ import pytest
 
 from evalkit.history.check import check_run
 from evalkit.history.store import Filters, HistoryStore
-from evalkit.rundir.files import RESULTS, SUMMARY, read_results
+from evalkit.rundir.dir import RunDir
 from evalkit.spec.history import AlertRules
 from tests.history.fabricate import T0, Case, Group, make_run
 from tests.history.postgres import postgres_server
@@ -120,7 +120,7 @@ def test_runs_round_trip(store: HistoryStore, tmp_path: Path) -> None:
     assert [r["run_id"] for r in store.runs(Filters(since=since, until=until))] == ["run-0001", "run-0002"]
     assert store.runs(Filters(suite="nope")) == []
 
-    summary = json.loads((dirs[3] / SUMMARY).read_text())["groups"][0]
+    summary = json.loads(RunDir(dirs[3]).summary_file.read_text())["groups"][0]
     group = store.groups(Filters(last=1))[0]
     assert group["pass_rate"] == pytest.approx(summary["pass_rate"])
     assert group["latency_p95_ms"] == pytest.approx(summary["latency"]["p95_ms"])
@@ -130,7 +130,7 @@ def test_runs_round_trip(store: HistoryStore, tmp_path: Path) -> None:
     assert metrics["quality"]["ci_low"] == pytest.approx(summary["metrics"]["quality"]["ci_low"])
 
     stored = {c["case_id"]: c for c in store.cases(["run-0003"])}
-    for r in read_results(dirs[3] / RESULTS):
+    for r in RunDir(dirs[3]).results():
         assert stored[r.case_id]["scores"] == {k: s.value for k, s in r.scores.items()}
         assert stored[r.case_id]["passed"] is r.passed()
     assert sum(1 for _ in store.cases(["run-0001"])) == 30
@@ -153,7 +153,7 @@ def test_history_dataframe(store: HistoryStore, tmp_path: Path) -> None:
     frame = history_frame(store, Filters(last=2))
     assert len(frame) == 2 * 30 and set(frame["run_id"]) == {"run-0001", "run-0002"}
     assert {"quality", "other", "passed", "latency_ms", "branch"} <= set(frame.columns)
-    expected = {r.case_id: r.scores["quality"].value for r in read_results(tmp_path / "run-0002" / RESULTS)}
+    expected = {r.case_id: r.scores["quality"].value for r in RunDir(tmp_path / "run-0002").results()}
     last = frame[frame["run_id"] == "run-0002"].set_index("case_id")["quality"]
     assert last.to_dict() == pytest.approx(expected)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from tests.conftest import write
+from tests.conftest import evalkit_process, write
 from tests.fake_openai import FakeOpenAI
 
 ANSWERS = {f"q{i}": "Paris." if i < 4 else "Lyon." for i in range(8)}
@@ -28,6 +29,7 @@ class Scripted:
         self.calls: Counter[str] = Counter()
         self.judge = judge
         self.invert = False  # a judge update that turns every verdict around
+        self.fake: FakeOpenAI | None = None  # the server it answers through
 
     def __call__(self, body: dict[str, Any]) -> str:
         text = body["messages"][-1]["content"]
@@ -53,6 +55,7 @@ def server(workdir: Path) -> Any:
         f"  grader: {{type: openai, base_url: '{fake.url}', model: judge, "
         "pricing: {input_per_mtok: 2.0, output_per_mtok: 10.0}}\n",
     )
+    scripted.fake = fake
     yield scripted
     fake.stop()
 
@@ -245,3 +248,38 @@ def test_a_bad_calibration_set_fails_before_any_model_call(workdir: Path, server
     result = cli("run", "s.yaml", "-o", "a", "--no-baseline")
     assert result.exit_code == 2 and "cal_labels.jsonl:2" in result.output and "verdict" in result.output
     assert sum(server.calls.values()) == 0
+
+
+def test_labels_import_during_a_score_is_refused_not_interleaved(
+    workdir: Path, server: Scripted, cli
+) -> None:
+    """Every writer of a run directory takes its lock: `evalkit labels import` while a real
+    `evalkit score` process holds the run is refused at once (exit 2, naming the run directory
+    and who holds it), writes nothing, and works once the score has finished."""
+    write(workdir / "s.yaml", SUITE.replace(", samples: 3", ""))
+    assert cli("run", "s.yaml", "-o", "out", "--no-baseline").exit_code == 0
+    out = workdir / "out"
+    run_id = json.loads((out / "run.json").read_text())["run_id"]
+    labels_jsonl(workdir / "alice.jsonl", run_id)
+    assert server.fake is not None
+    server.fake.latency_s = 3.0  # the judges now take a while: the score holds the lock meanwhile
+    scoring = evalkit_process(workdir, "score", "out", "--no-cache")
+    try:
+        deadline = time.monotonic() + 60
+        while "evalkit score" not in (out / ".lock").read_text() and scoring.poll() is None:
+            assert time.monotonic() < deadline, "the score never took the lock"
+            time.sleep(0.02)
+        importing = evalkit_process(workdir, "labels", "import", "alice.jsonl", "out")
+        said, _ = importing.communicate(timeout=60)
+        assert scoring.poll() is None, "the score finished before the import was tried"
+    finally:
+        scored, _ = scoring.communicate(timeout=120)
+    assert importing.returncode == 2, said
+    assert "out: this run directory is in use by evalkit score (pid" in said
+    assert "Traceback" not in said
+    assert not (out / "labels.jsonl").exists()  # nothing written by the refused writer
+    assert scoring.returncode == 0, scored
+    server.fake.latency_s = 0.0
+    again = cli("labels", "import", "alice.jsonl", "out")
+    assert again.exit_code == 0, again.output
+    assert (out / "labels.jsonl").exists()

@@ -9,7 +9,8 @@ import pytest
 
 from evalkit._util import secrets
 from evalkit.errors import UserInputError
-from evalkit.rundir.files import ResultWriter, prepare_run_dir, read_results, write_json
+from evalkit.rundir.dir import RunDir
+from evalkit.rundir.files import ResultWriter, read_results, write_json
 from evalkit.types import CaseResult, Message
 
 
@@ -64,10 +65,10 @@ def test_known_secrets_are_scrubbed_from_lines_and_json(tmp_path: Path) -> None:
 
 
 def test_prepare_run_dir(tmp_path: Path) -> None:
-    assert prepare_run_dir(tmp_path / "a" / "b").is_dir()
+    assert RunDir(tmp_path / "a" / "b").prepare().path.is_dir()
     (tmp_path / "f").write_text("x")
     with pytest.raises(UserInputError, match="not writable"):
-        prepare_run_dir(tmp_path / "f" / "run")
+        RunDir(tmp_path / "f" / "run").prepare()
 
 
 def test_redact_url() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.rundir.files import RunDirLock
+from evalkit.rundir.dir import RunDir
 from tests.cli.test_reliability import config, evalkit, suite, wait_for_lines
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
@@ -65,13 +65,12 @@ def test_a_run_written_by_the_previous_format_is_read_scored_and_diffed(workdir:
     run = workdir / "old-run"
     shutil.copytree(fixture / "run", run)
     from evalkit.compare.baseline import load
-    from evalkit.rundir.files import read_results, read_run_info
     from evalkit.rundir.migrations import CURRENT
 
-    info = read_run_info(run)
+    info = RunDir(run).info()
     assert info.schema_version == 2 and info.suites[0].name == "qa"
     assert info.suites[0].thresholds["exact"].min == 0.5
-    results = list(read_results(run / "results.jsonl"))
+    results = list(RunDir(run).results())
     assert len(results) == 12 and all(r.schema_version == CURRENT["result"] for r in results)
     assert {(r.finish_reason, r.vendor_finish_reason) for r in results} == {("stop", None)}
     old = load(fixture / "baselines", "qa", "good")
@@ -149,7 +148,7 @@ def test_a_second_process_cannot_use_a_run_directory_in_use(workdir: Path, cli, 
     suite(workdir / "suites" / "s.yaml", 2)
     config(workdir / "evalkit.yaml", fake_server.url)
     (workdir / "runs" / "x").mkdir(parents=True)
-    with RunDirLock(workdir / "runs" / "x"):
+    with RunDir(workdir / "runs" / "x").lock("a test"):
         busy = cli("run", "suites/s.yaml", "-o", "runs/x", "--no-baseline")
         assert busy.exit_code == 2 and "in use" in busy.output
     assert not fake_server.requests  # refused before any model call
