@@ -197,9 +197,10 @@ def case_blocks(run_dir: RunDir, ctx: _Context, series: _Series, chunk: int | No
         yield block()
 
 
-def build_data(run_dir: RunDir) -> dict[str, Any]:
+def build_data(where: RunDir | Path) -> dict[str, Any]:
     """Everything the page's data holds, in one dictionary (for tests and small runs; the
     report itself is written block by block)."""
+    run_dir = RunDir.of(where)
     ctx = _context(run_dir)
     strings: list[str] = []
     cases: list[dict[str, Any]] = []
@@ -455,8 +456,8 @@ def _page(run_dir: RunDir, ctx: _Context, series: _Series) -> str:
     )
 
 
-def render(run_dir: RunDir) -> str:
-    return "".join(render_pieces(run_dir))
+def render(where: RunDir | Path) -> str:
+    return "".join(render_pieces(RunDir.of(where)))
 
 
 def write(run_dir: RunDir) -> Path:

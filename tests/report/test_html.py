@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from evalkit._util.numbers import number, signed
+from evalkit.rundir.dir import RunDir
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
 
@@ -346,7 +347,8 @@ def test_cases_in_many_blocks_read_as_one_table(
     assert resolved(split) == resolved(whole) and len(whole["cases"]) == 2 * N
     copy = tmp_path / "b"
     shutil.copytree(run_dirs["b"], copy)
-    html.write(copy)
+    with RunDir(copy).lock("a test"):  # every writer of a run directory holds its lock
+        html.write(RunDir(copy))
     text = (copy / "report.html").read_text()
     assert text.count('class="evalkit-cases"') == -(-2 * N // 7)
     opened = Opened(chrome, copy / "report.html", 1280)
