@@ -54,9 +54,9 @@ def export(
             raise UserInputError("export: give a RUN_DIR or --history (one of them)")
         if otlp:
             from evalkit.cli._common import export_traces
-            from evalkit.rundir.files import RESULTS
+            from evalkit.rundir.dir import RunDir
 
-            if run_dir is None or not (run_dir / RESULTS).is_file():
+            if run_dir is None or not RunDir(run_dir).results_file.is_file():
                 raise UserInputError("--otlp exports a run directory (with results.jsonl)", path=run_dir)
             raise typer.Exit(ExitCode.OK if export_traces(run_dir) else ExitCode.FAILED)
         if mlflow:

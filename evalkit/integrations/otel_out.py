@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit._util import secrets
-from evalkit.rundir.files import RESULTS, read_json, read_results
+from evalkit.rundir.dir import RunDir
 from evalkit.types import CaseResult, Step
 
 if TYPE_CHECKING:
@@ -106,7 +106,9 @@ def export_run(run_dir: Path) -> Exported:
     from opentelemetry.sdk.trace.export import SpanExportResult
 
     started = time.perf_counter()
-    info = read_json(run_dir / "run.json", {}) or {}
+    rd = RunDir(run_dir)
+    parsed = rd.info_or_none()  # through the migrations, like every reader of run.json
+    info: dict[str, Any] = parsed.model_dump(mode="json") if parsed is not None else {}
     attributes: dict[str, Any] = {"evalkit.run_id": str(info.get("run_id", run_dir.name))}
     if not os.environ.get("OTEL_SERVICE_NAME"):
         attributes["service.name"] = "evalkit"
@@ -120,7 +122,7 @@ def export_run(run_dir: Path) -> Exported:
     traces = sent = 0
     error = None
     with _quiet_sdk():
-        for result in read_results(run_dir / RESULTS):
+        for result in rd.results():
             case_spans(tracer, result, base_ns, systems.get(result.provider, result.provider))
             traces += 1
             if len(keep.spans) >= BATCH:
