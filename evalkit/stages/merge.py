@@ -206,9 +206,9 @@ def check_coverage(
     × repeat once), not what each shard's own run.json claims: an edited shard merged 123 of 200
     results with exit 0. Every shard must hold the same cases snapshot."""
     first = shards[0]
-    snapshot = (first.run_dir / CASES).read_bytes()
+    snapshot = RunDir(first.run_dir).cases_file.read_bytes()
     for s in shards[1:]:
-        if (s.run_dir / CASES).read_bytes() != snapshot:
+        if RunDir(s.run_dir).cases_file.read_bytes() != snapshot:
             raise UserInputError(
                 f"its cases.jsonl differs from {first.run_dir}'s: not one run", path=s.run_dir
             )
