@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from evalkit.errors import UserInputError
 from evalkit.history.adapter import case_record, is_run_dir
 from evalkit.history.store import Filters, HistoryStore
-from evalkit.rundir.files import CASES, RESULTS, read_results
+from evalkit.rundir.dir import RunDir
 from evalkit.types import CaseResult
 
 if TYPE_CHECKING:
@@ -47,9 +47,10 @@ def load_run(path: str | Path, *, suite: str | None = None, variant: str | None 
     run_dir = Path(path)
     if not is_run_dir(run_dir):
         raise UserInputError("not a run directory (no run.json + results.jsonl)", path=run_dir)
-    case_vars = _case_vars(run_dir / CASES)
+    rd = RunDir(run_dir)
+    case_vars = _case_vars(rd.cases_file)
     rows = []
-    for r in read_results(run_dir / RESULTS):
+    for r in rd.results():
         if (suite is None or r.suite == suite) and (variant is None or r.variant == variant):
             rows.append({**case_record(r), **_texts(r, case_vars)})
     return _frame(rows, (*FIXED, *TEXTS))
