@@ -28,7 +28,7 @@ from typing import Any
 
 from evalkit._util import secrets
 from evalkit.compare.aggregate import GroupSummary, Summary
-from evalkit.rundir.files import DIFF, REPORT, RESULTS, RUN_INFO, SUMMARY, SUMMARY_MD, read_json, read_results
+from evalkit.rundir.dir import DIFF, REPORT, SUMMARY, SUMMARY_MD, RunDir
 
 TIMEOUT_S = 10.0
 BATCH = 1000  # MLflow's limit of metrics per log-batch request
@@ -161,13 +161,13 @@ def _key(name: str) -> str:
 def prompt_digests(run_dir: Path) -> dict[tuple[str, str], str]:
     """Per suite × variant: a digest of every prompt it sent (the results' input hashes)."""
     hashes: dict[tuple[str, str], set[str]] = {}
-    for r in read_results(run_dir / RESULTS):
+    for r in RunDir(run_dir).results():
         hashes.setdefault((r.suite, r.variant), set()).add(r.input_hash or "")
     return {k: hashlib.sha256("\n".join(sorted(v)).encode()).hexdigest()[:16] for k, v in hashes.items()}
 
 
 def _verdicts(run_dir: Path) -> dict[tuple[str, str], str]:
-    diff = read_json(run_dir / DIFF) or {}
+    diff = RunDir(run_dir).diff_data() or {}
     return {(g["suite"], g["variant"]): str(g.get("verdict")) for g in diff.get("groups", [])}
 
 
@@ -197,11 +197,12 @@ def export_run(run_dir: Path, *, tracking_uri: str | None = None, experiment: st
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
         raise MlflowError("no tracking server: pass --mlflow-uri or set MLFLOW_TRACKING_URI")
-    raw = read_json(run_dir / SUMMARY)
+    rd = RunDir(run_dir)
+    raw = rd.summary_data()
     if raw is None:
         raise MlflowError(f"{run_dir}: no summary.json (run `evalkit score` on it first)")
     summary = Summary.model_validate(raw)
-    info = read_json(run_dir / RUN_INFO, {}) or {}
+    info = rd.info_or_none()  # through the migrations
     client = Client(uri)
     exp = experiment_id(client, experiment)
     now = int(time.time() * 1000)
@@ -215,7 +216,7 @@ def export_run(run_dir: Path, *, tracking_uri: str | None = None, experiment: st
             "evalkit.status": summary.status,
             "evalkit.exit_code": summary.exit_code,
             "evalkit.regressions": "; ".join(summary.regressions) or "none",
-            "evalkit.git_sha": info.get("git_sha"),
+            "evalkit.git_sha": info.git_sha if info is not None else None,
         },
     )
     parent_id = str(parent["run_id"])
