@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,10 @@ def safe_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+MIGRATE_ATTEMPTS = 5
+MIGRATE_LOCK = 27_0014  # the advisory lock key PostgreSQL migrations take
+
+
 class HistoryStore:
     def __init__(self, url: str, *, connect_timeout_s: float = 5):
         secrets.register_url(url, "the history URL", warn=False)  # shown masked (safe_url) anyway
@@ -86,9 +91,22 @@ class HistoryStore:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self._begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        for attempt in range(MIGRATE_ATTEMPTS):
+            try:
+                with self._begin() as conn:
+                    if conn.dialect.name == "postgresql":  # one migrating process at a time
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
+                return
+            except HistoryUnavailable:
+                # first runs on a fresh history race to create it: the one that lost sees the
+                # tables the winner made; once the winner's revision is there, all is well
+                if self.revision() == schema.HEAD_REVISION:
+                    return
+                if attempt == MIGRATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
     def revision(self) -> str | None:
         """The schema revision alembic stored, or None for a database without one."""
