@@ -295,3 +295,35 @@ def test_a_truncation_rate_threshold_fails_the_run(
     checks = {g["variant"]: g["thresholds"] for g in summary["groups"]}
     assert [c["metric"] for c in checks["claude"] if not c["passed"]] == ["truncation_rate"]
     assert all(c["passed"] for c in checks["gpt"])
+
+
+def test_a_claude_judge_grading_gpt_answers_is_priced_as_claude(
+    workdir: Path, fake_anthropic: FakeAnthropic, fake_server: FakeOpenAI, cli: Any
+) -> None:
+    fake_anthropic.responder = lambda body: {
+        "content": [{"type": "text", "text": '{"reasoning": "It names the answer.", "verdict": "pass"}'}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 150, "output_tokens": 20},
+    }
+    scorers = (
+        "[{type: judge, provider: claude, mode: pass_fail, name: correct, criteria: Answers the question.}]"
+    )
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers=scorers))
+    write(workdir / "evalkit.yaml", config(fake_anthropic.url, fake_server.url))
+    result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline", "--variant", "gpt")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in (workdir / "out" / "results.jsonl").read_text().splitlines()]
+    judge_cost = float(
+        genai_prices.calc_price(
+            genai_prices.Usage(input_tokens=150, output_tokens=20),
+            "claude-sonnet-5-5",
+            provider_id="anthropic",
+        ).total_price
+    )
+    for line in lines:
+        judge = line["judges"]["correct"]
+        assert (judge["provider"], judge["model"], judge["calls"]) == ("claude", "claude-sonnet-5-5", 1)
+        assert judge["cost_usd"] == pytest.approx(judge_cost)
+        generation = (line["usage"]["input_tokens"] * 1.0 + line["usage"]["output_tokens"] * 2.0) / 1e6
+        assert line["cost_usd"] == pytest.approx(generation + judge_cost)
+        assert line["scores"]["correct"]["passed"] is True
