@@ -11,6 +11,7 @@ from evalkit.errors import UserInputError
 from evalkit.history.adapter import case_record, is_run_dir
 from evalkit.history.store import Filters, HistoryStore
 from evalkit.rundir.dir import RunDir
+from evalkit.rundir.snapshot import case_vars
 from evalkit.types import CaseResult
 
 if TYPE_CHECKING:
@@ -48,41 +49,24 @@ def load_run(path: str | Path, *, suite: str | None = None, variant: str | None 
     if not is_run_dir(run_dir):
         raise UserInputError("not a run directory (no run.json + results.jsonl)", path=run_dir)
     rd = RunDir(run_dir)
-    case_vars = _case_vars(rd.cases_file)
+    vars_of = case_vars(rd.cases_file)
     rows = []
     for r in rd.results():
         if (suite is None or r.suite == suite) and (variant is None or r.variant == variant):
-            rows.append({**case_record(r), **_texts(r, case_vars)})
+            rows.append({**case_record(r), **_texts(r, vars_of)})
     return _frame(rows, (*FIXED, *TEXTS))
 
 
-def _texts(r: CaseResult, case_vars: dict[tuple[str, str], str]) -> dict[str, Any]:
+def _texts(r: CaseResult, vars_of: dict[tuple[str, str], str]) -> dict[str, Any]:
     system = next((m.content for m in r.messages if m.role == "system"), None)
     prompt = next((m.content for m in reversed(r.messages) if m.role == "user"), None)
     return {
-        "vars": case_vars.get((r.suite, r.case_id)),
+        "vars": vars_of.get((r.suite, r.case_id)),
         "references": json.dumps(list(r.references), ensure_ascii=False),
         "system": system if isinstance(system, str) or system is None else json.dumps(system),
         "prompt": prompt if isinstance(prompt, str) or prompt is None else json.dumps(prompt),
         "output": r.output,
     }
-
-
-def _case_vars(path: Path) -> dict[tuple[str, str], str]:
-    """(suite, case id) → the case's vars as JSON text; none for a run without cases.jsonl."""
-    out: dict[tuple[str, str], str] = {}
-    if not path.is_file():
-        return out
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                row = json.loads(line)
-                out[(str(row["suite"]), str(row["id"]))] = json.dumps(
-                    row.get("vars") or {}, sort_keys=True, ensure_ascii=False
-                )
-            except (ValueError, KeyError, TypeError):
-                continue  # a corrupt line: that case's vars stay empty
-    return out
 
 
 def history_frame(store: HistoryStore, filters: Filters) -> pd.DataFrame:

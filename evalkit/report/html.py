@@ -45,6 +45,7 @@ from evalkit.compare.gate import (
 from evalkit.report import charts
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.runinfo import RunInfo
+from evalkit.rundir.snapshot import case_vars
 from evalkit.tools.timeline import trace_rows
 from evalkit.types import GROUP_VERDICTS, CaseResult
 
@@ -94,6 +95,7 @@ class _Context:
     flips: set[tuple[str, str, str]]
     regressed: set[tuple[str, str, str]]
     deciding: dict[tuple[str, str], Any]
+    vars: dict[tuple[str, str], str]  # each case's vars as JSON text (the run's cases.jsonl)
 
 
 def _context(run_dir: RunDir) -> _Context:
@@ -112,7 +114,8 @@ def _context(run_dir: RunDir) -> _Context:
         flips |= {(g["suite"], g["variant"], c) for c in g.get("pass_to_fail", [])}
         regressed |= {(g["suite"], g["variant"], c["case_id"]) for c in g.get("top_regressions", [])}
     deciding = {(g["suite"], g["variant"]): g.get("pass_metrics") for g in summary.get("groups", [])}
-    return _Context(summary, diff, run_dir.info_or_none(), baseline, flips, regressed, deciding)
+    vars_of = case_vars(run_dir.cases_file)
+    return _Context(summary, diff, run_dir.info_or_none(), baseline, flips, regressed, deciding, vars_of)
 
 
 def _case_row(r: CaseResult, ctx: _Context, s: _Strings) -> dict[str, Any]:
@@ -133,6 +136,7 @@ def _case_row(r: CaseResult, ctx: _Context, s: _Strings) -> dict[str, Any]:
         "t": [s(t) for t in r.tags],
         "m": [[m.role, s(m.content)] for m in r.messages],
         "ref": [s(x) for x in r.references],
+        "vr": s(ctx.vars.get((r.suite, r.case_id))),
         "o": s(r.output),
         "e": s(r.error),
         "b": s(base.get("output")) if base else None,

@@ -55,6 +55,24 @@ def _case_row(suite: str, case: Case) -> dict[str, Any]:
     }
 
 
+def case_vars(path: Path) -> dict[tuple[str, str], str]:
+    """(suite, case id) → the case's vars as JSON text, from a run's cases.jsonl (none without
+    one; a corrupt line leaves that case without vars)."""
+    out: dict[tuple[str, str], str] = {}
+    if not path.is_file():
+        return out
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+                out[(str(row["suite"]), str(row["id"]))] = json.dumps(
+                    row.get("vars") or {}, sort_keys=True, ensure_ascii=False
+                )
+            except (ValueError, KeyError, TypeError):
+                continue
+    return out
+
+
 def write_cases(run_dir: RunDir, suites: Sequence[Suite]) -> None:
     run_dir.write_cases(_case_row(s.name, c) for s in suites for c in s.cases)
 

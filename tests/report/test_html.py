@@ -235,6 +235,10 @@ def test_output_matrix(run_dirs: dict[str, Path], chrome: Any) -> None:
     assert bad.locator("pre").inner_text() == "I do not know" and "✗ fail" in bad.inner_text()
     assert "exact 0.000" in bad.inner_text() and "exact 1.000" in good.inner_text()
     assert "differs" in (bad.get_attribute("class") or "") and bad.locator(".ins").count() >= 1
+    # issue 29.7: each row shows the case's vars and reference beside its id
+    head = row.locator("th")
+    assert head.locator(".case-vars").inner_text() == f'{{"n": {n}}}'
+    assert head.locator(".case-ref").inner_text() == f"reference: answer {n}"
 
     # sorted by the score delta (bad − good), most negative first: every flip leads, at -1.000
     page.select_option("#m-filter", "")

@@ -36,7 +36,7 @@
     for (const c of cases) {
       if (c.suite !== suite) continue;
       const key = c.id + "\u0000" + c.r;
-      if (!rows.has(key)) rows.set(key, { id: c.id, r: c.r, idx: c.idx, cells: new Map() });
+      if (!rows.has(key)) rows.set(key, { id: c.id, r: c.r, idx: c.idx, vars: str(c.vr), ref: (c.ref || []).map(str), cells: new Map() });
       rows.get(key).cells.set(c.variant, c);
       if (withBaseline && c.b !== null) rows.get(key).cells.set(c.variant + BASE, baselineOf(c));
     }
@@ -98,7 +98,7 @@
 
   const haystack = (row) => {
     if (row.text === undefined) {
-      row.text = (row.id + "\n" + [...row.cells.values()].map((c) => str(c.o) || "").join("\n")).toLowerCase();
+      row.text = (row.id + "\n" + (row.vars || "") + "\n" + row.ref.join("\n") + "\n" + [...row.cells.values()].map((c) => str(c.o) || "").join("\n")).toLowerCase();
     }
     return row.text;
   };
@@ -146,6 +146,8 @@
       const tr = el("tr", null, row.disagree ? "disagree" : "");
       const th = el("th", row.id + (row.r ? " #" + row.r : ""));
       th.scope = "row";
+      if (row.vars && row.vars !== "{}") th.appendChild(el("div", row.vars, "case-vars"));
+      if (row.ref.length) th.appendChild(el("div", "reference: " + row.ref.join(" | "), "case-ref"));
       if (row.disagree) th.appendChild(el("div", "variants disagree", "flag"));
       if (spec && row.key !== null && row.key !== undefined) {
         const metric = spec.slice(spec.indexOf(":") + 1);
