@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit._util.signals import held_interrupts
 from evalkit.compare.aggregate import GroupSummary, Summary, check_threshold, group_results, summarize_group
 from evalkit.errors import UserInputError
 from evalkit.human import labels as lb
@@ -62,9 +63,12 @@ def import_labels(path: Path, run_path: Path) -> ImportOutcome:
         results = list(run_dir.results())
         lb.check_against_run(path, new, run_dir.info().run_id, results)
         merged = lb.merge(lb.stored_labels(run_dir), new)
-        lb.write_labels(run_dir, merged)
-        results = apply_labels(run_dir, results, stored=merged)
-        refresh_summary(run_dir, results, merged)
+        # labels, human scores and summary are written together: a Ctrl-C or SIGTERM meanwhile
+        # is delivered once all three are (it kept labels with no human scores, silently)
+        with held_interrupts():
+            lb.write_labels(run_dir, merged)
+            results = apply_labels(run_dir, results, stored=merged)
+            refresh_summary(run_dir, results, merged)
     found = lb.labels_for(merged, results)
     return ImportOutcome(
         imported=len(new),

@@ -170,3 +170,40 @@ def test_an_import_by_many_labellers_prints_a_short_line(workdir: Path, cli) -> 
     got = cli("labels", "import", "l.jsonl", "out")
     assert got.exit_code == 0, got.output
     assert "and 20 more" in got.output and "person-29" not in got.output and len(got.output) < 400
+
+
+def test_an_interrupted_import_keeps_labels_and_human_scores_together(workdir: Path, cli) -> None:
+    """An interrupted `labels import` kept the labels but no `human` scores, silently: labels,
+    scores and summary are now written together, a signal delivered once they are."""
+    import json
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write(workdir / "evalkit.yaml", "providers:\n  api: {type: scripted, default: ok}\n")
+    cases = "\n".join(f"  - {{id: c{i}}}" for i in range(40))
+    write(workdir / "s.yaml", f'name: s\nprompt: "q"\nscorers: [json_valid]\ncases:\n{cases}\n')
+    assert cli("run", "s.yaml", "-o", "pristine", "--no-baseline", "--no-history").exit_code == 0
+    rows = (
+        f'{{"suite": "s", "case": "c{i % 40}", "labeller": "p{i}", "verdict": "pass"}}\n'
+        for i in range(20_000)
+    )
+    write(workdir / "l.jsonl", "".join(rows))
+    shutil.copytree(workdir / "pristine", workdir / "run")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evalkit", "labels", "import", "l.jsonl", "run"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not (workdir / "run" / "labels.jsonl").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGTERM)  # the moment the labels are written: before their scores
+    proc.communicate(timeout=120)
+    labelled = (workdir / "run" / "labels.jsonl").exists()
+    scored = any("human" in json.loads(line)["scores"] for line in (workdir / "run" / "results.jsonl").open())
+    assert labelled and scored
