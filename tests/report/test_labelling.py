@@ -77,6 +77,13 @@ def test_label_export_import_calibrate(run_dir: Path, workdir: Path, cli) -> Non
         # hostile output: shown as text in the labelling table, nothing runs
         assert "<script>window.__pwned" in page.inner_text("#lb-table tbody tr[data-case='c3']")
         assert page.evaluate("() => window.__pwned === undefined && window.__pwned2 === undefined")
+        # issue 29.7: blind by default, the automatic verdicts hidden until asked for
+        auto = page.locator("#lb-table tbody tr[data-case='c0'] td.lb-auto")
+        assert not auto.is_visible() and not page.locator("#lb-table th.lb-auto").is_visible()
+        page.check("#lb-show-auto")
+        assert auto.is_visible() and auto.inner_text() == "correct ✓"
+        page.uncheck("#lb-show-auto")
+        assert not auto.is_visible()
 
         page.fill("#lb-labeller", "ana")
         page.locator("#lb-labeller").press("Tab")

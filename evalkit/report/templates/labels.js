@@ -29,6 +29,9 @@
   const labeller = $("lb-labeller");
   labeller.value = (storage && storage.getItem("evalkit-labeller")) || "";
   labeller.addEventListener("change", () => { if (storage) storage.setItem("evalkit-labeller", labeller.value.trim()); });
+  // blind by default: the automatic verdicts stay hidden until the labeller asks to see them
+  const showAuto = document.getElementById("lb-show-auto");
+  showAuto.addEventListener("change", () => document.getElementById("lb-table").classList.toggle("blind", !showAuto.checked));
 
   const cases = data.cases.map((c) => ({ suite: str(c.s), variant: str(c.v), id: c.id, r: c.r, out: str(c.o), err: str(c.e), sc: c.sc }));
   const keyOf = (c) => JSON.stringify([c.suite, c.id, c.variant, c.r]);
@@ -73,7 +76,7 @@
     const text = c.out === null ? "⚠ " + (c.err || "no output") : c.out;
     td.appendChild(el("pre", text.length > 1200 ? text.slice(0, 1200) + " …" : text, "text"));
     tr.appendChild(td);
-    tr.appendChild(el("td", automatic(c)));
+    tr.appendChild(el("td", automatic(c), "lb-auto"));
     const verdict = select([["", "–"], ["pass", "✓ pass"], ["fail", "✗ fail"]], label.verdict, (v) => update(c, "verdict", v || null));
     verdict.className = "lb-verdict";
     verdict.setAttribute("aria-label", "verdict for " + c.id);
