@@ -135,3 +135,25 @@ def test_one_class_per_name_for_what_a_run_stores() -> None:
     assert not hasattr(baseline, "MetricInfo")
     assert baseline.BaselineMetric.model_fields.keys() == {"higher_is_better", "informational"}
     assert "corpus" in MetricInfo.model_fields
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """Shared helpers live in conftest.py files or tests/helpers/, never in a test_*.py that other
+    test modules import (which runs that module's tests' setup, and hides what is shared); and an
+    exit code is asserted exactly, not as `in (0, 1)`."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source, str(path))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            if any(n.startswith("tests.") and n.rsplit(".", 1)[-1].startswith("test_") for n in names):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+        if "exit_code in (" in source and path.name != "test_code_quality.py":
+            found.append(f"{path.relative_to(ROOT)}: exit_code in (...)")
+    assert found == []

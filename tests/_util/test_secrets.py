@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from evalkit._util import secrets
-from tests.cli.test_reliability import evalkit, lines
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI, Fault
+from tests.helpers.processes import evalkit, lines
 
 
 @pytest.fixture(autouse=True)

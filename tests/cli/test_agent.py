@@ -9,17 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.scripted import agent_responder
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
-
-REPO = Path(__file__).resolve().parents[2]
-AGENT_SUITE = REPO / "suites" / "agent" / "agent.yaml"
-
-
-def config(url: str) -> str:
-    price = "pricing: {input_per_mtok: 1.0, output_per_mtok: 2.0}"
-    return f"providers:\n  api: {{type: openai, base_url: {url}, model: m, {price}}}\nvariants:\n  api: {{provider: api}}\n"
+from tests.helpers.agent import AGENT_SUITE, agent_responder, config
 
 
 @pytest.fixture

@@ -244,7 +244,7 @@ def test_changing_top_k_is_gated_case_by_case_not_called_a_changed_input(workdir
 
 @pytest.mark.slow
 def test_the_report_shows_what_was_retrieved(workdir: Path, cli) -> None:
-    from tests.report.test_html import CHROMIUM, browser
+    from tests.helpers.browser import CHROMIUM, browser
 
     sync_api = browser()
     write(workdir / "evalkit.yaml", small_config("bm25", "run: {max_error_rate: 0.5}"))

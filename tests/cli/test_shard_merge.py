@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.cli.test_reliability import evalkit, lines
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
+from tests.helpers.processes import evalkit, lines
 
 
 def responder(wrong: set[str]) -> Any:

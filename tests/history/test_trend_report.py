@@ -14,8 +14,8 @@ from evalkit.history import trend
 from evalkit.history.check import check_run
 from evalkit.history.store import Filters, HistoryStore
 from evalkit.spec.history import AlertRules
+from tests.helpers.browser import CHROMIUM, EVIL, browser
 from tests.history.fabricate import Case, Group, make_run
-from tests.report.test_html import CHROMIUM, EVIL, browser
 
 RUNS = 8
 

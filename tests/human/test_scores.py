@@ -108,7 +108,7 @@ def labels_csv(path: Path) -> None:
 
 def test_label_import_calibrate_consistency_and_cost(workdir: Path, server: Scripted, cli) -> None:
     write(workdir / "s.yaml", SUITE)
-    assert cli("run", "s.yaml", "-o", "out", "--no-baseline").exit_code in (0, 1)
+    assert cli("run", "s.yaml", "-o", "out", "--no-baseline").exit_code == 0
     out = workdir / "out"
     rows = {r["case_id"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
     # asked 3 times: the flaky case gets the majority (pass, fail, pass) and 2/3 self-agreement
@@ -173,7 +173,7 @@ def test_label_import_calibrate_consistency_and_cost(workdir: Path, server: Scri
     assert 'id="calibration"' in report and "judge-flaky" in report
 
     # `evalkit score` keeps the imported labels' human score
-    assert cli("score", "out").exit_code in (0, 1)
+    assert cli("score", "out").exit_code == 0
     rows = {r["case_id"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
     assert rows["c1"]["scores"]["human"]["value"] == 0.5
 

@@ -7,7 +7,7 @@ import time
 
 from evalkit.providers.limiter import AdaptiveLimiter
 from tests.fake_openai import FakeOpenAI
-from tests.providers.test_openai_compat import generate, make, requests
+from tests.helpers.openai_provider import generate, make, requests
 
 
 def test_halves_once_per_epoch_and_recovers() -> None:

@@ -2,62 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
 from evalkit.errors import AuthenticationError, UserInputError
-from evalkit.providers.base import Provider
 from evalkit.providers.openai_compat import OpenAICompatProvider, OpenAISettings, parse_retry_after
-from evalkit.providers.service import Connected, bind_connections, exactly_once
-from evalkit.types import Completion, GenerationParams, Message, Request
 from tests.fake_openai import FakeOpenAI, Fault
-
-
-def requests(n: int, **params: object) -> list[Request]:
-    return [
-        Request(
-            key=f"s/c{i}/v/0",
-            suite="s",
-            case_id=f"c{i}",
-            variant="v",
-            repeat=0,
-            messages=(Message(role="user", content=f"question {i}"),),
-            params=GenerationParams(**params),  # type: ignore[arg-type]
-        )
-        for i in range(n)
-    ]
-
-
-def make(server: FakeOpenAI, concurrency: int = 4, **settings: object) -> Connected:
-    """The provider as a run has it: behind its connection's limiter (the framework's side)."""
-    options: dict[str, object] = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, **settings}
-    cfg = OpenAISettings(base_url=server.url, model="m1", **options)  # type: ignore[arg-type]
-    provider = bind_connections({"api": OpenAICompatProvider("api", cfg)}, {"api": concurrency})["api"]
-    assert isinstance(provider, Connected)
-    provider.check()
-    return provider
-
-
-def generate(provider: Provider[Any], reqs: Sequence[Request]) -> tuple[list[Completion], list[str]]:
-    """The provider's channel through the framework's exactly-once delivery: completions in
-    request order, and the keys in the order they were yielded."""
-    seen: list[str] = []
-
-    async def go() -> list[Completion]:
-        got: dict[str, Completion] = {}
-        try:
-            async for request, completion in exactly_once(provider, reqs):
-                seen.append(request.key)
-                got[request.key] = completion
-        finally:
-            await provider.aclose()
-        return [got[r.key] for r in reqs]
-
-    return asyncio.run(go()), seen
+from tests.helpers.openai_provider import generate, make, requests
 
 
 def test_records_output_usage_latency_and_model_version(fake_server: FakeOpenAI) -> None:

@@ -12,7 +12,7 @@ from evalkit.errors import UserInputError
 from evalkit.providers.python_callable import PythonCallableProvider, PythonSettings
 from evalkit.types import GenerationParams, Message, Request
 from tests.conftest import write
-from tests.providers.test_openai_compat import generate
+from tests.helpers.openai_provider import generate
 
 
 def shout(messages: list[dict[str, Any]], params: dict[str, Any], options: dict[str, Any]) -> Any:

@@ -18,7 +18,7 @@ from evalkit.providers.scripted import (
     ScriptedSettings,
 )
 from evalkit.types import CaseResult, GenerationParams, Message, Request, Usage
-from tests.providers.test_openai_compat import generate
+from tests.helpers.openai_provider import generate
 
 
 def req(case: str, text: str = "hi", variant: str = "v", repeat: int = 0) -> Request:

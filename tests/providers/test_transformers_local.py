@@ -11,7 +11,7 @@ from evalkit.providers import embedded
 from evalkit.providers.transformers_local import TransformersProvider, TransformersSettings
 from evalkit.types import Completion, GenerationParams, Message, Request
 from tests.conftest import write
-from tests.providers.test_openai_compat import generate
+from tests.helpers.openai_provider import generate
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,8 @@ from evalkit._util.numbers import number, signed
 from evalkit.rundir.dir import RunDir
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
+from tests.helpers.browser import CHROMIUM, EVIL, browser
 
-CHROMIUM = "/usr/bin/chromium"
-EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned2 = 1"></script>'
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
 
@@ -98,16 +97,6 @@ def test_rebuilding_gives_the_same_report(run_dirs: dict[str, Path], cli) -> Non
     assert (run_dirs["b"] / "report.html").read_text() == original
     assert cli("report", str(run_dirs["b"])).exit_code == 0
     assert (run_dirs["b"] / "report.html").read_text() == original
-
-
-def browser() -> Any:
-    """Playwright's sync API, or a skip (a failure on CI) when it or chromium is missing."""
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs it with apt")
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    return playwright
 
 
 @pytest.fixture(scope="module")

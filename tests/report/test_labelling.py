@@ -12,7 +12,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
-from tests.report.test_html import CHROMIUM, EVIL, browser
+from tests.helpers.browser import CHROMIUM, EVIL, browser
 
 ANSWERS = {"q0": "Paris.", "q1": "Paris!", "q2": "Paris, surely.", "q3": f"Lyon {EVIL}"}
 
@@ -40,7 +40,7 @@ def run_dir(workdir: Path, cli) -> Any:
             "  - {type: judge, provider: grader, mode: pass_fail, name: correct, criteria: Names Paris.}\n"
             f"cases:\n{cases}",
         )
-        assert cli("run", "s.yaml", "-o", "out", "--no-baseline").exit_code in (0, 1)
+        assert cli("run", "s.yaml", "-o", "out", "--no-baseline").exit_code == 0
     return workdir / "out"
 
 

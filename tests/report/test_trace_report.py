@@ -9,11 +9,10 @@ from pathlib import Path
 
 from evalkit.rundir.files import read_results
 from evalkit.tools.timeline import failing_steps, trace_rows
-from tests.agent.scripted import agent_responder
-from tests.cli.test_agent import AGENT_SUITE, config
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
-from tests.report.test_html import CHROMIUM, browser
+from tests.helpers.agent import AGENT_SUITE, agent_responder, config
+from tests.helpers.browser import CHROMIUM, browser
 
 
 def agent_run(workdir: Path, cli) -> Path:

@@ -209,7 +209,7 @@ def test_admission_creates_tasks_only_as_slots_free() -> None:
     """Issue 13 item 19: not one task per request up front (it made large runs quadratic)."""
     from evalkit.providers.python_callable import PythonCallableProvider, PythonSettings
     from evalkit.providers.service import bind_connections
-    from tests.providers.test_openai_compat import generate
+    from tests.helpers.openai_provider import generate
 
     plugin = PythonCallableProvider("p", PythonSettings(callable="tests.stages.test_execute:count_tasks"))
     provider = bind_connections({"p": plugin}, {"p": 4})["p"]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from evalkit.rundir.dir import RunDir
-from tests.cli.test_reliability import config, evalkit, suite, wait_for_lines
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
+from tests.helpers.processes import config, evalkit, suite, wait_for_lines
 
 
 def _run_with_key(workdir: Path, cli, url: str, monkeypatch: pytest.MonkeyPatch) -> Path:

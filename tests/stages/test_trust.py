@@ -105,7 +105,7 @@ def test_a_judge_named_by_the_run_reads_no_local_file_and_contacts_no_host(
             f"providers:\n  grader: {{type: openai, base_url: '{own.url}', model: j}}\n",
         )
         scored = cli("score", str(run))
-        assert scored.exit_code in (0, 1), scored.output
+        assert scored.exit_code == 0, scored.output
         assert len(own.requests) == 2 and judge_host.requests == []
         assert "TOPSECRET" not in json.dumps(own.requests)
     finally:

@@ -5,6 +5,7 @@ returned. Used by the agent-loop tests, the bundled-suite test and the benchmark
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 Round = list[tuple[str, dict[str, Any]]]
@@ -63,3 +64,13 @@ def agent_responder(body: dict[str, Any]) -> Any:
     if not results:
         return "I can help you with your order, refunds and sums."
     return "Here is what I found: " + " | ".join(results)
+
+
+REPO = Path(__file__).resolve().parents[2]
+AGENT_SUITE = REPO / "suites" / "agent" / "agent.yaml"
+
+
+def config(url: str) -> str:
+    """An evalkit.yaml whose one variant asks the fake OpenAI server at `url` (priced)."""
+    price = "pricing: {input_per_mtok: 1.0, output_per_mtok: 2.0}"
+    return f"providers:\n  api: {{type: openai, base_url: {url}, model: m, {price}}}\nvariants:\n  api: {{provider: api}}\n"
