@@ -368,23 +368,32 @@ def conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | Non
             from evalkit.report import html
 
             html.write(prepared.dir)  # last: rendered from the files above alone
-    except KeyboardInterrupt as late:  # arrived while concluding: the run still ends as interrupted
-        conclusion = _mark_interrupted(prepared, conclusion, interrupt_exit_code(late))
+            # a Ctrl-C or SIGTERM while concluding (one or several, at any point of it): every file
+            # says "interrupted" before the signal is delivered, run.json and summary.json alike
+            while received and conclusion.summary.status != "interrupted":
+                conclusion = _mark_interrupted(prepared, conclusion, received)
+    except KeyboardInterrupt:
+        pass  # delivered once everything was written as interrupted
     finally:
         prepared.lock.release()
     return RunOutcome(conclusion.summary, conclusion.diff, prepared.run_dir, tuple(plan.warnings))
 
 
-def _mark_interrupted(prepared: Prepared, conclusion: Conclusion, code: int) -> Conclusion:
-    """The summary and every file rendered from it say "interrupted" (with the signal held)."""
+def _mark_interrupted(prepared: Prepared, conclusion: Conclusion, received: list[int]) -> Conclusion:
+    """The summary, run.json and every file rendered from them say "interrupted" (the caller
+    holds the signals)."""
+    import signal
+
+    code = 143 if signal.SIGTERM in received else 130
     summary = conclusion.summary.model_copy(update={"status": "interrupted", "exit_code": code})
     from evalkit.report import html
     from evalkit.stages.conclude import Conclusion, write_ci_files
 
-    with held_interrupts():
-        prepared.dir.write_summary(summary)
-        write_ci_files(prepared.dir, summary, conclusion.diff, prepared.dir.results())
-        html.write(prepared.dir)
+    prepared.dir.write_summary(summary)
+    write_ci_files(prepared.dir, summary, conclusion.diff, prepared.dir.results())
+    info = prepared.dir.info()
+    prepared.dir.write_info(info.model_copy(update={"status": "interrupted"}))
+    html.write(prepared.dir)
     return Conclusion(summary, conclusion.diff)
 
 

@@ -211,18 +211,22 @@ def test_sigterm_ends_a_run_like_ctrl_c_with_its_summary_written(workdir: Path) 
     assert summary["results"] >= 4 and (workdir / "runs" / "t" / "report.html").exists()
 
 
+@pytest.mark.parametrize("signals", [1, 2])
 def test_an_interrupt_while_concluding_still_writes_everything(
-    workdir: Path, fake_server, monkeypatch: pytest.MonkeyPatch
+    workdir: Path, fake_server, monkeypatch: pytest.MonkeyPatch, signals: int
 ) -> None:
-    """Ctrl-C arriving while the summary is written is held until it is written."""
+    """Ctrl-C arriving while the summary is written is held until it is written; run.json and
+    summary.json agree that the run was interrupted (they disagreed), and a second Ctrl-C does
+    not leave a summary saying passed."""
     from evalkit.stages import conclude as conclude_module
     from evalkit.stages import pipeline
 
     real = conclude_module.conclude
 
     def interrupted_conclude(inp):  # type: ignore[no-untyped-def]
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)
+        for _ in range(signals):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
         return real(inp)
 
     monkeypatch.setattr(conclude_module, "conclude", interrupted_conclude)  # pipeline imports it late
@@ -234,6 +238,8 @@ def test_an_interrupt_while_concluding_still_writes_everything(
     assert outcome.summary.results == 3
     written = json.loads((prepared.run_dir / "summary.json").read_text())
     assert written["status"] == "interrupted"
+    assert json.loads((prepared.run_dir / "run.json").read_text())["status"] == "interrupted"
+    assert "INTERRUPTED" in (prepared.run_dir / "summary.md").read_text()
     assert (prepared.run_dir / "report.html").exists()
 
 
