@@ -29,6 +29,7 @@ from evalkit.compare.consistency import (
     summarize_consistency,
 )
 from evalkit.compare.judgecost import add_judge_usage
+from evalkit.errors import ExitCode
 from evalkit.plugins import CorpusAccumulator
 from evalkit.stats import mean_ci, percentiles, wilson_interval
 from evalkit.tools.stepstats import StepSummary, summarize_steps
@@ -143,6 +144,23 @@ class GroupSummary(Record):
 Status = Literal["passed", "failed", "regressed", "errors", "interrupted"]
 
 
+def verdict(
+    *, interrupted: int | None, errors: bool, regressions: Sequence[str], failed: bool
+) -> tuple[Status, ExitCode]:
+    """A run's status and exit code from what it found, first match wins: interrupted, errors
+    (aborted, or over the error budget), regressed, a failed threshold check, else passed. One
+    rule for a conclusion and for a summary whose checks changed later (`labels import`)."""
+    if interrupted is not None:
+        return "interrupted", ExitCode(interrupted)
+    if errors:
+        return "errors", ExitCode.INFRA
+    if regressions:
+        return "regressed", ExitCode.FAILED
+    if failed:
+        return "failed", ExitCode.FAILED
+    return "passed", ExitCode.OK
+
+
 class Summary(Record):
     run_id: str
     status: Status
@@ -168,6 +186,18 @@ class Summary(Record):
         for g in self.groups:
             total.update(g.unmeasured_causes)
         return dict(total.most_common())
+
+    def with_checks_redone(self) -> Summary:
+        """The status and exit code again once the threshold checks changed (a `<judge>_kappa`
+        floor after `labels import`): an interrupted run or one with errors stays so, and the
+        history's --fail-on-alert exit stays while nothing worse is found."""
+        if self.status in ("interrupted", "errors"):
+            return self
+        failed = any(not t.passed for g in self.groups for t in g.thresholds)
+        status, code = verdict(interrupted=None, errors=False, regressions=self.regressions, failed=failed)
+        if code == ExitCode.OK and self.exit_code == ExitCode.ALERT:
+            code = ExitCode.ALERT
+        return self.model_copy(update={"status": status, "exit_code": int(code)})
 
     def headline(self) -> str:
         """The run's outcome in words, the same on every surface: 'PASSED with 4 alerts'."""

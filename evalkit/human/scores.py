@@ -109,10 +109,12 @@ def add_kappa(
     grouped = group_results(results)
     for g in groups:
         pairs = collect_pairs(grouped.get((g.suite, g.variant), []), labels, compared)
+        fresh: dict[str, float] = {}  # from these labels: a summary read back holds the old κ
         for (name, kind), p in sorted(pairs.items()):
             value = kappa(p)
-            if value is not None and (kind == "rating" or f"{name}_kappa" not in g.corpus):
-                g.corpus[f"{name}_kappa"] = value
+            if value is not None and (kind == "rating" or f"{name}_kappa" not in fresh):
+                fresh[f"{name}_kappa"] = value  # a judge that rates: its weighted κ on ratings wins
+        g.corpus.update(fresh)
         limits = thresholds.get(g.suite, {})
         g.thresholds = [
             (check_threshold(g, t.metric, limits[t.metric]) or t) if t.metric.endswith("_kappa") else t
@@ -123,9 +125,11 @@ def add_kappa(
 def refresh_summary(
     run_dir: RunDir, results: Sequence[CaseResult], labels: Sequence[lb.Label] | None = None
 ) -> None:
-    """Rewrite summary.json, summary.md and report.html with the human metrics."""
+    """Rewrite summary.json with the human metrics and each judge's κ, its threshold checks and
+    so the run's status and exit code, then run.json's status, junit.xml, summary.md and
+    report.html, so no file disagrees with another (the caller holds the lock)."""
     from evalkit.compare.gate import DiffReport
-    from evalkit.report import html, markdown
+    from evalkit.report import html, junit, markdown
 
     data = run_dir.summary_data()
     if data is None:
@@ -137,9 +141,14 @@ def refresh_summary(
     thresholds = {s.name: dict(s.thresholds) for s in info.suites}
     stored = lb.stored_labels(run_dir) if labels is None else labels
     add_kappa(summary.groups, results, stored, info, thresholds)
+    summary = summary.with_checks_redone()
     run_dir.write_summary(summary)
-    diff = run_dir.diff_data()
-    run_dir.write_summary_md(
-        markdown.render(summary, None if diff is None else DiffReport.model_validate(diff))
+    update = {"status": summary.status} | (
+        {"exit_code": summary.exit_code} if info.exit_code is not None else {}
     )
+    run_dir.write_info(info.model_copy(update=update))
+    raw_diff = run_dir.diff_data()
+    diff = None if raw_diff is None else DiffReport.model_validate(raw_diff)
+    run_dir.write_junit(junit.render(summary, diff, results))
+    run_dir.write_summary_md(markdown.render(summary, diff))
     html.write(run_dir)

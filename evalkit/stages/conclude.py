@@ -10,7 +10,7 @@ from pathlib import Path
 
 from evalkit._util.paths import shown
 from evalkit.compare import baseline
-from evalkit.compare.aggregate import GroupSummary, Summary, summarize_groups
+from evalkit.compare.aggregate import GroupSummary, Summary, summarize_groups, verdict
 from evalkit.compare.gate import CaseRule, DiffReport, diff_runs
 from evalkit.compare.groups import Gathered, groups_from_run
 from evalkit.errors import ExitCode, UserInputError
@@ -77,15 +77,12 @@ def error_budget(groups: Sequence[GroupSummary], n_results: int, run: RunSetting
 def status_of(
     inp: ConcludeInput, over_budget: bool, regressions: list[str], failed: bool
 ) -> tuple[str, ExitCode]:
-    if inp.interrupted is not None:
-        return "interrupted", ExitCode(inp.interrupted)
-    if inp.aborted is not None or over_budget:
-        return "errors", ExitCode.INFRA
-    if regressions:
-        return "regressed", ExitCode.FAILED
-    if failed:
-        return "failed", ExitCode.FAILED
-    return "passed", ExitCode.OK
+    return verdict(
+        interrupted=inp.interrupted,
+        errors=inp.aborted is not None or over_budget,
+        regressions=regressions,
+        failed=failed,
+    )
 
 
 def gate(

@@ -283,3 +283,46 @@ def test_labels_import_during_a_score_is_refused_not_interleaved(
     again = cli("labels", "import", "alice.jsonl", "out")
     assert again.exit_code == 0, again.output
     assert (out / "labels.jsonl").exists()
+
+
+def test_a_kappa_floor_that_flips_after_labels_import_flips_the_verdict(
+    workdir: Path, server: Scripted, cli
+) -> None:
+    """summary.json's checks, status and exit code, run.json, junit.xml and summary.md agree
+    after `labels import`: a `<judge>_kappa` floor that the calibration set fails is passed
+    once the panel's corrected labels are imported, and fails again with a labeller who
+    disagrees with the judge on every output."""
+    judge = {f"c{i}": "pass" if i < 4 or i == 7 else "fail" for i in range(8)}  # as the judge says
+    turned = {c: "fail" if v == "pass" else "pass" for c, v in judge.items()}
+
+    def labels(who: str, verdicts: dict[str, str]) -> str:
+        return "".join(
+            json.dumps({"suite": "cal", "case": c, "labeller": who, "verdict": v}) + "\n"
+            for c, v in verdicts.items()
+        )
+
+    write(workdir / "cal_labels.jsonl", labels("panel", {c: turned[c] for c in list(turned)[:7]}))
+    suite = SUITE.replace(", samples: 3", "").replace(
+        "scorers:", "calibration: cal_labels.jsonl\nthresholds:\n  correct_kappa: {min: 0.6}\nscorers:"
+    )
+    write(workdir / "s.yaml", suite)
+    ran = cli("run", "s.yaml", "-o", "out", "--no-baseline")
+    assert ran.exit_code == 1, ran.output  # the panel disagrees with the judge
+    out = workdir / "out"
+
+    def verdict() -> tuple[str, int, bool, str, int]:
+        summary = json.loads((out / "summary.json").read_text())
+        (check,) = summary["groups"][0]["thresholds"]
+        info = json.loads((out / "run.json").read_text())
+        failures = (out / "junit.xml").read_text().count("<failure")
+        return summary["status"], summary["exit_code"], check["passed"], info["status"], failures
+
+    assert verdict() == ("failed", 1, False, "failed", 1)
+    write(workdir / "corrected.jsonl", labels("panel", judge))  # the panel's newer labels win
+    assert cli("labels", "import", "corrected.jsonl", "out").exit_code == 0
+    assert verdict() == ("passed", 0, True, "passed", 0)
+    assert "PASSED" in (out / "summary.md").read_text()
+    write(workdir / "disagree.jsonl", labels("bob", turned))
+    assert cli("labels", "import", "disagree.jsonl", "out").exit_code == 0
+    assert verdict() == ("failed", 1, False, "failed", 1)
+    assert "FAILED" in (out / "summary.md").read_text()
