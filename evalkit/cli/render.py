@@ -32,6 +32,7 @@ from evalkit.compare.gate import (
     GroupDiff,
     MetricDiff,
     case_lines,
+    diff_preview,
     gate_footnote,
     group_label,
     in_order,
@@ -393,6 +394,14 @@ def show_diff(diff: DiffReport, summary: Summary | None = None) -> None:
                 f"({number(g.outputs_identical / g.outputs_compared, 'rate')})",
                 highlight=False,
             )
+        for p in g.provenance:
+            if p.diff:
+                console.print(
+                    f"  [dim]prompt diff in {escape(g.suite)} · {escape(g.variant)}:[/]", highlight=False
+                )
+                for line in diff_preview(p.diff):
+                    style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+                    console.print(f"    [{style}]{escape(line[:200])}[/]", highlight=False)
         for line in case_lines(g):
             style = "bold red" if line.startswith("✗") else ""
             text = escape(f"{g.suite} · {g.variant}: {line}")

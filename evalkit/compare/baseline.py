@@ -90,6 +90,7 @@ class BaselineMeta(BaseModel):
     judge_model: str | None = None  # each judge: "name: provider/model [versions]"
     judge_model_versions: list[str] = Field(default_factory=list)
     retrieval: dict[str, Any] | None = None  # a RAG variant's settings
+    prompt_text: str | None = None  # the system prompt and message templates asked with (prompt diffs)
     machine: str | None = None  # where it ran: latency from another machine is not comparable
     latency_measured: bool = True  # False: every result came from the cache (no latency measured)
     metrics: dict[str, BaselineMetric] = Field(default_factory=dict)

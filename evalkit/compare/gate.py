@@ -158,6 +158,7 @@ class Provenance(Record):
     baseline: str
     candidate: str
     detail: str | None = None  # e.g. "12 of 16 cases"
+    diff: str | None = None  # a prompt change: the unified diff of the templates' text
 
 
 class GroupDiff(Record):
@@ -422,6 +423,7 @@ def provenance(
                 baseline=_digest(prompts_b),
                 candidate=_digest(prompts_c),
                 detail=f"{len(changed)} of {len(paired_ids)} cases",
+                diff=text_diff(baseline.meta.prompt_text, candidate.meta.prompt_text),
             )
         )
     mb, mc = baseline.meta, candidate.meta
@@ -447,6 +449,27 @@ def provenance(
     if latency_on_both and mb.machine and mc.machine and mb.machine != mc.machine:
         out.append(Provenance(what="machine", baseline=mb.machine, candidate=mc.machine))
     return out
+
+
+def text_diff(before: str | None, after: str | None) -> str | None:
+    """The unified diff of two prompt texts (None when either is unknown or they are equal: a
+    changed digest with equal templates is a change in the cases' rendering)."""
+    if before is None or after is None or before == after:
+        return None
+    import difflib
+
+    lines = difflib.unified_diff(
+        before.splitlines(), after.splitlines(), "baseline", "candidate", lineterm="", n=1
+    )
+    return "\n".join(lines)
+
+
+def diff_preview(diff: str, lines: int = 6) -> list[str]:
+    """The changed lines of a prompt diff, at most `lines` of them (the terminal's short form)."""
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return changed[:lines] + (
+        [f"… {len(changed) - lines} more changed lines"] if len(changed) > lines else []
+    )
 
 
 def _digest(prompts: Mapping[str, set[str | None]]) -> str:

@@ -102,6 +102,7 @@ def groups_from_run(
             judge_model=judge_provenance(tally.judges, suite, info),
             judge_model_versions=sorted({v for _, _, vs in tally.judges.values() for v in vs}),
             retrieval=vconf.get("rag"),
+            prompt_text=prompt_text(info, suite, variant),
             machine=info.machine,
             latency_measured=tally.latency_measured,
             metrics=directions,
@@ -123,6 +124,22 @@ def _read_summary(run_dir: RunDir) -> Summary:
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise UserInputError(f"summary.json is unreadable: {first}", path=run_dir.summary_file) from None
+
+
+def prompt_text(info: RunInfo, suite: str, variant: str) -> str | None:
+    """What a suite × variant was asked with, as text: the system prompt, then the message
+    templates (the variant's own prompt, else the suite's), from run.json alone."""
+    record = info.suite(suite)
+    if record is None:
+        return None
+    vconf = info.plan.get("variants", {}).get(variant, {})
+    system = vconf.get("system") or record.system
+    own = info.plan.get("prompts", {}).get(variant)
+    messages = (
+        [own] if own is not None else [f"[{m.get('role')}] {m.get('content')}" for m in record.messages]
+    )
+    parts = ([f"[system] {system}"] if system else []) + [str(m) for m in messages]
+    return "\n".join(parts) if parts else None
 
 
 def judge_provenance(

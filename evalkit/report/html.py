@@ -379,6 +379,7 @@ def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[
                 "baseline_run": (gd or {}).get("baseline_run"),
                 "gate": _gate_line(gd),
                 "cases": _case_lines(gd),
+                "prompt_diffs": [p["diff"] for p in (gd or {}).get("provenance", []) if p.get("diff")],
                 "changes": [
                     f"{p['what']} {p['baseline']} → {p['candidate']}"
                     + (f" ({p['detail']})" if p.get("detail") else "")

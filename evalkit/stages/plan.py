@@ -421,6 +421,7 @@ def describe_plan(plan: Plan, providers: Mapping[str, Provider[Any]] | None = No
         "requests": len(plan.requests),
         "rag": plan.rag,
         "prices": describe_prices(plan, providers),
+        "prompts": dict(plan.prompts),  # each variant's own prompt template (text): prompt diffs
     }
 
 

@@ -107,7 +107,15 @@ def test_without_the_rule_the_drop_reads_worse_not_significant(suite_env: Path, 
     label = "worse, not significant (p = 0.125; 4 of 20 cases pass → fail)"
     assert "↓ worse, not significant (p =" in out and "no detectable change" not in out  # a wrapped cell
     assert f"4 cases pass → fail: {', '.join(BROKEN)}" in out
+    # issue 29.7: the prompt change shows its text diff (short here, whole in the report)
+    assert "-[user] Extract the invoice number of #{{ n }}." in out
+    assert "+[user] Extract the invoice number of #{{ n }}, please." in out
     run = suite_env / "runs" / "new"
+    html = (run / "report.html").read_text()
+    assert (
+        "prompt diff against the baseline" in html
+        and "+[user] Extract the invoice number of #{{ n }}, please." in html
+    )
     md = (run / "summary.md").read_text()
     assert label in md and f"4 cases pass → fail: {', '.join(BROKEN)}" in md
     diff = json.loads((run / "diff.json").read_text())
