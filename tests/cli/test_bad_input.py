@@ -84,7 +84,8 @@ def test_unknown_scorer_option(setup: Path, fake_server, cli) -> None:
 def test_unknown_provider_type(setup: Path, fake_server, cli) -> None:
     write(setup / "evalkit.yaml", two_variant_config(fake_server.url).replace("type: openai", "type: opneai"))
     out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
-    assert "unknown provider 'opneai'" in out and "did you mean 'openai'" in out
+    assert "unknown provider type 'opneai'" in out and "did you mean 'openai'" in out
+    assert "evalkit.yaml:3:" in out and "known: " in out  # the type's line, and every known type
 
 
 def test_unknown_provider_setting(setup: Path, fake_server, cli) -> None:
