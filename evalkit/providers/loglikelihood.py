@@ -49,6 +49,45 @@ def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[i
     return ctx, whole[len(ctx) :]
 
 
+Pair = tuple[int, list[int], list[int]]  # (request index, context ids, continuation ids)
+
+
+def encode_requests(tokenizer: Any, requests: Sequence[Request]) -> list[Pair]:
+    """Every choice of these requests as token ids, in order."""
+    pairs: list[Pair] = []
+    for i, request in enumerate(requests):
+        assert request.loglikelihood is not None
+        context = context_text(tokenizer, request)
+        for continuation in request.loglikelihood.continuations:
+            pairs.append((i, *encode_pair(tokenizer, context, continuation)))
+    return pairs
+
+
+def completions(
+    requests: Sequence[Request],
+    pairs: Sequence[Pair],
+    figures: Sequence[tuple[float, bool]],
+    batch_ms: float,
+    model_version: str | None,
+) -> list[Completion]:
+    """Each request's answer from its choices' (log-probability, greedy?) figures."""
+    per_request: list[list[tuple[float, bool, int]]] = [[] for _ in requests]
+    for (i, ctx, cont), (logprob, greedy) in zip(pairs, figures, strict=True):
+        per_request[i].append((logprob, greedy, len(ctx) + len(cont)))
+    return [
+        completion(
+            request,
+            [lp for lp, _, _ in mine],
+            [g for _, g, _ in mine],
+            input_tokens=sum(n for _, _, n in mine),
+            batch_ms=batch_ms,
+            batch_size=len(requests),
+            model_version=model_version,
+        )
+        for request, mine in zip(requests, per_request, strict=True)
+    ]
+
+
 def window(context: list[int], continuation: list[int], max_length: int) -> list[int]:
     """The model's input: context and continuation less the last token, cut from the left."""
     return (context + continuation)[-(max_length + 1) :][:-1]

@@ -231,31 +231,11 @@ class TransformersProvider(Provider[TransformersSettings]):
     def _loglikelihood_rows(self, requests: Sequence[Request]) -> list[Completion]:
         """Every choice of these requests, in forward passes of at most `batch_size` rows
         (right-padded, as lm-evaluation-harness batches them): no generation."""
-        tok = self._tokenizer
-        pairs = []  # (request index, context ids, continuation ids)
-        for i, request in enumerate(requests):
-            context = loglikelihood.context_text(tok, request)
-            assert request.loglikelihood is not None
-            for continuation in request.loglikelihood.continuations:
-                pairs.append((i, *loglikelihood.encode_pair(tok, context, continuation)))
+        pairs = loglikelihood.encode_requests(self._tokenizer, requests)
         started = time.perf_counter()
         figures = self._score_pairs([(ctx, cont) for _, ctx, cont in pairs])
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        per_request: list[list[tuple[float, bool, int]]] = [[] for _ in requests]
-        for (i, ctx, cont), (logprob, greedy) in zip(pairs, figures, strict=True):
-            per_request[i].append((logprob, greedy, len(ctx) + len(cont)))
-        return [
-            loglikelihood.completion(
-                request,
-                [lp for lp, _, _ in mine],
-                [g for _, g, _ in mine],
-                input_tokens=sum(n for _, _, n in mine),
-                batch_ms=elapsed_ms,
-                batch_size=len(requests),
-                model_version=self._version,
-            )
-            for request, mine in zip(requests, per_request, strict=True)
-        ]
+        return loglikelihood.completions(requests, pairs, figures, elapsed_ms, self._version)
 
     def _score_pairs(self, pairs: Sequence[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
         """(summed log-probability, greedy?) of each continuation after its context."""

@@ -268,34 +268,18 @@ class VLLMProvider(Provider[VLLMSettings]):
         continuation token is greedy when it ranks first)."""
         from vllm import SamplingParams
 
-        pairs = []
-        for i, request in enumerate(requests):
-            context = loglikelihood.context_text(self._tokenizer, request)
-            assert request.loglikelihood is not None
-            for continuation in request.loglikelihood.continuations:
-                pairs.append((i, *loglikelihood.encode_pair(self._tokenizer, context, continuation)))
+        pairs = loglikelihood.encode_requests(self._tokenizer, requests)
         sampling = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1)
         started = time.perf_counter()
         outputs = self._llm.generate(
             [{"prompt_token_ids": ctx + cont} for _, ctx, cont in pairs], sampling, use_tqdm=False
         )
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        per_request: list[list[tuple[float, bool, int]]] = [[] for _ in requests]
-        for (i, ctx, cont), output in zip(pairs, outputs, strict=True):
-            logprob, greedy = _continuation_figures(output.prompt_logprobs, ctx + cont, len(ctx))
-            per_request[i].append((logprob, greedy, len(ctx) + len(cont)))
-        return [
-            loglikelihood.completion(
-                request,
-                [lp for lp, _, _ in mine],
-                [g for _, g, _ in mine],
-                input_tokens=sum(n for _, _, n in mine),
-                batch_ms=elapsed_ms,
-                batch_size=len(requests),
-                model_version=self._version,
-            )
-            for request, mine in zip(requests, per_request, strict=True)
+        figures = [
+            _continuation_figures(output.prompt_logprobs, ctx + cont, len(ctx))
+            for (_, ctx, cont), output in zip(pairs, outputs, strict=True)
         ]
+        return loglikelihood.completions(requests, pairs, figures, elapsed_ms, self._version)
 
     def _completion(self, output: Any, started: float) -> Completion:
         best = output.outputs[0]
