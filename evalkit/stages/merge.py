@@ -259,7 +259,8 @@ def plan_order(
 
 
 def _gate_dir(info: RunInfo, given: Path | None, no_baseline: bool) -> tuple[Path | None, tuple[str, ...]]:
-    """--baseline wins; else the folder the shards were gated against, when it is here too."""
+    """--baseline wins; else the folder the shards were gated against, when it is ./baselines
+    here: a shard's run.json is data and does not choose which files evalkit reads."""
     if no_baseline:
         return None, ()
     if given is not None:
@@ -269,6 +270,11 @@ def _gate_dir(info: RunInfo, given: Path | None, no_baseline: bool) -> tuple[Pat
     stored = Path(info.options.baseline) if info.options.baseline else None
     if stored is None:
         return None, ()
+    if stored.resolve() != baseline.DEFAULT_DIR.resolve():
+        return None, (
+            f"not gated: the shards were gated against {stored}, which is not ./{baseline.DEFAULT_DIR}: "
+            "pass --baseline DIR to gate against it",
+        )
     if not baseline.has_baselines(stored):
         return None, (f"not gated: the shards' baselines are not here ({stored}); pass --baseline DIR",)
     return stored, ()

@@ -90,6 +90,23 @@ def test_merged_shards_equal_an_unsharded_run(tmp_path: Path) -> None:
     assert info["options"]["shard"] is None and info["plan"]["requests"] == 96
     assert (tmp_path / "merged" / "report.html").exists()
 
+    # shards whose run.json names a baselines folder elsewhere (crafted, or copied from another
+    # machine): merge reads it only when told to with --baseline
+    shutil.copytree(tmp_path / "baselines", tmp_path / "elsewhere")
+    for i in (1, 2, 3):
+        shutil.copytree(tmp_path / f"s{i}", tmp_path / f"x{i}")
+        crafted = json.loads((tmp_path / f"x{i}" / "run.json").read_text())
+        crafted["options"]["baseline"] = str(tmp_path / "elsewhere")
+        (tmp_path / f"x{i}" / "run.json").write_text(json.dumps(crafted))
+    ungated = evalkit(tmp_path, "merge", "x1", "x2", "x3", "--out", "xm")
+    assert ungated.returncode == 0, ungated.stdout + ungated.stderr
+    assert "not gated: the shards were gated against" in ungated.stdout + ungated.stderr
+    assert not (tmp_path / "xm" / "diff.json").exists() or not json.loads(
+        (tmp_path / "xm" / "diff.json").read_text()
+    ).get("groups")
+    told = evalkit(tmp_path, "merge", "x1", "x2", "x3", "--out", "xt", "--baseline", "elsewhere")
+    assert told.returncode == 1, told.stdout + told.stderr  # gated as asked: regressed
+
     refusals = {
         ("s1", "s2", "s1", "s3"): "overlapping shards: shard 1/3 is given twice",
         ("s1", "s2"): "missing shard(s) 3/3",
