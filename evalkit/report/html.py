@@ -8,20 +8,24 @@ renders; a Content-Security-Policy forbids every remote load and any script but 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import tempfile
+import zlib
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import jinja2
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from evalkit._util import secrets
 from evalkit._util.numbers import (
     elapsed,
     figure,
@@ -43,9 +47,9 @@ from evalkit.compare.gate import (
     verdict_label,
 )
 from evalkit.report import charts
+from evalkit.report.lookup import Lookup
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.runinfo import RunInfo
-from evalkit.rundir.snapshot import case_vars
 from evalkit.tools.timeline import trace_rows
 from evalkit.types import GROUP_VERDICTS, CaseResult
 
@@ -57,31 +61,24 @@ STYLES = ("report.css", "labels.css")
 
 
 class _Strings:
-    """String interning: repeated prompts (system messages) are stored once per block of cases.
-    Indices are global: a block's strings continue the table where the last block's ended."""
+    """String interning within one chunk of cases: repeated prompts (system messages) are
+    stored once per chunk. Each chunk has its own table, so the page decodes any chunk alone."""
 
     def __init__(self) -> None:
         self.table: list[str] = []
         self.index: dict[str, int] = {}
-        self.offset = 0
 
     def __call__(self, text: str | None) -> int | None:
         if text is None:
             return None
         if text not in self.index:
-            self.index[text] = self.offset + len(self.table)
+            self.index[text] = len(self.table)
             self.table.append(text)
         return self.index[text]
 
-    def flush(self) -> list[str]:
-        """This block's strings; the next block starts a fresh table after them."""
-        table = self.table
-        self.offset += len(table)
-        self.table, self.index = [], {}
-        return table
 
-
-CHUNK = 2_000  # cases per data block: the writer holds one block at a time, however large the run
+CHUNK = 2_000  # cases per chunk: the writer holds one chunk at a time, the page decodes one at a time
+VERDICTS = ("flip", "error", "fail", "none", "pass")  # the index's verdict codes, in the table's order
 
 
 @dataclass
@@ -91,43 +88,36 @@ class _Context:
     summary: dict[str, Any]
     diff: dict[str, Any] | None
     info: RunInfo | None  # migrated; None: a report of a half-written run still renders
-    baseline: dict[tuple[str, str, str, int], str]  # the baseline's line for each compared case
+    lookup: Lookup  # the baseline's line and the vars of each case, from an on-disk index
     flips: set[tuple[str, str, str]]
     regressed: set[tuple[str, str, str]]
     deciding: dict[tuple[str, str], Any]
-    vars: dict[tuple[str, str], str]  # each case's vars as JSON text (the run's cases.jsonl)
 
 
-def _context(run_dir: RunDir) -> _Context:
+@contextmanager
+def _context(run_dir: RunDir) -> Iterator[_Context]:
     summary = run_dir.summary_data() or {}
     diff = run_dir.diff_data()
-    baseline: dict[tuple[str, str, str, int], str] = {}
-    if run_dir.baseline_file.exists():
-        with run_dir.baseline_file.open(encoding="utf-8") as fh:
-            for line in fh:  # kept as text (parsed when its case is written): a third of the memory
-                record = json.loads(line)
-                key = (record["suite"], record["variant"], record["case_id"], record.get("repeat", 0))
-                baseline[key] = line
     flips: set[tuple[str, str, str]] = set()
     regressed: set[tuple[str, str, str]] = set()
     for g in (diff or {}).get("groups", []):
         flips |= {(g["suite"], g["variant"], c) for c in g.get("pass_to_fail", [])}
         regressed |= {(g["suite"], g["variant"], c["case_id"]) for c in g.get("top_regressions", [])}
     deciding = {(g["suite"], g["variant"]): g.get("pass_metrics") for g in summary.get("groups", [])}
-    vars_of = case_vars(run_dir.cases_file)
-    return _Context(summary, diff, run_dir.info_or_none(), baseline, flips, regressed, deciding, vars_of)
+    with Lookup(run_dir.baseline_file, run_dir.cases_file) as lookup:
+        yield _Context(summary, diff, run_dir.info_or_none(), lookup, flips, regressed, deciding)
 
 
-def _case_row(r: CaseResult, ctx: _Context, s: _Strings) -> dict[str, Any]:
-    key = (r.suite, r.variant, r.case_id)
+def _verdict_of(r: CaseResult, ctx: _Context) -> str:
     passed = r.passed(ctx.deciding.get((r.suite, r.variant)))
-    line = ctx.baseline.get((r.suite, r.variant, r.case_id, r.repeat))
-    base = json.loads(line) if line else None
-    verdict = (
-        "error"
-        if r.error
-        else ("flip" if key in ctx.flips else ("pass" if passed else ("fail" if passed is False else "none")))
-    )
+    if r.error:
+        return "error"
+    if (r.suite, r.variant, r.case_id) in ctx.flips:
+        return "flip"
+    return "pass" if passed else ("fail" if passed is False else "none")
+
+
+def _case_row(r: CaseResult, ctx: _Context, base: dict[str, Any] | None, s: _Strings) -> dict[str, Any]:
     return {
         "s": s(r.suite),
         "v": s(r.variant),
@@ -136,7 +126,7 @@ def _case_row(r: CaseResult, ctx: _Context, s: _Strings) -> dict[str, Any]:
         "t": [s(t) for t in r.tags],
         "m": [[m.role, s(m.content)] for m in r.messages],
         "ref": [s(x) for x in r.references],
-        "vr": s(ctx.vars.get((r.suite, r.case_id))),
+        "vr": s(ctx.lookup.vars(r.suite, r.case_id)),
         "o": s(r.output),
         "e": s(r.error),
         "b": s(base.get("output")) if base else None,
@@ -146,8 +136,8 @@ def _case_row(r: CaseResult, ctx: _Context, s: _Strings) -> dict[str, Any]:
         "lat": r.latency_ms,
         "tok": [r.usage.input_tokens, r.usage.output_tokens],
         "cost": r.cost_usd,
-        "vd": verdict,
-        "rg": key in ctx.regressed,
+        "vd": _verdict_of(r, ctx),
+        "rg": (r.suite, r.variant, r.case_id) in ctx.regressed,
         "c": r.cached,
         "fb": r.fallback_from,
         "rq": s(r.retrieval_query),
@@ -156,10 +146,6 @@ def _case_row(r: CaseResult, ctx: _Context, s: _Strings) -> dict[str, Any]:
         else [[s(c.id), s(c.doc_id), c.score, s(c.text)] for c in r.retrieval],
         "tr": timeline(r, s),
     }
-
-
-def _floats() -> array[float]:
-    return array("d")
 
 
 class _Series:
@@ -180,39 +166,92 @@ class _Series:
             self.latencies[variant].append(r.latency_ms)
 
 
-def case_blocks(run_dir: RunDir, ctx: _Context, series: _Series, chunk: int | None = None) -> Iterator[str]:
-    """The cases as JSON data blocks of `chunk` (default CHUNK) cases, each with the strings it
-    adds to the table ("<" escaped so no text can close the <script> element)."""
+def _hash(text: str | None) -> int:
+    """A case's output as the index compares it (-2: none)."""
+    return -2 if text is None else zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+INDEX_COLUMNS = ("s", "v", "t", "id", "r", "vd", "rg", "lat", "oh", "bh", "bp")
+
+
+class _Index:
+    """One chunk's index, column by column: everything the case table's rows, its filters and
+    sorts and the output matrix's filters and sorts need, without the case's text."""
+
+    def __init__(self) -> None:
+        self.names = _Strings()
+        self.cols: dict[str, list[Any]] = {k: [] for k in INDEX_COLUMNS}
+        self.scores: dict[str, list[Any]] = {}
+        self.base_scores: dict[str, list[Any]] = {}
+        self.n = 0
+
+    @staticmethod
+    def _put(columns: dict[str, list[Any]], n: int, values: dict[str, float | None]) -> None:
+        for name, value in values.items():  # False: no such score for this case
+            column = columns.setdefault(name, [False] * n)
+            column.append(None if value is None else round(value, 6))
+        for column in columns.values():
+            if len(column) == n:
+                column.append(False)
+
+    def add(self, row: dict[str, Any], r: CaseResult, base: dict[str, Any] | None) -> None:
+        c, s = self.cols, self.names
+        c["s"].append(s(r.suite))
+        c["v"].append(s(r.variant))
+        c["t"].append([s(t) for t in r.tags])
+        c["id"].append(r.case_id)
+        c["r"].append(r.repeat)
+        c["vd"].append(VERDICTS.index(row["vd"]))
+        c["rg"].append(int(row["rg"]))
+        c["lat"].append(None if r.latency_ms is None else round(r.latency_ms, 2))
+        c["oh"].append(-1 if r.error else _hash(r.output))
+        c["bh"].append(None if base is None or base.get("output") is None else _hash(base.get("output")))
+        c["bp"].append(row["bp"])
+        self._put(self.scores, self.n, {n: v.value for n, v in r.scores.items()})
+        self._put(self.base_scores, self.n, dict((base or {}).get("scores") or {}))
+        self.n += 1
+
+    def data(self) -> dict[str, Any]:
+        names, n = self.names.table, self.n
+        return {"n": n, "names": names, **self.cols, "sc": self.scores, "bs": self.base_scores}
+
+
+def _packed(data: dict[str, Any]) -> str:
+    """JSON, secrets scrubbed value by value, gzipped (no timestamp: the same run gives the
+    same file) and base64-encoded: text that cannot close the <script> element it sits in."""
+    text = json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    text = secrets.scrub_json_text(text, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    raw = gzip.compress(text.encode("utf-8", "surrogatepass"), compresslevel=6, mtime=0)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def case_chunks(
+    run_dir: RunDir, ctx: _Context, series: _Series, chunk: int | None = None
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """The cases in chunks of `chunk` (default CHUNK): each chunk's index (see _Index) and its
+    cases, with the strings they share; results.jsonl is read once, a result at a time."""
     chunk = chunk or CHUNK
-    s = _Strings()
-    rows: list[dict[str, Any]] = []
-
-    def block() -> str:
-        text = json.dumps({"strings": s.flush(), "cases": rows}, separators=(",", ":"), sort_keys=True)
-        rows.clear()
-        return text.replace("<", "\\u003c")
-
+    s, index, rows = _Strings(), _Index(), []
     for r in run_dir.results():
         series.add(r)
-        rows.append(_case_row(r, ctx, s))
+        base = ctx.lookup.baseline(r.suite, r.variant, r.case_id, r.repeat)
+        row = _case_row(r, ctx, base, s)
+        rows.append(row)
+        index.add(row, r, base)
         if len(rows) >= chunk:
-            yield block()
-    if rows or not s.offset:
-        yield block()
+            yield index.data(), {"strings": s.table, "cases": rows}
+            s, index, rows = _Strings(), _Index(), []
+    if rows:
+        yield index.data(), {"strings": s.table, "cases": rows}
 
 
-def build_data(where: RunDir | Path) -> dict[str, Any]:
-    """Everything the page's data holds, in one dictionary (for tests and small runs; the
-    report itself is written block by block)."""
+def build_data(where: RunDir | Path, chunk: int | None = None) -> dict[str, Any]:
+    """Everything the page's data holds (for tests and small runs; the report itself is
+    written chunk by chunk): the meta block and the chunks, each its index and its cases."""
     run_dir = RunDir.of(where)
-    ctx = _context(run_dir)
-    strings: list[str] = []
-    cases: list[dict[str, Any]] = []
-    for text in case_blocks(run_dir, ctx, _Series()):
-        data = json.loads(text)
-        strings += data["strings"]
-        cases += data["cases"]
-    return {**_meta(run_dir, ctx), "strings": strings, "cases": cases}
+    with _context(run_dir) as ctx:
+        chunks = list(case_chunks(run_dir, ctx, _Series(), chunk))
+        return {**_meta(run_dir, ctx), "chunks": chunks}
 
 
 def _meta(run_dir: RunDir, ctx: _Context) -> dict[str, Any]:
@@ -413,20 +452,33 @@ CASES_MARK = "<!--evalkit-cases-->"
 
 
 def render_pieces(run_dir: RunDir) -> Iterator[str]:
-    """The page in pieces: the case data blocks are written to a scratch file as they are built
-    (collecting the charts' values), then the page is put together around them."""
-    ctx = _context(run_dir)
+    """The page in pieces: each chunk's index and cases are packed and written to two scratch
+    files as they are built (collecting the charts' values), then the page is put together
+    around them: every index first (the page reads them at load), then the cases (read a chunk
+    at a time, when the page needs them)."""
     series = _Series()
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="surrogatepass") as scratch:
-        for text in case_blocks(run_dir, ctx, series):
-            scratch.write(text + "\n")
-        page = _page(run_dir, ctx, series)
-        head, _, tail = page.partition(CASES_MARK)
+    with (
+        _context(run_dir) as ctx,
+        tempfile.TemporaryFile("w+", encoding="ascii") as indexes,
+        tempfile.TemporaryFile("w+", encoding="ascii") as cases,
+    ):
+        for index, chunk in case_chunks(run_dir, ctx, series):
+            indexes.write(f"{index['n']} {_packed(index)}\n")
+            cases.write(_packed(chunk) + "\n")
+        head, _, tail = _page(run_dir, ctx, series).partition(CASES_MARK)
         yield head
-        scratch.seek(0)
-        for text in scratch:
-            yield f'<script type="application/json" class="evalkit-cases">{text.rstrip()}</script>\n'
+        yield from _blocks(indexes, cases)
         yield tail
+
+
+def _blocks(indexes: IO[str], cases: IO[str]) -> Iterator[str]:
+    indexes.seek(0)
+    for line in indexes:
+        n, text = line.split()
+        yield f'<script type="text/plain" class="evalkit-index" data-n="{n}">{text}</script>\n'
+    cases.seek(0)
+    for line in cases:
+        yield f'<script type="text/plain" class="evalkit-cases">{line.rstrip()}</script>\n'
 
 
 def _page(run_dir: RunDir, ctx: _Context, series: _Series) -> str:

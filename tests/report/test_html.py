@@ -16,6 +16,7 @@ from evalkit.rundir.dir import RunDir
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
 from tests.helpers.browser import CHROMIUM, EVIL, browser
+from tests.report.conftest import settle
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
@@ -128,7 +129,8 @@ class Opened:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(report.as_uri())
-        self.page.wait_for_selector("body[data-ready='1']", timeout=10_000)
+        self.page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+        settle(self.page, "#matrix")
 
     def close(self) -> None:
         self.page.close()
@@ -162,10 +164,14 @@ def test_report_in_a_real_browser(run_dirs: dict[str, Path], chrome: Any) -> Non
 
     # filtering
     page.select_option("#f-variant", "good")
+    settle(page, "#cases")
     page.select_option("#f-verdict", "flip")
+    settle(page, "#cases")
     assert page.inner_text("#count") == f"{len(FLIPS)} of {len(FLIPS)} shown"
     page.select_option("#f-verdict", "")
+    settle(page, "#cases")
     page.fill("#f-text", "pwned")
+    settle(page, "#cases")
     assert page.inner_text("#count") == "1 of 1 shown"
 
     # expanding the case with hostile markup: shown as text, nothing runs
@@ -177,7 +183,9 @@ def test_report_in_a_real_browser(run_dirs: dict[str, Path], chrome: Any) -> Non
 
     # a regressed case: the baseline's output and the candidate's, each labelled, and the word diff
     page.fill("#f-text", "")
+    settle(page, "#cases")
     page.select_option("#f-verdict", "flip")
+    settle(page, "#cases")
     page.click("#case-table tbody tr.case")
     panes = page.locator("tr.detail .versus .pane")
     assert panes.count() == 3
@@ -193,6 +201,7 @@ def test_report_in_a_real_browser(run_dirs: dict[str, Path], chrome: Any) -> Non
     assert "other variants on this case" in page.inner_text("tr.detail") and baseline_run
 
     page.select_option("#f-verdict", "")
+    settle(page, "#cases")
     screenshot(page, "report.png", full_page=True)
     page.emulate_media(color_scheme="dark")
     screenshot(page, "report-dark.png")
@@ -210,9 +219,11 @@ def test_output_matrix(run_dirs: dict[str, Path], chrome: Any) -> None:
     assert [h.split()[0] for h in heads] == ["case", "good", "bad"]
     assert page.inner_text("#m-count") == f"25 of {N} cases shown"  # a page at a time
     page.click("#m-more")
+    settle(page, "#matrix")
     assert page.inner_text("#m-count") == f"{N} of {N} cases shown"
 
     page.select_option("#m-filter", "disagree")
+    settle(page, "#matrix")
     assert page.inner_text("#m-count") == f"{len(FLIPS)} of {len(FLIPS)} cases shown"
     rows = page.locator("#matrix-table tbody tr")
     ids = {int(t.split()[0].removeprefix("c")) for t in rows.locator("th").all_inner_texts()}
@@ -231,23 +242,29 @@ def test_output_matrix(run_dirs: dict[str, Path], chrome: Any) -> None:
 
     # sorted by the score delta (bad − good), most negative first: every flip leads, at -1.000
     page.select_option("#m-filter", "")
+    settle(page, "#matrix")
     page.select_option("#m-sort", "delta:exact")
+    settle(page, "#matrix")
     assert page.inner_text("#m-count") == f"25 of {N} cases shown"
     leading = rows.locator("th").all_inner_texts()[: len(FLIPS)]
     assert all(f"Δ exact {signed(-1.0)}" in t for t in leading), leading
     assert {int(t.split()[0].removeprefix("c")) for t in leading} == set(FLIPS)
     page.select_option("#m-sort", "spread:chrf")
+    settle(page, "#matrix")
     spreads = [float(t.split("spread ")[1]) for t in rows.locator("th").all_inner_texts() if "spread" in t]
     assert spreads == sorted(spreads, reverse=True) and spreads[0] > 0
 
     # hostile output in a cell: text, nothing runs
     page.fill("#m-text", "pwned")
+    settle(page, "#matrix")
     assert page.inner_text("#m-count") == "1 of 1 cases shown"
     assert "<script>window.__pwned = 1</script>" in page.inner_text("#matrix-table tbody")
     assert page.locator("#matrix-table img").count() == 0
     assert page.evaluate("() => window.__pwned === undefined && window.__pwned2 === undefined")
     page.fill("#m-text", "")
+    settle(page, "#matrix")
     page.select_option("#m-filter", "disagree")
+    settle(page, "#matrix")
     screenshot(page, "report-matrix.png", full_page=True)
     opened.close()
 
@@ -257,6 +274,7 @@ def test_matrix_beside_the_baseline(run_dirs: dict[str, Path], chrome: Any) -> N
     opened = Opened(chrome, run_dirs["b"] / "report.html", 1280)
     page = opened.page
     page.check("#m-baseline")
+    settle(page, "#matrix")
     heads = [h.split("\n")[0].strip() for h in page.locator("#matrix-table thead th").all_inner_texts()]
     assert [h.split(" ")[0] + (" b" if "baseline" in h else "") for h in heads] == [
         "case",
@@ -266,6 +284,7 @@ def test_matrix_beside_the_baseline(run_dirs: dict[str, Path], chrome: Any) -> N
         "bad",
     ], heads
     page.select_option("#m-filter", "disagree")  # 'good' now fails where its baseline passed
+    settle(page, "#matrix")
     assert page.inner_text("#m-count") == f"{len(FLIPS)} of {len(FLIPS)} cases shown"
     row = page.locator("#matrix-table tbody tr").first
     n = int(row.locator("th").inner_text().split()[0].removeprefix("c"))
@@ -311,43 +330,55 @@ def test_narrow_screen_keeps_verdicts_in_view(run_dirs: dict[str, Path], chrome:
     opened.close()
 
 
-def test_cases_in_many_blocks_read_as_one_table(
+def test_cases_in_many_chunks_read_as_one_table(
     run_dirs: dict[str, Path], chrome: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The report's cases are written in blocks (memory flat at any size), each adding its
-    strings to one table: split into blocks of 7, every case reads back the same strings as
-    from one block, and the page shows, counts and searches all of them."""
+    """The report's cases are written in chunks (memory flat at any size), each its index and
+    its cases with their own string table, gzipped and in base64: split into chunks of 7, every
+    case reads back the same as from one chunk, the blocks hold nothing but base64, and the page
+    shows, counts, searches and opens all of them."""
     from evalkit.report import html
 
-    whole = html.build_data(run_dirs["b"])
-    monkeypatch.setattr(html, "CHUNK", 7)
-    split = html.build_data(run_dirs["b"])
-
     def resolved(data: dict[str, Any]) -> list[tuple[Any, ...]]:
-        s = data["strings"]
-        return [
-            (
-                s[c["s"]],
-                s[c["v"]],
-                c["id"],
-                [s[i] for _, i in c["m"]],
-                s[c["o"]] if c["o"] is not None else None,
-            )
-            for c in data["cases"]
-        ]
+        out = []
+        for index, chunk in data["chunks"]:
+            s = chunk["strings"]
+            assert [c["id"] for c in chunk["cases"]] == index["id"] and index["n"] == len(index["id"])
+            for c in chunk["cases"]:
+                output = s[c["o"]] if c["o"] is not None else None
+                out.append((s[c["s"]], s[c["v"]], c["id"], [s[i] for _, i in c["m"]], output, c["vd"]))
+        return out
 
-    assert len(split["strings"]) > len(whole["strings"])  # shared strings repeat once per block
-    assert resolved(split) == resolved(whole) and len(whole["cases"]) == 2 * N
+    whole, split = html.build_data(run_dirs["b"]), html.build_data(run_dirs["b"], chunk=7)
+    assert len(whole["chunks"]) == 1 and len(split["chunks"]) == -(-2 * N // 7)
+    assert resolved(split) == resolved(whole) and len(resolved(whole)) == 2 * N
+    monkeypatch.setattr(html, "CHUNK", 7)
     copy = tmp_path / "b"
     shutil.copytree(run_dirs["b"], copy)
     with RunDir(copy).lock("a test"):  # every writer of a run directory holds its lock
         html.write(RunDir(copy))
     text = (copy / "report.html").read_text()
-    assert text.count('class="evalkit-cases"') == -(-2 * N // 7)
+    blocks = re.findall(
+        r'<script type="text/plain" class="evalkit-(index|cases)"[^>]*>([^<]*)</script>', text
+    )
+    assert [k for k, _ in blocks] == ["index"] * 9 + ["cases"] * 9
+    assert all(re.fullmatch(r"[A-Za-z0-9+/]+=*", b) for _, b in blocks)  # nothing can close the element
+    assert "pwned" not in text  # the hostile output travels compressed, never as markup
     opened = Opened(chrome, copy / "report.html", 1280)
     page = opened.page
     assert page.inner_text("#count") == f"{2 * N} of {2 * N} shown"
-    page.fill("#f-text", "c29")  # in the last block
+    page.fill("#f-text", "c29")  # in the last chunk
+    settle(page)
     assert page.inner_text("#count") == "2 of 2 shown"
     assert "c29" in page.inner_text("#case-table tbody")
+    page.click("#case-table tbody tr.case")  # its text decoded from the last chunk
+    assert "number 29" in page.inner_text("tr.detail") and "other variants on this case" in page.inner_text(
+        "tr.detail"
+    )
+    page.fill("#f-text", "pwned")
+    settle(page)
+    assert page.inner_text("#count") == "2 of 2 shown"  # both variants said it: c7
+    page.click("#case-table tbody tr.case")
+    assert "<script>window.__pwned = 1</script>" in page.inner_text("tr.detail")
+    assert page.evaluate("() => window.__pwned === undefined && window.__pwned2 === undefined")
     opened.close()

@@ -45,38 +45,167 @@ const EvalkitNumbers = (() => {
   return Object.freeze({ number, signed, kindOf, label, MISSING });
 })();
 
-// Shared by the output matrix and the case table: the run's data (parsed once), DOM helpers
-// that only ever place text with textContent, and a word-level diff.
+// Shared by the output matrix, the case table and labelling: the run's data and DOM helpers that
+// only ever place text with textContent, and a word-level diff.
+//
+// The cases come in chunks, each two inert <script type="text/plain"> blocks of gzipped JSON in
+// base64 (text that cannot close its element): the chunk's index (the columns the tables filter,
+// sort and list by: ids, verdicts, scores, latencies, output hashes) and the chunk's cases (the
+// text: prompts, outputs, references, traces), each with its own string table. Every index is
+// read at load, off the first paint; a chunk's cases are decoded only when a page shows them,
+// or one chunk at a time by a search.
 const EvalkitData = (() => {
   const data = JSON.parse(document.getElementById("evalkit-data").textContent);
-  // the cases come in blocks, each adding its strings to the table (indices are global)
-  data.strings = data.strings || [];
-  data.cases = data.cases || [];
-  for (const block of document.querySelectorAll("script.evalkit-cases")) {
-    const part = JSON.parse(block.textContent);
-    for (const text of part.strings) data.strings.push(text);
-    for (const c of part.cases) data.cases.push(c);
+  const VERDICTS = ["flip", "error", "fail", "none", "pass"];  // evalkit/report/html.py VERDICTS
+  const indexNodes = [...document.querySelectorAll("script.evalkit-index")];
+  const caseNodes = [...document.querySelectorAll("script.evalkit-cases")];
+  const starts = [];
+  let total = 0;
+  for (const node of indexNodes) { starts.push(total); total += Number(node.dataset.n); }
+
+  const bytes = (b64) => {
+    if (Uint8Array.fromBase64) return Uint8Array.fromBase64(b64);
+    const bin = atob(b64), out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  };
+  const unpack = (node) => new Response(new Blob([bytes(node.textContent)]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+
+  // names (suites, variants, tags) numbered once for the whole run
+  const names = [], nameIds = new Map();
+  const intern = (text) => {
+    let k = nameIds.get(text);
+    if (k === undefined) { k = names.length; names.push(text); nameIds.set(text, k); }
+    return k;
+  };
+  const tagSets = [], tagSetIds = new Map();  // each case's tags as one number: the sets repeat
+  const ix = {
+    n: total, s: new Uint32Array(total), v: new Uint32Array(total), t: new Uint32Array(total), id: new Array(total),
+    r: new Uint32Array(total), vd: new Uint8Array(total), rg: new Uint8Array(total), lat: new Float64Array(total),
+    oh: new Float64Array(total), bh: new Float64Array(total), bp: new Int8Array(total), sc: new Map(), bs: new Map(),
+  };
+  // a score column: NaN where the score has no value, -Infinity where the case has no such score
+  const column = (map, name) => {
+    if (!map.has(name)) map.set(name, new Float64Array(total).fill(-Infinity));
+    return map.get(name);
+  };
+  function fill(part, at) {
+    const local = part.names.map(intern);
+    for (let j = 0; j < part.n; j++) {
+      const i = at + j;
+      ix.s[i] = local[part.s[j]];
+      ix.v[i] = local[part.v[j]];
+      const tags = part.t[j].map((k) => local[k]), key = tags.join(",");
+      if (!tagSetIds.has(key)) { tagSetIds.set(key, tagSets.length); tagSets.push(tags); }
+      ix.t[i] = tagSetIds.get(key);
+      ix.id[i] = part.id[j];
+      ix.r[i] = part.r[j];
+      ix.vd[i] = part.vd[j];
+      ix.rg[i] = part.rg[j];
+      ix.lat[i] = part.lat[j] === null ? NaN : part.lat[j];
+      ix.oh[i] = part.oh[j];
+      ix.bh[i] = part.bh[j] === null ? NaN : part.bh[j];
+      ix.bp[i] = part.bp[j] === null ? -1 : part.bp[j] ? 1 : 0;
+    }
+    for (const [map, cols] of [[ix.sc, part.sc], [ix.bs, part.bs]]) {
+      for (const [name, values] of Object.entries(cols)) {
+        const col = column(map, name);
+        values.forEach((v, j) => { if (v !== false) col[at + j] = v === null ? NaN : v; });
+      }
+    }
   }
-  const S = data.strings;
-  const str = (i) => (i === null || i === undefined ? null : S[i]);
-  // decorated in place: a copy of every case would double the page's memory at 100,000 cases
-  const cases = data.cases;
-  cases.forEach((c, i) => { c.idx = i; c.suite = str(c.s); c.variant = str(c.v); c.tags = c.t.map(str); });
-  // variants of each suite in the summary's order
+  const listeners = [];
+  const ready = (async () => {
+    for (let k = 0; k < indexNodes.length; k++) {
+      fill(JSON.parse(await unpack(indexNodes[k])), starts[k]);
+      indexNodes[k].remove();  // read once: its text need not stay in the page
+      for (const f of listeners) f(k + 1, indexNodes.length);
+    }
+  })();
+
+  // a chunk's cases, their strings put back in place; the last few chunks are kept
+  function decode(part, k) {
+    const S = part.strings;
+    const s = (i) => (i === null || i === undefined ? null : S[i]);
+    part.cases.forEach((c, j) => {
+      c.idx = starts[k] + j;
+      c.suite = s(c.s); c.variant = s(c.v); c.tags = c.t.map(s);
+      c.m = c.m.map((m) => [m[0], s(m[1])]);
+      c.ref = c.ref.map(s); c.vr = s(c.vr); c.o = s(c.o); c.e = s(c.e); c.b = s(c.b); c.rq = s(c.rq);
+      for (const v of Object.values(c.sc)) v[2] = s(v[2]);
+      if (c.rt) c.rt = c.rt.map((x) => [s(x[0]), s(x[1]), x[2], s(x[3])]);
+      if (c.tr) c.tr = c.tr.map((x) => [s(x[0]), s(x[1]), s(x[2]), s(x[3]), s(x[4]), x[5], s(x[6]), x[7]]);
+    });
+    return part.cases;
+  }
+  const kept = new Map();
+  function chunk(k) {
+    if (kept.has(k)) { const p = kept.get(k); kept.delete(k); kept.set(k, p); return p; }
+    const p = unpack(caseNodes[k]).then((text) => decode(JSON.parse(text), k));
+    kept.set(k, p);
+    if (kept.size > 8) kept.delete(kept.keys().next().value);
+    return p;
+  }
+  const chunkOf = (i) => {
+    let lo = 0, hi = starts.length - 1;
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (starts[mid] <= i) lo = mid; else hi = mid - 1; }
+    return lo;
+  };
+  // the cases at these positions, as a Map position → case
+  async function cases(positions) {
+    const out = new Map(), wanted = new Map();
+    for (const i of positions) {
+      const k = chunkOf(i);
+      if (!wanted.has(k)) wanted.set(k, []);
+      wanted.get(k).push(i);
+    }
+    await Promise.all([...wanted].map(async ([k, list]) => {
+      const part = await chunk(k);
+      for (const i of list) out.set(i, part[i - starts[k]]);
+    }));
+    return out;
+  }
+  // Every case whose textOf(case), lowercased, holds q (lowercased): chunk by chunk, a chunk
+  // whose text cannot hold it skipped unparsed; null when alive() says the search is stale.
+  async function scan(q, textOf, progress, alive) {
+    const hits = new Uint8Array(total);
+    const quick = /^[\x20-\x7e]*$/.test(q) ? JSON.stringify(q).slice(1, -1) : null;
+    let next = caseNodes.length ? unpack(caseNodes[0]) : null;
+    for (let k = 0; k < caseNodes.length; k++) {
+      const text = await next;
+      if (!alive()) return null;
+      if (k + 1 < caseNodes.length) next = unpack(caseNodes[k + 1]);
+      if (quick === null || text.toLowerCase().includes(quick)) {
+        for (const c of decode(JSON.parse(text), k)) if (textOf(c).toLowerCase().includes(q)) hits[c.idx] = 1;
+      }
+      progress(k + 1, caseNodes.length);
+    }
+    return hits;
+  }
+  // variants of each suite in the summary's order, then as the cases bring them
   const order = new Map();
   for (const g of (data.summary && data.summary.groups) || []) {
     if (!order.has(g.suite)) order.set(g.suite, []);
     order.get(g.suite).push(g.variant);
   }
-  for (const c of cases) {
-    if (!order.has(c.suite)) order.set(c.suite, []);
-    if (!order.get(c.suite).includes(c.variant)) order.get(c.suite).push(c.variant);
-  }
+  ready.then(() => {
+    const seen = new Set();
+    for (let i = 0; i < total; i++) {
+      const key = ix.s[i] * 4294967296 + ix.v[i];
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const suite = names[ix.s[i]], variant = names[ix.v[i]];
+      if (!order.has(suite)) order.set(suite, []);
+      if (!order.get(suite).includes(variant)) order.get(suite).push(variant);
+    }
+  });
   const baselines = new Map();
   for (const g of (data.diff && data.diff.groups) || []) {
     baselines.set(g.suite + "\u0000" + g.variant, { run: g.baseline_run, variant: g.baseline_variant || g.variant });
   }
-  return { data, str, cases, order, baselines };
+  const onProgress = (f) => listeners.push(f);
+  const nameId = (text) => (nameIds.has(text) ? nameIds.get(text) : -1);
+  return { data, VERDICTS, ix, names, nameId, tagSets, ready, onProgress, cases, scan, order, baselines };
 })();
 
 const EvalkitDom = (() => {

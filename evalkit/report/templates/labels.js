@@ -1,9 +1,10 @@
 "use strict";
 (function () {
-  // Labelling without a server. Model-written text is only ever placed with textContent.
-  const data = EvalkitData.data;  // parsed once, by common.js
-  const S = data.strings;
-  const str = (i) => (i === null || i === undefined ? null : S[i]);
+  // Labelling without a server. Model-written text is only ever placed with textContent. The
+  // list comes from the index; the outputs of the page shown are decoded from their chunks.
+  const D = EvalkitData;
+  const { ix, names } = D;
+  const data = D.data;  // parsed once, by common.js
   const run = (data.run && data.run.run_id) || "";
   const STORE = "evalkit-labels:" + run;
   const PAGE = 50;
@@ -33,7 +34,9 @@
   const showAuto = document.getElementById("lb-show-auto");
   showAuto.addEventListener("change", () => document.getElementById("lb-table").classList.toggle("blind", !showAuto.checked));
 
-  const cases = data.cases.map((c) => ({ suite: str(c.s), variant: str(c.v), id: c.id, r: c.r, out: str(c.o), err: str(c.e), sc: c.sc }));
+  // a case as this list needs it: from the index, its output and scores from its chunk (`c`)
+  const entry = (i, c) => ({ suite: names[ix.s[i]], variant: names[ix.v[i]], id: ix.id[i], r: ix.r[i], out: c ? c.o : null, err: c ? c.e : null, sc: c ? c.sc : {} });
+  const keyAt = (i) => JSON.stringify([names[ix.s[i]], ix.id[i], names[ix.v[i]], ix.r[i]]);
   const keyOf = (c) => JSON.stringify([c.suite, c.id, c.variant, c.r]);
   const automatic = (c) => Object.entries(c.sc)
     .filter(([n]) => n !== "human" && !n.endsWith("_human_agreement"))
@@ -113,14 +116,37 @@
   }
 
   const tbody = document.querySelector("#lb-table tbody");
-  function render() {
+  const section = $("labelling");
+  let found = { q: null, hits: null };  // the last search's matches, over every case
+  async function search(q) {
+    if (found.q !== q) {
+      const progress = (k, n) => { $("lb-count").textContent = `searching: ${Math.floor((100 * k) / n)}% of the cases read`; };
+      const hits = await D.scan(q, (c) => c.id + "\n" + (c.o || ""), progress, () => $("lb-filter").value.trim().toLowerCase() === q);
+      if (hits === null) return null;
+      found = { q, hits };
+    }
+    return found.hits;
+  }
+  let generation = 0;
+  async function render() {
+    const mine = ++generation;
+    section.setAttribute("aria-busy", "true");
     const q = $("lb-filter").value.trim().toLowerCase();
     const only = $("lb-only").checked;
-    const rows = cases.filter((c) => (!only || (labels[keyOf(c)] && (labels[keyOf(c)].verdict || labels[keyOf(c)].rating))) &&
-      (!q || (c.id + "\n" + (c.out || "")).toLowerCase().includes(q)));
-    tbody.replaceChildren(...rows.slice(0, shown).map(row));
+    const hits = q ? await search(q) : null;
+    if (mine !== generation || (q && hits === null)) return;
+    const rows = [];
+    for (let i = 0; i < ix.n; i++) {
+      const label = only ? labels[keyAt(i)] : null;
+      if ((!only || (label && (label.verdict || label.rating))) && (hits === null || hits[i])) rows.push(i);
+    }
+    const page = rows.slice(0, shown);
+    const got = await D.cases(page);
+    if (mine !== generation) return;
+    tbody.replaceChildren(...page.map((i) => row(entry(i, got.get(i)))));
     $("lb-more").hidden = rows.length <= shown;
     refresh();
+    section.removeAttribute("aria-busy");
   }
 
   $("lb-export").addEventListener("click", () => {
@@ -137,6 +163,6 @@
   $("lb-filter").addEventListener("input", () => { shown = PAGE; render(); });
   $("lb-only").addEventListener("change", () => { shown = PAGE; render(); });
   $("lb-more").addEventListener("click", () => { shown += PAGE; render(); });
-  render();
-  document.body.dataset.labelsReady = "1";
+  section.setAttribute("aria-busy", "true");
+  D.ready.then(render).then(() => { document.body.dataset.labelsReady = "1"; });
 })();
