@@ -1,6 +1,7 @@
 """Help text a person reads: descriptions wrap at the terminal's width (a docstring's own line
-breaks are not kept), a flag shows no `<bool>`, and a value shows a plain metavar (`PATH`, `N`,
-`TEXT`) instead of a Python type (`<list[Path]>`)."""
+breaks are not kept), a flag shows no `<bool>`, a value shows a plain metavar (`PATH`, `N`,
+`TEXT`) instead of a Python type (`<list[Path]>`), and a required argument reads `RUN_A` on the
+usage line, not typer's `{RUN_A}`."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ def _metavar(param: Any, ctx: Any) -> str:
     return _LABELS.get(shown.lower(), shown if "|" in shown else shown.upper())
 
 
+def _usage_name(param: Any) -> str:
+    """An argument on the usage line as click writes it: `RUN_A`, `[SUITES]...`, `RUN_DIRS...`."""
+    name = param.metavar if param.required else f"[{param.metavar}]"
+    return name + ("..." if param.nargs != 1 else "")
+
+
 def _tidy_param(param: Any, ctx: Any) -> None:
     param.help = reflow(param.help)
     if param.metavar is not None:
@@ -38,6 +45,7 @@ def _tidy_param(param: Any, ctx: Any) -> None:
         label = _metavar(param, ctx)
         param.metavar = param.name.upper()
         vars(param)["display_type_rich"] = lambda ctx: label  # the type column: PATH, not <list[Path]>
+        vars(param)["_usage_display_name"] = lambda: _usage_name(param)  # RUN_A, not typer's {RUN_A}
     else:
         param.metavar = _metavar(param, ctx)
 

@@ -27,18 +27,18 @@ PRESETS: dict[str, Preset] = {
     ),
     "openai": Preset(
         "OpenAI (key in OPENAI_API_KEY)",
-        "type: openai\nbase_url: https://api.openai.com/v1\nmodel: gpt-4o-mini\napi_key_env: OPENAI_API_KEY",
+        "type: openai\nbase_url: https://api.openai.com/v1\nmodel: gpt-5.4-mini\napi_key_env: OPENAI_API_KEY",
         "OPENAI_API_KEY",
     ),
     "anthropic": Preset(
         "Anthropic (key in ANTHROPIC_API_KEY)",
-        "type: anthropic\nmodel: claude-sonnet-4-5\napi_key_env: ANTHROPIC_API_KEY",
+        "type: anthropic\nmodel: claude-sonnet-5-5\napi_key_env: ANTHROPIC_API_KEY",
         "ANTHROPIC_API_KEY",
         install="pip install 'evalkit[anthropic]'",
     ),
     "gemini": Preset(
         "Google Gemini (key in GEMINI_API_KEY)",
-        "type: gemini\nmodel: gemini-2.5-flash\napi_key_env: GEMINI_API_KEY",
+        "type: gemini\nmodel: gemini-3.5-flash\napi_key_env: GEMINI_API_KEY",
         "GEMINI_API_KEY",
         install="pip install 'evalkit[gemini]'",
     ),

@@ -60,6 +60,8 @@ def test_help_wraps_cleanly(path: tuple[str, ...], width: int) -> None:
     too_long = [line for line in text.splitlines() if len(line.rstrip()) > width]
     assert not too_long, "\n".join(too_long)
     assert not re.search(r"<(bool|list\[|path|int|str|float)", text), text
+    usage = next(line for line in text.splitlines() if "Usage:" in line)
+    assert not re.search(r"[{}]", usage), usage  # RUN_A, not typer's {RUN_A}
     assert not ragged_breaks(text), "\n\n".join(ragged_breaks(text))
 
 
@@ -69,3 +71,17 @@ def test_version_has_no_metavar() -> None:
     assert line.split()[1:3] == ["--version", "Show"], line
     version = CliRunner().invoke(app, ["--version"])
     assert version.exit_code == 0 and re.fullmatch(r"evalkit \d+\.\d+\.\d+\S*\n", version.output)
+
+
+def test_usage_names_arguments_as_click_does() -> None:
+    usage = {
+        ("diff",): "evalkit diff [OPTIONS] RUN_A RUN_B",
+        ("score",): "evalkit score [OPTIONS] RUN_DIR [SUITES]...",
+        ("merge",): "evalkit merge [OPTIONS] RUN_DIRS...",
+        ("init",): "evalkit init [OPTIONS] [DIRECTORY]",
+    }
+    for path, expected in usage.items():
+        result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "100"})
+        assert f"Usage: {expected}" in result.output, result.output
+    missing = CliRunner().invoke(app, ["diff"], env={"COLUMNS": "100"})
+    assert missing.exit_code == 2 and "RUN_A" in missing.output and "{" not in missing.output

@@ -73,3 +73,29 @@ def test_init_into_a_folder(tmp_path: Path, cli) -> None:
     result = cli("init", str(tmp_path / "project"), "-p", "ollama")
     assert result.exit_code == 0, result.output
     assert "127.0.0.1:11434" in (tmp_path / "project" / "evalkit.yaml").read_text()
+
+
+@pytest.mark.parametrize("provider", sorted(PRESETS))
+def test_every_model_init_writes_is_priced_by_the_database(provider: str) -> None:
+    """A vendor's model that init writes is one the price database knows (a current name, not a
+    retired one), so a first run's cost is measured; a self-hosted server is billed by no vendor."""
+    from genai_prices import data_snapshot
+
+    from evalkit import plugins
+    from evalkit.spec.prices import database_price
+
+    block = yaml.safe_load(PRESETS[provider].block)
+    kind = block.pop("type")
+    cls = plugins.providers.get(kind)
+    provider_obj = cls(provider, cls.settings_model(**block))
+    vendor = provider_obj.price_vendor()
+    if provider in ("ollama", "vllm", "embedded"):
+        assert vendor is None
+        return
+    assert vendor is not None
+    price = database_price(vendor, block["model"])
+    assert price is not None, f"{provider}: {block['model']} is not in the price database"
+    assert price.database_model == block["model"]  # the name itself, not a prefix of another
+    snapshot = data_snapshot.get_snapshot()
+    (info,) = [m for p in snapshot.providers if p.id == vendor for m in p.models if m.id == block["model"]]
+    assert not info.deprecated
