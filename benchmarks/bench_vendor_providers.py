@@ -1,5 +1,5 @@
 """evalkit's CPU per request for each native provider against a zero-latency fake of its API,
-side by side with the `openai` provider, in one run; and admission stays O(1): the time per
+side by side with the `openai` provider (chat completions, and `api: responses`), in one run; and admission stays O(1): the time per
 request at N small vs N large.
 
 Each fake runs in its own process (it does not share our GIL), so this process's CPU time is
@@ -100,6 +100,10 @@ def main() -> None:
         makers = {
             "openai": lambda: OpenAICompatProvider(
                 "openai", OpenAISettings(base_url=openai_url, model="m", api_key_env="BENCH_OPENAI_KEY")
+            ),
+            "responses": lambda: OpenAICompatProvider(
+                "responses",
+                OpenAISettings(base_url=openai_url, model="m", api_key_env="BENCH_OPENAI_KEY", api="responses"),
             ),
             "anthropic": lambda: AnthropicProvider(
                 "anthropic", AnthropicSettings(base_url=anthropic_url, model="claude-sonnet-5-5")

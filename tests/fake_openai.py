@@ -18,6 +18,15 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from tests.fake_openai_responses import (
+    ResponsesReply,
+    default_responses_responder,
+    model_not_found,
+    response_object,
+    sse,
+    stream_events,
+)
+
 
 @dataclass
 class Fault:
@@ -60,7 +69,13 @@ class FakeOpenAI:
         retry_after_hint: bool = False,
         token_delay_s: float = 0.0,
         completions: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        responses_responder: Callable[[dict[str, Any]], ResponsesReply] = default_responses_responder,
+        missing_models: frozenset[str] = frozenset(),
     ):
+        # POST /v1/responses (the Responses API): its answers (tests/fake_openai_responses.py)
+        self.responses_responder = responses_responder
+        # models this server does not know: 404 with OpenAI's `model_not_found` error body
+        self.missing_models = missing_models
         # the legacy /v1/completions endpoint: the whole response body for a request (None: 404)
         self.completions = completions
         self.token_delay_s = token_delay_s  # between streamed tokens
@@ -192,7 +207,8 @@ class FakeOpenAI:
                     writer, fault.status, {"error": {"message": "injected"}}, fault.headers
                 )
             return await self._send(writer, 200, self.completions(body))
-        if method != "POST" or not route.endswith("/chat/completions"):
+        responses = method == "POST" and route.endswith("/responses")
+        if not responses and (method != "POST" or not route.endswith("/chat/completions")):
             return await self._send(writer, 404, {"error": {"message": f"no route {path}"}})
         try:
             body = json.loads(raw)
@@ -204,13 +220,17 @@ class FakeOpenAI:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self._answer(body, headers, writer)
+            return await self._answer(body, headers, writer, responses)
         finally:
             with self.lock:
                 self.in_flight -= 1
 
     async def _answer(
-        self, body: dict[str, Any], headers: dict[str, str], writer: asyncio.StreamWriter
+        self,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        writer: asyncio.StreamWriter,
+        responses: bool = False,
     ) -> bool:
         if self.api_key is not None and headers.get("Authorization") != f"Bearer {self.api_key}":
             return await self._send(writer, 401, {"error": {"message": "Incorrect API key provided"}})
@@ -240,6 +260,10 @@ class FakeOpenAI:
             return await self._send(writer, fault.status, payload, fault.headers)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
+        if body.get("model") in self.missing_models:
+            return await self._send(writer, 404, model_not_found(str(body["model"])))
+        if responses:
+            return await self._respond_responses(writer, body, fault)
         if body.get("stream"):
             return await self._stream(writer, body, self.responder(body))
         encoded = json.dumps(_completion(body, self.responder(body))).encode()
@@ -290,6 +314,31 @@ class FakeOpenAI:
         )
         await event({"model": full["model"], "choices": [], "usage": full["usage"]})
         await event("[DONE]")
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async def _respond_responses(
+        self, writer: asyncio.StreamWriter, body: dict[str, Any], fault: Fault | None
+    ) -> bool:
+        final = response_object(body, self.responses_responder(body))
+        if not body.get("stream"):
+            encoded = json.dumps(final).encode()
+            if fault is not None and fault.truncate:
+                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(encoded)}\r\n\r\n"
+                writer.write(head.encode() + encoded[: len(encoded) // 2])
+                await writer.drain()
+                writer.transport.abort()
+                return False
+            return await self._send(writer, 200, encoded)
+        head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        writer.write(head.encode())
+        for name, payload in stream_events(final):
+            data = sse(name, payload)
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            await writer.drain()
+            if self.token_delay_s and name.endswith("output_text.delta"):
+                await asyncio.sleep(self.token_delay_s)
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         return True

@@ -4,7 +4,9 @@ user writes only the model. Each URL is the vendor's documented OpenAI-compatibl
 
 Azure OpenAI is a preset too, with its own shape: the deployment's URL
 `{azure_endpoint}/openai/deployments/{deployment}?api-version=...` and the key in an `api-key`
-header (or an Entra ID token as `Authorization: Bearer`, from `entra_token_env`).
+header (or an Entra ID token as `Authorization: Bearer`, from `entra_token_env`). With
+`api: responses` it is the resource's v1 API, `{azure_endpoint}/openai/v1/responses`, with the
+deployment name as the model.
 """
 
 from __future__ import annotations
@@ -51,3 +53,8 @@ def vendor_of(base_url: str, preset: str | None) -> str | None:
 
 def azure_url(endpoint: str, deployment: str, api_version: str) -> str:
     return f"{endpoint.rstrip('/')}/openai/deployments/{deployment}?api-version={api_version}"
+
+
+def azure_v1_url(endpoint: str) -> str:
+    """The resource's v1 API (the Responses API: the deployment name goes in the body's `model`)."""
+    return f"{endpoint.rstrip('/')}/openai/v1"

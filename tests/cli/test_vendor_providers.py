@@ -327,3 +327,65 @@ def test_a_claude_judge_grading_gpt_answers_is_priced_as_claude(
         generation = (line["usage"]["input_tokens"] * 1.0 + line["usage"]["output_tokens"] * 2.0) / 1e6
         assert line["cost_usd"] == pytest.approx(generation + judge_cost)
         assert line["scores"]["correct"]["passed"] is True
+
+
+def gpt_reasoning_answers(body: dict[str, Any]) -> dict[str, Any]:
+    question = body["input"][-1]["content"]
+    return {
+        "content": QA.get(question, "I am not sure."),
+        "reasoning": "Recall the fact.",
+        "cached_tokens": 2,
+    }
+
+
+def test_a_responses_api_variant_gets_reasoning_tokens_and_dollars(
+    workdir: Path, fake_server: FakeOpenAI, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "sk-proj-responses-e2e-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    fake_server.responses_responder = gpt_reasoning_answers
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    write(
+        workdir / "evalkit.yaml",
+        f"""
+providers:
+  gpt:
+    type: openai
+    preset: openai
+    base_url: {fake_server.url}
+    api: responses
+    model: gpt-5.1
+    reasoning_effort: medium
+    reasoning_summary: auto
+    stream: true
+""",
+    )
+    result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline")
+    assert result.exit_code == 0, result.output
+    assert {p.split("?")[0] for p in fake_server.paths} == {"/v1/responses"}
+    assert all(
+        b["store"] is False and b["reasoning"] == {"effort": "medium", "summary": "auto"}
+        for b in fake_server.requests
+    )
+    lines = [json.loads(x) for x in (workdir / "out" / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == len(QA) and all(
+        x["error"] is None and x["scores"]["exact"]["value"] == 1.0 for x in lines
+    )
+    for line in lines:
+        u = line["usage"]
+        assert u["reasoning_tokens"] == 9 and u["cached_input_tokens"] == 2 and u["output_tokens"] > 9
+        assert line["reasoning"] == "Recall the fact." and line["ttft_ms"] is not None
+        expected = genai_prices.calc_price(
+            genai_prices.Usage(
+                input_tokens=u["input_tokens"], output_tokens=u["output_tokens"], cache_read_tokens=2
+            ),
+            "gpt-5.1",
+            provider_id="openai",
+        ).total_price
+        assert line["cost_usd"] == pytest.approx(float(expected)) and line["cost_usd"] > 0
+    summary = json.loads((workdir / "out" / "summary.json").read_text())
+    assert summary["groups"][0]["tokens"]["reasoning"] == 9 * len(QA)
+    assert key not in result.output
+    for path in (workdir / "out").rglob("*"):
+        if path.is_file():
+            assert key not in path.read_text(errors="replace"), path
