@@ -1,26 +1,33 @@
-"""HTML report at scale: render time and file size for 1,000 and 10,000 cases (or SIZES),
-and in headless chromium: first contentful paint, the time until the case table is ready, the
-page's JavaScript heap, a search over every case, and filtering and sorting the output matrix.
+"""report.html at scale: for each size (default 10,000, 100,000 and 1,000,000 cases) a synthetic
+run directory (results.jsonl, cases.jsonl, a baseline's outputs for every case, summary.json),
+then, with this checkout's code and (with --against CHECKOUT) an older one's, interleaved:
 
-Usage: python -m benchmarks.bench_report [SIZES]   e.g. 1000,10000,100000
+  writer    peak RSS and wall time of `evalkit report RUN` (junit.xml and summary.md included) and
+            of the report writer alone (evalkit.report.html.write), each a fresh process
+  file      report.html's size
+  chromium  DOMContentLoaded, first contentful paint, the time until the case table is ready,
+            the JS heap after a garbage collection, a search for the last case (in the last
+            chunk) and the verdict filter 'fail' counting every failing case
+
+Usage: python -m benchmarks.bench_report [SIZES] [--against CHECKOUT] [--browser-timeout S]
+  e.g. python -m benchmarks.bench_report 10000,100000 --against /tmp/before
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from evalkit.compare.aggregate import Summary, summarize_group
-from evalkit.report import html
-from evalkit.rundir.dir import RunDir
-from evalkit.rundir.files import ResultWriter
-from evalkit.scorers.base import metric_infos
-from evalkit.spec.suite import ScorerSpec
-from evalkit.types import CaseResult, Message, StoredScore, Threshold, Usage
+from benchmarks._common import ROOT
 
 SYSTEM = "You are a concise assistant. Answer the question in one or two sentences, citing the source."
 WORDS = [
@@ -42,49 +49,67 @@ WORDS = [
 ]
 
 
+def _result(i: int, rng: random.Random) -> tuple[dict[str, Any], bool]:
+    ok = i % 10 < 7  # 70 % pass: the failing cases are known without reading the file back
+    question = f"Question {i}: what about {' '.join(rng.choices(WORDS, k=12))}?"
+    return {
+        "schema_version": 3,
+        "suite": "big",
+        "case_id": f"case-{i // 2}",
+        "variant": "a" if i % 2 == 0 else "b",
+        "repeat": 0,
+        "provider": "api",
+        "model": "m",
+        "tags": [f"t{i % 5}"],
+        "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}],
+        "references": [" ".join(rng.choices(WORDS, k=20))],
+        "output": " ".join(rng.choices(WORDS, k=rng.randint(10, 60))),
+        "latency_ms": round(rng.lognormvariate(6, 0.4), 3),
+        "usage": {"input_tokens": 60, "output_tokens": 40},
+        "cost_usd": 0.0001,
+        "scores": {
+            "exact": {"value": float(ok), "passed": ok, "reason": None},
+            "rougeL": {"value": round(rng.random(), 4), "passed": None, "reason": None},
+        },
+    }, ok
+
+
+def failing(n: int) -> int:
+    """How many of make_run(n)'s cases fail (the exact scorer decides the pass)."""
+    return sum(1 for i in range(n) if i % 10 >= 7)
+
+
 def make_run(root: Path, n: int) -> Path:
+    """A run directory of n cases, written line by line (the summary from the first 2,000)."""
+    from evalkit.compare.aggregate import Summary, summarize_group
+    from evalkit.scorers.base import metric_infos
+    from evalkit.spec.suite import ScorerSpec
+    from evalkit.types import CaseResult, Threshold
+
     rng = random.Random(n)
     run = root / f"run{n}"
     run.mkdir()
-    writer = ResultWriter(run / "results.jsonl")
-    results = []
-    for i in range(n):
-        variant = "a" if i % 2 == 0 else "b"
-        output = " ".join(rng.choices(WORDS, k=rng.randint(10, 60)))
-        ok = rng.random() < 0.7
-        r = CaseResult(
-            suite="big",
-            case_id=f"case-{i // 2}",
-            variant=variant,
-            repeat=0,
-            provider="api",
-            model="m",
-            tags=[f"t{i % 5}"],
-            messages=[
-                Message(role="system", content=SYSTEM),
-                Message(
-                    role="user", content=f"Question {i}: what about {' '.join(rng.choices(WORDS, k=12))}?"
-                ),
-            ],
-            references=[" ".join(rng.choices(WORDS, k=20))],
-            output=output,
-            latency_ms=rng.lognormvariate(6, 0.4),
-            usage=Usage(input_tokens=60, output_tokens=40),
-            cost_usd=1e-4,
-            scores={
-                "exact": StoredScore(value=float(ok), passed=ok),
-                "rougeL": StoredScore(value=rng.random()),
-            },
-        )
-        writer.append(r)
-        results.append(r)
-    writer.close()
+    sample: list[CaseResult] = []
+    with (
+        (run / "results.jsonl").open("w") as results,
+        (run / "cases.jsonl").open("w") as cases,
+        (run / "baseline_outputs.jsonl").open("w") as baseline,
+    ):
+        for i in range(n):
+            row, _ = _result(i, rng)
+            results.write(json.dumps(row) + "\n")
+            if row["variant"] == "a":
+                cases.write(json.dumps({"suite": "big", "id": row["case_id"], "vars": {"i": i // 2}}) + "\n")
+            base = {k: row[k] for k in ("suite", "variant", "case_id", "repeat")}
+            base.update(
+                output=" ".join(rng.choices(WORDS, k=20)), scores={"exact": 1.0}, passed={"exact": True}
+            )
+            baseline.write(json.dumps(base) + "\n")
+            if i < 2_000:
+                sample.append(CaseResult.model_validate(row))
+    infos = metric_infos([ScorerSpec(type="exact"), ScorerSpec(type="rouge", types=["rougeL"])])
     groups = [
-        summarize_group(
-            [r for r in results if r.variant == v],
-            metric_infos([ScorerSpec(type="exact"), ScorerSpec(type="rouge", types=["rougeL"])]),
-            {"exact": Threshold(min=0.5)},
-        )
+        summarize_group([r for r in sample if r.variant == v], infos, {"exact": Threshold(min=0.5)})
         for v in ("a", "b")
     ]
     summary = Summary(
@@ -95,57 +120,97 @@ def make_run(root: Path, n: int) -> Path:
     return run
 
 
+WRITER = "from evalkit.report import html; from evalkit.rundir.dir import RunDir; import sys\n"
+WRITER += "rd = RunDir(sys.argv[1])\nwith rd.lock('bench'): html.write(rd)\n"
+
+
+def timed(code: Path, args: list[str]) -> tuple[float, float]:
+    """Peak RSS (MB) and wall seconds of `python ARGS` with `code` first on the path."""
+    env = {**os.environ, "PYTHONPATH": str(code), "NO_COLOR": "1"}
+    proc = subprocess.run(  # from elsewhere: `python -m` puts the working directory first on the path
+        ["/usr/bin/time", "-f", "%M %e", sys.executable, *args],
+        env=env,
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        raise SystemExit(proc.stderr[-2000:])
+    rss_kb, wall = proc.stderr.strip().splitlines()[-1].split()
+    return int(rss_kb) / 1024, float(wall)
+
+
+def browse(chrome: Any, path: Path, n: int, timeout_s: float) -> str:
+    """The page's figures in Chromium, in words (or why there are none)."""
+    page = chrome.new_page()
+    cdp = page.context.new_cdp_session(page)
+    try:
+        start = time.perf_counter()
+        page.goto(path.as_uri(), timeout=timeout_s * 1000, wait_until="domcontentloaded")
+        page.wait_for_selector("body[data-ready='1']", timeout=timeout_s * 1000)
+        ready = time.perf_counter() - start
+        nav = page.evaluate(
+            "() => [performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,"
+            " (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime]"
+        )
+        cdp.send("HeapProfiler.collectGarbage")
+        usage = cdp.send("Runtime.getHeapUsage")
+        heap = usage["usedSize"] / 2**20
+        buffers = usage.get("backingStorageSize", 0) / 2**20  # typed arrays' memory, outside the heap
+        start = time.perf_counter()
+        page.fill("#f-text", f"case-{n // 2 - 1}")  # the last case, in the last chunk
+        page.wait_for_selector("#cases:not([aria-busy])", timeout=timeout_s * 1000)
+        search, found = time.perf_counter() - start, page.inner_text("#count")
+        page.fill("#f-text", "")
+        page.wait_for_selector("#cases:not([aria-busy])", timeout=timeout_s * 1000)
+        start = time.perf_counter()
+        page.select_option("#f-verdict", "fail")
+        page.wait_for_selector("#cases:not([aria-busy])", timeout=timeout_s * 1000)
+        filtered, fails = time.perf_counter() - start, page.inner_text("#count").split(" of ")[-1]
+        return (
+            f"DOMContentLoaded {nav[0] / 1000:.2f} s, first paint {(nav[1] or 0) / 1000:.2f} s, "
+            f"ready {ready:.2f} s, JS heap {heap:.0f} MB (+ {buffers:.0f} MB array buffers), search {search:.2f} s ({found}), "
+            f"filter 'fail' {filtered:.2f} s ({fails}, expected {failing(n):,})"
+        )
+    except Exception as exc:  # the older report may not open at all: that is a figure too
+        return f"did not open: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+    finally:
+        page.close()
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sizes", nargs="?", default="10000,100000,1000000")
+    parser.add_argument("--against", type=Path, help="an older checkout to compare with")
+    parser.add_argument("--browser-timeout", type=float, default=300.0)
+    args = parser.parse_args()
+    codes = {"after": ROOT} | ({"before": args.against.resolve()} if args.against else {})
     with tempfile.TemporaryDirectory() as tmp:
-        runs = {}
-        sizes = sys.argv[1] if len(sys.argv) > 1 else "1000,10000"
-        for n in (int(x) for x in sizes.split(",")):
+        pages: dict[tuple[int, str], Path] = {}
+        for n in (int(x) for x in args.sizes.split(",")):
             run = make_run(Path(tmp), n)
-            start = time.perf_counter()
-            rd = RunDir(run)
-            with rd.lock("bench_report"):
-                path = html.write(rd)
-            elapsed = time.perf_counter() - start
-            runs[n] = path
-            print(f"{n:6d} cases: render {elapsed:.2f} s, report.html {path.stat().st_size / 1e6:.2f} MB")
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError:
-            print("playwright not installed: skipping the browser load time")
-            return
+            for label, code in codes.items():
+                cli = timed(code, ["-m", "evalkit", "report", str(run)])
+                writer = timed(code, ["-c", WRITER, str(run)])
+                pages[n, label] = Path(tmp) / f"report-{n}-{label}.html"
+                shutil.copy(run / "report.html", pages[n, label])
+                size = pages[n, label].stat().st_size / 2**20
+                print(
+                    f"{n:>9,} {label:6}: report.html {size:.1f} MB; evalkit report {cli[1]:.1f} s, "
+                    f"peak {cli[0]:.0f} MB; the writer alone {writer[1]:.1f} s, peak {writer[0]:.0f} MB",
+                    flush=True,
+                )
+            shutil.rmtree(run)
+        from playwright.sync_api import sync_playwright
+
         with sync_playwright() as p:
             chrome = p.chromium.launch(
                 executable_path="/usr/bin/chromium",
                 args=["--headless", "--no-sandbox", "--disable-gpu", "--enable-precise-memory-info"],
             )
-            page = chrome.new_page()
-            for n, path in runs.items():
-                best = float("inf")
-                for _ in range(3):
-                    start = time.perf_counter()
-                    page.goto(path.as_uri())
-                    page.wait_for_selector("body[data-ready='1']")
-                    best = min(best, time.perf_counter() - start)
-                rows = page.locator("#case-table tbody tr").count()
+            for (n, label), path in pages.items():
                 print(
-                    f"{n:6d} cases: chromium load until the table is ready {best:.2f} s (best of 3), {rows} rows in the DOM"
-                )
-                paint = page.evaluate(
-                    "() => performance.getEntriesByName('first-contentful-paint').map((e) => e.startTime)[0]"
-                )
-                heap = page.evaluate("() => performance.memory.usedJSHeapSize") / 2**20
-                print(f"{n:6d} cases: first contentful paint {paint / 1000:.2f} s, JS heap {heap:.0f} MB")
-                start = time.perf_counter()
-                page.fill("#f-text", f"case-{n // 2 - 1}")  # the last case: a search over every case
-                found = page.inner_text("#count")
-                print(f"{n:6d} cases: search over every case {time.perf_counter() - start:.2f} s ({found})")
-                start = time.perf_counter()
-                page.select_option("#m-filter", "differ")
-                page.select_option("#m-sort", "spread:rougeL")
-                sort = time.perf_counter() - start
-                cells = page.locator("#matrix-table td.cell").count()
-                print(
-                    f"{n:6d} cases: output matrix filtered and sorted by score spread {sort:.2f} s, {cells} cells in the DOM"
+                    f"{n:>9,} {label:6}: chromium {browse(chrome, path, n, args.browser_timeout)}", flush=True
                 )
             chrome.close()
 

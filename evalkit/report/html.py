@@ -92,6 +92,13 @@ class _Context:
     flips: set[tuple[str, str, str]]
     regressed: set[tuple[str, str, str]]
     deciding: dict[tuple[str, str], Any]
+    last_vars: tuple[str, str, str | None] = ("", "", None)
+
+    def vars(self, suite: str, case_id: str) -> str | None:
+        """The case's vars (the variants of a case mostly come one after another: asked once)."""
+        if self.last_vars[:2] != (suite, case_id):
+            self.last_vars = (suite, case_id, self.lookup.vars(suite, case_id))
+        return self.last_vars[2]
 
 
 @contextmanager
@@ -126,7 +133,7 @@ def _case_row(r: CaseResult, ctx: _Context, base: dict[str, Any] | None, s: _Str
         "t": [s(t) for t in r.tags],
         "m": [[m.role, s(m.content)] for m in r.messages],
         "ref": [s(x) for x in r.references],
-        "vr": s(ctx.lookup.vars(r.suite, r.case_id)),
+        "vr": s(ctx.vars(r.suite, r.case_id)),
         "o": s(r.output),
         "e": s(r.error),
         "b": s(base.get("output")) if base else None,
@@ -221,7 +228,7 @@ def _packed(data: dict[str, Any]) -> str:
     same file) and base64-encoded: text that cannot close the <script> element it sits in."""
     text = json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     text = secrets.scrub_json_text(text, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    raw = gzip.compress(text.encode("utf-8", "surrogatepass"), compresslevel=6, mtime=0)
+    raw = gzip.compress(text.encode("utf-8", "surrogatepass"), compresslevel=5, mtime=0)
     return base64.b64encode(raw).decode("ascii")
 
 
@@ -287,10 +294,7 @@ def _run_meta(info: RunInfo | None) -> dict[str, Any]:
 
 def build_charts(summary: dict[str, Any], series: _Series) -> list[str]:
     by_metric, latencies = series.by_metric, series.latencies
-    out = [
-        charts.distribution(name, {k: list(v) for k, v in groups.items()}, kind_of(name))
-        for name, groups in sorted(by_metric.items())
-    ]
+    out = [charts.distribution(name, groups, kind_of(name)) for name, groups in sorted(by_metric.items())]
     markers = {}
     points = []
     for g in summary.get("groups", []):
@@ -306,8 +310,7 @@ def build_charts(summary: dict[str, Any], series: _Series) -> list[str]:
         if g.get("cost_per_case_usd") is not None and quality is not None:
             points.append((label, g["cost_per_case_usd"], quality, name))
     if latencies:
-        lists = {k: list(v) for k, v in latencies.items()}
-        out.append(charts.latency("latency (ms) with P50 / P95 / P99", lists, markers))
+        out.append(charts.latency("latency (ms) with P50 / P95 / P99", latencies, markers))
     if points and len({p[3] for p in points}) == 1:
         y = points[0][3]
         kind = "rate" if y == "pass rate" else kind_of(y)

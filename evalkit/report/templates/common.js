@@ -69,7 +69,11 @@ const EvalkitData = (() => {
     for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
     return out;
   };
-  const unpack = (node) => new Response(new Blob([bytes(node.textContent)]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+  const utf8 = new TextDecoder();
+  const unpack = async (node) => {
+    const stream = new Blob([bytes(node.textContent)]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return utf8.decode(await new Response(stream).arrayBuffer());
+  };
 
   // names (suites, variants, tags) numbered once for the whole run
   const names = [], nameIds = new Map();
@@ -170,11 +174,12 @@ const EvalkitData = (() => {
   async function scan(q, textOf, progress, alive) {
     const hits = new Uint8Array(total);
     const quick = /^[\x20-\x7e]*$/.test(q) ? JSON.stringify(q).slice(1, -1) : null;
-    let next = caseNodes.length ? unpack(caseNodes[0]) : null;
+    const AHEAD = 3, pending = [];  // a few chunks decompressing while one is scanned
+    for (let k = 0; k < Math.min(AHEAD, caseNodes.length); k++) pending.push(unpack(caseNodes[k]));
     for (let k = 0; k < caseNodes.length; k++) {
-      const text = await next;
+      const text = await pending.shift();
       if (!alive()) return null;
-      if (k + 1 < caseNodes.length) next = unpack(caseNodes[k + 1]);
+      if (k + AHEAD < caseNodes.length) pending.push(unpack(caseNodes[k + AHEAD]));
       if (quick === null || text.toLowerCase().includes(quick)) {
         for (const c of decode(JSON.parse(text), k)) if (textOf(c).toLowerCase().includes(q)) hits[c.idx] = 1;
       }

@@ -205,7 +205,7 @@
       model.columns.forEach((column, k) => tr.appendChild(cell(at(k), column, k === 0 ? undefined : reference)));
       body.appendChild(tr);
     }
-    count.textContent = `${Math.min(shown, rows.length)} of ${rows.length} cases shown`;
+    count.textContent = `${N.number(Math.min(shown, rows.length), "count")} of ${N.number(rows.length, "count")} cases shown`;
     document.getElementById("m-more").hidden = rows.length <= shown;
     section.removeAttribute("aria-busy");
   }

@@ -77,7 +77,7 @@
     const rows = filtered(hits);
     tbody.replaceChildren();
     for (const i of rows.slice(0, shown)) tbody.appendChild(row(i));
-    count.textContent = `${Math.min(shown, rows.length)} of ${rows.length} shown`;
+    count.textContent = `${N.number(Math.min(shown, rows.length), "count")} of ${N.number(rows.length, "count")} shown`;
     document.getElementById("more").hidden = rows.length <= shown;
     section.removeAttribute("aria-busy");
   }
