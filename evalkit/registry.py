@@ -35,8 +35,11 @@ class Registry(Generic[T]):
         if self._scanned:
             return
         self._scanned = True
+        names: dict[int, str] = {}  # each distribution's name read once (it parses METADATA)
         for ep in entry_points(group=self.group):
-            dist = ep.dist.name if ep.dist is not None else "unknown"
+            if ep.dist is not None and id(ep.dist) not in names:
+                names[id(ep.dist)] = ep.dist.name
+            dist = "unknown" if ep.dist is None else names[id(ep.dist)]
             source = "builtin" if dist == "evalkit" else dist
             self._entries.setdefault(ep.name, Entry(ep.name, ep.value, source))
 

@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from evalkit._util.jinjacache import bytecode_cache
 from evalkit.history import charts
 from evalkit.history.alerts import fmt, model_identity
 from evalkit.history.series import Series, by_group, series_for
@@ -165,7 +166,9 @@ def _pct(value: float | None) -> str:
 def render(context: dict[str, Any]) -> str:
     style = (TEMPLATES / "trend.css").read_text(encoding="utf-8")
     style_hash = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), bytecode_cache=bytecode_cache(), autoescape=True
+    )
     return env.get_template("trend.html.j2").render(**context, style=Markup(style), style_hash=style_hash)
 
 

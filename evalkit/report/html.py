@@ -26,6 +26,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from evalkit._util import secrets
+from evalkit._util.jinjacache import bytecode_cache
 from evalkit._util.numbers import (
     elapsed,
     figure,
@@ -490,6 +491,7 @@ def _page(run_dir: RunDir, ctx: _Context, series: _Series) -> str:
     styles = [_asset(name) for name in STYLES]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
+        bytecode_cache=bytecode_cache(),  # compiled once per evalkit version, not per run
         autoescape=True,  # lenient: older runs lack newer fields
     )
     env.filters["num"] = number  # {{ value | num("cost") }}: numbers.py, as everywhere

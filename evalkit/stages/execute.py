@@ -81,14 +81,26 @@ class Runner:
         self.cases = {(s.name, c.id): c for s in plan.suites for c in s.cases}
         self.variants = {v.name: v for v in plan.variants}
         self.timings: dict[str, float] = {}
+        self._prices: dict[tuple[str, str | None], Price | None] = {}  # per provider × model
+        self._case_hashes: dict[tuple[str, str], str] = {}  # per case (variants and repeats share it)
         self.providers = providers  # instances: see providers.service.build_providers
         self.service = ProviderService(providers, cache, status=self.observer.status, timings=self.timings)
         outputs = baseline.outputs_of(baseline_dir)
         self.context = RunContext(plan, cache, outputs, service=self.service)
 
-    def pricing(self, request: Request, provider: str) -> Price | None:
-        instance = self.providers[provider]
-        return self.plan.loaded.pricing_for(provider, instance.model_name(request), instance.price_vendor())
+    def pricing(self, provider: str, model: str | None) -> Price | None:
+        """The price of a provider's model, looked up once per run (not once per result)."""
+        key = (provider, model)
+        if key not in self._prices:
+            vendor = self.providers[provider].price_vendor()
+            self._prices[key] = self.plan.loaded.pricing_for(provider, model, vendor)
+        return self._prices[key]
+
+    def case_hash(self, suite: str, case: Case) -> str:
+        key = (suite, case.id)
+        if key not in self._case_hashes:
+            self._case_hashes[key] = case_hash(case)
+        return self._case_hashes[key]
 
     async def run(self) -> None:
         started = time.perf_counter()
@@ -174,7 +186,11 @@ class Runner:
                 scored = await score_batch(inputs, self.plan.scorers[suite_name], self.context)
             for (request, completion, provider, fallback_from), scores in zip(items, scored, strict=True):
                 result = self._result(request, completion, scores, provider, fallback_from)
-                result = with_judges(result, self.context.ledger.take(result.key), replace=True)
+                judges = self.context.ledger.take(result.key)
+                if judges:  # a judge scored it: its calls, tokens and cost go on the result
+                    result = with_judges(result, judges, replace=True)
+                elif result.cost_usd is not None:  # rounded as with_judges rounds it, without a copy
+                    result.cost_usd = round(result.cost_usd, 12)
                 self.writer.append(result)
                 self.observer.result(result)
 
@@ -187,7 +203,8 @@ class Runner:
         fallback_from: str | None,
     ) -> CaseResult:
         case = self.cases[(request.suite, request.case_id)]
-        price = self.pricing(request, provider)
+        model = self.providers[provider].model_name(request)
+        price = self.pricing(provider, model)
         cost = None
         if price is not None and completion.error is None:
             cost = price.cost(completion.usage)
@@ -200,9 +217,9 @@ class Runner:
             variant=request.variant,
             repeat=request.repeat,
             provider=provider,
-            model=self.providers[provider].model_name(request),
+            model=model,
             tags=list(case.tags),
-            case_hash=case_hash(case),
+            case_hash=self.case_hash(request.suite, case),
             input_hash=input_hash(request, case.references),
             messages=list(request.messages),
             references=list(case.references),
