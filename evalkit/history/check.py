@@ -5,16 +5,20 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import UserInputError
 from evalkit.history.alerts import Alert, Point, evaluate
-from evalkit.history.store import Filters, HistoryStore
+from evalkit.history.base import Filters
 from evalkit.spec.history import AlertRules
+
+if TYPE_CHECKING:
+    from evalkit.history.lite import LiteStore
+    from evalkit.history.store import HistoryStore
 
 
 def check_run(
-    store: HistoryStore, run_id: str | None, rules: AlertRules, filters: Filters | None = None
+    store: HistoryStore | LiteStore, run_id: str | None, rules: AlertRules, filters: Filters | None = None
 ) -> list[Alert]:
     """Alerts for `run_id` (default: the newest matching run) against the runs before it."""
     filters = filters or Filters()
@@ -36,7 +40,7 @@ def check_run(
 
 
 def load_points(
-    store: HistoryStore, run_ids: list[str], filters: Filters
+    store: HistoryStore | LiteStore, run_ids: list[str], filters: Filters
 ) -> dict[tuple[str, str], list[Point]]:
     """Per suite × variant, a Point per run (in the order of `run_ids`)."""
     order = {rid: i for i, rid in enumerate(run_ids)}

@@ -9,15 +9,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import EvalkitError, ExitCode
 from evalkit.history.alerts import Alert
-from evalkit.history.store import HistoryStore, safe_url
 from evalkit.rundir.dir import RunDir
 from evalkit.spec.config import LoadedConfig
 from evalkit.spec.history import DEFAULT_FILE, URL_ENV, HistorySettings
 from evalkit.stages.provenance import git_output
+
+if TYPE_CHECKING:
+    from evalkit.history.lite import LiteStore
+    from evalkit.history.store import HistoryStore
 
 TAG_ENV = "EVALKIT_HISTORY_TAG"
 
@@ -43,9 +46,30 @@ def history_url(loaded: LoadedConfig) -> str:
 
 
 def open_store(loaded: LoadedConfig) -> HistoryStore:
+    from evalkit.history.store import HistoryStore
+
     store = HistoryStore(history_url(loaded))
     store.migrate()
     return store
+
+
+def open_for_recording(loaded: LoadedConfig) -> HistoryStore | LiteStore:
+    """The store a run records into: a SQLite history whose schema is current through the
+    stdlib (history.lite: no SQLAlchemy, no alembic), anything else through `open_store`."""
+    from evalkit.history.lite import open_current
+
+    return open_current(history_url(loaded)) or open_store(loaded)
+
+
+def shown_url(url: str) -> str:
+    """The history URL as it may be shown (a plain SQLite file URL needs no SQLAlchemy to mask)."""
+    from evalkit.history.lite import sqlite_file
+
+    if sqlite_file(url) is not None:
+        return url
+    from evalkit.history.store import safe_url
+
+    return safe_url(url)
 
 
 def records(settings: HistorySettings) -> bool:
@@ -66,10 +90,10 @@ def after_run(
         return None
     from evalkit.history.check import check_run
 
-    url = safe_url(history_url(loaded))
-    store = None
+    url = shown_url(history_url(loaded))
+    store: HistoryStore | LiteStore | None = None
     try:
-        store = open_store(loaded)
+        store = open_for_recording(loaded)
         run = store.record(run_dir, branch=current_branch(), tag=os.environ.get(TAG_ENV) or settings.tag)
         alerts = check_run(store, run.run_id, settings.alerts)
         final = ExitCode.ALERT if exit_code == 0 and fail_on_alert and alerts else exit_code

@@ -17,12 +17,10 @@ from sqlalchemy import (
     Text,
 )
 
-metadata = MetaData()
+from evalkit.history.base import HEAD_REVISION as HEAD_REVISION  # re-exported: alembic's env uses it
+from evalkit.history.base import VERSION_TABLE as VERSION_TABLE
 
-# The newest alembic revision in migrations/versions (a test checks it is alembic's head), so a
-# current database is recognised without importing alembic; and the table alembic keeps it in.
-HEAD_REVISION = "0002"
-VERSION_TABLE = "evalkit_history_version"
+metadata = MetaData()
 
 runs = Table(
     "runs",

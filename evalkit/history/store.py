@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,30 +11,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from evalkit._util import secrets
-from evalkit.errors import EvalkitError, ExitCode, UserInputError
+from evalkit.errors import UserInputError
 from evalkit.history import schema
 from evalkit.history.adapter import RunRecord, read_alerts, read_cases, read_run
+from evalkit.history.base import (
+    BATCH,
+    NO_FILTERS,
+    alert_rows,
+    batches,
+    run_row,
+    same_run,
+)
+from evalkit.history.base import Filters as Filters
+from evalkit.history.base import HistoryUnavailable as HistoryUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-BATCH = 2000  # case rows per INSERT round trip
-
-
-class HistoryUnavailable(EvalkitError):
-    """The history database could not be reached or written: an infrastructure error."""
-
-    exit_code = ExitCode.INFRA
-
-
-@dataclass(frozen=True)
-class Filters:
-    suite: str | None = None
-    variant: str | None = None
-    branch: str | None = None
-    tag: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    last: int | None = None  # only the newest N runs
-    run_id: str | None = None  # up to and including this run
 
 
 def safe_url(url: str) -> str:
@@ -124,16 +113,16 @@ class HistoryStore:
             _refuse_another_run(conn, run, run_dir)
             for table in schema.TABLES:
                 conn.execute(sa.delete(table).where(table.c.run_id == run.run_id))
-            conn.execute(sa.insert(schema.runs), [_run_row(run)])
+            conn.execute(sa.insert(schema.runs), [run_row(run)])
             if run.groups:
                 conn.execute(sa.insert(schema.run_groups), [{"run_id": run.run_id, **g} for g in run.groups])
             if run.metrics:
                 conn.execute(
                     sa.insert(schema.run_metrics), [{"run_id": run.run_id, **m} for m in run.metrics]
                 )
-            for batch in _batches(read_cases(run_dir), BATCH):
+            for batch in batches(read_cases(run_dir), BATCH):
                 conn.execute(sa.insert(schema.run_cases), [{"run_id": run.run_id, **c} for c in batch])
-            alerts = _alert_rows(run.run_id, read_alerts(run_dir))  # a backfill keeps what it raised
+            alerts = alert_rows(run.run_id, read_alerts(run_dir))  # a backfill keeps what it raised
             if alerts:
                 conn.execute(sa.insert(schema.run_alerts), alerts)
         return run
@@ -141,19 +130,7 @@ class HistoryStore:
     def record_alerts(self, run_id: str, alerts: Sequence[dict[str, Any]], exit_code: int | None) -> None:
         """The alerts a run raised (replacing any recorded before), and its final exit code (4 when
         `--fail-on-alert` turned them into the run's outcome)."""
-        keys = (
-            "suite",
-            "variant",
-            "rule",
-            "severity",
-            "metric",
-            "value",
-            "trailing",
-            "unit",
-            "p_value",
-            "message",
-        )
-        rows = [{"run_id": run_id, "seq": i, **{k: a.get(k) for k in keys}} for i, a in enumerate(alerts)]
+        rows = alert_rows(run_id, alerts)
         with self._begin() as conn:
             conn.execute(sa.delete(schema.run_alerts).where(schema.run_alerts.c.run_id == run_id))
             if rows:
@@ -173,7 +150,7 @@ class HistoryStore:
                 out += [dict(row._mapping) for row in conn.execute(query)]
         return sorted(out, key=lambda row: (order[row["run_id"]], row["seq"]))
 
-    def runs(self, filters: Filters = Filters()) -> list[dict[str, Any]]:
+    def runs(self, filters: Filters = NO_FILTERS) -> list[dict[str, Any]]:
         """Runs, oldest first, that match the filters (with a suite or variant: runs that have it)."""
         r, g = schema.runs, schema.run_groups
         query = sa.select(r).where(*_run_conditions(filters))
@@ -188,13 +165,13 @@ class HistoryStore:
         return rows[::-1]
 
     def groups(
-        self, filters: Filters = Filters(), run_ids: Sequence[str] | None = None
+        self, filters: Filters = NO_FILTERS, run_ids: Sequence[str] | None = None
     ) -> list[dict[str, Any]]:
         """Per suite × variant figures of the matching runs (or of `run_ids`), oldest run first."""
         return self._joined(schema.run_groups, filters, run_ids)
 
     def metrics(
-        self, filters: Filters = Filters(), run_ids: Sequence[str] | None = None
+        self, filters: Filters = NO_FILTERS, run_ids: Sequence[str] | None = None
     ) -> list[dict[str, Any]]:
         return self._joined(schema.run_metrics, filters, run_ids)
 
@@ -270,30 +247,6 @@ def _reason(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _alert_rows(run_id: str, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    keys = ("suite", "variant", "rule", "severity", "metric", "value", "trailing", "unit", "p_value")
-    return [
-        {"run_id": run_id, "seq": i, **{k: a.get(k) for k in (*keys, "message")}}
-        for i, a in enumerate(alerts)
-    ]
-
-
-def _run_row(run: RunRecord) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "recorded_at": datetime.now(UTC),
-        "status": run.status,
-        "exit_code": run.exit_code,
-        "git_sha": run.git_sha,
-        "branch": run.branch,
-        "tag": run.tag,
-        "config_digest": run.config_digest,
-        "evalkit_version": run.evalkit_version,
-    }
-
-
 def _run_conditions(f: Filters) -> list[Any]:
     r = schema.runs
     out: list[Any] = []
@@ -320,17 +273,6 @@ def _group_conditions(f: Filters, table: sa.Table = schema.run_groups) -> list[A
     return out
 
 
-def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _refuse_another_run(conn: Connection, run: RunRecord, run_dir: Path) -> None:
     """Re-importing a run replaces its record; a different run that reuses its id (another start
     time or config) is refused rather than silently put in its place."""
@@ -339,17 +281,9 @@ def _refuse_another_run(conn: Connection, run: RunRecord, run_dir: Path) -> None
             schema.runs.c.run_id == run.run_id
         )
     ).first()
-    if row is None:
-        return
-    same_start = _utc_seconds(row.started_at) == _utc_seconds(run.started_at)
-    if not same_start or (row.config_digest or None) != (run.config_digest or None):
+    if row is not None and not same_run(row.started_at, row.config_digest, run):
         raise UserInputError(
             f"run id {run.run_id} is already in the history for another run (started {row.started_at}): "
             "not replaced",
             path=run_dir,
         )
-
-
-def _utc_seconds(when: datetime) -> str:
-    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")

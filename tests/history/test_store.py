@@ -11,10 +11,12 @@ import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from evalkit.history.check import check_run
+from evalkit.history.lite import open_current
 from evalkit.history.store import Filters, HistoryStore
 from evalkit.rundir.dir import RunDir
 from evalkit.spec.history import AlertRules
@@ -29,7 +31,8 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryStore]:
+def sa_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryStore]:
+    """SQLAlchemy's store on each backend."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'h.sqlite'}"
     else:
@@ -49,6 +52,21 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistorySto
     s.close()
 
 
+@pytest.fixture(params=["sqlalchemy", "lite"])
+def store(request: pytest.FixtureRequest, sa_store: HistoryStore, tmp_path: Path) -> Iterator[Any]:
+    """Every store the code records into: SQLAlchemy's on each backend, and on SQLite also the
+    stdlib one a run records through (history.lite), on the same migrated file."""
+    if request.param == "sqlalchemy":
+        yield sa_store
+        return
+    if sa_store.engine.dialect.name != "sqlite":
+        pytest.skip("history.lite is for SQLite files only")
+    lite = open_current(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    assert lite is not None
+    yield lite
+    lite.close()
+
+
 def series(root: Path, n: int, *, drop_last: float = 0.0, seed: int = 3) -> list[Path]:
     rng = random.Random(seed)
     level = [rng.random() for _ in range(30)]
@@ -64,7 +82,8 @@ def series(root: Path, n: int, *, drop_last: float = 0.0, seed: int = 3) -> list
     return dirs
 
 
-def test_migrations_build_the_schema_the_code_uses(store: HistoryStore) -> None:
+def test_migrations_build_the_schema_the_code_uses(sa_store: HistoryStore) -> None:
+    store = sa_store
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
@@ -76,9 +95,10 @@ def test_migrations_build_the_schema_the_code_uses(store: HistoryStore) -> None:
     store.migrate()  # a second time is a no-op
 
 
-def test_a_current_schema_is_recognised_without_importing_alembic(store: HistoryStore) -> None:
+def test_a_current_schema_is_recognised_without_importing_alembic(sa_store: HistoryStore) -> None:
     """HEAD_REVISION is alembic's own head; a migrated database is current by that revision,
     and migrating it again in a fresh process never imports alembic (a run's fixed cost)."""
+    store = sa_store
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 

@@ -1,0 +1,399 @@
+"""The history in a SQLite file through Python's own sqlite3: what `evalkit run` uses to record
+a run and check its trend when the history is a SQLite file whose schema is current.
+
+Importing SQLAlchemy cost a 10-case run a quarter of its time. This store writes and reads the
+same tables (schema.py, made by alembic) exactly as SQLAlchemy's SQLite dialect does: times as
+"YYYY-MM-DD HH:MM:SS.ffffff" text, JSON as `json.dumps` text, booleans as 0/1. A test records
+the same runs through both stores and compares every row, and runs every store test on both.
+Anything else (a fresh or older schema, PostgreSQL, a URL with options) goes to `HistoryStore`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from evalkit._util import secrets
+from evalkit.errors import UserInputError
+from evalkit.history.adapter import RunRecord, read_alerts, read_cases, read_run
+from evalkit.history.base import (
+    BATCH,
+    HEAD_REVISION,
+    NO_FILTERS,
+    VERSION_TABLE,
+    Filters,
+    HistoryUnavailable,
+    alert_rows,
+    batches,
+    run_row,
+    same_run,
+)
+
+# Each table's columns and how a value is stored: the columns of schema.py (a test checks).
+TEXT, INT, FLOAT, BOOL, JSON, TIME = "text", "int", "float", "bool", "json", "time"
+COLUMNS: dict[str, dict[str, str]] = {
+    "runs": {
+        "run_id": TEXT,
+        "started_at": TIME,
+        "finished_at": TIME,
+        "recorded_at": TIME,
+        "status": TEXT,
+        "exit_code": INT,
+        "git_sha": TEXT,
+        "branch": TEXT,
+        "tag": TEXT,
+        "config_digest": TEXT,
+        "evalkit_version": TEXT,
+    },
+    "run_groups": {
+        "run_id": TEXT,
+        "suite": TEXT,
+        "variant": TEXT,
+        "provider": TEXT,
+        "models": JSON,
+        "model_versions": JSON,
+        "prompt_hash": TEXT,
+        "config_hash": TEXT,
+        "results": INT,
+        "errors": INT,
+        "error_rate": FLOAT,
+        "pass_rate": FLOAT,
+        "pass_rate_low": FLOAT,
+        "pass_rate_high": FLOAT,
+        "latency_p50_ms": FLOAT,
+        "latency_p95_ms": FLOAT,
+        "cost_per_case_usd": FLOAT,
+        "retrieval_failures": INT,
+        "unmeasured": INT,
+    },
+    "run_metrics": {
+        "run_id": TEXT,
+        "suite": TEXT,
+        "variant": TEXT,
+        "metric": TEXT,
+        "mean": FLOAT,
+        "std": FLOAT,
+        "ci_low": FLOAT,
+        "ci_high": FLOAT,
+        "n": INT,
+        "higher_is_better": BOOL,
+    },
+    "run_cases": {
+        "run_id": TEXT,
+        "suite": TEXT,
+        "variant": TEXT,
+        "case_id": TEXT,
+        "repeat": INT,
+        "input_hash": TEXT,
+        "model": TEXT,
+        "model_version": TEXT,
+        "passed": BOOL,
+        "error": TEXT,
+        "latency_ms": FLOAT,
+        "cost_usd": FLOAT,
+        "input_tokens": INT,
+        "output_tokens": INT,
+        "cached": BOOL,
+        "scores": JSON,
+    },
+    "run_alerts": {
+        "run_id": TEXT,
+        "seq": INT,
+        "suite": TEXT,
+        "variant": TEXT,
+        "rule": TEXT,
+        "severity": TEXT,
+        "metric": TEXT,
+        "value": FLOAT,
+        "trailing": FLOAT,
+        "unit": TEXT,
+        "p_value": FLOAT,
+        "message": TEXT,
+    },
+}
+CHILDREN_FIRST = ("run_alerts", "run_cases", "run_metrics", "run_groups", "runs")  # as schema.TABLES
+RUN_FIELDS = ("started_at", "branch", "tag", "git_sha", "config_digest")  # joined onto groups, metrics
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of a plain `sqlite:///PATH` URL; None for anything else (another database, a
+    driver, options, an in-memory database, escapes), which SQLAlchemy's store handles."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return None
+    path = url.removeprefix(prefix)
+    if not path or path == ":memory:" or any(c in path for c in "?#%"):
+        return None
+    return path
+
+
+def open_current(url: str, *, connect_timeout_s: float = 5) -> LiteStore | None:
+    """A LiteStore on `url` when it is a SQLite file whose schema is at alembic's head, else None."""
+    path = sqlite_file(url)
+    if path is None or not Path(path).expanduser().is_file():
+        return None
+    try:
+        store = LiteStore(path, url, connect_timeout_s=connect_timeout_s)
+    except HistoryUnavailable:
+        return None
+    if store.revision() != HEAD_REVISION:
+        store.close()
+        return None
+    return store
+
+
+class LiteStore:
+    """HistoryStore's interface on a current SQLite history, without SQLAlchemy."""
+
+    def __init__(self, path: str, url: str, *, connect_timeout_s: float = 5):
+        secrets.register_url(url, "the history URL", warn=False)
+        self.url = url  # a plain sqlite:/// URL: no password, no query to mask
+        target = f"file:{quote(str(Path(path).expanduser()))}?mode=rw"  # never creates a file
+        try:
+            self.conn = sqlite3.connect(target, uri=True, timeout=connect_timeout_s, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise HistoryUnavailable(f"history database {url} unavailable: {_reason(exc)}") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def migrate(self) -> None:
+        """Nothing to do: a LiteStore is only opened on a current schema (see open_current)."""
+
+    def revision(self) -> str | None:
+        try:
+            rows = self.conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
+        except sqlite3.Error:
+            return None
+        return rows[0][0] if len(rows) == 1 else None
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self)
+
+    def _select(
+        self, sql: str, params: Sequence[Any], table: str, extra: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        kinds = {**COLUMNS[table], **{name: COLUMNS["runs"][name] for name in extra}}
+        try:
+            cursor = self.conn.execute(sql, list(params))
+            names = [d[0] for d in cursor.description]
+            return [{n: _load(kinds[n], v) for n, v in zip(names, row, strict=True)} for row in cursor]
+        except sqlite3.Error as exc:
+            raise HistoryUnavailable(f"history database {self.url}: {_reason(exc)}") from None
+
+    def record(self, run_dir: Path, *, branch: str | None = None, tag: str | None = None) -> RunRecord:
+        """Record (or re-record) a finished run directory in one transaction."""
+        run = read_run(run_dir, branch=branch, tag=tag)
+        with self._write() as conn:
+            found = conn.execute("SELECT started_at, config_digest FROM runs WHERE run_id = ?", [run.run_id])
+            row = found.fetchone()
+            if row is not None and not same_run(_load(TIME, row[0]), row[1], run):
+                raise UserInputError(
+                    f"run id {run.run_id} is already in the history for another run (started "
+                    f"{_load(TIME, row[0])}): not replaced",
+                    path=run_dir,
+                )
+            for table in CHILDREN_FIRST:
+                conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [run.run_id])
+            _insert(conn, "runs", [run_row(run)])
+            _insert(conn, "run_groups", [{"run_id": run.run_id, **g} for g in run.groups])
+            _insert(conn, "run_metrics", [{"run_id": run.run_id, **m} for m in run.metrics])
+            for batch in batches(read_cases(run_dir), BATCH):
+                _insert(conn, "run_cases", [{"run_id": run.run_id, **c} for c in batch])
+            _insert(conn, "run_alerts", alert_rows(run.run_id, read_alerts(run_dir)))
+        return run
+
+    def record_alerts(self, run_id: str, alerts: Sequence[dict[str, Any]], exit_code: int | None) -> None:
+        """The alerts a run raised (replacing any recorded before), and its final exit code."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM run_alerts WHERE run_id = ?", [run_id])
+            _insert(conn, "run_alerts", alert_rows(run_id, alerts))
+            if exit_code is not None:
+                conn.execute("UPDATE runs SET exit_code = ? WHERE run_id = ?", [exit_code, run_id])
+
+    def alerts(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The recorded alerts of these runs, in run order then as raised."""
+        order = {rid: i for i, rid in enumerate(run_ids)}
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(run_ids), 500):
+            chunk = list(run_ids[start : start + 500])
+            sql = f"SELECT {_cols('run_alerts')} FROM run_alerts WHERE run_id IN ({_marks(chunk)})"
+            out += self._select(sql, chunk, "run_alerts")
+        return sorted(out, key=lambda row: (order[row["run_id"]], row["seq"]))
+
+    def runs(self, filters: Filters = NO_FILTERS) -> list[dict[str, Any]]:
+        """Runs, oldest first, that match the filters (with a suite or variant: runs that have it)."""
+        where, params = _run_conditions(filters)
+        if filters.suite or filters.variant:
+            inner, inner_params = _group_conditions(filters, "run_groups")
+            where.append(
+                f"runs.run_id IN (SELECT run_groups.run_id FROM run_groups WHERE {' AND '.join(inner)})"
+            )
+            params += inner_params
+        sql = f"SELECT {_cols('runs')} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY runs.started_at DESC, runs.run_id DESC"
+        if filters.last:
+            sql += " LIMIT ?"
+            params.append(filters.last)
+        return self._select(sql, params, "runs")[::-1]
+
+    def groups(
+        self, filters: Filters = NO_FILTERS, run_ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Per suite × variant figures of the matching runs (or of `run_ids`), oldest run first."""
+        return self._joined("run_groups", filters, run_ids)
+
+    def metrics(
+        self, filters: Filters = NO_FILTERS, run_ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        return self._joined("run_metrics", filters, run_ids)
+
+    def _joined(self, table: str, filters: Filters, run_ids: Sequence[str] | None) -> list[dict[str, Any]]:
+        ids = list(run_ids) if run_ids is not None else [run["run_id"] for run in self.runs(filters)]
+        if not ids:
+            return []
+        extra, extra_params = _group_conditions(filters, table)
+        run_cols = ", ".join(f"runs.{name}" for name in RUN_FIELDS)
+        sql = (
+            f"SELECT {_cols(table)}, {run_cols} FROM {table} JOIN runs ON runs.run_id = {table}.run_id "
+            f"WHERE {' AND '.join([f'{table}.run_id IN ({_marks(ids)})', *extra])} "
+            "ORDER BY runs.started_at, runs.run_id"
+        )
+        return self._select(sql, [*ids, *extra_params], table, RUN_FIELDS)
+
+    def cases(
+        self, run_ids: Sequence[str], suite: str | None = None, variant: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Per-case rows of these runs (streamed, in chunks of runs)."""
+        extra, extra_params = _group_conditions(Filters(suite, variant), "run_cases")
+        for start in range(0, len(run_ids), 50):
+            chunk = list(run_ids[start : start + 50])
+            where = " AND ".join([f"run_cases.run_id IN ({_marks(chunk)})", *extra])
+            sql = f"SELECT {_cols('run_cases')} FROM run_cases WHERE {where}"
+            yield from self._select(sql, [*chunk, *extra_params], "run_cases")
+
+    def verdicts(
+        self, run_ids: Sequence[str], suite: str, variant: str
+    ) -> list[tuple[str, str, bool | None, bool]]:
+        """(run id, case id, passed, errored) of one suite × variant in these runs."""
+        ids = list(run_ids)
+        sql = (
+            "SELECT run_id, case_id, passed, error IS NOT NULL FROM run_cases "
+            f"WHERE run_id IN ({_marks(ids)}) AND suite = ? AND variant = ?"
+        )
+        try:
+            rows = self.conn.execute(sql, [*ids, suite, variant]).fetchall()
+        except sqlite3.Error as exc:
+            raise HistoryUnavailable(f"history database {self.url}: {_reason(exc)}") from None
+        return [(r[0], r[1], _load(BOOL, r[2]), bool(r[3])) for r in rows]
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT (a writer waits for another up to the timeout); a database error
+    rolls back and becomes HistoryUnavailable (one line, exit 3)."""
+
+    def __init__(self, store: LiteStore):
+        self.store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self.store.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise HistoryUnavailable(
+                f"history database {self.store.url} unavailable: {_reason(exc)}"
+            ) from None
+        return self.store.conn
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        conn = self.store.conn
+        try:
+            conn.execute("COMMIT" if exc is None else "ROLLBACK")
+        except sqlite3.Error as err:
+            raise HistoryUnavailable(f"history database {self.store.url}: {_reason(err)}") from None
+        if isinstance(exc, sqlite3.Error):
+            raise HistoryUnavailable(f"history database {self.store.url}: {_reason(exc)}") from None
+
+
+def _insert(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    names = list(rows[0])
+    kinds = COLUMNS[table]
+    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({_marks(names)})"
+    conn.executemany(sql, [[_dump(kinds[n], row[n]) for n in names] for row in rows])
+
+
+def _dump(kind: str, value: Any) -> Any:
+    """A value as SQLAlchemy's SQLite dialect stores it."""
+    if kind == JSON:
+        return json.dumps(value)  # None too: SQLAlchemy's JSON stores Python None as 'null'
+    if value is None:
+        return None
+    if kind == TIME:  # the wall-clock fields, any offset ignored, as SQLAlchemy's DATETIME does
+        return (
+            f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+            f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+        )
+    if kind == BOOL:
+        return int(bool(value))
+    return value
+
+
+def _load(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == JSON:
+        return json.loads(value)
+    if kind == TIME:
+        return datetime.fromisoformat(value)
+    if kind == BOOL:
+        return bool(value)
+    return value
+
+
+def _cols(table: str) -> str:
+    return ", ".join(f"{table}.{name}" for name in COLUMNS[table])
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _run_conditions(f: Filters) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    for sql, value in (
+        ("runs.branch = ?", f.branch),
+        ("runs.tag = ?", f.tag),
+        ("runs.started_at >= ?", _dump(TIME, f.since)),
+        ("runs.started_at <= ?", _dump(TIME, f.until)),
+        ("runs.started_at <= (SELECT runs.started_at FROM runs WHERE runs.run_id = ?)", f.run_id),
+    ):
+        if value:
+            where.append(sql)
+            params.append(value)
+    return where, params
+
+
+def _group_conditions(f: Filters, table: str) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if f.suite:
+        where.append(f"{table}.suite = ?")
+        params.append(f.suite)
+    if f.variant:
+        where.append(f"{table}.variant = ?")
+        params.append(f.variant)
+    return where, params
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
