@@ -18,7 +18,7 @@ class _QuietCache(jinja2.FileSystemBytecodeCache):
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         try:
             super().load_bytecode(bucket)
-        except (OSError, EOFError, ValueError, TypeError):  # unreadable or cut short: compile instead
+        except Exception:  # unreadable, cut short, damaged (pickle, marshal): compile instead
             bucket.reset()
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
@@ -29,7 +29,11 @@ class _QuietCache(jinja2.FileSystemBytecodeCache):
             pass
 
 
-@functools.cache
 def bytecode_cache() -> jinja2.BytecodeCache:
-    """The one cache for evalkit's own templates (<cache_dir>/templates)."""
-    return _QuietCache(str(cache_dir() / "templates"))
+    """The cache for evalkit's own templates: <cache_dir>/templates."""
+    return _cache_in(str(cache_dir() / "templates"))
+
+
+@functools.cache
+def _cache_in(directory: str) -> jinja2.BytecodeCache:
+    return _QuietCache(directory)
