@@ -101,12 +101,12 @@ def run(
             raise typer.Exit(interrupt_exit_code(exc)) from None
         notices()
         plan = prepared.plan
-        todo = len(plan.requests) - len(prepared.skip)
+        todo = plan.count - len(prepared.skip)
         part = f" · shard {prepared.info.options.shard}" if prepared.info.options.shard else ""
         resumed = f" · resuming: {len(prepared.skip)} done, {todo} to go" if prepared.skip else ""
         console.print(
             f"[bold]evalkit[/] {len(plan.suites)} suite(s) × {len(plan.variants)} variant(s) → "
-            f"{len(plan.requests)} requests{part} · run {prepared.run_id}{resumed}",
+            f"{plan.count} requests{part} · run {prepared.run_id}{resumed}",
             highlight=False,
         )
         for line in prepared.warnings:
@@ -219,6 +219,6 @@ def validate(
     cases = sum(len(s.cases) for s in plan.suites)
     console.print(
         f"[green]ok[/]: {len(plan.suites)} suite(s), {cases} case(s), {len(plan.variants)} variant(s), "
-        f"{len(plan.requests)} request(s)",
+        f"{plan.count} request(s)",
         highlight=False,
     )

@@ -205,7 +205,7 @@ class EvalkitSession:
         self.suites.append(suite)
         tags = {c.id: list(c.tags) for c in suite.cases}
         self.suite_meta[suite.name] = (plan.repeats.get(suite.name, 1), tags)
-        return plan.requests
+        return list(plan.requests())
 
     def repeated(self, suite: str) -> bool:
         return self.suite_meta[suite][0] > 1

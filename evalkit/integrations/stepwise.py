@@ -68,7 +68,7 @@ class Executor:
         if self.writer is None:
             self.part.parent.mkdir(parents=True, exist_ok=True)
             self.writer = ResultWriter(self.part)
-        skip = {r.key for r in self.plan.requests} - todo
+        skip = set(self.plan.keys()) - todo
         cache = open_cache(self.plan, self.no_cache)
         runner = Runner(
             self.plan,
@@ -114,7 +114,7 @@ def worker_executor(options: RunOptions, run_dir: Path, name: str) -> Executor:
     plan = build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
     providers = instantiate(plan)
     baseline_dir, _ = resolve_baseline_dir(options)
-    retrieve(plan)
+    plan = retrieve(plan)
     return Executor(plan, providers, part_path(run_dir, name), baseline_dir, options.no_cache)
 
 
@@ -123,7 +123,7 @@ def finish(
 ) -> RunOutcome:
     """Join every part into results.jsonl in plan order and conclude the run (releases its lock)."""
     t0 = time.perf_counter()
-    order = {r.key: i for i, r in enumerate(prepared.plan.requests)}
+    order = {key: i for i, key in enumerate(prepared.plan.keys())}
     joined: dict[str, CaseResult] = {}
     parts_dir = prepared.run_dir / PARTS
     for part in sorted(parts_dir.glob("*.jsonl")) if parts_dir.is_dir() else []:

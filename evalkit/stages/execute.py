@@ -112,14 +112,9 @@ class Runner:
             for request in self.plan.retrieval_failures(self.skip):
                 failure = Completion(error=RETRIEVAL_FAILURE)
                 await handoff(queue, Answer(request, failure, provider_of[request.variant]), consumer)
-            batches = self.plan.requests_by_provider(self.skip)
-            answers = self.service.answers(batches, lambda r: self.variants[r.variant].fallback)
             try:
-                breaker = Breaker(self.plan.loaded.config.run.stop_after_failures)
-                async with asyncio.timeout(self.deadline_s), contextlib.aclosing(answers):
-                    async for answer in answers:
-                        await handoff(queue, answer, consumer)
-                        breaker.check(answer[2], answer[1])
+                async with asyncio.timeout(self.deadline_s):
+                    await self._generate(queue, consumer)
             except TimeoutError:
                 raise RunDeadlineError(
                     f"the run deadline of {self.deadline_s:g}s passed: unfinished cases were abandoned "
@@ -132,6 +127,17 @@ class Runner:
         finally:
             await self.service.aclose()
             self.timings["execute_s"] = time.perf_counter() - started
+
+    async def _generate(self, queue: asyncio.Queue[Answer | None], consumer: asyncio.Task[None]) -> None:
+        """The plan's requests, rendered and generated a chunk at a time (memory stays bounded
+        whatever the run's size), each answer handed to scoring as it finishes."""
+        breaker = Breaker(self.plan.loaded.config.run.stop_after_failures)
+        for batches in self.plan.batches(self.skip):
+            answers = self.service.answers(batches, lambda r: self.variants[r.variant].fallback)
+            async with contextlib.aclosing(answers):
+                async for answer in answers:
+                    await handoff(queue, answer, consumer)
+                    breaker.check(answer[2], answer[1])
 
     @contextlib.contextmanager
     def _timed(self, name: str) -> Iterator[None]:

@@ -91,7 +91,7 @@ class Prepared:
 
     @property
     def warnings(self) -> list[str]:
-        return self.plan.warnings + ([self.not_gated] if self.not_gated else [])
+        return [*self.plan.warnings, *([self.not_gated] if self.not_gated else [])]
 
 
 @dataclass(frozen=True)
@@ -165,11 +165,11 @@ def prepare(options: RunOptions) -> Prepared:
     loaded = load_config(options.config)
     suites = list(options.loaded_suites) or load_suites(suite_paths(options.suites, loaded))
     plan = build_plan(loaded, suites, options.variants, options.repeats, options.concurrency)
-    plan.keep_shard(shard)
+    plan = plan.keep_shard(shard)
     providers = instantiate(plan)  # credentials, imports, tools: checked before any side effect
     baseline_dir, not_gated = resolve_baseline_dir(options)
     _check_baselines(plan, baseline_dir)
-    retrieve(plan)  # a bad corpus is bad input too: found before the run directory exists
+    plan = retrieve(plan)  # a bad corpus is bad input too: found before the run directory exists
     run_id = new_run_id()
     run_dir = RunDir(_run_dir(options, loaded, run_id))
     run_dir.prepare(allow_existing=options.overwrite)  # --overwrite clears under the lock
@@ -274,7 +274,7 @@ def _resume_locked(options: RunOptions, run_dir: RunDir, info: RunInfo, lock: Ru
     loaded = load_config(Path(stored.config) if stored.config else None)
     suites = load_suites([Path(p) for p in stored.suites])
     plan = build_plan(loaded, suites, stored.variants, stored.repeats, stored.concurrency)
-    plan.keep_shard(parse_shard(stored.shard) if stored.shard is not None else None)
+    plan = plan.keep_shard(parse_shard(stored.shard) if stored.shard is not None else None)
     providers = instantiate(plan)
     digest = config_digest(plan)
     changed = what_changed(info, plan, digest)
@@ -290,7 +290,7 @@ def _resume_locked(options: RunOptions, run_dir: RunDir, info: RunInfo, lock: Ru
     if options.retry_errors and any(r.error is not None for r in results):
         results = [r for r in results if r.error is None]
         run_dir.rewrite_results(results)  # those cases are generated again
-    retrieve(plan)
+    plan = retrieve(plan)
     info = info.model_copy(update={"options": stored, "resumed_with_done": len(results)})
     skip = {r.key for r in results}
     prepared = Prepared(plan, info, run_dir.path, lock, skip, baseline_dir, providers=providers)

@@ -1,12 +1,16 @@
-"""The plan stage: validate a whole run (config × suites × variants × repeats) and render every
-request, before any model call. Raises UserInputError; calls no model."""
+"""The plan stage: validate a whole run (config × suites × variants × repeats) before any model
+call, into a frozen `Plan` that holds only what renders each request: the suites, the variants
+and one `Unit` per suite × variant. Requests are rendered lazily, as the execute stage asks for
+them, so a plan's memory does not grow with the number of requests. Raises UserInputError;
+calls no model."""
 
 from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ from evalkit.errors import UserInputError, did_you_mean
 from evalkit.human.labels import check_calibration
 from evalkit.providers.base import Provider
 from evalkit.providers.service import ProviderSpec, build_providers
-from evalkit.rag.context import RAG_PLACEHOLDER
+from evalkit.rag.context import RAG_PLACEHOLDER, rag_variables
 from evalkit.scorers.base import ConfiguredScorer, build_scorer
 from evalkit.spec.config import LoadedConfig, Variant
 from evalkit.spec.suite import Case, MultipleChoice, Suite
@@ -26,49 +30,158 @@ from evalkit.spec.yamlfile import user_loc
 from evalkit.stages.shard import Shard
 from evalkit.types import (
     SPECIAL_METRICS,
+    AgentSettings,
     GenerationParams,
     Loglikelihood,
     MetricInfo,
     Request,
+    RetrievedChunk,
 )
 
+CHUNK = 4096  # requests rendered and handed to the providers at a time (bounded memory)
 
-@dataclass
+
+@dataclass(frozen=True)
+class Unit:
+    """One suite × variant of a plan: what renders its requests (case × repeat)."""
+
+    suite: Suite
+    variant: Variant
+    repeats: int
+    params: GenerationParams
+    agent: AgentSettings | None
+    prompt: str | None  # the variant's own prompt template's text
+
+
+@dataclass(frozen=True)
 class Plan:
+    """A validated run, frozen: later stages return a new plan (`retrieve`, `keep_shard`)."""
+
     loaded: LoadedConfig
-    suites: list[Suite]
-    variants: list[Variant]
-    providers: dict[str, ProviderSpec]  # validated settings and limits; instances: execute stage
-    scorers: dict[str, list[ConfiguredScorer]]
-    requests: list[Request]
-    repeats: dict[str, int] = field(default_factory=dict)
-    rag: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant → retriever and index facts
-    prompts: dict[str, str] = field(default_factory=dict)  # variant → its prompt template's text
-    agent_providers: set[str] = field(default_factory=set)  # providers whose requests run an agent loop
-    warnings: list[str] = field(default_factory=list)  # things a person should know before the run
+    suites: tuple[Suite, ...]
+    variants: tuple[Variant, ...]
+    providers: Mapping[str, ProviderSpec]  # validated settings and limits; instances: execute stage
+    scorers: Mapping[str, list[ConfiguredScorer]]
+    units: tuple[Unit, ...] = ()  # suite × variant, in request order; none: a scoring plan
+    repeats: Mapping[str, int] = field(default_factory=dict)
+    rag: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # variant → retriever and index facts
+    prompts: Mapping[str, str] = field(default_factory=dict)  # variant → its prompt template's text
+    agent_providers: frozenset[str] = frozenset()  # providers whose requests run an agent loop
+    warnings: tuple[str, ...] = ()  # things a person should know before the run
+    shard: Shard | None = None  # `--shard I/N`: only the requests of that shard
+    # (suite, variant, case id) → the RAG query and its chunks (the retrieve stage's findings)
+    retrieved: Mapping[tuple[str, str, str], tuple[str, list[RetrievedChunk]]] = field(default_factory=dict)
 
     def metrics(self, suite: str) -> list[MetricInfo]:
         """What aggregation needs to know of each score of a suite (stored in run.json)."""
         pass_scores = next(s.pass_scores for s in self.suites if s.name == suite)
         return [m for scorer in self.scorers[suite] for m in scorer.metric_infos(pass_scores)]
 
-    def requests_by_provider(self, skip: set[str] | None = None) -> dict[str, list[Request]]:
-        """What each provider must generate: not what is done, nor what retrieval failed for."""
+    def keys(self) -> Iterator[str]:
+        """Every request's key, in plan order, without rendering a prompt."""
+        for unit in self.units:
+            for case in self._cases(unit):
+                for rep in range(unit.repeats):
+                    yield request_key(unit, case, rep)
+
+    @cached_property
+    def count(self) -> int:
+        """How many requests the plan makes."""
+        return sum(unit.repeats for unit in self.units for _ in self._cases(unit))
+
+    def requests(self, skip: set[str] | None = None) -> Iterator[Request]:
+        """Every request not in `skip`, rendered as it is asked for, in plan order."""
+        for unit in self.units:
+            for case in self._cases(unit):
+                yield from self._render(unit, case, skip)
+
+    def first_requests(self) -> Iterator[Request]:
+        """The first request of each suite × variant (what is the same for all of them)."""
+        for unit in self.units:
+            first = next((r for case in self._cases(unit) for r in self._render(unit, case, None)), None)
+            if first is not None:
+                yield first
+
+    def batches(self, skip: set[str] | None = None, size: int = CHUNK) -> Iterator[dict[str, list[Request]]]:
+        """What each provider must generate, `size` requests at a time: not what is done, nor
+        what retrieval failed for."""
         provider_of = {v.name: v.provider for v in self.variants}
         out: dict[str, list[Request]] = defaultdict(list)
-        for r in self.requests:
-            if (skip is None or r.key not in skip) and r.retrieval != ():
+        n = 0
+        for r in self.requests(skip):
+            if r.retrieval != ():
                 out[provider_of[r.variant]].append(r)
-        return out
+                n += 1
+                if n >= size:
+                    yield dict(out)
+                    out, n = defaultdict(list), 0
+        if n:
+            yield dict(out)
 
-    def keep_shard(self, shard: Shard | None) -> None:
-        """Keep only the requests of one shard (`--shard I/N`); every repeat of a case stays together."""
-        if shard is not None:
-            self.requests = [r for r in self.requests if shard.holds(r.suite, r.case_id, r.variant)]
+    def requests_by_provider(self, skip: set[str] | None = None) -> dict[str, list[Request]]:
+        """What each provider must generate, all at once (small plans and tests)."""
+        out: dict[str, list[Request]] = defaultdict(list)
+        for batch in self.batches(skip):
+            for name, requests in batch.items():
+                out[name].extend(requests)
+        return dict(out)
 
-    def retrieval_failures(self, skip: set[str] | None = None) -> list[Request]:
+    def keep_shard(self, shard: Shard | None) -> Plan:
+        """The plan of one shard (`--shard I/N`); every repeat of a case stays together."""
+        return self if shard is None else replace(self, shard=shard)
+
+    def retrieval_failures(self, skip: set[str] | None = None) -> Iterator[Request]:
         """RAG requests whose retrieval found nothing: recorded as errors, never sent to a model."""
-        return [r for r in self.requests if r.retrieval == () and (skip is None or r.key not in skip)]
+        for unit in self.units:
+            if unit.variant.rag is None:
+                continue
+            for case in self._cases(unit):
+                hit = self.retrieved.get((unit.suite.name, unit.variant.name, case.id))
+                if hit is not None and not hit[1]:
+                    yield from self._render(unit, case, skip)
+
+    def _cases(self, unit: Unit) -> Iterator[Case]:
+        suite, variant, shard = unit.suite.name, unit.variant.name, self.shard
+        for case in unit.suite.cases:
+            if shard is None or shard.holds(suite, case.id, variant):
+                yield case
+
+    def _render(self, unit: Unit, case: Case, skip: set[str] | None) -> Iterator[Request]:
+        """A case's requests (one per repeat not in `skip`), its prompt rendered once for all."""
+        keys = [request_key(unit, case, rep) for rep in range(unit.repeats)]
+        if skip and all(k in skip for k in keys):
+            return
+        suite, variant = unit.suite, unit.variant
+        rag = variant.rag is not None
+        messages = suite.render_messages(case, variant, unit.prompt, RAG_PLACEHOLDER if rag else None)
+        extra: dict[str, Any] = {"input_messages": messages if rag else None}
+        hit = self.retrieved.get((suite.name, variant.name, case.id)) if rag else None
+        if hit is not None:
+            query, chunks = hit
+            messages = suite.render_messages(case, variant, unit.prompt, rag_variables(chunks))
+            extra |= {"retrieval": tuple(chunks), "retrieval_query": query}
+        params = unit.params if case.tools is None else unit.params.model_copy(update={"tools": case.tools})
+        loglikelihood = _loglikelihood(suite, case)
+        for rep, key in enumerate(keys):
+            if skip and key in skip:
+                continue
+            yield Request(
+                key=key,
+                suite=suite.name,
+                case_id=case.id,
+                variant=variant.name,
+                repeat=rep,
+                messages=messages,
+                params=params,
+                model=variant.model,
+                agent=unit.agent,
+                loglikelihood=loglikelihood,
+                **extra,
+            )
+
+
+def request_key(unit: Unit, case: Case, repeat: int) -> str:
+    return f"{unit.suite.name}/{case.id}/{unit.variant.name}/{repeat}"
 
 
 def build_plan(
@@ -78,7 +191,8 @@ def build_plan(
     repeats: int | None = None,
     concurrency: int | None = None,
 ) -> Plan:
-    """Validate the whole run and render every request. Raises UserInputError; calls no model."""
+    """Validate the whole run: every prompt is rendered once here (a template error is bad input,
+    found before any model call), then let go. Raises UserInputError; calls no model."""
     names = [s.name for s in suites]
     for name in names:
         if names.count(name) > 1:
@@ -93,34 +207,61 @@ def build_plan(
     judges = _judge_providers(loaded, suites, scorers)
     providers, notes = _provider_specs(loaded, variants, concurrency, extra=judges)
     prompts = {v.name: loaded.resolve(v.prompt).read_text(encoding="utf-8") for v in variants if v.prompt}
-    requests: list[Request] = []
-    repeat_counts: dict[str, int] = {}
+    units: list[Unit] = []
     loop_providers: set[str] = set()
+    empty: set[str] = set()
     for suite in suites:
         n_repeats = repeats if repeats is not None else suite.repeats
-        repeat_counts[suite.name] = n_repeats
         for variant in variants:
-            batch = _requests_for(suite, variant, prompts.get(variant.name), n_repeats)
-            for name in [variant.provider, *([variant.fallback] if variant.fallback else [])]:
-                for params in {tool_names(r.params): r.params for r in batch}.values():
-                    check_tools(suite, variant, params, batch[0].agent, providers[name])
-                check_loglikelihood(suite, variant, batch, providers[name])
-                if batch and batch[0].agent is not None:
-                    loop_providers.add(name)
-            requests.extend(batch)
-    plan = Plan(loaded, list(suites), variants, providers, scorers, requests, repeat_counts, prompts=prompts)
-    plan.agent_providers = loop_providers
-    plan.warnings.extend(notes)
-    plan.warnings.extend(_empty_prompt_warnings(requests))
-    plan.warnings.extend(_unpriced_warnings(plan))
-    plan.warnings.extend(_param_notes(plan))
-    return plan
+            params, agent = tool_params(suite, variant, suite.params.merged(variant.params))
+            unit = Unit(suite, variant, n_repeats, params, agent, prompts.get(variant.name))
+            units.append(unit)
+            if n_repeats > 0 and suite.cases:
+                empty |= _check_unit(unit, providers, loop_providers)
+    plan = Plan(
+        loaded,
+        tuple(suites),
+        tuple(variants),
+        providers,
+        scorers,
+        tuple(units),
+        {s.name: repeats if repeats is not None else s.repeats for s in suites},
+        prompts=prompts,
+        agent_providers=frozenset(loop_providers),
+    )
+    warnings = [*notes, *_empty_prompt_warnings(empty), *_unpriced_warnings(plan), *_param_notes(plan)]
+    return replace(plan, warnings=tuple(warnings))
+
+
+def _check_unit(unit: Unit, providers: Mapping[str, ProviderSpec], loop_providers: set[str]) -> set[str]:
+    """Render every case of a suite × variant (errors name the case), check its tools and
+    log-likelihood needs against its providers; returns the cases whose user message is empty."""
+    suite, variant = unit.suite, unit.variant
+    extra = RAG_PLACEHOLDER if variant.rag is not None else None
+    params_by_tools: dict[tuple[str, ...], GenerationParams] = {}
+    asked: Loglikelihood | None = None
+    empty: set[str] = set()
+    for case in suite.cases:
+        messages = suite.render_messages(case, variant, unit.prompt, extra)
+        params = unit.params if case.tools is None else unit.params.model_copy(update={"tools": case.tools})
+        params_by_tools[tool_names(params)] = params
+        if asked is None:
+            asked = _loglikelihood(suite, case)
+        if not any(m.content.strip() for m in messages if m.role == "user"):
+            empty.add(f"{suite.name}/{case.id} ({variant.name})")
+    for name in [variant.provider, *([variant.fallback] if variant.fallback else [])]:
+        for params in params_by_tools.values():
+            check_tools(suite, variant, params, unit.agent, providers[name])
+        check_loglikelihood(suite, variant, asked, providers[name])
+        if unit.agent is not None:
+            loop_providers.add(name)
+    return empty
 
 
 def _param_notes(plan: Plan) -> list[str]:
     """What each variant's provider leaves out of its params (a model that takes no top_p, say)."""
     first: dict[str, Request] = {}
-    for r in plan.requests:
+    for r in plan.first_requests():
         first.setdefault(r.variant, r)
     out: list[str] = []
     for variant in plan.variants:
@@ -179,7 +320,14 @@ def build_scoring_plan(loaded: LoadedConfig, suites: Sequence[Suite], variant_na
     scorers = {s.name: _build_scorers(s) for s in suites}
     judges = _judge_providers(loaded, suites, scorers)
     providers, _ = _provider_specs(loaded, [], None, extra=judges)
-    return Plan(loaded, list(suites), variants, providers, scorers, [], {s.name: s.repeats for s in suites})
+    return Plan(
+        loaded,
+        tuple(suites),
+        tuple(variants),
+        providers,
+        scorers,
+        repeats={s.name: s.repeats for s in suites},
+    )
 
 
 def metrics_for(suites: Sequence[Suite]) -> dict[str, list[MetricInfo]]:
@@ -209,47 +357,12 @@ def _judge_providers(
     return judges
 
 
-def _requests_for(suite: Suite, variant: Variant, prompt: str | None, n_repeats: int) -> list[Request]:
-    """Every case × repeat of a suite under a variant. A RAG variant's prompts are rendered with a
-    placeholder for the context here; the retrieve stage fills it in."""
-    params, agent = tool_params(suite, variant, suite.params.merged(variant.params))
-    extra = RAG_PLACEHOLDER if variant.rag is not None else None
-    out = []
-    for case in suite.cases:
-        messages = suite.render_messages(case, variant, prompt, extra)
-        case_params = params if case.tools is None else params.model_copy(update={"tools": case.tools})
-        loglikelihood = _loglikelihood(suite, case)
-        for rep in range(n_repeats):
-            out.append(
-                Request(
-                    key=f"{suite.name}/{case.id}/{variant.name}/{rep}",
-                    suite=suite.name,
-                    case_id=case.id,
-                    variant=variant.name,
-                    repeat=rep,
-                    messages=messages,
-                    params=case_params,
-                    model=variant.model,
-                    input_messages=messages if extra is not None else None,
-                    agent=agent,
-                    loglikelihood=loglikelihood,
-                )
-            )
-    return out
-
-
-def _empty_prompt_warnings(requests: Sequence[Request]) -> list[str]:
-    empty = sorted(
-        {
-            f"{r.suite}/{r.case_id} ({r.variant})"
-            for r in requests
-            if not any(m.content.strip() for m in r.messages if m.role == "user")
-        }
-    )
+def _empty_prompt_warnings(empty: set[str]) -> list[str]:
     if not empty:
         return []
-    shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
-    return [f"{len(empty)} prompt(s) render to an empty user message: {shown}"]
+    ordered = sorted(empty)
+    shown = ", ".join(ordered[:5]) + (f" and {len(ordered) - 5} more" if len(ordered) > 5 else "")
+    return [f"{len(ordered)} prompt(s) render to an empty user message: {shown}"]
 
 
 def concurrency_limit(
@@ -418,7 +531,7 @@ def describe_plan(plan: Plan, providers: Mapping[str, Provider[Any]] | None = No
         "config_path": str(plan.loaded.path) if plan.loaded.path else None,
         "providers": {name: p.describe() for name, p in providers.items()},
         "variants": {v.name: v.model_dump(mode="json") for v in plan.variants},
-        "requests": len(plan.requests),
+        "requests": plan.count,
         "rag": plan.rag,
         "prices": describe_prices(plan, providers),
         "prompts": dict(plan.prompts),  # each variant's own prompt template (text): prompt diffs
@@ -453,7 +566,11 @@ def instantiate(plan: Plan) -> dict[str, Provider[Any]]:
     if plan.agent_providers:
         suite_dirs = {s.name: s.source_path.parent.resolve() for s in plan.suites}
         wrap_agent_providers(
-            providers, plan.requests, plan.agent_providers, suite_dirs, plan.loaded.pricing_for
+            providers,
+            list(plan.first_requests()),
+            set(plan.agent_providers),
+            suite_dirs,
+            plan.loaded.pricing_for,
         )
     return providers
 
@@ -471,10 +588,9 @@ def _loglikelihood(suite: Suite, case: Case) -> Loglikelihood | None:
 
 
 def check_loglikelihood(
-    suite: Suite, variant: Variant, batch: Sequence[Request], provider: ProviderSpec
+    suite: Suite, variant: Variant, asked: Loglikelihood | None, provider: ProviderSpec
 ) -> None:
     """Cases with `choices` need a provider that gives log-probabilities: exit 2 before any call."""
-    asked = next((r.loglikelihood for r in batch if r.loglikelihood is not None), None)
     if asked is None:
         return
     able = provider.cls.loglikelihood_contexts

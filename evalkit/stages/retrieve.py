@@ -1,12 +1,13 @@
 """The retrieve stage: each RAG variant's chunks for every case, retrieved once (for all repeats),
-after planning and before any model call, and rendered into the prompts (`context`, `documents`)."""
+after planning and before any model call; the plan renders them into the prompts (`context`,
+`documents`) as each request is asked for."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from evalkit.errors import UserInputError
-from evalkit.rag.context import rag_variables
 from evalkit.spec.config import LoadedConfig, Variant
 from evalkit.spec.suite import Suite
 from evalkit.spec.templating import TemplateError, compile_template, render, uses_variables
@@ -58,34 +59,19 @@ def retrieve_for_variant(
 
 
 def retrieve(plan: Plan) -> Plan:
-    """Fill in every RAG request's retrieved context. A case whose retrieval finds nothing keeps
-    `retrieval=()`: it is recorded as a retrieval failure, never sent to a model."""
+    """A new plan with every RAG case's retrieved context (rendered into its prompts as each request
+    is asked for). A case whose retrieval finds nothing gets `retrieval=()`: it is recorded as a
+    retrieval failure, never sent to a model."""
     rag_variants = [v for v in plan.variants if v.rag is not None]
     if not rag_variants:
         return plan
     found: dict[tuple[str, str, str], tuple[str, list[RetrievedChunk]]] = {}
+    described = dict(plan.rag)
     for variant in rag_variants:
         retriever = build_retriever_for(plan.loaded, variant)
-        plan.rag[variant.name] = retriever.describe()
+        described[variant.name] = retriever.describe()
         for suite in plan.suites:
             prompt = plan.prompts.get(variant.name)
             for case_id, retrieved in retrieve_for_variant(suite, variant, retriever, prompt).items():
                 found[(suite.name, variant.name, case_id)] = retrieved
-    suites = {s.name: s for s in plan.suites}
-    variants = {v.name: v for v in plan.variants}
-    cases = {(s.name, c.id): c for s in plan.suites for c in s.cases}
-    requests = []
-    for r in plan.requests:
-        hit = found.get((r.suite, r.variant, r.case_id))
-        if hit is None:
-            requests.append(r)
-            continue
-        query, chunks = hit
-        suite, variant = suites[r.suite], variants[r.variant]
-        prompt = plan.prompts.get(r.variant)
-        messages = suite.render_messages(cases[(r.suite, r.case_id)], variant, prompt, rag_variables(chunks))
-        requests.append(
-            r.model_copy(update={"messages": messages, "retrieval": tuple(chunks), "retrieval_query": query})
-        )
-    plan.requests = requests
-    return plan
+    return replace(plan, rag=described, retrieved=found)

@@ -158,7 +158,7 @@ def test_concurrency_a_providers_own_limit_wins_over_the_command_line(tmp_path: 
     write(tmp_path / "unused", "")
     plan = plan_for(tmp_path, providers, "v: {provider: p, fallback: grader}", concurrency=7)
     assert {name: spec.limit for name, spec in plan.providers.items()} == {"p": 7, "grader": 2}
-    assert plan.warnings == []
+    assert list(plan.warnings) == []
     built = build_providers(plan.providers)  # the execute stage's instances, bound to their limiters
     assert built["p"].limiter.maximum == 7 and built["grader"].limiter.maximum == 2
 
@@ -177,7 +177,7 @@ def test_an_engine_that_batches_says_concurrency_does_not_apply(tmp_path: Path) 
     plugins.providers.register("batcher", Batcher)
     plan = plan_for(tmp_path, "  p: {type: batcher, concurrency: 3}\n", concurrency=5)
     assert plan.providers["p"].limit is None
-    assert plan.warnings == [
+    assert list(plan.warnings) == [
         "provider 'p' (batcher) batches on its own: concurrency: 3 and --concurrency 5 does not apply to it"
     ]
     results, _ = execute(plan, tmp_path)
