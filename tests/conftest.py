@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.fake_anthropic import FakeAnthropic
+from tests.fake_bedrock import FakeBedrock
 from tests.fake_gemini import FakeGemini
 from tests.fake_openai import FakeOpenAI
 
@@ -88,6 +89,39 @@ def fake_gemini(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGemini]:
     """A fake Gemini API that takes only GEMINI_KEY, which the environment holds."""
     monkeypatch.setenv("GEMINI_API_KEY", GEMINI_KEY)
     with FakeGemini(api_key=GEMINI_KEY) as fake:
+        yield fake
+
+
+# AWS's documented example credentials (and a session token in the shape of STS's)
+AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+AWS_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE//////////wEaCXVzLWVhc3QtMSJHMEUCIQDtestSessionToken0123456789"
+AWS_ENV = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+)
+
+
+@pytest.fixture
+def fake_bedrock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBedrock]:
+    """A fake Bedrock Runtime that takes only the AWS_* credentials the environment holds (the
+    standard chain's first link); no instance metadata is asked for."""
+    for name in AWS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", AWS_TOKEN)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with FakeBedrock(credentials={AWS_KEY_ID: (AWS_SECRET, AWS_TOKEN)}) as fake:
         yield fake
 
 

@@ -1,0 +1,330 @@
+"""Amazon Bedrock's Converse API through the AWS SDK, boto3 (pip install 'evalkit[bedrock]').
+
+botocore carries the protocol: the credential chain (environment, `profile:`, SSO, an instance
+role; a Bedrock API key in AWS_BEARER_TOKEN_BEDROCK), SigV4 signing, the endpoint of the
+region, the wire format and its errors. evalkit keeps what is its own: one attempt per
+`complete()` (botocore's retries are off; the framework retries `Retry`), the limiter, the
+cache and the mapping to evalkit's messages, tool calls, usage and finish reasons
+(bedrock_wire.py). boto3 is synchronous: each call runs on a worker thread of the provider's
+own pool, so the connection's limiter (the framework's concurrency) is the only limit on
+requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalkit._util import secrets
+from evalkit.errors import AuthenticationError, EvalkitError, UserInputError
+from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy
+from evalkit.providers.extras import require
+from evalkit.providers.openai_compat import parse_retry_after
+from evalkit.tools.wire import restore_names
+from evalkit.types import Completion, Request
+
+# worker threads and pooled connections: more than any connection's limit (threads start on demand)
+POOL_SIZE = 512
+BEARER_ENV = "AWS_BEARER_TOKEN_BEDROCK"  # a Bedrock API key, which botocore sends as a bearer token
+AUTH_CODES = {
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "IncompleteSignatureException",
+    "MissingAuthenticationTokenException",
+}
+RETRY_CODES = {
+    "ModelNotReadyException",
+    "ServiceUnavailableException",
+    "InternalServerException",
+    "ModelTimeoutException",
+}
+
+
+class BedrockSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    model: str | None = None  # a model id, an inference profile id, or either's ARN
+    region: str | None = None  # None: AWS_REGION, AWS_DEFAULT_REGION or the profile's region
+    profile: str | None = None  # a profile of ~/.aws/config; None: the standard credential chain
+    endpoint_url: str | None = None  # a VPC endpoint (or a test server); None: the region's own
+    max_tokens: int | None = Field(default=None, gt=0)  # when a suite sets none; None: the model's
+    # passed as is as the request's additionalModelRequestFields (a model's own parameters,
+    # e.g. Claude's {"thinking": {"type": "enabled", "budget_tokens": 2048}})
+    additional_model_request_fields: dict[str, Any] | None = None
+    # passed as is as guardrailConfig: {guardrailIdentifier, guardrailVersion, trace}
+    guardrail_config: dict[str, Any] | None = None
+    timeout_s: float = Field(default=120.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1)
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    retry_after_cap_s: float = Field(default=120.0, ge=0)
+
+
+class BedrockProvider(Provider[BedrockSettings]):
+    """Models on Amazon Bedrock through the Converse API: tools, reasoning, prompt-cache usage."""
+
+    settings_model = BedrockSettings
+    extra = "bedrock"
+    supports_tools = True
+    operational_settings = frozenset(
+        {
+            "profile",
+            "endpoint_url",
+            "timeout_s",
+            "connect_timeout_s",
+            "max_attempts",
+            "backoff_base_s",
+            "backoff_max_s",
+            "retry_after_cap_s",
+        }
+    )
+
+    def __init__(self, name: str, settings: BedrockSettings):
+        super().__init__(name, settings)
+        self._session: Any = None
+        self._region: str | None = settings.region
+        self._client: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._auth_failure: AuthenticationError | None = None
+        self._missing_models: dict[str, str] = {}  # model → Bedrock's answer, asked once
+        self._first: dict[str, asyncio.Event] = {}  # model → set when its first call has answered
+
+    # -- identity ---------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        s = self.settings
+        return secrets.redact_url(s.endpoint_url) if s.endpoint_url else f"region {self._region}"
+
+    def connection_key(self) -> str:
+        return f"bedrock:{self._region}:{secrets.redact_url(self.settings.endpoint_url or '')}"
+
+    def limiter_options(self) -> dict[str, Any]:
+        return {"adaptive": True, "cooldown_s": max(self.settings.backoff_base_s, 0.05)}
+
+    def retry_policy(self) -> RetryPolicy:
+        s = self.settings
+        return RetryPolicy(s.max_attempts, s.backoff_base_s, s.backoff_max_s)
+
+    def describe(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "name": self.name,
+            "type": "bedrock",
+            "region": self._region,
+            "endpoint_url": secrets.redact_url(s.endpoint_url) if s.endpoint_url else None,
+            "model": s.model,
+        }
+
+    def price_vendor(self) -> str | None:
+        return "aws"
+
+    def cache_identity(self, request: Request) -> dict[str, Any] | None:
+        s = self.settings
+        return {
+            "type": "bedrock",
+            "region": self._region,
+            "model": self.model_name(request),
+            "max_tokens": s.max_tokens,
+            "additional_model_request_fields": s.additional_model_request_fields,
+            "guardrail_config": s.guardrail_config,
+        }
+
+    def param_notes(self, request: Request) -> list[str]:
+        from evalkit.providers.bedrock_wire import param_notes
+
+        return param_notes(request.params)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """The SDK, the region and credentials from the chain, before any model call (exit 2)."""
+        require("boto3", "bedrock", f"provider '{self.name}' (type: bedrock)")
+        import boto3
+        from botocore.exceptions import BotoCoreError
+
+        what = f"provider '{self.name}' (type: bedrock)"
+        if self.settings.endpoint_url:
+            secrets.register_url(self.settings.endpoint_url, f"provider '{self.name}' endpoint_url")
+        try:
+            region = (
+                self.settings.region or os.environ.get("AWS_REGION") or None
+            )  # boto3 reads only AWS_DEFAULT_REGION
+            session = boto3.Session(profile_name=self.settings.profile, region_name=region)
+            credentials = session.get_credentials()
+        except BotoCoreError as exc:
+            raise UserInputError(f"{what}: {secrets.scrub(str(exc))}") from None
+        if not session.region_name:
+            raise UserInputError(
+                f"{what}: no AWS region: set `region:` in its settings, or AWS_REGION "
+                "(or the profile's region)"
+            )
+        bearer = os.environ.get(BEARER_ENV)
+        secrets.register(bearer, f"the Bedrock API key in {BEARER_ENV}")
+        if credentials is None and not bearer:
+            raise UserInputError(
+                f"{what}: no AWS credentials found (the standard chain: AWS_ACCESS_KEY_ID and "
+                f"AWS_SECRET_ACCESS_KEY, `profile:` or AWS_PROFILE, ~/.aws/credentials, SSO, an "
+                f"instance role; or a Bedrock API key in {BEARER_ENV})"
+            )
+        if credentials is not None:
+            frozen = credentials.get_frozen_credentials()
+            secrets.register(frozen.access_key, "the AWS access key id")
+            secrets.register(frozen.secret_key, "the AWS secret access key")
+            secrets.register(frozen.token, "the AWS session token")
+        self._session, self._region = session, session.region_name
+
+    def _sdk(self) -> Any:
+        if self._client is None:
+            from botocore.config import Config
+
+            if self._session is None:
+                self.check()
+            s = self.settings
+            config = Config(
+                retries={"total_max_attempts": 1, "mode": "standard"},  # the framework retries
+                connect_timeout=s.connect_timeout_s,
+                read_timeout=s.timeout_s,
+                max_pool_connections=POOL_SIZE,
+                user_agent_appid="evalkit",
+            )
+            self._client = self._session.client(
+                "bedrock-runtime", region_name=self._region, endpoint_url=s.endpoint_url, config=config
+            )
+            self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix=f"evalkit-bedrock-{self.name}")
+        return self._client
+
+    async def start(self) -> None:
+        """Create the client (botocore loads its service model) before the first request is timed."""
+        self._sdk()
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- one attempt ------------------------------------------------------------------------
+
+    async def complete(self, request: Request) -> Completion:
+        """One attempt. A model's first call goes alone: the calls behind it wait for its answer,
+        so a model Bedrock does not know, or credentials it refuses, are asked about once."""
+        model = self.model_name(request) or ""
+        first = self._first.get(model)
+        if first is None:
+            self._first[model] = asyncio.Event()
+            try:
+                return await self._complete(request, model)
+            finally:
+                self._first[model].set()
+        await first.wait()
+        return await self._complete(request, model)
+
+    async def _complete(self, request: Request, model: str) -> Completion:
+        if self._auth_failure is not None:
+            raise self._auth_failure
+        if model in self._missing_models:
+            return Completion(error=self._missing_models[model])
+        client = self._sdk()
+        body = self._body(request, model)
+        loop = asyncio.get_running_loop()
+        try:
+            completion = await loop.run_in_executor(self._pool, _converse, client, body, request)
+        except (Retry, EvalkitError):
+            raise
+        except Exception as exc:
+            return self._failure(exc, model)
+        completion.tool_calls = restore_names(completion.tool_calls, request.params.tools)
+        return completion
+
+    def _body(self, request: Request, model: str) -> dict[str, Any]:
+        from evalkit.providers import bedrock_wire as wire
+
+        p, s = request.params, self.settings
+        system, messages = wire.messages_to_wire(request.messages)
+        body: dict[str, Any] = {"modelId": model, "messages": messages}
+        if system:
+            body["system"] = system
+        if config := wire.inference_config(p, s.max_tokens):
+            body["inferenceConfig"] = config
+        if p.tools:
+            body["toolConfig"] = wire.tool_config(p.tools, p.tool_choice)
+        fields = {**(s.additional_model_request_fields or {}), **(p.extra_body or {})}
+        if fields:
+            body["additionalModelRequestFields"] = fields
+        if s.guardrail_config:
+            body["guardrailConfig"] = s.guardrail_config
+        return body
+
+    def _failure(self, exc: Exception, model: str) -> Completion:
+        """An SDK exception as evalkit's outcome: raise to stop or retry, else one error result."""
+        from botocore import exceptions as aws
+
+        if isinstance(exc, aws.ReadTimeoutError | aws.ConnectTimeoutError):
+            raise Retry(f"timed out after {self.settings.timeout_s:g}s") from None
+        if isinstance(exc, aws.HTTPClientError | aws.ConnectionError):
+            raise Retry(f"connection error ({type(exc).__name__})") from None
+        if isinstance(exc, aws.NoCredentialsError | aws.NoAuthTokenError):
+            self._auth_failure = AuthenticationError(f"provider '{self.name}': {exc}")
+            raise self._auth_failure
+        if isinstance(exc, aws.ParamValidationError):
+            return Completion(error=f"the request does not fit Converse: {_flat(str(exc))}")
+        if not isinstance(exc, aws.ClientError):
+            return Completion(error=f"could not read the response ({_flat(f'{type(exc).__name__}: {exc}')})")
+        return self._client_error(exc, model)
+
+    def _client_error(self, exc: Any, model: str) -> Completion:
+        error, meta = exc.response.get("Error") or {}, exc.response.get("ResponseMetadata") or {}
+        code, status = str(error.get("Code") or ""), int(meta.get("HTTPStatusCode") or 0)
+        detail = _flat(str(error.get("Message") or exc))
+        if status in (401, 403) or code in AUTH_CODES:
+            self._auth_failure = AuthenticationError(
+                f"provider '{self.name}' at {self._where()} refused the credentials "
+                f"({code}, HTTP {status}): {detail}"
+            )
+            raise self._auth_failure
+        if code == "ResourceNotFoundException" or (
+            code == "ValidationException" and "model identifier" in detail.lower()
+        ):
+            message = f"Bedrock ({self._where()}) does not know model '{model}' ({code}): {detail}"
+            self._missing_models[model] = message
+            return Completion(error=message)
+        if code == "ThrottlingException" or code in RETRY_CODES or status in (408, 429) or status >= 500:
+            headers = meta.get("HTTPHeaders") or {}
+            retry_after = parse_retry_after(headers.get("retry-after"))
+            cap = self.settings.retry_after_cap_s
+            if retry_after is not None and retry_after > cap:
+                return Completion(
+                    error=f"{code} (HTTP {status}) with retry-after {retry_after:.0f}s, "
+                    f"beyond the {cap:g}s cap"
+                )
+            limited = code == "ThrottlingException"
+            raise (RateLimited if limited else Retry)(
+                f"{code} (HTTP {status}): {detail}", retry_after
+            ) from None
+        return Completion(error=f"{code or 'error'} (HTTP {status}): {detail}")
+
+
+def _converse(client: Any, body: dict[str, Any], request: Request) -> Completion:
+    """One Converse call, on a worker thread (boto3 is synchronous): the answer as a completion,
+    timed from the moment the call starts (not from when a thread was free)."""
+    from evalkit.providers.bedrock_wire import completion_of
+
+    started = time.perf_counter()
+    response = client.converse(**body)
+    completion = completion_of(response, request.params.tools)
+    completion.latency_ms = (time.perf_counter() - started) * 1000.0
+    return completion
+
+
+def _flat(text: str) -> str:
+    return secrets.scrub(" ".join(secrets.scrub(text).split()))[:300]
