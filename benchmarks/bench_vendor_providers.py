@@ -103,7 +103,9 @@ def main() -> None:
             ),
             "responses": lambda: OpenAICompatProvider(
                 "responses",
-                OpenAISettings(base_url=openai_url, model="m", api_key_env="BENCH_OPENAI_KEY", api="responses"),
+                OpenAISettings(
+                    base_url=openai_url, model="m", api_key_env="BENCH_OPENAI_KEY", api="responses"
+                ),
             ),
             "anthropic": lambda: AnthropicProvider(
                 "anthropic", AnthropicSettings(base_url=anthropic_url, model="claude-sonnet-5-5")
