@@ -24,7 +24,7 @@ def labels_import(
     summary.json and the reports. Every label must name an output of the run."""
     from evalkit._util.numbers import number
     from evalkit.cli.render import console, escape
-    from evalkit.human.scores import import_labels
+    from evalkit.stages.labelling import import_labels
 
     with user_errors():
         got = import_labels(file, run_dir)
@@ -47,14 +47,9 @@ def calibrate(
     """Agreement of each judge and pass/fail scorer with the human labels (accuracy, κ, α,
     confusion, leniency, with bootstrap CIs) and judge self-agreement; writes calibration.json."""
     from evalkit.cli.calibration import show_calibration
-    from evalkit.human.calibrate import calibrate as run_calibration
-    from evalkit.report import html
     from evalkit.rundir.dir import RunDir
+    from evalkit.stages.labelling import calibrate_run
 
     with user_errors():
-        rd = RunDir(run_dir)
-        rd.require_results()
-        with rd.lock("evalkit calibrate"):
-            cal = run_calibration(rd, resamples=resamples)
-            html.write(rd)
-    show_calibration(cal, str(rd.calibration_file))
+        cal = calibrate_run(run_dir, resamples=resamples)
+    show_calibration(cal, str(RunDir(run_dir).calibration_file))

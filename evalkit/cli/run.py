@@ -191,7 +191,7 @@ def merge(
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Rebuild report.html, junit.xml and summary.md from the run directory's files alone."""
     from evalkit.cli.render import console
-    from evalkit.stages.conclude import render_reports
+    from evalkit.stages.finish import render_reports
 
     with user_errors():
         paths = render_reports(run_dir)

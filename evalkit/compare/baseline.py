@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit._util.paths import shown
 from evalkit.errors import UserInputError
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.files import read_json, write_json, write_jsonl
@@ -217,6 +219,51 @@ def load(root: Path, suite: str, variant: str) -> Group | None:
             f"this baseline is for {meta.suite} · {meta.variant}, not {suite} · {variant}", path=data_path
         )
     return Group(suite=suite, variant=variant, records=records, meta=meta)
+
+
+@dataclass(frozen=True)
+class Copied:
+    """The baselines a run is gated against, as copied into its directory: the gate is redone
+    from these, with no baselines folder (`finish` on a copy of the directory gives the same)."""
+
+    folder: str | None  # where they were copied from, as the summary shows it
+    groups: dict[tuple[str, str], Group]
+
+
+def copy_into(run_dir: RunDir, folder: Path, groups: Sequence[Group]) -> None:
+    """Copy baselines into a run directory: baseline.jsonl (their cases) and baseline.meta.json
+    (their folder and each group's meta), through its write path (the caller holds the lock)."""
+    rows = (
+        {"suite": group.suite, "variant": group.variant, **record.model_dump(mode="json")}
+        for group in groups
+        for record in group.records
+    )
+    metas = [group.meta.model_dump(mode="json") for group in groups]
+    run_dir.write_baseline_copy(rows, {"folder": str(folder), "shown": shown(folder), "groups": metas})
+
+
+def copied(run_dir: RunDir) -> Copied | None:
+    """The baselines copied into a run directory (None: it holds none). A damaged copy is a usage
+    error naming the file, not a traceback."""
+    meta = run_dir.baseline_meta_data()
+    if meta is None or not run_dir.baseline_file.exists():
+        return None
+    try:
+        groups: dict[tuple[str, str], Group] = {}
+        for raw in meta.get("groups") or []:
+            group_meta = BaselineMeta.model_validate(migrate("baseline_meta", raw))
+            key = (group_meta.suite, group_meta.variant)
+            groups[key] = Group(suite=key[0], variant=key[1], records=[], meta=group_meta)
+        for row in run_dir.baseline_rows():
+            key = (row.pop("suite"), row.pop("variant"))
+            groups[key].records.append(CaseRecord.model_validate(row))
+    except (ValueError, KeyError, TypeError, AttributeError, NewerSchemaError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserInputError(
+            f"unreadable copy of the baselines: {first}", path=run_dir.baseline_file
+        ) from None
+    folder = meta.get("shown", meta.get("folder"))
+    return Copied(folder if isinstance(folder, str) else None, groups)
 
 
 def outputs_of(root: Path | None) -> Callable[[str, str], dict[tuple[str, int], str]]:

@@ -1,6 +1,7 @@
 """What a run concludes, from its results: aggregate per suite × variant, decide the status and
-exit code, gate against the baselines, and write summary.json, diff.json, junit.xml,
-summary.md and report.html into the run directory."""
+exit code, gate against the baselines copied into the run directory, and write summary.json,
+diff.json, junit.xml and summary.md. `evalkit.stages.finish.finish` builds its input from the
+run directory's files and is the one way in."""
 
 from __future__ import annotations
 
@@ -8,15 +9,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalkit._util.paths import shown
 from evalkit.compare import baseline
 from evalkit.compare.aggregate import GroupSummary, Summary, summarize_groups, verdict
 from evalkit.compare.gate import CaseRule, DiffReport, diff_runs
 from evalkit.compare.groups import Gathered, groups_from_run
 from evalkit.errors import ExitCode, UserInputError
-from evalkit.human.labels import HUMAN, calibration_labels, stored_labels
+from evalkit.human.labels import HUMAN, Label, stored_labels
 from evalkit.human.scores import add_kappa, apply_labels
-from evalkit.report import html, junit, markdown
+from evalkit.report import junit, markdown
 from evalkit.rundir.dir import RunDir
 from evalkit.spec.config import RunSettings
 from evalkit.spec.suite import Suite
@@ -37,10 +37,15 @@ class ConcludeInput:
     variants: Sequence[str]
     metrics: dict[str, list[MetricInfo]]  # per suite: what aggregation needs of each score
     run_settings: RunSettings
-    baseline_dir: Path | None
+    baselines: baseline.Copied | None  # the baselines copied into the run directory: the gate's
+    keep_diff: bool = False  # not gated now, but keep diff.json (a run gated before copies were kept)
     interrupted: int | None = None  # the exit code of an interruption (130 Ctrl-C, 143 SIGTERM)
     aborted: str | None = None
     max_new_failures: int | None = None  # the config's `thresholds: max_new_failures` (suites' win)
+    calibration: Sequence[Label] = ()  # a suite's calibration labels, merged into labels.jsonl
+    labels: Sequence[Label] | None = None  # the run's labels, when the caller holds them
+    alerts: int = 0  # trend alerts the history raised for this run (kept)
+    alert_exit: bool = False  # the history's --fail-on-alert exit stays while nothing worse is found
 
 
 def aggregate(inp: ConcludeInput, results: Iterable[CaseResult]) -> list[GroupSummary]:
@@ -88,19 +93,11 @@ def status_of(
 def gate(
     inp: ConcludeInput, groups: Sequence[GroupSummary], results: Iterable[CaseResult] | Gathered
 ) -> DiffReport:
-    """Diff this run's groups against the baselines folder; the compared baseline cases are copied
-    into the run directory, so its report needs nothing else."""
-    assert inp.baseline_dir is not None
+    """Diff this run's groups against the baselines copied into the run directory (so the gate
+    is redone from the directory alone, anywhere)."""
+    assert inp.baselines is not None
     candidates = groups_from_run(inp.run_dir, groups, results)
-    baselines = [baseline.load(inp.baseline_dir, g.suite, g.variant) for g in candidates]
-    rows = [
-        {"suite": group.suite, "variant": group.variant, **record.model_dump(mode="json")}
-        for group in baselines
-        if group is not None
-        for record in group.records
-    ]
-    metas = [group.meta.model_dump(mode="json") for group in baselines if group is not None]
-    inp.run_dir.write_baseline_copy(rows, {"folder": str(inp.baseline_dir), "groups": metas})
+    baselines = [inp.baselines.groups.get((g.suite, g.variant)) for g in candidates]
     thresholds = {s.name: s.thresholds for s in inp.suites}
     return diff_runs(baselines, candidates, thresholds, case_rules=case_rules(inp, groups))
 
@@ -132,22 +129,24 @@ def conclude(inp: ConcludeInput) -> Conclusion:
     # one pass over the results feeds the aggregate, junit.xml's test cases and the gate's groups
     pass_rules = {name: [m.name for m in infos if m.counts_for_pass] for name, infos in inp.metrics.items()}
     cases = junit.Cases(lambda suite, _variant: pass_rules.get(suite, []))
-    gathered = Gathered() if inp.baseline_dir is not None and inp.interrupted is None else None
+    gathered = Gathered() if inp.baselines is not None else None
     counted = _Counted(results(), [cases.add, *([gathered.add] if gathered else [])])
     groups = aggregate(inp, counted)
     n_results = counted.n
     thresholds = {s.name: s.thresholds for s in inp.suites}
     info = inp.run_dir.info()
-    labels = stored_labels(inp.run_dir)
+    labels = _labels(inp)
     if labels:  # judges vs people
         add_kappa(groups, list(results()), labels, info, thresholds)
     over_budget, budget = error_budget(groups, n_results, inp.run_settings)
     failed = any(not t.passed for g in groups for t in g.thresholds)
-    diff = None
+    diff = _kept_diff(inp) if inp.keep_diff else None
     if gathered is not None and n_results:
         diff = gate(inp, groups, gathered)
     regressions = regressions_of(diff)
     status, code = status_of(inp, over_budget, regressions, failed)
+    if code == ExitCode.OK and inp.alert_exit:
+        code = ExitCode.ALERT
     summary = Summary(
         run_id=inp.run_id,
         status=status,
@@ -157,13 +156,15 @@ def conclude(inp: ConcludeInput) -> Conclusion:
         error_budget=budget,
         aborted=inp.aborted,
         groups=groups,
-        baseline=shown(inp.baseline_dir) if diff is not None and inp.baseline_dir else None,
+        baseline=_shown_folder(inp) if diff is not None else None,
         regressions=regressions,
+        alerts=inp.alerts,
     )
     inp.run_dir.write_summary(summary)
+    summary = Summary.model_validate(inp.run_dir.summary_data())  # as written: what a re-render reads
     if diff is not None:
         inp.run_dir.write_diff(diff)
-    else:  # a re-score that is not gated must not leave the last gate's verdicts behind
+    elif inp.baselines is None:  # a re-score that is not gated must not leave the last gate's verdicts behind
         inp.run_dir.remove_gate()
     write_ci_files(inp.run_dir, summary, diff, cases)
     return Conclusion(summary, diff)
@@ -174,11 +175,31 @@ def _results(inp: ConcludeInput) -> Callable[[], Iterable[CaseResult]]:
     a run of any size holds no more than one result at a time. Human labels are the exception:
     with labels (or human scores to refresh), the results are scored with them in memory."""
     run_dir = inp.run_dir
-    extra = calibration_labels(inp.suites)
-    if not extra and not stored_labels(run_dir) and not _mentions(run_dir.results_file, f'"{HUMAN}":'):
+    if not inp.calibration and not _labels(inp) and not _mentions(run_dir.results_file, f'"{HUMAN}":'):
         return run_dir.results
-    scored = apply_labels(run_dir, list(run_dir.results()), extra)  # human scores
+    scored = apply_labels(run_dir, list(run_dir.results()), inp.calibration, inp.labels)  # human scores
     return lambda: scored
+
+
+def _labels(inp: ConcludeInput) -> Sequence[Label]:
+    return stored_labels(inp.run_dir) if inp.labels is None else inp.labels
+
+
+def _kept_diff(inp: ConcludeInput) -> DiffReport | None:
+    raw = inp.run_dir.diff_data()
+    try:
+        return None if raw is None else DiffReport.model_validate(raw)
+    except ValueError as exc:
+        first = str(exc).splitlines()[0]
+        raise UserInputError(f"diff.json is unreadable: {first}", path=inp.run_dir) from None
+
+
+def _shown_folder(inp: ConcludeInput) -> str | None:
+    if inp.baselines is not None:
+        return inp.baselines.folder
+    previous = inp.run_dir.summary_data()  # a kept gate: the folder it named
+    folder = previous.get("baseline") if previous else None
+    return folder if isinstance(folder, str) else None
 
 
 def _mentions(path: Path, text: str) -> bool:
@@ -211,19 +232,9 @@ def write_ci_files(
     run_dir.write_summary_md(markdown.render(summary, diff))
 
 
-def render_reports(path: Path) -> list[Path]:
-    """`evalkit report`: rebuild junit.xml, summary.md and report.html from the run directory's
-    files alone, holding its lock."""
-    run_dir = RunDir(path)
-    run_dir.require_results()
-    run_dir.check_contained()
-    with run_dir.lock("evalkit report"):
-        return rerender(run_dir)
-
-
 def rerender(run_dir: RunDir) -> list[Path]:
-    """junit.xml, summary.md and report.html from summary.json, diff.json and results.jsonl
-    (the caller holds the lock)."""
+    """junit.xml, summary.md and report.html from summary.json, diff.json and results.jsonl as
+    they are, no figure changed (the history's alert count; the caller holds the lock)."""
     raw = run_dir.summary_data()
     if raw is None:
         raise UserInputError("no readable summary.json: run `evalkit score` on it first", path=run_dir)
@@ -235,4 +246,6 @@ def rerender(run_dir: RunDir) -> list[Path]:
         first = str(exc).splitlines()[0]
         raise UserInputError(f"summary.json or diff.json is unreadable: {first}", path=run_dir) from None
     write_ci_files(run_dir, summary, diff, run_dir.results())
+    from evalkit.report import html
+
     return [run_dir.junit_file, run_dir.summary_md_file, html.write(run_dir)]

@@ -21,8 +21,8 @@ from evalkit.rundir.runinfo import MergedShard, RunInfo
 from evalkit.rundir.snapshot import suites_from_run
 from evalkit.spec.config import Config, LoadedConfig
 from evalkit.spec.suite import Suite
-from evalkit.stages.conclude import ConcludeInput, Conclusion, conclude
-from evalkit.stages.plan import metrics_for
+from evalkit.stages.conclude import Conclusion
+from evalkit.stages.finish import finish
 from evalkit.stages.shard import Shard, parse_shard
 from evalkit.types import CaseResult
 
@@ -58,25 +58,16 @@ def merge_runs(
         info = _merged_info(shards, len(lines), gate_dir)
         merged.write_info(info)
         config = Config.model_validate(info.config) if info.config else Config()
-        conclusion = conclude(
-            ConcludeInput(
-                run_id=info.run_id,
-                run_dir=merged,
-                suites=suites,
-                variants=info.options.variants,
-                metrics=metrics_for(suites),
-                run_settings=config.run,
-                baseline_dir=gate_dir,
-                max_new_failures=config.thresholds.max_new_failures,
-            )
+        finished_at = datetime.now(UTC).isoformat()
+        conclusion = finish(
+            merged,
+            baselines=gate_dir,
+            interrupted=None,
+            aborted=None,
+            stamp=lambda on_disk, summary: on_disk.model_copy(
+                update={"status": summary.status, "finished_at": finished_at}
+            ),
         )
-        info = info.model_copy(
-            update={"status": conclusion.summary.status, "finished_at": datetime.now(UTC).isoformat()}
-        )
-        merged.write_info(info)
-        from evalkit.report import html
-
-        html.write(merged)
     loaded = LoadedConfig(config=config, path=None, base_dir=Path(info.config_dir or out))
     return Merged(conclusion, out, warnings, loaded)
 

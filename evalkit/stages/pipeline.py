@@ -42,8 +42,6 @@ from evalkit.stages.shard import parse_shard
 if TYPE_CHECKING:  # conclude (aggregate, gate, the reports, numpy) loads after the last request
     from evalkit.compare.aggregate import Summary
     from evalkit.compare.gate import DiffReport
-    from evalkit.stages.conclude import ConcludeInput, Conclusion
-
 DEFAULT_SUITE = Path("suites") / "smoke.yaml"  # a project's own smoke suite, when it has one
 
 
@@ -352,26 +350,33 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutco
 
 
 def conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | None) -> RunOutcome:
-    """Aggregate, gate and write everything; Ctrl-C or SIGTERM now waits until it is written."""
-    from evalkit.stages.conclude import conclude
+    """Conclude the run (`finish`); Ctrl-C or SIGTERM now waits until everything is written."""
+    from evalkit.human.labels import calibration_labels
+    from evalkit.stages.finish import finish
 
     plan = prepared.plan
+    t0 = time.perf_counter()
     try:
         with held_interrupts() as received:
-            t0 = time.perf_counter()
-            conclusion = conclude(_conclude_input(prepared, plan, interrupted, aborted))
-            prepared.timings["conclude_s"] = time.perf_counter() - t0
-            info = provenance.finished(
-                prepared.info, plan, conclusion.summary, prepared.timings, received, prepared.providers
-            )
-            prepared.dir.write_info(info)
-            from evalkit.report import html
 
-            html.write(prepared.dir)  # last: rendered from the files above alone
+            def stamp(_on_disk: RunInfo, summary: Summary) -> RunInfo:
+                prepared.timings["conclude_s"] = time.perf_counter() - t0
+                return provenance.finished(
+                    prepared.info, plan, summary, prepared.timings, received, prepared.providers
+                )
+
+            conclusion = finish(
+                prepared.dir,
+                baselines=prepared.baseline_dir,
+                interrupted=interrupted,
+                aborted=aborted,
+                calibration=calibration_labels(plan.suites),
+                stamp=stamp,
+            )
             # a Ctrl-C or SIGTERM while concluding (one or several, at any point of it): every file
             # says "interrupted" before the signal is delivered, run.json and summary.json alike
             while received and conclusion.summary.status != "interrupted":
-                conclusion = _mark_interrupted(prepared, conclusion, received)
+                conclusion = finish(prepared.dir, interrupted=interrupt_code(received))
     except KeyboardInterrupt:
         pass  # delivered once everything was written as interrupted
     finally:
@@ -379,41 +384,11 @@ def conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | Non
     return RunOutcome(conclusion.summary, conclusion.diff, prepared.run_dir, tuple(plan.warnings))
 
 
-def _mark_interrupted(prepared: Prepared, conclusion: Conclusion, received: list[int]) -> Conclusion:
-    """The summary, run.json and every file rendered from them say "interrupted" (the caller
-    holds the signals)."""
+def interrupt_code(received: Sequence[int]) -> int:
+    """The exit code of the signals received: 143 for a SIGTERM among them, else 130."""
     import signal
 
-    code = 143 if signal.SIGTERM in received else 130
-    summary = conclusion.summary.model_copy(update={"status": "interrupted", "exit_code": code})
-    from evalkit.report import html
-    from evalkit.stages.conclude import Conclusion, write_ci_files
-
-    prepared.dir.write_summary(summary)
-    write_ci_files(prepared.dir, summary, conclusion.diff, prepared.dir.results())
-    info = prepared.dir.info()
-    prepared.dir.write_info(info.model_copy(update={"status": "interrupted"}))
-    html.write(prepared.dir)
-    return Conclusion(summary, conclusion.diff)
-
-
-def _conclude_input(
-    prepared: Prepared, plan: Plan, interrupted: int | None, aborted: str | None
-) -> ConcludeInput:
-    from evalkit.stages.conclude import ConcludeInput
-
-    return ConcludeInput(
-        run_id=prepared.run_id,
-        run_dir=prepared.dir,
-        suites=plan.suites,
-        variants=[v.name for v in plan.variants],
-        metrics={s.name: plan.metrics(s.name) for s in plan.suites},
-        run_settings=plan.loaded.config.run,
-        baseline_dir=prepared.baseline_dir,
-        interrupted=interrupted,
-        aborted=aborted,
-        max_new_failures=plan.loaded.config.thresholds.max_new_failures,
-    )
+    return 143 if signal.SIGTERM in received else 130
 
 
 def _with_current_suites(
@@ -467,7 +442,7 @@ def score_run(path: Path, options: ScoreOptions | None = None) -> RunOutcome:
     given suite files, their current scorers, thresholds and cases replace the snapshot's (and
     the snapshot is updated). No answer is regenerated; only the providers judges call are built;
     identical judge questions are cached."""
-    from evalkit.stages.conclude import ConcludeInput, conclude
+    from evalkit.stages.finish import finish
 
     opts = options or ScoreOptions()
     run_dir = RunDir(path)
@@ -494,21 +469,20 @@ def score_run(path: Path, options: ScoreOptions | None = None) -> RunOutcome:
         finally:
             if cache is not None:
                 cache.close()
-        inp = ConcludeInput(
-            run_id=info.run_id,
-            run_dir=run_dir,
-            suites=suites,
-            variants=info.options.variants,
-            metrics={s.name: plan.metrics(s.name) for s in plan.suites},
-            run_settings=loaded.config.run,
-            baseline_dir=baseline_dir,
-            max_new_failures=loaded.config.thresholds.max_new_failures,
-        )
-        conclusion = conclude(inp)
-        from evalkit.report import html
-
-        html.write(run_dir)
+        _record_metrics(run_dir, run_dir.info(), plan)
+        conclusion = finish(run_dir, baselines=baseline_dir, interrupted=None, aborted=None)
     return RunOutcome(conclusion.summary, conclusion.diff, path, tuple(warnings))
+
+
+def _record_metrics(run_dir: RunDir, info: RunInfo, plan: Plan) -> None:
+    """run.json keeps what aggregation needs of each score as the scorers say now, so the run is
+    concluded from its directory alone (a run.json written before it kept them gets them)."""
+    names = {s.name for s in plan.suites}
+    records = [
+        r.model_copy(update={"metrics": plan.metrics(r.name)}) if r.name in names else r for r in info.suites
+    ]
+    if records != info.suites:
+        run_dir.write_info(info.model_copy(update={"suites": records}))
 
 
 def _suite_names(files: Sequence[Path]) -> set[str]:

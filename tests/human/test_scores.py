@@ -326,3 +326,54 @@ def test_a_kappa_floor_that_flips_after_labels_import_flips_the_verdict(
     assert cli("labels", "import", "disagree.jsonl", "out").exit_code == 0
     assert verdict() == ("failed", 1, False, "failed", 1)
     assert "FAILED" in (out / "summary.md").read_text()
+
+
+def test_labels_import_on_a_gated_run_gates_it_again_and_every_file_agrees(
+    workdir: Path, server: Scripted, cli
+) -> None:
+    """`labels import` concludes the run again with `finish`: diff.json is gated again (it was
+    left as the run wrote it, comparing the human scores of the labels the run had then), and
+    summary.json, run.json, diff.json, junit.xml, summary.md and report.html agree after a
+    `<judge>_kappa` floor flips."""
+    judge = {f"c{i}": "pass" if i < 4 or i == 7 else "fail" for i in range(8)}
+    turned = {c: "fail" if v == "pass" else "pass" for c, v in judge.items()}
+
+    def labels(who: str, verdicts: dict[str, str]) -> str:
+        return "".join(
+            json.dumps({"suite": "cal", "case": c, "labeller": who, "verdict": v}) + "\n"
+            for c, v in verdicts.items()
+        )
+
+    write(workdir / "cal_labels.jsonl", labels("panel", turned))
+    suite = SUITE.replace(", samples: 3", "").replace(
+        "scorers:", "calibration: cal_labels.jsonl\nthresholds:\n  correct_kappa: {min: 0.6}\nscorers:"
+    )
+    write(workdir / "s.yaml", suite)
+    write(workdir / "corrected.jsonl", labels("panel", judge))
+    assert cli("run", "s.yaml", "-o", "a", "--no-baseline").exit_code == 1
+    assert cli("labels", "import", "corrected.jsonl", "a").exit_code == 0
+    assert cli("baseline", "save", "a", "--to", "bl").exit_code == 0  # blessed with the people's word
+    gated = cli("run", "s.yaml", "-o", "b", "--baseline", "bl")
+    assert gated.exit_code == 1, gated.output
+    out = workdir / "b"
+
+    def files() -> tuple[Any, ...]:
+        summary = json.loads((out / "summary.json").read_text())
+        diff = json.loads((out / "diff.json").read_text())
+        human = next(m for m in diff["groups"][0]["metrics"] if m["metric"] == "human")
+        info = json.loads((out / "run.json").read_text())
+        junit = (out / "junit.xml").read_text()
+        return summary, human, info, junit, (out / "summary.md").read_text(), (out / "report.html").read_text()
+
+    summary, human, info, junit, md, html = files()
+    assert human["candidate"] == pytest.approx(summary["groups"][0]["metrics"]["human"]["mean"])
+    assert human["candidate"] != pytest.approx(human["baseline"])
+    assert cli("labels", "import", "corrected.jsonl", "b").exit_code == 0
+    summary, human, info, junit, md, html = files()
+    assert human["candidate"] == pytest.approx(summary["groups"][0]["metrics"]["human"]["mean"])
+    assert human["candidate"] == pytest.approx(human["baseline"])  # the same people's word as the baseline
+    (check,) = summary["groups"][0]["thresholds"]
+    assert check["passed"] and summary["regressions"] == []
+    assert (summary["status"], summary["exit_code"], info["status"]) == ("passed", 0, "passed")
+    assert "PASSED" in md and 'class="banner passed"' in html
+    assert junit.count("<failure") == 0, junit

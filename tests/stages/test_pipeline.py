@@ -218,10 +218,10 @@ def test_an_interrupt_while_concluding_still_writes_everything(
     """Ctrl-C arriving while the summary is written is held until it is written; run.json and
     summary.json agree that the run was interrupted (they disagreed), and a second Ctrl-C does
     not leave a summary saying passed."""
-    from evalkit.stages import conclude as conclude_module
+    from evalkit.stages import finish as finish_module
     from evalkit.stages import pipeline
 
-    real = conclude_module.conclude
+    real = finish_module.conclude
 
     def interrupted_conclude(inp):  # type: ignore[no-untyped-def]
         for _ in range(signals):
@@ -229,7 +229,7 @@ def test_an_interrupt_while_concluding_still_writes_everything(
             time.sleep(0.05)
         return real(inp)
 
-    monkeypatch.setattr(conclude_module, "conclude", interrupted_conclude)  # pipeline imports it late
+    monkeypatch.setattr(finish_module, "conclude", interrupted_conclude)
     suite(workdir / "suites" / "s.yaml", 3)
     config(workdir / "evalkit.yaml", fake_server.url)
     prepared = pipeline.prepare(pipeline.RunOptions(suites=[Path("suites/s.yaml")], no_baseline=True))
