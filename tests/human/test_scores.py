@@ -363,7 +363,14 @@ def test_labels_import_on_a_gated_run_gates_it_again_and_every_file_agrees(
         human = next(m for m in diff["groups"][0]["metrics"] if m["metric"] == "human")
         info = json.loads((out / "run.json").read_text())
         junit = (out / "junit.xml").read_text()
-        return summary, human, info, junit, (out / "summary.md").read_text(), (out / "report.html").read_text()
+        return (
+            summary,
+            human,
+            info,
+            junit,
+            (out / "summary.md").read_text(),
+            (out / "report.html").read_text(),
+        )
 
     summary, human, info, junit, md, html = files()
     assert human["candidate"] == pytest.approx(summary["groups"][0]["metrics"]["human"]["mean"])

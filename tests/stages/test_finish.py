@@ -70,7 +70,10 @@ def test_finish_on_a_copy_elsewhere_writes_the_same_files(gated: Path, tmp_path_
 
 
 def test_labels_import_on_a_copy_concludes_like_the_original(gated: Path, tmp_path_factory, cli) -> None:
-    write(gated.parent.parent / "l.jsonl", '{"suite": "s", "case": "c1", "labeller": "ann", "verdict": "fail"}\n')
+    write(
+        gated.parent.parent / "l.jsonl",
+        '{"suite": "s", "case": "c1", "labeller": "ann", "verdict": "fail"}\n',
+    )
     copy = tmp_path_factory.mktemp("elsewhere") / "b"
     shutil.copytree(gated, copy)
     assert cli("labels", "import", "l.jsonl", str(gated)).exit_code == 0
