@@ -4,7 +4,8 @@ request at N small vs N large.
 
 Each fake runs in its own process (it does not share our GIL), so this process's CPU time is
 evalkit's: the framework (limiter, retries, exactly-once delivery) plus the provider and its SDK.
-Usage: python benchmarks/bench_vendor_providers.py [SMALL] [LARGE]   (default 1000 20000)
+Usage: python benchmarks/bench_vendor_providers.py [SMALL] [LARGE] [PROVIDERS]
+(default 1000 20000, every provider; PROVIDERS: a comma-separated few, openai always among them)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from benchmarks._common import ROOT, fake_server
 from evalkit.providers.anthropic_messages import AnthropicProvider, AnthropicSettings
+from evalkit.providers.bedrock import BedrockProvider, BedrockSettings
 from evalkit.providers.gemini import GeminiProvider, GeminiSettings
 from evalkit.providers.openai_compat import OpenAICompatProvider, OpenAISettings
 from evalkit.providers.service import bind_connections, exactly_once
@@ -91,11 +93,20 @@ def measure(provider: Any, n: int) -> tuple[float, float]:
 def main() -> None:
     small = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     large = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+    only = set(sys.argv[3].split(",")) | {"openai"} if len(sys.argv) > 3 else None
     os.environ.update({"ANTHROPIC_API_KEY": KEY, "GEMINI_API_KEY": KEY, "BENCH_OPENAI_KEY": KEY})
+    os.environ.update(  # static AWS credentials (botocore signs every request), no instance metadata
+        {
+            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
     with (
         fake_server(0.0) as openai_url,
         vendor_fake("anthropic", "Anthropic") as anthropic_url,
         vendor_fake("gemini", "Gemini") as gemini_url,
+        vendor_fake("bedrock", "Bedrock") as bedrock_url,
     ):
         makers = {
             "openai": lambda: OpenAICompatProvider(
@@ -113,7 +124,12 @@ def main() -> None:
             "gemini": lambda: GeminiProvider(
                 "gemini", GeminiSettings(base_url=gemini_url, model="gemini-2.5-flash")
             ),
+            "bedrock": lambda: BedrockProvider(
+                "bedrock",
+                BedrockSettings(endpoint_url=bedrock_url, region="us-east-1", model="amazon.nova-pro-v1:0"),
+            ),
         }
+        makers = {name: make for name, make in makers.items() if only is None or name in only}
         for make in makers.values():  # warm up: imports, connections
             measure(make(), 50)
         print(f"{'provider':<10} {'N':>7} {'CPU ms/req':>11} {'wall ms/req':>12}")
