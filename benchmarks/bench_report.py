@@ -124,11 +124,11 @@ WRITER = "from evalkit.report import html; from evalkit.rundir.dir import RunDir
 WRITER += "rd = RunDir(sys.argv[1])\nwith rd.lock('bench'): html.write(rd)\n"
 
 
-def timed(code: Path, args: list[str]) -> tuple[float, float]:
-    """Peak RSS (MB) and wall seconds of `python ARGS` with `code` first on the path."""
+def timed(code: Path, args: list[str]) -> tuple[float, float, float]:
+    """Peak RSS (MB), wall and CPU seconds of `python ARGS` with `code` first on the path."""
     env = {**os.environ, "PYTHONPATH": str(code), "NO_COLOR": "1"}
     proc = subprocess.run(  # from elsewhere: `python -m` puts the working directory first on the path
-        ["/usr/bin/time", "-f", "%M %e", sys.executable, *args],
+        ["/usr/bin/time", "-f", "%M %e %U %S", sys.executable, *args],
         env=env,
         cwd=tempfile.gettempdir(),
         capture_output=True,
@@ -136,8 +136,8 @@ def timed(code: Path, args: list[str]) -> tuple[float, float]:
     )
     if proc.returncode:
         raise SystemExit(proc.stderr[-2000:])
-    rss_kb, wall = proc.stderr.strip().splitlines()[-1].split()
-    return int(rss_kb) / 1024, float(wall)
+    rss_kb, wall, user, system = proc.stderr.strip().splitlines()[-1].split()
+    return int(rss_kb) / 1024, float(wall), float(user) + float(system)
 
 
 def browse(chrome: Any, path: Path, n: int, timeout_s: float) -> str:
@@ -196,8 +196,9 @@ def main() -> None:
                 shutil.copy(run / "report.html", pages[n, label])
                 size = pages[n, label].stat().st_size / 2**20
                 print(
-                    f"{n:>9,} {label:6}: report.html {size:.1f} MB; evalkit report {cli[1]:.1f} s, "
-                    f"peak {cli[0]:.0f} MB; the writer alone {writer[1]:.1f} s, peak {writer[0]:.0f} MB",
+                    f"{n:>9,} {label:6}: report.html {size:.1f} MB; evalkit report {cli[1]:.1f} s "
+                    f"({cli[2]:.1f} s CPU), peak {cli[0]:.0f} MB; the writer alone {writer[1]:.1f} s "
+                    f"({writer[2]:.1f} s CPU), peak {writer[0]:.0f} MB",
                     flush=True,
                 )
             shutil.rmtree(run)

@@ -93,13 +93,6 @@ class _Context:
     flips: set[tuple[str, str, str]]
     regressed: set[tuple[str, str, str]]
     deciding: dict[tuple[str, str], Any]
-    last_vars: tuple[str, str, str | None] = ("", "", None)
-
-    def vars(self, suite: str, case_id: str) -> str | None:
-        """The case's vars (the variants of a case mostly come one after another: asked once)."""
-        if self.last_vars[:2] != (suite, case_id):
-            self.last_vars = (suite, case_id, self.lookup.vars(suite, case_id))
-        return self.last_vars[2]
 
 
 @contextmanager
@@ -125,7 +118,9 @@ def _verdict_of(r: CaseResult, ctx: _Context) -> str:
     return "pass" if passed else ("fail" if passed is False else "none")
 
 
-def _case_row(r: CaseResult, ctx: _Context, base: dict[str, Any] | None, s: _Strings) -> dict[str, Any]:
+def _case_row(
+    r: CaseResult, ctx: _Context, base: dict[str, Any] | None, case_vars: str | None, s: _Strings
+) -> dict[str, Any]:
     return {
         "s": s(r.suite),
         "v": s(r.variant),
@@ -134,7 +129,7 @@ def _case_row(r: CaseResult, ctx: _Context, base: dict[str, Any] | None, s: _Str
         "t": [s(t) for t in r.tags],
         "m": [[m.role, s(m.content)] for m in r.messages],
         "ref": [s(x) for x in r.references],
-        "vr": s(ctx.vars(r.suite, r.case_id)),
+        "vr": s(case_vars),
         "o": s(r.output),
         "e": s(r.error),
         "b": s(base.get("output")) if base else None,
@@ -196,7 +191,9 @@ class _Index:
     @staticmethod
     def _put(columns: dict[str, list[Any]], n: int, values: dict[str, float | None]) -> None:
         for name, value in values.items():  # False: no such score for this case
-            column = columns.setdefault(name, [False] * n)
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [False] * n
             column.append(None if value is None else round(value, 6))
         for column in columns.values():
             if len(column) == n:
@@ -239,18 +236,28 @@ def case_chunks(
     """The cases in chunks of `chunk` (default CHUNK): each chunk's index (see _Index) and its
     cases, with the strings they share; results.jsonl is read once, a result at a time."""
     chunk = chunk or CHUNK
-    s, index, rows = _Strings(), _Index(), []
+    batch: list[CaseResult] = []
     for r in run_dir.results():
         series.add(r)
-        base = ctx.lookup.baseline(r.suite, r.variant, r.case_id, r.repeat)
-        row = _case_row(r, ctx, base, s)
+        batch.append(r)
+        if len(batch) >= chunk:
+            yield _chunk(batch, ctx)
+            batch = []
+    if batch:
+        yield _chunk(batch, ctx)
+
+
+def _chunk(batch: list[CaseResult], ctx: _Context) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A chunk's index and cases, their baselines and vars looked up a chunk at a time."""
+    bases = ctx.lookup.baselines((r.suite, r.variant, r.case_id, r.repeat) for r in batch)
+    case_vars = ctx.lookup.vars((r.suite, r.case_id) for r in batch)
+    s, index, rows = _Strings(), _Index(), []
+    for r in batch:
+        base = bases.get((r.suite, r.variant, r.case_id, r.repeat))
+        row = _case_row(r, ctx, base, case_vars.get((r.suite, r.case_id)), s)
         rows.append(row)
         index.add(row, r, base)
-        if len(rows) >= chunk:
-            yield index.data(), {"strings": s.table, "cases": rows}
-            s, index, rows = _Strings(), _Index(), []
-    if rows:
-        yield index.data(), {"strings": s.table, "cases": rows}
+    return index.data(), {"strings": s.table, "cases": rows}
 
 
 def build_data(where: RunDir | Path, chunk: int | None = None) -> dict[str, Any]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 BATCH = 5_000  # rows per insert: the index is built in bounded memory
+Key = tuple[str, str, str, int]
 
 
 class Lookup:
@@ -44,17 +45,31 @@ class Lookup:
         self._db.executemany(sql, batch)
         self._db.commit()
 
-    def baseline(self, suite: str, variant: str, case_id: str, repeat: int) -> dict[str, Any] | None:
-        row = self._db.execute(
-            "SELECT line FROM base WHERE suite = ? AND variant = ? AND id = ? AND rep = ?",
-            (suite, variant, case_id, repeat),
-        ).fetchone()
-        return json.loads(row[0]) if row else None
+    def baselines(self, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
+        """The baseline's record for each of these (suite, variant, case id, repeat) it has."""
+        wanted = set(keys)
+        out: dict[Key, dict[str, Any]] = {}
+        for rows in self._by_ids("SELECT suite, variant, id, rep, line FROM base", {k[2] for k in wanted}):
+            for suite, variant, case_id, repeat, line in rows:
+                if (suite, variant, case_id, repeat) in wanted:
+                    out[suite, variant, case_id, repeat] = json.loads(line)
+        return out
 
-    def vars(self, suite: str, case_id: str) -> str | None:
-        sql = "SELECT vars FROM vars WHERE suite = ? AND id = ?"
-        row = self._db.execute(sql, (suite, case_id)).fetchone()
-        return str(row[0]) if row else None
+    def vars(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Each of these (suite, case id)'s vars as JSON text, where cases.jsonl has them."""
+        wanted = set(keys)
+        out: dict[tuple[str, str], str] = {}
+        for rows in self._by_ids("SELECT suite, id, vars FROM vars", {k[1] for k in wanted}):
+            out.update({(s, i): v for s, i, v in rows if (s, i) in wanted})
+        return out
+
+    def _by_ids(self, select: str, ids: set[str]) -> Iterator[list[tuple[Any, ...]]]:
+        """One query per few hundred case ids: a chunk of cases costs a few queries, not one each."""
+        order = sorted(ids)
+        for at in range(0, len(order), 500):
+            part = order[at : at + 500]
+            sql = f"{select} WHERE id IN ({', '.join('?' * len(part))})"
+            yield self._db.execute(sql, part).fetchall()
 
     def close(self) -> None:
         self._db.close()
