@@ -2,7 +2,11 @@
 reference: `POST /model/{modelId}/converse` answers `output.message.content` (text, toolUse,
 reasoningContent blocks), `stopReason`, `usage` (input, output, total, cache read and cache
 write tokens) and `metrics.latencyMs`; errors are `{"message": ...}` with their type in the
-`x-amzn-ErrorType` header, as the REST-JSON protocol sends them.
+`x-amzn-ErrorType` header, as the REST-JSON protocol sends them. `POST
+/model/{modelId}/converse-stream` answers the same as an `application/vnd.amazon.eventstream`
+of binary frames (prelude, headers, JSON payload, both CRC32s): messageStart,
+contentBlockStart / contentBlockDelta / contentBlockStop per block, messageStop, metadata; an
+error mid-stream is an exception frame (`:exception-type`), as botocore reads them.
 
 boto3 is pointed at `url` (`endpoint_url`) with static credentials. Every request must carry a
 well-formed SigV4 `Authorization` header (AWS4-HMAC-SHA256, Credential=AKID/date/region/
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -83,9 +89,14 @@ class FakeBedrock(FakeHTTP):
         self.bearer_token = bearer_token
         self.models: set[str] | None = None  # when set, other model ids are invalid identifiers
         self.regions: list[str] = []  # the region each signed request was signed for
+        # an exception frame (`:exception-type`, message) after the first block's first delta
+        self.stream_error: tuple[str, str] | None = None
 
     def routes(self) -> list[tuple[str, str, Handler]]:
-        return [("POST", "/model/{model_id}/converse", self.converse)]
+        return [
+            ("POST", "/model/{model_id}/converse", self.converse),
+            ("POST", "/model/{model_id}/converse-stream", self.converse),
+        ]
 
     def body(self, index: int) -> Any:
         return self.seen[index].body
@@ -101,18 +112,47 @@ class FakeBedrock(FakeHTTP):
         if self.models is not None and model not in self.models:
             return _error(400, "ValidationException", "The provided model identifier is invalid.")
         reply = self.responder(body)
-        if "output" in reply:
-            return web.json_response(reply)
-        usage = {**reply["usage"]}
-        usage["totalTokens"] = sum(usage.get(k, 0) for k in ("inputTokens", "outputTokens"))
-        return web.json_response(
-            {
+        if "output" not in reply:
+            usage = {**reply["usage"]}
+            usage["totalTokens"] = sum(usage.get(k, 0) for k in ("inputTokens", "outputTokens"))
+            reply = {
                 "output": {"message": {"role": "assistant", "content": reply["content"]}},
                 "stopReason": reply.get("stopReason", "end_turn"),
                 "usage": usage,
                 "metrics": {"latencyMs": 5},
             }
+        if not request.path.endswith("/converse-stream"):
+            return web.json_response(reply)
+        response = web.StreamResponse(
+            status=200, headers={"Content-Type": "application/vnd.amazon.eventstream"}
         )
+        await response.prepare(request)
+        for frame in self._frames(reply):
+            await response.write(frame)
+        await response.write_eof()
+        return response
+
+    def _frames(self, reply: dict[str, Any]) -> list[bytes]:
+        """A Converse response as ConverseStream's events, each one binary frame."""
+        frames = [event("messageStart", {"role": "assistant"})]
+        for index, block in enumerate(reply["output"]["message"]["content"]):
+            frames += _block_events(index, block)
+            if index == 0 and self.stream_error is not None:
+                kind, message = self.stream_error
+                return [
+                    *frames,
+                    frame(
+                        {
+                            ":exception-type": kind,
+                            ":content-type": "application/json",
+                            ":message-type": "exception",
+                        },
+                        {"message": message},
+                    ),
+                ]
+        frames.append(event("messageStop", {"stopReason": reply["stopReason"]}))
+        frames.append(event("metadata", {"usage": reply["usage"], "metrics": reply.get("metrics", {})}))
+        return frames
 
     # -- authentication ---------------------------------------------------------------------
 
@@ -149,6 +189,48 @@ class FakeBedrock(FakeHTTP):
                 f"The String-to-Sign should have been\n'{to_sign}'\n",
             )
         return None
+
+
+def frame(headers: dict[str, str], payload: Any) -> bytes:
+    """One AWS event-stream message: total and headers length, the prelude's CRC32, string
+    headers (name length, name, type 7, value length, value), the payload, the message's CRC32."""
+    encoded = b"".join(
+        struct.pack(">B", len(name)) + name.encode() + struct.pack(">BH", 7, len(value)) + value.encode()
+        for name, value in headers.items()
+    )
+    body = json.dumps(payload).encode()
+    total = 12 + len(encoded) + len(body) + 4
+    prelude = struct.pack(">II", total, len(encoded))
+    prelude += struct.pack(">I", zlib.crc32(prelude))
+    message = prelude + encoded + body
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def event(kind: str, payload: dict[str, Any]) -> bytes:
+    headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}
+    return frame(headers, payload)
+
+
+def _block_events(index: int, block: dict[str, Any]) -> list[bytes]:
+    """One content block as the stream sends it: text in pieces of 5 characters, a tool call's
+    start then its input as partial JSON strings, reasoning text then its signature."""
+    out = []
+    if "toolUse" in block:
+        use = block["toolUse"]
+        start = {"toolUse": {"toolUseId": use["toolUseId"], "name": use["name"]}}
+        out.append(event("contentBlockStart", {"start": start, "contentBlockIndex": index}))
+        raw = json.dumps(use["input"])
+        deltas = [{"toolUse": {"input": raw[i : i + 7]}} for i in range(0, len(raw), 7)]
+    elif "reasoningContent" in block:
+        reasoning = block["reasoningContent"]["reasoningText"]
+        deltas = [{"reasoningContent": {"text": reasoning["text"]}}]
+        deltas.append({"reasoningContent": {"signature": reasoning.get("signature", "EqQBCgIYAhIM")}})
+    else:
+        text = block["text"]
+        deltas = [{"text": text[i : i + 5]} for i in range(0, len(text), 5)] or [{"text": ""}]
+    out += [event("contentBlockDelta", {"delta": d, "contentBlockIndex": index}) for d in deltas]
+    out.append(event("contentBlockStop", {"contentBlockIndex": index}))
+    return out
 
 
 def sigv4(

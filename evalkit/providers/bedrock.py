@@ -41,6 +41,7 @@ AUTH_CODES = {
 }
 RETRY_CODES = {
     "ModelNotReadyException",
+    "ModelStreamErrorException",
     "ServiceUnavailableException",
     "InternalServerException",
     "ModelTimeoutException",
@@ -60,6 +61,7 @@ class BedrockSettings(BaseModel):
     additional_model_request_fields: dict[str, Any] | None = None
     # passed as is as guardrailConfig: {guardrailIdentifier, guardrailVersion, trace}
     guardrail_config: dict[str, Any] | None = None
+    stream: bool = False  # ConverseStream, to measure the time to the first token
     timeout_s: float = Field(default=120.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=6, ge=1)
@@ -238,7 +240,8 @@ class BedrockProvider(Provider[BedrockSettings]):
         body = self._body(request, model)
         loop = asyncio.get_running_loop()
         try:
-            completion = await loop.run_in_executor(self._pool, _converse, client, body, request)
+            call = _converse_stream if self.settings.stream else _converse
+            completion = await loop.run_in_executor(self._pool, call, client, body, request)
         except (Retry, EvalkitError):
             raise
         except Exception as exc:
@@ -285,7 +288,10 @@ class BedrockProvider(Provider[BedrockSettings]):
     def _client_error(self, exc: Any, model: str) -> Completion:
         error, meta = exc.response.get("Error") or {}, exc.response.get("ResponseMetadata") or {}
         code, status = str(error.get("Code") or ""), int(meta.get("HTTPStatusCode") or 0)
+        code = code[:1].upper() + code[1:]  # an exception frame's type is lowerCamelCase
         detail = _flat(str(error.get("Message") or exc))
+        mid_stream = type(exc).__name__ == "EventStreamError"  # an exception frame of a stream
+        label = "mid-stream" if mid_stream else f"HTTP {status}"
         if status in (401, 403) or code in AUTH_CODES:
             self._auth_failure = AuthenticationError(
                 f"provider '{self.name}' at {self._where()} refused the credentials "
@@ -308,10 +314,8 @@ class BedrockProvider(Provider[BedrockSettings]):
                     f"beyond the {cap:g}s cap"
                 )
             limited = code == "ThrottlingException"
-            raise (RateLimited if limited else Retry)(
-                f"{code} (HTTP {status}): {detail}", retry_after
-            ) from None
-        return Completion(error=f"{code or 'error'} (HTTP {status}): {detail}")
+            raise (RateLimited if limited else Retry)(f"{code} ({label}): {detail}", retry_after) from None
+        return Completion(error=f"{code or 'error'} ({label}): {detail}")
 
 
 def _converse(client: Any, body: dict[str, Any], request: Request) -> Completion:
@@ -323,6 +327,24 @@ def _converse(client: Any, body: dict[str, Any], request: Request) -> Completion
     response = client.converse(**body)
     completion = completion_of(response, request.params.tools)
     completion.latency_ms = (time.perf_counter() - started) * 1000.0
+    return completion
+
+
+def _converse_stream(client: Any, body: dict[str, Any], request: Request) -> Completion:
+    """One ConverseStream call, on a worker thread: the events gathered into one completion,
+    with the time to the first answer text. An exception frame mid-stream raises botocore's
+    EventStreamError, a ClientError like the others (its code in lowerCamelCase)."""
+    from evalkit.providers.bedrock_wire import Streamed
+
+    started = time.perf_counter()
+    response = client.converse_stream(**body)
+    streamed, ttft = Streamed(request.params.tools), None
+    for event in response["stream"]:
+        if streamed.add(event) and ttft is None:
+            ttft = (time.perf_counter() - started) * 1000.0
+    completion = streamed.completion()
+    completion.latency_ms = (time.perf_counter() - started) * 1000.0
+    completion.ttft_ms = ttft
     return completion
 
 

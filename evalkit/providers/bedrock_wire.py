@@ -187,3 +187,61 @@ class Assembled:
             usage=self.usage,
             tool_calls=self.calls or None,
         )
+
+
+class Streamed:
+    """ConverseStream's events (botocore's parsed dicts) gathered into one completion: each
+    block's deltas by `contentBlockIndex`, then the blocks in order as a non-streamed answer."""
+
+    def __init__(self, tools: Sequence[ToolSchema] | None) -> None:
+        self.tools = tools
+        self.blocks: dict[int, dict[str, Any]] = {}
+        self.stop: str | None = None
+        self.usage: Any = None
+
+    def add(self, event: dict[str, Any]) -> bool:
+        """One event; True when it added answer text."""
+        if "contentBlockStart" in event:
+            start = event["contentBlockStart"]
+            use = (start.get("start") or {}).get("toolUse")
+            if isinstance(use, dict):
+                self._block(start).update({"id": use.get("toolUseId"), "name": use.get("name")})
+        elif "contentBlockDelta" in event:
+            return self._delta(event["contentBlockDelta"])
+        elif "messageStop" in event:
+            self.stop = event["messageStop"].get("stopReason")
+        elif "metadata" in event:
+            self.usage = event["metadata"].get("usage")
+        return False
+
+    def _block(self, event: dict[str, Any]) -> dict[str, Any]:
+        return self.blocks.setdefault(
+            int(event.get("contentBlockIndex") or 0), {"text": "", "input": "", "thought": ""}
+        )
+
+    def _delta(self, event: dict[str, Any]) -> bool:
+        delta, block = event.get("delta") or {}, self._block(event)
+        if isinstance(delta.get("text"), str):
+            block["text"] += delta["text"]
+            return bool(delta["text"])
+        if isinstance(delta.get("toolUse"), dict):
+            block["input"] += str(delta["toolUse"].get("input") or "")
+        elif isinstance(delta.get("reasoningContent"), dict):
+            reasoning = delta["reasoningContent"]
+            block["thought"] += str(reasoning.get("text") or "")
+            block["reasoning"] = True
+        return False
+
+    def completion(self) -> Completion:
+        assembled = Assembled(self.tools)
+        for _, block in sorted(self.blocks.items()):
+            if block.get("name") is not None:
+                use = {"toolUseId": block["id"], "name": block["name"], "input": block["input"] or "{}"}
+                assembled.block({"toolUse": use})
+            elif block.get("reasoning"):
+                assembled.block({"reasoningContent": {"reasoningText": {"text": block["thought"]}}})
+            else:
+                assembled.block({"text": block["text"]})
+        assembled.stop = self.stop
+        assembled.usage = usage_of(self.usage)
+        return assembled.completion()

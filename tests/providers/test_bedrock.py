@@ -171,8 +171,8 @@ def test_parallel_tool_use_and_the_tool_results_round_trip(fake_bedrock: FakeBed
     assert "toolChoice" not in fake_bedrock.body(-1)["toolConfig"]
 
 
-def test_reasoning_is_kept_apart_and_cache_tokens_count_into_the_input(fake_bedrock: FakeBedrock) -> None:
-    fake_bedrock.responder = lambda body: {
+def reasoning_reply(body: dict[str, Any]) -> dict[str, Any]:
+    return {
         "content": [
             {
                 "reasoningContent": {
@@ -189,8 +189,15 @@ def test_reasoning_is_kept_apart_and_cache_tokens_count_into_the_input(fake_bedr
             "outputTokens": 30,
         },
     }
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_is_kept_apart_and_cache_tokens_count_into_the_input(
+    fake_bedrock: FakeBedrock, stream: bool
+) -> None:
+    fake_bedrock.responder = reasoning_reply
     thinking = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
-    [out] = generate(make(fake_bedrock, additional_model_request_fields=thinking), requests(1))
+    [out] = generate(make(fake_bedrock, additional_model_request_fields=thinking, stream=stream), requests(1))
     assert out.text == "4" and out.reasoning == "Two plus two is four."
     u = out.usage
     assert (u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens) == (
@@ -347,3 +354,44 @@ def test_a_bedrock_api_key_alone_is_credentials_enough_and_a_secret(
     monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", token)
     make(fake_bedrock)  # checked: no "no AWS credentials found"
     assert secrets.scrub(f"key {token}") == f"key {secrets.REDACTED}"
+
+
+@pytest.mark.parametrize("responder", ["echo", "tools", "reasoning"])
+def test_streamed_answers_match_the_plain_ones_with_a_time_to_first_token(
+    fake_bedrock: FakeBedrock, responder: str
+) -> None:
+    replies = {"tools": tool_reply, "reasoning": reasoning_reply}
+    if responder in replies:
+        fake_bedrock.responder = replies[responder]
+    plain = generate(make(fake_bedrock), requests(3, tools=(WEATHER,)))
+    streamed = generate(make(fake_bedrock, stream=True), requests(3, tools=(WEATHER,)))
+    assert [c.model_dump(exclude={"latency_ms", "ttft_ms"}) for c in streamed] == [
+        c.model_dump(exclude={"latency_ms", "ttft_ms"}) for c in plain
+    ]
+    assert all(c.error is None and c.ttft_ms is not None and c.ttft_ms <= c.latency_ms for c in streamed)
+    assert all(c.ttft_ms is None for c in plain)
+    assert [s.path.rsplit("/", 1)[-1] for s in fake_bedrock.seen] == ["converse"] * 3 + [
+        "converse-stream"
+    ] * 3
+
+
+def test_an_exception_frame_mid_stream_is_retried_or_one_error(fake_bedrock: FakeBedrock) -> None:
+    fake_bedrock.stream_error = ("throttlingException", "Too many tokens, please wait before trying again.")
+    [out] = generate(make(fake_bedrock, stream=True, max_attempts=2), requests(1))
+    assert out.error == (
+        "gave up after 2 attempts: ThrottlingException (mid-stream): "
+        "Too many tokens, please wait before trying again."
+    )
+    fake_bedrock.stream_error = ("validationException", "Input is too long for requested model.")
+    [out] = generate(make(fake_bedrock, stream=True), requests(1))
+    assert out.error == "ValidationException (mid-stream): Input is too long for requested model."
+
+
+def test_a_frame_with_a_bad_checksum_is_an_error_result(fake_bedrock: FakeBedrock) -> None:
+    from tests.fake_bedrock import event
+
+    good = event("messageStart", {"role": "assistant"})
+    bad = good[:-1] + bytes([good[-1] ^ 0xFF])  # the message CRC32 no longer matches
+    fake_bedrock.fail(Fault(status=200, body=bad, content_type="application/vnd.amazon.eventstream"))
+    [out] = generate(make(fake_bedrock, stream=True, max_attempts=1), requests(1))
+    assert out.error is not None and "ChecksumMismatch" in out.error
