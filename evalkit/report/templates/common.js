@@ -120,8 +120,12 @@ const EvalkitData = (() => {
   }
   const listeners = [];
   const ready = (async () => {
+    const AHEAD = 4, pending = [];  // a few decompressing while one is read
+    for (let k = 0; k < Math.min(AHEAD, indexNodes.length); k++) pending.push(unpack(indexNodes[k]));
     for (let k = 0; k < indexNodes.length; k++) {
-      fill(JSON.parse(await unpack(indexNodes[k])), starts[k]);
+      const text = await pending.shift();
+      if (k + AHEAD < indexNodes.length) pending.push(unpack(indexNodes[k + AHEAD]));
+      fill(JSON.parse(text), starts[k]);
       indexNodes[k].remove();  // read once: its text need not stay in the page
       for (const f of listeners) f(k + 1, indexNodes.length);
     }
