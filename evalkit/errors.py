@@ -3,6 +3,7 @@ exit code, never a traceback.
 
     EvalkitError                 exit 2 unless it says otherwise
     ├── UserInputError           2 (USAGE): bad input, config or usage, file:line, before any model call
+    ├── ModelNotFoundError       2 (USAGE): the provider's API does not know the configured model
     ├── AuthenticationError      3 (INFRA): the provider refused the credentials
     ├── DiskFullError            3 (INFRA): no space left to write results
     ├── RunDeadlineError         3 (INFRA): the run's deadline passed
@@ -37,7 +38,8 @@ EXIT_CODES: dict[ExitCode, str] = {
     ExitCode.FAILED: "A threshold failed, or a metric regressed against the baseline "
     "(`evalkit diff`: the second run regressed).",
     ExitCode.USAGE: "Bad input, config or usage: one line names the file and line (or the case id); "
-    "no model was called.",
+    "no model was called. Also a model name the provider's API rejects (HTTP 404): the run stops at "
+    "that first answer, with one line naming the provider and the model.",
     ExitCode.INFRA: "Provider errors over the error budget, credentials refused, the first requests to "
     "a provider all failed for one cause no retry fixes (host not found, connection refused, model not "
     "found: the run stops early), the run's deadline passed, or no space left on the disk (what was "
@@ -68,6 +70,13 @@ class UserInputError(EvalkitError):
         if self.path is not None:
             where = f"{self.path}:{line}: " if line is not None else f"{self.path}: "
         super().__init__(f"{where}{message}")
+
+
+class ModelNotFoundError(EvalkitError):
+    """The provider's API does not know the model the config names (HTTP 404): every request to
+    it would fail the same way, so the run stops at the first answer instead of writing N errors."""
+
+    exit_code = ExitCode.USAGE
 
 
 class AuthenticationError(EvalkitError):

@@ -48,6 +48,8 @@ class FakeHTTP:
         self.faults: deque[Fault] = deque()
         self.seen: list[Seen] = []
         self.latency_s = 0.0
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests it was answering at once
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -76,20 +78,28 @@ class FakeHTTP:
                 body = raw
             seen = Seen(request.method, request.path, dict(request.query), dict(request.headers), body)
             self.seen.append(seen)
-            if self.latency_s:
-                await asyncio.sleep(self.latency_s)
-            if self.faults:
-                fault = self.faults.popleft()
-                if fault.hang_s:
-                    await asyncio.sleep(fault.hang_s)
-                return web.Response(
-                    status=fault.status,
-                    body=fault.body.encode() if isinstance(fault.body, str) else fault.body,
-                    headers={"Content-Type": fault.content_type, **fault.headers},
-                )
-            return await handler(request, seen)
+            self.in_flight += 1  # one event loop: no lock needed
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                return await self._answer(handler, request, seen)
+            finally:
+                self.in_flight -= 1
 
         return handle
+
+    async def _answer(self, handler: Handler, request: web.Request, seen: Seen) -> web.StreamResponse:
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        if self.faults:
+            fault = self.faults.popleft()
+            if fault.hang_s:
+                await asyncio.sleep(fault.hang_s)
+            return web.Response(
+                status=fault.status,
+                body=fault.body.encode() if isinstance(fault.body, str) else fault.body,
+                headers={"Content-Type": fault.content_type, **fault.headers},
+            )
+        return await handler(request, seen)
 
     def __enter__(self) -> Self:
         ready = threading.Event()

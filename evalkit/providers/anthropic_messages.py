@@ -13,25 +13,19 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from evalkit._util import secrets
-from evalkit.errors import AuthenticationError, EvalkitError
-from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy
-from evalkit.providers.extras import require
+from evalkit.providers.base import Retry
 from evalkit.providers.openai_compat import parse_retry_after
-from evalkit.spec.config import env_secret
-from evalkit.tools.wire import restore_names
+from evalkit.providers.sdk_base import OPERATIONAL, SdkProvider, SdkSettings
 from evalkit.types import Completion, Request
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}  # 529: overloaded_error
 
 
-class AnthropicSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    model: str | None = None
+class AnthropicSettings(SdkSettings):
     base_url: str = DEFAULT_BASE_URL
     api_key_env: str = "ANTHROPIC_API_KEY"  # the key is read from this variable, never from the file
     auth: Literal["bearer", "x-api-key"] = "bearer"  # x-api-key: API versions before 2026-10-21
@@ -42,50 +36,19 @@ class AnthropicSettings(BaseModel):
     thinking_budget: int | None = Field(default=None, ge=1024)  # extended thinking, in tokens
     # the current API version takes no temperature/top_p: `send` passes them (older versions, models)
     sampling: Literal["omit", "send"] = "omit"
-    stream: bool = False  # stream events to measure time to first token
-    timeout_s: float = Field(default=120.0, gt=0)
-    max_attempts: int = Field(default=6, ge=1)
-    backoff_base_s: float = Field(default=0.5, ge=0)
-    backoff_max_s: float = Field(default=30.0, ge=0)
-    retry_after_cap_s: float = Field(default=120.0, ge=0)
 
 
-class AnthropicProvider(Provider[AnthropicSettings]):
+class AnthropicProvider(SdkProvider[AnthropicSettings]):
     """Claude models through the Messages API: tools, extended thinking, prompt-cache usage."""
 
     settings_model = AnthropicSettings
     extra = "anthropic"
-    supports_tools = True
-    operational_settings = frozenset(
-        {
-            "timeout_s",
-            "max_attempts",
-            "backoff_base_s",
-            "backoff_max_s",
-            "retry_after_cap_s",
-            "api_key_env",
-            "auth",
-        }
-    )
-
-    def __init__(self, name: str, settings: AnthropicSettings):
-        super().__init__(name, settings)
-        self._key: str | None = None
-        self._client: Any = None
-        self._auth_failure: AuthenticationError | None = None
-        self._missing_models: dict[str, str] = {}  # model → the API's 404, asked once
+    type_name = "anthropic"
+    api_name = "the Anthropic API"
+    sdk_module = "anthropic"
+    operational_settings = OPERATIONAL | {"auth"}
 
     # -- identity ---------------------------------------------------------------------------
-
-    def connection_key(self) -> str:
-        return f"anthropic:{secrets.redact_url(self.settings.base_url)}"
-
-    def limiter_options(self) -> dict[str, Any]:
-        return {"adaptive": True, "cooldown_s": max(self.settings.backoff_base_s, 0.05)}
-
-    def retry_policy(self) -> RetryPolicy:
-        s = self.settings
-        return RetryPolicy(s.max_attempts, s.backoff_base_s, s.backoff_max_s)
 
     def describe(self) -> dict[str, Any]:
         s = self.settings
@@ -123,12 +86,6 @@ class AnthropicProvider(Provider[AnthropicSettings]):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def check(self) -> None:
-        require("anthropic", "anthropic", f"provider '{self.name}' (type: anthropic)")
-        self._key = env_secret(self.settings.api_key_env, what=f"provider '{self.name}' (api_key_env)")
-        secrets.register(self._key, f"the key in {self.settings.api_key_env} (provider '{self.name}')")
-        secrets.register_url(self.settings.base_url, f"provider '{self.name}' base_url")
-
     def _sdk(self) -> Any:
         if self._client is None:
             import anthropic
@@ -150,34 +107,12 @@ class AnthropicProvider(Provider[AnthropicSettings]):
             )
         return self._client
 
-    async def start(self) -> None:
-        """Import the SDK (seconds: its type modules are many) before the first request is timed."""
-        self._sdk()
-
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
             self._client = None
 
     # -- one attempt ------------------------------------------------------------------------
-
-    async def complete(self, request: Request) -> Completion:
-        if self._auth_failure is not None:
-            raise self._auth_failure
-        model = self.model_name(request) or ""
-        if model in self._missing_models:
-            return Completion(error=self._missing_models[model])
-        self._sdk()  # created before the clock starts (start() has done it in a run)
-        started = time.perf_counter()
-        try:
-            completion = await self._attempt(request, model, started)
-        except (Retry, EvalkitError):
-            raise
-        except Exception as exc:
-            return self._failure(exc, model)
-        completion.latency_ms = (time.perf_counter() - started) * 1000.0
-        completion.tool_calls = restore_names(completion.tool_calls, request.params.tools)
-        return completion
 
     def _body(self, request: Request, model: str) -> dict[str, Any]:
         from evalkit.providers import anthropic_wire as wire
@@ -238,25 +173,14 @@ class AnthropicProvider(Provider[AnthropicSettings]):
         status, detail = exc.status_code, _detail(exc)
         kind = _error_type(exc)
         if status in (401, 403):
-            where = secrets.redact_url(self.settings.base_url)
-            self._auth_failure = AuthenticationError(
-                f"provider '{self.name}' at {where} refused the credentials (HTTP {status}): {detail}"
-            )
-            raise self._auth_failure
+            raise self._refused(str(status), detail)
         if status == 404 or kind == "not_found_error":
-            message = f"the Anthropic API does not know model '{model}' (HTTP 404): {detail}"
-            self._missing_models[model] = message
-            return Completion(error=message)
+            raise self._no_such_model(model, detail)
         if status in RETRY_STATUS or kind in ("overloaded_error", "api_error", "rate_limit_error"):
             retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
-            if retry_after is not None and retry_after > self.settings.retry_after_cap_s:
-                cap = self.settings.retry_after_cap_s
-                return Completion(
-                    error=f"HTTP {status} with retry-after {retry_after:.0f}s, beyond the {cap:g}s cap"
-                )
             label = f"HTTP {status}" if status != 200 else "an error event mid-stream"
             limited = status == 429 or kind == "rate_limit_error"
-            raise (RateLimited if limited else Retry)(f"{label}: {detail}", retry_after) from None
+            return self._retry(label, detail, retry_after, limited=limited, what="a retry-after")
         return Completion(error=f"HTTP {status}: {detail}")
 
 

@@ -14,7 +14,8 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evalkit._util import secrets
-from evalkit.errors import AuthenticationError, EvalkitError, UserInputError
+from evalkit._util.causes import MODEL_NOT_FOUND, cause_of
+from evalkit.errors import AuthenticationError, EvalkitError, ModelNotFoundError, UserInputError
 from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy
 from evalkit.providers.loglikelihood import ECHO_LOGPROBS, read_echo_logprobs
 from evalkit.providers.openai_response import StreamAssembler, StreamError, UnexpectedResponse, parse_body
@@ -26,6 +27,7 @@ from evalkit.providers.presets import (
     azure_v1_url,
     vendor_of,
 )
+from evalkit.providers.sdk_base import FirstCall
 from evalkit.spec.config import env_secret
 from evalkit.tools.wire import (
     StreamedCalls,
@@ -171,6 +173,8 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         self._api_key: str | None = None
         self._secret_headers: dict[str, str] = {}
         self._auth_failure: AuthenticationError | None = None  # once refused, send nothing more
+        self._missing_model: ModelNotFoundError | None = None  # a 404 naming the model stops the run
+        self._first = FirstCall()
         self._session: aiohttp.ClientSession | None = None
 
     def connection_key(self) -> str:
@@ -255,9 +259,17 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         return self._session
 
     async def complete(self, request: Request) -> Completion:
-        """One attempt (the framework holds the connection's slot and retries `Retry`)."""
+        """One attempt (the framework holds the connection's slot and retries `Retry`); the
+        first request to each model goes alone (sdk_base.FirstCall: a model the server does not
+        know is asked once)."""
+        model = request.model or self.cfg.model or ""
+        return await self._first.guard(model, lambda: self._complete(request))
+
+    async def _complete(self, request: Request) -> Completion:
         if self._auth_failure is not None:  # once refused, send nothing more
             raise self._auth_failure
+        if self._missing_model is not None:
+            raise self._missing_model
         started = time.perf_counter()
         try:
             if request.loglikelihood is not None:
@@ -381,7 +393,7 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             raise Retry("truncated response body") from None
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise Retry(f"connection error ({_connection_detail(exc)})") from None
-        self._raise_for_status(status, raw, retry_after_header)
+        self._raise_for_status(status, raw, retry_after_header, body.get("model"))
         if streamed is not None:
             return streamed
         try:
@@ -390,8 +402,14 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             raise Retry("invalid or truncated JSON body") from None
         return _read_body(data, body, read)
 
-    def _raise_for_status(self, status: int, raw: bytes, retry_after_header: str | None) -> None:
+    def _raise_for_status(self, status: int, raw: bytes, retry_after_header: str | None, model: Any) -> None:
         """An HTTP error as what stops the run, what is retried, or one error result."""
+        if status == 404 and _names_a_missing_model(raw):
+            self._missing_model = ModelNotFoundError(
+                f"provider '{self.name}': the API at {secrets.redact_url(self.cfg.base_url)} does not know "
+                f"model '{model}' (HTTP 404): {_error_detail(raw)} (check the model name in evalkit.yaml)"
+            )
+            raise self._missing_model
         if status in (401, 403):
             self._auth_failure = AuthenticationError(
                 f"provider '{self.name}' at {secrets.redact_url(self.cfg.base_url)} refused the "
@@ -417,6 +435,18 @@ class EventReader(Protocol):
     def add(self, event: Any) -> bool: ...
 
     def completion(self, ttft_ms: float | None) -> Completion: ...
+
+
+def _names_a_missing_model(raw: bytes) -> bool:
+    """A 404 whose body says the model does not exist (OpenAI's `model_not_found` code, or the
+    words vLLM, Ollama and other servers use), not one for a wrong path."""
+    try:
+        error = json.loads(raw).get("error")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        error = None
+    if isinstance(error, dict) and error.get("code") == "model_not_found":
+        return True
+    return cause_of(f"HTTP 404: {_error_detail(raw)}") == MODEL_NOT_FOUND
 
 
 def _read_body(data: Any, body: dict[str, Any], read: Callable[[Any], Completion] | None) -> Completion:

@@ -41,6 +41,9 @@ class ConcludeInput:
     keep_diff: bool = False  # not gated now, but keep diff.json (a run gated before copies were kept)
     interrupted: int | None = None  # the exit code of an interruption (130 Ctrl-C, 143 SIGTERM)
     aborted: str | None = None
+    # the exit code the error that stopped the run asks for (a model the API does not know: 2);
+    # None: an aborted run exits 3
+    aborted_exit: int | None = None
     max_new_failures: int | None = None  # the config's `thresholds: max_new_failures` (suites' win)
     calibration: Sequence[Label] = ()  # a suite's calibration labels, merged into labels.jsonl
     labels: Sequence[Label] | None = None  # the run's labels, when the caller holds them
@@ -82,12 +85,15 @@ def error_budget(groups: Sequence[GroupSummary], n_results: int, run: RunSetting
 def status_of(
     inp: ConcludeInput, over_budget: bool, regressions: list[str], failed: bool
 ) -> tuple[str, ExitCode]:
-    return verdict(
+    status, code = verdict(
         interrupted=inp.interrupted,
         errors=inp.aborted is not None or over_budget,
         regressions=regressions,
         failed=failed,
     )
+    if status == "errors" and inp.aborted is not None and inp.aborted_exit is not None:
+        return status, ExitCode(inp.aborted_exit)
+    return status, code
 
 
 def gate(

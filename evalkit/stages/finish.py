@@ -39,6 +39,7 @@ def finish(
     baselines: Path | Literal["recorded"] | None = RECORDED,
     interrupted: int | Literal["recorded"] | None = RECORDED,
     aborted: str | Literal["recorded"] | None = RECORDED,
+    aborted_exit: int | Literal["recorded"] | None = RECORDED,
     calibration: Sequence[Label] = (),
     labels: Sequence[Label] | None = None,
     stamp: Stamp | None = None,
@@ -47,8 +48,8 @@ def finish(
 
     `baselines`: a folder to gate against (its groups are copied into the directory first), None
     (not gated: an earlier gate is removed), or RECORDED (the copy in the directory, when there is
-    one). `interrupted` (130, 143) and `aborted` (why the run stopped): RECORDED keeps what
-    summary.json says. `calibration`: a suite's calibration labels, merged into labels.jsonl;
+    one). `interrupted` (130, 143), `aborted` (why the run stopped) and `aborted_exit` (the exit
+    code the abort asked for; None: 3): RECORDED keeps what summary.json says. `calibration`: a suite's calibration labels, merged into labels.jsonl;
     `labels`: the run's labels when the caller holds them (not read again). `stamp`: run.json as
     it should be written (default: its status, and its exit code once the history set one)."""
     if not run_dir.locked:
@@ -61,6 +62,8 @@ def finish(
         )
     if aborted == RECORDED:
         aborted = previous.aborted if previous is not None else None
+    if aborted_exit == RECORDED:  # the exit code an abort asked for (a model the API rejects: 2)
+        aborted_exit = previous.exit_code if previous is not None and previous.aborted else None
     if isinstance(baselines, Path):
         baselines = None if interrupted is not None else _copy_baselines(run_dir, info, baselines)
     copied = None if baselines is None else baseline.copied(run_dir)
@@ -78,6 +81,7 @@ def finish(
             keep_diff=baselines is not None and copied is None,  # a run gated before copies were kept
             interrupted=interrupted,
             aborted=aborted,
+            aborted_exit=aborted_exit,
             max_new_failures=max_new_failures,
             calibration=calibration,
             labels=labels,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from evalkit._util.signals import held_interrupts, interrupt_exit_code
 from evalkit.bundled import SMOKE_SUITE
 from evalkit.compare import baseline
-from evalkit.errors import EvalkitError, UserInputError, did_you_mean
+from evalkit.errors import EvalkitError, ExitCode, ModelNotFoundError, UserInputError, did_you_mean
 from evalkit.providers.base import Provider
 from evalkit.providers.cache import ResponseCache
 from evalkit.providers.service import ProviderService, build_providers
@@ -346,10 +346,18 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutco
             prepared.info.cache = {"hits": cache.hits, "misses": cache.misses}
             cache.close()
         prepared.timings.update(runner.timings)
-    return conclude_run(prepared, interrupted, str(aborted) if aborted else None)
+    usage = isinstance(aborted, ModelNotFoundError)  # a config mistake, not infrastructure
+    return conclude_run(
+        prepared,
+        interrupted,
+        str(aborted) if aborted else None,
+        aborted_exit=ExitCode.USAGE if usage else None,
+    )
 
 
-def conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | None) -> RunOutcome:
+def conclude_run(
+    prepared: Prepared, interrupted: int | None, aborted: str | None, aborted_exit: int | None = None
+) -> RunOutcome:
     """Conclude the run (`finish`); Ctrl-C or SIGTERM now waits until everything is written."""
     from evalkit.human.labels import calibration_labels
     from evalkit.stages.finish import finish
@@ -370,6 +378,7 @@ def conclude_run(prepared: Prepared, interrupted: int | None, aborted: str | Non
                 baselines=prepared.baseline_dir,
                 interrupted=interrupted,
                 aborted=aborted,
+                aborted_exit=aborted_exit,
                 calibration=calibration_labels(plan.suites),
                 stamp=stamp,
             )

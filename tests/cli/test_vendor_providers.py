@@ -389,3 +389,31 @@ providers:
     for path in (workdir / "out").rglob("*"):
         if path.is_file():
             assert key not in path.read_text(errors="replace"), path
+
+
+@pytest.mark.parametrize("vendor", ["anthropic", "gemini", "openai"])
+def test_a_model_the_vendor_rejects_stops_the_run_with_one_clear_error(
+    workdir: Path, fake_anthropic: FakeAnthropic, fake_gemini: Any, cli: Any, vendor: str
+) -> None:
+    fake_anthropic.models = {"claude-sonnet-5-5"}
+    fake_gemini.models = {"gemini-2.5-flash"}
+    with FakeOpenAI(missing_models=frozenset({"gpt-nope"})) as fake_openai:
+        url = {"anthropic": fake_anthropic.url, "gemini": fake_gemini.url, "openai": fake_openai.url}[vendor]
+        model = {"anthropic": "claude-sonnet-9-9", "gemini": "gemini-9-ultra", "openai": "gpt-nope"}[vendor]
+        write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+        entry = f'type: {vendor}, base_url: "{url}", model: {model}'
+        write(workdir / "evalkit.yaml", f"providers:\n  m: {{{entry}}}\n")
+        result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline")
+        sent = {"anthropic": fake_anthropic.seen, "gemini": fake_gemini.seen, "openai": fake_openai.requests}[
+            vendor
+        ]
+        assert len(sent) == 1  # asked once, not once per case
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "provider 'm':" in text and f"does not know model '{model}' (HTTP 404)" in text
+    assert "Traceback" not in result.output
+    lines = (workdir / "out" / "results.jsonl").read_text().splitlines()
+    assert lines == []  # no error result per case
+    summary = json.loads((workdir / "out" / "summary.json").read_text())
+    assert summary["exit_code"] == 2 and f"does not know model '{model}'" in summary["aborted"]
+    assert ANTHROPIC_KEY not in result.output

@@ -32,7 +32,7 @@ def requests(n: int, **params: object) -> list[Request]:
 def make(server: FakeOpenAI, concurrency: int = 4, **settings: object) -> Connected:
     """The provider as a run has it: behind its connection's limiter (the framework's side)."""
     options: dict[str, object] = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, **settings}
-    cfg = OpenAISettings(base_url=server.url, model="m1", **options)  # type: ignore[arg-type]
+    cfg = OpenAISettings(**{"base_url": server.url, "model": "m1", **options})  # type: ignore[arg-type]
     provider = bind_connections({"api": OpenAICompatProvider("api", cfg)}, {"api": concurrency})["api"]
     assert isinstance(provider, Connected)
     provider.check()

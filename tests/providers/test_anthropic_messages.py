@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from evalkit.errors import AuthenticationError, UserInputError
+from evalkit.errors import AuthenticationError, ModelNotFoundError, UserInputError
 from evalkit.providers.anthropic_messages import AnthropicProvider, AnthropicSettings
 from evalkit.types import FunctionSpec, Message, Request, ToolCall, ToolSchema
 from tests.fake_anthropic import REFERENCE_MESSAGE, FakeAnthropic, fault
@@ -278,7 +278,8 @@ def test_retry_after_beyond_the_cap_is_one_error(fake_anthropic: FakeAnthropic) 
     fake_anthropic.fail(fault(429, "rate_limit_error", "slow down", **{"retry-after": "3600"}))
     [out] = generate(make(fake_anthropic), requests(1))
     assert (
-        out.error == "HTTP 429 with retry-after 3600s, beyond the 120s cap" and len(fake_anthropic.seen) == 1
+        out.error == "HTTP 429 with a retry-after of 3600s, beyond the 120s cap"
+        and len(fake_anthropic.seen) == 1
     )
 
 
@@ -311,19 +312,34 @@ def test_401_stops_the_run_and_the_key_never_shows(
     assert len(fake_anthropic.seen) <= 4  # nothing more is sent once refused
 
 
-def test_a_model_the_api_does_not_know_is_asked_once(fake_anthropic: FakeAnthropic) -> None:
+def test_a_model_the_api_does_not_know_is_asked_once_and_stops_the_run(fake_anthropic: FakeAnthropic) -> None:
     fake_anthropic.models = {"claude-sonnet-5-5"}
     provider = connected(
         AnthropicProvider(
             "claude", AnthropicSettings(base_url=fake_anthropic.url, model="claude-sonnet-9-9")
         ),
-        concurrency=1,
+        concurrency=8,
     )
-    out = generate(provider, requests(4))
-    assert len(fake_anthropic.seen) == 1
-    assert {c.error for c in out} == {
-        "the Anthropic API does not know model 'claude-sonnet-9-9' (HTTP 404): model: claude-sonnet-9-9"
-    }
+    with pytest.raises(ModelNotFoundError) as raised:
+        generate(provider, requests(8))
+    assert len(fake_anthropic.seen) == 1  # the first request went alone; the rest were never sent
+    assert str(raised.value) == (
+        "provider 'claude': the Anthropic API does not know model 'claude-sonnet-9-9' (HTTP 404): "
+        "model: claude-sonnet-9-9 (check the model name in evalkit.yaml)"
+    )
+    assert raised.value.exit_code == 2
+
+
+def test_a_known_model_is_not_held_back_after_its_first_answer(fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.latency_s = 0.05
+    provider = connected(
+        AnthropicProvider(
+            "claude", AnthropicSettings(base_url=fake_anthropic.url, model="claude-sonnet-5-5")
+        ),
+        concurrency=8,
+    )
+    out = generate(provider, requests(9))
+    assert all(c.error is None for c in out) and fake_anthropic.max_in_flight == 8
 
 
 def test_a_missing_key_is_named_before_any_call(

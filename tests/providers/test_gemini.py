@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from evalkit.errors import AuthenticationError, UserInputError
+from evalkit.errors import AuthenticationError, ModelNotFoundError, UserInputError
 from evalkit.providers.gemini import GeminiProvider, GeminiSettings
 from evalkit.types import FunctionSpec, Message, Request, ToolCall, ToolSchema
 from tests.conftest import GEMINI_KEY
@@ -210,7 +210,7 @@ def test_429_waits_the_retry_delay_and_503_is_retried(fake_gemini: FakeGemini) -
 def test_a_retry_delay_beyond_the_cap_is_one_error(fake_gemini: FakeGemini) -> None:
     fake_gemini.fail(error(429, "RESOURCE_EXHAUSTED", "quota", retry_delay="3600s"))
     [out] = generate(make(fake_gemini), requests(1))
-    assert out.error == "HTTP 429 with a retry delay of 3600s, beyond the 120s cap"
+    assert out.error == "HTTP 429 RESOURCE_EXHAUSTED with a retry delay of 3600s, beyond the 120s cap"
 
 
 def test_malformed_bodies_are_error_results(fake_gemini: FakeGemini) -> None:
@@ -237,16 +237,18 @@ def test_an_invalid_key_stops_the_run_and_never_shows(
     assert all(wrong not in s.path and wrong not in str(s.query) for s in fake_gemini.seen)
 
 
-def test_a_model_the_api_does_not_know_is_asked_once(fake_gemini: FakeGemini) -> None:
+def test_a_model_the_api_does_not_know_is_asked_once_and_stops_the_run(fake_gemini: FakeGemini) -> None:
     fake_gemini.models = {"gemini-2.5-flash"}
     provider = connected(
-        GeminiProvider("g", GeminiSettings(base_url=fake_gemini.url, model="gemini-9-ultra")), 1
+        GeminiProvider("g", GeminiSettings(base_url=fake_gemini.url, model="gemini-9-ultra")), 8
     )
-    out = generate(provider, requests(3))
+    with pytest.raises(ModelNotFoundError) as raised:
+        generate(provider, requests(8))
     assert len(fake_gemini.seen) == 1
-    assert {c.error for c in out} == {
-        "the Gemini API does not know model 'gemini-9-ultra' (HTTP 404): models/gemini-9-ultra is not found for API version v1beta"
-    }
+    assert str(raised.value) == (
+        "provider 'g': the Gemini API does not know model 'gemini-9-ultra' (HTTP 404): "
+        "models/gemini-9-ultra is not found for API version v1beta (check the model name in evalkit.yaml)"
+    )
 
 
 def test_a_missing_key_is_named_before_any_call(

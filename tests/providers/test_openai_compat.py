@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from evalkit.errors import AuthenticationError, UserInputError
+from evalkit.errors import AuthenticationError, ModelNotFoundError, UserInputError
 from evalkit.providers.openai_compat import OpenAICompatProvider, OpenAISettings, parse_retry_after
 from tests.fake_openai import FakeOpenAI, Fault
 from tests.helpers.openai_provider import generate, make, requests
@@ -266,3 +266,25 @@ def test_malformed_stream_chunks_never_kill_the_run(
         assert out[0].error is not None and "unexpected" in out[0].error, out[0]
     else:
         assert out[0].error is None and out[0].text == text
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_a_model_the_server_does_not_know_is_asked_once_and_stops_the_run(api: str) -> None:
+    with FakeOpenAI(missing_models=frozenset({"gpt-nope"})) as server:
+        provider = make(server, concurrency=8, model="gpt-nope", api=api)
+        with pytest.raises(ModelNotFoundError) as raised:
+            generate(provider, requests(8))
+        assert len(server.requests) == 1  # the first request went alone; the rest were never sent
+        url = server.url
+    assert str(raised.value) == (
+        f"provider 'api': the API at {url} does not know model 'gpt-nope' (HTTP 404): "
+        "The model `gpt-nope` does not exist or you do not have access to it. "
+        "(check the model name in evalkit.yaml)"
+    )
+
+
+def test_a_404_for_a_wrong_path_is_one_error_result_not_a_missing_model() -> None:
+    with FakeOpenAI() as server:
+        server.add_fault(Fault(status=404, body='{"error": {"message": "Not Found"}}'), times=2)
+        out, _ = generate(make(server), requests(2))
+    assert [o.error for o in out] == ["HTTP 404: Not Found"] * 2
