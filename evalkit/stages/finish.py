@@ -49,9 +49,10 @@ def finish(
     `baselines`: a folder to gate against (its groups are copied into the directory first), None
     (not gated: an earlier gate is removed), or RECORDED (the copy in the directory, when there is
     one). `interrupted` (130, 143), `aborted` (why the run stopped) and `aborted_exit` (the exit
-    code the abort asked for; None: 3): RECORDED keeps what summary.json says. `calibration`: a suite's calibration labels, merged into labels.jsonl;
-    `labels`: the run's labels when the caller holds them (not read again). `stamp`: run.json as
-    it should be written (default: its status, and its exit code once the history set one)."""
+    code the abort asked for; None: 3): RECORDED keeps what summary.json says. `calibration`: a
+    suite's calibration labels, merged into labels.jsonl; `labels`: the run's labels when the
+    caller holds them (not read again). `stamp`: run.json as it should be written (default: its
+    status, and its exit code once the history set one)."""
     if not run_dir.locked:
         raise RuntimeError(f"{run_dir}: finish() needs the run directory's lock")
     info = run_dir.info()
