@@ -210,3 +210,45 @@ def test_the_docs_example_runs_with_a_profile_and_prices_both_models(
     assert claude["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": 2048}}
     assert sorted(set(fake_bedrock.regions)) == ["us-east-1", "us-west-2"]  # `region:`, the profile's
     assert_no_aws_secret(result.output, folders=(workdir / "out",))
+
+
+def test_the_bundled_agent_suite_runs_its_loop_and_trajectory_scorers_on_bedrock(
+    workdir: Path, fake_bedrock: FakeBedrock, cli: Any
+) -> None:
+    from tests.helpers.agent import AGENT_SUITE, bedrock_agent_responder
+
+    fake_bedrock.responder = bedrock_agent_responder
+    write(workdir / "evalkit.yaml", config(fake_bedrock.url))
+    result = cli("run", str(AGENT_SUITE), "--out", "out")
+    assert result.exit_code == 0, result.output
+    lines = {
+        d["case_id"]: d for d in map(json.loads, (workdir / "out" / "results.jsonl").read_text().splitlines())
+    }
+    assert len(lines) == 17 and all(d["error"] is None for d in lines.values())
+    good = lines["refund-eligible-electronics"]
+    assert [(s["type"], s["name"]) for s in good["steps"]] == [
+        ("llm", "model"),
+        ("tool", "lookup_order"),
+        ("llm", "model"),
+        ("tool", "refund_policy"),
+        ("llm", "model"),
+    ]
+    assert good["steps"][1]["output"]["total"] == 39.9  # the real tool ran
+    assert good["scores"]["tool_call_f1_args"]["value"] == 1.0
+    step_costs = [s["cost_usd"] for s in good["steps"] if s["type"] == "llm"]
+    assert all(c > 0 for c in step_costs) and good["cost_usd"] == pytest.approx(sum(step_costs))
+    wrong_order = lines["refund-clothing"]["scores"]["tool_order"]
+    assert wrong_order["reason"] == "step s2 (refund_policy) comes before step s4 (lookup_order)"
+    looped = lines["refund-food"]["scores"]["tool_loop"]
+    assert looped["reason"] == "step s4 (lookup_order) is call 2 of the same tool and arguments"
+    parallel = lines["compare-orders"]
+    assert [s["type"] for s in parallel["steps"]] == ["llm", "tool", "tool", "llm"]
+    # the parallel calls went back as two toolResult blocks of one user turn
+    follow = next(
+        s.body
+        for s in fake_bedrock.seen
+        if "A1001 or order A1003" in s.body["messages"][0]["content"][0]["text"]
+        and len(s.body["messages"]) > 1
+    )
+    assert [list(b) for b in follow["messages"][-1]["content"]] == [["toolResult"], ["toolResult"]]
+    assert all(len(s.body["toolConfig"]["tools"]) == 3 for s in fake_bedrock.seen)

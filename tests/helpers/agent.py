@@ -74,3 +74,32 @@ def config(url: str) -> str:
     """An evalkit.yaml whose one variant asks the fake OpenAI server at `url` (priced)."""
     price = "pricing: {input_per_mtok: 1.0, output_per_mtok: 2.0}"
     return f"providers:\n  api: {{type: openai, base_url: {url}, model: m, {price}}}\nvariants:\n  api: {{provider: api}}\n"
+
+
+def bedrock_agent_responder(body: dict[str, Any]) -> dict[str, Any]:
+    """The same scripted model in Bedrock Converse's wire format (tests/fake_bedrock.py):
+    toolUse blocks for a round of calls, the toolResult texts in the final answer."""
+    messages = body["messages"]
+    question = next(b["text"] for m in messages if m["role"] == "user" for b in m["content"] if "text" in b)
+    rounds_done = sum(
+        1 for m in messages if m["role"] == "assistant" and any("toolUse" in b for b in m["content"])
+    )
+    plan = plan_for(question)
+    usage = {"inputTokens": 40, "outputTokens": 12}
+    if rounds_done < len(plan):
+        uses = [
+            {"toolUse": {"toolUseId": f"tooluse_{rounds_done}_{i}", "name": name, "input": args}}
+            for i, (name, args) in enumerate(plan[rounds_done])
+        ]
+        return {"content": uses, "stopReason": "tool_use", "usage": usage}
+    results = [
+        c["text"]
+        for m in messages
+        for b in m["content"]
+        if "toolResult" in b
+        for c in b["toolResult"]["content"]
+    ]
+    text = (
+        "Here is what I found: " + " | ".join(results) if results else "I can help with orders and refunds."
+    )
+    return {"content": [{"text": text}], "stopReason": "end_turn", "usage": usage}
