@@ -16,7 +16,7 @@ class ToolCall(BaseModel):
     """A tool call a model asked for. `arguments` is the parsed JSON; when the model's argument
     string is not valid JSON, `arguments` is None and `raw_arguments` keeps the string."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     id: str
     name: str
@@ -31,7 +31,7 @@ StepType = Literal["llm", "tool", "retrieval", "router", "other"]
 class Step(BaseModel):
     """One step of a trace: a model call, a tool run, a retrieval, a routing decision."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     id: str
     type: StepType
@@ -80,7 +80,7 @@ class Message(BaseModel):
 
 
 class FunctionSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     # dots too (BFCL's `math.factorial`): providers whose API refuses them send `math_factorial`
     # and map the model's calls back to the declared name (evalkit.tools.wire)
@@ -104,7 +104,7 @@ class FunctionSpec(BaseModel):
 class ToolSchema(BaseModel):
     """An OpenAI function tool: {"type": "function", "function": {name, description, parameters}}."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     type: Literal["function"] = "function"
     function: FunctionSpec
@@ -116,7 +116,7 @@ ToolChoice = Literal["auto", "none", "required"] | dict[str, Any]
 class AgentSettings(BaseModel):
     """Run the agent loop in evalkit: declared tools bound to Python callables."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     tools: dict[str, str] = Field(default_factory=dict)  # name → "package.module:function"
     max_steps: int = Field(default=8, gt=0)  # model calls at most, per case
@@ -159,7 +159,7 @@ class Loglikelihood(BaseModel):
     and the context: the rendered messages' text as is (`plain`, lm-evaluation-harness's default)
     or through the model's chat template (`chat`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     continuations: tuple[str, ...]
     context: Literal["plain", "chat"] = "plain"
@@ -301,7 +301,7 @@ class Completion(BaseModel):
 
 
 class RetrievedChunk(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     id: str  # stable chunk id: "<doc id>#<character offset>"
     doc_id: str
@@ -356,7 +356,7 @@ class StoredScore(BaseModel):
 class JudgeUsage(BaseModel):
     """What one judge spent on one result (every sample and order it was asked)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     provider: str
     model: str | None = None
@@ -436,7 +436,7 @@ class Threshold(BaseModel):
     `max_drop` for higher-is-better metrics, `max_increase` for lower-is-better ones (latency,
     cost). A metric regresses only when it is significantly worse AND worse by more than that."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
     min: float | None = None
     max: float | None = None

@@ -37,7 +37,7 @@ _WORDS |= {"1": "pass", "0": "fail", "✓": "pass", "✗": "fail"}
 
 
 class Label(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     run: str | None = None
     suite: str

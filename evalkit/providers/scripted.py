@@ -129,7 +129,7 @@ def _coerce(value: Any) -> ScriptedAnswer | None:
 
 
 class ReplaySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     results: str  # a results.jsonl, or a run directory holding one
     # exact: the same suite, case, variant and repeat; case: the same suite, case and repeat

@@ -51,7 +51,7 @@ class Pricing(Spec):
 class ProviderConfig(BaseModel):
     """`type` picks the backend; the remaining keys are that backend's own settings."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(defer_build=True, extra="allow", frozen=True, allow_inf_nan=False)
 
     # the provider: openai, anthropic, transformers, vllm, python, scripted, replay or a plugin's
     type: str

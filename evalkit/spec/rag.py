@@ -12,7 +12,7 @@ SWEEPABLE = ("retriever", "top_k", "chunk_size", "chunk_overlap", "hybrid_alpha"
 
 
 class RagSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
     corpus: str | None = None  # folder of .txt/.md/.jsonl documents (built-in retrievers need one)
     chunk_size: int = Field(default=800, ge=50)  # characters

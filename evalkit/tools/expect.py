@@ -58,7 +58,7 @@ class ExpectedCall(BaseModel):
     """One expected tool call. `arguments` is the expected value (exact), the keys that must
     be there with these values (subset), or a JSON schema the arguments must satisfy (schema)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     name: str
     arguments: dict[str, Any] | None = None  # None: any arguments
@@ -89,7 +89,7 @@ class ExpectedCall(BaseModel):
 
 
 class ToolExpectations(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     expected_tools: tuple[str, ...] | None = None  # names, in the expected order
     forbidden_tools: tuple[str, ...] = ()

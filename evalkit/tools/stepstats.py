@@ -13,7 +13,7 @@ from evalkit.types import CaseResult, Step
 
 
 class StepSummary(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     name: str
     type: str
