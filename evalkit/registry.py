@@ -7,9 +7,10 @@ listed under `plugins:` in evalkit.yaml). Nothing is imported until it is asked 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import import_module
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoints, entry_points
 from typing import Any, Generic, TypeVar
 
 from evalkit.errors import UserInputError, did_you_mean
@@ -36,7 +37,7 @@ class Registry(Generic[T]):
             return
         self._scanned = True
         names: dict[int, str] = {}  # each distribution's name read once (it parses METADATA)
-        for ep in entry_points(group=self.group):
+        for ep in _installed().select(group=self.group):
             if ep.dist is not None and id(ep.dist) not in names:
                 names[id(ep.dist)] = ep.dist.name
             dist = "unknown" if ep.dist is None else names[id(ep.dist)]
@@ -72,6 +73,13 @@ class Registry(Generic[T]):
             self._entries[name] = Entry(name, obj, entry.source)
             return obj
         return entry.target
+
+
+@functools.cache
+def _installed() -> EntryPoints:
+    """Every installed entry point, read once per process for all the registries (each read
+    walks every distribution on the path)."""
+    return entry_points()
 
 
 def _import_target(spec: str) -> Any:
