@@ -6,11 +6,17 @@ is that size's alone. Admission is O(1) per request when time per case stays fla
 Usage: python benchmarks/bench_scale.py [SIZES] [CONCURRENCY] [--against CHECKOUT]
 e.g. 1000,10000,100000 32. With --against (another checkout of evalkit, e.g. a worktree of an
 older commit), each size also runs with that checkout's code, interleaved, for side-by-side ratios.
+
+Each size also runs the HTTP client alone ("raw aiohttp": the same requests at the same
+concurrency through aiohttp, each answer's JSON parsed, nothing else), so evalkit's own CPU per
+case is the difference: what the harness adds to the client any harness needs. On a shared
+machine compare CPU (wall waits for the CPU) and the ratios of interleaved rows.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -38,6 +44,35 @@ def child(n: int, url: str, concurrency: int) -> None:
     print(json.dumps({"n": n, "wall_s": wall, "cpu_s": cpu, "rss_mb": rss_mb}))
 
 
+def raw_child(n: int, url: str, concurrency: int) -> None:
+    """The same n requests through aiohttp alone; prints a JSON line of its figures."""
+    import asyncio
+
+    import aiohttp
+
+    async def go() -> int:
+        sem = asyncio.Semaphore(concurrency)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+            async def one(i: int) -> str:
+                body = {
+                    "model": "bench-model",
+                    "max_tokens": 64,
+                    "messages": [{"role": "user", "content": f"question number {i} about topic {i % 97}"}],
+                }
+                async with sem, session.post(url + "/chat/completions", json=body) as r:
+                    data = await r.json()
+                return str(data["choices"][0]["message"]["content"])
+
+            return len(await asyncio.gather(*(one(i) for i in range(n))))
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    assert asyncio.run(go()) == n
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"n": n, "wall_s": wall, "cpu_s": cpu, "rss_mb": rss_mb}))
+
+
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     against = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--against"]
@@ -46,41 +81,46 @@ def main() -> None:
     concurrency = int(args[1]) if len(args) > 1 else 32
     checkouts = [ROOT, *against]
     rows = []
+    print(f"{os.cpu_count()} CPUs, load average {load()} at the start", flush=True)
     with fake_server(0.0) as url:
         for n in sizes:
-            for code in checkouts:  # interleaved, so the machine's load hits each alike
+            for code in [*checkouts, None]:  # interleaved, so the machine's load hits each alike
+                mode = "--raw" if code is None else "--child"
                 out = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "benchmarks.bench_scale",
-                        "--child",
-                        str(n),
-                        url,
-                        str(concurrency),
-                    ],
-                    cwd=code,  # from the checkout: its evalkit comes first on the path
+                    [sys.executable, "-m", "benchmarks.bench_scale", mode, str(n), url, str(concurrency)],
+                    cwd=code or ROOT,  # from the checkout: its evalkit comes first on the path
+                    env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
                     capture_output=True,
                     text=True,
                     check=True,
                 )
-                rows.append({**json.loads(out.stdout.strip().splitlines()[-1]), "code": str(code)[-20:]})
-    base = rows[0]["wall_s"] / rows[0]["n"]
-    print(f"zero-latency fake server, concurrency {concurrency}, scorer exact, no cache")
+                name = "raw aiohttp" if code is None else str(code)[-20:]
+                rows.append({**json.loads(out.stdout.strip().splitlines()[-1]), "code": name})
     print(
-        f"{'cases':>8}  {'checkout':20}  {'wall s':>8}  {'ms/case':>8}  {'CPU ms/case':>11}  {'vs first':>8}"
-        f"  {'peak RSS MB':>11}"
+        f"zero-latency fake server, concurrency {concurrency}, scorer exact, no cache; load {load()} at the end"
     )
+    print(
+        f"{'cases':>8}  {'checkout':20}  {'wall s':>8}  {'ms/case':>8}  {'CPU ms/case':>11}"
+        f"  {'own CPU ms':>10}  {'peak RSS MB':>11}"
+    )
+    raw = {r["n"]: r["cpu_s"] / r["n"] for r in rows if r["code"] == "raw aiohttp"}
     for r in rows:
-        per = r["wall_s"] / r["n"]
+        cpu = r["cpu_s"] / r["n"]
+        own = "" if r["code"] == "raw aiohttp" else f"{(cpu - raw[r['n']]) * 1000:.3f}"
         print(
-            f"{r['n']:>8}  {r['code']:20}  {r['wall_s']:>8.2f}  {per * 1000:>8.3f}"
-            f"  {r['cpu_s'] / r['n'] * 1000:>11.3f}  {per / base:>7.2f}x  {r['rss_mb']:>11.0f}"
+            f"{r['n']:>8}  {r['code']:20}  {r['wall_s']:>8.2f}  {r['wall_s'] / r['n'] * 1000:>8.3f}"
+            f"  {cpu * 1000:>11.3f}  {own:>10}  {r['rss_mb']:>11.0f}"
         )
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--raw":
+        raw_child(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     else:
         main()
