@@ -11,7 +11,7 @@ import functools
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import EntryPoints, entry_points
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from evalkit.errors import UserInputError, did_you_mean
 
@@ -79,7 +79,8 @@ class Registry(Generic[T]):
 def _installed() -> EntryPoints:
     """Every installed entry point, read once per process for all the registries (each read
     walks every distribution on the path)."""
-    return entry_points()
+    # Python 3.11 types it SelectableGroups (by group); its .select(group=...) is EntryPoints, as on 3.12
+    return cast(EntryPoints, entry_points())
 
 
 def _import_target(spec: str) -> Any:
