@@ -18,14 +18,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from evalkit._util import secrets
-from evalkit.errors import AuthenticationError, EvalkitError, UserInputError
-from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy
-from evalkit.providers.extras import require
+from evalkit.errors import AuthenticationError, ModelNotFoundError, UserInputError
+from evalkit.providers.base import Retry
 from evalkit.providers.openai_compat import parse_retry_after
-from evalkit.tools.wire import restore_names
+from evalkit.providers.sdk_base import OPERATIONAL, SdkProvider, SdkSettings
 from evalkit.types import Completion, Request
 
 # worker threads and pooled connections: more than any connection's limit (threads start on demand)
@@ -48,9 +47,7 @@ RETRY_CODES = {
 }
 
 
-class BedrockSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
+class BedrockSettings(SdkSettings):
     model: str | None = None  # a model id, an inference profile id, or either's ARN
     region: str | None = None  # None: AWS_REGION, AWS_DEFAULT_REGION or the profile's region
     profile: str | None = None  # a profile of ~/.aws/config; None: the standard credential chain
@@ -62,58 +59,30 @@ class BedrockSettings(BaseModel):
     # passed as is as guardrailConfig: {guardrailIdentifier, guardrailVersion, trace}
     guardrail_config: dict[str, Any] | None = None
     stream: bool = False  # ConverseStream, to measure the time to the first token
-    timeout_s: float = Field(default=120.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
-    max_attempts: int = Field(default=6, ge=1)
-    backoff_base_s: float = Field(default=0.5, ge=0)
-    backoff_max_s: float = Field(default=30.0, ge=0)
-    retry_after_cap_s: float = Field(default=120.0, ge=0)
 
 
-class BedrockProvider(Provider[BedrockSettings]):
+class BedrockProvider(SdkProvider[BedrockSettings]):
     """Models on Amazon Bedrock through the Converse API: tools, reasoning, prompt-cache usage."""
 
     settings_model = BedrockSettings
     extra = "bedrock"
-    supports_tools = True
-    operational_settings = frozenset(
-        {
-            "profile",
-            "endpoint_url",
-            "timeout_s",
-            "connect_timeout_s",
-            "max_attempts",
-            "backoff_base_s",
-            "backoff_max_s",
-            "retry_after_cap_s",
-        }
-    )
+    type_name = "bedrock"
+    api_name = "Bedrock"
+    sdk_module = "boto3"
+    operational_settings = (OPERATIONAL - {"api_key_env"}) | {"profile", "endpoint_url", "connect_timeout_s"}
 
     def __init__(self, name: str, settings: BedrockSettings):
         super().__init__(name, settings)
         self._session: Any = None
         self._region: str | None = settings.region
-        self._client: Any = None
         self._pool: ThreadPoolExecutor | None = None
-        self._auth_failure: AuthenticationError | None = None
-        self._missing_models: dict[str, str] = {}  # model → Bedrock's answer, asked once
-        self._first: dict[str, asyncio.Event] = {}  # model → set when its first call has answered
 
     # -- identity ---------------------------------------------------------------------------
 
-    def _where(self) -> str:
-        s = self.settings
-        return secrets.redact_url(s.endpoint_url) if s.endpoint_url else f"region {self._region}"
-
-    def connection_key(self) -> str:
-        return f"bedrock:{self._region}:{secrets.redact_url(self.settings.endpoint_url or '')}"
-
-    def limiter_options(self) -> dict[str, Any]:
-        return {"adaptive": True, "cooldown_s": max(self.settings.backoff_base_s, 0.05)}
-
-    def retry_policy(self) -> RetryPolicy:
-        s = self.settings
-        return RetryPolicy(s.max_attempts, s.backoff_base_s, s.backoff_max_s)
+    def base_url(self) -> str:
+        """The endpoint: `endpoint_url`, else the region's own."""
+        return self.settings.endpoint_url or f"https://bedrock-runtime.{self._region}.amazonaws.com"
 
     def describe(self) -> dict[str, Any]:
         s = self.settings
@@ -146,9 +115,8 @@ class BedrockProvider(Provider[BedrockSettings]):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def check(self) -> None:
-        """The SDK, the region and credentials from the chain, before any model call (exit 2)."""
-        require("boto3", "bedrock", f"provider '{self.name}' (type: bedrock)")
+    def _credentials(self) -> None:
+        """The region and credentials from AWS's chain, before any model call (exit 2)."""
         import boto3
         from botocore.exceptions import BotoCoreError
 
@@ -203,10 +171,6 @@ class BedrockProvider(Provider[BedrockSettings]):
             self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix=f"evalkit-bedrock-{self.name}")
         return self._client
 
-    async def start(self) -> None:
-        """Create the client (botocore loads its service model) before the first request is timed."""
-        self._sdk()
-
     async def aclose(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -217,37 +181,12 @@ class BedrockProvider(Provider[BedrockSettings]):
 
     # -- one attempt ------------------------------------------------------------------------
 
-    async def complete(self, request: Request) -> Completion:
-        """One attempt. A model's first call goes alone: the calls behind it wait for its answer,
-        so a model Bedrock does not know, or credentials it refuses, are asked about once."""
-        model = self.model_name(request) or ""
-        first = self._first.get(model)
-        if first is None:
-            self._first[model] = asyncio.Event()
-            try:
-                return await self._complete(request, model)
-            finally:
-                self._first[model].set()
-        await first.wait()
-        return await self._complete(request, model)
-
-    async def _complete(self, request: Request, model: str) -> Completion:
-        if self._auth_failure is not None:
-            raise self._auth_failure
-        if model in self._missing_models:
-            return Completion(error=self._missing_models[model])
+    async def _attempt(self, request: Request, model: str, started: float) -> Completion:
+        """One call on a worker thread of the provider's pool (boto3 is synchronous)."""
         client = self._sdk()
         body = self._body(request, model)
-        loop = asyncio.get_running_loop()
-        try:
-            call = _converse_stream if self.settings.stream else _converse
-            completion = await loop.run_in_executor(self._pool, call, client, body, request)
-        except (Retry, EvalkitError):
-            raise
-        except Exception as exc:
-            return self._failure(exc, model)
-        completion.tool_calls = restore_names(completion.tool_calls, request.params.tools)
-        return completion
+        call = _converse_stream if self.settings.stream else _converse
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call, client, body, request)
 
     def _body(self, request: Request, model: str) -> dict[str, Any]:
         from evalkit.providers import bedrock_wire as wire
@@ -291,31 +230,26 @@ class BedrockProvider(Provider[BedrockSettings]):
         code = code[:1].upper() + code[1:]  # an exception frame's type is lowerCamelCase
         detail = _flat(str(error.get("Message") or exc))
         mid_stream = type(exc).__name__ == "EventStreamError"  # an exception frame of a stream
-        label = "mid-stream" if mid_stream else f"HTTP {status}"
+        label = f"{code} (mid-stream)" if mid_stream else f"{code} (HTTP {status})"
         if status in (401, 403) or code in AUTH_CODES:
-            self._auth_failure = AuthenticationError(
-                f"provider '{self.name}' at {self._where()} refused the credentials "
-                f"({code}, HTTP {status}): {detail}"
-            )
-            raise self._auth_failure
+            raise self._refused(f"{status} {code}", detail)
         if code == "ResourceNotFoundException" or (
             code == "ValidationException" and "model identifier" in detail.lower()
         ):
-            message = f"Bedrock ({self._where()}) does not know model '{model}' ({code}): {detail}"
-            self._missing_models[model] = message
-            return Completion(error=message)
+            self._missing_model = ModelNotFoundError(
+                f"provider '{self.name}': Bedrock ({self._where()}) does not know model '{model}' "
+                f"({label}): {detail} (check the model name in evalkit.yaml)"
+            )
+            raise self._missing_model
         if code == "ThrottlingException" or code in RETRY_CODES or status in (408, 429) or status >= 500:
-            headers = meta.get("HTTPHeaders") or {}
-            retry_after = parse_retry_after(headers.get("retry-after"))
-            cap = self.settings.retry_after_cap_s
-            if retry_after is not None and retry_after > cap:
-                return Completion(
-                    error=f"{code} (HTTP {status}) with retry-after {retry_after:.0f}s, "
-                    f"beyond the {cap:g}s cap"
-                )
+            retry_after = parse_retry_after((meta.get("HTTPHeaders") or {}).get("retry-after"))
             limited = code == "ThrottlingException"
-            raise (RateLimited if limited else Retry)(f"{code} ({label}): {detail}", retry_after) from None
-        return Completion(error=f"{code or 'error'} ({label}): {detail}")
+            return self._retry(label, detail, retry_after, limited=limited, what="retry-after")
+        return Completion(error=f"{label}: {detail}")
+
+    def _where(self) -> str:
+        s = self.settings
+        return secrets.redact_url(s.endpoint_url) if s.endpoint_url else f"region {self._region}"
 
 
 def _converse(client: Any, body: dict[str, Any], request: Request) -> Completion:

@@ -142,25 +142,29 @@ def test_refused_credentials_stop_the_run_and_never_show(
     result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline")
     assert result.exit_code == 3, result.output
     text = " ".join(result.output.split())
-    assert "refused the credentials (InvalidSignatureException, HTTP 403)" in text
+    assert "refused the credentials (HTTP 403 InvalidSignatureException)" in text
     assert "wJalrXUtnFEMI/K7MDENG/bPxRfiCYWRONGSECRET" not in result.output
     assert_no_aws_secret(result.output, folders=(workdir / "out",) if (workdir / "out").exists() else ())
 
 
-def test_an_unknown_model_is_one_clear_error_asked_once(
+def test_an_unknown_model_stops_the_run_at_its_first_answer(
     workdir: Path, fake_bedrock: FakeBedrock, cli: Any
 ) -> None:
     fake_bedrock.models = {MODEL}
     write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
     write(workdir / "evalkit.yaml", config(fake_bedrock.url, model="anthropic.claude-nine"))
     result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline")
-    lines = [json.loads(x) for x in (workdir / "out" / "results.jsonl").read_text().splitlines()]
-    assert len(fake_bedrock.seen) == 1
-    assert {x["error"] for x in lines} == {
-        f"Bedrock ({fake_bedrock.url}) does not know model 'anthropic.claude-nine' (ValidationException): "
-        "The provided model identifier is invalid."
-    }
-    assert "no price known for model 'anthropic.claude-nine'" in " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert (
+        f"provider 'claude': Bedrock ({fake_bedrock.url}) does not know model 'anthropic.claude-nine' "
+        "(ValidationException (HTTP 400)): The provided model identifier is invalid." in text
+    )
+    assert "Traceback" not in result.output and len(fake_bedrock.seen) == 1  # asked once
+    assert (workdir / "out" / "results.jsonl").read_text().splitlines() == []
+    summary = json.loads((workdir / "out" / "summary.json").read_text())
+    assert summary["exit_code"] == 2 and "does not know model 'anthropic.claude-nine'" in summary["aborted"]
+    assert_no_aws_secret(result.output, folders=(workdir / "out",))
 
 
 def docs_example() -> dict[str, Any]:

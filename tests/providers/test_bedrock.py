@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from evalkit._util import secrets
-from evalkit.errors import AuthenticationError, UserInputError
+from evalkit.errors import AuthenticationError, ModelNotFoundError, UserInputError
 from evalkit.providers.bedrock import BedrockProvider, BedrockSettings
 from evalkit.types import FunctionSpec, Message, Request, ToolCall, ToolSchema
 from tests.conftest import AWS_KEY_ID, AWS_SECRET, AWS_TOKEN
@@ -68,7 +68,7 @@ def test_a_wrong_secret_is_refused_by_the_signature_check_and_stops_the_run(
     with pytest.raises(AuthenticationError) as raised:
         generate(make(fake_bedrock, concurrency=1), requests(3))
     message = str(raised.value)
-    assert "refused the credentials (InvalidSignatureException, HTTP 403)" in message
+    assert "refused the credentials (HTTP 403 InvalidSignatureException)" in message
     assert "The Canonical String for this request should have been" in message
     # AWS's message quotes the canonical request, whose headers hold the session token
     for secret in (wrong, AWS_TOKEN, AWS_KEY_ID):
@@ -85,7 +85,7 @@ def test_a_wrong_secret_is_refused_by_the_signature_check_and_stops_the_run(
 )
 def test_a_403_stops_the_run(fake_bedrock: FakeBedrock, code: str, message: str) -> None:
     fake_bedrock.fail(error(403, code, message))
-    with pytest.raises(AuthenticationError, match=f"refused the credentials \\({code}, HTTP 403\\)"):
+    with pytest.raises(AuthenticationError, match=f"refused the credentials \\(HTTP 403 {code}\\)"):
         generate(make(fake_bedrock, concurrency=1), requests(3))
     assert len(fake_bedrock.seen) == 1
 
@@ -266,15 +266,17 @@ def test_a_request_bedrock_rejects_is_one_error_not_retried(fake_bedrock: FakeBe
         (404, "ResourceNotFoundException", "Model not found."),
     ],
 )
-def test_a_model_bedrock_does_not_know_is_asked_once(
+def test_a_model_bedrock_does_not_know_is_asked_once_and_stops_the_run(
     fake_bedrock: FakeBedrock, status: int, code: str, message: str
 ) -> None:
     fake_bedrock.fail(error(status, code, message))
-    out = generate(make(fake_bedrock, concurrency=1, model="anthropic.claude-9"), requests(3))
-    assert len(fake_bedrock.seen) == 1
-    assert {c.error for c in out} == {
-        f"Bedrock ({fake_bedrock.url}) does not know model 'anthropic.claude-9' ({code}): {message}"
-    }
+    with pytest.raises(ModelNotFoundError) as raised:
+        generate(make(fake_bedrock, concurrency=4, model="anthropic.claude-9"), requests(3))
+    assert len(fake_bedrock.seen) == 1  # the first request went alone; the others were never sent
+    assert str(raised.value) == (
+        f"provider 'bedrock': Bedrock ({fake_bedrock.url}) does not know model 'anthropic.claude-9' "
+        f"({code} (HTTP {status})): {message} (check the model name in evalkit.yaml)"
+    )
 
 
 def test_malformed_bodies_are_error_results(fake_bedrock: FakeBedrock) -> None:
