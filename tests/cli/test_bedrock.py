@@ -256,3 +256,39 @@ def test_the_bundled_agent_suite_runs_its_loop_and_trajectory_scorers_on_bedrock
     )
     assert [list(b) for b in follow["messages"][-1]["content"]] == [["toolResult"], ["toolResult"]]
     assert all(len(s.body["toolConfig"]["tools"]) == 3 for s in fake_bedrock.seen)
+
+
+def test_a_bedrock_judge_grading_gpt_answers_is_priced_as_bedrock(
+    workdir: Path, fake_bedrock: FakeBedrock, fake_server: Any, cli: Any
+) -> None:
+    fake_bedrock.responder = lambda body: {
+        "content": [{"text": '{"reasoning": "It names the answer.", "verdict": "pass"}'}],
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 150, "outputTokens": 20},
+    }
+    scorers = (
+        "[{type: judge, provider: judge, mode: pass_fail, name: correct, criteria: Answers the question.}]"
+    )
+    write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers=scorers))
+    write(
+        workdir / "evalkit.yaml",
+        f"providers:\n  judge: {{type: bedrock, model: amazon.nova-pro-v1:0, endpoint_url: '{fake_bedrock.url}'}}\n"
+        f"  api: {{type: openai, base_url: '{fake_server.url}', model: good-model,"
+        " pricing: {input_per_mtok: 1.0, output_per_mtok: 2.0}}\n"
+        "variants:\n  gpt: {provider: api}\n",
+    )
+    result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline")
+    assert result.exit_code == 0, result.output
+    judge_cost = float(
+        genai_prices.calc_price(
+            genai_prices.Usage(input_tokens=150, output_tokens=20), "amazon.nova-pro-v1:0", provider_id="aws"
+        ).total_price
+    )
+    lines = [json.loads(x) for x in (workdir / "out" / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == len(QA) and len(fake_bedrock.seen) == len(QA)
+    for line in lines:
+        judge = line["judges"]["correct"]
+        assert (judge["provider"], judge["model"], judge["calls"]) == ("judge", "amazon.nova-pro-v1:0", 1)
+        assert judge["cost_usd"] == pytest.approx(judge_cost) and judge_cost > 0
+        assert line["scores"]["correct"]["passed"] is True
+    assert_no_aws_secret(result.output, folders=(workdir / "out",))
