@@ -58,6 +58,13 @@ def error(code: int, status: str, message: str, retry_delay: str | None = None) 
     return Fault(status=code, body=json.dumps(body))
 
 
+VERTEX_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+UNAUTHENTICATED = (
+    "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
+    "valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project."
+)
+
+
 class FakeGemini(FakeHTTP):
     def __init__(self, responder: Callable[[dict[str, Any]], Reply] = echo, api_key: str | None = None):
         super().__init__()
@@ -65,8 +72,44 @@ class FakeGemini(FakeHTTP):
         self.api_key = api_key
         self.models: set[str] | None = None  # when set, other models get the API's 404
 
+    # Vertex AI: the bearer token its route takes (None: any), and the token its OAuth token
+    # endpoint (POST /token, for google-auth's refresh) hands out
+    vertex_token: str | None = None
+    issued_token = "ya29.a0-fake-refreshed-token-0123456789"
+
     def routes(self) -> list[tuple[str, str, Handler]]:
-        return [("POST", "/{version}/models/{call}", self.generate)]
+        vertex = "/{version}/projects/{project}/locations/{location}/publishers/google/models/{call}"
+        return [
+            ("POST", "/{version}/models/{call}", self.generate),
+            ("POST", vertex, self.vertex_generate),
+            ("POST", "/token", self.token),
+        ]
+
+    async def token(self, request: web.Request, seen: Seen) -> web.StreamResponse:
+        return web.json_response(
+            {
+                "access_token": self.issued_token,
+                "expires_in": 3599,
+                "token_type": "Bearer",
+                "scope": VERTEX_SCOPE,
+            }
+        )
+
+    async def vertex_generate(self, request: web.Request, seen: Seen) -> web.StreamResponse:
+        """Vertex AI's generateContent: the same bodies, a bearer token, its own 401 and 404."""
+        auth = seen.headers.get("Authorization") or ""
+        if self.vertex_token is not None and auth != f"Bearer {self.vertex_token}":
+            return _error(401, "UNAUTHENTICATED", UNAUTHENTICATED)
+        model, _, method = request.match_info["call"].partition(":")
+        if self.models is not None and model not in self.models:
+            m = request.match_info
+            name = f"projects/{m['project']}/locations/{m['location']}/publishers/google/models/{model}"
+            return _error(
+                404,
+                "NOT_FOUND",
+                f"Publisher Model `{name}` was not found or your project does not have access to it.",
+            )
+        return await self._answer_with(model, method, seen, request)
 
     def body(self, index: int) -> Any:
         """A request's body with every field in lowerCamelCase: the API reads protobuf JSON, which
@@ -80,6 +123,11 @@ class FakeGemini(FakeHTTP):
         model, _, method = request.match_info["call"].partition(":")
         if self.models is not None and model not in self.models:
             return _error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta")
+        return await self._answer_with(model, method, seen, request)
+
+    async def _answer_with(
+        self, model: str, method: str, seen: Seen, request: web.Request
+    ) -> web.StreamResponse:
         reply = self.responder(seen.body)
         body = reply if "candidates" in reply or "promptFeedback" in reply else _response(model, reply)
         if method == "streamGenerateContent":

@@ -1,8 +1,9 @@
 """Google's Gemini models through the official `google-genai` SDK (pip install 'evalkit[gemini]').
 
-The SDK carries the protocol (the key in its `x-goog-api-key` header, never in a URL; the
-stream). evalkit keeps one attempt per `complete()` (the SDK's retries are off), the limiter,
-the cache and the mapping (gemini_wire.py). A safety block is an error result naming its reason,
+The SDK carries the protocol: the key in its `x-goog-api-key` header, never in a URL; the
+stream; on Vertex AI (`vertexai: true`, gemini_vertex.py) the project's URL and the bearer
+token. evalkit keeps one attempt per `complete()` (the SDK's retries are off), the limiter, the
+cache and the mapping (gemini_wire.py). A safety block is an error result naming its reason,
 never an empty answer scored as one.
 """
 
@@ -12,11 +13,12 @@ import re
 import time
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from evalkit._util import secrets
 from evalkit.providers.base import Retry
-from evalkit.providers.sdk_base import SdkProvider, SdkSettings
+from evalkit.providers.gemini_vertex import Vertex
+from evalkit.providers.sdk_base import OPERATIONAL, SdkProvider, SdkSettings
 from evalkit.types import Completion, Request
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -24,10 +26,25 @@ RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
 class GeminiSettings(SdkSettings):
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str | None = None  # None: the SDK's (the Gemini API, or Vertex AI's regional endpoint)
     api_key_env: str = "GEMINI_API_KEY"  # the key is read from this variable, never from the file
-    api_version: str = "v1beta"
+    api_version: str | None = None  # None: the SDK's (v1beta; v1beta1 on Vertex AI)
     thinking_budget: int | None = Field(default=None, ge=0)  # tokens; 0 turns thinking off
+    # Vertex AI instead of the Gemini API: a Google Cloud project and location (else
+    # GOOGLE_CLOUD_PROJECT / GOOGLE_CLOUD_LOCATION, else the credentials' project and `global`),
+    # credentials from Google's standard chain (ADC) or an access token in `access_token_env`
+    vertexai: bool = False
+    project: str | None = None
+    location: str | None = None
+    access_token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _vertex_only(self) -> GeminiSettings:
+        stray = [k for k in ("project", "location", "access_token_env") if getattr(self, k) is not None]
+        if stray and not self.vertexai:
+            verb = "applies" if len(stray) == 1 else "apply"
+            raise ValueError(f"{', '.join(stray)} {verb} to Vertex AI only: set vertexai: true")
+        return self
 
 
 class GeminiProvider(SdkProvider[GeminiSettings]):
@@ -38,15 +55,50 @@ class GeminiProvider(SdkProvider[GeminiSettings]):
     type_name = "gemini"
     api_name = "the Gemini API"
     sdk_module = "google.genai"
+    operational_settings = OPERATIONAL | {"access_token_env"}
+
+    def __init__(self, name: str, settings: GeminiSettings):
+        super().__init__(name, settings)
+        self._vertex: Vertex | None = None
+
+    def base_url(self) -> str:
+        s = self.settings
+        if s.base_url is not None:
+            return s.base_url
+        if s.vertexai:
+            return (
+                self._vertex.base_url() if self._vertex is not None else "https://aiplatform.googleapis.com"
+            )
+        return DEFAULT_BASE_URL
+
+    def connection_key(self) -> str:
+        """Vertex AI's quotas are per project and location: each is its own connection."""
+        key = super().connection_key()
+        s = self.settings
+        return f"{key}:{s.project}/{s.location}" if s.vertexai else key
+
+    def _credentials(self) -> None:
+        s = self.settings
+        if not s.vertexai:
+            super()._credentials()
+            return
+        from evalkit.providers.gemini_vertex import resolve
+
+        self._vertex = resolve(self.name, s.project, s.location, s.access_token_env)
 
     def describe(self) -> dict[str, Any]:
         s = self.settings
-        return {
+        out = {
             "name": self.name,
             "type": "gemini",
-            "base_url": secrets.redact_url(s.base_url),
+            "base_url": secrets.redact_url(self.base_url()),
             "model": s.model,
         }
+        return {**out, **self._vertex_identity()}
+
+    def _vertex_identity(self) -> dict[str, Any]:
+        s = self.settings
+        return {"vertexai": True, "project": s.project, "location": s.location} if s.vertexai else {}
 
     def price_vendor(self) -> str | None:
         return "google"
@@ -55,9 +107,10 @@ class GeminiProvider(SdkProvider[GeminiSettings]):
         s = self.settings
         return {
             "type": "gemini",
-            "base_url": secrets.redact_url(s.base_url),
+            "base_url": secrets.redact_url(self.base_url()),
             "model": self.model_name(request),
             "thinking_budget": s.thinking_budget,
+            **self._vertex_identity(),
         }
 
     def _sdk(self) -> Any:
@@ -65,15 +118,26 @@ class GeminiProvider(SdkProvider[GeminiSettings]):
             from google import genai
             from google.genai import types
 
-            if self._key is None:
+            s = self.settings
+            if self._key is None and self._vertex is None:
                 self.check()
             options = types.HttpOptions(
-                base_url=self.settings.base_url,
-                api_version=self.settings.api_version,
-                timeout=int(self.settings.timeout_s * 1000),
+                base_url=s.base_url,
+                api_version=s.api_version or (None if s.vertexai else "v1beta"),
+                timeout=int(s.timeout_s * 1000),
                 retry_options=types.HttpRetryOptions(attempts=1),  # the framework retries
             )
-            self._client = genai.Client(api_key=self._key, http_options=options)
+            if self._vertex is not None:
+                v = self._vertex
+                self._client = genai.Client(
+                    vertexai=True,
+                    project=v.project,
+                    location=v.location,
+                    credentials=v.credentials,
+                    http_options=options,
+                )
+            else:
+                self._client = genai.Client(api_key=self._key, http_options=options)
         return self._client
 
     async def aclose(self) -> None:
@@ -87,6 +151,8 @@ class GeminiProvider(SdkProvider[GeminiSettings]):
         from evalkit.providers import gemini_wire as wire
 
         client = self._sdk()
+        if self._vertex is not None:  # a token the chain refreshed is scrubbed from here on
+            self._vertex.register_token()
         system, raw_contents = wire.contents_to_wire(request.messages)
         raw = wire.config_to_wire(request.params, system, self.settings.thinking_budget)
         raw.update(request.params.extra_body or {})
@@ -111,6 +177,9 @@ class GeminiProvider(SdkProvider[GeminiSettings]):
 
     def _failure(self, exc: Exception, model: str) -> Completion:
         from google.genai import errors
+
+        if self._vertex is not None:
+            self._vertex.register_token()
 
         if not isinstance(exc, errors.APIError):
             name = type(exc).__name__

@@ -417,3 +417,42 @@ def test_a_model_the_vendor_rejects_stops_the_run_with_one_clear_error(
     summary = json.loads((workdir / "out" / "summary.json").read_text())
     assert summary["exit_code"] == 2 and f"does not know model '{model}'" in summary["aborted"]
     assert ANTHROPIC_KEY not in result.output
+
+
+def test_gemini_on_vertex_ai_from_the_config_keeps_its_token_out_of_every_file(
+    workdir: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fake_gemini import FakeGemini
+
+    token = "ya29.a0-vertex-e2e-token-0123456789abcdef"
+    monkeypatch.setenv("VERTEX_TOKEN", token)
+    with FakeGemini() as fake:
+        fake.vertex_token = token
+        write(workdir / "suites" / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+        write(
+            workdir / "evalkit.yaml",
+            f"""
+providers:
+  gemini:
+    type: gemini
+    model: gemini-2.5-flash
+    vertexai: true
+    project: evals-prod
+    location: us-central1
+    access_token_env: VERTEX_TOKEN
+    base_url: {fake.url}
+""",
+        )
+        result = cli("run", "suites/qa.yaml", "--out", "out", "--no-baseline")
+        paths = {s.path for s in fake.seen}
+    assert paths == {
+        "/v1beta1/projects/evals-prod/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent"
+    }
+    lines = [json.loads(x) for x in (workdir / "out" / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == len(QA) and all(x["error"] is None and x["cost_usd"] > 0 for x in lines)
+    assert token not in result.output
+    for path in (workdir / "out").rglob("*"):
+        if path.is_file():
+            assert token not in path.read_text(errors="replace"), path
+    run = json.loads((workdir / "out" / "run.json").read_text())
+    assert "evals-prod" in json.dumps(run) and "VERTEX_TOKEN" in json.dumps(run)  # the variable's name only

@@ -4,7 +4,9 @@ with the framework's retries) and its channel driven to completions."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from evalkit.providers.base import Provider
@@ -12,7 +14,7 @@ from evalkit.providers.service import Connected, bind_connections, exactly_once
 from evalkit.types import Completion, GenerationParams, Message, Request
 from tests.conftest import ANTHROPIC_KEY
 
-__all__ = ["ANTHROPIC_KEY", "connected", "generate", "requests"]
+__all__ = ["ANTHROPIC_KEY", "connected", "generate", "requests", "service_account_file"]
 
 
 def requests(
@@ -54,3 +56,30 @@ def generate(provider: Provider[Any], reqs: Sequence[Request]) -> list[Completio
         return [got[r.key] for r in reqs]
 
     return asyncio.run(go())
+
+
+def service_account_file(folder: Path, token_uri: str) -> Path:
+    """A Google service-account key file (what GOOGLE_APPLICATION_CREDENTIALS names) with a fresh
+    RSA key, whose token endpoint is `token_uri` (a local fake)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    path = folder / "service-account.json"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "from-key-file",
+                "private_key_id": "0123456789abcdef",
+                "private_key": pem,
+                "client_email": "evals@from-key-file.iam.gserviceaccount.com",
+                "client_id": "100000000000000000001",
+                "token_uri": token_uri,
+            }
+        )
+    )
+    return path
