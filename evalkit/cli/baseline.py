@@ -79,8 +79,9 @@ def _confirm_regressed_bless(run_dir: Path) -> None:
 
 def _keep_latency(group: Any, previous: Any, warn: Any) -> None:
     from evalkit.compare import baseline as bl
+    from evalkit.compare.records import cached_count
 
-    cached = sum(1 for r in group.records if r.cached)
+    cached = cached_count(group.records)
     if not cached:
         return
     unknown = bl.keep_known_latency(group, previous)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,56 +17,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit._util.paths import shown
+from evalkit.compare.records import CaseRecord, Records, StoredRecords, by_case
 from evalkit.errors import UserInputError
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.files import read_json, write_json, write_jsonl
 from evalkit.rundir.migrations import CURRENT, NewerSchemaError, migrate
-from evalkit.types import CaseResult
+
+__all__ = ["CaseRecord", "Group"]  # CaseRecord lives in evalkit.compare.records
 
 DEFAULT_DIR = Path("baselines")
-
-
-class CaseRecord(BaseModel):
-    """What a baseline keeps of one result (and what a diff compares)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    case_id: str
-    repeat: int = 0
-    case_hash: str | None = None  # the case's own data: what pairs it with the baseline
-    input_hash: str | None = None  # the prompt it was asked with (provenance, not a pairing key)
-    output: str | None = None
-    error: str | None = None
-    scores: dict[str, float | None] = Field(default_factory=dict)
-    passed: dict[str, bool] = Field(default_factory=dict)  # for pass/fail scores
-    latency_ms: float | None = None
-    cost_usd: float | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    model_version: str | None = None
-    cached: bool = False
-    latency_kept_from: str | None = None  # a cached result: the run whose measured latency it keeps
-    tags: list[str] = Field(default_factory=list)
-
-    @classmethod
-    def from_result(cls, r: CaseResult) -> CaseRecord:
-        return cls(
-            case_id=r.case_id,
-            repeat=r.repeat,
-            case_hash=r.case_hash,
-            input_hash=r.input_hash,
-            output=r.output,
-            error=r.error,
-            scores={k: s.value for k, s in r.scores.items()},
-            passed={k: s.passed for k, s in r.scores.items() if s.passed is not None},
-            latency_ms=None if r.latency_ms is None else round(r.latency_ms, 3),
-            cost_usd=r.cost_usd,
-            input_tokens=r.usage.input_tokens,
-            output_tokens=r.usage.output_tokens,
-            model_version=r.model_version,
-            cached=r.cached,
-            tags=r.tags,
-        )
 
 
 class BaselineMetric(BaseModel):
@@ -104,14 +63,14 @@ class BaselineMeta(BaseModel):
     results: int
 
 
-class Group(BaseModel):
-    """The records and metadata of one suite × variant, from a run or a baseline."""
-
-    model_config = ConfigDict(extra="forbid")
+@dataclass
+class Group:
+    """The records and metadata of one suite × variant, from a run or a baseline: a list, or
+    (runs and baseline files of any size) records kept on disk and read back case by case."""
 
     suite: str
     variant: str
-    records: list[CaseRecord]
+    records: Records
     meta: BaselineMeta
 
 
@@ -157,22 +116,55 @@ def check_folder(root: Path) -> None:
 
 def keep_known_latency(group: Group, previous: Group | None) -> int:
     """Cached results measured no latency in this run: keep what the previous baseline measured
-    for the same case (same data) and repeat. Returns how many cached results got none."""
-    prev = {(r.case_id, r.repeat, r.case_hash): r for r in previous.records} if previous else {}
-    unknown = 0
-    for r in group.records:
-        if not r.cached:
-            continue
-        old = prev.get((r.case_id, r.repeat, r.case_hash))
-        if old is not None and old.latency_ms is not None and (not old.cached or old.latency_kept_from):
-            r.latency_ms = old.latency_ms
-            r.latency_kept_from = old.latency_kept_from or (previous.meta.run_id if previous else None)
-        else:
-            unknown += 1
-    if previous is not None and all(r.cached for r in group.records):
+    for the same case (same data) and repeat. Returns how many cached results got none. Records
+    on disk are read case by case beside the previous baseline's (both sorted by case id)."""
+    run_id = previous.meta.run_id if previous else None
+    unknown, all_cached, measured = 0, True, False
+    if isinstance(group.records, StoredRecords):
+        kept = StoredRecords(group.records.store, by_repeat=group.records.by_repeat)
+        pairs = _beside(group.records, previous.records if previous else [])
+    else:
+        prev = {(r.case_id, r.repeat, r.case_hash): r for r in previous.records} if previous else {}
+        pairs = iter([(list(group.records), prev)])
+    for records, old in pairs:
+        for r in records:
+            unknown += _keep_one(r, old, run_id)
+            all_cached &= r.cached
+            measured |= not r.cached or bool(r.latency_kept_from)
+            if isinstance(group.records, StoredRecords):
+                kept.add(r)
+    if isinstance(group.records, StoredRecords):
+        kept.flush()
+        group.records = kept
+    if previous is not None and all_cached:
         group.meta.machine = previous.meta.machine  # the kept latencies were measured there
-    group.meta.latency_measured = any(not r.cached or r.latency_kept_from for r in group.records)
+    group.meta.latency_measured = measured
     return unknown
+
+
+def _keep_one(r: CaseRecord, prev: dict[tuple[str, int, str | None], CaseRecord], run_id: str | None) -> bool:
+    """Give a cached record the latency its previous baseline measured; False when it has one."""
+    if not r.cached:
+        return False
+    old = prev.get((r.case_id, r.repeat, r.case_hash))
+    if old is not None and old.latency_ms is not None and (not old.cached or old.latency_kept_from):
+        r.latency_ms = old.latency_ms
+        r.latency_kept_from = old.latency_kept_from or run_id
+        return False
+    return True
+
+
+def _beside(
+    records: Records, previous: Records
+) -> Iterator[tuple[list[CaseRecord], dict[tuple[str, int, str | None], CaseRecord]]]:
+    """Each case's records with the previous baseline's records of that case, by key."""
+    old_cases = by_case(previous)
+    old = next(old_cases, None)
+    for case_id, case in by_case(records):
+        while old is not None and old[0] < case_id:
+            old = next(old_cases, None)
+        same = old[1] if old is not None and old[0] == case_id else []
+        yield case, {(r.case_id, r.repeat, r.case_hash): r for r in same}
 
 
 def save(group: Group, root: Path) -> tuple[Path, Path]:
@@ -182,7 +174,7 @@ def save(group: Group, root: Path) -> tuple[Path, Path]:
         data_path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise UserInputError("the baselines folder is a file, not a folder", path=root) from None
-    write_jsonl(data_path, [r.model_dump(mode="json") for r in group.records])  # scrubbed value by value
+    write_jsonl(data_path, (r.model_dump(mode="json") for r in group.records))  # scrubbed value by value
     write_json(meta_path, group.meta)
     return data_path, meta_path
 
@@ -206,11 +198,7 @@ def load(root: Path, suite: str, variant: str) -> Group | None:
         raise UserInputError(f"baseline without its {meta_path.name}", path=data_path)
     try:
         meta = BaselineMeta.model_validate(migrate("baseline_meta", json.loads(meta_path.read_text())))
-        records = [
-            CaseRecord.model_validate_json(line)
-            for line in data_path.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
+        records = StoredRecords().extend(_lines(data_path))
     except (OSError, ValueError, NewerSchemaError) as exc:
         first = str(exc).splitlines()[0]
         raise UserInputError(f"unreadable baseline: {first}", path=data_path) from None
@@ -253,10 +241,15 @@ def copied(run_dir: RunDir) -> Copied | None:
         for raw in meta.get("groups") or []:
             group_meta = BaselineMeta.model_validate(migrate("baseline_meta", raw))
             key = (group_meta.suite, group_meta.variant)
-            groups[key] = Group(suite=key[0], variant=key[1], records=[], meta=group_meta)
+            groups[key] = Group(suite=key[0], variant=key[1], records=StoredRecords(), meta=group_meta)
         for row in run_dir.baseline_rows():
             key = (row.pop("suite"), row.pop("variant"))
-            groups[key].records.append(CaseRecord.model_validate(row))
+            records = groups[key].records
+            assert isinstance(records, StoredRecords)
+            records.add(CaseRecord.model_validate(row))
+        for group in groups.values():
+            assert isinstance(group.records, StoredRecords)
+            group.records.flush()
     except (ValueError, KeyError, TypeError, AttributeError, NewerSchemaError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserInputError(
@@ -264,6 +257,13 @@ def copied(run_dir: RunDir) -> Copied | None:
         ) from None
     folder = meta.get("shown", meta.get("folder"))
     return Copied(folder if isinstance(folder, str) else None, groups)
+
+
+def _lines(path: Path) -> Iterator[CaseRecord]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield CaseRecord.model_validate_json(line)
 
 
 def outputs_of(root: Path | None) -> Callable[[str, str], dict[tuple[str, int], str]]:

@@ -21,9 +21,7 @@ Verdict labels come from one table (evalkit.types.VERDICTS), whatever renders th
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -32,7 +30,9 @@ from pydantic import Field, PrivateAttr
 
 from evalkit._util.models import Record
 from evalkit._util.numbers import figure, figure_delta, metric_label
-from evalkit.compare.baseline import CaseRecord, Group
+from evalkit.compare.baseline import Group
+from evalkit.compare.pairing import Column, Paired, pair
+from evalkit.compare.records import model_versions, score_names
 from evalkit.stats import (
     PairedResult,
     bootstrap_resample_means,
@@ -216,42 +216,6 @@ class DiffReport(Record):
         return not self.groups or any(g.verdict == "inconclusive" for g in self.groups)
 
 
-def _per_case(records: Sequence[CaseRecord]) -> dict[str, list[CaseRecord]]:
-    by_case: dict[str, list[CaseRecord]] = defaultdict(list)
-    for r in records:
-        by_case[r.case_id].append(r)
-    return by_case
-
-
-def _mean(values: Sequence[float | None]) -> float | None:
-    measured = [v for v in values if v is not None]
-    return sum(measured) / len(measured) if measured else None
-
-
-def _case_pass(records: Sequence[CaseRecord], among: Sequence[str] | None = None) -> bool | None:
-    """Whether a case passed on one side (every repeat; `among`: the suite's pass rule), None
-    when nothing judges it (no pass mark, or only errors: those count in the error budget)."""
-    flags = []
-    for r in records:
-        marks = [v for k, v in r.passed.items() if among is None or k in among]
-        if marks and r.error is None:
-            flags.append(all(marks))
-    return all(flags) if flags else None
-
-
-def _case_outcomes(out: GroupDiff, side: _Sides, among: Sequence[str] | None) -> None:
-    """The regression test's lists: cases that passed in the baseline and fail now, the
-    reverse, and those that failed on both sides (known failures, not new ones)."""
-    for case_id in side.ids:
-        was, now = _case_pass(side.base[case_id], among), _case_pass(side.cand[case_id], among)
-        if was is True and now is False:
-            out.pass_to_fail.append(case_id)
-        elif was is False and now is True:
-            out.fail_to_pass.append(case_id)
-        elif was is False and now is False:
-            out.still_failing.append(case_id)
-
-
 def compare_group(
     baseline: Group,
     candidate: Group,
@@ -263,89 +227,86 @@ def compare_group(
     alpha: float = 0.05,
     pass_metrics: Sequence[str] | None = None,
 ) -> GroupDiff:
-    """Everything but the family-wise adjustment and verdicts (see `decide`)."""
-    base, cand = _per_case(baseline.records), _per_case(candidate.records)
-    out = GroupDiff(suite=candidate.suite, variant=candidate.variant, baseline_run=baseline.meta.run_id)
-    if baseline.variant != candidate.variant:
-        out.baseline_variant = baseline.variant
-    out.added = sorted(set(cand) - set(base))
-    out.removed = sorted(set(base) - set(cand))
-    paired_ids = []
-    for case_id in sorted(set(base) & set(cand)):
-        hb = {r.case_hash for r in base[case_id]}
-        hc = {r.case_hash for r in cand[case_id]}
-        if None in hb | hc:
-            out.paired_by_id_only = True
-        if None not in hb | hc and hb != hc:
-            out.changed_input.append(case_id)
-        else:
-            paired_ids.append(case_id)
-    out.paired = len(paired_ids)
-    out.provenance = provenance(baseline, candidate, base, cand, paired_ids)
-    for case_id in paired_ids:
-        base_out = {r.repeat: r.output for r in base[case_id] if r.output is not None}
-        for r in cand[case_id]:
-            if r.output is not None and r.repeat in base_out:
-                out.outputs_compared += 1
-                out.outputs_identical += r.output == base_out[r.repeat]
-
-    names: list[str] = []
-    for r in (*candidate.records, *baseline.records):
-        names += [n for n in r.scores if n not in names]
-    changes: list[CaseChange] = []
-    side = _Sides(base, cand, paired_ids)
+    """Everything but the family-wise adjustment and verdicts (see `decide`): the cases paired in
+    one pass over both sides (`pairing.pair`), then each metric diffed, then the warnings."""
+    names = list(dict.fromkeys([*score_names(candidate.records), *score_names(baseline.records)]))
+    paired = pair(baseline.records, candidate.records, names, directions, pass_metrics)
+    out = GroupDiff(
+        suite=candidate.suite,
+        variant=candidate.variant,
+        baseline_run=baseline.meta.run_id,
+        baseline_variant=baseline.variant if baseline.variant != candidate.variant else None,
+        paired=paired.n,
+        added=paired.added,
+        removed=paired.removed,
+        changed_input=paired.changed_input,
+        pass_to_fail=paired.pass_to_fail,
+        fail_to_pass=paired.fail_to_pass,
+        still_failing=paired.still_failing,
+        outputs_compared=paired.outputs_compared,
+        outputs_identical=paired.outputs_identical,
+        paired_by_id_only=paired.paired_by_id_only,
+    )
+    out.provenance = provenance(baseline, candidate, paired)
     for name in names:
-        out.metrics.append(_score_diff(name, side, candidate, thresholds, directions, changes, alpha))
-
-    latency = _latency_diff(base, cand, paired_ids, thresholds, resamples, seed, alpha)
-    mb, mc = baseline.meta.machine, candidate.meta.machine
-    if mb and mc and mb != mc and latency.n_paired:
-        if latency.gated:
-            out.warnings.append(f"latency compared across machines, as its max_increase asks ({mb} → {mc})")
-        else:
-            latency = _lower_is_better("latency_p95_ms", "latency_p95", thresholds)
-            out.warnings.append(
-                f"latency not compared: the baseline ran on another machine ({mb}); "
-                "set a max_increase on latency_p95_ms to compare it anyway"
-            )
-    out.metrics.append(latency)
-    out.metrics.append(_cost_diff(base, cand, paired_ids, thresholds, alpha))
-    out.top_regressions = sorted(changes, key=lambda ch: -ch.worse_by)[:10]
-    _case_outcomes(out, side, pass_metrics)
-
-    for change in out.provenance:
-        if change.what == "model version":
-            out.model_versions = (baseline.meta.model_versions, _model_versions(candidate))
-    jb, jc = baseline.meta.judge_model, candidate.meta.judge_model
-    if jb and jc and jb != jc:  # not a change being evaluated: the scores are measured differently
-        out.warnings.append(f"judge changed: {jb} → {jc}")
-    if out.paired_by_id_only:
-        out.warnings.append("the baseline predates case digests: cases are paired by id alone")
-    if out.added or out.removed or out.changed_input:
-        out.warnings.append(
-            f"{len(out.added)} added, {len(out.removed)} removed, {len(out.changed_input)} changed-data "
-            "case(s) are not compared"
-        )
+        out.metrics.append(_score_diff(name, paired, candidate, thresholds, directions, alpha))
+    latency, note = _latency_across(baseline, candidate, paired, thresholds, resamples, seed, alpha)
+    out.metrics += [latency, _cost_diff(paired.cost, thresholds, alpha)]
+    out.top_regressions = [
+        CaseChange(case_id=case_id, metric=name, baseline=b, candidate=c, worse_by=worse_by)
+        for case_id, name, b, c, worse_by in paired.top_changes()
+    ]
+    if any(change.what == "model version" for change in out.provenance):
+        out.model_versions = (baseline.meta.model_versions, model_versions(candidate.records))
+    out.warnings = _warnings(out, baseline, candidate, note)
     return out
 
 
-class _Sides:
-    """The paired cases of one comparison, per case id on each side."""
+def _warnings(out: GroupDiff, baseline: Group, candidate: Group, latency_note: str | None) -> list[str]:
+    """What a person should know about a comparison before reading its verdicts."""
+    warnings = [latency_note] if latency_note else []
+    jb, jc = baseline.meta.judge_model, candidate.meta.judge_model
+    if jb and jc and jb != jc:  # not a change being evaluated: the scores are measured differently
+        warnings.append(f"judge changed: {jb} → {jc}")
+    if out.paired_by_id_only:
+        warnings.append("the baseline predates case digests: cases are paired by id alone")
+    if out.added or out.removed or out.changed_input:
+        warnings.append(
+            f"{len(out.added)} added, {len(out.removed)} removed, {len(out.changed_input)} changed-data "
+            "case(s) are not compared"
+        )
+    return warnings
 
-    def __init__(
-        self, base: Mapping[str, list[CaseRecord]], cand: Mapping[str, list[CaseRecord]], ids: Sequence[str]
-    ):
-        self.base, self.cand, self.ids = base, cand, ids
-        self.single_repeat = all(len(base[c]) == 1 and len(cand[c]) == 1 for c in ids)
+
+def _latency_across(
+    baseline: Group,
+    candidate: Group,
+    paired: Paired,
+    thresholds: Mapping[str, Threshold],
+    resamples: int,
+    seed: int,
+    alpha: float,
+) -> tuple[MetricDiff, str | None]:
+    """Latency P95 compared, and what a person should know when the machines differ."""
+    latency = _latency_diff(paired.latency, thresholds, resamples, seed, alpha)
+    mb, mc = baseline.meta.machine, candidate.meta.machine
+    if not (mb and mc and mb != mc and latency.n_paired):
+        return latency, None
+    if latency.gated:
+        return latency, f"latency compared across machines, as its max_increase asks ({mb} → {mc})"
+    note = (
+        f"latency not compared: the baseline ran on another machine ({mb}); "
+        "set a max_increase on latency_p95_ms to compare it anyway"
+    )
+    return _lower_is_better("latency_p95_ms", "latency_p95", thresholds), note
 
 
 def _score_diff(
     name: str,
-    side: _Sides,
+    paired: Paired,
     candidate: Group,
     thresholds: Mapping[str, Threshold],
     directions: Mapping[str, bool],
-    changes: list[CaseChange],
     alpha: float,
 ) -> MetricDiff:
     """One score compared case by case: pass/fail scores (0/1 with a pass mark, one repeat) by
@@ -353,48 +314,33 @@ def _score_diff(
     t interval: one method per family for both the test and the interval."""
     import numpy as np  # here, not at the top: `evalkit run` loads this module before its requests
 
-    base, cand = side.base, side.cand
+    column = paired.scores[name]
     higher = directions.get(name, True)
     diff = MetricDiff(metric=name, kind="score", higher_is_better=higher)
     declared = candidate.meta.metrics.get(name)
     if declared is not None and declared.informational:
         diff.gated, diff.informational = False, True
-    b_vals = {c: _mean([r.scores.get(name) for r in base[c]]) for c in side.ids}
-    c_vals = {c: _mean([r.scores.get(name) for r in cand[c]]) for c in side.ids}
-    both = [c for c in side.ids if b_vals[c] is not None and c_vals[c] is not None]
-    diff.unmeasured_baseline = sum(1 for c in side.ids if b_vals[c] is None)
-    diff.unmeasured_candidate = sum(1 for c in side.ids if c_vals[c] is None)
-    diff.n_paired = len(both)
+    diff.unmeasured_baseline, diff.unmeasured_candidate = column.unmeasured_base, column.unmeasured_cand
+    diff.n_paired = len(column.base)
     diff.tolerance = _tolerance(thresholds.get(name), higher)
     if name.startswith(TIMING_SCORES):
         threshold = thresholds.get(name)
         diff.gated = threshold is not None and threshold.max_increase is not None
-    if not both:
+    if not diff.n_paired:
         return diff
-    bv = np.array([b_vals[c] for c in both], dtype=float)
-    cv = np.array([c_vals[c] for c in both], dtype=float)
+    bv, cv = np.frombuffer(column.base, dtype=float), np.frombuffer(column.cand, dtype=float)
     _fill(diff, float(bv.mean()), float(cv.mean()), paired_t(cv - bv, alpha))
-    marked = side.single_repeat and all(name in r.passed for c in both for r in (*base[c], *cand[c]))
-    if marked:
-        bp = [base[c][0].passed[name] for c in both]
-        cp = [cand[c][0].passed[name] for c in both]
-        diff.pass_to_fail, diff.fail_to_pass, p = mcnemar_exact(bp, cp)
-        if all(v in (0.0, 1.0) for v in (*bv, *cv)) and bp == list(bv == 1.0) and cp == list(cv == 1.0):
+    if paired.single_repeat and column.marked:
+        bp = np.frombuffer(column.base_pass, dtype=np.uint8).astype(bool)
+        cp = np.frombuffer(column.cand_pass, dtype=np.uint8).astype(bool)
+        diff.pass_to_fail, diff.fail_to_pass, p = mcnemar_exact(bp.tolist(), cp.tolist())
+        zero_one = bool(np.all((bv == 0.0) | (bv == 1.0)) and np.all((cv == 0.0) | (cv == 1.0)))
+        if zero_one and np.array_equal(bp, bv == 1.0) and np.array_equal(cp, cv == 1.0):
             diff.kind, diff.p_value = "pass_fail", p
             diff.ci_low, diff.ci_high = mcnemar_interval(
-                diff.pass_to_fail, diff.fail_to_pass, len(both), alpha
-            )
-    sign = 1.0 if higher else -1.0
-    for case_id, b, c in zip(both, bv, cv, strict=True):
-        if sign * (b - c) > 0:
-            changes.append(
-                CaseChange(case_id=case_id, metric=name, baseline=b, candidate=c, worse_by=sign * (b - c))
+                diff.pass_to_fail, diff.fail_to_pass, diff.n_paired, alpha
             )
     return diff
-
-
-def _model_versions(group: Group) -> list[str]:
-    return sorted({r.model_version for r in group.records if r.model_version})
 
 
 def _short(value: object, width: int = 60) -> str:
@@ -402,27 +348,17 @@ def _short(value: object, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def provenance(
-    baseline: Group,
-    candidate: Group,
-    base: Mapping[str, list[CaseRecord]],
-    cand: Mapping[str, list[CaseRecord]],
-    paired_ids: Sequence[str],
-) -> list[Provenance]:
+def provenance(baseline: Group, candidate: Group, paired: Paired) -> list[Provenance]:
     """What differs between the two sides besides the cases: the change being evaluated."""
     out: list[Provenance] = []
-    prompts_b = {c: {r.input_hash for r in base[c]} for c in paired_ids}
-    prompts_c = {c: {r.input_hash for r in cand[c]} for c in paired_ids}
-    changed = [
-        c for c in paired_ids if None not in prompts_b[c] | prompts_c[c] and prompts_b[c] != prompts_c[c]
-    ]
-    if changed:
+    if paired.prompts_changed:
+        digest_b, digest_c = paired.prompt_digests()
         out.append(
             Provenance(
                 what="prompt",
-                baseline=_digest(prompts_b),
-                candidate=_digest(prompts_c),
-                detail=f"{len(changed)} of {len(paired_ids)} cases",
+                baseline=digest_b,
+                candidate=digest_c,
+                detail=f"{paired.prompts_changed} of {paired.n} cases",
                 diff=text_diff(baseline.meta.prompt_text, candidate.meta.prompt_text),
             )
         )
@@ -430,7 +366,7 @@ def provenance(
     for what, b, c in (
         ("provider", mb.provider, mc.provider),
         ("model", mb.model, mc.model),
-        ("model version", ", ".join(mb.model_versions), ", ".join(_model_versions(candidate))),
+        ("model version", ", ".join(mb.model_versions), ", ".join(model_versions(candidate.records))),
     ):
         if b and c and b != c:
             out.append(Provenance(what=what, baseline=b, candidate=c))
@@ -472,11 +408,6 @@ def diff_preview(diff: str, lines: int = 6) -> list[str]:
     )
 
 
-def _digest(prompts: Mapping[str, set[str | None]]) -> str:
-    text = "\n".join(f"{c}:{sorted(str(h) for h in hs)}" for c, hs in sorted(prompts.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
 def _tolerance(threshold: Threshold | None, higher: bool) -> float:
     if threshold is None:
         return 0.0
@@ -510,9 +441,7 @@ def _lower_is_better(
 
 
 def _latency_diff(
-    base: Mapping[str, list[CaseRecord]],
-    cand: Mapping[str, list[CaseRecord]],
-    ids: Sequence[str],
+    column: Column,
     thresholds: Mapping[str, Threshold],
     resamples: int,
     seed: int,
@@ -521,17 +450,10 @@ def _latency_diff(
     import numpy as np
 
     diff = _lower_is_better("latency_p95_ms", "latency_p95", thresholds)
-
-    def latency(records: Sequence[CaseRecord]) -> float | None:
-        return _mean(
-            [r.latency_ms for r in records if r.error is None and (not r.cached or r.latency_kept_from)]
-        )
-
-    pairs = [(latency(base[c]), latency(cand[c])) for c in ids]
-    both = np.array([(b, c) for b, c in pairs if b is not None and c is not None], dtype=float)
-    diff.n_paired = len(both)
-    if len(both) < 2:
+    diff.n_paired = len(column.base)
+    if diff.n_paired < 2:
         return diff
+    both = np.column_stack((np.frombuffer(column.base, dtype=float), np.frombuffer(column.cand, dtype=float)))
     b95, c95 = (float(np.percentile(both[:, k], 95)) for k in (0, 1))
     reps = bootstrap_resample_means(
         both, resamples, np.random.default_rng(seed), statistic="percentile", q=95.0
@@ -545,22 +467,13 @@ def _latency_diff(
     return diff
 
 
-def _cost_diff(
-    base: Mapping[str, list[CaseRecord]],
-    cand: Mapping[str, list[CaseRecord]],
-    ids: Sequence[str],
-    thresholds: Mapping[str, Threshold],
-    alpha: float,
-) -> MetricDiff:
+def _cost_diff(column: Column, thresholds: Mapping[str, Threshold], alpha: float) -> MetricDiff:
     import numpy as np
 
     diff = _lower_is_better("cost_per_case_usd", "cost", thresholds)
-    pairs = [(_mean([r.cost_usd for r in base[c]]), _mean([r.cost_usd for r in cand[c]])) for c in ids]
-    both = [(b, c) for b, c in pairs if b is not None and c is not None]
-    diff.n_paired = len(both)
-    if both:
-        bv = np.array([b for b, _ in both])
-        cv = np.array([c for _, c in both])
+    diff.n_paired = len(column.base)
+    if diff.n_paired:
+        bv, cv = np.frombuffer(column.base, dtype=float), np.frombuffer(column.cand, dtype=float)
         _fill(diff, float(bv.mean()), float(cv.mean()), paired_t(cv - bv, alpha))
     return diff
 

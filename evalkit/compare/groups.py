@@ -10,7 +10,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from evalkit.compare.aggregate import GroupSummary, Summary
-from evalkit.compare.baseline import BaselineMeta, BaselineMetric, CaseRecord, Group
+from evalkit.compare.baseline import BaselineMeta, BaselineMetric, Group
+from evalkit.compare.records import CaseRecord, RecordStore, StoredRecords
 from evalkit.errors import UserInputError
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.runinfo import RunInfo
@@ -33,8 +34,8 @@ class _Tally:
     model_versions: set[str] = field(default_factory=set)
     judges: dict[str, tuple[str, str | None, set[str]]] = field(default_factory=dict)
     latency_measured: bool = False
-    case_ids: set[str] = field(default_factory=set)
-    records: list[CaseRecord] = field(default_factory=list)
+    records: StoredRecords = field(default_factory=lambda: StoredRecords(by_repeat=True))
+    cases: int = 0  # distinct case ids (counted when the records are read back, in order)
 
     def add(self, r: CaseResult) -> None:
         if r.model_version:
@@ -42,21 +43,23 @@ class _Tally:
         for name, j in r.judges.items():
             self.judges.setdefault(name, (j.provider, j.model, set()))[2].update(j.model_versions)
         self.latency_measured |= r.latency_ms is not None and not r.cached
-        self.case_ids.add(r.case_id)
-        self.records.append(CaseRecord.from_result(r))
+        self.records.add(CaseRecord.from_result(r))
 
 
 class Gathered:
     """Results gathered into groups one at a time (so conclude can fill it in the same pass
-    over results.jsonl that aggregates them): one CaseRecord per result is all that is kept."""
+    over results.jsonl that aggregates them): one CaseRecord per result is all that is kept,
+    on disk (evalkit.compare.records), read back case by case."""
 
     def __init__(self) -> None:
         self.tallies: dict[tuple[str, str], _Tally] = {}
+        self.store = RecordStore()
 
     def add(self, r: CaseResult) -> None:
         key = (r.suite, r.variant)
         if key not in self.tallies:
-            self.tallies[key] = _Tally(r.suite, r.provider, r.model)
+            records = StoredRecords(self.store, by_repeat=True)
+            self.tallies[key] = _Tally(r.suite, r.provider, r.model, records=records)
         self.tallies[key].add(r)
 
 
@@ -110,11 +113,11 @@ def groups_from_run(
             run_id=info.run_id or run_dir.path.name,
             git_sha=info.git_sha,
             saved_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            cases=len(tally.case_ids),
+            cases=sum(1 for _ in tally.records.case_ids()),
             results=len(tally.records),
         )
-        records = sorted(tally.records, key=lambda c: (c.case_id, c.repeat))
-        out.append(Group(suite=suite, variant=variant, records=records, meta=meta))
+        tally.records.flush()
+        out.append(Group(suite=suite, variant=variant, records=tally.records, meta=meta))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def test_two_names_never_share_a_baseline_file(workdir: Path, run: Path, cli) ->
 
 def test_a_suite_named_dot_dot_stays_inside_the_folder(workdir: Path, run: Path) -> None:
     group = groups_from_run(run)[0]
-    crafted = group.model_copy(update={"suite": ".."})
+    crafted = dataclasses.replace(group, suite="..")
     crafted.meta.suite = ".."
     data, meta = bl.save(crafted, workdir / "bl")
     root = (workdir / "bl").resolve()
