@@ -41,10 +41,11 @@ EXIT_CODES: dict[ExitCode, str] = {
     "no model was called. Also a model name the provider's API rejects (HTTP 404): the run stops at "
     "that first answer, with one line naming the provider and the model.",
     ExitCode.INFRA: "Provider errors over the error budget, credentials refused, the first requests to "
-    "a provider all failed for one cause no retry fixes (host not found, connection refused, model not "
-    "found: the run stops early), the run's deadline passed, or no space left on the disk (what was "
-    "written is kept: free space, then `--resume`). Also an `evalkit history` command whose database "
-    "cannot be reached (a run itself never fails for that).",
+    "a provider all failed for one cause no retry fixes (host not found, connection refused, a model "
+    "not found that the provider did not report as such: the run stops early), the run's deadline "
+    "passed, or no space left on the disk (what was written is kept: free space, then `--resume`). "
+    "Also an `evalkit history` command whose database cannot be reached (a run itself never fails "
+    "for that).",
     ExitCode.ALERT: "With `--fail-on-alert`: the run (or `evalkit history check`) raised a trend alert, "
     "and nothing worse happened (a failed threshold or a regression keeps 1, errors keep 3).",
     ExitCode.INCONCLUSIVE: "Inconclusive: `evalkit diff` could pair no case, so nothing was compared.",

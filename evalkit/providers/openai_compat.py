@@ -76,6 +76,17 @@ class OpenAISettings(BaseModel):
     reasoning_summary: Literal["auto", "concise", "detailed"] | None = None
     store: bool = False
 
+    @model_validator(mode="after")
+    def _responses_only(self) -> OpenAISettings:
+        stray = [k for k in ("reasoning_effort", "reasoning_summary") if getattr(self, k) is not None]
+        stray += ["store"] if self.store else []
+        if stray and self.api != "responses":
+            raise ValueError(
+                f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} to api: responses only "
+                "(chat completions: a variant's extra_body sends reasoning_effort)"
+            )
+        return self
+
     @field_validator("base_url")
     @classmethod
     def _has_scheme(cls, value: str) -> str:

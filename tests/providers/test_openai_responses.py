@@ -389,3 +389,9 @@ def test_the_docs_example_is_a_valid_responses_provider() -> None:
     p = OpenAICompatProvider("gpt", settings)
     assert p.describe()["reasoning"] == {"effort": "medium", "summary": "auto"}
     assert p.price_vendor() == "openai" and database_price("openai", settings.model) is not None
+
+
+def test_responses_settings_on_chat_completions_are_refused_not_ignored() -> None:
+    with pytest.raises(ValueError, match="reasoning_effort, store apply to api: responses only"):
+        OpenAISettings(model="m", reasoning_effort="low", store=True)
+    assert OpenAISettings(model="m", api="responses", reasoning_effort="low", store=True).store is True
