@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -77,6 +78,8 @@ class BedrockProvider(SdkProvider[BedrockSettings]):
         self._session: Any = None
         self._region: str | None = settings.region
         self._pool: ThreadPoolExecutor | None = None
+        self._credentials_source: Any = None  # botocore's credentials (refreshable ones refresh)
+        self._registered: tuple[str, str | None] | None = None  # the key id and token registered
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -124,9 +127,8 @@ class BedrockProvider(SdkProvider[BedrockSettings]):
         if self.settings.endpoint_url:
             secrets.register_url(self.settings.endpoint_url, f"provider '{self.name}' endpoint_url")
         try:
-            region = (
-                self.settings.region or os.environ.get("AWS_REGION") or None
-            )  # boto3 reads only AWS_DEFAULT_REGION
+            # boto3 itself reads AWS_DEFAULT_REGION, not AWS_REGION
+            region = self.settings.region or os.environ.get("AWS_REGION") or None
             session = boto3.Session(profile_name=self.settings.profile, region_name=region)
             credentials = session.get_credentials()
         except BotoCoreError as exc:
@@ -144,12 +146,21 @@ class BedrockProvider(SdkProvider[BedrockSettings]):
                 f"AWS_SECRET_ACCESS_KEY, `profile:` or AWS_PROFILE, ~/.aws/credentials, SSO, an "
                 f"instance role; or a Bedrock API key in {BEARER_ENV})"
             )
-        if credentials is not None:
-            frozen = credentials.get_frozen_credentials()
+        self._session, self._region, self._credentials_source = session, session.region_name, credentials
+        self._register_credentials()
+
+    def _register_credentials(self) -> None:
+        """The credentials botocore signs with are secrets, those it refreshes (SSO, an assumed
+        role, a credential process) too: registered when first read and before every call (and
+        each signed request's key id and token once signed, `_register_signed`)."""
+        if self._credentials_source is None:
+            return
+        frozen = self._credentials_source.get_frozen_credentials()
+        if (frozen.access_key, frozen.token) != self._registered:
             secrets.register(frozen.access_key, "the AWS access key id")
             secrets.register(frozen.secret_key, "the AWS secret access key")
             secrets.register(frozen.token, "the AWS session token")
-        self._session, self._region = session, session.region_name
+            self._registered = (frozen.access_key, frozen.token)
 
     def _sdk(self) -> Any:
         if self._client is None:
@@ -168,6 +179,8 @@ class BedrockProvider(SdkProvider[BedrockSettings]):
             self._client = self._session.client(
                 "bedrock-runtime", region_name=self._region, endpoint_url=s.endpoint_url, config=config
             )
+            # after botocore has signed each request: what it signed with is a secret
+            self._client.meta.events.register_last("request-created.bedrock-runtime", _register_signed)
             self._pool = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix=f"evalkit-bedrock-{self.name}")
         return self._client
 
@@ -186,7 +199,12 @@ class BedrockProvider(SdkProvider[BedrockSettings]):
         client = self._sdk()
         body = self._body(request, model)
         call = _converse_stream if self.settings.stream else _converse
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call, client, body, request)
+
+        def on_thread() -> Completion:
+            self._register_credentials()  # a refresh (an STS call, a process) off the event loop
+            return call(client, body, request)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, on_thread)
 
     def _body(self, request: Request, model: str) -> dict[str, Any]:
         from evalkit.providers import bedrock_wire as wire
@@ -215,8 +233,8 @@ class BedrockProvider(SdkProvider[BedrockSettings]):
             raise Retry(f"timed out after {self.settings.timeout_s:g}s") from None
         if isinstance(exc, aws.HTTPClientError | aws.ConnectionError):
             raise Retry(f"connection error ({type(exc).__name__})") from None
-        if isinstance(exc, aws.NoCredentialsError | aws.NoAuthTokenError):
-            self._auth_failure = AuthenticationError(f"provider '{self.name}': {exc}")
+        if isinstance(exc, aws.NoCredentialsError | aws.NoAuthTokenError | aws.CredentialRetrievalError):
+            self._auth_failure = AuthenticationError(f"provider '{self.name}': {_flat(str(exc))}")
             raise self._auth_failure
         if isinstance(exc, aws.ParamValidationError):
             return Completion(error=f"the request does not fit Converse: {_flat(str(exc))}")
@@ -280,6 +298,19 @@ def _converse_stream(client: Any, body: dict[str, Any], request: Request) -> Com
     completion.latency_ms = (time.perf_counter() - started) * 1000.0
     completion.ttft_ms = ttft
     return completion
+
+
+def _register_signed(request: Any, **_: Any) -> None:
+    """The access key id and session token of a signed request, registered before it is sent:
+    botocore refreshes short-lived credentials (SSO, an assumed role, a credential process) on its
+    own, and AWS quotes the signed headers back when it refuses a signature."""
+    headers = request.headers
+    auth, token = headers.get("Authorization"), headers.get("X-Amz-Security-Token")
+    auth = auth.decode() if isinstance(auth, bytes) else auth
+    token = token.decode() if isinstance(token, bytes) else token
+    if isinstance(auth, str) and (match := re.search(r"Credential=([^/,\s]+)/", auth)):
+        secrets.register(match.group(1), "the AWS access key id")
+    secrets.register(token, "the AWS session token")
 
 
 def _flat(text: str) -> str:

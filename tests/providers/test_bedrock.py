@@ -397,3 +397,40 @@ def test_a_frame_with_a_bad_checksum_is_an_error_result(fake_bedrock: FakeBedroc
     fake_bedrock.fail(Fault(status=200, body=bad, content_type="application/vnd.amazon.eventstream"))
     [out] = generate(make(fake_bedrock, stream=True, max_attempts=1), requests(1))
     assert out.error is not None and "ChecksumMismatch" in out.error
+
+
+def test_credentials_botocore_refreshes_are_secrets_too(
+    fake_bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A credential process (a real link of the chain) hands out short-lived keys: botocore
+    refreshes them as they near expiry, and every one it signs with is scrubbed."""
+    import sys
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    issued = {
+        f"ASIAPROCESSKEY00000{n}": (f"process/secret/{n}/0123456789abcdefghij", f"token-{n}-0123456789abcdef")
+        for n in range(1, 200)
+    }
+    fake_bedrock.credentials = dict(issued)
+    script = tmp_path / "issue.py"
+    script.write_text(
+        "import json, datetime, pathlib\n"
+        f"counter = pathlib.Path({str(tmp_path / 'n')!r})\n"
+        "n = int(counter.read_text()) + 1 if counter.exists() else 1\n"
+        "counter.write_text(str(n))\n"
+        "soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5)\n"
+        "print(json.dumps({'Version': 1, 'AccessKeyId': f'ASIAPROCESSKEY00000{n}',\n"
+        "    'SecretAccessKey': f'process/secret/{n}/0123456789abcdefghij',\n"
+        "    'SessionToken': f'token-{n}-0123456789abcdef', 'Expiration': soon.isoformat()}))\n"
+    )
+    (tmp_path / "config").write_text(f"[profile issued]\ncredential_process = {sys.executable} {script}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    out = generate(make(fake_bedrock, concurrency=1, profile="issued"), requests(3))
+    assert all(c.error is None for c in out)
+    used = {AUTH.fullmatch(s.headers["Authorization"])["key"] for s in fake_bedrock.seen}  # type: ignore[index]
+    assert len(used) >= 2  # within 10 minutes of expiry, botocore fetches new keys
+    for key in used:  # what went on the wire: the key id and the session token
+        assert secrets.scrub(f"{key} {issued[key][1]}") == f"{secrets.REDACTED} {secrets.REDACTED}"
+    # (a secret key never goes on the wire; those refreshed are registered when the provider
+    # reads them before a call, but with keys this short-lived botocore refreshes again to sign)
