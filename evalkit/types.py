@@ -299,6 +299,28 @@ class Completion(BaseModel):
     def ok(self) -> bool:
         return self.error is None
 
+    def result_fields(self) -> dict[str, Any]:
+        """What a `CaseResult` keeps of this completion, as its fields (the caller adds the case,
+        the request, the provider, the finish reason in the one vocabulary, cost and scores)."""
+        ok = self.error is None
+        return {
+            "output": self.text if ok else None,
+            "reasoning": self.reasoning if ok else None,
+            "error": self.error,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "batch_ms": self.batch_ms,
+            "batch_size": self.batch_size,
+            "usage": self.usage,
+            "model_version": self.model_version,
+            "cached": self.cached,
+            "attempts": self.attempts,
+            "tool_calls": self.tool_calls,
+            "steps": self.steps,
+            "choice_logprobs": self.choice_logprobs,
+            "choice_greedy": self.choice_greedy,
+        }
+
 
 class RetrievedChunk(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
@@ -318,6 +340,10 @@ class Score(BaseModel):
     value: float | None
     passed: bool | None = None
     reason: str | None = None
+
+    def stored(self) -> StoredScore:
+        """As a result line keeps it (its name is the key)."""
+        return StoredScore(value=self.value, passed=self.passed, reason=self.reason)
 
 
 @dataclass(frozen=True)
@@ -417,6 +443,23 @@ class CaseResult(BaseModel):
     @property
     def key(self) -> str:
         return f"{self.suite}/{self.case_id}/{self.variant}/{self.repeat}"
+
+    def replayed(self) -> Completion:
+        """This result's answer as a completion again (a `replay` provider answers with it)."""
+        if self.error is not None or self.output is None:
+            return Completion(error=self.error or "the stored result has no output")
+        return Completion(
+            text=self.output,
+            finish_reason=self.finish_reason,
+            usage=self.usage,
+            latency_ms=self.latency_ms,
+            ttft_ms=self.ttft_ms,
+            model_version=self.model_version,
+            choice_logprobs=self.choice_logprobs,
+            choice_greedy=self.choice_greedy,
+            steps=self.steps,  # a recorded trace replays with its steps and tool calls
+            tool_calls=self.tool_calls,
+        )
 
     def passed(self, among: Collection[str] | None = None) -> bool | None:
         """True when every pass/fail score passed; None when there is none to judge by.

@@ -196,17 +196,4 @@ class ReplayProvider(Provider[ReplaySettings]):
         found = self.find(request)
         if found is None:
             return Completion(error=f"replay '{self.name}': {self.path()} has no result for {request.key}")
-        if found.error is not None or found.output is None:
-            return Completion(error=found.error or "the stored result has no output")
-        return Completion(
-            text=found.output,
-            finish_reason=found.finish_reason,
-            usage=found.usage,
-            latency_ms=found.latency_ms,
-            ttft_ms=found.ttft_ms,
-            model_version=found.model_version,
-            choice_logprobs=found.choice_logprobs,
-            choice_greedy=found.choice_greedy,
-            steps=found.steps,  # a recorded trace replays with its steps and tool calls
-            tool_calls=found.tool_calls,
-        )
+        return found.replayed()

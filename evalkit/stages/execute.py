@@ -30,7 +30,6 @@ from evalkit.types import (
     Completion,
     Request,
     Score,
-    StoredScore,
     normalise_finish,
 )
 
@@ -229,32 +228,15 @@ class Runner:
             input_hash=input_hash(request, case.references),
             messages=list(request.messages),
             references=list(case.references),
-            output=completion.text if completion.error is None else None,
-            reasoning=completion.reasoning if completion.error is None else None,
-            error=completion.error,
             finish_reason=finish,
             vendor_finish_reason=vendor_finish,
-            latency_ms=completion.latency_ms,
-            ttft_ms=completion.ttft_ms,
-            batch_ms=completion.batch_ms,
-            batch_size=completion.batch_size,
-            usage=completion.usage,
             cost_usd=cost,
-            model_version=completion.model_version,
-            cached=completion.cached,
-            attempts=completion.attempts,
             fallback_from=fallback_from,
             retrieval_query=request.retrieval_query,
             retrieval_ids=None if request.retrieval is None else [c.id for c in request.retrieval],
             retrieval=None if request.retrieval is None else list(request.retrieval),
-            tool_calls=completion.tool_calls,
-            steps=completion.steps,
-            choice_logprobs=completion.choice_logprobs,
-            choice_greedy=completion.choice_greedy,
-            scores={
-                name: StoredScore(value=s.value, passed=s.passed, reason=s.reason)
-                for name, s in scores.items()
-            },
+            scores={name: s.stored() for name, s in scores.items()},
+            **completion.result_fields(),
         )
 
 

@@ -22,7 +22,6 @@ from evalkit.types import (
     RetrievedChunk,
     Score,
     ScoreInput,
-    StoredScore,
 )
 
 if TYPE_CHECKING:
@@ -196,9 +195,7 @@ async def rescore(
             ]
             scored = await score_batch(inputs, plan.scorers[suite_name], ctx, deferred=deferred)
             for i, scores in zip(chunk, scored, strict=True):
-                stored = {
-                    n: StoredScore(value=s.value, passed=s.passed, reason=s.reason) for n, s in scores.items()
-                }
+                stored = {n: s.stored() for n, s in scores.items()}
                 merged = stored if deferred is None else {**results[i].scores, **stored}
                 out[i] = results[i].model_copy(update={"scores": merged})
                 out[i] = with_judges(out[i], ctx.ledger.take(out[i].key), replace=deferred is None)

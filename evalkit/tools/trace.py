@@ -26,6 +26,18 @@ class Trace(BaseModel):
     finish_reason: str = "stop"
     model_version: str | None = None
 
+    def completion(self, latency_ms: float) -> Completion:
+        """This trace as a provider's answer: its output, steps and the tool calls among them."""
+        return Completion(
+            text=self.output,
+            finish_reason=self.finish_reason,
+            usage=self.usage,
+            model_version=self.model_version,
+            latency_ms=latency_ms,
+            steps=self.steps,
+            tool_calls=tool_calls_of(self.steps) or None,
+        )
+
 
 def is_trace(result: Any) -> bool:
     return isinstance(result, dict) and "steps" in result
@@ -43,15 +55,7 @@ def trace_completion(result: dict[str, Any], case_id: str, latency_ms: float) ->
     duplicate = next((i for i in ids if ids.count(i) > 1), None)
     if duplicate is not None:
         return Completion(error=f"case '{case_id}': invalid trace: step id '{duplicate}' is used twice")
-    return Completion(
-        text=trace.output,
-        finish_reason=trace.finish_reason,
-        usage=trace.usage,
-        model_version=trace.model_version,
-        latency_ms=latency_ms,
-        steps=trace.steps,
-        tool_calls=tool_calls_of(trace.steps) or None,
-    )
+    return trace.completion(latency_ms)
 
 
 def tool_calls_of(steps: list[Step]) -> list[ToolCall]:
