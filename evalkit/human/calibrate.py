@@ -127,13 +127,18 @@ class Pairs:
     scorer: list[int] = field(default_factory=list)
     output: list[int] = field(default_factory=list)  # index into `outputs`
     labeller: list[str] = field(default_factory=list)
-    outputs: list[tuple[CaseResult, list[lb.Label]]] = field(default_factory=list)
+    outputs: list[tuple[CaseResult, list[lb.AnyLabel]]] = field(default_factory=list)
 
 
 def collect_pairs(
-    results: Sequence[CaseResult], labels: Sequence[lb.Label], compared: Mapping[str, str]
+    results: Sequence[CaseResult],
+    labels: Sequence[lb.AnyLabel],
+    compared: Mapping[str, str],
+    *,
+    found: Mapping[str, Sequence[lb.AnyLabel]] | None = None,
 ) -> dict[tuple[str, Kind], Pairs]:
-    found = lb.labels_for(labels, results)
+    """`found`: the labels of each result when the caller has them (`labels_for`)."""
+    found = lb.labels_for(labels, results) if found is None else found
     out: dict[tuple[str, Kind], Pairs] = {}
     for r in results:
         mine = found.get(r.key)
@@ -155,7 +160,7 @@ def _add(
     out: dict[tuple[str, Kind], Pairs],
     key: tuple[str, Kind],
     r: CaseResult,
-    said: Sequence[tuple[lb.Label, int | None]],
+    said: Sequence[tuple[lb.AnyLabel, int | None]],
     scorer: int,
 ) -> None:
     given = [(x, v) for x, v in said if v is not None]

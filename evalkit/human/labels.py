@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -34,6 +35,7 @@ RATING_MIN, RATING_MAX = 1, 5
 FIELDS = ("run", "suite", "case", "variant", "repeat", "labeller", "time", "verdict", "rating", "note")
 _WORDS = {"pass": "pass", "fail": "fail", "yes": "pass", "no": "fail", "true": "pass", "false": "fail"}
 _WORDS |= {"1": "pass", "0": "fail", "✓": "pass", "✗": "fail"}
+_FIELD_SET = frozenset(FIELDS)
 
 
 class Label(BaseModel):
@@ -84,6 +86,96 @@ class Label(BaseModel):
         )
 
 
+class Said(NamedTuple):
+    """A label as it is kept in memory: the same fields and methods as `Label` (which validates
+    it), in a tuple, so a million labels take ~150 MB, not 1 GB of pydantic models."""
+
+    run: str | None
+    suite: str
+    case: str
+    variant: str | None
+    repeat: int | None
+    labeller: str
+    time: str | None
+    verdict: str | None
+    rating: int | None
+    note: str | None
+
+    @property
+    def identity(self) -> tuple[str, str, str | None, int | None, str]:
+        return (self.suite, self.case, self.variant, self.repeat, self.labeller)
+
+    def value(self) -> float:
+        if self.rating is not None:
+            return (self.rating - RATING_MIN) / (RATING_MAX - RATING_MIN)
+        return 1.0 if self.verdict == "pass" else 0.0
+
+    def matches(self, r: CaseResult) -> bool:
+        return (
+            (self.suite, self.case) == (r.suite, r.case_id)
+            and self.variant in (None, r.variant)
+            and self.repeat in (None, r.repeat)
+        )
+
+    def row(self) -> dict[str, Any]:
+        """As labels.jsonl keeps it (what `Label.model_dump(exclude_none=True)` gives)."""
+        return {k: v for k, v in zip(self._fields, self, strict=True) if v is not None}
+
+
+AnyLabel = Label | Said
+_intern = sys.intern
+
+
+def said(data: dict[str, Any]) -> Said:
+    """A label from one parsed line: the common shape (exact types, canonical verdict) is taken
+    as it is; anything else goes through `Label`, which normalises or names what is wrong."""
+    get = data.get
+    suite, case, labeller, variant = get("suite"), get("case"), get("labeller", "anonymous"), get("variant")
+    verdict, rating, repeat = get("verdict"), get("rating"), get("repeat")
+    run, time, note = get("run"), get("time"), get("note")
+    if (
+        type(suite) is str
+        and type(case) is str
+        and type(labeller) is str
+        and (verdict == "pass" or verdict == "fail" or (verdict is None and rating is not None))
+        and (rating is None or (type(rating) is int and RATING_MIN <= rating <= RATING_MAX))
+        and (repeat is None or (type(repeat) is int and repeat >= 0))
+        and (variant is None or type(variant) is str)
+        and (run is None or type(run) is str)
+        and (time is None or type(time) is str)
+        and (note is None or type(note) is str)
+        and _FIELD_SET.issuperset(data)
+    ):
+        return Said(
+            run,
+            _intern(suite),
+            _intern(case),
+            None if variant is None else _intern(variant),
+            repeat,
+            _intern(labeller),
+            None if time is None else _intern(time),
+            verdict,
+            rating,
+            note,
+        )
+    return _said(Label.model_validate(data))
+
+
+def _said(label: Label) -> Said:
+    return Said(
+        label.run,
+        label.suite,
+        label.case,
+        label.variant,
+        label.repeat,
+        label.labeller,
+        label.time,
+        label.verdict,
+        label.rating,
+        label.note,
+    )
+
+
 def _error(path: Path, line: int, exc: ValidationError | ValueError) -> UserInputError:
     if isinstance(exc, ValidationError):
         err = exc.errors(include_url=False)[0]
@@ -94,7 +186,7 @@ def _error(path: Path, line: int, exc: ValidationError | ValueError) -> UserInpu
     return UserInputError(f"bad label: {msg.removeprefix('Value error, ')}", path=path, line=line)
 
 
-def read_labels(path: Path) -> list[Label]:
+def read_labels(path: Path) -> list[Said]:
     """Labels from a .jsonl or .csv file; a bad line is an error naming file and line (invalid
     UTF-8, too deep nesting and duplicate keys included). A byte-order mark (Excel's "CSV UTF-8")
     is read as the start of the file, not as text."""
@@ -112,7 +204,7 @@ def read_labels(path: Path) -> list[Label]:
                 data = strictjson.loads(line)
                 if not isinstance(data, dict):
                     raise ValueError("each line must be a JSON object")
-                out.append(Label.model_validate(data))
+                out.append(said(data))
             except (ValidationError, ValueError) as exc:
                 raise _error(path, lineno, exc) from None
             except RecursionError:
@@ -127,7 +219,7 @@ def _decoded(raw: bytes, path: Path, lineno: int) -> str:
         raise UserInputError(f"not valid UTF-8 (column {exc.start + 1})", path=path, line=lineno) from None
 
 
-def _read_csv(path: Path) -> Iterable[Label]:
+def _read_csv(path: Path) -> Iterable[Said]:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -140,7 +232,7 @@ def _read_csv(path: Path) -> Iterable[Label]:
     for row in reader:
         data = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
         try:
-            yield Label.model_validate(data)
+            yield _said(Label.model_validate(data))
         except ValidationError as exc:
             raise _error(path, reader.line_num, exc) from None
 
@@ -152,12 +244,12 @@ def check_calibration(path: Path, suite: str) -> None:
             raise UserInputError(f"label {n} is for suite '{label.suite}', not '{suite}'", path=path)
 
 
-def calibration_labels(suites: Iterable[Any]) -> list[Label]:
+def calibration_labels(suites: Iterable[Any]) -> list[Said]:
     """The labels of the suites that name a calibration set (`calibration:`)."""
     return [x for s in suites if s.calibration is not None for x in read_labels(s.calibration)]
 
 
-def _time(label: Label) -> datetime | None:
+def _time(label: AnyLabel) -> datetime | None:
     if not label.time:
         return None
     try:
@@ -167,50 +259,71 @@ def _time(label: Label) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def _supersedes(later: Label, earlier: Label) -> bool:
+def _supersedes(later: AnyLabel, earlier: AnyLabel) -> bool:
     """Whether `later` (imported after `earlier`) is the newer word: by the labels' own `time`
     when both have one (an older export imported later does not win), else by import order."""
     t_later, t_earlier = _time(later), _time(earlier)
     return t_later is None or t_earlier is None or t_later >= t_earlier
 
 
-def _covers(wide: Label, narrow: Label) -> bool:
+def _covers(wide: AnyLabel, narrow: AnyLabel) -> bool:
     """Every output `narrow` is about, `wide` is about too (same person, same case)."""
     return wide.variant in (None, narrow.variant) and wide.repeat in (None, narrow.repeat)
 
 
-def merge(old: Sequence[Label], new: Sequence[Label]) -> list[Label]:
+def merge(old: Sequence[AnyLabel], new: Sequence[AnyLabel]) -> list[AnyLabel]:
     """A person's newer label on an output replaces their older one: a label given by case (no
     variant, no repeat) replaces that person's labels on each of the case's outputs; a label
-    older (by its `time`) than the one already kept is dropped."""
-    kept: dict[tuple[str, str, str], list[tuple[int, Label]]] = {}
-    for seq, label in enumerate([*old, *new]):
-        mine = kept.setdefault((label.suite, label.case, label.labeller), [])
-        if seq >= len(old) and any(_covers(k, label) and not _supersedes(label, k) for _, k in mine):
-            continue  # that person already said something newer on all of these outputs
-        mine[:] = [(n, k) for n, k in mine if not (_covers(label, k) and _supersedes(label, k))]
-        mine.append((seq, label))
-    return [label for _, label in sorted(pair for group in kept.values() for pair in group)]
+    older (by its `time`) than the one already kept is dropped. Labels stay in import order."""
+    every = [*old, *new]
+    kept: dict[tuple[str, str, str], int | list[int]] = {}  # a person's labels on a case
+    dropped = bytearray(len(every))
+    for seq, label in enumerate(every):
+        key = (label.suite, label.case, label.labeller)
+        mine = kept.get(key)
+        if mine is None:  # the common case: the first word of this person on this case
+            kept[key] = seq
+            continue
+        mine = [mine] if isinstance(mine, int) else mine
+        if seq >= len(old) and any(
+            _covers(every[k], label) and not _supersedes(label, every[k]) for k in mine
+        ):
+            dropped[seq] = 1  # that person already said something newer on all of these outputs
+            continue
+        for k in mine:
+            if _covers(label, every[k]) and _supersedes(label, every[k]):
+                dropped[k] = 1
+        kept[key] = [*(k for k in mine if not dropped[k]), seq]
+    return [label for seq, label in enumerate(every) if not dropped[seq]]
 
 
-def write_labels(run_dir: RunDir, labels: Sequence[Label]) -> None:
+def label_row(label: AnyLabel) -> dict[str, Any]:
+    """A label as labels.jsonl keeps it."""
+    return label.row() if isinstance(label, Said) else label.model_dump(mode="json", exclude_none=True)
+
+
+def write_labels(run_dir: RunDir, labels: Sequence[AnyLabel]) -> None:
     """Through the run directory's one write path: atomic, secrets scrubbed value by value."""
-    run_dir.write_labels(label.model_dump(mode="json", exclude_none=True) for label in labels)
+    run_dir.write_labels(label_row(label) for label in labels)
 
 
-def stored_labels(run_dir: RunDir) -> list[Label]:
+def stored_labels(run_dir: RunDir) -> list[Said]:
     path = run_dir.labels_file
     return read_labels(path) if path.exists() else []
 
 
 def check_against_run(
-    path: Path, labels: Sequence[Label], run_id: str, results: Sequence[CaseResult]
+    path: Path, labels: Sequence[AnyLabel], run_id: str, results: Sequence[CaseResult]
 ) -> None:
     """Every label must name an output of this run (before anything is written)."""
     index: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
     for r in results:
         index[(r.suite, r.case_id)].append(r)
+    checked: set[tuple[str | None, str, str, str | None, int | None]] = set()  # said of an output once
     for n, label in enumerate(labels, start=1):
+        said = (label.run, label.suite, label.case, label.variant, label.repeat)
+        if said in checked:
+            continue
         where = f"label {n} ({label.suite}/{label.case})"
         if label.run is not None and label.run != run_id:
             raise UserInputError(f"{where} is for run '{label.run}', not this run '{run_id}'", path=path)
@@ -220,40 +333,70 @@ def check_against_run(
                 f"repeat {label.repeat if label.repeat is not None else 'any'}",
                 path=path,
             )
+        checked.add(said)
 
 
-def labels_for(labels: Sequence[Label], results: Sequence[CaseResult]) -> dict[str, list[Label]]:
+def labelled(labels: Iterable[AnyLabel], results: Sequence[CaseResult]) -> int:
+    """How many of `results` have a label."""
+    said = {(x.suite, x.case, x.variant, x.repeat) for x in labels}
+    return sum(
+        any((r.suite, r.case_id, v, n) in said for v in (None, r.variant) for n in (None, r.repeat))
+        for r in results
+    )
+
+
+def labels_for(labels: Sequence[AnyLabel], results: Sequence[CaseResult]) -> dict[str, list[AnyLabel]]:
     """The labels of each result, by result key: one per labeller, their newest on it."""
-    by_case: dict[tuple[str, str], list[Label]] = defaultdict(list)
+    by_case: dict[tuple[str, str], list[AnyLabel]] = defaultdict(list)
     for label in labels:
         by_case[(label.suite, label.case)].append(label)
-    out: dict[str, list[Label]] = {}
+    out: dict[str, list[AnyLabel]] = {}
     for r in results:
-        newest: dict[str, Label] = {}
-        for x in by_case.get((r.suite, r.case_id), ()):
-            if x.matches(r) and (x.labeller not in newest or _supersedes(x, newest[x.labeller])):
+        newest: dict[str, AnyLabel] = {}
+        for x in by_case.get((r.suite, r.case_id), ()):  # the case's labels: match variant and repeat
+            if (
+                x.variant in (None, r.variant)
+                and x.repeat in (None, r.repeat)
+                and (x.labeller not in newest or _supersedes(x, newest[x.labeller]))
+            ):
                 newest[x.labeller] = x
         if newest:
             out[r.key] = list(newest.values())
     return out
 
 
-def describe(label: Label) -> str:
+def describe(label: AnyLabel) -> str:
     said = " ".join(
         x for x in (label.verdict, f"{label.rating}/{RATING_MAX}" if label.rating is not None else None) if x
     )
     return f"{label.labeller}: {said}" + (f" — {label.note}" if label.note else "")
 
 
-def human_score(labels: Sequence[Label]) -> StoredScore:
+REASON_CHARS = 2000
+
+
+def human_score(labels: Sequence[AnyLabel]) -> StoredScore:
     value = sum(x.value() for x in labels) / len(labels)
     names = sorted({x.labeller for x in labels})
-    reason = f"{len(labels)} label(s) by {', '.join(names)}: " + "; ".join(describe(x) for x in labels)
-    return StoredScore(value=value, passed=None, reason=reason[:2000])
+    reason = f"{len(labels)} label(s) by {_joined(names, ', ')}: " + _joined(map(describe, labels), "; ")
+    return StoredScore(value=value, passed=None, reason=reason[:REASON_CHARS])
+
+
+def _joined(texts: Iterable[str], sep: str) -> str:
+    """`sep.join(texts)`, stopped once it is longer than a reason keeps (20,000 labels on one
+    output are not all described to be cut at 2,000 characters)."""
+    out: list[str] = []
+    length = 0
+    for text in texts:
+        out.append(text)
+        length += len(text) + len(sep)
+        if length > REASON_CHARS:
+            break
+    return sep.join(out)
 
 
 def with_human_scores(
-    results: Sequence[CaseResult], labels: Sequence[Label], judged: Mapping[str, str]
+    results: Sequence[CaseResult], labels: Sequence[AnyLabel], judged: Mapping[str, str]
 ) -> list[CaseResult]:
     """Results with their `human` score (and each judge's `<judge>_human_agreement`) set from
     `labels`; stale human scores of results that lost their labels are removed.
@@ -273,7 +416,7 @@ def with_human_scores(
     return out
 
 
-def _agreement(score: StoredScore | None, labels: Sequence[Label], kind: str) -> StoredScore | None:
+def _agreement(score: StoredScore | None, labels: Sequence[AnyLabel], kind: str) -> StoredScore | None:
     """Per-case agreement of an automatic score with the people: on ratings (judges that rate,
     people who rated) 1 − |judge − person| / 4; else on verdicts the share of labellers it
     agrees with. Averaged over labellers."""

@@ -2,7 +2,7 @@
 
 The labels of a run live in RUN_DIR/labels.jsonl; `apply_labels` keeps results.jsonl in step
 with them, and a conclusion (`evalkit.stages.finish`) adds each judge's κ to its group
-(`add_kappa`). `evalkit labels import` is `evalkit.stages.labelling.import_labels`.
+(`with_kappa`). `evalkit labels import` is `evalkit.stages.labelling.import_labels`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ class ImportOutcome:
 def apply_labels(
     run_dir: RunDir,
     results: list[CaseResult],
-    extra: Sequence[lb.Label] = (),
-    stored: Sequence[lb.Label] | None = None,
+    extra: Sequence[lb.AnyLabel] = (),
+    stored: Sequence[lb.AnyLabel] | None = None,
 ) -> list[CaseResult]:
     """Merge `extra` labels (a suite's calibration set) into the run's labels.jsonl and set the
     human and agreement scores on `results`; results.jsonl is rewritten only when they change.
@@ -48,31 +48,35 @@ def apply_labels(
     return updated
 
 
-def add_kappa(
+def with_kappa(
     groups: Sequence[GroupSummary],
     results: Sequence[CaseResult],
-    labels: Sequence[lb.Label],
+    labels: Sequence[lb.AnyLabel],
     info: RunInfo,
     thresholds: Mapping[str, Mapping[str, Threshold]],
-) -> None:
-    """Each judge's κ with the people as a figure of its group (`<judge>_kappa`, in place), so a
-    suite can hold it to a threshold; threshold checks on it are redone."""
+) -> list[GroupSummary]:
+    """The groups with each judge's κ with the people as a figure (`<judge>_kappa`), so a suite
+    can hold it to a threshold, and the threshold checks on it redone (new groups returned)."""
     if not labels:
-        return
+        return list(groups)
     from evalkit.human.calibrate import collect_pairs, kappa
 
     compared = lb.compared_scores(info, results)
     grouped = group_results(results)
+    found = lb.labels_for(labels, results)  # once for every group
+    out = []
     for g in groups:
-        pairs = collect_pairs(grouped.get((g.suite, g.variant), []), labels, compared)
+        pairs = collect_pairs(grouped.get((g.suite, g.variant), []), labels, compared, found=found)
         fresh: dict[str, float] = {}  # from these labels: a summary read back holds the old κ
         for (name, kind), p in sorted(pairs.items()):
             value = kappa(p)
             if value is not None and (kind == "rating" or f"{name}_kappa" not in fresh):
                 fresh[f"{name}_kappa"] = value  # a judge that rates: its weighted κ on ratings wins
-        g.corpus.update(fresh)
+        g = g.model_copy(update={"corpus": {**g.corpus, **fresh}})
         limits = thresholds.get(g.suite, {})
-        g.thresholds = [
+        checks = [
             (check_threshold(g, t.metric, limits[t.metric]) or t) if t.metric.endswith("_kappa") else t
             for t in g.thresholds
         ]
+        out.append(g.model_copy(update={"thresholds": checks}))
+    return out

@@ -14,8 +14,8 @@ from evalkit.compare.aggregate import GroupSummary, Summary, summarize_groups, v
 from evalkit.compare.gate import CaseRule, DiffReport, diff_runs
 from evalkit.compare.groups import Gathered, groups_from_run
 from evalkit.errors import ExitCode, UserInputError
-from evalkit.human.labels import HUMAN, Label, stored_labels
-from evalkit.human.scores import add_kappa, apply_labels
+from evalkit.human.labels import HUMAN, AnyLabel, stored_labels
+from evalkit.human.scores import apply_labels, with_kappa
 from evalkit.report import junit, markdown
 from evalkit.rundir.dir import RunDir
 from evalkit.spec.config import RunSettings
@@ -45,8 +45,8 @@ class ConcludeInput:
     # None: an aborted run exits 3
     aborted_exit: int | None = None
     max_new_failures: int | None = None  # the config's `thresholds: max_new_failures` (suites' win)
-    calibration: Sequence[Label] = ()  # a suite's calibration labels, merged into labels.jsonl
-    labels: Sequence[Label] | None = None  # the run's labels, when the caller holds them
+    calibration: Sequence[AnyLabel] = ()  # a suite's calibration labels, merged into labels.jsonl
+    labels: Sequence[AnyLabel] | None = None  # the run's labels, when the caller holds them
     alerts: int = 0  # trend alerts the history raised for this run (kept)
     alert_exit: bool = False  # the history's --fail-on-alert exit stays while nothing worse is found
 
@@ -143,7 +143,7 @@ def conclude(inp: ConcludeInput) -> Conclusion:
     info = inp.run_dir.info()
     labels = _labels(inp)
     if labels:  # judges vs people
-        add_kappa(groups, list(results()), labels, info, thresholds)
+        groups = with_kappa(groups, list(results()), labels, info, thresholds)
     over_budget, budget = error_budget(groups, n_results, inp.run_settings)
     failed = any(not t.passed for g in groups for t in g.thresholds)
     diff = _kept_diff(inp) if inp.keep_diff else None
@@ -187,7 +187,7 @@ def _results(inp: ConcludeInput) -> Callable[[], Iterable[CaseResult]]:
     return lambda: scored
 
 
-def _labels(inp: ConcludeInput) -> Sequence[Label]:
+def _labels(inp: ConcludeInput) -> Sequence[AnyLabel]:
     return stored_labels(inp.run_dir) if inp.labels is None else inp.labels
 
 

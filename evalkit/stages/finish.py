@@ -22,7 +22,7 @@ from typing import Literal
 from evalkit.compare import baseline
 from evalkit.compare.aggregate import Summary
 from evalkit.errors import ExitCode, UserInputError
-from evalkit.human.labels import Label
+from evalkit.human.labels import AnyLabel
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.runinfo import RunInfo
 from evalkit.rundir.snapshot import suites_from_run
@@ -40,8 +40,8 @@ def finish(
     interrupted: int | Literal["recorded"] | None = RECORDED,
     aborted: str | Literal["recorded"] | None = RECORDED,
     aborted_exit: int | Literal["recorded"] | None = RECORDED,
-    calibration: Sequence[Label] = (),
-    labels: Sequence[Label] | None = None,
+    calibration: Sequence[AnyLabel] = (),
+    labels: Sequence[AnyLabel] | None = None,
     stamp: Stamp | None = None,
 ) -> Conclusion:
     """Conclude the run in `run_dir` again from its files (the caller holds its lock).

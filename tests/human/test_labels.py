@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import UserInputError
-from evalkit.human.labels import Label, human_score, merge, read_labels, with_human_scores
+from evalkit.human.labels import Label, Said, human_score, merge, read_labels, said, with_human_scores
 from evalkit.types import CaseResult, StoredScore
 from tests.conftest import write
 
@@ -207,3 +207,42 @@ def test_an_interrupted_import_keeps_labels_and_human_scores_together(workdir: P
     labelled = (workdir / "run" / "labels.jsonl").exists()
     scored = any("human" in json.loads(line)["scores"] for line in (workdir / "run" / "results.jsonl").open())
     assert labelled and scored
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"suite": "s", "case": "c", "verdict": "pass"},
+        {"suite": "s", "case": "c", "verdict": "fail", "variant": "v", "repeat": 2, "labeller": "ana"},
+        {"suite": "s", "case": "c", "rating": 4, "time": "2026-03-01T10:00:00Z", "note": "ok", "run": "r1"},
+        {"suite": "s", "case": "c", "verdict": "Yes"},  # words, booleans, floats: through Label
+        {"suite": "s", "case": "c", "verdict": True},
+        {"suite": "s", "case": "c", "rating": 3.0},
+        {"suite": "s", "case": "c", "verdict": "pass", "repeat": False},
+    ],
+)
+def test_the_fast_reading_of_a_label_is_labels_own(data: dict[str, object]) -> None:
+    """Labels are kept as tuples; the common shape skips pydantic, and must read exactly as
+    `Label` reads it."""
+    label = Label.model_validate(data)
+    assert tuple(said(data)) == tuple(getattr(label, f) for f in Said._fields)
+    assert said(data).row() == label.model_dump(mode="json", exclude_none=True)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"suite": "s", "case": "c"},
+        {"suite": "s", "case": "c", "verdict": "maybe"},
+        {"suite": "s", "case": "c", "rating": 6},
+        {"suite": "s", "case": "c", "verdict": "pass", "repeat": -1},
+        {"suite": "s", "case": 3, "verdict": "pass"},
+        {"suite": "s", "case": "c", "verdict": ["pass"]},
+        {"suite": "s", "case": "c", "verdict": "pass", "colour": "red"},
+    ],
+)
+def test_a_bad_label_is_refused_by_the_fast_reading_too(data: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        Label.model_validate(data)
+    with pytest.raises(ValueError):
+        said(data)
