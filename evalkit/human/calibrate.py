@@ -256,11 +256,37 @@ def agreement(
 
 
 def kappa(pairs: Pairs) -> float | None:
-    """Cohen's κ of the pairs (quadratic-weighted for ratings), by scikit-learn."""
-    sk = _need("sklearn.metrics")
+    """Cohen's κ of the pairs (quadratic-weighted for ratings): a run's `<judge>_kappa`, after
+    each run and label import, with scikit-learn's own arithmetic but not its import (a second
+    and more; `calibrate` uses scikit-learn itself, and a test holds the two equal)."""
     categories = RATINGS if pairs.kind == "rating" else VERDICTS
-    weights = "quadratic" if pairs.kind == "rating" else None
-    return _kappa(sk, np.array(pairs.people), np.array(pairs.scorer), categories, weights)
+    weights: Literal["quadratic"] | None = "quadratic" if pairs.kind == "rating" else None
+    people, scorer = np.array(pairs.people), np.array(pairs.scorer)
+    if len(set(people.tolist()) | set(scorer.tolist())) < 2:
+        return None  # one category on both sides: κ is undefined (0/0)
+    value = cohen_kappa(people, scorer, categories, weights)
+    return value if np.isfinite(value) else None
+
+
+def cohen_kappa(
+    a: np.ndarray, b: np.ndarray, categories: Sequence[int], weights: Literal["quadratic"] | None
+) -> float:
+    """`sklearn.metrics.cohen_kappa_score(a, b, labels=categories, weights=weights)`, step by
+    step as scikit-learn computes it (so the figure is the same to the last bit)."""
+    k = len(categories)
+    index = np.searchsorted(np.asarray(categories), np.concatenate([a, b]))
+    confusion = np.bincount(index[: len(a)] * k + index[len(a) :], minlength=k * k).reshape(k, k)
+    sum0, sum1 = np.sum(confusion, axis=0), np.sum(confusion, axis=1)
+    expected = np.outer(sum0, sum1) / np.sum(sum0)
+    if weights is None:
+        w_mat = np.ones([k, k], dtype=int)
+        w_mat.flat[:: k + 1] = 0
+    else:
+        w_mat = np.zeros([k, k], dtype=int)
+        w_mat += np.arange(k)
+        w_mat = (w_mat - w_mat.T) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(1 - np.sum(w_mat * confusion) / np.sum(w_mat * expected))
 
 
 def _kappa(

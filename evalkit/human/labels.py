@@ -18,6 +18,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _json_text  # a str as json.dumps(ensure_ascii=False) writes it
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -302,9 +303,23 @@ def label_row(label: AnyLabel) -> dict[str, Any]:
     return label.row() if isinstance(label, Said) else label.model_dump(mode="json", exclude_none=True)
 
 
+_SORTED = sorted((name, i) for i, name in enumerate(Said._fields))
+
+
+def label_line(label: AnyLabel) -> str:
+    """`json.dumps(label_row(label), sort_keys=True, ensure_ascii=False)`, written directly
+    (a million labels are written in a second, not five)."""
+    x = label if isinstance(label, Said) else _said(label)
+    return "{" + ", ".join(f'"{name}": {_value(x[i])}' for name, i in _SORTED if x[i] is not None) + "}"
+
+
+def _value(value: object) -> str:
+    return _json_text(value) if isinstance(value, str) else str(value)
+
+
 def write_labels(run_dir: RunDir, labels: Sequence[AnyLabel]) -> None:
     """Through the run directory's one write path: atomic, secrets scrubbed value by value."""
-    run_dir.write_labels(label_row(label) for label in labels)
+    run_dir.write_label_lines(label_line(label) for label in labels)
 
 
 def stored_labels(run_dir: RunDir) -> list[Said]:

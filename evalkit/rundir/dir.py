@@ -33,6 +33,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ValidationError
 
+from evalkit._util.secrets import scrub_json_text
 from evalkit.errors import UserInputError
 from evalkit.rundir.files import (
     ResultWriter,
@@ -296,6 +297,15 @@ class RunDir:
     def write_labels(self, rows: Iterable[dict[str, Any]]) -> None:
         self._writing()
         write_jsonl(self.labels_file, rows)
+
+    def write_label_lines(self, lines: Iterable[str]) -> None:
+        """labels.jsonl from JSON lines already written with sorted keys (no newline), each
+        scrubbed value by value like `write_labels`' rows."""
+        self._writing()
+        write_lines(
+            self.labels_file,
+            (scrub_json_text(line, sort_keys=True, ensure_ascii=False) + "\n" for line in lines),
+        )
 
     def write_calibration(self, calibration: BaseModel) -> None:
         self._writing()

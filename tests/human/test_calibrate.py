@@ -155,3 +155,23 @@ def test_few_labels_warn_with_the_n_a_ci_width_needs() -> None:
     assert few_labels_warning(30) is None
     pairs = ratings_pairs([[1, 2, 3, 4, 5]], [1, 2, 3, 4, 4])
     assert agreement("judge", pairs, resamples=50).warnings == [text]
+
+
+@pytest.mark.parametrize("kind", ["pass_fail", "rating"])
+def test_the_kappa_of_a_run_is_scikit_learns_to_the_last_bit(kind: str) -> None:
+    """A run's `<judge>_kappa` is computed without importing scikit-learn (a second on every
+    label import), with its arithmetic: equal (==, not approx) to cohen_kappa_score."""
+    from sklearn.metrics import cohen_kappa_score
+
+    from evalkit.human.calibrate import RATINGS, VERDICTS, cohen_kappa
+
+    categories = RATINGS if kind == "rating" else VERDICTS
+    weights = "quadratic" if kind == "rating" else None
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        n = int(rng.integers(2, 200))
+        a = rng.choice(categories, n)
+        b = np.where(rng.random(n) < trial / 300, a, rng.choice(categories, n))
+        expected = float(cohen_kappa_score(a, b, labels=list(categories), weights=weights))
+        if np.isfinite(expected):
+            assert cohen_kappa(a, b, categories, weights) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,23 @@ def test_a_bad_label_is_refused_by_the_fast_reading_too(data: dict[str, object])
         Label.model_validate(data)
     with pytest.raises(ValueError):
         said(data)
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        Label(suite="s", case="c", verdict="pass"),
+        Label(
+            suite="s", case='c "1"\n', variant="v/é", repeat=3, labeller="ana ✓", rating=5, note="\u0007 bell"
+        ),
+        Label(run="r", suite="s", case="c", verdict="fail", time="2026-03-01T10:00:00Z", note="😀\\"),
+    ],
+)
+def test_a_label_line_is_what_json_dumps_writes(label: Label) -> None:
+    from evalkit.human.labels import label_line, label_row
+
+    expected = json.dumps(
+        label.model_dump(mode="json", exclude_none=True), sort_keys=True, ensure_ascii=False
+    )
+    assert label_line(label) == expected
+    assert json.loads(label_line(label)) == label_row(label)
