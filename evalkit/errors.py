@@ -7,6 +7,7 @@ exit code, never a traceback.
     ├── AuthenticationError      3 (INFRA): the provider refused the credentials
     ├── DiskFullError            3 (INFRA): no space left to write results
     ├── RunDeadlineError         3 (INFRA): the run's deadline passed
+    ├── EngineStartError         3 (INFRA): a local engine (or one of its Ray replicas) could not start
     └── (history) HistoryUnavailable  3 (INFRA): the history database cannot be reached
 """
 
@@ -42,7 +43,8 @@ EXIT_CODES: dict[ExitCode, str] = {
     "that first answer, with one line naming the provider and the model.",
     ExitCode.INFRA: "Provider errors over the error budget, credentials refused, the first requests to "
     "a provider all failed for one cause no retry fixes (host not found, connection refused, a model "
-    "not found that the provider did not report as such: the run stops early), the run's deadline "
+    "not found that the provider did not report as such: the run stops early), a local engine could "
+    "not start, the run's deadline "
     "passed, or no space left on the disk (what was written is kept: free space, then `--resume`). "
     "Also an `evalkit history` command whose database cannot be reached (a run itself never fails "
     "for that).",
@@ -102,6 +104,19 @@ class RunDeadlineError(EvalkitError):
     """The run's overall deadline passed; what finished is kept."""
 
     exit_code = ExitCode.INFRA
+
+
+class EngineStartError(EvalkitError):
+    """A local engine (vLLM, or one of its Ray replicas) could not start: its own first error line."""
+
+    exit_code = ExitCode.INFRA
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one readable line: its type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

