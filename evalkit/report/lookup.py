@@ -28,9 +28,10 @@ class Lookup:
         self._db = sqlite3.connect(Path(self._tmp.name) / "lookup.sqlite")
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8000;"
+            # keyed by case id first: a chunk's cases are looked up by their ids
             "CREATE TABLE base (suite TEXT, variant TEXT, id TEXT, rep INTEGER, line TEXT,"
-            " PRIMARY KEY (suite, variant, id, rep)) WITHOUT ROWID;"
-            "CREATE TABLE vars (suite TEXT, id TEXT, vars TEXT, PRIMARY KEY (suite, id)) WITHOUT ROWID;"
+            " PRIMARY KEY (id, suite, variant, rep)) WITHOUT ROWID;"
+            "CREATE TABLE vars (suite TEXT, id TEXT, vars TEXT, PRIMARY KEY (id, suite)) WITHOUT ROWID;"
         )
         self._insert("INSERT OR REPLACE INTO base VALUES (?, ?, ?, ?, ?)", _baseline_rows(baseline_file))
         self._insert("INSERT OR REPLACE INTO vars VALUES (?, ?, ?)", _vars_rows(cases_file))
