@@ -10,11 +10,20 @@ Per size, each command runs as a fresh process (`/usr/bin/time` reports its peak
 With --against CHECKOUT (e.g. a worktree of an older commit), every command also runs with
 that checkout's code, interleaved with this one's, so the ratios hold on a busy machine.
 
-Usage: python benchmarks/bench_memory.py [SIZES] [--against CHECKOUT]   e.g. 10000,100000
+Sizes above --run-limit (default 100,000) do not go through `run` (hours on a small machine):
+their run directories are synthetic, made from a small real run (and its two shards) by
+repeating its result lines with new case ids, so report, baseline save, diff and merge read a
+run of that size exactly as they would read a real one. The curve (peak MB and wall per size,
+checkouts side by side) is printed at the end.
+
+Usage: python benchmarks/bench_memory.py [SIZES] [--against CHECKOUT] [--run-limit N]
+e.g. 10000,100000,1000000
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -61,27 +70,103 @@ def commands(n: int) -> list[tuple[str, list[str], tuple[int, ...]]]:
     ]
 
 
+def _synthetic_results(template: Path, out: Path, n: int, shard: tuple[int, int] | None) -> int:
+    """results.jsonl of n cases (those of one shard), from the template run's first two lines
+    (a passing and a failing case), with each case's own id, question and reference."""
+    lines = {
+        row["case_id"]: row for row in map(json.loads, (template / "results.jsonl").read_text().splitlines())
+    }
+    even, odd = lines["c0"], lines["c1"]
+    kept = 0
+    with (out / "results.jsonl").open("w") as fh:
+        for i in range(n):
+            if shard is not None and _shard_of(f"c{i}", shard[1]) != shard[0]:
+                continue
+            row = dict(even if i % 2 == 0 else odd)
+            question = f"question number {i} about topic {i % 97}"
+            reference = f"echo: {question}" if i % 2 == 0 else f"an unrelated answer {i}"
+            row |= {
+                "case_id": f"c{i}",
+                "case_hash": hashlib.sha256(question.encode()).hexdigest()[:16],
+                "messages": [{**row["messages"][0], "content": question}],
+                "references": [reference],
+                "output": f"echo: {question}" if i % 2 == 0 else "no",
+            }
+            fh.write(json.dumps(row, separators=(",", ":")) + "\n")
+            kept += 1
+    return kept
+
+
+def _shard_of(case_id: str, count: int) -> int:
+    digest = hashlib.sha256(f"bench\x00{case_id}\x00v".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def synthesize(d: Path, n: int) -> None:
+    """Run directories r, s1 and s2 of n cases in `d`, from the small real ones already there."""
+    template = json.loads((d / "r" / "cases.jsonl").read_text().splitlines()[0])
+    for name, shard in (("r", None), ("s1", (1, 2)), ("s2", (2, 2))):
+        out = d / name
+        with (out / "cases.jsonl").open("w") as fh:
+            for i in range(n):
+                question = f"question number {i} about topic {i % 97}"
+                reference = f"echo: {question}" if i % 2 == 0 else f"an unrelated answer {i}"
+                case = template | {
+                    "id": f"c{i}",
+                    "origin": f"cases.jsonl:{i + 1}",
+                    "references": [reference],
+                    "vars": {"q": question},
+                }
+                fh.write(json.dumps(case) + "\n")
+        kept = _synthetic_results(d / "r", out, n, shard)
+        info = json.loads((out / "run.json").read_text())
+        info["plan"]["requests"] = kept
+        (out / "run.json").write_text(json.dumps(info))
+
+
+def curve(rows: list[tuple[int, str, str, float, float]]) -> None:
+    """Peak MB and wall per command across sizes, one line per command and checkout."""
+    sizes = sorted({r[0] for r in rows})
+    print("\npeak RSS MB / wall s by size")
+    print(f"{'command':15} {'checkout':28} " + "  ".join(f"{n:>16,}" for n in sizes))
+    for name, code in dict.fromkeys((r[1], r[2]) for r in rows):
+        cells = {r[0]: f"{r[3]:>6.0f} MB {r[4]:>6.1f} s" for r in rows if (r[1], r[2]) == (name, code)}
+        print(f"{name:15} {code[-28:]:28} " + "  ".join(f"{cells.get(n, '-'):>16}" for n in sizes))
+
+
 def main() -> None:
     argv = sys.argv[1:]
     sizes = [int(s) for s in (argv[0] if argv and argv[0][0].isdigit() else "10000,100000").split(",")]
     checkouts = [ROOT] + [Path(argv[i + 1]) for i, a in enumerate(argv) if a == "--against"]
+    limit = next((int(argv[i + 1]) for i, a in enumerate(argv) if a == "--run-limit"), 100_000)
     print(f"{'cases':>8}  {'command':14} {'checkout':28} {'peak RSS MB':>11}  {'wall s':>8}", flush=True)
+    rows: list[tuple[int, str, str, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             dirs = {}
             for k, code in enumerate(checkouts):
                 d = Path(tmp) / f"n{n}-c{k}"
-                write_suite(d, n, scorers="[exact]")
+                write_suite(d, n if n <= limit else 4, scorers="[exact]")
                 (d / "evalkit.yaml").write_text(CONFIG)
                 (d / "answers.py").write_text(ANSWERS)
                 dirs[code] = d
-            for name, args, ok in commands(n):
+            todo = commands(n)
+            if n > limit:  # synthetic: a small real run and shards, grown to n cases
+                for code in checkouts:
+                    for _, args, _ in (c for c in todo if c[0] in ("run", "shard 1/2", "shard 2/2")):
+                        timed(code, args, dirs[code])
+                    synthesize(dirs[code], n)
+                todo = [c for c in todo if c[0] not in ("run", "shard 1/2", "shard 2/2")]
+            for name, args, ok in todo:
                 for code in checkouts:
                     rss, wall, rc = timed(code, args, dirs[code])
                     flag = "" if rc in ok else f"  (exit {rc})"
+                    rows.append((n, name + (" *" if n > limit else ""), str(code), rss, wall))
                     print(
                         f"{n:>8}  {name:14} {str(code)[-28:]:28} {rss:>11.0f}  {wall:>8.1f}{flag}", flush=True
                     )
+    curve(rows)
+    print("* a synthetic run directory of that size (see above)")
 
 
 if __name__ == "__main__":

@@ -5,13 +5,13 @@ written."""
 
 from __future__ import annotations
 
-import itertools
 import secrets as pysecrets
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from evalkit.compare import baseline
 from evalkit.errors import UserInputError
@@ -113,14 +113,15 @@ def check_shards(shards: Sequence[ShardRun]) -> list[ShardRun]:
 
 
 class _Lines:
-    """Where each result line of the shards is (shard, byte offset, length), in plan order, in
-    compact arrays: merging holds a few dozen bytes per result, never the results."""
+    """Where each result line of the shards is (shard, byte offset, length) and its place in the
+    plan (suite, variant, case, repeat), in compact arrays: merging holds a few dozen bytes per
+    result, never the results nor a Python object per result."""
 
     def __init__(self, shards: Sequence[ShardRun]):
         self.shards = shards
         self.shard, self.offset, self.size = array("q"), array("q"), array("q")
-        self.keys: list[tuple[int, int, int, int]] = []
-        self.order: list[int] = []
+        self.keys: tuple[array[int], ...] = tuple(array("q") for _ in range(4))
+        self.order: Any = ()  # line numbers in plan order (a numpy array of them)
 
     def __len__(self) -> int:
         return len(self.shard)
@@ -129,17 +130,32 @@ class _Lines:
         self.shard.append(shard)
         self.offset.append(offset)
         self.size.append(size)
-        self.keys.append(key)
+        for column, value in zip(self.keys, key, strict=True):
+            column.append(value)
 
-    def sort(self, planned_cases: int) -> None:
-        """Plan order (stable: shard by shard, line by line, as before); a planned result in two
-        shards sorts next to itself and is refused."""
-        self.order = sorted(range(len(self)), key=self.keys.__getitem__)
-        for a, b in itertools.pairwise(self.order):
-            if self.keys[a] == self.keys[b] and self.keys[a][2] < planned_cases:
-                key = parse_result_line(self.line(b)).key
-                _overlap(key, self.shards[self.shard[a]], self.shards[self.shard[b]])
-        self.keys = []  # the order is all that is needed now
+    def sorted_keys(self) -> Any:
+        """The keys as an (n, 4) array in plan order (a stable sort: shard by shard, line by
+        line), with that order kept in `self.order`."""
+        import numpy as np
+
+        columns = [np.frombuffer(column, dtype=np.int64) for column in self.keys]
+        order = np.lexsort(columns[::-1])  # stable, last key first
+        self.order = order
+        return np.stack(columns, axis=1)[order]
+
+    def sort(self, planned_cases: int, keys: Any) -> None:
+        """Plan order (`keys`: `sorted_keys()`); a planned result in two shards sorts next to
+        itself and is refused."""
+        import numpy as np
+
+        same = np.all(keys[1:] == keys[:-1], axis=1) & (keys[:-1, 2] < planned_cases)
+        if same.any():
+            k = int(np.argmax(same))
+            a, b = int(self.order[k]), int(self.order[k + 1])
+            _overlap(
+                parse_result_line(self.line(b)).key, self.shards[self.shard[a]], self.shards[self.shard[b]]
+            )
+        self.keys = ()  # the order is all that is needed now
 
     def line(self, i: int) -> str:
         with RunDir(self.shards[self.shard[i]].run_dir).results_file.open("rb") as fh:
@@ -149,7 +165,7 @@ class _Lines:
     def in_order(self) -> Iterator[str]:
         handles = [RunDir(s.run_dir).results_file.open("rb") for s in self.shards]
         try:
-            for i in self.order:
+            for i in map(int, self.order):
                 fh = handles[self.shard[i]]
                 fh.seek(self.offset[i])
                 yield current_result_line(fh.read(self.size[i]).decode("utf-8")) + "\n"
@@ -182,20 +198,21 @@ def _collect_lines(shards: Sequence[ShardRun], suites: Sequence[Suite], variants
                 f"{s.info.status}): finish it with `evalkit run --resume {s.run_dir}` first",
                 path=s.run_dir,
             )
-    check_coverage(shards, suites, variants, lines.keys)
-    lines.sort(planned_cases)
+    keys = lines.sorted_keys()
+    check_coverage(shards, suites, variants, keys)
+    lines.sort(planned_cases, keys)
     return lines
 
 
 def check_coverage(
-    shards: Sequence[ShardRun],
-    suites: Sequence[Suite],
-    variants: Sequence[str],
-    keys: Sequence[tuple[int, int, int, int]],
+    shards: Sequence[ShardRun], suites: Sequence[Suite], variants: Sequence[str], keys: Any
 ) -> None:
     """The joined results must be exactly the plan the cases snapshot gives (every case × variant
     × repeat once), not what each shard's own run.json claims: an edited shard merged 123 of 200
-    results with exit 0. Every shard must hold the same cases snapshot."""
+    results with exit 0. Every shard must hold the same cases snapshot. `keys`: every result's
+    place in the plan (suite, variant, case, repeat), an (n, 4) array sorted in plan order."""
+    import numpy as np
+
     first = shards[0]
     snapshot = RunDir(first.run_dir).cases_file.read_bytes()
     for s in shards[1:]:
@@ -203,27 +220,48 @@ def check_coverage(
             raise UserInputError(
                 f"its cases.jsonl differs from {first.run_dir}'s: not one run", path=s.run_dir
             )
-    planned = {
-        (si, vi, ci, rep)
-        for si, suite in enumerate(suites)
-        for vi in range(len(variants))
-        for ci in range(len(suite.cases))
-        for rep in range(suite.repeats)
-    }
-    got = set(keys)
-    missing, extra = sorted(planned - got), len(got - planned)
+    got = keys[np.r_[True, np.any(keys[1:] != keys[:-1], axis=1)]] if len(keys) else keys.reshape(0, 4)
+    si, vi, ci, rep = (got[:, k] for k in range(4))
+    n_cases = np.array([len(s.cases) for s in suites] + [0], dtype=np.int64)
+    repeats = np.array([s.repeats for s in suites] + [0], dtype=np.int64)
+    known = np.minimum(si, len(suites))
+    ok = (
+        (si < len(suites))
+        & (vi < len(variants))
+        & (ci < n_cases[known])
+        & (rep >= 0)
+        & (rep < repeats[known])
+    )
+    n_planned = sum(len(variants) * len(s.cases) * s.repeats for s in suites)
+    missing, extra = n_planned - int(ok.sum()), int((~ok).sum())
     if missing or extra:
         said = []
         if missing:
-            si, vi, ci, rep = missing[0]
-            example = f"{suites[si].name}/{suites[si].cases[ci].id}/{variants[vi]}/{rep}"
-            said.append(f"{len(missing)} planned result(s) missing (e.g. {example})")
+            si_, vi_, ci_, rep_ = _first_missing(suites, len(variants), got[ok])
+            example = f"{suites[si_].name}/{suites[si_].cases[ci_].id}/{variants[vi_]}/{rep_}"
+            said.append(f"{missing} planned result(s) missing (e.g. {example})")
         if extra:
             said.append(f"{extra} result(s) the plan does not have")
         raise UserInputError(
-            f"the shards do not cover the run's plan ({len(planned)} results from cases.jsonl): "
+            f"the shards do not cover the run's plan ({n_planned} results from cases.jsonl): "
             + "; ".join(said)
         )
+
+
+def _first_missing(suites: Sequence[Suite], n_variants: int, got: Any) -> tuple[int, int, int, int]:
+    """The first planned (suite, variant, case, repeat), in plan order, that `got` (the planned
+    keys there are, sorted) lacks."""
+    present = iter(map(tuple, got.tolist()))
+    have = next(present, None)
+    for si, suite in enumerate(suites):
+        for vi in range(n_variants):
+            for ci in range(len(suite.cases)):
+                for rep in range(suite.repeats):
+                    if have == (si, vi, ci, rep):
+                        have = next(present, None)
+                    else:
+                        return si, vi, ci, rep
+    raise AssertionError("nothing is missing")
 
 
 def _overlap(key: str, first: ShardRun, second: ShardRun) -> None:
