@@ -239,6 +239,7 @@ SCHEMA_FILES = {
     "result": "each line of `results.jsonl`",
     "baseline_meta": "`baselines/<suite>/<variant>.meta.json`",
     "cache_entry": "each response-cache entry",
+    "summary": "`summary.json`",
 }
 
 

@@ -26,6 +26,7 @@ from evalkit._util.numbers import figure, figure_delta, figure_interval, kind_of
 from evalkit._util.paths import shown
 from evalkit._util.textsafe import terminal_text
 from evalkit.compare.aggregate import GroupSummary, Summary
+from evalkit.compare.frontier import SuiteFrontier, marks_text, pick_text, rule_text, vs_best_text
 from evalkit.compare.gate import (
     VERDICT_SYMBOLS,
     VERDICT_TONES,
@@ -280,6 +281,42 @@ def summary_tables(summary: Summary, width: int | None = None) -> list[Table]:
     return tables
 
 
+def _frontier_table(f: SuiteFrontier, wrap: bool) -> Table:
+    title = f"cost–quality frontier: suite [bold]{escape(f.suite)}[/]"
+    table = Table(title=title, title_justify="left")
+    table.add_column("variant", no_wrap=not wrap)
+    for head in ("pass rate", escape(f.metric or "–"), "cost/case", "P95 ms"):
+        table.add_column(head, justify="right", no_wrap=True)
+    table.add_column("vs best", no_wrap=not wrap)
+    for v in f.variants:
+        style = "dim" if v.dominated_by else ("bold green" if v.variant == f.pick else "")
+        marks = marks_text(f, v)
+        note = escape(vs_best_text(f, v)) + (f" [{style or 'bold'}]· {escape(marks)}[/]" if marks else "")
+        name = escape(v.variant)
+        table.add_row(
+            f"[{style}]{name}[/]" if style else name,
+            number(v.pass_rate, "rate"),
+            number(v.quality, kind_of(f.metric or "")),
+            number(v.cost_per_case_usd, "cost"),
+            number(v.latency_p95_ms, "ms"),
+            note,
+        )
+    return table
+
+
+def frontier_tables(summary: Summary, width: int | None = None) -> list[Table | str]:
+    """Per suite of two or more variants: its frontier table (fitted to `width`: the names and
+    the verdicts wrap between words when they must), its pick and how to read it."""
+    width = width or console.width
+    out: list[Table | str] = []
+    for f in summary.frontier:
+        table = _frontier_table(f, wrap=False)
+        out.append(table if fits(table, width) else _frontier_table(f, wrap=True))
+        out.append(f"[bold]{escape(pick_text(f))}[/]")
+        out.append(f"[dim]{escape(rule_text(f))}[/]")
+    return out
+
+
 # colour by the tone the one verdict table (evalkit.types.VERDICTS) gives each verdict
 TONE_STYLE = {"bad": "bold red", "warn": "yellow", "good": "green", "neutral": "dim"}
 VERDICT_STYLE = {code: TONE_STYLE[tone] for code, tone in VERDICT_TONES.items()}
@@ -449,6 +486,8 @@ def show_outcome(outcome: RunOutcome) -> None:
 def show_summary(summary: Summary, run_dir: str, diff: DiffReport | None = None) -> None:
     for table in summary_tables(summary):
         console.print(table)
+    for item in frontier_tables(summary):
+        console.print(item, highlight=False)
     if diff is not None:
         show_diff(diff, summary)
     for line in threshold_lines(summary.groups):

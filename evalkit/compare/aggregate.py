@@ -28,9 +28,11 @@ from evalkit.compare.consistency import (
     pass_hat_k,
     summarize_consistency,
 )
+from evalkit.compare.frontier import SuiteFrontier
 from evalkit.compare.judgecost import add_judge_usage
 from evalkit.errors import ExitCode
 from evalkit.plugins import CorpusAccumulator
+from evalkit.rundir.migrations import CURRENT
 from evalkit.stats import mean_ci, percentiles, wilson_interval
 from evalkit.tools.stepstats import StepSummary, summarize_steps
 from evalkit.types import CaseResult, JudgeUsage, MetricInfo, Threshold
@@ -162,6 +164,7 @@ def verdict(
 
 
 class Summary(Record):
+    schema_version: int = CURRENT["summary"]
     run_id: str
     status: Status
     exit_code: int
@@ -172,6 +175,9 @@ class Summary(Record):
     baseline: str | None = None  # the baselines folder this run was gated against
     regressions: list[str] = Field(default_factory=list)  # "suite · variant · metric"
     groups: list[GroupSummary]
+    # per suite that ran two or more variants: quality vs cost and P95, dominated variants, and the
+    # cheapest variant not significantly worse than the best (evalkit.compare.frontier)
+    frontier: list[SuiteFrontier] = Field(default_factory=list)
     alerts: int = 0  # trend alerts the history raised for this run (set after it is recorded)
 
     def error_causes(self) -> dict[str, int]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, PrivateAttr
 
@@ -46,11 +46,15 @@ from evalkit.stats import (
 )
 from evalkit.types import GROUP_VERDICTS, VERDICTS, GroupVerdict, Threshold, Verdict, verdict_words
 
+if TYPE_CHECKING:
+    import numpy as np
+
 # The words every surface (terminal, summary.md, junit.xml, report.html) shows for a verdict come
 # from the one table evalkit.types.VERDICTS; renderers read them through `verdict_label`.
 VERDICT_LABELS: dict[str, str] = {code: label.words for code, label in VERDICTS.items()}
 VERDICT_SYMBOLS: dict[str, str] = {code: label.symbol for code, label in VERDICTS.items()}
 VERDICT_TONES: dict[str, str] = {code: label.tone for code, label in VERDICTS.items()}
+ALPHA = 0.05  # the gate's significance level (family-wise, Holm-adjusted); the frontier's too
 SPECIAL = {"latency_p95_ms": False, "cost_per_case_usd": False}  # name → higher_is_better
 # per-case timing and spend scores of traces (the `trace` scorer): like latency and cost, compared
 # always but gated only when the suite sets a `max_increase` for them
@@ -224,7 +228,7 @@ def compare_group(
     *,
     resamples: int = 1000,
     seed: int = 0,
-    alpha: float = 0.05,
+    alpha: float = ALPHA,
     pass_metrics: Sequence[str] | None = None,
 ) -> GroupDiff:
     """Everything but the family-wise adjustment and verdicts (see `decide`): the cases paired in
@@ -329,18 +333,38 @@ def _score_diff(
     if not diff.n_paired:
         return diff
     bv, cv = np.frombuffer(column.base, dtype=float), np.frombuffer(column.cand, dtype=float)
-    _fill(diff, float(bv.mean()), float(cv.mean()), paired_t(cv - bv, alpha))
+    marks = None
     if paired.single_repeat and column.marked:
-        bp = np.frombuffer(column.base_pass, dtype=np.uint8).astype(bool)
-        cp = np.frombuffer(column.cand_pass, dtype=np.uint8).astype(bool)
-        diff.pass_to_fail, diff.fail_to_pass, p = mcnemar_exact(bp.tolist(), cp.tolist())
-        zero_one = bool(np.all((bv == 0.0) | (bv == 1.0)) and np.all((cv == 0.0) | (cv == 1.0)))
-        if zero_one and np.array_equal(bp, bv == 1.0) and np.array_equal(cp, cv == 1.0):
-            diff.kind, diff.p_value = "pass_fail", p
-            diff.ci_low, diff.ci_high = mcnemar_interval(
-                diff.pass_to_fail, diff.fail_to_pass, diff.n_paired, alpha
-            )
+        marks = (
+            np.frombuffer(column.base_pass, dtype=np.uint8).astype(bool),
+            np.frombuffer(column.cand_pass, dtype=np.uint8).astype(bool),
+        )
+    paired_score_test(diff, bv, cv, marks, alpha)
     return diff
+
+
+def paired_score_test(
+    diff: MetricDiff,
+    bv: np.ndarray,
+    cv: np.ndarray,
+    marks: tuple[np.ndarray, np.ndarray] | None,
+    alpha: float,
+) -> None:
+    """The gate's paired test of one score on paired per-case values (`bv`, `cv`: repeats
+    averaged per case): McNemar's exact test and interval when every case has one repeat with a
+    0/1 value that is its pass mark (`marks`: boolean arrays), else the paired t-test and its t
+    interval. Fills means, Δ, CI and p-value into `diff` (the frontier uses it too)."""
+    import numpy as np
+
+    _fill(diff, float(bv.mean()), float(cv.mean()), paired_t(cv - bv, alpha))
+    if marks is None:
+        return
+    bp, cp = marks
+    diff.pass_to_fail, diff.fail_to_pass, p = mcnemar_exact(bp.tolist(), cp.tolist())
+    zero_one = bool(np.all((bv == 0.0) | (bv == 1.0)) and np.all((cv == 0.0) | (cv == 1.0)))
+    if zero_one and np.array_equal(bp, bv == 1.0) and np.array_equal(cp, cv == 1.0):
+        diff.kind, diff.p_value = "pass_fail", p
+        diff.ci_low, diff.ci_high = mcnemar_interval(diff.pass_to_fail, diff.fail_to_pass, len(bv), alpha)
 
 
 def _short(value: object, width: int = 60) -> str:
@@ -478,7 +502,7 @@ def _cost_diff(column: Column, thresholds: Mapping[str, Threshold], alpha: float
     return diff
 
 
-def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
+def decide(groups: list[GroupDiff], alpha: float = ALPHA) -> int:
     """Holm-adjust every gated comparison as one family, then give each metric its verdict."""
     gated = [m for g in groups for m in g.metrics if m.gated and m.p_value is not None]
     family = len(gated)
@@ -488,7 +512,7 @@ def decide(groups: list[GroupDiff], alpha: float = 0.05) -> int:
         m.p_adjusted = adjusted
     for g in groups:
         for m in g.metrics:
-            _metric_verdict(m, alpha, family)
+            metric_verdict(m, alpha, family)
             if m.verdict == "worse" and not m.gated:
                 why = "informational: not gated" if m.informational else "not gated without max_increase"
                 g.warnings.append(
@@ -529,7 +553,7 @@ def in_order(
     return [g.model_copy(update={"metrics": sorted(g.metrics, key=rank)}) for g in ordered]
 
 
-def _metric_verdict(m: MetricDiff, alpha: float, family: int) -> None:
+def metric_verdict(m: MetricDiff, alpha: float, family: int) -> None:
     """What was seen, honestly labelled: the decision uses the Holm-adjusted p-value; a change
     it does not confirm is 'worse/better, not significant' (never 'no change': the interval
     beside it may exclude 0 when only the correction removes it); 'unchanged' is a zero change."""
@@ -569,7 +593,7 @@ def diff_runs(
     candidates: Sequence[Group],
     thresholds: Mapping[str, Mapping[str, Threshold]],
     *,
-    alpha: float = 0.05,
+    alpha: float = ALPHA,
     resamples: int = 1000,
     seed: int = 0,
     case_rules: Mapping[tuple[str, str], CaseRule] | None = None,
@@ -591,7 +615,7 @@ def diff_runs(
 def diff_groups(
     pairs: Sequence[tuple[Group, Group, Mapping[str, Threshold], Mapping[str, bool]]],
     *,
-    alpha: float = 0.05,
+    alpha: float = ALPHA,
     resamples: int = 1000,
     seed: int = 0,
     case_rules: Mapping[tuple[str, str], CaseRule] | None = None,

@@ -459,6 +459,44 @@ def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[
     return out
 
 
+def frontier(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each suite's cost–quality frontier, every figure written for people (the terminal's words)."""
+    from evalkit.compare.frontier import SuiteFrontier, marks_text, pick_text, rule_text, vs_best_text
+
+    out = []
+    for raw in summary.get("frontier", []):
+        try:
+            f = SuiteFrontier.model_validate(raw)
+        except ValidationError:
+            continue
+        rows = [
+            {
+                "variant": v.variant,
+                "pick": v.variant == f.pick,
+                "dominated": bool(v.dominated_by),
+                "cells": [
+                    number(v.pass_rate, "rate"),
+                    number(v.quality, kind_of(f.metric or "")),
+                    number(v.cost_per_case_usd, "cost"),
+                    number(v.latency_p95_ms, "ms"),
+                ],
+                "vs_best": vs_best_text(f, v),
+                "marks": marks_text(f, v),
+            }
+            for v in f.variants
+        ]
+        out.append(
+            {
+                "suite": f.suite,
+                "metric": f.metric or "–",
+                "rows": rows,
+                "pick": pick_text(f),
+                "rule": rule_text(f),
+            }
+        )
+    return out
+
+
 CASES_MARK = "<!--evalkit-cases-->"
 
 
@@ -510,6 +548,7 @@ def _page(run_dir: RunDir, ctx: _Context, series: _Series) -> str:
         run=meta["run"],
         alerts=meta["alerts"],
         overview=overview(meta["summary"], meta["diff"]),
+        frontier=frontier(meta["summary"]),
         footnote=footnote(meta["diff"]),
         causes=causes(meta["summary"]),
         results=number(meta["summary"].get("results"), "count"),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from evalkit._util.causes import causes_text
-from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, ms, number
+from evalkit._util.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, ms, number
 from evalkit._util.textsafe import md_code, md_text
 from evalkit.compare.aggregate import GroupSummary, Summary
+from evalkit.compare.frontier import SuiteFrontier, marks_text, pick_text, rule_text, vs_best_text
 from evalkit.compare.gate import (
     VERDICT_TONES,
     DiffReport,
@@ -45,6 +46,25 @@ def _group_row(g: GroupSummary, names: list[str]) -> str:
         + " | ".join(metrics)
         + f" | {ms(g.latency.p95_ms)} | {number(g.cost_usd, 'cost')} |"
     )
+
+
+def _frontier_lines(f: SuiteFrontier) -> list[str]:
+    lines = [
+        "",
+        f"### Cost–quality frontier: {_cell(f.suite)}",
+        "",
+        f"| variant | pass rate | {_cell(f.metric or '–')} | cost/case | P95 | vs best |",
+        "|---|---|---|---|---|---|",
+    ]
+    for v in f.variants:
+        marks = marks_text(f, v)
+        name = f"**{_cell(v.variant)}**" if v.variant == f.pick else _cell(v.variant)
+        lines.append(
+            f"| {name} | {number(v.pass_rate, 'rate')} | {number(v.quality, kind_of(f.metric or ''))} | "
+            f"{number(v.cost_per_case_usd, 'cost')} | {ms(v.latency_p95_ms)} | "
+            f"{_cell(vs_best_text(f, v))}{' · ' + _cell(marks) if marks else ''} |"
+        )
+    return [*lines, "", f"**{_cell(pick_text(f))}**", "", f"_{_cell(rule_text(f))}_"]
 
 
 def _diff_lines(summary: Summary, diff: DiffReport) -> list[str]:
@@ -130,6 +150,8 @@ def render(summary: Summary, diff: DiffReport | None) -> str:
             f"({number(g.truncated, 'count')} of {number(g.results - g.errors, 'count')})"
             for g in truncated
         ]
+    for f in summary.frontier:
+        lines += _frontier_lines(f)
     failed = [(g, t) for g in summary.groups for t in g.thresholds if not t.passed]
     if failed:
         lines += ["", "**Thresholds not met**", ""]

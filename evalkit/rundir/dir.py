@@ -196,8 +196,15 @@ class RunDir:
         return read_results(self.results_file)
 
     def summary_data(self) -> dict[str, Any] | None:
-        """summary.json as JSON (the typed `Summary` lives in evalkit.compare.aggregate)."""
-        return _json_object(self.summary_file)
+        """summary.json as JSON, migrated to the current schema (the typed `Summary` lives in
+        evalkit.compare.aggregate); one from a newer evalkit is refused, naming the directory."""
+        data = _json_object(self.summary_file)
+        if data is None:
+            return None
+        try:
+            return migrate("summary", data)
+        except NewerSchemaError as exc:
+            raise UserInputError(f"summary.json is unreadable: {exc}", path=self.path) from None
 
     def diff_data(self) -> dict[str, Any] | None:
         return _json_object(self.diff_file)

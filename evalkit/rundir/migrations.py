@@ -71,6 +71,10 @@ def _result_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "schema_version": 3, "finish_reason": normal, "vendor_finish_reason": vendor}
 
 
+def _summary_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "schema_version": 2, "frontier": data.get("frontier", [])}
+
+
 def _set_version(version: int) -> Migration:
     def migrate(data: dict[str, Any]) -> dict[str, Any]:
         return {**data, "schema_version": version}
@@ -78,7 +82,7 @@ def _set_version(version: int) -> Migration:
     return migrate
 
 
-CURRENT: dict[str, int] = {"run_info": 2, "result": 3, "baseline_meta": 2, "cache_entry": 2}
+CURRENT: dict[str, int] = {"run_info": 2, "result": 3, "baseline_meta": 2, "cache_entry": 2, "summary": 2}
 
 MIGRATIONS: dict[str, list[Migration]] = {
     "run_info": [_run_info_v1_to_v2],
@@ -86,6 +90,8 @@ MIGRATIONS: dict[str, list[Migration]] = {
     "result": [_set_version(2), _result_v2_to_v3],
     "baseline_meta": [_set_version(2)],
     "cache_entry": [_cache_entry_v1_to_v2],
+    # v2 adds the version field and the cost–quality `frontier` (an empty list before it existed)
+    "summary": [_summary_v1_to_v2],
 }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from evalkit.compare import baseline
 from evalkit.compare.aggregate import GroupSummary, Summary, summarize_groups, verdict
+from evalkit.compare.frontier import FrontierTally, frontiers
 from evalkit.compare.gate import CaseRule, DiffReport, diff_runs
 from evalkit.compare.groups import Gathered, groups_from_run
 from evalkit.errors import ExitCode, UserInputError
@@ -136,7 +137,8 @@ def conclude(inp: ConcludeInput) -> Conclusion:
     pass_rules = {name: [m.name for m in infos if m.counts_for_pass] for name, infos in inp.metrics.items()}
     cases = junit.Cases(lambda suite, _variant: pass_rules.get(suite, []))
     gathered = Gathered() if inp.baselines is not None else None
-    counted = _Counted(results(), [cases.add, *([gathered.add] if gathered else [])])
+    tally = FrontierTally(inp.metrics)  # the per-case main metric the frontier's paired tests need
+    counted = _Counted(results(), [cases.add, tally.add, *([gathered.add] if gathered else [])])
     groups = aggregate(inp, counted)
     n_results = counted.n
     thresholds = {s.name: s.thresholds for s in inp.suites}
@@ -162,6 +164,7 @@ def conclude(inp: ConcludeInput) -> Conclusion:
         error_budget=budget,
         aborted=inp.aborted,
         groups=groups,
+        frontier=frontiers(groups, tally),
         baseline=_shown_folder(inp) if diff is not None else None,
         regressions=regressions,
         alerts=inp.alerts,
