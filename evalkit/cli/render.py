@@ -39,6 +39,7 @@ from evalkit.compare.gate import (
     group_label,
     in_order,
     provenance_text,
+    truncation_text,
     verdict_label,
 )
 from evalkit.types import GROUP_VERDICTS, CaseResult
@@ -457,6 +458,9 @@ def show_diff(diff: DiffReport, summary: Summary | None = None) -> None:
             style = "bold red" if line.startswith("✗") else ""
             text = escape(f"{g.suite} · {g.variant}: {line}")
             console.print(f"  [{style}]{text}[/]" if style else f"  {text}", highlight=False)
+        truncation = truncation_text(g)
+        if truncation:
+            console.print(f"  {escape(f'{g.suite} · {g.variant}: {truncation}')}", highlight=False)
         for w in g.warnings:
             warn(f"{g.suite} · {g.variant}: {w}")
         if g.verdict == "inconclusive":

@@ -165,6 +165,44 @@ class Provenance(Record):
     diff: str | None = None  # a prompt change: the unified diff of the templates' text
 
 
+class TruncationChange(Record):
+    """Answers cut short (finish reason `length`) of the generated ones, on each side: the rate
+    per suite × variant, as the summary counts it, beside the baseline's."""
+
+    baseline_truncated: int = 0
+    baseline_generated: int = 0  # answers with a known finish reason (0: a baseline saved before)
+    candidate_truncated: int = 0
+    candidate_generated: int = 0
+
+    @property
+    def baseline_rate(self) -> float | None:
+        return self.baseline_truncated / self.baseline_generated if self.baseline_generated else None
+
+    @property
+    def candidate_rate(self) -> float | None:
+        return self.candidate_truncated / self.candidate_generated if self.candidate_generated else None
+
+    @property
+    def change(self) -> float | None:
+        b, c = self.baseline_rate, self.candidate_rate
+        return None if b is None or c is None else c - b
+
+
+def truncation_text(g: GroupDiff) -> str | None:
+    """The truncation rate against the baseline's, in words for every gate surface (None when
+    neither side cut an answer short)."""
+    from evalkit._util.numbers import number, signed
+
+    t = g.truncation
+    if t is None or not (t.baseline_truncated or t.candidate_truncated):
+        return None
+    now = f"{number(t.candidate_rate, 'rate')} ({t.candidate_truncated} of {t.candidate_generated})"
+    if t.baseline_rate is None:
+        return f"truncated answers: {now}; the baseline kept no finish reasons"
+    before = f"{number(t.baseline_rate, 'rate')} ({t.baseline_truncated} of {t.baseline_generated})"
+    return f"truncated answers: {before} in the baseline → {now} ({signed(t.change, 'rate')})"
+
+
 class GroupDiff(Record):
     suite: str
     variant: str
@@ -188,6 +226,7 @@ class GroupDiff(Record):
     outputs_identical: int = 0
     model_versions: tuple[list[str], list[str]] | None = None  # (baseline, candidate) when changed
     provenance: list[Provenance] = Field(default_factory=list)  # what changed since the baseline
+    truncation: TruncationChange | None = None  # answers cut short, against the baseline
     paired_by_id_only: bool = False  # an old baseline without case digests
     warnings: list[str] = Field(default_factory=list)
     verdict: GroupVerdict = "ok"
@@ -250,6 +289,12 @@ def compare_group(
         outputs_compared=paired.outputs_compared,
         outputs_identical=paired.outputs_identical,
         paired_by_id_only=paired.paired_by_id_only,
+    )
+    out.truncation = TruncationChange(
+        baseline_truncated=paired.truncated[0],
+        baseline_generated=paired.generated[0],
+        candidate_truncated=paired.truncated[1],
+        candidate_generated=paired.generated[1],
     )
     out.provenance = provenance(baseline, candidate, paired)
     for name in names:

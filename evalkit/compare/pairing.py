@@ -85,6 +85,10 @@ class Paired:
     pass_to_fail: list[str] = field(default_factory=list)
     fail_to_pass: list[str] = field(default_factory=list)
     still_failing: list[str] = field(default_factory=list)
+    # answers cut short (finish reason `length`) and answers with a known finish reason, per side,
+    # over every case of the side (the suite × variant's truncation rate, as its summary counts it)
+    truncated: list[int] = field(default_factory=lambda: [0, 0])
+    generated: list[int] = field(default_factory=lambda: [0, 0])
     # (-worse_by, metric index, pair index) → (case id, metric, baseline, candidate, worse_by)
     worst: dict[tuple[float, int, int], tuple[str, str, float, float, float]] = field(default_factory=dict)
     _prompts: tuple[hashlib._Hash, hashlib._Hash] = field(
@@ -128,6 +132,7 @@ def pair(
     """Pair two groups' cases (id, then the digest of the case's own data) in one pass."""
     out = Paired(names, scores={name: ScoreColumn() for name in names})
     for case_id, base, cand in merged(by_case(baseline), by_case(candidate)):
+        _count_finishes(out, base, cand)
         if base is None:
             out.added.append(case_id)
         elif cand is None:
@@ -141,6 +146,14 @@ def pair(
             else:
                 _add_pair(out, case_id, base, cand, higher, among)
     return out
+
+
+def _count_finishes(out: Paired, base: list[CaseRecord] | None, cand: list[CaseRecord] | None) -> None:
+    for side, records in enumerate((base, cand)):
+        for r in records or ():
+            if r.error is None and r.finish_reason is not None:
+                out.generated[side] += 1
+                out.truncated[side] += r.finish_reason == "length"
 
 
 def _add_pair(

@@ -36,6 +36,7 @@ class CaseRecord(BaseModel):
     input_hash: str | None = None  # the prompt it was asked with (provenance, not a pairing key)
     output: str | None = None
     error: str | None = None
+    finish_reason: str | None = None  # "length": cut short (None in baselines saved before it was kept)
     scores: dict[str, float | None] = Field(default_factory=dict)
     passed: dict[str, bool] = Field(default_factory=dict)  # for pass/fail scores
     latency_ms: float | None = None
@@ -56,6 +57,7 @@ class CaseRecord(BaseModel):
             input_hash=r.input_hash,
             output=r.output,
             error=r.error,
+            finish_reason=r.finish_reason,
             scores={k: s.value for k, s in r.scores.items()},
             passed={k: s.passed for k, s in r.scores.items() if s.passed is not None},
             latency_ms=None if r.latency_ms is None else round(r.latency_ms, 3),

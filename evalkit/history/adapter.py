@@ -116,6 +116,8 @@ def _group(g: dict[str, Any], suite_hash: str | None, variant: dict[str, Any]) -
         "cost_per_case_usd": g.get("cost_per_case_usd"),
         "retrieval_failures": g.get("retrieval_failures"),
         "unmeasured": unmeasured,
+        "truncated": g.get("truncated"),
+        "truncation_rate": g.get("truncation_rate"),
     }
 
 

@@ -15,7 +15,8 @@ run's own standard error instead.
 Spikes: latency P95 and cost per case against `factor` × their trailing median (robust to one
 earlier spike); errors, retrieval failures and unmeasured scores with an exact conditional
 binomial test of the new run's count against the trailing runs' (two Poisson rates), plus a
-minimum increase so that a tiny suite's single error is not an alarm.
+minimum increase; truncated answers (finish reason `length`) the same way, as a share of the
+generated answers so that a tiny suite's single error is not an alarm.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def evaluate(current: Point, earlier: Sequence[Point], rules: AlertRules) -> lis
         ("errors", rules.error_rate, "error rate"),
         ("retrieval_failures", rules.retrieval_failure_rate, "retrieval-failure rate"),
         ("unmeasured", rules.unmeasured_rate, "unmeasured-score rate"),
+        ("truncated", rules.truncation_rate, "truncation rate"),
     ):
         alert = rate_spike(current, earlier, key, rate_rule, label, rules.window)
         if alert is not None:
@@ -270,15 +272,13 @@ def rate_spike(
 ) -> Alert | None:
     """The newest run's count against the trailing runs' (exact conditional binomial test); if
     that is not enough, the last two runs' counts together against the runs before them."""
-    if not rule.enabled or current.figures.get(key) is None or not current.figures.get("results"):
+    if not rule.enabled or current.figures.get(key) is None or not trials(current.figures, key):
         return None
-    x, n = current.figures[key], current.figures["results"]
+    x, n = current.figures[key], trials(current.figures, key)
     test = _rate_test(x, n, list(earlier)[-window:], key, rule)
     if test is None and len(earlier) > 1 and earlier[-1].figures.get(key) is not None:
         prev = earlier[-1].figures
-        two = _rate_test(
-            x + prev[key], n + (prev.get("results") or 0), list(earlier)[-window - 1 : -1], key, rule
-        )
+        two = _rate_test(x + prev[key], n + trials(prev, key), list(earlier)[-window - 1 : -1], key, rule)
         if two is not None and x / n > two[1]:
             test = (two[0], two[1], len(list(earlier)[-window - 1 : -1]), " with the run before")
     if test is None:
@@ -286,7 +286,7 @@ def rate_spike(
     p, before, runs, how = test
     return _alert(
         current,
-        key if key != "errors" else "error_rate",
+        {"errors": "error_rate", "truncated": "truncation_rate"}.get(key, key),
         f"{label} {x / n:.1%} ({x} of {n}) against {before:.1%} in the trailing {runs} runs "
         f"(p {fmt_p(p)}{how})",
         metric=key,
@@ -297,12 +297,17 @@ def rate_spike(
     )
 
 
+def trials(figures: dict[str, Any], key: str) -> int:
+    """What a count is a share of: the results, or for truncated answers the generated ones
+    (an error generated nothing to cut short)."""
+    results = int(figures.get("results") or 0)
+    return results - int(figures.get("errors") or 0) if key == "truncated" else results
+
+
 def _rate_test(
     x: int, n: int, trailing: Sequence[Point], key: str, rule: RateRule
 ) -> tuple[float, float, int, str] | None:
-    past = [
-        (p.figures[key], p.figures.get("results") or 0) for p in trailing if p.figures.get(key) is not None
-    ]
+    past = [(p.figures[key], trials(p.figures, key)) for p in trailing if p.figures.get(key) is not None]
     y, m = sum(c for c, _ in past), sum(r for _, r in past)
     if m == 0 or n == 0 or x == 0 or x / n - y / m < rule.min_increase:
         return None

@@ -70,6 +70,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "cost_per_case_usd": FLOAT,
         "retrieval_failures": INT,
         "unmeasured": INT,
+        "truncated": INT,
+        "truncation_rate": FLOAT,
     },
     "run_metrics": {
         "run_id": TEXT,

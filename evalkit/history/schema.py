@@ -61,6 +61,8 @@ run_groups = Table(
     Column("cost_per_case_usd", Float),
     Column("retrieval_failures", Integer),
     Column("unmeasured", Integer, nullable=False),
+    Column("truncated", Integer),  # answers cut short (finish reason `length`); NULL before 0003
+    Column("truncation_rate", Float),  # of the generated answers
     Index("ix_run_groups_suite_variant", "suite", "variant"),
 )
 

@@ -45,6 +45,7 @@ from evalkit.compare.gate import (
     MetricDiff,
     case_lines,
     gate_footnote,
+    truncation_text,
     verdict_label,
 )
 from evalkit.report import charts
@@ -381,6 +382,16 @@ def _gate_line(gd: dict[str, Any] | None) -> str | None:
     return f"{words} · {gd.get('paired', 0)} paired cases"
 
 
+def _truncation_line(gd: dict[str, Any] | None) -> str | None:
+    """The truncation rate against the baseline's (the terminal's words)."""
+    if not gd or not gd.get("truncation"):
+        return None
+    try:
+        return truncation_text(GroupDiff.model_validate(gd))
+    except ValidationError:
+        return None
+
+
 def _metric_row(name: str, mean: float | None, unmeasured: int, md: dict[str, Any] | None) -> dict[str, Any]:
     code, label = _verdict(md) if md else ("none", "–")
     md = md or {}
@@ -428,7 +439,7 @@ def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[
                 "warnings": (gd or {}).get("warnings", []),
                 "baseline_run": (gd or {}).get("baseline_run"),
                 "gate": _gate_line(gd),
-                "cases": _case_lines(gd),
+                "cases": _case_lines(gd) + [t for t in [_truncation_line(gd)] if t],
                 "prompt_diffs": [p["diff"] for p in (gd or {}).get("provenance", []) if p.get("diff")],
                 "changes": [
                     f"{p['what']} {p['baseline']} → {p['candidate']}"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, p_value, plain
 from evalkit._util.textsafe import xml_text
 from evalkit.compare.aggregate import GroupSummary, Summary
-from evalkit.compare.gate import DiffReport, GroupDiff, MetricDiff, verdict_label
+from evalkit.compare.gate import DiffReport, GroupDiff, MetricDiff, truncation_text, verdict_label
 from evalkit.errors import ExitCode
 from evalkit.types import CaseResult, StoredScore
 
@@ -172,6 +172,8 @@ def _gate_tests(suite: _Suite, gd: GroupDiff) -> None:
     changes = "".join(
         f"\nchanged since the baseline: {p.what} {p.baseline} → {p.candidate}" for p in gd.provenance
     )
+    truncation = truncation_text(gd)
+    changes += f"\n{truncation}" if truncation else ""
     for m in gd.metrics:
         if not m.gated:
             continue

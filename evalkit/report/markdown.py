@@ -16,6 +16,7 @@ from evalkit.compare.gate import (
     group_label,
     in_order,
     provenance_text,
+    truncation_text,
     verdict_label,
 )
 from evalkit.types import GROUP_VERDICTS
@@ -104,6 +105,9 @@ def _group_notes(gd: GroupDiff) -> list[str]:
     ]
     lines += [f"  - changed since the baseline: {_cell(provenance_text(p))}" for p in gd.provenance]
     lines += [f"  - {_cell(line)}" for line in case_lines(gd)]
+    truncation = truncation_text(gd)
+    if truncation:
+        lines.append(f"  - {_cell(truncation)}")
     if gd.top_regressions and gd.verdict == "regressed":
         lines += ["", f"**Most regressed cases in {_cell(gd.suite)} · {_cell(gd.variant)}**", ""]
         lines += [

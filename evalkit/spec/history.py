@@ -30,8 +30,9 @@ class RatioRule(Spec):
 
 
 class RateRule(Spec):
-    """A share of cases (errors, retrieval failures, unmeasured judge scores) above its trailing
-    rate: a binomial test at `alpha`, and at least `min_increase` above the trailing rate."""
+    """A share of cases (errors, retrieval failures, unmeasured judge scores, truncated answers)
+    above its trailing rate: a binomial test at `alpha`, and at least `min_increase` above the
+    trailing rate."""
 
     enabled: bool = True
     alpha: float = Field(default=0.001, gt=0, lt=0.5)
@@ -51,6 +52,7 @@ class AlertRules(Spec):
     error_rate: RateRule = Field(default_factory=RateRule)
     retrieval_failure_rate: RateRule = Field(default_factory=RateRule)
     unmeasured_rate: RateRule = Field(default_factory=RateRule)
+    truncation_rate: RateRule = Field(default_factory=RateRule)  # answers cut short (finish reason length)
     model_change: Toggle = Field(default_factory=Toggle)
 
 

@@ -35,6 +35,7 @@ class Case:
     error: str | None = None
     repeat: int = 0
     retrieval_ids: list[str] | None = None
+    finish_reason: str | None = None  # "length": an answer cut short
 
 
 @dataclass
@@ -106,6 +107,7 @@ def _result(g: Group, c: Case) -> CaseResult:
         cost_usd=c.cost_usd,
         model_version=g.model_version,
         retrieval_ids=c.retrieval_ids,
+        **({"finish_reason": c.finish_reason} if c.finish_reason else {}),
         scores={
             name: StoredScore(value=v, passed=c.passed if name == g.scorers[0] else None)
             for name, v in c.scores.items()

@@ -100,3 +100,18 @@ def test_false_alerts_at_most_one_per_hundred_runs_per_rule(scenario: Scenario) 
 def test_a_two_se_drop_is_caught_within_two_runs(scenario: Scenario) -> None:
     caught = sum(caught_within(scenario, "quality", seed) for seed in range(40))
     assert caught >= 0.9 * 40
+
+
+def test_truncation_is_a_share_of_the_generated_answers_and_old_rows_raise_nothing() -> None:
+    import scipy.stats
+
+    scores = {f"c{j}": 0.5 for j in range(50)}
+    earlier = [point(i, scores, truncated=i % 2) for i in range(5)]  # 2 of 250
+    now = point(5, scores, truncated=10, errors=10)  # 10 of the 40 answers generated
+    by_rule = {a.rule: a for a in evaluate(now, earlier, AlertRules())}
+    alert = by_rule["truncation_rate"]
+    assert "truncation rate 25.0% (10 of 40) against 0.8%" in alert.message and alert.value == 0.25
+    reference = scipy.stats.binomtest(10, 12, 40 / 290, alternative="greater").pvalue
+    assert alert.p_value == pytest.approx(reference)
+    recorded_before = [point(i, scores) for i in range(5)]  # rows from before migration 0003
+    assert "truncation_rate" not in {a.rule for a in evaluate(now, recorded_before, AlertRules())}

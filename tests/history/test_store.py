@@ -123,7 +123,7 @@ def test_a_database_without_the_schema_has_no_revision(tmp_path: Path) -> None:
     fresh = HistoryStore(f"sqlite:///{tmp_path / 'new.sqlite'}")
     assert fresh.revision() is None
     fresh.migrate()
-    assert fresh.revision() == "0002"
+    assert fresh.revision() == "0003"
     fresh.close()
 
 
@@ -163,6 +163,63 @@ def test_a_drop_alerts_on_every_backend(store: HistoryStore, tmp_path: Path) -> 
     assert [(a.rule, a.metric) for a in alerts] == [("quality", "quality")]
     assert alerts[0].run_id == "run-0005" and alerts[0].p_value is not None and alerts[0].p_value < 0.005
     assert check_run(store, "run-0004", AlertRules()) == []  # the runs before were stable
+
+
+def test_a_truncation_rate_spike_is_stored_and_alerts_on_every_backend(
+    store: HistoryStore, tmp_path: Path
+) -> None:
+    import scipy.stats
+
+    def cases(truncated: int) -> list[Case]:
+        return [
+            Case(f"c{j}", {"quality": 0.8}, passed=True, finish_reason="length" if j < truncated else "stop")
+            for j in range(40)
+        ]
+
+    for i, cut in enumerate([1, 0, 1, 0, 0, 10]):
+        store.record(make_run(tmp_path, i, [Group("s", "v", cases(cut))]))
+    groups = {g["run_id"]: g for g in store.groups(Filters())}
+    assert (groups["run-0005"]["truncated"], groups["run-0005"]["truncation_rate"]) == (10, 0.25)
+    assert (groups["run-0000"]["truncated"], groups["run-0001"]["truncation_rate"]) == (1, 0.0)
+    (alert,) = check_run(store, None, AlertRules())
+    assert (alert.rule, alert.metric, alert.unit, alert.value) == (
+        "truncation_rate",
+        "truncated",
+        "share",
+        0.25,
+    )
+    assert alert.message.startswith("truncation rate 25.0% (10 of 40) against 1.0% in the trailing 5 runs")
+    # the exact conditional binomial test: 10 of the 12 truncations in the newest 40 of 240 answers
+    reference = scipy.stats.binomtest(10, 12, 40 / 240, alternative="greater").pvalue
+    assert alert.p_value == pytest.approx(reference)
+    quiet = AlertRules.model_validate({"truncation_rate": {"enabled": False}})
+    assert check_run(store, None, quiet) == []
+
+
+def test_migration_0003_keeps_the_rows_recorded_before_it(store: HistoryStore, tmp_path: Path) -> None:
+    """Down to 0002 (the columns go), a run recorded there, up to head again: the old row reads
+    with no truncation figures (NULL: no alert, no point), on SQLite and PostgreSQL alike."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from evalkit.history import schema
+    from evalkit.history.store import MIGRATIONS
+
+    store.record(make_run(tmp_path, 0, [Group("s", "v", [Case("c0", {"quality": 0.5}, passed=True)])]))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+    with store.engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("run_groups")}
+    assert "truncated" not in columns and store.revision() == "0002"
+    store.migrate()
+    assert store.revision() == schema.HEAD_REVISION == "0003"
+    (row,) = store.groups(Filters())
+    assert row["run_id"] == "run-0000" and row["truncated"] is None and row["truncation_rate"] is None
+    assert row["results"] == 1
 
 
 def test_history_dataframe(store: HistoryStore, tmp_path: Path) -> None:
