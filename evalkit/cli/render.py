@@ -221,9 +221,26 @@ def _suite_rows(groups: list[GroupSummary]) -> list[tuple[str, list[str]]]:
         ),
         ("cost", [number(g.cost_usd, "cost") for g in groups]),
     ]
+    if any(g.judges for g in groups):  # what the judges read and wrote: their cost is in the cost
+        rows.append(
+            (
+                "judge tokens in / out",
+                [
+                    f"{number(g.tokens.judge_input, 'count')} / {number(g.tokens.judge_output, 'count')}"
+                    for g in groups
+                ],
+            )
+        )
+        rows.append(("judge cost", [number(_judge_cost(g), "cost") for g in groups]))
     if any(g.truncated for g in groups):  # answers cut short at max_tokens (finish_reason length)
         rows.append(("truncated", [f"{number(g.truncation_rate, 'rate')} ({g.truncated})" for g in groups]))
     return rows
+
+
+def _judge_cost(g: GroupSummary) -> float | None:
+    """What the group's judges cost (None when none of them has a price)."""
+    costs = [j.cost_usd for j in g.judges.values() if j.cost_usd is not None]
+    return sum(costs) if costs else None
 
 
 def _step_rows(groups: list[GroupSummary]) -> list[tuple[str, list[str]]]:

@@ -99,3 +99,15 @@ def add_judge_usage(totals: dict[str, JudgeUsage], r: CaseResult) -> None:
             t.cost_usd = (t.cost_usd or 0.0) + u.cost_usd
         if not set(u.model_versions) <= set(t.model_versions):
             t.model_versions = sorted({*t.model_versions, *u.model_versions})
+
+
+def judge_text(name: str, usage: JudgeUsage) -> str:
+    """One judge's spend on a suite × variant, for every surface: 'correct (groq/llama-3.3-70b):
+    20 calls · 1,240 / 80 tokens · $0.000782' (each surface escapes it: names are data)."""
+    from evalkit._util.numbers import number
+
+    model = f"{usage.provider}/{usage.model}" if usage.model else usage.provider
+    return (
+        f"{name} ({model}): {number(usage.calls, 'count')} calls · {number(usage.input_tokens, 'count')} / "
+        f"{number(usage.output_tokens, 'count')} tokens · {number(usage.cost_usd, 'cost')}"
+    )

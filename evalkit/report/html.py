@@ -392,6 +392,20 @@ def _truncation_line(gd: dict[str, Any] | None) -> str | None:
         return None
 
 
+def _judge_figures(g: dict[str, Any]) -> dict[str, str]:
+    """Each judge's own calls, tokens and cost (the terminal's and summary.md's words)."""
+    from evalkit.compare.judgecost import judge_text
+    from evalkit.types import JudgeUsage
+
+    out = {}
+    for name, raw in (g.get("judges") or {}).items():
+        try:
+            out[f"judge {name}"] = judge_text(name, JudgeUsage.model_validate(raw))[len(name) + 2 :]
+        except ValidationError:
+            continue
+    return out
+
+
 def _metric_row(name: str, mean: float | None, unmeasured: int, md: dict[str, Any] | None) -> dict[str, Any]:
     code, label = _verdict(md) if md else ("none", "–")
     md = md or {}
@@ -464,6 +478,7 @@ def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[
                     **(
                         {"flaky cases": number(consistency.get("flaky_share"), "rate")} if consistency else {}
                     ),
+                    **_judge_figures(g),
                 },
             }
         )

@@ -19,6 +19,7 @@ from evalkit.compare.gate import (
     truncation_text,
     verdict_label,
 )
+from evalkit.compare.judgecost import judge_text
 from evalkit.types import GROUP_VERDICTS
 
 ICON = {"passed": "✅", "failed": "❌", "regressed": "❌", "errors": "⚠️", "interrupted": "⏸️"}
@@ -154,6 +155,10 @@ def render(summary: Summary, diff: DiffReport | None) -> str:
             f"({number(g.truncated, 'count')} of {number(g.results - g.errors, 'count')})"
             for g in truncated
         ]
+    judged = [(g, name, j) for g in summary.groups for name, j in g.judges.items()]
+    if judged:  # the judges' own tokens and cost (their cost is in the table's cost)
+        lines += ["", "**Judges** (their cost is part of the cost above)", ""]
+        lines += [f"- {_cell(g.suite)} · {_cell(g.variant)}: {_cell(judge_text(n, j))}" for g, n, j in judged]
     for f in summary.frontier:
         lines += _frontier_lines(f)
     failed = [(g, t) for g in summary.groups for t in g.thresholds if not t.passed]

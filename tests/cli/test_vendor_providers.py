@@ -29,6 +29,15 @@ def claude_answers(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def gemini_answers(body: dict[str, Any]) -> dict[str, Any]:
+    question = body["contents"][-1]["parts"][0]["text"]
+    return {
+        "parts": [{"text": QA.get(question, "I am not sure.")}],
+        "finishReason": "STOP",
+        "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 4, "totalTokenCount": 13},
+    }
+
+
 def config(anthropic_url: str, openai_url: str, claude_model: str = "claude-sonnet-5-5") -> str:
     return f"""
 providers:
@@ -216,6 +225,7 @@ def test_the_docs_example_compares_gpt_claude_and_gemini_with_tokens_and_dollars
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-test-0123456789abcdef")
     fake_anthropic.responder = claude_answers
+    fake_gemini.responder = gemini_answers
     config = yaml.safe_load(docs_example())
     urls = {"gpt": fake_server.url, "claude": fake_anthropic.url, "gemini": fake_gemini.url}
     for name, url in urls.items():  # the one change: each vendor's API is its local fake
@@ -258,6 +268,16 @@ def test_the_docs_example_compares_gpt_claude_and_gemini_with_tokens_and_dollars
     for variant, cost in costs.items():
         assert f"| qa | {variant} |" in markdown and f"${cost:.6f}" in markdown
     assert "–" not in result.output.split("cost")[-1].splitlines()[0]  # no unmeasured cost on the terminal
+    # the frontier: all three answer every case right, so the best is the cheapest and the pick
+    (frontier,) = summary["frontier"]
+    per_case = {g["variant"]: g["cost_per_case_usd"] for g in summary["groups"]}
+    cheapest = min(per_case, key=per_case.__getitem__)
+    assert {v["variant"]: v["cost_per_case_usd"] for v in frontier["variants"]} == per_case
+    assert frontier["best"] == frontier["pick"] == cheapest and frontier["metric"] == "exact"
+    assert all(v["worse_than_best"] in (None, False) for v in frontier["variants"])
+    text = " ".join(result.output.split())
+    assert "cost–quality frontier: suite qa" in text and f"pick: {cheapest}: the best variant is also" in text
+    assert f"| **{cheapest}** |" in markdown and "### Cost–quality frontier: qa" in markdown
 
 
 def test_a_gemini_safety_block_is_an_error_result_not_an_empty_answer(
