@@ -22,7 +22,7 @@ A tally keeps one small list per case and variant, never the result lines."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -81,21 +81,24 @@ class FrontierTally:
 
     def __init__(self, metrics: Mapping[str, Sequence[MetricInfo]]):
         self.main = {suite: m for suite, infos in metrics.items() if (m := main_metric(infos))}
-        self.cases: dict[tuple[str, str], dict[str, list[float | int | bool | None]]] = {}
+        self.cases: dict[tuple[str, str], dict[str, list[Any]]] = {}
 
     def add(self, r: CaseResult) -> None:
         info = self.main.get(r.suite)
         if info is None:
             return
-        cases = self.cases.setdefault((r.suite, r.variant), {})
+        key = (r.suite, r.variant)
+        cases = self.cases.get(key)
+        if cases is None:
+            cases = self.cases[key] = {}
         row = cases.get(r.case_id)
         if row is None:
             row = cases[r.case_id] = [0.0, 0, 0, None]
+        row[2] += 1
         score = r.scores.get(info.name) if r.error is None else None
-        row[2] = int(row[2] or 0) + 1
         if score is not None and score.value is not None:
-            row[0] = float(row[0] or 0.0) + score.value
-            row[1] = int(row[1] or 0) + 1
+            row[0] += score.value
+            row[1] += 1
             row[3] = score.passed if row[2] == 1 else None
         else:
             row[3] = None
@@ -106,8 +109,7 @@ class FrontierTally:
         out: dict[str, tuple[float, bool | None]] = {}
         for case_id, (total, n, results, mark) in rows.items():
             if n:
-                single = mark if results == 1 and isinstance(mark, bool) else None
-                out[case_id] = (float(total or 0.0) / int(n), single)
+                out[case_id] = (total / n, mark if results == 1 and isinstance(mark, bool) else None)
         return out
 
 

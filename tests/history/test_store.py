@@ -196,7 +196,7 @@ def test_a_truncation_rate_spike_is_stored_and_alerts_on_every_backend(
     assert check_run(store, None, quiet) == []
 
 
-def test_migration_0003_keeps_the_rows_recorded_before_it(store: HistoryStore, tmp_path: Path) -> None:
+def test_migration_0003_keeps_the_rows_recorded_before_it(sa_store: HistoryStore, tmp_path: Path) -> None:
     """Down to 0002 (the columns go), a run recorded there, up to head again: the old row reads
     with no truncation figures (NULL: no alert, no point), on SQLite and PostgreSQL alike."""
     import sqlalchemy as sa
@@ -206,18 +206,18 @@ def test_migration_0003_keeps_the_rows_recorded_before_it(store: HistoryStore, t
     from evalkit.history import schema
     from evalkit.history.store import MIGRATIONS
 
-    store.record(make_run(tmp_path, 0, [Group("s", "v", [Case("c0", {"quality": 0.5}, passed=True)])]))
+    sa_store.record(make_run(tmp_path, 0, [Group("s", "v", [Case("c0", {"quality": 0.5}, passed=True)])]))
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with store.engine.begin() as conn:
+    with sa_store.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, "0002")
-    with store.engine.connect() as conn:
+    with sa_store.engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("run_groups")}
-    assert "truncated" not in columns and store.revision() == "0002"
-    store.migrate()
-    assert store.revision() == schema.HEAD_REVISION == "0003"
-    (row,) = store.groups(Filters())
+    assert "truncated" not in columns and sa_store.revision() == "0002"
+    sa_store.migrate()
+    assert sa_store.revision() == schema.HEAD_REVISION == "0003"
+    (row,) = sa_store.groups(Filters())
     assert row["run_id"] == "run-0000" and row["truncated"] is None and row["truncation_rate"] is None
     assert row["results"] == 1
 
