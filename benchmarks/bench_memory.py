@@ -16,7 +16,7 @@ repeating its result lines with new case ids, so report, baseline save, diff and
 run of that size exactly as they would read a real one. The curve (peak MB and wall per size,
 checkouts side by side) is printed at the end.
 
-Usage: python benchmarks/bench_memory.py [SIZES] [--against CHECKOUT] [--run-limit N]
+Usage: python benchmarks/bench_memory.py [SIZES] [--against CHECKOUT] [--run-limit N] [--only CMD,CMD]
 e.g. 10000,100000,1000000
 """
 
@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from benchmarks._common import ROOT, write_suite
 
@@ -70,13 +71,11 @@ def commands(n: int) -> list[tuple[str, list[str], tuple[int, ...]]]:
     ]
 
 
-def _synthetic_results(template: Path, out: Path, n: int, shard: tuple[int, int] | None) -> int:
-    """results.jsonl of n cases (those of one shard), from the template run's first two lines
-    (a passing and a failing case), with each case's own id, question and reference."""
-    lines = {
-        row["case_id"]: row for row in map(json.loads, (template / "results.jsonl").read_text().splitlines())
-    }
-    even, odd = lines["c0"], lines["c1"]
+def _synthetic_results(
+    even: dict[str, Any], odd: dict[str, Any], out: Path, n: int, shard: tuple[int, int] | None
+) -> int:
+    """results.jsonl of n cases (those of one shard), from a passing and a failing result of the
+    small run, with each case's own id, question and reference."""
     kept = 0
     with (out / "results.jsonl").open("w") as fh:
         for i in range(n):
@@ -105,6 +104,9 @@ def _shard_of(case_id: str, count: int) -> int:
 def synthesize(d: Path, n: int) -> None:
     """Run directories r, s1 and s2 of n cases in `d`, from the small real ones already there."""
     template = json.loads((d / "r" / "cases.jsonl").read_text().splitlines()[0])
+    small = {
+        row["case_id"]: row for row in map(json.loads, (d / "r" / "results.jsonl").read_text().splitlines())
+    }
     for name, shard in (("r", None), ("s1", (1, 2)), ("s2", (2, 2))):
         out = d / name
         with (out / "cases.jsonl").open("w") as fh:
@@ -118,7 +120,7 @@ def synthesize(d: Path, n: int) -> None:
                     "vars": {"q": question},
                 }
                 fh.write(json.dumps(case) + "\n")
-        kept = _synthetic_results(d / "r", out, n, shard)
+        kept = _synthetic_results(small["c0"], small["c1"], out, n, shard)
         info = json.loads((out / "run.json").read_text())
         info["plan"]["requests"] = kept
         (out / "run.json").write_text(json.dumps(info))
@@ -139,6 +141,7 @@ def main() -> None:
     sizes = [int(s) for s in (argv[0] if argv and argv[0][0].isdigit() else "10000,100000").split(",")]
     checkouts = [ROOT] + [Path(argv[i + 1]) for i, a in enumerate(argv) if a == "--against"]
     limit = next((int(argv[i + 1]) for i, a in enumerate(argv) if a == "--run-limit"), 100_000)
+    only = next((argv[i + 1].split(",") for i, a in enumerate(argv) if a == "--only"), None)
     print(f"{'cases':>8}  {'command':14} {'checkout':28} {'peak RSS MB':>11}  {'wall s':>8}", flush=True)
     rows: list[tuple[int, str, str, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -157,7 +160,7 @@ def main() -> None:
                         timed(code, args, dirs[code])
                     synthesize(dirs[code], n)
                 todo = [c for c in todo if c[0] not in ("run", "shard 1/2", "shard 2/2")]
-            for name, args, ok in todo:
+            for name, args, ok in [c for c in todo if only is None or c[0] in only]:
                 for code in checkouts:
                     rss, wall, rc = timed(code, args, dirs[code])
                     flag = "" if rc in ok else f"  (exit {rc})"

@@ -133,17 +133,31 @@ def _failure_detail(r: _Kept, among: Sequence[str] | None) -> tuple[str, str]:
     return repeat + "; ".join(reasons), "\n".join(reasons) + "\n\noutput:\n" + (r.output or "")
 
 
+@dataclass(frozen=True)
+class _Outcomes:
+    """A group's gate outcome with its case lists as sets (a case is looked up in O(1))."""
+
+    gd: GroupDiff
+    pass_to_fail: frozenset[str]
+    still_failing: frozenset[str]
+
+    @classmethod
+    def of(cls, gd: GroupDiff | None) -> _Outcomes | None:
+        return None if gd is None else cls(gd, frozenset(gd.pass_to_fail), frozenset(gd.still_failing))
+
+
 def _case_test(
-    suite: _Suite, case_id: str, case: _Case, gd: GroupDiff | None, g: GroupSummary, errors_fail: bool
+    suite: _Suite, case_id: str, case: _Case, outcomes: _Outcomes | None, g: GroupSummary, errors_fail: bool
 ) -> None:
     el = suite.case(f"case {case_id}")
+    gd = outcomes.gd if outcomes is not None else None
     if case.failed is not None:
         message, detail = _failure_detail(case.failed, g.pass_metrics)
-        if gd is not None and case_id in gd.pass_to_fail and gd.verdict == "regressed":
+        if outcomes is not None and case_id in outcomes.pass_to_fail and outcomes.gd.verdict == "regressed":
             suite.outcome(
                 el, "failure", f"new failure (passed in the baseline): {message}", "new-failure", detail
             )
-        elif gd is not None and case_id in gd.still_failing:
+        elif outcomes is not None and case_id in outcomes.still_failing:
             suite.outcome(
                 el,
                 "skipped",
@@ -151,10 +165,10 @@ def _case_test(
                 "known-failure",
                 detail,
             )
-        elif gd is not None and case_id in gd.pass_to_fail:
+        elif outcomes is not None and case_id in outcomes.pass_to_fail:
             why = (
                 "new failure, within max_new_failures"
-                if gd.max_new_failures is not None
+                if outcomes.gd.max_new_failures is not None
                 else "new failure (passed in the baseline), not gated: set max_new_failures to gate it"
             )
             suite.outcome(el, "skipped", f"{why}: {message}", "new-failure", detail)
@@ -211,8 +225,9 @@ def render(summary: Summary, diff: DiffReport | None, results: Iterable[CaseResu
         if gd is not None:
             _gate_tests(suite, gd)
         _threshold_tests(suite, g)
+        outcomes = _Outcomes.of(gd)
         for case_id, case in sorted(cases.get(key, {}).items()):
-            _case_test(suite, case_id, case, gd, g, errors_fail)
+            _case_test(suite, case_id, case, outcomes, g, errors_fail)
         built.append(suite)
     if summary.alerts:  # raised by the history after the run: a failure when they set the exit code
         if not built:
