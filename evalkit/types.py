@@ -85,9 +85,10 @@ class FunctionSpec(BaseModel):
     # dots too (BFCL's `math.factorial`): providers whose API refuses them send `math_factorial`
     # and map the model's calls back to the declared name (evalkit.tools.wire)
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    description: str | None = None
+    description: str | None = None  # what the function does, as the model reads it
+    # its arguments, as a JSON Schema object (default: none)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
-    strict: bool | None = None
+    strict: bool | None = None  # OpenAI's strict mode: the arguments must match `parameters` exactly
 
     @field_validator("parameters")
     @classmethod
@@ -106,8 +107,8 @@ class ToolSchema(BaseModel):
 
     model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
-    type: Literal["function"] = "function"
-    function: FunctionSpec
+    type: Literal["function"] = "function"  # always `function` (OpenAI's function tools)
+    function: FunctionSpec  # the function's name, description and parameters
 
 
 ToolChoice = Literal["auto", "none", "required"] | dict[str, Any]
@@ -120,7 +121,7 @@ class AgentSettings(BaseModel):
 
     tools: dict[str, str] = Field(default_factory=dict)  # name → "package.module:function"
     max_steps: int = Field(default=8, gt=0)  # model calls at most, per case
-    tool_timeout_s: float = Field(default=30.0, gt=0)
+    tool_timeout_s: float = Field(default=30.0, gt=0)  # seconds one tool call may take before it is an error
     # native: the provider's tool calling (OpenAI wire format); prompt: the tools are described
     # in the system prompt and calls read from <tool_call> blocks (models without native tools)
     protocol: Literal["native", "prompt"] = "native"
@@ -137,13 +138,16 @@ class GenerationParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    # sampling temperature; 0 is greedy (default: the provider's)
     temperature: float | None = Field(default=None, ge=0)
+    # nucleus sampling: the share of probability mass sampled from
     top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int | None = Field(default=None, gt=0)
-    stop: list[str] | None = None
-    seed: int | None = None
+    max_tokens: int | None = Field(default=None, gt=0)  # output tokens at most, per answer
+    stop: list[str] | None = None  # stop generating at any of these strings
+    seed: int | None = None  # sampling seed, where the provider supports one
     extra_body: dict[str, Any] | None = None  # passed through verbatim to HTTP providers
     tools: tuple[ToolSchema, ...] | None = None  # function tools the model may call
+    # auto, none, required, or {type: function, function: {name: ...}} to force one
     tool_choice: ToolChoice | None = None
 
     def merged(self, override: GenerationParams | None) -> GenerationParams:
@@ -203,8 +207,8 @@ class Usage(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input_tokens: int | None = None
-    output_tokens: int | None = None
+    input_tokens: int | None = None  # prompt tokens, cached ones included
+    output_tokens: int | None = None  # output tokens, reasoning included
     cached_input_tokens: int | None = None  # read from the vendor's prompt cache
     cache_write_tokens: int | None = None  # written to the vendor's prompt cache (billed apart)
     reasoning_tokens: int | None = None  # thinking / reasoning tokens, part of output_tokens
@@ -481,9 +485,11 @@ class Threshold(BaseModel):
 
     model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
-    min: float | None = None
-    max: float | None = None
+    min: float | None = None  # fail when the figure is below this
+    max: float | None = None  # fail when the figure is above this
+    # higher-is-better metrics: a significant drop vs the baseline larger than this regresses
     max_drop: float | None = Field(default=None, ge=0)
+    # lower-is-better figures (latency, cost): a significant rise larger than this regresses
     max_increase: float | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")

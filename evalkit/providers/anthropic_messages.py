@@ -26,7 +26,7 @@ RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}  # 529: overloaded_error
 
 
 class AnthropicSettings(SdkSettings):
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = DEFAULT_BASE_URL  # the API's address (a proxy or gateway)
     api_key_env: str = "ANTHROPIC_API_KEY"  # the key is read from this variable, never from the file
     auth: Literal["bearer", "x-api-key"] = "bearer"  # x-api-key: API versions before 2026-10-21
     api_version: str | None = None  # the anthropic-version header; None: the SDK's current one

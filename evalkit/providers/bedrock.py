@@ -60,7 +60,7 @@ class BedrockSettings(SdkSettings):
     # passed as is as guardrailConfig: {guardrailIdentifier, guardrailVersion, trace}
     guardrail_config: dict[str, Any] | None = None
     stream: bool = False  # ConverseStream, to measure the time to the first token
-    connect_timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)  # seconds to open the connection
 
 
 class BedrockProvider(SdkProvider[BedrockSettings]):

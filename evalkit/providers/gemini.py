@@ -34,8 +34,11 @@ class GeminiSettings(SdkSettings):
     # GOOGLE_CLOUD_PROJECT / GOOGLE_CLOUD_LOCATION, else the credentials' project and `global`),
     # credentials from Google's standard chain (ADC) or an access token in `access_token_env`
     vertexai: bool = False
+    # Vertex AI: the Google Cloud project (default: GOOGLE_CLOUD_PROJECT, else the credentials')
     project: str | None = None
+    # Vertex AI: the location, e.g. us-central1 (default: GOOGLE_CLOUD_LOCATION, else global)
     location: str | None = None
+    # Vertex AI: the variable holding an access token, instead of Google's standard credentials
     access_token_env: str | None = None
 
     @model_validator(mode="after")

@@ -52,17 +52,19 @@ class OpenAISettings(BaseModel):
         | Literal["cohere", "ollama", "azure"]
         | None
     ) = None
+    # the server's address up to /v1 (OpenAI, a vendor, vLLM, Ollama, a proxy)
     base_url: str = "https://api.openai.com/v1"
-    model: str | None = None
+    model: str | None = None  # the model name sent to the server (a variant's `model:` wins)
     api_key_env: str | None = None  # the key is read from this variable, never from the file
     azure_endpoint: str | None = None  # https://RESOURCE.openai.azure.com
     deployment: str | None = None  # the Azure deployment name (`model` names the model for prices)
-    api_version: str = AZURE_API_VERSION
+    api_version: str = AZURE_API_VERSION  # Azure: the api-version query parameter
     entra_token_env: str | None = None  # Azure: an Entra ID token, sent as a bearer token
-    timeout_s: float = Field(default=60.0, gt=0)
-    max_attempts: int = Field(default=6, ge=1)
-    backoff_base_s: float = Field(default=0.5, ge=0)
-    backoff_max_s: float = Field(default=30.0, ge=0)
+    timeout_s: float = Field(default=60.0, gt=0)  # seconds one request may take
+    max_attempts: int = Field(default=6, ge=1)  # tries per request on a retryable error (429, 5xx)
+    backoff_base_s: float = Field(default=0.5, ge=0)  # first wait between tries; it doubles each time
+    backoff_max_s: float = Field(default=30.0, ge=0)  # longest wait between tries
+    # a server asking to wait longer than this makes the answer an error
     retry_after_cap_s: float = Field(default=120.0, ge=0)
     headers: dict[str, str] = Field(default_factory=dict)  # non-secret headers
     headers_env: dict[str, str] = Field(default_factory=dict)  # header name → env var holding a secret
@@ -73,8 +75,9 @@ class OpenAISettings(BaseModel):
     # Responses API only: `reasoning: {effort, summary}` for reasoning models (None: not sent),
     # and whether OpenAI may store the response (`store`, off unless turned on here)
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    # reasoning models: ask for a summary of the reasoning (auto, concise, detailed)
     reasoning_summary: Literal["auto", "concise", "detailed"] | None = None
-    store: bool = False
+    store: bool = False  # let OpenAI store the response (off unless turned on here)
 
     @model_validator(mode="after")
     def _responses_only(self) -> OpenAISettings:

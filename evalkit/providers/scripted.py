@@ -29,11 +29,11 @@ class Scripted(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    text: str | None = None
-    error: str | None = None
-    finish_reason: str = "stop"
-    latency_s: float = Field(default=0.0, ge=0)
-    usage: Usage = Field(default_factory=Usage)
+    text: str | None = None  # the answer's text
+    error: str | None = None  # make this answer an error result with this message
+    finish_reason: str = "stop"  # stop, length, ... as a provider reports it
+    latency_s: float = Field(default=0.0, ge=0)  # seconds the answer takes
+    usage: Usage = Field(default_factory=Usage)  # the tokens the answer reports
 
 
 ScriptedAnswer = str | Scripted

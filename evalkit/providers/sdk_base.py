@@ -37,12 +37,15 @@ class SdkSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    # the model id, e.g. claude-sonnet-5-5 or gemini-3.5-flash (a variant's `model:` wins)
     model: str | None = None
     stream: bool = False  # stream the answer to measure time to first token
-    timeout_s: float = Field(default=120.0, gt=0)
+    timeout_s: float = Field(default=120.0, gt=0)  # seconds one request may take
+    # tries per request on a retryable error (429, 5xx, overloaded)
     max_attempts: int = Field(default=6, ge=1)
-    backoff_base_s: float = Field(default=0.5, ge=0)
-    backoff_max_s: float = Field(default=30.0, ge=0)
+    backoff_base_s: float = Field(default=0.5, ge=0)  # first wait between tries; it doubles each time
+    backoff_max_s: float = Field(default=30.0, ge=0)  # longest wait between tries
+    # a server asking to wait longer than this makes the answer an error
     retry_after_cap_s: float = Field(default=120.0, ge=0)
 
 

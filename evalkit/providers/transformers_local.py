@@ -31,10 +31,11 @@ class TransformersSettings(BaseModel):
 
     model_path: str | None = None  # a local model folder; None = the embedded SmolLM2-135M-Instruct
     device: str = "auto"  # auto: cuda when available, else cpu
+    # weights' precision; auto: the model's own
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    batch_size: int = Field(default=8, ge=1)
+    batch_size: int = Field(default=8, ge=1)  # prompts generated together
     max_batch_tokens: int = Field(default=16384, ge=1)  # (prompt + new tokens) × rows per batch
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # run code shipped with the model folder (only for models you trust)
 
 
 class TransformersProvider(Provider[TransformersSettings]):

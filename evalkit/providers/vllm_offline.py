@@ -36,18 +36,20 @@ class VLLMSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     model_path: str | None = None  # a local model folder; None = the embedded SmolLM2-135M-Instruct
+    # weights' precision; auto: the model's own
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    tensor_parallel_size: int = Field(default=1, ge=1)
+    tensor_parallel_size: int = Field(default=1, ge=1)  # GPUs one model is split across
     # On a GPU the share of its memory vLLM may take; on the CPU build, the share of RAM.
     gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
-    max_model_len: int | None = Field(default=None, gt=0)
+    max_model_len: int | None = Field(default=None, gt=0)  # context length at most (prompt + output tokens)
     max_num_seqs: int | None = Field(default=None, gt=0)  # sequences the engine runs at once
     quantization: str | None = None  # e.g. awq, gptq, fp8 (as vLLM names them)
     lora_path: str | None = None  # a LoRA adapter folder applied to every request
+    # the LoRA adapter's rank, when above vLLM's default
     max_lora_rank: int | None = Field(default=None, gt=0)
     enforce_eager: bool | None = None  # True skips graph capture/compilation: faster start
     seed: int | None = None  # engine seed (a request's own `seed` param still wins)
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # run code shipped with the model folder (only for models you trust)
     engine_args: dict[str, Any] = Field(default_factory=dict)  # passed to vllm.LLM verbatim
 
 

@@ -28,9 +28,11 @@ class Pricing(Spec):
     """US dollars per million tokens. Cached-read and cache-write tokens are billed at their own
     prices when given, else at the input price; reasoning tokens are output tokens."""
 
-    input_per_mtok: float = Field(ge=0)
-    output_per_mtok: float = Field(ge=0)
+    input_per_mtok: float = Field(ge=0)  # USD per million prompt tokens
+    output_per_mtok: float = Field(ge=0)  # USD per million output tokens
+    # USD per million prompt tokens read from the vendor's cache (default: input price)
     cached_input_per_mtok: float | None = Field(default=None, ge=0)
+    # USD per million prompt tokens written to the vendor's cache (default: input price)
     cache_write_per_mtok: float | None = Field(default=None, ge=0)
 
     def cost(self, usage: Usage) -> float:
@@ -74,12 +76,13 @@ class Variant(Spec):
     model: str | None = None  # overrides the provider's model
     prompt: str | None = None  # path to a jinja2 template file for the user message
     system: str | None = None  # replaces the suite's system prompt
+    # generation params (temperature, max_tokens, ...); win over the suite's
     params: GenerationParams = Field(default_factory=GenerationParams)
     fallback: str | None = None  # provider to ask when this one fails after its retries
-    description: str | None = None
+    description: str | None = None  # a line about the variant, shown in reports
     rag: RagSettings | None = None  # retrieve context for each case (see evalkit.rag)
     tools: list[ToolSchema] | None = None  # replaces the suite's tools (OpenAI function tools)
-    tool_choice: ToolChoice | None = None
+    tool_choice: ToolChoice | None = None  # auto, none, required or a named function; replaces the suite's
     agent: AgentSettings | None = None  # replaces the suite's agent loop settings
 
 

@@ -16,9 +16,9 @@ class RagSettings(BaseModel):
 
     corpus: str | None = None  # folder of .txt/.md/.jsonl documents (built-in retrievers need one)
     chunk_size: int = Field(default=800, ge=50)  # characters
-    chunk_overlap: int = Field(default=100, ge=0)
+    chunk_overlap: int = Field(default=100, ge=0)  # characters shared by neighbouring chunks
     retriever: str = "hybrid"  # a registered retriever: bm25 | dense | hybrid (need a corpus) | a plugin's
-    top_k: int = Field(default=5, ge=1)
+    top_k: int = Field(default=5, ge=1)  # chunks put into the prompt
     fusion: Literal["rrf", "weighted"] = "rrf"  # how hybrid merges the BM25 and dense lists
     rrf_k: int = Field(default=60, ge=1)  # reciprocal rank fusion: 1 / (rrf_k + rank)
     hybrid_alpha: float = Field(default=0.5, ge=0, le=1)  # weighted fusion: the dense share

@@ -52,7 +52,7 @@ def _provider_rules(schema: dict[str, Any]) -> None:
         describe(settings, model)
         _merge_defs(defs, settings.pop("$defs", {}))
         properties = {**settings.get("properties", {}), **common}
-        properties["type"] = {"const": name}
+        properties["type"] = {"const": name, "description": common["type"].get("description", "")}
         then = {"properties": properties, "additionalProperties": False}
         rules.append({"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then})
     block["allOf"] = rules
@@ -67,6 +67,7 @@ def _sweeps(schema: dict[str, Any]) -> None:
         one = {k: v for k, v in properties[name].items() if k not in ("default", "title")}
         properties[name] = {
             "title": properties[name].get("title", name),
+            **({"description": one["description"]} if "description" in one else {}),
             "anyOf": [one, {"type": "array", "items": one, "minItems": 1}],
             **({"default": properties[name]["default"]} if "default" in properties[name] else {}),
         }
@@ -100,9 +101,18 @@ _FIELD = re.compile(r"^    (\w+): [^#]*?(?:#\s*(.*))?$")
 
 def field_comments(model: Any) -> dict[str, str]:
     """{field: its comment in the source} - the comment on the field's line, else the comment
-    lines right above it - so the schema (and the reference) describe each key as the code does."""
+    lines right above it - so the schema (and the reference) describe each key as the code does.
+    A field declared in a base class (shared provider settings) has the base's comment."""
+    out: dict[str, str] = {}
+    for cls in reversed(model.__mro__):  # the model's own comment wins over its bases'
+        if cls.__module__.startswith("evalkit"):
+            out.update(_own_comments(cls, model))
+    return out
+
+
+def _own_comments(cls: Any, model: Any) -> dict[str, str]:
     try:
-        lines = inspect.getsource(model).splitlines()
+        lines = inspect.getsource(cls).splitlines()
     except (OSError, TypeError):
         return {}
     out: dict[str, str] = {}
@@ -148,7 +158,12 @@ def json_schema(kind: str) -> dict[str, Any]:
         _sweeps(schema)
     else:  # `max_new_failures: N` may also be written among the thresholds (it is moved out)
         schema["properties"]["thresholds"]["properties"] = {
-            "max_new_failures": {"type": "integer", "minimum": 0, "title": "Max New Failures"}
+            "max_new_failures": {
+                "type": "integer",
+                "minimum": 0,
+                "title": "Max New Failures",
+                "description": "the same as the suite's `max_new_failures`, written among the thresholds",
+            }
         }
     title = "evalkit.yaml" if kind == "config" else "evalkit suite"
     return {

@@ -59,29 +59,30 @@ MAX_REPEATS = 1_000  # repeats per case: beyond it, a typo (`1e8`) would run for
 
 
 class MessageTemplate(Spec):
-    role: Literal["system", "user", "assistant", "tool"]
-    content: str
+    role: Literal["system", "user", "assistant", "tool"]  # system, user, assistant or tool
+    content: str  # the message: a jinja2 template over the case's vars
 
 
 class CaseSpec(Spec):
-    id: str
-    vars: dict[str, Any] = Field(default_factory=dict)
-    messages: list[MessageTemplate] | None = None
-    reference: str | None = None
-    references: list[str] | None = None
-    tags: list[str] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    id: str  # unique within the suite: baselines and history pair cases by it
+    vars: dict[str, Any] = Field(default_factory=dict)  # the values the templates fill in
+    messages: list[MessageTemplate] | None = None  # this case's own chat, instead of the suite's prompt
+    reference: str | None = None  # the expected answer, for scorers that need one
+    references: list[str] | None = None  # several acceptable answers (instead of reference)
+    tags: list[str] = Field(default_factory=list)  # labels to filter and group cases by
+    metadata: dict[str, Any] = Field(default_factory=dict)  # anything else, kept with the case's results
     # RAG: the gold document ids ("guide.md") or chunk ids ("guide.md#1200") for this question
     relevant_ids: list[str] = Field(default_factory=list)
     # tool-use expectations (evalkit.tools.expect): what the trajectory scorers check
     expected_tools: list[str] | None = None
-    forbidden_tools: list[str] = Field(default_factory=list)
+    forbidden_tools: list[str] = Field(default_factory=list)  # tools the model must not call
+    # calls the model must make: name, arguments and how they match
     expected_tool_calls: list[ExpectedCall] | None = None
-    max_steps: int | None = Field(default=None, gt=0)
+    max_steps: int | None = Field(default=None, gt=0)  # the model must finish in at most this many calls
     tools: list[ToolSchema] | None = None  # this case's own function tools (over the suite's and variant's)
     # multiple choice by log-likelihood: the choices, and the index of the right one
     choices: list[str] | None = None
-    gold: StrictInt | None = None
+    gold: StrictInt | None = None  # the index of the right choice (0 for the first)
 
     @field_validator("id", mode="before")
     @classmethod
@@ -122,7 +123,9 @@ class MultipleChoice(Spec):
     through the model's chat template (`chat`); each choice follows it after `delimiter`
     (default: one space for `plain`, nothing for `chat`)."""
 
+    # plain: the prompt as text; chat: through the model's chat template
     context: Literal["plain", "chat"] = "plain"
+    # put between the context and each choice (default: a space for plain, none for chat)
     delimiter: str | None = None
 
     def continuation(self, choice: str) -> str:
@@ -131,21 +134,22 @@ class MultipleChoice(Spec):
 
 
 class FileCases(Spec):
-    path: str
-    limit: int | None = Field(default=None, gt=0)
+    path: str  # a .jsonl, .csv or .yaml file of cases, relative to the suite
+    limit: int | None = Field(default=None, gt=0)  # the first N cases only
 
 
 class DatasetCases(Spec):
     """A Hugging Face dataset from a local path (save_to_disk folder or data files)."""
 
-    dataset: str
-    split: str = "train"
-    config_name: str | None = None
+    dataset: str  # a local dataset: a save_to_disk folder or data files
+    split: str = "train"  # the split to read
+    config_name: str | None = None  # the dataset's configuration, if it has several
+    # case fields read from columns: {id: qid, reference: answer, ...}
     fields: dict[Literal["id", "reference", "references", "tags", "relevant_ids"], str] = Field(
         default_factory=dict
     )
     vars: list[str] | dict[str, str] | None = None  # columns to expose (renamed if a mapping)
-    limit: int | None = Field(default=None, gt=0)
+    limit: int | None = Field(default=None, gt=0)  # the first N rows only
 
 
 class ScorerSpec(BaseModel):
@@ -154,8 +158,8 @@ class ScorerSpec(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
-    type: str
-    name: str | None = None
+    type: str  # the scorer: a built-in (exact, contains, rouge, judge, ...) or a plugin's
+    name: str | None = None  # the score's name in results and reports (default: the type's)
     threshold: float | None = None  # per-case pass mark for continuous scores
     informational: bool = False  # scored and shown, never part of a case's pass
 
@@ -172,7 +176,7 @@ class ScorerSpec(BaseModel):
 
 class SuiteSpec(Spec):
     name: str  # the suite's name: baselines, history and reports know it by this
-    description: str | None = None
+    description: str | None = None  # a line about the suite, shown in reports
     system: str | None = None  # the system prompt (a jinja2 template over the case's vars)
     prompt: str | None = None  # the user message (a jinja2 template over the case's vars)
     messages: list[MessageTemplate] | None = None  # a whole chat instead of prompt:
@@ -186,7 +190,7 @@ class SuiteSpec(Spec):
     tags: list[str] = Field(default_factory=list)  # labels for the suite, kept in the run's record
     calibration: str | None = None  # a human labels file (JSONL/CSV) the judges are held against
     tools: list[ToolSchema] | None = None  # OpenAI function tools the model may call
-    tool_choice: ToolChoice | None = None
+    tool_choice: ToolChoice | None = None  # auto, none, required, or a named function to force
     agent: AgentSettings | None = None  # evalkit runs the tool loop with these callables
     multiple_choice: MultipleChoice | None = None  # how cases with `choices` are scored
     # the scores that decide whether a case passes (default: every pass/fail score that is not

@@ -60,9 +60,9 @@ class ExpectedCall(BaseModel):
 
     model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
-    name: str
+    name: str  # the tool's name
     arguments: dict[str, Any] | None = None  # None: any arguments
-    match: ArgumentMatch = "exact"
+    match: ArgumentMatch = "exact"  # exact, subset or schema: how `arguments` is compared
     normalize: bool = False  # strings compared as BFCL does (case, spaces, ",./-_*^" ignored)
 
     @model_validator(mode="after")

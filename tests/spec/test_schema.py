@@ -60,3 +60,34 @@ def test_evalkit_schema_prints_it(cli, workdir: Path) -> None:
     assert result.exit_code == 0 and json.loads(result.output)["title"] == "evalkit suite"
     assert cli("schema", "config", "-o", "e.json").exit_code == 0
     assert (workdir / "e.json").read_text() == schema.shipped("config")
+
+
+def _undescribed(node: object, path: str) -> list[str]:
+    """Every key under a `properties` anywhere in the schema that has no description."""
+    if isinstance(node, list):
+        return [m for i, item in enumerate(node) for m in _undescribed(item, f"{path}[{i}]")]
+    if not isinstance(node, dict):
+        return []
+    missing = []
+    for key, value in node.items():
+        if key == "if":
+            continue  # a condition (`type: openai` picks that provider's settings), not a key
+        if key == "properties" and isinstance(value, dict):
+            missing += [f"{path}.{name}" for name, prop in value.items() if not prop.get("description")]
+        missing += _undescribed(value, f"{path}.{key}")
+    return missing
+
+
+@pytest.mark.parametrize("kind", schema.KINDS)
+def test_every_key_a_user_writes_is_described(kind: str) -> None:
+    """Each key of evalkit.yaml and suite files - built-in providers' settings included - has a
+    description (a Field description or the comment on its line in the model's source), so the
+    generated reference tables and editors' hovers say what it is."""
+    missing = _undescribed(schema.json_schema(kind), kind)
+    assert not missing, "no description:\n" + "\n".join(missing)
+
+
+def test_the_description_check_sees_a_missing_one() -> None:
+    fake = {"properties": {"a": {"description": "x"}}, "$defs": {"B": {"properties": {"b": {}}}}}
+    fake["allOf"] = [{"if": {"properties": {"c": {}}}, "then": {"properties": {"d": {"description": "y"}}}}]
+    assert _undescribed(fake, "s") == ["s.$defs.B.b"]
