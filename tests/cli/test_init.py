@@ -45,8 +45,13 @@ def test_each_provider_gives_a_valid_project(provider: str, workdir: Path, cli, 
     jsonschema.validate(yaml.safe_load((workdir / FILES[1]).read_text()), json.loads(schema.shipped("suite")))
     workflow = yaml.safe_load((workdir / FILES[3]).read_text())
     steps = workflow["jobs"]["evaluate"]["steps"]
-    env = next(s["env"] for s in steps if "env" in s)
+    env = next(s["env"] for s in steps if s.get("name", "").startswith("Evaluate"))
     assert (key_env in env) == bool(key_env)
+    # `pip install evalkit` would get an unrelated project from PyPI: the install names its source
+    install = next(s for s in steps if s.get("name") == "Install evalkit")
+    assert install["env"]["EVALKIT_FROM"].startswith("git+https://")
+    requirements = re.findall(r"pip install ([^&]*)", install["run"])
+    assert requirements[0].startswith('"evalkit') and requirements[0].rstrip().endswith('@ $EVALKIT_FROM"')
     for name in FILES:
         assert not re.search(
             r"\$(install|key_env|provider_block|provider|variant)\b", (workdir / name).read_text()

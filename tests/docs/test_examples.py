@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import re
 import shlex
 from typing import Any
 
@@ -64,11 +65,15 @@ def test_json_examples_are_label_lines(block: Block) -> None:
 
 def _check_extras(words: list[str]) -> None:
     """`pip install ... '.[a,b]'` or `'evalkit[a]'`: each extra is one evalkit declares."""
-    import re
     import tomllib
 
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
     for word in words[2:]:
+        wheel = re.fullmatch(r"dist/evalkit-([\w.]+)-py3-none-any\.whl(\[[\w,]+\])?", word)
+        if wheel:  # the wheel `python -m build` writes for today's version
+            assert wheel.group(1) == project["version"], word
+            word = f"evalkit{wheel.group(2) or ''}"
         for group in re.findall(r"^(?:\.|evalkit)\[([\w,]+)\]$", word):
             assert set(group.split(",")) <= set(extras), word
 
@@ -78,12 +83,30 @@ def _command_lines(block: Block) -> list[list[str]]:
     return [words for words in lines if words]
 
 
+def _commands(block: Block) -> list[list[str]]:
+    """Each command of the block: `a && b` is two; a virtual environment's `.venv/bin/pip` or
+    `~/evalkit-env/bin/pip` is `pip`."""
+    out: list[list[str]] = []
+    for words in _command_lines(block):
+        current: list[str] = []
+        for word in [*words, "&&"]:
+            if word != "&&":
+                current.append(word)
+                continue
+            while current and "=" in current[0] and not current[0].startswith("-"):
+                current = current[1:]  # VAR=value before the command
+            if current:
+                out.append([re.sub(r"^(?:\.venv|~/[\w-]+)/bin/", "", current[0]), *current[1:]])
+            current = []
+    return out
+
+
 @pytest.mark.parametrize("block", blocks("bash"), ids=str)
 def test_bash_examples_parse(block: Block) -> None:
-    for words in _command_lines(block):
-        while words and "=" in words[0] and not words[0].startswith("-"):
-            words = words[1:]  # VAR=value before the command
-        if words[0] == "evalkit":
+    for words in _commands(block):
+        if words[0] == "source":
+            assert words[1].endswith("/bin/activate"), words
+        elif words[0] == "evalkit":
             parse_evalkit(words[1:])
         elif words[:2] == ["python", "-m"]:
             assert importlib.util.find_spec(words[2]) is not None, words[2]
