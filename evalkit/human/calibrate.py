@@ -276,6 +276,13 @@ def cohen_kappa(
     k = len(categories)
     index = np.searchsorted(np.asarray(categories), np.concatenate([a, b]))
     confusion = np.bincount(index[: len(a)] * k + index[len(a) :], minlength=k * k).reshape(k, k)
+    return kappa_of_confusion(confusion, weights)
+
+
+def kappa_of_confusion(confusion: np.ndarray, weights: Literal["quadratic"] | None) -> float:
+    """Cohen's κ of a confusion matrix of counts (rows: the people, columns: the scorer), with
+    scikit-learn's arithmetic."""
+    k = confusion.shape[0]
     sum0, sum1 = np.sum(confusion, axis=0), np.sum(confusion, axis=1)
     expected = np.outer(sum0, sum1) / np.sum(sum0)
     if weights is None:
@@ -287,6 +294,45 @@ def cohen_kappa(
         w_mat = (w_mat - w_mat.T) ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(1 - np.sum(w_mat * confusion) / np.sum(w_mat * expected))
+
+
+def kappas(
+    results: Sequence[CaseResult],
+    compared: Mapping[str, str],
+    found: Mapping[str, Sequence[lb.AnyLabel]],
+) -> dict[tuple[str, Kind], float | None]:
+    """Each compared score's `kappa` with the people, as `collect_pairs` and `kappa` give it, from
+    counts alone (a run's `<judge>_kappa` after every label import: a million labels are counted,
+    not paired one by one). `found`: each result's labels (`labels_for`)."""
+    counts: dict[tuple[str, Kind], np.ndarray] = {}
+    for r in results:
+        mine = found.get(r.key)
+        if not mine:
+            continue
+        for name, kind in compared.items():
+            score = r.scores.get(name)
+            if score is None:
+                continue
+            if kind == "rating" and score.value is not None:
+                rated = [x.rating for x in mine if x.rating is not None]
+                if rated:
+                    m = counts.setdefault((name, "rating"), np.zeros((len(RATINGS),) * 2, dtype=np.int64))
+                    column = lb.judge_rating(score.value) - RATINGS[0]
+                    for rating in rated:
+                        m[rating - RATINGS[0], column] += 1
+            if score.passed is not None:
+                said = [x.verdict for x in mine if x.verdict is not None]
+                if said:
+                    m = counts.setdefault((name, "pass_fail"), np.zeros((2, 2), dtype=np.int64))
+                    passes = said.count("pass")
+                    m[1, int(score.passed)] += passes
+                    m[0, int(score.passed)] += len(said) - passes
+    out: dict[tuple[str, Kind], float | None] = {}
+    for (name, kind), m in counts.items():
+        used = np.flatnonzero(m.sum(axis=0) + m.sum(axis=1))
+        value = kappa_of_confusion(m, "quadratic" if kind == "rating" else None) if len(used) >= 2 else None
+        out[(name, kind)] = value if value is not None and np.isfinite(value) else None
+    return out
 
 
 def _kappa(

@@ -59,17 +59,16 @@ def with_kappa(
     can hold it to a threshold, and the threshold checks on it redone (new groups returned)."""
     if not labels:
         return list(groups)
-    from evalkit.human.calibrate import collect_pairs, kappa
+    from evalkit.human.calibrate import kappas
 
     compared = lb.compared_scores(info, results)
     grouped = group_results(results)
     found = lb.labels_for(labels, results)  # once for every group
     out = []
     for g in groups:
-        pairs = collect_pairs(grouped.get((g.suite, g.variant), []), labels, compared, found=found)
+        figures = kappas(grouped.get((g.suite, g.variant), []), compared, found)
         fresh: dict[str, float] = {}  # from these labels: a summary read back holds the old κ
-        for (name, kind), p in sorted(pairs.items()):
-            value = kappa(p)
+        for (name, kind), value in sorted(figures.items()):
             if value is not None and (kind == "rating" or f"{name}_kappa" not in fresh):
                 fresh[f"{name}_kappa"] = value  # a judge that rates: its weighted κ on ratings wins
         g = g.model_copy(update={"corpus": {**g.corpus, **fresh}})

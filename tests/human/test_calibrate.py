@@ -175,3 +175,39 @@ def test_the_kappa_of_a_run_is_scikit_learns_to_the_last_bit(kind: str) -> None:
         expected = float(cohen_kappa_score(a, b, labels=list(categories), weights=weights))
         if np.isfinite(expected):
             assert cohen_kappa(a, b, categories, weights) == expected
+
+
+def test_a_runs_kappas_counted_equal_the_paired_ones() -> None:
+    """`kappas` (a run's `<judge>_kappa`, counted) gives what `collect_pairs` + `kappa` give,
+    for a judge that passes or fails and one that rates, with several labellers per output."""
+    from evalkit.human.calibrate import collect_pairs, kappa, kappas
+    from evalkit.human.labels import labels_for
+    from evalkit.types import CaseResult, StoredScore
+
+    rng = np.random.default_rng(3)
+    results = [
+        CaseResult(
+            suite="s",
+            case_id=f"c{i}",
+            variant="v",
+            repeat=0,
+            provider="p",
+            messages=[],
+            output="o",
+            scores={
+                "judge": StoredScore(value=float(i % 2), passed=bool(rng.random() < 0.6)),
+                "rubric": StoredScore(value=float(rng.integers(0, 5)) / 4),
+            },
+        )
+        for i in range(40)
+    ]
+    labels = [
+        Label(suite="s", case=f"c{i}", labeller=f"p{who}", verdict="pass" if rng.random() < 0.5 else "fail")
+        if who % 2
+        else Label(suite="s", case=f"c{i}", labeller=f"p{who}", rating=int(rng.integers(1, 6)))
+        for i in range(40)
+        for who in range(int(rng.integers(0, 4)))
+    ]
+    compared = {"judge": "pass_fail", "rubric": "rating"}
+    paired = {key: kappa(p) for key, p in collect_pairs(results, labels, compared).items()}
+    assert paired and kappas(results, compared, labels_for(labels, results)) == paired
