@@ -42,12 +42,13 @@ def _code(text: str) -> str:
 
 def _group_row(g: GroupSummary, names: list[str]) -> str:
     metrics = [figure(n, g.metrics[n].mean) if n in g.metrics else "–" for n in names]
-    return (
-        f"| {_cell(g.suite)} | {_cell(g.variant)} | {number(g.results, 'count')} | "
-        f"{number(g.errors, 'count')} | {number(g.pass_rate, 'rate')} | "
-        + " | ".join(metrics)
-        + f" | {ms(g.latency.p95_ms)} | {number(g.cost_usd, 'cost')} |"
-    )
+    cells = [_cell(g.suite), _cell(g.variant), number(g.results, "count"), number(g.errors, "count")]
+    cells += [number(g.pass_rate, "rate"), *metrics, ms(g.latency.p95_ms), number(g.cost_usd, "cost")]
+    return _row(cells)
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def _frontier_lines(f: SuiteFrontier) -> list[str]:
@@ -144,7 +145,7 @@ def render(summary: Summary, diff: DiffReport | None) -> str:
     names = summary.metric_names()
     info = {n for g in summary.groups for n, m in g.metrics.items() if m.informational}
     heads = [_cell(f"{n} (info)" if n in info else n) for n in names]
-    lines += ["", "| suite | variant | n | errors | pass rate | " + " | ".join(heads) + " | P95 | cost |"]
+    lines += ["", _row(["suite", "variant", "n", "errors", "pass rate", *heads, "P95", "cost"])]
     lines.append("|" + "---|" * (7 + len(names)))
     lines += [_group_row(g, names) for g in summary.groups]
     truncated = [g for g in summary.groups if g.truncated]

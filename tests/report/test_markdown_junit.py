@@ -90,3 +90,19 @@ def test_markdown_helpers() -> None:
     assert md_code("a``b") == "```a``b```" and md_code("`x") == "`` `x ``" and md_code("a|b") == "`a\\|b`"
     assert md_text("1. *a* - b") == "1\\. \\*a\\* - b" and md_text("- x") == "\\- x"
     assert _html(f"| {md_text(HOSTILE)} |\n|---|\n").count("<th>") == 1
+
+
+def test_summary_md_table_without_metrics_has_as_many_columns_as_its_header() -> None:
+    """A run with no scores (no results, or errors only) wrote an empty header cell between
+    `pass rate` and `P95`, one more header cell than the delimiter row: GitHub drew no table."""
+    summary, _, _ = make_comparison()
+    groups = [g.model_copy(update={"metrics": {}}) for g in summary.groups]
+    bare = summary.model_copy(update={"groups": groups})
+    assert bare.metric_names() == []
+    table = [line for line in markdown.render(bare, None).splitlines() if line.startswith("|")]
+    assert table[0] == "| suite | variant | n | errors | pass rate | P95 | cost |"
+    assert {line.count("|") for line in table} == {8}
+    html = _html(markdown.render(bare, None))
+    assert html.count("<th>") == 7 and html.count("<td>") == 7 * len(groups)
+    empty = summary.model_copy(update={"groups": [], "results": 0})
+    assert _html(markdown.render(empty, None)).count("<th>") == 7
