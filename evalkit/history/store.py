@@ -77,6 +77,7 @@ class HistoryStore:
             return
         from alembic import command
         from alembic.config import Config
+        from alembic.util import CommandError
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
@@ -88,6 +89,8 @@ class HistoryStore:
                     config.attributes["connection"] = conn
                     command.upgrade(config, "head")
                 return
+            except CommandError:  # alembic knows no such revision: a newer evalkit wrote it
+                raise self._unknown_revision() from None
             except HistoryUnavailable:
                 # first runs on a fresh history race to create it: the one that lost sees the
                 # tables the winner made; once the winner's revision is there, all is well
@@ -96,6 +99,13 @@ class HistoryStore:
                 if attempt == MIGRATE_ATTEMPTS - 1:
                     raise
                 time.sleep(0.1 * (attempt + 1))
+
+    def _unknown_revision(self) -> HistoryUnavailable:
+        return HistoryUnavailable(
+            f"history database {self.url} has schema revision '{self.revision()}', which this "
+            f"evalkit (schema {schema.HEAD_REVISION}) does not know: a newer evalkit wrote it; "
+            "upgrade evalkit, or point history.url at another database"
+        )
 
     def revision(self) -> str | None:
         """The schema revision alembic stored, or None for a database without one."""

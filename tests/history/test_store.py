@@ -276,3 +276,20 @@ def test_first_runs_on_a_fresh_history_do_not_race_the_schema_migration(tmp_path
     ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, [err[-300:] for _, err in outs]
+
+
+def test_a_history_from_a_newer_evalkit_is_one_error_not_a_traceback(tmp_path: Path) -> None:
+    """A schema revision this evalkit does not know (a newer evalkit migrated the file) made
+    alembic raise CommandError through `evalkit run`: a traceback after the run, exit 1."""
+    from evalkit.history.base import HistoryUnavailable
+
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    s = HistoryStore(url)
+    s.migrate()
+    with s.engine.begin() as conn:
+        import sqlalchemy as sa
+
+        conn.execute(sa.text("UPDATE evalkit_history_version SET version_num = 'ffff9999'"))
+    with pytest.raises(HistoryUnavailable, match=r"schema revision 'ffff9999'.*newer evalkit"):
+        s.migrate()
+    s.close()
