@@ -12,8 +12,14 @@ within the error budget are skipped the same way."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import sqlite3
+import tempfile
+import weakref
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, p_value, plain
@@ -43,24 +49,24 @@ def metric_line(m: MetricDiff) -> str:
     )
 
 
-@dataclass
 class _Suite:
-    """One <testsuite> being built, with its counts."""
+    """One <testsuite> being written: each test case is serialized (indented as in the whole
+    document) to a scratch file as soon as the next one starts, so a suite of a million cases
+    holds one at a time; the counts go into its opening tag at the end."""
 
-    element: ET.Element
-    classname: str
-    tests: int = 0
-    failures: int = 0
-    errors: int = 0
-    skipped: int = 0
+    def __init__(self, name: str, classname: str):
+        self.name, self.classname = name, classname
+        self.tests = self.failures = self.errors = self.skipped = 0
+        self.body = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed by pieces())
+        self.pending: ET.Element | None = None
 
     def case(self, name: str, out: str | None = None) -> ET.Element:
+        self.flush()
         self.tests += 1
-        el = ET.SubElement(
-            self.element, "testcase", classname=self.classname, name=xml_text(name, MESSAGE_LIMIT)
-        )
+        el = ET.Element("testcase", classname=self.classname, name=xml_text(name, MESSAGE_LIMIT))
         if out:
             ET.SubElement(el, "system-out").text = xml_text(out, CASE_TEXT_LIMIT)
+        self.pending = el
         return el
 
     def outcome(self, case: ET.Element, tag: str, message: str, kind: str, detail: str = "") -> None:
@@ -70,6 +76,29 @@ class _Suite:
         el = ET.SubElement(case, tag, message=xml_text(message[:MESSAGE_LIMIT]), type=kind)
         if detail:
             el.text = xml_text(detail, CASE_TEXT_LIMIT)
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            ET.indent(self.pending, space="  ", level=2)
+            self.body.write(json.dumps("\n    " + ET.tostring(self.pending, encoding="unicode")) + "\n")
+            self.pending = None
+
+    def pieces(self) -> Iterator[str]:
+        """The whole <testsuite> element, a test case per piece (then the scratch file is gone)."""
+        self.flush()
+        head = ET.Element("testsuite", name=self.name)
+        for key in ("tests", "failures", "errors", "skipped"):
+            head.set(key, str(getattr(self, key)))
+        empty = ET.tostring(head, encoding="unicode")
+        if not self.tests:
+            yield "\n  " + empty
+            return
+        yield "\n  " + empty.removesuffix(" />") + ">"
+        self.body.seek(0)
+        for line in self.body:
+            yield json.loads(line)
+        self.body.close()
+        yield "\n  </testsuite>"
 
 
 @dataclass(frozen=True)
@@ -86,11 +115,22 @@ class _Kept:
     def of(cls, r: CaseResult) -> _Kept:
         return cls(r.repeat, r.output, r.error, r.scores)
 
+    def dumps(self) -> str:
+        scores = {n: s.model_dump(mode="json") for n, s in self.scores.items()}
+        return json.dumps([self.repeat, self.output, self.error, scores])
+
+    @classmethod
+    def loads(cls, text: str | None) -> _Kept | None:
+        if text is None:
+            return None
+        repeat, output, error, scores = json.loads(text)
+        return cls(repeat, output, error, {n: StoredScore.model_validate(s) for n, s in scores.items()})
+
 
 @dataclass
 class _Case:
     """A case's repeats in one suite × variant: the first failing and the first errored result
-    are kept (what the test case shows), the rest only counted, so memory stays small."""
+    are kept (what the test case shows), the rest only counted."""
 
     failed: _Kept | None = None
     errored: _Kept | None = None
@@ -99,20 +139,51 @@ class _Case:
 
 class Cases:
     """The test cases' results per suite × variant, gathered one result at a time (so conclude
-    can fill it in the same pass over results.jsonl that aggregates them). `deciding(suite,
+    can fill it in the same pass over results.jsonl that aggregates them) into a scratch SQLite
+    file, read back case by case in id order: memory does not grow with the run. `deciding(suite,
     variant)`: that group's pass rule (the scores that decide a case's pass; None: all marks)."""
 
     def __init__(self, deciding: Callable[[str, str], Sequence[str] | None]):
         self.deciding = deciding
-        self.by_group: dict[tuple[str, str], dict[str, _Case]] = {}
+        fd, self._path = tempfile.mkstemp(prefix="evalkit-junit-", suffix=".sqlite")
+        os.close(fd)
+        self._db = sqlite3.connect(self._path)
+        self._db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+            "CREATE TABLE cases (suite TEXT, variant TEXT, case_id TEXT, results INTEGER,"
+            " failed TEXT, errored TEXT, PRIMARY KEY (suite, variant, case_id));"
+        )
+        weakref.finalize(self, _drop, self._db, self._path)
 
     def add(self, r: CaseResult) -> None:
-        case = self.by_group.setdefault((r.suite, r.variant), {}).setdefault(r.case_id, _Case())
-        case.results += 1
+        errored = failed = None
         if r.error is not None:
-            case.errored = case.errored or _Kept.of(r)
-        elif case.failed is None and r.passed(self.deciding(r.suite, r.variant)) is False:
-            case.failed = _Kept.of(r)
+            errored = _Kept.of(r).dumps()
+        elif r.passed(self.deciding(r.suite, r.variant)) is False:
+            failed = _Kept.of(r).dumps()
+        self._db.execute(
+            "INSERT INTO cases VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (suite, variant, case_id) DO UPDATE"
+            " SET results = results + 1, errored = coalesce(errored, excluded.errored),"
+            " failed = coalesce(failed, excluded.failed)",
+            (r.suite, r.variant, r.case_id, failed, errored),
+        )
+
+    def of(self, suite: str, variant: str) -> Iterator[tuple[str, _Case]]:
+        """A suite × variant's cases, in case id order."""
+        cursor = self._db.execute(
+            "SELECT case_id, results, failed, errored FROM cases WHERE suite = ? AND variant = ?"
+            " ORDER BY case_id",
+            (suite, variant),
+        )
+        for batch in iter(lambda: cursor.fetchmany(1000), []):
+            for case_id, results, failed, errored in batch:
+                yield case_id, _Case(_Kept.loads(failed), _Kept.loads(errored), results)
+
+
+def _drop(db: sqlite3.Connection, path: str) -> None:
+    db.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _cases(results: Iterable[CaseResult], summary: Summary) -> Cases:
@@ -211,27 +282,49 @@ def _threshold_tests(suite: _Suite, g: GroupSummary) -> None:
 
 
 def render(summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult] | Cases) -> str:
-    """`results`: the run's results, or their test cases already gathered (`Cases`)."""
-    root = ET.Element("testsuites", name="evalkit", id=summary.run_id)
+    """junit.xml as one string (small runs and tests; a run writes `render_pieces`)."""
+    return "".join(render_pieces(summary, diff, results))
+
+
+def render_pieces(
+    summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult] | Cases
+) -> Iterator[str]:
+    """junit.xml, a test case at a time. `results`: the run's results, or their test cases
+    already gathered (`Cases`)."""
     diffs = {(g.suite, g.variant): g for g in diff.groups} if diff else {}
-    cases = (results if isinstance(results, Cases) else _cases(results, summary)).by_group
+    cases = results if isinstance(results, Cases) else _cases(results, summary)
     errors_fail = summary.status == "errors"
     built: list[_Suite] = []
     for g in summary.groups:
-        key = (g.suite, g.variant)
-        el = ET.SubElement(root, "testsuite", name=xml_text(f"{g.suite} · {g.variant}"))
-        suite = _Suite(el, xml_text(f"evalkit.{g.suite}.{g.variant}"))
-        gd = diffs.get(key)
+        suite = _Suite(xml_text(f"{g.suite} · {g.variant}"), xml_text(f"evalkit.{g.suite}.{g.variant}"))
+        gd = diffs.get((g.suite, g.variant))
         if gd is not None:
             _gate_tests(suite, gd)
         _threshold_tests(suite, g)
         outcomes = _Outcomes.of(gd)
-        for case_id, case in sorted(cases.get(key, {}).items()):
+        for case_id, case in cases.of(g.suite, g.variant):
             _case_test(suite, case_id, case, outcomes, g, errors_fail)
+        suite.flush()
         built.append(suite)
+    _run_tests(summary, built)
+    root = ET.Element("testsuites", name="evalkit", id=summary.run_id)
+    for name in ("tests", "failures", "errors", "skipped"):
+        root.set(name, str(sum(getattr(s, name) for s in built)))
+    head = ET.tostring(root, encoding="unicode", xml_declaration=True)
+    if not built:
+        yield head + "\n"
+        return
+    yield head.removesuffix(" />") + ">"
+    for suite in built:
+        yield from suite.pieces()
+    yield "\n</testsuites>\n"
+
+
+def _run_tests(summary: Summary, built: list[_Suite]) -> None:
+    """The run's own test cases (trend alerts, an errored or interrupted run), in the first suite."""
     if summary.alerts:  # raised by the history after the run: a failure when they set the exit code
         if not built:
-            built.append(_Suite(ET.SubElement(root, "testsuite", name="evalkit run"), "evalkit.run"))
+            built.append(_Suite("evalkit run", "evalkit.run"))
         text = f"{summary.headline()} (see alerts.json)"
         el = built[0].case("trend alerts", text)
         if summary.exit_code == ExitCode.ALERT:
@@ -240,16 +333,11 @@ def render(summary: Summary, diff: DiffReport | None, results: Iterable[CaseResu
             )
     if summary.status in ("errors", "interrupted"):
         if not built:  # nothing was scored: the run's status is still a test case
-            built.append(_Suite(ET.SubElement(root, "testsuite", name="evalkit run"), "evalkit.run"))
+            built.append(_Suite("evalkit run", "evalkit.run"))
         el = built[0].case("run status", summary.error_budget)
         reason = summary.aborted or (
             "over the error budget" if summary.status == "errors" else "interrupted: partial results"
         )
         built[0].outcome(el, "error", f"{summary.status}: {reason}", summary.status, summary.error_budget)
-    for s in built:
-        for name in ("tests", "failures", "errors", "skipped"):
-            s.element.set(name, str(getattr(s, name)))
-    for name in ("tests", "failures", "errors", "skipped"):
-        root.set(name, str(sum(getattr(s, name) for s in built)))
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    if built:
+        built[0].flush()

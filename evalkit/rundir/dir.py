@@ -329,9 +329,13 @@ class RunDir:
         write_text_pieces(self.report_file, pieces)
         return self.report_file
 
-    def write_junit(self, xml: str) -> Path:
+    def write_junit(self, xml: str | Iterable[str]) -> Path:
+        """junit.xml, whole or in pieces as it is rendered (each piece a whole test case)."""
         self._writing()
-        write_text(self.junit_file, xml)
+        if isinstance(xml, str):
+            write_text(self.junit_file, xml)
+        else:
+            write_text_pieces(self.junit_file, xml)
         return self.junit_file
 
     def write_summary_md(self, markdown: str) -> Path:

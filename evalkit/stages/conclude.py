@@ -237,7 +237,7 @@ class _Counted:
 def write_ci_files(
     run_dir: RunDir, summary: Summary, diff: DiffReport | None, results: Iterable[CaseResult] | junit.Cases
 ) -> None:
-    run_dir.write_junit(junit.render(summary, diff, results))
+    run_dir.write_junit(junit.render_pieces(summary, diff, results))
     run_dir.write_summary_md(markdown.render(summary, diff))
 
 
