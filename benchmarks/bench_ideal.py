@@ -26,6 +26,7 @@ def main() -> None:
     latency = float(args[1]) if len(args) > 1 else 0.1
     concurrency = int(args[2]) if len(args) > 2 else 32
     print(f"latency {latency * 1000:.0f} ms, concurrency {concurrency}, scorer exact, no cache")
+    print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the start")
     print(f"{'cases':>8}  {'checkout':20}  {'ideal s':>8}  {'wall s':>8}  {'ideal/wall':>10}", flush=True)
     with tempfile.TemporaryDirectory() as tmp, fake_server(latency) as url:
         for n in sizes:
@@ -34,6 +35,7 @@ def main() -> None:
                 suite = write_suite(d, n, scorers="[exact]")
                 write_config(d, url, concurrency)
                 env = {**os.environ, "PYTHONPATH": str(code), "NO_COLOR": "1"}
+                env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode compiled once
                 start = time.perf_counter()
                 proc = subprocess.run(
                     [sys.executable, "-m", "evalkit", "run", str(suite), "--out", "run", "--no-cache"],
