@@ -189,7 +189,8 @@ def merge(
 
 
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
-    """Rebuild report.html, junit.xml and summary.md from the run directory's files alone."""
+    """Conclude the run again from its directory's files alone (summary.json, diff.json against the
+    copied baselines) and rebuild report.html, junit.xml and summary.md."""
     from evalkit.cli.render import console
     from evalkit.stages.finish import render_reports
 
