@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from evalkit._util import secrets
+from evalkit._util.weburl import WebUrl
 from evalkit.providers.base import Retry
 from evalkit.providers.openai_compat import parse_retry_after
 from evalkit.providers.sdk_base import OPERATIONAL, SdkProvider, SdkSettings
@@ -26,7 +27,7 @@ RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}  # 529: overloaded_error
 
 
 class AnthropicSettings(SdkSettings):
-    base_url: str = DEFAULT_BASE_URL  # the API's address (a proxy or gateway)
+    base_url: WebUrl = DEFAULT_BASE_URL  # the API's address (a proxy or gateway)
     api_key_env: str = "ANTHROPIC_API_KEY"  # the key is read from this variable, never from the file
     auth: Literal["bearer", "x-api-key"] = "bearer"  # x-api-key: API versions before 2026-10-21
     api_version: str | None = None  # the anthropic-version header; None: the SDK's current one

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field
 
 from evalkit._util import secrets
+from evalkit._util.weburl import WebUrl
 from evalkit.errors import AuthenticationError, ModelNotFoundError, UserInputError
 from evalkit.providers.base import Retry
 from evalkit.providers.openai_compat import parse_retry_after
@@ -52,7 +53,7 @@ class BedrockSettings(SdkSettings):
     model: str | None = None  # a model id, an inference profile id, or either's ARN
     region: str | None = None  # None: AWS_REGION, AWS_DEFAULT_REGION or the profile's region
     profile: str | None = None  # a profile of ~/.aws/config; None: the standard credential chain
-    endpoint_url: str | None = None  # a VPC endpoint (or a test server); None: the region's own
+    endpoint_url: WebUrl | None = None  # a VPC endpoint (or a test server); None: the region's own
     max_tokens: int | None = Field(default=None, gt=0)  # when a suite sets none; None: the model's
     # passed as is as the request's additionalModelRequestFields (a model's own parameters,
     # e.g. Claude's {"thinking": {"type": "enabled", "budget_tokens": 2048}})

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from evalkit._util import secrets
+from evalkit._util.weburl import WebUrl
 from evalkit.providers.base import Retry
 from evalkit.providers.gemini_vertex import Vertex
 from evalkit.providers.sdk_base import OPERATIONAL, SdkProvider, SdkSettings
@@ -26,7 +27,7 @@ RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
 class GeminiSettings(SdkSettings):
-    base_url: str | None = None  # None: the SDK's (the Gemini API, or Vertex AI's regional endpoint)
+    base_url: WebUrl | None = None  # None: the SDK's (the Gemini API, or Vertex AI's regional endpoint)
     api_key_env: str = "GEMINI_API_KEY"  # the key is read from this variable, never from the file
     api_version: str | None = None  # None: the SDK's (v1beta; v1beta1 on Vertex AI)
     thinking_budget: int | None = Field(default=None, ge=0)  # tokens; 0 turns thinking off

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from evalkit._util import secrets
 from evalkit._util.causes import MODEL_NOT_FOUND, cause_of
+from evalkit._util.weburl import WebUrl
 from evalkit.errors import AuthenticationError, EvalkitError, ModelNotFoundError, UserInputError
 from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy
 from evalkit.providers.loglikelihood import ECHO_LOGPROBS, read_echo_logprobs
@@ -53,10 +54,10 @@ class OpenAISettings(BaseModel):
         | None
     ) = None
     # the server's address up to /v1 (OpenAI, a vendor, vLLM, Ollama, a proxy)
-    base_url: str = "https://api.openai.com/v1"
+    base_url: WebUrl = "https://api.openai.com/v1"
     model: str | None = None  # the model name sent to the server (a variant's `model:` wins)
     api_key_env: str | None = None  # the key is read from this variable, never from the file
-    azure_endpoint: str | None = None  # https://RESOURCE.openai.azure.com
+    azure_endpoint: WebUrl | None = None  # https://RESOURCE.openai.azure.com
     deployment: str | None = None  # the Azure deployment name (`model` names the model for prices)
     api_version: str = AZURE_API_VERSION  # Azure: the api-version query parameter
     entra_token_env: str | None = None  # Azure: an Entra ID token, sent as a bearer token

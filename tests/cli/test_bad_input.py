@@ -440,3 +440,31 @@ def test_an_unknown_case_key_lists_the_case_keys(setup: Path, fake_server, cli) 
         setup / "suites" / "qa.yaml", HOSTILE_SUITE_HEAD + "cases:\n  - {id: a, vars: {q: x}, refrence: x}\n"
     )
     assert "did you mean 'reference'?" in run_bad(cli, setup, fake_server, "suites/qa.yaml")
+
+
+@pytest.mark.parametrize(
+    ("provider", "url"),
+    [
+        ("type: openai\n    base_url: http://127.0.0.1:99999/v1", "port out of range"),
+        ("type: openai\n    base_url: 'http://127.0.0.1:abc/v1'", "could not be cast"),
+        ("type: openai\n    base_url: 'localhost:8000/v1'", "not an http(s) url"),
+        ("type: openai\n    preset: azure\n    azure_endpoint: 'http://[::1'\n    deployment: d", "ipv6"),
+        ("type: anthropic\n    base_url: http://127.0.0.1:70000", "port out of range"),
+        ("type: gemini\n    base_url: 'http://[::1'", "ipv6"),
+        (
+            "type: bedrock\n    region: us-east-1\n    endpoint_url: http://127.0.0.1:99999",
+            "port out of range",
+        ),
+    ],
+)
+def test_a_malformed_server_url_is_refused_with_its_line(
+    setup: Path, fake_server, cli, provider: str, url: str
+) -> None:
+    """A base_url / endpoint_url with a port out of range or a bad host raised ValueError from
+    urllib while the providers were built: a traceback and exit 1 instead of a line of the file."""
+    text = two_variant_config(fake_server.url)
+    start = text.index("type: openai")
+    text = text[:start] + provider + text[text.index("\n    model:", start) :]
+    write(setup / "evalkit.yaml", text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "evalkit.yaml:" in out and "providers.api" in out and url in out.lower(), out
