@@ -96,7 +96,7 @@ def test_the_wheel_runs_outside_the_checkout(dist: Path, tmp_path: Path) -> None
     schema = _run([evalkit, "schema", "suite"], project).stdout
     assert schema == (ROOT / "evalkit" / "schemas" / "suite.schema.json").read_text()
     run = _run([evalkit, "run"], project, HF_HUB_OFFLINE="1", COLUMNS="100")
-    assert "not gated: no baselines in ./baselines" in run.stdout  # what the getting-started page says
+    assert "not gated: no baselines in ./baselines" in run.stderr  # what the getting-started page says
     assert "suite starter" in run.stdout and "PASSED" in run.stdout
     assert re.search(r"pass rate\s+│\s+60\.0%", run.stdout), run.stdout  # 3 of 5, as the page says
     (run_dir,) = (project / "reports").iterdir()
