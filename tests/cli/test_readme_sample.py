@@ -20,9 +20,14 @@ PATHS = ("Results in", "history: recorded in the history")
 STATUS = re.compile(r"^\s+(preparing|starting|generating batch) ")
 
 
-def replay(messages: list[dict[str, Any]], params: dict[str, Any], options: dict[str, Any]) -> str:
-    question = messages[-1]["content"]
-    return str(options["answers"][question])
+def replay(messages: list[dict[str, Any]], params: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The embedded model's recorded answer; one cut off mid-sentence at max_tokens is a `length`
+    finish, as the model's run reported it (the baseline keeps no finish reasons)."""
+    answer = options["answers"][messages[-1]["content"]]
+    cut = answer["output_tokens"] >= params["max_tokens"] and not answer["text"].rstrip().endswith(
+        (".", "!", "?")
+    )
+    return {"text": answer["text"], "finish_reason": "length" if cut else "stop"}
 
 
 def shape(text: str) -> list[str]:
@@ -56,7 +61,10 @@ def test_the_readme_sample_is_what_a_fresh_run_prints(workdir: Path, cli) -> Non
     shutil.copytree(ROOT / "baselines", workdir / "baselines")
     records = [json.loads(x) for x in (workdir / "baselines/smoke/default.jsonl").read_text().splitlines()]
     cases = {c["id"]: c for c in _smoke_cases()}
-    answers = {cases[r["case_id"]]["vars"]["question"]: r["output"] for r in records}
+    answers = {
+        cases[r["case_id"]]["vars"]["question"]: {"text": r["output"], "output_tokens": r["output_tokens"]}
+        for r in records
+    }
     write(
         workdir / "evalkit.yaml",
         "providers:\n  local:\n    type: python\n    callable: 'tests.cli.test_readme_sample:replay'\n"
