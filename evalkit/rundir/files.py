@@ -17,7 +17,7 @@ from typing import IO, Any
 from pydantic import BaseModel
 
 from evalkit._util import secrets
-from evalkit._util.textsafe import model_json
+from evalkit._util.textsafe import clean_text, model_json
 from evalkit.errors import DiskFullError, UserInputError
 from evalkit.rundir.migrations import CURRENT, NewerSchemaError, migrate
 from evalkit.types import CaseResult
@@ -240,7 +240,8 @@ def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> None:
                 compact = secrets.scrub_json_text(model_json(row), ensure_ascii=False, separators=(",", ":"))
                 yield compact + "\n"
             else:
-                line = json.dumps(row, sort_keys=True, ensure_ascii=False)
+                # a lone surrogate (JSON allows `\ud800`) as U+FFFD, as result lines have it
+                line = clean_text(json.dumps(row, sort_keys=True, ensure_ascii=False))
                 yield secrets.scrub_json_text(line, sort_keys=True, ensure_ascii=False) + "\n"
 
     _write_atomic(path, lines())

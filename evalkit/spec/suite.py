@@ -30,6 +30,7 @@ from pydantic import (
 
 from evalkit._util import strictjson
 from evalkit._util.models import Spec
+from evalkit._util.textsafe import clean_text
 from evalkit.errors import UserInputError
 from evalkit.spec.config import Variant
 from evalkit.spec.templating import TemplateError, check_substitution_only, compile_template, render
@@ -400,7 +401,7 @@ def _case_from_spec(spec: CaseSpec, origin: str) -> Case:
     else:
         refs = ()
     return Case(
-        id=spec.id,
+        id=clean_text(spec.id),  # JSON allows a lone `\ud800`: U+FFFD, as every file stores it
         vars=dict(spec.vars),
         references=refs,
         tags=tuple(spec.tags),

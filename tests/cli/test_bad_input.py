@@ -468,3 +468,28 @@ def test_a_malformed_server_url_is_refused_with_its_line(
     write(setup / "evalkit.yaml", text)
     out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
     assert "evalkit.yaml:" in out and "providers.api" in out and url in out.lower(), out
+
+
+def test_a_lone_surrogate_in_a_case_id_is_written_as_valid_utf8(setup: Path, fake_server, cli) -> None:
+    """JSON allows `\\ud800`: a case id holding one was written to cases.jsonl as invalid UTF-8
+    (surrogatepass), so concluding the run died on a UnicodeDecodeError traceback; the id is
+    written as results.jsonl writes it (U+FFFD), and a resume answers no case twice."""
+    write(setup / "suites" / "qa.yaml", HOSTILE_SUITE_HEAD + "cases: cases.jsonl\n")
+    rows = (
+        '{"id": "x\\ud800y", "vars": {"question": "a\\udfffb"}, "reference": "r"}\n'
+        '{"id": "ok", "vars": {"question": "q"}, "reference": "r"}\n'
+    )
+    (setup / "suites" / "cases.jsonl").write_text(rows, encoding="utf-8")
+    result = cli("run", "suites/qa.yaml", "--no-history", "--out", "out")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output and result.exit_code in (0, 1), result.output
+    run = setup / "out"
+    for name in ("cases.jsonl", "results.jsonl", "report.html", "junit.xml", "summary.md"):
+        (run / name).read_bytes().decode("utf-8")  # valid UTF-8 everywhere
+    ids = sorted(json.loads(line)["case_id"] for line in (run / "results.jsonl").read_text().splitlines())
+    assert ids == ["ok", "ok", "x\ufffdy", "x\ufffdy"]
+    sent = len(fake_server.requests)
+    resumed = cli("run", "--resume", "out", "--no-history")
+    assert resumed.exit_code in (0, 1), resumed.output
+    assert len(fake_server.requests) == sent  # nothing asked again
+    assert len((run / "results.jsonl").read_text().splitlines()) == 4
