@@ -7,7 +7,8 @@ wheel: every file of the package that is not Python source is checked to be in i
 fresh environment is checked to import evalkit from itself, not from this checkout.
 
 pip's cache is `build/pip-cache` in the checkout (ignored by git, kept between runs) unless
-PIP_CACHE_DIR names another, so torch & co. are downloaded once, never into the real ~/.cache."""
+PIP_CACHE_DIR names another, so torch & co. are downloaded once, never into the real ~/.cache.
+`.ci/run` names pip's own cache, which its installs of the test environments have just filled."""
 
 from __future__ import annotations
 
