@@ -152,12 +152,7 @@ class _Output:
             raise UnexpectedResponse(f"unexpected response: an output item is a {type(item).__name__}")
         kind = item.get("type")
         if kind == "message":
-            for part in item.get("content") or []:
-                if isinstance(part, dict) and part.get("type") == "output_text":
-                    self.texts.append(str(part.get("text") or ""))
-                elif isinstance(part, dict) and part.get("type") == "refusal":
-                    self.texts.append(str(part.get("refusal") or ""))
-                    self.refused = True
+            self._message(item.get("content"))
         elif kind == "reasoning":
             for part in item.get("summary") or []:
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
@@ -167,6 +162,25 @@ class _Output:
             self.calls.append(
                 tool_call(call_id, str(item.get("name") or ""), item.get("arguments"), self.declared)
             )
+
+    def _message(self, content: Any) -> None:
+        """A message's parts: output text, or a refusal; a text that is not a string (or
+        content that is not a list) is one error result, never its repr scored as an answer."""
+        if content is not None and not isinstance(content, list):
+            raise UnexpectedResponse(
+                f"unexpected response: a message's content is a {type(content).__name__}"
+            )
+        for part in content or []:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind not in ("output_text", "refusal"):
+                continue
+            text = part.get("text" if kind == "output_text" else "refusal")
+            if text is not None and not isinstance(text, str):
+                raise UnexpectedResponse(
+                    f"unexpected response: an {kind} part's text is a {type(text).__name__}"
+                )
+            self.texts.append(text or "")
+            self.refused = self.refused or kind == "refusal"
 
 
 def _finish(data: dict[str, Any], output: _Output) -> str | None:

@@ -395,3 +395,27 @@ def test_responses_settings_on_chat_completions_are_refused_not_ignored() -> Non
     with pytest.raises(ValueError, match="reasoning_effort, store apply to api: responses only"):
         OpenAISettings(model="m", reasoning_effort="low", store=True)
     assert OpenAISettings(model="m", api="responses", reasoning_effort="low", store=True).store is True
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        [{"type": "output_text", "text": {"x": 1}}],
+        [{"type": "output_text", "text": ["a"]}],
+        [{"type": "refusal", "refusal": 5}],
+        7,
+    ],
+)
+def test_an_answer_text_of_the_wrong_type_is_one_error_not_its_repr(content: Any) -> None:
+    """`"text": {"x": 1}` became the answer "{'x': 1}" and was scored as a normal output."""
+    from evalkit.providers.openai_response import UnexpectedResponse
+    from evalkit.providers.openai_responses import completion_of
+
+    body = {"status": "completed", "output": [{"type": "message", "content": content}]}
+    with pytest.raises(UnexpectedResponse, match="unexpected response"):
+        completion_of(body, None)
+    ok = {
+        "status": "completed",
+        "output": [{"type": "message", "content": [{"type": "output_text", "text": ""}]}],
+    }
+    assert completion_of(ok, None).text == ""
