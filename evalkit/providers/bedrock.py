@@ -123,6 +123,7 @@ class BedrockProvider(SdkProvider[BedrockSettings]):
         """The region and credentials from AWS's chain, before any model call (exit 2)."""
         import boto3
         from botocore.exceptions import BotoCoreError
+        from botocore.utils import validate_region_name
 
         what = f"provider '{self.name}' (type: bedrock)"
         if self.settings.endpoint_url:
@@ -139,6 +140,10 @@ class BedrockProvider(SdkProvider[BedrockSettings]):
                 f"{what}: no AWS region: set `region:` in its settings, or AWS_REGION "
                 "(or the profile's region)"
             )
+        try:  # botocore checks it only when the client is made, at the run's start
+            validate_region_name(session.region_name)
+        except BotoCoreError as exc:
+            raise UserInputError(f"{what}: {secrets.scrub(str(exc))}") from None
         bearer = os.environ.get(BEARER_ENV)
         secrets.register(bearer, f"the Bedrock API key in {BEARER_ENV}")
         if credentials is None and not bearer:

@@ -326,6 +326,15 @@ def test_missing_credentials_and_region_are_named_before_any_call(
     assert fake_bedrock.seen == []
 
 
+@pytest.mark.parametrize("region", ["us east 1", "us-east-1/x", "-"])
+def test_a_region_botocore_refuses_is_named_before_any_call(fake_bedrock: FakeBedrock, region: str) -> None:
+    """botocore checks a region's format only when the client is made (at the run's start, after
+    the run directory): `region: us east 1` was "internal error: InvalidRegionError", exit 3."""
+    with pytest.raises(UserInputError, match="doesn't match a supported format"):
+        make(fake_bedrock, region=region)
+    assert fake_bedrock.seen == []
+
+
 def test_a_profile_of_the_shared_credentials_file(
     fake_bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
