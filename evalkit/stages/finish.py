@@ -58,9 +58,7 @@ def finish(
     info = run_dir.info()
     previous = _previous(run_dir)
     if interrupted == RECORDED:
-        interrupted = (
-            previous.exit_code if previous is not None and previous.status == "interrupted" else None
-        )
+        interrupted = _recorded_interruption(info, previous)
     if aborted == RECORDED:
         aborted = previous.aborted if previous is not None else None
     if aborted_exit == RECORDED:  # the exit code an abort asked for (a model the API rejects: 2)
@@ -95,6 +93,15 @@ def finish(
 
     html.write(run_dir)  # last: rendered from the files above alone
     return conclusion
+
+
+def _recorded_interruption(info: RunInfo, previous: Summary | None) -> int | None:
+    """The interruption summary.json recorded; a run whose run.json still says "running" (its
+    lock is ours, so no process runs it) was killed before it concluded: terminated, never a
+    complete run that passed on the results it had written."""
+    if previous is not None and previous.status == "interrupted":
+        return previous.exit_code
+    return ExitCode.TERMINATED if info.status == "running" else None
 
 
 def _previous(run_dir: RunDir) -> Summary | None:

@@ -127,3 +127,22 @@ def test_an_interrupted_run_stays_interrupted_in_every_file(
     write(workdir / "l.jsonl", '{"suite": "s", "case": "c0", "labeller": "ann", "verdict": "pass"}\n')
     assert cli("labels", "import", "l.jsonl", str(run)).exit_code == 0
     assert statuses() == ("interrupted", 130, "interrupted", True, True)
+
+
+def test_a_killed_run_is_reported_as_terminated_not_passed(gated: Path, cli) -> None:
+    """A run killed before it concluded (SIGKILL, out of memory: run.json still says
+    "running") that `evalkit report` concluded said PASSED on its partial results, with
+    junit.xml and summary.md green, even with no result at all."""
+    info = json.loads((gated / "run.json").read_text())
+    (gated / "run.json").write_text(json.dumps({**info, "status": "running"}))
+    for name in ("summary.json", "diff.json", "junit.xml", "summary.md", "report.html"):
+        (gated / name).unlink(missing_ok=True)
+    lines = (gated / "results.jsonl").read_text().splitlines(keepends=True)
+    for kept in (lines[:2], []):
+        (gated / "results.jsonl").write_text("".join(kept))
+        assert cli("report", str(gated)).exit_code == 0
+        summary = json.loads((gated / "summary.json").read_text())
+        assert (summary["status"], summary["exit_code"]) == ("interrupted", 143)
+        assert "PASSED" not in (gated / "summary.md").read_text()
+        assert "INTERRUPTED" in (gated / "summary.md").read_text()
+        assert json.loads((gated / "run.json").read_text())["status"] == "running"
