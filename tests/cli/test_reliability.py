@@ -190,8 +190,10 @@ def test_secret_canary_never_written(tmp_path: Path, monkeypatch: pytest.MonkeyP
     rows = lines(tmp_path / "out" / "results.jsonl")
     assert any(x["error"] and "bad request to /v1/chat/completions?api-key=" in x["error"] for x in rows)
     blobs = {"stdout": result.stdout, "stderr": result.stderr}
-    for path in [*(tmp_path / "out").iterdir(), *Path(os.environ["EVALKIT_CACHE_DIR"]).iterdir()]:
-        blobs[str(path)] = path.read_bytes().decode("utf-8", "replace")
+    cache = Path(os.environ["EVALKIT_CACHE_DIR"])
+    for path in [*(tmp_path / "out").rglob("*"), *cache.rglob("*")]:  # the report's templates/ too
+        if path.is_file():
+            blobs[str(path)] = path.read_bytes().decode("utf-8", "replace")
     for name, text in blobs.items():
         for secret in (key, header, query):
             assert secret not in text, f"{secret} leaked into {name}"
