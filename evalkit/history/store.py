@@ -53,7 +53,9 @@ class HistoryStore:
         args: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                database = Path(parsed.database).expanduser()  # as history.lite opens it
+                database.parent.mkdir(parents=True, exist_ok=True)
+                parsed = parsed.set(database=str(database))
             args["timeout"] = connect_timeout_s
         elif parsed.get_backend_name() == "postgresql":
             args["connect_timeout"] = max(int(connect_timeout_s), 1)

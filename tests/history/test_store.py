@@ -293,3 +293,17 @@ def test_a_history_from_a_newer_evalkit_is_one_error_not_a_traceback(tmp_path: P
     with pytest.raises(HistoryUnavailable, match=r"schema revision 'ffff9999'.*newer evalkit"):
         s.migrate()
     s.close()
+
+
+def test_a_sqlite_history_under_the_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sqlite:///~/h.sqlite`: the folder was made under the home folder but SQLAlchemy opened
+    the literal `~/h.sqlite` beside the working directory ("unable to open database file")."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    s = HistoryStore("sqlite:///~/hist/h.sqlite")
+    s.migrate()
+    s.close()
+    assert (tmp_path / "home" / "hist" / "h.sqlite").is_file() and not (tmp_path / "~").exists()
+    lite = open_current("sqlite:///~/hist/h.sqlite")  # the run's fast path opens the same file
+    assert lite is not None
+    lite.close()
