@@ -43,6 +43,7 @@ class SuiteRecord(Record):
     scorers: list[dict[str, Any]] = Field(default_factory=list)
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     pass_scores: list[str] | None = None  # `pass:`: the scores that decide a case's pass
+    max_new_failures: int | None = None  # the suite's case-level gate rule (None: the config's)
     # each score's direction, kind, pass role and corpus options: what aggregation needs
     metrics: list[MetricInfo] = Field(default_factory=list)
 

@@ -34,6 +34,7 @@ def suite_record(suite: Suite, repeats: int, metrics: Sequence[MetricInfo] = ())
         scorers=[spec.model_dump(mode="json", exclude_none=True) for spec in suite.scorers],
         thresholds=dict(suite.thresholds),
         pass_scores=list(suite.pass_scores) if suite.pass_scores is not None else None,
+        max_new_failures=suite.max_new_failures,
         metrics=list(metrics),
     )
 
@@ -168,4 +169,5 @@ def _suite(record: SuiteRecord, cases: tuple[Case, ...]) -> Suite:
         tags=tuple(record.tags),
         content_hash=record.content_hash or "",
         pass_scores=tuple(record.pass_scores) if record.pass_scores is not None else None,
+        max_new_failures=record.max_new_failures,
     )
