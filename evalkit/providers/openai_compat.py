@@ -58,7 +58,8 @@ class OpenAISettings(BaseModel):
     model: str | None = None  # the model name sent to the server (a variant's `model:` wins)
     api_key_env: str | None = None  # the key is read from this variable, never from the file
     azure_endpoint: WebUrl | None = None  # https://RESOURCE.openai.azure.com
-    deployment: str | None = None  # the Azure deployment name (`model` names the model for prices)
+    # the Azure deployment name (`model` names the model for prices): letters, digits, . _ -
+    deployment: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
     api_version: str = AZURE_API_VERSION  # Azure: the api-version query parameter
     entra_token_env: str | None = None  # Azure: an Entra ID token, sent as a bearer token
     timeout_s: float = Field(default=60.0, gt=0)  # seconds one request may take

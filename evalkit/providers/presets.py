@@ -12,7 +12,7 @@ deployment name as the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ def vendor_of(base_url: str, preset: str | None) -> str | None:
 
 
 def azure_url(endpoint: str, deployment: str, api_version: str) -> str:
-    return f"{endpoint.rstrip('/')}/openai/deployments/{deployment}?api-version={api_version}"
+    path, version = quote(deployment, safe=""), quote(api_version, safe="")  # one path segment, always
+    return f"{endpoint.rstrip('/')}/openai/deployments/{path}?api-version={version}"
 
 
 def azure_v1_url(endpoint: str) -> str:

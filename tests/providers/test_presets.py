@@ -9,6 +9,7 @@ import pytest
 
 from evalkit.errors import UserInputError
 from evalkit.providers.openai_compat import OpenAICompatProvider, OpenAISettings
+from evalkit.providers.presets import azure_url
 from evalkit.spec.prices import database_price
 from tests.fake_openai import FakeOpenAI
 from tests.providers.conftest import connected, generate, requests
@@ -141,3 +142,16 @@ def test_azure_needs_its_endpoint_and_deployment() -> None:
         OpenAISettings(preset="azure", model="gpt-4o")
     with pytest.raises(ValueError):
         OpenAISettings.model_validate({"preset": "grok"})
+
+
+@pytest.mark.parametrize("name", ["d/../../x", "..", "a b", "x?api-version=1", ""])
+def test_an_azure_deployment_name_cannot_leave_its_path_segment(name: str) -> None:
+    """Azure deployment names are letters, digits, '.', '_' and '-': anything else (a path, a
+    query) is refused when the config is read, and the URL quotes the name as one segment."""
+    with pytest.raises(ValueError, match="deployment"):
+        OpenAISettings.model_validate(
+            {"preset": "azure", "azure_endpoint": "https://r.example", "deployment": name}
+        )
+    assert azure_url("https://r.example/", "d/../x", "2024-10-21") == (
+        "https://r.example/openai/deployments/d%2F..%2Fx?api-version=2024-10-21"
+    )
