@@ -36,9 +36,9 @@ class GeminiSettings(SdkSettings):
     # credentials from Google's standard chain (ADC) or an access token in `access_token_env`
     vertexai: bool = False
     # Vertex AI: the Google Cloud project (default: GOOGLE_CLOUD_PROJECT, else the credentials')
-    project: str | None = None
+    project: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.:-]*$")
     # Vertex AI: the location, e.g. us-central1 (default: GOOGLE_CLOUD_LOCATION, else global)
-    location: str | None = None
+    location: str | None = Field(default=None, pattern=r"^[a-z]+(-[a-z0-9]+)*$")
     # Vertex AI: the variable holding an access token, instead of Google's standard credentials
     access_token_env: str | None = None
 

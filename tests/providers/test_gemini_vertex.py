@@ -158,3 +158,15 @@ def test_the_docs_example_is_a_valid_vertex_provider(monkeypatch: pytest.MonkeyP
     provider.check()
     assert provider.base_url() == "https://us-central1-aiplatform.googleapis.com"
     assert provider.describe()["project"] == "my-gcp-project"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("location", "us central 1"), ("location", "../x"), ("project", "my proj/x")]
+)
+def test_a_project_or_location_that_cannot_be_one_is_refused_when_the_config_is_read(
+    key: str, value: str
+) -> None:
+    """A typo'd location used to reach DNS (each case an error, exit 3): now a config error (exit 2)."""
+    with pytest.raises(ValueError, match=key):
+        GeminiSettings.model_validate({"vertexai": True, key: value})
+    assert GeminiSettings.model_validate({"vertexai": True, "project": "p-1", "location": "us-central1"})
