@@ -5,7 +5,8 @@ tests/fake_openai.py on 127.0.0.1 with a fixed latency, each tool as a subproces
 own empty cache. Printed side by side: wall time against the ideal (cases / concurrency ×
 latency), CPU per case (the tool's process and its children), a warm-cache rerun, and
 `--help` time. A peer that is not installed is skipped. Neither peer is a dependency of
-evalkit: install them anywhere and point at them.
+evalkit: install them anywhere and point at them. The tools are interleaved: each repeat runs
+every tool once, so load on a shared machine falls on all of them alike.
 
 Usage: python -m benchmarks.bench_peers [--cases 2000] [--latency 0.1] [--concurrency 32]
            [--repeats 3] [--promptfoo PATH] [--inspect PATH]
@@ -155,30 +156,27 @@ def with_out(cmd: list[str], out: Path) -> list[str]:
     return [part.replace("{out}", str(out)) for part in cmd]
 
 
-def run_tool(
-    name: str,
+def run_once(
+    figures: Figures,
     setup: Callable[[Path, str, list[dict[str, str]], int], tuple[list[str], dict]],
-    help_cmd: list[str],
     url: str,
     rows: list[dict[str, str]],
     args: argparse.Namespace,
-) -> Figures:
-    figures = Figures(name)
-    for rep in range(args.repeats):
-        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
-            work = Path(tmp)
-            cmd, env = setup(work, url, rows, args.concurrency)
-            wall, cpu, code, tail = measured(with_out(cmd, work / "cold"), work, env)
-            if code not in OK_EXIT[name]:
-                figures.note = f"exit {code}: {tail.strip().splitlines()[-1] if tail.strip() else ''}"
-                return figures
-            warm, _, _, _ = measured(with_out(cmd, work / "warm"), work, env)
-            figures.wall_s.append(wall)
-            figures.cpu_s.append(cpu)
-            figures.warm_s.append(warm)
-            print(f"  {name} run {rep + 1}: {wall:.1f} s, warm {warm:.1f} s", flush=True)
-    figures.help_s = help_time(help_cmd, {})
-    return figures
+) -> None:
+    """One cold run and one warm rerun of one tool, in a fresh folder (its own empty cache)."""
+    name = figures.tool
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        work = Path(tmp)
+        cmd, env = setup(work, url, rows, args.concurrency)
+        wall, cpu, code, tail = measured(with_out(cmd, work / "cold"), work, env)
+        if code not in OK_EXIT[name]:
+            figures.note = f"exit {code}: {tail.strip().splitlines()[-1] if tail.strip() else ''}"
+            return
+        warm, _, _, _ = measured(with_out(cmd, work / "warm"), work, env)
+    figures.wall_s.append(wall)
+    figures.cpu_s.append(cpu)
+    figures.warm_s.append(warm)
+    print(f"  {name} run {len(figures.wall_s)}: {wall:.1f} s, warm {warm:.1f} s", flush=True)
 
 
 def table(results: list[Figures], n: int, concurrency: int, ideal: float) -> None:
@@ -233,14 +231,17 @@ def main() -> None:
     tools.append(
         ("inspect", (lambda *a: inspect_setup(inspect, *a)) if inspect else None, [inspect or "", "--help"])
     )
-    results = []
+    results = [Figures(name, note="" if setup else "not installed (see --help)") for name, setup, _ in tools]
     with fake_server(args.latency) as url:
-        for name, setup, help_cmd in tools:
-            if setup is None:
-                results.append(Figures(name, note="not installed (see --help)"))
-                continue
-            print(f"{name}: {args.cases} cases × {args.repeats}", flush=True)
-            results.append(run_tool(name, setup, help_cmd, url, rows, args))
+        # interleaved: each repeat runs every tool once, so a noisy machine slows them all alike
+        for rep in range(args.repeats):
+            print(f"repeat {rep + 1} of {args.repeats}: {args.cases:,} cases each", flush=True)
+            for figures, (_, setup, _) in zip(results, tools, strict=True):
+                if setup is not None and not figures.note:
+                    run_once(figures, setup, url, rows, args)
+    for figures, (_, _, help_cmd) in zip(results, tools, strict=True):
+        if figures.wall_s:
+            figures.help_s = help_time(help_cmd, {})
     table(results, args.cases, args.concurrency, ideal)
 
 
