@@ -75,16 +75,10 @@ class Label(BaseModel):
 
     def value(self) -> float:
         """Pass = 1, fail = 0; a rating r on 1–5 = (r − 1) / 4 (the rating wins when both are given)."""
-        if self.rating is not None:
-            return (self.rating - RATING_MIN) / (RATING_MAX - RATING_MIN)
-        return 1.0 if self.verdict == "pass" else 0.0
+        return _label_value(self)
 
     def matches(self, r: CaseResult) -> bool:
-        return (
-            (self.suite, self.case) == (r.suite, r.case_id)
-            and self.variant in (None, r.variant)
-            and self.repeat in (None, r.repeat)
-        )
+        return _label_matches(self, r)
 
 
 class Said(NamedTuple):
@@ -107,20 +101,30 @@ class Said(NamedTuple):
         return (self.suite, self.case, self.variant, self.repeat, self.labeller)
 
     def value(self) -> float:
-        if self.rating is not None:
-            return (self.rating - RATING_MIN) / (RATING_MAX - RATING_MIN)
-        return 1.0 if self.verdict == "pass" else 0.0
+        return _label_value(self)
 
     def matches(self, r: CaseResult) -> bool:
-        return (
-            (self.suite, self.case) == (r.suite, r.case_id)
-            and self.variant in (None, r.variant)
-            and self.repeat in (None, r.repeat)
-        )
+        return _label_matches(self, r)
 
     def row(self) -> dict[str, Any]:
         """As labels.jsonl keeps it (what `Label.model_dump(exclude_none=True)` gives)."""
         return {k: v for k, v in zip(self._fields, self, strict=True) if v is not None}
+
+
+def _label_value(label: Label | Said) -> float:
+    """A label as a number: pass = 1, fail = 0; a rating r on 1–5 = (r − 1) / 4."""
+    if label.rating is not None:
+        return (label.rating - RATING_MIN) / (RATING_MAX - RATING_MIN)
+    return 1.0 if label.verdict == "pass" else 0.0
+
+
+def _label_matches(label: Label | Said, r: CaseResult) -> bool:
+    """Whether the label is about this result (no variant or repeat: every one of the case)."""
+    return (
+        (label.suite, label.case) == (r.suite, r.case_id)
+        and label.variant in (None, r.variant)
+        and label.repeat in (None, r.repeat)
+    )
 
 
 AnyLabel = Label | Said
