@@ -63,6 +63,26 @@ def requests(
     ]
 
 
+def tool_follow_up(
+    assistant: str, tool_calls: Sequence[Any], results: Sequence[tuple[str, str]], params: Any
+) -> Request:
+    """The weather agent's next turn: the question, the assistant's tool calls, then each tool's
+    result as (tool_call_id, content)."""
+    return Request(
+        key="s/c0/v/0#2",
+        suite="s",
+        case_id="c0",
+        variant="v",
+        repeat=0,
+        messages=(
+            Message(role="user", content="weather?"),
+            Message(role="assistant", content=assistant, tool_calls=tuple(tool_calls)),
+            *(Message(role="tool", content=content, tool_call_id=cid) for cid, content in results),
+        ),
+        params=params,
+    )
+
+
 def connected(provider: Provider[Any], concurrency: int = 4) -> Connected:
     """The provider behind its connection's limiter, checked (credentials) as a run does."""
     wrapped = bind_connections({provider.name: provider}, {provider.name: concurrency})[provider.name]

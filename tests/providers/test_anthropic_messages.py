@@ -9,10 +9,10 @@ import pytest
 
 from evalkit.errors import AuthenticationError, ModelNotFoundError, UserInputError
 from evalkit.providers.anthropic_messages import AnthropicProvider, AnthropicSettings
-from evalkit.types import FunctionSpec, Message, Request, ToolCall, ToolSchema
+from evalkit.types import FunctionSpec, ToolCall, ToolSchema
 from tests.fake_anthropic import REFERENCE_MESSAGE, FakeAnthropic, fault
 from tests.fake_http import Fault
-from tests.providers.conftest import ANTHROPIC_KEY, connected, generate, requests
+from tests.providers.conftest import ANTHROPIC_KEY, connected, generate, requests, tool_follow_up
 
 
 def make(fake: FakeAnthropic, concurrency: int = 4, **settings: Any) -> Any:
@@ -201,19 +201,11 @@ def test_parallel_tool_calls_and_their_results_round_trip(
     ]
     assert body["tool_choice"] == {"type": "any"}
     # the next turn: the assistant's tool_use blocks, then one user turn with both tool results
-    follow = Request(
-        key="s/c0/v/0#2",
-        suite="s",
-        case_id="c0",
-        variant="v",
-        repeat=0,
-        messages=(
-            Message(role="user", content="weather?"),
-            Message(role="assistant", content="I'll check both.", tool_calls=tuple(out.tool_calls)),
-            Message(role="tool", content="sunny", tool_call_id="toolu_01A09q90qw90lq917835lq9"),
-            Message(role="tool", content="snow", tool_call_id="toolu_01B"),
-        ),
-        params=requests(1, tools=(WEATHER,))[0].params,
+    follow = tool_follow_up(
+        "I'll check both.",
+        out.tool_calls,
+        [("toolu_01A09q90qw90lq917835lq9", "sunny"), ("toolu_01B", "snow")],
+        requests(1, tools=(WEATHER,))[0].params,
     )
     [answer] = generate(make(fake_anthropic, stream=stream), [follow])
     assert answer.text == "sunny / snow" and answer.tool_calls is None

@@ -13,11 +13,11 @@ import pytest
 from evalkit._util import secrets
 from evalkit.errors import AuthenticationError, ModelNotFoundError, UserInputError
 from evalkit.providers.bedrock import BedrockProvider, BedrockSettings
-from evalkit.types import FunctionSpec, Message, Request, ToolCall, ToolSchema
+from evalkit.types import FunctionSpec, ToolCall, ToolSchema
 from tests.conftest import AWS_KEY_ID, AWS_SECRET, AWS_TOKEN
 from tests.fake_bedrock import AUTH, REFERENCE_RESPONSE, FakeBedrock, error
 from tests.fake_http import Fault
-from tests.providers.conftest import connected, generate, requests
+from tests.providers.conftest import connected, generate, requests, tool_follow_up
 
 MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 WEATHER = ToolSchema(
@@ -136,19 +136,11 @@ def test_parallel_tool_use_and_the_tool_results_round_trip(fake_bedrock: FakeBed
         ],
         "toolChoice": {"any": {}},
     }
-    follow = Request(
-        key="s/c0/v/0#2",
-        suite="s",
-        case_id="c0",
-        variant="v",
-        repeat=0,
-        messages=(
-            Message(role="user", content="weather?"),
-            Message(role="assistant", content="Let me check both.", tool_calls=tuple(out.tool_calls)),
-            Message(role="tool", content="sunny", tool_call_id="tooluse_1"),
-            Message(role="tool", content="snow", tool_call_id="tooluse_2"),
-        ),
-        params=requests(1, tools=(WEATHER,))[0].params,
+    follow = tool_follow_up(
+        "Let me check both.",
+        out.tool_calls,
+        [("tooluse_1", "sunny"), ("tooluse_2", "snow")],
+        requests(1, tools=(WEATHER,))[0].params,
     )
     [answer] = generate(make(fake_bedrock), [follow])
     assert answer.text == "sunny / snow" and answer.finish_reason == "end_turn"

@@ -8,11 +8,11 @@ import pytest
 
 from evalkit.errors import AuthenticationError, ModelNotFoundError, UserInputError
 from evalkit.providers.gemini import GeminiProvider, GeminiSettings
-from evalkit.types import FunctionSpec, Message, Request, ToolCall, ToolSchema
+from evalkit.types import FunctionSpec, ToolCall, ToolSchema
 from tests.conftest import GEMINI_KEY
 from tests.fake_gemini import REFERENCE_RESPONSE, FakeGemini, error
 from tests.fake_http import Fault
-from tests.providers.conftest import connected, generate, requests
+from tests.providers.conftest import connected, generate, requests, tool_follow_up
 
 WEATHER = ToolSchema(
     function=FunctionSpec(
@@ -135,19 +135,11 @@ def test_parallel_function_calls_and_their_responses_round_trip(
         declared["name"] == "get_weather" and declared["parametersJsonSchema"] == WEATHER.function.parameters
     )
     assert body["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
-    follow = Request(
-        key="s/c0/v/0#2",
-        suite="s",
-        case_id="c0",
-        variant="v",
-        repeat=0,
-        messages=(
-            Message(role="user", content="weather?"),
-            Message(role="assistant", content="", tool_calls=tuple(out.tool_calls)),
-            Message(role="tool", content="sunny", tool_call_id="fc-1"),
-            Message(role="tool", content="snow", tool_call_id="fc-2"),
-        ),
-        params=requests(1, tools=(WEATHER,))[0].params,
+    follow = tool_follow_up(
+        "",
+        out.tool_calls,
+        [("fc-1", "sunny"), ("fc-2", "snow")],
+        requests(1, tools=(WEATHER,))[0].params,
     )
     [answer] = generate(make(fake_gemini, stream=stream), [follow])
     assert answer.text == "sunny / snow"
