@@ -14,7 +14,11 @@ from evalkit.types import Completion, GenerationParams, Message, Request
 from tests.fake_openai import FakeOpenAI
 
 
-def requests(n: int, **params: object) -> list[Request]:
+def requests(
+    n: int, content: str = "question {i}", system: str | None = None, **params: Any
+) -> list[Request]:
+    """n one-turn requests (`content` formatted with the index; an optional system prompt)."""
+    messages = (Message(role="system", content=system),) if system else ()
     return [
         Request(
             key=f"s/c{i}/v/0",
@@ -22,21 +26,26 @@ def requests(n: int, **params: object) -> list[Request]:
             case_id=f"c{i}",
             variant="v",
             repeat=0,
-            messages=(Message(role="user", content=f"question {i}"),),
-            params=GenerationParams(**params),  # type: ignore[arg-type]
+            messages=(*messages, Message(role="user", content=content.format(i=i))),
+            params=GenerationParams(**params),
         )
         for i in range(n)
     ]
+
+
+def connected(provider: Provider[Any], concurrency: int = 4) -> Connected:
+    """The provider behind its connection's limiter, checked (credentials) as a run does."""
+    wrapped = bind_connections({provider.name: provider}, {provider.name: concurrency})[provider.name]
+    assert isinstance(wrapped, Connected)
+    wrapped.check()
+    return wrapped
 
 
 def make(server: FakeOpenAI, concurrency: int = 4, **settings: object) -> Connected:
     """The provider as a run has it: behind its connection's limiter (the framework's side)."""
     options: dict[str, object] = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, **settings}
     cfg = OpenAISettings(**{"base_url": server.url, "model": "m1", **options})  # type: ignore[arg-type]
-    provider = bind_connections({"api": OpenAICompatProvider("api", cfg)}, {"api": concurrency})["api"]
-    assert isinstance(provider, Connected)
-    provider.check()
-    return provider
+    return connected(OpenAICompatProvider("api", cfg), concurrency)
 
 
 def generate(provider: Provider[Any], reqs: Sequence[Request]) -> tuple[list[Completion], list[str]]:

