@@ -99,6 +99,14 @@ def number(value: float | None, kind: Kind = "score") -> str:
     return _fixed(value, 3 if abs(value) < 10 else 1)
 
 
+def token_counts(input_tokens: float | None, output_tokens: float | None, counted: bool) -> str:
+    """ "in / out" tokens; "– / –" when no result reported any (a scripted or Python provider counts
+    none: 0 would claim the model read nothing)."""
+    if not counted and not input_tokens and not output_tokens:
+        return f"{MISSING} / {MISSING}"
+    return f"{number(input_tokens, 'count')} / {number(output_tokens, 'count')}"
+
+
 def signed(value: float | None, kind: Kind = "score") -> str:
     """A difference: always with its sign (``+0.125``, ``-1,250 ms``, ``+$0.0012``); rates in points."""
     if value is None:

@@ -22,7 +22,15 @@ from rich.table import Table
 from rich.text import Text
 
 from evalkit._util import secrets
-from evalkit._util.numbers import figure, figure_delta, figure_interval, kind_of, metric_label, number
+from evalkit._util.numbers import (
+    figure,
+    figure_delta,
+    figure_interval,
+    kind_of,
+    metric_label,
+    number,
+    token_counts,
+)
 from evalkit._util.paths import shown
 from evalkit._util.textsafe import terminal_text
 from evalkit.compare.aggregate import GroupSummary, Summary
@@ -217,7 +225,10 @@ def _suite_rows(groups: list[GroupSummary]) -> list[tuple[str, list[str]]]:
         ),
         (
             "tokens in / out",
-            [f"{number(g.tokens.input, 'count')} / {number(g.tokens.output, 'count')}" for g in groups],
+            [
+                token_counts(g.tokens.input, g.tokens.output, g.tokens.mean_input_per_case is not None)
+                for g in groups
+            ],
         ),
         ("cost", [number(g.cost_usd, "cost") for g in groups]),
     ]

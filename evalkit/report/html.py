@@ -36,6 +36,7 @@ from evalkit._util.numbers import (
     metric_label,
     number,
     timestamp,
+    token_counts,
 )
 from evalkit.compare.gate import (
     VERDICT_LABELS,
@@ -466,8 +467,11 @@ def overview(summary: dict[str, Any], diff: dict[str, Any] | None) -> list[dict[
                         number(lat.get(k), "ms") for k in ("p50_ms", "p95_ms", "p99_ms")
                     )
                     + " ms",
-                    "tokens in / out": f"{number(tokens.get('input'), 'count')} / "
-                    f"{number(tokens.get('output'), 'count')}",
+                    "tokens in / out": token_counts(
+                        tokens.get("input"),
+                        tokens.get("output"),
+                        tokens.get("mean_input_per_case") is not None,
+                    ),
                     "cost": number(g.get("cost_usd"), "cost"),
                     "errors": number(g.get("errors"), "count"),
                     **(

@@ -6,7 +6,16 @@ import re
 
 import pytest
 
-from evalkit._util.numbers import figure, figure_delta, interval, kind_of, number, p_value, signed
+from evalkit._util.numbers import (
+    figure,
+    figure_delta,
+    interval,
+    kind_of,
+    number,
+    p_value,
+    signed,
+    token_counts,
+)
 
 
 @pytest.mark.parametrize(
@@ -70,3 +79,10 @@ def test_times_read_as_a_person_writes_them() -> None:
     assert duration(None) == duration(-1) == duration(float("nan")) == "–"
     assert elapsed("2026-12-07T07:09:43+00:00", "2026-12-07T07:12:08+00:00") == "2 min 25 s"
     assert elapsed("2026-12-07T07:09:43+00:00", None) == "–"
+
+
+def test_token_counts_missing_only_when_none_were_reported() -> None:
+    assert token_counts(0, 0, counted=False) == "– / –"
+    assert token_counts(0, 0, counted=True) == "0 / 0"  # counted, and truly zero
+    assert token_counts(1234, 5, counted=True) == "1,234 / 5"
+    assert token_counts(12, 0, counted=False) == "12 / 0"  # an old summary without the per-case mean

@@ -91,3 +91,22 @@ def test_control_characters_in_data_never_reach_the_terminal(workdir, cli) -> No
     assert b"\x1b]" not in shown_bytes and b"\x1b[2J" not in shown_bytes and b"\x07" not in shown_bytes
     assert "\u202e".encode() not in shown_bytes and "\x9b".encode() not in shown_bytes
     assert b"c\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202egnp.exe" in shown_bytes  # ... as escapes
+
+
+def test_tokens_not_reported_show_as_missing_not_zero(workdir, cli) -> None:
+    """A provider that counts no tokens (scripted, Python) showed `0 / 0`, as if the model had read
+    nothing; the terminal and the report show `– / –`, and summary.json keeps the counts unset."""
+    import json
+
+    from tests.conftest import write
+
+    write(workdir / "evalkit.yaml", "providers:\n  api: {type: scripted, default: ok}\n")
+    write(workdir / "s.yaml", 'name: s\nprompt: "q"\nscorers: [exact]\ncases:\n  - {id: a, reference: ok}\n')
+    result = cli("run", "s.yaml", "-o", "out", "--no-history")
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "tokens in / out" in line)
+    assert "– / –" in row and "0 / 0" not in row
+    tokens = json.loads((workdir / "out" / "summary.json").read_text())["groups"][0]["tokens"]
+    assert tokens["mean_input_per_case"] is None and tokens["input"] == 0
+    html = (workdir / "out" / "report.html").read_text()
+    assert re.search(r"tokens in / out</[^>]+>\s*<[^>]+>– / –<", html), "report row"
