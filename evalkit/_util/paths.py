@@ -27,3 +27,17 @@ def shown(path: Path | str, start: Path | None = None) -> str:
         return str(target.resolve().relative_to(base)) or "."
     except ValueError:
         return os.path.relpath(target.resolve(), base) if target.is_absolute() else str(target)
+
+
+GITIGNORE = "# made by evalkit: local run output, not for version control\n*\n"
+
+
+def local_dir(path: Path) -> Path:
+    """`path` as a folder of evalkit's local output (the default reports/, the history's
+    .evalkit/): when evalkit creates it, it holds a .gitignore that ignores everything in it,
+    as pytest's and ruff's caches do, so `git add .` never commits runs. A folder that exists
+    is left as it is: its owner decides."""
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        (path / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+    return path

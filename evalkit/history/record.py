@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit._util.paths import local_dir
 from evalkit.errors import EvalkitError, ExitCode
 from evalkit.history.alerts import Alert
 from evalkit.rundir.dir import RunDir
@@ -48,6 +49,8 @@ def history_url(loaded: LoadedConfig) -> str:
 def open_store(loaded: LoadedConfig) -> HistoryStore:
     from evalkit.history.store import HistoryStore
 
+    if not os.environ.get(URL_ENV) and not loaded.config.history.url:
+        local_dir(loaded.resolve(str(Path(DEFAULT_FILE).parent)))
     store = HistoryStore(history_url(loaded))
     store.migrate()
     return store

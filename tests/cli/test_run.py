@@ -77,7 +77,7 @@ def test_variant_filter_passes(workdir: Path, fake_server: FakeOpenAI, cli) -> N
     write(workdir / "evalkit.yaml", two_variant_config(fake_server.url))
     result = cli("run", "suites/", "--variant", "good")
     assert result.exit_code == 0, result.output
-    run_dirs = list((workdir / "reports").iterdir())
+    run_dirs = [p for p in (workdir / "reports").iterdir() if p.is_dir()]
     assert len(run_dirs) == 1
     assert {line["variant"] for line in read_lines(run_dirs[0])} == {"good"}
     assert {r["model"] for r in fake_server.requests} == {"good-model"}

@@ -112,7 +112,7 @@ def test_cli_default_run_on_embedded_model(tmp_path: Path, monkeypatch: pytest.M
     result = CliRunner().invoke(app, ["run"])
     assert result.exit_code == 0, result.output
     assert "generating batch 1/1 on local" in result.output  # progress names the batch (issue 14.15)
-    run_dir = next((tmp_path / "reports").iterdir())
+    run_dir = next(p for p in (tmp_path / "reports").iterdir() if p.is_dir())
     lines = [json.loads(x) for x in (run_dir / "results.jsonl").read_text().splitlines()]
     assert {x["case_id"] for x in lines} == {"fr", "jp"}
     assert all(x["output"] and x["model"] == "embedded:SmolLM2-135M-Instruct" for x in lines)

@@ -110,7 +110,7 @@ def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     failed = [line for line in proc.stdout.splitlines() if "FAIL smoke" in line]
     assert len(failed) == 1 and "vllm-short · contains" in failed[0], proc.stdout[-3000:]
-    (run_dir,) = (tmp_path / "reports").iterdir()
+    (run_dir,) = (p for p in (tmp_path / "reports").iterdir() if p.is_dir())
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
     by_variant: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
