@@ -132,11 +132,16 @@ def _cases_from_results(results: Sequence[CaseResult]) -> dict[str, list[Case]]:
     return {suite: list(cases.values()) for suite, cases in out.items()}
 
 
-def suites_from_run(run_dir: RunDir | Path, info: RunInfo, results: Sequence[CaseResult]) -> list[Suite]:
-    """Rebuild the suites of a run from its directory alone."""
+def suites_from_run(
+    run_dir: RunDir | Path, info: RunInfo, results: Sequence[CaseResult], *, cases: bool = True
+) -> list[Suite]:
+    """Rebuild the suites of a run from its directory alone. `cases=False`: their settings only
+    (no case is read: what concluding a run needs, in memory that does not grow with it)."""
     path = RunDir.of(run_dir).cases_file
     by_suite: dict[str, list[Case]] = {}
-    if path.exists():
+    if not cases:
+        pass
+    elif path.exists():
         for suite_name, case in _read_cases(path):
             by_suite.setdefault(suite_name, []).append(case)
     else:
