@@ -33,7 +33,13 @@ from evalkit._util.models import Spec
 from evalkit._util.textsafe import clean_text
 from evalkit.errors import UserInputError
 from evalkit.spec.config import Variant
-from evalkit.spec.templating import TemplateError, check_substitution_only, compile_template, render
+from evalkit.spec.templating import (
+    TemplateError,
+    check_substitution_only,
+    compile_template,
+    render,
+    render_plain,
+)
 from evalkit.spec.yamlfile import MAX_DEPTH, format_validation_error, load_yaml
 from evalkit.tools.expect import ExpectedCall, ToolExpectations
 from evalkit.types import AgentSettings, GenerationParams, Message, Threshold, ToolChoice, ToolSchema
@@ -299,7 +305,9 @@ class Suite:
         return tuple(out)
 
     def _render(self, source: str, case: Case, extra: dict[str, Any] | None = None) -> str:
-        return render(self.template(source), {**case.vars, **extra} if extra else case.vars)
+        variables = {**case.vars, **extra} if extra else case.vars
+        plain = render_plain(source, variables)  # text and plain variables: no jinja2 context
+        return plain if plain is not None else render(self.template(source), variables)
 
     def templates_for(self, case: Case, variant: Variant, variant_prompt: str | None) -> list[str]:
         """The template sources a case renders under a variant (to check what they use)."""

@@ -61,6 +61,47 @@ def check_substitution_only(source: str) -> None:
             )
 
 
+# names jinja2's compiler binds itself, whatever the variables say (`{{ self }}`, `{{ loop }}`)
+_BOUND = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
+
+
+@lru_cache(maxsize=4096)
+def plain_pieces(source: str) -> tuple[tuple[str, bool], ...] | None:
+    """A template that is only text and plain variables (`Q: {{ question }}`), as its pieces:
+    (text, False) or (variable name, True); None for anything else (a filter, an attribute, a
+    block, a syntax error). jinja2 renders such a template as the text with `str(value)` of each
+    variable in its place (autoescape is off), which `render_plain` does without a jinja2 context
+    per render: a run renders every prompt twice (checked while planning, sent while executing)."""
+    try:
+        tree = environment().parse(source)
+    except jinja2.TemplateSyntaxError:
+        return None
+    pieces: list[tuple[str, bool]] = []
+    for node in tree.body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                pieces.append((child.data, False))
+            elif isinstance(child, nodes.Name) and child.ctx == "load" and child.name not in _BOUND:
+                pieces.append((child.name, True))
+            else:
+                return None
+    return tuple(pieces)
+
+
+def render_plain(source: str, variables: dict[str, Any]) -> str | None:
+    """`source` rendered with `variables` when it is plain (see `plain_pieces`) and every
+    variable it names is given; None otherwise (jinja2 renders it, or says what is wrong)."""
+    pieces = plain_pieces(source)
+    if pieces is None:
+        return None
+    try:
+        return "".join(str(variables[text]) if name else text for text, name in pieces)
+    except Exception:  # a missing variable, or a value whose str() fails: jinja2 says which
+        return None
+
+
 def render(template: jinja2.Template, variables: dict[str, Any]) -> str:
     try:
         return template.render(**variables)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit._util import collector
 from evalkit._util.paths import local_dir
 from evalkit._util.signals import held_interrupts, interrupt_exit_code
 from evalkit.bundled import SMOKE_SUITE
@@ -157,6 +158,11 @@ def resolve_baseline_dir(options: RunOptions) -> tuple[Path | None, str | None]:
 
 def prepare(options: RunOptions) -> Prepared:
     """Everything that can fail on bad input, before any model call."""
+    with collector.long_run():
+        return _prepare(options)
+
+
+def _prepare(options: RunOptions) -> Prepared:
     if options.resume is not None:
         return _prepare_resume(options)
     t0 = time.perf_counter()
@@ -313,6 +319,11 @@ def open_cache(plan: Plan, no_cache: bool) -> ResponseCache | None:
 def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutcome:
     """Run the plan, streaming results; always concludes (summary, reports), even when interrupted:
     Ctrl-C and SIGTERM end the run with its summary written and exit code 130 or 143."""
+    with collector.long_run():  # the plan lives until the end: the collector's full passes skip it
+        return _execute(prepared, observer)
+
+
+def _execute(prepared: Prepared, observer: RunObserver | None) -> RunOutcome:
     plan = prepared.plan
     writer = prepared.dir.result_writer()
     cache = open_cache(plan, prepared.info.options.no_cache)

@@ -69,6 +69,18 @@ def test_finish_on_a_copy_elsewhere_writes_the_same_files(gated: Path, tmp_path_
     assert files_of(copy) == original
 
 
+def test_concluding_reads_no_case_data(gated: Path) -> None:
+    """summary.json, diff.json, junit.xml and summary.md come from results.jsonl and run.json
+    alone: cases.jsonl (each case's vars, which the report shows) is not read to conclude."""
+    original = files_of(gated)
+    (gated / "cases.jsonl").write_text("not a case line\n")
+    run_dir = RunDir(gated)
+    with run_dir.lock("test"):
+        finish(run_dir)
+    after = files_of(gated)
+    assert {n: after[n] for n in CONCLUDED[:4]} == {n: original[n] for n in CONCLUDED[:4]}
+
+
 def test_labels_import_on_a_copy_concludes_like_the_original(gated: Path, tmp_path_factory, cli) -> None:
     write(
         gated.parent.parent / "l.jsonl",
