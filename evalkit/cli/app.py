@@ -1,21 +1,43 @@
 """The typer app, `evalkit`: the root options and every command group, one module each
 (init.py, run.py, labels.py, baseline.py, cache.py, list.py, export.py, history.py, imports.py,
-github.py; shared options in _common.py). Each module imports what its commands need only when they run."""
+github.py; shared options in _common.py). A command's module is imported, and its typer command
+built, only when that command is used (lazy.py); each imports what its commands need only when
+they run."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import typer
 
-from evalkit.cli import baseline, cache, export, labels, run
-from evalkit.cli import list as list_
-from evalkit.cli.github import github_app
-from evalkit.cli.helptext import TidyGroup
-from evalkit.cli.history import history_app
-from evalkit.cli.imports import import_app
-from evalkit.cli.init import init as init_command
-from evalkit.cli.init import schema as schema_command
+from evalkit.cli.lazy import LazyGroup
+
+
+class EvalkitGroup(LazyGroup):
+    """The root group: every command, each imported and built only when it is used."""
+
+    # the order of `evalkit --help`: the commands, then the command groups
+    targets: ClassVar[dict[str, str]] = {
+        "init": "evalkit.cli.init:init",
+        "run": "evalkit.cli.run:run",
+        "score": "evalkit.cli.run:score",
+        "merge": "evalkit.cli.run:merge",
+        "report": "evalkit.cli.run:report",
+        "calibrate": "evalkit.cli.labels:calibrate",
+        "diff": "evalkit.cli.baseline:diff",
+        "validate": "evalkit.cli.run:validate",
+        "list": "evalkit.cli.list:list_",
+        "export": "evalkit.cli.export:export",
+        "schema": "evalkit.cli.init:schema",
+        "labels": "evalkit.cli.labels:labels_app",
+        "baseline": "evalkit.cli.baseline:baseline_app",
+        "cache": "evalkit.cli.cache:cache_app",
+        "history": "evalkit.cli.history:history_app",
+        "import": "evalkit.cli.imports:import_app",
+        "github": "evalkit.cli.github:github_app",
+    }
+    starts_itself = frozenset({"run"})  # at its first request, after the imports it needs
+
 
 app = typer.Typer(
     name="evalkit",
@@ -23,7 +45,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    cls=TidyGroup,
+    cls=EvalkitGroup,
 )
 
 
@@ -43,23 +65,3 @@ def root(
     ] = False,
 ) -> None:
     """evalkit: the evaluation and regression-testing harness for LLM systems."""
-
-
-# the order of `evalkit --help`
-app.command(name="init")(init_command)
-app.command()(run.run)
-app.command()(run.score)
-app.command()(run.merge)
-app.command()(run.report)
-app.add_typer(labels.labels_app, name="labels")
-app.command()(labels.calibrate)
-app.add_typer(baseline.baseline_app, name="baseline")
-app.command()(baseline.diff)
-app.command()(run.validate)
-app.add_typer(cache.cache_app, name="cache")
-app.command(name="list")(list_.list_)
-app.command()(export.export)
-app.add_typer(history_app, name="history")
-app.add_typer(import_app, name="import")
-app.add_typer(github_app, name="github")
-app.command(name="schema")(schema_command)

@@ -50,21 +50,18 @@ def _tidy_param(param: Any, ctx: Any) -> None:
         param.metavar = _metavar(param, ctx)
 
 
-def tidy(command: Any, ctx: Any) -> None:
-    """Reflow the help of `command` and everything under it, and give every parameter a metavar."""
+def tidy_own(command: Any, ctx: Any) -> None:
+    """Reflow the help of `command` and give each of its parameters a metavar."""
     command.help = reflow(command.help)
     command.short_help = reflow(command.short_help)
     help_option = command.get_help_option(ctx)  # created once and cached by click
     for param in [*command.params, *([help_option] if help_option is not None else [])]:
         if isinstance(param, typer.core.TyperOption | typer.core.TyperArgument):
             _tidy_param(param, ctx)
+
+
+def tidy(command: Any, ctx: Any) -> None:
+    """`tidy_own` for `command` and everything under it."""
+    tidy_own(command, ctx)
     for sub in getattr(command, "commands", {}).values():
         tidy(sub, ctx)
-
-
-class TidyGroup(typer.core.TyperGroup):
-    """The root command group: tidies the whole command tree's help before it is parsed."""
-
-    def main(self, *args: Any, **kwargs: Any) -> Any:
-        tidy(self, self.context_class(self))
-        return super().main(*args, **kwargs)

@@ -72,6 +72,7 @@ def run(
     """Run suites against variants, score every output, write reports/<run-id>/, record it in
     the run history and check it against its trend."""
     from evalkit._util.signals import interrupt_exit_code, sigterm_as_interrupt
+    from evalkit.cli import started
     from evalkit.cli.render import ProgressObserver, console, notices, show_outcome, warn
     from evalkit.stages.pipeline import RunOptions, execute, prepare
 
@@ -111,6 +112,7 @@ def run(
         )
         for line in prepared.warnings:
             warn(line)
+        started()  # the run's own work begins: the collector as usual (evalkit/cli/__init__.py)
         with ProgressObserver(todo, "evaluating") as observer:
             outcome = execute(prepared, observer)
         notices()

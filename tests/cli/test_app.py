@@ -21,7 +21,8 @@ def test_calibrate_refuses_an_unbounded_number_of_resamples(workdir: Path, cli) 
 
 def test_run_loads_no_heavy_module_before_its_first_request(tmp_path: Path) -> None:
     """A run's fixed cost: up to its first request, `evalkit run` imports neither numpy/scipy,
-    pandas, SQLAlchemy/alembic nor the report or history packages (they load after the run)."""
+    pandas, SQLAlchemy/alembic nor the report or history packages (they load after the run),
+    nor the modules of the other commands."""
     import json
     import subprocess
     import sys
@@ -49,7 +50,11 @@ def test_run_loads_no_heavy_module_before_its_first_request(tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stdout + proc.stderr
     loaded = json.loads((tmp_path / "modules.json").read_text())
     heavy = ("numpy", "scipy", "pandas", "sqlalchemy", "alembic", "pyarrow", "torch", "transformers")
-    ours = ("evalkit.report", "evalkit.history", "evalkit.stages.conclude", "evalkit.human.calibrate")
+    ours: tuple[str, ...] = ("evalkit.report", "evalkit.history", "evalkit.stages.conclude")
+    ours += ("evalkit.human.calibrate",)
+    # nor the other commands' modules (each command is imported and built when it is used)
+    ours += tuple(f"evalkit.cli.{m}" for m in ("init", "baseline", "cache", "export", "labels", "list"))
+    ours += ("evalkit.cli.history", "evalkit.cli.imports", "evalkit.cli.github", "evalkit.spec.scaffold")
     early = [m for m in loaded if m.split(".")[0] in heavy or m.startswith(ours)]
     assert early == [], early
     # and after the run, the run was concluded and recorded as usual
