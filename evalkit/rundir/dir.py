@@ -277,9 +277,11 @@ class RunDir:
         write_jsonl(self.cases_file, rows)
 
     def copy_cases_from(self, other: RunDir) -> None:
-        """cases.jsonl of another run (a shard), through the atomic write path."""
+        """cases.jsonl of another run (a shard), through the atomic write path, line by line (a
+        line is a unit no secret spans)."""
         self._writing()
-        write_text(self.cases_file, other.cases_file.read_text(encoding="utf-8"))
+        with other.cases_file.open(encoding="utf-8") as lines:
+            write_text_pieces(self.cases_file, lines)
 
     def write_summary(self, summary: BaseModel) -> None:
         self._writing()

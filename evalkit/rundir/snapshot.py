@@ -176,3 +176,9 @@ def _suite(record: SuiteRecord, cases: tuple[Case, ...]) -> Suite:
         pass_scores=tuple(record.pass_scores) if record.pass_scores is not None else None,
         max_new_failures=record.max_new_failures,
     )
+
+
+def read_cases(run_dir: RunDir | Path) -> Iterator[tuple[str, Case]]:
+    """The cases of a run's cases.jsonl one at a time, as (suite name, case) in file order, each
+    checked as `suites_from_run` checks it: for a reader that must not hold every case."""
+    return _read_cases(RunDir.of(run_dir).cases_file)

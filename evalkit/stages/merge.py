@@ -5,9 +5,10 @@ written."""
 
 from __future__ import annotations
 
+import filecmp
 import secrets as pysecrets
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,13 +19,11 @@ from evalkit.errors import UserInputError
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.files import current_result_line, parse_result_line, read_results_at
 from evalkit.rundir.runinfo import MergedShard, RunInfo
-from evalkit.rundir.snapshot import suites_from_run
 from evalkit.spec.config import Config, LoadedConfig
-from evalkit.spec.suite import Suite
 from evalkit.stages.conclude import Conclusion
 from evalkit.stages.finish import finish
+from evalkit.stages.mergeplan import Key, MergePlan
 from evalkit.stages.shard import Shard, parse_shard
-from evalkit.types import CaseResult
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,8 @@ def merge_runs(
 ) -> Merged:
     shards = check_shards([_read_shard(d) for d in run_dirs])
     first = shards[0]
-    suites = suites_from_run(first.run_dir, first.info, ())  # from cases.jsonl (every shard has it)
-    lines = _collect_lines(shards, suites, first.info.options.variants)
+    with MergePlan(first.run_dir, first.info) as plan:  # from cases.jsonl (every shard has it)
+        lines = _collect_lines(shards, plan)
     gate_dir, warnings = _gate_dir(first.info, baseline_dir, no_baseline)
     merged = RunDir(out).prepare()
     with merged.lock("evalkit merge"):
@@ -113,49 +112,52 @@ def check_shards(shards: Sequence[ShardRun]) -> list[ShardRun]:
 
 
 class _Lines:
-    """Where each result line of the shards is (shard, byte offset, length) and its place in the
-    plan (suite, variant, case, repeat), in compact arrays: merging holds a few dozen bytes per
-    result, never the results nor a Python object per result."""
+    """Where each result line of the shards is (shard, byte offset, length) and its position in
+    the plan (-1: not in it), in compact arrays: merging holds a few dozen bytes per result,
+    never the results nor a Python object per result."""
 
     def __init__(self, shards: Sequence[ShardRun]):
         self.shards = shards
-        self.shard, self.offset, self.size = array("q"), array("q"), array("q")
-        self.keys: tuple[array[int], ...] = tuple(array("q") for _ in range(4))
+        self.shard, self.offset, self.size, self.position = array("i"), array("q"), array("q"), array("q")
         self.order: Any = ()  # line numbers in plan order (a numpy array of them)
+        self.sorted: Any = ()  # their positions, in that order
 
     def __len__(self) -> int:
         return len(self.shard)
 
-    def add(self, shard: int, offset: int, size: int, key: tuple[int, int, int, int]) -> None:
+    def add(self, shard: int, offset: int, size: int, position: int | None) -> None:
         self.shard.append(shard)
         self.offset.append(offset)
         self.size.append(size)
-        for column, value in zip(self.keys, key, strict=True):
-            column.append(value)
+        self.position.append(-1 if position is None else position)
 
-    def sorted_keys(self) -> Any:
-        """The keys as an (n, 4) array in plan order (a stable sort: shard by shard, line by
-        line), with that order kept in `self.order`."""
+    def sort(self) -> None:
+        """Put the lines in plan order (a stable sort: shard by shard, line by line)."""
         import numpy as np
 
-        columns = [np.frombuffer(column, dtype=np.int64) for column in self.keys]
-        order = np.lexsort(columns[::-1])  # stable, last key first
-        self.order = order
-        return np.stack(columns, axis=1)[order]
+        positions = np.frombuffer(self.position, dtype=np.int64)
+        self.order = np.argsort(positions, kind="stable")
+        self.sorted = positions[self.order]
+        self.position = array("q")  # the order is all that is needed now
 
-    def sort(self, planned_cases: int, keys: Any) -> None:
-        """Plan order (`keys`: `sorted_keys()`); a planned result in two shards sorts next to
-        itself and is refused."""
+    def planned(self) -> Any:
+        """The distinct positions of the plan there are results for, sorted."""
         import numpy as np
 
-        same = np.all(keys[1:] == keys[:-1], axis=1) & (keys[:-1, 2] < planned_cases)
+        have = self.sorted[np.searchsorted(self.sorted, 0) :]
+        return have[np.r_[True, have[1:] != have[:-1]]] if len(have) else have
+
+    def check_once(self) -> None:
+        """A planned result in two shards (or twice in one) sorts next to itself: refused."""
+        import numpy as np
+
+        same = (self.sorted[1:] == self.sorted[:-1]) & (self.sorted[1:] >= 0)
         if same.any():
             k = int(np.argmax(same))
             a, b = int(self.order[k]), int(self.order[k + 1])
             _overlap(
                 parse_result_line(self.line(b)).key, self.shards[self.shard[a]], self.shards[self.shard[b]]
             )
-        self.keys = ()  # the order is all that is needed now
 
     def line(self, i: int) -> str:
         with RunDir(self.shards[self.shard[i]].run_dir).results_file.open("rb") as fh:
@@ -174,23 +176,24 @@ class _Lines:
                 fh.close()
 
 
-def _collect_lines(shards: Sequence[ShardRun], suites: Sequence[Suite], variants: Sequence[str]) -> _Lines:
-    """Every shard's result lines checked (finished, no result in two shards) and put in plan
-    order, streaming: each result is parsed once and only its place is kept."""
-    order = plan_order(suites, variants)
-    planned_cases = len({(s.name, c.id) for s in suites for c in s.cases})
+def _collect_lines(shards: Sequence[ShardRun], plan: MergePlan) -> _Lines:
+    """Every shard's result lines checked (finished, the plan covered, no result in two shards)
+    and put in plan order, streaming: each result is parsed once and only its place is kept."""
     lines = _Lines(shards)
     unplanned: dict[str, int] = {}  # results of cases the plan does not know (none, normally)
+    extra: set[Key] = set()  # results the plan does not have (none, normally)
     for k, s in enumerate(shards):
         count = 0
         for r, offset, size in read_results_at(RunDir(s.run_dir).results_file):
             count += 1
-            key = order(r)
-            if key[2] >= planned_cases:
+            place = plan.place(r)
+            if not place.known_case:
                 if r.key in unplanned:
                     _overlap(r.key, shards[unplanned[r.key]], s)
                 unplanned[r.key] = k
-            lines.add(k, offset, size, key)
+            if place.position is None:
+                extra.add(place.key)
+            lines.add(k, offset, size, place.position)
         expected = s.info.plan.get("requests")
         if s.info.status in ("running", "interrupted") or (isinstance(expected, int) and count != expected):
             raise UserInputError(
@@ -198,93 +201,42 @@ def _collect_lines(shards: Sequence[ShardRun], suites: Sequence[Suite], variants
                 f"{s.info.status}): finish it with `evalkit run --resume {s.run_dir}` first",
                 path=s.run_dir,
             )
-    keys = lines.sorted_keys()
-    check_coverage(shards, suites, variants, keys)
-    lines.sort(planned_cases, keys)
+    lines.sort()
+    check_coverage(shards, plan, lines.planned(), len(extra))
+    lines.check_once()
     return lines
 
 
-def check_coverage(
-    shards: Sequence[ShardRun], suites: Sequence[Suite], variants: Sequence[str], keys: Any
-) -> None:
+def check_coverage(shards: Sequence[ShardRun], plan: MergePlan, have: Any, extra: int) -> None:
     """The joined results must be exactly the plan the cases snapshot gives (every case × variant
     × repeat once), not what each shard's own run.json claims: an edited shard merged 123 of 200
-    results with exit 0. Every shard must hold the same cases snapshot. `keys`: every result's
-    place in the plan (suite, variant, case, repeat), an (n, 4) array sorted in plan order."""
+    results with exit 0. Every shard must hold the same cases snapshot. `have`: the distinct
+    positions in the plan there are results for, sorted; `extra`: the results it does not have."""
     import numpy as np
 
     first = shards[0]
-    snapshot = RunDir(first.run_dir).cases_file.read_bytes()
     for s in shards[1:]:
-        if RunDir(s.run_dir).cases_file.read_bytes() != snapshot:
+        if not filecmp.cmp(RunDir(first.run_dir).cases_file, RunDir(s.run_dir).cases_file, shallow=False):
             raise UserInputError(
                 f"its cases.jsonl differs from {first.run_dir}'s: not one run", path=s.run_dir
             )
-    got = keys[np.r_[True, np.any(keys[1:] != keys[:-1], axis=1)]] if len(keys) else keys.reshape(0, 4)
-    si, vi, ci, rep = (got[:, k] for k in range(4))
-    n_cases = np.array([len(s.cases) for s in suites] + [0], dtype=np.int64)
-    repeats = np.array([s.repeats for s in suites] + [0], dtype=np.int64)
-    known = np.minimum(si, len(suites))
-    ok = (
-        (si < len(suites))
-        & (vi < len(variants))
-        & (ci < n_cases[known])
-        & (rep >= 0)
-        & (rep < repeats[known])
-    )
-    n_planned = sum(len(variants) * len(s.cases) * s.repeats for s in suites)
-    missing, extra = n_planned - int(ok.sum()), int((~ok).sum())
+    missing = plan.planned - len(have)
     if missing or extra:
         said = []
-        if missing:
-            si_, vi_, ci_, rep_ = _first_missing(suites, len(variants), got[ok])
-            example = f"{suites[si_].name}/{suites[si_].cases[ci_].id}/{variants[vi_]}/{rep_}"
-            said.append(f"{missing} planned result(s) missing (e.g. {example})")
+        if missing:  # the first position in the plan with no result
+            gaps = have != np.arange(len(have))
+            first_missing = int(np.argmax(gaps)) if gaps.any() else len(have)
+            said.append(f"{missing} planned result(s) missing (e.g. {plan.name(first_missing)})")
         if extra:
             said.append(f"{extra} result(s) the plan does not have")
         raise UserInputError(
-            f"the shards do not cover the run's plan ({n_planned} results from cases.jsonl): "
+            f"the shards do not cover the run's plan ({plan.planned} results from cases.jsonl): "
             + "; ".join(said)
         )
 
 
-def _first_missing(suites: Sequence[Suite], n_variants: int, got: Any) -> tuple[int, int, int, int]:
-    """The first planned (suite, variant, case, repeat), in plan order, that `got` (the planned
-    keys there are, sorted) lacks."""
-    present = iter(map(tuple, got.tolist()))
-    have = next(present, None)
-    for si, suite in enumerate(suites):
-        for vi in range(n_variants):
-            for ci in range(len(suite.cases)):
-                for rep in range(suite.repeats):
-                    if have == (si, vi, ci, rep):
-                        have = next(present, None)
-                    else:
-                        return si, vi, ci, rep
-    raise AssertionError("nothing is missing")
-
-
 def _overlap(key: str, first: ShardRun, second: ShardRun) -> None:
     raise UserInputError(f"overlapping shards: result {key} is in {first.run_dir} and {second.run_dir}")
-
-
-def plan_order(
-    suites: Sequence[Suite], variants: Sequence[str]
-) -> Callable[[CaseResult], tuple[int, int, int, int]]:
-    """The order an unsharded run makes its requests in: suite, variant, case, repeat."""
-    suite_at = {s.name: i for i, s in enumerate(suites)}
-    case_at = {(s.name, c.id): i for s in suites for i, c in enumerate(s.cases)}
-    variant_at = {v: i for i, v in enumerate(variants)}
-
-    def key(r: CaseResult) -> tuple[int, int, int, int]:
-        return (
-            suite_at.get(r.suite, len(suite_at)),
-            variant_at.get(r.variant, len(variant_at)),
-            case_at.get((r.suite, r.case_id), len(case_at)),
-            r.repeat,
-        )
-
-    return key
 
 
 def _gate_dir(info: RunInfo, given: Path | None, no_baseline: bool) -> tuple[Path | None, tuple[str, ...]]:
