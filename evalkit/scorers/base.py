@@ -9,6 +9,7 @@ import dataclasses
 import inspect
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from pydantic import ValidationError, validate_call
@@ -108,9 +109,14 @@ class ConfiguredScorer:
     def score_one(self, item: ScoreInput) -> list[Score]:
         return self.score([item])[0]
 
+    @cached_property
+    def _renamed(self) -> dict[str, str]:
+        """The scorer's own score names → the suite's (`name:`)."""
+        return dict(zip(self.impl.names, self.names, strict=True))
+
     def transform(self, row: Sequence[Score]) -> list[Score]:
         out = []
-        rename = dict(zip(self.impl.names, self.names, strict=True))
+        rename = self._renamed
         for s in row:
             if s.passed is not None and not self.info.gives_verdicts:
                 raise TypeError(

@@ -28,6 +28,7 @@ from evalkit.stages.scoring import RunContext, score_batch, score_input
 from evalkit.types import (
     CaseResult,
     Completion,
+    Message,
     Request,
     Score,
     normalise_finish,
@@ -189,14 +190,18 @@ class Runner:
             ]
             with self._timed("score_s"):
                 scored = await score_batch(inputs, self.plan.scorers[suite_name], self.context)
+            ledger = self.context.ledger
+            results = []
             for (request, completion, provider, fallback_from), scores in zip(items, scored, strict=True):
                 result = self._result(request, completion, scores, provider, fallback_from)
-                judges = self.context.ledger.take(result.key)
+                judges = ledger.take(result.key) if ledger.usage else None
                 if judges:  # a judge scored it: its calls, tokens and cost go on the result
                     result = with_judges(result, judges, replace=True)
                 elif result.cost_usd is not None:  # rounded as with_judges rounds it, without a copy
                     result.cost_usd = round(result.cost_usd, 12)
-                self.writer.append(result)
+                results.append(result)
+            self.writer.extend(results)  # the scored batch in one write
+            for result in results:
                 self.observer.result(result)
 
     def _result(
@@ -277,6 +282,11 @@ async def handoff(
         raise RuntimeError("results are no longer being written")
 
 
+# json.dumps(payload, sort_keys=True[, default=str]), without building an encoder per call
+_CASE_JSON = json.JSONEncoder(sort_keys=True, default=str)
+_INPUT_JSON = json.JSONEncoder(sort_keys=True)
+
+
 def case_hash(case: Case) -> str:
     """The gate's pairing key: the case's own data (vars, references, its own messages, gold
     chunk ids). A case whose data changed is reported and left out of the comparison; a changed
@@ -291,7 +301,7 @@ def case_hash(case: Case) -> str:
         payload["tools"] = tools_json(case.tools)
     if case.choices is not None:
         payload["choices"] = [list(case.choices), case.gold]
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(_CASE_JSON.encode(payload).encode()).hexdigest()[:16]
 
 
 def input_hash(request: Request, references: Sequence[str]) -> str:
@@ -299,9 +309,16 @@ def input_hash(request: Request, references: Sequence[str]) -> str:
     gate shows a changed prompt beside its verdict. RAG variants: the retrieved context is left out."""
     messages = request.input_messages if request.input_messages is not None else request.messages
     payload: dict[str, Any] = {
-        "messages": [m.model_dump(exclude_none=True) for m in messages],
+        "messages": [message_json(m) for m in messages],
         "references": list(references),
     }
     if request.retrieval_query is not None:
         payload["query"] = request.retrieval_query
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(_INPUT_JSON.encode(payload).encode()).hexdigest()[:16]
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """`message.model_dump(exclude_none=True)`; a plain chat turn built directly (per result)."""
+    if message.tool_calls is None and message.tool_call_id is None:
+        return {"role": message.role, "content": message.content}
+    return message.model_dump(exclude_none=True)

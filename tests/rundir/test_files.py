@@ -36,6 +36,22 @@ def test_each_result_is_one_complete_line(tmp_path: Path) -> None:
     writer.close()
 
 
+def test_a_scored_batch_is_written_at_once_as_one_line_each(tmp_path: Path) -> None:
+    writer = ResultWriter(tmp_path / "results.jsonl")
+    writer.extend([make(0), make(1, error="boom")])
+    # readable at once, before close, in order
+    assert [(r.case_id, r.error) for r in read_results(tmp_path / "results.jsonl")] == [
+        ("c0", None),
+        ("c1", "boom"),
+    ]
+    writer.extend([])
+    writer.append(make(2))
+    writer.close()
+    assert writer.count == 3
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert lines == [make(0).model_dump_json(), make(1, "boom").model_dump_json(), make(2).model_dump_json()]
+
+
 def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     writer = ResultWriter(path)
