@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -129,6 +130,17 @@ def fake_bedrock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBedrock]:
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+# a number in scientific notation, as a token (1e-05, 4.2E+3); run ids (20261207-153750-4e3b) and
+# hashes hold such letters and digits without being numbers, and are not matched
+_SCIENTIFIC = re.compile(r"(?<![\w.-])[-+]?\d+(?:\.\d+)?[eE][+-]?\d+(?!\w|\.\d)")
+_RUN_ID = re.compile(r"\b\d{8}-\d{6}-[0-9a-f]+\b")
+
+
+def scientific(text: str) -> list[str]:
+    """The numbers in `text` written in scientific notation (none is the rule for what people read)."""
+    return _SCIENTIFIC.findall(_RUN_ID.sub("", text))
 
 
 def write(path: Path, text: str) -> Path:

@@ -11,8 +11,7 @@ from rich.console import Console
 
 from evalkit.cli import render
 from tests.comparison import LONG_WARNING, VARIANTS, make_comparison
-
-SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
+from tests.conftest import scientific
 
 
 def shown(monkeypatch: pytest.MonkeyPatch, width: int) -> str:
@@ -30,7 +29,7 @@ def test_tables_fit_and_numbers_are_readable(monkeypatch: pytest.MonkeyPatch, wi
     lines = text.splitlines()
     assert max(len(line.rstrip()) for line in lines) <= width
     assert "…" not in text.replace("case-13 …", "")  # the one intended ellipsis: more cases follow
-    assert not SCIENTIFIC.search(text), [line for line in lines if SCIENTIFIC.search(line)]
+    assert not scientific(text), [line for line in lines if scientific(line)]
     # latency in tens of seconds: with thousands separators; costs in dollars
     assert re.search(r"\d\d,\d{3} / \d\d,\d{3}", text) and "$0.0" in text
     for variant in VARIANTS:  # variant names whole, never folded

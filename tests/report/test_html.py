@@ -13,13 +13,12 @@ import pytest
 
 from evalkit._util.numbers import number, signed
 from evalkit.rundir.dir import RunDir
-from tests.conftest import write
+from tests.conftest import scientific, write
 from tests.fake_openai import FakeOpenAI
 from tests.helpers.browser import CHROMIUM, EVIL, browser
 from tests.report.conftest import settle
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
 
 
 N = 30
@@ -89,7 +88,7 @@ def test_report_is_self_contained(run_dirs: dict[str, Path]) -> None:
     assert "<script>window.__pwned" not in html  # the untrusted text never appears as markup
     shown = html[html.index('<section id="overview">') : html.index('id="evalkit-data"')]
     text = re.sub(r"<[^>]+>", " ", shown)  # what a person reads (costs of $0.00001 included)
-    assert "$0.0000" in text and not SCIENTIFIC.search(text), SCIENTIFIC.findall(text)
+    assert "$0.0000" in text and not scientific(text), scientific(text)
 
 
 def test_rebuilding_gives_the_same_report(run_dirs: dict[str, Path], cli) -> None:
@@ -155,7 +154,7 @@ def test_report_in_a_real_browser(run_dirs: dict[str, Path], chrome: Any) -> Non
     assert "✗ regressed · " in page.inner_text("#overview")  # the suite × variant outcome
     assert page.locator("figure.chart-fig").count() == 4  # exact, chrf, latency, cost vs quality
     for section in ("#overview", "#charts", "#matrix", "#cases"):  # not the header's hashes
-        assert not SCIENTIFIC.search(page.inner_text(section)), section
+        assert not scientific(page.inner_text(section)), section
 
     # regressions and pass→fail flips come first
     first = page.locator("#case-table tbody tr.case").first.inner_text()

@@ -8,14 +8,13 @@ import xml.etree.ElementTree as ET
 from evalkit.compare.gate import verdict_label
 from evalkit.report import junit, markdown
 from tests.comparison import VARIANTS, make_comparison
-
-SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
+from tests.conftest import scientific
 
 
 def test_summary_md_numbers_labels_and_order() -> None:
     summary, diff, _ = make_comparison()
     md = markdown.render(summary, diff)
-    assert not SCIENTIFIC.search(md), [line for line in md.splitlines() if SCIENTIFIC.search(line)]
+    assert not scientific(md), [line for line in md.splitlines() if scientific(line)]
     assert re.search(r"\| \d\d,\d{3} ms \|", md)  # P95 with separators and its unit
     regressed = next(m for g in diff.groups for m in g.metrics if m.verdict == "regressed")
     assert f"❌ {verdict_label(regressed)} |" in md
@@ -42,7 +41,7 @@ def test_junit_messages_are_readable() -> None:
         )
         assert message.endswith(verdict_label(metric))
     text = ET.tostring(root, encoding="unicode")
-    assert not SCIENTIFIC.search(text)
+    assert not scientific(text)
     names = [tc.get("name") for tc in root.iter("testcase")]
     assert "threshold contains min 0.5" in names  # names stay as the suite wrote them
 
