@@ -22,6 +22,7 @@ from evalkit._util.models import Record
 from evalkit._util.numbers import kind_of, number
 from evalkit.compare.consistency import (
     CaseConsistency,
+    CaseTallies,
     CaseTally,
     ConsistencySummary,
     pass_at_k,
@@ -254,8 +255,7 @@ class GroupAccumulator:
         self.tallies = {m.name: _MetricTally() for m in self.metrics}
         self.agreement = next((m for m in self.metrics if m.agreement), None)
         self.corpus = {f"corpus_{m.name}": _corpus_stats(m) for m in self.metrics if m.corpus}
-        self.cases: dict[str, CaseTally] = {}
-        self.case_ids: set[str] = set()
+        self.cases = CaseTallies(keep_outputs=self.agreement is not None)  # bounded: spills to disk
         self.first: CaseResult | None = None
         self.counts: Counter[str] = Counter()
         self.models: set[str] = set()
@@ -273,7 +273,7 @@ class GroupAccumulator:
 
     def add(self, r: CaseResult) -> None:
         self.first = self.first or r
-        self.case_ids.add(r.case_id)
+        case = self.cases.touch(r.case_id)
         c = self.counts
         c["results"] += 1
         c["errors"] += r.error is not None
@@ -290,7 +290,7 @@ class GroupAccumulator:
         self._add_usage(r)
         self._add_scores(r)
         if r.error is None and r.output is not None:
-            self._add_output(r, verdict)
+            self._add_output(r, verdict, case)
 
     def _add_usage(self, r: CaseResult) -> None:
         u, c = r.usage, self.counts
@@ -328,7 +328,7 @@ class GroupAccumulator:
                 tally.marked += 1
                 tally.passes += score.passed
 
-    def _add_output(self, r: CaseResult, verdict: bool | None) -> None:
+    def _add_output(self, r: CaseResult, verdict: bool | None, case: CaseTally) -> None:
         output = r.output or ""
         if not r.cached:
             if r.latency_ms is not None:
@@ -338,9 +338,6 @@ class GroupAccumulator:
         if r.references:
             for stats in self.corpus.values():
                 stats.add(output, r.references)
-        case = self.cases.get(r.case_id)
-        if case is None:
-            case = self.cases[r.case_id] = CaseTally(keep_outputs=self.agreement is not None)
         case.add(" ".join(output.split()), verdict)
 
     def summary(self) -> GroupSummary:
@@ -355,7 +352,7 @@ class GroupAccumulator:
             models=sorted(self.models),
             model_versions=sorted(self.versions),
             results=results,
-            cases=len(self.case_ids),
+            cases=self.cases.cases,
             errors=c["errors"],
             error_rate=c["errors"] / results,
             truncated=c["truncated"],
@@ -378,6 +375,7 @@ class GroupAccumulator:
             cost_per_passing_case_usd=(cost / passed) if cost is not None and passed else None,
         )
         group.consistency = summarize_consistency(self.cases, self.agreement)
+        self.cases.close()
         for name, costs in self.judge_costs.items():
             self.judges[name].cost_usd = math.fsum(costs)
         group.judges = dict(sorted(self.judges.items()))

@@ -4,14 +4,19 @@ cases, computed from result lines alone by the aggregate stage."""
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import math
+import sqlite3
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator
 
 from pydantic import Field
 
 from evalkit._util.models import Record
 from evalkit.types import MetricInfo
+
+SPILL_AT = 20_000  # cases whose tallies a group holds in memory; the older half of them beyond
 
 
 class CaseConsistency(Record):
@@ -65,6 +70,23 @@ class CaseTally:
             self.judged += 1
             self.passes += verdict
 
+    def merged(self, later: CaseTally) -> CaseTally:
+        """This case's tally with a later one's samples added (its outputs after these)."""
+        if later.samples == 0:
+            return self
+        if self.samples == 0:
+            return later
+        counts: Counter[bytes] = Counter()
+        for t in (self, later):
+            counts.update({t.digests: t.samples} if isinstance(t.digests, bytes) else t.digests)
+        self.digests = next(iter(counts)) if len(counts) == 1 else counts
+        self.samples += later.samples
+        self.judged += later.judged
+        self.passes += later.passes
+        if self.outputs is not None and later.outputs is not None:
+            self.outputs += later.outputs
+        return self
+
     @property
     def modal(self) -> int:
         """How many repeats gave the most common output."""
@@ -83,20 +105,117 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
     return math.comb(c, k) / math.comb(n, k) if k <= n else 0.0
 
 
+class CaseTallies:
+    """One suite × variant's CaseTally per case, fed one result at a time, in memory that does
+    not grow with the run: past `SPILL_AT` cases held, the older half goes to a scratch SQLite
+    file (merged with what an earlier spill kept of the same case), read back in case id order
+    (SQLite's binary order of UTF-8 is Python's order of `str`). `cases`: the distinct case ids
+    seen, a result with no output included (`touch`)."""
+
+    def __init__(self, keep_outputs: bool):
+        self.keep_outputs = keep_outputs
+        self._held: dict[str, CaseTally] = {}
+        self._db: sqlite3.Connection | None = None
+
+    def touch(self, case_id: str) -> CaseTally:
+        """The case's tally, made when new (a result with no output makes one with no sample)."""
+        tally = self._held.get(case_id)
+        if tally is None:
+            tally = self._held[case_id] = CaseTally(self.keep_outputs)
+            if len(self._held) > SPILL_AT:
+                self._spill(len(self._held) // 2)
+        return tally
+
+    def _spill(self, n: int) -> None:
+        """Move the `n` oldest tallies held to the scratch file, merged with any kept there."""
+        if self._db is None:
+            self._db = sqlite3.connect("", isolation_level=None)  # "": a private file, deleted on close
+            self._db.executescript(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                "CREATE TABLE t (case_id TEXT PRIMARY KEY, tally TEXT) WITHOUT ROWID;"
+            )
+        out = [(k, self._held.pop(k)) for k in list(itertools.islice(self._held, n))]
+        for start in range(0, len(out), 500):
+            batch = dict(out[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(f"SELECT case_id, tally FROM t WHERE case_id IN ({marks})", list(batch))
+            for case_id, text in rows.fetchall():
+                batch[case_id] = _loads(text).merged(batch[case_id])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO t VALUES (?, ?)", [(k, _dumps(t)) for k, t in batch.items()]
+            )
+
+    def _all_on_disk(self) -> sqlite3.Connection:
+        self._spill(len(self._held))
+        assert self._db is not None
+        return self._db
+
+    @property
+    def cases(self) -> int:
+        if self._db is None:
+            return len(self._held)
+        return int(self._all_on_disk().execute("SELECT count(*) FROM t").fetchone()[0])
+
+    def samples_range(self) -> tuple[int, int] | None:
+        """The fewest and the most samples of a case that has any (None: no case has one)."""
+        if self._db is None:
+            counts = [t.samples for t in self._held.values() if t.samples]
+            return (min(counts), max(counts)) if counts else None
+        low = high = 0
+        for _, tally in self.items():
+            low, high = min(low or tally.samples, tally.samples), max(high, tally.samples)
+        return (low, high) if high else None
+
+    def items(self) -> Iterator[tuple[str, CaseTally]]:
+        """Each case with samples, in case id order."""
+        if self._db is None:
+            yield from ((k, t) for k, t in sorted(self._held.items()) if t.samples)
+            return
+        cursor = self._all_on_disk().execute("SELECT case_id, tally FROM t ORDER BY case_id")
+        for batch in iter(lambda: cursor.fetchmany(1000), []):
+            for case_id, text in batch:
+                tally = _loads(text)
+                if tally.samples:
+                    yield case_id, tally
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _dumps(t: CaseTally) -> str:
+    digests = t.digests.hex() if isinstance(t.digests, bytes) else {d.hex(): n for d, n in t.digests.items()}
+    return json.dumps([t.samples, t.judged, t.passes, digests, t.outputs])
+
+
+def _loads(text: str) -> CaseTally:
+    samples, judged, passes, digests, outputs = json.loads(text)
+    t = CaseTally(keep_outputs=outputs is not None)
+    t.samples, t.judged, t.passes, t.outputs = samples, judged, passes, outputs
+    t.digests = (
+        bytes.fromhex(digests)
+        if isinstance(digests, str)
+        else Counter({bytes.fromhex(d): n for d, n in digests.items()})
+    )
+    return t
+
+
 def summarize_consistency(
-    tallies: Mapping[str, CaseTally], agreement: MetricInfo | None = None
+    tallies: CaseTallies, agreement: MetricInfo | None = None
 ) -> ConsistencySummary | None:
     """Agreement, pass@k, pass^k and flaky cases across repeats (None without repeats)."""
-    if not tallies or max(t.samples for t in tallies.values()) < 2:
+    samples = tallies.samples_range()
+    if samples is None or samples[1] < 2:
         return None
-    k = min(t.samples for t in tallies.values())
+    k = samples[0]
     embedder = None
     if agreement is not None:
         from evalkit import plugins
 
         embedder = plugins.agreement_measures.get(agreement.scorer)(agreement.options)
     cases = []
-    for case_id, t in sorted(tallies.items()):
+    for case_id, t in tallies.items():
         entry = CaseConsistency(case_id=case_id, samples=t.samples, exact_agreement=t.modal / t.samples)
         if embedder is not None and t.outputs is not None:
             entry.semantic_agreement = embedder.agreement(t.outputs)

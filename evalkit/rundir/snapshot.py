@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from evalkit.errors import UserInputError
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.runinfo import RunInfo, SuiteRecord
-from evalkit.spec.suite import Case, MessageTemplate, ScorerSpec, Suite, tools_json
-from evalkit.tools.expect import ToolExpectations
-from evalkit.types import CaseResult, GenerationParams, MetricInfo, ToolSchema
+from evalkit.spec.cases import Case, CaseList, MessageTemplate, case_from_row, case_row
+from evalkit.spec.suite import ScorerSpec, Suite
+from evalkit.types import CaseResult, GenerationParams, MetricInfo
 
 
 def suite_record(suite: Suite, repeats: int, metrics: Sequence[MetricInfo] = ()) -> SuiteRecord:
@@ -39,23 +39,6 @@ def suite_record(suite: Suite, repeats: int, metrics: Sequence[MetricInfo] = ())
     )
 
 
-def _case_row(suite: str, case: Case) -> dict[str, Any]:
-    return {
-        "suite": suite,
-        "id": case.id,
-        "vars": case.vars,
-        "references": list(case.references),
-        "tags": list(case.tags),
-        "metadata": case.metadata,
-        "messages": None if case.messages is None else [m.model_dump() for m in case.messages],
-        "origin": case.origin,
-        "relevant_ids": list(case.relevant_ids),
-        **({"expect": case.expect.model_dump(mode="json")} if case.expect is not None else {}),
-        **({"tools": tools_json(case.tools)} if case.tools is not None else {}),
-        **({"choices": list(case.choices), "gold": case.gold} if case.choices is not None else {}),
-    }
-
-
 def case_vars(path: Path) -> dict[tuple[str, str], str]:
     """(suite, case id) → the case's vars as JSON text, from a run's cases.jsonl (none without
     one; a corrupt line leaves that case without vars)."""
@@ -75,40 +58,24 @@ def case_vars(path: Path) -> dict[tuple[str, str], str]:
 
 
 def write_cases(run_dir: RunDir, suites: Sequence[Suite]) -> None:
-    run_dir.write_cases(_case_row(s.name, c) for s in suites for c in s.cases)
+    run_dir.write_cases({"suite": s.name, **row} for s in suites for row in _rows(s.cases))
+
+
+def _rows(cases: Sequence[Case]) -> Iterator[dict[str, Any]]:
+    """A suite's cases as rows: a CaseList's own (a spilled one's lines as they are)."""
+    return cases.rows() if isinstance(cases, CaseList) else map(case_row, cases)
 
 
 def _read_cases(path: Path) -> Iterator[tuple[str, Case]]:
+    """Each (suite, case) of a cases.jsonl, read one line at a time (memory does not grow with
+    the run). A corrupt line: UserInputError with its line."""
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                messages = row.get("messages")
-                yield (
-                    row["suite"],
-                    Case(
-                        id=row["id"],
-                        vars=row.get("vars") or {},
-                        references=tuple(row.get("references") or ()),
-                        tags=tuple(row.get("tags") or ()),
-                        metadata=row.get("metadata") or {},
-                        messages=None
-                        if messages is None
-                        else tuple(MessageTemplate.model_validate(m) for m in messages),
-                        origin=row.get("origin") or f"{path.name}:{lineno}",
-                        relevant_ids=tuple(row.get("relevant_ids") or ()),
-                        expect=None
-                        if row.get("expect") is None
-                        else ToolExpectations.model_validate(row["expect"]),
-                        tools=None
-                        if row.get("tools") is None
-                        else tuple(ToolSchema.model_validate(t) for t in row["tools"]),
-                        choices=None if row.get("choices") is None else tuple(row["choices"]),
-                        gold=row.get("gold"),
-                    ),
-                )
+                yield row["suite"], case_from_row(row, f"{path.name}:{lineno}")
             except (ValueError, KeyError, TypeError) as exc:
                 raise UserInputError(f"corrupt case line: {exc}", path=path, line=lineno) from None
 

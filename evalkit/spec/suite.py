@@ -10,7 +10,7 @@ import csv
 import hashlib
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +32,10 @@ from evalkit._util import strictjson
 from evalkit._util.models import Spec
 from evalkit._util.textsafe import clean_text
 from evalkit.errors import UserInputError
+from evalkit.spec.cases import Case as Case  # re-exported: where suites' cases are typed
+from evalkit.spec.cases import CaseIds, CaseList
+from evalkit.spec.cases import MessageTemplate as MessageTemplate
+from evalkit.spec.cases import tools_json as tools_json
 from evalkit.spec.config import Variant
 from evalkit.spec.templating import (
     TemplateError,
@@ -63,11 +67,6 @@ RESERVED_CASE_FIELDS = (
 
 
 MAX_REPEATS = 1_000  # repeats per case: beyond it, a typo (`1e8`) would run for ever
-
-
-class MessageTemplate(Spec):
-    role: Literal["system", "user", "assistant", "tool"]  # system, user, assistant or tool
-    content: str  # the message: a jinja2 template over the case's vars
 
 
 class CaseSpec(Spec):
@@ -228,33 +227,13 @@ class SuiteSpec(Spec):
 
 
 @dataclass(frozen=True)
-class Case:
-    id: str
-    vars: dict[str, Any]
-    references: tuple[str, ...]
-    tags: tuple[str, ...]
-    metadata: dict[str, Any]
-    messages: tuple[MessageTemplate, ...] | None
-    origin: str  # "file:line", for error messages
-    relevant_ids: tuple[str, ...] = ()
-    expect: ToolExpectations | None = None  # tool-use expectations, when the case has any
-    tools: tuple[ToolSchema, ...] | None = None  # the case's own tools (BFCL-style benchmarks)
-    choices: tuple[str, ...] | None = None  # multiple choice: scored by log-likelihood
-    gold: int | None = None  # ... the index of the right choice
-
-    @property
-    def reference(self) -> str | None:
-        return self.references[0] if self.references else None
-
-
-@dataclass(frozen=True)
 class Suite:
     name: str
     description: str | None
     source_path: Path
     system: str | None
     messages: tuple[MessageTemplate, ...]  # the templated conversation (prompt → one user turn)
-    cases: tuple[Case, ...]
+    cases: Sequence[Case]  # a CaseList: a large file's cases are read back one at a time
     scorers: tuple[ScorerSpec, ...]
     thresholds: dict[str, Threshold]
     params: GenerationParams
@@ -330,33 +309,9 @@ def load_suite(path: Path) -> Suite:
     except ValidationError as exc:
         raise format_validation_error(exc, path=path, line_of=doc.line_of, model=SuiteSpec) from None
 
-    base = path.parent
-    if isinstance(spec.cases, list):
-        cases = [
-            _case_from_spec(c, f"{path}:{doc.line_of(('cases', i)) or '?'}") for i, c in enumerate(spec.cases)
-        ]
-    elif isinstance(spec.cases, str | FileCases):
-        file = spec.cases if isinstance(spec.cases, str) else spec.cases.path
-        if not (base / file).is_file():
-            raise UserInputError(
-                f"cases: case file not found: {base / file}", path=path, line=doc.line_of(("cases",))
-            )
-        limit = spec.cases.limit if isinstance(spec.cases, FileCases) else None
-        cases = list(_cases_from_file(base / file, limit))
-    else:
-        cases = list(_cases_from_dataset(spec.cases, base, path))
-
+    cases, content_hash = _collect(spec, _case_source(spec, path, doc.line_of), path)
     if not cases:
         raise UserInputError("the suite has no cases", path=path, line=doc.line_of(("cases",)))
-    _check_unique_ids(cases, path)
-    if spec.prompt is None and spec.messages is None:
-        missing = next((c for c in cases if c.messages is None), None)
-        if missing is not None:
-            raise UserInputError(
-                f"no 'prompt' or 'messages' in the suite, and case '{missing.id}' "
-                f"({missing.origin}) has no messages of its own",
-                path=path,
-            )
     messages: tuple[MessageTemplate, ...] = ()
     if spec.messages is not None:
         messages = tuple(spec.messages)
@@ -370,13 +325,13 @@ def load_suite(path: Path) -> Suite:
         source_path=path,
         system=spec.system,
         messages=messages,
-        cases=tuple(cases),
+        cases=cases,
         scorers=scorers,
         thresholds=dict(spec.thresholds),
         params=spec.params,
         repeats=spec.repeats,
         tags=tuple(spec.tags),
-        content_hash=_content_hash(spec, cases),
+        content_hash=content_hash,
         calibration=_calibration(path, spec.calibration),
         tools=None if spec.tools is None else tuple(spec.tools),
         tool_choice=spec.tool_choice,
@@ -399,6 +354,56 @@ def load_suite(path: Path) -> Suite:
         except TemplateError as exc:
             raise UserInputError(str(exc), path=path, line=doc.line_of(loc)) from None
     return suite
+
+
+def _case_source(
+    spec: SuiteSpec, path: Path, line_of: Callable[[tuple[str | int, ...]], int | None]
+) -> tuple[Iterator[Case], bool]:
+    """The suite's cases as they are validated, one at a time, and whether they may be spilled
+    to a scratch file (JSONL and CSV files: values JSON holds as they are)."""
+    base = path.parent
+    if isinstance(spec.cases, list):
+        listed = spec.cases
+        return (
+            _case_from_spec(c, f"{path}:{line_of(('cases', i)) or '?'}") for i, c in enumerate(listed)
+        ), False
+    if isinstance(spec.cases, str | FileCases):
+        file = spec.cases if isinstance(spec.cases, str) else spec.cases.path
+        if not (base / file).is_file():
+            raise UserInputError(
+                f"cases: case file not found: {base / file}", path=path, line=line_of(("cases",))
+            )
+        limit = spec.cases.limit if isinstance(spec.cases, FileCases) else None
+        return _cases_from_file(base / file, limit), (base / file).suffix.lower() in (".jsonl", ".csv")
+    return _cases_from_dataset(spec.cases, base, path), False
+
+
+def _collect(spec: SuiteSpec, source: tuple[Iterator[Case], bool], path: Path) -> tuple[CaseList, str]:
+    """One pass over the cases: each validated, its id checked unique, a case without messages
+    refused when the suite has no prompt, the content hash fed; memory bounded (`CaseList`).
+    Returns the cases and the suite's content hash."""
+    cases, spill = source
+    out = CaseList(spill=spill)
+    ids = CaseIds()
+    digest = _ContentHash(spec)
+    try:
+        for case in cases:
+            first = ids.first(case.id, case.origin)
+            if first is not None:
+                raise UserInputError(
+                    f"duplicate case id '{case.id}' at {case.origin} (first at {first})", path=path
+                )
+            if spec.prompt is None and spec.messages is None and case.messages is None:
+                raise UserInputError(
+                    f"no 'prompt' or 'messages' in the suite, and case '{case.id}' "
+                    f"({case.origin}) has no messages of its own",
+                    path=path,
+                )
+            digest.add(case)
+            out.append(case)
+    finally:
+        ids.close()
+    return out, digest.hexdigest()
 
 
 def _case_from_spec(spec: CaseSpec, origin: str) -> Case:
@@ -597,47 +602,41 @@ def _cases_from_dataset(src: DatasetCases, base: Path, suite_path: Path) -> Iter
         yield _validate_case(record, ds_path, i + 1)
 
 
-def _check_unique_ids(cases: list[Case], path: Path) -> None:
-    seen: dict[str, Case] = {}
-    for case in cases:
-        if case.id in seen:
-            raise UserInputError(
-                f"duplicate case id '{case.id}' at {case.origin} (first at {seen[case.id].origin})",
-                path=path,
-            )
-        seen[case.id] = case
+class _ContentHash:
+    """The suite's content hash, fed one case at a time: the sha256 of the JSON text of
+    {"cases": [...], "pass": ..., "spec": ...} (keys sorted), written piece by piece."""
 
+    def __init__(self, spec: SuiteSpec):
+        # hashed only when set: older suites keep their hash
+        new = {"tools", "tool_choice", "agent", "max_new_failures", "multiple_choice"}
+        dumped = spec.model_dump(
+            mode="json", exclude={"cases", "pass_", *(k for k in new if getattr(spec, k) is None)}
+        )
+        for key in ("tools", "tool_choice"):
+            if dumped["params"].get(key) is None:
+                dumped["params"].pop(key, None)
+        rest = {"spec": dumped, **({"pass": spec.pass_} if spec.pass_ is not None else {})}
+        self._tail = "], " + json.dumps(rest, sort_keys=True, default=str)[1:]
+        self._sha = hashlib.sha256(b'{"cases": [')
+        self._sep = b""
 
-def _content_hash(spec: SuiteSpec, cases: list[Case]) -> str:
-    # hashed only when set: older suites keep their hash
-    new = {"tools", "tool_choice", "agent", "max_new_failures", "multiple_choice"}
-    dumped = spec.model_dump(
-        mode="json", exclude={"cases", "pass_", *(k for k in new if getattr(spec, k) is None)}
-    )
-    for key in ("tools", "tool_choice"):
-        if dumped["params"].get(key) is None:
-            dumped["params"].pop(key, None)
-    payload = {
-        "spec": dumped,
-        **({"pass": spec.pass_} if spec.pass_ is not None else {}),
-        "cases": [
+    def add(self, c: Case) -> None:
+        item = (
             [c.id, c.vars, list(c.references), [m.model_dump() for m in c.messages or ()]]
             + ([list(c.relevant_ids)] if c.relevant_ids else [])
             + ([c.expect.model_dump(mode="json")] if c.expect is not None else [])
             + ([tools_json(c.tools)] if c.tools is not None else [])
             + ([{"choices": list(c.choices), "gold": c.gold}] if c.choices is not None else [])
-            for c in cases
-        ],
-    }
-    blob = json.dumps(payload, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+        )
+        self._sha.update(self._sep + json.dumps(item, sort_keys=True, default=str).encode())
+        self._sep = b", "
+
+    def hexdigest(self) -> str:
+        sha = self._sha.copy()
+        sha.update(self._tail.encode())
+        return sha.hexdigest()[:16]
 
 
 def _calibration(suite_path: Path, name: str | None) -> Path | None:
     """The suite's calibration labels file (the plan reads and checks it before any model call)."""
     return None if name is None else (suite_path.parent / name).resolve()
-
-
-def tools_json(tools: Sequence[ToolSchema]) -> list[dict[str, Any]]:
-    """Tools as plain JSON, for digests and the run directory's case snapshot."""
-    return [t.model_dump(mode="json", exclude_none=True) for t in tools]

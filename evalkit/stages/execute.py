@@ -78,11 +78,10 @@ class Runner:
         self.skip = skip or set()
         self.deadline_s = deadline_s
         self.suites = {s.name: s for s in plan.suites}
-        self.cases = {(s.name, c.id): c for s in plan.suites for c in s.cases}
+        self.cases = InFlight()  # the cases of the requests not yet written: never every case
         self.variants = {v.name: v for v in plan.variants}
         self.timings: dict[str, float] = {}
         self._prices: dict[tuple[str, str | None], Price | None] = {}  # per provider × model
-        self._case_hashes: dict[tuple[str, str], str] = {}  # per case (variants and repeats share it)
         self.providers = providers  # instances: see providers.service.build_providers
         self.service = ProviderService(providers, cache, status=self.observer.status, timings=self.timings)
         outputs = baseline.outputs_of(baseline_dir)
@@ -96,12 +95,6 @@ class Runner:
             self._prices[key] = self.plan.loaded.pricing_for(provider, model, vendor)
         return self._prices[key]
 
-    def case_hash(self, suite: str, case: Case) -> str:
-        key = (suite, case.id)
-        if key not in self._case_hashes:
-            self._case_hashes[key] = case_hash(case)
-        return self._case_hashes[key]
-
     async def run(self) -> None:
         started = time.perf_counter()
         queue: asyncio.Queue[Answer | None] = asyncio.Queue(maxsize=QUEUE_SIZE)  # bounded: backpressure
@@ -109,7 +102,7 @@ class Runner:
         try:
             self.observer.status("evaluating")
             provider_of = {v.name: v.provider for v in self.plan.variants}
-            for request in self.plan.retrieval_failures(self.skip):
+            for request in self.plan.retrieval_failures(self.skip, self.cases.hold):
                 failure = Completion(error=RETRIEVAL_FAILURE)
                 await handoff(queue, Answer(request, failure, provider_of[request.variant]), consumer)
             try:
@@ -132,7 +125,7 @@ class Runner:
         """The plan's requests, rendered and generated a chunk at a time (memory stays bounded
         whatever the run's size), each answer handed to scoring as it finishes."""
         breaker = Breaker(self.plan.loaded.config.run.stop_after_failures)
-        for batches in self.plan.batches(self.skip):
+        for batches in self.plan.batches(self.skip, hold=self.cases.hold):
             answers = self.service.answers(batches, lambda r: self.variants[r.variant].fallback)
             async with contextlib.aclosing(answers):
                 async for answer in answers:
@@ -177,7 +170,7 @@ class Runner:
             inputs = [
                 score_input(
                     suite_name,
-                    self.cases[(suite_name, request.case_id)],
+                    self.cases.case(suite_name, request.case_id),
                     request.variant,
                     request.repeat,
                     request.messages,
@@ -202,6 +195,7 @@ class Runner:
                 results.append(result)
             self.writer.extend(results)  # the scored batch in one write
             for result in results:
+                self.cases.release(result.suite, result.case_id)
                 self.observer.result(result)
 
     def _result(
@@ -212,7 +206,7 @@ class Runner:
         provider: str,
         fallback_from: str | None,
     ) -> CaseResult:
-        case = self.cases[(request.suite, request.case_id)]
+        case = self.cases.case(request.suite, request.case_id)
         model = self.providers[provider].model_name(request)
         price = self.pricing(provider, model)
         cost = None
@@ -229,7 +223,7 @@ class Runner:
             provider=provider,
             model=model,
             tags=list(case.tags),
-            case_hash=self.case_hash(request.suite, case),
+            case_hash=self.cases.hash(request.suite, case),
             input_hash=input_hash(request, case.references),
             messages=list(request.messages),
             references=list(case.references),
@@ -243,6 +237,41 @@ class Runner:
             scores={name: s.stored() for name, s in scores.items()},
             **completion.result_fields(),
         )
+
+
+class InFlight:
+    """The cases of the requests rendered and not yet written, each with how many of its
+    requests are pending and its hash (computed once: variants and repeats share it). Bounded
+    by what the plan renders at a time, so a run of any size keeps a few thousand cases."""
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, str], list[Any]] = {}  # [case, pending requests, hash | None]
+
+    def hold(self, request: Request, case: Case) -> None:
+        entry = self._held.get((request.suite, case.id))
+        if entry is None:
+            self._held[(request.suite, case.id)] = [case, 1, None]
+        else:
+            entry[1] += 1
+
+    def case(self, suite: str, case_id: str) -> Case:
+        return self._held[(suite, case_id)][0]  # type: ignore[no-any-return]
+
+    def hash(self, suite: str, case: Case) -> str:
+        entry = self._held[(suite, case.id)]
+        if entry[2] is None:
+            entry[2] = case_hash(case)
+        return entry[2]  # type: ignore[no-any-return]
+
+    def release(self, suite: str, case_id: str) -> None:
+        """One of the case's requests is written; the last lets the case go."""
+        entry = self._held[(suite, case_id)]
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del self._held[(suite, case_id)]
+
+    def __len__(self) -> int:
+        return len(self._held)
 
 
 class Breaker:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -89,11 +89,15 @@ class Plan:
         """How many requests the plan makes."""
         return sum(unit.repeats for unit in self.units for _ in self._cases(unit))
 
-    def requests(self, skip: set[str] | None = None) -> Iterator[Request]:
-        """Every request not in `skip`, rendered as it is asked for, in plan order."""
+    def requests(self, skip: set[str] | None = None, hold: Hold | None = None) -> Iterator[Request]:
+        """Every request not in `skip`, rendered as it is asked for, in plan order. `hold(request,
+        case)` is told each request's case (what scoring it needs), so nothing keeps every case."""
         for unit in self.units:
             for case in self._cases(unit):
-                yield from self._render(unit, case, skip)
+                for request in self._render(unit, case, skip):
+                    if hold is not None:
+                        hold(request, case)
+                    yield request
 
     def first_requests(self) -> Iterator[Request]:
         """The first request of each suite × variant (what is the same for all of them)."""
@@ -102,13 +106,15 @@ class Plan:
             if first is not None:
                 yield first
 
-    def batches(self, skip: set[str] | None = None, size: int = CHUNK) -> Iterator[dict[str, list[Request]]]:
+    def batches(
+        self, skip: set[str] | None = None, size: int = CHUNK, hold: Hold | None = None
+    ) -> Iterator[dict[str, list[Request]]]:
         """What each provider must generate, `size` requests at a time: not what is done, nor
-        what retrieval failed for."""
+        what retrieval failed for (`hold`: as in `requests`, for the requests batched)."""
         provider_of = {v.name: v.provider for v in self.variants}
         out: dict[str, list[Request]] = defaultdict(list)
         n = 0
-        for r in self.requests(skip):
+        for r in self.requests(skip, _generated(hold)):
             if r.retrieval != ():
                 out[provider_of[r.variant]].append(r)
                 n += 1
@@ -130,7 +136,7 @@ class Plan:
         """The plan of one shard (`--shard I/N`); every repeat of a case stays together."""
         return self if shard is None else replace(self, shard=shard)
 
-    def retrieval_failures(self, skip: set[str] | None = None) -> Iterator[Request]:
+    def retrieval_failures(self, skip: set[str] | None = None, hold: Hold | None = None) -> Iterator[Request]:
         """RAG requests whose retrieval found nothing: recorded as errors, never sent to a model."""
         for unit in self.units:
             if unit.variant.rag is None:
@@ -138,7 +144,10 @@ class Plan:
             for case in self._cases(unit):
                 hit = self.retrieved.get((unit.suite.name, unit.variant.name, case.id))
                 if hit is not None and not hit[1]:
-                    yield from self._render(unit, case, skip)
+                    for request in self._render(unit, case, skip):
+                        if hold is not None:
+                            hold(request, case)
+                        yield request
 
     def _cases(self, unit: Unit) -> Iterator[Case]:
         suite, variant, shard = unit.suite.name, unit.variant.name, self.shard
@@ -178,6 +187,21 @@ class Plan:
                 loglikelihood=loglikelihood,
                 **extra,
             )
+
+
+Hold = Callable[[Request, Case], None]  # told each request's case as it is rendered
+
+
+def _generated(hold: Hold | None) -> Hold | None:
+    """`hold` for the requests sent to a model only (a failed retrieval's are not batched)."""
+    if hold is None:
+        return None
+
+    def generated(request: Request, case: Case) -> None:
+        if request.retrieval != ():
+            hold(request, case)
+
+    return generated
 
 
 def request_key(unit: Unit, case: Case, repeat: int) -> str:

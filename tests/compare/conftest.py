@@ -33,3 +33,23 @@ def scored(
         cost_usd=cost,
         scores={} if error else {metric: StoredScore(value=value, passed=passed)},
     )
+
+
+def repeated(n_cases: int) -> list[CaseResult]:
+    """Three repeats of each case, in an order where a case's repeats come far apart; some
+    disagree, some fail, one case errs on every repeat (counted, with no sample)."""
+    out = []
+    for rep in range(3):
+        for i in range(n_cases):
+            r = scored(
+                "v",
+                i,
+                float((i + rep) % 3 != 0),
+                passed=(i + rep) % 3 != 0,
+                repeat=rep,
+                error="x" if i == 7 else None,
+            )
+            if r.output is not None and i % 4 == 0:
+                r = r.model_copy(update={"output": f"answer {rep}"})
+            out.append(r)
+    return out

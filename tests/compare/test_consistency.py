@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from evalkit.compare.aggregate import pass_at_k, pass_hat_k
+from evalkit.compare import consistency
+from evalkit.compare.aggregate import pass_at_k, pass_hat_k, summarize_group
+from evalkit.types import MetricInfo
+from tests.compare.conftest import repeated, scored
 from tests.conftest import write
 from tests.fake_openai import FakeOpenAI
 
@@ -100,3 +103,22 @@ def test_a_renamed_thresholded_cosine_keeps_semantic_agreement(workdir: Path, cl
     assert per["q2"]["semantic_agreement"] is not None and per["q2"]["semantic_agreement"] < 1.0
     assert group["consistency"]["semantic_agreement"] is not None
     assert group["metrics"]["similar"]["pass_rate"] is not None  # the threshold marked each case
+
+
+def test_case_tallies_spilled_to_disk_give_the_same_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    results = repeated(40)
+    infos = [MetricInfo(name="exact", scorer="exact", verdict=True, counts_for_pass=True)]
+    held = summarize_group(results, infos, {})
+    monkeypatch.setattr(consistency, "SPILL_AT", 5)
+    spilled = summarize_group(results, infos, {})
+    assert held.consistency is not None and held.cases == 40
+    assert spilled.model_dump() == held.model_dump()
+    assert held.consistency.flaky_cases and len(held.consistency.cases) == 39
+
+
+def test_one_sample_per_case_has_no_consistency_held_or_spilled(monkeypatch: pytest.MonkeyPatch) -> None:
+    results = [scored("v", i, 1.0, passed=True) for i in range(30)]
+    infos = [MetricInfo(name="exact", scorer="exact", verdict=True, counts_for_pass=True)]
+    monkeypatch.setattr(consistency, "SPILL_AT", 4)
+    group = summarize_group(results, infos, {})
+    assert group.consistency is None and group.cases == 30

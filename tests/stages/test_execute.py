@@ -232,3 +232,31 @@ def test_the_plan_holds_validated_specs_and_no_instances(
     assert spec.kind == "openai" and spec.limit == 16 and getattr(spec.settings, "model", None) == "m"
     with pytest.raises(UserInputError, match="NOT_SET_KEY is not set"):
         build_providers(plan.providers)  # the execute stage checks before any model call
+
+
+def test_the_runner_holds_only_the_cases_of_requests_not_yet_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evalkit.stages import execute as execute_module
+
+    held: list[int] = []
+    hold = execute_module.InFlight.hold
+
+    def counting(self: execute_module.InFlight, request: Request, case: Any) -> None:
+        hold(self, request, case)
+        held.append(len(self))
+
+    monkeypatch.setattr(execute_module.InFlight, "hold", counting)
+    providers = "  p: {type: scripted, respond: 'tests.stages.test_execute:echo_ok'}\n"
+    plan = plan_for(tmp_path, providers, variants="v: {provider: p}\n  w: {provider: p}", repeats=2)
+    writer = ResultWriter(tmp_path / "results.jsonl")
+    runner = Runner(plan, build_providers(plan.providers), writer)
+    try:
+        asyncio.run(runner.run())
+    finally:
+        writer.close()
+    results = list(read_results(tmp_path / "results.jsonl"))
+    assert len(results) == 16 and len(held) == 16  # every request's case held once, then let go
+    assert len(runner.cases) == 0 and max(held) <= len(CASES)  # a case's variants share one entry
+    hashes = {c.id: execute_module.case_hash(c) for c in plan.suites[0].cases}
+    assert all(r.case_hash == hashes[r.case_id] for r in results)

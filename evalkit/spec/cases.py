@@ -1,0 +1,224 @@
+"""A suite's cases once validated, in memory that does not grow with the suite.
+
+`CaseList` holds the first `SPILL_AT` cases as objects; past that (only cases read from a JSONL
+or CSV file, whose values are JSON's) every case is written to a private scratch file as one
+JSON line and read back one at a time each time the cases are iterated, so a suite of a million
+cases costs what a few thousand do. The scratch file is what the run uses, even if the suite's
+own file changes meanwhile; it is deleted when the last reference lets go.
+
+`CaseIds` is the duplicate-id check of a whole suite: a set while small, then a scratch SQLite
+table (the same bounded memory at any size). `case_row` / `case_from_row` are the one JSON form
+of a case: the scratch file's and the run directory's cases.jsonl (`evalkit.rundir.snapshot`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import tempfile
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, Literal, overload
+
+from evalkit._util.models import Spec
+from evalkit.tools.expect import ToolExpectations
+from evalkit.types import ToolSchema
+
+SPILL_AT = 4096  # cases held as objects; beyond, a spillable list keeps them in its scratch file
+
+
+class MessageTemplate(Spec):
+    role: Literal["system", "user", "assistant", "tool"]  # system, user, assistant or tool
+    content: str  # the message: a jinja2 template over the case's vars
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    vars: dict[str, Any]
+    references: tuple[str, ...]
+    tags: tuple[str, ...]
+    metadata: dict[str, Any]
+    messages: tuple[MessageTemplate, ...] | None
+    origin: str  # "file:line", for error messages
+    relevant_ids: tuple[str, ...] = ()
+    expect: ToolExpectations | None = None  # tool-use expectations, when the case has any
+    tools: tuple[ToolSchema, ...] | None = None  # the case's own tools (BFCL-style benchmarks)
+    choices: tuple[str, ...] | None = None  # multiple choice: scored by log-likelihood
+    gold: int | None = None  # ... the index of the right choice
+
+    @property
+    def reference(self) -> str | None:
+        return self.references[0] if self.references else None
+
+
+def tools_json(tools: Sequence[ToolSchema]) -> list[dict[str, Any]]:
+    """Tools as plain JSON, for digests and the run directory's case snapshot."""
+    return [t.model_dump(mode="json", exclude_none=True) for t in tools]
+
+
+def case_row(case: Case) -> dict[str, Any]:
+    """A case as JSON values (what `case_from_row` reads back to an equal Case)."""
+    return {
+        "id": case.id,
+        "vars": case.vars,
+        "references": list(case.references),
+        "tags": list(case.tags),
+        "metadata": case.metadata,
+        "messages": None if case.messages is None else [m.model_dump() for m in case.messages],
+        "origin": case.origin,
+        "relevant_ids": list(case.relevant_ids),
+        **({"expect": case.expect.model_dump(mode="json")} if case.expect is not None else {}),
+        **({"tools": tools_json(case.tools)} if case.tools is not None else {}),
+        **({"choices": list(case.choices), "gold": case.gold} if case.choices is not None else {}),
+    }
+
+
+def case_from_row(row: dict[str, Any], origin: str) -> Case:
+    """The Case of a `case_row` (`origin`: where it was read, when the row names none).
+    Raises ValueError, KeyError or TypeError on a malformed row."""
+    messages = row.get("messages")
+    return Case(
+        id=row["id"],
+        vars=row.get("vars") or {},
+        references=tuple(row.get("references") or ()),
+        tags=tuple(row.get("tags") or ()),
+        metadata=row.get("metadata") or {},
+        messages=None if messages is None else tuple(MessageTemplate.model_validate(m) for m in messages),
+        origin=row.get("origin") or origin,
+        relevant_ids=tuple(row.get("relevant_ids") or ()),
+        expect=None if row.get("expect") is None else ToolExpectations.model_validate(row["expect"]),
+        tools=None if row.get("tools") is None else tuple(ToolSchema.model_validate(t) for t in row["tools"]),
+        choices=None if row.get("choices") is None else tuple(row["choices"]),
+        gold=row.get("gold"),
+    )
+
+
+class CaseList(Sequence["Case"]):
+    """A suite's cases, in order: a list while few; with `spill`, a scratch file past SPILL_AT.
+    Filled once with `append`, then read (iterating a spilled list reads its file again)."""
+
+    def __init__(self, cases: Iterable[Case] = (), *, spill: bool = False):
+        self._held: list[Case] = []
+        self._spill = spill
+        self._path: str | None = None
+        self._writer: IO[str] | None = None
+        self._n = 0
+        for case in cases:
+            self.append(case)
+
+    def append(self, case: Case) -> None:
+        if self._path is None and (len(self._held) < SPILL_AT or not self._spill):
+            self._held.append(case)
+        else:
+            self._write(case)
+        self._n += 1
+
+    def _write(self, case: Case) -> None:
+        if self._writer is None:
+            fd, self._path = tempfile.mkstemp(prefix="evalkit-cases-", suffix=".jsonl")
+            self._writer = os.fdopen(fd, "w", encoding="utf-8")
+            weakref.finalize(self, _drop, self._writer, self._path)
+            for held in self._held:  # the file holds them all, in order
+                self._writer.write(json.dumps(case_row(held)) + "\n")
+            self._held = []
+        self._writer.write(json.dumps(case_row(case)) + "\n")  # ASCII: any lone surrogate survives
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Each case as its `case_row`, in order (a spilled list's lines, not made into Cases)."""
+        if self._path is None:
+            yield from map(case_row, self._held)
+            return
+        if self._writer is not None:
+            self._writer.flush()
+        with open(self._path, encoding="utf-8") as fh:
+            yield from map(json.loads, fh)
+
+    @property
+    def spilled(self) -> bool:
+        """Whether the cases live in the scratch file (read back one at a time)."""
+        return self._path is not None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[Case]:
+        if self._path is None:
+            yield from self._held
+            return
+        if self._writer is not None:
+            self._writer.flush()
+        with open(self._path, encoding="utf-8") as fh:
+            for line in fh:
+                yield case_from_row(json.loads(line), "")
+
+    @overload
+    def __getitem__(self, index: int) -> Case: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Case]: ...
+    def __getitem__(self, index: int | slice) -> Case | Sequence[Case]:
+        if self._path is None:
+            return self._held[index]
+        if isinstance(index, slice):
+            return list(self)[index]  # pragma: no cover - nothing slices a spilled list
+        if index < 0:
+            index += self._n
+        if not 0 <= index < self._n:
+            raise IndexError(index)
+        return next(c for i, c in enumerate(self) if i == index)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CaseList | tuple | list):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal lists compare equal: not hashable
+
+
+def _drop(writer: IO[str], path: str) -> None:
+    writer.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+class CaseIds:
+    """The ids of a suite's cases seen so far, each with where it was read (its origin): a dict
+    while few, then a scratch SQLite table (memory bounded at any size)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+        self._db: sqlite3.Connection | None = None
+
+    def first(self, case_id: str, origin: str) -> str | None:
+        """Record `case_id` (read at `origin`); if it was seen before, where it was first."""
+        if self._db is None:
+            if case_id in self._seen:
+                return self._seen[case_id]
+            self._seen[case_id] = origin
+            if len(self._seen) > SPILL_AT:
+                self._to_disk()
+            return None
+        try:
+            self._db.execute("INSERT INTO ids VALUES (?, ?)", (case_id, origin))
+        except sqlite3.IntegrityError:
+            row = self._db.execute("SELECT origin FROM ids WHERE id = ?", (case_id,)).fetchone()
+            return str(row[0])
+        return None
+
+    def _to_disk(self) -> None:
+        self._db = sqlite3.connect("", isolation_level=None)  # "": a private file, deleted on close
+        self._db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+            "CREATE TABLE ids (id TEXT PRIMARY KEY, origin TEXT) WITHOUT ROWID; BEGIN;"
+        )
+        self._db.executemany("INSERT INTO ids VALUES (?, ?)", self._seen.items())
+        self._seen = {}
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        self._seen = {}
