@@ -7,8 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-# characters XML 1.0 forbids (most C0 controls, lone surrogates, U+FFFE/U+FFFF)
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# characters XML 1.0 forbids (most C0 controls, lone surrogates, U+FFFE/U+FFFF), listed as they
+# are: the negated class of those it allows matches the same (tests/_util/test_textsafe.py) but
+# takes 5 ms to compile, 1 % of a short run
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def clean_text(text: str) -> str:
