@@ -173,7 +173,9 @@ class Config(Spec):
 class LoadedConfig(BaseModel):
     """A validated config and where it came from (relative paths resolve against `base_dir`)."""
 
-    model_config = ConfigDict(frozen=True)
+    # built when first used, after Config: its schema then reuses Config's instead of building it
+    # again at import (0.8 % of a 10-case run)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     config: Config
     path: Path | None
