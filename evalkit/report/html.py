@@ -26,6 +26,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from evalkit._util import secrets
+from evalkit._util.gcpace import paced
 from evalkit._util.jinjacache import bytecode_cache
 from evalkit._util.numbers import (
     elapsed,
@@ -74,10 +75,11 @@ class _Strings:
     def __call__(self, text: str | None) -> int | None:
         if text is None:
             return None
-        if text not in self.index:
-            self.index[text] = len(self.table)
+        k = self.index.get(text)
+        if k is None:
+            k = self.index[text] = len(self.table)
             self.table.append(text)
-        return self.index[text]
+        return k
 
 
 CHUNK = 2_000  # cases per chunk: the writer holds one chunk at a time, the page decodes one at a time
@@ -177,57 +179,72 @@ def _hash(text: str | None) -> int:
 
 
 INDEX_COLUMNS = ("s", "v", "t", "id", "r", "vd", "rg", "lat", "oh", "bh", "bp")
+VERDICT_CODES = {v: i for i, v in enumerate(VERDICTS)}
+_NO_SCORE: Any = object()  # a case without that score (False in the index's column)
 
 
 class _Index:
     """One chunk's index, column by column: everything the case table's rows, its filters and
-    sorts and the output matrix's filters and sorts need, without the case's text."""
+    sorts and the output matrix's filters and sorts need, without the case's text. A case is
+    one tuple (and its scores' values) as it passes; the columns are made once, at the end."""
 
     def __init__(self) -> None:
         self.names = _Strings()
-        self.cols: dict[str, list[Any]] = {k: [] for k in INDEX_COLUMNS}
-        self.scores: dict[str, list[Any]] = {}
-        self.base_scores: dict[str, list[Any]] = {}
-        self.n = 0
-
-    @staticmethod
-    def _put(columns: dict[str, list[Any]], n: int, values: dict[str, float | None]) -> None:
-        for name, value in values.items():  # False: no such score for this case
-            column = columns.get(name)
-            if column is None:
-                column = columns[name] = [False] * n
-            column.append(None if value is None else round(value, 6))
-        for column in columns.values():
-            if len(column) == n:
-                column.append(False)
+        self.rows: list[tuple[Any, ...]] = []
+        self.scores: list[dict[str, Any]] = []
+        self.base_scores: list[dict[str, Any]] = []
 
     def add(self, row: dict[str, Any], r: CaseResult, base: dict[str, Any] | None) -> None:
-        c, s = self.cols, self.names
-        c["s"].append(s(r.suite))
-        c["v"].append(s(r.variant))
-        c["t"].append([s(t) for t in r.tags])
-        c["id"].append(r.case_id)
-        c["r"].append(r.repeat)
-        c["vd"].append(VERDICTS.index(row["vd"]))
-        c["rg"].append(int(row["rg"]))
-        c["lat"].append(None if r.latency_ms is None else round(r.latency_ms, 2))
-        c["oh"].append(-1 if r.error else _hash(r.output))
-        c["bh"].append(None if base is None or base.get("output") is None else _hash(base.get("output")))
-        c["bp"].append(row["bp"])
-        self._put(self.scores, self.n, {n: v.value for n, v in r.scores.items()})
-        self._put(self.base_scores, self.n, dict((base or {}).get("scores") or {}))
-        self.n += 1
+        s = self.names
+        base_output = None if base is None else base.get("output")
+        self.rows.append(
+            (
+                s(r.suite),
+                s(r.variant),
+                [s(t) for t in r.tags],
+                r.case_id,
+                r.repeat,
+                VERDICT_CODES[row["vd"]],
+                int(row["rg"]),
+                None if r.latency_ms is None else round(r.latency_ms, 2),
+                -1 if r.error else _hash(r.output),
+                None if base_output is None else _hash(base_output),
+                row["bp"],
+            )
+        )
+        self.scores.append({n: v.value for n, v in r.scores.items()})
+        self.base_scores.append((base or {}).get("scores") or {})
 
     def data(self) -> dict[str, Any]:
-        names, n = self.names.table, self.n
-        return {"n": n, "names": names, **self.cols, "sc": self.scores, "bs": self.base_scores}
+        columns = dict(zip(INDEX_COLUMNS, (list(c) for c in zip(*self.rows, strict=True)), strict=True))
+        return {
+            "n": len(self.rows),
+            "names": self.names.table,
+            **columns,
+            "sc": _score_columns(self.scores),
+            "bs": _score_columns(self.base_scores),
+        }
+
+
+def _score_columns(per_case: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Each score's column: its value rounded, None when it has none, False for a case without it."""
+    names = dict.fromkeys(name for scores in per_case for name in scores)
+    return {
+        name: [
+            False
+            if (value := scores.get(name, _NO_SCORE)) is _NO_SCORE
+            else (None if value is None else round(value, 6))
+            for scores in per_case
+        ]
+        for name in names
+    }
 
 
 def _packed(data: dict[str, Any]) -> str:
     """JSON, secrets scrubbed value by value, gzipped (no timestamp: the same run gives the
     same file) and base64-encoded: text that cannot close the <script> element it sits in."""
-    text = json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    text = secrets.scrub_json_text(text, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)  # keys in the order built
+    text = secrets.scrub_json_text(text, separators=(",", ":"), ensure_ascii=False)
     raw = gzip.compress(text.encode("utf-8", "surrogatepass"), compresslevel=5, mtime=0)
     return base64.b64encode(raw).decode("ascii")
 
@@ -602,4 +619,5 @@ def write(run_dir: RunDir) -> Path:
     """Write report.html piece by piece (each piece scrubbed; a piece is a whole JSON block or
     template text, so no secret spans two): memory stays flat at any number of cases. The
     caller holds the run directory's lock."""
-    return run_dir.write_report(render_pieces(run_dir))
+    with paced():
+        return run_dir.write_report(render_pieces(run_dir))
