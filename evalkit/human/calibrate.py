@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -297,7 +297,7 @@ def kappa_of_confusion(confusion: np.ndarray, weights: Literal["quadratic"] | No
 
 
 def kappas(
-    results: Sequence[CaseResult],
+    results: Iterable[CaseResult],
     compared: Mapping[str, str],
     found: Mapping[str, Sequence[lb.AnyLabel]],
 ) -> dict[tuple[str, Kind], float | None]:

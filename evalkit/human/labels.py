@@ -364,24 +364,45 @@ def labelled(labels: Iterable[AnyLabel], results: Sequence[CaseResult]) -> int:
     )
 
 
-def labels_for(labels: Sequence[AnyLabel], results: Sequence[CaseResult]) -> dict[str, list[AnyLabel]]:
-    """The labels of each result, by result key: one per labeller, their newest on it."""
-    by_case: dict[tuple[str, str], list[AnyLabel]] = defaultdict(list)
-    for label in labels:
-        by_case[(label.suite, label.case)].append(label)
-    out: dict[str, list[AnyLabel]] = {}
-    for r in results:
+class LabelIndex:
+    """A run's labels by case, to find each result's own (one result at a time: results are
+    streamed past it, never held)."""
+
+    def __init__(self, labels: Iterable[AnyLabel]):
+        self.by_case: dict[tuple[str, str], list[AnyLabel]] = defaultdict(list)
+        for label in labels:
+            self.by_case[(label.suite, label.case)].append(label)
+
+    def of(self, r: CaseResult) -> list[AnyLabel]:
+        """The result's labels: one per labeller, their newest on it (none: an empty list)."""
         newest: dict[str, AnyLabel] = {}
-        for x in by_case.get((r.suite, r.case_id), ()):  # the case's labels: match variant and repeat
+        for x in self.by_case.get((r.suite, r.case_id), ()):  # the case's labels: match variant and repeat
             if (
                 x.variant in (None, r.variant)
                 and x.repeat in (None, r.repeat)
                 and (x.labeller not in newest or _supersedes(x, newest[x.labeller]))
             ):
                 newest[x.labeller] = x
-        if newest:
-            out[r.key] = list(newest.values())
-    return out
+        return list(newest.values())
+
+    def scored(self, r: CaseResult, judged: Mapping[str, str]) -> CaseResult:
+        """The result with its `human` score (and each judge's agreement) set from its labels,
+        stale ones removed: `r` itself when nothing changes."""
+        scores = {k: v for k, v in r.scores.items() if k != HUMAN and not k.endswith(AGREEMENT)}
+        mine = self.of(r)
+        if mine:
+            scores[HUMAN] = human_score(mine)
+            for name, kind in judged.items():
+                agreement = _agreement(r.scores.get(name), mine, kind)
+                if agreement is not None:
+                    scores[name + AGREEMENT] = agreement
+        return r if scores == r.scores else r.model_copy(update={"scores": scores})
+
+
+def labels_for(labels: Sequence[AnyLabel], results: Iterable[CaseResult]) -> dict[str, list[AnyLabel]]:
+    """The labels of each labelled result, by result key: one per labeller, their newest on it."""
+    index = LabelIndex(labels)
+    return {r.key: mine for r in results if (mine := index.of(r))}
 
 
 def describe(label: AnyLabel) -> str:
@@ -415,24 +436,13 @@ def _joined(texts: Iterable[str], sep: str) -> str:
 
 
 def with_human_scores(
-    results: Sequence[CaseResult], labels: Sequence[AnyLabel], judged: Mapping[str, str]
+    results: Iterable[CaseResult], labels: Sequence[AnyLabel], judged: Mapping[str, str]
 ) -> list[CaseResult]:
     """Results with their `human` score (and each judge's `<judge>_human_agreement`) set from
     `labels`; stale human scores of results that lost their labels are removed.
     `judged` maps score names to compare with people to their kind ("pass_fail" or "rating")."""
-    found = labels_for(labels, results)
-    out = []
-    for r in results:
-        scores = {k: v for k, v in r.scores.items() if k != HUMAN and not k.endswith(AGREEMENT)}
-        mine = found.get(r.key)
-        if mine:
-            scores[HUMAN] = human_score(mine)
-            for name, kind in judged.items():
-                agreement = _agreement(r.scores.get(name), mine, kind)
-                if agreement is not None:
-                    scores[name + AGREEMENT] = agreement
-        out.append(r if scores == r.scores else r.model_copy(update={"scores": scores}))
-    return out
+    index = LabelIndex(labels)
+    return [index.scored(r, judged) for r in results]
 
 
 def _agreement(score: StoredScore | None, labels: Sequence[AnyLabel], kind: str) -> StoredScore | None:

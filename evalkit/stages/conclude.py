@@ -146,7 +146,7 @@ def conclude(inp: ConcludeInput) -> Conclusion:
     info = inp.run_dir.info()
     labels = _labels(inp)
     if labels:  # judges vs people
-        groups = with_kappa(groups, list(results()), labels, info, thresholds)
+        groups = with_kappa(groups, results, labels, info, thresholds)
     over_budget, budget = error_budget(groups, n_results, inp.run_settings)
     failed = any(not t.passed for g in groups for t in g.thresholds)
     diff = _kept_diff(inp) if inp.keep_diff else None
@@ -182,13 +182,12 @@ def conclude(inp: ConcludeInput) -> Conclusion:
 
 def _results(inp: ConcludeInput) -> Callable[[], Iterable[CaseResult]]:
     """The run's results for each pass over them: streamed from results.jsonl, so concluding
-    a run of any size holds no more than one result at a time. Human labels are the exception:
-    with labels (or human scores to refresh), the results are scored with them in memory."""
+    a run of any size holds no more than one result at a time. With labels (or human scores to
+    refresh), results.jsonl is first brought in step with them, streamed too (`apply_labels`)."""
     run_dir = inp.run_dir
-    if not inp.calibration and not _labels(inp) and not _mentions(run_dir.results_file, f'"{HUMAN}":'):
-        return run_dir.results
-    scored = apply_labels(run_dir, list(run_dir.results()), inp.calibration, inp.labels)  # human scores
-    return lambda: scored
+    if inp.calibration or _labels(inp) or _mentions(run_dir.results_file, f'"{HUMAN}":'):
+        apply_labels(run_dir, inp.calibration, inp.labels)  # human scores
+    return run_dir.results
 
 
 def _labels(inp: ConcludeInput) -> Sequence[AnyLabel]:
