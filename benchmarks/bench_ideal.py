@@ -31,25 +31,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, fake_server(latency) as url:
         for n in sizes:
             for k, code in enumerate([ROOT, *against]):  # interleaved
-                d = Path(tmp) / f"{n}-{k}"
-                suite = write_suite(d, n, scorers="[exact]")
-                write_config(d, url, concurrency)
-                env = {**os.environ, "PYTHONPATH": str(code), "NO_COLOR": "1"}
-                env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode compiled once
-                start = time.perf_counter()
-                proc = subprocess.run(
-                    [sys.executable, "-m", "evalkit", "run", str(suite), "--out", "run", "--no-cache"],
-                    cwd=d,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                )
-                wall = time.perf_counter() - start
-                ideal = n * latency / concurrency
-                flag = "" if proc.returncode in (0, 1) else f"  (exit {proc.returncode})"
-                print(
-                    f"{n:>8}  {str(code)[-20:]:20}  {ideal:>8.2f}  {wall:>8.2f}  {ideal / wall:>10.3f}{flag}"
-                )
+                wall, code_rc = run_command(code, n, url, concurrency, Path(tmp) / f"{n}-{k}")
+                print_row(code, n, n * latency / concurrency, wall, code_rc)
+
+
+def run_command(code: Path, n: int, url: str, concurrency: int, directory: Path) -> tuple[float, int]:
+    """`evalkit run` of n cases with a checkout's code, in a fresh process: (wall s, exit code)."""
+    suite = write_suite(directory, n, scorers="[exact]")
+    write_config(directory, url, concurrency)
+    env = {**os.environ, "PYTHONPATH": str(code), "NO_COLOR": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode compiled once
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "evalkit", "run", str(suite), "--out", "run", "--no-cache"],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return time.perf_counter() - start, proc.returncode
+
+
+def print_row(code: Path, n: int, ideal: float, wall: float, returncode: int) -> None:
+    flag = "" if returncode in (0, 1) else f"  (exit {returncode})"
+    print(
+        f"{n:>8}  {str(code)[-20:]:20}  {ideal:>8.2f}  {wall:>8.2f}  {ideal / wall:>10.3f}{flag}", flush=True
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,56 @@
+"""Issue 28 part 4 in one run: evalkit's own CPU per case against a zero-latency server, and the
+whole command's wall time against the ideal at a fixed latency, this checkout beside others.
+
+Own CPU per case (bench_scale.py: prepare + execute in a fresh process, less aiohttp alone
+sending the same requests) at each of SIZES; ideal/wall (bench_ideal.py: the whole `evalkit run`
+command, imports, history and reports included, against N × latency / concurrency) at each of
+IDEAL_SIZES. Every measurement runs each checkout in turn (interleaved), so a busy machine's load
+hits them alike; read the ratios between checkouts, and the CPU (wall waits for the CPU).
+
+Usage: python -m benchmarks.bench_cpu [SIZES] [IDEAL_SIZES] [--against CHECKOUT ...]
+e.g. 1000,20000,100000 2000,20000 --against /path/to/main (latency 100 ms, concurrency 32).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks._common import ROOT, fake_server
+from benchmarks.bench_ideal import print_row, run_command
+from benchmarks.bench_scale import load, measure, print_rows
+
+LATENCY_S = 0.1
+CONCURRENCY = 32
+
+
+def main() -> None:
+    against = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--against"]
+    args = [a for a in sys.argv[1:] if a != "--against" and Path(a) not in against]
+    sizes = [int(s) for s in (args[0] if args else "1000,20000,100000").split(",")]
+    ideal_sizes = [int(s) for s in (args[1] if len(args) > 1 else "2000,20000").split(",")]
+    checkouts = [ROOT, *against]
+    print(f"{os.cpu_count()} CPUs, load average {load()} at the start", flush=True)
+    rows = []
+    with fake_server(0.0) as url:
+        for n in sizes:
+            for code in [*checkouts, None]:
+                rows.append(measure(code, n, url, CONCURRENCY))
+    print(f"\nown CPU per case: zero-latency server, concurrency {CONCURRENCY}, scorer exact, no cache")
+    print_rows(rows)
+    print(
+        f"\nthe whole command at {LATENCY_S * 1000:.0f} ms latency, concurrency {CONCURRENCY}; load {load()}"
+    )
+    print(f"{'cases':>8}  {'checkout':20}  {'ideal s':>8}  {'wall s':>8}  {'ideal/wall':>10}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp, fake_server(LATENCY_S) as url:
+        for n in ideal_sizes:
+            for k, code in enumerate(checkouts):
+                wall, rc = run_command(code, n, url, CONCURRENCY, Path(tmp) / f"{n}-{k}")
+                print_row(code, n, n * LATENCY_S / CONCURRENCY, wall, rc)
+    print(f"load average {load()} at the end")
+
+
+if __name__ == "__main__":
+    main()
