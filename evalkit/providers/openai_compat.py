@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
 import time
@@ -476,9 +477,10 @@ def _read_body(data: Any, body: dict[str, Any], read: Callable[[Any], Completion
     except UnexpectedResponse as exc:
         raise _Fatal(secrets.scrub(str(exc))[:300]) from None
     message = _first_message(data)
-    if message is None:
+    calls = None if message is None else parse_message_calls(message, _declared(body))
+    if calls is None:  # no tool call (most answers): no copy
         return completion
-    return completion.model_copy(update={"tool_calls": parse_message_calls(message, _declared(body))})
+    return completion.model_copy(update={"tool_calls": calls})
 
 
 def _first_message(data: Any) -> dict[str, Any] | None:
@@ -578,6 +580,7 @@ async def _read_events(response: aiohttp.ClientResponse, started: float, reader:
         raise _Fatal(secrets.scrub(str(exc))[:300]) from None
 
 
+@functools.lru_cache(maxsize=64)  # asked once per request: the same few answers
 def endpoint(base_url: str, path: str) -> str:
     """base_url + path, keeping any query string (e.g. ?api-version=...) at the end."""
     parts = urlsplit(base_url)

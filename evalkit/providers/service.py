@@ -70,9 +70,8 @@ class Connected(Provider[Any]):
         self.plugin = plugin
         self.limiter = limiter
 
-    async def generate(self, batch: Sequence[Request]) -> AsyncIterator[tuple[Request, Completion]]:
-        async for pair in complete_each(batch, self.complete, self.limiter.maximum):
-            yield pair
+    def generate(self, batch: Sequence[Request]) -> AsyncIterator[tuple[Request, Completion]]:
+        return complete_each(batch, self.complete, self.limiter.maximum)  # no generator layer of its own
 
     async def complete(self, request: Request) -> Completion:
         policy = self.plugin.retry_policy()
