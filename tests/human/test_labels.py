@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import UserInputError
-from evalkit.human.labels import Label, Said, human_score, merge, read_labels, said, with_human_scores
+from evalkit.human.labels import (
+    Label,
+    LabelIndex,
+    Said,
+    human_score,
+    labels_for,
+    merge,
+    read_labels,
+    said,
+    with_human_scores,
+)
 from evalkit.types import CaseResult, StoredScore
 from tests.conftest import write
 
@@ -267,3 +277,15 @@ def test_a_label_line_is_what_json_dumps_writes(label: Label) -> None:
     )
     assert label_line(label) == expected
     assert json.loads(label_line(label)) == label_row(label)
+
+
+def test_a_result_whose_scores_stay_is_passed_on_as_it_is() -> None:
+    """What lets `apply_labels` stream: a result its labels leave as it was is the same object
+    (results.jsonl is rewritten only when one is not), a labelled one a new one."""
+    index = LabelIndex([Label(suite="s", case="c1", labeller="ana", verdict="pass")])
+    plain, labelled = result("c2"), result("c1", judge=StoredScore(value=1.0, passed=True))
+    assert index.scored(plain, {"judge": "pass_fail"}) is plain
+    scored = index.scored(labelled, {"judge": "pass_fail"})
+    assert scored is not labelled and scored.scores["judge_human_agreement"].value == 1.0
+    assert index.scored(scored, {"judge": "pass_fail"}) == scored  # applied again: no change
+    assert labels_for(index.by_case["s", "c1"], iter([plain, labelled])) == {labelled.key: index.of(labelled)}
