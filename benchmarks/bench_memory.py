@@ -44,18 +44,19 @@ ANSWERS = (  # the reference for even cases, something else for odd ones
 )
 
 
-def timed(code: Path, args: list[str], cwd: Path) -> tuple[float, float, int]:
-    """Peak RSS (MB), wall seconds and exit code of `python -m evalkit ARGS` run with `code`."""
+def timed(code: Path, args: list[str], cwd: Path) -> tuple[float, float, int, float]:
+    """Peak RSS (MB), wall seconds, exit code and CPU seconds of `python -m evalkit ARGS` run
+    with `code`."""
     env = {**os.environ, "PYTHONPATH": f"{code}{os.pathsep}{cwd}", "NO_COLOR": "1"}
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "%M %e", sys.executable, "-m", "evalkit", *args],
+        ["/usr/bin/time", "-f", "%M %e %U %S", sys.executable, "-m", "evalkit", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
     )
-    rss_kb, wall = proc.stderr.strip().splitlines()[-1].split()
-    return int(rss_kb) / 1024, float(wall), proc.returncode
+    rss_kb, wall, user, system = proc.stderr.strip().splitlines()[-1].split()
+    return int(rss_kb) / 1024, float(wall), proc.returncode, float(user) + float(system)
 
 
 def commands(n: int) -> list[tuple[str, list[str], tuple[int, ...]]]:
@@ -126,14 +127,27 @@ def synthesize(d: Path, n: int) -> None:
         (out / "run.json").write_text(json.dumps(info))
 
 
-def curve(rows: list[tuple[int, str, str, float, float]]) -> None:
-    """Peak MB and wall per command across sizes, one line per command and checkout."""
+def curve(rows: list[tuple[int, str, str, float, float, float]]) -> None:
+    """Peak MB, wall and CPU per command across sizes, one line per command and checkout."""
     sizes = sorted({r[0] for r in rows})
-    print("\npeak RSS MB / wall s by size")
+    print("\npeak RSS MB / wall s / CPU s by size")
     print(f"{'command':15} {'checkout':28} " + "  ".join(f"{n:>16,}" for n in sizes))
     for name, code in dict.fromkeys((r[1], r[2]) for r in rows):
-        cells = {r[0]: f"{r[3]:>6.0f} MB {r[4]:>6.1f} s" for r in rows if (r[1], r[2]) == (name, code)}
-        print(f"{name:15} {code[-28:]:28} " + "  ".join(f"{cells.get(n, '-'):>16}" for n in sizes))
+        cells = {
+            r[0]: f"{r[3]:>6.0f} MB {r[4]:>6.1f} s {r[5]:>6.1f} s CPU"
+            for r in rows
+            if (r[1], r[2]) == (name, code)
+        }
+        print(f"{name:15} {code[-28:]:28} " + "  ".join(f"{cells.get(n, '-'):>30}" for n in sizes))
+
+
+def _needed(only: list[str] | None) -> set[str]:
+    """The runs the commands in `only` read (made first, and measured too)."""
+    if only is None:
+        return set()
+    return ({"run"} if {"report", "baseline save", "diff"} & set(only) else set()) | (
+        {"shard 1/2", "shard 2/2"} if "merge" in only else set()
+    )
 
 
 def main() -> None:
@@ -142,8 +156,11 @@ def main() -> None:
     checkouts = [ROOT] + [Path(argv[i + 1]) for i, a in enumerate(argv) if a == "--against"]
     limit = next((int(argv[i + 1]) for i, a in enumerate(argv) if a == "--run-limit"), 100_000)
     only = next((argv[i + 1].split(",") for i, a in enumerate(argv) if a == "--only"), None)
-    print(f"{'cases':>8}  {'command':14} {'checkout':28} {'peak RSS MB':>11}  {'wall s':>8}", flush=True)
-    rows: list[tuple[int, str, str, float, float]] = []
+    print(
+        f"{'cases':>8}  {'command':14} {'checkout':28} {'peak RSS MB':>11}  {'wall s':>8}  {'CPU s':>8}",
+        flush=True,
+    )
+    rows: list[tuple[int, str, str, float, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             dirs = {}
@@ -160,13 +177,14 @@ def main() -> None:
                         timed(code, args, dirs[code])
                     synthesize(dirs[code], n)
                 todo = [c for c in todo if c[0] not in ("run", "shard 1/2", "shard 2/2")]
-            for name, args, ok in [c for c in todo if only is None or c[0] in only]:
+            for name, args, ok in [c for c in todo if only is None or c[0] in only or c[0] in _needed(only)]:
                 for code in checkouts:
-                    rss, wall, rc = timed(code, args, dirs[code])
+                    rss, wall, rc, cpu = timed(code, args, dirs[code])
                     flag = "" if rc in ok else f"  (exit {rc})"
-                    rows.append((n, name + (" *" if n > limit else ""), str(code), rss, wall))
+                    rows.append((n, name + (" *" if n > limit else ""), str(code), rss, wall, cpu))
                     print(
-                        f"{n:>8}  {name:14} {str(code)[-28:]:28} {rss:>11.0f}  {wall:>8.1f}{flag}", flush=True
+                        f"{n:>8}  {name:14} {str(code)[-28:]:28} {rss:>11.0f}  {wall:>8.1f}  {cpu:>8.1f}{flag}",
+                        flush=True,
                     )
     curve(rows)
     print("* a synthetic run directory of that size (see above)")

@@ -293,6 +293,23 @@ def _meta(run_dir: RunDir, ctx: _Context) -> dict[str, Any]:
     return {"summary": ctx.summary, "diff": ctx.diff, "run": _run_meta(ctx.info), "alerts": alerts}
 
 
+CASE_LISTS = ("added", "removed", "changed_input", "pass_to_fail", "fail_to_pass", "still_failing")
+PAGE_CASE_LIST = 20  # ids of each list kept in the page's data block (the overview lists as many)
+
+
+def page_diff(diff: dict[str, Any] | None) -> dict[str, Any] | None:
+    """diff.json as the page's data block carries it: each group's case lists cut to their first
+    PAGE_CASE_LIST ids (a gated run of a million cases lists hundreds of thousands, which the page
+    would parse at load and never read: the cases' verdicts travel in the index)."""
+    if not diff:
+        return diff
+    groups = [
+        {k: v[:PAGE_CASE_LIST] if k in CASE_LISTS and isinstance(v, list) else v for k, v in g.items()}
+        for g in diff.get("groups", [])
+    ]
+    return {**diff, "groups": groups}
+
+
 def _baseline_passed(base: dict[str, Any] | None) -> bool | None:
     """Whether the baseline's side of a case passed every pass/fail scorer (None: nothing to say)."""
     if not base or base.get("error") is not None or not base.get("passed"):
@@ -588,7 +605,8 @@ def _page(run_dir: RunDir, ctx: _Context, series: _Series) -> str:
     )
     env.filters["num"] = number  # {{ value | num("cost") }}: numbers.py, as everywhere
     # JSON in a data block: "<" escaped so no text can close the <script> element
-    blob = json.dumps(meta, separators=(",", ":"), sort_keys=True).replace("<", "\\u003c")
+    page_meta = {**meta, "diff": page_diff(meta["diff"])}
+    blob = json.dumps(page_meta, separators=(",", ":"), sort_keys=True).replace("<", "\\u003c")
     return env.get_template("report.html.j2").render(
         summary=meta["summary"],
         diff=meta["diff"],

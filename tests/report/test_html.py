@@ -381,3 +381,25 @@ def test_cases_in_many_chunks_read_as_one_table(
     assert "<script>window.__pwned = 1</script>" in page.inner_text("tr.detail")
     assert page.evaluate("() => window.__pwned === undefined && window.__pwned2 === undefined")
     opened.close()
+
+
+def test_the_page_carries_the_gate_without_its_long_case_lists() -> None:
+    """A gated run of a million cases lists hundreds of thousands of ids in diff.json: the page's
+    data block keeps each list's first 20 (the overview's words say how many), the rest as is."""
+    from evalkit.report import html
+
+    ids = [f"c{i}" for i in range(1_000)]
+    group = {
+        "suite": "s",
+        "variant": "v",
+        "baseline_run": "r0",
+        "pass_to_fail": ids,
+        "still_failing": ids[:5],
+    }
+    diff = {"schema_version": 1, "groups": [group]}
+    page = html.page_diff(diff)
+    assert page is not None and page["groups"][0]["pass_to_fail"] == ids[:20]
+    assert page["groups"][0]["still_failing"] == ids[:5] and page["groups"][0]["baseline_run"] == "r0"
+    assert (
+        diff["groups"][0]["pass_to_fail"] == ids and html.page_diff(None) is None
+    )  # diff.json's own: untouched
