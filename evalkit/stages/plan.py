@@ -86,7 +86,10 @@ class Plan:
 
     @cached_property
     def count(self) -> int:
-        """How many requests the plan makes."""
+        """How many requests the plan makes (unsharded: counted, not read: a suite's cases past
+        a few thousand are read back from their scratch file at each pass)."""
+        if self.shard is None:
+            return sum(unit.repeats * len(unit.suite.cases) for unit in self.units)
         return sum(unit.repeats for unit in self.units for _ in self._cases(unit))
 
     def requests(self, skip: set[str] | None = None, hold: Hold | None = None) -> Iterator[Request]:
