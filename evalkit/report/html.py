@@ -243,8 +243,8 @@ def _score_columns(per_case: list[dict[str, Any]]) -> dict[str, list[Any]]:
 def _packed(data: dict[str, Any]) -> str:
     """JSON, secrets scrubbed value by value, gzipped (no timestamp: the same run gives the
     same file) and base64-encoded: text that cannot close the <script> element it sits in."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)  # keys in the order built
-    text = secrets.scrub_json_text(text, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    text = secrets.scrub_json_text(text, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     raw = gzip.compress(text.encode("utf-8", "surrogatepass"), compresslevel=5, mtime=0)
     return base64.b64encode(raw).decode("ascii")
 
