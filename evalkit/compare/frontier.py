@@ -17,10 +17,15 @@ Rules, in words (docs/guide/comparing.md says the same):
   - the pick is the cheapest variant not significantly worse than the best, among those with a
     measured cost and no higher error rate than the best (a variant that fails more requests
     is no substitute); equal costs go to the better quality.
-A tally keeps one small list per case and variant, never the result lines."""
+A tally keeps one small list per case and variant, never the result lines; past `SPILL_AT` of
+them, they go to a scratch SQLite file and the paired values come back from a join, so a run of
+a million results × variants concludes in bounded memory."""
 
 from __future__ import annotations
 
+import itertools
+import sqlite3
+from array import array
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,6 +39,7 @@ if TYPE_CHECKING:  # the summary holds the frontier; the frontier reads the summ
     from evalkit.compare.gate import MetricDiff
 
 ALPHA = 0.05  # the gate's (evalkit.compare.gate.ALPHA; a test holds them equal)
+SPILL_AT = 50_000  # case rows a tally holds in memory before they go to its scratch file
 
 
 class FrontierVariant(Record):
@@ -75,13 +81,20 @@ def main_metric(infos: Sequence[MetricInfo]) -> MetricInfo | None:
     return next((m for m in scored if m.counts_for_pass), scored[0] if scored else None)
 
 
+Paired = tuple["array[float]", "array[float]", list[bool | None], list[bool | None]]
+
+
 class FrontierTally:
     """Per suite × variant × case: [sum of the main metric, measured repeats, results, its pass
-    mark (one repeat; None when unmarked or repeated)], fed one result at a time."""
+    mark (one repeat; None when unmarked or repeated)], fed one result at a time. Past
+    `spill_at` rows held, they are added into a private scratch SQLite file (deleted on close)."""
 
-    def __init__(self, metrics: Mapping[str, Sequence[MetricInfo]]):
+    def __init__(self, metrics: Mapping[str, Sequence[MetricInfo]], spill_at: int = SPILL_AT):
         self.main = {suite: m for suite, infos in metrics.items() if (m := main_metric(infos))}
         self.cases: dict[tuple[str, str], dict[str, list[Any]]] = {}
+        self._held = 0
+        self._spill_at = spill_at
+        self._db: sqlite3.Connection | None = None
 
     def add(self, r: CaseResult) -> None:
         info = self.main.get(r.suite)
@@ -94,6 +107,7 @@ class FrontierTally:
         row = cases.get(r.case_id)
         if row is None:
             row = cases[r.case_id] = [0.0, 0, 0, None]
+            self._held += 1
         row[2] += 1
         score = r.scores.get(info.name) if r.error is None else None
         if score is not None and score.value is not None:
@@ -102,15 +116,66 @@ class FrontierTally:
             row[3] = score.passed if row[2] == 1 else None
         else:
             row[3] = None
+        if self._held > self._spill_at:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Add every row held into the scratch file (a case seen again there has more than one
+        result: its pass mark goes) and forget them."""
+        if self._db is None:
+            self._db = sqlite3.connect("", isolation_level=None)  # "": a private file, deleted on close
+            self._db.executescript(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                "CREATE TABLE t (suite TEXT, variant TEXT, case_id TEXT, total REAL, n INTEGER,"
+                " results INTEGER, mark INTEGER, PRIMARY KEY (suite, variant, case_id)) WITHOUT ROWID;"
+            )
+        rows = ((s, v, c, *row) for (s, v), cases in self.cases.items() for c, row in cases.items())
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET total = total + "
+            "excluded.total, n = n + excluded.n, results = results + excluded.results, mark = NULL",
+            rows,
+        )
+        self._db.execute("COMMIT")
+        self.cases.clear()
+        self._held = 0
 
     def values(self, suite: str, variant: str) -> dict[str, tuple[float, bool | None]]:
-        """Each measured case's mean over repeats and its pass mark (one repeat only)."""
+        """Each measured case's mean over repeats and its pass mark (one repeat only), of the
+        rows held in memory."""
         rows = self.cases.get((suite, variant), {})
         out: dict[str, tuple[float, bool | None]] = {}
         for case_id, (total, n, results, mark) in rows.items():
             if n:
                 out[case_id] = (total / n, mark if results == 1 and isinstance(mark, bool) else None)
         return out
+
+    def paired(self, suite: str, best: str, other: str) -> Paired:
+        """The cases measured on both variants: their means (best, other) and pass marks."""
+        bv, cv, bp, cp = array("d"), array("d"), [], []
+        if self._db is None:
+            reference, mine = self.values(suite, best), self.values(suite, other)
+            for case_id, (value, mark) in reference.items():
+                if (theirs := mine.get(case_id)) is not None:
+                    bv.append(value)
+                    cv.append(theirs[0])
+                    bp.append(mark)
+                    cp.append(theirs[1])
+            return bv, cv, bp, cp
+        self._spill()
+        query = self._db.execute(
+            "SELECT b.total / b.n, CASE WHEN b.results = 1 THEN b.mark END, o.total / o.n,"
+            " CASE WHEN o.results = 1 THEN o.mark END FROM t b JOIN t o ON o.suite = b.suite"
+            " AND o.variant = ? AND o.case_id = b.case_id WHERE b.suite = ? AND b.variant = ?"
+            " AND b.n > 0 AND o.n > 0",
+            (other, suite, best),
+        )
+        for b_value, b_mark, o_value, o_mark in query:
+            bv.append(b_value)
+            cv.append(o_value)
+            bp.append(None if b_mark is None else bool(b_mark))
+            cp.append(None if o_mark is None else bool(o_mark))
+        return bv, cv, bp, cp
 
 
 def frontiers(
@@ -180,21 +245,18 @@ def _test_against_best(out: SuiteFrontier, best: FrontierVariant, tally: Frontie
     from evalkit.stats import holm
 
     assert out.metric is not None
-    reference = tally.values(out.suite, best.variant)
     tested: list[tuple[FrontierVariant, MetricDiff]] = []
     for v in out.variants:
         if v is best:
             continue
-        mine = tally.values(out.suite, v.variant)
-        ids = [c for c in reference if c in mine]
-        v.n_paired = len(ids)
-        if not ids:
+        b_values, c_values, bp, cp = tally.paired(out.suite, best.variant, v.variant)
+        v.n_paired = len(b_values)
+        if not b_values:
             continue
-        bv = np.array([reference[c][0] for c in ids], dtype=float)
-        cv = np.array([mine[c][0] for c in ids], dtype=float)
-        bp, cp = [reference[c][1] for c in ids], [mine[c][1] for c in ids]
+        bv = np.frombuffer(b_values, dtype=float)
+        cv = np.frombuffer(c_values, dtype=float)
         marks = None
-        if all(isinstance(x, bool) for x in (*bp, *cp)):
+        if all(isinstance(x, bool) for x in itertools.chain(bp, cp)):
             marks = (np.array(bp, dtype=bool), np.array(cp, dtype=bool))
         diff = MetricDiff(metric=out.metric, kind="score", higher_is_better=out.higher_is_better)
         paired_score_test(diff, bv, cv, marks, alpha)

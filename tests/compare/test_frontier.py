@@ -19,10 +19,12 @@ EXACT = MetricInfo(name="exact", scorer="exact", kind="pass_fail", verdict=True,
 N = 40
 
 
-def run(results: Sequence[CaseResult], infos: Sequence[MetricInfo]) -> list[fr.SuiteFrontier]:
+def run(
+    results: Sequence[CaseResult], infos: Sequence[MetricInfo], spill_at: int = fr.SPILL_AT
+) -> list[fr.SuiteFrontier]:
     metrics = {"s": list(infos)}
     groups = list(summarize_groups(results, metrics, {}).values())
-    tally = fr.FrontierTally(metrics)
+    tally = fr.FrontierTally(metrics, spill_at=spill_at)
     for r in results:
         tally.add(r)
     return fr.frontiers(groups, tally)
@@ -159,3 +161,54 @@ def test_lower_is_better_main_metric() -> None:
     rows += [scored("b", i, 0.5 + 0.01 * (i % 3), metric="wer", cost=0.001) for i in range(N)]
     (f,) = run(rows, [wer])
     assert f.best == "a" and f.variants[1].worse_than_best is True and f.pick == "a"
+
+
+def same(a: object, b: object) -> bool:
+    """Equal, floats to 12 digits (sums added in another order)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-12)
+    return a == b and type(a) is type(b)
+
+
+def repeated_and_interleaved() -> list[CaseResult]:
+    """Two repeats per case, the second repeat of every case after all the first ones (so a
+    tally that spills meets each case again after it went to disk), pass/fail and continuous."""
+    rows = []
+    for rep in range(2):
+        for i in range(N):
+            rows.append(scored("a", i, float(i % 2 == 0), passed=i % 2 == 0, repeat=rep, cost=0.001))
+            rows.append(scored("b", i, float(rep == 0), passed=rep == 0, repeat=rep, cost=0.01))
+    return rows
+
+
+def pass_fail_rows() -> list[CaseResult]:
+    a = [i < 30 for i in range(N)]
+    b = [(i < 30 and i >= 6) or i == 35 for i in range(N)]
+    rows = [scored("a", i, float(x), passed=x, cost=0.01) for i, x in enumerate(a)]
+    return rows + [scored("b", i, float(x), passed=x, cost=0.001) for i, x in enumerate(b)]
+
+
+@pytest.mark.parametrize(
+    ("rows", "infos"),
+    [
+        (continuous()[0], [ROUGE]),
+        (pass_fail_rows(), [EXACT]),
+        (repeated_and_interleaved(), [EXACT]),
+    ],
+    ids=["paired_t", "mcnemar", "repeats_met_again_after_a_spill"],
+)
+def test_a_tally_that_spills_to_disk_gives_the_same_frontier(
+    rows: list[CaseResult], infos: list[MetricInfo]
+) -> None:
+    """Past spill_at rows the tally goes to its scratch SQLite file and the paired values come
+    from a join: the same tests, p-values, marks and pick as held in memory."""
+    (held,) = run(rows, infos)
+    for spill_at in (1, 7, 33):
+        (spilled,) = run(rows, infos, spill_at=spill_at)
+        assert same(spilled.model_dump(), held.model_dump()), spill_at
+        assert [v.test for v in spilled.variants] == [v.test for v in held.variants]
+        assert [v.n_paired for v in spilled.variants] == [v.n_paired for v in held.variants]
