@@ -26,7 +26,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from evalkit._util import secrets
-from evalkit._util.gcpace import paced
+from evalkit._util.collector import ONE_PASS, long_run
 from evalkit._util.jinjacache import bytecode_cache
 from evalkit._util.numbers import (
     elapsed,
@@ -637,5 +637,5 @@ def write(run_dir: RunDir) -> Path:
     """Write report.html piece by piece (each piece scrubbed; a piece is a whole JSON block or
     template text, so no secret spans two): memory stays flat at any number of cases. The
     caller holds the run directory's lock."""
-    with paced():
+    with long_run(ONE_PASS):
         return run_dir.write_report(render_pieces(run_dir))

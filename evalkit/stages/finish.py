@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
-from evalkit._util.gcpace import paced
+from evalkit._util.collector import ONE_PASS, long_run
 from evalkit.compare import baseline
 from evalkit.compare.aggregate import Summary
 from evalkit.errors import ExitCode, UserInputError
@@ -153,6 +153,6 @@ def render_reports(path: Path) -> list[Path]:
     run_dir = RunDir(path)
     run_dir.require_results()
     run_dir.check_contained()
-    with run_dir.lock("evalkit report"), paced():  # one pass over every result: GC paced for it
+    with run_dir.lock("evalkit report"), long_run(ONE_PASS):  # one pass over every result: GC paced for it
         finish(run_dir)
     return [run_dir.junit_file, run_dir.summary_md_file, run_dir.report_file]

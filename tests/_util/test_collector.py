@@ -1,11 +1,12 @@
-"""The collector's settings during a run are undone when it ends (the pytest plugin and notebooks
-run evalkit in-process)."""
+"""The collector's settings during a run or a pass over every result are undone when it ends
+(the pytest plugin and notebooks run evalkit in-process), and cyclic garbage is still freed."""
 
 from __future__ import annotations
 
 import gc
+import weakref
 
-from evalkit._util.collector import THRESHOLDS, long_run
+from evalkit._util.collector import ONE_PASS, THRESHOLDS, long_run
 
 
 def test_long_run_freezes_what_exists_and_undoes_it_all() -> None:
@@ -15,7 +16,24 @@ def test_long_run_freezes_what_exists_and_undoes_it_all() -> None:
     with long_run():
         assert gc.get_threshold() == THRESHOLDS
         assert gc.get_freeze_count() >= len(kept)
-        with long_run():  # nested: the outer freeze stays
-            assert gc.get_threshold() == THRESHOLDS
-        assert gc.get_threshold() == THRESHOLDS and gc.get_freeze_count() >= len(kept)
+        inner = [[] for _ in range(100)]
+        with long_run(ONE_PASS):  # nested: freezes more, its own young threshold, the outer's after
+            assert gc.get_threshold() == (ONE_PASS, *THRESHOLDS[1:])
+            assert gc.get_freeze_count() >= len(kept) + len(inner)
+        assert gc.get_threshold() == THRESHOLDS and gc.get_freeze_count() >= len(kept) + len(inner)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+class Node:
+    def __init__(self) -> None:
+        self.me = self  # a cycle: only the collector frees it
+
+
+def test_cyclic_garbage_made_inside_is_still_freed() -> None:
+    with long_run(ONE_PASS):
+        first = Node()
+        alive = weakref.ref(first)
+        del first
+        for _ in range(ONE_PASS // 10 + 10):  # enough young containers for one collection
+            Node(), Node(), Node(), Node(), Node(), Node(), Node(), Node(), Node(), Node()
+        assert alive() is None
