@@ -5,12 +5,16 @@ Importing SQLAlchemy cost a 10-case run a quarter of its time. This store writes
 same tables (schema.py, made by alembic) exactly as SQLAlchemy's SQLite dialect does: times as
 "YYYY-MM-DD HH:MM:SS.ffffff" text, JSON as `json.dumps` text, booleans as 0/1. A test records
 the same runs through both stores and compares every row, and runs every store test on both.
-Anything else (a fresh or older schema, PostgreSQL, a URL with options) goes to `HistoryStore`.
+A history file that does not exist yet is made from head.sql: the schema alembic makes at
+HEAD_REVISION, as SQLite stores it (a test makes it both ways and compares them), so the first
+run of a project (every run, on a CI runner that starts clean) imports no SQLAlchemy either.
+Anything else (an older schema, PostgreSQL, a URL with options) goes to `HistoryStore`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -132,6 +136,76 @@ def sqlite_file(url: str) -> str | None:
     if not path or path == ":memory:" or any(c in path for c in "?#%"):
         return None
     return path
+
+
+HEAD_SCHEMA = Path(__file__).with_name("head.sql")
+
+
+def schema_script(conn: sqlite3.Connection) -> str:
+    """A SQLite database's schema as the script that makes it again: its tables and indexes, in
+    the order they were made, and its stored revision. (head.sql is this, of a history alembic
+    migrated to head.)"""
+    made = conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
+    lines = [f"{sql};" for (sql,) in made]
+    for (revision,) in conn.execute(f"SELECT version_num FROM {VERSION_TABLE}"):
+        lines.append(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES ('{revision}');")
+    return "\n".join(lines) + "\n"
+
+
+HEAD_HEADER = (
+    "-- The run history's schema at alembic's head, as SQLite stores it: what a history file that\n"
+    "-- does not exist yet is made from (evalkit/history/lite.py). After a new migration, write it\n"
+    "-- again: python -c 'from evalkit.history.lite import write_head_schema; write_head_schema()'\n"
+)
+
+
+def head_schema_from_alembic(folder: Path) -> str:
+    """head.sql's text, made now: a history migrated to head by alembic, as `schema_script`."""
+    from evalkit.history.store import HistoryStore
+
+    path = folder / "alembic.sqlite"
+    store = HistoryStore(f"sqlite:///{path}")
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    try:
+        return HEAD_HEADER + schema_script(conn)
+    finally:
+        conn.close()
+
+
+def write_head_schema() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        HEAD_SCHEMA.write_text(head_schema_from_alembic(Path(folder)), encoding="utf-8")
+
+
+def create_if_missing(url: str) -> None:
+    """For a plain `sqlite:///PATH` URL whose file does not exist: make it, at HEAD_REVISION, from
+    head.sql. Atomically: made under a private name, then linked into place, so a run recording
+    at the same moment finds no file or a whole one (another process's counts as made). Where
+    the file system cannot link, nothing is made here: alembic makes it, as for any database."""
+    path = sqlite_file(url)
+    if path is None or (target := Path(path).expanduser()).exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fresh = target.with_name(f".{target.name}.{os.getpid()}.new")
+    try:
+        conn = sqlite3.connect(fresh, isolation_level=None)
+        try:
+            conn.executescript("BEGIN;\n" + HEAD_SCHEMA.read_text(encoding="utf-8") + "COMMIT;")
+        finally:
+            conn.close()
+        os.link(fresh, target)
+    except FileExistsError:
+        pass  # another run made it first
+    except (OSError, sqlite3.Error):
+        return  # e.g. no hard links here: HistoryStore makes it through alembic
+    finally:
+        fresh.unlink(missing_ok=True)
 
 
 def open_current(url: str, *, connect_timeout_s: float = 5) -> LiteStore | None:

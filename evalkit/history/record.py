@@ -49,8 +49,7 @@ def history_url(loaded: LoadedConfig) -> str:
 def open_store(loaded: LoadedConfig) -> HistoryStore:
     from evalkit.history.store import HistoryStore
 
-    if not os.environ.get(URL_ENV) and not loaded.config.history.url:
-        local_dir(loaded.resolve(str(Path(DEFAULT_FILE).parent)))
+    _default_folder(loaded)
     store = HistoryStore(history_url(loaded))
     store.migrate()
     return store
@@ -59,9 +58,18 @@ def open_store(loaded: LoadedConfig) -> HistoryStore:
 def open_for_recording(loaded: LoadedConfig) -> HistoryStore | LiteStore:
     """The store a run records into: a SQLite history whose schema is current through the
     stdlib (history.lite: no SQLAlchemy, no alembic), anything else through `open_store`."""
-    from evalkit.history.lite import open_current
+    from evalkit.history.lite import create_if_missing, open_current
 
-    return open_current(history_url(loaded)) or open_store(loaded)
+    _default_folder(loaded)
+    url = history_url(loaded)
+    create_if_missing(url)  # a first run makes its history without SQLAlchemy too
+    return open_current(url) or open_store(loaded)
+
+
+def _default_folder(loaded: LoadedConfig) -> None:
+    """The default history's folder (.evalkit/ beside the config), made as evalkit's local output."""
+    if not os.environ.get(URL_ENV) and not loaded.config.history.url:
+        local_dir(loaded.resolve(str(Path(DEFAULT_FILE).parent)))
 
 
 def shown_url(url: str) -> str:

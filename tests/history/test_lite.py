@@ -56,7 +56,7 @@ def test_it_writes_the_rows_sqlalchemy_writes(tmp_path: Path) -> None:
     alerts = [{"suite": "s", "variant": "v", "rule": "quality", "severity": "warning", "message": "m",
                "metric": "q", "value": 0.5, "trailing": 0.75, "unit": None, "p_value": 0.001}]  # fmt: skip
     migrated(tmp_path / "a.sqlite").close()
-    migrated(tmp_path / "b.sqlite").close()
+    lite.create_if_missing(f"sqlite:///{tmp_path / 'b.sqlite'}")  # made from head.sql, not by alembic
     store = lite.open_current(f"sqlite:///{tmp_path / 'b.sqlite'}")
     assert store is not None
     for writer in (HistoryStore(f"sqlite:///{tmp_path / 'a.sqlite'}"), store):
@@ -121,20 +121,19 @@ def test_anything_but_a_current_sqlite_file_goes_to_sqlalchemy(
 
 
 def test_runs_recording_at_once_are_all_recorded(tmp_path: Path) -> None:
-    """Four processes record four runs into one current history at the same moment."""
+    """Four processes make a missing history and record four runs into it at the same moment."""
     import time
 
     dirs = [
         make_run(tmp_path / "runs", i, [Group("s", "v", [Case(f"c{j}", {"q": 1.0}) for j in range(50)])])
         for i in range(4)
     ]
-    migrated(tmp_path / "h.sqlite").close()
     url = f"sqlite:///{tmp_path / 'h.sqlite'}"
     start = time.time() + 3
-    code = (
-        "import sys, time; from pathlib import Path; from evalkit.history.lite import open_current\n"
-        f"s = open_current({url!r}); time.sleep(max(0.0, {start} - time.time()))\n"
-        "s.record(Path(sys.argv[1])); s.close(); print('ok')\n"
+    code = (  # no history yet: each makes it if it is missing, at the same moment, then records
+        "import sys, time; from pathlib import Path; from evalkit.history import lite\n"
+        f"time.sleep(max(0.0, {start} - time.time())); lite.create_if_missing({url!r})\n"
+        f"s = lite.open_current({url!r}); s.record(Path(sys.argv[1])); s.close(); print('ok')\n"
     )
     procs = [
         subprocess.Popen([sys.executable, "-c", code, str(d)], stderr=subprocess.PIPE, text=True)
@@ -148,7 +147,7 @@ def test_runs_recording_at_once_are_all_recorded(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_run_that_records_into_a_current_history_loads_no_sqlalchemy(tmp_path: Path) -> None:
+def test_a_run_that_makes_or_records_into_a_history_loads_no_sqlalchemy(tmp_path: Path) -> None:
     (tmp_path / "evalkit.yaml").write_text(
         "providers:\n  p: {type: scripted, default: ok}\nvariants:\n  v: {provider: p}\n"
     )
@@ -162,7 +161,8 @@ def test_a_run_that_records_into_a_current_history_loads_no_sqlalchemy(tmp_path:
     assert first.returncode == 0 and "recorded in the history" in first.stdout, (
         first.stdout + first.stderr[-2000:]
     )
-    assert " sqlalchemy" in first.stderr  # a fresh history is made by alembic, through SQLAlchemy
+    assert (tmp_path / ".evalkit" / "history.sqlite").is_file()
+    assert " sqlalchemy" not in first.stderr and " alembic" not in first.stderr  # made from head.sql
     again = subprocess.run(
         [*command, "--overwrite"], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
@@ -172,3 +172,25 @@ def test_a_run_that_records_into_a_current_history_loads_no_sqlalchemy(tmp_path:
     store = HistoryStore(f"sqlite:///{tmp_path / '.evalkit' / 'history.sqlite'}")
     assert len(store.runs()) == 2  # both recorded
     store.close()
+
+
+def test_head_sql_is_the_schema_alembic_makes(tmp_path: Path) -> None:
+    """A missing history is made from head.sql: exactly what alembic's migrations make (after a
+    new migration this fails until head.sql is written again, as its first lines say how)."""
+    assert lite.HEAD_SCHEMA.read_text(encoding="utf-8") == lite.head_schema_from_alembic(tmp_path)
+    url = f"sqlite:///{tmp_path / 'new' / 'made.sqlite'}"
+    lite.create_if_missing(url)
+    master = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+    with (
+        sqlite3.connect(tmp_path / "new" / "made.sqlite") as made,
+        sqlite3.connect(tmp_path / "alembic.sqlite") as ref,
+    ):
+        assert made.execute(master).fetchall() == ref.execute(master).fetchall()
+    store = HistoryStore(url)
+    assert store.revision() == schema.HEAD_REVISION
+    store.migrate()  # nothing to do
+    store.close()
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["made.sqlite"]  # no temporary file left
+    lite.create_if_missing(url)  # a file that exists is left alone
+    with sqlite3.connect(tmp_path / "new" / "made.sqlite") as made:
+        assert made.execute(master).fetchall() != []
