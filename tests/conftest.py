@@ -143,6 +143,26 @@ def scientific(text: str) -> list[str]:
     return _SCIENTIFIC.findall(_RUN_ID.sub("", text))
 
 
+def probe_run(tmp_path: Path, looks: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """`evalkit run` of one case whose scripted answer first runs `looks` (Python lines, at the
+    provider's first request: what the process holds then, e.g. written to a file)."""
+    body = "".join(f"    {line}\n" for line in looks.splitlines())
+    (tmp_path / "probe.py").write_text(f"def respond(request):\n{body}    return 'ok'\n")
+    (tmp_path / "evalkit.yaml").write_text(
+        "providers:\n  p: {type: scripted, respond: 'probe:respond'}\nvariants:\n  v: {provider: p}\n"
+    )
+    (tmp_path / "suite.yaml").write_text(
+        'name: s\nprompt: "{{ q }}"\nscorers: [exact]\ncases:\n  - {id: a, vars: {q: x}, reference: ok}\n'
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "evalkit", "run", "suite.yaml", "--out", "out", *options],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")

@@ -24,29 +24,11 @@ def test_run_loads_no_heavy_module_before_its_first_request(tmp_path: Path) -> N
     pandas, SQLAlchemy/alembic nor the report or history packages (they load after the run),
     nor the modules of the other commands."""
     import json
-    import subprocess
-    import sys
 
-    (tmp_path / "probe.py").write_text(
-        "import json, sys\n"
-        "def respond(request):\n"
-        "    with open('modules.json', 'w') as fh:\n"
-        "        json.dump(sorted(sys.modules), fh)\n"
-        "    return 'ok'\n"
-    )
-    (tmp_path / "evalkit.yaml").write_text(
-        "providers:\n  p: {type: scripted, respond: 'probe:respond'}\nvariants:\n  v: {provider: p}\n"
-    )
-    (tmp_path / "suite.yaml").write_text(
-        'name: s\nprompt: "{{ q }}"\nscorers: [exact]\ncases:\n  - {id: a, vars: {q: x}, reference: ok}\n'
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "evalkit", "run", "suite.yaml", "--out", "out"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    from tests.conftest import probe_run
+
+    looks = "import json, sys\nwith open('modules.json', 'w') as fh:\n    json.dump(sorted(sys.modules), fh)"
+    proc = probe_run(tmp_path, looks)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     loaded = json.loads((tmp_path / "modules.json").read_text())
     heavy = ("numpy", "scipy", "pandas", "sqlalchemy", "alembic", "pyarrow", "torch", "transformers")

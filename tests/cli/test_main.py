@@ -11,29 +11,12 @@ from pathlib import Path
 
 from evalkit._util.collector import THRESHOLDS as RUN_THRESHOLDS
 from evalkit.cli import STARTUP_THRESHOLD, started
+from tests.conftest import probe_run
 
 
 def test_a_run_collects_as_it_chose_from_its_first_request(tmp_path: Path) -> None:
-    (tmp_path / "probe.py").write_text(
-        "import gc, json\n"
-        "def respond(request):\n"
-        "    with open('gc.json', 'w') as fh:\n"
-        "        json.dump([gc.get_threshold(), gc.get_freeze_count()], fh)\n"
-        "    return 'ok'\n"
-    )
-    (tmp_path / "evalkit.yaml").write_text(
-        "providers:\n  p: {type: scripted, respond: 'probe:respond'}\nvariants:\n  v: {provider: p}\n"
-    )
-    (tmp_path / "suite.yaml").write_text(
-        'name: s\nprompt: "{{ q }}"\nscorers: [exact]\ncases:\n  - {id: a, vars: {q: x}, reference: ok}\n'
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "evalkit", "run", "suite.yaml", "--out", "out", "--no-history"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    looks = "import gc, json\nwith open('gc.json', 'w') as fh:\n    json.dump([gc.get_threshold(), gc.get_freeze_count()], fh)"
+    proc = probe_run(tmp_path, looks, "--no-history")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     threshold, frozen = json.loads((tmp_path / "gc.json").read_text())
     assert tuple(threshold) == RUN_THRESHOLDS != STARTUP_THRESHOLD  # those of the run's execute stage
