@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pydantic import Field
 
 from evalkit._util.models import Record
+from evalkit._util.scratch import scratch_db
 from evalkit.types import MetricInfo
 
 SPILL_AT = 20_000  # cases whose tallies a group holds in memory; the older half of them beyond
@@ -129,11 +130,7 @@ class CaseTallies:
     def _spill(self, n: int) -> None:
         """Move the `n` oldest tallies held to the scratch file, merged with any kept there."""
         if self._db is None:
-            self._db = sqlite3.connect("", isolation_level=None)  # "": a private file, deleted on close
-            self._db.executescript(
-                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                "CREATE TABLE t (case_id TEXT PRIMARY KEY, tally TEXT) WITHOUT ROWID;"
-            )
+            self._db = scratch_db("CREATE TABLE t (case_id TEXT PRIMARY KEY, tally TEXT) WITHOUT ROWID;")
         out = [(k, self._held.pop(k)) for k in list(itertools.islice(self._held, n))]
         for start in range(0, len(out), 500):
             batch = dict(out[start : start + 500])

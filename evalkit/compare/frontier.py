@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from evalkit._util.models import Record
+from evalkit._util.scratch import scratch_db
 from evalkit.types import CaseResult, MetricInfo
 
 if TYPE_CHECKING:  # the summary holds the frontier; the frontier reads the summary's groups
@@ -123,9 +124,7 @@ class FrontierTally:
         """Add every row held into the scratch file (a case seen again there has more than one
         result: its pass mark goes) and forget them."""
         if self._db is None:
-            self._db = sqlite3.connect("", isolation_level=None)  # "": a private file, deleted on close
-            self._db.executescript(
-                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+            self._db = scratch_db(
                 "CREATE TABLE t (suite TEXT, variant TEXT, case_id TEXT, total REAL, n INTEGER,"
                 " results INTEGER, mark INTEGER, PRIMARY KEY (suite, variant, case_id)) WITHOUT ROWID;"
             )

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Literal, overload
 
 from evalkit._util.models import Spec
+from evalkit._util.scratch import scratch_db
 from evalkit.tools.expect import ToolExpectations
 from evalkit.types import ToolSchema
 
@@ -209,11 +210,7 @@ class CaseIds:
         return None
 
     def _to_disk(self) -> None:
-        self._db = sqlite3.connect("", isolation_level=None)  # "": a private file, deleted on close
-        self._db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-            "CREATE TABLE ids (id TEXT PRIMARY KEY, origin TEXT) WITHOUT ROWID; BEGIN;"
-        )
+        self._db = scratch_db("CREATE TABLE ids (id TEXT PRIMARY KEY, origin TEXT) WITHOUT ROWID; BEGIN;")
         self._db.executemany("INSERT INTO ids VALUES (?, ?)", self._seen.items())
         self._seen = {}
 
