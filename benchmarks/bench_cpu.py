@@ -6,6 +6,9 @@ sending the same requests) at each of SIZES; ideal/wall (bench_ideal.py: the who
 command, imports, history and reports included, against N × latency / concurrency) at each of
 IDEAL_SIZES. Every measurement runs each checkout in turn (interleaved), so a busy machine's load
 hits them alike; read the ratios between checkouts, and the CPU (wall waits for the CPU).
+The ideal/wall table has a "raw aiohttp" row too: the same requests through aiohttp alone in a
+fresh process, timed from outside like `evalkit run`: the ceiling any Python client reaches
+against this fake server (its own per-request time is part of every round trip).
 
 Usage: python -m benchmarks.bench_cpu [SIZES] [IDEAL_SIZES] [--against CHECKOUT ...]
 e.g. 1000,20000,100000 2000,20000 --against /path/to/main (latency 100 ms, concurrency 32).
@@ -14,8 +17,10 @@ e.g. 1000,20000,100000 2000,20000 --against /path/to/main (latency 100 ms, concu
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks._common import ROOT, fake_server
@@ -49,7 +54,21 @@ def main() -> None:
             for k, code in enumerate(checkouts):
                 wall, rc = run_command(code, n, url, CONCURRENCY, Path(tmp) / f"{n}-{k}")
                 print_row(code, n, n * LATENCY_S / CONCURRENCY, wall, rc)
+            wall, rc = raw_command(n, url)
+            print_row(Path("raw aiohttp"), n, n * LATENCY_S / CONCURRENCY, wall, rc)
     print(f"load average {load()} at the end")
+
+
+def raw_command(n: int, url: str) -> tuple[float, int]:
+    """aiohttp alone sending the same n requests, a fresh process timed from outside: (wall s, exit code)."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_scale", "--raw", str(n), url, str(CONCURRENCY)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return time.perf_counter() - start, proc.returncode
 
 
 if __name__ == "__main__":
