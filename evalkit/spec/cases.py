@@ -108,10 +108,13 @@ class CaseList(Sequence["Case"]):
         self._path: str | None = None
         self._writer: IO[str] | None = None
         self._n = 0
+        self.unreferenced: Case | None = None  # the first case without a reference
         for case in cases:
             self.append(case)
 
     def append(self, case: Case) -> None:
+        if self.unreferenced is None and not case.references:
+            self.unreferenced = case
         if self._path is None and (len(self._held) < SPILL_AT or not self._spill):
             self._held.append(case)
         else:
@@ -177,6 +180,13 @@ class CaseList(Sequence["Case"]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # equal lists compare equal: not hashable
+
+
+def first_unreferenced(cases: Sequence[Case]) -> Case | None:
+    """The first case without a reference (a CaseList knows it without reading its cases)."""
+    if isinstance(cases, CaseList):
+        return cases.unreferenced
+    return next((c for c in cases if not c.references), None)
 
 
 def _drop(writer: IO[str], path: str) -> None:

@@ -24,9 +24,11 @@ from evalkit.providers.base import Provider
 from evalkit.providers.service import ProviderSpec, build_providers
 from evalkit.rag.context import RAG_PLACEHOLDER, rag_variables
 from evalkit.scorers.base import ConfiguredScorer, build_scorer
+from evalkit.spec.cases import first_unreferenced
 from evalkit.spec.config import LoadedConfig, Variant
 from evalkit.spec.suite import Case, MultipleChoice, Suite
 from evalkit.spec.yamlfile import user_loc
+from evalkit.stages.prompt_check import PlainPrompt, light_cases, whole
 from evalkit.stages.shard import Shard
 from evalkit.types import (
     SPECIAL_METRICS,
@@ -262,20 +264,33 @@ def build_plan(
 
 def _check_unit(unit: Unit, providers: Mapping[str, ProviderSpec], loop_providers: set[str]) -> set[str]:
     """Render every case of a suite × variant (errors name the case), check its tools and
-    log-likelihood needs against its providers; returns the cases whose user message is empty."""
+    log-likelihood needs against its providers; returns the cases whose user message is empty.
+    A case that plain templates render from its vars alone is checked without a Case or its
+    messages (`prompt_check`); any other goes through `Suite.render_messages`."""
     suite, variant = unit.suite, unit.variant
     extra = RAG_PLACEHOLDER if variant.rag is not None else None
-    params_by_tools: dict[tuple[str, ...], GenerationParams] = {}
-    asked: Loglikelihood | None = None
+    plain = PlainPrompt.of(suite, variant, unit.prompt)
+    own_tools = tool_names(unit.params)
+    params_by_tools: dict[tuple[str, ...], GenerationParams] = {}  # in the order cases first use them
+    asked: Loglikelihood | None = None  # the first case with choices asks this
     empty: set[str] = set()
-    for case in suite.cases:
-        messages = suite.render_messages(case, variant, unit.prompt, extra)
-        params = unit.params if case.tools is None else unit.params.model_copy(update={"tools": case.tools})
-        params_by_tools[tool_names(params)] = params
-        if asked is None:
-            asked = _loglikelihood(suite, case)
-        if not any(m.content.strip() for m in messages if m.role == "user"):
-            empty.add(f"{suite.name}/{case.id} ({variant.name})")
+    for case_id, variables, own_nothing, item in light_cases(suite.cases):
+        blank = None
+        if plain is not None and own_nothing:
+            blank = plain.blank({**variables, **extra} if extra else variables)
+            params_by_tools.setdefault(own_tools, unit.params)
+        if blank is None:
+            case = whole(item)
+            messages = suite.render_messages(case, variant, unit.prompt, extra)
+            params = (
+                unit.params if case.tools is None else unit.params.model_copy(update={"tools": case.tools})
+            )
+            params_by_tools[tool_names(params)] = params
+            if asked is None:
+                asked = _loglikelihood(suite, case)
+            blank = not any(m.content.strip() for m in messages if m.role == "user")
+        if blank:
+            empty.add(f"{suite.name}/{case_id} ({variant.name})")
     for name in [variant.provider, *([variant.fallback] if variant.fallback else [])]:
         for params in params_by_tools.values():
             check_tools(suite, variant, params, unit.agent, providers[name])
@@ -493,7 +508,7 @@ def _build_scorers(suite: Suite) -> list[ConfiguredScorer]:
                 )
             seen[name] = spec.type
         if scorer.info.needs_reference:
-            missing = next((c for c in suite.cases if not c.references), None)
+            missing = first_unreferenced(suite.cases)
             if missing is not None:
                 raise UserInputError(
                     f"case '{missing.id}' ({missing.origin}) has no reference, "
