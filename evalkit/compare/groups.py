@@ -3,7 +3,7 @@ blesses, and what the gate compares with a baseline."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -49,18 +49,28 @@ class _Tally:
 class Gathered:
     """Results gathered into groups one at a time (so conclude can fill it in the same pass
     over results.jsonl that aggregates them): one CaseRecord per result is all that is kept,
-    on disk (evalkit.compare.records), read back case by case."""
+    on disk (evalkit.compare.records), read back case by case. `wanted`: the groups whose
+    records are kept (the gate's: those with a baseline); the others are only named (a group
+    with no baseline is reported missing, nothing of it compared). None: every group."""
 
-    def __init__(self) -> None:
+    def __init__(self, wanted: Container[tuple[str, str]] | None = None) -> None:
         self.tallies: dict[tuple[str, str], _Tally] = {}
         self.store = RecordStore()
+        self.wanted = wanted
+        self._kept: dict[tuple[str, str], _Tally] = {}  # the wanted ones
 
     def add(self, r: CaseResult) -> None:
         key = (r.suite, r.variant)
-        if key not in self.tallies:
+        tally = self._kept.get(key)
+        if tally is None and key not in self.tallies:
             records = StoredRecords(self.store, by_repeat=True)
-            self.tallies[key] = _Tally(r.suite, r.provider, r.model, records=records)
-        self.tallies[key].add(r)
+            tally = self.tallies[key] = _Tally(r.suite, r.provider, r.model, records=records)
+            if self.wanted is None or key in self.wanted:
+                self._kept[key] = tally
+            else:
+                tally = None
+        if tally is not None:
+            tally.add(r)
 
 
 def groups_from_run(

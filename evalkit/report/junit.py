@@ -19,6 +19,7 @@ import sqlite3
 import tempfile
 import weakref
 import xml.etree.ElementTree as ET
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ from evalkit.types import CaseResult, StoredScore
 
 CASE_TEXT_LIMIT = 2_000  # characters of a case's output or error embedded per test case
 MESSAGE_LIMIT = 200  # characters of a failure's one-line message
+BATCH = 2000  # results upserted per statement batch
+PIECE_CASES = 256  # test cases per piece written (each piece is scrubbed of secrets on its own)
 
 
 def metric_line(m: MetricDiff) -> str:
@@ -49,42 +52,99 @@ def metric_line(m: MetricDiff) -> str:
     )
 
 
+class _Test:
+    """One <testcase> being built: its attributes and its children, already serialized."""
+
+    __slots__ = ("children", "head")
+
+    def __init__(self, head: str):
+        self.head = head
+        self.children: list[str] = []
+
+    def xml(self) -> str:
+        """As ElementTree writes it indented at level 2 (`ET.indent(el, "  ", level=2)`)."""
+        if not self.children:
+            return f"\n    <testcase {self.head} />"
+        inner = "\n      ".join(self.children)
+        return f"\n    <testcase {self.head}>\n      {inner}\n    </testcase>"
+
+
+def _attr(text: str) -> str:
+    """An attribute value escaped as ElementTree escapes it."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if '"' in text:
+        text = text.replace('"', "&quot;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    if "\n" in text:
+        text = text.replace("\n", "&#10;")
+    if "\t" in text:
+        text = text.replace("\t", "&#09;")
+    return text
+
+
+def _cdata(text: str) -> str:
+    """Character data escaped as ElementTree escapes it."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _leaf(tag: str, attrs: str, text: str) -> str:
+    open_tag = f"<{tag} {attrs}" if attrs else f"<{tag}"
+    return f"{open_tag}>{_cdata(text)}</{tag}>" if text else f"{open_tag} />"
+
+
 class _Suite:
     """One <testsuite> being written: each test case is serialized (indented as in the whole
-    document) to a scratch file as soon as the next one starts, so a suite of a million cases
-    holds one at a time; the counts go into its opening tag at the end."""
+    document, escaped as ElementTree escapes) to a scratch file as soon as the next one starts,
+    so a suite of a million cases holds one at a time; the counts go into its opening tag at
+    the end."""
 
     def __init__(self, name: str, classname: str):
         self.name, self.classname = name, classname
         self.tests = self.failures = self.errors = self.skipped = 0
-        self.body = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 (closed by pieces())
-        self.pending: ET.Element | None = None
+        # newline="": read back character for character, a "\r" in an output kept as it is
+        self.body = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115 (closed by pieces())
+        self.sizes = array("q")  # each test case's length in the scratch file, in characters
+        self.pending: _Test | None = None
+        self._classname = f'classname="{_attr(classname)}"'
 
-    def case(self, name: str, out: str | None = None) -> ET.Element:
+    def case(self, name: str, out: str | None = None) -> _Test:
         self.flush()
         self.tests += 1
-        el = ET.Element("testcase", classname=self.classname, name=xml_text(name, MESSAGE_LIMIT))
+        test = _Test(f'{self._classname} name="{_attr(xml_text(name, MESSAGE_LIMIT))}"')
         if out:
-            ET.SubElement(el, "system-out").text = xml_text(out, CASE_TEXT_LIMIT)
-        self.pending = el
-        return el
+            test.children.append(_leaf("system-out", "", xml_text(out, CASE_TEXT_LIMIT)))
+        self.pending = test
+        return test
 
-    def outcome(self, case: ET.Element, tag: str, message: str, kind: str, detail: str = "") -> None:
+    def outcome(self, case: _Test, tag: str, message: str, kind: str, detail: str = "") -> None:
         self.failures += tag == "failure"
         self.errors += tag == "error"
         self.skipped += tag == "skipped"
-        el = ET.SubElement(case, tag, message=xml_text(message[:MESSAGE_LIMIT]), type=kind)
-        if detail:
-            el.text = xml_text(detail, CASE_TEXT_LIMIT)
+        attrs = f'message="{_attr(xml_text(message[:MESSAGE_LIMIT]))}" type="{_attr(kind)}"'
+        case.children.append(_leaf(tag, attrs, xml_text(detail, CASE_TEXT_LIMIT) if detail else ""))
 
     def flush(self) -> None:
         if self.pending is not None:
-            ET.indent(self.pending, space="  ", level=2)
-            self.body.write(json.dumps("\n    " + ET.tostring(self.pending, encoding="unicode")) + "\n")
+            text = self.pending.xml()
+            self.body.write(text)
+            self.sizes.append(len(text))
             self.pending = None
 
     def pieces(self) -> Iterator[str]:
-        """The whole <testsuite> element, a test case per piece (then the scratch file is gone)."""
+        """The whole <testsuite> element, whole test cases per piece (then the scratch file is
+        gone)."""
         self.flush()
         head = ET.Element("testsuite", name=self.name)
         for key in ("tests", "failures", "errors", "skipped"):
@@ -95,8 +155,8 @@ class _Suite:
             return
         yield "\n  " + empty.removesuffix(" />") + ">"
         self.body.seek(0)
-        for line in self.body:
-            yield json.loads(line)
+        for start in range(0, len(self.sizes), PIECE_CASES):
+            yield self.body.read(sum(self.sizes[start : start + PIECE_CASES]))
         self.body.close()
         yield "\n  </testsuite>"
 
@@ -116,7 +176,7 @@ class _Kept:
         return cls(r.repeat, r.output, r.error, r.scores)
 
     def dumps(self) -> str:
-        scores = {n: s.model_dump(mode="json") for n, s in self.scores.items()}
+        scores = [[n, s.value, s.passed, s.reason] for n, s in self.scores.items()]
         return json.dumps([self.repeat, self.output, self.error, scores])
 
     @classmethod
@@ -124,7 +184,8 @@ class _Kept:
         if text is None:
             return None
         repeat, output, error, scores = json.loads(text)
-        return cls(repeat, output, error, {n: StoredScore.model_validate(s) for n, s in scores.items()})
+        kept = {n: StoredScore(value=v, passed=p, reason=why) for n, v, p, why in scores}
+        return cls(repeat, output, error, kept)
 
 
 @dataclass
@@ -153,6 +214,7 @@ class Cases:
             "CREATE TABLE cases (suite TEXT, variant TEXT, case_id TEXT, results INTEGER,"
             " failed TEXT, errored TEXT, PRIMARY KEY (suite, variant, case_id));"
         )
+        self._pending: list[tuple[str, str, str, str | None, str | None]] = []
         weakref.finalize(self, _drop, self._db, self._path)
 
     def add(self, r: CaseResult) -> None:
@@ -161,15 +223,24 @@ class Cases:
             errored = _Kept.of(r).dumps()
         elif r.passed(self.deciding(r.suite, r.variant)) is False:
             failed = _Kept.of(r).dumps()
-        self._db.execute(
+        self._pending.append((r.suite, r.variant, r.case_id, failed, errored))
+        if len(self._pending) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Upsert the results held, in arrival order (a case's first failing and first errored
+        result are the ones kept)."""
+        self._db.executemany(
             "INSERT INTO cases VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (suite, variant, case_id) DO UPDATE"
             " SET results = results + 1, errored = coalesce(errored, excluded.errored),"
             " failed = coalesce(failed, excluded.failed)",
-            (r.suite, r.variant, r.case_id, failed, errored),
+            self._pending,
         )
+        self._pending = []
 
     def of(self, suite: str, variant: str) -> Iterator[tuple[str, _Case]]:
         """A suite × variant's cases, in case id order."""
+        self._flush()
         cursor = self._db.execute(
             "SELECT case_id, results, failed, errored FROM cases WHERE suite = ? AND variant = ?"
             " ORDER BY case_id",

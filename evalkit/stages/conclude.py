@@ -136,7 +136,8 @@ def conclude(inp: ConcludeInput) -> Conclusion:
     # one pass over the results feeds the aggregate, junit.xml's test cases and the gate's groups
     pass_rules = {name: [m.name for m in infos if m.counts_for_pass] for name, infos in inp.metrics.items()}
     cases = junit.Cases(lambda suite, _variant: pass_rules.get(suite, []))
-    gathered = Gathered() if inp.baselines is not None else None
+    # the gate's records: only of the groups that have a baseline to compare with
+    gathered = Gathered(inp.baselines.groups) if inp.baselines is not None else None
     # the per-case main metric the frontier's paired tests need: none for a run of one variant
     tally = FrontierTally(inp.metrics if len(set(inp.variants)) != 1 else {})
     counted = _Counted(results(), [cases.add, tally.add, *([gathered.add] if gathered else [])])

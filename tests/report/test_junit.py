@@ -42,3 +42,42 @@ def test_hostile_outputs_give_valid_small_ci_files(workdir: Path, cli) -> None:
     assert junit.stat().st_size < 50_000  # three 1 MB answers are not embedded whole
     assert any("more characters not shown" in t for t in texts)
     assert (workdir / "out" / "summary.md").stat().st_size < 20_000
+
+
+HOSTILE_XML = [
+    "a&b<c>\"d'e",
+    "line1\nline2\r\nx\ty\rz",
+    "]]><!-- &amp; &#10;",
+    "é ü 😀",
+    "  spaced  ",
+]
+
+
+def test_test_cases_are_written_exactly_as_elementtree_writes_them() -> None:
+    """junit.xml's test cases are written as text, not through ElementTree: every attribute
+    and text is escaped as ElementTree escapes it, indented as `ET.indent` indents, and parses
+    back to the very strings given ("\\r" and tabs included)."""
+    from evalkit.report.junit import _Suite
+
+    for text in HOSTILE_XML:
+        suite = _Suite("s", f"evalkit.{text}")
+        bare = suite.case(f"case {text}")
+        suite.flush()
+        case = suite.case(f"case {text}", out=text)
+        suite.outcome(case, "skipped", text, f"kind {text}", detail=text)
+        suite.outcome(case, "failure", text, "k")
+        suite.flush()
+        assert bare.children == []
+        written = "".join(suite.pieces())
+        expected = ET.Element("testsuite", name="s", tests="2", failures="1", errors="0", skipped="1")
+        ET.SubElement(expected, "testcase", classname=f"evalkit.{text}", name=f"case {text}")
+        full = ET.SubElement(expected, "testcase", classname=f"evalkit.{text}", name=f"case {text}")
+        ET.SubElement(full, "system-out").text = text
+        ET.SubElement(full, "skipped", message=text, type=f"kind {text}").text = text
+        ET.SubElement(full, "failure", message=text, type="k")
+        ET.indent(expected, space="  ", level=1)
+        assert written == "\n  " + ET.tostring(expected, encoding="unicode").removesuffix("\n  ")
+        parsed = ET.fromstring(written)
+        assert parsed[1].get("name") == f"case {text}"
+        assert parsed[1][0].text == text.replace("\r\n", "\n").replace("\r", "\n")  # XML's line ends
+        assert parsed[1][1].get("message") == text  # attributes keep \r, \n and \t (as entities)
