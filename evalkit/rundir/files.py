@@ -235,6 +235,10 @@ def write_json(path: Path, data: Any) -> None:
     _write_atomic(path, [json.dumps(secrets.scrub_data(data), indent=2, sort_keys=True, default=str) + "\n"])
 
 
+# json.dumps(row, sort_keys=True, ensure_ascii=False), without building an encoder per row
+_SORTED_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> None:
     """Write a whole JSON Lines file atomically, secrets scrubbed value by value, line by line."""
 
@@ -248,7 +252,7 @@ def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> None:
                 yield compact + "\n"
             else:
                 # a lone surrogate (JSON allows `\ud800`) as U+FFFD, as result lines have it
-                line = clean_text(json.dumps(row, sort_keys=True, ensure_ascii=False))
+                line = clean_text(_SORTED_JSON.encode(row))
                 yield secrets.scrub_json_text(line, sort_keys=True, ensure_ascii=False) + "\n"
 
     _write_atomic(path, lines())

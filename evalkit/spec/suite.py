@@ -33,7 +33,7 @@ from evalkit._util.models import Spec
 from evalkit._util.textsafe import clean_text
 from evalkit.errors import UserInputError
 from evalkit.spec.cases import Case as Case  # re-exported: where suites' cases are typed
-from evalkit.spec.cases import CaseIds, CaseList
+from evalkit.spec.cases import CaseIds, CaseList, case_row
 from evalkit.spec.cases import MessageTemplate as MessageTemplate
 from evalkit.spec.cases import tools_json as tools_json
 from evalkit.spec.config import Variant
@@ -356,17 +356,18 @@ def load_suite(path: Path) -> Suite:
     return suite
 
 
+Validated = tuple[CaseSpec, str]  # a case as validated, and where it was read ("file:line")
+
+
 def _case_source(
     spec: SuiteSpec, path: Path, line_of: Callable[[tuple[str | int, ...]], int | None]
-) -> tuple[Iterator[Case], bool]:
+) -> tuple[Iterator[Validated], bool]:
     """The suite's cases as they are validated, one at a time, and whether they may be spilled
     to a scratch file (JSONL and CSV files: values JSON holds as they are)."""
     base = path.parent
     if isinstance(spec.cases, list):
         listed = spec.cases
-        return (
-            _case_from_spec(c, f"{path}:{line_of(('cases', i)) or '?'}") for i, c in enumerate(listed)
-        ), False
+        return ((c, f"{path}:{line_of(('cases', i)) or '?'}") for i, c in enumerate(listed)), False
     if isinstance(spec.cases, str | FileCases):
         file = spec.cases if isinstance(spec.cases, str) else spec.cases.path
         if not (base / file).is_file():
@@ -378,32 +379,68 @@ def _case_source(
     return _cases_from_dataset(spec.cases, base, path), False
 
 
-def _collect(spec: SuiteSpec, source: tuple[Iterator[Case], bool], path: Path) -> tuple[CaseList, str]:
+def _collect(spec: SuiteSpec, source: tuple[Iterator[Validated], bool], path: Path) -> tuple[CaseList, str]:
     """One pass over the cases: each validated, its id checked unique, a case without messages
-    refused when the suite has no prompt, the content hash fed; memory bounded (`CaseList`).
-    Returns the cases and the suite's content hash."""
+    refused when the suite has no prompt, the content hash fed; memory bounded (`CaseList`: a
+    case past what it holds goes to its scratch file as its row, never made a Case). Returns
+    the cases and the suite's content hash."""
     cases, spill = source
     out = CaseList(spill=spill)
     ids = CaseIds()
     digest = _ContentHash(spec)
+    prompted = spec.prompt is not None or spec.messages is not None
     try:
-        for case in cases:
-            first = ids.first(case.id, case.origin)
+        for case_spec, origin in cases:
+            case = None if out.takes_rows else _case_from_spec(case_spec, origin)
+            row = _row_from_spec(case_spec, origin) if case is None else case_row(case)
+            first = ids.first(row["id"], origin)
             if first is not None:
                 raise UserInputError(
-                    f"duplicate case id '{case.id}' at {case.origin} (first at {first})", path=path
+                    f"duplicate case id '{row['id']}' at {origin} (first at {first})", path=path
                 )
-            if spec.prompt is None and spec.messages is None and case.messages is None:
+            if not prompted and case_spec.messages is None:
                 raise UserInputError(
-                    f"no 'prompt' or 'messages' in the suite, and case '{case.id}' "
-                    f"({case.origin}) has no messages of its own",
+                    f"no 'prompt' or 'messages' in the suite, and case '{row['id']}' "
+                    f"({origin}) has no messages of its own",
                     path=path,
                 )
-            digest.add(case)
-            out.append(case)
+            digest.add(row)
+            if case is None:
+                out.append_row(row)
+            else:
+                out.append(case)
     finally:
         ids.close()
     return out, digest.hexdigest()
+
+
+def _row_from_spec(spec: CaseSpec, origin: str) -> dict[str, Any]:
+    """`case_row(_case_from_spec(spec, origin))`, without the Case for a case of the common
+    fields only (a scratch file takes rows)."""
+    if not (
+        spec.messages is None
+        and spec.expected_tools is None
+        and not spec.forbidden_tools
+        and spec.expected_tool_calls is None
+        and spec.max_steps is None
+        and spec.tools is None
+        and spec.choices is None
+    ):  # what only a Case makes its row of (expectations, tools, messages)
+        return case_row(_case_from_spec(spec, origin))
+    if spec.references is not None:
+        refs = list(spec.references)
+    else:
+        refs = [] if spec.reference is None else [spec.reference]
+    return {
+        "id": clean_text(spec.id),
+        "vars": spec.vars,
+        "references": refs,
+        "tags": spec.tags,
+        "metadata": spec.metadata,
+        "messages": None,
+        "origin": origin,
+        "relevant_ids": spec.relevant_ids,
+    }
 
 
 def _case_from_spec(spec: CaseSpec, origin: str) -> Case:
@@ -431,7 +468,7 @@ def _case_from_spec(spec: CaseSpec, origin: str) -> Case:
     )
 
 
-def _validate_case(data: Any, origin_path: Path, line: int) -> Case:
+def _validate_case(data: Any, origin_path: Path, line: int) -> Validated:
     if not isinstance(data, dict):
         raise UserInputError("each case must be an object with an 'id'", path=origin_path, line=line)
     try:
@@ -440,15 +477,15 @@ def _validate_case(data: Any, origin_path: Path, line: int) -> Case:
         raise format_validation_error(
             exc, path=origin_path, line_of=lambda _loc: line, model=CaseSpec
         ) from None
-    return _case_from_spec(spec, f"{origin_path}:{line}")
+    return spec, f"{origin_path}:{line}"
 
 
-def _cases_from_file(path: Path, limit: int | None) -> Iterator[Case]:
+def _cases_from_file(path: Path, limit: int | None) -> Iterator[Validated]:
     if not path.is_file():
         raise UserInputError("case file not found", path=path)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        source: Iterator[Case] = _cases_from_jsonl(path)
+        source: Iterator[Validated] = _cases_from_jsonl(path)
     elif suffix == ".csv":
         source = _cases_from_csv(path)
     elif suffix in (".yaml", ".yml"):
@@ -458,7 +495,7 @@ def _cases_from_file(path: Path, limit: int | None) -> Iterator[Case]:
     yield from itertools.islice(source, limit)
 
 
-def _cases_from_jsonl(path: Path) -> Iterator[Case]:
+def _cases_from_jsonl(path: Path) -> Iterator[Validated]:
     with path.open("rb") as fh:
         for lineno, raw_bytes in enumerate(fh, start=1):
             try:
@@ -481,7 +518,8 @@ def _cases_from_jsonl(path: Path) -> Iterator[Case]:
                 raise UserInputError(
                     f"nested more than {MAX_DEPTH} levels deep", path=path, line=lineno
                 ) from None
-            if nesting_depth(data) > MAX_DEPTH:
+            # no deeper than its brackets are many (most lines): not walked
+            if raw.count("{") + raw.count("[") > MAX_DEPTH and nesting_depth(data) > MAX_DEPTH:
                 raise UserInputError(f"nested more than {MAX_DEPTH} levels deep", path=path, line=lineno)
             yield _validate_case(data, path, lineno)
 
@@ -499,7 +537,7 @@ def nesting_depth(data: Any) -> int:
     return deepest
 
 
-def _cases_from_yaml_list(path: Path) -> Iterator[Case]:
+def _cases_from_yaml_list(path: Path) -> Iterator[Validated]:
     doc = load_yaml(path)
     if not isinstance(doc.data, list):
         raise UserInputError("a YAML case file must be a list of cases", path=path, line=1)
@@ -507,7 +545,7 @@ def _cases_from_yaml_list(path: Path) -> Iterator[Case]:
         yield _validate_case(item, path, doc.line_of((i,)) or 0)
 
 
-def _cases_from_csv(path: Path) -> Iterator[Case]:
+def _cases_from_csv(path: Path) -> Iterator[Validated]:
     # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first column's name
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
@@ -545,7 +583,7 @@ def _flat_row_to_case(row: dict[str, Any]) -> dict[str, Any]:
     return case
 
 
-def _cases_from_dataset(src: DatasetCases, base: Path, suite_path: Path) -> Iterator[Case]:
+def _cases_from_dataset(src: DatasetCases, base: Path, suite_path: Path) -> Iterator[Validated]:
     try:
         import datasets  # heavy: only for suites that use it
     except ImportError:
@@ -602,6 +640,10 @@ def _cases_from_dataset(src: DatasetCases, base: Path, suite_path: Path) -> Iter
         yield _validate_case(record, ds_path, i + 1)
 
 
+# json.dumps(item, sort_keys=True, default=str), without building an encoder per case
+_HASHED_JSON = json.JSONEncoder(sort_keys=True, default=str)
+
+
 class _ContentHash:
     """The suite's content hash, fed one case at a time: the sha256 of the JSON text of
     {"cases": [...], "pass": ..., "spec": ...} (keys sorted), written piece by piece."""
@@ -620,15 +662,16 @@ class _ContentHash:
         self._sha = hashlib.sha256(b'{"cases": [')
         self._sep = b""
 
-    def add(self, c: Case) -> None:
+    def add(self, row: dict[str, Any]) -> None:
+        """Feed one case, as its `case_row`."""
         item = (
-            [c.id, c.vars, list(c.references), [m.model_dump() for m in c.messages or ()]]
-            + ([list(c.relevant_ids)] if c.relevant_ids else [])
-            + ([c.expect.model_dump(mode="json")] if c.expect is not None else [])
-            + ([tools_json(c.tools)] if c.tools is not None else [])
-            + ([{"choices": list(c.choices), "gold": c.gold}] if c.choices is not None else [])
+            [row["id"], row["vars"], row["references"], row["messages"] or []]
+            + ([row["relevant_ids"]] if row["relevant_ids"] else [])
+            + ([row["expect"]] if "expect" in row else [])
+            + ([row["tools"]] if "tools" in row else [])
+            + ([{"choices": row["choices"], "gold": row["gold"]}] if "choices" in row else [])
         )
-        self._sha.update(self._sep + json.dumps(item, sort_keys=True, default=str).encode())
+        self._sha.update(self._sep + _HASHED_JSON.encode(item).encode())
         self._sep = b", "
 
     def hexdigest(self) -> str:

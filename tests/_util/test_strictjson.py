@@ -1,6 +1,6 @@
 """strictjson: a key given twice in one object is refused wherever it is (nested, written with
-an escape, in a list), on the fast path (plain `json.loads`, each key's text counted) and on the
-object-hook path alike; the same key in two different objects is not a duplicate."""
+an escape, in a list), from text and from bytes; the same key in two different objects is not a
+duplicate, and a malformed text is the error `json.loads` gives."""
 
 from __future__ import annotations
 
@@ -22,9 +22,19 @@ from evalkit._util import strictjson
     ],
 )
 def test_a_duplicate_key_is_refused(text: str, key: str) -> None:
-    with pytest.raises(strictjson.DuplicateKeyError) as err:
+    for given in (text, text.encode()):
+        with pytest.raises(strictjson.DuplicateKeyError) as err:
+            strictjson.loads(given)
+        assert err.value.key == key
+
+
+@pytest.mark.parametrize("text", ['{"a": 1,}', '{"a": 1} x', "", '{"a": NaNx}'])
+def test_malformed_json_is_the_error_json_gives(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError) as err:
         strictjson.loads(text)
-    assert err.value.key == key
+    assert (err.value.msg, err.value.pos) == (expected.value.msg, expected.value.pos)
 
 
 @pytest.mark.parametrize(

@@ -105,3 +105,38 @@ def test_a_bad_line_past_the_spill_is_exit_2_with_its_line(
 def test_a_case_row_reads_back_to_an_equal_case(tmp_path: Path) -> None:
     for case in load_suite(write_jsonl_suite(tmp_path, ROWS)).cases:
         assert case_from_row(json.loads(json.dumps(case_row(case))), "") == case
+
+
+def test_a_row_made_without_a_case_is_the_cases_row(tmp_path: Path) -> None:
+    """A case past what a CaseList holds goes to its scratch file as a row made straight from
+    its validated fields: the same row, keys in the same order, as the Case's."""
+    from evalkit.spec.suite import CaseSpec, _case_from_spec, _row_from_spec
+
+    for i, data in enumerate([*ROWS, {"id": 7, "reference": 1.5, "forbidden_tools": ["x"]}]):
+        spec = CaseSpec.model_validate(data)
+        row = _row_from_spec(spec, f"f:{i}")
+        expected = case_row(_case_from_spec(spec, f"f:{i}"))
+        assert row == expected and list(row) == list(expected)
+        assert json.dumps(row) == json.dumps(expected)
+
+
+def test_the_scratch_file_keeps_every_value_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values JSON reads that a JSON round trip would not keep alike (NaN, integers past 64 bits,
+    a lone surrogate, the order of keys) come back from the scratch file exactly."""
+    import math
+
+    monkeypatch.setattr(cases_module, "SPILL_AT", 2)
+    monkeypatch.setattr(cases_module, "BLOCK", 3)  # several blocks, the last one short
+    odd = {"z": 1, "a": float("nan"), "big": 2**70, "s": "lone \ud800", "n": {"y": [True, 1, 1.0]}}
+    rows = [{"id": f"c{i}", "vars": {**odd, "i": i}, "reference": "r"} for i in range(10)]
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "s.yaml").write_text("name: s\nprompt: '{{ s }}'\ncases: s.jsonl\n")
+    cases = load_suite(tmp_path / "s.yaml").cases
+    assert isinstance(cases, CaseList) and cases.spilled
+    for i, case in enumerate(cases):
+        assert list(case.vars) == ["z", "a", "big", "s", "n", "i"] and case.vars["i"] == i
+        assert math.isnan(case.vars["a"]) and case.vars["big"] == 2**70 and case.vars["s"] == "lone \ud800"
+        assert [type(v) for v in case.vars["n"]["y"]] == [bool, int, float]
+    assert len(cases) == 10 and cases[9].id == "c9"
