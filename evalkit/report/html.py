@@ -15,15 +15,17 @@ import tempfile
 import zlib
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import jinja2
+import pydantic_core
 from markupsafe import Markup
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from evalkit._util import secrets
 from evalkit._util.collector import ONE_PASS, long_run
@@ -52,6 +54,7 @@ from evalkit.compare.gate import (
 )
 from evalkit.report import charts
 from evalkit.report.lookup import Lookup
+from evalkit.report.rows import ResultRow, ScoreRow, as_result, read_rows
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.runinfo import RunInfo
 from evalkit.tools.timeline import trace_rows
@@ -66,20 +69,24 @@ STYLES = ("report.css", "labels.css")
 
 class _Strings:
     """String interning within one chunk of cases: repeated prompts (system messages) are
-    stored once per chunk. Each chunk has its own table, so the page decodes any chunk alone."""
+    stored once per chunk. Each chunk has its own table, so the page decodes any chunk alone.
+    `intern` is the one call per string: its dict keeps the table's order (insertion order)."""
 
     def __init__(self) -> None:
-        self.table: list[str] = []
         self.index: dict[str, int] = {}
+        setdefault, index = self.index.setdefault, self.index
+
+        def intern(text: str | None) -> int | None:
+            return None if text is None else setdefault(text, len(index))
+
+        self.intern = intern
 
     def __call__(self, text: str | None) -> int | None:
-        if text is None:
-            return None
-        k = self.index.get(text)
-        if k is None:
-            k = self.index[text] = len(self.table)
-            self.table.append(text)
-        return k
+        return self.intern(text)
+
+    @property
+    def table(self) -> list[str]:
+        return list(self.index)
 
 
 CHUNK = 2_000  # cases per chunk: the writer holds one chunk at a time, the page decodes one at a time
@@ -113,46 +120,69 @@ def _context(run_dir: RunDir) -> Iterator[_Context]:
         yield _Context(summary, diff, run_dir.info_or_none(), lookup, flips, regressed, deciding)
 
 
-def _verdict_of(r: CaseResult, ctx: _Context) -> str:
-    passed = r.passed(ctx.deciding.get((r.suite, r.variant)))
-    if r.error:
+def _verdict_of(r: ResultRow, key: tuple[str, str, str], ctx: _Context) -> str:
+    if r.get("error"):
         return "error"
-    if (r.suite, r.variant, r.case_id) in ctx.flips:
+    if key in ctx.flips:
         return "flip"
+    passed = _passed(r.get("scores") or {}, ctx.deciding.get(key[:2]))
     return "pass" if passed else ("fail" if passed is False else "none")
 
 
+def _passed(scores: dict[str, ScoreRow], among: Collection[str] | None) -> bool | None:
+    """CaseResult.passed for a row without an error: True when every pass/fail score passed,
+    None when there is none to judge by; `among`: only these scores decide."""
+    verdicts = [
+        p
+        for name, v in scores.items()
+        if (p := v.get("passed")) is not None and (among is None or name in among)
+    ]
+    return all(verdicts) if verdicts else None
+
+
 def _case_row(
-    r: CaseResult, ctx: _Context, base: dict[str, Any] | None, case_vars: str | None, s: _Strings
+    r: ResultRow, ctx: _Context, base: dict[str, Any] | None, case_vars: str | None, strings: _Strings
 ) -> dict[str, Any]:
+    """A case as the page's cases block holds it, its text interned. Dicts whose order the page
+    shows (scores) are in name order: the block is written as it is built, keys not sorted."""
+    s = strings.intern
+    key = (r["suite"], r["variant"], r["case_id"])
+    usage, retrieval, scores = r.get("usage") or {}, r.get("retrieval"), r.get("scores") or {}
     return {
-        "s": s(r.suite),
-        "v": s(r.variant),
-        "id": r.case_id,
-        "r": r.repeat,
-        "t": [s(t) for t in r.tags],
-        "m": [[m.role, s(m.content)] for m in r.messages],
-        "ref": [s(x) for x in r.references],
+        "s": s(key[0]),
+        "v": s(key[1]),
+        "id": key[2],
+        "r": r["repeat"],
+        "t": [s(t) for t in r.get("tags") or ()],
+        "m": [[m["role"], s(m["content"])] for m in r["messages"]],
+        "ref": [s(x) for x in r.get("references") or ()],
         "vr": s(case_vars),
-        "o": s(r.output),
-        "e": s(r.error),
+        "o": s(r["output"]),
+        "e": s(r.get("error")),
         "b": s(base.get("output")) if base else None,
-        "bs": base.get("scores") if base else None,
+        "bs": _sorted(base.get("scores")) if base else None,
         "bp": _baseline_passed(base),
-        "sc": {n: [v.value, v.passed, s(v.reason)] for n, v in r.scores.items()},
-        "lat": r.latency_ms,
-        "tok": [r.usage.input_tokens, r.usage.output_tokens],
-        "cost": r.cost_usd,
-        "vd": _verdict_of(r, ctx),
-        "rg": (r.suite, r.variant, r.case_id) in ctx.regressed,
-        "c": r.cached,
-        "fb": r.fallback_from,
-        "rq": s(r.retrieval_query),
-        "rt": None
-        if r.retrieval is None
-        else [[s(c.id), s(c.doc_id), c.score, s(c.text)] for c in r.retrieval],
-        "tr": timeline(r, s),
+        "sc": {n: [v["value"], v.get("passed"), s(v.get("reason"))] for n, v in sorted(scores.items())},
+        "lat": r.get("latency_ms"),
+        "tok": [usage.get("input_tokens"), usage.get("output_tokens")],
+        "cost": r.get("cost_usd"),
+        "vd": _verdict_of(r, key, ctx),
+        "rg": key in ctx.regressed,
+        "c": r.get("cached", False),
+        "fb": r.get("fallback_from"),
+        "rq": s(r.get("retrieval_query")),
+        "rt": None if retrieval is None else [[s(c.id), s(c.doc_id), c.score, s(c.text)] for c in retrieval],
+        "tr": timeline(as_result(r), s) if r.get("steps") or r.get("tool_calls") else None,
     }
+
+
+def _sorted(value: Any) -> Any:
+    """JSON data with every object's keys in order (as json.dumps(sort_keys=True) wrote them)."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 class _Series:
@@ -164,13 +194,14 @@ class _Series:
         )
         self.latencies: dict[str, array[float]] = defaultdict(lambda: array("d"))
 
-    def add(self, r: CaseResult) -> None:
-        variant = f"{r.suite} · {r.variant}"
-        for name, score in r.scores.items():
-            if score.value is not None:
-                self.by_metric[name][variant].append(score.value)
-        if r.latency_ms is not None and not r.cached:
-            self.latencies[variant].append(r.latency_ms)
+    def add(self, r: ResultRow) -> None:
+        variant = f"{r['suite']} · {r['variant']}"
+        for name, score in (r.get("scores") or {}).items():
+            if score["value"] is not None:
+                self.by_metric[name][variant].append(score["value"])
+        latency = r.get("latency_ms")
+        if latency is not None and not r.get("cached", False):
+            self.latencies[variant].append(latency)
 
 
 def _hash(text: str | None) -> int:
@@ -194,25 +225,26 @@ class _Index:
         self.scores: list[dict[str, Any]] = []
         self.base_scores: list[dict[str, Any]] = []
 
-    def add(self, row: dict[str, Any], r: CaseResult, base: dict[str, Any] | None) -> None:
-        s = self.names
+    def add(self, row: dict[str, Any], r: ResultRow, base: dict[str, Any] | None) -> None:
+        s = self.names.intern
         base_output = None if base is None else base.get("output")
+        latency = r.get("latency_ms")
         self.rows.append(
             (
-                s(r.suite),
-                s(r.variant),
-                [s(t) for t in r.tags],
-                r.case_id,
-                r.repeat,
+                s(r["suite"]),
+                s(r["variant"]),
+                [s(t) for t in r.get("tags") or ()],
+                r["case_id"],
+                r["repeat"],
                 VERDICT_CODES[row["vd"]],
                 int(row["rg"]),
-                None if r.latency_ms is None else round(r.latency_ms, 2),
-                -1 if r.error else _hash(r.output),
+                None if latency is None else round(latency, 2),
+                -1 if r.get("error") else _hash(r["output"]),
                 None if base_output is None else _hash(base_output),
                 row["bp"],
             )
         )
-        self.scores.append({n: v.value for n, v in r.scores.items()})
+        self.scores.append({n: v["value"] for n, v in (r.get("scores") or {}).items()})
         self.base_scores.append((base or {}).get("scores") or {})
 
     def data(self) -> dict[str, Any]:
@@ -228,7 +260,7 @@ class _Index:
 
 def _score_columns(per_case: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """Each score's column: its value rounded, None when it has none, False for a case without it."""
-    names = dict.fromkeys(name for scores in per_case for name in scores)
+    names = sorted({name for scores in per_case for name in scores})
     return {
         name: [
             False
@@ -242,11 +274,18 @@ def _score_columns(per_case: list[dict[str, Any]]) -> dict[str, list[Any]]:
 
 def _packed(data: dict[str, Any]) -> str:
     """JSON, secrets scrubbed value by value, gzipped (no timestamp: the same run gives the
-    same file) and base64-encoded: text that cannot close the <script> element it sits in."""
-    text = json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    text = secrets.scrub_json_text(text, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    raw = gzip.compress(text.encode("utf-8", "surrogatepass"), compresslevel=5, mtime=0)
-    return base64.b64encode(raw).decode("ascii")
+    same file) and base64-encoded: text that cannot close the <script> element it sits in.
+    pydantic-core writes the JSON (a third of json.dumps' time); text it cannot write as UTF-8
+    (a lone surrogate from an older line) goes through json.dumps as before."""
+    try:
+        raw = pydantic_core.to_json(data)
+        text = raw.decode("utf-8")
+    except (PydanticSerializationError, UnicodeDecodeError):
+        raw, text = b"", json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    if not raw or secrets.may_contain_secret(text):
+        text = secrets.scrub_json_text(text, separators=(",", ":"), ensure_ascii=False)
+        raw = text.encode("utf-8", "surrogatepass")
+    return base64.b64encode(gzip.compress(raw, compresslevel=5, mtime=0)).decode("ascii")
 
 
 def case_chunks(
@@ -255,8 +294,8 @@ def case_chunks(
     """The cases in chunks of `chunk` (default CHUNK): each chunk's index (see _Index) and its
     cases, with the strings they share; results.jsonl is read once, a result at a time."""
     chunk = chunk or CHUNK
-    batch: list[CaseResult] = []
-    for r in run_dir.results():
+    batch: list[ResultRow] = []
+    for r in read_rows(run_dir.results_file):
         series.add(r)
         batch.append(r)
         if len(batch) >= chunk:
@@ -266,14 +305,14 @@ def case_chunks(
         yield _chunk(batch, ctx)
 
 
-def _chunk(batch: list[CaseResult], ctx: _Context) -> tuple[dict[str, Any], dict[str, Any]]:
+def _chunk(batch: list[ResultRow], ctx: _Context) -> tuple[dict[str, Any], dict[str, Any]]:
     """A chunk's index and cases, their baselines and vars looked up a chunk at a time."""
-    bases = ctx.lookup.baselines((r.suite, r.variant, r.case_id, r.repeat) for r in batch)
-    case_vars = ctx.lookup.vars((r.suite, r.case_id) for r in batch)
+    bases = ctx.lookup.baselines((r["suite"], r["variant"], r["case_id"], r["repeat"]) for r in batch)
+    case_vars = ctx.lookup.vars((r["suite"], r["case_id"]) for r in batch)
     s, index, rows = _Strings(), _Index(), []
     for r in batch:
-        base = bases.get((r.suite, r.variant, r.case_id, r.repeat))
-        row = _case_row(r, ctx, base, case_vars.get((r.suite, r.case_id)), s)
+        base = bases.get((r["suite"], r["variant"], r["case_id"], r["repeat"])) if bases else None
+        row = _case_row(r, ctx, base, case_vars.get((r["suite"], r["case_id"])), s)
         rows.append(row)
         index.add(row, r, base)
     return index.data(), {"strings": s.table, "cases": rows}

@@ -10,9 +10,9 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -21,6 +21,8 @@ from evalkit._util.textsafe import clean_text, model_json
 from evalkit.errors import DiskFullError, UserInputError
 from evalkit.rundir.migrations import CURRENT, NewerSchemaError, migrate
 from evalkit.types import CaseResult
+
+T = TypeVar("T")
 
 
 class ResultWriter:
@@ -142,6 +144,12 @@ def read_results(path: Path) -> Iterator[CaseResult]:
 def read_results_at(path: Path) -> Iterator[tuple[CaseResult, int, int]]:
     """`read_results` with each result's byte offset and line length in the file (to copy the
     line later without holding it: `evalkit merge`)."""
+    return read_lines_at(path, _parse_result)
+
+
+def read_lines_at(path: Path, parse: Callable[[str], T]) -> Iterator[tuple[T, int, int]]:
+    """results.jsonl's lines parsed by `parse` (a reader that needs less than CaseResult: the
+    report's), with read_results_at's checks and errors (file and line, a torn tail skipped)."""
     if not path.exists():
         return
     offset = 0
@@ -159,7 +167,7 @@ def read_results_at(path: Path) -> Iterator[tuple[CaseResult, int, int]]:
             if not line.strip():
                 continue
             try:
-                yield _parse_result(line), at, len(raw)
+                yield parse(line), at, len(raw)
             except (ValueError, NewerSchemaError) as exc:  # one line of the reason, not pydantic's essay
                 reason = " ".join(str(exc).splitlines()[:2])
                 raise UserInputError(f"not a result line: {reason}", path=path, line=lineno) from None

@@ -1,0 +1,123 @@
+"""The report's on-disk lookups and its packed data blocks: the fast paths read as the plain ones did."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalkit._util import secrets
+from evalkit._util.textsafe import clean_data
+from evalkit.report import html
+from evalkit.report.lookup import Lookup
+
+
+def reference_vars(path: Path) -> dict[tuple[str, str], str]:
+    """cases.jsonl's vars as json.loads reads them (the reader before the pydantic fast path;
+    a lone surrogate, which SQLite cannot store, as U+FFFD)."""
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        try:
+            row = clean_data(json.loads(line))
+            out[str(row["suite"]), str(row["id"])] = json.dumps(
+                row.get("vars") or {}, sort_keys=True, ensure_ascii=False
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return out
+
+
+def test_vars_read_as_json_loads_reads_them(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.jsonl"
+    rows = [
+        '{"suite": "s", "id": "plain", "vars": {"b": 1, "a": [1.5, "é"]}, "messages": null}',
+        '{"suite": "s", "id": "no-vars"}',
+        '{"suite": "s", "id": "empty", "vars": {}}',
+        '{"suite": "s", "id": "surrogate", "vars": {"q": "\\ud800 lone"}}',  # pydantic refuses it
+        '{"suite": "s", "id": "nan", "vars": {"x": NaN}}',
+        '{"suite": 3, "id": 4, "vars": {"n": 12345678901234567890}}',
+        '{"suite": "s", "id": "dup", "vars": {"a": 1}, "vars": {"a": 2}}',
+        "not json",
+        "[1, 2]",
+        '{"id": "no-suite"}',
+        "",
+    ]
+    cases.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    want = reference_vars(cases)
+    assert len(want) == 7
+    with Lookup(tmp_path / "baseline_outputs.jsonl", cases) as lookup:
+        assert lookup.vars(want) == want
+        assert lookup.baselines([("s", "v", "plain", 0)]) == {}  # no baseline: nothing asked of it
+
+
+def test_baselines_are_found_by_their_key(tmp_path: Path) -> None:
+    base = tmp_path / "baseline_outputs.jsonl"
+    line = {
+        "suite": "s",
+        "variant": "v",
+        "case_id": "c",
+        "repeat": 1,
+        "output": "o",
+        "scores": {"b": 1, "a": 0},
+    }
+    base.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    with Lookup(base, tmp_path / "cases.jsonl") as lookup:
+        assert lookup.baselines([("s", "v", "c", 1), ("s", "v", "c", 0)]) == {("s", "v", "c", 1): line}
+        assert lookup.vars([("s", "c")]) == {}
+
+
+def unpacked(text: str) -> Any:
+    return json.loads(gzip.decompress(base64.b64decode(text)).decode("utf-8", "surrogatepass"))
+
+
+@pytest.fixture
+def forget_secrets() -> Iterator[None]:
+    yield
+    with secrets._lock:
+        secrets._known.clear()
+        secrets._refresh_needles()
+    secrets.take_warnings()
+
+
+def test_packed_blocks_hold_the_data_in_its_order() -> None:
+    data = {"cases": [{"sc": {"a": [1.0, True, None], "b": [0.5, None, 0]}, "o": "é </script>", "x": 1e-07}]}
+    text = html._packed(data)
+    assert unpacked(text) == data and "<" not in text
+    assert list(unpacked(text)["cases"][0]["sc"]) == ["a", "b"]
+
+
+def test_a_lone_surrogate_is_packed_as_before() -> None:
+    data = {"strings": ["ok", "\ud800 lone"]}  # pydantic-core cannot write it: json.dumps does
+    assert unpacked(html._packed(data)) == data
+
+
+def test_packed_blocks_are_scrubbed(forget_secrets: None) -> None:
+    secrets.register("sk-canary-0123456789")
+    data = {"strings": ["the key sk-canary-0123456789 leaked"], "n": 1}
+    assert unpacked(html._packed(data)) == {"strings": [f"the key {secrets.REDACTED} leaked"], "n": 1}
+
+
+def test_scores_are_in_name_order_in_the_page(tmp_path: Path) -> None:
+    """The page lists a case's scores in its data's key order: by name, as sort_keys wrote them."""
+    from evalkit.rundir.dir import RunDir
+
+    line = {
+        "suite": "s",
+        "case_id": "c",
+        "variant": "v",
+        "repeat": 0,
+        "provider": "p",
+        "messages": [{"role": "user", "content": "q"}],
+        "output": "o",
+        "scores": {"zeta": {"value": 1.0}, "alpha": {"value": 0.0, "passed": False}},
+    }
+    (tmp_path / "results.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+    data = html.build_data(RunDir.of(tmp_path))
+    index, chunk = data["chunks"][0]
+    assert list(chunk["cases"][0]["sc"]) == ["alpha", "zeta"]
+    assert list(index["sc"]) == ["alpha", "zeta"]
