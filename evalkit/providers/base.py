@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import random
 from abc import ABC
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -176,29 +177,40 @@ async def complete_each(
     workers: int,
 ) -> AsyncIterator[tuple[Request, Completion]]:
     """Run `complete` over the batch with at most `workers` calls in flight, yielding results as
-    they finish. A task is created only when a slot frees up, never all up front, and each
-    finished task is handed over through a queue (O(1) per request). An exception (e.g.
+    they finish. A task is created only when a slot frees up, never all up front; each finished
+    task lands in a deque and wakes the loop below at most once, however many finish together
+    (O(1) per request, no queue and no wrapper coroutine per request). An exception (e.g.
     credentials refused) cancels the rest and propagates."""
     pending = iter(batch)
-    running: set[asyncio.Task[tuple[Request, Completion]]] = set()
-    finished: asyncio.Queue[asyncio.Task[tuple[Request, Completion]]] = asyncio.Queue()
+    running: dict[asyncio.Future[Completion], Request] = {}
+    finished: deque[asyncio.Future[Completion]] = deque()
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] | None = None
+    limit = max(1, workers)
 
-    async def one(request: Request) -> tuple[Request, Completion]:
-        return request, await complete(request)
+    def done(task: asyncio.Future[Completion]) -> None:
+        finished.append(task)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def admit() -> None:
-        while len(running) < max(1, workers) and (request := next(pending, None)) is not None:
-            task = asyncio.ensure_future(one(request))
-            running.add(task)
-            task.add_done_callback(finished.put_nowait)
+        while len(running) < limit and (request := next(pending, None)) is not None:
+            call = complete(request)  # a coroutine, as a rule: straight to the loop
+            task = loop.create_task(call) if asyncio.iscoroutine(call) else asyncio.ensure_future(call)
+            running[task] = request
+            task.add_done_callback(done)
 
     admit()
     try:
         while running:
-            task = await finished.get()
-            running.discard(task)
+            if not finished:
+                waiter = loop.create_future()
+                await waiter
+                waiter = None
+            task = finished.popleft()
+            request = running.pop(task)
             admit()
-            yield task.result()
+            yield request, task.result()
     finally:
         for task in running:
             task.cancel()

@@ -280,6 +280,8 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         first request to each model goes alone (sdk_base.FirstCall: a model the server does not
         know is asked once)."""
         model = request.model or self.cfg.model or ""
+        if self._first.settled(model):
+            return await self._complete(request)
         return await self._first.guard(model, lambda: self._complete(request))
 
     async def _complete(self, request: Request) -> Completion:
@@ -307,7 +309,8 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             detail = secrets.scrub(f"{type(exc).__name__}: {exc}")[:300]
             return Completion(error=f"could not read the response ({detail})")
         completion.latency_ms = (time.perf_counter() - started) * 1000.0
-        completion.tool_calls = restore_names(completion.tool_calls, request.params.tools)
+        if completion.tool_calls is not None:  # most answers call no tool: nothing to rename
+            completion.tool_calls = restore_names(completion.tool_calls, request.params.tools)
         return completion
 
     async def _choices(self, request: Request) -> Completion:

@@ -20,17 +20,18 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
 from evalkit.errors import EvalkitError
-from evalkit.providers.base import Provider, RateLimited, Retry, complete_each, status_sink
+from evalkit.providers.base import Provider, RateLimited, Retry, RetryPolicy, complete_each, status_sink
 from evalkit.providers.cache import ResponseCache, request_key
 from evalkit.providers.limiter import AdaptiveLimiter
 from evalkit.types import Completion, Request
 
 AnyProvider = Provider[Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,29 +70,33 @@ class Connected(Provider[Any]):
         super().__init__(plugin.name, plugin.settings)
         self.plugin = plugin
         self.limiter = limiter
+        self._policy: RetryPolicy | None = None  # the plugin's, asked once (its settings are frozen)
 
     def generate(self, batch: Sequence[Request]) -> AsyncIterator[tuple[Request, Completion]]:
         return complete_each(batch, self.complete, self.limiter.maximum)  # no generator layer of its own
 
     async def complete(self, request: Request) -> Completion:
-        policy = self.plugin.retry_policy()
+        policy = self._policy
+        if policy is None:
+            policy = self._policy = self.plugin.retry_policy()
         attempts = max(1, policy.max_attempts)
         reason = "no attempt made"
+        limiter = self.limiter
         for attempt in range(1, attempts + 1):
-            ticket = await self.limiter.acquire()
+            ticket = await limiter.acquire()
             try:
                 completion = await self.plugin.complete(request)
             except Retry as exc:
                 rate_limited = isinstance(exc, RateLimited)
-                await self.limiter.release(ticket, rate_limited=rate_limited, retry_after=exc.retry_after)
+                limiter.settle(ticket, rate_limited=rate_limited, retry_after=exc.retry_after)
                 reason = exc.reason
                 if attempt < attempts:
                     await asyncio.sleep(policy.delay(attempt, exc.retry_after))
                 continue
             except BaseException:
-                await self.limiter.release(ticket)
+                limiter.settle(ticket)
                 raise
-            await self.limiter.release(ticket, ok=completion.error is None)
+            limiter.settle(ticket, ok=completion.error is None)
             if attempt > 1:
                 completion = completion.model_copy(update={"attempts": attempt})
             return completion
@@ -153,15 +158,16 @@ def bind_connections(
 
 async def exactly_once(
     provider: AnyProvider, batch: Sequence[Request]
-) -> AsyncIterator[tuple[Request, Completion]]:
+) -> AsyncGenerator[tuple[Request, Completion]]:
     """The provider's channel, with one completion per request of the batch, whatever it yields."""
     expected = {r.key: r for r in batch}
     failure: str | None = None
     try:
-        async for request, completion in provider.generate(batch):
-            original = expected.pop(request.key, None)
-            if original is not None:  # a duplicate or an unknown request is dropped
-                yield original, completion
+        async with closing(provider.generate(batch)) as channel:
+            async for request, completion in channel:
+                original = expected.pop(request.key, None)
+                if original is not None:  # a duplicate or an unknown request is dropped
+                    yield original, completion
     except EvalkitError:
         raise
     except Exception as exc:  # a plugin's bug: an error result for what it left, never a dead run
@@ -173,6 +179,14 @@ async def exactly_once(
                 error=failure or f"provider '{provider.name}' returned no completion for this request"
             ),
         )
+
+
+def closing(channel: AsyncIterator[T]) -> contextlib.AbstractAsyncContextManager[AsyncIterator[T]]:
+    """A provider's channel closed when its reader stops early (its tasks cancelled then, not
+    when the garbage collector gets to it); an iterator with nothing to close as it is."""
+    if isinstance(channel, AsyncGenerator):
+        return contextlib.aclosing(channel)
+    return contextlib.nullcontext(channel)
 
 
 class ProviderService:
@@ -196,7 +210,7 @@ class ProviderService:
 
     async def stream(
         self, name: str, requests: Sequence[Request], namespace: str = "generate"
-    ) -> AsyncIterator[tuple[Request, Completion]]:
+    ) -> AsyncGenerator[tuple[Request, Completion]]:
         """Cached answers at once, then the provider's for the rest (stored as they come)."""
         provider = self.providers[name]
         keys: dict[str, str] = {}
@@ -230,17 +244,18 @@ class ProviderService:
         clock = time.perf_counter()
         sink = status_sink.set(self.status)  # batch engines: "generating batch k/n on NAME"
         try:
-            async for request, completion in exactly_once(provider, misses):
-                store_as = keys.get(request.key)
-                if store_as is not None and self.cache is not None:
-                    self.cache.put(
-                        store_as,
-                        completion,
-                        provider=name,
-                        model=provider.model_name(request),
-                        namespace=namespace,
-                    )
-                yield request, completion
+            async with contextlib.aclosing(exactly_once(provider, misses)) as answered:
+                async for request, completion in answered:
+                    store_as = keys.get(request.key)
+                    if store_as is not None and self.cache is not None:
+                        self.cache.put(
+                            store_as,
+                            completion,
+                            provider=name,
+                            model=provider.model_name(request),
+                            namespace=namespace,
+                        )
+                    yield request, completion
         finally:
             with contextlib.suppress(ValueError):  # closed from another context: nothing to undo
                 status_sink.reset(sink)
@@ -262,6 +277,13 @@ class ProviderService:
     ) -> AsyncGenerator[Answer]:
         """Every provider's batch at once, merged into one stream of answers as they finish; a
         failed request is asked of its fallback provider (once) before it is answered."""
+        asked = [(name, requests) for name, requests in batches.items() if requests]
+        if len(asked) == 1 and not any(fallback_for(r) for r in asked[0][1]):
+            name = asked[0][0]  # one provider, no fallback: its stream as it is (no task, no queue)
+            async with contextlib.aclosing(self.stream(name, asked[0][1])) as answered:
+                async for request, completion in answered:
+                    yield Answer(request, completion, name)
+            return
         out: asyncio.Queue[Answer | BaseException | None] = asyncio.Queue()
         tasks: set[asyncio.Task[None]] = set()
 

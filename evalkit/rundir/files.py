@@ -51,7 +51,10 @@ class ResultWriter:
         for the batch, not one per line."""
         if not results:
             return
-        text = "".join([result_line(result) + "\n" for result in results])
+        lines = [model_json(result, exclude_none=False) for result in results]
+        text = "\n".join(lines) + "\n"
+        if secrets.may_contain_secret(text):  # rarely: then line by line, as `result_line` does
+            text = "".join([_scrubbed(line) + "\n" for line in lines])
         try:
             if self._sync_error is not None:  # the last background fsync failed (a full disk)
                 raise self._sync_error
@@ -106,9 +109,11 @@ class ResultWriter:
 def result_line(result: CaseResult) -> str:
     """One results.jsonl line: compact JSON (as pydantic writes it), secrets scrubbed value by
     value, lone surrogates made valid (see evalkit._util.textsafe)."""
-    return secrets.scrub_json_text(
-        model_json(result, exclude_none=False), ensure_ascii=False, separators=(",", ":")
-    )
+    return _scrubbed(model_json(result, exclude_none=False))
+
+
+def _scrubbed(line: str) -> str:
+    return secrets.scrub_json_text(line, ensure_ascii=False, separators=(",", ":"))
 
 
 def disk_error(exc: OSError, path: Path) -> Exception:

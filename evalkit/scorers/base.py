@@ -114,7 +114,14 @@ class ConfiguredScorer:
         """The scorer's own score names → the suite's (`name:`)."""
         return dict(zip(self.impl.names, self.names, strict=True))
 
+    @cached_property
+    def _as_given(self) -> bool:
+        """Whether the scorer's scores go on as they are (no `name:` to apply, no `threshold:`)."""
+        return self.threshold is None and all(k == v for k, v in self._renamed.items())
+
     def transform(self, row: Sequence[Score]) -> list[Score]:
+        if self._as_given and (self.info.gives_verdicts or all(s.passed is None for s in row)):
+            return list(row)  # the common case: nothing to rename, no pass mark to add or refuse
         out = []
         rename = self._renamed
         for s in row:

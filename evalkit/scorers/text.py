@@ -39,10 +39,16 @@ class _Exact(Scorer):
             "collapse_whitespace": collapse_whitespace,
         }
 
+        # its two answers, built once (a Score is frozen: every result may share them)
+        self._verdicts = (
+            _result("exact", False, "output differs from every reference"),
+            _result("exact", True),
+        )
+
     def score_one(self, item: ScoreInput) -> list[Score]:
         out = normalize(item.output, **self.opts)
         ok = any(out == normalize(ref, **self.opts) for ref in item.references)
-        return [_result(self.names[0], ok, None if ok else "output differs from every reference")]
+        return [self._verdicts[ok]]
 
 
 @scorer(
