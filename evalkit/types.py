@@ -468,14 +468,16 @@ class CaseResult(BaseModel):
     def passed(self, among: Collection[str] | None = None) -> bool | None:
         """True when every pass/fail score passed; None when there is none to judge by.
         `among`: only these scores decide (a suite's `pass:` list, without informational ones)."""
-        verdicts = [
-            s.passed
-            for name, s in self.scores.items()
-            if s.passed is not None and (among is None or name in among)
-        ]
-        if self.error is not None or not verdicts:
+        if self.error is not None:
             return None
-        return all(verdicts)
+        verdict = None  # one loop, no list: it runs for every result of a run, twice
+        for name, s in self.scores.items():
+            if s.passed is None or (among is not None and name not in among):
+                continue
+            if not s.passed:
+                return False
+            verdict = True
+        return verdict
 
 
 class Threshold(BaseModel):

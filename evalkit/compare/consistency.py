@@ -130,16 +130,20 @@ class CaseTallies:
     def _spill(self, n: int) -> None:
         """Move the `n` oldest tallies held to the scratch file, merged with any kept there."""
         if self._db is None:
-            self._db = scratch_db("CREATE TABLE t (case_id TEXT PRIMARY KEY, tally TEXT) WITHOUT ROWID;")
+            self._db = scratch_db(
+                "CREATE TABLE t (case_id TEXT PRIMARY KEY, samples INTEGER, judged INTEGER, passes INTEGER,"
+                " digest BLOB, more TEXT) WITHOUT ROWID;"
+            )
         out = [(k, self._held.pop(k)) for k in list(itertools.islice(self._held, n))]
         for start in range(0, len(out), 500):
             batch = dict(out[start : start + 500])
             marks = ",".join("?" * len(batch))
-            rows = self._db.execute(f"SELECT case_id, tally FROM t WHERE case_id IN ({marks})", list(batch))
-            for case_id, text in rows.fetchall():
-                batch[case_id] = _loads(text).merged(batch[case_id])
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM t WHERE case_id IN ({marks})", list(batch))
+            for case_id, *stored in rows.fetchall():
+                batch[case_id] = _loads(*stored).merged(batch[case_id])
             self._db.executemany(
-                "INSERT OR REPLACE INTO t VALUES (?, ?)", [(k, _dumps(t)) for k, t in batch.items()]
+                "INSERT OR REPLACE INTO t VALUES (?, ?, ?, ?, ?, ?)",
+                [(k, *_dumps(t)) for k, t in batch.items()],
             )
 
     def _all_on_disk(self) -> sqlite3.Connection:
@@ -158,20 +162,20 @@ class CaseTallies:
         if self._db is None:
             counts = [t.samples for t in self._held.values() if t.samples]
             return (min(counts), max(counts)) if counts else None
-        low = high = 0
-        for _, tally in self.items():
-            low, high = min(low or tally.samples, tally.samples), max(high, tally.samples)
-        return (low, high) if high else None
+        low, high = (
+            self._all_on_disk().execute("SELECT min(samples), max(samples) FROM t WHERE samples").fetchone()
+        )
+        return (int(low), int(high)) if high else None
 
     def items(self) -> Iterator[tuple[str, CaseTally]]:
         """Each case with samples, in case id order."""
         if self._db is None:
             yield from ((k, t) for k, t in sorted(self._held.items()) if t.samples)
             return
-        cursor = self._all_on_disk().execute("SELECT case_id, tally FROM t ORDER BY case_id")
+        cursor = self._all_on_disk().execute(f"SELECT {_COLUMNS} FROM t ORDER BY case_id")
         for batch in iter(lambda: cursor.fetchmany(1000), []):
-            for case_id, text in batch:
-                tally = _loads(text)
+            for case_id, *stored in batch:
+                tally = _loads(*stored)
                 if tally.samples:
                     yield case_id, tally
 
@@ -181,15 +185,26 @@ class CaseTallies:
             self._db = None
 
 
-def _dumps(t: CaseTally) -> str:
+_COLUMNS = "case_id, samples, judged, passes, digest, more"
+Stored = tuple[int, int, int, bytes | None, str | None]
+
+
+def _dumps(t: CaseTally) -> Stored:
+    """A tally as its row's columns: its counts, and its digest while its repeats agree; only a
+    case whose repeats differ (or whose outputs are kept) needs JSON (`more`)."""
+    if isinstance(t.digests, bytes) and t.outputs is None:
+        return t.samples, t.judged, t.passes, t.digests, None
     digests = t.digests.hex() if isinstance(t.digests, bytes) else {d.hex(): n for d, n in t.digests.items()}
-    return json.dumps([t.samples, t.judged, t.passes, digests, t.outputs])
+    return t.samples, t.judged, t.passes, None, json.dumps([digests, t.outputs])
 
 
-def _loads(text: str) -> CaseTally:
-    samples, judged, passes, digests, outputs = json.loads(text)
-    t = CaseTally(keep_outputs=outputs is not None)
-    t.samples, t.judged, t.passes, t.outputs = samples, judged, passes, outputs
+def _loads(samples: int, judged: int, passes: int, digest: bytes | None, more: str | None) -> CaseTally:
+    t = CaseTally(keep_outputs=False)
+    t.samples, t.judged, t.passes = samples, judged, passes
+    if more is None:
+        t.digests = digest or b""
+        return t
+    digests, t.outputs = json.loads(more)
     t.digests = (
         bytes.fromhex(digests)
         if isinstance(digests, str)

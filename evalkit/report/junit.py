@@ -12,18 +12,16 @@ within the error budget are skipped the same way."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sqlite3
 import tempfile
-import weakref
 import xml.etree.ElementTree as ET
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 
 from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, p_value, plain
+from evalkit._util.scratch import scratch_db
 from evalkit._util.textsafe import xml_text
 from evalkit.compare.aggregate import GroupSummary, Summary
 from evalkit.compare.gate import DiffReport, GroupDiff, MetricDiff, truncation_text, verdict_label
@@ -201,21 +199,16 @@ class _Case:
 class Cases:
     """The test cases' results per suite × variant, gathered one result at a time (so conclude
     can fill it in the same pass over results.jsonl that aggregates them) into a scratch SQLite
-    file, read back case by case in id order: memory does not grow with the run. `deciding(suite,
-    variant)`: that group's pass rule (the scores that decide a case's pass; None: all marks)."""
+    file, appended in arrival order and read back case by case in id order (sorted once, by an
+    index made when first read): memory does not grow with the run. `deciding(suite, variant)`:
+    that group's pass rule (the scores that decide a case's pass; None: all marks)."""
 
     def __init__(self, deciding: Callable[[str, str], Sequence[str] | None]):
         self.deciding = deciding
-        fd, self._path = tempfile.mkstemp(prefix="evalkit-junit-", suffix=".sqlite")
-        os.close(fd)
-        self._db = sqlite3.connect(self._path)
-        self._db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-            "CREATE TABLE cases (suite TEXT, variant TEXT, case_id TEXT, results INTEGER,"
-            " failed TEXT, errored TEXT, PRIMARY KEY (suite, variant, case_id));"
-        )
-        self._pending: list[tuple[str, str, str, str | None, str | None]] = []
-        weakref.finalize(self, _drop, self._db, self._path)
+        self._db = scratch_db("CREATE TABLE cases (gid INTEGER, case_id TEXT, failed TEXT, errored TEXT);")
+        self._groups: dict[tuple[str, str], int] = {}
+        self._pending: list[tuple[int, str, str | None, str | None]] = []
+        self._indexed = False
 
     def add(self, r: CaseResult) -> None:
         errored = failed = None
@@ -223,38 +216,45 @@ class Cases:
             errored = _Kept.of(r).dumps()
         elif r.passed(self.deciding(r.suite, r.variant)) is False:
             failed = _Kept.of(r).dumps()
-        self._pending.append((r.suite, r.variant, r.case_id, failed, errored))
+        gid = self._groups.setdefault((r.suite, r.variant), len(self._groups))
+        self._pending.append((gid, r.case_id, failed, errored))
         if len(self._pending) >= BATCH:
             self._flush()
 
     def _flush(self) -> None:
-        """Upsert the results held, in arrival order (a case's first failing and first errored
-        result are the ones kept)."""
-        self._db.executemany(
-            "INSERT INTO cases VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (suite, variant, case_id) DO UPDATE"
-            " SET results = results + 1, errored = coalesce(errored, excluded.errored),"
-            " failed = coalesce(failed, excluded.failed)",
-            self._pending,
-        )
+        if not self._pending:
+            return
+        if self._indexed:
+            self._db.execute("DROP INDEX by_case")
+            self._indexed = False
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT INTO cases VALUES (?, ?, ?, ?)", self._pending)
+        self._db.execute("COMMIT")
         self._pending = []
 
     def of(self, suite: str, variant: str) -> Iterator[tuple[str, _Case]]:
-        """A suite × variant's cases, in case id order."""
+        """A suite × variant's cases, in case id order: each with its first failing and first
+        errored result (in arrival order) and how many results it has."""
         self._flush()
+        gid = self._groups.get((suite, variant))
+        if gid is None:
+            return
+        if not self._indexed:  # rowid: arrival order, a case's results read back in it
+            self._db.execute("CREATE INDEX by_case ON cases (gid, case_id)")
+            self._indexed = True
         cursor = self._db.execute(
-            "SELECT case_id, results, failed, errored FROM cases WHERE suite = ? AND variant = ?"
-            " ORDER BY case_id",
-            (suite, variant),
+            "SELECT case_id, failed, errored FROM cases WHERE gid = ? ORDER BY case_id, rowid", (gid,)
         )
-        for batch in iter(lambda: cursor.fetchmany(1000), []):
-            for case_id, results, failed, errored in batch:
-                yield case_id, _Case(_Kept.loads(failed), _Kept.loads(errored), results)
-
-
-def _drop(db: sqlite3.Connection, path: str) -> None:
-    db.close()
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+        rows = (row for batch in iter(lambda: cursor.fetchmany(1000), []) for row in batch)
+        for case_id, group in groupby(rows, key=lambda row: row[0]):
+            case = _Case()
+            for _, failed, errored in group:
+                case.results += 1
+                if failed is not None and case.failed is None:
+                    case.failed = _Kept.loads(failed)
+                if errored is not None and case.errored is None:
+                    case.errored = _Kept.loads(errored)
+            yield case_id, case
 
 
 def _cases(results: Iterable[CaseResult], summary: Summary) -> Cases:

@@ -122,3 +122,24 @@ def test_one_sample_per_case_has_no_consistency_held_or_spilled(monkeypatch: pyt
     monkeypatch.setattr(consistency, "SPILL_AT", 4)
     group = summarize_group(results, infos, {})
     assert group.consistency is None and group.cases == 30
+
+
+@pytest.mark.parametrize("keep_outputs", [False, True])
+def test_spilled_tallies_come_back_as_they_were_held(
+    monkeypatch: pytest.MonkeyPatch, keep_outputs: bool
+) -> None:
+    """Every kind of tally survives the scratch file: one output, differing outputs, outputs
+    kept (semantic agreement), a case with no sample (only an error), repeats split by a spill."""
+
+    def fill(tallies: consistency.CaseTallies) -> list[tuple[str, int, int, int, object, object]]:
+        for i in range(12):
+            case = tallies.touch(f"c{i % 7}")
+            if i % 7 != 3:  # c3: errors only, no sample
+                case.add(f"out {i % 7 if i % 2 else i}", None if i % 5 == 0 else i % 3 == 0)
+        got = [(k, t.samples, t.judged, t.passes, t.digests, t.outputs) for k, t in tallies.items()]
+        return [*got, ("cases", tallies.cases, 0, 0, tallies.samples_range(), None)]
+
+    held = fill(consistency.CaseTallies(keep_outputs))
+    monkeypatch.setattr(consistency, "SPILL_AT", 2)
+    assert fill(consistency.CaseTallies(keep_outputs)) == held
+    assert held[-1][1] == 7 and held[-1][4] == (1, 2)
