@@ -5,7 +5,8 @@ providers, run.json and the cases.jsonl snapshot) runs serially before the first
 its CPU is wall time at any latency. Each size runs in a fresh process: a 10-case prepare first
 (what is paid once: imports, providers), then the timed prepare of n generated cases
 (benchmarks/_common.py's suite), then one pass over `Plan.batches` as the execute stage makes
-it (every request rendered, each case held), timed apart.
+it (every request rendered, each case held, the collector set as the execute stage sets it),
+timed apart.
 Usage: python -m benchmarks.bench_prepare [SIZES] [REPEATS] [--against CHECKOUT]
 e.g. 20000,100000 3 --against /work/wt/base: the checkouts interleaved, medians of the repeats.
 """
@@ -27,6 +28,7 @@ from benchmarks._common import ROOT, write_config, write_suite
 
 def child(suite_dir: str) -> None:
     """Prepare the suite in `suite_dir` (after a 10-case warm-up); prints a JSON line."""
+    from evalkit._util import collector
     from evalkit.stages.pipeline import RunOptions, prepare
 
     root = Path(suite_dir)
@@ -46,7 +48,8 @@ def child(suite_dir: str) -> None:
             nonlocal held
             held += 1
 
-        requests = sum(len(rs) for batch in prepared.plan.batches(hold=hold) for rs in batch.values())
+        with collector.long_run():  # as the execute stage iterates them
+            requests = sum(len(rs) for batch in prepared.plan.batches(hold=hold) for rs in batch.values())
         batches_s = time.process_time() - cpu0
         prepared.lock.release()
         assert requests == held == prepared.plan.count

@@ -30,7 +30,7 @@ from evalkit.tools.expect import ToolExpectations
 from evalkit.types import ToolSchema
 
 SPILL_AT = 4096  # cases held as objects; beyond, a spillable list keeps them in its scratch file
-BLOCK = 256  # rows written to (and read from) the scratch file at a time
+BLOCK = 64  # rows written to (and read from) the scratch file at a time
 
 
 class MessageTemplate(Spec):
