@@ -3,6 +3,7 @@ cases, computed from result lines alone by the aggregate stage."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -108,15 +109,16 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
 
 class CaseTallies:
     """One suite × variant's CaseTally per case, fed one result at a time, in memory that does
-    not grow with the run: past `SPILL_AT` cases held, the older half goes to a scratch SQLite
-    file (merged with what an earlier spill kept of the same case), read back in case id order
-    (SQLite's binary order of UTF-8 is Python's order of `str`). `cases`: the distinct case ids
-    seen, a result with no output included (`touch`)."""
+    not grow with the run: past `SPILL_AT` cases held, the older half is appended to a scratch
+    SQLite file (a case spilled twice has two rows there, merged in arrival order when read),
+    read back in case id order (SQLite's binary order of UTF-8 is Python's order of `str`).
+    `cases`: the distinct case ids seen, a result with no output included (`touch`)."""
 
     def __init__(self, keep_outputs: bool):
         self.keep_outputs = keep_outputs
         self._held: dict[str, CaseTally] = {}
         self._db: sqlite3.Connection | None = None
+        self._indexed = False
 
     def touch(self, case_id: str) -> CaseTally:
         """The case's tally, made when new (a result with no output makes one with no sample)."""
@@ -128,34 +130,35 @@ class CaseTallies:
         return tally
 
     def _spill(self, n: int) -> None:
-        """Move the `n` oldest tallies held to the scratch file, merged with any kept there."""
+        """Append the `n` oldest tallies held to the scratch file (rowid: the order they left)."""
         if self._db is None:
             self._db = scratch_db(
-                "CREATE TABLE t (case_id TEXT PRIMARY KEY, samples INTEGER, judged INTEGER, passes INTEGER,"
-                " digest BLOB, more TEXT) WITHOUT ROWID;"
+                "CREATE TABLE t (case_id TEXT, samples INTEGER, judged INTEGER, passes INTEGER,"
+                " digest BLOB, more TEXT);"
             )
-        out = [(k, self._held.pop(k)) for k in list(itertools.islice(self._held, n))]
-        for start in range(0, len(out), 500):
-            batch = dict(out[start : start + 500])
-            marks = ",".join("?" * len(batch))
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM t WHERE case_id IN ({marks})", list(batch))
-            for case_id, *stored in rows.fetchall():
-                batch[case_id] = _loads(*stored).merged(batch[case_id])
-            self._db.executemany(
-                "INSERT OR REPLACE INTO t VALUES (?, ?, ?, ?, ?, ?)",
-                [(k, *_dumps(t)) for k, t in batch.items()],
-            )
+        if not n:
+            return
+        if self._indexed:
+            self._db.execute("DROP INDEX by_case")
+            self._indexed = False
+        rows = [(k, *_dumps(self._held.pop(k))) for k in list(itertools.islice(self._held, n))]
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)", rows)
+        self._db.execute("COMMIT")
 
     def _all_on_disk(self) -> sqlite3.Connection:
         self._spill(len(self._held))
         assert self._db is not None
+        if not self._indexed:
+            self._db.execute("CREATE INDEX by_case ON t (case_id)")
+            self._indexed = True
         return self._db
 
     @property
     def cases(self) -> int:
         if self._db is None:
             return len(self._held)
-        return int(self._all_on_disk().execute("SELECT count(*) FROM t").fetchone()[0])
+        return int(self._all_on_disk().execute("SELECT count(DISTINCT case_id) FROM t").fetchone()[0])
 
     def samples_range(self) -> tuple[int, int] | None:
         """The fewest and the most samples of a case that has any (None: no case has one)."""
@@ -163,7 +166,9 @@ class CaseTallies:
             counts = [t.samples for t in self._held.values() if t.samples]
             return (min(counts), max(counts)) if counts else None
         low, high = (
-            self._all_on_disk().execute("SELECT min(samples), max(samples) FROM t WHERE samples").fetchone()
+            self._all_on_disk()
+            .execute("SELECT min(s), max(s) FROM (SELECT sum(samples) AS s FROM t GROUP BY case_id) WHERE s")
+            .fetchone()
         )
         return (int(low), int(high)) if high else None
 
@@ -172,12 +177,13 @@ class CaseTallies:
         if self._db is None:
             yield from ((k, t) for k, t in sorted(self._held.items()) if t.samples)
             return
-        cursor = self._all_on_disk().execute(f"SELECT {_COLUMNS} FROM t ORDER BY case_id")
-        for batch in iter(lambda: cursor.fetchmany(1000), []):
-            for case_id, *stored in batch:
-                tally = _loads(*stored)
-                if tally.samples:
-                    yield case_id, tally
+        cursor = self._all_on_disk().execute(f"SELECT {_COLUMNS} FROM t ORDER BY case_id, rowid")
+        rows = (row for batch in iter(lambda: cursor.fetchmany(1000), []) for row in batch)
+        for case_id, group in itertools.groupby(rows, key=lambda row: row[0]):
+            parts = [_loads(*stored) for _, *stored in group]
+            tally = functools.reduce(CaseTally.merged, parts)
+            if tally.samples:
+                yield case_id, tally
 
     def close(self) -> None:
         if self._db is not None:

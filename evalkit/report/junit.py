@@ -12,7 +12,7 @@ within the error budget are skipped the same way."""
 
 from __future__ import annotations
 
-import json
+import marshal
 import tempfile
 import xml.etree.ElementTree as ET
 from array import array
@@ -173,15 +173,16 @@ class _Kept:
     def of(cls, r: CaseResult) -> _Kept:
         return cls(r.repeat, r.output, r.error, r.scores)
 
-    def dumps(self) -> str:
-        scores = [[n, s.value, s.passed, s.reason] for n, s in self.scores.items()]
-        return json.dumps([self.repeat, self.output, self.error, scores])
+    def dumps(self) -> bytes:
+        """As the scratch file keeps it: marshalled (strings, numbers and None only)."""
+        scores = tuple((n, s.value, s.passed, s.reason) for n, s in self.scores.items())
+        return marshal.dumps((self.repeat, self.output, self.error, scores))
 
     @classmethod
-    def loads(cls, text: str | None) -> _Kept | None:
-        if text is None:
+    def loads(cls, data: bytes | None) -> _Kept | None:
+        if data is None:
             return None
-        repeat, output, error, scores = json.loads(text)
+        repeat, output, error, scores = marshal.loads(data)
         kept = {n: StoredScore(value=v, passed=p, reason=why) for n, v, p, why in scores}
         return cls(repeat, output, error, kept)
 
@@ -205,9 +206,9 @@ class Cases:
 
     def __init__(self, deciding: Callable[[str, str], Sequence[str] | None]):
         self.deciding = deciding
-        self._db = scratch_db("CREATE TABLE cases (gid INTEGER, case_id TEXT, failed TEXT, errored TEXT);")
+        self._db = scratch_db("CREATE TABLE cases (gid INTEGER, case_id TEXT, failed BLOB, errored BLOB);")
         self._groups: dict[tuple[str, str], int] = {}
-        self._pending: list[tuple[int, str, str | None, str | None]] = []
+        self._pending: list[tuple[int, str, bytes | None, bytes | None]] = []
         self._indexed = False
 
     def add(self, r: CaseResult) -> None:

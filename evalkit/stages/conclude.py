@@ -212,13 +212,22 @@ def _shown_folder(inp: ConcludeInput) -> str | None:
     return folder if isinstance(folder, str) else None
 
 
+_CHUNK = 1 << 20  # bytes read at a time by `_mentions`
+
+
 def _mentions(path: Path, text: str) -> bool:
-    """Whether any line holds `text` (bytes compared, nothing parsed)."""
+    """Whether the file holds `text` (bytes compared a megabyte at a time, nothing parsed)."""
     if not path.exists():
         return False
     needle = text.encode()
+    tail = b""
     with path.open("rb") as fh:
-        return any(needle in line for line in fh)
+        while chunk := fh.read(_CHUNK):
+            window = tail + chunk  # a needle across two reads is found too
+            if needle in window:
+                return True
+            tail = window[max(0, len(window) - len(needle) + 1) :]
+    return False
 
 
 class _Counted:
