@@ -93,7 +93,7 @@ def make_run(root: Path, n: int) -> Path:
     with (
         (run / "results.jsonl").open("w") as results,
         (run / "cases.jsonl").open("w") as cases,
-        (run / "baseline_outputs.jsonl").open("w") as baseline,
+        (run / "baseline.jsonl").open("w") as baseline,  # RunDir.baseline_file
     ):
         for i in range(n):
             row, _ = _result(i, rng)

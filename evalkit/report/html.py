@@ -67,26 +67,26 @@ SCRIPTS = ("common.js", "matrix.js", "report.js", "labels.js")
 STYLES = ("report.css", "labels.css")
 
 
-class _Strings:
+class _Strings(dict[str | None, int | None]):
     """String interning within one chunk of cases: repeated prompts (system messages) are
     stored once per chunk. Each chunk has its own table, so the page decodes any chunk alone.
-    `intern` is the one call per string: its dict keeps the table's order (insertion order)."""
+    `intern` (the dict's own lookup: a string seen before costs no Python call) gives a string's
+    number in the table, None for None; the dict keeps the table's order (insertion order)."""
 
     def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-        setdefault, index = self.index.setdefault, self.index
+        super().__init__({None: None})
+        self.intern = self.__getitem__
 
-        def intern(text: str | None) -> int | None:
-            return None if text is None else setdefault(text, len(index))
-
-        self.intern = intern
+    def __missing__(self, text: str | None) -> int:
+        k = self[text] = len(self) - 1  # None holds the first slot
+        return k
 
     def __call__(self, text: str | None) -> int | None:
-        return self.intern(text)
+        return self[text]
 
     @property
-    def table(self) -> list[str]:
-        return list(self.index)
+    def table(self) -> list[str | None]:
+        return list(self)[1:]
 
 
 CHUNK = 2_000  # cases per chunk: the writer holds one chunk at a time, the page decodes one at a time
@@ -153,16 +153,19 @@ def _case_row(
         "v": s(key[1]),
         "id": key[2],
         "r": r["repeat"],
-        "t": [s(t) for t in r.get("tags") or ()],
+        "t": list(map(s, r.get("tags") or ())),
         "m": [[m["role"], s(m["content"])] for m in r["messages"]],
-        "ref": [s(x) for x in r.get("references") or ()],
+        "ref": list(map(s, r.get("references") or ())),
         "vr": s(case_vars),
         "o": s(r["output"]),
         "e": s(r.get("error")),
         "b": s(base.get("output")) if base else None,
         "bs": _sorted(base.get("scores")) if base else None,
-        "bp": _baseline_passed(base),
-        "sc": {n: [v["value"], v.get("passed"), s(v.get("reason"))] for n, v in sorted(scores.items())},
+        "bp": _baseline_passed(base) if base else None,
+        "sc": {
+            n: [v["value"], v.get("passed"), s(v.get("reason"))]
+            for n, v in (sorted(scores.items()) if len(scores) > 1 else scores.items())
+        },
         "lat": r.get("latency_ms"),
         "tok": [usage.get("input_tokens"), usage.get("output_tokens")],
         "cost": r.get("cost_usd"),
@@ -233,7 +236,7 @@ class _Index:
             (
                 s(r["suite"]),
                 s(r["variant"]),
-                [s(t) for t in r.get("tags") or ()],
+                list(map(s, r.get("tags") or ())),
                 r["case_id"],
                 r["repeat"],
                 VERDICT_CODES[row["vd"]],

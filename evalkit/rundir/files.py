@@ -169,7 +169,7 @@ def read_lines_at(path: Path, parse: Callable[[str], T]) -> Iterator[tuple[T, in
                 ) from None
             if not line.endswith("\n"):
                 return  # an unfinished final line from a killed run
-            if not line.strip():
+            if line.isspace():  # a blank line (it ends with its newline); not strip(), which copies it
                 continue
             try:
                 yield parse(line), at, len(raw)

@@ -50,25 +50,38 @@ def test_vars_read_as_json_loads_reads_them(tmp_path: Path) -> None:
     cases.write_text("\n".join(rows) + "\n", encoding="utf-8")
     want = reference_vars(cases)
     assert len(want) == 7
-    with Lookup(tmp_path / "baseline_outputs.jsonl", cases) as lookup:
+    with Lookup(tmp_path / "baseline.jsonl", cases) as lookup:
         assert lookup.vars(want) == want
         assert lookup.baselines([("s", "v", "plain", 0)]) == {}  # no baseline: nothing asked of it
 
 
-def test_baselines_are_found_by_their_key(tmp_path: Path) -> None:
-    base = tmp_path / "baseline_outputs.jsonl"
-    line = {
-        "suite": "s",
-        "variant": "v",
-        "case_id": "c",
-        "repeat": 1,
-        "output": "o",
-        "scores": {"b": 1, "a": 0},
-    }
-    base.write_text(json.dumps(line) + "\n", encoding="utf-8")
+def test_baselines_are_found_by_their_key_and_read_as_json_loads_reads_them(tmp_path: Path) -> None:
+    base = tmp_path / "baseline.jsonl"
+    lines = [
+        '{"suite": "s", "variant": "v", "case_id": "c", "repeat": 1, "output": "o", "scores": {"b": 1, "a": 0}}',
+        '{"suite": "s", "variant": "v", "case_id": "lone", "output": "\\ud800 x", "scores": {"a": NaN}}',
+        '{"suite": "s", "variant": "v", "case_id": "dup", "output": "1", "output": "2"}',
+        "   ",
+    ]
+    base.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    keys = [("s", "v", "c", 1), ("s", "v", "c", 0), ("s", "v", "lone", 0), ("s", "v", "dup", 0)]
     with Lookup(base, tmp_path / "cases.jsonl") as lookup:
-        assert lookup.baselines([("s", "v", "c", 1), ("s", "v", "c", 0)]) == {("s", "v", "c", 1): line}
+        found = lookup.baselines(keys)
         assert lookup.vars([("s", "c")]) == {}
+    want = {keys[0]: lines[0], keys[2]: lines[1], keys[3]: lines[2]}
+    assert found.keys() == want.keys()
+    for key, line in want.items():  # repr: NaN is not equal to itself
+        assert repr(found[key]) == repr(json.loads(line))
+
+
+def test_a_baseline_line_that_is_not_json_still_fails_as_before(tmp_path: Path) -> None:
+    base = tmp_path / "baseline.jsonl"
+    base.write_text('{"suite": "s", "variant": "v"}\n', encoding="utf-8")
+    with pytest.raises(KeyError, match="case_id"):
+        Lookup(base, tmp_path / "cases.jsonl")
+    base.write_text("not json\n", encoding="utf-8")
+    with pytest.raises(json.JSONDecodeError):
+        Lookup(base, tmp_path / "cases.jsonl")
 
 
 def unpacked(text: str) -> Any:
