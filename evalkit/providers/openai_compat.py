@@ -39,7 +39,7 @@ from evalkit.tools.wire import (
     tool_choice_to_wire,
     tools_to_wire,
 )
-from evalkit.types import Completion, Request
+from evalkit.types import Completion, GenerationParams, Request
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -193,6 +193,7 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         self._missing_model: ModelNotFoundError | None = None  # a 404 naming the model stops the run
         self._first = FirstCall()
         self._session: aiohttp.ClientSession | None = None
+        self._last_params: tuple[GenerationParams, dict[str, Any]] | None = None  # see _params_body
 
     def connection_key(self) -> str:
         """One endpoint, one limit: entries differing only in model or headers share it."""
@@ -358,11 +359,18 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         )
 
     def _body(self, request: Request) -> dict[str, Any]:
-        p = request.params
-        body: dict[str, Any] = {
+        head = {
             "model": request.model or self.cfg.model,
             "messages": [message_to_wire(m) for m in request.messages],
         }
+        return {**head, **self._params_body(request.params)}
+
+    def _params_body(self, p: GenerationParams) -> dict[str, Any]:
+        """What a request's params add to its body, after the model and messages (the requests
+        of a variant share one params object: worked out once for it, then copied per request)."""
+        if self._last_params is not None and self._last_params[0] is p:
+            return self._last_params[1]
+        body: dict[str, Any] = {}
         for key in ("temperature", "top_p", "max_tokens", "stop", "seed"):
             value = getattr(p, key)
             if value is not None:
@@ -376,6 +384,7 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
             body["stream_options"] = {"include_usage": True}
         if p.extra_body:
             body.update(p.extra_body)
+        self._last_params = (p, body)
         return body
 
     async def aclose(self) -> None:
@@ -398,7 +407,7 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         try:
             async with session.post(url, json=body) as response:
                 status = response.status
-                retry_after_header = response.headers.get("Retry-After")
+                retry_after_header = None if status == 200 else response.headers.get("Retry-After")
                 if status == 200 and body.get("stream"):
                     if events is not None:
                         streamed = await _read_events(response, started, events())
@@ -480,7 +489,9 @@ def _read_body(data: Any, body: dict[str, Any], read: Callable[[Any], Completion
     except UnexpectedResponse as exc:
         raise _Fatal(secrets.scrub(str(exc))[:300]) from None
     message = _first_message(data)
-    calls = None if message is None else parse_message_calls(message, _declared(body))
+    calls = None
+    if message is not None and message.get("tool_calls"):  # most answers call no tool
+        calls = parse_message_calls(message, _declared(body))
     if calls is None:  # no tool call (most answers): no copy
         return completion
     return completion.model_copy(update={"tool_calls": calls})

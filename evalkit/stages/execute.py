@@ -222,18 +222,18 @@ class Runner:
             repeat=request.repeat,
             provider=provider,
             model=model,
-            tags=list(case.tags),
+            tags=case.tags,
             case_hash=self.cases.hash(request.suite, case),
             input_hash=input_hash(request, case.references),
-            messages=list(request.messages),
-            references=list(case.references),
+            messages=request.messages,
+            references=case.references,
             finish_reason=finish,
             vendor_finish_reason=vendor_finish,
             cost_usd=cost,
             fallback_from=fallback_from,
             retrieval_query=request.retrieval_query,
             retrieval_ids=None if request.retrieval is None else [c.id for c in request.retrieval],
-            retrieval=None if request.retrieval is None else list(request.retrieval),
+            retrieval=request.retrieval,
             scores={name: s.stored() for name, s in scores.items()},
             **completion.result_fields(),
         )
@@ -347,9 +347,9 @@ def case_hash(case: Case) -> str:
     prompt template, system prompt, model, params or retrieval is the change being evaluated."""
     payload: dict[str, Any] = {
         "vars": case.vars,
-        "references": list(case.references),
+        "references": case.references,  # a tuple is a JSON array, as a list is
         "messages": None if case.messages is None else [m.model_dump(mode="json") for m in case.messages],
-        "relevant_ids": list(case.relevant_ids),
+        "relevant_ids": case.relevant_ids,
     }
     if case.tools is not None:  # hashed only when set: older cases keep their hash
         payload["tools"] = tools_json(case.tools)
@@ -364,7 +364,7 @@ def input_hash(request: Request, references: Sequence[str]) -> str:
     messages = request.input_messages if request.input_messages is not None else request.messages
     payload: dict[str, Any] = {
         "messages": [message_json(m) for m in messages],
-        "references": list(references),
+        "references": references if isinstance(references, tuple | list) else list(references),
     }
     if request.retrieval_query is not None:
         payload["query"] = request.retrieval_query

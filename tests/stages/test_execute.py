@@ -260,3 +260,73 @@ def test_the_runner_holds_only_the_cases_of_requests_not_yet_written(
     assert len(runner.cases) == 0 and max(held) <= len(CASES)  # a case's variants share one entry
     hashes = {c.id: execute_module.case_hash(c) for c in plan.suites[0].cases}
     assert all(r.case_hash == hashes[r.case_id] for r in results)
+
+
+def test_the_hashes_are_the_digests_of_json_dumps(tmp_path: Path) -> None:
+    """case_hash and input_hash encode with a C encoder built once: the same text as
+    `json.dumps(payload, sort_keys=True[, default=str])`, the reference, for every kind of value."""
+    import datetime
+    import hashlib
+    import json
+
+    from evalkit.spec.cases import Case
+    from evalkit.stages import execute as execute_module
+    from evalkit.types import Message
+
+    def digest(payload: Any, **kw: Any) -> str:
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, **kw).encode()).hexdigest()[:16]
+
+    odd = {
+        "z": [1, 2.5, None, True],
+        "é": "ü\u2028\ud800",
+        "a": {"n": float("inf"), "d": datetime.date(2026, 1, 2)},
+    }
+    common: dict[str, Any] = {"tags": (), "metadata": {}, "messages": None, "origin": "s.yaml:1"}
+    case = Case(id="c", vars=odd, references=("ok", "fine"), relevant_ids=("d#1",), **common)
+    expected = {"vars": odd, "references": ["ok", "fine"], "messages": None, "relevant_ids": ["d#1"]}
+    assert execute_module.case_hash(case) == digest(expected, default=str)
+    messages = (Message(role="system", content="be brief"), Message(role="user", content="q ü"))
+    request = Request(
+        key="s/c/v/0", suite="s", case_id="c", variant="v", repeat=0, messages=messages, params={}
+    )  # type: ignore[arg-type]
+    payload = {"messages": [{"role": m.role, "content": m.content} for m in messages], "references": ["ok"]}
+    assert execute_module.input_hash(request, ("ok",)) == digest(payload)
+    loop: list[Any] = []
+    loop.append(loop)  # a value JSON cannot hold: refused as json.dumps refuses it, then all is well
+    with pytest.raises(ValueError, match="Circular reference"):
+        execute_module.case_hash(Case(id="c", vars={"x": loop}, references=(), **common))
+    assert execute_module.case_hash(case) == digest(expected, default=str)
+
+
+def test_a_reader_that_stops_early_cancels_the_requests_in_flight() -> None:
+    """complete_each hands finished tasks over without a queue: a reader that stops (the circuit
+    breaker, a deadline) still cancels what is in flight at once, not when it is collected."""
+    from evalkit.providers.base import complete_each
+
+    started: list[str] = []
+    cancelled: list[str] = []
+
+    async def complete(request: Request) -> Completion:
+        started.append(request.key)
+        try:
+            await asyncio.sleep(0 if request.key == "r0" else 60)
+        except asyncio.CancelledError:
+            cancelled.append(request.key)
+            raise
+        return Completion(text=request.key)
+
+    async def first() -> tuple[Request, Completion]:
+        requests = [
+            Request(key=f"r{i}", suite="s", case_id=str(i), variant="v", repeat=0, messages=(), params={})  # type: ignore[arg-type]
+            for i in range(10)
+        ]
+        answers = complete_each(requests, complete, 4)
+        try:
+            return await anext(answers)
+        finally:
+            await answers.aclose()
+            assert sorted(cancelled) == ["r1", "r2", "r3"]  # r4 (r0's slot) cancelled before it ran
+            assert asyncio.all_tasks() == {asyncio.current_task()}  # nothing left in flight
+
+    request, completion = asyncio.run(first())
+    assert request.key == "r0" and completion.text == "r0" and started == ["r0", "r1", "r2", "r3"]
