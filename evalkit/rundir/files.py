@@ -17,6 +17,7 @@ from typing import IO, Any, TypeVar
 from pydantic import BaseModel
 
 from evalkit._util import secrets
+from evalkit._util.jsontext import Encoder
 from evalkit._util.textsafe import clean_text, model_json
 from evalkit.errors import DiskFullError, UserInputError
 from evalkit.rundir.migrations import CURRENT, NewerSchemaError, migrate
@@ -249,7 +250,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 # json.dumps(row, sort_keys=True, ensure_ascii=False), without building an encoder per row
-_SORTED_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+_SORTED_JSON = Encoder(sort_keys=True, ensure_ascii=False)
 
 
 def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> None:

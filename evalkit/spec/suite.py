@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from evalkit._util import strictjson
+from evalkit._util.jsontext import Encoder
 from evalkit._util.models import Spec
 from evalkit._util.textsafe import clean_text
 from evalkit.errors import UserInputError
@@ -641,7 +642,7 @@ def _cases_from_dataset(src: DatasetCases, base: Path, suite_path: Path) -> Iter
 
 
 # json.dumps(item, sort_keys=True, default=str), without building an encoder per case
-_HASHED_JSON = json.JSONEncoder(sort_keys=True, default=str)
+_HASHED_JSON = Encoder(sort_keys=True, default=str)
 
 
 class _ContentHash:
