@@ -272,44 +272,57 @@ class GroupAccumulator:
         self.unmeasured_causes: Counter[str] = Counter()
 
     def add(self, r: CaseResult) -> None:
-        self.first = self.first or r
+        # runs once per result: a count is only touched when it grows (a Counter reads 0 for the rest)
+        if self.first is None:
+            self.first = r
         case = self.cases.touch(r.case_id)
         c = self.counts
         c["results"] += 1
-        c["errors"] += r.error is not None
-        c["truncated"] += r.error is None and r.finish_reason == "length"
         if r.error is not None:
+            c["errors"] += 1
             self.error_causes[cause_of(r.error)] += 1
-        c["cached"] += r.cached
-        c["fallbacks"] += r.fallback_from is not None
-        c["retrieval_failures"] += r.retrieval_ids == []
-        c["retrieves"] += r.retrieval_ids is not None
+        elif r.finish_reason == "length":
+            c["truncated"] += 1
+        if r.cached:
+            c["cached"] += 1
+        if r.fallback_from is not None:
+            c["fallbacks"] += 1
+        if r.retrieval_ids is not None:
+            c["retrieves"] += 1
+            c["retrieval_failures"] += not r.retrieval_ids
         verdict = r.passed(self._among)
-        c["judged"] += verdict is not None
-        c["passed"] += verdict is True
+        if verdict is not None:
+            c["judged"] += 1
+            c["passed"] += verdict
         self._add_usage(r)
-        self._add_scores(r)
+        if r.scores:
+            self._add_scores(r)
         if r.error is None and r.output is not None:
             self._add_output(r, verdict, case)
 
     def _add_usage(self, r: CaseResult) -> None:
         u, c = r.usage, self.counts
-        c["input"] += u.input_tokens or 0
-        c["output"] += u.output_tokens or 0
-        c["cached_input"] += u.cached_input_tokens or 0
-        c["cache_write"] += u.cache_write_tokens or 0
-        c["reasoning"] += u.reasoning_tokens or 0
-        c["counted"] += u.input_tokens is not None or u.output_tokens is not None
+        if u.input_tokens is not None or u.output_tokens is not None:
+            c["counted"] += 1
+            c["input"] += u.input_tokens or 0
+            c["output"] += u.output_tokens or 0
+        if u.cached_input_tokens:
+            c["cached_input"] += u.cached_input_tokens
+        if u.cache_write_tokens:
+            c["cache_write"] += u.cache_write_tokens
+        if u.reasoning_tokens:
+            c["reasoning"] += u.reasoning_tokens
         if r.cost_usd is not None:
             self.costs.append(r.cost_usd)
         if r.model:
             self.models.add(r.model)
         if r.model_version:
             self.versions.add(r.model_version)
-        add_judge_usage(self.judges, r)
-        for name, spent in r.judges.items():
-            if spent.cost_usd is not None:
-                self.judge_costs.setdefault(name, array("d")).append(spent.cost_usd)
+        if r.judges:
+            add_judge_usage(self.judges, r)
+            for name, spent in r.judges.items():
+                if spent.cost_usd is not None:
+                    self.judge_costs.setdefault(name, array("d")).append(spent.cost_usd)
         if r.steps:
             self.traced.append(_steps_only(r))
 

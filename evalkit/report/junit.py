@@ -16,9 +16,10 @@ import marshal
 import tempfile
 import xml.etree.ElementTree as ET
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from typing import NamedTuple
 
 from evalkit._util.numbers import figure, figure_delta, figure_interval, metric_label, p_value, plain
 from evalkit._util.scratch import scratch_db
@@ -26,7 +27,7 @@ from evalkit._util.textsafe import xml_text
 from evalkit.compare.aggregate import GroupSummary, Summary
 from evalkit.compare.gate import DiffReport, GroupDiff, MetricDiff, truncation_text, verdict_label
 from evalkit.errors import ExitCode
-from evalkit.types import CaseResult, StoredScore
+from evalkit.types import CaseResult
 
 CASE_TEXT_LIMIT = 2_000  # characters of a case's output or error embedded per test case
 MESSAGE_LIMIT = 200  # characters of a failure's one-line message
@@ -159,32 +160,26 @@ class _Suite:
         yield "\n  </testsuite>"
 
 
-@dataclass(frozen=True)
-class _Kept:
+class _Kept(NamedTuple):
     """What a test case shows of a result: not its prompt, retrieval or trace (a failing
-    result kept whole cost 11 KB, so junit.xml of 10,000 failing cases held 113 MB)."""
+    result kept whole cost 11 KB, so junit.xml of 10,000 failing cases held 113 MB). Each
+    score as (name, value, passed, reason)."""
 
     repeat: int
     output: str | None
     error: str | None
-    scores: Mapping[str, StoredScore]
+    scores: tuple[tuple[str, float | None, bool | None, str | None], ...]
 
-    @classmethod
-    def of(cls, r: CaseResult) -> _Kept:
-        return cls(r.repeat, r.output, r.error, r.scores)
-
-    def dumps(self) -> bytes:
-        """As the scratch file keeps it: marshalled (strings, numbers and None only)."""
-        scores = tuple((n, s.value, s.passed, s.reason) for n, s in self.scores.items())
-        return marshal.dumps((self.repeat, self.output, self.error, scores))
+    @staticmethod
+    def dumps(r: CaseResult) -> bytes:
+        """What is kept of `r`, as the scratch file keeps it: marshalled (strings, numbers and
+        None only; the process's own file)."""
+        scores = tuple([(n, s.value, s.passed, s.reason) for n, s in r.scores.items()])
+        return marshal.dumps((r.repeat, r.output, r.error, scores))
 
     @classmethod
     def loads(cls, data: bytes | None) -> _Kept | None:
-        if data is None:
-            return None
-        repeat, output, error, scores = marshal.loads(data)
-        kept = {n: StoredScore(value=v, passed=p, reason=why) for n, v, p, why in scores}
-        return cls(repeat, output, error, kept)
+        return None if data is None else cls._make(marshal.loads(data))
 
 
 @dataclass
@@ -214,9 +209,9 @@ class Cases:
     def add(self, r: CaseResult) -> None:
         errored = failed = None
         if r.error is not None:
-            errored = _Kept.of(r).dumps()
+            errored = _Kept.dumps(r)
         elif r.passed(self.deciding(r.suite, r.variant)) is False:
-            failed = _Kept.of(r).dumps()
+            failed = _Kept.dumps(r)
         gid = self._groups.setdefault((r.suite, r.variant), len(self._groups))
         self._pending.append((gid, r.case_id, failed, errored))
         if len(self._pending) >= BATCH:
@@ -268,9 +263,9 @@ def _cases(results: Iterable[CaseResult], summary: Summary) -> Cases:
 
 def _failure_detail(r: _Kept, among: Sequence[str] | None) -> tuple[str, str]:
     reasons = [
-        f"{n}: {s.reason or figure(n, s.value)}"
-        for n, s in r.scores.items()
-        if s.passed is False and (among is None or n in among)
+        f"{n}: {reason or figure(n, value)}"
+        for n, value, passed, reason in r.scores
+        if passed is False and (among is None or n in among)
     ]
     repeat = f"repeat {r.repeat}: " if r.repeat else ""
     return repeat + "; ".join(reasons), "\n".join(reasons) + "\n\noutput:\n" + (r.output or "")
