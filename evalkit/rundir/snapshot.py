@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from evalkit._util.jsontext import Encoder
 from evalkit.errors import UserInputError
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.runinfo import RunInfo, SuiteRecord
@@ -58,7 +59,16 @@ def case_vars(path: Path) -> dict[tuple[str, str], str]:
 
 
 def write_cases(run_dir: RunDir, suites: Sequence[Suite]) -> None:
-    run_dir.write_cases({"suite": s.name, **row} for s in suites for row in _rows(s.cases))
+    """The run's cases.jsonl. A value JSON has no form for (a date in a YAML suite's vars) is
+    written as its text, as the suite's content hash has it (the file written again that way)."""
+    try:
+        run_dir.write_cases({"suite": s.name, **row} for s in suites for row in _rows(s.cases))
+    except TypeError:
+        rows = ({"suite": s.name, **row} for s in suites for row in _rows(s.cases))
+        run_dir.write_cases(json.loads(_AS_TEXT.encode(row)) for row in rows)
+
+
+_AS_TEXT = Encoder(default=str)
 
 
 def _rows(cases: Sequence[Case]) -> Iterator[dict[str, Any]]:
