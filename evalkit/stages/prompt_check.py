@@ -22,8 +22,8 @@ from evalkit.spec.templating import plain_pieces, render_plain
 class PlainPrompt:
     """What a suite × variant renders for a case with no messages of its own, when plain."""
 
-    sources: tuple[str, ...]  # every template rendered (system included)
-    user: tuple[str, ...]  # those of user turns: one must not be blank
+    sources: tuple[tuple[str, bool], ...]  # every template rendered (system included), and
+    # whether it is a user turn's (one of those must not be blank)
 
     @classmethod
     def of(cls, suite: Suite, variant: Variant, variant_prompt: str | None) -> PlainPrompt | None:
@@ -33,20 +33,24 @@ class PlainPrompt:
             else suite.messages
         )
         system = variant.system if variant.system is not None else suite.system
-        sources = [t.content for t in templates]
+        sources = [(t.content, t.role == "user") for t in templates]
         if system is not None and (not templates or templates[0].role != "system"):
-            sources.append(system)
-        if any(plain_pieces(s) is None for s in sources):
+            sources.append((system, False))
+        if any(plain_pieces(s) is None for s, _ in sources):
             return None
-        return cls(tuple(sources), tuple(t.content for t in templates if t.role == "user"))
+        return cls(tuple(sources))
 
     def blank(self, variables: dict[str, Any]) -> bool | None:
         """Whether the user turns render blank with `variables`; None when a template does not
         render plainly (the full render says why)."""
-        rendered = {s: render_plain(s, variables) for s in self.sources}
-        if None in rendered.values():
-            return None
-        return not any(str(rendered[s]).strip() for s in self.user)
+        blank = True
+        for source, user in self.sources:
+            text = render_plain(source, variables)
+            if text is None:
+                return None
+            if blank and user and text.strip():
+                blank = False
+        return blank
 
 
 Light = tuple[str, dict[str, Any], bool, "Case | dict[str, Any]"]  # id, vars, plain, case or row

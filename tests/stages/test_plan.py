@@ -35,11 +35,18 @@ VARIANTS = (
 )
 
 
+MESSAGES = (  # a suite's own system turn first: a variant's system prompt is not added
+    "messages:\n  - {role: system, content: 'S {{ q }}'}\n  - {role: user, content: '{{ q }}'}\n"
+    "  - {role: assistant, content: ok}\n  - {role: user, content: '{{ q }} '}\n"
+)
+
+
 def plan_of(root: Path, rows: list[dict[str, object]], prompt: str = "Q: {{ q }}") -> Plan:
     write(root / "evalkit.yaml", f"providers:\n  p: {{type: scripted, default: ok}}\nvariants:\n{VARIANTS}")
     write(root / "own.txt", "{{ q }}")
     (root / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (root / "s.yaml").write_text(f"name: s\nprompt: {json.dumps(prompt)}\nscorers: [exact]\ncases: s.jsonl\n")
+    prompting = MESSAGES if prompt == "messages" else f"prompt: {json.dumps(prompt)}\n"
+    (root / "s.yaml").write_text(f"name: s\n{prompting}scorers: [exact]\ncases: s.jsonl\n")
     return build_plan(load_config(root / "evalkit.yaml"), [load_suite(root / "s.yaml")])
 
 
@@ -50,7 +57,7 @@ def outcome(root: Path, rows: list[dict[str, object]], prompt: str = "Q: {{ q }}
         return (f"error: {exc}",)
 
 
-@pytest.mark.parametrize("prompt", ["Q: {{ q }}", "{{ q }}", "{{ q | trim }}"])
+@pytest.mark.parametrize("prompt", ["Q: {{ q }}", "{{ q }}", "{{ q | trim }}", "messages"])
 def test_spilled_and_held_suites_plan_alike(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prompt: str
 ) -> None:
