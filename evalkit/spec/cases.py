@@ -138,7 +138,9 @@ class CaseList(Sequence["Case"]):
             fd, self._path = tempfile.mkstemp(prefix="evalkit-cases-", suffix=".bin")
             self._writer = os.fdopen(fd, "wb")
             weakref.finalize(self, _drop, self._writer, self._path)
-            self._pending = [case_row(held) for held in self._held]  # the file holds them all, in order
+            for start in range(0, len(self._held), BLOCK):  # the file holds them all, in order
+                self._pending = [case_row(held) for held in self._held[start : start + BLOCK]]
+                self._flush()
             self._held = []
         self._pending.append(row)
         if len(self._pending) >= BLOCK:

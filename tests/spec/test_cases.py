@@ -127,7 +127,7 @@ def test_the_scratch_file_keeps_every_value_as_it_was(
     a lone surrogate, the order of keys) come back from the scratch file exactly."""
     import math
 
-    monkeypatch.setattr(cases_module, "SPILL_AT", 2)
+    monkeypatch.setattr(cases_module, "SPILL_AT", 5)  # the held five go to the file in two blocks
     monkeypatch.setattr(cases_module, "BLOCK", 3)  # several blocks, the last one short
     odd = {"z": 1, "a": float("nan"), "big": 2**70, "s": "lone \ud800", "n": {"y": [True, 1, 1.0]}}
     rows = [{"id": f"c{i}", "vars": {**odd, "i": i}, "reference": "r"} for i in range(10)]
