@@ -75,7 +75,12 @@ class _Strings(dict[str | None, int | None]):
 
     def __init__(self) -> None:
         super().__init__({None: None})
-        self.intern = self.__getitem__
+
+    @property
+    def intern(self) -> Callable[[str | None], int | None]:
+        """The lookup as a function (a property: kept on the instance it would make a cycle,
+        holding the chunk's strings until the collector's next full pass)."""
+        return self.__getitem__
 
     def __missing__(self, text: str | None) -> int:
         k = self[text] = len(self) - 1  # None holds the first slot

@@ -134,3 +134,22 @@ def test_scores_are_in_name_order_in_the_page(tmp_path: Path) -> None:
     index, chunk = data["chunks"][0]
     assert list(chunk["cases"][0]["sc"]) == ["alpha", "zeta"]
     assert list(index["sc"]) == ["alpha", "zeta"]
+
+
+def test_a_chunks_strings_are_freed_as_soon_as_it_is_written() -> None:
+    """No reference cycle holds a chunk's string table (its outputs, prompts) until the
+    collector's next full pass: memory stays flat across chunks."""
+    import gc
+    import weakref
+
+    strings = html._Strings()
+    intern = strings.intern
+    assert [intern("a"), intern(None), intern("b"), intern("a")] == [0, None, 1, 0]
+    assert strings.table == ["a", "b"]
+    gone = weakref.ref(strings)
+    del strings, intern
+    gc.disable()
+    try:
+        assert gone() is None
+    finally:
+        gc.enable()
