@@ -57,6 +57,21 @@ class AdaptiveLimiter:
                 self.in_flight += 1
                 waiter.set_result(None)
 
+    def try_acquire(self) -> Ticket | None:
+        """A slot at once when one is free, nobody is waiting and sending is not paused; else None
+        (then `await acquire()`). The common case without a coroutine."""
+        if (
+            self.in_flight < self._capacity()
+            and not self._waiters
+            and (not self.resume_at or self.resume_at <= time.monotonic())
+            and self._loop is asyncio.get_running_loop()
+        ):
+            self.in_flight += 1
+            if self._ticket.epoch != self.epoch:
+                self._ticket = Ticket(self.epoch)
+            return self._ticket
+        return None
+
     async def acquire(self) -> Ticket:
         loop = self._bind()
         if self.in_flight < self._capacity() and not self._waiters:

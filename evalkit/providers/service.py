@@ -83,7 +83,7 @@ class Connected(Provider[Any]):
         reason = "no attempt made"
         limiter = self.limiter
         for attempt in range(1, attempts + 1):
-            ticket = await limiter.acquire()
+            ticket = limiter.try_acquire() or await limiter.acquire()
             try:
                 completion = await self.plugin.complete(request)
             except Retry as exc:

@@ -107,3 +107,29 @@ def test_a_cancelled_waiter_never_keeps_a_slot() -> None:
         assert lim.in_flight == 0
 
     asyncio.run(go())
+
+
+def test_a_free_slot_is_taken_without_a_coroutine_only_when_nothing_else_would_wait() -> None:
+    """`try_acquire` (the framework's common case) takes a slot exactly when `acquire` would not
+    wait: a slot free, nobody queued, sending not paused by a 429, and the same event loop."""
+
+    async def run() -> None:
+        lim = AdaptiveLimiter(2)
+        assert lim.try_acquire() is None  # not yet bound to this loop: acquire() binds it
+        first = await lim.acquire()
+        second = lim.try_acquire()
+        assert second is not None and lim.in_flight == 2
+        assert lim.try_acquire() is None and lim.in_flight == 2  # full
+        waiting = asyncio.ensure_future(lim.acquire())
+        await asyncio.sleep(0)
+        lim.settle(first, ok=True)  # the freed slot goes to the waiter, not to a newcomer
+        assert lim.try_acquire() is None
+        third = await waiting
+        lim.settle(second, rate_limited=True, retry_after=0.2)  # a 429: the limit halves, sending pauses
+        lim.settle(third, ok=True)
+        assert lim.in_flight == 0 and lim.try_acquire() is None  # paused
+        await asyncio.sleep(0.25)
+        assert lim.try_acquire() is not None and lim.in_flight == 1
+
+    asyncio.run(run())
+    asyncio.run(run())  # a later loop starts afresh
