@@ -47,6 +47,8 @@ def finish_text(value: Any) -> str | None:
 
 def token_count(value: Any) -> int | None:
     """A token count: whole numbers kept, fractional ones rounded, anything else unknown."""
+    if type(value) is int:  # the common case, checked first (a bool is not one)
+        return value if value >= 0 else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if not math.isfinite(value) or value < 0:
