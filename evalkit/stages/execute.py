@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from evalkit._util.causes import FATAL, cause_of
+from evalkit._util.jsontext import Encoder
 from evalkit.compare import baseline
 from evalkit.compare.judgecost import with_judges
 from evalkit.errors import CircuitOpenError, RunDeadlineError
@@ -311,34 +311,9 @@ async def handoff(
         raise RuntimeError("results are no longer being written")
 
 
-class _SortedJson:
-    """`json.dumps(payload, sort_keys=True[, default=str])`, the same text, with the C encoder
-    built once rather than once per call (`JSONEncoder.encode` builds one each time: per result,
-    that was half the cost of the two hashes)."""
-
-    def __init__(self, default: Any = None):
-        self._fallback = json.JSONEncoder(sort_keys=True, default=default)
-        self._markers: dict[int, Any] = {}  # circular-reference check, emptied by each call
-        make: Any = getattr(json.encoder, "c_make_encoder", None)  # None: no C accelerator
-        ascii_string: Any = getattr(json.encoder, "encode_basestring_ascii", None)
-        self._encode: Any = None
-        if make is not None:  # the arguments JSONEncoder.iterencode passes it
-            self._encode = make(
-                self._markers, self._fallback.default, ascii_string, None, ": ", ", ", True, False, True
-            )
-
-    def __call__(self, payload: Any) -> str:
-        if self._encode is None:
-            return self._fallback.encode(payload)
-        try:
-            return "".join(self._encode(payload, 0))
-        except BaseException:
-            self._markers.clear()
-            raise
-
-
-_CASE_JSON = _SortedJson(default=str)
-_INPUT_JSON = _SortedJson()
+# json.dumps(payload, sort_keys=True[, default=str]), the C encoder built once (not per result)
+_CASE_JSON = Encoder(sort_keys=True, default=str)
+_INPUT_JSON = Encoder(sort_keys=True)
 
 
 def case_hash(case: Case) -> str:
@@ -355,7 +330,7 @@ def case_hash(case: Case) -> str:
         payload["tools"] = tools_json(case.tools)
     if case.choices is not None:
         payload["choices"] = [list(case.choices), case.gold]
-    return hashlib.sha256(_CASE_JSON(payload).encode()).hexdigest()[:16]
+    return hashlib.sha256(_CASE_JSON.encode(payload).encode()).hexdigest()[:16]
 
 
 def input_hash(request: Request, references: Sequence[str]) -> str:
@@ -368,7 +343,7 @@ def input_hash(request: Request, references: Sequence[str]) -> str:
     }
     if request.retrieval_query is not None:
         payload["query"] = request.retrieval_query
-    return hashlib.sha256(_INPUT_JSON(payload).encode()).hexdigest()[:16]
+    return hashlib.sha256(_INPUT_JSON.encode(payload).encode()).hexdigest()[:16]
 
 
 def message_json(message: Message) -> dict[str, Any]:
