@@ -125,24 +125,28 @@ def _context(run_dir: RunDir) -> Iterator[_Context]:
         yield _Context(summary, diff, run_dir.info_or_none(), lookup, flips, regressed, deciding)
 
 
-def _verdict_of(r: ResultRow, key: tuple[str, str, str], ctx: _Context) -> str:
+def _scores(
+    scores: dict[str, ScoreRow], among: Collection[str] | None, s: Callable[[str | None], int | None]
+) -> tuple[dict[str, list[Any]], bool | None]:
+    """The scores as the page shows them (in name order, reasons interned) and whether the case
+    passed (CaseResult.passed, its error aside): True when every pass/fail score among `among`
+    (None: all) passed, None when there is none to judge by."""
+    out, verdicts = {}, []
+    for name in sorted(scores) if len(scores) > 1 else scores:
+        v = scores[name]
+        passed = v.get("passed")
+        out[name] = [v["value"], passed, s(v.get("reason"))]
+        if passed is not None and (among is None or name in among):
+            verdicts.append(passed)
+    return out, (all(verdicts) if verdicts else None)
+
+
+def _verdict_of(r: ResultRow, key: tuple[str, str, str], ctx: _Context, passed: bool | None) -> str:
     if r.get("error"):
         return "error"
     if key in ctx.flips:
         return "flip"
-    passed = _passed(r.get("scores") or {}, ctx.deciding.get(key[:2]))
     return "pass" if passed else ("fail" if passed is False else "none")
-
-
-def _passed(scores: dict[str, ScoreRow], among: Collection[str] | None) -> bool | None:
-    """CaseResult.passed for a row without an error: True when every pass/fail score passed,
-    None when there is none to judge by; `among`: only these scores decide."""
-    verdicts = [
-        p
-        for name, v in scores.items()
-        if (p := v.get("passed")) is not None and (among is None or name in among)
-    ]
-    return all(verdicts) if verdicts else None
 
 
 def _case_row(
@@ -152,7 +156,8 @@ def _case_row(
     shows (scores) are in name order: the block is written as it is built, keys not sorted."""
     s = strings.intern
     key = (r["suite"], r["variant"], r["case_id"])
-    usage, retrieval, scores = r.get("usage") or {}, r.get("retrieval"), r.get("scores") or {}
+    usage, retrieval = r.get("usage") or {}, r.get("retrieval")
+    scores, passed = _scores(r.get("scores") or {}, ctx.deciding.get(key[:2]), s)
     return {
         "s": s(key[0]),
         "v": s(key[1]),
@@ -167,14 +172,11 @@ def _case_row(
         "b": s(base.get("output")) if base else None,
         "bs": _sorted(base.get("scores")) if base else None,
         "bp": _baseline_passed(base) if base else None,
-        "sc": {
-            n: [v["value"], v.get("passed"), s(v.get("reason"))]
-            for n, v in (sorted(scores.items()) if len(scores) > 1 else scores.items())
-        },
+        "sc": scores,
         "lat": r.get("latency_ms"),
         "tok": [usage.get("input_tokens"), usage.get("output_tokens")],
         "cost": r.get("cost_usd"),
-        "vd": _verdict_of(r, key, ctx),
+        "vd": _verdict_of(r, key, ctx, passed),
         "rg": key in ctx.regressed,
         "c": r.get("cached", False),
         "fb": r.get("fallback_from"),
