@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, NotRequired
 
-from pydantic import ConfigDict, TypeAdapter, with_config
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
 from evalkit.rundir.files import read_lines_at
@@ -21,7 +21,7 @@ from evalkit.rundir.migrations import CURRENT, migrate
 from evalkit.types import CaseResult, FinishReason, JudgeUsage, RetrievedChunk, Step, ToolCall
 
 
-@with_config(ConfigDict(extra="forbid", title="Message"))
+@with_config(ConfigDict(extra="forbid"))
 class MessageRow(TypedDict):
     role: Literal["system", "user", "assistant", "tool"]
     content: str
@@ -29,7 +29,7 @@ class MessageRow(TypedDict):
     tool_call_id: NotRequired[str | None]
 
 
-@with_config(ConfigDict(extra="forbid", title="Usage"))
+@with_config(ConfigDict(extra="forbid"))
 class UsageRow(TypedDict, total=False):
     input_tokens: int | None
     output_tokens: int | None
@@ -38,14 +38,14 @@ class UsageRow(TypedDict, total=False):
     reasoning_tokens: int | None
 
 
-@with_config(ConfigDict(extra="forbid", title="StoredScore"))
+@with_config(ConfigDict(extra="forbid"))
 class ScoreRow(TypedDict):
     value: float | None
     passed: NotRequired[bool | None]
     reason: NotRequired[str | None]
 
 
-@with_config(ConfigDict(extra="forbid", title="CaseResult"))
+@with_config(ConfigDict(extra="forbid"))
 class ResultRow(TypedDict):
     """A CaseResult's fields; the ones with a default may be missing (read them with .get)."""
 
@@ -92,10 +92,14 @@ _CURRENT_MARK = f'"schema_version":{CURRENT["result"]},'
 
 
 def parse_row(line: str) -> ResultRow:
-    """One results.jsonl line, validated (migrated first when an older evalkit wrote it)."""
-    if _CURRENT_MARK in line[:40]:  # a line this version wrote
-        return ROW.validate_json(line)
-    return ROW.validate_python(migrate("result", json.loads(line)))
+    """One results.jsonl line, validated (migrated first when an older evalkit wrote it); a line
+    it refuses gets CaseResult's words (pydantic names the TypedDict in its message)."""
+    try:
+        if _CURRENT_MARK in line[:40]:  # a line this version wrote
+            return ROW.validate_json(line)
+        return ROW.validate_python(migrate("result", json.loads(line)))
+    except ValidationError as exc:
+        raise ValueError(str(exc).replace("for ResultRow", "for CaseResult", 1)) from None
 
 
 def read_rows(path: Path) -> Iterator[ResultRow]:
