@@ -36,3 +36,21 @@ def test_a_pass_fail_metric_gets_the_wilson_interval_without_numpy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("statistic", ["mean", "percentile"])
+@pytest.mark.parametrize("shape", [(1500,), (1500, 2), (7, 3)])
+def test_bootstrap_replicates_are_numpys_over_the_same_draws(
+    statistic: str, shape: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The replicates equal numpy's statistic over the whole resampled block (a percentile of
+    2-D rows is computed a column at a time: the same figures to the last bit)."""
+    monkeypatch.setattr(stats, "RESAMPLE_BLOCK", 4000)  # several blocks
+    values = np.random.default_rng(1).lognormal(3, 1, size=shape)
+    got = stats.bootstrap_resample_means(values, 25, np.random.default_rng(7), statistic, q=95.0)
+    rng, n, expected = np.random.default_rng(7), shape[0], []
+    chunk = max(1, min(25, 4000 // n))
+    for start in range(0, 25, chunk):
+        sample = values[rng.integers(0, n, size=(min(chunk, 25 - start), n))]
+        expected.append(sample.mean(axis=1) if statistic == "mean" else np.percentile(sample, 95.0, axis=1))
+    assert np.array_equal(got, np.concatenate(expected))
