@@ -59,12 +59,16 @@ class AdaptiveLimiter:
 
     def try_acquire(self) -> Ticket | None:
         """A slot at once when one is free, nobody is waiting and sending is not paused; else None
-        (then `await acquire()`). The common case without a coroutine."""
+        (then `await acquire()`). The common case without a coroutine, and without asking asyncio
+        for the running loop (0.4 µs a call): the loop `acquire` bound must still be open; a later
+        `asyncio.run` (the last one's loop closed) goes through `acquire`, which starts afresh."""
+        loop = self._loop
         if (
-            self.in_flight < self._capacity()
+            loop is not None
+            and self.in_flight < self._capacity()
             and not self._waiters
             and (not self.resume_at or self.resume_at <= time.monotonic())
-            and self._loop is asyncio.get_running_loop()
+            and not loop.is_closed()
         ):
             self.in_flight += 1
             if self._ticket.epoch != self.epoch:
