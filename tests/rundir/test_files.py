@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from evalkit._util import secrets
 from evalkit.errors import UserInputError
 from evalkit.rundir.dir import RunDir
-from evalkit.rundir.files import ResultWriter, read_results, write_json
+from evalkit.rundir.files import ResultWriter, read_results, result_line, write_json
 from evalkit.types import CaseResult, Message
 
 
@@ -203,3 +204,17 @@ def test_fsync_runs_beside_the_writes_and_its_error_is_reported(
     with pytest.raises(DiskFullError, match="no space left"):
         writer.append(make(21))
     writer.close()  # already reported: closes quietly
+
+
+def test_a_batch_is_scrubbed_line_by_line_when_one_of_its_lines_holds_a_secret(tmp_path: Path) -> None:
+    """`extend` checks a batch for secrets once; when one shows up, each line is scrubbed on its
+    own (still valid JSON), and every line is the one `result_line` writes."""
+    secrets.register("sk-canary-batch-0123456789")
+    results = [make(0), make(1, error="server said: bad key sk-canary-batch-0123456789"), make(2)]
+    writer = ResultWriter(tmp_path / "results.jsonl")
+    writer.extend(results)
+    writer.extend(results[:1])  # a batch with no secret in it
+    writer.close()
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert lines == [result_line(r) for r in [*results, results[0]]]
+    assert "sk-canary-batch" not in lines[1] and "***" in lines[1] and json.loads(lines[1])["case_id"]
