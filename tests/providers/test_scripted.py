@@ -11,6 +11,7 @@ import pytest
 from evalkit import plugins
 from evalkit.errors import UserInputError
 from evalkit.providers.scripted import (
+    RECORDED,
     ReplayProvider,
     ReplaySettings,
     Scripted,
@@ -61,6 +62,14 @@ def test_list_answers_in_arrival_order_and_none_left_is_an_error() -> None:
     out, _ = generate(provider, [req("a"), req("b"), req("c")])
     assert [c.text for c in out[:2]] == ["one", "two"]
     assert out[2].error == "scripted provider 'canned' has no answer for s/c/v/0"
+
+
+def test_keeps_the_keys_of_the_first_requests_only() -> None:
+    """A run of a million cases must not hold a million keys: `calls` stops at RECORDED."""
+    provider = scripted(default="x")
+    out, _ = generate(provider, [req(f"c{i}") for i in range(RECORDED + 5)])
+    assert len(out) == RECORDED + 5 and all(c.text == "x" for c in out)
+    assert len(provider.calls) == RECORDED and provider.calls[0] == "s/c0/v/0"
 
 
 def test_respond_callable_returns_text_dict_or_raises() -> None:
