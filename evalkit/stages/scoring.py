@@ -85,7 +85,7 @@ def score_input(
 ) -> ScoreInput:
     """What scorers see of one result; `output` None = generation (or retrieval) failed.
     `trace`: where the result's tool calls and steps are (a completion or a stored result)."""
-    prompt = "\n".join(f"{m.role}: {m.content}" for m in messages)
+    prompt = "\n".join([f"{m.role}: {m.content}" for m in messages])
     return ScoreInput(
         output=output or "",
         generated=output is not None,
@@ -98,10 +98,10 @@ def score_input(
         prompt=prompt,
         retrieval_ids=None if retrieval is None else tuple(c.id for c in retrieval),
         query=query,
-        contexts=tuple(c.text for c in retrieval or ()),
+        contexts=() if not retrieval else tuple([c.text for c in retrieval]),
         relevant_ids=case.relevant_ids,
-        tool_calls=tuple(trace.tool_calls or ()) if trace is not None else (),
-        steps=tuple(trace.steps or ()) if trace is not None else (),
+        tool_calls=tuple(trace.tool_calls) if trace is not None and trace.tool_calls else (),
+        steps=tuple(trace.steps) if trace is not None and trace.steps else (),
         expect=case.expect,
         choices=case.choices,
         gold=case.gold,
