@@ -30,7 +30,10 @@ def check_run(
     if current_id is None:
         return []
     ids = ids[: ids.index(current_id) + 1]
-    points = load_points(store, ids, filters)
+    # Per-case values only serve the paired quality test, which needs min_history earlier runs:
+    # a history with fewer (a project's first runs, every run on a CI runner that starts clean)
+    # is not read back case by case.
+    points = load_points(store, ids, filters, per_case=len(ids) - 1 >= rules.min_history)
     alerts: list[Alert] = []
     for series in points.values():
         if not series or series[-1].run_id != current_id:
@@ -40,9 +43,10 @@ def check_run(
 
 
 def load_points(
-    store: HistoryStore | LiteStore, run_ids: list[str], filters: Filters
+    store: HistoryStore | LiteStore, run_ids: list[str], filters: Filters, per_case: bool = True
 ) -> dict[tuple[str, str], list[Point]]:
-    """Per suite × variant, a Point per run (in the order of `run_ids`)."""
+    """Per suite × variant, a Point per run (in the order of `run_ids`); without `per_case`, the
+    points have no per-case values (nor the pass rate as a metric, which counts them)."""
     order = {rid: i for i, rid in enumerate(run_ids)}
     scoped = Filters(suite=filters.suite, variant=filters.variant)
     by_key: dict[tuple[str, str, str], Point] = {}
@@ -53,26 +57,36 @@ def load_points(
         point = by_key.get((m["suite"], m["variant"], m["run_id"]))
         if point is not None:
             point.metrics[m["metric"]] = m
-    values: dict[tuple[str, str, str], dict[str, dict[str, list[float]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list))
-    )
-    for c in store.cases(run_ids, filters.suite, filters.variant):
-        bucket = values[(c["suite"], c["variant"], c["run_id"])]
-        for name, value in (c["scores"] or {}).items():
-            if value is not None:
-                bucket[name][c["case_id"]].append(float(value))
-        if c["passed"] is not None:
-            bucket["pass_rate"][c["case_id"]].append(1.0 if c["passed"] else 0.0)
+    values = _case_values(store, run_ids, filters) if per_case else {}
     for key, point in by_key.items():
         point.cases = {
             name: {case: statistics.fmean(v) for case, v in cases.items()}
-            for name, cases in values[key].items()
+            for name, cases in values.get(key, {}).items()
         }
         add_pass_rate(point)
     out: dict[tuple[str, str], list[Point]] = defaultdict(list)
     for (suite, variant, _), point in sorted(by_key.items(), key=lambda kv: order[kv[0][2]]):
         out[(suite, variant)].append(point)
     return out
+
+
+def _case_values(
+    store: HistoryStore | LiteStore, run_ids: list[str], filters: Filters
+) -> dict[tuple[str, str, str], dict[str, dict[str, list[float]]]]:
+    """Per (suite, variant, run id), per metric (and pass_rate), each case's values."""
+    values: dict[tuple[str, str, str], dict[str, dict[str, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for run_id, suite, variant, case_id, passed, scores in store.case_scores(
+        run_ids, filters.suite, filters.variant
+    ):
+        bucket = values[(suite, variant, run_id)]
+        for name, value in (scores or {}).items():
+            if value is not None:
+                bucket[name][case_id].append(float(value))
+        if passed is not None:
+            bucket["pass_rate"][case_id].append(1.0 if passed else 0.0)
+    return values
 
 
 def add_pass_rate(point: Point) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,16 +24,14 @@ from urllib.parse import quote
 
 from evalkit._util import secrets
 from evalkit.errors import UserInputError
-from evalkit.history.adapter import RunRecord, read_alerts, read_cases, read_run
+from evalkit.history.adapter import CASE_COLUMNS, RunRecord, read_alerts, read_case_values, read_run
 from evalkit.history.base import (
-    BATCH,
     HEAD_REVISION,
     NO_FILTERS,
     VERSION_TABLE,
     Filters,
     HistoryUnavailable,
     alert_rows,
-    batches,
     run_row,
     same_run,
 )
@@ -279,8 +277,7 @@ class LiteStore:
             _insert(conn, "runs", [run_row(run)])
             _insert(conn, "run_groups", [{"run_id": run.run_id, **g} for g in run.groups])
             _insert(conn, "run_metrics", [{"run_id": run.run_id, **m} for m in run.metrics])
-            for batch in batches(read_cases(run_dir), BATCH):
-                _insert(conn, "run_cases", [{"run_id": run.run_id, **c} for c in batch])
+            conn.executemany(CASE_INSERT, _case_params(run.run_id, read_case_values(run_dir)))
             _insert(conn, "run_alerts", alert_rows(run.run_id, read_alerts(run_dir)))
         return run
 
@@ -355,6 +352,25 @@ class LiteStore:
             sql = f"SELECT {_cols('run_cases')} FROM run_cases WHERE {where}"
             yield from self._select(sql, [*chunk, *extra_params], "run_cases")
 
+    def case_scores(
+        self, run_ids: Sequence[str], suite: str | None = None, variant: str | None = None
+    ) -> Iterator[tuple[str, str, str, str, bool | None, dict[str, Any] | None]]:
+        """(run id, suite, variant, case id, passed, scores) of the per-case rows of these runs:
+        what an alert check needs of them (`cases`' values, without a dict per row)."""
+        extra, extra_params = _group_conditions(Filters(suite, variant), "run_cases")
+        loads = json.loads
+        for start in range(0, len(run_ids), 50):
+            chunk = list(run_ids[start : start + 50])
+            where = " AND ".join([f"run_cases.run_id IN ({_marks(chunk)})", *extra])
+            sql = f"SELECT run_id, suite, variant, case_id, passed, scores FROM run_cases WHERE {where}"
+            try:
+                rows = self.conn.execute(sql, [*chunk, *extra_params]).fetchall()
+            except sqlite3.Error as exc:
+                raise HistoryUnavailable(f"history database {self.url}: {_reason(exc)}") from None
+            for run_id, suite_, variant_, case_id, passed, scores in rows:
+                verdict = None if passed is None else bool(passed)
+                yield run_id, suite_, variant_, case_id, verdict, None if scores is None else loads(scores)
+
     def verdicts(
         self, run_ids: Sequence[str], suite: str, variant: str
     ) -> list[tuple[str, str, bool | None, bool]]:
@@ -395,6 +411,53 @@ class _Transaction:
             raise HistoryUnavailable(f"history database {self.store.url}: {_reason(err)}") from None
         if isinstance(exc, sqlite3.Error):
             raise HistoryUnavailable(f"history database {self.store.url}: {_reason(exc)}") from None
+
+
+CASE_INSERT = (
+    f"INSERT INTO run_cases (run_id, {', '.join(CASE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (len(CASE_COLUMNS) + 1))})"
+)
+
+
+def _case_params(run_id: str, cases: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """read_case_values' tuples as run_cases' parameters: `_dump` written out for the run_cases
+    columns (a test checks it against `_insert`), with no dict per row."""
+    dumps = json.dumps
+    for (
+        suite,
+        variant,
+        case_id,
+        repeat,
+        input_hash,
+        model,
+        version,
+        passed,
+        error,
+        latency,
+        cost,
+        tokens_in,
+        tokens_out,
+        cached,
+        scores,
+    ) in cases:
+        yield (
+            run_id,
+            suite,
+            variant,
+            case_id,
+            repeat,
+            input_hash,
+            model,
+            version,
+            None if passed is None else int(bool(passed)),
+            error,
+            latency,
+            cost,
+            tokens_in,
+            tokens_out,
+            None if cached is None else int(bool(cached)),
+            dumps(scores),
+        )
 
 
 def _insert(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:

@@ -215,6 +215,13 @@ class HistoryStore:
                 rows = [dict(row._mapping) for row in conn.execute(query)]
             yield from rows
 
+    def case_scores(
+        self, run_ids: Sequence[str], suite: str | None = None, variant: str | None = None
+    ) -> Iterator[tuple[str, str, str, str, bool | None, dict[str, Any] | None]]:
+        """(run id, suite, variant, case id, passed, scores) of the per-case rows of these runs."""
+        for c in self.cases(run_ids, suite, variant):
+            yield c["run_id"], c["suite"], c["variant"], c["case_id"], c["passed"], c["scores"]
+
     def verdicts(
         self, run_ids: Sequence[str], suite: str, variant: str
     ) -> list[tuple[str, str, bool | None, bool]]:

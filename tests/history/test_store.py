@@ -153,6 +153,10 @@ def test_runs_round_trip(store: HistoryStore, tmp_path: Path) -> None:
         assert stored[r.case_id]["scores"] == {k: s.value for k, s in r.scores.items()}
         assert stored[r.case_id]["passed"] is r.passed()
     assert sum(1 for _ in store.cases(["run-0001"])) == 30
+    for scope in ((), ("s",), ("s", "v"), ("nope",)):  # what an alert check reads: the same values
+        wanted = [(c["run_id"], c["suite"], c["variant"], c["case_id"], c["passed"], c["scores"])
+                  for c in store.cases(["run-0001", "run-0003"], *scope)]  # fmt: skip
+        assert list(store.case_scores(["run-0001", "run-0003"], *scope)) == wanted
 
 
 def test_a_drop_alerts_on_every_backend(store: HistoryStore, tmp_path: Path) -> None:
@@ -162,6 +166,26 @@ def test_a_drop_alerts_on_every_backend(store: HistoryStore, tmp_path: Path) -> 
     assert [(a.rule, a.metric) for a in alerts] == [("quality", "quality")]
     assert alerts[0].run_id == "run-0005" and alerts[0].p_value is not None and alerts[0].p_value < 0.005
     assert check_run(store, "run-0004", AlertRules()) == []  # the runs before were stable
+
+
+def test_the_check_reads_cases_back_only_when_the_paired_test_can_use_them(
+    store: HistoryStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[list[str]] = []
+    original = store.case_scores
+
+    def counted(run_ids: list[str], *args: Any) -> Any:
+        read.append(list(run_ids))
+        return original(run_ids, *args)
+
+    monkeypatch.setattr(store, "case_scores", counted)
+    found = []
+    for d in series(tmp_path, 6, drop_last=-0.05):
+        found.append(check_run(store, store.record(d).run_id, AlertRules(min_history=3)))
+    ids = [f"run-{i:04d}" for i in range(6)]
+    assert read == [ids[:4], ids[:5], ids[:6]]  # 3 earlier runs at least
+    assert [[a.rule for a in alerts] for alerts in found] == [[]] * 5 + [["quality"]]
+    assert "paired over 30 cases" in found[-1][0].message
 
 
 def test_a_truncation_rate_spike_is_stored_and_alerts_on_every_backend(
