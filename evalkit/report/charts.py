@@ -38,6 +38,16 @@ def _label(k: int, name: str, detail: str) -> str:
     )
 
 
+def _span_of(series: Mapping[str, Sequence[float]]) -> tuple[float, float, int] | None:
+    """The lowest and highest value of all variants and how many there are (None: no value),
+    without a list of them all (a million-case run's values are arrays of doubles: a list of
+    them would hold a Python float per value, 32 MB)."""
+    filled = [vs for vs in series.values() if len(vs)]
+    if not filled:
+        return None
+    return min(min(vs) for vs in filled), max(max(vs) for vs in filled), sum(len(vs) for vs in filled)
+
+
 def _x(v: float, lo: float, hi: float) -> float:
     return PAD + (v - lo) / (hi - lo) * (W - 2 * PAD)
 
@@ -81,18 +91,17 @@ def distribution(
     title: str, series: Mapping[str, Sequence[float]], kind: Kind = "score", bins: int = 20
 ) -> str:
     """One metric across variants: small multiples, a pass-share bar, or a sentence."""
-    values = [v for vs in series.values() for v in vs]
-    if not values:
+    span = _span_of(series)
+    if span is None:
         return ""
-    lo, hi = min(values), max(values)
+    lo, hi, n = span
     if lo == hi:
         return _figure(
             title,
             "",
-            f"Every measured value is {number(lo, kind)} "
-            f"({number(len(values), 'count')} values): nothing to plot.",
+            f"Every measured value is {number(lo, kind)} ({number(n, 'count')} values): nothing to plot.",
         )
-    if set(values) <= {0.0, 1.0}:
+    if all(vs.count(0.0) + vs.count(1.0) == len(vs) for vs in series.values()):
         return _shares(title, series)
     rows = []
     for k, (name, vs) in enumerate(series.items()):
@@ -124,10 +133,10 @@ def latency(
     title: str, series: Mapping[str, Sequence[float]], markers: Mapping[str, Mapping[str, float]]
 ) -> str:
     """Latency per variant on a shared axis, with P50/P95/P99 ticks (their values in the label)."""
-    values = [v for vs in series.values() for v in vs]
-    if not values:
+    span = _span_of(series)
+    if span is None:
         return ""
-    lo, hi = min(values), max(values)
+    lo, hi, _ = span
     if lo == hi:
         return _figure(title, "", f"Every latency is {number(lo, 'ms')} ms: nothing to plot.")
     rows = []

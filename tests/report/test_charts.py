@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import tracemalloc
+from array import array
 
 from evalkit.report import charts
 
@@ -37,3 +39,23 @@ def test_coinciding_cost_quality_points_are_told_apart_in_the_legend() -> None:
     radii = re.findall(r'<circle [^>]*r="(\d+)"', html)
     assert len(set(radii)) == 2  # the later point is smaller, so both stay visible
     assert html.count("$0.000012 per case") == 2 and "e-05" not in html
+
+
+def test_arrays_draw_as_lists_do_and_their_values_are_never_listed() -> None:
+    """The report's series are arrays of doubles: the same charts as lists (an empty variant, a
+    0/1 metric against one that is not), and 200,000 values cost no list of Python floats."""
+    lists = {"a": [0.0, 1.0, 1.0], "b": [], "c": [0.25, 1.0]}
+    arrays = {name: array("d", vs) for name, vs in lists.items()}
+    assert charts.distribution("m", arrays) == charts.distribution("m", lists)
+    passfail = {"a": [0.0, 1.0, -0.0], "b": [1.0]}
+    assert "share passing" in charts.distribution("m", {k: array("d", v) for k, v in passfail.items()})
+    assert charts.latency("l", arrays, {}) == charts.latency("l", lists, {})
+    assert charts.distribution("m", {"a": array("d")}) == charts.latency("l", {"a": []}, {}) == ""
+    big = {"a": array("d", (i % 1000 / 7 for i in range(200_000)))}
+    tracemalloc.start()
+    try:
+        html = charts.distribution("m", big) + charts.latency("l", big, {})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "n = 200,000" in html and peak < 1_000_000  # a list of them: 6 MB
