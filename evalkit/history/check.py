@@ -59,10 +59,7 @@ def load_points(
             point.metrics[m["metric"]] = m
     values = _case_values(store, run_ids, filters) if per_case else {}
     for key, point in by_key.items():
-        point.cases = {
-            name: {case: statistics.fmean(v) for case, v in cases.items()}
-            for name, cases in values.get(key, {}).items()
-        }
+        point.cases = values.get(key, {})
         add_pass_rate(point)
     out: dict[tuple[str, str], list[Point]] = defaultdict(list)
     for (suite, variant, _), point in sorted(by_key.items(), key=lambda kv: order[kv[0][2]]):
@@ -72,20 +69,37 @@ def load_points(
 
 def _case_values(
     store: HistoryStore | LiteStore, run_ids: list[str], filters: Filters
-) -> dict[tuple[str, str, str], dict[str, dict[str, list[float]]]]:
-    """Per (suite, variant, run id), per metric (and pass_rate), each case's values."""
-    values: dict[tuple[str, str, str], dict[str, dict[str, list[float]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list))
-    )
+) -> dict[tuple[str, str, str], dict[str, dict[str, float]]]:
+    """Per (suite, variant, run id), per metric (and pass_rate), each case's value: the mean of
+    its repeats as statistics.fmean gives it (of one value: the value, -0.0 made 0.0 as fsum
+    makes it). A list is made only for a case with repeats."""
+    values: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
+    repeated: list[tuple[dict[str, Any], str]] = []
     for run_id, suite, variant, case_id, passed, scores in store.case_scores(
         run_ids, filters.suite, filters.variant
     ):
-        bucket = values[(suite, variant, run_id)]
-        for name, value in (scores or {}).items():
-            if value is not None:
-                bucket[name][case_id].append(float(value))
+        bucket = values.get((suite, variant, run_id))
+        if bucket is None:
+            bucket = values[(suite, variant, run_id)] = {}
+        items: list[tuple[str, Any]] = list(scores.items()) if scores else []
         if passed is not None:
-            bucket["pass_rate"][case_id].append(1.0 if passed else 0.0)
+            items.append(("pass_rate", 1.0 if passed else 0.0))
+        for name, value in items:
+            if value is None:
+                continue
+            cases = bucket.get(name)
+            if cases is None:
+                cases = bucket[name] = {}
+            before = cases.get(case_id)
+            if before is None:
+                cases[case_id] = float(value) + 0.0
+            elif type(before) is list:
+                before.append(float(value))
+            else:
+                cases[case_id] = [before, float(value)]
+                repeated.append((cases, case_id))
+    for cases, case_id in repeated:
+        cases[case_id] = statistics.fmean(cases[case_id])
     return values
 
 

@@ -358,7 +358,7 @@ class LiteStore:
         """(run id, suite, variant, case id, passed, scores) of the per-case rows of these runs:
         what an alert check needs of them (`cases`' values, without a dict per row)."""
         extra, extra_params = _group_conditions(Filters(suite, variant), "run_cases")
-        loads = json.loads
+        loads = _json_loads
         for start in range(0, len(run_ids), 50):
             chunk = list(run_ids[start : start + 50])
             where = " AND ".join([f"run_cases.run_id IN ({_marks(chunk)})", *extra])
@@ -483,6 +483,19 @@ def _dump(kind: str, value: Any) -> Any:
     if kind == BOOL:
         return int(bool(value))
     return value
+
+
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _json_loads(text: str) -> Any:
+    """json.loads(text), at half its cost for the text json.dumps wrote (no whitespace around
+    it, so no regular expression to skip it); anything else goes through json.loads."""
+    try:
+        value, end = _raw_decode(text)
+    except ValueError:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
 
 
 def _load(kind: str, value: Any) -> Any:

@@ -4,6 +4,7 @@ run` that records into it loads neither SQLAlchemy nor alembic."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -194,3 +195,18 @@ def test_head_sql_is_the_schema_alembic_makes(tmp_path: Path) -> None:
     lite.create_if_missing(url)  # a file that exists is left alone
     with sqlite3.connect(tmp_path / "new" / "made.sqlite") as made:
         assert made.execute(master).fetchall() != []
+
+
+@pytest.mark.parametrize(
+    "text", ['{"q": 1.0, "r": null}', "null", ' {"q": 1}', '{"q": 1} ', '{"q": NaN}', "[1, 2]", '"x"']
+)
+def test_json_values_read_as_json_loads_reads_them(text: str) -> None:
+    assert repr(lite._json_loads(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", ['{"q": 1} x', '{"q": 1}{}', "", '{"q":'])
+def test_json_that_json_loads_refuses_is_refused(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError):
+        lite._json_loads(text)
