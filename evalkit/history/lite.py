@@ -26,6 +26,7 @@ from evalkit._util import secrets
 from evalkit.errors import UserInputError
 from evalkit.history.adapter import CASE_COLUMNS, RunRecord, read_alerts, read_case_values, read_run
 from evalkit.history.base import (
+    BATCH,
     HEAD_REVISION,
     NO_FILTERS,
     VERSION_TABLE,
@@ -363,13 +364,19 @@ class LiteStore:
             chunk = list(run_ids[start : start + 50])
             where = " AND ".join([f"run_cases.run_id IN ({_marks(chunk)})", *extra])
             sql = f"SELECT run_id, suite, variant, case_id, passed, scores FROM run_cases WHERE {where}"
-            try:
-                rows = self.conn.execute(sql, [*chunk, *extra_params]).fetchall()
-            except sqlite3.Error as exc:
-                raise HistoryUnavailable(f"history database {self.url}: {_reason(exc)}") from None
-            for run_id, suite_, variant_, case_id, passed, scores in rows:
-                verdict = None if passed is None else bool(passed)
-                yield run_id, suite_, variant_, case_id, verdict, None if scores is None else loads(scores)
+            for rows in self._fetched(sql, [*chunk, *extra_params]):
+                for run_id, suite_, variant_, case_id, passed, text in rows:
+                    scores = None if text is None else loads(text)
+                    yield run_id, suite_, variant_, case_id, None if passed is None else bool(passed), scores
+
+    def _fetched(self, sql: str, params: Sequence[Any]) -> Iterator[list[Any]]:
+        """A query's rows, BATCH at a time (a run's rows are never all in memory at once)."""
+        try:
+            cursor = self.conn.execute(sql, list(params))
+            while rows := cursor.fetchmany(BATCH):
+                yield rows
+        except sqlite3.Error as exc:
+            raise HistoryUnavailable(f"history database {self.url}: {_reason(exc)}") from None
 
     def verdicts(
         self, run_ids: Sequence[str], suite: str, variant: str

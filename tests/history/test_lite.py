@@ -210,3 +210,20 @@ def test_json_that_json_loads_refuses_is_refused(text: str) -> None:
         json.loads(text)
     with pytest.raises(json.JSONDecodeError):
         lite._json_loads(text)
+
+
+def test_case_scores_stream_every_row_batch_by_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    lite.create_if_missing(url)
+    store = lite.open_current(url)
+    assert store is not None
+    for d in runs(tmp_path / "runs"):
+        store.record(d)
+    ids = ["run-0000", "run-0001", "run-0002"]
+    wanted = [
+        (c["run_id"], c["suite"], c["variant"], c["case_id"], c["passed"], c["scores"])
+        for c in store.cases(ids)
+    ]
+    monkeypatch.setattr(lite, "BATCH", 2)  # 9 rows: 5 batches
+    assert list(store.case_scores(ids)) == wanted and len(wanted) == 9
+    store.close()
