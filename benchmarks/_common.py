@@ -62,6 +62,12 @@ def write_config(directory: Path, url: str, concurrency: int) -> Path:
     return path
 
 
+def arguments(argv: list[str]) -> tuple[list[str], list[Path]]:
+    """A benchmark's positional arguments, and the checkouts each `--against CHECKOUT` names."""
+    against = [Path(argv[i + 1]) for i, a in enumerate(argv[:-1]) if a == "--against"]
+    return [a for a in argv[1:] if not a.startswith("--") and Path(a) not in against], against
+
+
 def timed(fn):  # type: ignore[no-untyped-def]
     start = time.perf_counter()
     value = fn()

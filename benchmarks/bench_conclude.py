@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import ROOT, fake_server, write_config, write_suite
+from benchmarks._common import ROOT, arguments, fake_server, write_config, write_suite
 
 KINDS = ("1 variant", "2 variants", "gated")
 
@@ -82,9 +82,7 @@ def measure(code: Path, run: Path, folder: str) -> float:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    against = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--against"]
-    args = [a for a in args if Path(a) not in against]
+    args, against = arguments(sys.argv)
     sizes = [int(s) for s in (args[0] if args else "20000,100000").split(",")]
     repeats = int(args[1]) if len(args) > 1 else 3
     checkouts = [ROOT, *against]

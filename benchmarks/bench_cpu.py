@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import ROOT, fake_server
+from benchmarks._common import ROOT, arguments, fake_server
 from benchmarks.bench_ideal import print_row, run_command
 from benchmarks.bench_scale import load, measure, print_rows
 
@@ -32,8 +32,7 @@ CONCURRENCY = 32
 
 
 def main() -> None:
-    against = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--against"]
-    args = [a for a in sys.argv[1:] if a != "--against" and Path(a) not in against]
+    args, against = arguments(sys.argv)
     sizes = [int(s) for s in (args[0] if args else "1000,20000,100000").split(",")]
     ideal_sizes = [int(s) for s in (args[1] if len(args) > 1 else "2000,20000").split(",")]
     checkouts = [ROOT, *against]

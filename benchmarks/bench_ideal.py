@@ -16,12 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import ROOT, fake_server, write_config, write_suite
+from benchmarks._common import ROOT, arguments, fake_server, write_config, write_suite
 
 
 def main() -> None:
-    against = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--against"]
-    args = [a for a in sys.argv[1:] if a != "--against" and Path(a) not in against]
+    args, against = arguments(sys.argv)
     sizes = [int(s) for s in (args[0] if args else "2000,20000").split(",")]
     latency = float(args[1]) if len(args) > 1 else 0.1
     concurrency = int(args[2]) if len(args) > 2 else 32

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import ROOT, write_config, write_suite
+from benchmarks._common import ROOT, arguments, write_config, write_suite
 
 
 def child(suite_dir: str) -> None:
@@ -60,9 +60,7 @@ def child(suite_dir: str) -> None:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    against = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--against"]
-    args = [a for a in args if Path(a) not in against]
+    args, against = arguments(sys.argv)
     sizes = [int(s) for s in (args[0] if args else "20000,100000").split(",")]
     repeats = int(args[1]) if len(args) > 1 else 3
     checkouts = [ROOT, *against]

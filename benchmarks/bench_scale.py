@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import ROOT, fake_server, write_config, write_suite
+from benchmarks._common import ROOT, arguments, fake_server, write_config, write_suite
 
 
 def child(n: int, url: str, concurrency: int) -> None:
@@ -77,9 +77,7 @@ def raw_child(n: int, url: str, concurrency: int) -> None:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    against = [Path(sys.argv[i + 1]) for i, a in enumerate(sys.argv) if a == "--against"]
-    args = [a for a in args if Path(a) not in against]
+    args, against = arguments(sys.argv)
     sizes = [int(s) for s in (args[0] if args else "1000,10000,100000").split(",")]
     concurrency = int(args[1]) if len(args) > 1 else 32
     checkouts = [ROOT, *against]
