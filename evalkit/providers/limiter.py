@@ -106,17 +106,6 @@ class AdaptiveLimiter:
         self.in_flight -= 1
         self._wake()
 
-    async def release(
-        self,
-        ticket: Ticket,
-        *,
-        rate_limited: bool = False,
-        ok: bool = False,
-        retry_after: float | None = None,
-    ) -> None:
-        self._bind()
-        self.settle(ticket, rate_limited=rate_limited, ok=ok, retry_after=retry_after)
-
     def settle(
         self,
         ticket: Ticket,
@@ -125,8 +114,9 @@ class AdaptiveLimiter:
         ok: bool = False,
         retry_after: float | None = None,
     ) -> None:
-        """`release` without a coroutine, for the holder of a ticket `acquire` gave on this loop
-        (the framework's `Connected`: one fewer coroutine per request)."""
+        """Give back the slot of a ticket `acquire` (or `try_acquire`) gave on this loop: a 429
+        halves the limit once per epoch and pauses sending, a success grows it. No coroutine:
+        one fewer per request in the framework's `Connected`."""
         self.in_flight -= 1
         if self.adaptive and rate_limited:
             pause = retry_after if retry_after is not None else self.cooldown_s

@@ -15,20 +15,20 @@ def test_halves_once_per_epoch_and_recovers() -> None:
         lim = AdaptiveLimiter(16)
         tickets = [await lim.acquire() for _ in range(16)]
         for t in tickets[:8]:  # a burst of 429s from requests sent before any decrease
-            await lim.release(t, rate_limited=True)
+            lim.settle(t, rate_limited=True)
         assert lim.limit == 8 and lim.decreases == 1
         for t in tickets[8:12]:
-            await lim.release(t, ok=True)
+            lim.settle(t, ok=True)
         limit_before = lim.limit
         fresh = await lim.acquire()  # sent after the decrease: a new epoch
-        await lim.release(fresh, rate_limited=True)
+        lim.settle(fresh, rate_limited=True)
         assert lim.limit == limit_before / 2 and lim.decreases == 2
         for t in tickets[12:]:
-            await lim.release(t, ok=True)
+            lim.settle(t, ok=True)
         assert limit_before / 2 < lim.limit < limit_before
         for _ in range(200):
             t = await lim.acquire()
-            await lim.release(t, ok=True)
+            lim.settle(t, ok=True)
         assert lim.limit == 16  # capped at the configured maximum
 
     asyncio.run(go())
@@ -39,13 +39,13 @@ def test_never_below_minimum_and_blocks_at_limit() -> None:
         lim = AdaptiveLimiter(2)
         for _ in range(10):
             t = await lim.acquire()
-            await lim.release(t, rate_limited=True)
+            lim.settle(t, rate_limited=True)
         assert lim.limit == 1
         first = await lim.acquire()
         waiter = asyncio.create_task(lim.acquire())
         await asyncio.sleep(0.01)
         assert not waiter.done()  # the limit of 1 is held
-        await lim.release(first, ok=True)
+        lim.settle(first, ok=True)
         await asyncio.wait_for(waiter, 1)
 
     asyncio.run(go())
@@ -67,7 +67,7 @@ def test_rate_limited_endpoint_is_not_hammered() -> None:
 
 
 def test_a_freed_slot_goes_to_one_waiter_in_arrival_order() -> None:
-    """Issue 13 item 19: a release wakes exactly one waiter (it woke all of them)."""
+    """Issue 13 item 19: a settled slot wakes exactly one waiter (it woke all of them)."""
 
     async def go() -> None:
         lim = AdaptiveLimiter(1, adaptive=False)
@@ -78,12 +78,12 @@ def test_a_freed_slot_goes_to_one_waiter_in_arrival_order() -> None:
             ticket = await lim.acquire()
             order.append(i)
             await asyncio.sleep(0.01)
-            await lim.release(ticket, ok=True)
+            lim.settle(ticket, ok=True)
 
         waiters = [asyncio.create_task(wait(i)) for i in range(5)]
         await asyncio.sleep(0.01)
         assert order == [] and lim.in_flight == 1
-        await lim.release(held, ok=True)
+        lim.settle(held, ok=True)
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         assert order == [0] and lim.in_flight == 1  # one woken, the others still queued
@@ -100,10 +100,10 @@ def test_a_cancelled_waiter_never_keeps_a_slot() -> None:
         doomed = asyncio.create_task(lim.acquire())
         after = asyncio.create_task(lim.acquire())
         await asyncio.sleep(0.01)
-        await lim.release(held, ok=True)  # the slot is handed to `doomed` ...
+        lim.settle(held, ok=True)  # the slot is handed to `doomed` ...
         doomed.cancel()  # ... which is cancelled before it runs: the slot passes on
         ticket = await asyncio.wait_for(after, 1)
-        await lim.release(ticket, ok=True)
+        lim.settle(ticket, ok=True)
         assert lim.in_flight == 0
 
     asyncio.run(go())
