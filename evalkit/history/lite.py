@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from evalkit._util import secrets
+from evalkit._util.jsontext import Encoder
 from evalkit.errors import UserInputError
 from evalkit.history.adapter import CASE_COLUMNS, RunRecord, read_alerts, read_case_values, read_run
 from evalkit.history.base import (
@@ -123,6 +124,9 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 CHILDREN_FIRST = ("run_alerts", "run_cases", "run_metrics", "run_groups", "runs")  # as schema.TABLES
 RUN_FIELDS = ("started_at", "branch", "tag", "git_sha", "config_digest")  # joined onto groups, metrics
+
+
+_JSON = Encoder().encode  # json.dumps(value), its C encoder made once (a run's scores, per case)
 
 
 def sqlite_file(url: str) -> str | None:
@@ -429,7 +433,7 @@ CASE_INSERT = (
 def _case_params(run_id: str, cases: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
     """read_case_values' tuples as run_cases' parameters: `_dump` written out for the run_cases
     columns (a test checks it against `_insert`), with no dict per row."""
-    dumps = json.dumps
+    dumps = _JSON
     for (
         suite,
         variant,
@@ -479,7 +483,7 @@ def _insert(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) ->
 def _dump(kind: str, value: Any) -> Any:
     """A value as SQLAlchemy's SQLite dialect stores it."""
     if kind == JSON:
-        return json.dumps(value)  # None too: SQLAlchemy's JSON stores Python None as 'null'
+        return _JSON(value)  # None too: SQLAlchemy's JSON stores Python None as 'null'
     if value is None:
         return None
     if kind == TIME:  # the wall-clock fields, any offset ignored, as SQLAlchemy's DATETIME does

@@ -20,6 +20,7 @@ import pydantic_core
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict
 
+from evalkit._util.jsontext import Encoder
 from evalkit._util.textsafe import clean_data
 
 BATCH = 5_000  # rows per insert: the index is built in bounded memory
@@ -145,8 +146,8 @@ class _CaseVars(TypedDict):
 
 
 _CASE_VARS = TypeAdapter(_CaseVars)
-# json.dumps(vars, sort_keys=True, ensure_ascii=False), its encoder made once (not per case)
-_VARS_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+# json.dumps(vars, sort_keys=True, ensure_ascii=False), its C encoder made once (not per case)
+_VARS_JSON = Encoder(sort_keys=True, ensure_ascii=False).encode
 
 
 def _vars_rows(path: Path) -> Iterator[tuple[str, str, str]]:
