@@ -9,7 +9,14 @@ then, with this checkout's code and (with --against CHECKOUT) an older one's, in
             the JS heap after a garbage collection, a search for the last case (in the last
             chunk) and the verdict filter 'fail' counting every failing case
 
+With --cpu RUN_DIR[,RUN_DIR...] it measures instead the CPU per case of the writer alone
+(`html.write`, imports not counted: what a run has imported by then, evalkit.stages.conclude, is
+imported first) on existing run directories (e.g. those `evalkit run` wrote),
+each write a fresh process, this checkout and --against's interleaved, --repeats times (median),
+and report.html's size.
+
 Usage: python -m benchmarks.bench_report [SIZES] [--against CHECKOUT] [--browser-timeout S]
+       python -m benchmarks.bench_report --cpu RUN_DIR[,RUN_DIR] [--repeats N] [--against CHECKOUT]
   e.g. python -m benchmarks.bench_report 10000,100000 --against /tmp/before
 """
 
@@ -124,6 +131,51 @@ WRITER = "from evalkit.report import html; from evalkit.rundir.dir import RunDir
 WRITER += "rd = RunDir(sys.argv[1])\nwith rd.lock('bench'): html.write(rd)\n"
 
 
+CPU_WRITER = (
+    "import sys, time, resource; from evalkit.report import html; from evalkit.rundir.dir import RunDir\n"
+)
+CPU_WRITER += "from evalkit.rundir.files import read_lines_at\n"
+CPU_WRITER += "import evalkit.stages.conclude  # what a run has imported when it writes report.html\n"
+CPU_WRITER += "rd = RunDir(sys.argv[1])\nwith rd.lock('bench'):\n"
+CPU_WRITER += "    t, w = time.process_time(), time.perf_counter(); html.write(rd)\n"
+CPU_WRITER += "    cpu, wall = time.process_time() - t, time.perf_counter() - w\n"
+CPU_WRITER += "n = sum(1 for _ in read_lines_at(rd.results_file, len))\n"
+CPU_WRITER += "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+CPU_WRITER += "print(n, cpu, wall, rss, rd.report_file.stat().st_size)\n"
+
+
+def writer_cpu(codes: dict[str, Path], runs: list[Path], repeats: int) -> None:
+    """The writer's CPU per case on each run directory, the checkouts interleaved (medians)."""
+    import statistics
+
+    for run in runs:
+        got: dict[str, list[list[float]]] = {label: [] for label in codes}
+        for _ in range(repeats):
+            for label, code in codes.items():
+                env = {**os.environ, "PYTHONPATH": str(code), "NO_COLOR": "1"}
+                proc = subprocess.run(
+                    [sys.executable, "-c", CPU_WRITER, str(run)],
+                    env=env,
+                    cwd=tempfile.gettempdir(),
+                    capture_output=True,
+                    text=True,
+                )
+                if proc.returncode:
+                    raise SystemExit(proc.stderr[-2000:])
+                got[label].append([float(x) for x in proc.stdout.split()])
+        for label, samples in got.items():
+            n = int(samples[0][0])
+            cpu = [s[1] / n * 1e6 for s in samples]
+            wall = statistics.median(s[2] for s in samples) / n * 1e6
+            rss, size = max(s[3] for s in samples), samples[0][4] / 2**20
+            print(
+                f"{run.name} ({n:,} cases) {label:6}: html.write {statistics.median(cpu):.1f} us/case CPU "
+                f"(min {min(cpu):.1f}, max {max(cpu):.1f}; wall {wall:.1f}), peak RSS {rss:.0f} MB, "
+                f"report.html {size:.2f} MB",
+                flush=True,
+            )
+
+
 def timed(code: Path, args: list[str]) -> tuple[float, float, float]:
     """Peak RSS (MB), wall and CPU seconds of `python ARGS` with `code` first on the path."""
     env = {**os.environ, "PYTHONPATH": str(code), "NO_COLOR": "1"}
@@ -183,8 +235,13 @@ def main() -> None:
     parser.add_argument("sizes", nargs="?", default="10000,100000,1000000")
     parser.add_argument("--against", type=Path, help="an older checkout to compare with")
     parser.add_argument("--browser-timeout", type=float, default=300.0)
+    parser.add_argument("--cpu", help="run directories (comma-separated): the writer's CPU per case")
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     codes = {"after": ROOT} | ({"before": args.against.resolve()} if args.against else {})
+    if args.cpu:
+        writer_cpu(codes, [Path(p) for p in args.cpu.split(",")], args.repeats)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         pages: dict[tuple[int, str], Path] = {}
         for n in (int(x) for x in args.sizes.split(",")):

@@ -15,7 +15,8 @@ import tempfile
 import zlib
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,56 +128,56 @@ def _context(run_dir: RunDir) -> Iterator[_Context]:
 
 def _scores(
     scores: dict[str, ScoreRow], among: Collection[str] | None, s: Callable[[str | None], int | None]
-) -> tuple[dict[str, list[Any]], bool | None]:
-    """The scores as the page shows them (in name order, reasons interned) and whether the case
-    passed (CaseResult.passed, its error aside): True when every pass/fail score among `among`
-    (None: all) passed, None when there is none to judge by."""
-    out, verdicts = {}, []
+) -> tuple[dict[str, list[Any]], dict[str, Any], bool | None]:
+    """The scores as the page shows them (in name order, reasons interned), their values (the
+    index's), and whether the case passed (CaseResult.passed, its error aside): True when every
+    pass/fail score among `among` (None: all) passed, None when there is none to judge by."""
+    out, values, passed_all = {}, {}, None
     for name in sorted(scores) if len(scores) > 1 else scores:
         v = scores[name]
-        passed = v.get("passed")
-        out[name] = [v["value"], passed, s(v.get("reason"))]
+        value, passed = v["value"], v.get("passed")
+        out[name] = [value, passed, s(v.get("reason"))]
+        values[name] = value
         if passed is not None and (among is None or name in among):
-            verdicts.append(passed)
-    return out, (all(verdicts) if verdicts else None)
-
-
-def _verdict_of(r: ResultRow, key: tuple[str, str, str], ctx: _Context, passed: bool | None) -> str:
-    if r.get("error"):
-        return "error"
-    if key in ctx.flips:
-        return "flip"
-    return "pass" if passed else ("fail" if passed is False else "none")
+            passed_all = passed and passed_all is not False
+    return out, values, passed_all
 
 
 def _case_row(
-    r: ResultRow, ctx: _Context, base: dict[str, Any] | None, case_vars: str | None, strings: _Strings
-) -> dict[str, Any]:
-    """A case as the page's cases block holds it, its text interned. Dicts whose order the page
-    shows (scores) are in name order: the block is written as it is built, keys not sorted."""
-    s = strings.intern
-    key = (r["suite"], r["variant"], r["case_id"])
-    usage, retrieval = r.get("usage") or {}, r.get("retrieval")
-    scores, passed = _scores(r.get("scores") or {}, ctx.deciding.get(key[:2]), s)
-    return {
-        "s": s(key[0]),
-        "v": s(key[1]),
-        "id": key[2],
+    r: ResultRow, ctx: _Context, base: dict[str, Any] | None, case_vars: str | None, s: Callable[..., Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A case as the page's cases block holds it, its text interned (`s`), and its scores'
+    values. Dicts whose order the page shows (scores) are in name order: the block is written as
+    it is built, keys not sorted (the baseline's come so from the lookup)."""
+    suite, variant, case_id = r["suite"], r["variant"], r["case_id"]
+    usage, retrieval, error = r.get("usage") or {}, r.get("retrieval"), r.get("error")
+    scores, values, passed = _scores(r.get("scores") or {}, ctx.deciding.get((suite, variant)), s)
+    key = (suite, variant, case_id)
+    if error:
+        verdict = "error"
+    elif key in ctx.flips:
+        verdict = "flip"
+    else:
+        verdict = "pass" if passed else ("fail" if passed is False else "none")
+    row = {
+        "s": s(suite),
+        "v": s(variant),
+        "id": case_id,
         "r": r["repeat"],
         "t": list(map(s, r.get("tags") or ())),
         "m": [[m["role"], s(m["content"])] for m in r["messages"]],
         "ref": list(map(s, r.get("references") or ())),
         "vr": s(case_vars),
         "o": s(r["output"]),
-        "e": s(r.get("error")),
+        "e": s(error),
         "b": s(base.get("output")) if base else None,
-        "bs": _sorted(base.get("scores")) if base else None,
+        "bs": base.get("scores") if base else None,
         "bp": _baseline_passed(base) if base else None,
         "sc": scores,
         "lat": r.get("latency_ms"),
         "tok": [usage.get("input_tokens"), usage.get("output_tokens")],
         "cost": r.get("cost_usd"),
-        "vd": _verdict_of(r, key, ctx, passed),
+        "vd": verdict,
         "rg": key in ctx.regressed,
         "c": r.get("cached", False),
         "fb": r.get("fallback_from"),
@@ -184,15 +185,7 @@ def _case_row(
         "rt": None if retrieval is None else [[s(c.id), s(c.doc_id), c.score, s(c.text)] for c in retrieval],
         "tr": timeline(as_result(r), s) if r.get("steps") or r.get("tool_calls") else None,
     }
-
-
-def _sorted(value: Any) -> Any:
-    """JSON data with every object's keys in order (as json.dumps(sort_keys=True) wrote them)."""
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
+    return row, values
 
 
 class _Series:
@@ -203,12 +196,15 @@ class _Series:
             lambda: defaultdict(lambda: array("d"))
         )
         self.latencies: dict[str, array[float]] = defaultdict(lambda: array("d"))
+        self.labels: dict[tuple[str, str], str] = {}  # (suite, variant) → the charts' label
 
     def add(self, r: ResultRow) -> None:
-        variant = f"{r['suite']} · {r['variant']}"
+        key = (r["suite"], r["variant"])
+        variant = self.labels.get(key) or self.labels.setdefault(key, f"{key[0]} · {key[1]}")
+        by_metric = self.by_metric
         for name, score in (r.get("scores") or {}).items():
-            if score["value"] is not None:
-                self.by_metric[name][variant].append(score["value"])
+            if (value := score["value"]) is not None:
+                by_metric[name][variant].append(value)
         latency = r.get("latency_ms")
         if latency is not None and not r.get("cached", False):
             self.latencies[variant].append(latency)
@@ -222,6 +218,7 @@ def _hash(text: str | None) -> int:
 INDEX_COLUMNS = ("s", "v", "t", "id", "r", "vd", "rg", "lat", "oh", "bh", "bp")
 VERDICT_CODES = {v: i for i, v in enumerate(VERDICTS)}
 _NO_SCORE: Any = object()  # a case without that score (False in the index's column)
+_NO_SCORES: dict[str, Any] = {}  # a case without a baseline (never changed)
 
 
 class _Index:
@@ -231,14 +228,21 @@ class _Index:
 
     def __init__(self) -> None:
         self.names = _Strings()
+        self._s = self.names.intern
         self.rows: list[tuple[Any, ...]] = []
         self.scores: list[dict[str, Any]] = []
         self.base_scores: list[dict[str, Any]] = []
 
-    def add(self, row: dict[str, Any], r: ResultRow, base: dict[str, Any] | None) -> None:
-        s = self.names.intern
-        base_output = None if base is None else base.get("output")
+    def add(self, row: dict[str, Any], r: ResultRow, values: dict[str, Any], base: Any) -> None:
+        """A case: its page row, its result and its scores' values (from _case_row), its baseline."""
+        s = self._s
         latency = r.get("latency_ms")
+        if base is None:
+            base_hash, base_scores = None, _NO_SCORES
+        else:
+            base_output = base.get("output")
+            base_hash = None if base_output is None else _hash(base_output)
+            base_scores = base.get("scores") or {}
         self.rows.append(
             (
                 s(r["suite"]),
@@ -250,12 +254,12 @@ class _Index:
                 int(row["rg"]),
                 None if latency is None else round(latency, 2),
                 -1 if r.get("error") else _hash(r["output"]),
-                None if base_output is None else _hash(base_output),
+                base_hash,
                 row["bp"],
             )
         )
-        self.scores.append({n: v["value"] for n, v in (r.get("scores") or {}).items()})
-        self.base_scores.append((base or {}).get("scores") or {})
+        self.scores.append(values)
+        self.base_scores.append(base_scores)
 
     def data(self) -> dict[str, Any]:
         columns = dict(zip(INDEX_COLUMNS, (list(c) for c in zip(*self.rows, strict=True)), strict=True))
@@ -282,11 +286,13 @@ def _score_columns(per_case: list[dict[str, Any]]) -> dict[str, list[Any]]:
     }
 
 
-def _packed(data: dict[str, Any]) -> str:
-    """JSON, secrets scrubbed value by value, gzipped (no timestamp: the same run gives the
-    same file) and base64-encoded: text that cannot close the <script> element it sits in.
-    pydantic-core writes the JSON (a third of json.dumps' time); text it cannot write as UTF-8
-    (a lone surrogate from an older line) goes through json.dumps as before."""
+GZIP_LEVEL = 4  # level 5 took 40 % longer for blocks 5 to 8 % smaller (benchmarks page, round five)
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    """JSON (UTF-8), secrets scrubbed value by value. pydantic-core writes it (a third of
+    json.dumps' time); text it cannot write as UTF-8 (a lone surrogate from an older line)
+    goes through json.dumps as before."""
     try:
         raw = pydantic_core.to_json(data)
         text = raw.decode("utf-8")
@@ -295,7 +301,18 @@ def _packed(data: dict[str, Any]) -> str:
     if not raw or secrets.may_contain_secret(text):
         text = secrets.scrub_json_text(text, separators=(",", ":"), ensure_ascii=False)
         raw = text.encode("utf-8", "surrogatepass")
-    return base64.b64encode(gzip.compress(raw, compresslevel=5, mtime=0)).decode("ascii")
+    return raw
+
+
+def _gzip64(raw: bytes) -> str:
+    """Gzipped (no timestamp: the same run gives the same file) and base64-encoded: text that
+    cannot close the <script> element it sits in."""
+    return base64.b64encode(gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)).decode("ascii")
+
+
+def _packed(data: dict[str, Any]) -> str:
+    """A data block as the page holds it: JSON, scrubbed, gzipped, base64-encoded."""
+    return _gzip64(_json(data))
 
 
 def case_chunks(
@@ -319,13 +336,14 @@ def _chunk(batch: list[ResultRow], ctx: _Context) -> tuple[dict[str, Any], dict[
     """A chunk's index and cases, their baselines and vars looked up a chunk at a time."""
     bases = ctx.lookup.baselines((r["suite"], r["variant"], r["case_id"], r["repeat"]) for r in batch)
     case_vars = ctx.lookup.vars((r["suite"], r["case_id"]) for r in batch)
-    s, index, rows = _Strings(), _Index(), []
+    strings, index, rows = _Strings(), _Index(), []
+    s, add, found = strings.intern, index.add, case_vars.get
     for r in batch:
         base = bases.get((r["suite"], r["variant"], r["case_id"], r["repeat"])) if bases else None
-        row = _case_row(r, ctx, base, case_vars.get((r["suite"], r["case_id"])), s)
+        row, values = _case_row(r, ctx, base, found((r["suite"], r["case_id"])), s)
         rows.append(row)
-        index.add(row, r, base)
-    return index.data(), {"strings": s.table, "cases": rows}
+        add(row, r, values, base)
+    return index.data(), {"strings": strings.table, "cases": rows}
 
 
 def build_data(where: RunDir | Path, chunk: int | None = None) -> dict[str, Any]:
@@ -611,26 +629,51 @@ def frontier(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 CASES_MARK = "<!--evalkit-cases-->"
+SPOOL_BYTES = 8 * 2**20  # packed blocks held in memory up to this size, then in a scratch file
 
 
 def render_pieces(run_dir: RunDir) -> Iterator[str]:
     """The page in pieces: each chunk's index and cases are packed and written to two scratch
-    files as they are built (collecting the charts' values), then the page is put together
-    around them: every index first (the page reads them at load), then the cases (read a chunk
-    at a time, when the page needs them)."""
+    files (in memory while small) as they are built (collecting the charts' values), then the
+    page is put together around them: every index first (the page reads them at load), then
+    the cases (read a chunk at a time, when the page needs them)."""
     series = _Series()
     with (
         _context(run_dir) as ctx,
-        tempfile.TemporaryFile("w+", encoding="ascii") as indexes,
-        tempfile.TemporaryFile("w+", encoding="ascii") as cases,
+        tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="ascii") as indexes,
+        tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="ascii") as cases,
     ):
-        for index, chunk in case_chunks(run_dir, ctx, series):
-            indexes.write(f"{index['n']} {_packed(index)}\n")
-            cases.write(_packed(chunk) + "\n")
+        _pack_all(case_chunks(run_dir, ctx, series), indexes, cases)
         head, _, tail = _page(run_dir, ctx, series).partition(CASES_MARK)
         yield head
         yield from _blocks(indexes, cases)
         yield tail
+
+
+Chunk = tuple[dict[str, Any], dict[str, Any]]  # a chunk's index and its cases
+
+
+def _pack_all(chunks: Iterable[Chunk], indexes: IO[str], cases: IO[str]) -> None:
+    """Each chunk's index and cases packed and written, in order. A chunk is gzipped on a
+    second thread (zlib lets go of the GIL) while the next is built: one chunk waits at most."""
+
+    def gzipped(n: int, index: bytes, chunk: bytes) -> tuple[int, str, str]:
+        return n, _gzip64(index), _gzip64(chunk)
+
+    def write(job: Future[tuple[int, str, str]]) -> None:
+        n, index, chunk = job.result()
+        indexes.write(f"{n} {index}\n")
+        cases.write(chunk + "\n")
+
+    with ThreadPoolExecutor(1, thread_name_prefix="evalkit-report-gzip") as pool:
+        previous = None
+        for index, chunk in chunks:
+            job = pool.submit(gzipped, index["n"], _json(index), _json(chunk))
+            if previous is not None:
+                write(previous)
+            previous = job
+        if previous is not None:
+            write(previous)
 
 
 def _blocks(indexes: IO[str], cases: IO[str]) -> Iterator[str]:

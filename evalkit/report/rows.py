@@ -88,6 +88,7 @@ class ResultRow(TypedDict):
 
 
 ROW = TypeAdapter(ResultRow)
+_VALIDATE_JSON = ROW.validator.validate_json  # TypeAdapter.validate_json less its Python wrapper
 _CURRENT_MARK = f'"schema_version":{CURRENT["result"]},'
 
 
@@ -96,7 +97,7 @@ def parse_row(line: str) -> ResultRow:
     it refuses gets CaseResult's words (pydantic names the TypedDict in its message)."""
     try:
         if _CURRENT_MARK in line[:40]:  # a line this version wrote
-            return ROW.validate_json(line)
+            return _VALIDATE_JSON(line)  # type: ignore[no-any-return]
         return ROW.validate_python(migrate("result", json.loads(line)))
     except ValidationError as exc:
         raise ValueError(str(exc).replace("for ResultRow", "for CaseResult", 1)) from None

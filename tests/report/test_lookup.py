@@ -14,7 +14,8 @@ import pytest
 from evalkit._util import secrets
 from evalkit._util.textsafe import clean_data
 from evalkit.report import html
-from evalkit.report.lookup import Lookup
+from evalkit.report import lookup as lookup_module
+from evalkit.report.lookup import REPORTED, Lookup
 
 
 def reference_vars(path: Path) -> dict[tuple[str, str], str]:
@@ -32,7 +33,16 @@ def reference_vars(path: Path) -> dict[tuple[str, str], str]:
     return out
 
 
-def test_vars_read_as_json_loads_reads_them(tmp_path: Path) -> None:
+@pytest.fixture(params=["in memory", "in SQLite"])
+def held(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each lookup test twice: the tables held in dicts (a small run), and spilled to SQLite
+    after their first row (a large one)."""
+    if request.param == "in SQLite":
+        monkeypatch.setattr(lookup_module, "MEMORY_BYTES", 0)
+    return str(request.param)
+
+
+def test_vars_read_as_json_loads_reads_them(tmp_path: Path, held: str) -> None:
     cases = tmp_path / "cases.jsonl"
     rows = [
         '{"suite": "s", "id": "plain", "vars": {"b": 1, "a": [1.5, "é"]}, "messages": null}',
@@ -55,10 +65,21 @@ def test_vars_read_as_json_loads_reads_them(tmp_path: Path) -> None:
         assert lookup.baselines([("s", "v", "plain", 0)]) == {}  # no baseline: nothing asked of it
 
 
-def test_baselines_are_found_by_their_key_and_read_as_json_loads_reads_them(tmp_path: Path) -> None:
+def reported(line: str) -> dict[str, Any]:
+    """What a case's row shows of a baseline line, as json.loads reads it, keys in order."""
+    record = json.loads(line)
+    return json.loads(json.dumps({k: record[k] for k in REPORTED if k in record}, sort_keys=True))
+
+
+def test_baselines_are_found_by_their_key_and_read_as_json_loads_reads_them(
+    tmp_path: Path, held: str
+) -> None:
+    """Only the fields the report shows are kept, every object's keys in order (the page lists
+    the baseline's scores in their order)."""
     base = tmp_path / "baseline.jsonl"
     lines = [
-        '{"suite": "s", "variant": "v", "case_id": "c", "repeat": 1, "output": "o", "scores": {"b": 1, "a": 0}}',
+        '{"suite": "s", "variant": "v", "case_id": "c", "repeat": 1, "output": "o", "scores": {"b": 1, "a": 0},'
+        ' "passed": {"b": true}, "error": null, "latency_ms": 3.5, "input_tokens": 7}',
         '{"suite": "s", "variant": "v", "case_id": "lone", "output": "\\ud800 x", "scores": {"a": NaN}}',
         '{"suite": "s", "variant": "v", "case_id": "dup", "output": "1", "output": "2"}',
         "   ",
@@ -70,8 +91,46 @@ def test_baselines_are_found_by_their_key_and_read_as_json_loads_reads_them(tmp_
         assert lookup.vars([("s", "c")]) == {}
     want = {keys[0]: lines[0], keys[2]: lines[1], keys[3]: lines[2]}
     assert found.keys() == want.keys()
-    for key, line in want.items():  # repr: NaN is not equal to itself
-        assert repr(found[key]) == repr(json.loads(line))
+    for key, line in want.items():  # repr: NaN is not equal to itself; the order of keys shows
+        assert repr(found[key]) == repr(reported(line))
+    assert list(found[keys[0]]) == ["error", "output", "passed", "scores"]
+    assert list(found[keys[0]]["scores"]) == ["a", "b"]
+
+
+def test_a_key_sqlite_would_convert_is_found_as_sqlite_finds_it(tmp_path: Path, held: str) -> None:
+    """A repeat written as text (or a whole number as a float) is the integer SQLite's INTEGER
+    column makes it, in a small run as in a large one: such a table is never held in a dict."""
+    base = tmp_path / "baseline.jsonl"
+    lines = [
+        '{"suite": "s", "variant": "v", "case_id": "a", "repeat": 0, "output": "plain"}',
+        '{"suite": "s", "variant": "v", "case_id": "b", "repeat": "1", "output": "text"}',
+        '{"suite": "s", "variant": "v", "case_id": "c", "repeat": 2.0, "output": "float"}',
+    ]
+    base.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    keys = [("s", "v", "a", 0), ("s", "v", "b", 1), ("s", "v", "c", 2)]
+    with Lookup(base, tmp_path / "cases.jsonl") as lookup:
+        assert {k: v["output"] for k, v in lookup.baselines(keys).items()} == dict(
+            zip(keys, ["plain", "text", "float"], strict=True)
+        )
+        assert lookup._base is None  # in SQLite
+
+
+def test_a_later_line_for_a_key_replaces_an_earlier_one(tmp_path: Path, held: str) -> None:
+    base, cases = tmp_path / "baseline.jsonl", tmp_path / "cases.jsonl"
+    base.write_text(
+        '{"suite": "s", "variant": "v", "case_id": "c", "output": "first"}\n'
+        '{"suite": "s", "variant": "v", "case_id": "d", "output": "other"}\n'
+        '{"suite": "s", "variant": "v", "case_id": "c", "repeat": 0, "output": "second"}\n',
+        encoding="utf-8",
+    )
+    cases.write_text(
+        '{"suite": "s", "id": "c", "vars": {"x": 1}}\n{"suite": "s", "id": "d"}\n{"suite": "s", "id": "c", "vars": {"x": 2}}\n',
+        encoding="utf-8",
+    )
+    with Lookup(base, cases) as lookup:
+        assert lookup.baselines([("s", "v", "c", 0)])[("s", "v", "c", 0)]["output"] == "second"
+        assert lookup.vars([("s", "c"), ("s", "d")]) == {("s", "c"): '{"x": 2}', ("s", "d"): "{}"}
+        assert (lookup._base is None) == (held == "in SQLite")
 
 
 def test_a_baseline_line_that_is_not_json_still_fails_as_before(tmp_path: Path) -> None:
