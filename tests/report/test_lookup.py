@@ -212,3 +212,18 @@ def test_a_chunks_strings_are_freed_as_soon_as_it_is_written() -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_blocks_spooled_to_a_scratch_file_give_the_same_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The packed blocks are held in memory while small (SPOOL_BYTES); past it they go to a
+    scratch file: the page is the same either way, every chunk in its order."""
+    from evalkit.rundir.dir import RunDir
+    from tests.report.conftest import big_run
+
+    run = RunDir.of(big_run(tmp_path, 5_000))  # three chunks
+    in_memory = html.render(run)
+    monkeypatch.setattr(html, "SPOOL_BYTES", 1)
+    assert html.render(run) == in_memory
+    assert in_memory.count('class="evalkit-index"') == in_memory.count('class="evalkit-cases"') == 3
