@@ -31,6 +31,7 @@ from evalkit.providers.limiter import AdaptiveLimiter
 from evalkit.types import Completion, Request
 
 AnyProvider = Provider[Any]
+LOOKUPS = 256  # requests looked up in the cache between two turns of the event loop
 T = TypeVar("T")
 
 
@@ -218,7 +219,7 @@ class ProviderService:
         if name not in self.started:
             self.status(f"preparing {name}")  # e.g. a first, one-time model conversion
         clock = time.perf_counter()
-        for request in requests:
+        for n, request in enumerate(requests, 1):
             identity = provider.cache_identity(request) if self.cache is not None else None
             if identity is None or self.cache is None:
                 misses.append(request)
@@ -230,6 +231,8 @@ class ProviderService:
             else:
                 keys[request.key] = key
                 misses.append(request)
+            if n % LOOKUPS == 0:  # the event loop turns: what is in flight meanwhile goes on
+                await asyncio.sleep(0)
         self._add(f"cache_lookup_{name}_s", clock)
         self.status("evaluating")
         if not misses:

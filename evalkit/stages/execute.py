@@ -19,11 +19,12 @@ from evalkit.compare.judgecost import with_judges
 from evalkit.errors import CircuitOpenError, RunDeadlineError
 from evalkit.providers.base import Provider
 from evalkit.providers.cache import ResponseCache
-from evalkit.providers.service import Answer, ProviderService
+from evalkit.providers.service import Answer, Connected, ProviderService
 from evalkit.rundir.files import ResultWriter
 from evalkit.spec.prices import Price
 from evalkit.spec.suite import tools_json
-from evalkit.stages.plan import Plan
+from evalkit.stages.chunks import FIRST, Chunk, back_to_back, rendered
+from evalkit.stages.plan import CHUNK, Plan
 from evalkit.stages.scoring import RunContext, score_batch, score_input
 from evalkit.types import (
     CaseResult,
@@ -35,6 +36,7 @@ from evalkit.types import (
 )
 
 if TYPE_CHECKING:
+    from evalkit.spec.config import Variant
     from evalkit.spec.suite import Case
 
 
@@ -70,8 +72,10 @@ class Runner:
         skip: set[str] | None = None,
         deadline_s: float | None = None,
         baseline_dir: Path | None = None,
+        chunk: int = CHUNK,
     ):
         self.plan = plan
+        self.chunk = chunk  # requests rendered and handed to the providers at a time
         self.writer = writer
         self.observer = observer or NullObserver()
         self.cache = cache
@@ -123,14 +127,27 @@ class Runner:
 
     async def _generate(self, queue: asyncio.Queue[Answer | None], consumer: asyncio.Task[None]) -> None:
         """The plan's requests, rendered and generated a chunk at a time (memory stays bounded
-        whatever the run's size), each answer handed to scoring as it finishes."""
+        whatever the run's size), the next chunk started as the current one drains (see
+        stages/chunks.py), each answer handed to scoring as it finishes."""
         breaker = Breaker(self.plan.loaded.config.run.stop_after_failures)
-        for batches in self.plan.batches(self.skip, hold=self.cases.hold):
-            answers = self.service.answers(batches, lambda r: self.variants[r.variant].fallback)
+        variants = self.variants
+
+        def fallback_for(request: Request) -> str | None:
+            return variants[request.variant].fallback
+
+        async def run(chunk: Chunk) -> None:
+            answers = self.service.answers(chunk.batches, fallback_for)
             async with contextlib.aclosing(answers):
                 async for answer in answers:
                     await handoff(queue, answer, consumer)
                     breaker.check(answer[2], answer[1])
+                    chunk.answered()
+
+        lead = overlap(self.providers, self.plan.variants)
+        requests = self.plan.generated(self.skip, hold=self.cases.hold)
+        # a small first chunk, when chunks overlap: the first request goes out at once
+        first = min(FIRST, self.chunk) if lead else None
+        await back_to_back(rendered(requests, self.plan.provider_of, self.chunk, first), run, lead)
 
     @contextlib.contextmanager
     def _timed(self, name: str) -> Iterator[None]:
@@ -272,6 +289,20 @@ class InFlight:
 
     def __len__(self) -> int:
         return len(self._held)
+
+
+def overlap(providers: Mapping[str, Provider[Any]], variants: Sequence[Variant]) -> int:
+    """How many answers before a chunk's end the next one starts: what the connections of the
+    variants' providers and fallbacks let be in flight. 0 (one chunk after another) when one of
+    them takes no limiter: an engine that batches, or a provider that drives its own channel."""
+    names = {v.provider for v in variants} | {v.fallback for v in variants if v.fallback is not None}
+    limits: dict[int, int] = {}
+    for name in names:
+        provider = providers[name]
+        if not isinstance(provider, Connected):
+            return 0
+        limits[id(provider.limiter)] = provider.limiter.maximum
+    return sum(limits.values())
 
 
 class Breaker:

@@ -116,18 +116,27 @@ class Plan:
     ) -> Iterator[dict[str, list[Request]]]:
         """What each provider must generate, `size` requests at a time: not what is done, nor
         what retrieval failed for (`hold`: as in `requests`, for the requests batched)."""
-        provider_of = {v.name: v.provider for v in self.variants}
+        provider_of = self.provider_of
         out: dict[str, list[Request]] = defaultdict(list)
         n = 0
-        for r in self.requests(skip, _generated(hold)):
-            if r.retrieval != ():
-                out[provider_of[r.variant]].append(r)
-                n += 1
-                if n >= size:
-                    yield dict(out)
-                    out, n = defaultdict(list), 0
+        for r in self.generated(skip, hold):
+            out[provider_of[r.variant]].append(r)
+            n += 1
+            if n >= size:
+                yield dict(out)
+                out, n = defaultdict(list), 0
         if n:
             yield dict(out)
+
+    def generated(self, skip: set[str] | None = None, hold: Hold | None = None) -> Iterator[Request]:
+        """The requests a model must answer, rendered as they are asked for: not what is done,
+        nor what retrieval failed for (`hold`: as in `requests`, for these requests only)."""
+        return (r for r in self.requests(skip, _generated(hold)) if r.retrieval != ())
+
+    @cached_property
+    def provider_of(self) -> dict[str, str]:
+        """Each variant's provider, by variant name."""
+        return {v.name: v.provider for v in self.variants}
 
     def requests_by_provider(self, skip: set[str] | None = None) -> dict[str, list[Request]]:
         """What each provider must generate, all at once (small plans and tests)."""

@@ -1,0 +1,47 @@
+"""The framework around providers (evalkit/providers/service.py), where the contract tests
+(test_contract.py) do not reach: the event loop turns while a chunk is looked up in the cache."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from evalkit.providers import service
+from evalkit.providers.cache import ResponseCache
+from evalkit.providers.scripted import ScriptedProvider, ScriptedSettings
+from tests.helpers.openai_provider import requests
+
+
+def test_a_chunk_looked_up_in_the_cache_lets_the_event_loop_turn(tmp_path: Path) -> None:
+    """A chunk's lookups (thousands, each a hash and a SQLite read) would hold the loop for
+    tens of ms: the answers of the chunk before, still in flight, would wait. Every hit is
+    still answered at once, from the cache."""
+    provider = ScriptedProvider("p", ScriptedSettings(default="ok", cache=True))
+    asked = requests(3 * service.LOOKUPS)
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+
+    async def go() -> tuple[int, int]:
+        turns = [0]
+
+        async def ticking() -> None:
+            while True:
+                turns[0] += 1
+                await asyncio.sleep(0)
+
+        fresh = service.ProviderService({"p": provider}, cache)
+        assert len([pair async for pair in fresh.stream("p", asked)]) == len(asked)
+        warm = service.ProviderService({"p": provider}, cache)
+        ticker = asyncio.create_task(ticking())
+        await asyncio.sleep(0)
+        before = turns[0]
+        hits = [completion async for _, completion in warm.stream("p", asked)]
+        ticker.cancel()
+        assert all(c.cached and c.text == "ok" for c in hits) and len(hits) == len(asked)
+        return turns[0] - before, len(provider.calls)
+
+    try:
+        turned, calls = asyncio.run(go())
+    finally:
+        cache.close()
+    assert calls == len(asked)  # asked of the provider once: the second pass was all hits
+    assert turned >= 2
