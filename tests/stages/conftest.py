@@ -16,10 +16,12 @@ from evalkit.types import CaseResult
 from tests.conftest import write
 
 
-def plan_of(root: Path, providers: str, cases: list[str], extra: str = "") -> Plan:
-    """A plan of one suite whose case `c` asks `q-c` and expects `ok-c`, one variant `v` on
-    provider `p` (`extra`: more of evalkit.yaml, e.g. a `run:` section)."""
-    write(root / "evalkit.yaml", f"providers:\n{providers}\nvariants:\n  v: {{provider: p}}\n{extra}")
+def plan_of(
+    root: Path, providers: str, cases: list[str], extra: str = "", variants: str = "v: {provider: p}"
+) -> Plan:
+    """A plan of one suite whose case `c` asks `q-c` and expects `ok-c`, by default one variant
+    `v` on provider `p` (`extra`: more of evalkit.yaml, e.g. a `run:` section)."""
+    write(root / "evalkit.yaml", f"providers:\n{providers}\nvariants:\n  {variants}\n{extra}")
     listed = "".join(f"  - {{id: {c}, vars: {{q: q-{c}}}, reference: ok-{c}}}\n" for c in cases)
     write(root / "s.yaml", f'name: s\nprompt: "{{{{ q }}}}"\nscorers: [exact]\ncases:\n{listed}')
     return build_plan(load_config(root / "evalkit.yaml"), [load_suite(root / "s.yaml")])

@@ -64,6 +64,32 @@ def test_in_flight_never_exceeds_the_limit_when_chunks_overlap(
     assert len(results) == 40 and fake_server.max_in_flight == 3
 
 
+def test_overlapping_chunks_of_two_providers_with_a_fallback_answer_each_request_once(tmp_path: Path) -> None:
+    """The merged stream of several providers (`ProviderService.answers`), chunks of 3 over
+    two variants: every failed request of `p` is answered by its fallback, every request once."""
+    providers = (
+        "  p: {type: scripted, default: primary, latency_s: 0.01, concurrency: 2, "
+        "answers: {c1: {error: HTTP 503}, c4: {error: HTTP 503}, c8: {error: HTTP 503}}}\n"
+        "  backup: {type: scripted, respond: 'tests.stages.test_chunks:echo_ok', concurrency: 1}\n"
+        "  q: {type: scripted, default: other, latency_s: 0.01, concurrency: 2}\n"
+    )
+    variants = "v: {provider: p, fallback: backup}\n  w: {provider: q}"
+    cases = [f"c{i}" for i in range(10)]
+    plan = plan_of(tmp_path, providers, cases, variants=variants)
+    results = run_stage(plan, tmp_path, chunk=3)
+    assert sorted((r.variant, r.case_id) for r in results) == sorted((v, c) for v in "vw" for c in cases)
+    fell_back = {r.case_id: r for r in results if r.fallback_from is not None}
+    assert sorted(fell_back) == ["c1", "c4", "c8"]
+    assert all(r.provider == "backup" and r.output == "ok-" + r.case_id for r in fell_back.values())
+    assert all(
+        r.output == ("other" if r.variant == "w" else "primary") for r in results if r.fallback_from is None
+    )
+
+
+def echo_ok(request: Request) -> str:
+    return "ok-" + request.case_id
+
+
 def test_at_most_two_chunks_are_rendered_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     held: list[int] = []
     hold = execute.InFlight.hold
