@@ -72,6 +72,17 @@ class Gathered:
         if tally is not None:
             tally.add(r)
 
+    def narrow(self, wanted: Container[tuple[str, str]]) -> None:
+        """Gathered every group (`wanted` None): now as if `wanted` had been given from the start,
+        each other group only named (its records and provenance dropped)."""
+        assert self.wanted is None, "narrowed once, from every group"
+        self.wanted = wanted
+        self._kept = {key: tally for key, tally in self._kept.items() if key in wanted}
+        for key, tally in self.tallies.items():
+            if key not in wanted:
+                records = StoredRecords(self.store, by_repeat=True)
+                self.tallies[key] = _Tally(tally.suite, tally.provider, tally.model, records=records)
+
 
 def groups_from_run(
     where: RunDir | Path,

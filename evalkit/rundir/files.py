@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -24,6 +24,14 @@ from evalkit.rundir.migrations import CURRENT, NewerSchemaError, migrate
 from evalkit.types import CaseResult
 
 T = TypeVar("T")
+
+
+class WriteTap(Protocol):
+    """What is told of each batch `ResultWriter.extend` wrote: the results, the text written,
+    whether each of its lines is its result's own JSON (`exact`: no secret scrubbed from it, no
+    lone surrogate cleaned), and the file's size after it."""
+
+    def written(self, results: Sequence[CaseResult], text: str, exact: bool, size: int) -> None: ...
 
 
 class ResultWriter:
@@ -43,19 +51,23 @@ class ResultWriter:
         self._failed = False
         self._syncing: threading.Thread | None = None
         self._sync_error: OSError | None = None
+        self.tap: WriteTap | None = None  # told of each batch once it is written
 
     def append(self, result: CaseResult) -> None:
         self.extend([result])
 
     def extend(self, results: Sequence[CaseResult]) -> None:
         """Append results (a scored batch) with one write, flushed at once: one system call
-        for the batch, not one per line."""
+        for the batch, not one per line. Then `tap`, when set, is told what was written."""
         if not results:
             return
-        lines = [model_json(result, exclude_none=False) for result in results]
+        try:  # each line pydantic's own JSON of its result
+            lines, exact = [result.model_dump_json(exclude_none=False) for result in results], True
+        except ValueError:  # rarely: a lone surrogate somewhere, cleaned (`model_json`)
+            lines, exact = [model_json(result, exclude_none=False) for result in results], False
         text = "\n".join(lines) + "\n"
         if secrets.may_contain_secret(text):  # rarely: then line by line, as `result_line` does
-            text = "".join([_scrubbed(line) + "\n" for line in lines])
+            text, exact = "".join([_scrubbed(line) + "\n" for line in lines]), False
         try:
             if self._sync_error is not None:  # the last background fsync failed (a full disk)
                 raise self._sync_error
@@ -69,6 +81,8 @@ class ResultWriter:
             self._failed = True
             raise disk_error(exc, self.path) from None
         self.count += len(results)
+        if self.tap is not None:
+            self.tap.written(results, text, exact, os.fstat(self._fh.fileno()).st_size)
 
     def _sync_running(self) -> bool:
         return self._syncing is not None and self._syncing.is_alive()

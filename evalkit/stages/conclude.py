@@ -5,7 +5,7 @@ run directory's files and is the one way in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from evalkit.report import junit, markdown
 from evalkit.rundir.dir import RunDir
 from evalkit.spec.config import RunSettings
 from evalkit.spec.suite import Suite
+from evalkit.stages.fedpass import FedPass
 from evalkit.types import CaseResult, MetricInfo
 
 
@@ -50,16 +51,23 @@ class ConcludeInput:
     labels: Sequence[AnyLabel] | None = None  # the run's labels, when the caller holds them
     alerts: int = 0  # trend alerts the history raised for this run (kept)
     alert_exit: bool = False  # the history's --fail-on-alert exit stays while nothing worse is found
+    # the pass over the results the execute stage fed as it wrote them (used when it is the file's)
+    fed: FedPass | None = None
 
 
 def aggregate(inp: ConcludeInput, results: Iterable[CaseResult]) -> list[GroupSummary]:
     suites = {s.name: s for s in inp.suites}
-    order = {(s.name, v): i for i, (s, v) in enumerate((s, v) for s in inp.suites for v in inp.variants)}
     groups = summarize_groups(
         (r for r in results if r.suite in suites),
         inp.metrics,
         {name: suite.thresholds for name, suite in suites.items()},
     )
+    return in_plan_order(inp, groups)
+
+
+def in_plan_order(inp: ConcludeInput, groups: Mapping[tuple[str, str], GroupSummary]) -> list[GroupSummary]:
+    """The groups in the order of the run's suites × variants (any other after them)."""
+    order = {(s.name, v): i for i, (s, v) in enumerate((s, v) for s in inp.suites for v in inp.variants)}
     return [groups[key] for key in sorted(groups, key=lambda k: order.get(k, len(order)))]
 
 
@@ -132,22 +140,15 @@ def regressions_of(diff: DiffReport | None) -> list[str]:
 
 
 def conclude(inp: ConcludeInput) -> Conclusion:
-    results = _results(inp)
-    # one pass over the results feeds the aggregate, junit.xml's test cases and the gate's groups
-    pass_rules = {name: [m.name for m in infos if m.counts_for_pass] for name, infos in inp.metrics.items()}
-    cases = junit.Cases(lambda suite, _variant: pass_rules.get(suite, []))
-    # the gate's records: only of the groups that have a baseline to compare with
-    gathered = Gathered(inp.baselines.groups) if inp.baselines is not None else None
-    # the per-case main metric the frontier's paired tests need: none for a run of one variant
-    tally = FrontierTally(inp.metrics if len(set(inp.variants)) != 1 else {})
-    counted = _Counted(results(), [cases.add, tally.add, *([gathered.add] if gathered else [])])
-    groups = aggregate(inp, counted)
-    n_results = counted.n
+    # one pass over the results feeds the aggregate, junit.xml's test cases and the gate's groups:
+    # the one the execute stage fed as it wrote them when it is the file's, else the file read
+    one = _fed_pass(inp) or _read_pass(inp)
+    groups, n_results, cases, tally, gathered = one.groups, one.n, one.cases, one.tally, one.gathered
     thresholds = {s.name: s.thresholds for s in inp.suites}
     info = inp.run_dir.info()
     labels = _labels(inp)
-    if labels:  # judges vs people
-        groups = with_kappa(groups, results, labels, info, thresholds)
+    if labels:  # judges vs people (never with a fed pass: labels rewrite results.jsonl first)
+        groups = with_kappa(groups, inp.run_dir.results, labels, info, thresholds)
     over_budget, budget = error_budget(groups, n_results, inp.run_settings)
     failed = any(not t.passed for g in groups for t in g.thresholds)
     diff = _kept_diff(inp) if inp.keep_diff else None
@@ -179,6 +180,66 @@ def conclude(inp: ConcludeInput) -> Conclusion:
         inp.run_dir.remove_gate()
     write_ci_files(inp.run_dir, summary, diff, cases)
     return Conclusion(summary, diff)
+
+
+@dataclass
+class _Pass:
+    """What one pass over the results gave: the groups' figures and the other taps."""
+
+    groups: list[GroupSummary]
+    n: int
+    cases: junit.Cases
+    tally: FrontierTally
+    gathered: Gathered | None
+
+
+def _read_pass(inp: ConcludeInput) -> _Pass:
+    """The pass over results.jsonl, read back line by line."""
+    results = _results(inp)
+    pass_rules = {name: [m.name for m in infos if m.counts_for_pass] for name, infos in inp.metrics.items()}
+    cases = junit.Cases(lambda suite, _variant: pass_rules.get(suite, []))
+    # the gate's records: only of the groups that have a baseline to compare with
+    gathered = Gathered(inp.baselines.groups) if inp.baselines is not None else None
+    # the per-case main metric the frontier's paired tests need: none for a run of one variant
+    tally = FrontierTally(inp.metrics if len(set(inp.variants)) != 1 else {})
+    counted = _Counted(results(), [cases.add, tally.add, *([gathered.add] if gathered else [])])
+    groups = aggregate(inp, counted)
+    return _Pass(groups, counted.n, cases, tally, gathered)
+
+
+def _fed_pass(inp: ConcludeInput) -> _Pass | None:
+    """The pass the execute stage fed as it wrote results.jsonl (`stages.fedpass`), when it is
+    what reading the file gives; taken once (its taps are spent)."""
+    fed = inp.fed
+    if fed is None:
+        return None
+    taps, why = fed.taps, _unlike_the_file(inp, fed)
+    fed.spoil(why or "taken")
+    if why is not None or taps is None:
+        return None
+    if taps.gathered is not None and inp.baselines is not None:
+        taps.gathered.narrow(inp.baselines.groups)  # only the groups with a baseline keep records
+    summaries = {key: acc.summary() for key, acc in taps.groups.items()}
+    return _Pass(in_plan_order(inp, summaries), taps.n, taps.cases, taps.tally, taps.gathered)
+
+
+def _unlike_the_file(inp: ConcludeInput, fed: FedPass) -> str | None:
+    """Why the fed pass may differ from a pass over results.jsonl now (None: it cannot)."""
+    taps, writer = fed.taps, fed.writer
+    if fed.spoiled is not None or taps is None or writer is None:
+        return fed.spoiled or "nothing was fed"
+    if inp.calibration or fed.human or _labels(inp):
+        return "human scores or labels: results.jsonl is brought in step with them first"
+    if taps.n != writer.count or inp.run_dir.results_file.stat().st_size != fed.size:
+        return "results.jsonl is not what was fed"
+    if inp.baselines is not None and taps.gathered is None:
+        return "gated, and the gate's records were not kept"
+    suites = {s.name: s.thresholds for s in inp.suites}
+    if fed.metrics != inp.metrics or fed.thresholds != suites or any(k[0] not in suites for k in taps.groups):
+        return "the suites' metrics or thresholds differ from those fed"
+    if (len(set(fed.variants)) != 1) != (len(set(inp.variants)) != 1):
+        return "the variants differ from those fed"
+    return None
 
 
 def _results(inp: ConcludeInput) -> Callable[[], Iterable[CaseResult]]:

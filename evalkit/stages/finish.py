@@ -10,7 +10,10 @@ what one path writes, a later `finish` on a copy of the directory writes the sam
 What the directory alone cannot know is given by the caller: the baselines folder a run is gated
 against *now* (copied in first, then gated from the copy), an interruption or abort that has just
 happened, a suite's calibration labels, and run.json's provenance at the end of a run. Left out,
-each is what the directory recorded (the copied baselines, the status in summary.json).
+each is what the directory recorded (the copied baselines, the status in summary.json). A run
+that has just written its results may hand over the pass over them it fed as it wrote them
+(`stages.fedpass`): used only where it is what reading results.jsonl gives, so the files are the
+same either way.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from evalkit.rundir.runinfo import RunInfo
 from evalkit.rundir.snapshot import suites_from_run
 from evalkit.spec.config import GlobalThresholds, RunSettings
 from evalkit.stages.conclude import ConcludeInput, Conclusion, conclude
+from evalkit.stages.fedpass import FedPass
 
 RECORDED: Literal["recorded"] = "recorded"  # as the run directory recorded it
 Stamp = Callable[[RunInfo, Summary], RunInfo]
@@ -44,6 +48,7 @@ def finish(
     calibration: Sequence[AnyLabel] = (),
     labels: Sequence[AnyLabel] | None = None,
     stamp: Stamp | None = None,
+    fed: FedPass | None = None,
 ) -> Conclusion:
     """Conclude the run in `run_dir` again from its files (the caller holds its lock).
 
@@ -53,7 +58,9 @@ def finish(
     code the abort asked for; None: 3): RECORDED keeps what summary.json says. `calibration`: a
     suite's calibration labels, merged into labels.jsonl; `labels`: the run's labels when the
     caller holds them (not read again). `stamp`: run.json as it should be written (default: its
-    status, and its exit code once the history set one)."""
+    status, and its exit code once the history set one). `fed`: the pass over the results the
+    execute stage fed as it wrote them, taken instead of reading results.jsonl back only where
+    it is the same (see `evalkit.stages.fedpass`)."""
     if not run_dir.locked:
         raise RuntimeError(f"{run_dir}: finish() needs the run directory's lock")
     info = run_dir.info()
@@ -87,6 +94,7 @@ def finish(
             labels=labels,
             alerts=previous.alerts if previous is not None else 0,
             alert_exit=previous is not None and previous.exit_code == ExitCode.ALERT,
+            fed=fed,
         )
     )
     run_dir.write_info((stamp or _stamped)(run_dir.info(), conclusion.summary))

@@ -22,6 +22,7 @@ from evalkit.providers.base import Provider
 from evalkit.providers.cache import ResponseCache
 from evalkit.providers.service import ProviderService, build_providers
 from evalkit.rundir.dir import RunDir, RunDirLock
+from evalkit.rundir.files import ResultWriter
 from evalkit.rundir.runinfo import RunInfo, StoredOptions
 from evalkit.rundir.snapshot import suite_record, suites_from_run, write_cases
 from evalkit.spec.config import (
@@ -35,6 +36,7 @@ from evalkit.spec.config import (
 from evalkit.spec.suite import Suite, load_suite
 from evalkit.stages import provenance, trust
 from evalkit.stages.execute import Runner, RunObserver
+from evalkit.stages.fedpass import FedPass
 from evalkit.stages.plan import Plan, build_plan, build_scoring_plan, instantiate
 from evalkit.stages.resume import check_arguments, config_digest, what_changed
 from evalkit.stages.retrieve import retrieve
@@ -326,6 +328,7 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutco
 def _execute(prepared: Prepared, observer: RunObserver | None) -> RunOutcome:
     plan = prepared.plan
     writer = prepared.dir.result_writer()
+    fed = fed_pass(prepared, writer)
     cache = open_cache(plan, prepared.info.options.no_cache)
     runner = Runner(
         plan,
@@ -342,7 +345,9 @@ def _execute(prepared: Prepared, observer: RunObserver | None) -> RunOutcome:
     try:
         asyncio.run(runner.run())
         writer.close()
-        if any(s.info.deferred for scorers in plan.scorers.values() for s in scorers):
+        if _deferred(plan):
+            if fed is not None:
+                fed.spoil("deferred scorers rescore results.jsonl")
             if observer is not None:
                 observer.status("judging against other outputs")
             asyncio.run(_rescore_file(plan, prepared.dir, runner.context, deferred=True))
@@ -364,13 +369,41 @@ def _execute(prepared: Prepared, observer: RunObserver | None) -> RunOutcome:
         interrupted,
         str(aborted) if aborted else None,
         aborted_exit=ExitCode.USAGE if usage else None,
+        fed=fed,
     )
 
 
+def _deferred(plan: Plan) -> bool:
+    """Whether a scorer judges against other outputs, once all are written (the file is rescored)."""
+    return any(s.info.deferred for scorers in plan.scorers.values() for s in scorers)
+
+
+def fed_pass(prepared: Prepared, writer: ResultWriter) -> FedPass | None:
+    """Conclude's pass over the results, fed as `writer` writes them (`stages.fedpass`): for a
+    fresh run whose results.jsonl nothing rewrites before it concludes (no deferred scorer, no
+    calibration labels merged in); else None, and conclude reads the file."""
+    plan, info = prepared.plan, prepared.info
+    if prepared.skip or _deferred(plan) or any(s.calibration is not None for s in plan.suites):
+        return None
+    fed = FedPass(
+        {s.name: s.metrics for s in info.suites},
+        {s.name: s.thresholds for s in plan.suites},
+        info.options.variants,
+        gated=prepared.baseline_dir is not None,
+    )
+    fed.attach(writer)
+    return fed
+
+
 def conclude_run(
-    prepared: Prepared, interrupted: int | None, aborted: str | None, aborted_exit: int | None = None
+    prepared: Prepared,
+    interrupted: int | None,
+    aborted: str | None,
+    aborted_exit: int | None = None,
+    fed: FedPass | None = None,
 ) -> RunOutcome:
-    """Conclude the run (`finish`); Ctrl-C or SIGTERM now waits until everything is written."""
+    """Conclude the run (`finish`, taking `fed`: the pass fed as results were written, where it
+    is the file's); Ctrl-C or SIGTERM now waits until everything is written."""
     from evalkit.human.labels import calibration_labels
     from evalkit.stages.finish import finish
 
@@ -393,6 +426,7 @@ def conclude_run(
                 aborted_exit=aborted_exit,
                 calibration=calibration_labels(plan.suites),
                 stamp=stamp,
+                fed=fed,
             )
             # a Ctrl-C or SIGTERM while concluding (one or several, at any point of it): every file
             # says "interrupted" before the signal is delivered, run.json and summary.json alike

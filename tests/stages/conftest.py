@@ -1,12 +1,18 @@
-"""Helpers for the stage tests: a real plan from files, and the execute stage run on its own."""
+"""Helpers for the stage tests: a real plan from files, the execute stage run on its own, what
+concluding a run read, and a run's concluded files."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from evalkit.providers.service import build_providers
+from evalkit.rundir.dir import RUN_FILES
 from evalkit.rundir.files import ResultWriter, read_results
 from evalkit.spec.config import load_config
 from evalkit.spec.suite import load_suite
@@ -14,6 +20,8 @@ from evalkit.stages.execute import Runner
 from evalkit.stages.plan import Plan, build_plan
 from evalkit.types import CaseResult
 from tests.conftest import write
+
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?")
 
 
 def plan_of(
@@ -36,3 +44,41 @@ def run_stage(plan: Plan, root: Path, **kw: Any) -> list[CaseResult]:
     finally:
         writer.close()
     return list(read_results(root / "results.jsonl"))
+
+
+def concluded_files(run_dir: Path) -> dict[str, str]:
+    """Every file of a run directory that `finish` writes or reads, timestamps masked."""
+    return {
+        name: STAMP.sub("<time>", (run_dir / name).read_text())
+        for name in RUN_FILES
+        if (run_dir / name).is_file()
+    }
+
+
+@pytest.fixture
+def conclude_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The names of the files read back line by line (`rundir.files.read_lines_at`: results.jsonl
+    by any reader) while `finish` runs `conclude`, one entry a read; not the report's or the
+    history's reads, which come after."""
+    from evalkit.rundir import files
+    from evalkit.stages import finish as finish_module
+
+    reads: list[str] = []
+    concluding = [False]
+    real_conclude, real_lines_at = finish_module.conclude, files.read_lines_at
+
+    def conclude(inp: Any) -> Any:
+        concluding[0] = True
+        try:
+            return real_conclude(inp)
+        finally:
+            concluding[0] = False
+
+    def read_lines_at(path: Path, parse: Callable[[str], Any]) -> Iterator[Any]:
+        if concluding[0]:
+            reads.append(path.name)
+        return real_lines_at(path, parse)
+
+    monkeypatch.setattr(finish_module, "conclude", conclude)
+    monkeypatch.setattr(files, "read_lines_at", read_lines_at)
+    yield reads

@@ -1,0 +1,164 @@
+"""Conclude's one pass over a run's results, fed as the execute stage writes them.
+
+Concluding a run streams results.jsonl once through its taps: each suite × variant's
+`GroupAccumulator`, junit.xml's `Cases`, the frontier's `FrontierTally` and the gate's `Gathered`.
+The execute stage holds every result as it writes it, so a fresh run feeds the same taps then,
+from the `ResultWriter`'s `tap`, and `conclude` takes this pass instead of reading the file back
+(`conclude._fed_pass`), but only where it equals the file's: every line written was fed, once, in
+the file's order (the writer's count and the file's size agree with it), nothing rewrote the file
+since, and the taps were built from what `finish` derives from the directory. What a tap reads of
+a result is fed as its line reads back: a batch with a secret scrubbed or a lone surrogate cleaned,
+and a result whose figures JSON cannot keep (a non-finite number, written `null`) or that has a
+trace, are parsed back from the text written. Anything else falls back to reading the file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from evalkit.rundir.files import ResultWriter, parse_result_line
+from evalkit.types import CaseResult, MetricInfo, Threshold
+
+if TYPE_CHECKING:  # loaded with the first result written, not before the first request
+    from evalkit.compare.aggregate import GroupAccumulator
+    from evalkit.compare.frontier import FrontierTally
+    from evalkit.compare.groups import Gathered
+    from evalkit.report.junit import Cases
+
+Key = tuple[str, str]  # suite, variant
+_FEEDING = "a batch was written and not all fed (interrupted)"
+
+# what the taps read of a result, each of them kept by its line as it is in memory (strings, ints,
+# booleans: validated when the result was made) or checked by `_faithful` (floats, the trace)
+READ_FIELDS = frozenset(
+    {"suite", "case_id", "variant", "repeat", "provider", "model", "tags", "case_hash", "input_hash"}
+    | {"references", "output", "error", "finish_reason", "usage", "model_version", "cached"}
+    | {"fallback_from", "retrieval_ids", "scores", "judges", "passed"}
+    | {"latency_ms", "ttft_ms", "cost_usd", "steps", "model_dump"}
+)
+
+
+@dataclass
+class Taps:
+    """The taps of conclude's one pass, and how many results went through them."""
+
+    groups: dict[Key, GroupAccumulator]  # in the order first seen
+    cases: Cases
+    tally: FrontierTally
+    gathered: Gathered | None  # every group's records (narrowed to the gate's by conclude)
+    n: int = 0
+
+
+class FedPass:
+    """Conclude's taps, fed by a `ResultWriter` (its `tap`) as it writes results.jsonl from empty.
+    `metrics`, `thresholds` and `variants`: as `finish` will read them from the directory;
+    `gated`: whether the run is to be compared with baselines (the gate's records kept)."""
+
+    def __init__(
+        self,
+        metrics: Mapping[str, Sequence[MetricInfo]],
+        thresholds: Mapping[str, Mapping[str, Threshold]],
+        variants: Sequence[str],
+        gated: bool,
+    ):
+        self.metrics = {name: list(infos) for name, infos in metrics.items()}
+        self.thresholds = {name: dict(t) for name, t in thresholds.items()}
+        self.variants = list(variants)
+        self.gated = gated
+        self.writer: ResultWriter | None = None
+        self.taps: Taps | None = None
+        self.size = 0  # results.jsonl's size after the last batch fed
+        self.human = False  # whether a line written holds a human score
+        self.spoiled: str | None = None  # why the pass is not the file's (None: it is)
+
+    def attach(self, writer: ResultWriter) -> None:
+        """Be told of every batch `writer` writes; only a file that starts empty is fed."""
+        if writer.path.exists() and writer.path.stat().st_size:
+            self.spoil("results.jsonl held results before the run")
+        self.writer = writer
+        writer.tap = self
+
+    def spoil(self, why: str) -> None:
+        """The file no longer is what was fed (rescored, or a batch went unfed): never used."""
+        if self.spoiled in (None, _FEEDING):
+            self.spoiled = why
+        self.taps = None  # its scratch files go
+
+    def written(self, results: Sequence[CaseResult], text: str, exact: bool, size: int) -> None:
+        if self.spoiled is not None:
+            return
+        self.spoiled = _FEEDING  # kept if feeding it is cut short (an interrupt)
+        try:
+            taps = self.taps or self._taps()
+            self.taps = taps
+            for r in _as_read(results, text, exact):
+                self._feed(taps, r)
+        except Exception as exc:  # a tap's bug costs the fed pass, never the run: the file is read
+            self.spoil(f"feeding failed: {type(exc).__name__}: {exc}")
+            return
+        self.human = self.human or _human_key() in text
+        self.size, self.spoiled = size, None
+
+    def _taps(self) -> Taps:
+        from evalkit.compare.frontier import FrontierTally
+        from evalkit.compare.groups import Gathered
+        from evalkit.report.junit import Cases
+
+        rules = {name: [m.name for m in infos if m.counts_for_pass] for name, infos in self.metrics.items()}
+        return Taps(
+            groups={},
+            cases=Cases(lambda suite, _variant: rules.get(suite, [])),
+            tally=FrontierTally(self.metrics if len(set(self.variants)) != 1 else {}),
+            gathered=Gathered() if self.gated else None,
+        )
+
+    def _feed(self, taps: Taps, r: CaseResult) -> None:
+        """One result through every tap, as conclude's pass over the file hands it on."""
+        taps.n += 1
+        taps.cases.add(r)
+        taps.tally.add(r)
+        if taps.gathered is not None:
+            taps.gathered.add(r)
+        acc = taps.groups.get((r.suite, r.variant))
+        if acc is None:  # as `summarize_groups` makes a group's, on first sight
+            from evalkit.compare.aggregate import GroupAccumulator
+
+            acc = GroupAccumulator(self.metrics.get(r.suite, ()), self.thresholds.get(r.suite, {}))
+            taps.groups[(r.suite, r.variant)] = acc
+        acc.add(r)
+
+
+def _human_key() -> str:
+    """A human score in a line, as conclude looks for it (then it refreshes them: `apply_labels`)."""
+    from evalkit.human.labels import HUMAN
+
+    return f'"{HUMAN}":'
+
+
+def _as_read(results: Sequence[CaseResult], text: str, exact: bool) -> Sequence[CaseResult]:
+    """`results` as their lines in `text` read back: themselves where that is the same to every
+    tap, else parsed from the line (as conclude reads the file: `parse_result_line`)."""
+    if exact and all(_faithful(r) for r in results):
+        return results
+    lines = text.split("\n")[:-1]  # JSON escapes every newline inside a value: a line a result
+    return [
+        r if exact and _faithful(r) else parse_result_line(line)
+        for r, line in zip(results, lines, strict=True)
+    ]
+
+
+def _faithful(r: CaseResult) -> bool:
+    """Whether every float a tap reads of `r` is finite (JSON writes NaN and infinities as
+    null) and it has no trace (its steps hold any JSON, whose floats are not checked here).
+    One sum: NaN and infinities carry through it (an overflow to infinity only parses a line)."""
+    if r.steps:
+        return False
+    total = (r.latency_ms or 0.0) + (r.ttft_ms or 0.0) + (r.cost_usd or 0.0)
+    for score in r.scores.values():
+        total += score.value or 0.0
+    for judge in r.judges.values():
+        total += judge.cost_usd or 0.0
+    return math.isfinite(total)

@@ -1,0 +1,272 @@
+"""Conclude's pass over the results, fed as the execute stage writes them: a fresh run concludes
+without reading results.jsonl back, and its files are byte for byte (but for timestamps) those
+`evalkit report` rewrites from the directory alone; where the file is rewritten or was there
+before (resume, labels, a deferred scorer), conclude reads it, as before."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from evalkit._util import secrets
+from evalkit.rundir.files import ResultWriter, read_results
+from evalkit.stages.fedpass import READ_FIELDS, FedPass
+from evalkit.types import CaseResult, JudgeUsage, Step, StoredScore
+from tests.conftest import two_variant_config, write
+from tests.fake_openai import FakeOpenAI, Fault
+from tests.helpers.processes import config, suite
+from tests.stages.conftest import concluded_files
+
+
+def _report_rewrites_the_same(run: Path, cli, tmp_path_factory: pytest.TempPathFactory) -> None:
+    copy = tmp_path_factory.mktemp("copy") / run.name
+    shutil.copytree(run, copy)
+    original = concluded_files(run)
+    assert {"summary.json", "junit.xml", "summary.md", "report.html"} <= set(original)
+    reported = cli("report", str(copy))
+    assert reported.exit_code == 0, reported.output
+    assert concluded_files(copy) == original
+
+
+def test_a_run_with_errors_concludes_from_what_it_fed(
+    workdir: Path, cli, conclude_reads: list[str], tmp_path_factory
+) -> None:
+    with FakeOpenAI() as server:
+        server.add_fault(Fault(status=400, match="question 2"), times=1)
+        server.add_fault(Fault(status=400, match="question 5"), times=1)
+        text = suite(workdir / "suites" / "s.yaml", 8).read_text()  # corpus metrics and a threshold too
+        scorers = "thresholds: {exact: {min: 0.5}}\nscorers: [exact, bleu, {type: chrf, name: c}]"
+        write(workdir / "suites" / "s.yaml", text.replace("scorers: [exact]", scorers))
+        config(workdir / "evalkit.yaml", server.url, extra=", max_attempts: 1")
+        ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
+    assert ran.exit_code == 3, ran.output  # 2 of 8 errors: over the error budget
+    assert conclude_reads == []  # results.jsonl was not read back to conclude
+    summary = json.loads((workdir / "runs" / "a" / "summary.json").read_text())
+    assert summary["results"] == 8 and summary["errors"] == 2
+    assert {"corpus_bleu", "corpus_c"} <= set(summary["groups"][0]["corpus"])
+    assert summary["groups"][0]["thresholds"][0]["metric"] == "exact"
+    junit = (workdir / "runs" / "a" / "junit.xml").read_text()
+    assert junit.count('<error message="generation error: HTTP 400') == 2
+    _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
+
+
+def test_variants_repeats_and_a_baseline_gate(
+    workdir: Path, cli, conclude_reads: list[str], tmp_path_factory
+) -> None:
+    answers = {"mode": "right"}
+
+    def responder(body: dict) -> str:
+        question = body["messages"][-1]["content"]
+        wrong = answers["mode"] == "wrong" and body["model"] == "bad-model" and question.endswith(("1", "3"))
+        return "wrong" if wrong else f"echo: {question}"
+
+    with FakeOpenAI(responder=responder) as server:
+        suite(workdir / "suites" / "s.yaml", 6)
+        suite(workdir / "suites" / "t.yaml", 3, name="other")
+        write(
+            workdir / "evalkit.yaml", two_variant_config(server.url) + "thresholds: {max_new_failures: 0}\n"
+        )
+        args = ("run", "suites/s.yaml", "suites/t.yaml", "--repeats", "2", "--no-history", "--no-cache")
+        assert cli(*args, "-o", "runs/a", "--no-baseline").exit_code == 0
+        assert cli("baseline", "save", "runs/a", "--to", "bl").exit_code == 0
+        for path in (workdir / "bl" / "other").glob("good*"):  # a group with no baseline: only named
+            path.unlink()
+        answers["mode"] = "wrong"
+        del conclude_reads[:]
+        ran = cli(*args, "-o", "runs/b", "--baseline", "bl")
+    assert ran.exit_code == 1, ran.output  # the bad variant regressed against its baseline
+    assert conclude_reads == []
+    run = workdir / "runs" / "b"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["results"] == 2 * 2 * 9 and summary["regressions"] and summary["frontier"]
+    diff = json.loads((run / "diff.json").read_text())
+    verdicts = {(g["suite"], g["variant"]): (g["verdict"], len(g["pass_to_fail"])) for g in diff["groups"]}
+    assert verdicts == {
+        ("rel", "good"): ("ok", 0),
+        ("rel", "bad"): ("regressed", 2),
+        ("other", "bad"): ("regressed", 1),
+    }
+    assert diff["missing_baselines"] == ["other · good"]  # only named: none of its records compared
+    _report_rewrites_the_same(run, cli, tmp_path_factory)
+
+
+def test_a_secret_in_an_output_is_fed_as_its_line_reads_back(
+    workdir: Path, cli, conclude_reads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path_factory
+) -> None:
+    """An XML-escaped secret is not found by junit.xml's own scrubbing (`&` is `&amp;` there):
+    the failing case's output must come from the scrubbed line, never the result in memory."""
+    canary = "sk-can&ary<9f8e7d6c5b4a3210"
+    monkeypatch.setenv("MY_KEY", canary)
+    with FakeOpenAI(responder=lambda body: f"the key is {canary}") as server:
+        suite(workdir / "suites" / "s.yaml", 3)
+        config(workdir / "evalkit.yaml", server.url, extra=", api_key_env: MY_KEY")
+        ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
+    assert ran.exit_code == 0, ran.output  # every case fails exact, which has no threshold
+    assert conclude_reads == []
+    run = workdir / "runs" / "a"
+    junit = (run / "junit.xml").read_text()
+    assert "the key is ***" in junit and "9f8e7d6c5b4a3210" not in junit
+    for path in run.iterdir():
+        assert "9f8e7d6c5b4a3210" not in path.read_text(errors="replace"), path
+    _report_rewrites_the_same(run, cli, tmp_path_factory)
+
+
+def test_resume_concludes_from_the_file(
+    workdir: Path, cli, fake_server, conclude_reads: list[str], tmp_path_factory
+) -> None:
+    suite(workdir / "suites" / "s.yaml", 6)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
+    assert conclude_reads == []
+    results = workdir / "runs" / "a" / "results.jsonl"
+    results.write_text("".join(results.read_text().splitlines(keepends=True)[:3]))  # "killed"
+    resumed = cli("run", "--resume", "runs/a", "--no-history")
+    assert resumed.exit_code == 0, resumed.output
+    assert conclude_reads == ["results.jsonl"]  # three results were there before: the file is read
+    assert json.loads((workdir / "runs" / "a" / "summary.json").read_text())["results"] == 6
+    _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
+
+
+def test_calibration_labels_conclude_from_the_file(
+    workdir: Path, cli, fake_server, conclude_reads: list[str], tmp_path_factory
+) -> None:
+    suite(workdir / "suites" / "s.yaml", 4)
+    text = (workdir / "suites" / "s.yaml").read_text()
+    write(workdir / "suites" / "s.yaml", text.replace("scorers:", "calibration: ../cal.jsonl\nscorers:"))
+    write(workdir / "cal.jsonl", '{"suite": "rel", "case": "c1", "labeller": "ann", "verdict": "fail"}\n')
+    config(workdir / "evalkit.yaml", fake_server.url)
+    ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
+    assert conclude_reads and set(conclude_reads) == {"results.jsonl"}, ran.output
+    assert '"human"' in (workdir / "runs" / "a" / "results.jsonl").read_text()  # the labels' scores
+    _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
+
+
+def test_a_deferred_scorer_concludes_from_the_file(
+    workdir: Path, cli, conclude_reads: list[str], tmp_path_factory
+) -> None:
+    def responder(body: dict) -> str:
+        if body["model"] == "judge":
+            return json.dumps({"reasoning": "first is better", "winner": "A"})
+        return f"echo: {body['messages'][-1]['content']}"
+
+    with FakeOpenAI(responder=responder) as server:
+        write(
+            workdir / "evalkit.yaml",
+            f"providers:\n  api: {{type: openai, base_url: '{server.url}', model: m}}\n"
+            f"  grader: {{type: openai, base_url: '{server.url}', model: judge}}\n"
+            "variants:\n  new: {provider: api}\n  old: {provider: api, model: m-old}\n",
+        )
+        write(
+            workdir / "s.yaml",
+            'name: pw\nprompt: "{{ q }}"\nscorers:\n  - {type: judge, provider: grader, mode: pairwise, '
+            "name: vs_old, against: old}\ncases:\n  - {id: c0, vars: {q: q0}}\n  - {id: c1, vars: {q: q1}}\n",
+        )
+        ran = cli("run", "s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
+    assert ran.exit_code == 0, ran.output
+    assert conclude_reads == ["results.jsonl"]  # rescored after generation: the file is read
+    lines = (workdir / "runs" / "a" / "results.jsonl").read_text()
+    assert '"vs_old"' in lines
+    _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
+
+
+def _result(i: int, **fields: object) -> CaseResult:
+    base: dict[str, object] = {
+        "suite": "s",
+        "case_id": f"c{i}",
+        "variant": "v",
+        "repeat": 0,
+        "provider": "p",
+        "messages": [],
+        "output": f"answer {i}",
+        "scores": {"exact": StoredScore(value=1.0, passed=True)},
+    }
+    return CaseResult.model_validate({**base, **fields})
+
+
+def test_what_json_cannot_keep_is_fed_as_its_line_reads_back(tmp_path: Path) -> None:
+    """A NaN score or latency (written null), a lone surrogate (written cleaned), a secret
+    (scrubbed) and a trace are fed as their lines read back; the rest as they are."""
+    secret = "sk-secret-0123456789abcdef"
+    secrets.register(secret)
+    writer = ResultWriter(tmp_path / "results.jsonl")
+    fed = FedPass({}, {}, ["v"], gated=False)
+    seen: list[CaseResult] = []
+    fed._feed = lambda taps, r: seen.append(r)  # type: ignore[method-assign]
+    fed.attach(writer)
+    plain = [_result(0), _result(1, latency_ms=3.5, cost_usd=0.25)]
+    odd = [
+        _result(2, scores={"exact": StoredScore(value=math.nan, passed=None)}),
+        _result(3, latency_ms=math.inf),
+        _result(4, judges={"j": JudgeUsage(provider="g", cost_usd=math.inf)}),
+        _result(5, steps=[Step(id="1", type="tool", name="t", output=math.nan)]),
+    ]
+    writer.extend(plain + odd)
+    writer.extend([_result(6, output="half a pair \ud83d")])
+    writer.extend([_result(7, output=f"key {secret}")])
+    writer.close()
+    assert fed.spoiled is None and fed.size == (tmp_path / "results.jsonl").stat().st_size
+    read = list(read_results(tmp_path / "results.jsonl"))
+    assert [r.model_dump() for r in seen] == [r.model_dump() for r in read]
+    assert seen[0] is plain[0] and seen[1] is plain[1]  # kept as they are: nothing parsed
+    assert all(s is not o for s, o in zip(seen[2:6], odd, strict=True))
+    assert seen[2].scores["exact"].value is None and seen[6].output == "half a pair \ufffd"
+    assert seen[7].output == "key ***"
+
+
+def test_an_unfinished_feed_or_a_failing_tap_spoils_the_pass(tmp_path: Path) -> None:
+    writer = ResultWriter(tmp_path / "results.jsonl")
+    fed = FedPass({}, {}, ["v"], gated=False)
+    fed.attach(writer)
+    writer.extend([_result(0)])
+    assert fed.spoiled is None and fed.taps is not None and fed.taps.n == 1
+
+    def broken(taps: object, r: CaseResult) -> None:
+        raise RuntimeError("a tap's bug")
+
+    fed._feed = broken  # type: ignore[method-assign]
+    writer.extend([_result(1)])  # written all the same: the run goes on
+    writer.close()
+    assert fed.spoiled is not None and "a tap's bug" in fed.spoiled and fed.taps is None
+    assert len(list(read_results(tmp_path / "results.jsonl"))) == 2
+    before = tmp_path / "again.jsonl"
+    before.write_text((tmp_path / "results.jsonl").read_text())
+    late = FedPass({}, {}, ["v"], gated=False)
+    late.attach(ResultWriter(before))
+    assert late.spoiled == "results.jsonl held results before the run"
+
+
+def test_the_taps_read_only_what_is_checked_to_read_back_the_same(tmp_path: Path) -> None:
+    """Every attribute conclude's taps read of a result is one `_faithful` or the line's own
+    JSON keeps as it is in memory (READ_FIELDS): a tap that reads another must be checked."""
+    from evalkit.compare.aggregate import MetricInfo
+
+    read: set[str] = set()
+
+    class Recording:
+        def __init__(self, r: CaseResult) -> None:
+            self._r = r
+
+        def __getattr__(self, name: str) -> object:
+            read.add(name)
+            return getattr(self._r, name)
+
+    metrics = {"s": [MetricInfo(name="exact", scorer="exact", kind="pass_fail", verdict=True)]}
+    fed = FedPass(metrics, {"s": {}}, ["v", "w"], gated=True)
+    taps = fed._taps()
+    rich = [
+        _result(0, latency_ms=2.0, ttft_ms=1.0, cost_usd=0.5, references=["x"], tags=["t"]),
+        _result(1, error="HTTP 500", output=None),
+        _result(2, variant="w", scores={"exact": StoredScore(value=0.0, passed=False, reason="no")}),
+        _result(3, steps=[Step(id="1", type="tool", name="t")], judges={"j": JudgeUsage(provider="g")}),
+        _result(4, retrieval_ids=["d1"], fallback_from="q", model="m", model_version="m-1", cached=True),
+    ]
+    for r in rich:
+        fed._feed(taps, Recording(r))  # type: ignore[arg-type]
+    for acc in taps.groups.values():
+        acc.summary()
+    assert read and read <= READ_FIELDS, read - READ_FIELDS
+    assert {"scores", "latency_ms", "cost_usd", "steps"} <= read
