@@ -270,3 +270,42 @@ def test_the_taps_read_only_what_is_checked_to_read_back_the_same(tmp_path: Path
         acc.summary()
     assert read and read <= READ_FIELDS, read - READ_FIELDS
     assert {"scores", "latency_ms", "cost_usd", "steps"} <= read
+
+
+def test_a_line_the_pass_did_not_see_makes_conclude_read_the_file(
+    workdir: Path, cli, fake_server, conclude_reads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line written past the writer (here: after the run, before it concludes) is in the file
+    and not in the fed pass: the file's size says so, and conclude reads the file."""
+    from evalkit.stages import pipeline
+
+    real = pipeline.conclude_run
+
+    def conclude_run(prepared, *args, **kwargs):  # type: ignore[no-untyped-def]
+        results = prepared.run_dir / "results.jsonl"
+        with results.open("a", encoding="utf-8") as fh:
+            fh.write(results.read_text().splitlines(keepends=True)[-1])
+        return real(prepared, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "conclude_run", conclude_run)
+    suite(workdir / "suites" / "s.yaml", 3)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
+    assert conclude_reads == ["results.jsonl"]
+    assert json.loads((workdir / "runs" / "a" / "summary.json").read_text())["results"] == 4
+
+
+def test_an_interrupt_while_feeding_leaves_the_pass_unused(tmp_path: Path) -> None:
+    writer = ResultWriter(tmp_path / "results.jsonl")
+    fed = FedPass({}, {}, ["v"], gated=False)
+    fed.attach(writer)
+    writer.extend([_result(0)])
+
+    def interrupted(taps: object, r: CaseResult) -> None:
+        raise KeyboardInterrupt
+
+    fed._feed = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        writer.extend([_result(1)])  # written, then interrupted while fed
+    writer.close()
+    assert fed.spoiled is not None and "interrupted" in fed.spoiled and writer.count == 2
