@@ -10,7 +10,8 @@
   completion for it, and one that raises (other than an evalkit error such as refused
   credentials) gets error completions for what it left unanswered;
 - fallback: a request that failed on its provider is asked once more of its fallback provider;
-- start-up: a provider is started (weights loaded) only when a request misses the cache.
+- start-up: a provider is started (weights loaded) only when a request misses the cache, once;
+  a stream that asks it meanwhile (the next chunk's, a judge's) waits until it is started.
 """
 
 from __future__ import annotations
@@ -208,6 +209,7 @@ class ProviderService:
         # where a run's time goes (run.json timings_s): cache lookup with the model check, load, generation
         self.timings = timings if timings is not None else {}
         self.started = started if started is not None else set()  # providers already started
+        self._starting: dict[str, asyncio.Future[None]] = {}  # set once its start() has returned
 
     async def stream(
         self, name: str, requests: Sequence[Request], namespace: str = "generate"
@@ -237,13 +239,7 @@ class ProviderService:
         self.status("evaluating")
         if not misses:
             return
-        if name not in self.started:  # load weights only when something needs them
-            self.started.add(name)
-            self.status(f"starting {name}")
-            clock = time.perf_counter()
-            await provider.start()
-            self._add(f"load_{name}_s", clock)
-            self.status("evaluating")
+        await self._start(name, provider)
         clock = time.perf_counter()
         sink = status_sink.set(self.status)  # batch engines: "generating batch k/n on NAME"
         try:
@@ -263,6 +259,25 @@ class ProviderService:
             with contextlib.suppress(ValueError):  # closed from another context: nothing to undo
                 status_sink.reset(sink)
         self._add(f"generate_{name}_s", clock)
+        self.status("evaluating")
+
+    async def _start(self, name: str, provider: AnyProvider) -> None:
+        """Start the provider (load weights) the first time something needs it; a stream that
+        comes meanwhile (the next chunk's, a judge's) waits until the start is done."""
+        if name in self.started:
+            starting = self._starting.get(name)
+            if starting is not None and not starting.done():
+                await asyncio.shield(starting)
+            return
+        self.started.add(name)
+        starting = self._starting[name] = asyncio.get_running_loop().create_future()
+        self.status(f"starting {name}")
+        clock = time.perf_counter()
+        try:
+            await provider.start()
+        finally:
+            starting.set_result(None)
+        self._add(f"load_{name}_s", clock)
         self.status("evaluating")
 
     def _add(self, name: str, since: float) -> None:

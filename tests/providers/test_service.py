@@ -9,6 +9,7 @@ from pathlib import Path
 from evalkit.providers import service
 from evalkit.providers.cache import ResponseCache
 from evalkit.providers.scripted import ScriptedProvider, ScriptedSettings
+from evalkit.types import Completion, Request
 from tests.helpers.openai_provider import requests
 
 
@@ -45,3 +46,33 @@ def test_a_chunk_looked_up_in_the_cache_lets_the_event_loop_turn(tmp_path: Path)
         cache.close()
     assert calls == len(asked)  # asked of the provider once: the second pass was all hits
     assert turned >= 2
+
+
+class SlowStart(ScriptedProvider):
+    """A per-request provider whose start() takes a while, and which fails what comes before it."""
+
+    ready = False
+
+    async def start(self) -> None:
+        await asyncio.sleep(0.1)
+        self.ready = True
+
+    async def complete(self, request: Request) -> Completion:
+        return Completion(text="ok") if self.ready else Completion(error="not started")
+
+
+def test_a_stream_that_comes_while_the_provider_starts_waits_for_the_start() -> None:
+    """Two chunks (or a chunk and a judge) may ask one provider at once: the second stream
+    must not send while the first is still starting the provider."""
+    provider = SlowStart("p", ScriptedSettings())
+    svc = service.ProviderService({"p": provider})
+
+    async def answers(first: int) -> list[Completion]:
+        return [c async for _, c in svc.stream("p", requests(3)[first:])]
+
+    async def go() -> list[list[Completion]]:
+        return await asyncio.gather(answers(0), answers(1))
+
+    both = asyncio.run(go())
+    assert [len(one) for one in both] == [3, 2]
+    assert all(c.text == "ok" for one in both for c in one)
