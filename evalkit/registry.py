@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from importlib import import_module
-from importlib.metadata import EntryPoints, entry_points
+from importlib.metadata import Distribution, EntryPoints, entry_points
 from typing import Any, Generic, TypeVar, cast
 
 from evalkit.errors import UserInputError, did_you_mean
@@ -22,7 +22,17 @@ T = TypeVar("T")
 class Entry(Generic[T]):
     name: str
     target: T | str  # the object, or "module:attr" still to import
-    source: str  # "builtin", a distribution name, or "code"
+    origin: Distribution | str | None  # the distribution whose entry point declares it, or "code"
+
+    @property
+    def source(self) -> str:
+        """ "builtin", a distribution's name, or "code". A distribution's name is read when asked
+        (`evalkit list`), not on scanning: reading it parses the distribution's whole METADATA
+        (evalkit's holds its README), a few ms of every run that only looks a name up."""
+        if isinstance(self.origin, str):
+            return self.origin
+        name = "unknown" if self.origin is None else _name(self.origin)
+        return "builtin" if name == "evalkit" else name
 
 
 class Registry(Generic[T]):
@@ -36,18 +46,13 @@ class Registry(Generic[T]):
         if self._scanned:
             return
         self._scanned = True
-        names: dict[int, str] = {}  # each distribution's name read once (it parses METADATA)
         for ep in _installed().select(group=self.group):
-            if ep.dist is not None and id(ep.dist) not in names:
-                names[id(ep.dist)] = ep.dist.name
-            dist = "unknown" if ep.dist is None else names[id(ep.dist)]
-            source = "builtin" if dist == "evalkit" else dist
-            self._entries.setdefault(ep.name, Entry(ep.name, ep.value, source))
+            self._entries.setdefault(ep.name, Entry(ep.name, ep.value, ep.dist))
 
     def register(self, name: str, target: T | str, *, source: str | None = None) -> None:
         self._scan()  # so a decorated built-in keeps the source its entry point declares
         previous = self._entries.get(name)
-        self._entries[name] = Entry(name, target, source or (previous.source if previous else "code"))
+        self._entries[name] = Entry(name, target, source or (previous.origin if previous else "code"))
 
     def names(self) -> list[str]:
         self._scan()
@@ -70,9 +75,15 @@ class Registry(Generic[T]):
             raise UserInputError(f"unknown {self.kind} '{name}'{did_you_mean(name, self._entries)}")
         if isinstance(entry.target, str):
             obj: T = _import_target(entry.target)
-            self._entries[name] = Entry(name, obj, entry.source)
+            self._entries[name] = Entry(name, obj, entry.origin)
             return obj
         return entry.target
+
+
+@functools.cache
+def _name(dist: Distribution) -> str:
+    """A distribution's name, read once per process (it parses the distribution's METADATA)."""
+    return str(dist.name)
 
 
 @functools.cache

@@ -1,5 +1,6 @@
 """The core values every layer speaks: messages, params, requests, completions, scores and the
-result line. This module sits at the bottom of the import graph: it imports nothing of evalkit's.
+result line. This module sits at the bottom of the import graph: of evalkit's, it imports only
+the pydantic helpers of `_util.models` (which import nothing of evalkit's).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticSerializationError, to_jsonable_python
+
+from evalkit._util.models import new_list
 
 
 class ToolCall(BaseModel):
@@ -390,7 +393,7 @@ class JudgeUsage(BaseModel):
 
     provider: str
     model: str | None = None
-    model_versions: list[str] = Field(default_factory=list)
+    model_versions: list[str] = Field(default_factory=new_list)
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -410,13 +413,13 @@ class CaseResult(BaseModel):
     repeat: int
     provider: str
     model: str | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=new_list)
     # the pairing key of the gate: a digest of the case's own data (vars, references, its own
     # messages); a changed prompt, model or params is what a comparison evaluates, not a new case
     case_hash: str | None = None
     input_hash: str | None = None  # the prompt digest: rendered messages (less retrieval) + references
     messages: list[Message]
-    references: list[str] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=new_list)
     output: str | None
     reasoning: str | None = None  # the model's thinking/reasoning text, apart from the output
     error: str | None = None

@@ -17,6 +17,19 @@ def test_builtins_come_from_entry_points() -> None:
     assert {e.source for e in plugins.scorers.entries() if e.name == "rouge"} == {"builtin"}
 
 
+def test_a_lookup_reads_no_distribution_name(monkeypatch) -> None:
+    """Reading a distribution's name parses its whole METADATA: a run that only looks names up
+    does not read it; `evalkit list` (the source) does."""
+    from evalkit import registry
+    from evalkit.plugins import SCORERS
+
+    read = []
+    monkeypatch.setattr(registry, "_name", lambda dist: read.append(dist) or str(dist.name))
+    scorers = registry.Registry("scorer", SCORERS)
+    assert scorers.get("exact") is plugins.scorers.get("exact") and read == []
+    assert scorers.source("exact") == "builtin" and len(read) == 1
+
+
 def test_unknown_name_suggests() -> None:
     with pytest.raises(UserInputError, match=r"unknown scorer 'exat' \(did you mean 'exact'\?\)"):
         plugins.scorers.get("exat")

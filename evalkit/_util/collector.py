@@ -20,6 +20,7 @@ from collections.abc import Iterator
 # allocates is freed by reference counting before then, so fewer, emptier passes
 THRESHOLDS = (10_000, 10, 10)
 ONE_PASS = 100_000  # the young generation's threshold for one pass over every result
+_depth = 0  # the uses of long_run() now open in this process
 
 
 @contextlib.contextmanager
@@ -29,14 +30,19 @@ def long_run(young: int = THRESHOLDS[0]) -> Iterator[None]:
     is still freed). On exit the thresholds are restored, and the outermost use (none was
     frozen on entry) unfreezes, so a process that runs evalkit in-process (the pytest plugin, a
     notebook) keeps its own settings; a nested use freezes more and leaves the unfreezing to it."""
+    global _depth
     thresholds = gc.get_threshold()
-    outermost = gc.get_freeze_count() == 0
+    # gc.get_freeze_count() walks every frozen object (a few ms once a run has frozen its own):
+    # asked only by the outermost use, a nested one knows an outer use undoes the freezing
+    outermost = _depth == 0 and gc.get_freeze_count() == 0
     if gc.isenabled():
         gc.freeze()
     gc.set_threshold(young, *THRESHOLDS[1:])
+    _depth += 1
     try:
         yield
     finally:
+        _depth -= 1
         gc.set_threshold(*thresholds)
         if outermost:
             gc.unfreeze()

@@ -6,6 +6,8 @@ all at import was a tenth of a 10-case run's time."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -20,3 +22,11 @@ class Spec(BaseModel):
     and `.inf` / `.nan` are refused where a number is expected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
+
+
+def new_list() -> list[Any]:
+    """An empty list: `Field(default_factory=new_list)` where `default_factory=list` would do.
+    Building a model's validator, pydantic reads each factory's signature, and `list`'s is
+    parsed from its text by `inspect` (0.1 ms, against 5 us for a function's): with some forty
+    such fields built, a tenth of a run's pydantic time (a test keeps `list` out)."""
+    return []

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from evalkit import plugins
 from evalkit._util.causes import cause_of
-from evalkit._util.models import Record
+from evalkit._util.models import Record, new_list
 from evalkit._util.numbers import kind_of, number
 from evalkit.compare.consistency import (
     CaseConsistency,
@@ -100,8 +100,8 @@ class GroupSummary(Record):
     suite: str
     variant: str
     provider: str
-    models: list[str] = Field(default_factory=list)
-    model_versions: list[str] = Field(default_factory=list)
+    models: list[str] = Field(default_factory=new_list)
+    model_versions: list[str] = Field(default_factory=new_list)
     results: int
     cases: int
     errors: int
@@ -124,7 +124,7 @@ class GroupSummary(Record):
     cost_usd: float | None
     cost_per_case_usd: float | None
     cost_per_passing_case_usd: float | None = None
-    thresholds: list[ThresholdCheck] = Field(default_factory=list)
+    thresholds: list[ThresholdCheck] = Field(default_factory=new_list)
     consistency: ConsistencySummary | None = None
     judges: dict[str, JudgeUsage] = Field(default_factory=dict)  # per judge: calls, tokens, cost
     steps: dict[str, StepSummary] | None = None  # traces: figures per step name (evalkit.agent)
@@ -174,11 +174,11 @@ class Summary(Record):
     error_budget: str
     aborted: str | None = None
     baseline: str | None = None  # the baselines folder this run was gated against
-    regressions: list[str] = Field(default_factory=list)  # "suite · variant · metric"
+    regressions: list[str] = Field(default_factory=new_list)  # "suite · variant · metric"
     groups: list[GroupSummary]
     # per suite that ran two or more variants: quality vs cost and P95, dominated variants, and the
     # cheapest variant not significantly worse than the best (evalkit.compare.frontier)
-    frontier: list[SuiteFrontier] = Field(default_factory=list)
+    frontier: list[SuiteFrontier] = Field(default_factory=new_list)
     alerts: int = 0  # trend alerts the history raised for this run (set after it is recorded)
 
     def error_causes(self) -> dict[str, int]:

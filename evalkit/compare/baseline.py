@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit._util.models import new_list
 from evalkit._util.paths import shown
 from evalkit.compare.records import CaseRecord, Records, StoredRecords, by_case
 from evalkit.errors import UserInputError
@@ -46,10 +47,10 @@ class BaselineMeta(BaseModel):
     suite_content_hash: str | None = None
     provider: str | None = None
     model: str | None = None
-    model_versions: list[str] = Field(default_factory=list)
+    model_versions: list[str] = Field(default_factory=new_list)
     params: dict[str, Any] = Field(default_factory=dict)
     judge_model: str | None = None  # each judge: "name: provider/model [versions]"
-    judge_model_versions: list[str] = Field(default_factory=list)
+    judge_model_versions: list[str] = Field(default_factory=new_list)
     retrieval: dict[str, Any] | None = None  # a RAG variant's settings
     prompt_text: str | None = None  # the system prompt and message templates asked with (prompt diffs)
     machine: str | None = None  # where it ran: latency from another machine is not comparable

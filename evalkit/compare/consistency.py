@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
-from evalkit._util.models import Record
+from evalkit._util.models import Record, new_list
 from evalkit._util.scratch import scratch_db
 from evalkit.types import MetricInfo
 
@@ -42,8 +42,8 @@ class ConsistencySummary(Record):
     pass_at_k: float | None = None
     pass_hat_k: float | None = None
     flaky_share: float
-    flaky_cases: list[str] = Field(default_factory=list)
-    cases: list[CaseConsistency] = Field(default_factory=list)
+    flaky_cases: list[str] = Field(default_factory=new_list)
+    cases: list[CaseConsistency] = Field(default_factory=new_list)
 
 
 class CaseTally:

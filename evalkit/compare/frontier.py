@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from evalkit._util.models import Record
+from evalkit._util.models import Record, new_list
 from evalkit._util.scratch import scratch_db
 from evalkit.types import CaseResult, MetricInfo
 
@@ -51,7 +51,7 @@ class FrontierVariant(Record):
     latency_p95_ms: float | None
     errors: int = 0
     error_rate: float = 0.0
-    dominated_by: list[str] = Field(default_factory=list)  # variants at least as good on every figure
+    dominated_by: list[str] = Field(default_factory=new_list)  # variants at least as good on every figure
     # the paired test of the main metric against the best variant (unset for the best itself)
     test: Literal["paired_t", "mcnemar"] | None = None
     n_paired: int = 0

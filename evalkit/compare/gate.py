@@ -28,10 +28,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, PrivateAttr
 
-from evalkit._util.models import Record
+from evalkit._util.models import Record, new_list
 from evalkit._util.numbers import figure, figure_delta, metric_label
 from evalkit.compare.baseline import Group
-from evalkit.compare.pairing import Column, Paired, pair
 from evalkit.compare.records import model_versions, score_names
 from evalkit.stats import (
     PairedResult,
@@ -48,6 +47,8 @@ from evalkit.types import GROUP_VERDICTS, VERDICTS, GroupVerdict, Threshold, Ver
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from evalkit.compare.pairing import Column, Paired
 
 # The words every surface (terminal, summary.md, junit.xml, report.html) shows for a verdict come
 # from the one table evalkit.types.VERDICTS; renderers read them through `verdict_label`.
@@ -209,14 +210,14 @@ class GroupDiff(Record):
     baseline_run: str | None = None
     baseline_variant: str | None = None  # set when it differs from `variant` (evalkit diff --pair)
     paired: int = 0
-    added: list[str] = Field(default_factory=list)
-    removed: list[str] = Field(default_factory=list)
-    changed_input: list[str] = Field(default_factory=list)
-    metrics: list[MetricDiff] = Field(default_factory=list)
-    top_regressions: list[CaseChange] = Field(default_factory=list)
-    pass_to_fail: list[str] = Field(default_factory=list)  # passed in the baseline, fail now
-    fail_to_pass: list[str] = Field(default_factory=list)  # failed in the baseline, pass now
-    still_failing: list[str] = Field(default_factory=list)  # failed in both: known, not new
+    added: list[str] = Field(default_factory=new_list)
+    removed: list[str] = Field(default_factory=new_list)
+    changed_input: list[str] = Field(default_factory=new_list)
+    metrics: list[MetricDiff] = Field(default_factory=new_list)
+    top_regressions: list[CaseChange] = Field(default_factory=new_list)
+    pass_to_fail: list[str] = Field(default_factory=new_list)  # passed in the baseline, fail now
+    fail_to_pass: list[str] = Field(default_factory=new_list)  # failed in the baseline, pass now
+    still_failing: list[str] = Field(default_factory=new_list)  # failed in both: known, not new
     # the suite's `max_new_failures` (thresholds): more pass → fail cases than this regress the
     # group, whatever the statistics say
     max_new_failures: int | None = None
@@ -225,10 +226,10 @@ class GroupDiff(Record):
     outputs_compared: int = 0
     outputs_identical: int = 0
     model_versions: tuple[list[str], list[str]] | None = None  # (baseline, candidate) when changed
-    provenance: list[Provenance] = Field(default_factory=list)  # what changed since the baseline
+    provenance: list[Provenance] = Field(default_factory=new_list)  # what changed since the baseline
     truncation: TruncationChange | None = None  # answers cut short, against the baseline
     paired_by_id_only: bool = False  # an old baseline without case digests
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=new_list)
     verdict: GroupVerdict = "ok"
 
     @property
@@ -247,7 +248,7 @@ class DiffReport(Record):
     resamples: int
     family_size: int
     groups: list[GroupDiff]
-    missing_baselines: list[str] = Field(default_factory=list)
+    missing_baselines: list[str] = Field(default_factory=new_list)
 
     @property
     def regressed(self) -> bool:
@@ -272,6 +273,8 @@ def compare_group(
 ) -> GroupDiff:
     """Everything but the family-wise adjustment and verdicts (see `decide`): the cases paired in
     one pass over both sides (`pairing.pair`), then each metric diffed, then the warnings."""
+    from evalkit.compare.pairing import pair  # loaded once a group has a baseline to pair with
+
     names = list(dict.fromkeys([*score_names(candidate.records), *score_names(baseline.records)]))
     paired = pair(baseline.records, candidate.records, names, directions, pass_metrics)
     out = GroupDiff(

@@ -20,6 +20,7 @@ from itertools import groupby
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit._util.models import new_list
 from evalkit.types import CaseResult
 
 BATCH = 2000  # records inserted per statement batch
@@ -46,7 +47,7 @@ class CaseRecord(BaseModel):
     model_version: str | None = None
     cached: bool = False
     latency_kept_from: str | None = None  # a cached result: the run whose measured latency it keeps
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=new_list)
 
     @classmethod
     def from_result(cls, r: CaseResult) -> CaseRecord:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from evalkit._util.models import Record
+from evalkit._util.models import Record, new_list
 from evalkit.errors import UserInputError
 from evalkit.human import labels as lb
 from evalkit.rundir.dir import RunDir
@@ -49,7 +49,7 @@ class Disagreement(Record):
     repeat: int
     scorer: str  # what the scorer said: pass/fail or r/5
     people: list[str]  # "labeller: verdict"
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
     gap: float  # 0–1: |scorer − people's mean|
 
 
@@ -67,8 +67,8 @@ class Agreement(Record):
     categories: list[str]
     confusion: list[list[int]]  # rows: people, columns: the scorer
     leniency: Figure  # > 0: the scorer is more lenient than people
-    disagreements: list[Disagreement] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)  # e.g. too few labels for a useful CI
+    disagreements: list[Disagreement] = Field(default_factory=new_list)
+    warnings: list[str] = Field(default_factory=new_list)  # e.g. too few labels for a useful CI
 
 
 MIN_LABELS = 30  # below this, agreement figures are too uncertain to act on: a warning says so
@@ -103,7 +103,7 @@ class Consistency(Record):
     check: Literal["self_agreement", "position_consistency"]
     mean: float
     n: int
-    flaky: list[str] = Field(default_factory=list)  # suite/case/variant/repeat whose verdict flipped
+    flaky: list[str] = Field(default_factory=new_list)  # suite/case/variant/repeat whose verdict flipped
 
 
 class Calibration(Record):
@@ -114,8 +114,8 @@ class Calibration(Record):
     resamples: int
     seed: int
     libraries: dict[str, str]
-    agreements: list[Agreement] = Field(default_factory=list)
-    consistency: list[Consistency] = Field(default_factory=list)
+    agreements: list[Agreement] = Field(default_factory=new_list)
+    consistency: list[Consistency] = Field(default_factory=new_list)
 
 
 @dataclass

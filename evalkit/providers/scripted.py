@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evalkit._util.models import new_list
 from evalkit.errors import UserInputError
 from evalkit.providers.base import Provider
 from evalkit.registry import import_object
@@ -45,7 +46,7 @@ class ScriptedSettings(BaseModel):
 
     # A list: the n-th request to arrive gets the n-th answer. A mapping: looked up by the
     # request's key ("suite/case/variant/repeat"), then its case id, then its last message.
-    answers: list[ScriptedAnswer] | dict[str, ScriptedAnswer] = Field(default_factory=list)
+    answers: list[ScriptedAnswer] | dict[str, ScriptedAnswer] = Field(default_factory=new_list)
     # A function (request -> str | dict | Scripted), or "module:function" naming one.
     respond: str | Callable[..., Any] | None = None
     default: ScriptedAnswer | None = None  # when nothing else answers (else: an error result)

@@ -51,15 +51,20 @@ class ProviderSpec:
 def build_providers(specs: Mapping[str, ProviderSpec]) -> dict[str, AnyProvider]:
     """The execute stage's provider instances: checked (credentials, imports, files) before any
     model call, and bound to one limiter per connection."""
-    from evalkit.providers.ray_replicas import with_replicas
-
-    providers = {
-        name: with_replicas(spec.cls(name, spec.settings), spec.kind, spec.replicas)
-        for name, spec in specs.items()
-    }
+    providers = {name: _replicated(spec.cls(name, spec.settings), spec) for name, spec in specs.items()}
     for provider in providers.values():
         provider.check()
     return bind_connections(providers, {name: spec.limit for name, spec in specs.items()})
+
+
+def _replicated(provider: AnyProvider, spec: ProviderSpec) -> AnyProvider:
+    """The provider itself, or wrapped to run as `replicas:` Ray actors (only then is the Ray
+    wrapper's module loaded)."""
+    if spec.replicas is None:
+        return provider
+    from evalkit.providers.ray_replicas import with_replicas
+
+    return with_replicas(provider, spec.kind, spec.replicas)
 
 
 class Connected(Provider[Any]):

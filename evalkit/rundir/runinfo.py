@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from evalkit._util.models import Record
+from evalkit._util.models import Record, new_list
 from evalkit.rundir.migrations import CURRENT
 from evalkit.types import MetricInfo, Threshold
 
@@ -15,9 +15,9 @@ from evalkit.types import MetricInfo, Threshold
 class StoredOptions(Record):
     """The options a run was started with. `--resume` restores every one that decides the outcome."""
 
-    suites: list[str] = Field(default_factory=list)  # resolved suite paths
+    suites: list[str] = Field(default_factory=new_list)  # resolved suite paths
     config: str | None = None  # resolved evalkit.yaml path
-    variants: list[str] = Field(default_factory=list)
+    variants: list[str] = Field(default_factory=new_list)
     repeats: int | None = None
     concurrency: int | None = None  # operational: may change on resume
     no_cache: bool = False  # operational
@@ -37,15 +37,15 @@ class SuiteRecord(Record):
     repeats: int = 1
     description: str | None = None
     system: str | None = None
-    messages: list[dict[str, Any]] = Field(default_factory=list)
+    messages: list[dict[str, Any]] = Field(default_factory=new_list)
     params: dict[str, Any] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list)
-    scorers: list[dict[str, Any]] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=new_list)
+    scorers: list[dict[str, Any]] = Field(default_factory=new_list)
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     pass_scores: list[str] | None = None  # `pass:`: the scores that decide a case's pass
     max_new_failures: int | None = None  # the suite's case-level gate rule (None: the config's)
     # each score's direction, kind, pass role and corpus options: what aggregation needs
-    metrics: list[MetricInfo] = Field(default_factory=list)
+    metrics: list[MetricInfo] = Field(default_factory=new_list)
 
 
 class MergedShard(Record):
@@ -81,13 +81,13 @@ class RunInfo(Record):
     config: dict[str, Any] = Field(default_factory=dict)
     config_dir: str | None = None
     plan: dict[str, Any] = Field(default_factory=dict)  # providers (described), variants, requests, rag
-    suites: list[SuiteRecord] = Field(default_factory=list)
+    suites: list[SuiteRecord] = Field(default_factory=new_list)
     run_settings: dict[str, Any] = Field(default_factory=dict)
     cache: dict[str, int] | None = None
     resumed_with_done: int | None = None
     timings_s: dict[str, float] = Field(default_factory=dict)
-    interruptions: list[str] = Field(default_factory=list)  # e.g. "SIGTERM at finalize"
-    merged_from: list[MergedShard] = Field(default_factory=list)  # `evalkit merge`: the shards joined
+    interruptions: list[str] = Field(default_factory=new_list)  # e.g. "SIGTERM at finalize"
+    merged_from: list[MergedShard] = Field(default_factory=new_list)  # `evalkit merge`: the shards joined
 
     def suite(self, name: str) -> SuiteRecord | None:
         return next((s for s in self.suites if s.name == name), None)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from evalkit._util.models import Spec
+from evalkit._util.models import Spec, new_list
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.spec.history import HistorySettings
 from evalkit.spec.matrix import expand_matrix
@@ -124,12 +124,13 @@ class Config(Spec):
     )
     # what to compare, by name: a provider plus optional model, prompt, params, retrieval
     variants: dict[str, Variant] = Field(default_factory=dict)
-    suites: list[str] = Field(default_factory=list)  # suite files or folders, relative to this file
+    suites: list[str] = Field(default_factory=new_list)  # suite files or folders, relative to this file
     pricing: dict[str, Pricing] = Field(default_factory=dict)  # by model name
-    plugins: list[str] = Field(default_factory=list)  # modules to import: their providers, scorers
+    plugins: list[str] = Field(default_factory=new_list)  # modules to import: their providers, scorers
     run: RunSettings = Field(default_factory=RunSettings)  # concurrency, error budget, deadline
-    cache: CacheSettings = Field(default_factory=CacheSettings)  # the response cache
-    history: HistorySettings = Field(default_factory=HistorySettings)  # run history and alerts
+    cache: CacheSettings = Field(default_factory=CacheSettings.model_construct)  # the response cache
+    # run history and alerts
+    history: HistorySettings = Field(default_factory=HistorySettings.model_construct)
     thresholds: GlobalThresholds = Field(default_factory=GlobalThresholds)  # for every suite
     matrix: dict[str, Any] | None = None  # variants from lists: models × prompts × params
 

@@ -44,22 +44,31 @@ class Toggle(Spec):
     enabled: bool = True  # false: this alert is off
 
 
+# The defaults of a section a config leaves out are built with `model_construct`: they are
+# constants (tests/spec/test_history_settings.py validates them), and validating them would build
+# each section's own validator, which a run needs for nothing else (the config's validator
+# holds them all): a few ms of every run's fixed cost.
+
+
 class AlertRules(Spec):
     window: int = Field(default=10, ge=2)  # trailing runs a new run is compared with
     min_history: int = Field(default=3, ge=1)  # fewer earlier runs: no trend alert yet
     # a metric below its trailing level by more than the run's noise
-    quality: QualityRule = Field(default_factory=QualityRule)
+    quality: QualityRule = Field(default_factory=QualityRule.model_construct)
     # latency P95 above 1.5 × its trailing median (factor)
-    latency_p95: RatioRule = Field(default_factory=lambda: RatioRule(factor=1.5))
+    latency_p95: RatioRule = Field(default_factory=lambda: RatioRule.model_construct(factor=1.5))
     # cost per case above 1.25 × its trailing median (factor)
-    cost_per_case: RatioRule = Field(default_factory=lambda: RatioRule(factor=1.25))
-    error_rate: RateRule = Field(default_factory=RateRule)  # more error results than the trailing runs had
+    cost_per_case: RatioRule = Field(default_factory=lambda: RatioRule.model_construct(factor=1.25))
+    # more error results than the trailing runs had
+    error_rate: RateRule = Field(default_factory=RateRule.model_construct)
     # RAG variants: more retrievals that found nothing
-    retrieval_failure_rate: RateRule = Field(default_factory=RateRule)
+    retrieval_failure_rate: RateRule = Field(default_factory=RateRule.model_construct)
     # more scores that could not be measured (scorer errors, judge verdicts)
-    unmeasured_rate: RateRule = Field(default_factory=RateRule)
-    truncation_rate: RateRule = Field(default_factory=RateRule)  # answers cut short (finish reason length)
-    model_change: Toggle = Field(default_factory=Toggle)  # the model version a provider reports changed
+    unmeasured_rate: RateRule = Field(default_factory=RateRule.model_construct)
+    # answers cut short (finish reason length)
+    truncation_rate: RateRule = Field(default_factory=RateRule.model_construct)
+    # the model version a provider reports changed
+    model_change: Toggle = Field(default_factory=Toggle.model_construct)
 
 
 class Webhook(Spec):
@@ -80,5 +89,5 @@ class HistorySettings(Spec):
     record: Literal["always", "ci"] = "always"
     url: str | None = None  # SQLAlchemy URL; default sqlite:///<config folder>/.evalkit/history.sqlite
     tag: str | None = None  # recorded with each run (e.g. nightly); EVALKIT_HISTORY_TAG wins
-    alerts: AlertRules = Field(default_factory=AlertRules)  # the trend alert rules
+    alerts: AlertRules = Field(default_factory=AlertRules.model_construct)  # the trend alert rules
     webhook: Webhook | None = None  # where alerts are sent (default: printed only)

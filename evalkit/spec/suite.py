@@ -30,7 +30,7 @@ from pydantic import (
 
 from evalkit._util import strictjson
 from evalkit._util.jsontext import Encoder
-from evalkit._util.models import Spec
+from evalkit._util.models import Spec, new_list
 from evalkit._util.textsafe import clean_text
 from evalkit.errors import UserInputError
 from evalkit.spec.cases import Case as Case  # re-exported: where suites' cases are typed
@@ -42,6 +42,7 @@ from evalkit.spec.templating import (
     TemplateError,
     check_substitution_only,
     compile_template,
+    plain_pieces,
     render,
     render_plain,
 )
@@ -76,13 +77,13 @@ class CaseSpec(Spec):
     messages: list[MessageTemplate] | None = None  # this case's own chat, instead of the suite's prompt
     reference: str | None = None  # the expected answer, for scorers that need one
     references: list[str] | None = None  # several acceptable answers (instead of reference)
-    tags: list[str] = Field(default_factory=list)  # labels to filter and group cases by
+    tags: list[str] = Field(default_factory=new_list)  # labels to filter and group cases by
     metadata: dict[str, Any] = Field(default_factory=dict)  # anything else, kept with the case's results
     # RAG: the gold document ids ("guide.md") or chunk ids ("guide.md#1200") for this question
-    relevant_ids: list[str] = Field(default_factory=list)
+    relevant_ids: list[str] = Field(default_factory=new_list)
     # tool-use expectations (evalkit.tools.expect): what the trajectory scorers check
     expected_tools: list[str] | None = None
-    forbidden_tools: list[str] = Field(default_factory=list)  # tools the model must not call
+    forbidden_tools: list[str] = Field(default_factory=new_list)  # tools the model must not call
     # calls the model must make: name, arguments and how they match
     expected_tool_calls: list[ExpectedCall] | None = None
     max_steps: int | None = Field(default=None, gt=0)  # the model must finish in at most this many calls
@@ -189,12 +190,12 @@ class SuiteSpec(Spec):
     messages: list[MessageTemplate] | None = None  # a whole chat instead of prompt:
     # the cases: a list, or a .jsonl / .csv / .yaml file, or a local Hugging Face dataset
     cases: list[CaseSpec] | str | FileCases | DatasetCases
-    scorers: list[str | ScorerSpec] = Field(default_factory=list)  # a name, or {type: ..., options}
+    scorers: list[str | ScorerSpec] = Field(default_factory=new_list)  # a name, or {type: ..., options}
     # floors and tolerances on the suite × variant figures: {metric: {min, max, max_drop, ...}}
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     params: GenerationParams = Field(default_factory=GenerationParams)  # a variant's params win
     repeats: int = Field(default=1, ge=1, le=MAX_REPEATS)  # run each case N times
-    tags: list[str] = Field(default_factory=list)  # labels for the suite, kept in the run's record
+    tags: list[str] = Field(default_factory=new_list)  # labels for the suite, kept in the run's record
     calibration: str | None = None  # a human labels file (JSONL/CSV) the judges are held against
     tools: list[ToolSchema] | None = None  # OpenAI function tools the model may call
     tool_choice: ToolChoice | None = None  # auto, none, required, or a named function to force
@@ -342,7 +343,9 @@ def load_suite(path: Path) -> Suite:
         pass_scores=tuple(spec.pass_) if spec.pass_ is not None else None,
         max_new_failures=spec.max_new_failures,
     )
-    # Compile every template now so syntax errors surface before any model call.
+    # Compile every template now so syntax errors surface before any model call; a plain one
+    # (text and variables: `plain_pieces` parsed it) compiles, and renders without jinja2 (it is
+    # compiled only if a render falls back to it: a ms of every run's fixed cost otherwise)
     templates = [
         (m.content, ("messages", i, "content") if spec.messages is not None else ("prompt",))
         for i, m in enumerate(messages)
@@ -350,6 +353,8 @@ def load_suite(path: Path) -> Suite:
     if spec.system is not None:
         templates.append((spec.system, ("system",)))
     for source, loc in templates:
+        if plain_pieces(source) is not None:
+            continue
         try:
             suite.template(source)
         except TemplateError as exc:

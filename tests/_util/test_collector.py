@@ -24,6 +24,19 @@ def test_long_run_freezes_what_exists_and_undoes_it_all() -> None:
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
+def test_a_nested_use_does_not_count_the_frozen_objects(monkeypatch) -> None:
+    """Counting walks every frozen object (a few ms once a run froze its own): only the outermost
+    use asks, and a nested one leaves the unfreezing to it."""
+    asked = []
+    count = gc.get_freeze_count
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: asked.append(1) or count())
+    with long_run():
+        with long_run(ONE_PASS):
+            assert len(asked) == 1
+        assert count() > 0  # the nested use's exit unfroze nothing
+    assert len(asked) == 1 and count() == 0
+
+
 class Node:
     def __init__(self) -> None:
         self.me = self  # a cycle: only the collector frees it

@@ -53,6 +53,21 @@ HOSTILE_XML = [
 ]
 
 
+def test_the_heads_are_written_exactly_as_elementtree_writes_them() -> None:
+    """The file's declaration and the <testsuites> / <testsuite> heads are written as text too
+    (evalkit does not import xml.etree): as `ET.tostring` writes them, whatever the names."""
+    from evalkit.report.junit import DECLARATION, _empty_element, _Suite
+
+    for text in HOSTILE_XML:
+        attrs = {"name": "evalkit", "id": text, "tests": "3", "failures": "0"}
+        root = ET.Element("testsuites", **attrs)
+        assert DECLARATION + _empty_element("testsuites", list(attrs.items())) == ET.tostring(
+            root, encoding="unicode", xml_declaration=True
+        )
+        empty = ET.Element("testsuite", name=text, tests="0", failures="0", errors="0", skipped="0")
+        assert "".join(_Suite(text, "c").pieces()) == "\n  " + ET.tostring(empty, encoding="unicode")
+
+
 def test_test_cases_are_written_exactly_as_elementtree_writes_them() -> None:
     """junit.xml's test cases are written as text, not through ElementTree: every attribute
     and text is escaped as ElementTree escapes it, indented as `ET.indent` indents, and parses

@@ -38,6 +38,26 @@ def test_inline_cases_and_rendering(tmp_path: Path) -> None:
     assert [(m.role, m.content) for m in msgs] == [("system", "Sys."), ("user", "Please: a?")]
 
 
+def test_a_plain_template_is_not_compiled_on_loading_and_the_others_are(tmp_path: Path) -> None:
+    """Text and variables cannot fail to compile, and render without jinja2: loading skips their
+    compile (a ms of every run); a template with a filter or a block is compiled on loading, so
+    its mistakes surface with the suite's line before any model call."""
+    plain = load_suite(write(tmp_path / "p.yaml", CASE_HEADER + "cases:\n  - {id: a, vars: {question: x}}\n"))
+    assert plain._compiled == {}
+    (msg,) = plain.render_messages(plain.cases[0], Variant(name="v"), None)
+    assert msg.content == "Q: x" and plain._compiled == {}
+    with pytest.raises(UserInputError, match=r"undefined|missing"):  # jinja2 names what is missing
+        plain.render_messages(plain.cases[0], Variant(name="v"), "Q: {{ other }}")
+    body = 'name: s\nprompt: "Q: {{ question | nosuchfilter }}"\ncases:\n  - {id: a, vars: {question: x}}\n'
+    with pytest.raises(UserInputError, match="No filter named 'nosuchfilter'") as bad:
+        load_suite(write(tmp_path / "f.yaml", body))
+    assert "f.yaml:2" in str(bad.value)
+    blocky = 'name: s\nprompt: "{% if question %}Q: {{ question }}{% endif %}"\ncases:\n  - {id: a, vars: {question: x}}\n'
+    assert list(load_suite(write(tmp_path / "b.yaml", blocky))._compiled) == [
+        "{% if question %}Q: {{ question }}{% endif %}"
+    ]
+
+
 def test_multi_turn_messages(tmp_path: Path) -> None:
     path = write(
         tmp_path / "s.yaml",
