@@ -143,12 +143,22 @@ def _scores(
     return out, values, passed_all
 
 
+# A case in the page's cases block is a list of these fields, in this order (the block names them
+# once, in "keys"; the page makes each case an object again as it decodes a chunk): suite,
+# variant, id, repeat, tags, messages, references, vars, output, error, baseline output,
+# baseline scores, baseline passed, scores, latency, tokens, cost, verdict, regressed, cached,
+# fallback, retrieval query, retrieved chunks, trace
+CASE_KEYS: tuple[str, ...] = ("s", "v", "id", "r", "t", "m", "ref", "vr", "o", "e", "b", "bs", "bp", "sc")
+CASE_KEYS += ("lat", "tok", "cost", "vd", "rg", "c", "fb", "rq", "rt", "tr")
+_BP, _VD, _RG = (CASE_KEYS.index(k) for k in ("bp", "vd", "rg"))
+
+
 def _case_row(
     r: ResultRow, ctx: _Context, base: dict[str, Any] | None, case_vars: str | None, s: Callable[..., Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A case as the page's cases block holds it, its text interned (`s`), and its scores'
-    values. Dicts whose order the page shows (scores) are in name order: the block is written as
-    it is built, keys not sorted (the baseline's come so from the lookup)."""
+) -> tuple[list[Any], dict[str, Any]]:
+    """A case as the page's cases block holds it (CASE_KEYS), its text interned (`s`), and its
+    scores' values. Dicts whose order the page shows (scores) are in name order: the block is
+    written as it is built, keys not sorted (the baseline's come so from the lookup)."""
     suite, variant, case_id = r["suite"], r["variant"], r["case_id"]
     usage, retrieval, error = r.get("usage") or {}, r.get("retrieval"), r.get("error")
     scores, values, passed = _scores(r.get("scores") or {}, ctx.deciding.get((suite, variant)), s)
@@ -159,32 +169,32 @@ def _case_row(
         verdict = "flip"
     else:
         verdict = "pass" if passed else ("fail" if passed is False else "none")
-    row = {
-        "s": s(suite),
-        "v": s(variant),
-        "id": case_id,
-        "r": r["repeat"],
-        "t": list(map(s, r.get("tags") or ())),
-        "m": [[m["role"], s(m["content"])] for m in r["messages"]],
-        "ref": list(map(s, r.get("references") or ())),
-        "vr": s(case_vars),
-        "o": s(r["output"]),
-        "e": s(error),
-        "b": s(base.get("output")) if base else None,
-        "bs": base.get("scores") if base else None,
-        "bp": _baseline_passed(base) if base else None,
-        "sc": scores,
-        "lat": r.get("latency_ms"),
-        "tok": [usage.get("input_tokens"), usage.get("output_tokens")],
-        "cost": r.get("cost_usd"),
-        "vd": verdict,
-        "rg": key in ctx.regressed,
-        "c": r.get("cached", False),
-        "fb": r.get("fallback_from"),
-        "rq": s(r.get("retrieval_query")),
-        "rt": None if retrieval is None else [[s(c.id), s(c.doc_id), c.score, s(c.text)] for c in retrieval],
-        "tr": timeline(as_result(r), s) if r.get("steps") or r.get("tool_calls") else None,
-    }
+    row = [  # in CASE_KEYS' order
+        s(suite),
+        s(variant),
+        case_id,
+        r["repeat"],
+        list(map(s, r.get("tags") or ())),
+        [[m["role"], s(m["content"])] for m in r["messages"]],
+        list(map(s, r.get("references") or ())),
+        s(case_vars),
+        s(r["output"]),
+        s(error),
+        s(base.get("output")) if base else None,
+        base.get("scores") if base else None,
+        _baseline_passed(base) if base else None,
+        scores,
+        r.get("latency_ms"),
+        [usage.get("input_tokens"), usage.get("output_tokens")],
+        r.get("cost_usd"),
+        verdict,
+        key in ctx.regressed,
+        r.get("cached", False),
+        r.get("fallback_from"),
+        s(r.get("retrieval_query")),
+        None if retrieval is None else [[s(c.id), s(c.doc_id), c.score, s(c.text)] for c in retrieval],
+        timeline(as_result(r), s) if r.get("steps") or r.get("tool_calls") else None,
+    ]
     return row, values
 
 
@@ -233,7 +243,7 @@ class _Index:
         self.scores: list[dict[str, Any]] = []
         self.base_scores: list[dict[str, Any]] = []
 
-    def add(self, row: dict[str, Any], r: ResultRow, values: dict[str, Any], base: Any) -> None:
+    def add(self, row: list[Any], r: ResultRow, values: dict[str, Any], base: Any) -> None:
         """A case: its page row, its result and its scores' values (from _case_row), its baseline."""
         s = self._s
         latency = r.get("latency_ms")
@@ -250,12 +260,12 @@ class _Index:
                 list(map(s, r.get("tags") or ())),
                 r["case_id"],
                 r["repeat"],
-                VERDICT_CODES[row["vd"]],
-                int(row["rg"]),
+                VERDICT_CODES[row[_VD]],
+                int(row[_RG]),
                 None if latency is None else round(latency, 2),
                 -1 if r.get("error") else _hash(r["output"]),
                 base_hash,
-                row["bp"],
+                row[_BP],
             )
         )
         self.scores.append(values)
@@ -343,7 +353,7 @@ def _chunk(batch: list[ResultRow], ctx: _Context) -> tuple[dict[str, Any], dict[
         row, values = _case_row(r, ctx, base, found((r["suite"], r["case_id"])), s)
         rows.append(row)
         add(row, r, values, base)
-    return index.data(), {"strings": strings.table, "cases": rows}
+    return index.data(), {"strings": strings.table, "keys": CASE_KEYS, "cases": rows}
 
 
 def build_data(where: RunDir | Path, chunk: int | None = None) -> dict[str, Any]:

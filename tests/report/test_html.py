@@ -341,9 +341,9 @@ def test_cases_in_many_chunks_read_as_one_table(
     def resolved(data: dict[str, Any]) -> list[tuple[Any, ...]]:
         out = []
         for index, chunk in data["chunks"]:
-            s = chunk["strings"]
-            assert [c["id"] for c in chunk["cases"]] == index["id"] and index["n"] == len(index["id"])
-            for c in chunk["cases"]:
+            s, cases = chunk["strings"], [dict(zip(chunk["keys"], c, strict=True)) for c in chunk["cases"]]
+            assert [c["id"] for c in cases] == index["id"] and index["n"] == len(index["id"])
+            for c in cases:
                 output = s[c["o"]] if c["o"] is not None else None
                 out.append((s[c["s"]], s[c["v"]], c["id"], [s[i] for _, i in c["m"]], output, c["vd"]))
         return out

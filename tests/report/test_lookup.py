@@ -191,7 +191,8 @@ def test_scores_are_in_name_order_in_the_page(tmp_path: Path) -> None:
     (tmp_path / "results.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
     data = html.build_data(RunDir.of(tmp_path))
     index, chunk = data["chunks"][0]
-    assert list(chunk["cases"][0]["sc"]) == ["alpha", "zeta"]
+    case = dict(zip(chunk["keys"], chunk["cases"][0], strict=True))  # a case is a list: keys name it
+    assert list(case["sc"]) == ["alpha", "zeta"]
     assert list(index["sc"]) == ["alpha", "zeta"]
 
 

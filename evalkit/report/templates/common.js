@@ -134,8 +134,11 @@ const EvalkitData = (() => {
   // a chunk's cases, their strings put back in place; the last few chunks are kept
   function decode(part, k) {
     const S = part.strings;
+    const keys = part.keys;  // a case is a list of fields in this order: made an object again
     const s = (i) => (i === null || i === undefined ? null : S[i]);
-    part.cases.forEach((c, j) => {
+    return part.cases.map((row, j) => {
+      const c = {};
+      for (let f = 0; f < keys.length; f++) c[keys[f]] = row[f];
       c.idx = starts[k] + j;
       c.suite = s(c.s); c.variant = s(c.v); c.tags = c.t.map(s);
       c.m = c.m.map((m) => [m[0], s(m[1])]);
@@ -143,8 +146,8 @@ const EvalkitData = (() => {
       for (const v of Object.values(c.sc)) v[2] = s(v[2]);
       if (c.rt) c.rt = c.rt.map((x) => [s(x[0]), s(x[1]), x[2], s(x[3])]);
       if (c.tr) c.tr = c.tr.map((x) => [s(x[0]), s(x[1]), s(x[2]), s(x[3]), s(x[4]), x[5], s(x[6]), x[7]]);
+      return c;
     });
-    return part.cases;
   }
   const kept = new Map();
   function chunk(k) {
