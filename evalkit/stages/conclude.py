@@ -217,10 +217,11 @@ def _fed_pass(inp: ConcludeInput) -> _Pass | None:
     fed.spoil(why or "taken")
     if why is not None or taps is None:
         return None
-    if taps.gathered is not None and inp.baselines is not None:
-        taps.gathered.narrow(inp.baselines.groups)  # only the groups with a baseline keep records
+    gathered = taps.gathered if inp.baselines is not None else None  # not gated now: unused
+    if gathered is not None and inp.baselines is not None:
+        gathered.narrow(inp.baselines.groups)  # only the groups with a baseline keep records
     summaries = {key: acc.summary() for key, acc in taps.groups.items()}
-    return _Pass(in_plan_order(inp, summaries), taps.n, taps.cases, taps.tally, taps.gathered)
+    return _Pass(in_plan_order(inp, summaries), taps.n, taps.cases, taps.tally, gathered)
 
 
 def _unlike_the_file(inp: ConcludeInput, fed: FedPass) -> str | None:

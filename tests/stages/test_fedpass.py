@@ -309,3 +309,35 @@ def test_an_interrupt_while_feeding_leaves_the_pass_unused(tmp_path: Path) -> No
         writer.extend([_result(1)])  # written, then interrupted while fed
     writer.close()
     assert fed.spoiled is not None and "interrupted" in fed.spoiled and writer.count == 2
+
+
+def test_a_gated_run_interrupted_concludes_ungated_from_what_it_fed(
+    workdir: Path,
+    cli,
+    fake_server,
+    conclude_reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory,
+) -> None:
+    """The gate's records were kept while the run went, but an interrupted run is not gated:
+    they go unused, and every file says interrupted."""
+    from evalkit.stages import pipeline
+
+    suite(workdir / "suites" / "s.yaml", 3)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
+    assert cli("baseline", "save", "runs/a", "--to", "bl").exit_code == 0
+    real = pipeline.conclude_run
+
+    def interrupted(prepared, _interrupted, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return real(prepared, 130, *args, **kwargs)  # as a Ctrl-C during execute concludes it
+
+    monkeypatch.setattr(pipeline, "conclude_run", interrupted)
+    del conclude_reads[:]
+    ran = cli("run", "suites/s.yaml", "-o", "runs/b", "--baseline", "bl", "--no-history")
+    assert ran.exit_code == 130, ran.output
+    assert conclude_reads == []
+    summary = json.loads((workdir / "runs" / "b" / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["results"] == 3
+    assert not (workdir / "runs" / "b" / "diff.json").exists()
+    _report_rewrites_the_same(workdir / "runs" / "b", cli, tmp_path_factory)
