@@ -8,14 +8,23 @@ listed under `plugins:` in evalkit.yaml). Nothing is imported until it is asked 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from importlib import import_module
-from importlib.metadata import Distribution, EntryPoints, entry_points
-from typing import Any, Generic, TypeVar, cast
+from importlib.metadata import (
+    Distribution,
+    EntryPoint,
+    EntryPoints,
+    PackageNotFoundError,
+    distribution,
+    distributions,
+)
+from typing import Any, Generic, TypeVar
 
 from evalkit.errors import UserInputError, did_you_mean
 
 T = TypeVar("T")
+GROUP_PREFIX = "evalkit."  # every registry's entry-point group starts so (evalkit/plugins.py)
 
 
 @dataclass(frozen=True)
@@ -88,10 +97,36 @@ def _name(dist: Distribution) -> str:
 
 @functools.cache
 def _installed() -> EntryPoints:
-    """Every installed entry point, read once per process for all the registries (each read
-    walks every distribution on the path)."""
-    # Python 3.11 types it SelectableGroups (by group); its .select(group=...) is EntryPoints, as on 3.12
-    return cast(EntryPoints, entry_points())
+    """evalkit's entry points (its `evalkit.*` groups) of every installed distribution, read once
+    per process for all the registries: those `entry_points()` finds, one distribution per name
+    (the first on the path), but parsed only for the distributions whose entry_points.txt names
+    an evalkit group (`entry_points()` parses every group of all of them: 6 ms of every run with
+    200 installed)."""
+    found: list[EntryPoint] = []
+    names: set[str] = set()
+    for dist in distributions():
+        text = dist.read_text("entry_points.txt")
+        if not text or f"[{GROUP_PREFIX}" not in text:
+            continue
+        name = _header_name(dist)
+        if name is None or name in names:
+            continue
+        names.add(name)
+        try:
+            first = distribution(name)  # the copy of that name found first, as entry_points() keeps
+        except PackageNotFoundError:
+            first = dist
+        found += [ep for ep in first.entry_points if ep.group.startswith(GROUP_PREFIX)]
+    return EntryPoints(found)
+
+
+def _header_name(dist: Distribution) -> str | None:
+    """A distribution's normalized name from its METADATA's headers alone (not its description)."""
+    from email.parser import HeaderParser  # once a registry is used (not for `evalkit --help`)
+
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    name = HeaderParser().parsestr(text.partition("\n\n")[0])["Name"]
+    return None if name is None else re.sub(r"[-_.]+", "-", str(name)).lower()
 
 
 def _import_target(spec: str) -> Any:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +30,44 @@ def test_a_lookup_reads_no_distribution_name(monkeypatch) -> None:
     scorers = registry.Registry("scorer", SCORERS)
     assert scorers.get("exact") is plugins.scorers.get("exact") and read == []
     assert scorers.source("exact") == "builtin" and len(read) == 1
+
+
+def _dist(folder: Path, name: str, version: str, entry_points: str | None) -> None:
+    info = folder / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nName: not-this\n"
+    )
+    if entry_points is not None:
+        (info / "entry_points.txt").write_text(entry_points)
+
+
+def test_installed_entry_points_are_those_importlib_finds(tmp_path: Path) -> None:
+    """Only the distributions naming an evalkit group are parsed, with `entry_points()`'s rule
+    kept: one distribution per name, the first on the path (a later copy is shadowed, even when
+    the first declares nothing for evalkit)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    _dist(
+        first, "evk_plug", "2.0", "[evalkit.scorers]\nplug_new = evk_plug:new\n[console_scripts]\nx = y:z\n"
+    )
+    _dist(second, "evk_plug", "1.0", "[evalkit.scorers]\nplug_old = evk_plug:old\n")
+    _dist(first, "evk_shadow", "0.1", None)  # the first copy: no entry points at all
+    _dist(second, "evk_shadow", "0.2", "[evalkit.scorers]\nshadowed = evk_shadow:s\n")
+    _dist(first, "evk_other", "1.0", "[console_scripts]\nother = o:main\n")
+    probe = (
+        "from importlib.metadata import entry_points\n"
+        "from evalkit import registry\n"
+        "ours = sorted((ep.group, ep.name, ep.value, ep.dist.version) for ep in registry._installed())\n"
+        "eps = entry_points()\n"
+        "theirs = sorted((ep.group, ep.name, ep.value, ep.dist.version) for g in eps.groups"
+        " if g.startswith('evalkit.') for ep in eps.select(group=g))\n"
+        "assert ours == theirs, (ours, theirs)\n"
+        "print([x[1] for x in ours if x[1].startswith(('plug', 'shadow'))])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(first), str(second), *sys.path])}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['plug_new']"
 
 
 def test_unknown_name_suggests() -> None:

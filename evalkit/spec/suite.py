@@ -306,6 +306,10 @@ def load_suite(path: Path) -> Suite:
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise UserInputError("a suite must be a mapping with name, prompt, cases", path=path, line=1)
+    # validated on their own too (each line of a case file; the prompt as a message): built
+    # first, the suite's validator reuses theirs instead of building its own copy of each
+    for part in (CaseSpec, MessageTemplate):
+        part.model_rebuild()
     try:
         spec = SuiteSpec.model_validate(doc.data)
     except ValidationError as exc:

@@ -91,3 +91,27 @@ def test_the_description_check_sees_a_missing_one() -> None:
     fake = {"properties": {"a": {"description": "x"}}, "$defs": {"B": {"properties": {"b": {}}}}}
     fake["allOf"] = [{"if": {"properties": {"c": {}}}, "then": {"properties": {"d": {"description": "y"}}}}]
     assert _undescribed(fake, "s") == ["s.$defs.B.b"]
+
+
+def test_the_schemas_do_not_depend_on_which_models_were_built_first(tmp_path: Path) -> None:
+    """Loading a config or a suite builds some of their parts' validators first (so theirs are
+    reused, not built twice): the schemas, and what they accept, are the same either way."""
+    import subprocess
+    import sys
+
+    (tmp_path / "evalkit.yaml").write_text("providers:\n  p: {type: scripted, default: x}\n")
+    (tmp_path / "s.yaml").write_text('name: s\nprompt: "{{ q }}"\ncases: [{id: a, vars: {q: x}}]\n')
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom evalkit.spec import schema\n"
+        "if sys.argv[1] == 'loaded':\n"
+        "    from evalkit.spec.config import load_config\n    from evalkit.spec.suite import load_suite\n"
+        f"    load_config(Path({str(tmp_path / 'evalkit.yaml')!r})); load_suite(Path({str(tmp_path / 's.yaml')!r}))\n"
+        "print(''.join(schema.render(kind) for kind in schema.KINDS))\n"
+    )
+    out = [
+        subprocess.run(
+            [sys.executable, "-c", probe, order], capture_output=True, text=True, check=True
+        ).stdout
+        for order in ("loaded", "fresh")
+    ]
+    assert out[0] == out[1] and '"Variant"' in out[0]
