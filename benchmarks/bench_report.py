@@ -152,17 +152,8 @@ def writer_cpu(codes: dict[str, Path], runs: list[Path], repeats: int) -> None:
         got: dict[str, list[list[float]]] = {label: [] for label in codes}
         for _ in range(repeats):
             for label, code in codes.items():
-                env = {**os.environ, "PYTHONPATH": str(code), "NO_COLOR": "1"}
-                proc = subprocess.run(
-                    [sys.executable, "-c", CPU_WRITER, str(run)],
-                    env=env,
-                    cwd=tempfile.gettempdir(),
-                    capture_output=True,
-                    text=True,
-                )
-                if proc.returncode:
-                    raise SystemExit(proc.stderr[-2000:])
-                got[label].append([float(x) for x in proc.stdout.split()])
+                out = python_with(code, [sys.executable, "-c", CPU_WRITER, str(run)]).stdout
+                got[label].append([float(x) for x in out.split()])
         for label, samples in got.items():
             n = int(samples[0][0])
             cpu = [s[1] / n * 1e6 for s in samples]
@@ -176,18 +167,19 @@ def writer_cpu(codes: dict[str, Path], runs: list[Path], repeats: int) -> None:
             )
 
 
-def timed(code: Path, args: list[str]) -> tuple[float, float, float]:
-    """Peak RSS (MB), wall and CPU seconds of `python ARGS` with `code` first on the path."""
+def python_with(code: Path, command: list[str]) -> subprocess.CompletedProcess[str]:
+    """`command` with `code` first on the path, run from elsewhere (`python -m` puts the working
+    directory first on the path); its stderr's tail ends the benchmark when it fails."""
     env = {**os.environ, "PYTHONPATH": str(code), "NO_COLOR": "1"}
-    proc = subprocess.run(  # from elsewhere: `python -m` puts the working directory first on the path
-        ["/usr/bin/time", "-f", "%M %e %U %S", sys.executable, *args],
-        env=env,
-        cwd=tempfile.gettempdir(),
-        capture_output=True,
-        text=True,
-    )
+    proc = subprocess.run(command, env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(proc.stderr[-2000:])
+    return proc
+
+
+def timed(code: Path, args: list[str]) -> tuple[float, float, float]:
+    """Peak RSS (MB), wall and CPU seconds of `python ARGS` with `code` first on the path."""
+    proc = python_with(code, ["/usr/bin/time", "-f", "%M %e %U %S", sys.executable, *args])
     rss_kb, wall, user, system = proc.stderr.strip().splitlines()[-1].split()
     return int(rss_kb) / 1024, float(wall), float(user) + float(system)
 
