@@ -62,10 +62,20 @@ def write_config(directory: Path, url: str, concurrency: int) -> Path:
     return path
 
 
+VALUED = ("--against", "--rounds")  # the options that take a value (the next argument)
+
+
 def arguments(argv: list[str]) -> tuple[list[str], list[Path]]:
     """A benchmark's positional arguments, and the checkouts each `--against CHECKOUT` names."""
     against = [Path(argv[i + 1]) for i, a in enumerate(argv[:-1]) if a == "--against"]
-    return [a for a in argv[1:] if not a.startswith("--") and Path(a) not in against], against
+    values = {i + 1 for i, a in enumerate(argv[:-1]) if a in VALUED}
+    return [a for i, a in enumerate(argv) if i and i not in values and not a.startswith("--")], against
+
+
+def rounds(argv: list[str], default: int = 1) -> int:
+    """`--rounds N`: how many times each measurement runs (its median is shown)."""
+    given = [int(argv[i + 1]) for i, a in enumerate(argv[:-1]) if a == "--rounds"]
+    return given[-1] if given else default
 
 
 def timed(fn):  # type: ignore[no-untyped-def]

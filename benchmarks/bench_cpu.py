@@ -10,7 +10,7 @@ The ideal/wall table has a "raw aiohttp" row too: the same requests through aioh
 fresh process, timed from outside like `evalkit run`: the ceiling any Python client reaches
 against this fake server (its own per-request time is part of every round trip).
 
-Usage: python -m benchmarks.bench_cpu [SIZES] [IDEAL_SIZES] [--against CHECKOUT ...]
+Usage: python -m benchmarks.bench_cpu [SIZES] [IDEAL_SIZES] [--against CHECKOUT ...] [--rounds N]
 e.g. 1000,20000,100000 2000,20000 --against /path/to/main (latency 100 ms, concurrency 32).
 """
 
@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import ROOT, arguments, fake_server
+from benchmarks._common import ROOT, arguments, fake_server, rounds
 from benchmarks.bench_ideal import print_row, run_command
-from benchmarks.bench_scale import load, measure, print_rows
+from benchmarks.bench_scale import load, measure_rounds, print_rows
 
 LATENCY_S = 0.1
 CONCURRENCY = 32
@@ -37,12 +37,13 @@ def main() -> None:
     ideal_sizes = [int(s) for s in (args[1] if len(args) > 1 else "2000,20000").split(",")]
     checkouts = [ROOT, *against]
     print(f"{os.cpu_count()} CPUs, load average {load()} at the start", flush=True)
-    rows = []
+    times = rounds(sys.argv)
     with fake_server(0.0) as url:
-        for n in sizes:
-            for code in [*checkouts, None]:
-                rows.append(measure(code, n, url, CONCURRENCY))
-    print(f"\nown CPU per case: zero-latency server, concurrency {CONCURRENCY}, scorer exact, no cache")
+        rows = [row for n in sizes for row in measure_rounds(checkouts, n, url, CONCURRENCY, times)]
+    print(
+        f"\nown CPU per case: zero-latency server, concurrency {CONCURRENCY}, scorer exact, no cache"
+        f" (medians of {times} interleaved rounds)"
+    )
     print_rows(rows)
     print(
         f"\nthe whole command at {LATENCY_S * 1000:.0f} ms latency, concurrency {CONCURRENCY}; load {load()}"

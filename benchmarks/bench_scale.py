@@ -3,7 +3,7 @@
 Each size runs `evalkit run` (plan, openai provider, exact scorer, results.jsonl, summary)
 in a fresh process against the zero-latency fake server (its own process too), so peak RSS
 is that size's alone. Admission is O(1) per request when time per case stays flat.
-Usage: python benchmarks/bench_scale.py [SIZES] [CONCURRENCY] [--against CHECKOUT]
+Usage: python benchmarks/bench_scale.py [SIZES] [CONCURRENCY] [--against CHECKOUT] [--rounds N]
 e.g. 1000,10000,100000 32. With --against (another checkout of evalkit, e.g. a worktree of an
 older commit), each size also runs with that checkout's code, interleaved, for side-by-side ratios.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import ROOT, arguments, fake_server, write_config, write_suite
+from benchmarks._common import ROOT, arguments, fake_server, rounds, write_config, write_suite
 
 
 def child(n: int, url: str, concurrency: int) -> None:
@@ -81,16 +82,30 @@ def main() -> None:
     sizes = [int(s) for s in (args[0] if args else "1000,10000,100000").split(",")]
     concurrency = int(args[1]) if len(args) > 1 else 32
     checkouts = [ROOT, *against]
-    rows = []
     print(f"{os.cpu_count()} CPUs, load average {load()} at the start", flush=True)
     with fake_server(0.0) as url:
-        for n in sizes:
-            for code in [*checkouts, None]:  # interleaved, so the machine's load hits each alike
-                rows.append(measure(code, n, url, concurrency))
+        rows = [
+            row for n in sizes for row in measure_rounds(checkouts, n, url, concurrency, rounds(sys.argv))
+        ]
     print(
         f"zero-latency fake server, concurrency {concurrency}, scorer exact, no cache; load {load()} at the end"
     )
     print_rows(rows)
+
+
+def measure_rounds(
+    checkouts: list[Path], n: int, url: str, concurrency: int, times: int
+) -> list[dict[str, Any]]:
+    """Each checkout's run of n cases and aiohttp alone's, interleaved (so the machine's load hits
+    each alike), `times` rounds: per checkout the median of its wall, CPU and peak RSS."""
+    got: dict[Path | None, list[dict[str, Any]]] = {code: [] for code in [*checkouts, None]}
+    for _ in range(times):
+        for code in got:
+            got[code].append(measure(code, n, url, concurrency))
+    return [
+        {**samples[0], **{k: statistics.median(s[k] for s in samples) for k in ("wall_s", "cpu_s", "rss_mb")}}
+        for samples in got.values()
+    ]
 
 
 def measure(code: Path | None, n: int, url: str, concurrency: int) -> dict[str, Any]:
