@@ -215,6 +215,8 @@ class ProviderService:
         self.timings = timings if timings is not None else {}
         self.started = started if started is not None else set()  # providers already started
         self._starting: dict[str, asyncio.Future[None]] = {}  # set once its start() has returned
+        # per provider: its streams generating now, and since when the first of them has been
+        self._generating: dict[str, list[float]] = {}
 
     async def stream(
         self, name: str, requests: Sequence[Request], namespace: str = "generate"
@@ -245,7 +247,7 @@ class ProviderService:
         if not misses:
             return
         await self._start(name, provider)
-        clock = time.perf_counter()
+        self._generating_begins(name)
         sink = status_sink.set(self.status)  # batch engines: "generating batch k/n on NAME"
         try:
             async with contextlib.aclosing(exactly_once(provider, misses)) as answered:
@@ -263,23 +265,40 @@ class ProviderService:
         finally:
             with contextlib.suppress(ValueError):  # closed from another context: nothing to undo
                 status_sink.reset(sink)
-        self._add(f"generate_{name}_s", clock)
+            self._generating_ends(name)
         self.status("evaluating")
+
+    def _generating_begins(self, name: str) -> None:
+        span = self._generating.setdefault(name, [0, 0.0])
+        if not span[0]:
+            span[1] = time.perf_counter()
+        span[0] += 1
+
+    def _generating_ends(self, name: str) -> None:
+        """`generate_NAME_s`: the time while at least one of the provider's streams generated,
+        counted once where streams overlap (the plan's chunks back to back, a judge's)."""
+        span = self._generating[name]
+        span[0] -= 1
+        if not span[0]:
+            self._add(f"generate_{name}_s", span[1])
 
     async def _start(self, name: str, provider: AnyProvider) -> None:
         """Start the provider (load weights) the first time something needs it; a stream that
         comes meanwhile (the next chunk's, a judge's) waits until the start is done."""
-        if name in self.started:
+        while name in self.started:  # started, or starting: then wait for it
             starting = self._starting.get(name)
-            if starting is not None and not starting.done():
-                await asyncio.shield(starting)
-            return
+            if starting is None or starting.done():
+                return
+            await asyncio.shield(starting)  # a start that failed is no longer in `started`: retried
         self.started.add(name)
         starting = self._starting[name] = asyncio.get_running_loop().create_future()
         self.status(f"starting {name}")
         clock = time.perf_counter()
         try:
             await provider.start()
+        except BaseException:  # raised or cancelled: never started, whoever waits starts it again
+            self.started.discard(name)
+            raise
         finally:
             starting.set_result(None)
         self._add(f"load_{name}_s", clock)

@@ -335,7 +335,11 @@ async def handoff(
         queue.put_nowait(item)
         return
     putter = asyncio.ensure_future(queue.put(item))
-    await asyncio.wait({putter, consumer}, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        await asyncio.wait({putter, consumer}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # cancelled (the deadline, the other chunk's error): the answer is
+        putter.cancel()  # abandoned here, never put behind the end of the queue later
+        raise
     if not putter.done():
         putter.cancel()
         consumer.result()  # raises what stopped the consumer

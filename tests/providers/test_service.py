@@ -76,3 +76,56 @@ def test_a_stream_that_comes_while_the_provider_starts_waits_for_the_start() -> 
     both = asyncio.run(go())
     assert [len(one) for one in both] == [3, 2]
     assert all(c.text == "ok" for one in both for c in one)
+
+
+class FailingStart(ScriptedProvider):
+    """A provider whose first start() fails after a while; a later one succeeds."""
+
+    starts = 0
+    ready = False
+
+    async def start(self) -> None:
+        self.starts += 1
+        await asyncio.sleep(0.05)
+        if self.starts == 1:
+            raise RuntimeError("weights not found")
+        self.ready = True
+
+    async def complete(self, request: Request) -> Completion:
+        return Completion(text="ok") if self.ready else Completion(error="not started")
+
+
+def test_a_stream_that_waited_for_a_start_that_failed_starts_the_provider_itself() -> None:
+    """The first stream's start() raises (its stream fails with it); a stream that came
+    meanwhile must not send to the provider that never started: it starts it again."""
+    provider = FailingStart("p", ScriptedSettings())
+    svc = service.ProviderService({"p": provider})
+
+    async def answers(first: int) -> list[Completion]:
+        return [c async for _, c in svc.stream("p", requests(3)[first:])]
+
+    async def go() -> list[list[Completion] | BaseException]:
+        return await asyncio.gather(answers(0), answers(1), return_exceptions=True)
+
+    failed, waited = asyncio.run(go())
+    assert isinstance(failed, RuntimeError) and str(failed) == "weights not found"
+    assert isinstance(waited, list) and [c.text for c in waited] == ["ok", "ok"]
+    assert provider.starts == 2 and "p" in svc.started
+
+
+def test_generation_time_is_counted_once_where_a_providers_streams_overlap() -> None:
+    """Two streams of one provider at once (the plan's chunks back to back): its
+    generate_p_s is the time while either generated, never the sum of both."""
+    provider = ScriptedProvider("p", ScriptedSettings(default="ok", latency_s=0.2))
+    svc = service.ProviderService({"p": provider})
+
+    async def drain(first: int) -> int:
+        return len([c async for _, c in svc.stream("p", requests(2)[first : first + 1])])
+
+    async def go() -> float:
+        start = asyncio.get_running_loop().time()
+        assert await asyncio.gather(drain(0), drain(1)) == [1, 1]
+        return asyncio.get_running_loop().time() - start
+
+    wall = asyncio.run(go())
+    assert 0.2 <= svc.timings["generate_p_s"] <= wall

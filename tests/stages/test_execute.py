@@ -21,7 +21,7 @@ from evalkit.providers.service import build_providers
 from evalkit.rundir.files import ResultWriter, read_results
 from evalkit.spec.config import load_config
 from evalkit.spec.suite import load_suite
-from evalkit.stages.execute import Runner
+from evalkit.stages.execute import Runner, handoff
 from evalkit.stages.plan import Plan, build_plan
 from evalkit.types import CaseResult
 from tests.conftest import write
@@ -330,3 +330,29 @@ def test_a_reader_that_stops_early_cancels_the_requests_in_flight() -> None:
 
     request, completion = asyncio.run(first())
     assert request.key == "r0" and completion.text == "r0" and started == ["r0", "r1", "r2", "r3"]
+
+
+def test_an_answer_cancelled_while_waiting_for_room_never_reaches_the_queue_later() -> None:
+    """The deadline (or the other chunk's error) cancels a chunk waiting for room in a full
+    queue: its answer is abandoned then, not put once room frees (after the end marker, where
+    nothing reads it, with a task left pending)."""
+
+    async def go() -> tuple[list[str], int]:
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+        queue.put_nowait("first")
+        consumer = asyncio.create_task(asyncio.sleep(10))
+        waiting = asyncio.create_task(handoff(queue, "abandoned", consumer))  # type: ignore[arg-type]
+        await asyncio.sleep(0.01)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        got = [queue.get_nowait()]  # room frees
+        await asyncio.sleep(0.01)
+        while not queue.empty():
+            got.append(queue.get_nowait())
+        others = len(asyncio.all_tasks()) - 2  # this one and the consumer
+        consumer.cancel()
+        return got, others
+
+    got, pending = asyncio.run(go())
+    assert got == ["first"] and pending == 0
