@@ -430,44 +430,24 @@ CASE_INSERT = (
 )
 
 
+_PASSED, _CACHED, _SCORES = (CASE_COLUMNS.index(name) for name in ("passed", "cached", "scores"))
+assert _PASSED < _CACHED == _SCORES - 1 == len(CASE_COLUMNS) - 2, "`_case_params` slices them so"
+
+
 def _case_params(run_id: str, cases: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
-    """read_case_values' tuples as run_cases' parameters: `_dump` written out for the run_cases
-    columns (a test checks it against `_insert`), with no dict per row."""
+    """read_case_values' tuples (CASE_COLUMNS, in order) as run_cases' parameters: `_dump`
+    written out for the run_cases columns (a test checks it against `_insert`): the two flags
+    as integers, the scores as JSON text, with no dict per row."""
     dumps = _JSON
-    for (
-        suite,
-        variant,
-        case_id,
-        repeat,
-        input_hash,
-        model,
-        version,
-        passed,
-        error,
-        latency,
-        cost,
-        tokens_in,
-        tokens_out,
-        cached,
-        scores,
-    ) in cases:
+    for values in cases:
+        passed, cached = values[_PASSED], values[_CACHED]
         yield (
             run_id,
-            suite,
-            variant,
-            case_id,
-            repeat,
-            input_hash,
-            model,
-            version,
+            *values[:_PASSED],
             None if passed is None else int(bool(passed)),
-            error,
-            latency,
-            cost,
-            tokens_in,
-            tokens_out,
+            *values[_PASSED + 1 : _CACHED],
             None if cached is None else int(bool(cached)),
-            dumps(scores),
+            dumps(values[_SCORES]),
         )
 
 
