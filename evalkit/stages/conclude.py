@@ -21,7 +21,7 @@ from evalkit.report import junit, markdown
 from evalkit.rundir.dir import RunDir
 from evalkit.spec.config import RunSettings
 from evalkit.spec.suite import Suite
-from evalkit.stages.fedpass import FedPass
+from evalkit.stages.fedpass import FedPass, new_taps
 from evalkit.types import CaseResult, MetricInfo
 
 
@@ -196,12 +196,10 @@ class _Pass:
 def _read_pass(inp: ConcludeInput) -> _Pass:
     """The pass over results.jsonl, read back line by line."""
     results = _results(inp)
-    pass_rules = {name: [m.name for m in infos if m.counts_for_pass] for name, infos in inp.metrics.items()}
-    cases = junit.Cases(lambda suite, _variant: pass_rules.get(suite, []))
     # the gate's records: only of the groups that have a baseline to compare with
     gathered = Gathered(inp.baselines.groups) if inp.baselines is not None else None
-    # the per-case main metric the frontier's paired tests need: none for a run of one variant
-    tally = FrontierTally(inp.metrics if len(set(inp.variants)) != 1 else {})
+    taps = new_taps(inp.metrics, inp.variants, gathered)
+    cases, tally = taps.cases, taps.tally
     counted = _Counted(results(), [cases.add, tally.add, *([gathered.add] if gathered else [])])
     groups = aggregate(inp, counted)
     return _Pass(groups, counted.n, cases, tally, gathered)

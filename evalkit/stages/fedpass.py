@@ -103,17 +103,9 @@ class FedPass:
         self.size, self.spoiled = size, None
 
     def _taps(self) -> Taps:
-        from evalkit.compare.frontier import FrontierTally
         from evalkit.compare.groups import Gathered
-        from evalkit.report.junit import Cases
 
-        rules = {name: [m.name for m in infos if m.counts_for_pass] for name, infos in self.metrics.items()}
-        return Taps(
-            groups={},
-            cases=Cases(lambda suite, _variant: rules.get(suite, [])),
-            tally=FrontierTally(self.metrics if len(set(self.variants)) != 1 else {}),
-            gathered=Gathered() if self.gated else None,
-        )
+        return new_taps(self.metrics, self.variants, Gathered() if self.gated else None)
 
     def _feed(self, taps: Taps, r: CaseResult) -> None:
         """One result through every tap, as conclude's pass over the file hands it on."""
@@ -129,6 +121,24 @@ class FedPass:
             acc = GroupAccumulator(self.metrics.get(r.suite, ()), self.thresholds.get(r.suite, {}))
             taps.groups[(r.suite, r.variant)] = acc
         acc.add(r)
+
+
+def new_taps(
+    metrics: Mapping[str, Sequence[MetricInfo]], variants: Sequence[str], gathered: Gathered | None
+) -> Taps:
+    """Conclude's taps for a pass over a run's results (fed or read): junit.xml's test cases
+    with each suite's pass rule, the frontier's tally (nothing for a run of one variant: no
+    paired test), and the gate's records in `gathered` (None: not gated)."""
+    from evalkit.compare.frontier import FrontierTally
+    from evalkit.report.junit import Cases
+
+    rules = {name: [m.name for m in infos if m.counts_for_pass] for name, infos in metrics.items()}
+    return Taps(
+        groups={},
+        cases=Cases(lambda suite, _variant: rules.get(suite, [])),
+        tally=FrontierTally(metrics if len(set(variants)) != 1 else {}),
+        gathered=gathered,
+    )
 
 
 def _human_key() -> str:
