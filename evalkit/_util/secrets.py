@@ -120,6 +120,12 @@ def scrub_data(data: Any) -> Any:
     return data
 
 
+def known() -> tuple[str, ...]:
+    """What is scrubbed now (each secret as JSON text shows it): what was written earlier was
+    scrubbed alike while this is equal."""
+    return _needles
+
+
 def may_contain_secret(text: str) -> bool:
     """Whether serialized text may hold a known secret (cheap: most lines hold none)."""
     needles = _needles

@@ -187,14 +187,23 @@ def _legacy_paths(root: Path, suite: str, variant: str) -> tuple[Path, Path]:
     return folder / f"{old_variant}.jsonl", folder / f"{old_variant}.meta.json"
 
 
-def load(root: Path, suite: str, variant: str) -> Group | None:
+def saved_paths(root: Path, suite: str, variant: str) -> tuple[Path, Path] | None:
+    """The files `load` reads a suite × variant's baseline from (None: none saved)."""
     data_path, meta_path = baseline_paths(root, suite, variant)
     if not data_path.exists():
         legacy = _legacy_paths(root, suite, variant)
         named = read_json(legacy[1]) if ".." not in (suite, variant) and legacy[0].is_file() else None
         if not isinstance(named, dict) or (named.get("suite"), named.get("variant")) != (suite, variant):
             return None  # none saved, or that file is another name's
-        data_path, meta_path = legacy
+        return legacy
+    return data_path, meta_path
+
+
+def load(root: Path, suite: str, variant: str) -> Group | None:
+    paths = saved_paths(root, suite, variant)
+    if paths is None:
+        return None
+    data_path, meta_path = paths
     if not meta_path.exists():
         raise UserInputError(f"baseline without its {meta_path.name}", path=data_path)
     try:
@@ -222,13 +231,19 @@ class Copied:
 def copy_into(run_dir: RunDir, folder: Path, groups: Sequence[Group]) -> None:
     """Copy baselines into a run directory: baseline.jsonl (their cases) and baseline.meta.json
     (their folder and each group's meta), through its write path (the caller holds the lock)."""
-    rows = (
-        {"suite": group.suite, "variant": group.variant, **record.model_dump(mode="json")}
-        for group in groups
-        for record in group.records
-    )
+    rows = (copied_row(group.suite, group.variant, record) for group in groups for record in group.records)
     metas = [group.meta.model_dump(mode="json") for group in groups]
     run_dir.write_baseline_copy(rows, {"folder": str(folder), "shown": shown(folder), "groups": metas})
+
+
+def copied_row(suite: str, variant: str, record: CaseRecord) -> dict[str, Any]:
+    """A baseline's record as baseline.jsonl holds it (written as `write_jsonl` writes a row)."""
+    return {"suite": suite, "variant": variant, **record.model_dump(mode="json")}
+
+
+def saved_records(path: Path) -> Iterator[CaseRecord]:
+    """A saved baseline file's records, in its order, as `load` reads them."""
+    return _lines(path)
 
 
 def copied(run_dir: RunDir) -> Copied | None:

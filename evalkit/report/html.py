@@ -55,7 +55,7 @@ from evalkit.compare.gate import (
 )
 from evalkit.report import charts
 from evalkit.report.lookup import Lookup
-from evalkit.report.rows import ResultRow, ScoreRow, as_result, read_rows
+from evalkit.report.rows import ResultRow, ScoreRow, as_result, parse_row, read_rows
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.runinfo import RunInfo
 from evalkit.tools.timeline import trace_rows
@@ -96,6 +96,7 @@ class _Strings(dict[str | None, int | None]):
 
 
 CHUNK = 2_000  # cases per chunk: the writer holds one chunk at a time, the page decodes one at a time
+Chunk = tuple[dict[str, Any], dict[str, Any]]  # a chunk's index and its cases
 VERDICTS = ("flip", "error", "fail", "none", "pass")  # the index's verdict codes, in the table's order
 
 
@@ -113,7 +114,9 @@ class _Context:
 
 
 @contextmanager
-def _context(run_dir: RunDir) -> Iterator[_Context]:
+def _context(run_dir: RunDir, lookup: Lookup | None = None) -> Iterator[_Context]:
+    """The context of each case's row; `lookup`: one already loaded (kept open), else one is
+    built from the directory's baseline copy and cases.jsonl."""
     summary = run_dir.summary_data() or {}
     diff = run_dir.diff_data()
     flips: set[tuple[str, str, str]] = set()
@@ -122,6 +125,9 @@ def _context(run_dir: RunDir) -> Iterator[_Context]:
         flips |= {(g["suite"], g["variant"], c) for c in g.get("pass_to_fail", [])}
         regressed |= {(g["suite"], g["variant"], c["case_id"]) for c in g.get("top_regressions", [])}
     deciding = {(g["suite"], g["variant"]): g.get("pass_metrics") for g in summary.get("groups", [])}
+    if lookup is not None:
+        yield _Context(summary, diff, run_dir.info_or_none(), lookup, flips, regressed, deciding)
+        return
     with Lookup(run_dir.baseline_file, run_dir.cases_file) as lookup:
         yield _Context(summary, diff, run_dir.info_or_none(), lookup, flips, regressed, deciding)
 
@@ -272,12 +278,21 @@ class _Index:
         self.base_scores.append(base_scores)
 
     def data(self) -> dict[str, Any]:
+        *_, data = self.building()
+        assert data is not None
+        return data
+
+    def building(self) -> Iterator[dict[str, Any] | None]:
+        """`data()` in three steps (a None after each), the data last."""
         columns = dict(zip(INDEX_COLUMNS, (list(c) for c in zip(*self.rows, strict=True)), strict=True))
-        return {
+        yield None
+        scores = _score_columns(self.scores)
+        yield None
+        yield {
             "n": len(self.rows),
             "names": self.names.table,
             **columns,
-            "sc": _score_columns(self.scores),
+            "sc": scores,
             "bs": _score_columns(self.base_scores),
         }
 
@@ -325,6 +340,34 @@ def _packed(data: dict[str, Any]) -> str:
     return _gzip64(_json(data))
 
 
+JSON_SLICE = 125  # list items serialized at a time by `json_sliced` (a fraction of a millisecond)
+
+
+def json_sliced(data: dict[str, Any]) -> Iterator[bytes | None]:
+    """`_json(data)` a slice at a time: each value on its own and a long list `JSON_SLICE`
+    items at a time, a None yielded after each (a run's event loop goes on meanwhile: see
+    `evalkit.report.casefeed`), the JSON last. pydantic-core writes compact JSON, so the
+    slices joined are its JSON of the whole; where `_json` would go another way (text it cannot
+    write, a secret to scrub) the last item is `_json(data)` itself."""
+    parts = []
+    try:
+        for key, value in data.items():
+            if isinstance(value, list) and len(value) > JSON_SLICE:
+                items = []
+                for at in range(0, len(value), JSON_SLICE):
+                    items.append(pydantic_core.to_json(value[at : at + JSON_SLICE])[1:-1])
+                    yield None
+                parts.append(pydantic_core.to_json(key) + b":[" + b",".join(items) + b"]")
+            else:
+                parts.append(pydantic_core.to_json(key) + b":" + pydantic_core.to_json(value))
+        raw = b"{" + b",".join(parts) + b"}"
+        text = raw.decode("utf-8")
+    except (PydanticSerializationError, UnicodeDecodeError):
+        yield _json(data)
+        return
+    yield _json(data) if secrets.may_contain_secret(text) else raw
+
+
 def case_chunks(
     run_dir: RunDir, ctx: _Context, series: _Series, chunk: int | None = None
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
@@ -344,16 +387,39 @@ def case_chunks(
 
 def _chunk(batch: list[ResultRow], ctx: _Context) -> tuple[dict[str, Any], dict[str, Any]]:
     """A chunk's index and cases, their baselines and vars looked up a chunk at a time."""
-    bases = ctx.lookup.baselines((r["suite"], r["variant"], r["case_id"], r["repeat"]) for r in batch)
-    case_vars = ctx.lookup.vars((r["suite"], r["case_id"]) for r in batch)
-    strings, index, rows = _Strings(), _Index(), []
-    s, add, found = strings.intern, index.add, case_vars.get
-    for r in batch:
-        base = bases.get((r["suite"], r["variant"], r["case_id"], r["repeat"])) if bases else None
-        row, values = _case_row(r, ctx, base, found((r["suite"], r["case_id"])), s)
-        rows.append(row)
-        add(row, r, values, base)
-    return index.data(), {"strings": strings.table, "keys": CASE_KEYS, "cases": rows}
+    chunk = _Chunk(ctx)
+    chunk.add(batch)
+    return chunk.data()
+
+
+class _Chunk:
+    """A chunk's index and cases as its results are added, a few at a time or all at once (the
+    same rows either way: the strings are interned in the results' order), their baselines and
+    vars looked up a batch at a time."""
+
+    def __init__(self, ctx: _Context) -> None:
+        self.ctx = ctx
+        self.strings, self.index = _Strings(), _Index()
+        self.rows: list[list[Any]] = []
+        self.n = 0
+
+    def add(self, batch: list[ResultRow]) -> None:
+        ctx = self.ctx
+        bases = ctx.lookup.baselines((r["suite"], r["variant"], r["case_id"], r["repeat"]) for r in batch)
+        case_vars = ctx.lookup.vars((r["suite"], r["case_id"]) for r in batch)
+        s, add, found, rows = self.strings.intern, self.index.add, case_vars.get, self.rows
+        for r in batch:
+            base = bases.get((r["suite"], r["variant"], r["case_id"], r["repeat"])) if bases else None
+            row, values = _case_row(r, ctx, base, found((r["suite"], r["case_id"])), s)
+            rows.append(row)
+            add(row, r, values, base)
+        self.n += len(batch)
+
+    def data(self) -> Chunk:
+        return self.index.data(), self.cases()
+
+    def cases(self) -> dict[str, Any]:
+        return {"strings": self.strings.table, "keys": CASE_KEYS, "cases": self.rows}
 
 
 def build_data(where: RunDir | Path, chunk: int | None = None) -> dict[str, Any]:
@@ -642,11 +708,17 @@ CASES_MARK = "<!--evalkit-cases-->"
 SPOOL_BYTES = 8 * 2**20  # packed blocks held in memory up to this size, then in a scratch file
 
 
-def render_pieces(run_dir: RunDir) -> Iterator[str]:
+def render_pieces(run_dir: RunDir, fed: Fed | None = None) -> Iterator[str]:
     """The page in pieces: each chunk's index and cases are packed and written to two scratch
     files (in memory while small) as they are built (collecting the charts' values), then the
     page is put together around them: every index first (the page reads them at load), then
-    the cases (read a chunk at a time, when the page needs them)."""
+    the cases (read a chunk at a time, when the page needs them). `fed`: the chunks a run built
+    while it wrote results.jsonl (`evalkit.report.casefeed`), taken where they are what reading
+    the file gives (the chunks whose rows the gate changed rebuilt from their lines)."""
+    if fed is not None:
+        with fed:
+            yield from _fed_pieces(run_dir, fed)
+        return
     series = _Series()
     with (
         _context(run_dir) as ctx,
@@ -660,7 +732,69 @@ def render_pieces(run_dir: RunDir) -> Iterator[str]:
         yield tail
 
 
-Chunk = tuple[dict[str, Any], dict[str, Any]]  # a chunk's index and its cases
+@dataclass
+class Fed:
+    """report.html's chunks, built and packed while a run wrote results.jsonl
+    (`evalkit.report.casefeed`) with no gate yet: the packed blocks (as `render_pieces` writes
+    them), the charts' values, the lookup the rows were built with, each (suite, variant)'s pass
+    rule they were built with, each chunk's bytes in results.jsonl and, for a gated run, the
+    hash of each of its rows' (suite, variant, case id): a chunk holding a case the gate
+    flipped or counts among the top regressions is rebuilt from its lines."""
+
+    indexes: IO[str]
+    cases: IO[str]
+    series: _Series
+    lookup: Lookup
+    deciding: dict[tuple[str, str], Any]
+    ranges: list[tuple[int, int]]
+    keys: list[array[int]] | None
+    release: Callable[[], None]
+
+    def __enter__(self) -> Fed:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
+def _fed_pieces(run_dir: RunDir, fed: Fed) -> Iterator[str]:
+    with _context(run_dir, fed.lookup) as ctx:
+        rebuild = _to_rebuild(fed, ctx)
+        if rebuild is None:  # rows built with another pass rule, or a gate's cases not traced
+            yield from render_pieces(run_dir)
+            return
+        with (
+            tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="ascii") as indexes,
+            tempfile.SpooledTemporaryFile(SPOOL_BYTES, "w+", encoding="ascii") as cases,
+        ):
+            _pack_all(_rebuilt(run_dir, ctx, [fed.ranges[k] for k in rebuild]), indexes, cases)
+            head, _, tail = _page(run_dir, ctx, fed.series).partition(CASES_MARK)
+            yield head
+            yield from _blocks(fed.indexes, fed.cases, (set(rebuild), indexes, cases))
+            yield tail
+
+
+def _to_rebuild(fed: Fed, ctx: _Context) -> list[int] | None:
+    """The chunks whose rows the gate changes (a flip, a top regression), in order; None: the
+    fed rows cannot be kept (built with another pass rule, or a gate whose cases were not traced)."""
+    if any(fed.deciding.get(key) != ctx.deciding.get(key) for key in fed.series.labels):
+        return None
+    touched = ctx.flips | ctx.regressed
+    if not touched:
+        return []
+    if fed.keys is None:
+        return None
+    wanted = set(map(hash, touched))
+    return [k for k, hashes in enumerate(fed.keys) if not wanted.isdisjoint(hashes)]
+
+
+def _rebuilt(run_dir: RunDir, ctx: _Context, ranges: list[tuple[int, int]]) -> Iterator[Chunk]:
+    """The chunks of these byte ranges of results.jsonl, read again and built in the gate's context."""
+    with run_dir.results_file.open("rb") as fh:
+        for start, end in ranges:
+            fh.seek(start)
+            lines = fh.read(end - start).decode("utf-8").splitlines(keepends=True)
+            yield _chunk([parse_row(line) for line in lines if not line.isspace()], ctx)
 
 
 def _pack_all(chunks: Iterable[Chunk], indexes: IO[str], cases: IO[str]) -> None:
@@ -686,14 +820,25 @@ def _pack_all(chunks: Iterable[Chunk], indexes: IO[str], cases: IO[str]) -> None
             write(previous)
 
 
-def _blocks(indexes: IO[str], cases: IO[str]) -> Iterator[str]:
-    indexes.seek(0)
-    for line in indexes:
+Replaced = tuple[set[int], IO[str], IO[str]]  # these chunks' blocks are in those two files, in order
+
+
+def _blocks(indexes: IO[str], cases: IO[str], replaced: Replaced | None = None) -> Iterator[str]:
+    which, new_indexes, new_cases = replaced or (set(), indexes, cases)
+    for line in _lines(indexes, new_indexes, which):
         n, text = line.split()
         yield f'<script type="text/plain" class="evalkit-index" data-n="{n}">{text}</script>\n'
-    cases.seek(0)
-    for line in cases:
+    for line in _lines(cases, new_cases, which):
         yield f'<script type="text/plain" class="evalkit-cases">{line.rstrip()}</script>\n'
+
+
+def _lines(spool: IO[str], replacing: IO[str], which: set[int]) -> Iterator[str]:
+    """The lines of `spool`, the k-th taken from `replacing` (in order) for each k in `which`."""
+    spool.seek(0)
+    if replacing is not spool:
+        replacing.seek(0)
+    for k, line in enumerate(spool):
+        yield replacing.readline() if k in which else line
 
 
 def _page(run_dir: RunDir, ctx: _Context, series: _Series) -> str:
@@ -735,9 +880,9 @@ def render(where: RunDir | Path) -> str:
     return "".join(render_pieces(RunDir.of(where)))
 
 
-def write(run_dir: RunDir) -> Path:
+def write(run_dir: RunDir, fed: Fed | None = None) -> Path:
     """Write report.html piece by piece (each piece scrubbed; a piece is a whole JSON block or
     template text, so no secret spans two): memory stays flat at any number of cases. The
-    caller holds the run directory's lock."""
+    caller holds the run directory's lock. `fed`: see `render_pieces`."""
     with long_run(ONE_PASS):
-        return run_dir.write_report(render_pieces(run_dir))
+        return run_dir.write_report(render_pieces(run_dir, fed))

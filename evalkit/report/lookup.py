@@ -12,7 +12,7 @@ import itertools
 import json
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NotRequired
@@ -44,30 +44,43 @@ class Lookup:
     """(suite, variant, case id, repeat) → the baseline's fields; (suite, case id) → vars JSON.
     Each table a dict while it is small (see MEMORY_BYTES), else an SQLite table."""
 
-    def __init__(self, baseline_file: Path, cases_file: Path) -> None:
+    def __init__(self, baseline_file: Path | None = None, cases_file: Path | None = None) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._db: sqlite3.Connection | None = None
+        self._base: dict[Any, str] | None = {}
+        self._vars: dict[Any, str] | None = {}
         # a run without a baseline (or without cases.jsonl) asks nothing of that table
-        self._base = self._load("base", _baseline_rows(baseline_file), _plain)
-        self._vars = self._load("vars", _vars_rows(cases_file))
+        if baseline_file is not None:
+            for _ in self.loading("base", baseline_rows(baseline_file)):
+                pass
+        if cases_file is not None:
+            for _ in self.loading("vars", vars_rows(cases_file)):
+                pass
 
-    def _load(
-        self, table: str, rows: Iterator[tuple[Any, str]], plain: Callable[[Any], bool] | None = None
-    ) -> dict[Any, str] | None:
-        """The table's rows (key, text) in a dict (a later row for a key replaces an earlier one,
-        as INSERT OR REPLACE does), or None once they are in SQLite: when they outgrow
-        MEMORY_BYTES, or a key is not `plain` (compared by SQLite as by Python)."""
+    def loading(self, table: str, rows: Iterator[tuple[Any, str]], step: int = 0) -> Iterator[None]:
+        """Load a table from its rows (key, text), pausing (a yield) every `step` rows (0: never):
+        a run's report loads its tables a little at a time while the run goes
+        (`evalkit.report.casefeed`). In a dict (a later row for a key replaces an earlier one, as
+        INSERT OR REPLACE does) while they stay under MEMORY_BYTES and every key is `plain`
+        (compared by SQLite as by Python: the baseline's), else in SQLite."""
         held: dict[Any, str] = {}
         size = 0
-        for key, text in rows:
+        plain = _plain if table == "base" else None
+        for count, (key, text) in enumerate(rows, start=1):
             if size > MEMORY_BYTES or (plain is not None and not plain(key)):
-                self._spill(table, itertools.chain(held.items(), [(key, text)], rows))
-                return None
+                yield from self._spill(table, itertools.chain(held.items(), [(key, text)], rows), step)
+                held = {}
+                break
             held[key] = text
             size += len(text) + ROW_BYTES
-        return held
+            if step and count % step == 0:
+                yield
+        else:
+            setattr(self, f"_{table}", held)
+            return
+        setattr(self, f"_{table}", None)
 
-    def _spill(self, table: str, rows: Iterator[tuple[Any, str]]) -> None:
+    def _spill(self, table: str, rows: Iterator[tuple[Any, str]], step: int) -> Iterator[None]:
         if self._db is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="evalkit-report-")
             self._db = sqlite3.connect(Path(self._tmp.name) / "lookup.sqlite")
@@ -75,17 +88,18 @@ class Lookup:
         self._db.execute(_SCHEMA[table])
         width = 5 if table == "base" else 3
         sql = f"INSERT OR REPLACE INTO {table} VALUES ({', '.join('?' * width)})"
-        self._insert(sql, ((*key, text) for key, text in rows))
+        yield from self._insert(sql, ((*key, text) for key, text in rows), step or BATCH)
 
-    def _insert(self, sql: str, rows: Iterator[tuple[Any, ...]]) -> None:
-        """Insert the rows a batch at a time."""
+    def _insert(self, sql: str, rows: Iterator[tuple[Any, ...]], batch_rows: int) -> Iterator[None]:
+        """Insert the rows `batch_rows` at a time (a yield after each)."""
         assert self._db is not None
         batch: list[tuple[Any, ...]] = []
         for row in rows:
             batch.append(row)
-            if len(batch) >= BATCH:
+            if len(batch) >= batch_rows:
                 self._db.executemany(sql, batch)
                 batch.clear()
+                yield
         self._db.executemany(sql, batch)
         self._db.commit()
 
@@ -187,22 +201,26 @@ REPORTED = ("error", "output", "passed", "scores")  # what a case's row shows of
 _REPORTED_JSON = Encoder(sort_keys=True, ensure_ascii=True).encode
 
 
-def _baseline_rows(path: Path) -> Iterator[tuple[tuple[Any, Any, Any, Any], str]]:
+def baseline_rows(path: Path) -> Iterator[tuple[tuple[Any, Any, Any, Any], str]]:
     """Each baseline line's key and, as JSON text, the fields the report reads of it (so a
     lookup parses a few fields, not the whole line)."""
     if not path.is_file():
         return
     with path.open(encoding="utf-8") as fh:
         for line in fh:
-            if line.isspace():
-                continue
-            try:
-                record: Any = _BASELINE_KEY.validate_json(line)
-            except ValueError:  # as json.loads reads it: its error, or a key error, as before
-                record = json.loads(line)
-            reported = {k: record[k] for k in REPORTED if k in record}
-            key = record["suite"], record["variant"], record["case_id"], record.get("repeat", 0)
-            yield key, _REPORTED_JSON(reported)
+            if not line.isspace():
+                yield baseline_row(line)
+
+
+def baseline_row(line: str) -> tuple[tuple[Any, Any, Any, Any], str]:
+    """A baseline line's key and the fields the report reads of it, as JSON text."""
+    try:
+        record: Any = _BASELINE_KEY.validate_json(line)
+    except ValueError:  # as json.loads reads it: its error, or a key error, as before
+        record = json.loads(line)
+    reported = {k: record[k] for k in REPORTED if k in record}
+    key = record["suite"], record["variant"], record["case_id"], record.get("repeat", 0)
+    return key, _REPORTED_JSON(reported)
 
 
 class _CaseVars(TypedDict):
@@ -218,7 +236,7 @@ _CASE_VARS = TypeAdapter(_CaseVars).validator
 _VARS_JSON = Encoder(sort_keys=True, ensure_ascii=False).encode
 
 
-def _vars_rows(path: Path) -> Iterator[tuple[tuple[str, str], str]]:
+def vars_rows(path: Path) -> Iterator[tuple[tuple[str, str], str]]:
     """As evalkit.rundir.snapshot.case_vars reads cases.jsonl: a corrupt line leaves its case
     without vars. Each line is read through pydantic into just those fields (a quarter of
     json.loads' time on a case with messages and metadata); a line it refuses (not JSON as it

@@ -279,8 +279,13 @@ def write_jsonl(path: Path, rows: Iterable[BaseModel | dict[str, Any]]) -> None:
                 compact = secrets.scrub_json_text(model_json(row), ensure_ascii=False, separators=(",", ":"))
                 yield compact + "\n"
             else:
-                # a lone surrogate (JSON allows `\ud800`) as U+FFFD, as result lines have it
-                line = clean_text(_SORTED_JSON.encode(row))
-                yield secrets.scrub_json_text(line, sort_keys=True, ensure_ascii=False) + "\n"
+                yield jsonl_line(row)
 
     _write_atomic(path, lines())
+
+
+def jsonl_line(row: dict[str, Any]) -> str:
+    """A dict as `write_jsonl` writes it: sorted keys, a lone surrogate (JSON allows `\ud800`) as
+    U+FFFD, as result lines have it, secrets scrubbed value by value, and its newline."""
+    line = clean_text(_SORTED_JSON.encode(row))
+    return secrets.scrub_json_text(line, sort_keys=True, ensure_ascii=False) + "\n"

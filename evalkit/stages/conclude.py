@@ -21,7 +21,7 @@ from evalkit.report import junit, markdown
 from evalkit.rundir.dir import RunDir
 from evalkit.spec.config import RunSettings
 from evalkit.spec.suite import Suite
-from evalkit.stages.fedpass import FedPass, new_taps
+from evalkit.stages.fedpass import TAKEN, FedPass, new_taps
 from evalkit.types import CaseResult, MetricInfo
 
 
@@ -212,7 +212,7 @@ def _fed_pass(inp: ConcludeInput) -> _Pass | None:
     if fed is None:
         return None
     taps, why = fed.taps, _unlike_the_file(inp, fed)
-    fed.spoil(why or "taken")
+    fed.spoil(why or TAKEN)
     if why is not None or taps is None:
         return None
     gathered = taps.gathered if inp.baselines is not None else None  # not gated now: unused

@@ -17,8 +17,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evalkit.rundir.dir import RunDir
 from evalkit.rundir.files import ResultWriter, parse_result_line
 from evalkit.types import CaseResult, MetricInfo, Threshold
 
@@ -26,10 +28,13 @@ if TYPE_CHECKING:  # loaded with the first result written, not before the first 
     from evalkit.compare.aggregate import GroupAccumulator
     from evalkit.compare.frontier import FrontierTally
     from evalkit.compare.groups import Gathered
+    from evalkit.report.casefeed import CaseFeed
+    from evalkit.report.html import Fed
     from evalkit.report.junit import Cases
 
 Key = tuple[str, str]  # suite, variant
 _FEEDING = "a batch was written and not all fed (interrupted)"
+TAKEN = "taken"  # conclude took the pass: it was the file's
 
 # what the taps read of a result, each of them kept by its line as it is in memory (strings, ints,
 # booleans: validated when the result was made) or checked by `_faithful` (floats, the trace)
@@ -73,6 +78,8 @@ class FedPass:
         self.size = 0  # results.jsonl's size after the last batch fed
         self.human = False  # whether a line written holds a human score
         self.spoiled: str | None = None  # why the pass is not the file's (None: it is)
+        self.blocks: CaseFeed | None = None  # report.html's case blocks, fed after the taps
+        self._report: tuple[RunDir, Path | None] | None = None  # where they are made, once a result is
 
     def attach(self, writer: ResultWriter) -> None:
         """Be told of every batch `writer` writes; only a file that starts empty is fed."""
@@ -86,6 +93,25 @@ class FedPass:
         if self.spoiled in (None, _FEEDING):
             self.spoiled = why
         self.taps = None  # its scratch files go
+        if self.blocks is not None and why != TAKEN:
+            self.blocks.spoil(why)
+
+    def feed_report(self, run_dir: RunDir, baselines: Path | None) -> None:
+        """Build report.html's case blocks too, as the results are written (`report.casefeed`),
+        from the first one on (its modules load then, not before the first request);
+        `baselines`: the folder the run is gated against (None: not gated)."""
+        self._report = (run_dir, baselines)
+
+    def report_blocks(self) -> Fed | None:
+        """report.html's case blocks, where conclude took this pass (so results.jsonl is what
+        was fed) and they are what the directory gives (`CaseFeed.take`); taken once."""
+        blocks, self.blocks = self.blocks, None
+        if blocks is None:
+            return None
+        if self.spoiled != TAKEN:
+            blocks.spoil(self.spoiled or "the pass was not taken")
+            return None
+        return blocks.take()
 
     def written(self, results: Sequence[CaseResult], text: str, exact: bool, size: int) -> None:
         if self.spoiled is not None:
@@ -101,6 +127,14 @@ class FedPass:
             return
         self.human = self.human or _human_key() in text
         self.size, self.spoiled = size, None
+        if self._report is not None:
+            from evalkit.report.casefeed import CaseFeed
+
+            run_dir, baselines = self._report
+            self.blocks = CaseFeed.for_run(run_dir, self.metrics, self.variants, baselines)
+            self._report = None
+        if self.blocks is not None:
+            self.blocks.fed(size)
 
     def _taps(self) -> Taps:
         from evalkit.compare.groups import Gathered

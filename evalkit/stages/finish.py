@@ -100,7 +100,9 @@ def finish(
     run_dir.write_info((stamp or _stamped)(run_dir.info(), conclusion.summary))
     from evalkit.report import html
 
-    html.write(run_dir)  # last: rendered from the files above alone
+    # last: rendered from the files above alone (the case blocks a fresh run built as it wrote
+    # its results, where they are what the files give)
+    html.write(run_dir, fed.report_blocks() if fed is not None else None)
     return conclusion
 
 

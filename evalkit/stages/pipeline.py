@@ -391,6 +391,7 @@ def fed_pass(prepared: Prepared, writer: ResultWriter) -> FedPass | None:
         info.options.variants,
         gated=prepared.baseline_dir is not None,
     )
+    fed.feed_report(prepared.dir, prepared.baseline_dir)
     fed.attach(writer)
     return fed
 

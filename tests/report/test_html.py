@@ -403,3 +403,31 @@ def test_the_page_carries_the_gate_without_its_long_case_lists() -> None:
     assert (
         diff["groups"][0]["pass_to_fail"] == ids and html.page_diff(None) is None
     )  # diff.json's own: untouched
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "a lone \ud800 surrogate", "a secret sk-live-0123456789abcdef in it", 1.5e-7, None],
+)
+def test_json_a_slice_at_a_time_is_the_json_of_the_whole(
+    value: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run serializes its report's chunks a slice at a time while it goes: the same bytes
+    as `_json` of the whole, through the fallback (a lone surrogate) and the scrubbing too."""
+    from evalkit._util import secrets
+    from evalkit.report import html
+
+    monkeypatch.setattr(secrets, "_known", set())
+    monkeypatch.setattr(secrets, "_needles", ())
+    secrets.register("sk-live-0123456789abcdef")
+    data = {
+        "n": 3,
+        "strings": [f"s{i}" for i in range(html.JSON_SLICE * 2 + 1)] + [value],
+        "keys": ["a", "b"],
+        "cases": [[i, value, {"x": [value]}] for i in range(html.JSON_SLICE + 3)],
+        "empty": [],
+        "sc": {"exact": [1.0, None, False]},
+    }
+    parts = list(html.json_sliced(data))
+    assert parts[:-1] == [None] * (len(parts) - 1) and len(parts) >= 3  # a pause after each slice
+    assert parts[-1] == html._json(data)

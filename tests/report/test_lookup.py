@@ -228,3 +228,23 @@ def test_blocks_spooled_to_a_scratch_file_give_the_same_page(
     monkeypatch.setattr(html, "SPOOL_BYTES", 1)
     assert html.render(run) == in_memory
     assert in_memory.count('class="evalkit-index"') == in_memory.count('class="evalkit-cases"') == 3
+
+
+def test_tables_loaded_a_few_rows_at_a_time_are_those_loaded_at_once(tmp_path: Path, held: str) -> None:
+    """A run loads the lookup of its report a slice at a time while it goes
+    (`evalkit.report.casefeed`): a pause after every row, the same tables, in a dict or in SQLite."""
+    base, cases = tmp_path / "baseline.jsonl", tmp_path / "cases.jsonl"
+    base.write_text(
+        "".join(f'{{"suite": "s", "variant": "v", "case_id": "c{i}", "output": "o{i}"}}\n' for i in range(7)),
+        encoding="utf-8",
+    )
+    cases.write_text("".join(f'{{"suite": "s", "id": "c{i}", "vars": {{"q": {i}}}}}\n' for i in range(7)))
+    keys = [("s", "v", f"c{i}", 0) for i in range(8)]
+    with Lookup(base, cases) as whole, Lookup() as stepped:
+        pauses = sum(1 for _ in stepped.loading("vars", lookup_module.vars_rows(cases), 1))
+        pauses += sum(1 for _ in stepped.loading("base", lookup_module.baseline_rows(base), 1))
+        assert pauses >= 14
+        assert stepped.baselines(keys) == whole.baselines(keys) and len(whole.baselines(keys)) == 7
+        ids = [(s, c) for s, _v, c, _r in keys]
+        assert stepped.vars(ids) == whole.vars(ids) and len(whole.vars(ids)) == 7
+        assert (stepped._base is None) == (held == "in SQLite") == (stepped._vars is None)

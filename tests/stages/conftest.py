@@ -82,3 +82,32 @@ def conclude_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(finish_module, "conclude", conclude)
     monkeypatch.setattr(files, "read_lines_at", read_lines_at)
     yield reads
+
+
+@pytest.fixture
+def report_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """How report.html got its cases, one entry a report written: "results.jsonl" (read back from
+    the file), "fed" (the blocks a run built as it wrote its results), "fed, N chunks again"
+    (those blocks, N chunks rebuilt from their lines for the gate's verdicts)."""
+    from evalkit.report import html
+
+    reads: list[str] = []
+    real_chunks, real_rebuilt, real_fed = html.case_chunks, html._rebuilt, html._fed_pieces
+
+    def case_chunks(*args: Any, **kwargs: Any) -> Any:
+        reads.append("results.jsonl")
+        return real_chunks(*args, **kwargs)
+
+    def rebuilt(run_dir: Any, ctx: Any, ranges: list[tuple[int, int]]) -> Any:
+        if ranges:
+            reads[-1] += f", {len(ranges)} chunks again"
+        return real_rebuilt(run_dir, ctx, ranges)
+
+    def fed_pieces(run_dir: Any, fed: Any) -> Any:
+        reads.append("fed")
+        return real_fed(run_dir, fed)
+
+    monkeypatch.setattr(html, "case_chunks", case_chunks)
+    monkeypatch.setattr(html, "_rebuilt", rebuilt)
+    monkeypatch.setattr(html, "_fed_pieces", fed_pieces)
+    yield reads

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def _report_rewrites_the_same(run: Path, cli, tmp_path_factory: pytest.TempPathF
 
 
 def test_a_run_with_errors_concludes_from_what_it_fed(
-    workdir: Path, cli, conclude_reads: list[str], tmp_path_factory
+    workdir: Path, cli, conclude_reads: list[str], report_reads: list[str], tmp_path_factory
 ) -> None:
     with FakeOpenAI() as server:
         server.add_fault(Fault(status=400, match="question 2"), times=1)
@@ -45,6 +46,7 @@ def test_a_run_with_errors_concludes_from_what_it_fed(
         ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
     assert ran.exit_code == 3, ran.output  # 2 of 8 errors: over the error budget
     assert conclude_reads == []  # results.jsonl was not read back to conclude
+    assert report_reads == ["fed"]  # nor to write report.html: its blocks were built as it was written
     summary = json.loads((workdir / "runs" / "a" / "summary.json").read_text())
     assert summary["results"] == 8 and summary["errors"] == 2
     assert {"corpus_bleu", "corpus_c"} <= set(summary["groups"][0]["corpus"])
@@ -54,9 +56,25 @@ def test_a_run_with_errors_concludes_from_what_it_fed(
     _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
 
 
+@pytest.mark.parametrize("sliced", [False, True])
 def test_variants_repeats_and_a_baseline_gate(
-    workdir: Path, cli, conclude_reads: list[str], tmp_path_factory
+    workdir: Path,
+    cli,
+    conclude_reads: list[str],
+    report_reads: list[str],
+    tmp_path_factory,
+    monkeypatch: pytest.MonkeyPatch,
+    sliced: bool,
 ) -> None:
+    """Sliced: report.html's chunks of 4 cases, its blocks built one line or lookup row at a
+    time, one slice a batch written (the rest when the run concludes): only the chunks holding a
+    case the gate flipped or counts among its top regressions are built again from their lines."""
+    if sliced:
+        from evalkit.report import casefeed, html
+
+        monkeypatch.setattr(html, "CHUNK", 4)
+        for name, value in (("BUDGET_S", 0.0), ("LINES", 1), ("LOAD_ROWS", 1), ("READ_BYTES", 100)):
+            monkeypatch.setattr(casefeed, name, value)
     answers = {"mode": "right"}
 
     def responder(body: dict) -> str:
@@ -76,10 +94,15 @@ def test_variants_repeats_and_a_baseline_gate(
         for path in (workdir / "bl" / "other").glob("good*"):  # a group with no baseline: only named
             path.unlink()
         answers["mode"] = "wrong"
-        del conclude_reads[:]
+        del conclude_reads[:], report_reads[:]
         ran = cli(*args, "-o", "runs/b", "--baseline", "bl")
     assert ran.exit_code == 1, ran.output  # the bad variant regressed against its baseline
     assert conclude_reads == []
+    if not sliced:
+        assert report_reads == ["fed, 1 chunks again"]  # its one chunk holds the flipped cases
+    else:  # 36 results in 9 chunks, 18 of them never flipped
+        again = re.fullmatch(r"fed, (\d) chunks again", report_reads[0])
+        assert len(report_reads) == 1 and again and 0 < int(again[1]) < 9, report_reads
     run = workdir / "runs" / "b"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["results"] == 2 * 2 * 9 and summary["regressions"] and summary["frontier"]
@@ -95,7 +118,12 @@ def test_variants_repeats_and_a_baseline_gate(
 
 
 def test_a_secret_in_an_output_is_fed_as_its_line_reads_back(
-    workdir: Path, cli, conclude_reads: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path_factory
+    workdir: Path,
+    cli,
+    conclude_reads: list[str],
+    report_reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory,
 ) -> None:
     """An XML-escaped secret is not found by junit.xml's own scrubbing (`&` is `&amp;` there):
     the failing case's output must come from the scrubbed line, never the result in memory."""
@@ -107,6 +135,7 @@ def test_a_secret_in_an_output_is_fed_as_its_line_reads_back(
         ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
     assert ran.exit_code == 0, ran.output  # every case fails exact, which has no threshold
     assert conclude_reads == []
+    assert report_reads == ["fed"]
     run = workdir / "runs" / "a"
     junit = (run / "junit.xml").read_text()
     assert "the key is ***" in junit and "9f8e7d6c5b4a3210" not in junit
@@ -116,23 +145,24 @@ def test_a_secret_in_an_output_is_fed_as_its_line_reads_back(
 
 
 def test_resume_concludes_from_the_file(
-    workdir: Path, cli, fake_server, conclude_reads: list[str], tmp_path_factory
+    workdir: Path, cli, fake_server, conclude_reads: list[str], report_reads: list[str], tmp_path_factory
 ) -> None:
     suite(workdir / "suites" / "s.yaml", 6)
     config(workdir / "evalkit.yaml", fake_server.url)
     assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
-    assert conclude_reads == []
+    assert conclude_reads == [] and report_reads == ["fed"]
     results = workdir / "runs" / "a" / "results.jsonl"
     results.write_text("".join(results.read_text().splitlines(keepends=True)[:3]))  # "killed"
     resumed = cli("run", "--resume", "runs/a", "--no-history")
     assert resumed.exit_code == 0, resumed.output
     assert conclude_reads == ["results.jsonl"]  # three results were there before: the file is read
+    assert report_reads == ["fed", "results.jsonl"]
     assert json.loads((workdir / "runs" / "a" / "summary.json").read_text())["results"] == 6
     _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
 
 
 def test_calibration_labels_conclude_from_the_file(
-    workdir: Path, cli, fake_server, conclude_reads: list[str], tmp_path_factory
+    workdir: Path, cli, fake_server, conclude_reads: list[str], report_reads: list[str], tmp_path_factory
 ) -> None:
     suite(workdir / "suites" / "s.yaml", 4)
     text = (workdir / "suites" / "s.yaml").read_text()
@@ -141,12 +171,13 @@ def test_calibration_labels_conclude_from_the_file(
     config(workdir / "evalkit.yaml", fake_server.url)
     ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
     assert conclude_reads and set(conclude_reads) == {"results.jsonl"}, ran.output
+    assert report_reads == ["results.jsonl"]
     assert '"human"' in (workdir / "runs" / "a" / "results.jsonl").read_text()  # the labels' scores
     _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
 
 
 def test_a_deferred_scorer_concludes_from_the_file(
-    workdir: Path, cli, conclude_reads: list[str], tmp_path_factory
+    workdir: Path, cli, conclude_reads: list[str], report_reads: list[str], tmp_path_factory
 ) -> None:
     def responder(body: dict) -> str:
         if body["model"] == "judge":
@@ -168,6 +199,7 @@ def test_a_deferred_scorer_concludes_from_the_file(
         ran = cli("run", "s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
     assert ran.exit_code == 0, ran.output
     assert conclude_reads == ["results.jsonl"]  # rescored after generation: the file is read
+    assert report_reads == ["results.jsonl"]
     lines = (workdir / "runs" / "a" / "results.jsonl").read_text()
     assert '"vs_old"' in lines
     _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
@@ -273,7 +305,12 @@ def test_the_taps_read_only_what_is_checked_to_read_back_the_same(tmp_path: Path
 
 
 def test_a_line_the_pass_did_not_see_makes_conclude_read_the_file(
-    workdir: Path, cli, fake_server, conclude_reads: list[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path,
+    cli,
+    fake_server,
+    conclude_reads: list[str],
+    report_reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A line written past the writer (here: after the run, before it concludes) is in the file
     and not in the fed pass: the file's size says so, and conclude reads the file."""
@@ -292,6 +329,7 @@ def test_a_line_the_pass_did_not_see_makes_conclude_read_the_file(
     config(workdir / "evalkit.yaml", fake_server.url)
     assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
     assert conclude_reads == ["results.jsonl"]
+    assert report_reads == ["results.jsonl"]
     assert json.loads((workdir / "runs" / "a" / "summary.json").read_text())["results"] == 4
 
 
@@ -311,16 +349,20 @@ def test_an_interrupt_while_feeding_leaves_the_pass_unused(tmp_path: Path) -> No
     assert fed.spoiled is not None and "interrupted" in fed.spoiled and writer.count == 2
 
 
-def test_a_gated_run_interrupted_concludes_ungated_from_what_it_fed(
+@pytest.mark.parametrize("gated", [True, False])
+def test_a_run_interrupted_concludes_ungated_from_what_it_fed(
     workdir: Path,
     cli,
     fake_server,
     conclude_reads: list[str],
+    report_reads: list[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory,
+    gated: bool,
 ) -> None:
     """The gate's records were kept while the run went, but an interrupted run is not gated:
-    they go unused, and every file says interrupted."""
+    they go unused, and every file says interrupted; report.html's blocks, built with the
+    baseline, are built again from the file (not gated: they are taken)."""
     from evalkit.stages import pipeline
 
     suite(workdir / "suites" / "s.yaml", 3)
@@ -334,10 +376,43 @@ def test_a_gated_run_interrupted_concludes_ungated_from_what_it_fed(
 
     monkeypatch.setattr(pipeline, "conclude_run", interrupted)
     del conclude_reads[:]
-    ran = cli("run", "suites/s.yaml", "-o", "runs/b", "--baseline", "bl", "--no-history")
+    del report_reads[:]
+    gate = ("--baseline", "bl") if gated else ("--no-baseline",)
+    ran = cli("run", "suites/s.yaml", "-o", "runs/b", *gate, "--no-history")
     assert ran.exit_code == 130, ran.output
     assert conclude_reads == []
+    assert report_reads == (["results.jsonl"] if gated else ["fed"])
     summary = json.loads((workdir / "runs" / "b" / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["results"] == 3
     assert not (workdir / "runs" / "b" / "diff.json").exists()
     _report_rewrites_the_same(workdir / "runs" / "b", cli, tmp_path_factory)
+
+
+def test_a_secret_known_only_once_the_blocks_were_built_makes_the_report_read_the_file(
+    workdir: Path,
+    cli,
+    fake_server,
+    conclude_reads: list[str],
+    report_reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory,
+) -> None:
+    """report.html is scrubbed of the secrets known when it is written: a secret registered
+    after its blocks were packed (here: as the run concludes) is scrubbed from a report read
+    from the file, never left in the blocks built before."""
+    from evalkit.stages import pipeline
+
+    monkeypatch.setattr(secrets, "_known", set())
+    monkeypatch.setattr(secrets, "_needles", ())
+    real = pipeline.conclude_run
+
+    def conclude_run(prepared, *args, **kwargs):  # type: ignore[no-untyped-def]
+        secrets.register("echo: question 1")
+        return real(prepared, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "conclude_run", conclude_run)
+    suite(workdir / "suites" / "s.yaml", 3)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
+    assert conclude_reads == [] and report_reads == ["results.jsonl"]
+    _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
