@@ -4,9 +4,10 @@
 providers, run.json and the cases.jsonl snapshot) runs serially before the first request, so
 its CPU is wall time at any latency. Each size runs in a fresh process: a 10-case prepare first
 (what is paid once: imports, providers), then the timed prepare of n generated cases
-(benchmarks/_common.py's suite), then one pass over `Plan.batches` as the execute stage makes
-it (every request rendered, each case held, the collector set as the execute stage sets it),
-timed apart.
+(benchmarks/_common.py's suite) as `evalkit run` prepares (cases.jsonl left to the execute
+stage, which writes it while the first requests are in flight: "cases s", timed apart), then
+one pass over `Plan.batches` as the execute stage makes it (every request rendered, each case
+held, the collector set as the execute stage sets it), timed apart.
 Usage: python -m benchmarks.bench_prepare [SIZES] [REPEATS] [--against CHECKOUT]
 e.g. 20000,100000 3 --against /work/wt/base: the checkouts interleaved, medians of the repeats.
 """
@@ -38,9 +39,18 @@ def child(suite_dir: str) -> None:
         prepare(
             RunOptions(suites=[small], config=config, out=Path(tmp) / "warm", no_cache=True)
         ).lock.release()
+        options = RunOptions(suites=[root / "suite.yaml"], config=config, out=Path(tmp) / "run")
         cpu0 = time.process_time()
-        prepared = prepare(RunOptions(suites=[root / "suite.yaml"], config=config, out=Path(tmp) / "run"))
+        try:  # as `evalkit run` prepares: cases.jsonl left to the execute stage
+            prepared = prepare(options, cases_later=True)  # type: ignore[call-arg, unused-ignore]
+        except TypeError:  # an older checkout writes it in prepare
+            prepared = prepare(options)
         prepare_s = time.process_time() - cpu0
+        cpu0 = time.process_time()
+        later = getattr(prepared, "cases", None)
+        if later is not None:
+            later.finish()
+        cases_s = time.process_time() - cpu0
         cpu0 = time.process_time()
         held = 0
 
@@ -56,7 +66,7 @@ def child(suite_dir: str) -> None:
     import evalkit
 
     assert Path(evalkit.__file__).is_relative_to(Path.cwd()), evalkit.__file__
-    print(json.dumps({"n": requests, "prepare_s": prepare_s, "batches_s": batches_s}))
+    print(json.dumps({"n": requests, "prepare_s": prepare_s, "cases_s": cases_s, "batches_s": batches_s}))
 
 
 def main() -> None:
@@ -78,12 +88,13 @@ def main() -> None:
             rows += [median_row(code, n, found) for code, found in runs.items()]
     print(f"load {load()} at the end; medians of {repeats}")
     print(
-        f"{'cases':>8}  {'checkout':20}  {'prepare s':>9}  {'µs/case':>8}  {'batches s':>9}  {'µs/case':>8}"
+        f"{'cases':>8}  {'checkout':20}  {'prepare s':>9}  {'µs/case':>8}  {'cases s':>7}"
+        f"  {'batches s':>9}  {'µs/case':>8}"
     )
     for r in rows:
         print(
             f"{r['n']:>8}  {r['code']:20}  {r['prepare_s']:>9.3f}  {r['prepare_s'] / r['n'] * 1e6:>8.1f}"
-            f"  {r['batches_s']:>9.3f}  {r['batches_s'] / r['n'] * 1e6:>8.1f}"
+            f"  {r['cases_s']:>7.3f}  {r['batches_s']:>9.3f}  {r['batches_s'] / r['n'] * 1e6:>8.1f}"
         )
 
 
@@ -107,6 +118,7 @@ def median_row(code: Path, n: int, found: list[dict[str, Any]]) -> dict[str, Any
         "n": n,
         "code": str(code)[-20:],
         "prepare_s": statistics.median(r["prepare_s"] for r in found),
+        "cases_s": statistics.median(r["cases_s"] for r in found),
         "batches_s": statistics.median(r["batches_s"] for r in found),
     }
 

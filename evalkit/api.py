@@ -115,7 +115,8 @@ def run(
             no_cache=no_cache,
             baseline=Path(baseline) if baseline is not None else None,
             no_baseline=no_baseline,
-        )
+        ),
+        cases_later=True,  # written while the first requests are in flight
     )
     outcome = execute(prepared)
     if record_history and outcome.summary.status != "interrupted":

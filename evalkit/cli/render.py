@@ -1,27 +1,15 @@
-"""Everything evalkit shows in a terminal: progress, summary tables, errors."""
+"""Everything evalkit shows in a terminal: the outcome's summary tables, gates and alerts; the
+consoles, errors and progress bar (`evalkit.cli.console`, re-exported here)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
-from rich.console import Console
-from rich.markup import escape as markup_escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
-from evalkit._util import secrets
 from evalkit._util.numbers import (
     figure,
     figure_delta,
@@ -32,7 +20,15 @@ from evalkit._util.numbers import (
     token_counts,
 )
 from evalkit._util.paths import shown
-from evalkit._util.textsafe import terminal_text
+from evalkit.cli.console import (  # re-exported: every command's one import of terminal output
+    ProgressObserver as ProgressObserver,
+)
+from evalkit.cli.console import console as console
+from evalkit.cli.console import err_console as err_console
+from evalkit.cli.console import error as error
+from evalkit.cli.console import escape as escape
+from evalkit.cli.console import notices as notices
+from evalkit.cli.console import warn as warn
 from evalkit.compare.aggregate import GroupSummary, Summary
 from evalkit.compare.frontier import SuiteFrontier, marks_text, pick_text, rule_text, vs_best_text
 from evalkit.compare.gate import (
@@ -50,90 +46,12 @@ from evalkit.compare.gate import (
     truncation_text,
     verdict_label,
 )
-from evalkit.types import GROUP_VERDICTS, CaseResult
+from evalkit.types import GROUP_VERDICTS
 
 if TYPE_CHECKING:
     from evalkit.history.alerts import Alert
     from evalkit.history.record import Outcome
     from evalkit.stages.pipeline import RunOutcome
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-def escape(text: str) -> str:
-    """Data for a rich markup string: its markup escaped and its control characters shown as
-    escapes (an ESC or OSC sequence in a case id never reaches the terminal)."""
-    return markup_escape(terminal_text(str(text)))
-
-
-def error(message: str) -> None:
-    text = escape(secrets.scrub(message))
-    err_console.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
-
-
-def warn(message: str) -> None:
-    # wrapped by rich on word boundaries, never by the terminal mid-word
-    err_console.print(f"[yellow]warning:[/] {escape(secrets.scrub(message))}", highlight=False)
-
-
-def notices() -> None:
-    """What the library noted for a person: secrets too short to scrub (evalkit._util.secrets), a
-    corrupt response cache moved aside (evalkit.providers.cache)."""
-    from evalkit.providers import cache
-
-    for message in [*secrets.take_warnings(), *cache.take_notices()]:
-        warn(message)
-
-
-class ProgressObserver:
-    """A rich progress bar fed by the runner as results arrive."""
-
-    def __init__(self, total: int, description: str):
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("[red]{task.fields[errors]} errors"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
-        self.task = self.progress.add_task(description, total=total, errors=0)
-        self.errors = 0
-        self.done = 0  # results counted here, handed to the bar at most every TICK_S
-        self.shown = 0
-        self.last = 0.0
-
-    TICK_S = 0.05  # the bar redraws 10 times a second: per-result updates cost CPU, not news
-
-    def __enter__(self) -> ProgressObserver:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._flush()
-        self.progress.stop()
-
-    def _flush(self) -> None:
-        self.progress.update(self.task, advance=self.done - self.shown, errors=self.errors)
-        self.shown = self.done
-        self.last = time.monotonic()
-
-    def status(self, message: str) -> None:
-        self.progress.update(self.task, description=message)
-        if not console.is_terminal and message != "evaluating":
-            # no live bar in a CI log: what the run is doing goes out as plain lines
-            console.print(f"  {escape(message)}", highlight=False)
-
-    def result(self, result: CaseResult) -> None:
-        if result.error is not None:
-            self.errors += 1
-        self.done += 1
-        if time.monotonic() - self.last >= self.TICK_S:
-            self._flush()
 
 
 def _consistency(g: GroupSummary) -> str:

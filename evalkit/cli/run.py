@@ -73,7 +73,7 @@ def run(
     the run history and check it against its trend."""
     from evalkit._util.signals import interrupt_exit_code, sigterm_as_interrupt
     from evalkit.cli import started
-    from evalkit.cli.render import ProgressObserver, console, notices, show_outcome, warn
+    from evalkit.cli.console import ProgressObserver, console, notices, warn  # render: after the run
     from evalkit.stages.pipeline import RunOptions, execute, prepare
 
     with user_errors(), sigterm_as_interrupt():
@@ -95,7 +95,8 @@ def run(
                     no_baseline=no_baseline,
                     retry_errors=retry_errors,
                     shard=shard,
-                )
+                ),
+                cases_later=True,  # written while the first requests are in flight
             )
         except KeyboardInterrupt as exc:  # while planning or building an index: nothing ran yet
             console.print("[yellow]Interrupted before any model call.[/]")
@@ -116,6 +117,8 @@ def run(
         with ProgressObserver(todo, "evaluating") as observer:
             outcome = execute(prepared, observer)
         notices()
+        from evalkit.cli.render import show_outcome
+
         if outcome.summary.status == "interrupted":
             console.print("[yellow]Interrupted: finished results are kept.[/]")
         show_outcome(outcome)

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ValidationError
 from evalkit._util.secrets import scrub_json_text
 from evalkit.errors import UserInputError
 from evalkit.rundir.files import (
+    AtomicFile,
     ResultWriter,
     read_json,
     read_results,
@@ -275,6 +276,13 @@ class RunDir:
     def write_cases(self, rows: Iterable[dict[str, Any]]) -> None:
         self._writing()
         write_jsonl(self.cases_file, rows)
+
+    def cases_writer(self) -> AtomicFile:
+        """cases.jsonl written a piece at a time (`jsonl_line` each row), in place at `commit`;
+        until then the directory has none (an earlier run's is removed first)."""
+        self._writing()
+        self.cases_file.unlink(missing_ok=True)
+        return AtomicFile(self.cases_file)
 
     def copy_cases_from(self, other: RunDir) -> None:
         """cases.jsonl of another run (a shard), through the atomic write path, line by line (a

@@ -52,6 +52,8 @@ class ResultWriter:
         self._syncing: threading.Thread | None = None
         self._sync_error: OSError | None = None
         self.tap: WriteTap | None = None  # told of each batch once it is written
+        # called before the first line is written (e.g. the run's cases.jsonl put in place)
+        self.before_first: Callable[[], None] | None = None
 
     def append(self, result: CaseResult) -> None:
         self.extend([result])
@@ -61,6 +63,9 @@ class ResultWriter:
         for the batch, not one per line. Then `tap`, when set, is told what was written."""
         if not results:
             return
+        if self.before_first is not None:
+            self.before_first()
+            self.before_first = None
         try:  # each line pydantic's own JSON of its result
             lines, exact = [result.model_dump_json(exclude_none=False) for result in results], True
         except ValueError:  # rarely: a lone surrogate somewhere, cleaned (`model_json`)
@@ -230,17 +235,70 @@ def read_json(path: Path, default: Any = None) -> Any:
 
 def _write_atomic(path: Path, lines: Iterable[str]) -> None:
     """Atomic (temp file, fsync, rename); a full disk is a DiskFullError, the old file kept."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    out = AtomicFile(path)
     try:
-        with tmp.open("w", encoding="utf-8", errors="surrogatepass") as fh:
-            for text in lines:
-                fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise disk_error(exc, path) from None
+        out.write_all(lines)
+    except BaseException:
+        out.abort()
+        raise
+    out.commit()
+
+
+class AtomicFile:
+    """A file written in pieces, then put in place at once (`commit`: fsync, rename): readers
+    see the old file (or none) until then, never a part. A full disk is a DiskFullError, the
+    temp file removed and the old file kept."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            self._fh: IO[str] = self._tmp.open("w", encoding="utf-8", errors="surrogatepass")
+        except OSError as exc:
+            raise disk_error(exc, path) from None
+
+    def write_all(self, pieces: Iterable[str]) -> None:
+        try:
+            for text in pieces:
+                self._fh.write(text)
+        except OSError as exc:
+            self.abort()
+            raise disk_error(exc, self.path) from None
+
+    def sync(self) -> None:
+        """Flush and fsync what is written (a thread may run this: it holds no lock)."""
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            self.abort()
+            raise disk_error(exc, self.path) from None
+
+    def flushed(self) -> int:
+        """Flush what is written to the operating system; the file descriptor, to fsync it."""
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            self.abort()
+            raise disk_error(exc, self.path) from None
+        return self._fh.fileno()
+
+    def commit(self, synced: bool = False) -> None:
+        """Put the file in place (fsync'd first, unless `synced` says it just was)."""
+        if not synced:
+            self.sync()
+        try:
+            self._fh.close()
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise disk_error(exc, self.path) from None
+
+    def abort(self) -> None:
+        """Give up: the temp file removed, the old file (if any) left as it was."""
+        with contextlib.suppress(OSError):
+            self._fh.close()
+        self._tmp.unlink(missing_ok=True)
 
 
 def write_text(path: Path, text: str) -> None:

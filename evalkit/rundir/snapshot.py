@@ -4,7 +4,11 @@ anywhere, with no suite files, config or credentials."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import json
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ from pydantic import ValidationError
 from evalkit._util.jsontext import Encoder
 from evalkit.errors import UserInputError
 from evalkit.rundir.dir import RunDir
+from evalkit.rundir.files import jsonl_line
 from evalkit.rundir.runinfo import RunInfo, SuiteRecord
 from evalkit.spec.cases import Case, CaseList, MessageTemplate, case_from_row, case_row
 from evalkit.spec.suite import ScorerSpec, Suite
@@ -59,16 +64,107 @@ def case_vars(path: Path) -> dict[tuple[str, str], str]:
 
 
 def write_cases(run_dir: RunDir, suites: Sequence[Suite]) -> None:
-    """The run's cases.jsonl. A value JSON has no form for (a date in a YAML suite's vars) is
-    written as its text, as the suite's content hash has it (the file written again that way)."""
+    """The run's cases.jsonl (see `CasesSnapshot`), written at once."""
+    CasesSnapshot(run_dir, suites).finish()
+
+
+class CasesSnapshot:
+    """The run's cases.jsonl, written a block of rows at a time (`step`, or `writing` on the
+    event loop while the first requests are in flight) and put in place whole (`finish`): until
+    then the directory has no cases.jsonl, and `finish` is called before the first result is
+    written (`ResultWriter.before_first`), so a directory with results always has its cases.
+    A value JSON has no form for (a date in a YAML suite's vars) is written as its text, as the
+    suite's content hash has it."""
+
+    def __init__(self, run_dir: RunDir, suites: Sequence[Suite]):
+        self._run_dir, self._suites = run_dir, suites
+        self._done = False
+        self._error: Exception | None = None  # what writing met (a full disk): raised by `finish`
+        self._begin()
+
+    def _begin(self) -> None:
+        self._rows = ({"suite": s.name, **row} for s in self._suites for row in _rows(s.cases))
+        self._out = self._run_dir.cases_writer()  # an earlier run's cases.jsonl removed first
+        self._torn = False  # a step or commit cut short (an interrupt): `finish` begins again
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def step(self, rows: int) -> bool:
+        """Write up to `rows` more rows; False once every row is written (or writing failed)."""
+        if self._done or self._error is not None:
+            return False
+        self._torn = True
+        lines = []
+        try:
+            for row in itertools.islice(self._rows, rows):
+                try:
+                    lines.append(jsonl_line(row))
+                except TypeError:
+                    lines.append(jsonl_line(json.loads(_AS_TEXT.encode(row))))
+            self._out.write_all(lines)
+        except Exception as exc:
+            self._error = exc
+            raise
+        self._torn = False
+        return len(lines) == rows
+
+    def finish(self, synced: bool = False) -> None:
+        """Write what is left and put cases.jsonl in place (once; a failure is raised again)."""
+        if self._error is not None:
+            raise self._error
+        if self._done:
+            return
+        if self._torn:
+            self._out.abort()
+            self._begin()
+            synced = False
+        while self.step(BLOCK * 64):
+            pass
+        self._torn = True
+        try:
+            self._out.commit(synced=synced)
+        except Exception as exc:
+            self._error = exc
+            raise
+        self._torn = False
+        self._done = True
+
+    def abort(self) -> None:
+        """Leave no temp file behind (a run that stopped before it wrote anything)."""
+        if not self._done:
+            self._out.abort()
+
+    async def writing(self, delay_s: float = 0.0) -> None:
+        """`finish`, a block of rows between two turns of the event loop, after `delay_s` (the
+        first requests go out first); the fsync runs in a thread. An error waits for `finish`."""
+        await asyncio.sleep(delay_s)
+        try:
+            while self.step(BLOCK):
+                await asyncio.sleep(0)
+            if self._done or self._error is not None:
+                return
+            fd = self._out.flushed()
+        except Exception as exc:  # kept: `finish` raises it, before the first result is written
+            self._error = self._error or exc
+            return
+        synced = await asyncio.to_thread(fsynced, fd)
+        with contextlib.suppress(Exception):  # as above
+            self.finish(synced=synced)  # nothing, if `finish` was called meanwhile
+
+
+def fsynced(fd: int) -> bool:
+    """Whether `fd` was fsync'd (False: `finish` fsyncs again, where a failure is raised)."""
     try:
-        run_dir.write_cases({"suite": s.name, **row} for s in suites for row in _rows(s.cases))
-    except TypeError:
-        rows = ({"suite": s.name, **row} for s in suites for row in _rows(s.cases))
-        run_dir.write_cases(json.loads(_AS_TEXT.encode(row)) for row in rows)
+        os.fsync(fd)
+    except OSError:
+        return False
+    return True
 
 
 _AS_TEXT = Encoder(default=str)
+BLOCK = 128  # rows of cases.jsonl written between two turns of the event loop (well under 1 ms)
 
 
 def _rows(cases: Sequence[Case]) -> Iterator[dict[str, Any]]:

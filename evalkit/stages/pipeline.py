@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets as pysecrets
 import time
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from evalkit.providers.service import ProviderService, build_providers
 from evalkit.rundir.dir import RunDir, RunDirLock
 from evalkit.rundir.files import ResultWriter
 from evalkit.rundir.runinfo import RunInfo, StoredOptions
-from evalkit.rundir.snapshot import suite_record, suites_from_run, write_cases
+from evalkit.rundir.snapshot import CasesSnapshot, suite_record, suites_from_run, write_cases
 from evalkit.spec.config import (
     DEFAULT_CONFIG_NAME,
     Config,
@@ -81,6 +82,7 @@ class Prepared:
     timings: dict[str, float] = field(default_factory=dict)
     providers: dict[str, Provider[Any]] = field(default_factory=dict)  # checked, bound instances
     not_gated: str | None = None  # why this run is not compared with baselines (shown, never silent)
+    cases: CasesSnapshot | None = None  # cases.jsonl still to write: `execute` writes it (`prepare`)
 
     @property
     def dir(self) -> RunDir:
@@ -158,10 +160,21 @@ def resolve_baseline_dir(options: RunOptions) -> tuple[Path | None, str | None]:
     )
 
 
-def prepare(options: RunOptions) -> Prepared:
-    """Everything that can fail on bad input, before any model call."""
+def prepare(options: RunOptions, *, cases_later: bool = False) -> Prepared:
+    """Everything that can fail on bad input, before any model call. `cases_later`: the run
+    directory's cases.jsonl (every case checked already) is left to `execute`, which writes it
+    while the first requests are in flight and puts it in place before the first result."""
     with collector.long_run():
-        return _prepare(options)
+        prepared = _prepare(options)
+    if prepared.cases is not None and not cases_later:
+        try:
+            prepared.cases.finish()
+        except BaseException:
+            prepared.cases.abort()
+            prepared.lock.release()
+            raise
+        prepared.cases = None
+    return prepared
 
 
 def _prepare(options: RunOptions) -> Prepared:
@@ -181,6 +194,7 @@ def _prepare(options: RunOptions) -> Prepared:
     run_dir = RunDir(_run_dir(options, loaded, run_id))
     run_dir.prepare(allow_existing=options.overwrite)  # --overwrite clears under the lock
     lock = run_dir.lock("evalkit run").acquire()
+    cases: CasesSnapshot | None = None
     try:
         # again, under the lock: another process may have just written
         run_dir.prepare(overwrite=options.overwrite)
@@ -197,13 +211,22 @@ def _prepare(options: RunOptions) -> Prepared:
             shard=str(shard) if shard is not None else None,
         )
         info = provenance.new_run_info(run_id, plan, stored, config_digest(plan))
-        write_cases(run_dir, plan.suites)
+        cases = CasesSnapshot(run_dir, plan.suites)  # an earlier run's cases.jsonl is gone first
         run_dir.write_info(info)  # written first: --resume and `score` read it
     except BaseException:
+        if cases is not None:
+            cases.abort()
         lock.release()
         raise
     prepared = Prepared(
-        plan, info, run_dir.path, lock, baseline_dir=baseline_dir, providers=providers, not_gated=not_gated
+        plan,
+        info,
+        run_dir.path,
+        lock,
+        baseline_dir=baseline_dir,
+        providers=providers,
+        not_gated=not_gated,
+        cases=cases,
     )
     prepared.timings["prepare_s"] = time.perf_counter() - t0
     return prepared
@@ -300,7 +323,9 @@ def _resume_locked(options: RunOptions, run_dir: RunDir, info: RunInfo, lock: Ru
     plan = retrieve(plan)
     info = info.model_copy(update={"options": stored, "resumed_with_done": len(results)})
     skip = {r.key for r in results}
-    prepared = Prepared(plan, info, run_dir.path, lock, skip, baseline_dir, providers=providers)
+    # stopped before its cases.jsonl was in place (so before any result): written as a run writes it
+    cases = None if run_dir.cases_file.exists() else CasesSnapshot(run_dir, plan.suites)
+    prepared = Prepared(plan, info, run_dir.path, lock, skip, baseline_dir, providers=providers, cases=cases)
     prepared.timings["prepare_s"] = time.perf_counter() - t0
     return prepared
 
@@ -328,6 +353,8 @@ def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutco
 def _execute(prepared: Prepared, observer: RunObserver | None) -> RunOutcome:
     plan = prepared.plan
     writer = prepared.dir.result_writer()
+    if prepared.cases is not None:  # a directory with results has its cases
+        writer.before_first = prepared.cases.finish
     fed = fed_pass(prepared, writer)
     cache = open_cache(plan, prepared.info.options.no_cache)
     runner = Runner(
@@ -343,7 +370,7 @@ def _execute(prepared: Prepared, observer: RunObserver | None) -> RunOutcome:
     interrupted: int | None = None
     aborted: EvalkitError | None = None
     try:
-        asyncio.run(runner.run())
+        asyncio.run(_running(runner, prepared.cases))
         writer.close()
         if _deferred(plan):
             if fed is not None:
@@ -371,6 +398,22 @@ def _execute(prepared: Prepared, observer: RunObserver | None) -> RunOutcome:
         aborted_exit=ExitCode.USAGE if usage else None,
         fed=fed,
     )
+
+
+CASES_AFTER_S = 0.02  # cases.jsonl is written from then on: the first requests went out by then
+
+
+async def _running(runner: Runner, cases: CasesSnapshot | None) -> None:
+    """The runner; meanwhile the run's cases.jsonl is written, a block of rows at a time while
+    the requests are in flight (before the first result at the latest: `ResultWriter.before_first`)."""
+    writing = None if cases is None else asyncio.create_task(cases.writing(CASES_AFTER_S))
+    try:
+        await runner.run()
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()  # `conclude_run` finishes it
+            with contextlib.suppress(asyncio.CancelledError):
+                await writing
 
 
 def _deferred(plan: Plan) -> bool:
@@ -412,6 +455,8 @@ def conclude_run(
     t0 = time.perf_counter()
     try:
         with held_interrupts() as received:
+            if prepared.cases is not None:  # a run stopped before its first result
+                prepared.cases.finish()
 
             def stamp(_on_disk: RunInfo, summary: Summary) -> RunInfo:
                 prepared.timings["conclude_s"] = time.perf_counter() - t0

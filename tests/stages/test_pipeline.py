@@ -336,3 +336,114 @@ def test_overwrite_removes_the_old_runs_labels_too(workdir: Path, cli, fake_serv
     again = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--overwrite")
     assert again.exit_code == 0, again.output
     assert not (workdir / "runs" / "a" / "labels.jsonl").exists()
+
+
+def _first_result_sees(cases_file: Path) -> tuple[list[int], object]:
+    """An observer noting how many lines cases.jsonl has when the first result is written."""
+    seen: list[int] = []
+
+    class Watch:
+        def status(self, message: str) -> None:
+            pass
+
+        def result(self, result: object) -> None:
+            if not seen:
+                seen.append(len(cases_file.read_text().splitlines()) if cases_file.exists() else -1)
+
+    return seen, Watch()
+
+
+def test_cases_jsonl_is_written_after_the_first_requests_and_before_the_first_result(
+    workdir: Path, fake_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`evalkit run` leaves cases.jsonl to the execute stage (every case was checked already):
+    until the first result it may be missing, never half written, and it is in place, whole,
+    before the first result line (here the background writing never starts in time: the first
+    result waits for it). Byte for byte what writing it at once gives."""
+    from evalkit.stages import pipeline
+
+    monkeypatch.setattr(pipeline, "CASES_AFTER_S", 60.0)
+    suite(workdir / "suites" / "s.yaml", 300)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    options = pipeline.RunOptions(suites=[Path("suites/s.yaml")], no_baseline=True, out=Path("runs/a"))
+    prepared = pipeline.prepare(options, cases_later=True)
+    cases_file = RunDir(prepared.run_dir).cases_file
+    assert (prepared.run_dir / "run.json").exists() and not cases_file.exists()
+    seen, watch = _first_result_sees(cases_file)
+    outcome = pipeline.execute(prepared, watch)  # type: ignore[arg-type]
+    assert outcome.summary.results == 300 and seen == [300]
+    at_once = pipeline.prepare(pipeline.RunOptions(suites=[Path("suites/s.yaml")], out=Path("runs/b")))
+    at_once.lock.release()
+    assert cases_file.read_bytes() == (at_once.run_dir / "cases.jsonl").read_bytes()
+    assert not list(prepared.run_dir.glob(".*.tmp"))
+
+
+def test_cases_jsonl_is_written_while_the_first_requests_are_in_flight(workdir: Path) -> None:
+    from evalkit.rundir.files import ResultWriter
+    from evalkit.stages import pipeline
+
+    in_place: list[bool] = []  # whether cases.jsonl was there when the first result came
+    extend = ResultWriter.extend
+
+    def noting(self: ResultWriter, results: list) -> None:  # type: ignore[type-arg]
+        if not in_place:
+            in_place.append((self.path.parent / "cases.jsonl").exists())
+        extend(self, results)
+
+    with FakeOpenAI(latency_s=0.5) as server, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ResultWriter, "extend", noting)
+        suite(workdir / "suites" / "s.yaml", 300)
+        config(workdir / "evalkit.yaml", server.url)
+        options = pipeline.RunOptions(suites=[Path("suites/s.yaml")], no_baseline=True)
+        prepared = pipeline.prepare(options, cases_later=True)
+        outcome = pipeline.execute(prepared)
+    assert outcome.summary.results == 300
+    assert in_place == [True]  # written during the first round trip, not after it
+    assert len((prepared.run_dir / "cases.jsonl").read_text().splitlines()) == 300
+
+
+def test_a_run_interrupted_before_its_first_result_still_writes_its_cases(
+    workdir: Path, fake_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evalkit.stages import pipeline
+    from evalkit.stages.execute import Runner
+
+    async def interrupted(self: Runner) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Runner, "run", interrupted)
+    suite(workdir / "suites" / "s.yaml", 5)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    options = pipeline.RunOptions(suites=[Path("suites/s.yaml")], no_baseline=True)
+    prepared = pipeline.prepare(options, cases_later=True)
+    outcome = pipeline.execute(prepared)
+    assert outcome.summary.status == "interrupted" and outcome.summary.results == 0
+    assert len((prepared.run_dir / "cases.jsonl").read_text().splitlines()) == 5
+    assert not list(prepared.run_dir.glob(".*.tmp"))
+
+
+def test_resume_writes_the_cases_of_a_run_stopped_before_they_were_in_place(
+    workdir: Path, cli, fake_server: FakeOpenAI
+) -> None:
+    """A run killed after run.json and before cases.jsonl (so before any result): --resume
+    writes cases.jsonl as the run would have, and every command reads the directory after."""
+    from evalkit.stages import pipeline
+
+    suite(workdir / "suites" / "s.yaml", 4)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    options = pipeline.RunOptions(suites=[Path("suites/s.yaml")], no_baseline=True, out=Path("runs/a"))
+    prepared = pipeline.prepare(options, cases_later=True)
+    prepared.dir.result_writer().close()  # the execute stage began (an empty results.jsonl) ...
+    prepared.cases.step(2)  # type: ignore[union-attr]  # ... cases half written, then killed
+    prepared.lock.release()  # (the lock dies with the process)
+    assert not (workdir / "runs" / "a" / "cases.jsonl").exists()
+    reported = cli("report", "runs/a")  # readable as it is
+    assert reported.exit_code == 0, reported.output
+    resumed = cli("run", "--resume", "runs/a")
+    assert resumed.exit_code == 0, resumed.output
+    absolute = str(workdir / "suites" / "s.yaml")  # as run.json names it: the cases' origins
+    assert cli("run", absolute, "-o", "runs/b", "--no-baseline").exit_code == 0
+    ours = (workdir / "runs" / "a" / "cases.jsonl").read_bytes()
+    assert ours == (workdir / "runs" / "b" / "cases.jsonl").read_bytes()
+    assert cli("score", "runs/a").exit_code == 0
+    assert json.loads((workdir / "runs" / "a" / "summary.json").read_text())["results"] == 4
