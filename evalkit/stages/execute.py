@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 
 QUEUE_SIZE = 1024  # answers waiting to be scored and written; generation waits beyond it
+# turns of the event loop the consumer lets pass between an answer's arrival and scoring and
+# writing what is queued: the freed slots' next requests go out first (each takes two turns:
+# its task, then the HTTP client's task that writes the body)
+YIELDS = 3
 RETRIEVAL_FAILURE = "retrieval failure: the retriever returned nothing for this case's query"
 
 
@@ -159,9 +163,16 @@ class Runner:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
 
     async def _consume(self, queue: asyncio.Queue[Answer | None]) -> None:
+        """Score and write what is queued, a batch at a time. Answers arrive in clumps (several
+        in one turn of the event loop); each one's slot sends its next request a turn or two
+        later. Taken at once, the batch's scoring and writing would run before those sends and
+        delay every other slot of the clump; taken YIELDS turns later, it runs while they are
+        in flight (and the batch holds the whole clump: fewer, larger writes)."""
         done = False
         while not done:
             item = await queue.get()
+            for _ in range(YIELDS):
+                await asyncio.sleep(0)
             batch: list[Answer] = []
             if item is None:
                 done = True

@@ -91,17 +91,30 @@ def echo_ok(request: Request) -> str:
 
 
 def test_at_most_two_chunks_are_rendered_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rendered and not yet answered: at most two chunks (the answers queued for the writer,
+    bounded by the queue, are the consumer's, not a chunk's)."""
     held: list[int] = []
-    hold = execute.InFlight.hold
+    queued = [0]  # answered, not yet written
+    hold, release, handoff = execute.InFlight.hold, execute.InFlight.release, execute.handoff
 
     def counting(self: execute.InFlight, request: Request, case: Any) -> None:
         hold(self, request, case)
-        held.append(len(self))
+        held.append(len(self) - queued[0])
+
+    async def handed(queue: Any, item: Any, consumer: Any) -> None:
+        queued[0] += item is not None
+        await handoff(queue, item, consumer)
+
+    def released(self: execute.InFlight, suite: str, case_id: str) -> None:
+        queued[0] -= 1
+        release(self, suite, case_id)
 
     monkeypatch.setattr(execute.InFlight, "hold", counting)
+    monkeypatch.setattr(execute.InFlight, "release", released)
+    monkeypatch.setattr(execute, "handoff", handed)
     providers = "  p: {type: scripted, default: ok, latency_s: 0.01, concurrency: 2}\n"
     results = run_stage(plan_of(tmp_path, providers, [f"c{i}" for i in range(40)]), tmp_path, chunk=4)
-    assert len(results) == 40 and len(held) == 40
+    assert len(results) == 40 and len(held) == 40 and queued == [0]
     assert 4 < max(held) <= 2 * 4  # two chunks overlap, never three
 
 

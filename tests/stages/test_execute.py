@@ -356,3 +356,48 @@ def test_an_answer_cancelled_while_waiting_for_room_never_reaches_the_queue_late
 
     got, pending = asyncio.run(go())
     assert got == ["first"] and pending == 0
+
+
+EVENTS: list[str] = []
+
+
+async def clumped(messages: Any, params: object, options: object) -> str:
+    """A request that goes out a turn of the event loop after its call (as aiohttp's task that
+    writes the body), and an answer 10 ms later: requests sent together are answered together."""
+    await asyncio.sleep(0)
+    EVENTS.append(f"sent {messages[-1]['content']}")
+    await asyncio.sleep(0.01)
+    return "ok"
+
+
+class Written:
+    def status(self, message: str) -> None:
+        pass
+
+    def result(self, result: CaseResult) -> None:
+        EVENTS.append(f"written {result.case_id}")
+
+
+def test_the_freed_slots_next_requests_go_out_before_a_clump_of_answers_is_written(
+    tmp_path: Path,
+) -> None:
+    """Answers arrive in clumps: each answer's slot sends its next request before any of the
+    clump is scored and written, so the writing never delays the other slots' next requests."""
+    cases = "".join(f"  - {{id: c{i}, vars: {{q: q{i}}}, reference: ok}}\n" for i in range(8))
+    write(tmp_path / "s.yaml", f'name: s\nprompt: "{{{{ q }}}}"\nscorers: [exact]\ncases:\n{cases}')
+    write(
+        tmp_path / "evalkit.yaml",
+        "providers:\n  p: {type: python, callable: 'tests.stages.test_execute:clumped', concurrency: 4}\n"
+        "variants:\n  v: {provider: p}\n",
+    )
+    plan = build_plan(load_config(tmp_path / "evalkit.yaml"), [load_suite(tmp_path / "s.yaml")])
+    EVENTS.clear()
+    writer = ResultWriter(tmp_path / "results.jsonl")
+    try:
+        asyncio.run(Runner(plan, build_providers(plan.providers), writer, Written()).run())
+    finally:
+        writer.close()
+    first_written = next(i for i, e in enumerate(EVENTS) if e.startswith("written"))
+    assert sorted(EVENTS[:first_written]) == sorted(f"sent q{i}" for i in range(8))
+    assert sorted(EVENTS[first_written : first_written + 4]) == [f"written c{i}" for i in range(4)]
+    assert len(list(read_results(tmp_path / "results.jsonl"))) == 8
