@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from evalkit.errors import UserInputError
 from evalkit.spec.config import Variant
@@ -190,3 +193,86 @@ def test_a_bad_inline_case_field_names_its_key_path_and_line(tmp_path: Path) -> 
         load_suite(path)
     # not pydantic's union tags (cases.list[function-after[...]].0.tags) nor the list's line
     assert str(info.value).startswith(f"{path}:5: cases.0.tags: Input should be a valid list")
+
+
+# at the edges of what a PlainCase takes: each must read exactly as its CaseSpec does
+PLAIN_EDGES: list[dict[str, Any]] = [
+    {"id": "a", "vars": {"q": "one", "n": 1.5, "deep": {"x": [1, None, True]}}, "reference": "r"},
+    {"id": "b", "vars": {"q": "lone \ud800 surrogate"}, "references": ["x", "y"], "tags": ["t"]},
+    {"id": "c", "reference": None, "references": None, "metadata": {"m": [1]}, "relevant_ids": ["g.md"]},
+    {"id": "d", "references": [], "vars": {}, "tags": [], "metadata": {}, "relevant_ids": []},
+    {"id": "e\ud800"},
+    {"id": 7, "reference": 1.5},  # numbers as text: CaseSpec's own validators
+    {"id": "f", "reference": 3},
+    {"id": True},
+    {"id": "  "},
+    {"id": ""},
+    {"id": "g", "reference": "r", "references": ["r"]},
+    {"id": "h", "reference": None, "references": ["r"]},
+    {"id": "i", "unknown": 1},
+    {"id": "j", "vars": []},
+    {"id": "k", "tags": "t"},
+    {"id": "l", "tags": [1]},
+    {"id": "m", "references": ["x", None]},
+    {"id": "n", "vars": {"q": float("nan")}, "reference": "inf"},
+    {"id": "o", "messages": [{"role": "user", "content": "hi"}]},
+    {"id": "p", "choices": ["a", "b"], "gold": 1},
+    {"id": "q", "expected_tools": ["f"]},
+    {"id": "r", "forbidden_tools": []},
+    {"vars": {}},
+]
+
+
+def test_a_plain_case_reads_exactly_as_its_casespec() -> None:
+    from evalkit.spec.cases import case_from_row
+    from evalkit.spec.suite import CaseSpec, _case_from_spec, _row_from_plain, _row_from_spec, plain_case
+
+    taken = []
+    for i, data in enumerate(PLAIN_EDGES):
+        plain = plain_case(data)
+        try:
+            spec = CaseSpec.model_validate(data)
+        except ValidationError:
+            assert plain is None, data  # CaseSpec's error is what the user sees
+            continue
+        if plain is None:
+            continue
+        taken.append(data["id"])
+        row, expected = _row_from_plain(plain, f"f:{i}"), _row_from_spec(spec, f"f:{i}")
+        assert row == expected and list(row) == list(expected), data
+        assert json.dumps(row) == json.dumps(expected)
+        assert case_from_row(row, f"f:{i}") == _case_from_spec(spec, f"f:{i}")
+    assert taken == ["a", "b", "c", "d", "e\ud800", "h", "n"]
+
+
+def test_plain_case_types_each_field_as_casespec_does() -> None:
+    from typing import get_type_hints
+
+    from evalkit.spec.suite import CaseSpec, PlainCase, plain_case
+
+    hints = get_type_hints(PlainCase)
+    assert hints and all(CaseSpec.model_fields[name].annotation == hint for name, hint in hints.items())
+    assert plain_case({"id": "x"}) == {"id": "x"}  # every other field may be left out ...
+    assert all(not CaseSpec.model_fields[name].is_required() for name in hints if name != "id")  # ... as here
+
+
+def test_a_case_file_of_plain_cases_makes_no_casespec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evalkit.spec import suite as suite_module
+
+    made = []
+    real = suite_module.CaseSpec.model_validate
+
+    def counted(data: Any) -> Any:
+        made.append(data)
+        return real(data)
+
+    monkeypatch.setattr(suite_module.CaseSpec, "model_validate", counted)
+    rows = [{"id": f"c{i}", "vars": {"q": i}, "reference": "r"} for i in range(5)] + [
+        {"id": 9, "reference": 2}
+    ]
+    (tmp_path / "c.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    suite = load_suite(write(tmp_path / "s.yaml", 'name: s\nprompt: "{{ q }}"\ncases: c.jsonl\n'))
+    assert [c.id for c in suite.cases] == [*(f"c{i}" for i in range(5)), "9"]
+    assert made == [{"id": 9, "reference": 2}]  # only the case that needs CaseSpec's own validators
