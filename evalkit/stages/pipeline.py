@@ -180,7 +180,11 @@ def prepare(options: RunOptions, *, cases_later: bool = False) -> Prepared:
 def _prepare(options: RunOptions) -> Prepared:
     if options.resume is not None:
         return _prepare_resume(options)
-    t0 = time.perf_counter()
+    with provenance.Git() as git:  # git answers for run.json while the suites are read
+        return _prepare_new(options, git, time.perf_counter())
+
+
+def _prepare_new(options: RunOptions, git: provenance.Git, t0: float) -> Prepared:
     shard = parse_shard(options.shard) if options.shard is not None else None
     loaded = load_config(options.config)
     suites = list(options.loaded_suites) or load_suites(suite_paths(options.suites, loaded))
@@ -210,7 +214,7 @@ def _prepare(options: RunOptions) -> Prepared:
             no_baseline=options.no_baseline,
             shard=str(shard) if shard is not None else None,
         )
-        info = provenance.new_run_info(run_id, plan, stored, config_digest(plan))
+        info = provenance.new_run_info(run_id, plan, stored, config_digest(plan), git)
         cases = CasesSnapshot(run_dir, plan.suites)  # an earlier run's cases.jsonl is gone first
         run_dir.write_info(info)  # written first: --resume and `score` read it
     except BaseException:
