@@ -220,34 +220,60 @@ def _drop(writer: IO[bytes], path: str) -> None:
         os.unlink(path)
 
 
+Duplicate = tuple[str, str, str]  # a case id given twice: (id, where again, where first)
+
+
 class CaseIds:
     """The ids of a suite's cases seen so far, each with where it was read (its origin): a dict
-    while few, then a scratch SQLite table (memory bounded at any size)."""
+    while few, then a scratch SQLite table (memory bounded at any size) that takes the ids a
+    block at a time. `add` finds a duplicate among the ids not yet in the table; `flush`, among
+    the rest: call it before raising any other error of a later case (a duplicate before that
+    case comes first) and when every case is in."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, str] = {}
+        self._seen: dict[str, str] = {}  # while few: every id; then those not yet in the table
         self._db: sqlite3.Connection | None = None
+        self._n = 0  # ids added: each one's place, to tell it from an earlier one in the table
+
+    def add(self, case_id: str, origin: str) -> Duplicate | None:
+        """Record `case_id` (read at `origin`); the first duplicate found so far, if any."""
+        first = self._seen.get(case_id)
+        if first is not None:
+            return self.flush() or (case_id, origin, first)  # an earlier one comes first
+        self._seen[case_id] = origin
+        self._n += 1
+        if self._db is None:
+            if len(self._seen) > SPILL_AT:
+                self._db = scratch_db(
+                    "CREATE TABLE ids (id TEXT PRIMARY KEY, n INTEGER, origin TEXT) WITHOUT ROWID; BEGIN;"
+                )
+                return self.flush()
+        elif len(self._seen) >= BLOCK * 4:
+            return self.flush()
+        return None
 
     def first(self, case_id: str, origin: str) -> str | None:
         """Record `case_id` (read at `origin`); if it was seen before, where it was first."""
-        if self._db is None:
-            if case_id in self._seen:
-                return self._seen[case_id]
-            self._seen[case_id] = origin
-            if len(self._seen) > SPILL_AT:
-                self._to_disk()
-            return None
-        try:
-            self._db.execute("INSERT INTO ids VALUES (?, ?)", (case_id, origin))
-        except sqlite3.IntegrityError:
-            row = self._db.execute("SELECT origin FROM ids WHERE id = ?", (case_id,)).fetchone()
-            return str(row[0])
-        return None
+        found = self.add(case_id, origin) or self.flush()
+        return None if found is None else found[2]
 
-    def _to_disk(self) -> None:
-        self._db = scratch_db("CREATE TABLE ids (id TEXT PRIMARY KEY, origin TEXT) WITHOUT ROWID; BEGIN;")
-        self._db.executemany("INSERT INTO ids VALUES (?, ?)", self._seen.items())
+    def flush(self) -> Duplicate | None:
+        """The ids not yet in the table put there (once past the few a dict holds); the first
+        of them (in the order added) that an earlier id already gave, if any."""
+        if self._db is None or not self._seen:
+            return None
+        start = self._n - len(self._seen)
+        rows = [(case_id, start + i, origin) for i, (case_id, origin) in enumerate(self._seen.items())]
         self._seen = {}
+        before = self._db.total_changes
+        self._db.executemany("INSERT OR IGNORE INTO ids VALUES (?, ?, ?)", rows)
+        if self._db.total_changes - before == len(rows):
+            return None
+        for case_id, n, origin in rows:  # rarely: which one was there already
+            first_n, first = self._db.execute("SELECT n, origin FROM ids WHERE id = ?", (case_id,)).fetchone()
+            if first_n != n:
+                return case_id, origin, str(first)
+        raise AssertionError("an id was not inserted, yet none was there before")  # pragma: no cover
 
     def close(self) -> None:
         if self._db is not None:

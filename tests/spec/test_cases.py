@@ -140,3 +140,40 @@ def test_the_scratch_file_keeps_every_value_as_it_was(
         assert math.isnan(case.vars["a"]) and case.vars["big"] == 2**70 and case.vars["s"] == "lone \ud800"
         assert [type(v) for v in case.vars["n"]["y"]] == [bool, int, float]
     assert len(cases) == 10 and cases[9].id == "c9"
+
+
+@pytest.mark.parametrize("block", [1, 4, 5, 64])
+def test_the_content_hash_fed_in_blocks_is_the_whole_payloads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    from evalkit.spec import suite as suite_module
+
+    monkeypatch.setattr(suite_module, "HASH_BLOCK", block)
+    path = write_jsonl_suite(tmp_path, ROWS)
+    suite = load_suite(path)
+    assert suite.content_hash == reference_hash(path, suite)
+
+
+@pytest.mark.parametrize("spill_at", [2, 4096])
+def test_the_first_problem_in_file_order_is_the_one_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spill_at: int
+) -> None:
+    """Past the few held in a dict, ids go to the table a block at a time: a duplicate is still
+    reported before the error of any later line, and the first duplicate before later ones."""
+    monkeypatch.setattr(cases_module, "SPILL_AT", spill_at)
+    rows = [{"id": f"c{i}", "vars": {"q": "x"}} for i in range(600)]
+    again = [*rows[:300], {"id": "c5"}, *rows[300:], {"id": "c7"}, {"id": "c300"}]
+    path = write_jsonl_suite(tmp_path, again)
+    with pytest.raises(UserInputError, match=r"duplicate case id 'c5' at .*:301 \(first at .*:6\)"):
+        load_suite(path)
+    bad = [*rows[:300], {"id": "c5"}, {"id": "bad", "vars": [1]}, *rows[300:]]
+    path = write_jsonl_suite(tmp_path, bad)
+    with pytest.raises(UserInputError, match=r"duplicate case id 'c5' at .*:301 \(first at .*:6\)"):
+        load_suite(path)
+    late = [*rows[:300], {"id": "bad", "vars": [1]}, {"id": "c5"}]
+    with pytest.raises(UserInputError) as info:
+        load_suite(write_jsonl_suite(tmp_path, late))
+    assert info.value.line == 301 and "duplicate" not in str(info.value)
+    twice = [*rows, {"id": "c1"}, {"id": "c1"}]  # the same id twice among the pending
+    with pytest.raises(UserInputError, match=r"duplicate case id 'c1' at .*:601 \(first at .*:2\)"):
+        load_suite(write_jsonl_suite(tmp_path, twice))
