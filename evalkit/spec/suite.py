@@ -13,9 +13,8 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NotRequired
+from typing import TYPE_CHECKING, Any, Literal, NotRequired
 
-import jinja2
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -52,6 +51,9 @@ from evalkit.spec.templating import (
 from evalkit.spec.yamlfile import MAX_DEPTH, format_validation_error, load_yaml
 from evalkit.tools.expect import ExpectedCall, ToolExpectations
 from evalkit.types import AgentSettings, GenerationParams, Message, Threshold, ToolChoice, ToolSchema
+
+if TYPE_CHECKING:  # jinja2 loads with the first template that is more than text and variables
+    import jinja2
 
 RESERVED_CASE_FIELDS = (
     "id",
