@@ -13,6 +13,7 @@ import typer
 from evalkit.errors import EvalkitError
 
 if TYPE_CHECKING:
+    from evalkit.history.feed import HistoryFeed
     from evalkit.spec.config import LoadedConfig
 
 
@@ -45,12 +46,25 @@ SuiteOpt = Annotated[str | None, typer.Option("--suite", help="Only this suite."
 VariantOpt = Annotated[str | None, typer.Option("--variant", help="Only this variant.")]
 
 
-def after_run(run_dir: Path, loaded: LoadedConfig, exit_code: int, fail_on_alert: bool) -> int:
-    """Record the finished run in the history and check its trend; the run's own verdict wins."""
+def history_feed(loaded: LoadedConfig) -> HistoryFeed | None:
+    """The history's per-case rows, fed as the run writes its results (evalkit.history.feed), for
+    a run that `after_run` will record into a SQLite file; None for any other."""
+    from evalkit.history.feed import HistoryFeed
+    from evalkit.history.record import history_url, records
+
+    url = history_url(loaded)
+    return HistoryFeed() if records(loaded.config.history) and url.startswith("sqlite:///") else None
+
+
+def after_run(
+    run_dir: Path, loaded: LoadedConfig, exit_code: int, fail_on_alert: bool, feed: HistoryFeed | None = None
+) -> int:
+    """Record the finished run in the history and check its trend; the run's own verdict wins.
+    `feed`: its rows fed as it ran (`history_feed`)."""
     from evalkit.cli.render import show_final_line, show_history_outcome
     from evalkit.history.record import after_run as record
 
-    outcome = record(run_dir, loaded, exit_code, fail_on_alert)
+    outcome = record(run_dir, loaded, exit_code, fail_on_alert, feed)
     show_history_outcome(outcome)
     export_traces(run_dir, when_configured=True)
     if outcome is None or not outcome.alerts:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from evalkit.cli._common import ConfigOpt, SuitesArg, VariantsOpt, after_run, user_errors
+from evalkit.cli._common import ConfigOpt, SuitesArg, VariantsOpt, after_run, history_feed, user_errors
 
 
 def run(
@@ -114,21 +114,21 @@ def run(
         for line in prepared.warnings:
             warn(line)
         started()  # the run's own work begins: the collector as usual (evalkit/cli/__init__.py)
+        recorded = not (no_history or prepared.info.options.shard)  # a shard enters it merged
+        feed = history_feed(plan.loaded) if recorded else None
         with ProgressObserver(todo, "evaluating") as observer:
-            outcome = execute(prepared, observer)
+            outcome = execute(prepared, observer, [feed] if feed is not None else ())
         notices()
         from evalkit.cli.render import show_outcome
 
         if outcome.summary.status == "interrupted":
             console.print("[yellow]Interrupted: finished results are kept.[/]")
         show_outcome(outcome)
-    if outcome.summary.status == "interrupted" or prepared.info.options.shard:
-        raise typer.Exit(outcome.summary.exit_code)  # a shard enters the history merged, as one run
-    if no_history:
+    if outcome.summary.status == "interrupted" or not recorded:
+        if feed is not None:
+            feed.close()  # an interrupted run is not recorded
         raise typer.Exit(outcome.summary.exit_code)
-    raise typer.Exit(
-        after_run(prepared.run_dir, prepared.plan.loaded, outcome.summary.exit_code, fail_on_alert)
-    )
+    raise typer.Exit(after_run(prepared.run_dir, plan.loaded, outcome.summary.exit_code, fail_on_alert, feed))
 
 
 def score(

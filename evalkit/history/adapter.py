@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,35 @@ def read_case_values(run_dir: Path) -> Iterator[tuple[Any, ...]]:
             row.get("cached", False),
             {name: s["value"] for name, s in scores.items()},
         )
+
+
+def result_case_values(r: CaseResult) -> tuple[Any, ...]:
+    """`read_case_values`' tuple of one result as its line reads back, where the line is the
+    result's own JSON (nothing scrubbed or cleaned from it): the same values, each of the type
+    reading gives it (a float read as a float, whatever it was made as; NaN and infinities,
+    which JSON writes as null, as None)."""
+    usage = r.usage
+    return (
+        r.suite,
+        r.variant,
+        r.case_id,
+        r.repeat,
+        r.input_hash,
+        r.model,
+        r.model_version,
+        r.passed(),
+        r.error,
+        _float(r.latency_ms),
+        _float(r.cost_usd),
+        usage.input_tokens,
+        usage.output_tokens,
+        r.cached,
+        {name: _float(s.value) for name, s in r.scores.items()},
+    )
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None or not isfinite(value) else float(value)
 
 
 def _passed(error: str | None, scores: Mapping[str, Mapping[str, Any]]) -> bool | None:

@@ -13,19 +13,27 @@ Anything else (an older schema, PostgreSQL, a URL with options) goes to `History
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from evalkit._util import secrets
 from evalkit._util.jsontext import Encoder
 from evalkit.errors import UserInputError
-from evalkit.history.adapter import CASE_COLUMNS, RunRecord, read_alerts, read_case_values, read_run
+from evalkit.history.adapter import (
+    CASE_COLUMNS,
+    RunRecord,
+    read_alerts,
+    read_case_values,
+    read_run,
+    result_case_values,
+)
 from evalkit.history.base import (
     BATCH,
     HEAD_REVISION,
@@ -37,6 +45,9 @@ from evalkit.history.base import (
     run_row,
     same_run,
 )
+
+if TYPE_CHECKING:
+    from evalkit.types import CaseResult
 
 # Each table's columns and how a value is stored: the columns of schema.py (a test checks).
 TEXT, INT, FLOAT, BOOL, JSON, TIME = "text", "int", "float", "bool", "json", "time"
@@ -265,10 +276,14 @@ class LiteStore:
         except sqlite3.Error as exc:
             raise HistoryUnavailable(f"history database {self.url}: {_reason(exc)}") from None
 
-    def record(self, run_dir: Path, *, branch: str | None = None, tag: str | None = None) -> RunRecord:
-        """Record (or re-record) a finished run directory in one transaction."""
+    def record(
+        self, run_dir: Path, *, branch: str | None = None, tag: str | None = None, fed: Path | None = None
+    ) -> RunRecord:
+        """Record (or re-record) a finished run directory in one transaction. `fed`: a SQLite
+        file holding its per-case rows as results.jsonl reads back (`history.feed`), copied in
+        with one INSERT … SELECT instead of reading the file back."""
         run = read_run(run_dir, branch=branch, tag=tag)
-        with self._write() as conn:
+        with self._attached(fed) as fed_rows, self._write() as conn:
             found = conn.execute("SELECT started_at, config_digest FROM runs WHERE run_id = ?", [run.run_id])
             row = found.fetchone()
             if row is not None and not same_run(_load(TIME, row[0]), row[1], run):
@@ -282,9 +297,30 @@ class LiteStore:
             _insert(conn, "runs", [run_row(run)])
             _insert(conn, "run_groups", [{"run_id": run.run_id, **g} for g in run.groups])
             _insert(conn, "run_metrics", [{"run_id": run.run_id, **m} for m in run.metrics])
-            conn.executemany(CASE_INSERT, _case_params(run.run_id, read_case_values(run_dir)))
+            if fed_rows:
+                conn.execute(FED_INSERT, [run.run_id])
+            else:
+                conn.executemany(CASE_INSERT, _case_params(run.run_id, read_case_values(run_dir)))
             _insert(conn, "run_alerts", alert_rows(run.run_id, read_alerts(run_dir)))
         return run
+
+    @contextlib.contextmanager
+    def _attached(self, fed: Path | None) -> Iterator[bool]:
+        """`fed` attached as FED (True) for the body, when given and it opens (else False: the
+        file is read back); attached outside a transaction, as SQLite requires."""
+        attached = False
+        if fed is not None:
+            try:
+                self.conn.execute(f"ATTACH DATABASE ? AS {FED}", [f"file:{quote(str(fed))}?mode=ro"])
+                attached = True
+            except sqlite3.Error:
+                pass
+        try:
+            yield attached
+        finally:
+            if attached:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute(f"DETACH DATABASE {FED}")
 
     def record_alerts(self, run_id: str, alerts: Sequence[dict[str, Any]], exit_code: int | None) -> None:
         """The alerts a run raised (replacing any recorded before), and its final exit code."""
@@ -430,25 +466,45 @@ CASE_INSERT = (
 )
 
 
+# a run's fed rows (history.feed): a table of `case_row`s in a SQLite file, in results.jsonl's
+# order, attached as FED while the run is recorded
+FED, FED_TABLE = "fed", "cases"
+FED_SCHEMA = f"CREATE TABLE {FED_TABLE} ({', '.join(CASE_COLUMNS)})"  # no types: stored as given
+FED_ROW = f"INSERT INTO {FED_TABLE} VALUES ({', '.join('?' * len(CASE_COLUMNS))})"
+FED_INSERT = (
+    f"INSERT INTO run_cases (run_id, {', '.join(CASE_COLUMNS)}) "
+    f"SELECT ?, {', '.join(CASE_COLUMNS)} FROM {FED}.{FED_TABLE} ORDER BY rowid"
+)
+
+
 _PASSED, _CACHED, _SCORES = (CASE_COLUMNS.index(name) for name in ("passed", "cached", "scores"))
 assert _PASSED < _CACHED == _SCORES - 1 == len(CASE_COLUMNS) - 2, "`_case_params` slices them so"
 
 
 def _case_params(run_id: str, cases: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
-    """read_case_values' tuples (CASE_COLUMNS, in order) as run_cases' parameters: `_dump`
-    written out for the run_cases columns (a test checks it against `_insert`): the two flags
-    as integers, the scores as JSON text, with no dict per row."""
-    dumps = _JSON
+    """read_case_values' tuples (CASE_COLUMNS, in order) as run_cases' parameters (`case_row`)."""
     for values in cases:
-        passed, cached = values[_PASSED], values[_CACHED]
-        yield (
-            run_id,
-            *values[:_PASSED],
-            None if passed is None else int(bool(passed)),
-            *values[_PASSED + 1 : _CACHED],
-            None if cached is None else int(bool(cached)),
-            dumps(values[_SCORES]),
-        )
+        yield (run_id, *case_row(values))
+
+
+def case_row(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """One read_case_values tuple as run_cases stores it, less the run id: `_dump` written out
+    for the run_cases columns (a test checks it against `_insert`): the two flags as integers,
+    the scores as JSON text, with no dict per row. (A run's fed rows hold these: history.feed.)"""
+    passed, cached = values[_PASSED], values[_CACHED]
+    return (
+        *values[:_PASSED],
+        None if passed is None else int(bool(passed)),
+        *values[_PASSED + 1 : _CACHED],
+        None if cached is None else int(bool(cached)),
+        _JSON(values[_SCORES]),
+    )
+
+
+def fed_row(r: CaseResult) -> tuple[Any, ...]:
+    """A result's run_cases row less the run id, as its line reads back (`case_row` of
+    `adapter.result_case_values`): what a run's fed rows hold (history.feed)."""
+    return case_row(result_case_values(r))
 
 
 def _insert(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:

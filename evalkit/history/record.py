@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from evalkit._util.paths import local_dir
 from evalkit.errors import EvalkitError, ExitCode
-from evalkit.history.alerts import Alert
 from evalkit.rundir.dir import RunDir
 from evalkit.spec.config import LoadedConfig
 from evalkit.spec.history import DEFAULT_FILE, URL_ENV, HistorySettings
 from evalkit.stages.provenance import git_output
 
 if TYPE_CHECKING:
+    from evalkit.history.adapter import RunRecord
+    from evalkit.history.alerts import Alert
+    from evalkit.history.feed import HistoryFeed
     from evalkit.history.lite import LiteStore
     from evalkit.history.store import HistoryStore
 
@@ -90,14 +92,21 @@ def records(settings: HistorySettings) -> bool:
 
 
 def after_run(
-    run_dir: Path, loaded: LoadedConfig, exit_code: int = 0, fail_on_alert: bool = False
+    run_dir: Path,
+    loaded: LoadedConfig,
+    exit_code: int = 0,
+    fail_on_alert: bool = False,
+    feed: HistoryFeed | None = None,
 ) -> Outcome | None:
     """Record a finished run and check it; None when the history is switched off (or, with
     `record: ci`, outside CI). Alerts are recorded with the run, and every file that states the
     run's outcome (summary.json, run.json, junit.xml, summary.md, report.html) says how many
-    there were and the final exit code, so all of them agree with the terminal."""
+    there were and the final exit code, so all of them agree with the terminal. `feed`: the
+    run's per-case rows fed as it wrote them (history.feed), taken where they are the file's."""
     settings: HistorySettings = loaded.config.history
     if not records(settings):
+        if feed is not None:
+            feed.close()
         return None
     from evalkit.history.check import check_run
 
@@ -105,7 +114,7 @@ def after_run(
     store: HistoryStore | LiteStore | None = None
     try:
         store = open_for_recording(loaded)
-        run = store.record(run_dir, branch=current_branch(), tag=os.environ.get(TAG_ENV) or settings.tag)
+        run = _record(store, run_dir, settings, feed)
         alerts = check_run(store, run.run_id, settings.alerts)
         final = ExitCode.ALERT if exit_code == 0 and fail_on_alert and alerts else exit_code
         store.record_alerts(run.run_id, [a.as_dict() for a in alerts], final)
@@ -114,6 +123,8 @@ def after_run(
     finally:
         if store is not None:
             store.close()
+        if feed is not None:
+            feed.close()
     outcome = Outcome(True, f"recorded in the history ({url})", alerts, exit_code=final)
     try:
         mark_alerts(RunDir(run_dir), [a.as_dict() for a in alerts], final)
@@ -124,6 +135,20 @@ def after_run(
 
         outcome.webhook = send(alerts, run.run_id, settings.webhook)
     return outcome
+
+
+def _record(
+    store: HistoryStore | LiteStore, run_dir: Path, settings: HistorySettings, feed: HistoryFeed | None
+) -> RunRecord:
+    """The run recorded: its per-case rows from `feed` into a SQLite history (LiteStore) where
+    they are results.jsonl's, else read back from the file."""
+    from evalkit.history.lite import LiteStore
+
+    branch, tag = current_branch(), os.environ.get(TAG_ENV) or settings.tag
+    fed = feed.rows(RunDir(run_dir).results_file) if feed is not None else None
+    if fed is not None and isinstance(store, LiteStore):
+        return store.record(run_dir, branch=branch, tag=tag, fed=fed)
+    return store.record(run_dir, branch=branch, tag=tag)
 
 
 def mark_alerts(run_dir: RunDir, alerts: list[dict[str, Any]], exit_code: int) -> None:

@@ -51,7 +51,7 @@ class ResultWriter:
         self._failed = False
         self._syncing: threading.Thread | None = None
         self._sync_error: OSError | None = None
-        self.tap: WriteTap | None = None  # told of each batch once it is written
+        self.taps: list[WriteTap] = []  # told of each batch once it is written, in order
         # called before the first line is written (e.g. the run's cases.jsonl put in place)
         self.before_first: Callable[[], None] | None = None
 
@@ -60,7 +60,7 @@ class ResultWriter:
 
     def extend(self, results: Sequence[CaseResult]) -> None:
         """Append results (a scored batch) with one write, flushed at once: one system call
-        for the batch, not one per line. Then `tap`, when set, is told what was written."""
+        for the batch, not one per line. Then each of `taps` is told what was written."""
         if not results:
             return
         if self.before_first is not None:
@@ -86,8 +86,10 @@ class ResultWriter:
             self._failed = True
             raise disk_error(exc, self.path) from None
         self.count += len(results)
-        if self.tap is not None:
-            self.tap.written(results, text, exact, os.fstat(self._fh.fileno()).st_size)
+        if self.taps:
+            size = os.fstat(self._fh.fileno()).st_size
+            for tap in self.taps:
+                tap.written(results, text, exact, size)
 
     def _sync_running(self) -> bool:
         return self._syncing is not None and self._syncing.is_alive()

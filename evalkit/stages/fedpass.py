@@ -3,7 +3,7 @@
 Concluding a run streams results.jsonl once through its taps: each suite × variant's
 `GroupAccumulator`, junit.xml's `Cases`, the frontier's `FrontierTally` and the gate's `Gathered`.
 The execute stage holds every result as it writes it, so a fresh run feeds the same taps then,
-from the `ResultWriter`'s `tap`, and `conclude` takes this pass instead of reading the file back
+from the `ResultWriter`'s `taps`, and `conclude` takes this pass instead of reading the file back
 (`conclude._fed_pass`), but only where it equals the file's: every line written was fed, once, in
 the file's order (the writer's count and the file's size agree with it), nothing rewrote the file
 since, and the taps were built from what `finish` derives from the directory. What a tap reads of
@@ -58,7 +58,7 @@ class Taps:
 
 
 class FedPass:
-    """Conclude's taps, fed by a `ResultWriter` (its `tap`) as it writes results.jsonl from empty.
+    """Conclude's taps, fed by a `ResultWriter` (its `taps`) as it writes results.jsonl from empty.
     `metrics`, `thresholds` and `variants`: as `finish` will read them from the directory;
     `gated`: whether the run is to be compared with baselines (the gate's records kept)."""
 
@@ -86,7 +86,7 @@ class FedPass:
         if writer.path.exists() and writer.path.stat().st_size:
             self.spoil("results.jsonl held results before the run")
         self.writer = writer
-        writer.tap = self
+        writer.taps.append(self)
 
     def spoil(self, why: str) -> None:
         """The file no longer is what was fed (rescored, or a batch went unfed): never used."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evalkit._util import collector
 from evalkit._util.paths import local_dir
@@ -347,19 +347,31 @@ def open_cache(plan: Plan, no_cache: bool) -> ResponseCache | None:
         raise UserInputError(f"cannot open the response cache: {exc.strerror or exc}", path=path) from None
 
 
-def execute(prepared: Prepared, observer: RunObserver | None = None) -> RunOutcome:
+class Feed(Protocol):
+    """What more a run's results feed as they are written (e.g. the history's rows,
+    `evalkit.history.feed`): attached to the writer (`ResultWriter.taps`) as conclude's pass is."""
+
+    def attach(self, writer: ResultWriter) -> None: ...
+
+
+def execute(
+    prepared: Prepared, observer: RunObserver | None = None, feeds: Sequence[Feed] = ()
+) -> RunOutcome:
     """Run the plan, streaming results; always concludes (summary, reports), even when interrupted:
-    Ctrl-C and SIGTERM end the run with its summary written and exit code 130 or 143."""
+    Ctrl-C and SIGTERM end the run with its summary written and exit code 130 or 143. `feeds`
+    are fed the results as they are written where conclude's pass is (`fed_pass`)."""
     with collector.long_run():  # the plan lives until the end: the collector's full passes skip it
-        return _execute(prepared, observer)
+        return _execute(prepared, observer, feeds)
 
 
-def _execute(prepared: Prepared, observer: RunObserver | None) -> RunOutcome:
+def _execute(prepared: Prepared, observer: RunObserver | None, feeds: Sequence[Feed]) -> RunOutcome:
     plan = prepared.plan
     writer = prepared.dir.result_writer()
     if prepared.cases is not None:  # a directory with results has its cases
         writer.before_first = prepared.cases.finish
     fed = fed_pass(prepared, writer)
+    for feed in feeds if fed is not None else ():  # a fresh run that nothing rewrites
+        feed.attach(writer)
     cache = open_cache(plan, prepared.info.options.no_cache)
     runner = Runner(
         plan,

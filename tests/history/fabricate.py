@@ -3,16 +3,20 @@ evalkit's own models and aggregation, for history tests and the history benchmar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalkit.compare.aggregate import Summary, group_results, summarize_group
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.files import ResultWriter, write_json
 from evalkit.rundir.runinfo import RunInfo, SuiteRecord
 from evalkit.types import CaseResult, MetricInfo
+
+if TYPE_CHECKING:
+    from evalkit.history.feed import HistoryFeed
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -50,20 +54,39 @@ class Group:
 def make_run(
     root: Path, index: int, groups: Sequence[Group], *, git_sha: str = "abc123", prompt: str = "p1"
 ) -> Path:
+    results = [_result(g, c) for g in groups for c in g.cases]
+    scorers = {(g.suite, g.variant): list(g.scorers) for g in groups}
+    return write_run(root, index, [results], scorers, git_sha=git_sha, prompt=prompt)
+
+
+def write_run(
+    root: Path,
+    index: int,
+    batches: Sequence[Sequence[CaseResult]],
+    scorers: Mapping[tuple[str, str], Sequence[str]],
+    *,
+    git_sha: str = "abc123",
+    prompt: str = "p1",
+    feed: HistoryFeed | None = None,
+) -> Path:
+    """A finished run directory of these results, written a batch at a time (`feed`, when given,
+    attached to the writer as `evalkit run` attaches the history's: history.feed); `scorers`:
+    each suite × variant's score names whose pass marks decide a case."""
     run_id = f"run-{index:04d}"
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
     rd = RunDir(run_dir)
     writer = ResultWriter(rd.results_file)
-    for g in groups:
-        for c in g.cases:
-            writer.append(_result(g, c))
+    if feed is not None:
+        feed.attach(writer)
+    for batch in batches:
+        writer.extend(batch)
     writer.close()
     results = list(rd.results())
-    summaries = []
-    for (suite, variant), rows in group_results(results).items():
-        group = next(g for g in groups if (g.suite, g.variant) == (suite, variant))
-        summaries.append(summarize_group(rows, [named(n) for n in group.scorers], {}))
+    summaries = [
+        summarize_group(rows, [named(n) for n in scorers[key]], {})
+        for key, rows in group_results(results).items()
+    ]
     summary = Summary(
         run_id=run_id,
         status="passed",
@@ -83,8 +106,8 @@ def make_run(
         git_sha=git_sha,
         config_digest=f"cfg-{prompt}",
         evalkit_version="0.1.0",
-        suites=[SuiteRecord(name=g.suite, content_hash=f"h-{g.suite}-{prompt}") for g in groups],
-        plan={"variants": {g.variant: {"name": g.variant, "prompt": prompt} for g in groups}},
+        suites=[SuiteRecord(name=suite, content_hash=f"h-{suite}-{prompt}") for suite, _ in scorers],
+        plan={"variants": {variant: {"name": variant, "prompt": prompt} for _, variant in scorers}},
     )
     rd.info_file.write_text(info.model_dump_json())
     return run_dir
