@@ -29,6 +29,8 @@ def started() -> None:
     global _usual
     if _usual is None:
         return
-    gc.freeze()
+    from evalkit._util import collector
+
+    collector.keep_frozen()
     gc.set_threshold(*_usual)
     _usual = None

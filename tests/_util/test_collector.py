@@ -50,3 +50,22 @@ def test_cyclic_garbage_made_inside_is_still_freed() -> None:
         for _ in range(ONE_PASS // 10 + 10):  # enough young containers for one collection
             Node(), Node(), Node(), Node(), Node(), Node(), Node(), Node(), Node(), Node()
         assert alive() is None
+
+
+def test_once_the_cli_keeps_its_start_up_frozen_no_run_counts_or_unfreezes(monkeypatch) -> None:
+    """`evalkit run` freezes its start-up for good as its work begins: the run's stages then
+    neither walk every frozen object to count them (7 ms before the first request) nor unfreeze."""
+    from evalkit._util import collector
+
+    monkeypatch.setattr(collector, "_kept", False)
+    asked = []
+    count = gc.get_freeze_count
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: asked.append(1) or count())
+    try:
+        collector.keep_frozen()
+        frozen = count()
+        with long_run():
+            pass
+        assert asked == [] and count() >= frozen > 0
+    finally:
+        gc.unfreeze()
