@@ -46,14 +46,18 @@ SuiteOpt = Annotated[str | None, typer.Option("--suite", help="Only this suite."
 VariantOpt = Annotated[str | None, typer.Option("--variant", help="Only this variant.")]
 
 
-def history_feed(loaded: LoadedConfig) -> HistoryFeed | None:
-    """The history's per-case rows, fed as the run writes its results (evalkit.history.feed), for
-    a run that `after_run` will record into a SQLite file; None for any other."""
+def history_feed(loaded: LoadedConfig) -> HistoryFeed:
+    """The history's per-case rows, fed as the run writes its results (evalkit.history.feed),
+    where `after_run` will record the run into a SQLite file (asked with its first result)."""
     from evalkit.history.feed import HistoryFeed
+
+    return HistoryFeed(lambda: _into_sqlite(loaded))
+
+
+def _into_sqlite(loaded: LoadedConfig) -> bool:
     from evalkit.history.record import history_url, records
 
-    url = history_url(loaded)
-    return HistoryFeed() if records(loaded.config.history) and url.startswith("sqlite:///") else None
+    return records(loaded.config.history) and history_url(loaded).startswith("sqlite:///")
 
 
 def after_run(

@@ -115,7 +115,7 @@ def run(
             warn(line)
         started()  # the run's own work begins: the collector as usual (evalkit/cli/__init__.py)
         recorded = not (no_history or prepared.info.options.shard)  # a shard enters it merged
-        feed = history_feed(plan.loaded) if recorded else None
+        feed = history_feed(plan.loaded) if recorded else None  # decided with the first result
         with ProgressObserver(todo, "evaluating") as observer:
             outcome = execute(prepared, observer, [feed] if feed is not None else ())
         notices()

@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
-import tempfile
-import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the rest loads with the first result written
+    import sqlite3
+    import weakref
+
     from evalkit.rundir.files import ResultWriter
     from evalkit.types import CaseResult
 
@@ -44,9 +44,12 @@ _FEEDING = "a batch was written and not all fed (interrupted)"
 
 
 class HistoryFeed:
-    """The history's rows of the results a `ResultWriter` writes (attach it), in a scratch file."""
+    """The history's rows of the results a `ResultWriter` writes (attach it), in a scratch file.
+    `wanted`: whether the run is to be recorded into a SQLite history, asked with the first
+    batch (not before the first request); False, and nothing is fed."""
 
-    def __init__(self) -> None:
+    def __init__(self, wanted: Callable[[], bool] = lambda: True) -> None:
+        self.wanted = wanted
         self.writer: ResultWriter | None = None
         self.file: tuple[int, int] | None = None  # results.jsonl's device and inode when attached
         self.n = 0  # results fed
@@ -73,6 +76,9 @@ class HistoryFeed:
         self.spoiled = _FEEDING  # kept if feeding it is cut short (an interrupt)
         try:
             if self._db is None:
+                if not self.wanted():
+                    self.spoil("the run is not recorded into a SQLite history")
+                    return
                 self._open()
             self._pending += _rows(results, text, exact, self._row)
             if len(self._pending) >= FLUSH:
@@ -99,7 +105,7 @@ class HistoryFeed:
             self._flush()
             db.commit()  # the one transaction the rows went in: the history's connection reads them
             db.close()
-        except sqlite3.Error:
+        except Exception:  # e.g. a full disk: the file is read back
             return None
         return self.path
 
@@ -120,6 +126,10 @@ class HistoryFeed:
             self._finalizer()
 
     def _open(self) -> sqlite3.Connection:
+        import sqlite3
+        import tempfile
+        import weakref
+
         from evalkit.history.lite import FED_ROW, FED_SCHEMA, fed_row
 
         self._insert, self._row = FED_ROW, fed_row

@@ -153,7 +153,8 @@ def _record(
 
 def mark_alerts(run_dir: RunDir, alerts: list[dict[str, Any]], exit_code: int) -> None:
     """alerts.json, the count and the final exit code in summary.json and run.json, and the CI
-    files and report rebuilt from them, under the run directory's lock."""
+    files and report rebuilt from them, under the run directory's lock. A summary.json that says
+    both already (no alerts, the exit code unchanged: most runs) is not written again."""
     from evalkit.compare.aggregate import Summary
     from evalkit.stages.conclude import rerender
 
@@ -161,7 +162,7 @@ def mark_alerts(run_dir: RunDir, alerts: list[dict[str, Any]], exit_code: int) -
         run_dir.write_alerts(alerts)
         update = {"alerts": len(alerts), "exit_code": exit_code}
         raw = run_dir.summary_data()
-        if raw is not None:
+        if raw is not None and any(raw.get(key) != value for key, value in update.items()):
             run_dir.write_summary(Summary.model_validate(raw).model_copy(update=update))
         run_dir.write_info(run_dir.info().model_copy(update=update))
         if alerts or exit_code != (raw or {}).get("exit_code"):

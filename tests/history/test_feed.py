@@ -373,3 +373,19 @@ def test_a_history_sqlalchemy_records_reads_the_file_back(tmp_path: Path) -> Non
     )
     assert len(_stored(tmp_path / "sa.sqlite")) == 7
     feed.close()
+
+
+def test_a_run_not_recorded_into_sqlite_feeds_nothing(tmp_path: Path) -> None:
+    """Whether the run is recorded into a SQLite history is asked with the first batch (so not
+    before the first request); when not, no scratch file is made and nothing is fed."""
+    asked: list[bool] = []
+    feed = HistoryFeed(lambda: asked.append(True) or False)
+    writer = ResultWriter(tmp_path / "results.jsonl")
+    feed.attach(writer)
+    assert asked == []
+    writer.extend([_result("a")])
+    writer.extend([_result("b")])
+    writer.close()
+    assert asked == [True] and feed.path is None and feed.n == 0
+    assert feed.spoiled == "the run is not recorded into a SQLite history"
+    assert feed.rows(tmp_path / "results.jsonl") is None

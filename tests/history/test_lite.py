@@ -5,6 +5,7 @@ run` that records into it loads neither SQLAlchemy nor alembic."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -195,6 +196,32 @@ def test_head_sql_is_the_schema_alembic_makes(tmp_path: Path) -> None:
     lite.create_if_missing(url)  # a file that exists is left alone
     with sqlite3.connect(tmp_path / "new" / "made.sqlite") as made:
         assert made.execute(master).fetchall() != []
+
+
+def test_a_new_history_is_synced_whole_before_it_is_linked_into_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made without a journal (a private file until linked), so its one fsync is made by hand,
+    of the whole file, before the link: a crash never leaves a history file half written."""
+    events: list[str] = []
+    real_fsync, real_link = lite.os.fsync, lite.os.link
+
+    def fsync(fd: int) -> None:
+        events.append(f"fsync {Path(os.readlink(f'/proc/self/fd/{fd}')).name}")
+        real_fsync(fd)
+
+    def link(source: Path, target: Path) -> None:
+        events.append(f"link {Path(source).name}")
+        real_link(source, target)
+
+    monkeypatch.setattr(lite.os, "fsync", fsync)
+    monkeypatch.setattr(lite.os, "link", link)
+    lite.create_if_missing(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    fresh = f".h.sqlite.{os.getpid()}.new"
+    assert events == [f"fsync {fresh}", f"link {fresh}"]
+    store = lite.open_current(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    assert store is not None and store.revision() == schema.HEAD_REVISION
+    store.close()
 
 
 @pytest.mark.parametrize(

@@ -197,3 +197,27 @@ def test_an_import_that_reuses_another_runs_id_is_refused(workdir: Path, cli) ->
         refused.output.split()
     )
     assert cli("history", "import", str(a), "--url", url).exit_code == 0  # the same run again: replaced
+
+
+def test_recording_rewrites_summary_json_only_where_it_changes(
+    workdir: Path, fake_server: FakeOpenAI, cli
+) -> None:
+    """No alerts and the exit code unchanged (most runs): summary.json already says so and is
+    left as concluding wrote it; run.json says the run was checked. An alert rewrites both."""
+    from evalkit.history.record import mark_alerts
+    from evalkit.rundir.dir import RunDir
+
+    write(workdir / "qa.yaml", qa_suite_yaml(scorers="[exact]"))
+    write(workdir / "evalkit.yaml", config(fake_server.url, "good-model"))
+    assert cli("run", "qa.yaml", "-o", "r", "--no-baseline", "--no-history").exit_code == 0
+    run = RunDir(workdir / "r")
+    before = run.summary_file.stat()
+    assert run.info().alerts is None
+    mark_alerts(run, [], 0)
+    after = run.summary_file.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert run.info().alerts == 0 and json.loads(run.alerts_file.read_text()) == {"alerts": []}
+    alert = {"suite": "qa", "variant": "v", "rule": "quality", "severity": "warning", "message": "m"}
+    mark_alerts(run, [alert], 4)
+    summary = json.loads(run.summary_file.read_text())
+    assert (summary["alerts"], summary["exit_code"]) == (1, 4) and run.info().alerts == 1
