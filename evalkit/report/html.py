@@ -793,8 +793,9 @@ def _rebuilt(run_dir: RunDir, ctx: _Context, ranges: list[tuple[int, int]]) -> I
     with run_dir.results_file.open("rb") as fh:
         for start, end in ranges:
             fh.seek(start)
-            lines = fh.read(end - start).decode("utf-8").splitlines(keepends=True)
-            yield _chunk([parse_row(line) for line in lines if not line.isspace()], ctx)
+            # newlines only: JSON writes U+2028, U+2029 and NEL as they are (str.splitlines splits there)
+            lines = fh.read(end - start).decode("utf-8").split("\n")
+            yield _chunk([parse_row(line) for line in lines if line and not line.isspace()], ctx)
 
 
 def _pack_all(chunks: Iterable[Chunk], indexes: IO[str], cases: IO[str]) -> None:

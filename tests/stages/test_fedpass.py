@@ -117,6 +117,38 @@ def test_variants_repeats_and_a_baseline_gate(
     _report_rewrites_the_same(run, cli, tmp_path_factory)
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_a_flipped_chunk_holding_a_unicode_line_separator_is_built_again(
+    workdir: Path, cli, report_reads: list[str], tmp_path_factory, separator: str
+) -> None:
+    """JSON writes U+2028, U+2029 and NEL as they are: a chunk built again from its byte range
+    of results.jsonl is split into lines at newlines only (str.splitlines cut a result in two)."""
+    answers = {"mode": "right"}
+
+    def responder(body: dict) -> str:
+        question = body["messages"][-1]["content"]
+        wrong = answers["mode"] == "wrong" and body["model"] == "bad-model" and question.endswith(("1", "3"))
+        return f"wrong{separator}answer" if wrong else f"echo: {question}{separator}"
+
+    with FakeOpenAI(responder=responder) as server:
+        suite(workdir / "suites" / "s.yaml", 6)
+        write(
+            workdir / "evalkit.yaml", two_variant_config(server.url) + "thresholds: {max_new_failures: 0}\n"
+        )
+        args = ("run", "suites/s.yaml", "--no-history", "--no-cache")
+        assert cli(*args, "-o", "runs/a", "--no-baseline").exit_code == 0
+        assert cli("baseline", "save", "runs/a", "--to", "bl").exit_code == 0
+        answers["mode"] = "wrong"
+        del report_reads[:]
+        ran = cli(*args, "-o", "runs/b", "--baseline", "bl")
+    assert ran.exit_code == 1, ran.output  # the gate's verdict, not a crash writing report.html
+    assert ran.exception is None or isinstance(ran.exception, SystemExit), repr(ran.exception)
+    assert report_reads == ["fed, 1 chunks again"]
+    run = workdir / "runs" / "b"
+    assert f"wrong{separator}answer" in [r.output for r in read_results(run / "results.jsonl")]
+    _report_rewrites_the_same(run, cli, tmp_path_factory)
+
+
 def test_a_secret_in_an_output_is_fed_as_its_line_reads_back(
     workdir: Path,
     cli,
