@@ -42,7 +42,11 @@ def test_run_loads_no_heavy_module_before_its_first_request(tmp_path: Path) -> N
     # nor the other commands' modules (each command is imported and built when it is used)
     ours += tuple(f"evalkit.cli.{m}" for m in ("init", "baseline", "cache", "export", "labels", "list"))
     ours += ("evalkit.cli.history", "evalkit.cli.imports", "evalkit.cli.github", "evalkit.spec.scaffold")
-    early = [m for m in loaded if m.split(".")[0] in heavy or m.startswith(ours)]
+    # but the history's feed (evalkit.history.feed: its class only, attached to the results
+    # writer; SQLite and the history's store load with the first result) and its package
+    feed = ("evalkit.history", "evalkit.history.feed")
+    early = [m for m in loaded if (m.split(".")[0] in heavy or m.startswith(ours)) and m not in feed]
     assert early == [], early
+    assert "evalkit.history.lite" not in loaded and "evalkit.history.record" not in loaded
     # and after the run, the run was concluded and recorded as usual
     assert (tmp_path / "out" / "report.html").exists() and "recorded in the history" in proc.stdout
