@@ -43,7 +43,7 @@ BUDGET_S = 0.001  # the time one batch's turn may take on the event loop (a slic
 LINES = 16  # result lines read into rows per slice (~30 µs each)
 LOAD_ROWS = 32  # lookup rows loaded per slice
 READ_BYTES = 1 << 16  # results.jsonl read this much at a time
-_WAIT = "wait"  # what a slice yields when it has caught up with the file
+_WAIT = "wait"  # what a slice yields to wait: for more of the file, or for the modules to load
 
 
 class Unlike(Exception):
@@ -106,7 +106,7 @@ class CaseFeed:
         try:
             steps = self._steps = self._steps or self._work()
             for step in steps:
-                if step is _WAIT or time.perf_counter() > deadline:
+                if (step is _WAIT and not self.ended) or time.perf_counter() > deadline:
                     return
         except BaseException as exc:  # a bug costs the fed blocks, never the run: the file is read
             self.spoil(f"building failed: {type(exc).__name__}: {exc}")
@@ -188,10 +188,9 @@ class CaseFeed:
         # the report's modules load on the thread: the event loop waits for them a switch
         # interval (5 ms) at a time at most, not for the whole import
         loading = self._thread().submit(_import_report)
-        while not loading.done():
-            if self.ended:
-                loading.result()
+        while not loading.done() and not self.ended:
             yield _WAIT
+        loading.result()
         from evalkit.report import html
         from evalkit.report.lookup import Lookup, vars_rows
 

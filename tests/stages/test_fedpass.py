@@ -448,3 +448,32 @@ def test_a_secret_known_only_once_the_blocks_were_built_makes_the_report_read_th
     assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
     assert conclude_reads == [] and report_reads == ["results.jsonl"]
     _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
+
+
+def test_blocks_still_waiting_for_their_modules_at_the_end_are_finished_then(
+    workdir: Path,
+    cli,
+    fake_server,
+    conclude_reads: list[str],
+    report_reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory,
+) -> None:
+    """The report's modules load on a thread while the run goes; a run over before they are
+    loaded waits for them when it concludes, then builds every block (none left out)."""
+    import time
+
+    from evalkit.report import casefeed
+
+    real = casefeed._import_report
+
+    def slow() -> None:
+        time.sleep(1.0)
+        real()
+
+    monkeypatch.setattr(casefeed, "_import_report", slow)
+    suite(workdir / "suites" / "s.yaml", 3)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
+    assert conclude_reads == [] and report_reads == ["fed"]
+    _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
