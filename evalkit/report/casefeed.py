@@ -1,8 +1,9 @@
 """report.html's case blocks, built while a run writes results.jsonl.
 
 A fresh `evalkit run` spends most of its time waiting for answers. `CaseFeed` is told of each
-batch the results writer wrote (`stages.fedpass.FedPass`) and, in slices of about a millisecond
-on the event loop's thread, reads the new lines back from the file (the bytes `evalkit report`
+batch the results writer wrote (`stages.fedpass.FedPass`) and, a turn of about a millisecond at a
+time on the event loop (each a few milliseconds after the batch or the last turn, so the requests
+the answers freed go out first), reads the new lines back from the file (the bytes `evalkit report`
 reads, so every row is what the file gives), builds each chunk of CHUNK rows as
 `html.render_pieces` builds it, serializes it a slice at a time (`html.json_sliced`) and has it
 gzipped and spooled on a thread of its own (zlib lets go of the GIL). Before the first row it
@@ -24,6 +25,7 @@ written from the directory alone, as `evalkit report` writes it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from array import array
@@ -39,7 +41,8 @@ if TYPE_CHECKING:
     from evalkit.report.html import Fed, _Chunk, _Series
     from evalkit.report.lookup import Lookup
 
-BUDGET_S = 0.001  # the time one batch's turn may take on the event loop (a slice may end past it)
+BUDGET_S = 0.001  # the time one turn may take on the event loop (its last slice may end past it)
+DELAY_S = 0.002  # a turn comes this long after a batch is written, or after the last turn
 LINES = 16  # result lines read into rows per slice (~30 µs each)
 LOAD_ROWS = 32  # lookup rows loaded per slice
 READ_BYTES = 1 << 16  # results.jsonl read this much at a time
@@ -81,6 +84,7 @@ class CaseFeed:
         self._pool: ThreadPoolExecutor | None = None
         self._packed: list[Future[None]] = []
         self._spools: tuple[IO[str], IO[str]] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     @classmethod
     def for_run(
@@ -96,22 +100,41 @@ class CaseFeed:
         return cls(run_dir, deciding, baselines, groups)
 
     def fed(self, size: int) -> None:
-        """A batch was written and results.jsonl is now `size` bytes: build what the time allows."""
+        """A batch was written and results.jsonl is now `size` bytes. On an event loop the work
+        waits DELAY_S (the requests the answers freed go out first), then takes a slice of
+        BUDGET_S at a time, DELAY_S apart, until it has caught up; without a loop, one slice now."""
         if self.spoiled is not None:
             return
         self.size = size
-        self._advance(time.perf_counter() + BUDGET_S)
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._advance(time.perf_counter() + BUDGET_S)
+            return
+        self._timer = loop.call_later(DELAY_S, self._tick)
 
-    def _advance(self, deadline: float) -> None:
+    def _tick(self) -> None:
+        self._timer = None
+        if self.spoiled is None and not self.ended and self._advance(time.perf_counter() + BUDGET_S):
+            self._timer = asyncio.get_running_loop().call_later(DELAY_S, self._tick)
+
+    def _advance(self, deadline: float) -> bool:
+        """Work until `deadline`; whether work is left that needs nothing more (a slice stopped
+        by the deadline, not waiting for more of the file or for the modules)."""
         try:
             steps = self._steps = self._steps or self._work()
             for step in steps:
-                if (step is _WAIT and not self.ended) or time.perf_counter() > deadline:
-                    return
+                if step is _WAIT and not self.ended:
+                    return False
+                if time.perf_counter() > deadline:
+                    return True
         except BaseException as exc:  # a bug costs the fed blocks, never the run: the file is read
             self.spoil(f"building failed: {type(exc).__name__}: {exc}")
             if not isinstance(exc, Exception):
                 raise
+        return False
 
     def spoil(self, why: str) -> None:
         """The blocks will not be used: their scratch files, lookup and thread go."""
@@ -120,6 +143,9 @@ class CaseFeed:
         self.close()
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._steps is not None:
             self._steps.close()
         if self._pool is not None:
@@ -138,6 +164,9 @@ class CaseFeed:
         (see the module); else None (and everything is released)."""
         from evalkit.report.html import Fed
 
+        if self._timer is not None:  # its loop has ended
+            self._timer.cancel()
+            self._timer = None
         if self.spoiled is None:
             self.ended = True
             self._advance(float("inf"))
@@ -270,6 +299,11 @@ class CaseFeed:
         if self.keys is not None:
             self.keys.append(hashes)
         self._packed.append(self._thread().submit(self._spool, index["n"], packed[0], packed[1]))
+        del index, cases, data
+        for held in (chunk.rows, chunk.index.rows, chunk.index.scores, chunk.index.base_scores):
+            while held:  # freed a slice at a time too (a chunk is ~100,000 objects)
+                del held[-html.JSON_SLICE :]
+                yield None
 
     def _thread(self) -> ThreadPoolExecutor:
         if self._pool is None:

@@ -439,6 +439,10 @@ def test_a_secret_known_only_once_the_blocks_were_built_makes_the_report_read_th
     real = pipeline.conclude_run
 
     def conclude_run(prepared, *args, **kwargs):  # type: ignore[no-untyped-def]
+        blocks = kwargs["fed"].blocks
+        blocks.ended = True  # every block built now (a short run may not have begun them)
+        blocks._advance(float("inf"))
+        assert blocks.ranges and blocks.spoiled is None  # packed
         secrets.register("echo: question 1")
         return real(prepared, *args, **kwargs)
 
