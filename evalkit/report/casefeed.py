@@ -34,6 +34,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import pydantic_core
+
 from evalkit._util import secrets
 from evalkit.rundir.dir import RunDir
 
@@ -247,6 +249,7 @@ class CaseFeed:
         assert self.series is not None
         add_series, keys = self.series.add, self.keys
         chunk, hashes, start, at, tail = html._Chunk(ctx), array("q"), 0, 0, b""
+        rows: list[bytes] = []  # the chunk's case rows as JSON, a slice of them a piece
         with self.run_dir.results_file.open("rb") as fh:
             while True:
                 if at + len(tail) >= self.size:
@@ -269,41 +272,49 @@ class CaseFeed:
                             hashes.append(hash((r["suite"], r["variant"], r["case_id"])))
                         batch.append(r)
                         if chunk.n + len(batch) >= html.CHUNK:
-                            chunk.add(batch)
+                            _add(chunk, batch, rows)
                             batch = []
-                            yield from self._pack(chunk, hashes, (start, at))
-                            chunk, hashes, start = html._Chunk(ctx), array("q"), at
+                            yield from self._pack(chunk, rows, hashes, (start, at))
+                            chunk, rows, hashes, start = html._Chunk(ctx), [], array("q"), at
                     if batch:
-                        chunk.add(batch)
+                        _add(chunk, batch, rows)
                     yield None
         if tail:
             raise Unlike("results.jsonl ends with an unfinished line")
         if chunk.n:
-            yield from self._pack(chunk, hashes, (start, at))
+            yield from self._pack(chunk, rows, hashes, (start, at))
 
-    def _pack(self, chunk: _Chunk, hashes: array[int], where: tuple[int, int]) -> Iterator[str | None]:
-        """A chunk's blocks made JSON a slice at a time, then gzipped and spooled on the thread."""
+    def _pack(
+        self, chunk: _Chunk, rows: list[bytes], hashes: array[int], where: tuple[int, int]
+    ) -> Iterator[str | None]:
+        """A chunk's blocks made JSON a slice at a time (its case rows already are), then
+        gzipped and spooled on the thread."""
         from evalkit.report import html
 
         building = chunk.index.building()
         while (index := next(building)) is None:
             yield None
-        cases = chunk.cases()
         packed: list[bytes] = []
-        for data in (index, cases):
-            for part in html.json_sliced(data):
-                if part is not None:
-                    packed.append(part)
-                yield None
+        for part in html.json_sliced(index):
+            if part is not None:
+                packed.append(part)
+            yield None
+        strings = chunk.strings.table
+        pieces = []
+        for at in range(0, len(strings), html.JSON_SLICE):
+            pieces.append(pydantic_core.to_json(strings[at : at + html.JSON_SLICE])[1:-1])
+            yield None
+        # as `html._json` writes {"strings": ..., "keys": ..., "cases": ...}: pydantic-core's
+        # compact JSON, each list its items' JSON joined; where `_json` would go another way
+        # (a secret to scrub), the rows are gone: the report is written from the file
+        keys = b'],"keys":' + pydantic_core.to_json(html.CASE_KEYS) + b',"cases":['
+        cases = b'{"strings":[' + b",".join(pieces) + keys + b",".join(rows) + b"]}"
+        if secrets.may_contain_secret(cases.decode("utf-8")):
+            raise Unlike("a chunk's cases hold a secret to scrub")
         self.ranges.append(where)
         if self.keys is not None:
             self.keys.append(hashes)
-        self._packed.append(self._thread().submit(self._spool, index["n"], packed[0], packed[1]))
-        del index, cases, data
-        for held in (chunk.rows, chunk.index.rows, chunk.index.scores, chunk.index.base_scores):
-            while held:  # freed a slice at a time too (a chunk is ~100,000 objects)
-                del held[-html.JSON_SLICE :]
-                yield None
+        self._packed.append(self._thread().submit(self._spool, index["n"], packed[0], cases))
 
     def _thread(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -324,6 +335,14 @@ class CaseFeed:
         indexes, cases_file = self._spools
         indexes.write(f"{n} {html._gzip64(index)}\n")
         cases_file.write(html._gzip64(cases) + "\n")
+
+
+def _add(chunk: _Chunk, batch: list[Any], rows: list[bytes]) -> None:
+    """Results added to the chunk, their case rows kept as JSON (not as ~15 objects each, that
+    the collector would walk for as long as the chunk is built)."""
+    chunk.add(batch)
+    rows.append(pydantic_core.to_json(chunk.rows)[1:-1])  # a lone surrogate: Unlike (see _pack)
+    chunk.rows.clear()
 
 
 def _import_report() -> None:
