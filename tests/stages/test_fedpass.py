@@ -481,3 +481,36 @@ def test_blocks_still_waiting_for_their_modules_at_the_end_are_finished_then(
     assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
     assert conclude_reads == [] and report_reads == ["fed"]
     _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
+
+
+def test_a_chunk_whose_json_may_hold_a_secret_makes_the_report_read_the_file(
+    workdir: Path,
+    cli,
+    fake_server,
+    conclude_reads: list[str],
+    report_reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory,
+) -> None:
+    """The fed chunks keep their case rows as JSON only: where `html._json` would scrub a
+    chunk's text (it holds a secret's form), the rows are gone and the report is read from the
+    file, which scrubs it."""
+    import types
+
+    from evalkit.report import casefeed
+
+    seen: list[str] = []
+
+    def may_contain_secret(text: str) -> bool:
+        seen.append(text)
+        return True
+
+    monkeypatch.setattr(
+        casefeed, "secrets", types.SimpleNamespace(known=secrets.known, may_contain_secret=may_contain_secret)
+    )
+    suite(workdir / "suites" / "s.yaml", 3)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
+    assert seen and '"cases":[' in seen[0]  # a chunk's cases were checked
+    assert conclude_reads == [] and report_reads == ["results.jsonl"]
+    _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
