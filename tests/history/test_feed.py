@@ -389,3 +389,55 @@ def test_a_run_not_recorded_into_sqlite_feeds_nothing(tmp_path: Path) -> None:
     assert asked == [True] and feed.path is None and feed.n == 0
     assert feed.spoiled == "the run is not recorded into a SQLite history"
     assert feed.rows(tmp_path / "results.jsonl") is None
+
+
+def test_calibration_labels_read_the_results_back(
+    workdir: Path, fake_server: Any, cli: Any, read_backs: list[Path]
+) -> None:
+    """Labels merged into results.jsonl as the run concludes: nothing is fed, the file is read."""
+    from tests.conftest import write
+    from tests.helpers.processes import config, suite
+
+    suite(workdir / "suites" / "s.yaml", 4)
+    text = (workdir / "suites" / "s.yaml").read_text()
+    write(workdir / "suites" / "s.yaml", text.replace("scorers:", "calibration: ../cal.jsonl\nscorers:"))
+    write(workdir / "cal.jsonl", '{"suite": "rel", "case": "c1", "labeller": "ann", "verdict": "fail"}\n')
+    config(workdir / "evalkit.yaml", fake_server.url)
+    ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline")
+    assert ran.exit_code == 0, ran.output
+    assert "recorded in the history" in ran.output and read_backs == [Path("runs/a")]
+    assert '"human"' in (workdir / "runs" / "a" / "results.jsonl").read_text()
+    assert list((workdir / "tmp").iterdir()) == []
+    _same_as_imported(cli, workdir, "runs/a")
+
+
+def test_a_deferred_scorer_reads_the_results_back(workdir: Path, cli: Any, read_backs: list[Path]) -> None:
+    """A pairwise judge rescores results.jsonl once every output is written: nothing is fed."""
+    import json
+
+    from tests.conftest import write
+    from tests.fake_openai import FakeOpenAI
+
+    def responder(body: dict[str, Any]) -> str:
+        if body["model"] == "judge":
+            return json.dumps({"reasoning": "first is better", "winner": "A"})
+        return f"echo: {body['messages'][-1]['content']}"
+
+    with FakeOpenAI(responder=responder) as server:
+        write(
+            workdir / "evalkit.yaml",
+            f"providers:\n  api: {{type: openai, base_url: '{server.url}', model: m}}\n"
+            f"  grader: {{type: openai, base_url: '{server.url}', model: judge}}\n"
+            "variants:\n  new: {provider: api}\n  old: {provider: api, model: m-old}\n",
+        )
+        write(
+            workdir / "s.yaml",
+            'name: pw\nprompt: "{{ q }}"\nscorers:\n  - {type: judge, provider: grader, mode: pairwise, '
+            "name: vs_old, against: old}\ncases:\n  - {id: c0, vars: {q: q0}}\n  - {id: c1, vars: {q: q1}}\n",
+        )
+        ran = cli("run", "s.yaml", "-o", "runs/a", "--no-baseline")
+    assert ran.exit_code == 0, ran.output
+    assert "recorded in the history" in ran.output and read_backs == [Path("runs/a")]
+    assert '"vs_old"' in (workdir / "runs" / "a" / "results.jsonl").read_text()
+    assert list((workdir / "tmp").iterdir()) == []
+    _same_as_imported(cli, workdir, "runs/a")
