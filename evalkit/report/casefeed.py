@@ -301,8 +301,8 @@ class CaseFeed:
             yield None
         strings = chunk.strings.table
         pieces = []
-        for at in range(0, len(strings), html.JSON_SLICE):
-            pieces.append(pydantic_core.to_json(strings[at : at + html.JSON_SLICE])[1:-1])
+        for some in html.json_slices(strings):
+            pieces.append(pydantic_core.to_json(some)[1:-1])
             yield None
         # as `html._json` writes {"strings": ..., "keys": ..., "cases": ...}: pydantic-core's
         # compact JSON, each list its items' JSON joined; where `_json` would go another way

@@ -341,21 +341,50 @@ def _packed(data: dict[str, Any]) -> str:
 
 
 JSON_SLICE = 125  # list items serialized at a time by `json_sliced` (a fraction of a millisecond)
+JSON_SLICE_BYTES = 256 * 1024  # ... and at most about this many bytes (a longer item alone)
+
+
+def _weight(value: Any) -> int:
+    """About the length of `value`'s compact JSON and the comma after it, counted in characters
+    (exact for ASCII text that needs no escaping; ints up to 7 digits count 8)."""
+    if isinstance(value, str):
+        return len(value) + 3
+    if isinstance(value, list | tuple):
+        return 2 + sum(map(_weight, value))
+    if isinstance(value, dict):
+        return 2 + sum(_weight(k) + _weight(v) for k, v in value.items())
+    return 8
+
+
+def json_slices(items: list[Any]) -> Iterator[list[Any]]:
+    """`items` in slices of at most `JSON_SLICE` items whose JSON is at most about
+    `JSON_SLICE_BYTES` (`_weight`), but for a single item longer than that, alone: one slice's
+    `pydantic_core.to_json` holds the event loop for a fraction of a millisecond whether the
+    items are numbers or 100 KB outputs."""
+    start, size = 0, 0
+    for at, item in enumerate(items):
+        weight = _weight(item)
+        if at > start and (at - start >= JSON_SLICE or size + weight > JSON_SLICE_BYTES):
+            yield items[start:at]
+            start, size = at, 0
+        size += weight
+    if start < len(items):
+        yield items[start:]
 
 
 def json_sliced(data: dict[str, Any]) -> Iterator[bytes | None]:
-    """`_json(data)` a slice at a time: each value on its own and a long list `JSON_SLICE`
-    items at a time, a None yielded after each (a run's event loop goes on meanwhile: see
+    """`_json(data)` a slice at a time: each value on its own and a list `json_slices` at a
+    time, a None yielded after each (a run's event loop goes on meanwhile: see
     `evalkit.report.casefeed`), the JSON last. pydantic-core writes compact JSON, so the
     slices joined are its JSON of the whole; where `_json` would go another way (text it cannot
     write, a secret to scrub) the last item is `_json(data)` itself."""
     parts = []
     try:
         for key, value in data.items():
-            if isinstance(value, list) and len(value) > JSON_SLICE:
+            if isinstance(value, list):
                 items = []
-                for at in range(0, len(value), JSON_SLICE):
-                    items.append(pydantic_core.to_json(value[at : at + JSON_SLICE])[1:-1])
+                for part in json_slices(value):
+                    items.append(pydantic_core.to_json(part)[1:-1])
                     yield None
                 parts.append(pydantic_core.to_json(key) + b":[" + b",".join(items) + b"]")
             else:

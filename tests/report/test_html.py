@@ -431,3 +431,49 @@ def test_json_a_slice_at_a_time_is_the_json_of_the_whole(
     parts = list(html.json_sliced(data))
     assert parts[:-1] == [None] * (len(parts) - 1) and len(parts) >= 3  # a pause after each slice
     assert parts[-1] == html._json(data)
+
+
+@pytest.mark.parametrize("value", ["plain", "a lone \ud800 surrogate", 'ü€ \n"quoted"'])
+def test_json_of_long_strings_a_slice_at_a_time_is_the_json_of_the_whole(value: str) -> None:
+    """Long outputs (a chunk's strings table) are sliced by their length, not only their count,
+    and the slices joined are still `_json` of the whole."""
+    from evalkit.report import html
+
+    long = value * (html.JSON_SLICE_BYTES // len(value) + 7)
+    data = {
+        "strings": [long, "s", *(f"{value}{i}" * 3000 for i in range(40)), long, long],
+        "few": [long[:1000]] * 3,
+        "cases": [[i, long[: i * 1000], {"x": [long[:5000]]}] for i in range(90)],
+    }
+    parts = list(html.json_sliced(data))
+    if "\ud800" not in value:  # a lone surrogate: `_json` at the first slice pydantic refuses
+        assert len(parts) > 2 + 3 + 3 + 2  # the long strings alone, the others by their length
+    assert parts[:-1] == [None] * (len(parts) - 1)
+    assert parts[-1] == html._json(data)
+
+
+def test_a_json_slice_stays_under_its_byte_budget() -> None:
+    """One slice of `json_sliced` is serialized in one go on a run's event loop: its JSON is
+    at most `JSON_SLICE_BYTES` unless it is a single item longer than that, and at most
+    `JSON_SLICE` items; the slices are the list, in order."""
+    import random
+
+    import pydantic_core
+
+    from evalkit.report import html
+
+    rng = random.Random(7)
+    budget = html.JSON_SLICE_BYTES
+    sizes = [0, 1, 10, 1000, 30_000, 100_000, budget - 2, budget - 3, budget, budget * 3]
+    items: list[object] = ["x" * rng.choice(sizes) for _ in range(600)]
+    items += [i for i in range(400)]  # numbers: JSON_SLICE at a time
+    items += [["t" * 50_000, {"k": "v" * 50_000}] for _ in range(20)]
+    slices = list(html.json_slices(items))
+    assert [item for part in slices for item in part] == items
+    for part in slices:
+        size = len(pydantic_core.to_json(part)) - 2  # as it sits in the whole list
+        assert len(part) <= html.JSON_SLICE
+        assert size <= budget or len(part) == 1, (len(part), size)
+    assert max(len(part) for part in slices[-30:]) == html.JSON_SLICE  # the numbers
+    assert sum(len(part) == 1 for part in slices) >= 50  # the longest alone
+    assert list(html.json_slices([])) == []

@@ -514,3 +514,44 @@ def test_a_chunk_whose_json_may_hold_a_secret_makes_the_report_read_the_file(
     assert seen and '"cases":[' in seen[0]  # a chunk's cases were checked
     assert conclude_reads == [] and report_reads == ["results.jsonl"]
     _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
+
+
+def test_long_outputs_are_serialized_a_budget_at_a_time_and_give_the_files_report(
+    workdir: Path,
+    cli,
+    conclude_reads: list[str],
+    report_reads: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory,
+) -> None:
+    """A chunk's strings table holds every output: 100 KB outputs are serialized on the event
+    loop a byte budget at a time (one longer than it alone), not 125 at a time, and the
+    report is still the one `evalkit report` writes from the file."""
+    import pydantic_core
+
+    from evalkit.report import html
+
+    sliced: list[int] = []
+    json_slices = html.json_slices
+
+    def spied(items: list[object]):
+        for part in json_slices(items):
+            size = len(pydantic_core.to_json(part)) - 2
+            assert size <= html.JSON_SLICE_BYTES or len(part) == 1
+            sliced.append(len(part))
+            yield part
+
+    monkeypatch.setattr(html, "json_slices", spied)
+
+    def long_answer(body: dict) -> str:
+        i = int(body["messages"][-1]["content"].split()[-1])
+        return f"echo {i}: " + "ab cd " * (50_000 if i % 3 else 17_000)
+
+    with FakeOpenAI(responder=long_answer) as server:
+        suite(workdir / "suites" / "s.yaml", 12)
+        config(workdir / "evalkit.yaml", server.url)
+        ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
+    assert ran.exit_code == 0, ran.output
+    assert conclude_reads == [] and report_reads == ["fed"]
+    assert sliced.count(1) >= 8 and max(sliced) > 1  # the 300 KB outputs alone, the rest together
+    _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
