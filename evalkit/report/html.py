@@ -15,7 +15,7 @@ import tempfile
 import zlib
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -737,7 +737,7 @@ CASES_MARK = "<!--evalkit-cases-->"
 SPOOL_BYTES = 8 * 2**20  # packed blocks held in memory up to this size, then in a scratch file
 
 
-def render_pieces(run_dir: RunDir, fed: Fed | None = None) -> Iterator[str]:
+def render_pieces(run_dir: RunDir, fed: Fed | None = None) -> Generator[str]:
     """The page in pieces: each chunk's index and cases are packed and written to two scratch
     files (in memory while small) as they are built (collecting the charts' values), then the
     page is put together around them: every index first (the page reads them at load), then
@@ -777,7 +777,7 @@ class Fed:
     deciding: dict[tuple[str, str], Any]
     ranges: list[tuple[int, int]]
     keys: list[array[int]] | None
-    release: Callable[[], None]
+    release: Callable[[], None]  # lets everything go; may be called again
 
     def __enter__(self) -> Fed:
         return self
@@ -913,6 +913,13 @@ def render(where: RunDir | Path) -> str:
 def write(run_dir: RunDir, fed: Fed | None = None) -> Path:
     """Write report.html piece by piece (each piece scrubbed; a piece is a whole JSON block or
     template text, so no secret spans two): memory stays flat at any number of cases. The
-    caller holds the run directory's lock. `fed`: see `render_pieces`."""
-    with long_run(ONE_PASS):
-        return run_dir.write_report(render_pieces(run_dir, fed))
+    caller holds the run directory's lock. `fed`: see `render_pieces`; released here whatever
+    happens, also where the pieces were never asked for (the report file could not be made)."""
+    pieces = render_pieces(run_dir, fed)
+    try:
+        with long_run(ONE_PASS):
+            return run_dir.write_report(pieces)
+    finally:
+        pieces.close()  # its `with` blocks exit where it began
+        if fed is not None:
+            fed.release()  # where it never began: the scratch files, the lookup, the thread

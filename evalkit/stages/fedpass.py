@@ -96,6 +96,11 @@ class FedPass:
         if self.blocks is not None and why != TAKEN:
             self.blocks.spoil(why)
 
+    def release(self) -> None:
+        """The run concluded, or failed to: what no conclusion took (its taps' scratch, report.html's
+        blocks: their scratch files, lookup and thread) goes now, not at exit."""
+        self.spoil("released")
+
     def feed_report(self, run_dir: RunDir, baselines: Path | None) -> None:
         """Build report.html's case blocks too, as the results are written (`report.casefeed`),
         from the first one on (its modules load then, not before the first request);

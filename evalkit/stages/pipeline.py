@@ -497,6 +497,8 @@ def conclude_run(
     except KeyboardInterrupt:
         pass  # delivered once everything was written as interrupted
     finally:
+        if fed is not None:
+            fed.release()  # where concluding failed before report.html took its blocks
         prepared.lock.release()
     return RunOutcome(conclusion.summary, conclusion.diff, prepared.run_dir, tuple(plan.warnings))
 

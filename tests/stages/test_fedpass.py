@@ -555,3 +555,76 @@ def test_long_outputs_are_serialized_a_budget_at_a_time_and_give_the_files_repor
     assert conclude_reads == [] and report_reads == ["fed"]
     assert sliced.count(1) >= 8 and max(sliced) > 1  # the 300 KB outputs alone, the rest together
     _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
+
+
+def _fed_blocks_kept(monkeypatch: pytest.MonkeyPatch) -> tuple[list, list]:
+    """The run's CaseFeed and the Fed it hands over, kept to look at after the run (its lookup
+    spilled to a scratch folder, as a large run's is)."""
+    from evalkit.report import casefeed, lookup
+
+    monkeypatch.setattr(lookup, "MEMORY_BYTES", 0)
+    feeds: list = []
+    taken: list = []
+    for_run, take = casefeed.CaseFeed.for_run, casefeed.CaseFeed.take
+
+    def kept_for_run(*args, **kwargs):
+        feeds.append(for_run(*args, **kwargs))
+        return feeds[-1]
+
+    def kept_take(self):
+        taken.append(take(self))
+        return taken[-1]
+
+    monkeypatch.setattr(casefeed.CaseFeed, "for_run", staticmethod(kept_for_run))
+    monkeypatch.setattr(casefeed.CaseFeed, "take", kept_take)
+    return feeds, taken
+
+
+def _released(feed) -> None:
+    import threading
+
+    assert feed._spools is None and feed.lookup is None and feed._pool is None
+    assert not any(t.name.startswith("evalkit-report-gzip") for t in threading.enumerate())
+
+
+def test_the_fed_blocks_go_when_report_html_cannot_be_written(
+    workdir: Path, cli, fake_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """report.html's file cannot be made (write_report fails before it asks for a piece): the
+    fed blocks (spooled files, the lookup's scratch, the thread) go then, not at exit."""
+    from evalkit.rundir.dir import RunDir
+
+    feeds, taken = _fed_blocks_kept(monkeypatch)
+
+    def write_report(self, pieces):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(RunDir, "write_report", write_report)
+    suite(workdir / "suites" / "s.yaml", 5)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
+    assert ran.exit_code != 0 and "No space left on device" in repr(ran.exception) + ran.output
+    [fed] = taken
+    assert fed is not None  # the blocks were taken, then the file could not be made
+    scratch = Path(fed.lookup._tmp.name)
+    assert fed.indexes.closed and fed.cases.closed and not scratch.exists()
+    _released(feeds[0])
+
+
+def test_the_fed_blocks_go_when_concluding_fails_before_report_html(
+    workdir: Path, cli, fake_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evalkit.stages import finish
+
+    feeds, taken = _fed_blocks_kept(monkeypatch)
+
+    def conclude(inp):
+        raise RuntimeError("a bug in conclude")
+
+    monkeypatch.setattr(finish, "conclude", conclude)
+    suite(workdir / "suites" / "s.yaml", 5)
+    config(workdir / "evalkit.yaml", fake_server.url)
+    ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
+    assert ran.exit_code != 0 and "a bug in conclude" in repr(ran.exception) + ran.output
+    assert taken == [] and feeds[0].spoiled == "released"
+    _released(feeds[0])
