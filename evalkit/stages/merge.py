@@ -6,6 +6,8 @@ written."""
 from __future__ import annotations
 
 import filecmp
+import itertools
+import json
 import secrets as pysecrets
 from array import array
 from collections.abc import Iterator, Sequence
@@ -76,8 +78,21 @@ def _read_shard(run_dir: Path) -> ShardRun:
     if info.options.shard is None:
         raise UserInputError("not a shard: this run was not started with --shard I/N", path=run_dir)
     if not RunDir(run_dir).cases_file.exists():
-        raise UserInputError("no cases.jsonl: written by an evalkit too old to merge", path=run_dir)
+        raise UserInputError(_no_cases(run_dir, info), path=run_dir)
     return ShardRun(run_dir, info, parse_shard(info.options.shard))
+
+
+def _no_cases(run_dir: Path, info: RunInfo) -> str:
+    """Why a shard has no cases.jsonl. A run puts it in place before its first result line, or
+    as it concludes when it stopped earlier: a run.json still "running" is a process that died
+    between preparing and its first result (`--resume` writes it); a concluded run without it
+    was written by an evalkit from before cases.jsonl."""
+    if info.status == "running":
+        return (
+            "no cases.jsonl: this shard stopped before its first result (run.json still says"
+            f" running); finish it with `evalkit run --resume {run_dir}`, which writes cases.jsonl"
+        )
+    return "no cases.jsonl: written by an evalkit too old to merge"
 
 
 def check_shards(shards: Sequence[ShardRun]) -> list[ShardRun]:
@@ -207,6 +222,34 @@ def _collect_lines(shards: Sequence[ShardRun], plan: MergePlan) -> _Lines:
     return lines
 
 
+def _same_cases(a: Path, b: Path) -> bool:
+    """One cases snapshot: the same bytes or, line by line, the same case but for where it was
+    read (`origin`: the suite's path as it was given, or the absolute path `--resume` loads it
+    from when it writes the cases.jsonl of a run that stopped before its first result)."""
+    if filecmp.cmp(a, b, shallow=False):
+        return True
+    with a.open("rb") as one, b.open("rb") as other:
+        for line, other_line in itertools.zip_longest(one, other):
+            if line != other_line and not _same_but_origin(line, other_line):
+                return False
+    return True
+
+
+def _same_but_origin(line: bytes | None, other: bytes | None) -> bool:
+    """Two case lines that are the same case as JSON (`true` is not `1`) but for their origin."""
+    if line is None or other is None:
+        return False
+    try:
+        row, other_row = json.loads(line), json.loads(other)
+    except ValueError:
+        return False
+    if not isinstance(row, dict) or not isinstance(other_row, dict):
+        return False
+    row.pop("origin", None)
+    other_row.pop("origin", None)
+    return json.dumps(row, sort_keys=True) == json.dumps(other_row, sort_keys=True)
+
+
 def check_coverage(shards: Sequence[ShardRun], plan: MergePlan, have: Any, extra: int) -> None:
     """The joined results must be exactly the plan the cases snapshot gives (every case × variant
     × repeat once), not what each shard's own run.json claims: an edited shard merged 123 of 200
@@ -216,7 +259,7 @@ def check_coverage(shards: Sequence[ShardRun], plan: MergePlan, have: Any, extra
 
     first = shards[0]
     for s in shards[1:]:
-        if not filecmp.cmp(RunDir(first.run_dir).cases_file, RunDir(s.run_dir).cases_file, shallow=False):
+        if not _same_cases(RunDir(first.run_dir).cases_file, RunDir(s.run_dir).cases_file):
             raise UserInputError(
                 f"its cases.jsonl differs from {first.run_dir}'s: not one run", path=s.run_dir
             )

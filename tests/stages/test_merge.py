@@ -89,3 +89,80 @@ def test_a_result_out_of_the_plan_and_the_first_missing_are_named(sharded: Path,
     assert (
         "1 planned result(s) missing (e.g. b/b2/v2/1); 1 result(s) the plan does not have" in refused.output
     )
+
+
+def _shard_suite(workdir: Path, url: str) -> None:
+    cases = "\n".join(f"  - {{id: c{i}, vars: {{q: 'q {i}'}}}}" for i in range(6))
+    write(workdir / "a.yaml", f'name: a\nprompt: "{{{{ q }}}}"\ncases:\n{cases}\n')
+    config(workdir / "evalkit.yaml", url)
+
+
+def test_a_shard_killed_before_its_first_result_is_resumed_not_called_too_old(workdir: Path, cli) -> None:
+    """cases.jsonl is put in place with a run's first result line: a shard whose process died
+    while its first requests were in flight has run.json but no cases.jsonl. merge says so and
+    names `evalkit run --resume`, which writes it; the shards then merge."""
+    import time
+
+    from tests.conftest import evalkit_process
+    from tests.fake_openai import FakeOpenAI
+
+    run = ("run", "a.yaml", "--no-baseline", "--no-history", "--no-cache")
+    with FakeOpenAI(latency_s=60.0) as server:
+        _shard_suite(workdir, server.url)
+        proc = evalkit_process(workdir, *run, "--shard", "1/2", "-o", "s1")
+        try:
+            deadline = time.monotonic() + 60
+            while server.in_flight == 0 and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert server.in_flight > 0, proc.communicate()[0] if proc.poll() is not None else "no request"
+        finally:
+            proc.kill()  # kill -9 while its first requests wait for their answers
+            proc.wait()
+        assert (workdir / "s1" / "run.json").exists() and not (workdir / "s1" / "cases.jsonl").exists()
+        server.latency_s = 0.0
+        assert cli(*run, "--shard", "2/2", "-o", "s2").exit_code == 0
+        refused = cli("merge", "s1", "s2", "-o", "m")
+        assert refused.exit_code == 2, refused.output
+        said = " ".join(refused.output.split())
+        assert "stopped before its first result" in said and "evalkit run --resume s1" in said
+        assert "too old" not in said
+        resumed = cli("run", "--resume", "s1", "--no-history")
+        assert resumed.exit_code == 0, resumed.output
+    assert (workdir / "s1" / "cases.jsonl").exists()
+    merged = cli("merge", "s1", "s2", "-o", "m")
+    assert merged.exit_code == 0, merged.output
+
+
+def test_a_concluded_shard_without_cases_jsonl_is_too_old_to_merge(workdir: Path, cli, fake_server) -> None:
+    """A shard that concluded without cases.jsonl was written before evalkit wrote one."""
+    _shard_suite(workdir, fake_server.url)
+    run = ("run", "a.yaml", "--no-baseline", "--no-history", "--no-cache")
+    for i in (1, 2):
+        assert cli(*run, "--shard", f"{i}/2", "-o", f"s{i}").exit_code == 0
+    (workdir / "s1" / "cases.jsonl").unlink()
+    refused = cli("merge", "s1", "s2", "-o", "m")
+    assert refused.exit_code == 2
+    said = " ".join(refused.output.split())
+    assert "no cases.jsonl: written by an evalkit too old to merge" in said and "--resume" not in said
+
+
+def test_shards_whose_cases_differ_only_in_origin_merge(workdir: Path, cli, fake_server) -> None:
+    """Where a case was read (its suite's path as given, or absolute as `--resume` loads it)
+    does not make two shards two runs; a case that differs does, as JSON (`true` is not `1`)."""
+    _shard_suite(workdir, fake_server.url)
+    run = ("run", "a.yaml", "--no-baseline", "--no-history", "--no-cache")
+    for i in (1, 2):
+        assert cli(*run, "--shard", f"{i}/2", "-o", f"s{i}").exit_code == 0
+    cases = workdir / "s2" / "cases.jsonl"
+    text = cases.read_text()
+    assert text.count('"origin": "a.yaml:') == 6
+    cases.write_text(text.replace('"origin": "a.yaml:', f'"origin": "{workdir / "a.yaml"}:'))
+    merged = cli("merge", "s1", "s2", "-o", "m")
+    assert merged.exit_code == 0, merged.output
+    cases.write_text(text.replace('"q 3"', '"q 33"'))  # another case
+    refused = cli("merge", "s1", "s2", "-o", "m2")
+    assert refused.exit_code == 2 and "its cases.jsonl differs from s1's" in refused.output
+    cases.write_text(text.replace('"tags": []', '"tags": [], "x": 1', 1))
+    (workdir / "s1" / "cases.jsonl").write_text(text.replace('"tags": []', '"tags": [], "x": true', 1))
+    refused = cli("merge", "s1", "s2", "-o", "m3")  # 1 is not true
+    assert refused.exit_code == 2 and "its cases.jsonl differs from s1's" in refused.output
