@@ -443,6 +443,7 @@ def test_json_of_long_strings_a_slice_at_a_time_is_the_json_of_the_whole(value: 
     data = {
         "strings": [long, "s", *(f"{value}{i}" * 3000 for i in range(40)), long, long],
         "few": [long[:1000]] * 3,
+        "tags": [[i, i + 1, 0.5, None, True] for i in range(300)],
         "cases": [[i, long[: i * 1000], {"x": [long[:5000]]}] for i in range(90)],
     }
     parts = list(html.json_sliced(data))
@@ -469,6 +470,8 @@ def test_a_json_slice_stays_under_its_byte_budget() -> None:
     items += [i for i in range(400)]  # numbers: JSON_SLICE at a time
     items += [["t" * 50_000, {"k": "v" * 50_000}] for _ in range(20)]
     slices = list(html.json_slices(items))
+    tags = [[i, 2.5, None, False] for i in range(300)]  # lists of numbers: JSON_SLICE at a time
+    assert list(html.json_slices(tags)) == [tags[:125], tags[125:250], tags[250:]]
     assert [item for part in slices for item in part] == items
     for part in slices:
         size = len(pydantic_core.to_json(part)) - 2  # as it sits in the whole list
@@ -477,3 +480,10 @@ def test_a_json_slice_stays_under_its_byte_budget() -> None:
     assert max(len(part) for part in slices[-30:]) == html.JSON_SLICE  # the numbers
     assert sum(len(part) == 1 for part in slices) >= 50  # the longest alone
     assert list(html.json_slices([])) == []
+    text = [str(item) for item in items]  # text alone (a chunk's strings table) the same way
+    slices = list(html.json_slices(text))
+    assert [item for part in slices for item in part] == text
+    for part in slices:
+        size = len(pydantic_core.to_json(part)) - 2
+        assert len(part) <= html.JSON_SLICE and (size <= budget or len(part) == 1), (len(part), size)
+    assert sum(len(part) == 1 for part in slices) >= 50
