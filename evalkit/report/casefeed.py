@@ -48,7 +48,7 @@ DELAY_S = 0.002  # a turn comes this long after a batch is written, or after the
 LINES = 16  # result lines read into rows per slice (~30 µs each)
 LOAD_ROWS = 32  # lookup rows loaded per slice
 READ_BYTES = 1 << 16  # results.jsonl read this much at a time
-_WAIT = "wait"  # what a slice yields to wait: for more of the file, or for the modules to load
+_WAIT = "wait"  # what a slice yields to wait for more of the file
 
 
 class Unlike(Exception):
@@ -216,12 +216,12 @@ class CaseFeed:
 
     def _work(self) -> Generator[str | None]:
         """Every slice of the work, in order: the lookup, then the rows as the file grows."""
-        # the report's modules load on the thread: the event loop waits for them a switch
-        # interval (5 ms) at a time at most, not for the whole import
-        loading = self._thread().submit(_import_report)
-        while not loading.done() and not self.ended:
-            yield _WAIT
-        loading.result()
+        # the report's modules load here, on the event loop, in the first turn (about 20 ms, once
+        # a run). On a thread they held the GIL against the loop while the first requests went:
+        # a short run's loop slowed enough that the fake server went idle between its requests,
+        # and the wake-ups cost the run's socket sends and receives ~40 ms of CPU at 1,000 cases
+        _import_report()
+        yield None
         from evalkit.report import html
         from evalkit.report.lookup import Lookup, vars_rows
 

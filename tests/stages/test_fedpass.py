@@ -463,8 +463,8 @@ def test_blocks_still_waiting_for_their_modules_at_the_end_are_finished_then(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory,
 ) -> None:
-    """The report's modules load on a thread while the run goes; a run over before they are
-    loaded waits for them when it concludes, then builds every block (none left out)."""
+    """The report's modules load in the casefeed's first turn, however long they take (on the
+    event loop: a thread contended with it for the GIL); every block is built (none left out)."""
     import time
 
     from evalkit.report import casefeed
