@@ -163,6 +163,61 @@ def probe_run(tmp_path: Path, looks: str, *options: str) -> subprocess.Completed
     )
 
 
+def slow_run(folder: Path, url: str, **env: str) -> subprocess.Popen[str]:
+    """`evalkit run` of 40 cases at concurrency 2 against the (slow) fake server at `url`, started
+    in `folder` as its own process: a run to interrupt. `env`: more environment variables."""
+    cases = "\n".join(
+        f"  - {{id: c{i}, vars: {{q: 'question {i}'}}, reference: 'echo: question {i}'}}" for i in range(40)
+    )
+    write(folder / "s.yaml", f'name: slow\nprompt: "{{{{ q }}}}"\nscorers: [exact]\ncases:\n{cases}\n')
+    write(
+        folder / "evalkit.yaml",
+        f"providers:\n  api: {{type: openai, base_url: '{url}', model: m, concurrency: 2}}\n",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "evalkit", "run", "s.yaml", "--out", "out"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **env},
+    )
+
+
+def wait_for_lines(path: Path, n: int, timeout_s: float = 60) -> None:
+    """Until `path` holds at least n lines (or `timeout_s` passed)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not (path.exists() and len(path.read_text().splitlines()) >= n):
+        time.sleep(0.05)
+
+
+def pairwise_responder(body: dict[str, Any]) -> str:
+    """The fake server's answers for `pairwise_judge_files`: the judge prefers the first answer."""
+    import json
+
+    if body["model"] == "judge":
+        return json.dumps({"reasoning": "first is better", "winner": "A"})
+    return f"echo: {body['messages'][-1]['content']}"
+
+
+def pairwise_judge_files(folder: Path, url: str) -> None:
+    """evalkit.yaml (variants new and old, a judge provider) and s.yaml (a pairwise judge of new
+    against old, a deferred scorer) in `folder`, against the fake server at `url`."""
+    write(
+        folder / "evalkit.yaml",
+        f"providers:\n  api: {{type: openai, base_url: '{url}', model: m}}\n"
+        f"  grader: {{type: openai, base_url: '{url}', model: judge}}\n"
+        "variants:\n  new: {provider: api}\n  old: {provider: api, model: m-old}\n",
+    )
+    write(
+        folder / "s.yaml",
+        'name: pw\nprompt: "{{ q }}"\nscorers:\n  - {type: judge, provider: grader, mode: pairwise, '
+        "name: vs_old, against: old}\ncases:\n  - {id: c0, vars: {q: q0}}\n  - {id: c1, vars: {q: q1}}\n",
+    )
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")

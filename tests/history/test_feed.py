@@ -308,37 +308,14 @@ def test_a_resumed_run_reads_its_results_back(
 def test_ctrl_c_mid_run_leaves_no_rows_and_no_scratch_file(tmp_path: Path) -> None:
     import json
     import signal
-    import subprocess
-    import sys
-    import time
 
-    from tests.conftest import write
+    from tests.conftest import slow_run, wait_for_lines
     from tests.fake_openai import FakeOpenAI
 
-    cases = "\n".join(
-        f"  - {{id: c{i}, vars: {{q: 'question {i}'}}, reference: 'echo: question {i}'}}" for i in range(40)
-    )
-    write(tmp_path / "s.yaml", f'name: slow\nprompt: "{{{{ q }}}}"\nscorers: [exact]\ncases:\n{cases}\n')
     (tmp_path / "tmp").mkdir()
     with FakeOpenAI(latency_s=0.3) as server:
-        write(
-            tmp_path / "evalkit.yaml",
-            f"providers:\n  api: {{type: openai, base_url: '{server.url}', model: m, concurrency: 2}}\n",
-        )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "evalkit", "run", "s.yaml", "--out", "out"],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "COLUMNS": "200", "TMPDIR": str(tmp_path / "tmp")},
-        )
-        results = tmp_path / "out" / "results.jsonl"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (
-            results.exists() and len(results.read_text().splitlines()) >= 4
-        ):
-            time.sleep(0.05)
+        proc = slow_run(tmp_path, server.url, TMPDIR=str(tmp_path / "tmp"))
+        wait_for_lines(tmp_path / "out" / "results.jsonl", 4)
         assert [p.name[:16] for p in (tmp_path / "tmp").iterdir()] == ["evalkit-history-"]  # being fed
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
@@ -413,28 +390,11 @@ def test_calibration_labels_read_the_results_back(
 
 def test_a_deferred_scorer_reads_the_results_back(workdir: Path, cli: Any, read_backs: list[Path]) -> None:
     """A pairwise judge rescores results.jsonl once every output is written: nothing is fed."""
-    import json
-
-    from tests.conftest import write
+    from tests.conftest import pairwise_judge_files, pairwise_responder
     from tests.fake_openai import FakeOpenAI
 
-    def responder(body: dict[str, Any]) -> str:
-        if body["model"] == "judge":
-            return json.dumps({"reasoning": "first is better", "winner": "A"})
-        return f"echo: {body['messages'][-1]['content']}"
-
-    with FakeOpenAI(responder=responder) as server:
-        write(
-            workdir / "evalkit.yaml",
-            f"providers:\n  api: {{type: openai, base_url: '{server.url}', model: m}}\n"
-            f"  grader: {{type: openai, base_url: '{server.url}', model: judge}}\n"
-            "variants:\n  new: {provider: api}\n  old: {provider: api, model: m-old}\n",
-        )
-        write(
-            workdir / "s.yaml",
-            'name: pw\nprompt: "{{ q }}"\nscorers:\n  - {type: judge, provider: grader, mode: pairwise, '
-            "name: vs_old, against: old}\ncases:\n  - {id: c0, vars: {q: q0}}\n  - {id: c1, vars: {q: q1}}\n",
-        )
+    with FakeOpenAI(responder=pairwise_responder) as server:
+        pairwise_judge_files(workdir, server.url)
         ran = cli("run", "s.yaml", "-o", "runs/a", "--no-baseline")
     assert ran.exit_code == 0, ran.output
     assert "recorded in the history" in ran.output and read_backs == [Path("runs/a")]

@@ -17,7 +17,7 @@ from evalkit._util import secrets
 from evalkit.rundir.files import ResultWriter, read_results
 from evalkit.stages.fedpass import READ_FIELDS, FedPass
 from evalkit.types import CaseResult, JudgeUsage, Step, StoredScore
-from tests.conftest import two_variant_config, write
+from tests.conftest import pairwise_judge_files, pairwise_responder, two_variant_config, write
 from tests.fake_openai import FakeOpenAI, Fault
 from tests.helpers.processes import config, suite
 from tests.stages.conftest import concluded_files
@@ -211,23 +211,8 @@ def test_calibration_labels_conclude_from_the_file(
 def test_a_deferred_scorer_concludes_from_the_file(
     workdir: Path, cli, conclude_reads: list[str], report_reads: list[str], tmp_path_factory
 ) -> None:
-    def responder(body: dict) -> str:
-        if body["model"] == "judge":
-            return json.dumps({"reasoning": "first is better", "winner": "A"})
-        return f"echo: {body['messages'][-1]['content']}"
-
-    with FakeOpenAI(responder=responder) as server:
-        write(
-            workdir / "evalkit.yaml",
-            f"providers:\n  api: {{type: openai, base_url: '{server.url}', model: m}}\n"
-            f"  grader: {{type: openai, base_url: '{server.url}', model: judge}}\n"
-            "variants:\n  new: {provider: api}\n  old: {provider: api, model: m-old}\n",
-        )
-        write(
-            workdir / "s.yaml",
-            'name: pw\nprompt: "{{ q }}"\nscorers:\n  - {type: judge, provider: grader, mode: pairwise, '
-            "name: vs_old, against: old}\ncases:\n  - {id: c0, vars: {q: q0}}\n  - {id: c1, vars: {q: q1}}\n",
-        )
+    with FakeOpenAI(responder=pairwise_responder) as server:
+        pairwise_judge_files(workdir, server.url)
         ran = cli("run", "s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
     assert ran.exit_code == 0, ran.output
     assert conclude_reads == ["results.jsonl"]  # rescored after generation: the file is read
