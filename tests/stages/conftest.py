@@ -111,3 +111,19 @@ def report_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(html, "_rebuilt", rebuilt)
     monkeypatch.setattr(html, "_fed_pieces", fed_pieces)
     yield reads
+
+
+@pytest.fixture
+def three_case_run(workdir: Path, cli: Any, fake_server: Any) -> Callable[[], Path]:
+    """`evalkit run` of suites/s.yaml (3 cases) against the fake server into runs/a, with no
+    baseline and no history (a test patches what it needs first); the run directory."""
+    from tests.helpers.processes import config, suite
+
+    def run() -> Path:
+        suite(workdir / "suites" / "s.yaml", 3)
+        config(workdir / "evalkit.yaml", fake_server.url)
+        ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
+        assert ran.exit_code == 0, ran.output
+        return workdir / "runs" / "a"
+
+    return run

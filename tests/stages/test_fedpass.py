@@ -9,6 +9,7 @@ import json
 import math
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -324,7 +325,7 @@ def test_the_taps_read_only_what_is_checked_to_read_back_the_same(tmp_path: Path
 def test_a_line_the_pass_did_not_see_makes_conclude_read_the_file(
     workdir: Path,
     cli,
-    fake_server,
+    three_case_run: Callable[[], Path],
     conclude_reads: list[str],
     report_reads: list[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -342,9 +343,7 @@ def test_a_line_the_pass_did_not_see_makes_conclude_read_the_file(
         return real(prepared, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "conclude_run", conclude_run)
-    suite(workdir / "suites" / "s.yaml", 3)
-    config(workdir / "evalkit.yaml", fake_server.url)
-    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
+    three_case_run()
     assert conclude_reads == ["results.jsonl"]
     assert report_reads == ["results.jsonl"]
     assert json.loads((workdir / "runs" / "a" / "summary.json").read_text())["results"] == 4
@@ -370,7 +369,7 @@ def test_an_interrupt_while_feeding_leaves_the_pass_unused(tmp_path: Path) -> No
 def test_a_run_interrupted_concludes_ungated_from_what_it_fed(
     workdir: Path,
     cli,
-    fake_server,
+    three_case_run: Callable[[], Path],
     conclude_reads: list[str],
     report_reads: list[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -382,9 +381,7 @@ def test_a_run_interrupted_concludes_ungated_from_what_it_fed(
     baseline, are built again from the file (not gated: they are taken)."""
     from evalkit.stages import pipeline
 
-    suite(workdir / "suites" / "s.yaml", 3)
-    config(workdir / "evalkit.yaml", fake_server.url)
-    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
+    three_case_run()
     assert cli("baseline", "save", "runs/a", "--to", "bl").exit_code == 0
     real = pipeline.conclude_run
 
@@ -408,7 +405,7 @@ def test_a_run_interrupted_concludes_ungated_from_what_it_fed(
 def test_a_secret_known_only_once_the_blocks_were_built_makes_the_report_read_the_file(
     workdir: Path,
     cli,
-    fake_server,
+    three_case_run: Callable[[], Path],
     conclude_reads: list[str],
     report_reads: list[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -432,9 +429,7 @@ def test_a_secret_known_only_once_the_blocks_were_built_makes_the_report_read_th
         return real(prepared, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "conclude_run", conclude_run)
-    suite(workdir / "suites" / "s.yaml", 3)
-    config(workdir / "evalkit.yaml", fake_server.url)
-    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
+    three_case_run()
     assert conclude_reads == [] and report_reads == ["results.jsonl"]
     _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
 
@@ -442,7 +437,7 @@ def test_a_secret_known_only_once_the_blocks_were_built_makes_the_report_read_th
 def test_blocks_still_waiting_for_their_modules_at_the_end_are_finished_then(
     workdir: Path,
     cli,
-    fake_server,
+    three_case_run: Callable[[], Path],
     conclude_reads: list[str],
     report_reads: list[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -461,9 +456,7 @@ def test_blocks_still_waiting_for_their_modules_at_the_end_are_finished_then(
         real()
 
     monkeypatch.setattr(casefeed, "_import_report", slow)
-    suite(workdir / "suites" / "s.yaml", 3)
-    config(workdir / "evalkit.yaml", fake_server.url)
-    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
+    three_case_run()
     assert conclude_reads == [] and report_reads == ["fed"]
     _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
 
@@ -471,7 +464,7 @@ def test_blocks_still_waiting_for_their_modules_at_the_end_are_finished_then(
 def test_a_chunk_whose_json_may_hold_a_secret_makes_the_report_read_the_file(
     workdir: Path,
     cli,
-    fake_server,
+    three_case_run: Callable[[], Path],
     conclude_reads: list[str],
     report_reads: list[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -493,9 +486,7 @@ def test_a_chunk_whose_json_may_hold_a_secret_makes_the_report_read_the_file(
     monkeypatch.setattr(
         casefeed, "secrets", types.SimpleNamespace(known=secrets.known, may_contain_secret=may_contain_secret)
     )
-    suite(workdir / "suites" / "s.yaml", 3)
-    config(workdir / "evalkit.yaml", fake_server.url)
-    assert cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history").exit_code == 0
+    three_case_run()
     assert seen and '"cases":[' in seen[0]  # a chunk's cases were checked
     assert conclude_reads == [] and report_reads == ["results.jsonl"]
     _report_rewrites_the_same(workdir / "runs" / "a", cli, tmp_path_factory)
