@@ -30,6 +30,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit.rundir.files import UNFED
+
 if TYPE_CHECKING:  # the rest loads with the first result written
     import sqlite3
     import weakref
@@ -40,7 +42,6 @@ if TYPE_CHECKING:  # the rest loads with the first result written
 # rows inserted FLUSH at a time (about 1 ms of the event loop's time: SQLite's code and pages
 # stay warm through one executemany, several times cheaper a row than a batch's few at a time)
 FLUSH = 256
-_FEEDING = "a batch was written and not all fed (interrupted)"
 
 
 class HistoryFeed:
@@ -73,7 +74,7 @@ class HistoryFeed:
     def written(self, results: Sequence[CaseResult], text: str, exact: bool, size: int) -> None:
         if self.spoiled is not None:
             return
-        self.spoiled = _FEEDING  # kept if feeding it is cut short (an interrupt)
+        self.spoiled = UNFED  # kept if feeding it is cut short (an interrupt)
         try:
             if self._db is None:
                 if not self.wanted():
@@ -116,7 +117,7 @@ class HistoryFeed:
 
     def spoil(self, why: str) -> None:
         """The rows are not (or might not be) the file's: never used; the scratch file goes."""
-        if self.spoiled in (None, _FEEDING):
+        if self.spoiled in (None, UNFED):
             self.spoiled = why
         self.close()
 
@@ -153,14 +154,10 @@ class HistoryFeed:
 def _rows(
     results: Sequence[CaseResult], text: str, exact: bool, row: Callable[[CaseResult], tuple[Any, ...]]
 ) -> list[tuple[Any, ...]]:
-    """The batch's rows (`lite.fed_row`) as its lines read back: from the results themselves
-    where each line is its result's own JSON (a trace, which the history does not read,
-    included), else from each line parsed."""
-    if not exact:
-        from evalkit.rundir.files import parse_result_line
+    """The batch's rows (`lite.fed_row`) as its lines read back (`rundir.files.read_back`)."""
+    from evalkit.rundir.files import read_back
 
-        results = [parse_result_line(line) for line in text.split("\n")[:-1]]
-    return [row(r) for r in results]
+    return [row(r) for r in read_back(results, text, exact)]
 
 
 def _unset(r: CaseResult) -> tuple[Any, ...]:

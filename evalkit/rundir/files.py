@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import threading
 import time
@@ -32,6 +33,36 @@ class WriteTap(Protocol):
     lone surrogate cleaned), and the file's size after it."""
 
     def written(self, results: Sequence[CaseResult], text: str, exact: bool, size: int) -> None: ...
+
+
+# a tap's `spoiled` while it takes in a batch: kept if an interrupt cuts the batch short
+UNFED = "a batch was written and not all fed (interrupted)"
+
+
+def read_back(results: Sequence[CaseResult], text: str, exact: bool) -> Sequence[CaseResult]:
+    """`results` as their lines in `text` (a `WriteTap`'s batch) read back: themselves where that
+    is the same to every reader of the line, else parsed from it (`parse_result_line`)."""
+    if exact and all(_faithful(r) for r in results):
+        return results
+    lines = text.split("\n")[:-1]  # JSON escapes every newline inside a value: a line a result
+    return [
+        r if exact and _faithful(r) else parse_result_line(line)
+        for r, line in zip(results, lines, strict=True)
+    ]
+
+
+def _faithful(r: CaseResult) -> bool:
+    """Whether every float a reader takes of `r` is finite (JSON writes NaN and infinities as
+    null) and it has no trace (its steps hold any JSON, whose floats are not checked here).
+    One sum: NaN and infinities carry through it (an overflow to infinity only parses a line)."""
+    if r.steps:
+        return False
+    total = (r.latency_ms or 0.0) + (r.ttft_ms or 0.0) + (r.cost_usd or 0.0)
+    for score in r.scores.values():
+        total += score.value or 0.0
+    for judge in r.judges.values():
+        total += judge.cost_usd or 0.0
+    return math.isfinite(total)
 
 
 class ResultWriter:

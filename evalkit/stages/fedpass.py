@@ -14,14 +14,13 @@ trace, are parsed back from the text written. Anything else falls back to readin
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evalkit.rundir.dir import RunDir
-from evalkit.rundir.files import ResultWriter, parse_result_line
+from evalkit.rundir.files import UNFED, ResultWriter, read_back
 from evalkit.types import CaseResult, MetricInfo, Threshold
 
 if TYPE_CHECKING:  # loaded with the first result written, not before the first request
@@ -33,11 +32,10 @@ if TYPE_CHECKING:  # loaded with the first result written, not before the first 
     from evalkit.report.junit import Cases
 
 Key = tuple[str, str]  # suite, variant
-_FEEDING = "a batch was written and not all fed (interrupted)"
 TAKEN = "taken"  # conclude took the pass: it was the file's
 
 # what the taps read of a result, each of them kept by its line as it is in memory (strings, ints,
-# booleans: validated when the result was made) or checked by `_faithful` (floats, the trace)
+# booleans: validated when the result was made) or checked by `rundir.files.read_back` (floats, the trace)
 READ_FIELDS = frozenset(
     {"suite", "case_id", "variant", "repeat", "provider", "model", "tags", "case_hash", "input_hash"}
     | {"references", "output", "error", "finish_reason", "usage", "model_version", "cached"}
@@ -90,7 +88,7 @@ class FedPass:
 
     def spoil(self, why: str) -> None:
         """The file no longer is what was fed (rescored, or a batch went unfed): never used."""
-        if self.spoiled in (None, _FEEDING):
+        if self.spoiled in (None, UNFED):
             self.spoiled = why
         self.taps = None  # its scratch files go
         if self.blocks is not None and why != TAKEN:
@@ -121,11 +119,11 @@ class FedPass:
     def written(self, results: Sequence[CaseResult], text: str, exact: bool, size: int) -> None:
         if self.spoiled is not None:
             return
-        self.spoiled = _FEEDING  # kept if feeding it is cut short (an interrupt)
+        self.spoiled = UNFED  # kept if feeding it is cut short (an interrupt)
         try:
             taps = self.taps or self._taps()
             self.taps = taps
-            for r in _as_read(results, text, exact):
+            for r in read_back(results, text, exact):
                 self._feed(taps, r)
         except Exception as exc:  # a tap's bug costs the fed pass, never the run: the file is read
             self.spoil(f"feeding failed: {type(exc).__name__}: {exc}")
@@ -185,29 +183,3 @@ def _human_key() -> str:
     from evalkit.human.labels import HUMAN
 
     return f'"{HUMAN}":'
-
-
-def _as_read(results: Sequence[CaseResult], text: str, exact: bool) -> Sequence[CaseResult]:
-    """`results` as their lines in `text` read back: themselves where that is the same to every
-    tap, else parsed from the line (as conclude reads the file: `parse_result_line`)."""
-    if exact and all(_faithful(r) for r in results):
-        return results
-    lines = text.split("\n")[:-1]  # JSON escapes every newline inside a value: a line a result
-    return [
-        r if exact and _faithful(r) else parse_result_line(line)
-        for r, line in zip(results, lines, strict=True)
-    ]
-
-
-def _faithful(r: CaseResult) -> bool:
-    """Whether every float a tap reads of `r` is finite (JSON writes NaN and infinities as
-    null) and it has no trace (its steps hold any JSON, whose floats are not checked here).
-    One sum: NaN and infinities carry through it (an overflow to infinity only parses a line)."""
-    if r.steps:
-        return False
-    total = (r.latency_ms or 0.0) + (r.ttft_ms or 0.0) + (r.cost_usd or 0.0)
-    for score in r.scores.values():
-        total += score.value or 0.0
-    for judge in r.judges.values():
-        total += judge.cost_usd or 0.0
-    return math.isfinite(total)

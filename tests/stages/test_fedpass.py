@@ -290,8 +290,9 @@ def test_an_unfinished_feed_or_a_failing_tap_spoils_the_pass(tmp_path: Path) -> 
 
 
 def test_the_taps_read_only_what_is_checked_to_read_back_the_same(tmp_path: Path) -> None:
-    """Every attribute conclude's taps read of a result is one `_faithful` or the line's own
-    JSON keeps as it is in memory (READ_FIELDS): a tap that reads another must be checked."""
+    """Every attribute conclude's taps read of a result is one `rundir.files.read_back` checks or
+    one the line's own JSON keeps as it is in memory (READ_FIELDS): a tap that reads another must
+    be checked."""
     from evalkit.compare.aggregate import MetricInfo
 
     read: set[str] = set()
