@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -61,17 +61,38 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue  # `<<: *defaults` overrides on purpose
-            key = self.construct_object(key_node, deep=True)
+            key = self._key(key_node)
             try:
                 first = seen.setdefault(key, key_node)
             except TypeError:
-                continue  # an unhashable key: SafeLoader itself refuses it below
+                continue  # an unhashable key: refused below
             if first is not key_node:  # block or flow style (`{a: 1, a: 2}` on one line) alike
                 line = first.start_mark.line + 1
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key '{key}' (first given on line {line})", key_node.start_mark
                 )
-        return super().construct_mapping(node, deep=deep)
+        self.flatten_mapping(node)  # `<<` merged in: its keys first, so the mapping's own win
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "found an unhashable key",
+                    key_node.start_mark,
+                )
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def _key(self, key_node: yaml.Node) -> Any:
+        """Keys are text, as in JSON: one that YAML reads as a number, a boolean, null or a date is
+        the text the file wrote (`{1: one, on: x}` reads as `{"1": "one", "on": "x"}`), so every
+        mapping can be hashed, sorted and written as JSON, and `1` and `'1'` are one key."""
+        key = self.construct_object(key_node, deep=True)
+        if isinstance(key, str) or not isinstance(key_node, yaml.ScalarNode):
+            return key
+        return str(key_node.value)
 
     def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
         value = super().construct_yaml_float(node)

@@ -247,6 +247,12 @@ HOSTILE_SUITE_HEAD = 'name: qa\nprompt: "{{ question }}"\nscorers: [exact]\n'
             -1,
             "duplicate key 'min'",
         ),
+        (  # keys are text, as in JSON: `1` and `'1'` are one key given twice
+            "suites/qa.yaml",
+            GOOD_SUITE + "  - id: mixed\n    vars: {question: q, meta: {1: one, '1': two}}\n",
+            -1,
+            "duplicate key '1'",
+        ),
         (  # a JSONL case line: the last `vars` used to win
             "suites/cases.jsonl",
             '{"id": "a", "vars": {"question": "x"}}\n{"id": "b", "vars": {"question": "y"}, "vars": {}}\n',

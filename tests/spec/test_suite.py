@@ -153,9 +153,36 @@ def test_content_hash_tracks_cases(tmp_path: Path) -> None:
     assert a.content_hash == same.content_hash != changed.content_hash
 
 
+def test_keys_are_text_as_in_json_so_mixed_keys_load_hash_and_render(tmp_path: Path) -> None:
+    """YAML reads `1:` as a number and `on:` as a boolean: a mapping mixing them with text keys
+    could not be sorted for the suite's hash (a TypeError). Keys are text, as the file wrote them."""
+    path = write(
+        tmp_path / "s.yaml",
+        """
+        name: s
+        prompt: "{{ meta['1'] }} {{ meta['10'] }} {{ meta.on }} {{ meta.two }} {{ meta.x }}"
+        cases:
+          - {id: a, vars: {base: &base {7: seven}, meta: {1: one, two: 2, 10: ten, on: yes, null: z, <<: *base, x: 1.5}}}
+        """,
+    )
+    suite = load_suite(path)
+    meta = suite.cases[0].vars["meta"]
+    assert meta == {"7": "seven", "1": "one", "two": 2, "10": "ten", "on": True, "null": "z", "x": 1.5}
+    assert suite.content_hash
+    (msg,) = suite.render_messages(suite.cases[0], Variant(name="v"), None)
+    assert msg.content == "one ten True 2 1.5"
+    # the same data written with quoted keys is the same suite
+    quoted = path.read_text().replace("{7: seven}", "{'7': seven}")
+    quoted = quoted.replace(
+        "{1: one, two: 2, 10: ten, on: yes, null: z,", "{'1': one, two: 2, '10': ten, 'on': yes, 'null': z,"
+    )
+    assert load_suite(write(tmp_path / "q.yaml", quoted)).content_hash == suite.content_hash
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
+        ("name: s\nprompt: x\ncases:\n  - {id: a, vars: {m: {1: a, '1': b}}}\n", "duplicate key '1'"),
         ("name: s\nprompt: x\nprompt2: y\ncases: []\n", "unknown key 'prompt2'"),
         ("name: s\nprompt: x\ncases: []\n", "the suite has no cases"),
         ("name: s\ncases:\n  - {id: a}\n", "no 'prompt' or 'messages'"),
