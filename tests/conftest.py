@@ -184,6 +184,16 @@ def slow_run(folder: Path, url: str, **env: str) -> subprocess.Popen[str]:
     )
 
 
+def scratch_left(tmp: Path) -> list[str]:
+    """What scratch files and folders are left in the temporary folder `tmp`, by name: the
+    per-user and per-process scratch folders (`_util.scratch`), and a live process's lock, are
+    not counted."""
+    from evalkit._util.scratch import LOCK
+
+    folders = {p for p in tmp.glob("evalkit-*/*-*") if p.is_dir()} | set(tmp.glob("evalkit-*"))
+    return sorted(p.name for p in tmp.rglob("*") if p not in folders and p.name != LOCK)
+
+
 def wait_for_lines(path: Path, n: int, timeout_s: float = 60) -> None:
     """Until `path` holds at least n lines (or `timeout_s` passed)."""
     import time

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import tempfile
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
@@ -21,6 +20,7 @@ from itertools import groupby
 from pydantic import BaseModel, ConfigDict, Field
 
 from evalkit._util.models import new_list
+from evalkit._util.scratch import scratch_file
 from evalkit.types import CaseResult
 
 BATCH = 2000  # records inserted per statement batch
@@ -75,8 +75,7 @@ class RecordStore:
     """One scratch SQLite file holding the records of any number of groups."""
 
     def __init__(self) -> None:
-        fd, path = tempfile.mkstemp(prefix="evalkit-records-", suffix=".sqlite")
-        os.close(fd)
+        path = scratch_file("records-", ".sqlite")
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-8000;"

@@ -128,15 +128,14 @@ class HistoryFeed:
 
     def _open(self) -> sqlite3.Connection:
         import sqlite3
-        import tempfile
         import weakref
 
+        from evalkit._util.scratch import scratch_file
         from evalkit.history.lite import FED_ROW, FED_SCHEMA, fed_row
 
         self._insert, self._row = FED_ROW, fed_row
 
-        fd, name = tempfile.mkstemp(prefix="evalkit-history-", suffix=".sqlite")
-        os.close(fd)
+        name = scratch_file("history-", ".sqlite")
         try:  # written on the event loop's thread, then read by the history's connection
             db = sqlite3.connect(name, isolation_level="DEFERRED", check_same_thread=False)
         except sqlite3.Error:

@@ -21,6 +21,7 @@ import pydantic_core
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict
 
+from evalkit._util import scratch
 from evalkit._util.jsontext import Encoder
 from evalkit._util.textsafe import clean_data
 
@@ -82,7 +83,7 @@ class Lookup:
 
     def _spill(self, table: str, rows: Iterator[tuple[Any, str]], step: int) -> Iterator[None]:
         if self._db is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="evalkit-report-")
+            self._tmp = tempfile.TemporaryDirectory(prefix="report-", dir=scratch.folder())
             self._db = sqlite3.connect(Path(self._tmp.name) / "lookup.sqlite")
             self._db.executescript(PRAGMAS)
         self._db.execute(_SCHEMA[table])

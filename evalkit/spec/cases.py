@@ -18,14 +18,13 @@ import contextlib
 import marshal
 import os
 import sqlite3
-import tempfile
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Literal, overload
 
 from evalkit._util.models import Spec
-from evalkit._util.scratch import scratch_db
+from evalkit._util.scratch import scratch_db, scratch_file
 from evalkit.tools.expect import ToolExpectations
 from evalkit.types import ToolSchema
 
@@ -135,8 +134,8 @@ class CaseList(Sequence["Case"]):
         if self.unreferenced is None and not row["references"]:
             self.unreferenced = case_from_row(row, "")
         if self._writer is None:
-            fd, self._path = tempfile.mkstemp(prefix="evalkit-cases-", suffix=".bin")
-            self._writer = os.fdopen(fd, "wb")
+            self._path = scratch_file("cases-", ".bin")
+            self._writer = open(self._path, "wb")  # noqa: SIM115 (closed by _drop)
             weakref.finalize(self, _drop, self._writer, self._path)
             for start in range(0, len(self._held), BLOCK):  # the file holds them all, in order
                 self._pending = [case_row(held) for held in self._held[start : start + BLOCK]]

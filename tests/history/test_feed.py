@@ -21,6 +21,7 @@ from evalkit.history.feed import HistoryFeed
 from evalkit.history.store import HistoryStore
 from evalkit.rundir.files import ResultWriter
 from evalkit.types import CaseResult, Step, StoredScore, Usage
+from tests.conftest import scratch_left
 from tests.history.fabricate import write_run
 
 
@@ -288,7 +289,7 @@ def test_evalkit_run_records_the_rows_it_fed(
     assert result.exit_code == 0, result.output
     assert "recorded in the history" in result.output
     assert read_backs == []  # recorded from the rows fed: results.jsonl was not read back
-    assert list((workdir / "tmp").iterdir()) == []  # the scratch file is gone
+    assert scratch_left(workdir / "tmp") == []  # the scratch file is gone
     assert sorted(p.name for p in (workdir / "r").iterdir() if p.name.startswith(".")) == [".lock"]
     _same_as_imported(cli, workdir, "r")
 
@@ -301,7 +302,7 @@ def test_a_resumed_run_reads_its_results_back(
     result = cli("run", "--resume", "r")  # results.jsonl held results: nothing fed
     assert result.exit_code == 0, result.output
     assert "recorded in the history" in result.output and read_backs == [Path("r")]
-    assert list((workdir / "tmp").iterdir()) == []
+    assert scratch_left(workdir / "tmp") == []
     _same_as_imported(cli, workdir, "r")
 
 
@@ -316,7 +317,7 @@ def test_ctrl_c_mid_run_leaves_no_rows_and_no_scratch_file(tmp_path: Path) -> No
     with FakeOpenAI(latency_s=0.3) as server:
         proc = slow_run(tmp_path, server.url, TMPDIR=str(tmp_path / "tmp"))
         wait_for_lines(tmp_path / "out" / "results.jsonl", 4)
-        assert [p.name[:16] for p in (tmp_path / "tmp").iterdir()] == ["evalkit-history-"]  # being fed
+        assert [name[:8] for name in scratch_left(tmp_path / "tmp")] == ["history-"]  # being fed
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout + stderr
@@ -327,7 +328,7 @@ def test_ctrl_c_mid_run_leaves_no_rows_and_no_scratch_file(tmp_path: Path) -> No
         assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM run_cases").fetchone() == (0,)
         conn.close()
-    assert list((tmp_path / "tmp").iterdir()) == []
+    assert scratch_left(tmp_path / "tmp") == []
 
 
 def test_a_history_sqlalchemy_records_reads_the_file_back(tmp_path: Path) -> None:
@@ -384,7 +385,7 @@ def test_calibration_labels_read_the_results_back(
     assert ran.exit_code == 0, ran.output
     assert "recorded in the history" in ran.output and read_backs == [Path("runs/a")]
     assert '"human"' in (workdir / "runs" / "a" / "results.jsonl").read_text()
-    assert list((workdir / "tmp").iterdir()) == []
+    assert scratch_left(workdir / "tmp") == []
     _same_as_imported(cli, workdir, "runs/a")
 
 
@@ -399,5 +400,5 @@ def test_a_deferred_scorer_reads_the_results_back(workdir: Path, cli: Any, read_
     assert ran.exit_code == 0, ran.output
     assert "recorded in the history" in ran.output and read_backs == [Path("runs/a")]
     assert '"vs_old"' in (workdir / "runs" / "a" / "results.jsonl").read_text()
-    assert list((workdir / "tmp").iterdir()) == []
+    assert scratch_left(workdir / "tmp") == []
     _same_as_imported(cli, workdir, "runs/a")
