@@ -238,6 +238,10 @@ class RunDir:
             probe = self.path / ".write-test"
             probe.write_text("ok")
             probe.unlink()
+        except FileExistsError:  # mkdir on a path that is there but no folder
+            raise UserInputError("is a file, not a folder", path=self.path) from None
+        except NotADirectoryError:  # a file where a parent folder should be
+            raise UserInputError("a part of this path is a file, not a folder", path=self.path) from None
         except OSError as exc:
             raise UserInputError(
                 f"output directory is not writable: {exc.strerror or exc}", path=self.path

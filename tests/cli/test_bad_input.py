@@ -151,10 +151,24 @@ def test_missing_api_key_env(setup: Path, fake_server, cli, monkeypatch: pytest.
     assert "EVALKIT_TEST_KEY is not set" in out
 
 
-def test_unwritable_output_dir(setup: Path, fake_server, cli) -> None:
+@pytest.mark.parametrize(
+    ("out_dir", "says"),
+    [
+        ("blocker/run", "a part of this path is a file, not a folder"),
+        ("blocker", "is a file, not a folder"),
+    ],
+)
+def test_an_output_dir_that_is_a_file(setup: Path, fake_server, cli, out_dir: str, says: str) -> None:
     (setup / "blocker").write_text("a file, not a folder")
-    out = run_bad(cli, setup, fake_server, "suites/qa.yaml", "--out", "blocker/run")
-    assert "blocker/run" in out and "not writable" in out
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml", "--out", out_dir)
+    assert f"{out_dir}: {says}" in out
+
+
+def test_unwritable_output_dir(setup: Path, fake_server, cli) -> None:
+    """Any other reason the folder cannot be made or written (here a name longer than the file
+    system allows, which refuses root too) is named with the system's words."""
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml", "--out", "x" * 300)
+    assert "not writable: File name too long" in out
 
 
 def test_output_dir_with_results_is_refused(setup: Path, fake_server, cli) -> None:

@@ -84,8 +84,10 @@ def test_known_secrets_are_scrubbed_from_lines_and_json(tmp_path: Path) -> None:
 def test_prepare_run_dir(tmp_path: Path) -> None:
     assert RunDir(tmp_path / "a" / "b").prepare().path.is_dir()
     (tmp_path / "f").write_text("x")
-    with pytest.raises(UserInputError, match="not writable"):
+    with pytest.raises(UserInputError, match="a part of this path is a file, not a folder"):
         RunDir(tmp_path / "f" / "run").prepare()
+    with pytest.raises(UserInputError, match="is a file, not a folder"):
+        RunDir(tmp_path / "f").prepare()
 
 
 def test_redact_url() -> None:
