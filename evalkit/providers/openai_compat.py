@@ -93,6 +93,19 @@ class OpenAISettings(BaseModel):
             )
         return self
 
+    @field_validator("headers")
+    @classmethod
+    def _no_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        """`headers:` are written down (run.json's config snapshot): a credential goes in
+        `headers_env:`, read from the environment and scrubbed from everything written."""
+        secret = [name for name in value if credential_header(name)]
+        if secret:
+            raise ValueError(
+                f"'{secret[0]}' carries a credential, and headers: are written into run.json: "
+                f"use headers_env: {{{secret[0]}: ENV_VAR}} (the value read from that variable)"
+            )
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _has_scheme(cls, value: str) -> str:
@@ -124,6 +137,16 @@ class OpenAISettings(BaseModel):
         if preset is None:
             return data  # the Literal names the known ones
         return {"base_url": preset.base_url, "api_key_env": preset.key_env, **data}
+
+
+_CREDENTIAL_WORDS = ("authorization", "cookie", "key", "token", "secret", "password")
+
+
+def credential_header(name: str) -> bool:
+    """Authorization, Proxy-Authorization, Cookie, api-key, x-api-key, x-goog-api-key, any
+    *-token / *-secret: a header whose value is a credential."""
+    lower = name.lower()
+    return any(word in lower for word in _CREDENTIAL_WORDS)
 
 
 class _Fatal(Exception):

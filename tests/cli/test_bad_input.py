@@ -513,3 +513,32 @@ def test_a_lone_surrogate_in_a_case_id_is_written_as_valid_utf8(setup: Path, fak
     assert resumed.exit_code == 0, resumed.output
     assert len(fake_server.requests) == sent  # nothing asked again
     assert len((run / "results.jsonl").read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Authorization",
+        "proxy-authorization",
+        "api-key",
+        "X-API-Key",
+        "x-goog-api-key",
+        "Cookie",
+        "X-Auth-Token",
+    ],
+)
+def test_a_credential_in_headers_is_refused_pointing_to_headers_env(
+    setup: Path, fake_server, cli, header: str
+) -> None:
+    """`headers:` are non-secret and copied into run.json's config snapshot: a credential there
+    passed validate and landed in the run directory."""
+    text = two_variant_config(fake_server.url, f'headers: {{{header}: "Bearer sk-SECRET-123456"}}')
+    write(setup / "evalkit.yaml", text)
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "headers:" in t)
+    assert f"evalkit.yaml:{line}: providers.api: headers:" in out and "headers_env" in out, out
+    assert "sk-SECRET" not in out and not list(setup.rglob("run.json"))
+    bad = cli("validate", "suites/qa.yaml")
+    assert bad.exit_code == 2 and "headers_env" in bad.output
+    write(setup / "evalkit.yaml", two_variant_config(fake_server.url, "headers: {X-Team: evals}"))
+    assert cli("validate", "suites/qa.yaml").exit_code == 0
