@@ -93,15 +93,18 @@ def md_code(text: str, limit: int | None = None) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-# what a terminal would act on rather than show: C0 controls but tab and newline (ESC starts
-# colour, cursor and OSC sequences: titles, hyperlinks, clipboard writes), DEL, C1 controls, and
-# the bidirectional overrides that reorder what is shown
-_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# what a terminal would act on rather than show: C0 controls but tab (ESC starts colour, cursor
+# and OSC sequences: titles, hyperlinks, clipboard writes; a newline starts a line that looks like
+# evalkit's own, `PASSED` say), DEL, C1 controls, the line and paragraph separators, and the
+# bidirectional overrides that reorder what is shown; a message's own lines keep their newlines
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_MESSAGE_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-def terminal_text(text: str) -> str:
-    """`text` (data) as a terminal shows it literally: each control character written as its
-    escape (`\\x1b`), so a case id cannot retitle the window, move the cursor or hide text."""
-    return _TERMINAL_CONTROLS.sub(
+def terminal_text(text: str, *, lines: bool = False) -> str:
+    """`text` (data) as a terminal shows it literally, on one line: each control character
+    written as its escape (`\\x1b`, `\\x0a`), so a case id cannot retitle the window, move the
+    cursor, hide text or start a line of its own. `lines`: newlines kept (a message's lines)."""
+    return (_MESSAGE_CONTROLS if lines else _TERMINAL_CONTROLS).sub(
         lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
     )

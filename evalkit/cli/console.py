@@ -29,19 +29,25 @@ err_console = Console(stderr=True)
 
 
 def escape(text: str) -> str:
-    """Data for a rich markup string: its markup escaped and its control characters shown as
-    escapes (an ESC or OSC sequence in a case id never reaches the terminal)."""
+    """Data for a rich markup string: its markup escaped and its control characters, newlines
+    included, shown as escapes (an ESC or OSC sequence in a case id never reaches the terminal,
+    and a case id or suite name cannot print a line of its own)."""
     return markup_escape(terminal_text(str(text)))
 
 
+def escape_message(text: str) -> str:
+    """`escape`, keeping the newlines of a message that has several lines."""
+    return markup_escape(terminal_text(str(text), lines=True))
+
+
 def error(message: str) -> None:
-    text = escape(secrets.scrub(message))
+    text = escape_message(secrets.scrub(message))
     err_console.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:
     # wrapped by rich on word boundaries, never by the terminal mid-word
-    err_console.print(f"[yellow]warning:[/] {escape(secrets.scrub(message))}", highlight=False)
+    err_console.print(f"[yellow]warning:[/] {escape_message(secrets.scrub(message))}", highlight=False)
 
 
 def notices() -> None:
@@ -93,7 +99,7 @@ class ProgressObserver:
         self.progress.update(self.task, description=message)
         if not console.is_terminal and message != "evaluating":
             # no live bar in a CI log: what the run is doing goes out as plain lines
-            console.print(f"  {escape(message)}", highlight=False)
+            console.print(f"  {escape_message(message)}", highlight=False)
 
     def result(self, result: CaseResult) -> None:
         if result.error is not None:

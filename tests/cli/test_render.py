@@ -94,6 +94,35 @@ def test_control_characters_in_data_never_reach_the_terminal(workdir, cli) -> No
     assert b"c\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202egnp.exe" in shown_bytes  # ... as escapes
 
 
+def test_a_newline_in_a_case_id_or_suite_name_cannot_print_a_line_of_its_own(workdir, cli) -> None:
+    """A case id or suite name holding a newline printed a second line that read as evalkit's own
+    (`PASSED ...`) in a failing run's log: shown as an escape, on the line it belongs to."""
+    import subprocess
+    import sys
+
+    from tests.conftest import write
+
+    forged = "PASSED  2 results, 0 errors"
+    write(workdir / "evalkit.yaml", "providers:\n  api: {type: scripted, default: ok}\n")
+    cases = '  - {id: "c\\nPASSED  2 results, 0 errors", reference: ok}\n  - {id: d, reference: ok}\n'
+    write(workdir / "s.yaml", f'name: "s\\n{forged}"\nprompt: "q"\nscorers: [exact]\ncases:\n{cases}')
+    assert cli("run", "s.yaml", "-o", "good", "--no-history").exit_code == 0
+    assert cli("baseline", "save", "good", "--to", "bl").exit_code == 0
+    write(workdir / "evalkit.yaml", "providers:\n  api: {type: scripted, default: bad}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "evalkit", "run", "s.yaml", "-o", "bad", "--baseline", "bl", "--no-history"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # 2 cases pass → fail: not significant
+    lines = (proc.stdout + proc.stderr).splitlines()
+    assert [line for line in lines if line.startswith("PASSED")] == [f"{forged} · max_error_rate=0.1"]
+    assert any("c\\x0aPASSED" in line for line in lines) and any("s\\x0aPASSED" in line for line in lines)
+
+
 def test_tokens_not_reported_show_as_missing_not_zero(workdir, cli) -> None:
     """A provider that counts no tokens (scripted, Python) showed `0 / 0`, as if the model had read
     nothing; the terminal and the report show `– / –`, and summary.json keeps the counts unset."""
