@@ -181,6 +181,10 @@ class RunDir:
             return RunInfo.model_validate(migrate("run_info", data))
         except FileNotFoundError:
             raise UserInputError("not a run directory (no run.json)", path=self.path) from None
+        except NotADirectoryError:
+            raise UserInputError("not a run directory: a file, not a folder", path=self.path) from None
+        except OSError as exc:
+            raise UserInputError(f"run.json cannot be read: {exc.strerror or exc}", path=self.path) from None
         except (ValueError, ValidationError, NewerSchemaError, KeyError, TypeError) as exc:
             first = str(exc).splitlines()[0]
             raise UserInputError(f"run.json is unreadable: {first}", path=self.path) from None
@@ -385,7 +389,14 @@ class RunDirLock:
 
     def acquire(self) -> RunDirLock:
         key = _held_key(self.run_dir)
-        fh = self.path.open("a+", encoding="utf-8")
+        try:
+            fh = self.path.open("a+", encoding="utf-8")
+        except NotADirectoryError:
+            raise UserInputError("not a run directory: a file, not a folder", path=self.run_dir) from None
+        except OSError as exc:  # a read-only file system, say: nothing can be written there
+            raise UserInputError(
+                f"this run directory cannot be written: {exc.strerror or exc}", path=self.run_dir
+            ) from None
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

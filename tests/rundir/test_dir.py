@@ -79,3 +79,24 @@ def test_overwrite_removes_exactly_the_run_files_under_the_lock(tmp_path: Path) 
     with rd.lock("evalkit run"):
         rd.prepare(overwrite=True)
     assert sorted(p.name for p in rd.path.iterdir()) == [".lock", "notes.txt"]
+
+
+def test_a_file_or_an_unwritable_folder_given_as_a_run_directory_is_one_clear_error(tmp_path: Path) -> None:
+    """`evalkit run --resume FILE`, and `report`/`score`/`--resume` on a read-only run directory,
+    ended in a traceback (exit 1, which reads as 'regressed' in CI)."""
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(UserInputError, match="afile: not a run directory: a file, not a folder"):
+        RunDir(tmp_path / "afile").info()
+    with pytest.raises(UserInputError, match="afile: not a run directory: a file, not a folder"):
+        RunDir(tmp_path / "afile").lock("evalkit score").acquire()
+    if not Path("/sys/kernel").is_dir():  # pragma: no cover - Linux's sysfs refuses new files, root too
+        pytest.skip("needs Linux's /sys")
+    with pytest.raises(UserInputError, match="/sys: this run directory cannot be written: Permission denied"):
+        RunDir(Path("/sys")).lock("evalkit score").acquire()
+
+
+@pytest.mark.parametrize("command", [["run", "--resume", "afile"], ["report", "afile"], ["score", "afile"]])
+def test_a_file_given_as_a_run_directory_exits_2(workdir: Path, cli, command: list[str]) -> None:
+    (workdir / "afile").write_text("x")
+    result = cli(*command)
+    assert result.exit_code == 2 and "afile: not a run directory" in result.output, result.output
