@@ -93,6 +93,22 @@ class OpenAISettings(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _one_authorization(self) -> OpenAISettings:
+        """aiohttp sends a base_url's `user:password@` as an Authorization header, and refuses
+        the request when another one is set (an API key's bearer token, headers_env's)."""
+        if urlsplit(self.base_url).username is None:
+            return self
+        key_env = self.api_key_env or ("OPENAI_API_KEY" if "api.openai.com" in self.base_url else None)
+        keyed = [f"api_key_env ({key_env})"] if key_env else []
+        keyed += [f"headers_env.{h}" for h in self.headers_env if h.lower() == "authorization"]
+        if keyed:
+            raise ValueError(
+                f"base_url carries credentials (user:password@) and {keyed[0]} an Authorization "
+                "header: both cannot be sent; keep one of them"
+            )
+        return self
+
     @field_validator("headers")
     @classmethod
     def _no_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:

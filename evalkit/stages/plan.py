@@ -471,7 +471,8 @@ def _provider_specs(
             line = loaded.lines.get(("providers", name, *err["loc"][:1])) or loaded.lines.get(
                 ("providers", name)
             )
-            raise UserInputError(f"{where}: {key}: {msg}", path=loaded.path, line=line) from None
+            where = f"{where}: {key}" if key else where  # a check of the whole entry names no key
+            raise UserInputError(f"{where}: {msg}", path=loaded.path, line=line) from None
         limit = concurrency_limit(loaded, name, cls, concurrency, notes)
         specs[name] = ProviderSpec(name, pconf.type, cls, settings, limit, pconf.replicas)
     for variant in variants:

@@ -542,3 +542,25 @@ def test_a_credential_in_headers_is_refused_pointing_to_headers_env(
     assert bad.exit_code == 2 and "headers_env" in bad.output
     write(setup / "evalkit.yaml", two_variant_config(fake_server.url, "headers: {X-Team: evals}"))
     assert cli("validate", "suites/qa.yaml").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        "api_key_env: FAKE_KEY",
+        "headers_env: {authorization: FAKE_KEY}",
+    ],
+)
+def test_credentials_in_base_url_and_an_api_key_are_refused_without_the_password(
+    setup: Path, fake_server, cli, monkeypatch: pytest.MonkeyPatch, auth: str
+) -> None:
+    """aiohttp sends a base_url's user:password@ as the Authorization header and refused every
+    request that also had the key's: one 'could not read the response' error per case."""
+    monkeypatch.setenv("FAKE_KEY", "sk-key-0123456789")
+    url = fake_server.url.replace("http://", "http://user:sk-SECRET-pw-42@")
+    write(setup / "evalkit.yaml", two_variant_config(url, auth))
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert "evalkit.yaml:2: providers.api: " in out and "both cannot be sent" in out, out
+    assert "sk-SECRET" not in out and "sk-key" not in out
+    write(setup / "evalkit.yaml", two_variant_config(url))  # user:password@ alone is Basic auth
+    assert cli("validate", "suites/qa.yaml").exit_code == 0
