@@ -185,6 +185,8 @@ def _prepare(options: RunOptions) -> Prepared:
 
 
 def _prepare_new(options: RunOptions, git: provenance.Git, t0: float) -> Prepared:
+    if options.retry_errors:
+        raise UserInputError("--retry-errors needs --resume RUN_DIR")
     shard = parse_shard(options.shard) if options.shard is not None else None
     loaded = load_config(options.config)
     suites = list(options.loaded_suites) or load_suites(suite_paths(options.suites, loaded))

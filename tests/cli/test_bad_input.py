@@ -178,6 +178,13 @@ def test_output_dir_with_results_is_refused(setup: Path, fake_server, cli) -> No
     assert "already holds results" in out
 
 
+def test_retry_errors_without_resume_is_refused(setup: Path, fake_server, cli) -> None:
+    """--retry-errors only means something with --resume: alone it is refused, not ignored."""
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml", "--retry-errors", "--out", "zz")
+    assert "--retry-errors needs --resume RUN_DIR" in out
+    assert not (setup / "zz").exists()
+
+
 def test_unknown_variant_option(setup: Path, fake_server, cli) -> None:
     out = run_bad(cli, setup, fake_server, "suites/qa.yaml", "--variant", "godo")
     assert "unknown variant 'godo'" in out and "did you mean 'good'" in out
