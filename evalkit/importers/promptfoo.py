@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from evalkit._util import strictjson
 from evalkit.errors import UserInputError
 from evalkit.importers.promptfoo_asserts import Mapped, map_assertion
 from evalkit.spec.templating import TemplateError, compile_template, render
@@ -114,6 +115,22 @@ def _read_file_ref(ref: str, base: Path, what: str) -> Path:
     return path
 
 
+def _json_file(path: Path) -> Any:
+    """A `file://*.json` list of tests, read as strictly as a case file (file and line on error)."""
+    try:
+        return strictjson.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise UserInputError(f"not valid UTF-8 (byte {exc.start + 1})", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise UserInputError(
+            f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno
+        ) from None
+    except strictjson.RefusedError as exc:  # a duplicate key, NaN, a 5,000-digit integer
+        raise UserInputError(str(exc), path=path) from None
+    except RecursionError:
+        raise UserInputError("nested too deeply", path=path) from None
+
+
 def _prompts(raw: Any, src: _Source, base: Path, report: Report) -> list[tuple[str, str]]:
     """(name, template text) per promptfoo prompt that is text."""
     items = raw if isinstance(raw, list) else [raw] if raw is not None else []
@@ -147,7 +164,7 @@ def _tests(
         loc: tuple[str | int, ...] = ("tests", i) if isinstance(raw, list) else ("tests",)
         if isinstance(item, str) and item.startswith("file://") and item.endswith((".yaml", ".yml", ".json")):
             path = _read_file_ref(item, base, "tests")
-            data = json.loads(path.read_text()) if path.suffix == ".json" else load_yaml(path).data
+            data = _json_file(path) if path.suffix == ".json" else load_yaml(path).data
             for j, test in enumerate(data if isinstance(data, list) else [data]):
                 found.append(((*loc, item, j), test))
         elif isinstance(item, dict):

@@ -75,7 +75,7 @@ def _jsonl_documents(path: Path) -> list[Document]:
             row = strictjson.loads(line)
         except json.JSONDecodeError as exc:
             raise UserInputError(f"invalid JSON: {exc.msg}", path=path, line=line_no) from None
-        except strictjson.DuplicateKeyError as exc:
+        except strictjson.RefusedError as exc:
             raise UserInputError(str(exc), path=path, line=line_no) from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or row.get("id") in (None, ""):
             raise UserInputError('each line needs "id" and a "text" string', path=path, line=line_no)

@@ -595,7 +595,7 @@ def _cases_from_jsonl(path: Path) -> Iterator[Validated]:
                 raise UserInputError(
                     f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno
                 ) from None
-            except strictjson.DuplicateKeyError as exc:
+            except strictjson.RefusedError as exc:
                 raise UserInputError(str(exc), path=path, line=lineno) from None
             except RecursionError:  # deeper than Python's JSON parser goes
                 raise UserInputError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,8 @@ MAX_ALIAS_EXPANSION = 1_000_000  # values aliases may add (a 537-byte 'billion l
 
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses what would otherwise pass silently: a key given twice (the last
-    one used to win: `min: 0.99` became `min: 0.0`) and not-a-number or infinite floats."""
+    one used to win: `min: 0.99` became `min: 0.0`), not-a-number or infinite floats and integers
+    longer than Python converts (4,300 digits: a ValueError traceback)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
@@ -102,8 +104,18 @@ class _StrictLoader(yaml.SafeLoader):
             )
         return value
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # int() of over sys.get_int_max_str_digits() digits
+            limit = sys.get_int_max_str_digits()
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of more than {limit:,} digits", node.start_mark
+            ) from None
+
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 
 
 def _expanded_size(root: yaml.Node, path: Path) -> None:

@@ -28,7 +28,7 @@ def test_a_duplicate_key_is_refused(text: str, key: str) -> None:
         assert err.value.key == key
 
 
-@pytest.mark.parametrize("text", ['{"a": 1,}', '{"a": 1} x', "", '{"a": NaNx}'])
+@pytest.mark.parametrize("text", ['{"a": 1,}', '{"a": 1} x', "", '{"a": nan}'])
 def test_malformed_json_is_the_error_json_gives(text: str) -> None:
     with pytest.raises(json.JSONDecodeError) as expected:
         json.loads(text)
@@ -48,4 +48,30 @@ def test_malformed_json_is_the_error_json_gives(text: str) -> None:
     ],
 )
 def test_what_json_reads_strictjson_reads_the_same(text: str | bytes) -> None:
+    assert strictjson.loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"a": NaN}', "'NaN' is not a finite number"),
+        ("[1, Infinity]", "'Infinity' is not a finite number"),
+        ('{"a": {"b": -Infinity}}', "'-Infinity' is not a finite number"),
+        ("[1e999]", "'1e999' is not a finite number"),  # too large for a float: read as infinity
+        ('{"a": -1.5E+400}', "'-1.5E+400' is not a finite number"),
+        ('{"a": ' + "9" * 5000 + "}", "an integer of more than 4,300 digits"),
+        ('{"a": -' + "1" * 4301 + "}", "an integer of more than 4,300 digits"),
+    ],
+)
+def test_what_is_not_json_or_not_a_number_python_holds_is_refused(text: str, says: str) -> None:
+    """Python's json reads NaN and Infinity (no JSON has them, and they were written back as
+    such); an integer over 4,300 digits was a bare ValueError from int()."""
+    for given in (text, text.encode()):
+        with pytest.raises(strictjson.RefusedError) as err:
+            strictjson.loads(given)
+        assert str(err.value) == says
+
+
+def test_numbers_json_has_are_read_as_json_reads_them() -> None:
+    text = "[0, -0.0, 1e308, -2.5e-300, 1E2, " + "7" * 4300 + "]"
     assert strictjson.loads(text) == json.loads(text)

@@ -230,6 +230,8 @@ def test_real_process_exit_code_and_no_traceback(setup: Path, fake_server) -> No
 
 
 HOSTILE_SUITE_HEAD = 'name: qa\nprompt: "{{ question }}"\nscorers: [exact]\n'
+GOOD_LINE = '{"id": "a", "vars": {"question": "x"}}\n'
+LONG_INT = "9" * 5000  # over Python's 4,300-digit limit for int(text)
 
 
 @pytest.mark.parametrize(
@@ -255,7 +257,18 @@ HOSTILE_SUITE_HEAD = 'name: qa\nprompt: "{{ question }}"\nscorers: [exact]\n'
         ),
         ("suites/qa.yaml", GOOD_SUITE + "thresholds:\n  exact: {min: '-inf'}\n", None, "finite number"),
         ("suites/qa.yaml", GOOD_SUITE + "repeats: 100000000\n", None, "less than or equal to 1000"),
-        ("evalkit.yaml", None, -1, "duplicate key 'api'"),
+        (
+            "evalkit.yaml",
+            ("providers:\n  api:", "providers:\n  api: {type: openai}\n  api:"),
+            3,
+            "duplicate key 'api'",
+        ),
+        (
+            "evalkit.yaml",
+            ("max_tokens: 32", "max_tokens: " + LONG_INT),
+            9,
+            "an integer of more than 4,300 digits",
+        ),
         (  # flow style, both on one line: the threshold was silently disabled
             "suites/qa.yaml",
             GOOD_SUITE + "thresholds: {exact: {min: 0.9}, exact: {min: 0.0}}\n",
@@ -280,15 +293,30 @@ HOSTILE_SUITE_HEAD = 'name: qa\nprompt: "{{ question }}"\nscorers: [exact]\n'
             2,
             "duplicate key 'vars'",
         ),
+        *(  # not JSON, and cases.jsonl in the run directory held `NaN`; `1e999` read as infinity
+            ("suites/cases.jsonl", GOOD_LINE + f'{{"id": "b", "vars": {{"question": {n}}}}}\n', 2, says)
+            for n, says in [
+                ("NaN", "'NaN' is not a finite number"),
+                ("Infinity", "'Infinity' is not a finite number"),
+                ("-Infinity", "'-Infinity' is not a finite number"),
+                ("1e999", "'1e999' is not a finite number"),
+                ("[-1E400]", "'-1E400' is not a finite number"),
+                (LONG_INT, "an integer of more than 4,300 digits"),  # was a ValueError traceback
+            ]
+        ),
+        (
+            "suites/qa.yaml",
+            GOOD_SUITE + f"  - id: big\n    vars: {{question: {LONG_INT}}}\n",
+            -1,
+            "an integer of more than 4,300 digits",
+        ),
     ],
 )
 def test_duplicate_keys_and_non_finite_numbers(
-    setup: Path, fake_server, cli, where: str, text: str | None, line: int | None, says: str
+    setup: Path, fake_server, cli, where: str, text: str | tuple[str, str], line: int | None, says: str
 ) -> None:
-    if text is None:  # evalkit.yaml with a second `api:` provider, on line 3
-        text = two_variant_config(fake_server.url)
-        text = text.replace("providers:\n  api:", "providers:\n  api: {type: openai}\n  api:", 1)
-        line = 3
+    if isinstance(text, tuple):  # evalkit.yaml with one text replaced
+        text = two_variant_config(fake_server.url).replace(*text, 1)
     if where.endswith(".jsonl"):
         write(setup / "suites" / "qa.yaml", HOSTILE_SUITE_HEAD + "cases: cases.jsonl\n")
     write(setup / where, text)

@@ -150,6 +150,8 @@ def test_newer_means_the_labels_own_time_not_the_import_order() -> None:
             "deep",
         ),
         ("x.jsonl", b'{"suite": "s", "case": "c", "verdict": "pass", "verdict": "fail"}\n', "duplicate key"),
+        ("x.jsonl", b'{"suite": "s", "case": "c", "verdict": "pass", "score": NaN}\n', "not a finite number"),
+        ("x.jsonl", b'{"suite": "s", "case": "c", "n": ' + b"9" * 5000 + b"}\n", "more than 4,300 digits"),
         ("x.csv", b"suite,case,verdict\ns,c,pass\ns,caf\xe9,pass\n", "not valid UTF-8"),
     ],
 )

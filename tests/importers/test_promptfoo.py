@@ -139,3 +139,23 @@ def test_a_broken_config_is_exit_2_with_file_and_line(workdir: Path, cli: Any) -
     refused = cli("import", "promptfoo", "ok.yaml")
     assert refused.exit_code == 2 and "--overwrite" in refused.output
     assert cli("import", "promptfoo", "ok.yaml", "--overwrite").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('[{"vars": {"q": "hi"}},\n {"vars": ', "more.json:2: invalid JSON"),
+        ('[{"vars": {"q": NaN}}]', "'NaN' is not a finite number"),
+        ('[{"vars": {"q": "a", "q": "b"}}]', "duplicate key 'q'"),
+        ('[{"vars": {"q": ' + "9" * 5000 + "}}]", "more than 4,300 digits"),
+    ],
+)
+def test_a_bad_json_tests_file_is_exit_2_naming_it(workdir: Path, cli: Any, text: str, says: str) -> None:
+    """A `file://*.json` list of tests was read with json.loads: a traceback on a typo."""
+    (workdir / "more.json").write_text(text)
+    (workdir / "p.yaml").write_text(
+        "prompts: ['{{q}}']\nproviders: [openai:gpt-4o]\ntests: [file://more.json]\n"
+    )
+    got = cli("import", "promptfoo", "p.yaml")
+    out = " ".join(got.output.split())
+    assert got.exit_code == 2 and says in out and "more.json" in out and "Traceback" not in out, out

@@ -80,3 +80,15 @@ def test_a_corpus_line_with_a_duplicate_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="duplicate key 'text'") as err:
         load_documents(tmp_path)
     assert err.value.line == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "says"), [("NaN", "'NaN' is not a finite number"), ("9" * 5000, "4,300 digits")]
+)
+def test_a_corpus_line_with_what_json_has_no_number_for_is_refused(
+    tmp_path: Path, value: str, says: str
+) -> None:
+    write(tmp_path / "docs.jsonl", f'{{"id": "a", "text": "x"}}\n{{"id": "b", "text": "y", "n": {value}}}\n')
+    with pytest.raises(UserInputError, match=says) as err:
+        load_documents(tmp_path)
+    assert err.value.line == 2
