@@ -636,7 +636,18 @@ def _cases_from_csv(path: Path) -> Iterator[Validated]:
             fieldnames = reader.fieldnames
             if fieldnames is None or "id" not in fieldnames:
                 raise UserInputError("a CSV case file needs an 'id' column", path=path, line=1)
+            if len(set(fieldnames)) != len(fieldnames):  # DictReader would keep the last silently
+                twice = next(name for i, name in enumerate(fieldnames) if name in fieldnames[:i])
+                raise UserInputError(f"duplicate column '{twice}'", path=path, line=1)
             for row in reader:
+                if None in row or None in row.values():  # more fields than columns, or fewer
+                    given = sum(v is not None for k, v in row.items() if k is not None)
+                    given += len(row.get(None) or ())
+                    raise UserInputError(
+                        f"this row has {given} fields where the header has {len(fieldnames)}",
+                        path=path,
+                        line=reader.line_num,
+                    )
                 yield _validate_case(_flat_row_to_case(row), path, reader.line_num)
         except UnicodeDecodeError as exc:
             raise UserInputError(

@@ -304,6 +304,21 @@ LONG_INT = "9" * 5000  # over Python's 4,300-digit limit for int(text)
                 (LONG_INT, "an integer of more than 4,300 digits"),  # was a ValueError traceback
             ]
         ),
+        # a CSV column given twice: the last one won silently; a row longer or shorter than the
+        # header said `vars.None: Input should be a valid string` or dropped the missing values
+        ("suites/cases.csv", "id,question,question,reference\na,x,y,ok\n", 1, "duplicate column 'question'"),
+        (
+            "suites/cases.csv",
+            "id,question,reference\na,x,ok\nb,y,ok,extra\n",
+            3,
+            "has 4 fields where the header has 3",
+        ),
+        (
+            "suites/cases.csv",
+            "id,question,reference\na,x,ok\n\nb,y\n",
+            4,
+            "has 2 fields where the header has 3",
+        ),
         (
             "suites/qa.yaml",
             GOOD_SUITE + f"  - id: big\n    vars: {{question: {LONG_INT}}}\n",
@@ -317,8 +332,8 @@ def test_duplicate_keys_and_non_finite_numbers(
 ) -> None:
     if isinstance(text, tuple):  # evalkit.yaml with one text replaced
         text = two_variant_config(fake_server.url).replace(*text, 1)
-    if where.endswith(".jsonl"):
-        write(setup / "suites" / "qa.yaml", HOSTILE_SUITE_HEAD + "cases: cases.jsonl\n")
+    if where.endswith((".jsonl", ".csv")):
+        write(setup / "suites" / "qa.yaml", HOSTILE_SUITE_HEAD + f"cases: {Path(where).name}\n")
     write(setup / where, text)
     out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
     assert says in out, out
