@@ -207,7 +207,14 @@ def load_config(path: Path | None) -> LoadedConfig:
             return LoadedConfig(config=Config(), path=None, base_dir=Path.cwd())
         path = candidate
     doc = load_yaml(path)
-    data = doc.data if doc.data is not None else {}
+    data = doc.data
+    if data is None:  # empty, or only comments: no silent fall-back to the bundled smoke suite
+        raise UserInputError(
+            "the config is empty (no keys): write its providers, variants and suites, or remove "
+            "the file to run the bundled smoke suite",
+            path=path,
+            line=1,
+        )
     if not isinstance(data, dict):
         raise UserInputError("the config must be a mapping of keys", path=path, line=1)
     # parts a run also validates or dumps on their own (run.json's plan and settings, the gate's

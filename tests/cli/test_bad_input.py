@@ -614,3 +614,15 @@ def test_credentials_in_base_url_and_an_api_key_are_refused_without_the_password
     assert "sk-SECRET" not in out and "sk-key" not in out
     write(setup / "evalkit.yaml", two_variant_config(url))  # user:password@ alone is Basic auth
     assert cli("validate", "suites/qa.yaml").exit_code == 0
+
+
+@pytest.mark.parametrize("text", ["", "# providers: to come\n\n", "---\n"])
+def test_an_empty_config_is_refused_not_replaced_by_the_smoke_suite(
+    setup: Path, fake_server, cli, text: str
+) -> None:
+    """An empty evalkit.yaml ran the bundled smoke suite on the embedded model and exited 0."""
+    write(setup / "evalkit.yaml", text)
+    out = run_bad(cli, setup, fake_server)
+    assert "evalkit.yaml:1: the config is empty" in out, out
+    assert not (setup / "reports").exists() and not list(setup.rglob("run.json"))
+    assert cli("validate").exit_code == 2
