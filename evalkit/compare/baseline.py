@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit._util.models import new_list
 from evalkit._util.paths import shown
@@ -23,6 +23,7 @@ from evalkit.errors import UserInputError
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.files import read_json, write_json, write_jsonl
 from evalkit.rundir.migrations import CURRENT, NewerSchemaError, migrate
+from evalkit.spec.yamlfile import format_validation_error
 
 __all__ = ["CaseRecord", "Group"]  # CaseRecord lives in evalkit.compare.records
 
@@ -206,12 +207,13 @@ def load(root: Path, suite: str, variant: str) -> Group | None:
     data_path, meta_path = paths
     if not meta_path.exists():
         raise UserInputError(f"baseline without its {meta_path.name}", path=data_path)
+    meta = _read_meta(meta_path)
     try:
-        meta = BaselineMeta.model_validate(migrate("baseline_meta", json.loads(meta_path.read_text())))
         records = StoredRecords().extend(_lines(data_path))
-    except (OSError, ValueError, NewerSchemaError) as exc:
-        first = str(exc).splitlines()[0]
-        raise UserInputError(f"unreadable baseline: {first}", path=data_path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserInputError(f"unreadable baseline: {exc}", path=data_path) from None
+    if not len(records):  # `baseline save` never writes one: each group has a result
+        raise UserInputError("this baseline holds no records (an empty or damaged file)", path=data_path)
     if (meta.suite, meta.variant) != (suite, variant):  # never gate one variant against another's
         raise UserInputError(
             f"this baseline is for {meta.suite} · {meta.variant}, not {suite} · {variant}", path=data_path
@@ -275,11 +277,43 @@ def copied(run_dir: RunDir) -> Copied | None:
     return Copied(folder if isinstance(folder, str) else None, groups)
 
 
+def _read_meta(path: Path) -> BaselineMeta:
+    """A baseline's .meta.json; what is wrong with it names that file (and its line)."""
+    try:
+        return BaselineMeta.model_validate(migrate("baseline_meta", json.loads(path.read_text("utf-8"))))
+    except json.JSONDecodeError as exc:
+        raise UserInputError(
+            f"not valid JSON ({exc.msg}, column {exc.colno})", path=path, line=exc.lineno
+        ) from None
+    except ValidationError as exc:
+        raise format_validation_error(exc, path=path, model=BaselineMeta) from None
+    except (OSError, ValueError, NewerSchemaError) as exc:
+        raise UserInputError(f"unreadable baseline: {str(exc).splitlines()[0]}", path=path) from None
+
+
 def _lines(path: Path) -> Iterator[CaseRecord]:
+    """A baseline file's records; a damaged line is bad input naming its file, line and field."""
     with path.open(encoding="utf-8") as fh:
-        for line in fh:
+        for lineno, line in enumerate(fh, start=1):
             if line.strip():
-                yield CaseRecord.model_validate_json(line)
+                yield _record(line, path, lineno)
+
+
+def _record(line: str, path: Path, lineno: int) -> CaseRecord:
+    try:
+        return CaseRecord.model_validate_json(line)
+    except ValidationError as exc:
+        if exc.errors()[0]["type"] != "json_invalid":
+            raise format_validation_error(
+                exc, path=path, line_of=lambda _loc: lineno, model=CaseRecord
+            ) from None
+    try:
+        json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise UserInputError(
+            f"not valid JSON ({exc.msg}, column {exc.colno})", path=path, line=lineno
+        ) from None
+    raise UserInputError("not valid JSON", path=path, line=lineno)
 
 
 def outputs_of(root: Path | None) -> Callable[[str, str], dict[tuple[str, int], str]]:

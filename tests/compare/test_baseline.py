@@ -71,3 +71,35 @@ def test_a_baseline_saved_under_the_old_file_name_is_still_read(workdir: Path, r
     assert loaded is not None and loaded.meta.variant == "a b"
     with pytest.raises(UserInputError, match="not s · a_b"):  # a_b's own name: that file is not its
         bl.load(workdir / "bl", "s", "a_b")
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        ("cut", "a_b.jsonl:1: not valid JSON (Unterminated string starting at, column 19)"),
+        ("foo", ".jsonl:2: case_id: Field required"),
+        ("meta", ".meta.json:1: not valid JSON ("),
+        ("empty", ".jsonl: this baseline holds no records"),
+    ],
+)
+def test_a_damaged_baseline_names_its_file_and_line(
+    workdir: Path, run: Path, cli, damage: str, says: str
+) -> None:
+    """A cut last line, a line that is no record, a garbled .meta.json or an empty file: exit 2,
+    naming the file (and line), before any model call; an empty one never passed as 'inconclusive'."""
+    assert cli("baseline", "save", str(run), "--to", "bl", "--variant", "a_b").exit_code == 0
+    data, meta = bl.baseline_paths(workdir / "bl", "s", "a_b")
+    if damage == "cut":
+        data.write_text('{"cached": false, "case_hash')
+    elif damage == "foo":
+        data.write_text(data.read_text() + '{"foo": 1}\n')
+    elif damage == "meta":
+        meta.write_text("[1,2")
+    else:
+        data.write_bytes(b"")
+    result = cli("run", "s.yaml", "-o", "run2", "--baseline", "bl", "--variant", "a_b")
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in out and "validation error" not in out
+    assert says in out, out
+    assert not (workdir / "run2").exists()
