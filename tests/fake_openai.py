@@ -71,7 +71,10 @@ class FakeOpenAI:
         completions: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         responses_responder: Callable[[dict[str, Any]], ResponsesReply] = default_responses_responder,
         missing_models: frozenset[str] = frozenset(),
+        ignore_stream: bool = False,
     ):
+        # answer a `stream: true` request with a whole application/json body, as some proxies do
+        self.ignore_stream = ignore_stream
         # POST /v1/responses (the Responses API): its answers (tests/fake_openai_responses.py)
         self.responses_responder = responses_responder
         # models this server does not know: 404 with OpenAI's `model_not_found` error body
@@ -264,7 +267,7 @@ class FakeOpenAI:
             return await self._send(writer, 404, model_not_found(str(body["model"])))
         if responses:
             return await self._respond_responses(writer, body, fault)
-        if body.get("stream"):
+        if body.get("stream") and not self.ignore_stream:
             return await self._stream(writer, body, self.responder(body))
         encoded = json.dumps(_completion(body, self.responder(body))).encode()
         if fault is not None and fault.truncate:
@@ -322,7 +325,7 @@ class FakeOpenAI:
         self, writer: asyncio.StreamWriter, body: dict[str, Any], fault: Fault | None
     ) -> bool:
         final = response_object(body, self.responses_responder(body))
-        if not body.get("stream"):
+        if not body.get("stream") or self.ignore_stream:
             encoded = json.dumps(final).encode()
             if fault is not None and fault.truncate:
                 head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(encoded)}\r\n\r\n"

@@ -440,14 +440,16 @@ class OpenAICompatProvider(Provider[OpenAISettings]):
         events: Callable[[], EventReader] | None = None,
     ) -> Completion:
         """One POST: HTTP errors raised as the framework retries them; the body read as a chat
-        completion, or by `read` (another endpoint's body); a stream by `events`' reader."""
+        completion, or by `read` (another endpoint's body); a stream by `events`' reader (an
+        application/json answer to a stream request is read as the whole body it is)."""
         started = time.perf_counter()
         streamed: Completion | None = None
         try:
             async with session.post(url, json=body) as response:
                 status = response.status
                 retry_after_header = None if status == 200 else response.headers.get("Retry-After")
-                if status == 200 and body.get("stream"):
+                # a server that ignores `stream` (some proxies) answers one whole JSON body
+                if status == 200 and body.get("stream") and response.content_type != "application/json":
                     if events is not None:
                         streamed = await _read_events(response, started, events())
                     else:

@@ -154,6 +154,27 @@ def test_streaming_records_time_to_first_token() -> None:
     assert plain[0].ttft_ms is None
 
 
+def test_a_stream_request_answered_with_a_whole_json_body_is_read_as_one() -> None:
+    """A proxy that ignores `stream` answers application/json: read as a non-streamed answer,
+    not retried three times as 'the response stream ended early'."""
+    with FakeOpenAI(ignore_stream=True) as server:
+        plain, _ = generate(make(server), requests(2))
+        streamed, _ = generate(make(server, stream=True), requests(2))
+    assert [c.error for c in streamed] == [None, None], streamed
+    assert [c.text for c in streamed] == [c.text for c in plain] == ["echo: question 0", "echo: question 1"]
+    assert streamed[0].usage == plain[0].usage and streamed[0].finish_reason == "stop"
+    assert server.requests[-1]["stream"] is True and len(server.requests) == 4  # one attempt each
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_200_error_body_reads_the_same_streamed_or_not(fake_server: FakeOpenAI, stream: bool) -> None:
+    fake_server.add_fault(Fault(status=200, match="question 0"))  # {"error": {"message": "injected 200"}}
+    out, _ = generate(make(fake_server, stream=stream), requests(2))
+    assert out[0].error is not None and "the server answered with an error: injected 200" in out[0].error
+    assert out[0].attempts == 1 and len(fake_server.requests) == 2, out[0]
+    assert out[1].error is None and out[1].text == "echo: question 1"
+
+
 def _body(choice: object, usage: object = None) -> str:
     import json
 

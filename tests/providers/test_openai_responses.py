@@ -230,6 +230,14 @@ def test_streaming_reads_the_events_and_times_the_first_token(server: FakeOpenAI
     assert out.ttft_ms < out.latency_ms - 100  # three more tokens came 50 ms apart after the first
 
 
+def test_a_stream_request_answered_with_a_whole_json_body_is_read_as_one(server: FakeOpenAI) -> None:
+    server.ignore_stream = True  # a proxy that ignores `stream`: one application/json response
+    server.responses_responder = lambda body: {"content": "one two", "reasoning": "think"}
+    [out] = generate(provider(server, stream=True, reasoning_summary="auto"), requests(1))
+    assert server.requests[-1]["stream"] is True and len(server.requests) == 1
+    assert out.error is None and out.text == "one two" and out.reasoning == "think", out
+
+
 def test_429_waits_the_retry_after_and_5xx_is_retried(server: FakeOpenAI) -> None:
     server.add_fault(Fault(status=429, headers={"Retry-After": "0.2"}))
     server.add_fault(Fault(status=503))
