@@ -68,7 +68,7 @@ def export(
             from evalkit.history.store import Filters
             from evalkit.spec.config import load_config
 
-            store = open_store(load_config(config))
+            store = open_store(load_config(config), reading=True)
             try:
                 frame = frames.history_frame(store, Filters(suite=suite, variant=variant, last=last))
             finally:

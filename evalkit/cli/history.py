@@ -67,13 +67,16 @@ def _filters(
     )
 
 
-def _open(config: Path | None, url: str | None) -> tuple[LoadedConfig, HistoryStore]:
-    from evalkit.history.record import history_url
+def _open(config: Path | None, url: str | None, *, reading: bool = True) -> tuple[LoadedConfig, HistoryStore]:
+    """A reading command given a database by name (--url, EVALKIT_HISTORY_URL, history.url)
+    opens one that exists; only the project's default history is made on first use."""
+    from evalkit.history.record import history_url, named_url
     from evalkit.history.store import HistoryStore
     from evalkit.spec.config import load_config
 
     loaded = load_config(config)
-    store = HistoryStore(url or history_url(loaded))
+    named = url is not None or named_url(loaded)
+    store = HistoryStore(url or history_url(loaded), create=not (reading and named))
     store.migrate()
     return loaded, store
 
@@ -197,7 +200,7 @@ def import_(
 
     with user_errors():
         run_dirs = find_run_dirs(paths)
-        _, store = _open(config, url)
+        _, store = _open(config, url, reading=False)
         try:
             for run_dir in run_dirs:
                 if not finished(run_dir):

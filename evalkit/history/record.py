@@ -48,11 +48,18 @@ def history_url(loaded: LoadedConfig) -> str:
     return url
 
 
-def open_store(loaded: LoadedConfig) -> HistoryStore:
+def named_url(loaded: LoadedConfig) -> bool:
+    """Whether the history is a database named by EVALKIT_HISTORY_URL or history.url (not the
+    project's default file, which the first run makes)."""
+    return bool(os.environ.get(URL_ENV) or loaded.config.history.url)
+
+
+def open_store(loaded: LoadedConfig, *, reading: bool = False) -> HistoryStore:
+    """`reading`: a named SQLite history that does not exist is an error, not made empty."""
     from evalkit.history.store import HistoryStore
 
     _default_folder(loaded)
-    store = HistoryStore(history_url(loaded))
+    store = HistoryStore(history_url(loaded), create=not (reading and named_url(loaded)))
     store.migrate()
     return store
 

@@ -39,12 +39,28 @@ def safe_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+def _driver_takes(parsed: sa.URL, shown: str) -> None:
+    """The driver's own reading of the URL's query arguments, its warning made an error: the
+    SQLite driver ignores an argument it does not take (`?key=...` would silently do nothing)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sa.exc.SAWarning)
+        try:
+            parsed.get_dialect()().create_connect_args(parsed)
+        except sa.exc.SAWarning as exc:
+            reason = secrets.scrub(str(exc).split(" (Background on")[0])
+            raise UserInputError(f"history database {shown}: {reason}") from None
+
+
 MIGRATE_ATTEMPTS = 5
 MIGRATE_LOCK = 27_0014  # the advisory lock key PostgreSQL migrations take
 
 
 class HistoryStore:
-    def __init__(self, url: str, *, connect_timeout_s: float = 5):
+    def __init__(self, url: str, *, connect_timeout_s: float = 5, create: bool = True):
+        """`create=False` (a reading command given a database by name): a SQLite file that does
+        not exist is an error, not a new empty history made where the typo points."""
         secrets.register_url(url, "the history URL", warn=False)  # shown masked (safe_url) anyway
         try:
             parsed = sa.make_url(url)
@@ -52,8 +68,11 @@ class HistoryStore:
             raise UserInputError(f"history.url is not a database URL: {safe_url(url)}") from None
         args: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite":
+            _driver_takes(parsed, safe_url(url))
             if parsed.database and parsed.database != ":memory:":
                 database = Path(parsed.database).expanduser()  # as history.lite opens it
+                if not create and not database.exists():
+                    raise UserInputError(f"no history database at {database}")
                 database.parent.mkdir(parents=True, exist_ok=True)
                 parsed = parsed.set(database=str(database))
             args["timeout"] = connect_timeout_s

@@ -626,3 +626,45 @@ def test_an_empty_config_is_refused_not_replaced_by_the_smoke_suite(
     assert "evalkit.yaml:1: the config is empty" in out, out
     assert not (setup / "reports").exists() and not list(setup.rglob("run.json"))
     assert cli("validate").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (["history"], "--url"),
+        (["history"], "EVALKIT_HISTORY_URL"),
+        (["history", "report", "--out", "trend.html"], "--url"),
+        (["history", "check"], "--url"),
+        (["export", "--history", "--out", "h.csv"], "EVALKIT_HISTORY_URL"),
+    ],
+)
+def test_a_reading_command_given_a_missing_history_creates_nothing(
+    setup: Path, cli, monkeypatch: pytest.MonkeyPatch, command: list[str], named: str
+) -> None:
+    """`history --url sqlite:////nowhere/x.sqlite` made the folders and an empty 60 KB database
+    and said 'no runs recorded (yet)', exit 0: a typo'd path looked like an empty history."""
+    missing = setup / "nowhere" / "deeper" / "x.sqlite"
+    url = f"sqlite:///{missing}"
+    if named == "--url":
+        result = cli(*command, "--url", url)
+    else:
+        monkeypatch.setenv("EVALKIT_HISTORY_URL", url)
+        result = cli(*command)
+    assert result.exit_code == 2, result.output
+    assert f"no history database at {missing}" in " ".join(result.output.split())
+    assert "Traceback" not in result.output and not (setup / "nowhere").exists()
+
+
+def test_a_sqlite_history_url_argument_the_driver_ignores_is_an_error(setup: Path, cli) -> None:
+    """`?key=...` printed SQLAlchemy's SAWarning with an internal source line, and the key's
+    value did nothing."""
+    url = f"sqlite:///{setup / 'h.sqlite'}?key=sk-SECRET-0123456789"
+    for command in (["history"], ["history", "report", "--out", "t.html"]):
+        result = cli(*command, "--url", url)
+        out = " ".join(result.output.split())
+        assert result.exit_code == 2, out
+        assert "Query string argument(s) 'key' are not accepted by the pysqlite driver" in out
+        assert "sk-SECRET" not in out and "SAWarning" not in out and "Traceback" not in out
+    assert not (setup / "h.sqlite").exists()
+    taken = cli("history", "--url", f"sqlite:///{setup / 'h.sqlite'}?timeout=3")  # one it takes
+    assert "no history database at" in taken.output and "Query string" not in taken.output
