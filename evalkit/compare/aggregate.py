@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from evalkit import plugins
-from evalkit._util.causes import cause_of
+from evalkit._util.causes import CauseTally
 from evalkit._util.models import Record, new_list
 from evalkit._util.numbers import kind_of, number
 from evalkit.compare.consistency import (
@@ -268,8 +268,8 @@ class GroupAccumulator:
         self.judges: dict[str, JudgeUsage] = {}
         self.extra: dict[str, _MetricTally] = {}  # scores no scorer declared (e.g. human labels)
         self.traced: list[CaseResult] = []  # agent results, reduced to their steps
-        self.error_causes: Counter[str] = Counter()
-        self.unmeasured_causes: Counter[str] = Counter()
+        self.error_causes = CauseTally()
+        self.unmeasured_causes = CauseTally()
 
     def add(self, r: CaseResult) -> None:
         # runs once per result: a count is only touched when it grows (a Counter reads 0 for the rest)
@@ -280,7 +280,7 @@ class GroupAccumulator:
         c["results"] += 1
         if r.error is not None:
             c["errors"] += 1
-            self.error_causes[cause_of(r.error)] += 1
+            self.error_causes.add(r.error)
         elif r.finish_reason == "length":
             c["truncated"] += 1
         if r.cached:
@@ -336,7 +336,7 @@ class GroupAccumulator:
                 tally.values.append(score.value)
             elif r.error is None:
                 tally.scorer_unmeasured += 1
-                self.unmeasured_causes[f"{name}: {cause_of(score.reason or 'no reason given')}"] += 1
+                self.unmeasured_causes.add(score.reason or "no reason given", prefix=f"{name}: ")
             if score.passed is not None:
                 tally.marked += 1
                 tally.passes += score.passed
@@ -377,8 +377,8 @@ class GroupAccumulator:
             pass_rate=(passed / judged) if judged else None,
             pass_rate_ci=wilson_interval(passed, judged) if judged else None,
             pass_metrics=self.pass_names,
-            error_causes=dict(self.error_causes.most_common()),
-            unmeasured_causes=dict(self.unmeasured_causes.most_common()),
+            error_causes=self.error_causes.named(),
+            unmeasured_causes=self.unmeasured_causes.named(),
             metrics=self._metrics(results),
             corpus=corpus,
             latency=self._latency(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit._util.causes import DNS, FATAL, MODEL_NOT_FOUND, REFUSED, cause_of, causes_text
+from evalkit._util.causes import DNS, FATAL, MODEL_NOT_FOUND, REFUSED, CauseTally, cause_of, causes_text
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,13 @@ from evalkit._util.causes import DNS, FATAL, MODEL_NOT_FOUND, REFUSED, cause_of,
         ),
         ("unparseable verdict: I think it is fine", "judge error: reply not parseable"),
         ("gave up after 2 attempts: request 1234 had a strange problem", "request N had a strange problem"),
+        # an HTTP status and a name's digits stay: they say what happened
+        (
+            "HTTP 422: field messages.3 invalid in /v1/chat/completions",
+            "HTTP 422: field messages.N invalid in /v1/chat/completions",
+        ),
+        ("first line\nsecond 2", "first line"),
+        ("one\u2028line 7", "one\u2028line N"),  # U+2028 breaks no line of an error's text
     ],
 )
 def test_causes(text: str, cause: str) -> None:
@@ -33,3 +40,23 @@ def test_fatal_causes_and_the_text() -> None:
     assert causes_text({"timed out": 3, DNS: 20}) == "could not resolve host (20), timed out (3)"
     many = {f"cause {c}": 1 for c in "abcdefg"}
     assert causes_text(many).endswith("other causes (2)")
+    six = {f"cause {c}": 1 for c in "abcdef"}
+    assert "other causes" not in causes_text(six) and "cause f (1)" in causes_text(six)  # one left: named
+
+
+def test_a_cause_with_one_text_is_named_by_it_with_its_numbers() -> None:
+    """'HTTP N: maximum context length is N tokens' hid the status and the limit from the one place
+    people read causes, though every error of it said the same: such a cause keeps its text."""
+    tally = CauseTally()
+    for _ in range(3):
+        tally.add("gave up after 1 attempt: HTTP 400: context length is 8192 tokens")
+    tally.add("request 12 failed")
+    tally.add("request 13 failed")
+    tally.add("injected 200", prefix="judge: ")
+    tally.add("timed out after 30s")
+    assert tally.named() == {
+        "HTTP 400: context length is 8192 tokens": 3,
+        "request N failed": 2,  # two texts: the cause
+        "judge: injected 200": 1,
+        "timed out": 1,
+    }
