@@ -196,7 +196,8 @@ def read_labels(path: Path) -> list[Said]:
     UTF-8, too deep nesting and duplicate keys included). A byte-order mark (Excel's "CSV UTF-8")
     is read as the start of the file, not as text."""
     if not path.is_file():
-        raise UserInputError("labels file not found", path=path)
+        why = "is a directory, not a file" if path.is_dir() else "not found"
+        raise UserInputError(f"labels file {why}", path=path)
     if path.suffix.lower() == ".csv":
         return list(_read_csv(path))
     out = []

@@ -111,7 +111,8 @@ def _provider(
 def _read_file_ref(ref: str, base: Path, what: str) -> Path:
     path = (base / ref.removeprefix("file://")).resolve()
     if not path.is_file():
-        raise UserInputError(f"{what} {ref}: no such file", path=path)
+        why = "is a directory, not a file" if path.is_dir() else "no such file"
+        raise UserInputError(f"{what} {ref}: {why}", path=path)
     return path
 
 

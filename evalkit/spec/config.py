@@ -251,8 +251,9 @@ def load_config(path: Path | None) -> LoadedConfig:
                 or doc.line_of(("variants", name.split(".", 1)[0], "rag", "corpus")),  # a swept variant
             )
         if variant.prompt is not None and not loaded.resolve(variant.prompt).is_file():
+            why = "is a directory, not a file" if loaded.resolve(variant.prompt).is_dir() else "not found"
             raise UserInputError(
-                f"variants.{name}.prompt: template file '{variant.prompt}' not found",
+                f"variants.{name}.prompt: template file '{variant.prompt}' {why}",
                 path=path,
                 line=doc.line_of(("variants", name, "prompt")),
             )
@@ -267,7 +268,8 @@ def import_plugins(loaded: LoadedConfig) -> None:
         try:
             if spec.endswith(".py"):
                 if not target.is_file():
-                    raise UserInputError(f"plugin file '{spec}' not found", path=loaded.path)
+                    why = "is a directory, not a file" if target.is_dir() else "not found"
+                    raise UserInputError(f"plugin file '{spec}' {why}", path=loaded.path)
                 sys.path.insert(0, str(target.parent))
                 importlib.import_module(target.stem)
             else:

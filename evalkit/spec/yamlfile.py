@@ -176,6 +176,8 @@ def load_yaml(path: Path) -> YamlDoc:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UserInputError("file not found", path=path) from None
+    except IsADirectoryError:
+        raise UserInputError("is a directory, not a file", path=path) from None
     except UnicodeDecodeError as exc:
         bad_line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise UserInputError(f"not valid UTF-8 (byte {exc.start + 1})", path=path, line=bad_line) from None

@@ -435,6 +435,75 @@ def test_missing_case_file_names_the_suite_line(setup: Path, fake_server, cli) -
     assert "suites/qa.yaml:4:" in out and "nope.jsonl" in out and "not found" in out
 
 
+@pytest.mark.parametrize(
+    ("folder", "suite_line", "config", "where", "says"),
+    [  # (the folder made where a file is named, a suite line naming it, evalkit.yaml's change, ...)
+        (
+            "suites/d.jsonl",
+            "cases: d.jsonl",
+            None,
+            "suites/qa.yaml:4:",
+            "case file is a directory, not a file",
+        ),
+        (
+            "suites/d.csv",
+            "cases: {path: d.csv, limit: 2}",
+            None,
+            "suites/qa.yaml:4:",
+            "case file is a directory, not a file",
+        ),
+        (
+            "prompts/d.j2",
+            "cases: c.jsonl",
+            ("good: {provider: api,", "good: {provider: api, prompt: prompts/d.j2,"),
+            "evalkit.yaml:9:",
+            "template file 'prompts/d.j2' is a directory, not a file",
+        ),
+        (
+            "suites/labels.jsonl",
+            "calibration: labels.jsonl\ncases: c.jsonl",
+            None,
+            "labels.jsonl",
+            "labels file is a directory, not a file",
+        ),
+        (
+            "plug.py",
+            "cases: c.jsonl",
+            ("providers:", "plugins: [plug.py]\nproviders:"),
+            "evalkit.yaml",
+            "plugin file 'plug.py' is a directory, not a file",
+        ),
+    ],
+)
+def test_a_folder_where_a_file_is_named_says_so(
+    setup: Path,
+    fake_server,
+    cli,
+    folder: str,
+    suite_line: str,
+    config: tuple[str, str] | None,
+    where: str,
+    says: str,
+) -> None:
+    """A folder named as a case file, template, labels or plugin file was reported 'not found'."""
+    (setup / folder).mkdir(parents=True)
+    write(setup / "suites" / "c.jsonl", '{"id": "a", "vars": {"question": "x"}, "reference": "x"}\n')
+    write(
+        setup / "suites" / "qa.yaml",
+        f'name: j\nprompt: "{{{{ question }}}}"\nscorers: [exact]\n{suite_line}\n',
+    )
+    if config is not None:
+        write(setup / "evalkit.yaml", two_variant_config(fake_server.url).replace(*config, 1))
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml")
+    assert where in out and says in out and "not found" not in out, out
+
+
+def test_a_folder_named_as_the_config_says_so(setup: Path, fake_server, cli) -> None:
+    (setup / "cfg.yaml").mkdir()
+    out = run_bad(cli, setup, fake_server, "suites/qa.yaml", "--config", "cfg.yaml")
+    assert "cfg.yaml" in out and "is a directory, not a file" in out, out
+
+
 def test_provider_setting_errors_name_the_config_line(setup: Path, fake_server, cli) -> None:
     text = two_variant_config(fake_server.url).replace("base_url:", "bse_url:")
     write(setup / "evalkit.yaml", text)
