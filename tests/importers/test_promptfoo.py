@@ -159,3 +159,13 @@ def test_a_bad_json_tests_file_is_exit_2_naming_it(workdir: Path, cli: Any, text
     got = cli("import", "promptfoo", "p.yaml")
     out = " ".join(got.output.split())
     assert got.exit_code == 2 and says in out and "more.json" in out and "Traceback" not in out, out
+
+
+def test_a_folder_named_as_a_tests_file_says_so(workdir: Path, cli: Any) -> None:
+    (workdir / "more.json").mkdir()
+    (workdir / "p.yaml").write_text(
+        "prompts: ['{{q}}']\nproviders: [openai:gpt-4o]\ntests: [file://more.json]\n"
+    )
+    got = cli("import", "promptfoo", "p.yaml")
+    out = " ".join(got.output.split())
+    assert got.exit_code == 2 and "file://more.json: is a directory, not a file" in out, out
