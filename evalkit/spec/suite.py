@@ -105,7 +105,15 @@ class CaseSpec(Spec):
     @field_validator("reference", mode="before")
     @classmethod
     def _reference_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        """A whole number is its digits; a number with a point or an exponent is refused, since
+        what was written is lost in reading it (1.50 reads as 1.5, 1e2 as 100.0) and `exact`
+        would compare against text nobody wrote."""
+        if isinstance(value, float):
+            raise ValueError(
+                f"the number {value!r} is not kept as written (YAML and JSON read 1.50 as 1.5): "
+                "quote it as the text to compare with ('1.50')"
+            )
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _one_reference_field(self) -> CaseSpec:

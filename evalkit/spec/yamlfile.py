@@ -252,7 +252,7 @@ def format_validation_error(
     loc = user_loc(err["loc"])
     full = [*prefix, *loc]
     dotted = ".".join(str(p) for p in full) or "(top level)"
-    message = err["msg"]
+    message = err["msg"].removeprefix("Value error, ")  # a check of evalkit's: its own words
     if err["type"] == "extra_forbidden" and loc:
         key = str(loc[-1])
         hint = did_you_mean(key, _allowed_keys(model, loc[:-1])) if model is not None else ""

@@ -112,7 +112,7 @@ def test_a_row_made_without_a_case_is_the_cases_row(tmp_path: Path) -> None:
     its validated fields: the same row, keys in the same order, as the Case's."""
     from evalkit.spec.suite import CaseSpec, _case_from_spec, _row_from_spec
 
-    for i, data in enumerate([*ROWS, {"id": 7, "reference": 1.5, "forbidden_tools": ["x"]}]):
+    for i, data in enumerate([*ROWS, {"id": 7, "reference": 15, "forbidden_tools": ["x"]}]):
         spec = CaseSpec.model_validate(data)
         row = _row_from_spec(spec, f"f:{i}")
         expected = case_row(_case_from_spec(spec, f"f:{i}"))

@@ -183,6 +183,10 @@ def test_keys_are_text_as_in_json_so_mixed_keys_load_hash_and_render(tmp_path: P
     ("body", "message"),
     [
         ("name: s\nprompt: x\ncases:\n  - {id: a, vars: {m: {1: a, '1': b}}}\n", "duplicate key '1'"),
+        (  # exact would compare with '1.5', which nobody wrote
+            "name: s\nprompt: x\ncases:\n  - {id: a, reference: 1.50}\n",
+            r"s.yaml:4: cases.0.reference: the number 1.5 is not kept as written .* quote it",
+        ),
         ("name: s\nprompt: x\nprompt2: y\ncases: []\n", "unknown key 'prompt2'"),
         ("name: s\nprompt: x\ncases: []\n", "the suite has no cases"),
         ("name: s\ncases:\n  - {id: a}\n", "no 'prompt' or 'messages'"),
@@ -229,7 +233,7 @@ PLAIN_EDGES: list[dict[str, Any]] = [
     {"id": "c", "reference": None, "references": None, "metadata": {"m": [1]}, "relevant_ids": ["g.md"]},
     {"id": "d", "references": [], "vars": {}, "tags": [], "metadata": {}, "relevant_ids": []},
     {"id": "e\ud800"},
-    {"id": 7, "reference": 1.5},  # numbers as text: CaseSpec's own validators
+    {"id": 7, "reference": 1.5},  # numbers: CaseSpec's own validators (a whole one as its digits)
     {"id": "f", "reference": 3},
     {"id": True},
     {"id": "  "},
