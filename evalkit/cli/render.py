@@ -450,7 +450,9 @@ def show_summary(summary: Summary, run_dir: str, diff: DiffReport | None = None)
         "regressed": "[bold red]REGRESSED[/] (worse than the baseline: "
         + escape(", ".join(summary.regressions))
         + ")",
-        "errors": "[bold red]ERRORS[/] (over the error budget)",
+        # stopped (the deadline, a circuit breaker, refused credentials: the next line says why)
+        "errors": "[bold red]ERRORS[/] "
+        + ("(the run stopped early)" if summary.aborted else "(over the error budget)"),
         "interrupted": "[bold yellow]INTERRUPTED[/] (partial results kept)",
     }[summary.status]
     console.print(
