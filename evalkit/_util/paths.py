@@ -18,6 +18,11 @@ def models_dir() -> Path:
     return Path(root).expanduser() if root else cache_dir() / "models"
 
 
+def not_a_file(path: Path, absent: str = "not found") -> str:
+    """Why `path`, which is no file, cannot be read as one: a folder's words, else `absent`."""
+    return "is a directory, not a file" if path.is_dir() else absent
+
+
 def shown(path: Path | str, start: Path | None = None) -> str:
     """A path as a person reads it: relative to the working directory the run started in (`start`,
     default the current one), so a report or log does not show the machine's own folders."""

@@ -25,6 +25,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit._util import strictjson
+from evalkit._util.paths import not_a_file
 from evalkit.errors import UserInputError
 from evalkit.rundir.dir import RunDir
 from evalkit.rundir.runinfo import RunInfo
@@ -196,8 +197,7 @@ def read_labels(path: Path) -> list[Said]:
     UTF-8, too deep nesting and duplicate keys included). A byte-order mark (Excel's "CSV UTF-8")
     is read as the start of the file, not as text."""
     if not path.is_file():
-        why = "is a directory, not a file" if path.is_dir() else "not found"
-        raise UserInputError(f"labels file {why}", path=path)
+        raise UserInputError(f"labels file {not_a_file(path)}", path=path)
     if path.suffix.lower() == ".csv":
         return list(_read_csv(path))
     out = []

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from evalkit._util import strictjson
+from evalkit._util.paths import not_a_file
 from evalkit.errors import UserInputError
 from evalkit.importers.promptfoo_asserts import Mapped, map_assertion
 from evalkit.spec.templating import TemplateError, compile_template, render
@@ -111,8 +112,7 @@ def _provider(
 def _read_file_ref(ref: str, base: Path, what: str) -> Path:
     path = (base / ref.removeprefix("file://")).resolve()
     if not path.is_file():
-        why = "is a directory, not a file" if path.is_dir() else "no such file"
-        raise UserInputError(f"{what} {ref}: {why}", path=path)
+        raise UserInputError(f"{what} {ref}: {not_a_file(path, 'no such file')}", path=path)
     return path
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalkit._util.models import Spec, new_list
+from evalkit._util.paths import not_a_file
 from evalkit.errors import UserInputError, did_you_mean
 from evalkit.spec.history import HistorySettings
 from evalkit.spec.matrix import expand_matrix
@@ -250,10 +251,10 @@ def load_config(path: Path | None) -> LoadedConfig:
                 line=doc.line_of(("variants", name, "rag", "corpus"))
                 or doc.line_of(("variants", name.split(".", 1)[0], "rag", "corpus")),  # a swept variant
             )
-        if variant.prompt is not None and not loaded.resolve(variant.prompt).is_file():
-            why = "is a directory, not a file" if loaded.resolve(variant.prompt).is_dir() else "not found"
+        template = loaded.resolve(variant.prompt) if variant.prompt is not None else None
+        if template is not None and not template.is_file():
             raise UserInputError(
-                f"variants.{name}.prompt: template file '{variant.prompt}' {why}",
+                f"variants.{name}.prompt: template file '{variant.prompt}' {not_a_file(template)}",
                 path=path,
                 line=doc.line_of(("variants", name, "prompt")),
             )
@@ -268,8 +269,7 @@ def import_plugins(loaded: LoadedConfig) -> None:
         try:
             if spec.endswith(".py"):
                 if not target.is_file():
-                    why = "is a directory, not a file" if target.is_dir() else "not found"
-                    raise UserInputError(f"plugin file '{spec}' {why}", path=loaded.path)
+                    raise UserInputError(f"plugin file '{spec}' {not_a_file(target)}", path=loaded.path)
                 sys.path.insert(0, str(target.parent))
                 importlib.import_module(target.stem)
             else:

@@ -33,6 +33,7 @@ from typing_extensions import TypedDict
 from evalkit._util import strictjson
 from evalkit._util.jsontext import Encoder
 from evalkit._util.models import Spec, new_list
+from evalkit._util.paths import not_a_file
 from evalkit._util.textsafe import clean_text
 from evalkit.errors import UserInputError
 from evalkit.spec.cases import Case as Case  # re-exported: where suites' cases are typed
@@ -429,9 +430,10 @@ def _case_source(
     if isinstance(spec.cases, str | FileCases):
         file = spec.cases if isinstance(spec.cases, str) else spec.cases.path
         if not (base / file).is_file():
-            why = "is a directory, not a file" if (base / file).is_dir() else "not found"
             raise UserInputError(
-                f"cases: case file {why}: {base / file}", path=path, line=line_of(("cases",))
+                f"cases: case file {not_a_file(base / file)}: {base / file}",
+                path=path,
+                line=line_of(("cases",)),
             )
         limit = spec.cases.limit if isinstance(spec.cases, FileCases) else None
         return _cases_from_file(base / file, limit), (base / file).suffix.lower() in (".jsonl", ".csv")
@@ -574,9 +576,7 @@ def _validate_case(data: Any, origin_path: Path, line: int) -> Validated:
 
 def _cases_from_file(path: Path, limit: int | None) -> Iterator[Validated]:
     if not path.is_file():
-        raise UserInputError(
-            f"case file {'is a directory, not a file' if path.is_dir() else 'not found'}", path=path
-        )
+        raise UserInputError(f"case file {not_a_file(path)}", path=path)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         source: Iterator[Validated] = _cases_from_jsonl(path)
