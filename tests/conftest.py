@@ -228,6 +228,19 @@ def pairwise_judge_files(folder: Path, url: str) -> None:
     )
 
 
+def calibrated_suite_files(folder: Path, url: str) -> None:
+    """suites/s.yaml (4 cases, `tests.helpers.processes.suite`) calibrated by ../cal.jsonl (one
+    label: c1 fails) and evalkit.yaml against the fake server at `url`: labels are merged into
+    results.jsonl as the run concludes."""
+    from tests.helpers.processes import config, suite
+
+    suite(folder / "suites" / "s.yaml", 4)
+    text = (folder / "suites" / "s.yaml").read_text()
+    write(folder / "suites" / "s.yaml", text.replace("scorers:", "calibration: ../cal.jsonl\nscorers:"))
+    write(folder / "cal.jsonl", '{"suite": "rel", "case": "c1", "labeller": "ann", "verdict": "fail"}\n')
+    config(folder / "evalkit.yaml", url)
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")

@@ -369,24 +369,27 @@ def test_a_run_not_recorded_into_sqlite_feeds_nothing(tmp_path: Path) -> None:
     assert feed.rows(tmp_path / "results.jsonl") is None
 
 
+def _recorded_by_reading_back(
+    ran: Any, workdir: Path, cli: Any, read_backs: list[Path], rescored: str
+) -> None:
+    """runs/a ran, its results.jsonl rewritten as it concluded (it holds `rescored`), and was
+    recorded by reading the file back: no scratch file left, the rows those of a history import."""
+    assert ran.exit_code == 0, ran.output
+    assert "recorded in the history" in ran.output and read_backs == [Path("runs/a")]
+    assert rescored in (workdir / "runs" / "a" / "results.jsonl").read_text()
+    assert scratch_left(workdir / "tmp") == []
+    _same_as_imported(cli, workdir, "runs/a")
+
+
 def test_calibration_labels_read_the_results_back(
     workdir: Path, fake_server: Any, cli: Any, read_backs: list[Path]
 ) -> None:
     """Labels merged into results.jsonl as the run concludes: nothing is fed, the file is read."""
-    from tests.conftest import write
-    from tests.helpers.processes import config, suite
+    from tests.conftest import calibrated_suite_files
 
-    suite(workdir / "suites" / "s.yaml", 4)
-    text = (workdir / "suites" / "s.yaml").read_text()
-    write(workdir / "suites" / "s.yaml", text.replace("scorers:", "calibration: ../cal.jsonl\nscorers:"))
-    write(workdir / "cal.jsonl", '{"suite": "rel", "case": "c1", "labeller": "ann", "verdict": "fail"}\n')
-    config(workdir / "evalkit.yaml", fake_server.url)
+    calibrated_suite_files(workdir, fake_server.url)
     ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline")
-    assert ran.exit_code == 0, ran.output
-    assert "recorded in the history" in ran.output and read_backs == [Path("runs/a")]
-    assert '"human"' in (workdir / "runs" / "a" / "results.jsonl").read_text()
-    assert scratch_left(workdir / "tmp") == []
-    _same_as_imported(cli, workdir, "runs/a")
+    _recorded_by_reading_back(ran, workdir, cli, read_backs, '"human"')
 
 
 def test_a_deferred_scorer_reads_the_results_back(workdir: Path, cli: Any, read_backs: list[Path]) -> None:
@@ -397,8 +400,4 @@ def test_a_deferred_scorer_reads_the_results_back(workdir: Path, cli: Any, read_
     with FakeOpenAI(responder=pairwise_responder) as server:
         pairwise_judge_files(workdir, server.url)
         ran = cli("run", "s.yaml", "-o", "runs/a", "--no-baseline")
-    assert ran.exit_code == 0, ran.output
-    assert "recorded in the history" in ran.output and read_backs == [Path("runs/a")]
-    assert '"vs_old"' in (workdir / "runs" / "a" / "results.jsonl").read_text()
-    assert scratch_left(workdir / "tmp") == []
-    _same_as_imported(cli, workdir, "runs/a")
+    _recorded_by_reading_back(ran, workdir, cli, read_backs, '"vs_old"')

@@ -18,7 +18,13 @@ from evalkit._util import secrets
 from evalkit.rundir.files import ResultWriter, read_results
 from evalkit.stages.fedpass import READ_FIELDS, FedPass
 from evalkit.types import CaseResult, JudgeUsage, Step, StoredScore
-from tests.conftest import pairwise_judge_files, pairwise_responder, two_variant_config, write
+from tests.conftest import (
+    calibrated_suite_files,
+    pairwise_judge_files,
+    pairwise_responder,
+    two_variant_config,
+    write,
+)
 from tests.fake_openai import FakeOpenAI, Fault
 from tests.helpers.processes import config, suite
 from tests.stages.conftest import concluded_files
@@ -197,11 +203,7 @@ def test_resume_concludes_from_the_file(
 def test_calibration_labels_conclude_from_the_file(
     workdir: Path, cli, fake_server, conclude_reads: list[str], report_reads: list[str], tmp_path_factory
 ) -> None:
-    suite(workdir / "suites" / "s.yaml", 4)
-    text = (workdir / "suites" / "s.yaml").read_text()
-    write(workdir / "suites" / "s.yaml", text.replace("scorers:", "calibration: ../cal.jsonl\nscorers:"))
-    write(workdir / "cal.jsonl", '{"suite": "rel", "case": "c1", "labeller": "ann", "verdict": "fail"}\n')
-    config(workdir / "evalkit.yaml", fake_server.url)
+    calibrated_suite_files(workdir, fake_server.url)
     ran = cli("run", "suites/s.yaml", "-o", "runs/a", "--no-baseline", "--no-history")
     assert conclude_reads and set(conclude_reads) == {"results.jsonl"}, ran.output
     assert report_reads == ["results.jsonl"]
