@@ -14,6 +14,7 @@ exit code, never a traceback.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from collections.abc import Iterable
 from enum import IntEnum
@@ -73,6 +74,13 @@ class UserInputError(EvalkitError):
         if self.path is not None:
             where = f"{self.path}:{line}: " if line is not None else f"{self.path}: "
         super().__init__(f"{where}{message}")
+
+    @classmethod
+    def bad_json(
+        cls, exc: json.JSONDecodeError, *, path: str | os.PathLike[str], line: int | None = None
+    ) -> UserInputError:
+        """A file's (or a line's, `line`) JSON that does not parse, as every reader says it."""
+        return cls(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=line or exc.lineno)
 
 
 class ModelNotFoundError(EvalkitError):

@@ -282,9 +282,7 @@ def _read_meta(path: Path) -> BaselineMeta:
     try:
         return BaselineMeta.model_validate(migrate("baseline_meta", json.loads(path.read_text("utf-8"))))
     except json.JSONDecodeError as exc:
-        raise UserInputError(
-            f"not valid JSON ({exc.msg}, column {exc.colno})", path=path, line=exc.lineno
-        ) from None
+        raise UserInputError.bad_json(exc, path=path) from None
     except ValidationError as exc:
         raise format_validation_error(exc, path=path, model=BaselineMeta) from None
     except (OSError, ValueError, NewerSchemaError) as exc:
@@ -310,10 +308,8 @@ def _record(line: str, path: Path, lineno: int) -> CaseRecord:
     try:
         json.loads(line)
     except json.JSONDecodeError as exc:
-        raise UserInputError(
-            f"not valid JSON ({exc.msg}, column {exc.colno})", path=path, line=lineno
-        ) from None
-    raise UserInputError("not valid JSON", path=path, line=lineno)
+        raise UserInputError.bad_json(exc, path=path, line=lineno) from None
+    raise UserInputError("invalid JSON", path=path, line=lineno)
 
 
 def outputs_of(root: Path | None) -> Callable[[str, str], dict[tuple[str, int], str]]:

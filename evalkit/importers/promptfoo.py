@@ -123,9 +123,7 @@ def _json_file(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise UserInputError(f"not valid UTF-8 (byte {exc.start + 1})", path=path) from None
     except json.JSONDecodeError as exc:
-        raise UserInputError(
-            f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=exc.lineno
-        ) from None
+        raise UserInputError.bad_json(exc, path=path) from None
     except strictjson.RefusedError as exc:  # a duplicate key, NaN, a 5,000-digit integer
         raise UserInputError(str(exc), path=path) from None
     except RecursionError:

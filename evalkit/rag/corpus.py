@@ -74,7 +74,7 @@ def _jsonl_documents(path: Path) -> list[Document]:
         try:
             row = strictjson.loads(line)
         except json.JSONDecodeError as exc:
-            raise UserInputError(f"invalid JSON: {exc.msg}", path=path, line=line_no) from None
+            raise UserInputError.bad_json(exc, path=path, line=line_no) from None
         except strictjson.RefusedError as exc:
             raise UserInputError(str(exc), path=path, line=line_no) from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or row.get("id") in (None, ""):

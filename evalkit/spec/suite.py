@@ -603,9 +603,7 @@ def _cases_from_jsonl(path: Path) -> Iterator[Validated]:
             try:
                 data = strictjson.loads(raw)
             except json.JSONDecodeError as exc:
-                raise UserInputError(
-                    f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno
-                ) from None
+                raise UserInputError.bad_json(exc, path=path, line=lineno) from None
             except strictjson.RefusedError as exc:
                 raise UserInputError(str(exc), path=path, line=lineno) from None
             except RecursionError:  # deeper than Python's JSON parser goes

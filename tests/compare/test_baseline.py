@@ -76,9 +76,9 @@ def test_a_baseline_saved_under_the_old_file_name_is_still_read(workdir: Path, r
 @pytest.mark.parametrize(
     ("damage", "says"),
     [
-        ("cut", "a_b.jsonl:1: not valid JSON (Unterminated string starting at, column 19)"),
+        ("cut", "a_b.jsonl:1: invalid JSON: Unterminated string starting at (column 19)"),
         ("foo", ".jsonl:2: case_id: Field required"),
-        ("meta", ".meta.json:1: not valid JSON ("),
+        ("meta", ".meta.json:1: invalid JSON: "),
         ("empty", ".jsonl: this baseline holds no records"),
     ],
 )

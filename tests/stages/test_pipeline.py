@@ -163,7 +163,7 @@ def test_a_malformed_baseline_is_refused_before_any_model_call(workdir: Path, cl
     assert missing_meta.exit_code == 2 and "meta.json" in missing_meta.output
     write(workdir / "baselines" / "rel" / "default.meta.json", "{not json")
     garbled = cli("run", "suites/s.yaml", "-o", "runs/b")
-    assert garbled.exit_code == 2 and "default.meta.json:1: not valid JSON" in garbled.output
+    assert garbled.exit_code == 2 and "default.meta.json:1: invalid JSON" in garbled.output
     assert not fake_server.requests
 
 
